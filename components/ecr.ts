@@ -1,0 +1,132 @@
+import * as ecr from "@pulumi/aws/ecr";
+import * as iam from "@pulumi/aws/iam";
+import * as pulumi from "@pulumi/pulumi";
+import type { EffectiveStatus } from "../customers/status";
+import { ECR_AUTH_ACTION, ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS, policyDocument } from "./iam";
+
+export interface EcrNamespaceArgs {
+  /** Repository path prefix, ending in `/` (e.g. `intake/acme/`). */
+  repositoryPrefix: string;
+  /** Repository names under the prefix; at least one. */
+  repositories: string[];
+  /** IAM user that holds the customer's long-lived credential, and its IAM path. */
+  userName: string;
+  userPath: string;
+  status: EffectiveStatus;
+  immutableTags: boolean;
+  scanOnPush: boolean;
+  untaggedExpiryDays: number;
+  keepImages: number;
+  tags: Record<string, string>;
+}
+
+/** The ECR lifecycle policy: untagged images expire first, then the oldest beyond `keep`. */
+export function lifecyclePolicy(untaggedExpiryDays: number, keep: number): string {
+  return JSON.stringify({
+    rules: [
+      {
+        rulePriority: 1,
+        description: `Expire untagged images after ${untaggedExpiryDays} days`,
+        selection: { tagStatus: "untagged", countType: "sinceImagePushed", countUnit: "days", countNumber: untaggedExpiryDays },
+        action: { type: "expire" },
+      },
+      {
+        rulePriority: 2,
+        description: `Keep the newest ${keep} images`,
+        selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: keep },
+        action: { type: "expire" },
+      },
+    ],
+  });
+}
+
+/**
+ * One customer's namespace on ECR: its repositories (kept on delete, whatever happens to the
+ * customer) and, unless offboarded, an IAM user whose policy reaches only those repositories,
+ * with an access key that is disabled while the customer is suspended.
+ */
+export class EcrNamespace extends pulumi.ComponentResource {
+  public readonly repositoryUrls: pulumi.Output<Record<string, string>>;
+  public readonly repositoryArns: pulumi.Output<string[]>;
+  public readonly userArn: pulumi.Output<string | undefined>;
+  public readonly accessKeyId: pulumi.Output<string | undefined>;
+  public readonly secretAccessKey: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: EcrNamespaceArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("registry-intake:aws:EcrNamespace", name, {}, opts);
+    if (!args.repositoryPrefix.endsWith("/")) {
+      throw new Error(`EcrNamespace ${name}: repositoryPrefix "${args.repositoryPrefix}" must end with "/"`);
+    }
+    if (args.repositories.length === 0) throw new Error(`EcrNamespace ${name}: repositories must list at least one repository`);
+
+    const repos = args.repositories.map((repo) => {
+      const r = new ecr.Repository(
+        `${name}-${repo}`,
+        {
+          name: `${args.repositoryPrefix}${repo}`,
+          imageTagMutability: args.immutableTags ? "IMMUTABLE" : "MUTABLE",
+          imageScanningConfiguration: { scanOnPush: args.scanOnPush },
+          forceDelete: false,
+          tags: args.tags,
+        },
+        // Images outlive the customer record: removing a customer never deletes a repository.
+        { parent: this, retainOnDelete: true },
+      );
+      new ecr.LifecyclePolicy(
+        `${name}-${repo}-lifecycle`,
+        { repository: r.name, policy: lifecyclePolicy(args.untaggedExpiryDays, args.keepImages) },
+        { parent: this },
+      );
+      return { repo, r };
+    });
+
+    this.repositoryUrls = pulumi
+      .all(repos.map(({ r }) => r.repositoryUrl))
+      .apply((urls) => Object.fromEntries(urls.map((u, i) => [repos[i].repo, u])));
+    this.repositoryArns = pulumi.all(repos.map(({ r }) => r.arn));
+
+    if (args.status === "offboarded") {
+      this.userArn = pulumi.output(undefined);
+      this.accessKeyId = pulumi.output(undefined);
+      this.secretAccessKey = pulumi.output(undefined);
+    } else {
+      const user = new iam.User(
+        `${name}-user`,
+        { name: args.userName, path: args.userPath, forceDestroy: true, tags: args.tags },
+        { parent: this },
+      );
+      new iam.UserPolicy(
+        `${name}-policy`,
+        {
+          user: user.name,
+          name: "ecr-namespace",
+          policy: this.repositoryArns.apply((arns) =>
+            JSON.stringify(
+              policyDocument(
+                { Sid: "Auth", Effect: "Allow", Action: [ECR_AUTH_ACTION], Resource: "*" },
+                { Sid: "PushPullOwnRepositories", Effect: "Allow", Action: [...ECR_PULL_ACTIONS, ...ECR_PUSH_ACTIONS], Resource: arns },
+              ),
+            ),
+          ),
+        },
+        { parent: this },
+      );
+      const key = new iam.AccessKey(
+        `${name}-key`,
+        { user: user.name, status: args.status === "active" ? "Active" : "Inactive" },
+        { parent: this, additionalSecretOutputs: ["secret", "sesSmtpPasswordV4"] },
+      );
+      this.userArn = user.arn;
+      this.accessKeyId = key.id;
+      this.secretAccessKey = pulumi.secret(key.secret);
+    }
+
+    this.registerOutputs({
+      repositoryUrls: this.repositoryUrls,
+      repositoryArns: this.repositoryArns,
+      userArn: this.userArn,
+      accessKeyId: this.accessKeyId,
+      secretAccessKey: this.secretAccessKey,
+    });
+  }
+}

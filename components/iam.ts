@@ -1,0 +1,59 @@
+/** IAM policy documents and the ECR action sets, shared by the program and the runtime. */
+
+export interface PolicyStatement {
+  Sid?: string;
+  Effect: "Allow" | "Deny";
+  Action: string[];
+  /** Absent in trust policies, which name a Principal instead. */
+  Resource?: string | string[];
+  Principal?: Record<string, string | string[]>;
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+export interface PolicyDocument {
+  Version: "2012-10-17";
+  Statement: PolicyStatement[];
+}
+
+export function policyDocument(...statements: PolicyStatement[]): PolicyDocument {
+  return { Version: "2012-10-17", Statement: statements };
+}
+
+/** Read images. */
+export const ECR_PULL_ACTIONS = [
+  "ecr:BatchCheckLayerAvailability",
+  "ecr:BatchGetImage",
+  "ecr:GetDownloadUrlForLayer",
+  "ecr:DescribeImages",
+  "ecr:DescribeRepositories",
+  "ecr:ListImages",
+] as const;
+
+/** Write images (always together with pull: a push checks layers first). */
+export const ECR_PUSH_ACTIONS = [
+  "ecr:InitiateLayerUpload",
+  "ecr:UploadLayerPart",
+  "ecr:CompleteLayerUpload",
+  "ecr:PutImage",
+] as const;
+
+/** Manage repositories under the prefix: what the controller role may do. */
+export const ECR_MANAGE_ACTIONS = [
+  "ecr:CreateRepository",
+  "ecr:DeleteRepository",
+  "ecr:DescribeRepositories",
+  "ecr:TagResource",
+  "ecr:UntagResource",
+  "ecr:ListTagsForResource",
+  "ecr:PutLifecyclePolicy",
+  "ecr:GetLifecyclePolicy",
+  "ecr:PutImageScanningConfiguration",
+  "ecr:PutImageTagMutability",
+] as const;
+
+/** The one action that needs `Resource: "*"`; the token it returns carries the caller's permissions. */
+export const ECR_AUTH_ACTION = "ecr:GetAuthorizationToken";
+
+export function ecrRepositoryArn(region: string, accountId: string, repository: string, partition = "aws"): string {
+  return `arn:${partition}:ecr:${region}:${accountId}:repository/${repository}`;
+}

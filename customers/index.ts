@@ -1,0 +1,5 @@
+export * from "./tiers";
+export * from "./naming";
+export * from "./schema";
+export * from "./roster";
+export * from "./status";

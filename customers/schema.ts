@@ -1,0 +1,47 @@
+import { z } from "zod";
+import { CUSTOMER_ID, CUSTOMER_ID_RULE, ECR_REPOSITORY_RULE, isEcrComponent } from "./naming";
+import { REGISTRY_KINDS, STATUSES, TIERS } from "./tiers";
+
+/** A calendar date written YYYY-MM-DD that exists (no 2027-02-30). */
+export const isoDate = z.string().refine(
+  (s) => {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
+    if (!m) return false;
+    const d = new Date(`${s}T00:00:00Z`);
+    return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
+  },
+  { message: "must be a real calendar date written YYYY-MM-DD" },
+);
+
+const oneOf = (what: string, values: readonly string[]) =>
+  `must be one of ${values.join(", ")} (${what})`;
+
+export const customerSchema = z.strictObject({
+  id: z.string().regex(CUSTOMER_ID, { message: `breaks the id rule: ${CUSTOMER_ID_RULE}` }),
+  name: z.string().trim().min(1, { message: "must be a non-empty display name" }).max(200),
+  tier: z.enum(TIERS, { message: oneOf("license tier", TIERS) }),
+  registries: z
+    .array(z.enum(REGISTRY_KINDS, { message: oneOf("registry kind", REGISTRY_KINDS) }))
+    .min(1, { message: "must list at least one registry kind, or be left out for all the tier allows" })
+    .optional(),
+  license: z.strictObject({ expires: isoDate }),
+  status: z.enum(STATUSES, { message: oneOf("customer status", STATUSES) }).default("active"),
+  ecr: z
+    .strictObject({
+      repositories: z
+        .array(
+          z.string().refine(isEcrComponent, {
+            message: `is not a valid repository name: ${ECR_REPOSITORY_RULE} (one component, no '/')`,
+          }),
+        )
+        .optional(),
+    })
+    .optional(),
+});
+
+export const rosterSchema = z.strictObject({
+  customers: z.array(customerSchema),
+});
+
+export type CustomerInput = z.input<typeof customerSchema>;
+export type CustomerEntry = z.output<typeof customerSchema>;

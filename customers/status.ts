@@ -1,0 +1,22 @@
+import type { Customer } from "./roster";
+
+/**
+ * What the license means today. `suspended` covers both a suspended status and a lapsed
+ * license: everything is kept and every credential is disabled. `offboarded` deletes
+ * credentials and keeps (orphans) the repositories.
+ */
+export type EffectiveStatus = "active" | "suspended" | "offboarded";
+
+export interface CustomerState {
+  status: EffectiveStatus;
+  /** A sentence a human can act on, e.g. "license expired on 2026-01-31". */
+  reason: string;
+}
+
+/** `asOf` is a YYYY-MM-DD date; a license is valid through the whole of its `expires` day. */
+export function customerState(c: Pick<Customer, "status" | "license">, asOf: string): CustomerState {
+  if (c.status === "offboarded") return { status: "offboarded", reason: "status is offboarded" };
+  if (c.status === "suspended") return { status: "suspended", reason: "status is suspended" };
+  if (c.license.expires < asOf) return { status: "suspended", reason: `license expired on ${c.license.expires}` };
+  return { status: "active", reason: `license valid through ${c.license.expires}` };
+}
