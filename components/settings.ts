@@ -119,7 +119,7 @@ export function parseSettings(raw: Record<string, unknown>, stack: string, sourc
 }
 
 /** Read and validate the settings from the stack's `pulumi.Config` (the `pulumi up` path). */
-export function settingsFromConfig(source = `stack ${pulumi.getStack()}`, today = new Date()): Settings {
+export function settingsFromConfig(source = `stack ${pulumi.getStack()}`, stack = pulumi.getStack(), today = new Date()): Settings {
   // Every key of our namespace, so a misspelt key is an error rather than silently ignored.
   const all = pulumi.runtime.allConfig();
   const raw: Record<string, unknown> = {};
@@ -138,5 +138,5 @@ export function settingsFromConfig(source = `stack ${pulumi.getStack()}`, today 
     }
   }
   if (problems.length) throw new SettingsError(source, problems);
-  return parseSettings(raw, pulumi.getStack(), source, today);
+  return parseSettings(raw, stack, source, today);
 }

@@ -1,0 +1,76 @@
+import { Command, CommanderError, InvalidArgumentError } from "commander";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { SettingsError } from "../components/settings";
+import { RosterError } from "../customers/roster";
+import { planStack } from "./plan/plan";
+import { renderMarkdown, renderText } from "./plan/render";
+import { StackConfigError } from "./plan/stack";
+
+/** Exit codes shared by every subcommand. */
+export const EXIT = { ok: 0, violations: 1, invalidInput: 2, denied: 3 } as const;
+
+/** The project folder: the nearest folder up from `start` that holds Pulumi.yaml, else this package. */
+export function findProjectDir(start = process.cwd()): string {
+  for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "Pulumi.yaml"))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(__dirname, "..");
+  }
+}
+
+function writeOut(file: string, text: string): void {
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  writeFileSync(file, text);
+}
+
+function stackName(v: string): string {
+  if (!/^[A-Za-z0-9_.-]+$/.test(v)) throw new InvalidArgumentError("a stack name holds only letters, digits, '_', '.' and '-'");
+  return v;
+}
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+const processIo: Io = { out: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n") };
+
+/** Run the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  let code: number = EXIT.ok;
+  const cli = new Command("intake")
+    .description("registry-intake: isolated customer namespaces and scoped credentials on container registries")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .showHelpAfterError();
+
+  cli
+    .command("plan")
+    .description("plan the stack offline under the Pulumi SDK's mock engine: no cloud credentials needed")
+    .option("--stack <name>", "stack whose Pulumi.<name>.yaml to read", stackName, "dev")
+    .option("--roster <path>", "roster file (default: the stack's roster setting, customers/roster.yaml)")
+    .option("--json <path>", "write the plan as JSON")
+    .option("--markdown <path>", "write a summary fit for a pull-request comment")
+    .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
+    .action(async (opts: { stack: string; roster?: string; json?: string; markdown?: string; project?: string }) => {
+      const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
+      const { plan } = await planStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
+      const { recorded: _recorded, ...result } = plan;
+      io.out(renderText(result));
+      if (opts.json) writeOut(opts.json, JSON.stringify(result, null, 2) + "\n");
+      if (opts.markdown) writeOut(opts.markdown, renderMarkdown(result));
+      if (result.violations.some((v) => v.enforcement === "mandatory")) code = EXIT.violations;
+    });
+
+  try {
+    await cli.parseAsync(argv, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.invalidInput;
+    if (e instanceof RosterError || e instanceof SettingsError || e instanceof StackConfigError) {
+      io.err(`error: ${e.message}`);
+      return EXIT.invalidInput;
+    }
+    throw e;
+  }
+  return code;
+}

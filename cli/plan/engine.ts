@@ -1,0 +1,138 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as settingsRuntime from "@pulumi/pulumi/runtime/settings";
+import { fakeCloud, type FakeCloudContext } from "./fake-cloud";
+
+/** One resource the program registered, as the engine saw it. */
+export interface RecordedResource {
+  urn: string;
+  type: string;
+  name: string;
+  parent?: string;
+  custom: boolean;
+  /** Inputs with every secret value replaced by SECRET_MASK. */
+  inputs: Record<string, unknown>;
+  /** Dotted paths of inputs that were secret. */
+  secretInputs: string[];
+  /** Outputs the fake cloud returned (unmasked: for tests, never printed). */
+  state: Record<string, unknown>;
+  retainOnDelete: boolean;
+  protect: boolean;
+  additionalSecretOutputs: string[];
+  dependencies: string[];
+}
+
+export const SECRET_MASK = "[secret]";
+
+const SIG = pulumi.runtime.specialSigKey;
+const SECRET_SIG = pulumi.runtime.specialSecretSig;
+
+function isSecretValue(v: unknown): v is { value: unknown } {
+  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SIG] === SECRET_SIG;
+}
+
+/** Replace secret wrappers by the mask, collecting their paths. */
+export function maskSecrets(value: unknown, path = "", found: string[] = []): unknown {
+  if (isSecretValue(value)) {
+    found.push(path || "(root)");
+    return SECRET_MASK;
+  }
+  if (Array.isArray(value)) return value.map((v, i) => maskSecrets(v, `${path}[${i}]`, found));
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecrets(v, path ? `${path}.${k}` : k, found)]));
+  }
+  return value;
+}
+
+interface MonitorLike {
+  registerResource(req: any, callback: (err: any, resp: any) => void): Promise<void>;
+  resources: Map<string, { urn: string; id: string | null; state: any }>;
+}
+
+export interface MockRunOptions {
+  project: string;
+  stack: string;
+  cloud: FakeCloudContext;
+}
+
+/**
+ * Run `fn` (which declares resources) under the Pulumi SDK's mock engine with the fake cloud,
+ * wait until every registration has settled, and return what was registered. Invokes are
+ * refused: the program must not depend on reading the cloud.
+ */
+export async function runUnderMocks<T>(fn: () => T, opts: MockRunOptions): Promise<{ result: T; resources: RecordedResource[] }> {
+  const newResource = fakeCloud(opts.cloud);
+  await pulumi.runtime.setMocks(
+    {
+      newResource,
+      call: (args) => {
+        throw new Error(`the offline plan has no fake for invoke ${args.token}: the program must not read the cloud`);
+      },
+    },
+    opts.project,
+    opts.stack,
+    false,
+  );
+  const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
+  const recorded: RecordedResource[] = [];
+  const failures: unknown[] = [];
+  const original = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, callback) =>
+    original(req, (err, resp) => {
+      try {
+        if (err) failures.push(err);
+        else record(req, resp);
+      } catch (e) {
+        failures.push(e);
+      }
+      callback(err, resp);
+    });
+  const record = (req: any, resp: any) => {
+    {
+        const urn: string = resp.getUrn();
+        const secretInputs: string[] = [];
+        const inputs = maskSecrets(pulumi.runtime.deserializeProperties(req.getObject(), true), "", secretInputs) as Record<string, unknown>;
+        const stored = monitor.resources.get(urn);
+        recorded.push({
+          urn,
+          type: req.getType(),
+          name: req.getName(),
+          parent: req.getParent() || undefined,
+          custom: req.getCustom(),
+          inputs,
+          secretInputs,
+          state: stored ? (unwrapSecrets(stored.state) as Record<string, unknown>) : {},
+          retainOnDelete: req.getRetainondelete?.() ?? false,
+          protect: req.getProtect?.() ?? false,
+          additionalSecretOutputs: req.getAdditionalsecretoutputsList?.() ?? [],
+          dependencies: req.getDependenciesList?.() ?? [],
+        });
+    }
+  };
+
+  const rejections: unknown[] = [];
+  const onRejection = (reason: unknown) => rejections.push(reason);
+  process.on("unhandledRejection", onRejection);
+  try {
+    const result = fn();
+    await waitForRegistrations();
+    const errors = [...failures, ...rejections];
+    if (errors.length > 0) throw errors[0] instanceof Error ? errors[0] : new Error(String(errors[0]));
+    return { result, resources: recorded };
+  } finally {
+    process.off("unhandledRejection", onRejection);
+  }
+}
+
+function unwrapSecrets(v: unknown): unknown {
+  if (isSecretValue(v)) return unwrapSecrets(v.value);
+  if (Array.isArray(v)) return v.map(unwrapSecrets);
+  if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapSecrets(x)]));
+  return v;
+}
+
+/** The SDK's own "RPC queue drained" barrier (the one `disconnect` waits on). */
+async function waitForRegistrations(): Promise<void> {
+  const wait = (settingsRuntime as unknown as { waitForRPCs?: () => Promise<void> }).waitForRPCs;
+  if (typeof wait !== "function") throw new Error("this @pulumi/pulumi version has no waitForRPCs; pin the version in package.json");
+  await wait();
+}

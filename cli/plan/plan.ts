@@ -1,0 +1,123 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as path from "node:path";
+import { settingsFromConfig, type Settings } from "../../components/settings";
+import { loadRoster, type Roster } from "../../customers/roster";
+import type { RegistryKind, Tier } from "../../customers/tiers";
+import type { EffectiveStatus } from "../../customers/status";
+import { program } from "../../program";
+import { runUnderMocks, type RecordedResource } from "./engine";
+import { readStackConfig } from "./stack";
+
+export const PROJECT = "registry-intake";
+const CUSTOMER_TYPE = "registry-intake:index:CustomerRegistries";
+
+export interface PlannedCustomer {
+  id: string;
+  name: string;
+  tier: Tier;
+  status: EffectiveStatus;
+  /** Why the status is what it is (e.g. "license expired on 2026-01-31"). */
+  reason: string;
+  /** Kinds declared for the customer. */
+  registries: RegistryKind[];
+  /** Kinds the customer is entitled to that this program does not declare yet. */
+  pendingKinds: RegistryKind[];
+}
+
+export interface PlannedResource {
+  urn: string;
+  type: string;
+  name: string;
+  parent: string | null;
+  /** The customer that owns it, or null for platform resources. */
+  customer: string | null;
+  custom: boolean;
+  retainOnDelete: boolean;
+  /** Inputs with every secret replaced by "[secret]". */
+  inputs: Record<string, unknown>;
+}
+
+export interface Violation {
+  policy: string;
+  enforcement: "mandatory" | "advisory";
+  customer: string | null;
+  urn: string | null;
+  message: string;
+}
+
+export interface PlanResult {
+  stack: string;
+  asOf: string;
+  roster: string;
+  customers: PlannedCustomer[];
+  resources: PlannedResource[];
+  violations: Violation[];
+}
+
+/** Plan `program(settings, roster)` under the mock engine. */
+export async function planProgram(settings: Settings, roster: Roster): Promise<PlanResult & { recorded: RecordedResource[] }> {
+  const { result, resources } = await runUnderMocks(() => program(settings, roster), {
+    project: PROJECT,
+    stack: settings.stack,
+    cloud: { accountId: settings.aws?.accountId ?? "000000000000", region: settings.aws?.region ?? "us-east-1" },
+  });
+  const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  const owner = new Map<string, string | null>();
+  const customerOf = (r: RecordedResource): string | null => {
+    if (owner.has(r.urn)) return owner.get(r.urn)!;
+    const c = r.type === CUSTOMER_TYPE ? r.name : r.parent && byUrn.has(r.parent) ? customerOf(byUrn.get(r.parent)!) : null;
+    owner.set(r.urn, c);
+    return c;
+  };
+  const byId = new Map(roster.customers.map((c) => [c.id, c]));
+  return {
+    stack: settings.stack,
+    asOf: settings.asOf,
+    roster: roster.source,
+    customers: result.customers.map((c) => {
+      const entry = byId.get(c.customerId)!;
+      return {
+        id: c.customerId,
+        name: entry.name,
+        tier: entry.tier,
+        status: c.state.status,
+        reason: c.state.reason,
+        registries: c.kinds,
+        pendingKinds: c.pendingKinds,
+      };
+    }),
+    resources: resources.map((r) => ({
+      urn: r.urn,
+      type: r.type,
+      name: r.name,
+      parent: r.parent ?? null,
+      customer: customerOf(r),
+      custom: r.custom,
+      retainOnDelete: r.retainOnDelete,
+      inputs: r.inputs,
+    })),
+    violations: [],
+    recorded: resources,
+  };
+}
+
+export interface PlanStackOptions {
+  projectDir: string;
+  stack: string;
+  /** Roster file; default: the stack's `roster` setting, relative to the project. */
+  rosterPath?: string;
+  today?: Date;
+}
+
+/** Read the stack file and roster the way `pulumi up` would, then plan offline. */
+export async function planStack(opts: PlanStackOptions) {
+  const stackConfig = readStackConfig(opts.projectDir, opts.stack);
+  pulumi.runtime.setAllConfig(stackConfig.config, stackConfig.secretKeys);
+  const settings = settingsFromConfig(path.relative(process.cwd(), stackConfig.file) || stackConfig.file, opts.stack, opts.today);
+  const rosterPath = opts.rosterPath ?? path.resolve(opts.projectDir, settings.roster);
+  const roster = loadRoster(path.relative(process.cwd(), rosterPath) || rosterPath, {
+    tierTable: settings.tierTable,
+    prefix: { repoPrefix: settings.repoPrefix },
+  });
+  return { settings, roster, plan: await planProgram(settings, roster) };
+}

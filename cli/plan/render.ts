@@ -1,0 +1,139 @@
+import type { PlanResult, PlannedResource } from "./plan";
+
+/** A short, human name for a resource: its physical name where it has one. */
+export function displayName(r: PlannedResource): string {
+  const i = r.inputs;
+  switch (r.type) {
+    case "aws:iam/accessKey:AccessKey":
+      return `${i.user} (${i.status ?? "Active"})`;
+    case "aws:iam/userPolicy:UserPolicy":
+      return `${i.user}/${i.name}`;
+    case "aws:iam/rolePolicy:RolePolicy":
+      return `${i.role}/${i.name}`;
+    case "aws:ecr/lifecyclePolicy:LifecyclePolicy":
+      return String(i.repository);
+    default:
+      return typeof i.name === "string" ? i.name : r.name;
+  }
+}
+
+export interface TypeGroup {
+  type: string;
+  count: number;
+  names: string[];
+  retained: number;
+}
+
+/** Custom resources of one owner (a customer id, or null for the platform), grouped by type. */
+export function groupByType(resources: PlannedResource[], owner: string | null): TypeGroup[] {
+  const groups = new Map<string, TypeGroup>();
+  for (const r of resources) {
+    if (!r.custom || r.customer !== owner) continue;
+    const g = groups.get(r.type) ?? { type: r.type, count: 0, names: [], retained: 0 };
+    g.count++;
+    g.names.push(displayName(r));
+    if (r.retainOnDelete) g.retained++;
+    groups.set(r.type, g);
+  }
+  return [...groups.values()].sort((a, b) => a.type.localeCompare(b.type));
+}
+
+function list(names: string[], max = 4): string {
+  return names.length <= max ? names.join(", ") : `${names.slice(0, max).join(", ")}, +${names.length - max} more`;
+}
+
+function count(n: number, what: string): string {
+  return `${n} ${what}${n === 1 ? "" : "s"}`;
+}
+
+const STATUS_NOTE: Record<string, string> = {
+  active: "",
+  suspended: "  credentials disabled, everything kept",
+  offboarded: "  credentials deleted, repositories kept (orphaned)",
+};
+
+/** The terminal report: per customer, the resources it would get, grouped and counted. */
+export function renderText(plan: PlanResult, warnings: string[] = []): string {
+  const out: string[] = [];
+  const custom = plan.resources.filter((r) => r.custom);
+  out.push(`Plan for stack ${plan.stack} (roster ${plan.roster}; licenses judged as of ${plan.asOf})`);
+  out.push("");
+  const platform = groupByType(plan.resources, null);
+  out.push(`platform  ${count(platform.reduce((n, g) => n + g.count, 0), "resource")}`);
+  for (const g of platform) out.push(`    ${g.type.padEnd(40)} ${String(g.count).padStart(3)}  ${list(g.names)}`);
+  for (const c of plan.customers) {
+    const groups = groupByType(plan.resources, c.id);
+    const n = groups.reduce((s, g) => s + g.count, 0);
+    out.push("");
+    const kinds = c.registries.length ? c.registries.join(", ") : "none";
+    out.push(`${c.id}  ${c.tier}  ${c.status} (${c.reason})  kinds: ${kinds}  ${count(n, "resource")}${STATUS_NOTE[c.status]}`);
+    if (c.pendingKinds.length) out.push(`    not declared by this program yet: ${c.pendingKinds.join(", ")}`);
+    for (const g of groups) {
+      const kept = g.retained ? `  [${g.retained === g.count ? "all" : g.retained} kept on delete]` : "";
+      out.push(`    ${g.type.padEnd(40)} ${String(g.count).padStart(3)}  ${list(g.names)}${kept}`);
+    }
+  }
+  out.push("");
+  out.push(
+    `Total: ${count(plan.customers.length, "customer")}, ${count(custom.length, "resource")} ` +
+      `(${custom.filter((r) => r.customer === null).length} platform), secrets masked.`,
+  );
+  for (const w of warnings) out.push(`warning: ${w}`);
+  const mandatory = plan.violations.filter((v) => v.enforcement === "mandatory");
+  for (const v of plan.violations) out.push(`${v.enforcement} violation [${v.policy}] ${v.customer ?? "platform"}: ${v.message}`);
+  if (plan.violations.length === 0) out.push("Policy: no violations.");
+  else out.push(`Policy: ${count(mandatory.length, "mandatory violation")}, ${count(plan.violations.length - mandatory.length, "advisory violation")}.`);
+  return out.join("\n");
+}
+
+function md(s: string): string {
+  return s.replace(/\|/g, "\\|");
+}
+
+/** A summary fit for a pull-request comment. */
+export function renderMarkdown(plan: PlanResult, warnings: string[] = []): string {
+  const out: string[] = [];
+  const custom = plan.resources.filter((r) => r.custom);
+  out.push(`### registry-intake plan: stack \`${plan.stack}\``);
+  out.push("");
+  out.push(
+    `${plan.customers.length} customers, ${custom.length} resources, licenses judged as of ${plan.asOf}. ` +
+      `Roster \`${plan.roster}\`. Secrets are masked.`,
+  );
+  out.push("");
+  out.push("| customer | tier | status | registries | resources |");
+  out.push("| --- | --- | --- | --- | ---: |");
+  for (const c of plan.customers) {
+    const n = custom.filter((r) => r.customer === c.id).length;
+    const pending = c.pendingKinds.length ? ` (pending: ${c.pendingKinds.join(", ")})` : "";
+    out.push(`| \`${c.id}\` | ${c.tier} | ${c.status}${c.status === "active" ? "" : `: ${md(c.reason)}`} | ${c.registries.join(", ") || "none"}${pending} | ${n} |`);
+  }
+  out.push("");
+  if (plan.violations.length > 0) {
+    out.push("#### Policy violations");
+    out.push("");
+    for (const v of plan.violations) out.push(`- **${v.enforcement}** \`${v.policy}\` ${v.customer ? `\`${v.customer}\`` : "platform"}: ${md(v.message)}`);
+    out.push("");
+  } else {
+    out.push("Policy: no violations.");
+    out.push("");
+  }
+  if (warnings.length) {
+    for (const w of warnings) out.push(`> **Warning:** ${md(w)}`);
+    out.push("");
+  }
+  out.push("<details><summary>Resources per customer</summary>");
+  out.push("");
+  for (const owner of [null, ...plan.customers.map((c) => c.id)]) {
+    const groups = groupByType(plan.resources, owner);
+    if (groups.length === 0) continue;
+    out.push(`**${owner ?? "platform"}**`);
+    out.push("");
+    out.push("| type | count | names |");
+    out.push("| --- | ---: | --- |");
+    for (const g of groups) out.push(`| \`${g.type}\` | ${g.count} | ${md(list(g.names, 6))} |`);
+    out.push("");
+  }
+  out.push("</details>");
+  return out.join("\n") + "\n";
+}

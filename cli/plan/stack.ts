@@ -1,0 +1,106 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { CONFIG_NAMESPACE } from "../../components/settings";
+
+/**
+ * Provider config keys that hold credentials. A stack file that holds one of them in plain
+ * text is refused: it must be set with `pulumi config set --secret`.
+ */
+export const PROVIDER_SECRET_KEYS = new Set([
+  "aws:secretKey",
+  "aws:token",
+  "azure-native:clientSecret",
+  "azure-native:clientCertificatePassword",
+  "gcp:credentials",
+  "gcp:accessToken",
+  "github:token",
+  "kubernetes:kubeconfig",
+]);
+
+export class StackConfigError extends Error {
+  constructor(readonly file: string, readonly problems: string[]) {
+    super(`${file} is invalid:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+    this.name = "StackConfigError";
+  }
+}
+
+export interface StackConfig {
+  stack: string;
+  file: string;
+  /** Flat config as the engine passes it (`ns:key` → string; structured values as JSON). */
+  config: Record<string, string>;
+  /** Keys whose values are `secure:` ciphertext, replaced offline by a marked placeholder. */
+  secretKeys: string[];
+}
+
+/** The marked stand-in for a `secure:` value, which cannot be decrypted without the stack's secrets provider. */
+export function secretPlaceholder(file: string, key: string): string {
+  return `[secret ${key} from ${path.basename(file)}: not decrypted offline]`;
+}
+
+export function listStacks(projectDir: string): string[] {
+  return readdirSync(projectDir)
+    .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+    .filter((s): s is string => !!s)
+    .sort();
+}
+
+/** Read `Pulumi.<stack>.yaml` the way the engine would hand it to the program. */
+export function readStackConfig(projectDir: string, stack: string): StackConfig {
+  const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new StackConfigError(file, [`stack name "${stack}" may hold only letters, digits, '_', '.' and '-'`]);
+  if (!existsSync(file)) {
+    throw new StackConfigError(file, [`no such stack file (stacks here: ${listStacks(projectDir).join(", ") || "none"})`]);
+  }
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new StackConfigError(file, [`YAML syntax: ${(e as Error).message.split("\n")[0]}`]);
+  }
+  const raw = (doc as { config?: unknown } | null)?.config ?? {};
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new StackConfigError(file, ["config: must be a mapping of keys to values"]);
+
+  const problems: string[] = [];
+  const config: Record<string, string> = {};
+  const secretKeys: string[] = [];
+  for (const [key, value] of Object.entries(raw)) {
+    const fullKey = key.includes(":") ? key : `${CONFIG_NAMESPACE}:${key}`;
+    if (isSecure(value)) {
+      config[fullKey] = secretPlaceholder(file, fullKey);
+      secretKeys.push(fullKey);
+      continue;
+    }
+    if (PROVIDER_SECRET_KEYS.has(fullKey)) {
+      problems.push(`${fullKey}: holds a credential in plain text; set it with \`pulumi config set --secret ${fullKey}\``);
+      continue;
+    }
+    if (value !== null && typeof value === "object") {
+      let hadSecret = false;
+      const replaced = replaceSecure(value, (p) => {
+        hadSecret = true;
+        return secretPlaceholder(file, `${fullKey}.${p}`);
+      });
+      config[fullKey] = JSON.stringify(replaced);
+      if (hadSecret) secretKeys.push(fullKey);
+    } else {
+      config[fullKey] = String(value);
+    }
+  }
+  if (problems.length) throw new StackConfigError(file, problems);
+  return { stack, file, config, secretKeys };
+}
+
+function isSecure(v: unknown): v is { secure: string } {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length === 1 && typeof (v as { secure?: unknown }).secure === "string";
+}
+
+function replaceSecure(v: unknown, placeholder: (path: string) => string, p = ""): unknown {
+  if (isSecure(v)) return placeholder(p);
+  if (Array.isArray(v)) return v.map((x, i) => replaceSecure(x, placeholder, `${p}[${i}]`));
+  if (typeof v === "object" && v !== null) {
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, replaceSecure(x, placeholder, p ? `${p}.${k}` : k)]));
+  }
+  return v;
+}
