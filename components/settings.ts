@@ -89,7 +89,7 @@ export class SettingsError extends Error {
  * `source` names the file or stack in messages.
  */
 export function parseSettings(raw: Record<string, unknown>, stack: string, source: string, today = new Date()): Settings {
-  const r = settingsInputSchema.safeParse(raw);
+  const r = settingsInputSchema.safeParse(raw, { reportInput: true });
   if (!r.success) {
     throw new SettingsError(
       source,

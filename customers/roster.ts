@@ -34,7 +34,7 @@ export function formatProblem(p: RosterProblem): string {
   const where = [p.file, p.line, p.column].filter((x) => x !== undefined).join(":");
   const who = p.customer !== undefined ? ` customer ${p.customer}` : "";
   const what = p.field ? ` field ${p.field}` : "";
-  return `${where}:${who}${what}: ${p.message}`;
+  return `${where}${who || what ? `:${who}${what}` : ""}: ${p.message}`;
 }
 
 export class RosterError extends Error {
@@ -89,21 +89,25 @@ export function parseRoster(text: string, file: string, opts: RosterOptions = {}
     return isRecord(c) && typeof c.id === "string" && c.id !== "" ? c.id : `#${index + 1}`;
   };
   const problems: RosterProblem[] = [];
-  const problemAt = (path: PathKey[], message: string) => {
+  const problemAt = (path: PathKey[], message: string, at: PathKey[] = path) => {
     const [top, index, ...rest] = path;
     const inCustomer = top === "customers" && typeof index === "number";
     problems.push({
       file,
-      ...locate(path),
+      ...locate(at),
       ...(inCustomer ? { customer: label(index) } : {}),
       field: (inCustomer ? rest : path).map(String).join(".") || undefined,
       message,
     });
   };
 
-  const parsed = rosterSchema.safeParse(raw);
+  const parsed = rosterSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problemAt(issue.path as PathKey[], zodMessage(issue));
+    for (const issue of parsed.error.issues) {
+      const path = issue.path as PathKey[];
+      // An unknown key is reported on its parent, but located at the key itself.
+      problemAt(path, zodMessage(issue), issue.code === "unrecognized_keys" ? [...path, issue.keys[0]] : path);
+    }
   }
 
   // Rules across fields and entries, checked on the raw data so they are reported even when
@@ -173,7 +177,7 @@ function zodMessage(issue: z.core.$ZodIssue): string {
     case "invalid_type":
       return issue.input === undefined ? `is required (${issue.expected})` : `must be ${article(issue.expected)}, got ${describe(issue.input)}`;
     case "invalid_value":
-      return `${JSON.stringify(issue.input)} ${issue.message}`;
+      return issue.input === undefined ? `is required: ${issue.message}` : `${JSON.stringify(issue.input)} ${issue.message}`;
     default: {
       const input = (issue as { input?: unknown }).input;
       return input !== undefined && typeof input !== "object" ? `${JSON.stringify(input)} ${issue.message}` : issue.message;

@@ -1,0 +1,57 @@
+import * as pulumi from "@pulumi/pulumi";
+import { stringify } from "yaml";
+import { parseSettings, type Settings } from "../components/settings";
+import { parseRoster, type Roster } from "../customers/roster";
+import { planProgram } from "../cli/plan/plan";
+import type { RecordedResource } from "../cli/plan/engine";
+
+/** The day every test judges licenses against. */
+export const TODAY = new Date("2026-11-22T12:00:00Z");
+
+export const ACCOUNT = "111122223333";
+export const REGION = "eu-west-1";
+
+/** Settings as a dev stack would give them; `over` replaces top-level raw config keys. */
+export function testSettings(over: Record<string, unknown> = {}, stack = "test"): Settings {
+  return parseSettings({ environment: "dev", aws: { accountId: ACCOUNT, region: REGION }, ...over }, stack, "test settings", TODAY);
+}
+
+export function rosterYaml(customers: unknown[]): string {
+  return stringify({ customers });
+}
+
+export function testRoster(customers: unknown[], settings = testSettings()): Roster {
+  return parseRoster(rosterYaml(customers), "roster.yaml", { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } });
+}
+
+export function customer(id: string, tier: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { id, name: `${id} Inc`, tier, license: { expires: "2027-06-30" }, ...extra };
+}
+
+/** Await an Output's value (test helper: Outputs are not thenables). */
+export function unwrap<T>(o: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => o.apply((v) => resolve(v)));
+}
+
+export async function planOf(customers: unknown[], settingsOver: Record<string, unknown> = {}) {
+  const settings = testSettings(settingsOver);
+  const roster = testRoster(customers, settings);
+  const plan = await planProgram(settings, roster);
+  return { settings, roster, plan, recorded: plan.recorded };
+}
+
+/** Custom resources a customer owns, by type. */
+export function owned(plan: { resources: { customer: string | null; urn: string }[] }, recorded: RecordedResource[], id: string | null, type?: string): RecordedResource[] {
+  const urns = new Set(plan.resources.filter((r) => r.customer === id).map((r) => r.urn));
+  return recorded.filter((r) => r.custom && urns.has(r.urn) && (type === undefined || r.type === type));
+}
+
+export const T = {
+  repo: "aws:ecr/repository:Repository",
+  lifecycle: "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+  user: "aws:iam/user:User",
+  userPolicy: "aws:iam/userPolicy:UserPolicy",
+  key: "aws:iam/accessKey:AccessKey",
+  role: "aws:iam/role:Role",
+  rolePolicy: "aws:iam/rolePolicy:RolePolicy",
+} as const;

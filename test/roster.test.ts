@@ -1,0 +1,211 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadRoster, parseRoster, RosterError, type RosterProblem } from "../customers/roster";
+import { namesFor, nameProblems } from "../customers/naming";
+import { customerState } from "../customers/status";
+import { DEFAULT_TIER_TABLE, STATUSES, TIERS } from "../customers/tiers";
+import { customer, rosterYaml } from "./helpers";
+
+function problemsOf(yaml: string, file = "roster.yaml", opts = {}): RosterProblem[] {
+  try {
+    parseRoster(yaml, file, opts);
+  } catch (e) {
+    expect(e).toBeInstanceOf(RosterError);
+    return (e as RosterError).problems;
+  }
+  throw new Error("expected the roster to be refused");
+}
+
+function only(ps: RosterProblem[]): RosterProblem {
+  expect(ps, JSON.stringify(ps, null, 2)).toHaveLength(1);
+  return ps[0];
+}
+
+describe("roster: valid input", () => {
+  it("defaults registries to the tier's kinds and status to active", () => {
+    const r = parseRoster(rosterYaml([customer("acme", "enterprise"), customer("globex", "professional"), customer("initech", "standard")]), "r.yaml");
+    expect(r.customers.map((c) => [c.id, c.registries, c.status, c.registriesExplicit])).toEqual([
+      ["acme", ["ghcr", "ecr", "acr", "gar", "distribution"], "active", false],
+      ["globex", ["ghcr", "ecr", "acr"], "active", false],
+      ["initech", ["ghcr"], "active", false],
+    ]);
+  });
+
+  it("keeps an explicit subset, in canonical kind order", () => {
+    const r = parseRoster(rosterYaml([customer("acme", "enterprise", { registries: ["gar", "ghcr"] })]), "r.yaml");
+    expect(r.customers[0].registries).toEqual(["ghcr", "gar"]);
+    expect(r.customers[0].registriesExplicit).toBe(true);
+  });
+
+  it("the default roster covers every tier and every status, including a lapsed license", () => {
+    const r = loadRoster(path.join(__dirname, "..", "customers", "roster.yaml"));
+    expect(r.customers.length).toBeGreaterThanOrEqual(5);
+    expect(new Set(r.customers.map((c) => c.tier))).toEqual(new Set(TIERS));
+    expect(new Set(r.customers.map((c) => c.status))).toEqual(new Set(STATUSES));
+    const states = r.customers.map((c) => customerState(c, "2026-11-22"));
+    expect(states.some((s) => s.reason.startsWith("license expired"))).toBe(true);
+  });
+
+  it("accepts a tier table override from stack config", () => {
+    const table = { ...DEFAULT_TIER_TABLE, standard: ["ghcr", "ecr"] as const };
+    const r = parseRoster(rosterYaml([customer("initech", "standard")]), "r.yaml", { tierTable: table });
+    expect(r.customers[0].registries).toEqual(["ghcr", "ecr"]);
+  });
+});
+
+describe("roster: every bad-input rule names file, customer, field and rule", () => {
+  it("duplicate id, pointing at the second entry and naming the first", () => {
+    const p = only(problemsOf(rosterYaml([customer("acme", "standard"), customer("acme", "standard")])));
+    expect(p).toMatchObject({ file: "roster.yaml", customer: "acme", field: "id" });
+    expect(p.message).toBe('duplicate id: "acme" is already used by entry #1');
+    expect(p.line).toBeGreaterThan(1);
+  });
+
+  it.each([
+    ["Acme", "upper case"],
+    ["ac", "too short"],
+    ["a".repeat(25), "too long"],
+    ["1acme", "starts with a digit"],
+    ["acme_corp", "underscore"],
+    ["acme corp", "space"],
+  ])("bad id %j (%s)", (id) => {
+    const p = only(problemsOf(rosterYaml([customer(id, "standard")])));
+    expect(p.field).toBe("id");
+    expect(p.message).toContain("breaks the id rule: lower-case, 3-24 chars of [a-z0-9-], starting with a letter");
+    expect(p.message).toContain(JSON.stringify(id));
+  });
+
+  it("an id the roster format allows but a provider refuses is caught with the provider's rule", () => {
+    const ps = problemsOf(rosterYaml([customer("acme--eu", "standard"), customer("acme-", "standard"), customer("abcdefghijklmnopqrstuvwx", "standard")]));
+    const by = (c: string) => ps.filter((p) => p.customer === c).map((p) => p.message);
+    expect(by("acme--eu").join("\n")).toContain('ECR repository name "intake/acme--eu/app"');
+    expect(by("acme-").join("\n")).toContain("GCP service account");
+    expect(by("acme-").join("\n")).toContain("ECR repository");
+    // 24 chars: valid roster id, but intake-<id> is 31 chars, over GCP's 30.
+    expect(by("abcdefghijklmnopqrstuvwx")).toEqual([
+      expect.stringContaining('GCP service account name "intake-abcdefghijklmnopqrstuvwx", which breaks the rule: GCP service-account ids are 6-30 chars'),
+    ]);
+    expect(ps.every((p) => p.field === "id" && p.file === "roster.yaml")).toBe(true);
+  });
+
+  it("naming rules follow the prefix: every name of a good id passes every provider", () => {
+    expect(nameProblems("acme")).toEqual([]);
+    expect(nameProblems("abcdefghijklmnopqrstuvw")).toEqual([]); // 23 chars: intake- + 23 = 30
+    expect(namesFor("acme")).toMatchObject({ ecrRepositoryPrefix: "intake/acme/", iamUserName: "intake-customer-acme", gcpServiceAccountId: "intake-acme" });
+    expect(nameProblems("abcdefghijklmnopqrstuvw", { repoPrefix: "registry" }).join()).toContain("GCP service account");
+  });
+
+  it("unknown tier lists the tiers", () => {
+    const p = only(problemsOf(rosterYaml([customer("acme", "gold")])));
+    expect(p).toMatchObject({ customer: "acme", field: "tier" });
+    expect(p.message).toBe('"gold" must be one of enterprise, professional, standard (license tier)');
+  });
+
+  it("unknown registry kind names the value and its position", () => {
+    const p = only(problemsOf(rosterYaml([customer("acme", "enterprise", { registries: ["ghcr", "dockerhub"] })])));
+    expect(p).toMatchObject({ customer: "acme", field: "registries.1" });
+    expect(p.message).toBe('"dockerhub" must be one of ghcr, ecr, acr, gar, distribution (registry kind)');
+  });
+
+  it("a registry outside the tier is refused with what the tier allows", () => {
+    const p = only(problemsOf(rosterYaml([customer("initech", "standard", { registries: ["ghcr", "ecr"] })])));
+    expect(p).toMatchObject({ customer: "initech", field: "registries.1" });
+    expect(p.message).toBe('"ecr" is outside tier standard, which allows only ghcr');
+  });
+
+  it("the tier check uses the stack's tier table", () => {
+    const table = { ...DEFAULT_TIER_TABLE, professional: ["ghcr"] as const };
+    const p = only(problemsOf(rosterYaml([customer("globex", "professional", { registries: ["ecr"] })]), "r.yaml", { tierTable: table }));
+    expect(p.message).toBe('"ecr" is outside tier professional, which allows only ghcr');
+  });
+
+  it.each([["2027-02-30"], ["30/06/2027"], ["2027-6-30"], ["tomorrow"]])("bad date %j", (expires) => {
+    const p = only(problemsOf(rosterYaml([customer("acme", "standard", { license: { expires } })])));
+    expect(p).toMatchObject({ customer: "acme", field: "license.expires" });
+    expect(p.message).toBe(`${JSON.stringify(expires)} must be a real calendar date written YYYY-MM-DD`);
+  });
+
+  it("missing required fields", () => {
+    const ps = problemsOf(rosterYaml([{ id: "acme" }]));
+    expect(ps.map((p) => `${p.field}: ${p.message}`).sort()).toEqual([
+      "license: is required (object)",
+      "name: is required (string)",
+      "tier: is required: must be one of enterprise, professional, standard (license tier)",
+    ].sort());
+  });
+
+  it("unknown fields, at every level", () => {
+    const ps = problemsOf(rosterYaml([customer("acme", "standard", { colour: "red", license: { expires: "2027-01-01", seats: 5 } })]).concat("extra: 1\n"));
+    expect(ps.map((p) => [p.customer, p.field, p.message])).toEqual([
+      ["acme", "license", 'unknown field "seats" (not part of the roster format)'],
+      ["acme", undefined, 'unknown field "colour" (not part of the roster format)'],
+      [undefined, undefined, 'unknown field "extra" (not part of the roster format)'],
+    ]);
+  });
+
+  it("bad status and bad extra repository names", () => {
+    const ps = problemsOf(rosterYaml([customer("acme", "enterprise", { status: "paused", ecr: { repositories: ["Worker", "api/v2", "api", "api"] } })]));
+    expect(ps.map((p) => p.field)).toEqual(["status", "ecr.repositories.0", "ecr.repositories.1", "ecr.repositories.3"]);
+    expect(ps[0].message).toBe('"paused" must be one of active, suspended, offboarded (customer status)');
+    expect(ps[1].message).toContain('"Worker" is not a valid repository name');
+    expect(ps[3].message).toBe('lists repository "api" more than once');
+  });
+
+  it("lists every problem of every customer at once, in file order, with lines", () => {
+    const yaml = rosterYaml([
+      customer("Bad", "standard"),
+      customer("ok-one", "gold"),
+      customer("ok-two", "standard", { registries: ["acr"], license: { expires: "2027-13-01" } }),
+      customer("ok-one", "standard"),
+    ]);
+    const ps = problemsOf(yaml);
+    expect(ps.map((p) => `${p.customer}.${p.field}`)).toEqual(["Bad.id", "ok-one.tier", "ok-two.license.expires", "ok-two.registries.0", "ok-one.id"]);
+    const lines = ps.map((p) => p.line!);
+    expect(lines.every((l) => l > 0)).toBe(true);
+    expect([...lines].sort((a, b) => a - b)).toEqual(lines);
+    // The message of the error carries all of them, each with file:line:col.
+    try {
+      parseRoster(yaml, "customers/x.yaml");
+    } catch (e) {
+      expect((e as Error).message).toMatch(/^roster is invalid \(5 problems\):/);
+      expect((e as Error).message).toMatch(/customers\/x\.yaml:\d+:\d+: customer ok-two field license\.expires: "2027-13-01"/);
+    }
+  });
+
+  it("YAML syntax errors carry a line and column", () => {
+    const p = only(problemsOf("customers:\n  - id: acme\n    name: [unclosed\n"));
+    expect(p.message).toMatch(/^YAML syntax:/);
+    expect(p.line).toBeGreaterThanOrEqual(3);
+  });
+
+  it("duplicate YAML keys are an error, not a silent overwrite", () => {
+    const p = only(problemsOf("customers:\n  - id: acme\n    id: other\n    name: A\n    tier: standard\n    license: { expires: 2027-01-01 }\n"));
+    expect(p.message).toMatch(/YAML syntax: .*unique/i);
+  });
+
+  it("a document without customers, or with the wrong shape", () => {
+    expect(only(problemsOf("{}\n")).message).toBe("is required (array)");
+    expect(only(problemsOf("customers: acme\n")).message).toBe('must be an array, got string "acme"');
+  });
+
+  it("a missing file names the path", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "roster-"));
+    expect(() => loadRoster(path.join(dir, "nope.yaml"))).toThrow(/nope\.yaml: cannot read the roster/);
+    writeFileSync(path.join(dir, "ok.yaml"), rosterYaml([customer("acme", "standard")]));
+    expect(loadRoster(path.join(dir, "ok.yaml")).customers).toHaveLength(1);
+  });
+});
+
+describe("license state", () => {
+  const c = (status: "active" | "suspended" | "offboarded", expires: string) => ({ status, license: { expires } });
+  it("is valid through the whole expiry day, suspended the day after", () => {
+    expect(customerState(c("active", "2026-11-22"), "2026-11-22").status).toBe("active");
+    expect(customerState(c("active", "2026-11-21"), "2026-11-22")).toEqual({ status: "suspended", reason: "license expired on 2026-11-21" });
+  });
+  it("offboarded wins over an expired license; suspended over a valid one", () => {
+    expect(customerState(c("offboarded", "2020-01-01"), "2026-11-22").status).toBe("offboarded");
+    expect(customerState(c("suspended", "2030-01-01"), "2026-11-22").status).toBe("suspended");
+  });
+});
