@@ -113,8 +113,14 @@ export async function runUnderMocks<T>(fn: () => T, opts: MockRunOptions): Promi
   const onRejection = (reason: unknown) => rejections.push(reason);
   process.on("unhandledRejection", onRejection);
   try {
-    const result = fn();
-    await waitForRegistrations();
+    let result: T;
+    try {
+      result = fn();
+    } finally {
+      // Even when the program throws part-way, let what it registered settle on this engine,
+      // so none of it lands on the next one.
+      await waitForRegistrations();
+    }
     const errors = [...failures, ...rejections];
     if (errors.length > 0) throw errors[0] instanceof Error ? errors[0] : new Error(String(errors[0]));
     return { result, resources: recorded };
