@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { REPO_PREFIX, REPO_PREFIX_RULE } from "../customers/naming";
+import { issueMessage } from "../customers/messages";
 import { isoDate } from "../customers/schema";
 import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, TIERS, type RegistryKind, type TierTable } from "../customers/tiers";
 
@@ -93,13 +94,13 @@ export function parseSettings(raw: Record<string, unknown>, stack: string, sourc
   if (!r.success) {
     throw new SettingsError(
       source,
-      r.error.issues.map((i) => {
-        const key = [CONFIG_NAMESPACE + ":" + String(i.path[0] ?? ""), ...i.path.slice(1)].join(".");
-        const input = (i as { input?: unknown }).input;
-        const shown = input !== undefined && typeof input !== "object" ? `${JSON.stringify(input)} ` : "";
-        if (i.code === "unrecognized_keys") return `${key}: unknown setting${i.keys.length > 1 ? "s" : ""} ${i.keys.join(", ")}`;
-        if (i.code === "invalid_type" && input === undefined) return `${key}: is required`;
-        return `${key}: ${shown}${i.message}`;
+      r.error.issues.flatMap((i) => {
+        const key = (path: PropertyKey[]) => `${CONFIG_NAMESPACE}:${path.map(String).join(".")}`;
+        if (i.code === "unrecognized_keys") {
+          const known = i.path.length === 0 ? ` (known: ${Object.keys(settingsInputSchema.def.shape).join(", ")})` : "";
+          return i.keys.map((k) => `${key([...i.path, k])}: unknown setting${known}`);
+        }
+        return [`${key(i.path)}: ${issueMessage(i)}`];
       }),
     );
   }

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument, type Document } from "yaml";
 import type { z } from "zod";
 import { CUSTOMER_ID, DEFAULT_PREFIX, nameProblems, type NamingPrefix } from "./naming";
+import { issueMessage } from "./messages";
 import { rosterSchema, type CustomerEntry } from "./schema";
 import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, tierKinds, type RegistryKind, type TierTable } from "./tiers";
 
@@ -171,29 +172,10 @@ function sortProblems(ps: RosterProblem[]): RosterProblem[] {
 }
 
 function zodMessage(issue: z.core.$ZodIssue): string {
-  switch (issue.code) {
-    case "unrecognized_keys":
-      return `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} (not part of the roster format)`;
-    case "invalid_type":
-      return issue.input === undefined ? `is required (${issue.expected})` : `must be ${article(issue.expected)}, got ${describe(issue.input)}`;
-    case "invalid_value":
-      return issue.input === undefined ? `is required: ${issue.message}` : `${JSON.stringify(issue.input)} ${issue.message}`;
-    default: {
-      const input = (issue as { input?: unknown }).input;
-      return input !== undefined && typeof input !== "object" ? `${JSON.stringify(input)} ${issue.message}` : issue.message;
-    }
+  if (issue.code === "unrecognized_keys") {
+    return `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} (not part of the roster format)`;
   }
-}
-
-function article(t: string): string {
-  return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "object") return "a mapping";
-  return `${typeof v} ${JSON.stringify(v)}`;
+  return issueMessage(issue);
 }
 
 /** Maps a data path to the line/column of the nearest node that exists in the document. */

@@ -1,0 +1,126 @@
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { main } from "../cli/main";
+import { customer, rosterYaml } from "./helpers";
+
+const ROOT = path.resolve(__dirname, "..");
+
+async function run(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s) });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+function tmp(): string {
+  return mkdtempSync(path.join(tmpdir(), "intake-cli-"));
+}
+
+/** A copy of the project's stack files in a scratch folder, to edit. */
+function scratchProject(): string {
+  const dir = tmp();
+  for (const f of ["Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml"]) cpSync(path.join(ROOT, f), path.join(dir, f));
+  cpSync(path.join(ROOT, "customers", "roster.yaml"), path.join(dir, "customers", "roster.yaml"));
+  return dir;
+}
+
+describe("intake plan", () => {
+  it("plans the dev stack and the default roster with no flags, every customer listed", async () => {
+    const r = await run(["plan", "--project", ROOT]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^Plan for stack dev \(roster customers\/roster\.yaml; licenses judged as of \d{4}-\d{2}-\d{2}\)/);
+    for (const id of ["acme", "globex", "initech", "umbrella", "hooli", "soylent"]) expect(r.out).toMatch(new RegExp(`^${id}  `, "m"));
+    expect(r.out).toMatch(/aws:ecr\/repository:Repository\s+3\s+intake\/acme\/app, intake\/acme\/worker, intake\/acme\/migrations/);
+    expect(r.out).toContain("intake-customer-umbrella (Inactive)");
+    expect(r.out).toContain("Policy: no violations.");
+  });
+
+  it("--json writes the documented shape; --markdown a PR summary", async () => {
+    const dir = tmp();
+    const json = path.join(dir, "plan.json");
+    const mdFile = path.join(dir, "sub", "plan.md");
+    const r = await run(["plan", "--project", ROOT, "--stack", "prod", "--json", json, "--markdown", mdFile]);
+    expect(r.code).toBe(0);
+    const plan = JSON.parse(readFileSync(json, "utf8"));
+    expect(Object.keys(plan)).toEqual(expect.arrayContaining(["stack", "customers", "resources", "violations"]));
+    expect(plan.stack).toBe("prod");
+    expect(plan.violations).toEqual([]);
+    expect(plan.customers.find((c: { id: string }) => c.id === "acme")).toMatchObject({ id: "acme", tier: "enterprise", status: "active", registries: ["ecr"] });
+    expect(plan.customers.find((c: { id: string }) => c.id === "hooli")).toMatchObject({ status: "suspended", reason: "license expired on 2026-01-31" });
+    for (const res of plan.resources) expect(Object.keys(res)).toEqual(expect.arrayContaining(["urn", "type", "name", "parent", "customer", "inputs"]));
+    const repo = plan.resources.find((r: { inputs: { name?: string } }) => r.inputs.name === "intake/acme/app");
+    expect(repo).toMatchObject({ type: "aws:ecr/repository:Repository", customer: "acme" });
+    expect(repo.inputs.imageTagMutability).toBe("IMMUTABLE"); // prod
+    expect(repo.urn).toMatch(/^urn:pulumi:prod::registry-intake::/);
+    const md = readFileSync(mdFile, "utf8");
+    expect(md).toContain("### registry-intake plan: stack `prod`");
+    expect(md).toMatch(/\| `hooli` \| enterprise \| suspended: license expired on 2026-01-31 \|/);
+  });
+
+  it("a bad roster exits 2 naming file, customer and field, and writes nothing", async () => {
+    const dir = tmp();
+    const roster = path.join(dir, "bad.yaml");
+    writeFileSync(roster, rosterYaml([customer("initech", "standard", { registries: ["ecr"] })]));
+    const json = path.join(dir, "plan.json");
+    const r = await run(["plan", "--project", ROOT, "--roster", roster, "--json", json]);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe("");
+    expect(r.err).toMatch(/bad\.yaml:\d+:\d+: customer initech field registries\.0: "ecr" is outside tier standard, which allows only ghcr/);
+    expect(existsSync(json)).toBe(false);
+  });
+
+  it("an unknown stack exits 2 and lists the stacks there are", async () => {
+    const r = await run(["plan", "--project", ROOT, "--stack", "staging"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("Pulumi.staging.yaml is invalid");
+    expect(r.err).toContain("no such stack file (stacks here: dev, prod)");
+  });
+
+  it("bad flags exit 2 with the flag named", async () => {
+    const a = await run(["plan", "--bogus"]);
+    expect(a.code).toBe(2);
+    expect(a.err).toContain("unknown option '--bogus'");
+    const b = await run(["plan", "--stack", "../etc"]);
+    expect(b.code).toBe(2);
+    expect(b.err).toContain("a stack name holds only letters, digits");
+  });
+
+  it("refuses a stack file that holds a credential in plain text, and one with a misspelt setting", async () => {
+    const dir = scratchProject();
+    const file = path.join(dir, "Pulumi.dev.yaml");
+    const original = readFileSync(file, "utf8");
+    writeFileSync(file, original.replace(/github:token:\n\s+secure: \S+/, "github:token: ghp_plaintexttoken"));
+    const a = await run(["plan", "--project", dir]);
+    expect(a.code).toBe(2);
+    expect(a.err).toContain("github:token: holds a credential in plain text; set it with `pulumi config set --secret github:token`");
+    expect(a.err).not.toContain("ghp_plaintexttoken");
+    writeFileSync(file, original.replace("registry-intake:repoPrefix: intake", "registry-intake:repoPrefx: intake"));
+    const b = await run(["plan", "--project", dir]);
+    expect(b.code).toBe(2);
+    expect(b.err).toMatch(/Pulumi\.dev\.yaml are invalid:\n\s+registry-intake:repoPrefx: unknown setting \(known: /);
+    writeFileSync(file, original.replace('accountId: "111122223333"', "accountId: 1111"));
+    const c = await run(["plan", "--project", dir]);
+    expect(c.code).toBe(2);
+    expect(c.err).toContain("registry-intake:aws.accountId: must be a string, got number 1111");
+  });
+
+  it("never prints a secure: value of the stack file", async () => {
+    const stackFile = readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
+    const cipher = /secure: (\S+)/.exec(stackFile)![1];
+    const dir = tmp();
+    const r = await run(["plan", "--project", ROOT, "--json", path.join(dir, "p.json"), "--markdown", path.join(dir, "p.md")]);
+    expect(r.code).toBe(0);
+    for (const text of [r.out, readFileSync(path.join(dir, "p.json"), "utf8"), readFileSync(path.join(dir, "p.md"), "utf8")]) expect(text).not.toContain(cipher);
+  });
+
+  it("the installed `intake` command runs end to end from the project folder", () => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, "cli", "bin", "intake.js"), "plan", "--stack", "prod"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("Plan for stack prod");
+  });
+});

@@ -1,0 +1,84 @@
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it } from "vitest";
+import { parseSettings, SettingsError, settingsFromConfig } from "../components/settings";
+import { DEFAULT_TIER_TABLE } from "../customers/tiers";
+import { readStackConfig } from "../cli/plan/stack";
+import { TODAY } from "./helpers";
+
+const ROOT = path.resolve(__dirname, "..");
+const base = { environment: "dev", aws: { accountId: "111122223333", region: "eu-west-1" } };
+
+function problems(raw: Record<string, unknown>): string[] {
+  try {
+    parseSettings(raw, "dev", "Pulumi.dev.yaml", TODAY);
+  } catch (e) {
+    expect(e).toBeInstanceOf(SettingsError);
+    return (e as SettingsError).problems;
+  }
+  throw new Error("expected the settings to be refused");
+}
+
+describe("stack settings", () => {
+  it("applies defaults: every kind, prefix intake, mutable tags outside prod, today's date", () => {
+    const s = parseSettings(base, "dev", "x", TODAY);
+    expect(s).toMatchObject({
+      repoPrefix: "intake",
+      enabledKinds: ["ghcr", "ecr", "acr", "gar", "distribution"],
+      tierTable: DEFAULT_TIER_TABLE,
+      asOf: "2026-11-22",
+      roster: "customers/roster.yaml",
+      ecr: { immutableTags: false, scanOnPush: true, untaggedExpiryDays: 14, keepImages: 500 },
+    });
+    expect(parseSettings({ ...base, environment: "prod" }, "prod", "x", TODAY).ecr.immutableTags).toBe(true);
+  });
+
+  it("names the key and the rule for each bad value, all at once", () => {
+    expect(
+      problems({
+        environment: "qa",
+        repoPrefix: "Intake/",
+        enabledKinds: ["ecr", "quay"],
+        aws: { accountId: "12345", region: "mars-1" },
+        ecr: { keepImages: 0 },
+        tags: { "aws:owner": "x" },
+      }),
+    ).toEqual([
+      'registry-intake:environment: "qa" must be dev, staging or prod',
+      "registry-intake:repoPrefix: \"Intake/\" must be a slug of [a-z0-9] runs joined by single '-', starting with a letter, e.g. 'intake'",
+      'registry-intake:enabledKinds.1: "quay" must be one of ghcr, ecr, acr, gar, distribution',
+      "registry-intake:tags.aws:owner: key \"aws:owner\": tag keys may not start with 'aws:'",
+      'registry-intake:aws.accountId: "12345" must be a 12-digit AWS account id (quote it in YAML)',
+      'registry-intake:aws.region: "mars-1" must be an AWS region such as eu-west-1',
+      "registry-intake:ecr.keepImages: 0 is below the minimum of 1",
+    ]);
+  });
+
+  it("unknown settings and a missing aws block are errors", () => {
+    expect(problems({ ...base, repoPrefx: "x" })).toEqual([
+      "registry-intake:repoPrefx: unknown setting (known: environment, repoPrefix, enabledKinds, tags, tiers, aws, ecr, asOf, roster)",
+    ]);
+    expect(problems({ ...base, ecr: { keep: 3 } })).toEqual(["registry-intake:ecr.keep: unknown setting"]);
+    expect(problems({ environment: "dev" })).toEqual(["registry-intake:aws: is required while ecr is in enabledKinds (accountId, region)"]);
+    expect(() => parseSettings({ environment: "dev", enabledKinds: ["ghcr"] }, "dev", "x", TODAY)).not.toThrow();
+  });
+
+  it("a tier override must name every tier and only known kinds", () => {
+    expect(problems({ ...base, tiers: { enterprise: ["ecr"], standard: ["ghcr", "ftp"] } })).toEqual([
+      "registry-intake:tiers.professional: is required (array)",
+      'registry-intake:tiers.standard.1: "ftp" must be one of ghcr, ecr, acr, gar, distribution',
+    ]);
+  });
+
+  it.each(["dev", "prod"])("Pulumi.%s.yaml reaches the program through pulumi.Config and validates, secrets kept secret", (stack) => {
+    const cfg = readStackConfig(ROOT, stack);
+    expect(cfg.secretKeys).toContain("github:token");
+    expect(cfg.config["github:token"]).toMatch(/^\[secret github:token from Pulumi\.\w+\.yaml: not decrypted offline\]$/);
+    pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
+    const s = settingsFromConfig(`Pulumi.${stack}.yaml`, stack, TODAY);
+    expect(s.environment).toBe(stack);
+    expect(s.aws?.accountId).toMatch(/^\d{12}$/);
+    expect(s.ecr.immutableTags).toBe(stack === "prod");
+    expect(new pulumi.Config("github").getSecret("token")).toBeDefined();
+  });
+});
