@@ -113,11 +113,17 @@ export interface PlanStackOptions {
 export async function planStack(opts: PlanStackOptions) {
   const stackConfig = readStackConfig(opts.projectDir, opts.stack);
   pulumi.runtime.setAllConfig(stackConfig.config, stackConfig.secretKeys);
-  const settings = settingsFromConfig(path.relative(process.cwd(), stackConfig.file) || stackConfig.file, opts.stack, opts.today);
+  const settings = settingsFromConfig(shownPath(stackConfig.file), opts.stack, opts.today);
   const rosterPath = opts.rosterPath ?? path.resolve(opts.projectDir, settings.roster);
-  const roster = loadRoster(path.relative(process.cwd(), rosterPath) || rosterPath, {
+  const roster = loadRoster(shownPath(rosterPath), {
     tierTable: settings.tierTable,
     prefix: { repoPrefix: settings.repoPrefix },
   });
   return { settings, roster, plan: await planProgram(settings, roster) };
+}
+
+/** A path as a person would type it here: relative below the working folder, absolute elsewhere. */
+function shownPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : path.resolve(file);
 }
