@@ -52,6 +52,24 @@ export interface MockRunOptions {
   project: string;
   stack: string;
   cloud: FakeCloudContext;
+  /**
+   * Keep full, source-mapped stack traces while the program runs. Off by default: the SDK
+   * captures `new Error().stack` for every promise it tracks, and that capture (source-mapped
+   * under tsx) is most of the time a plan takes. Set INTAKE_PLAN_STACKS=1 to debug a program.
+   */
+  stacks?: boolean;
+}
+
+/** Turn off stack capture for the duration of a run; returns the function that restores it. */
+function quietStacks(): () => void {
+  const limit = Error.stackTraceLimit;
+  const sourceMaps = (process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled;
+  Error.stackTraceLimit = 0;
+  process.setSourceMapsEnabled(false);
+  return () => {
+    Error.stackTraceLimit = limit;
+    if (sourceMaps !== undefined) process.setSourceMapsEnabled(sourceMaps);
+  };
 }
 
 /**
@@ -112,6 +130,7 @@ export async function runUnderMocks<T>(fn: () => T, opts: MockRunOptions): Promi
   const rejections: unknown[] = [];
   const onRejection = (reason: unknown) => rejections.push(reason);
   process.on("unhandledRejection", onRejection);
+  const restoreStacks = (opts.stacks ?? process.env.INTAKE_PLAN_STACKS === "1") ? () => {} : quietStacks();
   try {
     let result: T;
     try {
@@ -125,6 +144,7 @@ export async function runUnderMocks<T>(fn: () => T, opts: MockRunOptions): Promi
     if (errors.length > 0) throw errors[0] instanceof Error ? errors[0] : new Error(String(errors[0]));
     return { result, resources: recorded };
   } finally {
+    restoreStacks();
     process.off("unhandledRejection", onRejection);
   }
 }
