@@ -13,4 +13,6 @@ const roster = loadRoster(rosterPath, { tierTable: settings.tierTable, prefix: {
 const result = program(settings, roster);
 export const ecrControllerRoleArn = result.outputs.ecrControllerRoleArn;
 export const ecrPushRoleArn = result.outputs.ecrPushRoleArn;
+export const acrLoginServer = result.outputs.acrLoginServer;
+export const distributionAcl = result.outputs.distributionAcl;
 export const customers = result.outputs.customers;

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CustomerRegistries } from "./components/customer";
+import { DistributionService } from "./components/distribution-service";
 import { PlatformRegistries } from "./components/platform";
 import type { Settings } from "./components/settings";
 import type { Roster } from "./customers/roster";
@@ -7,26 +8,37 @@ import type { Roster } from "./customers/roster";
 export interface ProgramResult {
   platform: PlatformRegistries;
   customers: CustomerRegistries[];
+  distribution?: DistributionService;
   /** Stack outputs: namespaces per customer and kind; credentials only as secrets. */
   outputs: Record<string, unknown>;
 }
 
 /**
- * The one program. Declares the shared platform resources and one CustomerRegistries per
- * customer. It reads no files, environment or clock: settings and roster arrive validated.
+ * The one program. Declares the shared platform resources, one CustomerRegistries per
+ * customer, and the Distribution broker's access list (with the registry itself on Kubernetes
+ * when the stack asks). It reads no files, environment or clock: settings and roster arrive validated.
  */
 export function program(settings: Settings, roster: Roster): ProgramResult {
   const platform = new PlatformRegistries("platform", { settings });
   const customers = roster.customers.map((customer) => new CustomerRegistries(customer.id, { customer, settings, platform }));
+  const distribution = settings.enabledKinds.includes("distribution")
+    ? new DistributionService("distribution", {
+        settings,
+        entries: customers.flatMap((c) => (c.aclEntry ? [c.aclEntry] : [])),
+      })
+    : undefined;
   const outputs = {
     ecrControllerRoleArn: platform.ecrControllerRoleArn,
     ecrPushRoleArn: platform.ecrPushRoleArn,
+    acrLoginServer: platform.acrLoginServer,
+    distributionAcl: distribution?.acl,
     customers: Object.fromEntries(
       customers.map((c) => [
         c.customerId,
         {
           status: c.state.status,
           namespaces: c.namespaces,
+          pullSecrets: c.pullSecrets,
           credentials: Object.fromEntries(
             Object.entries(c.credentials).map(([kind, cred]) => [kind, { id: cred?.id, secret: cred?.secret && pulumi.secret(cred.secret) }]),
           ),
@@ -34,5 +46,5 @@ export function program(settings: Settings, roster: Roster): ProgramResult {
       ]),
     ),
   };
-  return { platform, customers, outputs };
+  return { platform, customers, distribution, outputs };
 }

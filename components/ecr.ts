@@ -17,6 +17,8 @@ export interface EcrNamespaceArgs {
   scanOnPush: boolean;
   untaggedExpiryDays: number;
   keepImages: number;
+  /** Customer-managed KMS key; AES256 when absent. */
+  kmsKeyArn?: pulumi.Input<string>;
   tags: Record<string, string>;
 }
 
@@ -66,6 +68,7 @@ export class EcrNamespace extends pulumi.ComponentResource {
           name: `${args.repositoryPrefix}${repo}`,
           imageTagMutability: args.immutableTags ? "IMMUTABLE" : "MUTABLE",
           imageScanningConfiguration: { scanOnPush: args.scanOnPush },
+          encryptionConfigurations: [args.kmsKeyArn ? { encryptionType: "KMS", kmsKey: args.kmsKeyArn } : { encryptionType: "AES256" }],
           forceDelete: false,
           tags: args.tags,
         },

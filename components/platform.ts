@@ -1,5 +1,9 @@
+import * as ecr from "@pulumi/aws/ecr";
 import * as iam from "@pulumi/aws/iam";
+import * as kms from "@pulumi/aws/kms";
+import * as containerregistry from "@pulumi/azure-native/containerregistry";
 import * as pulumi from "@pulumi/pulumi";
+import { lifecyclePolicy } from "./ecr";
 import { ECR_AUTH_ACTION, ECR_MANAGE_ACTIONS, ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS, ecrRepositoryArn, policyDocument } from "./iam";
 import { platformTags } from "./labels";
 import type { Settings } from "./settings";
@@ -17,6 +21,11 @@ export interface PlatformRegistriesArgs {
 export class PlatformRegistries extends pulumi.ComponentResource {
   public readonly ecrControllerRoleArn: pulumi.Output<string | undefined>;
   public readonly ecrPushRoleArn: pulumi.Output<string | undefined>;
+  /** Customer-managed key for ECR repositories, when `ecr.kms` is on. */
+  public readonly ecrKmsKeyArn: pulumi.Output<string> | undefined;
+  /** The shared ACR registry every customer's scope map and token live in. */
+  public readonly acrRegistryName: pulumi.Output<string> | undefined;
+  public readonly acrLoginServer: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: PlatformRegistriesArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("registry-intake:index:PlatformRegistries", name, {}, opts);
@@ -92,11 +101,99 @@ export class PlatformRegistries extends pulumi.ComponentResource {
       );
       this.ecrControllerRoleArn = controller.arn;
       this.ecrPushRoleArn = push.arn;
+
+      const e = s.ecr;
+      let encryption: { encryptionType: string; kmsKey?: pulumi.Input<string> }[] = [{ encryptionType: "AES256" }];
+      if (e.kms) {
+        const key = new kms.Key(
+          `${name}-ecr-key`,
+          { description: "registry-intake: encrypts customer ECR repositories", enableKeyRotation: true, deletionWindowInDays: 30, tags },
+          // Deleting the key would make every image under the prefix unreadable.
+          { parent: this, retainOnDelete: true },
+        );
+        new kms.Alias(`${name}-ecr-key-alias`, { name: `alias/${s.repoPrefix}-ecr`, targetKeyId: key.keyId }, { parent: this });
+        this.ecrKmsKeyArn = key.arn;
+        encryption = [{ encryptionType: "KMS", kmsKey: key.arn }];
+      }
+      if (e.creationTemplate) {
+        // Repositories created on push (by the controller) or by replication get the same settings.
+        new ecr.RepositoryCreationTemplate(
+          `${name}-ecr-template`,
+          {
+            prefix: s.repoPrefix,
+            appliedFors: e.replicationRegions.length > 0 ? ["CREATE_ON_PUSH", "REPLICATION"] : ["CREATE_ON_PUSH"],
+            description: "registry-intake: settings for customer repositories not declared by the program",
+            imageTagMutability: e.immutableTags ? "IMMUTABLE" : "MUTABLE",
+            lifecyclePolicy: lifecyclePolicy(e.untaggedExpiryDays, e.keepImages),
+            encryptionConfigurations: encryption,
+            resourceTags: tags,
+          },
+          { parent: this },
+        );
+      }
+      if (e.replicationRegions.length > 0) {
+        new ecr.ReplicationConfiguration(
+          `${name}-ecr-replication`,
+          {
+            replicationConfiguration: {
+              rules: [
+                {
+                  destinations: e.replicationRegions.map((region) => ({ region, registryId: accountId })),
+                  repositoryFilters: [{ filter: `${s.repoPrefix}/`, filterType: "PREFIX_MATCH" }],
+                },
+              ],
+            },
+          },
+          { parent: this },
+        );
+      }
+      if (e.blobMounting) {
+        // Fan-out delivery mounts layers across customer repositories instead of uploading them again.
+        new ecr.AccountSetting(`${name}-ecr-blob-mounting`, { name: "BLOB_MOUNTING", value: "ENABLED" }, { parent: this });
+      }
     } else {
       this.ecrControllerRoleArn = pulumi.output(undefined);
       this.ecrPushRoleArn = pulumi.output(undefined);
     }
 
-    this.registerOutputs({ ecrControllerRoleArn: this.ecrControllerRoleArn, ecrPushRoleArn: this.ecrPushRoleArn });
+    const a = s.acr;
+    if (s.enabledKinds.includes("acr") && a) {
+      const registry = new containerregistry.Registry(
+        `${name}-acr`,
+        {
+          resourceGroupName: a.resourceGroupName,
+          registryName: a.registryName,
+          location: a.location,
+          sku: { name: a.sku },
+          adminUserEnabled: false,
+          anonymousPullEnabled: false,
+          policies:
+            a.untaggedRetentionDays === null
+              ? undefined
+              : { retentionPolicy: { status: "enabled", days: a.untaggedRetentionDays } },
+          tags,
+        },
+        // Every customer's images live in this one registry.
+        { parent: this, retainOnDelete: true },
+      );
+      for (const location of a.replicaLocations) {
+        new containerregistry.Replication(
+          `${name}-acr-replica-${location}`,
+          { resourceGroupName: a.resourceGroupName, registryName: registry.name, replicationName: location, location, tags },
+          { parent: this },
+        );
+      }
+      this.acrRegistryName = registry.name;
+      this.acrLoginServer = registry.loginServer;
+    } else {
+      this.acrLoginServer = pulumi.output(undefined);
+    }
+
+    this.registerOutputs({
+      ecrControllerRoleArn: this.ecrControllerRoleArn,
+      ecrPushRoleArn: this.ecrPushRoleArn,
+      ecrKmsKeyArn: this.ecrKmsKeyArn,
+      acrLoginServer: this.acrLoginServer,
+    });
   }
 }

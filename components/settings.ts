@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { REPO_PREFIX, REPO_PREFIX_RULE } from "../customers/naming";
 import { issueMessage } from "../customers/messages";
-import { isoDate } from "../customers/schema";
+import { GITHUB_LOGIN, isoDate, K8S_NAMESPACE } from "../customers/schema";
 import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, TIERS, type RegistryKind, type TierTable } from "../customers/tiers";
 
 /** The Pulumi config namespace of this project (the `name` in Pulumi.yaml). */
@@ -17,9 +17,11 @@ const tags = z.record(
   z.string().max(256).regex(TAG_CHARS, { message: "tag values may hold letters, digits, spaces and _ . : / = + - @" }),
 );
 
+const AWS_REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+
 const awsSettings = z.strictObject({
   accountId: z.string().regex(/^\d{12}$/, { message: "must be a 12-digit AWS account id (quote it in YAML)" }),
-  region: z.string().regex(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/, { message: "must be an AWS region such as eu-west-1" }),
+  region: z.string().regex(AWS_REGION, { message: "must be an AWS region such as eu-west-1" }),
   /** Principals allowed to assume the ECR controller role (CI deployer roles, the onboarding service). */
   controllerPrincipals: z
     .array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:(root|role\/.+|user\/.+)$/, { message: "must be an IAM role, user or account-root ARN" }))
@@ -36,6 +38,67 @@ const ecrSettings = z.strictObject({
   untaggedExpiryDays: z.number().int().min(1).max(3650).default(14),
   /** At most this many images are kept per repository (oldest expire first). */
   keepImages: z.number().int().min(1).max(10000).default(500),
+  /** Regions every repository under the prefix is replicated to (same account). */
+  replicationRegions: z.array(z.string().regex(AWS_REGION, { message: "must be an AWS region such as us-west-2" })).default([]),
+  /** Encrypt repositories with a customer-managed KMS key declared by the platform (default AES256). */
+  kms: z.boolean().default(false),
+  /** Declare a repository creation template for repositories created on push or by replication under the prefix. */
+  creationTemplate: z.boolean().default(true),
+  /** Turn on cross-repository blob mounting for the account and region (fan-out delivery needs it). */
+  blobMounting: z.boolean().default(true),
+});
+
+const acrSettings = z.strictObject({
+  resourceGroupName: z.string().regex(/^[-\w._()]{1,89}[-\w_()]$/, { message: "must be an Azure resource group name (1-90 chars of letters, digits, - _ . ( ), not ending with '.')" }),
+  registryName: z.string().regex(/^[a-zA-Z0-9]{5,50}$/, { message: "must be 5-50 letters and digits (ACR registry names)" }),
+  location: z.string().regex(/^[a-z0-9]+$/, { message: "must be an Azure location such as westeurope" }),
+  sku: z.enum(["Basic", "Standard", "Premium"], { message: "must be Basic, Standard or Premium" }).default("Premium"),
+  /** Geo-replicas (Premium only). */
+  replicaLocations: z.array(z.string().regex(/^[a-z0-9]+$/, { message: "must be an Azure location such as northeurope" })).default([]),
+  /** Untagged manifests are deleted after this many days (Premium only; 0 deletes at once). */
+  untaggedRetentionDays: z.number().int().min(0).max(365).optional(),
+});
+
+const garSettings = z.strictObject({
+  project: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { message: "must be a GCP project id (6-30 chars of [a-z0-9-], starting with a letter)" }),
+  location: z.string().regex(/^[a-z]+(-[a-z]+\d+)?$/, { message: "must be an Artifact Registry location such as europe-west1 or europe" }),
+  /** Tags cannot be moved. Default: on in prod, off elsewhere. */
+  immutableTags: z.boolean().optional(),
+  untaggedExpiryDays: z.number().int().min(1).max(3650).default(14),
+  keepVersions: z.number().int().min(1).max(10000).default(50),
+  /** Declare a service-account key per customer (off: the runtime impersonates instead). */
+  serviceAccountKeys: z.boolean().default(false),
+  /** The identity the runtime mints tokens as (granted Token Creator on each customer's service account only). */
+  runtimeMember: z.string().regex(/^(serviceAccount|user|group):[^\s@]+@[^\s@]+$/, { message: "must be an IAM member such as serviceAccount:intake-runtime@PROJECT.iam.gserviceaccount.com" }).optional(),
+});
+
+const ghcrSettings = z.strictObject({
+  /** The GitHub organisation that owns the customers' repositories and packages. */
+  owner: z.string().regex(GITHUB_LOGIN, { message: "must be a GitHub organisation login" }),
+  /** Classic PATs (read:packages) of customers' machine users, keyed by customer id. Must be Pulumi secrets. */
+  machineUserTokens: z.record(z.string(), z.string().min(1)).default({}),
+});
+
+const distributionSettings = z.strictObject({
+  /** Where clients reach the registry, e.g. registry.example.com or 127.0.0.1:5000. */
+  host: z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$/, { message: "must be a host[:port] such as registry.example.com" }),
+  /** The token service name and issuer the registry and the broker agree on. */
+  service: z.string().min(1).default("registry-intake"),
+  issuer: z.string().min(1).default("registry-intake-broker"),
+  /** The broker's token endpoint as clients see it. Default: https://<host>/auth/token. */
+  realm: z.string().url({ message: "must be a URL such as https://registry.example.com/auth/token" }).optional(),
+  /** Run the registry and the broker on Kubernetes (the stack's cluster). */
+  kubernetes: z
+    .strictObject({
+      namespace: z.string().regex(K8S_NAMESPACE, { message: "must be a Kubernetes namespace name" }),
+      registryImage: z.string().min(1).default("registry:2.8.3"),
+      brokerImage: z.string().min(1),
+      storageSize: z.string().regex(/^\d+(Mi|Gi|Ti)$/, { message: "must be a size such as 100Gi" }).default("100Gi"),
+      storageClassName: z.string().optional(),
+      /** Existing kubernetes.io/tls Secret: the broker signs with tls.key, the registry trusts tls.crt. */
+      signingSecretName: z.string().regex(K8S_NAMESPACE, { message: "must be a Secret name" }),
+    })
+    .optional(),
 });
 
 const tierOverride = z.strictObject(
@@ -50,15 +113,30 @@ export const settingsInputSchema = z
     tags: tags.default({}),
     tiers: tierOverride.optional(),
     aws: awsSettings.optional(),
-    ecr: ecrSettings.default({ scanOnPush: true, untaggedExpiryDays: 14, keepImages: 500 }),
+    ecr: ecrSettings.default(ecrSettings.parse({})),
+    acr: acrSettings.optional(),
+    gar: garSettings.optional(),
+    ghcr: ghcrSettings.optional(),
+    distribution: distributionSettings.optional(),
     /** The day license expiry is judged against (YYYY-MM-DD); default today (UTC). */
     asOf: isoDate.optional(),
     /** Roster file, relative to the project; default customers/roster.yaml. */
     roster: z.string().min(1).default("customers/roster.yaml"),
   })
   .superRefine((s, ctx) => {
-    if (s.enabledKinds.includes("ecr") && !s.aws) {
-      ctx.addIssue({ code: "custom", path: ["aws"], message: "is required while ecr is in enabledKinds (accountId, region)" });
+    const need = (kind: RegistryKind, key: keyof typeof s, what: string) => {
+      if (s.enabledKinds.includes(kind) && !s[key]) ctx.addIssue({ code: "custom", path: [key], message: `is required while ${kind} is in enabledKinds (${what})` });
+    };
+    need("ecr", "aws", "accountId, region");
+    need("acr", "acr", "resourceGroupName, registryName, location");
+    need("gar", "gar", "project, location");
+    need("ghcr", "ghcr", "owner");
+    need("distribution", "distribution", "host");
+    if (s.acr && s.acr.sku !== "Premium") {
+      if (s.acr.replicaLocations.length > 0) ctx.addIssue({ code: "custom", path: ["acr", "replicaLocations"], message: `geo-replication needs the Premium SKU, not ${s.acr.sku}` });
+      if (s.acr.untaggedRetentionDays !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["acr", "untaggedRetentionDays"], message: `the retention policy needs the Premium SKU, not ${s.acr.sku}` });
+      }
     }
   });
 
@@ -71,12 +149,17 @@ export interface Settings {
   tierTable: TierTable;
   aws?: z.output<typeof awsSettings>;
   ecr: Required<z.output<typeof ecrSettings>>;
+  /** `untaggedRetentionDays` is null below Premium, where ACR has no retention policy. */
+  acr?: Omit<z.output<typeof acrSettings>, "untaggedRetentionDays"> & { untaggedRetentionDays: number | null };
+  gar?: Omit<z.output<typeof garSettings>, "immutableTags"> & { immutableTags: boolean };
+  ghcr?: z.output<typeof ghcrSettings>;
+  distribution?: Omit<z.output<typeof distributionSettings>, "realm"> & { realm: string };
   asOf: string;
   roster: string;
 }
 
 /** Keys that hold JSON (structured config); every other key is a plain string. */
-const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr"]);
+const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr", "acr", "gar", "ghcr", "distribution"]);
 
 export class SettingsError extends Error {
   constructor(readonly source: string, readonly problems: string[]) {
@@ -114,6 +197,10 @@ export function parseSettings(raw: Record<string, unknown>, stack: string, sourc
     tierTable: s.tiers ?? DEFAULT_TIER_TABLE,
     aws: s.aws,
     ecr: { ...s.ecr, immutableTags: s.ecr.immutableTags ?? s.environment === "prod" },
+    acr: s.acr && { ...s.acr, untaggedRetentionDays: s.acr.sku === "Premium" ? (s.acr.untaggedRetentionDays ?? 7) : null },
+    gar: s.gar && { ...s.gar, immutableTags: s.gar.immutableTags ?? s.environment === "prod" },
+    ghcr: s.ghcr,
+    distribution: s.distribution && { ...s.distribution, realm: s.distribution.realm ?? `https://${s.distribution.host}/auth/token` },
     asOf: s.asOf ?? today.toISOString().slice(0, 10),
     roster: s.roster,
   };
@@ -137,6 +224,15 @@ export function settingsFromConfig(source = `stack ${pulumi.getStack()}`, stack 
     } catch {
       problems.push(`${CONFIG_NAMESPACE}:${key}: must be structured config (a YAML mapping or list), got ${JSON.stringify(value)}`);
     }
+  }
+  // Machine-user PATs are credentials: refuse them unless the stack holds them as secrets.
+  const tokens = (raw.ghcr as { machineUserTokens?: Record<string, unknown> } | undefined)?.machineUserTokens;
+  const isSecret = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+  if (tokens && Object.keys(tokens).length > 0 && isSecret && !isSecret(`${CONFIG_NAMESPACE}:ghcr`)) {
+    problems.push(
+      `${CONFIG_NAMESPACE}:ghcr.machineUserTokens: holds credentials in plain text; set each with ` +
+        "`pulumi config set --secret --path 'ghcr.machineUserTokens.<customer>'`",
+    );
   }
   if (problems.length) throw new SettingsError(source, problems);
   return parseSettings(raw, stack, source, today);

@@ -16,6 +16,15 @@ export const isoDate = z.string().refine(
 const oneOf = (what: string, values: readonly string[]) =>
   `must be one of ${values.join(", ")} (${what})`;
 
+/** GitHub logins: 1-39 chars of [A-Za-z0-9-], no leading, trailing or doubled hyphen. */
+export const GITHUB_LOGIN = /^(?=.{1,39}$)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$/;
+const githubLogin = z.string().regex(GITHUB_LOGIN, {
+  message: "is not a GitHub login: 1-39 chars of [A-Za-z0-9-], no leading, trailing or doubled '-'",
+});
+
+/** Kubernetes namespace names are DNS-1123 labels. */
+export const K8S_NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
 export const customerSchema = z.strictObject({
   id: z.string().regex(CUSTOMER_ID, { message: `breaks the id rule: ${CUSTOMER_ID_RULE}` }),
   name: z.string().trim().min(1, { message: "must be a non-empty display name" }).max(200),
@@ -35,6 +44,32 @@ export const customerSchema = z.strictObject({
           }),
         )
         .optional(),
+    })
+    .optional(),
+  acr: z
+    .strictObject({
+      /** Grant content/delete and metadata/write on the customer's repositories (off by default). */
+      allowDelete: z.boolean().default(false),
+    })
+    .optional(),
+  distribution: z
+    .strictObject({
+      /** What the robot account may do on the customer's paths. */
+      access: z.enum(["pull", "push"], { message: "must be pull (read only) or push (pull and push)" }).default("push"),
+    })
+    .optional(),
+  github: z
+    .strictObject({
+      /** GitHub users of the customer who may pull its GHCR packages (read on its repository). */
+      members: z.array(githubLogin).default([]),
+      /** A machine user whose classic PAT (read:packages) the operator stores as a Pulumi secret. */
+      machineUser: githubLogin.optional(),
+    })
+    .optional(),
+  kubernetes: z
+    .strictObject({
+      /** Namespace that receives a dockerconfigjson pull secret per registry kind. */
+      namespace: z.string().regex(K8S_NAMESPACE, { message: "is not a Kubernetes namespace name (DNS-1123 label, ≤ 63 chars)" }),
     })
     .optional(),
 });

@@ -49,7 +49,7 @@ describe("intake plan", () => {
     expect(Object.keys(plan)).toEqual(expect.arrayContaining(["stack", "customers", "resources", "violations"]));
     expect(plan.stack).toBe("prod");
     expect(plan.violations).toEqual([]);
-    expect(plan.customers.find((c: { id: string }) => c.id === "acme")).toMatchObject({ id: "acme", tier: "enterprise", status: "active", registries: ["ecr"] });
+    expect(plan.customers.find((c: { id: string }) => c.id === "acme")).toMatchObject({ id: "acme", tier: "enterprise", status: "active", registries: ["ghcr", "ecr", "acr", "gar", "distribution"] });
     expect(plan.customers.find((c: { id: string }) => c.id === "hooli")).toMatchObject({ status: "suspended", reason: "license expired on 2026-01-31" });
     for (const res of plan.resources) expect(Object.keys(res)).toEqual(expect.arrayContaining(["urn", "type", "name", "parent", "customer", "inputs"]));
     const repo = plan.resources.find((r: { inputs: { name?: string } }) => r.inputs.name === "intake/acme/app");

@@ -12,8 +12,17 @@ export const ACCOUNT = "111122223333";
 export const REGION = "eu-west-1";
 
 /** Settings as a dev stack would give them; `over` replaces top-level raw config keys. */
+export const BASE_SETTINGS = {
+  environment: "dev",
+  aws: { accountId: ACCOUNT, region: REGION },
+  acr: { resourceGroupName: "rg-intake", registryName: "intaketest", location: "westeurope" },
+  gar: { project: "intake-test-123", location: "europe-west1" },
+  ghcr: { owner: "example-org" },
+  distribution: { host: "registry.test.example.com" },
+};
+
 export function testSettings(over: Record<string, unknown> = {}, stack = "test"): Settings {
-  return parseSettings({ environment: "dev", aws: { accountId: ACCOUNT, region: REGION }, ...over }, stack, "test settings", TODAY);
+  return parseSettings({ ...BASE_SETTINGS, ...over }, stack, "test settings", TODAY);
 }
 
 export function rosterYaml(customers: unknown[]): string {
@@ -47,6 +56,25 @@ export function owned(plan: { resources: { customer: string | null; urn: string 
 }
 
 export const T = {
+  scopeMap: "azure-native:containerregistry:ScopeMap",
+  token: "azure-native:containerregistry:Token",
+  acrRegistry: "azure-native:containerregistry:Registry",
+  acrReplica: "azure-native:containerregistry:Replication",
+  garRepo: "gcp:artifactregistry/repository:Repository",
+  garMember: "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
+  sa: "gcp:serviceaccount/account:Account",
+  saMember: "gcp:serviceaccount/iAMMember:IAMMember",
+  saKey: "gcp:serviceaccount/key:Key",
+  ghRepo: "github:index/repository:Repository",
+  team: "github:index/team:Team",
+  teamMember: "github:index/teamMembership:TeamMembership",
+  teamRepo: "github:index/teamRepository:TeamRepository",
+  robot: "random:index/randomPassword:RandomPassword",
+  k8sSecret: "kubernetes:core/v1:Secret",
+  kmsKey: "aws:kms/key:Key",
+  template: "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate",
+  replication: "aws:ecr/replicationConfiguration:ReplicationConfiguration",
+  accountSetting: "aws:ecr/accountSetting:AccountSetting",
   repo: "aws:ecr/repository:Repository",
   lifecycle: "aws:ecr/lifecyclePolicy:LifecyclePolicy",
   user: "aws:iam/user:User",

@@ -6,36 +6,35 @@ import { runUnderMocks } from "../cli/plan/engine";
 import { TIERS } from "../customers/tiers";
 import { ACCOUNT, customer, owned, planOf, REGION, T, testRoster, testSettings, unwrap } from "./helpers";
 
-const AWS_TYPES = Object.values(T);
+const AWS_TYPES: string[] = Object.values(T).filter((t) => t.startsWith("aws:"));
+
+const ECR_TYPES = [T.key, T.lifecycle, T.repo, T.user, T.userPolicy];
+const KIND_OF_TYPE = (type: string) =>
+  type.startsWith("aws:") ? "ecr" : type.startsWith("azure-native:") ? "acr" : type.startsWith("gcp:") ? "gar" : type.startsWith("github:") ? "ghcr" : type.startsWith("random:") ? "distribution" : "other";
 
 describe("tier filtering", () => {
-  it.each(TIERS)("a %s customer gets AWS resources exactly when its tier allows ecr", async (tier) => {
+  it.each(TIERS)("a %s customer gets exactly the kinds its tier allows, and resources of no other", async (tier) => {
     const { plan, recorded } = await planOf([customer("acme", tier)]);
     const c = plan.customers[0];
-    const aws = owned(plan, recorded, "acme").filter((r) => r.type.startsWith("aws:"));
-    if (tier === "standard") {
-      expect(c.registries).toEqual([]);
-      expect(aws).toEqual([]);
-    } else {
-      expect(c.registries).toEqual(["ecr"]);
-      expect(aws.map((r) => r.type).sort()).toEqual([T.key, T.lifecycle, T.repo, T.user, T.userPolicy].sort());
-    }
-    // Everything the tier allows is either declared or reported as pending; nothing else.
     const expected = { enterprise: ["ghcr", "ecr", "acr", "gar", "distribution"], professional: ["ghcr", "ecr", "acr"], standard: ["ghcr"] }[tier];
-    expect([...c.registries, ...c.pendingKinds].sort()).toEqual([...expected].sort());
+    expect(c.registries).toEqual(expected);
+    const kindsWithResources = new Set(owned(plan, recorded, "acme").map((r) => KIND_OF_TYPE(r.type)));
+    expect([...kindsWithResources].sort()).toEqual([...expected].sort());
+    const aws = owned(plan, recorded, "acme").filter((r) => r.type.startsWith("aws:"));
+    expect(aws.map((r) => r.type).sort()).toEqual(tier === "standard" ? [] : [...ECR_TYPES].sort());
   });
 
   it("a customer that asks for less than its tier gets only what it asks", async () => {
     const { plan, recorded } = await planOf([customer("globex", "professional", { registries: ["ghcr"] })]);
-    expect(plan.customers[0].registries).toEqual([]);
-    expect(plan.customers[0].pendingKinds).toEqual(["ghcr"]);
-    expect(owned(plan, recorded, "globex")).toEqual([]);
+    expect(plan.customers[0].registries).toEqual(["ghcr"]);
+    expect(new Set(owned(plan, recorded, "globex").map((r) => KIND_OF_TYPE(r.type)))).toEqual(new Set(["ghcr"]));
   });
 
   it("a kind the stack disables is declared for nobody, platform included", async () => {
     const { plan, recorded } = await planOf([customer("acme", "enterprise")], { enabledKinds: ["ghcr", "acr"] });
-    expect(plan.customers[0].registries).toEqual([]);
-    expect(recorded.filter((r) => r.custom && AWS_TYPES.includes(r.type as never))).toEqual([]);
+    expect(plan.customers[0].registries).toEqual(["ghcr", "acr"]);
+    expect(recorded.filter((r) => r.custom && AWS_TYPES.includes(r.type))).toEqual([]);
+    expect(recorded.filter((r) => r.custom && /^(aws|gcp|random|kubernetes):/.test(r.type))).toEqual([]);
   });
 
   it("the program refuses a roster validated against another stack's tier table", async () => {
@@ -94,13 +93,14 @@ describe("ECR namespace", () => {
   });
 
   it("keeps repositories when the customer or the stack is removed; credentials are not kept", async () => {
-    const { recorded } = await planOf([customer("acme", "enterprise")]);
-    for (const r of recorded.filter((x) => x.custom)) expect(r.retainOnDelete, `${r.type} ${r.name}`).toBe(r.type === T.repo);
+    const { plan, recorded } = await planOf([customer("acme", "enterprise")]);
+    for (const r of owned(plan, recorded, "acme")) expect(r.retainOnDelete, `${r.type} ${r.name}`).toBe(r.type === T.repo || r.type === T.garRepo);
   });
 
   it("tags every customer resource with customer, tier, status and managed-by, over stack tags", async () => {
     const { plan, recorded } = await planOf([customer("acme", "professional")], { tags: { "cost-center": "plat", "managed-by": "someone-else" } });
     const tagged = owned(plan, recorded, "acme").filter((r) => r.type === T.repo || r.type === T.user);
+    expect(tagged.map((r) => r.type).sort()).toEqual([T.repo, T.user].sort());
     expect(tagged).toHaveLength(2);
     for (const r of tagged) {
       expect(r.inputs.tags).toEqual({ "cost-center": "plat", "intake-customer": "acme", "intake-tier": "professional", "intake-status": "active", "managed-by": "registry-intake" });
@@ -237,7 +237,7 @@ describe("license status", () => {
   it("offboarded: credentials deleted, repositories kept and tagged orphaned", async () => {
     const { plan, recorded } = await planOf([customer("soylent", "professional", { status: "offboarded", ecr: { repositories: ["worker"] } })]);
     const mine = owned(plan, recorded, "soylent");
-    expect(mine.map((r) => r.type).sort()).toEqual([T.lifecycle, T.lifecycle, T.repo, T.repo].sort());
+    expect(mine.filter((r) => r.type.startsWith("aws:")).map((r) => r.type).sort()).toEqual([T.lifecycle, T.lifecycle, T.repo, T.repo].sort());
     for (const r of mine.filter((x) => x.type === T.repo)) {
       expect(r.retainOnDelete).toBe(true);
       expect((r.inputs.tags as Record<string, string>)["intake-status"]).toBe("orphaned");

@@ -4,10 +4,10 @@ import { describe, expect, it } from "vitest";
 import { parseSettings, SettingsError, settingsFromConfig } from "../components/settings";
 import { DEFAULT_TIER_TABLE } from "../customers/tiers";
 import { readStackConfig } from "../cli/plan/stack";
-import { TODAY } from "./helpers";
+import { BASE_SETTINGS, TODAY } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "..");
-const base = { environment: "dev", aws: { accountId: "111122223333", region: "eu-west-1" } };
+const base = BASE_SETTINGS;
 
 function problems(raw: Record<string, unknown>): string[] {
   try {
@@ -28,7 +28,7 @@ describe("stack settings", () => {
       tierTable: DEFAULT_TIER_TABLE,
       asOf: "2026-11-22",
       roster: "customers/roster.yaml",
-      ecr: { immutableTags: false, scanOnPush: true, untaggedExpiryDays: 14, keepImages: 500 },
+      ecr: { immutableTags: false, scanOnPush: true, untaggedExpiryDays: 14, keepImages: 500, replicationRegions: [], kms: false, creationTemplate: true, blobMounting: true },
     });
     expect(parseSettings({ ...base, environment: "prod" }, "prod", "x", TODAY).ecr.immutableTags).toBe(true);
   });
@@ -56,11 +56,18 @@ describe("stack settings", () => {
 
   it("unknown settings and a missing aws block are errors", () => {
     expect(problems({ ...base, repoPrefx: "x" })).toEqual([
-      "registry-intake:repoPrefx: unknown setting (known: environment, repoPrefix, enabledKinds, tags, tiers, aws, ecr, asOf, roster)",
+      "registry-intake:repoPrefx: unknown setting (known: environment, repoPrefix, enabledKinds, tags, tiers, aws, ecr, acr, gar, ghcr, distribution, asOf, roster)",
     ]);
     expect(problems({ ...base, ecr: { keep: 3 } })).toEqual(["registry-intake:ecr.keep: unknown setting"]);
-    expect(problems({ environment: "dev" })).toEqual(["registry-intake:aws: is required while ecr is in enabledKinds (accountId, region)"]);
-    expect(() => parseSettings({ environment: "dev", enabledKinds: ["ghcr"] }, "dev", "x", TODAY)).not.toThrow();
+    expect(problems({ ...base, aws: undefined })).toEqual(["registry-intake:aws: is required while ecr is in enabledKinds (accountId, region)"]);
+    expect(problems({ environment: "dev" })).toEqual([
+      "registry-intake:aws: is required while ecr is in enabledKinds (accountId, region)",
+      "registry-intake:acr: is required while acr is in enabledKinds (resourceGroupName, registryName, location)",
+      "registry-intake:gar: is required while gar is in enabledKinds (project, location)",
+      "registry-intake:ghcr: is required while ghcr is in enabledKinds (owner)",
+      "registry-intake:distribution: is required while distribution is in enabledKinds (host)",
+    ]);
+    expect(() => parseSettings({ environment: "dev", enabledKinds: ["ghcr"], ghcr: { owner: "example-org" } }, "dev", "x", TODAY)).not.toThrow();
   });
 
   it("a tier override must name every tier and only known kinds", () => {

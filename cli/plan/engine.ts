@@ -128,7 +128,15 @@ export async function runUnderMocks<T>(fn: () => T, opts: MockRunOptions): Promi
   };
 
   const rejections: unknown[] = [];
-  const onRejection = (reason: unknown) => rejections.push(reason);
+  // An Output that rejects (an apply that throws) leaves its resource waiting forever: fail
+  // the run at the first such rejection instead of waiting for a registration that never comes.
+  let failFast: (e: unknown) => void = () => {};
+  const failed = new Promise<never>((_, reject) => (failFast = reject));
+  failed.catch(() => {});
+  const onRejection = (reason: unknown) => {
+    rejections.push(reason);
+    failFast(reason);
+  };
   process.on("unhandledRejection", onRejection);
   const restoreStacks = (opts.stacks ?? process.env.INTAKE_PLAN_STACKS === "1") ? () => {} : quietStacks();
   try {
@@ -138,7 +146,7 @@ export async function runUnderMocks<T>(fn: () => T, opts: MockRunOptions): Promi
     } finally {
       // Even when the program throws part-way, let what it registered settle on this engine,
       // so none of it lands on the next one.
-      await waitForRegistrations();
+      await Promise.race([waitForRegistrations(), failed]);
     }
     const errors = [...failures, ...rejections];
     if (errors.length > 0) throw errors[0] instanceof Error ? errors[0] : new Error(String(errors[0]));

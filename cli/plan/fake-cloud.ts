@@ -1,3 +1,4 @@
+import bcrypt from "bcryptjs";
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 
@@ -5,6 +6,8 @@ import type * as pulumi from "@pulumi/pulumi";
 export interface FakeCloudContext {
   accountId: string;
   region: string;
+  /** The GitHub organisation the provider acts for. */
+  githubOwner?: string;
 }
 
 type State = Record<string, unknown>;
@@ -24,6 +27,36 @@ function awsId(prefix: string, seed: string): string {
 }
 
 const CREATED = "2026-01-01T00:00:00Z";
+
+/** A UUID derived from a seed, for Azure subscription ids and the like. */
+function uuid(seed: string): string {
+  const h = digest("uuid", seed);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+function numeric(seed: string, digits: number): string {
+  return BigInt(`0x${digest("n", seed).slice(0, 15)}`).toString().padStart(digits, "1").slice(0, digits);
+}
+
+function alnum(seed: string, n: number): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  const h = Buffer.from(digest("alnum", seed) + digest("alnum2", seed), "hex");
+  let out = "";
+  for (let i = 0; out.length < n; i++) out += alphabet[h[i % h.length] % alphabet.length];
+  return out;
+}
+
+function azureId(c: FakeCloudContext, rg: unknown, path: string): string {
+  return `/subscriptions/${uuid(c.accountId)}/resourceGroups/${rg}/providers/Microsoft.ContainerRegistry/${path}`;
+}
+
+/** Kubernetes auto-names a resource `<logical>-<5 random chars>` unless metadata.name is set. */
+function k8s(name: string, i: State): { id: string; state: State } {
+  const meta = (i.metadata ?? {}) as Record<string, unknown>;
+  const n = String(meta.name ?? `${name}-${digest("k8s", name).slice(0, 8)}`);
+  const ns = String(meta.namespace ?? "default");
+  return { id: `${ns}/${n}`, state: { ...i, metadata: { ...meta, name: n, namespace: ns, uid: uuid(`${ns}/${n}`) } } };
+}
 
 /** Realistic outputs per resource type, so the plan shows ARNs and URLs as the cloud would. */
 const MAKERS: Record<string, Maker> = {
@@ -72,6 +105,76 @@ const MAKERS: Record<string, Maker> = {
       },
     };
   },
+  "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate": (_n, i, c) => ({ id: String(i.prefix), state: { ...i, registryId: c.accountId } }),
+  "aws:ecr/replicationConfiguration:ReplicationConfiguration": (_n, i, c) => ({ id: c.accountId, state: { ...i, registryId: c.accountId } }),
+  "aws:ecr/accountSetting:AccountSetting": (_n, i) => ({ id: String(i.name), state: { ...i } }),
+  "aws:kms/key:Key": (name, i, c) => {
+    const keyId = uuid(`kms:${name}`);
+    return { id: keyId, state: { ...i, keyId, arn: `arn:aws:kms:${c.region}:${c.accountId}:key/${keyId}` } };
+  },
+  "aws:kms/alias:Alias": (_n, i, c) => ({ id: String(i.name), state: { ...i, arn: `arn:aws:kms:${c.region}:${c.accountId}:${i.name}` } }),
+
+  "azure-native:containerregistry:Registry": (_n, i, c) => {
+    const name = String(i.registryName);
+    return { id: azureId(c, i.resourceGroupName, `registries/${name}`), state: { ...i, name, loginServer: `${name.toLowerCase()}.azurecr.io`, provisioningState: "Succeeded" } };
+  },
+  "azure-native:containerregistry:Replication": (_n, i, c) => ({
+    id: azureId(c, i.resourceGroupName, `registries/${i.registryName}/replications/${i.replicationName}`),
+    state: { ...i, name: i.replicationName, provisioningState: "Succeeded" },
+  }),
+  "azure-native:containerregistry:ScopeMap": (_n, i, c) => ({
+    id: azureId(c, i.resourceGroupName, `registries/${i.registryName}/scopeMaps/${i.scopeMapName}`),
+    state: { ...i, name: i.scopeMapName, type: "UserDefined", provisioningState: "Succeeded" },
+  }),
+  "azure-native:containerregistry:Token": (_n, i, c) => ({
+    id: azureId(c, i.resourceGroupName, `registries/${i.registryName}/tokens/${i.tokenName}`),
+    state: { ...i, name: i.tokenName, provisioningState: "Succeeded" },
+  }),
+
+  "gcp:artifactregistry/repository:Repository": (_n, i) => ({
+    id: `projects/${i.project}/locations/${i.location}/repositories/${i.repositoryId}`,
+    state: { ...i, name: i.repositoryId, createTime: CREATED },
+  }),
+  "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": (_n, i) => ({
+    id: `projects/${i.project}/locations/${i.location}/repositories/${i.repository}/${i.role}/${i.member}`,
+    state: { ...i, etag: `BwY${alnum(`etag:${i.repository}:${i.member}`, 9)}=` },
+  }),
+  "gcp:serviceaccount/account:Account": (_n, i) => {
+    const email = `${i.accountId}@${i.project}.iam.gserviceaccount.com`;
+    return {
+      id: `projects/${i.project}/serviceAccounts/${email}`,
+      state: { ...i, email, name: `projects/${i.project}/serviceAccounts/${email}`, member: `serviceAccount:${email}`, uniqueId: numeric(email, 21) },
+    };
+  },
+  "gcp:serviceaccount/iAMMember:IAMMember": (_n, i) => ({ id: `${i.serviceAccountId}/${i.role}/${i.member}`, state: { ...i, etag: `BwY${alnum(`etag:${i.serviceAccountId}`, 9)}=` } }),
+  "gcp:serviceaccount/key:Key": (_n, i) => {
+    const keyId = digest("gkey", String(i.serviceAccountId)).slice(0, 40);
+    const json = JSON.stringify({ type: "service_account", private_key_id: keyId, private_key: "-----BEGIN PRIVATE KEY-----\nFAKE\n-----END PRIVATE KEY-----\n" });
+    return { id: `${i.serviceAccountId}/keys/${keyId}`, state: { ...i, name: keyId, privateKey: Buffer.from(json).toString("base64"), publicKey: "" } };
+  },
+
+  "github:index/repository:Repository": (_n, i, c) => ({
+    id: String(i.name),
+    state: { ...i, fullName: `${c.githubOwner ?? "github-owner"}/${i.name}`, htmlUrl: `https://github.com/${c.githubOwner ?? "github-owner"}/${i.name}`, nodeId: `R_${alnum(`repo:${i.name}`, 14)}`, repoId: Number(numeric(`repo:${i.name}`, 9)) },
+  }),
+  "github:index/team:Team": (_n, i) => {
+    const id = numeric(`team:${i.name}`, 7);
+    return { id, state: { ...i, slug: String(i.name).toLowerCase(), nodeId: `T_${alnum(`team:${i.name}`, 14)}` } };
+  },
+  "github:index/teamMembership:TeamMembership": (_n, i) => ({ id: `${i.teamId}:${i.username}`, state: { ...i } }),
+  "github:index/teamRepository:TeamRepository": (_n, i) => ({ id: `${i.teamId}:${i.repository}`, state: { ...i } }),
+
+  "random:index/randomPassword:RandomPassword": (name, i) => {
+    const result = alnum(`password:${name}`, Number(i.length ?? 32));
+    // A real bcrypt hash (cost 4: this is a plan), so an access list from the plan verifies.
+    return { id: "none", state: { ...i, result, bcryptHash: bcrypt.hashSync(result, 4) } };
+  },
+
+  "kubernetes:core/v1:Secret": k8s,
+  "kubernetes:core/v1:ConfigMap": k8s,
+  "kubernetes:core/v1:Service": k8s,
+  "kubernetes:core/v1:PersistentVolumeClaim": k8s,
+  "kubernetes:apps/v1:Deployment": k8s,
 };
 
 /** The `newResource` of the mock engine: components get no id; unknown types echo their inputs. */

@@ -20,8 +20,6 @@ export interface PlannedCustomer {
   reason: string;
   /** Kinds declared for the customer. */
   registries: RegistryKind[];
-  /** Kinds the customer is entitled to that this program does not declare yet. */
-  pendingKinds: RegistryKind[];
 }
 
 export interface PlannedResource {
@@ -59,7 +57,7 @@ export async function planProgram(settings: Settings, roster: Roster): Promise<P
   const { result, resources } = await runUnderMocks(() => program(settings, roster), {
     project: PROJECT,
     stack: settings.stack,
-    cloud: { accountId: settings.aws?.accountId ?? "000000000000", region: settings.aws?.region ?? "us-east-1" },
+    cloud: { accountId: settings.aws?.accountId ?? "000000000000", region: settings.aws?.region ?? "us-east-1", githubOwner: settings.ghcr?.owner },
   });
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
   const owner = new Map<string, string | null>();
@@ -83,7 +81,6 @@ export async function planProgram(settings: Settings, roster: Roster): Promise<P
         status: c.state.status,
         reason: c.state.reason,
         registries: c.kinds,
-        pendingKinds: c.pendingKinds,
       };
     }),
     resources: resources.map((r) => ({

@@ -12,7 +12,38 @@ export function displayName(r: PlannedResource): string {
       return `${i.role}/${i.name}`;
     case "aws:ecr/lifecyclePolicy:LifecyclePolicy":
       return String(i.repository);
+    case "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate":
+      return `prefix ${i.prefix}/`;
+    case "aws:ecr/replicationConfiguration:ReplicationConfiguration":
+      return "replication rules";
+    case "azure-native:containerregistry:Registry":
+      return `${i.registryName} (${(i.sku as { name?: string } | undefined)?.name ?? "?"})`;
+    case "azure-native:containerregistry:Replication":
+      return `${i.registryName}/${i.replicationName}`;
+    case "azure-native:containerregistry:ScopeMap":
+      return String(i.scopeMapName);
+    case "azure-native:containerregistry:Token":
+      return `${i.tokenName} (${i.status})`;
+    case "gcp:artifactregistry/repository:Repository":
+      return `${i.location}/${i.repositoryId}`;
+    case "gcp:serviceaccount/account:Account":
+      return `${i.accountId}${i.disabled ? " (disabled)" : ""}`;
+    case "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember":
+    case "gcp:serviceaccount/iAMMember:IAMMember":
+      return String(i.role);
+    case "github:index/teamMembership:TeamMembership":
+      return String(i.username);
+    case "github:index/teamRepository:TeamRepository":
+      return `team read on ${i.repository}`;
+    case "github:index/repository:Repository":
+      return `${i.name}${i.archived ? " (archived)" : ""}`;
+    case "random:index/randomPassword:RandomPassword":
+      return `robot secret ${r.name}`;
     default:
+      if (r.type.startsWith("kubernetes:")) {
+        const meta = (i.metadata ?? {}) as { name?: string; namespace?: string };
+        return meta.name ? `${meta.namespace ?? "default"}/${meta.name}` : r.name;
+      }
       return typeof i.name === "string" ? i.name : r.name;
   }
 }
@@ -60,17 +91,16 @@ export function renderText(plan: PlanResult, warnings: string[] = []): string {
   out.push("");
   const platform = groupByType(plan.resources, null);
   out.push(`platform  ${count(platform.reduce((n, g) => n + g.count, 0), "resource")}`);
-  for (const g of platform) out.push(`    ${g.type.padEnd(40)} ${String(g.count).padStart(3)}  ${list(g.names)}`);
+  for (const g of platform) out.push(`    ${g.type.padEnd(62)} ${String(g.count).padStart(3)}  ${list(g.names)}`);
   for (const c of plan.customers) {
     const groups = groupByType(plan.resources, c.id);
     const n = groups.reduce((s, g) => s + g.count, 0);
     out.push("");
     const kinds = c.registries.length ? c.registries.join(", ") : "none";
     out.push(`${c.id}  ${c.tier}  ${c.status} (${c.reason})  kinds: ${kinds}  ${count(n, "resource")}${STATUS_NOTE[c.status]}`);
-    if (c.pendingKinds.length) out.push(`    not declared by this program yet: ${c.pendingKinds.join(", ")}`);
     for (const g of groups) {
       const kept = g.retained ? `  [${g.retained === g.count ? "all" : g.retained} kept on delete]` : "";
-      out.push(`    ${g.type.padEnd(40)} ${String(g.count).padStart(3)}  ${list(g.names)}${kept}`);
+      out.push(`    ${g.type.padEnd(62)} ${String(g.count).padStart(3)}  ${list(g.names)}${kept}`);
     }
   }
   out.push("");
@@ -105,8 +135,7 @@ export function renderMarkdown(plan: PlanResult, warnings: string[] = []): strin
   out.push("| --- | --- | --- | --- | ---: |");
   for (const c of plan.customers) {
     const n = custom.filter((r) => r.customer === c.id).length;
-    const pending = c.pendingKinds.length ? ` (pending: ${c.pendingKinds.join(", ")})` : "";
-    out.push(`| \`${c.id}\` | ${c.tier} | ${c.status}${c.status === "active" ? "" : `: ${md(c.reason)}`} | ${c.registries.join(", ") || "none"}${pending} | ${n} |`);
+    out.push(`| \`${c.id}\` | ${c.tier} | ${c.status}${c.status === "active" ? "" : `: ${md(c.reason)}`} | ${c.registries.join(", ") || "none"} | ${n} |`);
   }
   out.push("");
   if (plan.violations.length > 0) {

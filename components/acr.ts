@@ -1,0 +1,73 @@
+import * as containerregistry from "@pulumi/azure-native/containerregistry";
+import * as pulumi from "@pulumi/pulumi";
+import type { EffectiveStatus } from "../customers/status";
+
+export interface AcrNamespaceArgs {
+  resourceGroupName: pulumi.Input<string>;
+  registryName: pulumi.Input<string>;
+  /** Repository path prefix inside the shared registry, ending in `/` (e.g. `intake/acme/`). */
+  repositoryPrefix: string;
+  scopeMapName: string;
+  tokenName: string;
+  /** Grant content/delete and metadata/write too. */
+  allowDelete: boolean;
+  status: EffectiveStatus;
+  /** Scope maps and tokens take no tags: the labels go into the description. */
+  description: string;
+}
+
+/** The repository-scoped actions of a scope map on one repository glob. */
+export function acrScopeActions(repositoryPrefix: string, allowDelete: boolean): string[] {
+  const glob = `repositories/${repositoryPrefix}*`;
+  const verbs = ["content/read", "content/write", "metadata/read", ...(allowDelete ? ["content/delete", "metadata/write"] : [])];
+  return verbs.map((v) => `${glob}/${v}`);
+}
+
+/**
+ * One customer's namespace in the shared ACR registry: a scope map on `repositories/<prefix>/*`
+ * and a token bound to it, enabled only while the license is. Passwords are never declared:
+ * the runtime mints them with an expiry (generateCredentials), so none sit in state.
+ * Offboarded: token and scope map are deleted; the images stay in the registry.
+ */
+export class AcrNamespace extends pulumi.ComponentResource {
+  public readonly tokenId: pulumi.Output<string | undefined>;
+  public readonly scopeMapId: pulumi.Output<string | undefined>;
+  public readonly actions: string[];
+
+  constructor(name: string, args: AcrNamespaceArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("registry-intake:azure:AcrNamespace", name, {}, opts);
+    if (!args.repositoryPrefix.endsWith("/")) throw new Error(`AcrNamespace ${name}: repositoryPrefix "${args.repositoryPrefix}" must end with "/"`);
+    this.actions = acrScopeActions(args.repositoryPrefix, args.allowDelete);
+
+    if (args.status === "offboarded") {
+      this.tokenId = pulumi.output(undefined);
+      this.scopeMapId = pulumi.output(undefined);
+    } else {
+      const scopeMap = new containerregistry.ScopeMap(
+        `${name}-scope`,
+        {
+          resourceGroupName: args.resourceGroupName,
+          registryName: args.registryName,
+          scopeMapName: args.scopeMapName,
+          description: args.description,
+          actions: this.actions,
+        },
+        { parent: this },
+      );
+      const token = new containerregistry.Token(
+        `${name}-token`,
+        {
+          resourceGroupName: args.resourceGroupName,
+          registryName: args.registryName,
+          tokenName: args.tokenName,
+          scopeMapId: scopeMap.id,
+          status: args.status === "active" ? "enabled" : "disabled",
+        },
+        { parent: this },
+      );
+      this.tokenId = token.id;
+      this.scopeMapId = scopeMap.id;
+    }
+    this.registerOutputs({ tokenId: this.tokenId, scopeMapId: this.scopeMapId, actions: this.actions });
+  }
+}

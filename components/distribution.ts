@@ -1,0 +1,57 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { EffectiveStatus } from "../customers/status";
+import { robotActions, type AclEntry } from "../runtime/acl";
+
+export interface DistributionNamespaceArgs {
+  customerId: string;
+  /** Path prefix on the registry, ending in `/` (e.g. `intake/acme/`). */
+  pathPrefix: string;
+  robotUsername: string;
+  access: "pull" | "push";
+  status: EffectiveStatus;
+}
+
+/**
+ * One customer's namespace on the self-hosted Distribution registry: a robot account (a random
+ * secret) and its entry in the token broker's access list, limited to `<prefix>/<id>/*`. The
+ * access list holds only a bcrypt hash. Suspended: the entry is kept, disabled. Offboarded: robot
+ * and entry are deleted; the images stay in the registry's storage.
+ */
+export class DistributionNamespace extends pulumi.ComponentResource {
+  public readonly robotUsername: pulumi.Output<string | undefined>;
+  public readonly robotPassword: pulumi.Output<string | undefined>;
+  /** The broker's access-list entry (a secret: it holds the hash), or undefined when offboarded. */
+  public readonly aclEntry: pulumi.Output<AclEntry | undefined>;
+
+  constructor(name: string, args: DistributionNamespaceArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("registry-intake:distribution:DistributionNamespace", name, {}, opts);
+    if (!args.pathPrefix.endsWith("/")) throw new Error(`DistributionNamespace ${name}: pathPrefix "${args.pathPrefix}" must end with "/"`);
+    if (args.status === "offboarded") {
+      this.robotUsername = pulumi.output(undefined);
+      this.robotPassword = pulumi.output(undefined);
+      this.aclEntry = pulumi.output(undefined);
+    } else {
+      const password = new random.RandomPassword(
+        `${name}-robot`,
+        { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4 },
+        { parent: this, additionalSecretOutputs: ["result", "bcryptHash"] },
+      );
+      this.robotUsername = pulumi.output(args.robotUsername);
+      this.robotPassword = pulumi.secret(password.result);
+      this.aclEntry = pulumi.secret(
+        password.bcryptHash.apply(
+          (hash): AclEntry => ({
+            customer: args.customerId,
+            username: args.robotUsername,
+            passwordHash: hash,
+            paths: [`${args.pathPrefix}*`],
+            actions: robotActions(args.access),
+            enabled: args.status === "active",
+          }),
+        ),
+      );
+    }
+    this.registerOutputs({ robotUsername: this.robotUsername, robotPassword: this.robotPassword, aclEntry: this.aclEntry });
+  }
+}

@@ -1,0 +1,108 @@
+import * as artifactregistry from "@pulumi/gcp/artifactregistry";
+import * as serviceaccount from "@pulumi/gcp/serviceaccount";
+import * as pulumi from "@pulumi/pulumi";
+import type { EffectiveStatus } from "../customers/status";
+
+export interface GarNamespaceArgs {
+  project: string;
+  location: string;
+  repositoryId: string;
+  serviceAccountId: string;
+  displayName: string;
+  status: EffectiveStatus;
+  immutableTags: boolean;
+  untaggedExpiryDays: number;
+  keepVersions: number;
+  /** Declare a service-account key (a Pulumi secret). Off: the runtime impersonates. */
+  serviceAccountKey: boolean;
+  /** The runtime's identity, granted Token Creator on this service account only. */
+  runtimeMember?: string;
+  labels: Record<string, string>;
+}
+
+/** Artifact Registry cleanup policies: untagged versions expire, the newest N are kept. At most 10 per repository. */
+export function garCleanupPolicies(untaggedExpiryDays: number, keepVersions: number) {
+  return [
+    { id: "delete-untagged", action: "DELETE", condition: { tagState: "UNTAGGED", olderThan: `${untaggedExpiryDays * 86400}s` } },
+    { id: "keep-newest", action: "KEEP", mostRecentVersions: { keepCount: keepVersions } },
+  ];
+}
+
+export const GAR_WRITER_ROLE = "roles/artifactregistry.writer";
+export const TOKEN_CREATOR_ROLE = "roles/iam.serviceAccountTokenCreator";
+
+/**
+ * One customer's namespace on Artifact Registry. AR isolates by repository, not by path (a
+ * writer on a shared repository writes everywhere in it), so each customer gets its own
+ * docker repository, a service account, and the writer role on that repository only, never
+ * on the project. Suspended: the service account is disabled. Offboarded: account and grant
+ * are deleted; the repository is kept.
+ */
+export class GarNamespace extends pulumi.ComponentResource {
+  public readonly repositoryUrl: pulumi.Output<string>;
+  public readonly serviceAccountEmail: pulumi.Output<string | undefined>;
+  public readonly serviceAccountKey: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: GarNamespaceArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("registry-intake:gcp:GarNamespace", name, {}, opts);
+    const repo = new artifactregistry.Repository(
+      `${name}-repo`,
+      {
+        project: args.project,
+        location: args.location,
+        repositoryId: args.repositoryId,
+        format: "DOCKER",
+        description: `Container images of customer ${args.displayName}`,
+        dockerConfig: { immutableTags: args.immutableTags },
+        cleanupPolicyDryRun: false,
+        cleanupPolicies: garCleanupPolicies(args.untaggedExpiryDays, args.keepVersions),
+        labels: args.labels,
+      },
+      { parent: this, retainOnDelete: true },
+    );
+    this.repositoryUrl = pulumi.output(`${args.location}-docker.pkg.dev/${args.project}/${args.repositoryId}`);
+
+    if (args.status === "offboarded") {
+      this.serviceAccountEmail = pulumi.output(undefined);
+      this.serviceAccountKey = pulumi.output(undefined);
+    } else {
+      const sa = new serviceaccount.Account(
+        `${name}-sa`,
+        {
+          project: args.project,
+          accountId: args.serviceAccountId,
+          displayName: `registry-intake ${args.displayName}`.slice(0, 100),
+          description: `Pushes and pulls ${args.repositoryId} only`,
+          disabled: args.status !== "active",
+        },
+        { parent: this },
+      );
+      new artifactregistry.RepositoryIamMember(
+        `${name}-writer`,
+        {
+          project: args.project,
+          location: args.location,
+          repository: repo.name,
+          role: GAR_WRITER_ROLE,
+          member: pulumi.interpolate`serviceAccount:${sa.email}`,
+        },
+        { parent: this },
+      );
+      if (args.runtimeMember) {
+        new serviceaccount.IAMMember(
+          `${name}-token-creator`,
+          { serviceAccountId: sa.name, role: TOKEN_CREATOR_ROLE, member: args.runtimeMember },
+          { parent: this },
+        );
+      }
+      if (args.serviceAccountKey) {
+        const key = new serviceaccount.Key(`${name}-key`, { serviceAccountId: sa.name }, { parent: this, additionalSecretOutputs: ["privateKey"] });
+        this.serviceAccountKey = pulumi.secret(key.privateKey);
+      } else {
+        this.serviceAccountKey = pulumi.output(undefined);
+      }
+      this.serviceAccountEmail = sa.email;
+    }
+    this.registerOutputs({ repositoryUrl: this.repositoryUrl, serviceAccountEmail: this.serviceAccountEmail, serviceAccountKey: this.serviceAccountKey });
+  }
+}

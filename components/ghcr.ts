@@ -1,0 +1,75 @@
+import * as github from "@pulumi/github";
+import * as pulumi from "@pulumi/pulumi";
+import type { EffectiveStatus } from "../customers/status";
+
+export interface GhcrNamespaceArgs {
+  /** The GitHub organisation (the provider's `github:owner`). */
+  owner: string;
+  repositoryName: string;
+  teamName: string;
+  displayName: string;
+  /** GitHub users of the customer, plus its machine user if any. */
+  members: string[];
+  status: EffectiveStatus;
+  /** GitHub topics carry the labels (lower-case, ≤ 50 chars). */
+  topics: string[];
+  description: string;
+}
+
+/**
+ * One customer's namespace on GHCR. GitHub has no short-lived, per-customer GHCR credential
+ * (only classic PATs and GITHUB_TOKEN are accepted; no API creates a PAT), so isolation is by
+ * GitHub identity: a private repository owns the customer's packages (packages inherit its
+ * access), a team of the customer's users gets read on it. Suspended: the team loses its
+ * access to the repository, memberships stay. Offboarded: team and memberships are deleted,
+ * the repository is archived (and archived, not deleted, if it leaves the program).
+ */
+export class GhcrNamespace extends pulumi.ComponentResource {
+  public readonly namespace: string;
+  public readonly repositoryName: pulumi.Output<string>;
+  public readonly teamSlug: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: GhcrNamespaceArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("registry-intake:github:GhcrNamespace", name, {}, opts);
+    const repo = new github.Repository(
+      `${name}-repo`,
+      {
+        name: args.repositoryName,
+        description: args.description.slice(0, 350),
+        visibility: "private",
+        archiveOnDestroy: true,
+        archived: args.status === "offboarded",
+        autoInit: true,
+        hasIssues: false,
+        hasProjects: false,
+        hasWiki: false,
+        hasDownloads: false,
+        vulnerabilityAlerts: true,
+        topics: args.topics,
+      },
+      { parent: this },
+    );
+    this.repositoryName = repo.name;
+    // ghcr.io paths are lower-case; packages published with this repository's label
+    // (org.opencontainers.image.source) inherit its access.
+    this.namespace = `ghcr.io/${args.owner.toLowerCase()}/${args.repositoryName}/`;
+
+    if (args.status === "offboarded") {
+      this.teamSlug = pulumi.output(undefined);
+    } else {
+      const team = new github.Team(
+        `${name}-team`,
+        { name: args.teamName, description: args.description.slice(0, 350), privacy: "closed" },
+        { parent: this },
+      );
+      for (const user of args.members) {
+        new github.TeamMembership(`${name}-member-${user.toLowerCase()}`, { teamId: team.id, username: user, role: "member" }, { parent: this });
+      }
+      if (args.status === "active") {
+        new github.TeamRepository(`${name}-read`, { teamId: team.id, repository: repo.name, permission: "pull" }, { parent: this });
+      }
+      this.teamSlug = team.slug;
+    }
+    this.registerOutputs({ namespace: this.namespace, repositoryName: this.repositoryName, teamSlug: this.teamSlug });
+  }
+}

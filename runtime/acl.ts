@@ -1,0 +1,35 @@
+import { z } from "zod";
+
+/**
+ * The token broker's access list for the self-hosted Distribution registry. The program
+ * writes it (one entry per customer robot, password as a bcrypt hash only); the broker reads it.
+ */
+export const ROBOT_ACTIONS = ["pull", "push"] as const;
+export type RobotAction = (typeof ROBOT_ACTIONS)[number];
+
+export const aclEntrySchema = z.strictObject({
+  customer: z.string().min(1),
+  username: z.string().min(1),
+  /** bcrypt of the robot's password; the password itself is never stored. */
+  passwordHash: z.string().regex(/^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/, { message: "must be a bcrypt hash" }),
+  /** Repository globs, each `<prefix>/<id>/*`. */
+  paths: z.array(z.string().regex(/^[a-z0-9._/-]+\/\*$/, { message: "must be a repository path glob ending in /*" })).min(1),
+  actions: z.array(z.enum(ROBOT_ACTIONS)).min(1),
+  /** False while the customer is suspended or its license has lapsed. */
+  enabled: z.boolean(),
+});
+
+export const aclSchema = z.strictObject({
+  version: z.literal(1),
+  service: z.string().min(1),
+  issuer: z.string().min(1),
+  entries: z.array(aclEntrySchema),
+});
+
+export type AclEntry = z.infer<typeof aclEntrySchema>;
+export type Acl = z.infer<typeof aclSchema>;
+
+/** pull, or pull and push: Distribution needs both for any write (POST/PUT/PATCH). */
+export function robotActions(access: "pull" | "push"): RobotAction[] {
+  return access === "push" ? ["pull", "push"] : ["pull"];
+}
