@@ -114,6 +114,7 @@ export function parseRoster(text: string, file: string, opts: RosterOptions = {}
   // Rules across fields and entries, checked on the raw data so they are reported even when
   // another field of the same entry is broken.
   const seen = new Map<string, number>();
+  const githubOwners = new Map<string, { index: number; field: string }>();
   rawCustomers.forEach((c, i) => {
     if (!isRecord(c)) return;
     if (typeof c.id === "string") {
@@ -136,6 +137,23 @@ export function parseRoster(text: string, file: string, opts: RosterOptions = {}
       });
       const dupKinds = c.registries.filter((k, j) => c.registries.indexOf(k) !== j);
       for (const k of new Set(dupKinds)) problemAt(["customers", i, "registries"], `lists "${String(k)}" more than once`);
+    }
+    // One GitHub identity in two customers' teams would read both customers' packages.
+    if (isRecord(c.github)) {
+      const logins: [PathKey[], unknown][] = [
+        ...(Array.isArray(c.github.members) ? c.github.members.map((m: unknown, j: number): [PathKey[], unknown] => [["github", "members", j], m]) : []),
+        ...(c.github.machineUser !== undefined ? [[["github", "machineUser"], c.github.machineUser] as [PathKey[], unknown]] : []),
+      ];
+      for (const [at, login] of logins) {
+        if (typeof login !== "string") continue;
+        const key = login.toLowerCase();
+        const owner = githubOwners.get(key);
+        if (owner && owner.index !== i) {
+          problemAt(["customers", i, ...at], `GitHub user "${login}" is already listed by customer ${label(owner.index)} (${owner.field}): one identity would read both customers' packages`);
+        } else if (!owner) {
+          githubOwners.set(key, { index: i, field: at.join(".") });
+        }
+      }
     }
     if (isRecord(c.ecr) && Array.isArray(c.ecr.repositories)) {
       const repos = c.ecr.repositories as unknown[];

@@ -5,6 +5,8 @@ import { fakeCloud, type FakeCloudContext } from "./fake-cloud";
 /** One resource the program registered, as the engine saw it. */
 export interface RecordedResource {
   urn: string;
+  /** The id the (fake) cloud gave it; empty for components. */
+  id: string;
   type: string;
   name: string;
   parent?: string;
@@ -18,6 +20,7 @@ export interface RecordedResource {
   retainOnDelete: boolean;
   protect: boolean;
   additionalSecretOutputs: string[];
+  ignoreChanges: string[];
   dependencies: string[];
 }
 
@@ -112,6 +115,7 @@ export async function runUnderMocks<T>(fn: () => T, opts: MockRunOptions): Promi
         const stored = monitor.resources.get(urn);
         recorded.push({
           urn,
+          id: resp.getId() ?? "",
           type: req.getType(),
           name: req.getName(),
           parent: req.getParent() || undefined,
@@ -122,6 +126,7 @@ export async function runUnderMocks<T>(fn: () => T, opts: MockRunOptions): Promi
           retainOnDelete: req.getRetainondelete?.() ?? false,
           protect: req.getProtect?.() ?? false,
           additionalSecretOutputs: req.getAdditionalsecretoutputsList?.() ?? [],
+          ignoreChanges: req.getIgnorechangesList?.() ?? [],
           dependencies: req.getDependenciesList?.() ?? [],
         });
     }

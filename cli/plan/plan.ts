@@ -7,6 +7,7 @@ import type { EffectiveStatus } from "../../customers/status";
 import { program } from "../../program";
 import { runUnderMocks, type RecordedResource } from "./engine";
 import { readStackConfig } from "./stack";
+import { configWarnings, quotaWarnings } from "./warnings";
 
 export const PROJECT = "registry-intake";
 const CUSTOMER_TYPE = "registry-intake:index:CustomerRegistries";
@@ -50,6 +51,8 @@ export interface PlanResult {
   customers: PlannedCustomer[];
   resources: PlannedResource[];
   violations: Violation[];
+  /** Limits the roster is about to reach, and roster/settings mismatches. */
+  warnings: string[];
 }
 
 /** Plan `program(settings, roster)` under the mock engine. */
@@ -68,7 +71,7 @@ export async function planProgram(settings: Settings, roster: Roster): Promise<P
     return c;
   };
   const byId = new Map(roster.customers.map((c) => [c.id, c]));
-  return {
+  const plan: PlanResult & { recorded: RecordedResource[] } = {
     stack: settings.stack,
     asOf: settings.asOf,
     roster: roster.source,
@@ -83,6 +86,7 @@ export async function planProgram(settings: Settings, roster: Roster): Promise<P
         registries: c.kinds,
       };
     }),
+    warnings: [],
     resources: resources.map((r) => ({
       urn: r.urn,
       type: r.type,
@@ -96,6 +100,8 @@ export async function planProgram(settings: Settings, roster: Roster): Promise<P
     violations: [],
     recorded: resources,
   };
+  plan.warnings = [...quotaWarnings(plan.resources, settings), ...configWarnings(roster.customers, settings)];
+  return plan;
 }
 
 export interface PlanStackOptions {

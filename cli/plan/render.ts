@@ -84,7 +84,8 @@ const STATUS_NOTE: Record<string, string> = {
 };
 
 /** The terminal report: per customer, the resources it would get, grouped and counted. */
-export function renderText(plan: PlanResult, warnings: string[] = []): string {
+export function renderText(plan: PlanResult): string {
+  const warnings = plan.warnings;
   const out: string[] = [];
   const custom = plan.resources.filter((r) => r.custom);
   out.push(`Plan for stack ${plan.stack} (roster ${plan.roster}; licenses judged as of ${plan.asOf})`);
@@ -121,7 +122,8 @@ function md(s: string): string {
 }
 
 /** A summary fit for a pull-request comment. */
-export function renderMarkdown(plan: PlanResult, warnings: string[] = []): string {
+export function renderMarkdown(plan: PlanResult): string {
+  const warnings = plan.warnings;
   const out: string[] = [];
   const custom = plan.resources.filter((r) => r.custom);
   out.push(`### registry-intake plan: stack \`${plan.stack}\``);

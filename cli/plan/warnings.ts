@@ -1,0 +1,71 @@
+import type { Settings } from "../../components/settings";
+import type { Customer } from "../../customers/roster";
+import type { PlannedResource } from "./plan";
+
+/** Published default limits that a roster can run into. */
+export const LIMITS = {
+  acrTokensAndScopeMaps: { Basic: 100, Standard: 500, Premium: 50_000 },
+  iamUsersPerAccount: 5_000,
+  ecrRepositoriesPerRegion: 10_000,
+  garCleanupPoliciesPerRepository: 10,
+} as const;
+
+/** Warn from this share of a limit on, so the warning comes before the roster crosses it. */
+export const WARN_AT = 0.8;
+
+function check(what: string, used: number, limit: number, advice: string): string[] {
+  if (used < limit * WARN_AT) return [];
+  const verdict = used > limit ? "is OVER the limit of" : "is close to the limit of";
+  return [`${what}: ${used} planned ${verdict} ${limit} (${Math.round((used / limit) * 100)}%): ${advice}`];
+}
+
+/**
+ * Warnings for limits the plan would reach: ACR tokens and scope maps per registry SKU, IAM
+ * users per account, ECR repositories per region, Artifact Registry cleanup policies per
+ * repository. Counts are this stack's; other users of the same account or registry add to them.
+ */
+export function quotaWarnings(resources: PlannedResource[], settings: Settings): string[] {
+  const count = (type: string) => resources.filter((r) => r.custom && r.type === type).length;
+  const out: string[] = [];
+  if (settings.acr) {
+    const limit = LIMITS.acrTokensAndScopeMaps[settings.acr.sku];
+    const next = settings.acr.sku === "Basic" ? "Standard" : "Premium";
+    const advice = settings.acr.sku === "Premium" ? "split customers across registries" : `move the registry to ${next} first`;
+    out.push(...check(`ACR ${settings.acr.registryName} (${settings.acr.sku}) tokens`, count("azure-native:containerregistry:Token"), limit, advice));
+    out.push(...check(`ACR ${settings.acr.registryName} (${settings.acr.sku}) scope maps`, count("azure-native:containerregistry:ScopeMap"), limit, advice));
+  }
+  if (settings.aws) {
+    out.push(
+      ...check(`IAM users in account ${settings.aws.accountId}`, count("aws:iam/user:User"), LIMITS.iamUsersPerAccount, "ask AWS for a higher quota or spread customers over accounts"),
+      ...check(`ECR repositories in ${settings.aws.region}`, count("aws:ecr/repository:Repository"), LIMITS.ecrRepositoriesPerRegion, "ask AWS for a higher quota or spread customers over regions"),
+    );
+  }
+  for (const r of resources) {
+    if (r.type !== "gcp:artifactregistry/repository:Repository") continue;
+    const n = Array.isArray(r.inputs.cleanupPolicies) ? r.inputs.cleanupPolicies.length : 0;
+    if (n > LIMITS.garCleanupPoliciesPerRepository) {
+      out.push(`Artifact Registry repository ${r.inputs.repositoryId}: ${n} cleanup policies, over the limit of ${LIMITS.garCleanupPoliciesPerRepository}`);
+    }
+  }
+  return out;
+}
+
+/** Roster and stack settings that agree with each other only in part. */
+export function configWarnings(customers: Customer[], settings: Settings): string[] {
+  const out: string[] = [];
+  const tokens = settings.ghcr?.machineUserTokens ?? {};
+  for (const c of customers) {
+    const mu = c.github?.machineUser;
+    if (mu && c.registries.includes("ghcr") && settings.enabledKinds.includes("ghcr") && !(c.id in tokens)) {
+      out.push(
+        `customer ${c.id}: machine user ${mu} has no PAT in ${"registry-intake"}:ghcr.machineUserTokens.${c.id}; ` +
+          "it gets no GHCR credential or pull secret until the operator stores one",
+      );
+    }
+  }
+  const byId = new Map(customers.map((c) => [c.id, c]));
+  for (const id of Object.keys(tokens)) {
+    if (!byId.get(id)?.github?.machineUser) out.push(`registry-intake:ghcr.machineUserTokens.${id}: no customer ${id} with a github.machineUser; the token is unused`);
+  }
+  return out;
+}
