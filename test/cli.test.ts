@@ -102,6 +102,11 @@ describe("intake plan", () => {
     const b = await run(["plan", "--project", dir]);
     expect(b.code).toBe(2);
     expect(b.err).toMatch(/Pulumi\.dev\.yaml are invalid:\n\s+registry-intake:repoPrefx: unknown setting \(known: /);
+    writeFileSync(file, original.replace(/acme:\n\s+secure: \S+/, "acme: ghp_plainpat"));
+    const d = await run(["plan", "--project", dir]);
+    expect(d.code).toBe(2);
+    expect(d.err).toContain("registry-intake:ghcr.machineUserTokens: holds credentials in plain text");
+    expect(d.err).not.toContain("ghp_plainpat");
     writeFileSync(file, original.replace('accountId: "111122223333"', "accountId: 1111"));
     const c = await run(["plan", "--project", dir]);
     expect(c.code).toBe(2);

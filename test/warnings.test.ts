@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { configWarnings, LIMITS, quotaWarnings } from "../cli/plan/warnings";
+import type { PlannedResource } from "../cli/plan/plan";
+import { customer, planOf, testRoster, testSettings } from "./helpers";
+
+function many(type: string, n: number): PlannedResource[] {
+  return Array.from({ length: n }, (_, i) => ({ urn: `u${i}`, type, name: `r${i}`, parent: null, customer: `c${i}`, custom: true, retainOnDelete: false, inputs: {} }));
+}
+
+describe("quota warnings", () => {
+  it("a roster that brings a Basic ACR registry near 100 tokens is warned about before it crosses", async () => {
+    const acr = { resourceGroupName: "rg", registryName: "intakebasic", location: "westeurope", sku: "Basic" };
+    const roster = Array.from({ length: 85 }, (_, i) => customer(`cust-${i}`, "professional", { registries: ["acr"] }));
+    const { plan } = await planOf(roster, { acr, enabledKinds: ["acr"] });
+    expect(plan.warnings).toEqual([
+      "ACR intakebasic (Basic) tokens: 85 planned is close to the limit of 100 (85%): move the registry to Standard first",
+      "ACR intakebasic (Basic) scope maps: 85 planned is close to the limit of 100 (85%): move the registry to Standard first",
+    ]);
+    const fewer = await planOf(roster.slice(0, 79), { acr, enabledKinds: ["acr"] });
+    expect(fewer.plan.warnings).toEqual([]);
+  });
+
+  it("IAM users per account and ECR repositories per region, at and over the limit", () => {
+    const s = testSettings();
+    expect(quotaWarnings(many("aws:iam/user:User", 3999), s)).toEqual([]);
+    expect(quotaWarnings(many("aws:iam/user:User", 4000), s)).toEqual([
+      "IAM users in account 111122223333: 4000 planned is close to the limit of 5000 (80%): ask AWS for a higher quota or spread customers over accounts",
+    ]);
+    expect(quotaWarnings(many("aws:ecr/repository:Repository", LIMITS.ecrRepositoriesPerRegion + 1), s)[0]).toMatch(
+      /^ECR repositories in eu-west-1: 10001 planned is OVER the limit of 10000/,
+    );
+  });
+
+  it("Premium's 50,000 tokens, and Artifact Registry's 10 cleanup policies per repository", () => {
+    const s = testSettings({ acr: { resourceGroupName: "rg", registryName: "intakeprem", location: "eastus", sku: "Premium" } });
+    expect(quotaWarnings(many("azure-native:containerregistry:Token", 5000), s)).toEqual([]);
+    const repo = { ...many("gcp:artifactregistry/repository:Repository", 1)[0], inputs: { repositoryId: "intake-x", cleanupPolicies: new Array(11).fill({}) } };
+    expect(quotaWarnings([repo], s)).toEqual(["Artifact Registry repository intake-x: 11 cleanup policies, over the limit of 10"]);
+  });
+});
+
+describe("roster and settings mismatches", () => {
+  it("a machine user without a stored PAT, and a PAT nobody uses", () => {
+    const s = testSettings({ ghcr: { owner: "example-org", machineUserTokens: { ghost: "ghp_x" } } });
+    const roster = testRoster([customer("acme", "standard", { github: { machineUser: "acme-bot" } })], s);
+    expect(configWarnings(roster.customers, s)).toEqual([
+      "customer acme: machine user acme-bot has no PAT in registry-intake:ghcr.machineUserTokens.acme; it gets no GHCR credential or pull secret until the operator stores one",
+      "registry-intake:ghcr.machineUserTokens.ghost: no customer ghost with a github.machineUser; the token is unused",
+    ]);
+  });
+});
