@@ -4,7 +4,8 @@ import * as path from "node:path";
 /** Run a bench script in a fresh Node process (tsx) and parse the JSON line it prints. */
 export function runChild<T>(script: string, args: string[], timeoutMs = 300_000): T & { wallSeconds: number } {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ["--import", "tsx", path.join(__dirname, script), ...args], {
+  // A large roster under the SDK needs more than Node's default 4 GiB heap; this machine has 24 GiB.
+  const r = spawnSync(process.execPath, ["--max-old-space-size=16384", "--import", "tsx", path.join(__dirname, script), ...args], {
     encoding: "utf8",
     timeout: timeoutMs,
     maxBuffer: 64 * 1024 * 1024,

@@ -21,7 +21,7 @@ const TARGET = { customers: 1000, seconds: 15, rssMiB: 1536, ratio: 1.3 };
 export async function run(): Promise<void> {
   const rows: { customers: number; plan: Measure; floor: Measure }[] = [];
   for (const n of SIZES) {
-    const reps = n >= 5000 ? 1 : 3;
+    const reps = n >= 1000 ? 1 : 3;
     const plans = Array.from({ length: reps }, () => runChild<Measure>("plan-child.ts", ["plan", String(n)]));
     const plan = pick(plans);
     const floors = Array.from({ length: reps }, () => runChild<Measure>("plan-child.ts", ["floor", String(plan.registrations)]));

@@ -1,11 +1,35 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { SettingsError } from "../components/settings";
 import { RosterError } from "../customers/roster";
 import { planStack } from "./plan/plan";
 import { renderMarkdown, renderText } from "./plan/render";
 import { StackConfigError } from "./plan/stack";
+import { auditStackExport, renderAudit } from "./audit";
+import { policyConfigProblems, type PolicyConfig } from "../policy/evaluate";
+import { StackExportError } from "../policy/sources";
+
+/** A bad --policy-config file: names the file and each problem. */
+export class PolicyConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join("\n"));
+    this.name = "PolicyConfigError";
+  }
+}
+
+function readPolicyConfig(file: string | undefined): PolicyConfig {
+  if (!file) return {};
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new PolicyConfigError([`${file}: ${(e as Error).message}`]);
+  }
+  const problems = policyConfigProblems(doc, file);
+  if (problems.length) throw new PolicyConfigError(problems);
+  return doc as PolicyConfig;
+}
 
 /** Exit codes shared by every subcommand. */
 export const EXIT = { ok: 0, violations: 1, invalidInput: 2, denied: 3 } as const;
@@ -52,9 +76,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option("--json <path>", "write the plan as JSON")
     .option("--markdown <path>", "write a summary fit for a pull-request comment")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
-    .action(async (opts: { stack: string; roster?: string; json?: string; markdown?: string; project?: string }) => {
+    .option("--policy-config <file>", "per-rule enforcement levels, as for pulumi preview --policy-pack-config")
+    .action(async (opts: { stack: string; roster?: string; json?: string; markdown?: string; project?: string; policyConfig?: string }) => {
       const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
-      const { plan } = await planStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
+      const policyConfig = readPolicyConfig(opts.policyConfig);
+      const { plan } = await planStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig });
       const { recorded: _recorded, ...result } = plan;
       io.out(renderText(result));
       if (opts.json) writeOut(opts.json, JSON.stringify(result, null, 2) + "\n");
@@ -62,11 +88,35 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       if (result.violations.some((v) => v.enforcement === "mandatory")) code = EXIT.violations;
     });
 
+  const policy = cli.command("policy").description("the policy pack outside pulumi preview");
+  policy
+    .command("audit")
+    .description("run the policy pack over the resources of a `pulumi stack export` file")
+    .requiredOption("--stack-export <file>", "a `pulumi stack export` file (deployment version 3)")
+    .option("--stack <name>", "stack whose settings and roster to judge by (default: the stack in the export's URNs)", stackName)
+    .option("--roster <path>", "roster file (default: the stack's roster setting)")
+    .option("--policy-config <file>", "per-rule enforcement levels, as for pulumi preview --policy-pack-config")
+    .option("--json <path>", "write the violations as JSON")
+    .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
+    .action((opts: { stackExport: string; stack?: string; roster?: string; policyConfig?: string; json?: string; project?: string }) => {
+      const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
+      const result = auditStackExport({
+        projectDir,
+        exportFile: opts.stackExport,
+        stack: opts.stack,
+        rosterPath: opts.roster && path.resolve(opts.roster),
+        policyConfig: readPolicyConfig(opts.policyConfig),
+      });
+      io.out(renderAudit(result));
+      if (opts.json) writeOut(opts.json, JSON.stringify(result, null, 2) + "\n");
+      if (result.violations.some((v) => v.enforcement === "mandatory")) code = EXIT.violations;
+    });
+
   try {
     await cli.parseAsync(argv, { from: "user" });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.invalidInput;
-    if (e instanceof RosterError || e instanceof SettingsError || e instanceof StackConfigError) {
+    if (e instanceof RosterError || e instanceof SettingsError || e instanceof StackConfigError || e instanceof StackExportError || e instanceof PolicyConfigError) {
       io.err(`error: ${e.message}`);
       return EXIT.invalidInput;
     }

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { EffectiveStatus } from "../customers/status";
 import { robotActions, type AclEntry } from "../runtime/acl";
+import { LABEL } from "./labels";
 
 export interface DistributionNamespaceArgs {
   customerId: string;
@@ -34,7 +35,8 @@ export class DistributionNamespace extends pulumi.ComponentResource {
     } else {
       const password = new random.RandomPassword(
         `${name}-robot`,
-        { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4 },
+        // keepers label the robot with its customer (RandomPassword takes no tags); they never change.
+        { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4, keepers: { [LABEL.customer]: args.customerId } },
         { parent: this, additionalSecretOutputs: ["result", "bcryptHash"] },
       );
       this.robotUsername = pulumi.output(args.robotUsername);

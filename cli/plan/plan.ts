@@ -6,6 +6,8 @@ import type { RegistryKind, Tier } from "../../customers/tiers";
 import type { EffectiveStatus } from "../../customers/status";
 import { program } from "../../program";
 import { runUnderMocks, type RecordedResource } from "./engine";
+import { evaluate, policyContext, type PolicyConfig, type Violation } from "../../policy/evaluate";
+import { fromRecorded } from "../../policy/sources";
 import { readStackConfig } from "./stack";
 import { configWarnings, quotaWarnings } from "./warnings";
 
@@ -36,13 +38,7 @@ export interface PlannedResource {
   inputs: Record<string, unknown>;
 }
 
-export interface Violation {
-  policy: string;
-  enforcement: "mandatory" | "advisory";
-  customer: string | null;
-  urn: string | null;
-  message: string;
-}
+export type { Violation } from "../../policy/evaluate";
 
 export interface PlanResult {
   stack: string;
@@ -56,8 +52,14 @@ export interface PlanResult {
 }
 
 /** Plan `program(settings, roster)` under the mock engine. */
-export async function planProgram(settings: Settings, roster: Roster): Promise<PlanResult & { recorded: RecordedResource[] }> {
-  const { result, resources } = await runUnderMocks(() => program(settings, roster), {
+export async function planProgram(
+  settings: Settings,
+  roster: Roster,
+  policyConfig: PolicyConfig = {},
+  /** The program to plan; the real one unless a test hands in an edited one. */
+  run: typeof program = program,
+): Promise<PlanResult & { recorded: RecordedResource[] }> {
+  const { result, resources } = await runUnderMocks(() => run(settings, roster), {
     project: PROJECT,
     stack: settings.stack,
     cloud: { accountId: settings.aws?.accountId ?? "000000000000", region: settings.aws?.region ?? "us-east-1", githubOwner: settings.ghcr?.owner },
@@ -101,6 +103,7 @@ export async function planProgram(settings: Settings, roster: Roster): Promise<P
     recorded: resources,
   };
   plan.warnings = [...quotaWarnings(plan.resources, settings), ...configWarnings(roster.customers, settings)];
+  plan.violations = evaluate(fromRecorded(resources), policyContext(roster, settings), policyConfig);
   return plan;
 }
 
@@ -110,6 +113,7 @@ export interface PlanStackOptions {
   /** Roster file; default: the stack's `roster` setting, relative to the project. */
   rosterPath?: string;
   today?: Date;
+  policyConfig?: PolicyConfig;
 }
 
 /** Read the stack file and roster the way `pulumi up` would, then plan offline. */
@@ -122,7 +126,7 @@ export async function planStack(opts: PlanStackOptions) {
     tierTable: settings.tierTable,
     prefix: { repoPrefix: settings.repoPrefix },
   });
-  return { settings, roster, plan: await planProgram(settings, roster) };
+  return { settings, roster, plan: await planProgram(settings, roster, opts.policyConfig) };
 }
 
 /** A path as a person would type it here: relative below the working folder, absolute elsewhere. */

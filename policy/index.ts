@@ -1,0 +1,7 @@
+// The CrossGuard policy pack: `INTAKE_STACK=prod pulumi preview --policy-pack policy`.
+// Constructing a PolicyPack starts the analyzer server, so it happens here and only here;
+// the rules live in policy/rules/ where tests and `intake plan` / `intake policy audit` use them.
+import { PolicyPack } from "@pulumi/policy";
+import { analyzerPolicies, packContext } from "./pack";
+
+new PolicyPack("registry-intake", { policies: analyzerPolicies(packContext()) });

@@ -1,0 +1,153 @@
+import { LABEL } from "../components/labels";
+import type { RegistryKind, Tier, TierTable } from "../customers/tiers";
+import type { Status } from "../customers/tiers";
+
+/**
+ * One resource as every policy sees it, whichever entry point it came from: the offline plan
+ * (recorded registrations), a `pulumi stack export` file, or the CrossGuard analyzer.
+ */
+export interface IntakeResource {
+  urn: string;
+  type: string;
+  name: string;
+  /** Parent URN, where known. */
+  parent?: string;
+  /** Inputs, merged with outputs where the source has them (stack exports). Secret values are unwrapped. */
+  props: Record<string, unknown>;
+  /** Top-level property names whose values are known to be secret; null where the source cannot tell. */
+  secretProps: Set<string> | null;
+  /** undefined where the source cannot tell (the analyzer does not see retainOnDelete). */
+  retainOnDelete: boolean | undefined;
+  protect: boolean;
+  additionalSecretOutputs: string[];
+}
+
+export interface PolicyCustomer {
+  id: string;
+  tier: Tier;
+  status: Status;
+  registries: RegistryKind[];
+  githubLogins: string[];
+}
+
+export interface PolicyContext {
+  customers: Map<string, PolicyCustomer>;
+  tierTable: TierTable;
+  repoPrefix: string;
+  environment: string;
+}
+
+export type Enforcement = "mandatory" | "advisory" | "disabled";
+
+export interface Finding {
+  message: string;
+  urn?: string;
+  customer?: string | null;
+}
+
+/** A rule over one resource, or over all of them at once (for what spans resources). */
+export interface IntakeRule {
+  name: string;
+  description: string;
+  enforcementLevel: Exclude<Enforcement, "disabled">;
+  resource?: (r: IntakeResource, ctx: PolicyContext) => Finding[];
+  stack?: (rs: IntakeResource[], ctx: PolicyContext) => Finding[];
+}
+
+/** Which registry kind a resource belongs to, by type; undefined for platform-only types. */
+export function kindOfType(type: string): RegistryKind | undefined {
+  if (/^aws:(ecr\/(repository|lifecyclePolicy):|iam\/(user|userPolicy|accessKey):)/.test(type)) return "ecr";
+  if (/^azure-native:containerregistry:(ScopeMap|Token)$/.test(type)) return "acr";
+  if (/^gcp:(artifactregistry\/(repository|repositoryIamMember):|serviceaccount\/)/.test(type)) return "gar";
+  if (/^github:index\/(repository|team|teamMembership|teamRepository):/.test(type)) return "ghcr";
+  if (type === "random:index/randomPassword:RandomPassword") return "distribution";
+  return undefined;
+}
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** The customer a name belongs to, per the naming scheme of customers/naming.ts. */
+function customerFromNames(r: IntakeResource, prefix: string): string | undefined {
+  const p = escape(prefix);
+  const props = r.props;
+  const str = (k: string) => (typeof props[k] === "string" ? (props[k] as string) : undefined);
+  const m = (re: RegExp, v: string | undefined) => (v === undefined ? undefined : re.exec(v)?.[1]);
+  switch (r.type) {
+    case "aws:ecr/repository:Repository":
+      return m(new RegExp(`^${p}/([^/]+)/`), str("name"));
+    case "aws:ecr/lifecyclePolicy:LifecyclePolicy":
+      return m(new RegExp(`^${p}/([^/]+)/`), str("repository"));
+    case "aws:iam/user:User":
+      return m(new RegExp(`^${p}-customer-(.+)$`), str("name"));
+    case "aws:iam/userPolicy:UserPolicy":
+    case "aws:iam/accessKey:AccessKey":
+      return m(new RegExp(`^${p}-customer-(.+)$`), str("user"));
+    case "azure-native:containerregistry:ScopeMap":
+      return m(new RegExp(`^${p}-(.+)-scope$`), str("scopeMapName"));
+    case "azure-native:containerregistry:Token":
+      return m(new RegExp(`^${p}-(.+)$`), str("tokenName"));
+    case "gcp:artifactregistry/repository:Repository":
+      return m(new RegExp(`^${p}-(.+)$`), str("repositoryId"));
+    case "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember":
+      return m(new RegExp(`(?:^|/)${p}-([^/]+)$`), str("repository"));
+    case "gcp:serviceaccount/account:Account":
+      return m(new RegExp(`^${p}-(.+)$`), str("accountId"));
+    case "gcp:serviceaccount/key:Key":
+    case "gcp:serviceaccount/iAMMember:IAMMember":
+      return m(new RegExp(`serviceAccounts/${p}-([^@]+)@`), str("serviceAccountId"));
+    case "github:index/repository:Repository":
+    case "github:index/team:Team":
+      return m(new RegExp(`^${p}-(.+)$`), str("name"));
+    case "github:index/teamRepository:TeamRepository":
+      return m(new RegExp(`^${p}-(.+)$`), str("repository"));
+    default:
+      return undefined;
+  }
+}
+
+/** The customer a resource's labels name (tags, GCP labels, Kubernetes labels, GitHub topics, descriptions). */
+export function labelledCustomer(r: IntakeResource): string | undefined {
+  const p = r.props;
+  for (const key of ["tags", "labels", "keepers"]) {
+    const v = (p[key] as Record<string, unknown> | undefined)?.[LABEL.customer];
+    if (typeof v === "string") return v;
+  }
+  const meta = p.metadata as { labels?: Record<string, unknown> } | undefined;
+  if (typeof meta?.labels?.[LABEL.customer] === "string") return meta.labels[LABEL.customer] as string;
+  if (Array.isArray(p.topics)) {
+    const t = (p.topics as unknown[]).find((x): x is string => typeof x === "string" && x.startsWith("customer-"));
+    if (t) return t.slice("customer-".length);
+  }
+  if (typeof p.description === "string") {
+    const d = new RegExp(`${LABEL.customer}=([a-z0-9-]+)`).exec(p.description);
+    if (d) return d[1];
+  }
+  return undefined;
+}
+
+/**
+ * The customer a resource belongs to: its labels, else its name. `conflict` is set when both
+ * exist and disagree, which is itself a finding.
+ */
+export function customerOf(r: IntakeResource, prefix: string): { id?: string; conflict?: string } {
+  const byLabel = labelledCustomer(r);
+  const byName = customerFromNames(r, prefix);
+  if (byLabel && byName && byLabel !== byName) return { id: byName, conflict: `labelled for customer ${byLabel} but named for customer ${byName}` };
+  return { id: byName ?? byLabel };
+}
+
+/** A resource's display name: the physical name where it has one. */
+export function shown(r: IntakeResource): string {
+  const p = r.props;
+  for (const k of ["name", "repositoryId", "scopeMapName", "tokenName", "accountId", "username", "user", "repository"]) {
+    if (typeof p[k] === "string") return `${r.type} "${p[k]}"`;
+  }
+  return `${r.type} "${r.name}"`;
+}
+
+/** A property by dotted path. */
+export function get(o: unknown, path: string): unknown {
+  return path.split(".").reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined), o);
+}

@@ -1,0 +1,199 @@
+import { ECR_AUTH_ACTION } from "../../components/iam";
+import { customerOf, get, shown, type Finding, type IntakeResource, type IntakeRule } from "../model";
+
+interface Statement {
+  Effect?: string;
+  Action?: string | string[];
+  NotAction?: unknown;
+  Resource?: string | string[];
+  NotResource?: unknown;
+}
+
+function statements(policy: unknown): Statement[] {
+  let doc = policy;
+  if (typeof doc === "string") {
+    try {
+      doc = JSON.parse(doc);
+    } catch {
+      return [];
+    }
+  }
+  const s = (doc as { Statement?: unknown } | undefined)?.Statement;
+  return (Array.isArray(s) ? s : s ? [s] : []) as Statement[];
+}
+
+const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+/** The repository name an ECR repository ARN names (with any wildcard), or undefined. */
+function ecrRepositoryOfArn(arn: string): string | undefined {
+  return /^arn:[^:]+:ecr:[^:]*:[^:]*:repository\/(.+)$/.exec(arn)?.[1];
+}
+
+const ALLOWED_GCP_ROLES = new Set(["roles/artifactregistry.writer", "roles/artifactregistry.reader", "roles/iam.serviceAccountTokenCreator"]);
+
+/** No wildcard actions or resources in customer grants (but for ecr:GetAuthorizationToken, which needs "*"). */
+export const noWildcardGrants: IntakeRule = {
+  name: "no-wildcard-grants",
+  description: "Customer grants name actions and resources one by one; only ecr:GetAuthorizationToken may use Resource \"*\".",
+  enforcementLevel: "mandatory",
+  resource: (r, ctx): Finding[] => {
+    const { id } = customerOf(r, ctx.repoPrefix);
+    const out: Finding[] = [];
+    const flag = (message: string) => out.push({ customer: id ?? null, message: `${shown(r)}: ${message}` });
+    if (r.type === "aws:iam/userPolicy:UserPolicy") {
+      for (const s of statements(r.props.policy)) {
+        if (s.Effect !== "Allow") continue;
+        if (s.NotAction !== undefined || s.NotResource !== undefined) flag("uses NotAction/NotResource, which grants everything else");
+        const actions = list(s.Action);
+        const resources = list(s.Resource);
+        for (const a of actions) if (a.includes("*")) flag(`wildcard action "${a}"`);
+        if (resources.includes("*") && actions.some((a) => a !== ECR_AUTH_ACTION)) {
+          flag(`Resource "*" with ${actions.filter((a) => a !== ECR_AUTH_ACTION).join(", ")} (only ${ECR_AUTH_ACTION} may use "*")`);
+        }
+        for (const res of resources) if (res !== "*" && /[*?]/.test(ecrRepositoryOfArn(res) ?? res)) flag(`wildcard resource "${res}"`);
+      }
+    }
+    if (r.type === "azure-native:containerregistry:ScopeMap") {
+      for (const a of (r.props.actions as string[] | undefined) ?? []) {
+        const m = /^repositories\/(.+)\/(content|metadata)\/(read|write|delete)$/.exec(a);
+        if (!m) flag(`action "${a}" is not a repository-scoped action`);
+        else if (!new RegExp(`^${ctx.repoPrefix}/[a-z0-9-]+/\\*$`).test(m[1]) && m[1].includes("*")) flag(`action "${a}" uses a wildcard wider than one customer's path`);
+      }
+    }
+    if (r.type === "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember" || r.type === "gcp:serviceaccount/iAMMember:IAMMember") {
+      const role = String(r.props.role ?? "");
+      if (!ALLOWED_GCP_ROLES.has(role)) flag(`grants role ${role}; customer grants are limited to ${[...ALLOWED_GCP_ROLES].join(", ")}`);
+      if (/^(allUsers|allAuthenticatedUsers)$/.test(String(r.props.member))) flag(`grants to ${r.props.member}`);
+    }
+    if (r.type === "github:index/teamRepository:TeamRepository" && r.props.permission !== "pull") {
+      flag(`grants ${String(r.props.permission ?? "push")} on the customer's repository; customer teams only pull`);
+    }
+    return out;
+  },
+};
+
+/**
+ * Every customer grant reaches only that customer's repositories or paths: IAM policy ARNs,
+ * ACR scope-map paths, Artifact Registry repository bindings and their members, GitHub team
+ * access, team memberships. Checked across resources so references (team ids, scope-map ids,
+ * service-account emails) resolve.
+ */
+export const grantsConfined: IntakeRule = {
+  name: "grants-confined-to-customer",
+  description: "No customer credential or grant reaches another customer's repositories or paths.",
+  enforcementLevel: "mandatory",
+  stack: (rs, ctx): Finding[] => {
+    const p = ctx.repoPrefix;
+    const out: Finding[] = [];
+    const byId = new Map<string, IntakeResource>();
+    for (const r of rs) if (typeof r.props.id === "string") byId.set(r.props.id as string, r);
+    const flag = (r: IntakeResource, customer: string | undefined, message: string) => out.push({ urn: r.urn, customer: customer ?? null, message: `${shown(r)}: ${message}` });
+
+    for (const r of rs) {
+      const { id, conflict } = customerOf(r, p);
+      if (conflict) flag(r, id, conflict);
+      switch (r.type) {
+        case "aws:iam/userPolicy:UserPolicy": {
+          if (!id) break;
+          for (const s of statements(r.props.policy)) {
+            for (const res of list(s.Resource)) {
+              if (res === "*") continue;
+              const repo = ecrRepositoryOfArn(res);
+              if (!repo || !repo.startsWith(`${p}/${id}/`)) flag(r, id, `reaches ${res}, outside customer ${id}'s repositories ${p}/${id}/*`);
+            }
+          }
+          break;
+        }
+        case "azure-native:containerregistry:ScopeMap": {
+          if (!id) break;
+          for (const a of (r.props.actions as string[] | undefined) ?? []) {
+            if (!a.startsWith(`repositories/${p}/${id}/`)) flag(r, id, `action "${a}" reaches outside customer ${id}'s path ${p}/${id}/`);
+          }
+          break;
+        }
+        case "azure-native:containerregistry:Token": {
+          const sm = String(r.props.scopeMapId ?? "");
+          const mapName = /\/scopeMaps\/([^/]+)$/.exec(sm)?.[1] ?? (byId.get(sm)?.props.scopeMapName as string | undefined);
+          if (id && mapName && mapName !== `${p}-${id}-scope`) flag(r, id, `is bound to scope map ${mapName}, not customer ${id}'s`);
+          break;
+        }
+        case "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": {
+          const member = String(r.props.member ?? "");
+          const sa = new RegExp(`^serviceAccount:${p}-([^@]+)@`).exec(member)?.[1];
+          if (id && sa !== id) flag(r, id, `binds ${member} on customer ${id}'s repository; only ${p}-${id}@ may be bound there`);
+          break;
+        }
+        case "gcp:serviceaccount/iAMMember:IAMMember":
+        case "gcp:serviceaccount/key:Key":
+          break; // confined by name to one service account (customerOf)
+        case "github:index/teamRepository:TeamRepository": {
+          const team = byId.get(String(r.props.teamId ?? ""));
+          const teamOwner = team ? customerOf(team, p).id : undefined;
+          if (teamOwner && id && teamOwner !== id) flag(r, teamOwner, `gives customer ${teamOwner}'s team access to customer ${id}'s repository ${r.props.repository}`);
+          break;
+        }
+        case "github:index/teamMembership:TeamMembership": {
+          const team = byId.get(String(r.props.teamId ?? ""));
+          const teamOwner = team ? customerOf(team, p).id : undefined;
+          const login = String(r.props.username ?? "").toLowerCase();
+          const listedBy = [...ctx.customers.values()].find((c) => c.githubLogins.includes(login));
+          if (teamOwner && listedBy && listedBy.id !== teamOwner) {
+            flag(r, teamOwner, `puts ${login}, a GitHub user of customer ${listedBy.id}, in customer ${teamOwner}'s team`);
+          }
+          break;
+        }
+      }
+    }
+    return out;
+  },
+};
+
+/** Two customers never share one path: repository names, scope-map globs, bindings. */
+export const noSharedPaths: IntakeRule = {
+  name: "no-shared-paths",
+  description: "No repository, path or binding is claimed by two customers.",
+  enforcementLevel: "mandatory",
+  stack: (rs, ctx): Finding[] => {
+    const claims = new Map<string, Map<string, IntakeResource>>();
+    const claim = (path: string, customer: string, r: IntakeResource) => {
+      const m = claims.get(path) ?? new Map<string, IntakeResource>();
+      if (!m.has(customer)) m.set(customer, r);
+      claims.set(path, m);
+    };
+    for (const r of rs) {
+      const { id } = customerOf(r, ctx.repoPrefix);
+      const labelled = (get(r.props, "tags.intake-customer") ?? get(r.props, "labels.intake-customer")) as string | undefined;
+      if (r.type === "aws:ecr/repository:Repository" && typeof r.props.name === "string") {
+        for (const c of new Set([id, labelled].filter((x): x is string => !!x))) claim(`ecr:${r.props.name}`, c, r);
+      }
+      if (r.type === "azure-native:containerregistry:ScopeMap" && id) {
+        for (const a of (r.props.actions as string[] | undefined) ?? []) {
+          const path = /^repositories\/(.+?)\*?\/(content|metadata)\//.exec(a)?.[1];
+          if (path) claim(`acr:${path}`, id, r);
+        }
+      }
+      if (r.type === "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember") {
+        const sa = new RegExp(`^serviceAccount:${ctx.repoPrefix}-([^@]+)@`).exec(String(r.props.member ?? ""))?.[1];
+        if (sa) claim(`gar:${r.props.repository}`, sa, r);
+      }
+    }
+    const out: Finding[] = [];
+    for (const [path, owners] of claims) {
+      if (owners.size < 2) continue;
+      const ids = [...owners.keys()].sort();
+      for (const [c, r] of owners) out.push({ urn: r.urn, customer: c, message: `${path.replace(/^(\w+):/, "$1 ")} is claimed by customers ${ids.join(" and ")}` });
+    }
+    // Overlapping ACR globs: one customer's path a prefix of another's.
+    const acr = [...claims.keys()].filter((k) => k.startsWith("acr:")).map((k) => k.slice(4));
+    for (const a of acr) {
+      for (const b of acr) {
+        if (a !== b && b.startsWith(a)) {
+          const [ca] = claims.get(`acr:${a}`)!.keys();
+          const [cb, rb] = [...claims.get(`acr:${b}`)!.entries()][0];
+          if (ca !== cb) out.push({ urn: rb.urn, customer: cb, message: `acr path ${b} lies inside customer ${ca}'s path ${a}` });
+        }
+      }
+    }
+    return out;
+  },
+};

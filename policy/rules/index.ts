@@ -1,0 +1,22 @@
+import type { IntakeRule } from "../model";
+import { grantsConfined, noSharedPaths, noWildcardGrants } from "./confinement";
+import { cleanupPolicyPresent, ecrScanOnPush, immutableTagsInProd, labelsPresent } from "./hygiene";
+import { repositoriesRetained } from "./retention";
+import { credentialsSecret } from "./secrets";
+import { statusHonoured, suspendedDisabled, tierAllowsKind } from "./tier";
+
+/** Every rule of the pack, mandatory first. */
+export const RULES: IntakeRule[] = [
+  tierAllowsKind,
+  statusHonoured,
+  suspendedDisabled,
+  grantsConfined,
+  noWildcardGrants,
+  noSharedPaths,
+  credentialsSecret,
+  repositoriesRetained,
+  ecrScanOnPush,
+  immutableTagsInProd,
+  cleanupPolicyPresent,
+  labelsPresent,
+];

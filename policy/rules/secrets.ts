@@ -1,0 +1,55 @@
+import { customerOf, shown, type Finding, type IntakeRule } from "../model";
+
+/** Credential-bearing properties per type. */
+export const CREDENTIAL_PROPS: Record<string, string[]> = {
+  "aws:iam/accessKey:AccessKey": ["secret", "sesSmtpPasswordV4", "encryptedSecret"],
+  "gcp:serviceaccount/key:Key": ["privateKey"],
+  "random:index/randomPassword:RandomPassword": ["result", "bcryptHash"],
+  "kubernetes:core/v1:Secret": ["stringData", "data"],
+  "azure-native:containerregistry:Token": ["credentials"],
+};
+
+/** Every credential a resource carries is a secret (in state, in outputs, in the plan). */
+export const credentialsSecret: IntakeRule = {
+  name: "credentials-are-secret",
+  description: "Access keys, service-account keys, robot passwords, pull secrets and token passwords are only ever secrets.",
+  enforcementLevel: "mandatory",
+  resource: (r, ctx): Finding[] => {
+    const props = CREDENTIAL_PROPS[r.type];
+    if (!props) return [];
+    const { id } = customerOf(r, ctx.repoPrefix);
+    const out: Finding[] = [];
+    for (const prop of props) {
+      const present = r.props[prop] !== undefined && r.props[prop] !== null;
+      const declaredSecret = r.additionalSecretOutputs.includes(prop) || (r.secretProps?.has(prop) ?? false);
+      if (present && r.secretProps !== null && !declaredSecret) {
+        out.push({ customer: id ?? null, message: `${shown(r)}: ${prop} is held in plain text; it must be a secret` });
+      }
+      // Outputs the engine will produce: the resource must declare them secret up front.
+      if (!present && (r.type === "aws:iam/accessKey:AccessKey" || r.type === "gcp:serviceaccount/key:Key") && prop !== "encryptedSecret" && !declaredSecret) {
+        out.push({ customer: id ?? null, message: `${shown(r)}: output ${prop} is not declared secret (additionalSecretOutputs)` });
+      }
+    }
+    return out;
+  },
+};
+
+/** Stack outputs (stack exports): a credential-looking output that is not a secret. */
+export function plainCredentialOutputs(outputs: Record<string, unknown>, path = ""): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(outputs ?? {})) {
+    const p = path ? `${path}.${k}` : k;
+    if (isSecretEnvelope(v)) continue;
+    if (typeof v === "string" && /(secret|password|token|privatekey|pat)$/i.test(k)) out.push(p);
+    else if (v && typeof v === "object") out.push(...plainCredentialOutputs(v as Record<string, unknown>, p));
+  }
+  return out;
+}
+
+/** The marker `pulumi stack export` writes around a secret value. */
+export const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+export function isSecretEnvelope(v: unknown): boolean {
+  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+}

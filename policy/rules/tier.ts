@@ -1,0 +1,80 @@
+import { tierAllows } from "../../customers/tiers";
+import { customerOf, kindOfType, shown, type Finding, type IntakeResource, type IntakeRule, type PolicyContext } from "../model";
+
+/** Resource types that are credentials or grants (deleted when a customer is offboarded). */
+const CREDENTIAL_TYPES = new Set([
+  "aws:iam/user:User",
+  "aws:iam/userPolicy:UserPolicy",
+  "aws:iam/accessKey:AccessKey",
+  "azure-native:containerregistry:ScopeMap",
+  "azure-native:containerregistry:Token",
+  "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
+  "gcp:serviceaccount/account:Account",
+  "gcp:serviceaccount/key:Key",
+  "gcp:serviceaccount/iAMMember:IAMMember",
+  "github:index/team:Team",
+  "github:index/teamMembership:TeamMembership",
+  "github:index/teamRepository:TeamRepository",
+  "random:index/randomPassword:RandomPassword",
+]);
+
+function owner(r: IntakeResource, ctx: PolicyContext) {
+  const kind = kindOfType(r.type);
+  if (!kind) return undefined;
+  const { id } = customerOf(r, ctx.repoPrefix);
+  if (!id) return undefined;
+  return { kind, id, customer: ctx.customers.get(id) };
+}
+
+/** No resource for a registry kind outside the customer's tier, and none for a customer the roster does not list. */
+export const tierAllowsKind: IntakeRule = {
+  name: "tier-allows-kind",
+  description: "A customer has resources only on the registry kinds its license tier allows (customers/tiers.ts).",
+  enforcementLevel: "mandatory",
+  resource: (r, ctx): Finding[] => {
+    const o = owner(r, ctx);
+    if (!o) return [];
+    if (!o.customer) return [{ customer: o.id, message: `${shown(r)} belongs to customer ${o.id}, which the roster does not list` }];
+    if (!tierAllows(o.customer.tier, o.kind, ctx.tierTable)) {
+      return [{ customer: o.id, message: `${shown(r)} gives customer ${o.id} (tier ${o.customer.tier}) the registry kind ${o.kind}, which tier ${o.customer.tier} does not allow` }];
+    }
+    return [];
+  },
+};
+
+/** Offboarded customers keep no credential; suspended ones keep theirs disabled. */
+export const statusHonoured: IntakeRule = {
+  name: "status-honoured",
+  description: "An offboarded customer has no credentials or grants; a suspended one (or one whose license lapsed) has every credential disabled.",
+  enforcementLevel: "mandatory",
+  resource: (r, ctx): Finding[] => {
+    const o = owner(r, ctx);
+    if (!o?.customer) return [];
+    const { status } = o.customer;
+    if (status === "offboarded" && CREDENTIAL_TYPES.has(r.type)) {
+      return [{ customer: o.id, message: `${shown(r)} is a credential of customer ${o.id}, which is offboarded: it must be deleted` }];
+    }
+    return [];
+  },
+};
+
+/**
+ * A suspended customer's credentials are disabled. The roster's status alone is checked here;
+ * a lapsed license is the program's to apply (the policy does not read the clock).
+ */
+export const suspendedDisabled: IntakeRule = {
+  name: "suspended-credentials-disabled",
+  description: "Every credential of a suspended customer is disabled: access key Inactive, ACR token disabled, service account disabled, no team read access.",
+  enforcementLevel: "mandatory",
+  resource: (r, ctx): Finding[] => {
+    const o = owner(r, ctx);
+    if (o?.customer?.status !== "suspended") return [];
+    const p = r.props;
+    const bad =
+      (r.type === "aws:iam/accessKey:AccessKey" && p.status !== "Inactive") ||
+      (r.type === "azure-native:containerregistry:Token" && p.status !== "disabled") ||
+      (r.type === "gcp:serviceaccount/account:Account" && p.disabled !== true) ||
+      r.type === "github:index/teamRepository:TeamRepository";
+    return bad ? [{ customer: o.id, message: `${shown(r)} keeps a credential of suspended customer ${o.id} enabled` }] : [];
+  },
+};
