@@ -1,5 +1,5 @@
 // One measurement in its own process, so its peak RSS is its own. Prints one JSON line.
-//   plan N   : plan a generated roster of N customers
+//   plan N [KINDS] : plan a generated roster of N customers (KINDS: comma-separated enabledKinds, default the stack's)
 //   floor N  : register N bare aws.ecr.Repository resources under the same mock engine
 import * as ecr from "@pulumi/aws/ecr";
 import * as pulumi from "@pulumi/pulumi";
@@ -11,14 +11,15 @@ import { readStackConfig } from "../cli/plan/stack";
 import { customerState } from "../customers/status";
 import { generateRoster } from "./roster-gen";
 
-const [mode, count] = [process.argv[2], Number(process.argv[3])];
+const [mode, count, kinds] = [process.argv[2], Number(process.argv[3]), process.argv[4]];
 const ROOT = path.resolve(__dirname, "..");
 const TODAY = new Date("2026-11-22T12:00:00Z");
 
 async function main() {
   const cfg = readStackConfig(ROOT, "dev");
   pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
-  const settings = settingsFromConfig(cfg.file, "dev", TODAY);
+  const base = settingsFromConfig(cfg.file, "dev", TODAY);
+  const settings = kinds ? { ...base, enabledKinds: base.enabledKinds.filter((k) => kinds.split(",").includes(k)) } : base;
   if (mode === "plan") {
     const roster = generateRoster(count, settings);
     const t0 = performance.now();

@@ -1,7 +1,8 @@
 // npm run bench [-- SUITE...]: every suite when none is named.
 import * as plan from "./plan";
+import * as types from "./types";
 
-const SUITES: Record<string, { run: () => Promise<void> }> = { plan };
+const SUITES: Record<string, { run: () => Promise<void> }> = { plan, types };
 
 async function main() {
   const wanted = process.argv.slice(2);

@@ -2,7 +2,7 @@ import * as ecr from "@pulumi/aws/ecr";
 import * as iam from "@pulumi/aws/iam";
 import * as pulumi from "@pulumi/pulumi";
 import type { EffectiveStatus } from "../customers/status";
-import { ECR_AUTH_ACTION, ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS, policyDocument } from "./iam";
+import { ecrPushPullPolicy } from "./iam";
 
 export interface EcrNamespaceArgs {
   /** Repository path prefix, ending in `/` (e.g. `intake/acme/`). */
@@ -103,14 +103,7 @@ export class EcrNamespace extends pulumi.ComponentResource {
         {
           user: user.name,
           name: "ecr-namespace",
-          policy: this.repositoryArns.apply((arns) =>
-            JSON.stringify(
-              policyDocument(
-                { Sid: "Auth", Effect: "Allow", Action: [ECR_AUTH_ACTION], Resource: "*" },
-                { Sid: "PushPullOwnRepositories", Effect: "Allow", Action: [...ECR_PULL_ACTIONS, ...ECR_PUSH_ACTIONS], Resource: arns },
-              ),
-            ),
-          ),
+          policy: this.repositoryArns.apply((arns) => JSON.stringify(ecrPushPullPolicy("PushPullOwnRepositories", arns))),
         },
         { parent: this },
       );

@@ -57,3 +57,11 @@ export const ECR_AUTH_ACTION = "ecr:GetAuthorizationToken";
 export function ecrRepositoryArn(region: string, accountId: string, repository: string, partition = "aws"): string {
   return `arn:${partition}:ecr:${region}:${accountId}:repository/${repository}`;
 }
+
+/** `ecr:GetAuthorizationToken` on "*": the one statement every ECR identity needs. */
+export const ECR_AUTH_STATEMENT: PolicyStatement = { Sid: "Auth", Effect: "Allow", Action: [ECR_AUTH_ACTION], Resource: "*" };
+
+/** Push and pull on the given repository ARNs (exact ARNs or a prefix glob), plus the auth statement. */
+export function ecrPushPullPolicy(sid: string, resources: string[]): PolicyDocument {
+  return policyDocument(ECR_AUTH_STATEMENT, { Sid: sid, Effect: "Allow", Action: [...ECR_PULL_ACTIONS, ...ECR_PUSH_ACTIONS], Resource: resources });
+}

@@ -4,7 +4,7 @@ import * as kms from "@pulumi/aws/kms";
 import * as containerregistry from "@pulumi/azure-native/containerregistry";
 import * as pulumi from "@pulumi/pulumi";
 import { lifecyclePolicy } from "./ecr";
-import { ECR_AUTH_ACTION, ECR_MANAGE_ACTIONS, ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS, ecrRepositoryArn, policyDocument } from "./iam";
+import { ECR_AUTH_STATEMENT, ECR_MANAGE_ACTIONS, ecrPushPullPolicy, ecrRepositoryArn, policyDocument } from "./iam";
 import { platformTags } from "./labels";
 import type { Settings } from "./settings";
 
@@ -73,12 +73,7 @@ export class PlatformRegistries extends pulumi.ComponentResource {
         {
           role: push.name,
           name: "push-pull-under-prefix",
-          policy: JSON.stringify(
-            policyDocument(
-              { Sid: "Auth", Effect: "Allow", Action: [ECR_AUTH_ACTION], Resource: "*" },
-              { Sid: "PushPullUnderPrefix", Effect: "Allow", Action: [...ECR_PULL_ACTIONS, ...ECR_PUSH_ACTIONS], Resource: [underPrefix] },
-            ),
-          ),
+          policy: JSON.stringify(ecrPushPullPolicy("PushPullUnderPrefix", [underPrefix])),
         },
         { parent: this },
       );
@@ -90,7 +85,7 @@ export class PlatformRegistries extends pulumi.ComponentResource {
           policy: push.arn.apply((pushArn) =>
             JSON.stringify(
               policyDocument(
-                { Sid: "Auth", Effect: "Allow", Action: [ECR_AUTH_ACTION], Resource: "*" },
+                ECR_AUTH_STATEMENT,
                 { Sid: "ManageUnderPrefix", Effect: "Allow", Action: [...ECR_MANAGE_ACTIONS], Resource: [underPrefix] },
                 { Sid: "AssumePushRole", Effect: "Allow", Action: ["sts:AssumeRole", "sts:TagSession"], Resource: [pushArn] },
               ),

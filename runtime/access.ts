@@ -1,0 +1,46 @@
+import type { Customer, Roster } from "../customers/roster";
+import { customerState } from "../customers/status";
+import { tierAllows, tierKinds, TIERS, type RegistryKind, type TierTable } from "../customers/tiers";
+
+export type AccessDecision =
+  | { allowed: true; customer: Customer; kind: RegistryKind; expires: string }
+  | { allowed: false; reason: string };
+
+export interface AccessContext {
+  tierTable: TierTable;
+  /** YYYY-MM-DD: the day the license is judged against. */
+  asOf: string;
+  /** Kinds the stack declares; a kind it does not declare has nothing to mint against. */
+  enabledKinds: readonly RegistryKind[];
+}
+
+/**
+ * May this customer get a credential for this registry kind today? Checked against the same
+ * tier table the program and the policy pack use, the roster's request and the license.
+ * A denial says what a person would have to change.
+ */
+export function checkAccess(roster: Roster, customerId: string, kind: RegistryKind, ctx: AccessContext): AccessDecision {
+  const customer = roster.customers.find((c) => c.id === customerId);
+  if (!customer) return { allowed: false, reason: `no customer "${customerId}" in ${roster.source}` };
+  const state = customerState(customer, ctx.asOf);
+  if (state.status === "offboarded") return { allowed: false, reason: `customer ${customerId} is offboarded: its credentials were deleted` };
+  if (state.status === "suspended") {
+    return customer.status === "suspended"
+      ? { allowed: false, reason: `customer ${customerId} is suspended: set its status to active in ${roster.source} to restore access` }
+      : { allowed: false, reason: `the license of customer ${customerId} expired on ${customer.license.expires}: renew it (license.expires in ${roster.source}) to restore access` };
+  }
+  if (!tierAllows(customer.tier, kind, ctx.tierTable)) {
+    const upgrade = TIERS.find((t) => tierAllows(t, kind, ctx.tierTable));
+    return {
+      allowed: false,
+      reason:
+        `customer ${customerId} is on tier ${customer.tier}, which allows ${tierKinds(customer.tier, ctx.tierTable).join(", ")}, not ${kind}` +
+        (upgrade ? `: tier ${upgrade} includes it` : ""),
+    };
+  }
+  if (!customer.registries.includes(kind)) {
+    return { allowed: false, reason: `customer ${customerId} did not ask for ${kind} (registries: ${customer.registries.join(", ")}): add it to its registries in ${roster.source}` };
+  }
+  if (!ctx.enabledKinds.includes(kind)) return { allowed: false, reason: `${kind} is not enabled on this stack (enabledKinds)` };
+  return { allowed: true, customer, kind, expires: customer.license.expires };
+}
