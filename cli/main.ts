@@ -7,6 +7,8 @@ import { planStack } from "./plan/plan";
 import { renderMarkdown, renderText } from "./plan/render";
 import { StackConfigError } from "./plan/stack";
 import { auditStackExport, renderAudit } from "./audit";
+import { TokenBroker } from "../runtime/broker/broker";
+import { KeyFileError, loadSigningKey } from "../runtime/broker/keys";
 import { policyConfigProblems, type PolicyConfig } from "../policy/evaluate";
 import { StackExportError } from "../policy/sources";
 
@@ -45,6 +47,18 @@ export function findProjectDir(start = process.cwd()): string {
 function writeOut(file: string, text: string): void {
   mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   writeFileSync(file, text);
+}
+
+function listenAddress(v: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-f:]+\]|[\w.-]+):(\d{1,5})$/i.exec(v);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new InvalidArgumentError("must be host:port, e.g. 127.0.0.1:5001 (port 0 picks a free one)");
+  return { host: m[1].replace(/^\[|\]$/g, ""), port };
+}
+
+function positiveInt(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError("must be a whole number above 0");
+  return Number(v);
 }
 
 function stackName(v: string): string {
@@ -112,11 +126,48 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       if (result.violations.some((v) => v.enforcement === "mandatory")) code = EXIT.violations;
     });
 
+  cli
+    .command("broker")
+    .description("the token broker of the self-hosted Distribution registry (Docker token authentication)")
+    .requiredOption("--acl <file>", "the broker's access list (stack output distributionAcl)")
+    .requiredOption("--roster <file>", "the roster: licenses and tiers are checked at every request")
+    .requiredOption("--listen <host:port>", "address to serve on, e.g. 127.0.0.1:5001", listenAddress)
+    .requiredOption("--key <file>", "PEM private key the tokens are signed with (EC P-256 or RSA)")
+    .requiredOption("--cert <file>", "PEM certificate of that key (the registry's rootcertbundle)")
+    .requiredOption("--service <name>", "the registry's auth.token.service")
+    .requiredOption("--issuer <name>", "the registry's auth.token.issuer")
+    .option("--ttl <seconds>", "token lifetime", positiveInt, 3600)
+    .action(async (opts: { acl: string; roster: string; listen: { host: string; port: number }; key: string; cert: string; service: string; issuer: string; ttl: number }) => {
+      const broker = new TokenBroker({
+        aclFile: opts.acl,
+        rosterFile: opts.roster,
+        key: loadSigningKey(opts.key, opts.cert),
+        service: opts.service,
+        issuer: opts.issuer,
+        ttlSeconds: opts.ttl,
+      });
+      const port = await broker.listen(opts.listen.host, opts.listen.port);
+      io.err(`intake broker: listening on http://${opts.listen.host}:${port}/token (service ${opts.service})`);
+      await new Promise<void>((resolve) => {
+        const stop = () => void broker.close().then(resolve);
+        process.once("SIGTERM", stop);
+        process.once("SIGINT", stop);
+      });
+    });
+
   try {
     await cli.parseAsync(argv, { from: "user" });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.invalidInput;
-    if (e instanceof RosterError || e instanceof SettingsError || e instanceof StackConfigError || e instanceof StackExportError || e instanceof PolicyConfigError) {
+    if (
+      e instanceof RosterError ||
+      e instanceof SettingsError ||
+      e instanceof StackConfigError ||
+      e instanceof StackExportError ||
+      e instanceof PolicyConfigError ||
+      e instanceof KeyFileError ||
+      (e instanceof Error && e.name === "ZodError")
+    ) {
       io.err(`error: ${e.message}`);
       return EXIT.invalidInput;
     }

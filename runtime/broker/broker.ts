@@ -1,0 +1,253 @@
+import { createHash, randomUUID } from "node:crypto";
+import { readFileSync, unwatchFile, watchFile } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import bcrypt from "bcryptjs";
+import { jwtVerify, SignJWT } from "jose";
+import pino, { type Logger } from "pino";
+import { loadRoster, type Roster } from "../../customers/roster";
+import { customerState } from "../../customers/status";
+import { DEFAULT_TIER_TABLE, tierAllows, type TierTable } from "../../customers/tiers";
+import { issueMessage } from "../../customers/messages";
+import { aclSchema, type Acl, type AclEntry } from "../acl";
+import type { SigningKey } from "./keys";
+import { grant, parseScope, type Access } from "./scope";
+
+export interface BrokerOptions {
+  aclFile: string;
+  rosterFile: string;
+  key: SigningKey;
+  service: string;
+  issuer: string;
+  /** Token lifetime; Distribution wants ≥ 60 s and longer than the slowest blob upload. */
+  ttlSeconds?: number;
+  tierTable?: TierTable;
+  /** The day licenses are judged against; default today (UTC). */
+  today?: () => string;
+  logger?: Logger;
+}
+
+export interface TokenResponse {
+  token: string;
+  access_token: string;
+  expires_in: number;
+  issued_at: string;
+}
+
+/** The audience of the offline credentials `intake token --kind distribution --key` mints. */
+export function credentialAudience(service: string): string {
+  return `${service}#robot-credential`;
+}
+
+/** Mint the offline 1 h robot credential: a JWT signed by the broker's key, accepted as the Basic-auth password. */
+export async function mintRobotCredential(key: SigningKey, opts: { username: string; service: string; issuer: string; ttlSeconds?: number }): Promise<{ password: string; expiresAt: Date }> {
+  const now = Math.floor(Date.now() / 1000);
+  const exp = now + (opts.ttlSeconds ?? 3600);
+  const password = await new SignJWT({})
+    .setProtectedHeader({ alg: key.alg })
+    .setIssuer(opts.issuer)
+    .setSubject(opts.username)
+    .setAudience(credentialAudience(opts.service))
+    .setIssuedAt(now)
+    .setExpirationTime(exp)
+    .setJti(randomUUID())
+    .sign(key.privateKey);
+  return { password, expiresAt: new Date(exp * 1000) };
+}
+
+type Auth = { ok: true; entry: AclEntry; via: "password" | "credential" } | { ok: false; reason: string };
+
+/**
+ * Docker/Distribution token authentication for the self-hosted registry. A robot proves itself
+ * with Basic auth (its password, or an offline credential); the token's `access` is the
+ * intersection of what was asked, the robot's paths and what its customer's license allows now.
+ */
+export class TokenBroker {
+  private acl!: Acl;
+  private roster!: Roster;
+  private readonly ttl: number;
+  private readonly log: Logger;
+  private readonly verified = new Map<string, number>();
+  private server?: Server;
+
+  constructor(private readonly opts: BrokerOptions) {
+    this.ttl = opts.ttlSeconds ?? 3600;
+    if (this.ttl < 60) throw new Error(`token lifetime ${this.ttl} s is below Distribution's 60 s minimum`);
+    this.log = opts.logger ?? pino({ base: { component: "intake-broker" } });
+    this.reload(true);
+  }
+
+  /** Re-read the access list and the roster; on a bad file keep serving the last good ones. */
+  reload(first = false): void {
+    try {
+      const acl = readAcl(this.opts.aclFile);
+      if (acl.service !== this.opts.service || acl.issuer !== this.opts.issuer) {
+        throw new Error(`access list is for service ${acl.service} / issuer ${acl.issuer}, the broker for ${this.opts.service} / ${this.opts.issuer}`);
+      }
+      const roster = loadRoster(this.opts.rosterFile, { tierTable: this.opts.tierTable });
+      this.acl = acl;
+      this.roster = roster;
+      this.verified.clear();
+      this.log.info({ event: "reload", robots: acl.entries.length, customers: roster.customers.length }, "access list and roster loaded");
+    } catch (e) {
+      if (first) throw e;
+      this.log.error({ event: "reload-failed", error: (e as Error).message }, "kept the previous access list and roster");
+    }
+  }
+
+  private today(): string {
+    return this.opts.today?.() ?? new Date().toISOString().slice(0, 10);
+  }
+
+  async authenticate(username: string, password: string): Promise<Auth> {
+    const entry = this.acl.entries.find((e) => e.username === username);
+    if (!entry) return { ok: false, reason: "unknown user" };
+    if (password.split(".").length === 3 && password.startsWith("ey")) {
+      try {
+        await jwtVerify(password, this.opts.key.publicKey, { issuer: this.opts.issuer, audience: credentialAudience(this.opts.service), subject: username });
+        return { ok: true, entry, via: "credential" };
+      } catch (e) {
+        return { ok: false, reason: `credential refused: ${(e as Error).message}` };
+      }
+    }
+    // bcrypt is slow by design; remember a verified (user, password, hash) for a minute.
+    const cacheKey = createHash("sha256").update(`${username}\0${password}\0${entry.passwordHash}`).digest("hex");
+    const until = this.verified.get(cacheKey);
+    if (until && until > Date.now()) return { ok: true, entry, via: "password" };
+    if (!(await bcrypt.compare(password, entry.passwordHash))) return { ok: false, reason: "wrong password" };
+    this.verified.set(cacheKey, Date.now() + 60_000);
+    return { ok: true, entry, via: "password" };
+  }
+
+  /** Why this robot's customer may not have distribution access now, or undefined. */
+  denial(entry: AclEntry): string | undefined {
+    if (!entry.enabled) return "robot disabled in the access list";
+    const c = this.roster.customers.find((x) => x.id === entry.customer);
+    if (!c) return `customer ${entry.customer} is not in the roster`;
+    const state = customerState(c, this.today());
+    if (state.status !== "active") return `customer ${c.id} is ${state.status} (${state.reason})`;
+    if (!tierAllows(c.tier, "distribution", this.opts.tierTable ?? DEFAULT_TIER_TABLE)) return `tier ${c.tier} does not allow distribution`;
+    if (!c.registries.includes("distribution")) return `customer ${c.id} did not ask for distribution`;
+    return undefined;
+  }
+
+  async issue(subject: string, access: Access[]): Promise<TokenResponse> {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({ access })
+      .setProtectedHeader({ alg: this.opts.key.alg, x5c: this.opts.key.x5c, typ: "JWT" })
+      .setIssuer(this.opts.issuer)
+      .setSubject(subject)
+      .setAudience(this.opts.service)
+      .setIssuedAt(now)
+      .setNotBefore(now - 5)
+      .setExpirationTime(now + this.ttl)
+      .setJti(randomUUID())
+      .sign(this.opts.key.privateKey);
+    return { token, access_token: token, expires_in: this.ttl, issued_at: new Date(now * 1000).toISOString() };
+  }
+
+  /** One token request: credentials (or none) and the requested scopes. */
+  async tokenFor(credentials: { username: string; password: string } | undefined, service: string | undefined, scopes: string[], remote?: string): Promise<{ status: number; body: unknown }> {
+    if (service !== undefined && service !== this.opts.service) {
+      this.log.warn({ event: "deny", reason: `unknown service ${service}`, remote }, "token denied");
+      return { status: 400, body: { errors: [{ code: "UNSUPPORTED", message: `this broker serves ${this.opts.service}` }] } };
+    }
+    const requested = scopes.map(parseScope).filter((s): s is Access => s !== undefined);
+    if (!credentials) {
+      this.log.info({ event: "issue", user: null, requested: scopes, granted: [], remote }, "anonymous: empty token");
+      return { status: 200, body: await this.issue("", []) };
+    }
+    const auth = await this.authenticate(credentials.username, credentials.password);
+    if (!auth.ok) {
+      this.log.warn({ event: "deny", user: credentials.username, reason: auth.reason, requested: scopes, remote }, "authentication failed");
+      return { status: 401, body: { errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] } };
+    }
+    const why = this.denial(auth.entry);
+    const granted = why ? [] : grant(auth.entry, requested);
+    this.log.info(
+      { event: why ? "deny" : "issue", user: credentials.username, customer: auth.entry.customer, via: auth.via, requested: scopes, granted, reason: why, remote },
+      why ? "access denied: empty token" : "token issued",
+    );
+    return { status: 200, body: await this.issue(credentials.username, granted) };
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://broker");
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", ...headers });
+      res.end(JSON.stringify(body));
+    };
+    try {
+      if (url.pathname === "/healthz") return send(200, { ok: true });
+      if (url.pathname !== "/token" && url.pathname !== "/auth/token") return send(404, { errors: [{ code: "NOT_FOUND", message: url.pathname }] });
+      let credentials: { username: string; password: string } | undefined;
+      let service = url.searchParams.get("service") ?? undefined;
+      let scopes = url.searchParams.getAll("scope").flatMap((s) => s.split(" ")).filter(Boolean);
+      if (req.method === "POST") {
+        const form = new URLSearchParams(await readBody(req));
+        if (form.get("grant_type") !== "password") return send(400, { error: "unsupported_grant_type", error_description: "only grant_type=password is supported" });
+        credentials = { username: form.get("username") ?? "", password: form.get("password") ?? "" };
+        service = form.get("service") ?? service;
+        scopes = (form.get("scope") ?? "").split(" ").filter(Boolean);
+      } else if (req.method === "GET") {
+        const h = req.headers.authorization;
+        if (h?.startsWith("Basic ")) {
+          const decoded = Buffer.from(h.slice(6), "base64").toString("utf8");
+          const i = decoded.indexOf(":");
+          credentials = i < 0 ? { username: decoded, password: "" } : { username: decoded.slice(0, i), password: decoded.slice(i + 1) };
+        }
+      } else {
+        return send(405, { errors: [{ code: "UNSUPPORTED", message: req.method }] });
+      }
+      const r = await this.tokenFor(credentials, service, scopes, req.socket.remoteAddress);
+      send(r.status, r.body, r.status === 401 ? { "www-authenticate": `Basic realm="${this.opts.service}"` } : {});
+    } catch (e) {
+      this.log.error({ event: "error", error: (e as Error).message }, "token request failed");
+      send(500, { errors: [{ code: "UNKNOWN", message: "internal error" }] });
+    }
+  }
+
+  /** Serve on host:port; watches the access list and roster for changes. Resolves to the bound port. */
+  listen(host: string, port: number): Promise<number> {
+    const server = createServer((req, res) => void this.handle(req, res));
+    this.server = server;
+    for (const f of [this.opts.aclFile, this.opts.rosterFile]) watchFile(f, { interval: 250 }, () => this.reload());
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => resolve((server.address() as { port: number }).port));
+    });
+  }
+
+  close(): Promise<void> {
+    for (const f of [this.opts.aclFile, this.opts.rosterFile]) unwatchFile(f);
+    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new Error("request body too large"));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+/** Read and validate an access list; errors name the file and each problem. */
+export function readAcl(file: string): Acl {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message}`);
+  }
+  const r = aclSchema.safeParse(doc, { reportInput: true });
+  if (!r.success) throw new Error(`${file}: not an access list:\n${r.error.issues.map((i) => `  ${i.path.join(".")}: ${issueMessage(i)}`).join("\n")}`);
+  return r.data;
+}

@@ -1,0 +1,132 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import bcrypt from "bcryptjs";
+import { decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { TokenBroker } from "../runtime/broker/broker";
+import { KeyFileError, loadSigningKey } from "../runtime/broker/keys";
+import { grant, parseScope, pathCovers } from "../runtime/broker/scope";
+import { customer } from "./helpers";
+import { e2eUnavailable, makeKeyPair } from "./e2e/harness";
+
+describe("scopes", () => {
+  it("parses repository scopes, plugin types and catalog; refuses malformed ones", () => {
+    expect(parseScope("repository:intake/acme/app:pull,push")).toEqual({ type: "repository", name: "intake/acme/app", actions: ["pull", "push"] });
+    expect(parseScope("repository(plugin):intake/acme/app:pull")).toEqual({ type: "repository", name: "intake/acme/app", actions: ["pull"] });
+    expect(parseScope("registry:catalog:*")).toEqual({ type: "registry", name: "catalog", actions: ["*"] });
+    for (const bad of ["", "repository", "repository:intake/acme/app", "repository::pull", "repository:x:"]) expect(parseScope(bad)).toBeUndefined();
+  });
+
+  it("a path glob covers its own subtree only", () => {
+    expect(pathCovers("intake/acme/*", "intake/acme/app")).toBe(true);
+    expect(pathCovers("intake/acme/*", "intake/acme/a/b")).toBe(true);
+    expect(pathCovers("intake/acme/*", "intake/acme")).toBe(false);
+    expect(pathCovers("intake/acme/*", "intake/acme-eu/app")).toBe(false);
+    expect(pathCovers("intake/acme/*", "intake/acme/../acme-eu/app")).toBe(false);
+  });
+
+  it("grants the intersection of what was asked and what the entry allows, never catalog", () => {
+    const entry = { customer: "acme", username: "r", passwordHash: "", paths: ["intake/acme/*"], actions: ["pull" as const], enabled: true };
+    const asked = ["repository:intake/acme/app:pull,push,delete", "repository:intake/acme-eu/app:pull", "registry:catalog:*", "repository:intake/acme/app:pull"].map((s) => parseScope(s)!);
+    expect(grant(entry, asked)).toEqual([{ type: "repository", name: "intake/acme/app", actions: ["pull"] }]);
+  });
+});
+
+describe.skipIf(!!e2eUnavailable())("token broker over HTTP", () => {
+  let dir: string;
+  let broker: TokenBroker;
+  let base: string;
+  let cert: string;
+  const logs: string[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "broker-"));
+    const pair = makeKeyPair(dir);
+    cert = pair.cert;
+    writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: [customer("acme", "enterprise")] }));
+    writeFileSync(
+      path.join(dir, "acl.json"),
+      JSON.stringify({
+        version: 1,
+        service: "svc",
+        issuer: "iss",
+        entries: [{ customer: "acme", username: "robot-acme", passwordHash: bcrypt.hashSync("pw", 4), paths: ["intake/acme/*"], actions: ["pull", "push"], enabled: true }],
+      }),
+    );
+    broker = new TokenBroker({
+      aclFile: path.join(dir, "acl.json"),
+      rosterFile: path.join(dir, "roster.yaml"),
+      key: loadSigningKey(pair.key, pair.cert),
+      service: "svc",
+      issuer: "iss",
+      today: () => "2026-11-22",
+      logger: pino({}, { write: (s: string) => void logs.push(s) }),
+    });
+    base = `http://127.0.0.1:${await broker.listen("127.0.0.1", 0)}`;
+  });
+  afterAll(() => broker.close());
+
+  const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString("base64")}`;
+
+  it("GET with Basic auth and repeated scopes: a JWT Distribution accepts (single aud, x5c, ES256)", async () => {
+    const r = await fetch(`${base}/token?service=svc&scope=repository:intake/acme/app:pull,push&scope=repository:intake/other/app:pull`, {
+      headers: { authorization: basic("robot-acme", "pw") },
+    });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { token: string; access_token: string; expires_in: number; issued_at: string };
+    expect(body.access_token).toBe(body.token);
+    expect(body.expires_in).toBe(3600);
+    const header = decodeProtectedHeader(body.token);
+    expect(header.alg).toBe("ES256");
+    expect(header.x5c).toHaveLength(1);
+    const { X509Certificate } = await import("node:crypto");
+    const { readFileSync } = await import("node:fs");
+    const { payload } = await jwtVerify(body.token, new X509Certificate(readFileSync(cert)).publicKey, { issuer: "iss", audience: "svc" });
+    expect(typeof payload.aud).toBe("string");
+    expect(payload.access).toEqual([{ type: "repository", name: "intake/acme/app", actions: ["pull", "push"] }]);
+    expect(payload.sub).toBe("robot-acme");
+  });
+
+  it("the OAuth2 POST form", async () => {
+    const r = await fetch(`${base}/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "password", username: "robot-acme", password: "pw", service: "svc", scope: "repository:intake/acme/app:pull", client_id: "skopeo" }).toString(),
+    });
+    expect(r.status).toBe(200);
+    expect(decodeJwt(((await r.json()) as { token: string }).token).access).toEqual([{ type: "repository", name: "intake/acme/app", actions: ["pull"] }]);
+  });
+
+  it("anonymous gets an empty token; unknown users and wrong passwords a 401; another service a 400", async () => {
+    const anon = (await (await fetch(`${base}/token?service=svc&scope=repository:intake/acme/app:pull`)).json()) as { token: string };
+    expect(decodeJwt(anon.token).access).toEqual([]);
+    expect((await fetch(`${base}/token?service=svc`, { headers: { authorization: basic("nobody", "pw") } })).status).toBe(401);
+    const wrong = await fetch(`${base}/token?service=svc`, { headers: { authorization: basic("robot-acme", "nope") } });
+    expect(wrong.status).toBe(401);
+    expect(wrong.headers.get("www-authenticate")).toBe('Basic realm="svc"');
+    expect((await fetch(`${base}/token?service=other`, { headers: { authorization: basic("robot-acme", "pw") } })).status).toBe(400);
+    const events = logs.map((l) => JSON.parse(l).event);
+    expect(events).toEqual(expect.arrayContaining(["issue", "deny"]));
+    expect(logs.join("")).not.toContain('"pw"');
+  });
+});
+
+describe("signing keys", () => {
+  it("names the file and the rule for a key Distribution cannot use", () => {
+    const unavailable = e2eUnavailable();
+    if (unavailable) {
+      console.log(`skipping key-file checks: ${unavailable}`);
+      return;
+    }
+    const dir = mkdtempSync(path.join(tmpdir(), "keys-"));
+    const { key, cert } = makeKeyPair(dir);
+    writeFileSync(path.join(dir, "junk.pem"), "not a key");
+    expect(() => loadSigningKey(path.join(dir, "junk.pem"), cert)).toThrow(KeyFileError);
+    expect(() => loadSigningKey(path.join(dir, "junk.pem"), cert)).toThrow(/junk\.pem: not a PEM private key/);
+    const other = makeKeyPair(mkdtempSync(path.join(tmpdir(), "keys2-")));
+    expect(() => loadSigningKey(key, other.cert)).toThrow(/its public key does not match/);
+  });
+});

@@ -1,0 +1,173 @@
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import bcrypt from "bcryptjs";
+import { SignJWT } from "jose";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { runUnderMocks } from "../../cli/plan/engine";
+import { parseRoster } from "../../customers/roster";
+import { program } from "../../program";
+import type { Acl } from "../../runtime/acl";
+import { mintRobotCredential, TokenBroker } from "../../runtime/broker/broker";
+import { loadSigningKey, type SigningKey } from "../../runtime/broker/keys";
+import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../helpers";
+import { e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "./harness";
+import { writeOciImage } from "./oci";
+
+const unavailable = e2eUnavailable();
+if (unavailable) console.log(`skipping the real-registry tests: ${unavailable}`);
+
+const SERVICE = "registry-intake";
+const ISSUER = "registry-intake-broker";
+const CUSTOMERS = [
+  customer("acme", "enterprise"),
+  customer("acme-eu", "enterprise"),
+  customer("wayne", "enterprise", { distribution: { access: "pull" } }),
+  customer("hooli", "enterprise", { license: { expires: "2026-01-31" } }),
+  customer("initech", "standard"),
+];
+
+describe.skipIf(!!unavailable)("Distribution registry with the token broker, real skopeo", () => {
+  let dir: string;
+  let key: SigningKey;
+  let broker: TokenBroker;
+  let registry: RunningRegistry;
+  let rosterFile: string;
+  let image: { layout: string; digest: string };
+  const passwords: Record<string, string> = {};
+  const logLines: string[] = [];
+  let host: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "intake-e2e-"));
+    const pair = makeKeyPair(dir);
+    key = loadSigningKey(pair.key, pair.cert);
+
+    // The access list and robot passwords come from the program itself, as `pulumi up` would make them.
+    const settings = testSettings();
+    const roster = parseRoster(stringify({ customers: CUSTOMERS }), "roster.yaml");
+    const { result } = await runUnderMocks(() => program(settings, roster), { project: "p", stack: "e2e", cloud: { accountId: ACCOUNT, region: REGION } });
+    const acl = JSON.parse(await unwrap(result.distribution!.acl)) as Acl;
+    for (const c of result.customers) {
+      const secret = c.credentials.distribution?.secret;
+      if (secret) passwords[c.customerId] = (await unwrap(secret))!;
+    }
+    // A hand-added entry for a tier without distribution: the broker must still give it nothing.
+    passwords.initech = "initech-robot-password";
+    acl.entries.push({ customer: "initech", username: "intake-robot-initech", passwordHash: bcrypt.hashSync(passwords.initech, 4), paths: ["intake/initech/*"], actions: ["pull", "push"], enabled: true });
+    writeFileSync(path.join(dir, "acl.json"), JSON.stringify(acl));
+    rosterFile = path.join(dir, "roster.yaml");
+    writeFileSync(rosterFile, stringify({ customers: CUSTOMERS }));
+
+    broker = new TokenBroker({
+      aclFile: path.join(dir, "acl.json"),
+      rosterFile,
+      key,
+      service: SERVICE,
+      issuer: ISSUER,
+      today: () => "2026-11-22",
+      logger: pino({ level: "info" }, { write: (s: string) => void logLines.push(s) }),
+    });
+    const brokerPort = await broker.listen("127.0.0.1", 0);
+    registry = await startRegistry(dir, { realm: `http://127.0.0.1:${brokerPort}/token`, service: SERVICE, issuer: ISSUER, rootcertbundle: pair.cert });
+    host = `127.0.0.1:${registry.port}`;
+    image = writeOciImage(path.join(dir, "image"), "v1");
+  }, 60_000);
+
+  afterAll(async () => {
+    await registry?.stop();
+    await broker?.close();
+  });
+
+  const robot = (id: string) => `intake-robot-${id}`;
+  const push = (as: string, password: string, repo: string) =>
+    skopeo(["copy", "--dest-tls-verify=false", "--dest-creds", `${robot(as)}:${password}`, `oci:${image.layout}:v1`, `docker://${host}/${repo}:v1`], dir);
+  const pull = (as: string, repo: string) =>
+    skopeo(["inspect", "--raw", "--tls-verify=false", "--creds", `${robot(as)}:${passwords[as]}`, `docker://${host}/${repo}:v1`], dir);
+  const list = (as: string, repo: string) => skopeo(["list-tags", "--tls-verify=false", "--creds", `${robot(as)}:${passwords[as]}`, `docker://${host}/${repo}`], dir);
+
+  it("each customer pushes to and pulls from its own paths", async () => {
+    for (const id of ["acme", "acme-eu"]) {
+      const p = await push(id, passwords[id], `intake/${id}/app`);
+      expect(p.ok, p.stderr).toBe(true);
+      const r = await pull(id, `intake/${id}/app`);
+      expect(r.ok, r.stderr).toBe(true);
+      expect(JSON.parse(r.stdout).layers).toHaveLength(1);
+      const t = await list(id, `intake/${id}/app`);
+      expect(JSON.parse(t.stdout).Tags).toEqual(["v1"]);
+    }
+  });
+
+  it("isolation matrix: no customer pulls, pushes or lists another's paths", async () => {
+    const ids = ["acme", "acme-eu", "wayne"];
+    for (const a of ids) {
+      for (const b of ["acme", "acme-eu"]) {
+        if (a === b) continue;
+        const p = await push(a, passwords[a], `intake/${b}/app`);
+        expect(p.ok, `${a} pushed to ${b}`).toBe(false);
+        expect(p.stderr).toMatch(/unauthorized|denied|authentication required/i);
+        expect((await pull(a, `intake/${b}/app`)).ok, `${a} pulled ${b}`).toBe(false);
+        expect((await list(a, `intake/${b}/app`)).ok, `${a} listed ${b}`).toBe(false);
+      }
+    }
+  });
+
+  it("a pull-only robot pulls its own path but cannot push to it", async () => {
+    expect((await push("acme", passwords.acme, "intake/wayne/app")).ok).toBe(false);
+    const own = await push("wayne", passwords.wayne, "intake/wayne/app");
+    expect(own.ok).toBe(false);
+    expect(own.stderr).toMatch(/unauthorized|denied|authentication required/i);
+  });
+
+  it("a lapsed license, a tier without distribution, a wrong password: nothing", async () => {
+    expect((await push("hooli", passwords.hooli, "intake/hooli/app")).ok).toBe(false);
+    expect((await push("initech", passwords.initech, "intake/initech/app")).ok).toBe(false);
+    expect((await push("acme", "not-the-password", "intake/acme/app")).ok).toBe(false);
+    const denials = logLines.map((l) => JSON.parse(l)).filter((l) => l.event === "deny");
+    // The program disabled the lapsed customer's robot; the broker says so.
+    expect(denials.some((d) => d.customer === "hooli" && d.reason === "robot disabled in the access list")).toBe(true);
+    expect(denials.some((d) => d.customer === "initech" && d.reason === "tier standard does not allow distribution")).toBe(true);
+    expect(denials.some((d) => d.user === robot("acme") && d.reason === "wrong password")).toBe(true);
+    // The audit log never carries a password.
+    for (const p of Object.values(passwords)) expect(logLines.join("\n")).not.toContain(p);
+  });
+
+  it("an expired token is refused by the registry; a fresh one for the same access is accepted", async () => {
+    const tokenWith = (exp: number) =>
+      new SignJWT({ access: [{ type: "repository", name: "intake/acme/app", actions: ["pull"] }] })
+        .setProtectedHeader({ alg: key.alg, x5c: key.x5c })
+        .setIssuer(ISSUER)
+        .setSubject(robot("acme"))
+        .setAudience(SERVICE)
+        .setIssuedAt(exp - 3600)
+        .setNotBefore(exp - 3600)
+        .setExpirationTime(exp)
+        .sign(key.privateKey);
+    const now = Math.floor(Date.now() / 1000);
+    const get = async (token: string) => (await fetch(`${registry.url}/v2/intake/acme/app/tags/list`, { headers: { authorization: `Bearer ${token}` } })).status;
+    expect(await get(await tokenWith(now - 300))).toBe(401);
+    expect(await get(await tokenWith(now + 300))).toBe(200);
+  });
+
+  it("the offline 1 h credential works as the robot's password; one signed by another key does not", async () => {
+    const cred = await mintRobotCredential(key, { username: robot("acme"), service: SERVICE, issuer: ISSUER });
+    expect(cred.expiresAt.getTime() - Date.now()).toBeGreaterThan(3500_000);
+    expect((await push("acme", cred.password, "intake/acme/offline")).ok).toBe(true);
+    const other = loadSigningKey(...(Object.values(makeKeyPair(mkdtempSync(path.join(tmpdir(), "k-")))) as [string, string]));
+    const forged = await mintRobotCredential(other, { username: robot("acme"), service: SERVICE, issuer: ISSUER });
+    expect((await push("acme", forged.password, "intake/acme/offline")).ok).toBe(false);
+  });
+
+  it("the broker reloads the roster without a restart: a suspension takes effect at once", async () => {
+    writeFileSync(rosterFile, readFileSync(rosterFile, "utf8").replace(/id: acme-eu\n(\s+)name:/, "id: acme-eu\n$1status: suspended\n$1name:"));
+    const deadline = Date.now() + 5000;
+    while (!logLines.some((l) => l.includes('"event":"reload"') && logLines.indexOf(l) > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const r = await pull("acme-eu", "intake/acme-eu/app");
+    expect(r.ok).toBe(false);
+    const denials = logLines.map((l) => JSON.parse(l)).filter((l) => l.event === "deny" && l.customer === "acme-eu");
+    expect(denials.map((d) => d.reason)).toContain("customer acme-eu is suspended (status is suspended)");
+    expect((await pull("acme", "intake/acme/app")).ok).toBe(true);
+  });
+});

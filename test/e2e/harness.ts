@@ -1,0 +1,107 @@
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import * as path from "node:path";
+import { stringify } from "yaml";
+
+/** Why the real-registry tests cannot run here, or undefined when they can. */
+export function e2eUnavailable(): string | undefined {
+  for (const tool of ["docker-registry", "skopeo", "openssl"]) {
+    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `${tool} is not installed (apt-get install docker-registry skopeo openssl; .ci/run does)`;
+  }
+  return undefined;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** An EC P-256 key and a self-signed certificate for it, made with openssl. */
+export function makeKeyPair(dir: string): { key: string; cert: string } {
+  const key = path.join(dir, "broker.key");
+  const cert = path.join(dir, "broker.crt");
+  execFileSync("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key], { stdio: "pipe" });
+  execFileSync("openssl", ["req", "-x509", "-new", "-key", key, "-out", cert, "-days", "2", "-subj", "/CN=registry-intake-broker"], { stdio: "pipe" });
+  return { key, cert };
+}
+
+export interface RunningRegistry {
+  port: number;
+  url: string;
+  stop: () => Promise<void>;
+}
+
+/** A CNCF Distribution registry on 127.0.0.1 with token auth at the broker; stopped by `stop`. */
+export async function startRegistry(dir: string, auth: { realm: string; service: string; issuer: string; rootcertbundle: string }): Promise<RunningRegistry> {
+  const port = await freePort();
+  const root = path.join(dir, "registry-data");
+  mkdirSync(root, { recursive: true });
+  const config = path.join(dir, "registry.yml");
+  writeFileSync(
+    config,
+    stringify({
+      version: 0.1,
+      log: { level: "warn" },
+      storage: { filesystem: { rootdirectory: root }, delete: { enabled: true } },
+      http: { addr: `127.0.0.1:${port}` },
+      auth: { token: auth },
+    }),
+  );
+  const child: ChildProcess = spawn("docker-registry", ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr += d));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      const r = await fetch(`${url}/v2/`);
+      if (r.status === 401) break;
+    } catch {
+      /* not up yet */
+    }
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`docker-registry did not start on ${url}: ${stderr.slice(-2000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    port,
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+        setTimeout(() => child.kill("SIGKILL"), 3000).unref();
+      }),
+  };
+}
+
+export interface ToolResult {
+  ok: boolean;
+  stderr: string;
+  stdout: string;
+}
+
+/** skopeo against a plain-HTTP loopback registry; credentials on the command line of a child we own, never in a shared file. */
+export function skopeo(args: string[], authDir: string): Promise<ToolResult> {
+  return new Promise((resolve) => {
+    // An empty auth file of our own: nothing from the machine's docker config leaks in.
+    const authfile = path.join(authDir, "auth.json");
+    writeFileSync(authfile, "{}");
+    const child = spawn("skopeo", [...args.slice(0, 1), "--authfile", authfile, ...args.slice(1)], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ ok: code === 0, stdout, stderr }));
+  });
+}
