@@ -3,12 +3,14 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { SettingsError } from "../components/settings";
 import { RosterError } from "../customers/roster";
-import { planStack } from "./plan/plan";
+import { loadStack, planStack } from "./plan/plan";
 import { renderMarkdown, renderText } from "./plan/render";
 import { StackConfigError } from "./plan/stack";
 import { auditStackExport, renderAudit } from "./audit";
 import { TokenBroker } from "../runtime/broker/broker";
-import { KeyFileError, loadSigningKey } from "../runtime/broker/keys";
+import { KeyFileError, loadPrivateSigningKey, loadSigningKey } from "../runtime/broker/keys";
+import { AccessDenied, dockerConfig, mintFor } from "../runtime/mint";
+import { REGISTRY_KINDS, type RegistryKind } from "../customers/tiers";
 import { policyConfigProblems, type PolicyConfig } from "../policy/evaluate";
 import { StackExportError } from "../policy/sources";
 
@@ -54,6 +56,16 @@ function listenAddress(v: string): { host: string; port: number } {
   const port = m ? Number(m[2]) : NaN;
   if (!m || port > 65535) throw new InvalidArgumentError("must be host:port, e.g. 127.0.0.1:5001 (port 0 picks a free one)");
   return { host: m[1].replace(/^\[|\]$/g, ""), port };
+}
+
+function registryKind(v: string): RegistryKind {
+  if (!(REGISTRY_KINDS as readonly string[]).includes(v)) throw new InvalidArgumentError(`must be one of ${REGISTRY_KINDS.join(", ")}`);
+  return v as RegistryKind;
+}
+
+function outputFormat(v: string): "json" | "docker-config" {
+  if (v !== "json" && v !== "docker-config") throw new InvalidArgumentError("must be json or docker-config");
+  return v;
 }
 
 function positiveInt(v: string): number {
@@ -153,6 +165,48 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         process.once("SIGTERM", stop);
         process.once("SIGINT", stop);
       });
+    });
+
+  cli
+    .command("token")
+    .description("mint a short-lived credential for one customer's namespace on one registry kind")
+    .requiredOption("--customer <id>", "customer id")
+    .requiredOption("--kind <kind>", `registry kind: ${REGISTRY_KINDS.join(", ")}`, registryKind)
+    .option("--stack <name>", "stack whose settings to use", stackName, "dev")
+    .option("--roster <path>", "roster file (default: the stack's roster setting)")
+    .option("--format <format>", "json, or docker-config (a config.json fragment)", outputFormat, "json")
+    .option("--key <file>", "distribution: the broker's PEM private key (mints an offline 1 h credential)")
+    .option("--subscription <id>", "acr: the Azure subscription of the registry (default AZURE_SUBSCRIPTION_ID)")
+    .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
+    .action(async (opts: { customer: string; kind: RegistryKind; stack: string; roster?: string; format: "json" | "docker-config"; key?: string; subscription?: string; project?: string }) => {
+      const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
+      const { settings, roster } = loadStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
+      const envName = `INTAKE_GHCR_TOKEN_${opts.customer.toUpperCase().replace(/-/g, "_")}`;
+      try {
+        const cred = await mintFor(opts.customer, opts.kind, {
+          settings,
+          roster,
+          signingKey: opts.key ? loadPrivateSigningKey(opts.key) : undefined,
+          ghcrToken: process.env[envName],
+          azureSubscriptionId: opts.subscription ?? process.env.AZURE_SUBSCRIPTION_ID,
+        });
+        io.out(
+          opts.format === "docker-config"
+            ? JSON.stringify(dockerConfig(cred), null, 2)
+            : JSON.stringify(
+                { registry: cred.registry, namespace: cred.namespace, username: cred.username, password: cred.password, expiresAt: cred.expiresAt?.toISOString() ?? null, ...(cred.longLived ? { longLived: true } : {}) },
+                null,
+                2,
+              ),
+        );
+      } catch (e) {
+        if (e instanceof AccessDenied) {
+          io.err(`denied: ${e.message}`);
+          code = EXIT.denied;
+          return;
+        }
+        throw e;
+      }
     });
 
   try {

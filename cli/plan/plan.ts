@@ -118,6 +118,12 @@ export interface PlanStackOptions {
 
 /** Read the stack file and roster the way `pulumi up` would, then plan offline. */
 export async function planStack(opts: PlanStackOptions) {
+  const { settings, roster } = loadStack(opts);
+  return { settings, roster, plan: await planProgram(settings, roster, opts.policyConfig) };
+}
+
+/** The stack's settings (from Pulumi.<stack>.yaml, through pulumi.Config) and its roster, both validated. */
+export function loadStack(opts: Omit<PlanStackOptions, "policyConfig">): { settings: Settings; roster: Roster } {
   const stackConfig = readStackConfig(opts.projectDir, opts.stack);
   pulumi.runtime.setAllConfig(stackConfig.config, stackConfig.secretKeys);
   const settings = settingsFromConfig(shownPath(stackConfig.file), opts.stack, opts.today);
@@ -126,7 +132,7 @@ export async function planStack(opts: PlanStackOptions) {
     tierTable: settings.tierTable,
     prefix: { repoPrefix: settings.repoPrefix },
   });
-  return { settings, roster, plan: await planProgram(settings, roster, opts.policyConfig) };
+  return { settings, roster };
 }
 
 /** A path as a person would type it here: relative below the working folder, absolute elsewhere. */

@@ -30,12 +30,24 @@ export function loadSigningKey(keyFile: string, certFile: string): SigningKey {
   } catch (e) {
     throw new KeyFileError(`${certFile}: not a PEM certificate (${(e as Error).message})`);
   }
+  const signing = loadPrivateSigningKey(keyFile, privateKey);
+  if (!cert.publicKey.equals(signing.publicKey)) throw new KeyFileError(`${certFile}: its public key does not match ${keyFile}`);
+  return { ...signing, x5c: [cert.raw.toString("base64")] };
+}
+
+/** The key alone: enough to mint offline robot credentials, which the broker verifies with its certificate's key. */
+export function loadPrivateSigningKey(keyFile: string, loaded?: KeyObject): SigningKey {
+  let privateKey: KeyObject;
+  try {
+    privateKey = loaded ?? createPrivateKey(readFileSync(keyFile));
+  } catch (e) {
+    throw new KeyFileError(`${keyFile}: not a PEM private key (${(e as Error).message})`);
+  }
   const publicKey = createPublicKey(privateKey);
-  if (!cert.publicKey.equals(publicKey)) throw new KeyFileError(`${certFile}: its public key does not match ${keyFile}`);
   const d = privateKey.asymmetricKeyDetails;
   let alg: SigningKey["alg"];
   if (privateKey.asymmetricKeyType === "ec" && d?.namedCurve === "prime256v1") alg = "ES256";
   else if (privateKey.asymmetricKeyType === "rsa" && (d?.modulusLength ?? 0) >= 2048) alg = "RS256";
   else throw new KeyFileError(`${keyFile}: Distribution accepts ES256 (EC P-256) or RS256 (RSA >= 2048) keys, not ${privateKey.asymmetricKeyType} ${d?.namedCurve ?? d?.modulusLength ?? ""}`);
-  return { alg, privateKey, publicKey, x5c: [cert.raw.toString("base64")] };
+  return { alg, privateKey, publicKey, x5c: [] };
 }

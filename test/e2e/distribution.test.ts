@@ -6,6 +6,7 @@ import { SignJWT } from "jose";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { main } from "../../cli/main";
 import { runUnderMocks } from "../../cli/plan/engine";
 import { parseRoster } from "../../customers/roster";
 import { program } from "../../program";
@@ -169,5 +170,57 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
     const denials = logLines.map((l) => JSON.parse(l)).filter((l) => l.event === "deny" && l.customer === "acme-eu");
     expect(denials.map((d) => d.reason)).toContain("customer acme-eu is suspended (status is suspended)");
     expect((await pull("acme", "intake/acme/app")).ok).toBe(true);
+  });
+});
+
+describe.skipIf(!!unavailable)("intake token", () => {
+  it("mints a distribution credential offline that the broker accepts; denies with exit 3 and the reason", async () => {
+
+    const dir = mkdtempSync(path.join(tmpdir(), "token-"));
+    const { key } = makeKeyPair(dir);
+    const run = async (args: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s) });
+      return { code, out: out.join("\n"), err: err.join("\n") };
+    };
+    const root = path.resolve(__dirname, "..", "..");
+    // Licenses far in the future (and one long lapsed), so the test does not age.
+    const rosterFile = path.join(dir, "roster.yaml");
+    writeFileSync(
+      rosterFile,
+      stringify({
+        customers: [
+          customer("acme", "enterprise", { license: { expires: "2099-12-31" } }),
+          customer("initech", "standard", { license: { expires: "2099-12-31" } }),
+          customer("hooli", "enterprise", { license: { expires: "2026-01-31" } }),
+        ],
+      }),
+    );
+    const token = (args: string[]) => run(["token", ...args, "--project", root, "--roster", rosterFile]);
+    const ok = await token(["--customer", "acme", "--kind", "distribution", "--key", key]);
+    expect(ok.err).toBe("");
+    expect(ok.code).toBe(0);
+    const cred = JSON.parse(ok.out);
+    expect(cred).toMatchObject({ registry: "registry.dev.intake.example.com", namespace: "registry.dev.intake.example.com/intake/acme/", username: "intake-robot-acme" });
+    expect(new Date(cred.expiresAt).getTime() - Date.now()).toBeGreaterThan(3500_000);
+    const { jwtVerify } = await import("jose");
+    const { createPublicKey } = await import("node:crypto");
+    const { payload } = await jwtVerify(cred.password, createPublicKey(readFileSync(key)), { audience: "registry-intake#robot-credential", subject: "intake-robot-acme" });
+    expect(payload.iss).toBe("registry-intake-broker");
+
+    const dc = await token(["--customer", "acme", "--kind", "distribution", "--key", key, "--format", "docker-config"]);
+    const auths = JSON.parse(dc.out).auths;
+    expect(Buffer.from(auths["registry.dev.intake.example.com"].auth, "base64").toString()).toMatch(/^intake-robot-acme:ey/);
+
+    const denied = await token(["--customer", "initech", "--kind", "ecr"]);
+    expect(denied).toMatchObject({ code: 3, out: "" });
+    expect(denied.err).toBe("denied: customer initech is on tier standard, which allows ghcr, not ecr: tier enterprise includes it");
+    const lapsed = await token(["--customer", "hooli", "--kind", "distribution", "--key", key]);
+    expect(lapsed.code).toBe(3);
+    expect(lapsed.err).toContain("expired on 2026-01-31");
+    const badKind = await token(["--customer", "acme", "--kind", "quay"]);
+    expect(badKind.code).toBe(2);
+    expect(badKind.err).toContain("must be one of ghcr, ecr, acr, gar, distribution");
   });
 });

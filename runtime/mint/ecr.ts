@@ -1,0 +1,69 @@
+import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
+import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
+import { ecrPushPullPolicy, ecrRepositoryArn } from "../../components/iam";
+import { namesFor } from "../../customers/naming";
+import { TOKEN_SECONDS, type MintedCredential } from "./types";
+
+export interface EcrMintOptions {
+  customerId: string;
+  repoPrefix: string;
+  accountId: string;
+  region: string;
+  /** The platform push role (stack output ecrPushRoleArn). */
+  pushRoleArn: string;
+  sts?: STSClient;
+  /** Makes the ECR client that runs with the assumed session's credentials. */
+  ecrClient?: (credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string }) => ECRClient;
+}
+
+/** STS's limit on an inline session policy (packed). */
+export const SESSION_POLICY_LIMIT = 2048;
+
+/**
+ * The inline session policy: push and pull under the customer's prefix only. A prefix glob,
+ * not a list of ARNs, so it stays far under STS's 2,048 characters whatever the customer has.
+ */
+export function ecrSessionPolicy(o: Pick<EcrMintOptions, "customerId" | "repoPrefix" | "accountId" | "region">): string {
+  const prefix = namesFor(o.customerId, { repoPrefix: o.repoPrefix }).ecrRepositoryPrefix;
+  const policy = JSON.stringify(ecrPushPullPolicy("CustomerPrefix", [ecrRepositoryArn(o.region, o.accountId, `${prefix}*`)]));
+  if (policy.length > SESSION_POLICY_LIMIT) throw new Error(`session policy for ${o.customerId} is ${policy.length} characters, over STS's ${SESSION_POLICY_LIMIT}`);
+  return policy;
+}
+
+/**
+ * AssumeRole on the push role with the customer's session policy (effective permissions are the
+ * intersection of the role's and the session's), then GetAuthorizationToken with that session.
+ * The token claims 12 h, but it carries the session's permissions and dies with the session:
+ * role chaining caps that at 1 h, so expiresAt is the earlier of the two.
+ */
+export async function mintEcr(o: EcrMintOptions): Promise<MintedCredential> {
+  const sts = o.sts ?? new STSClient({ region: o.region });
+  const session = await sts.send(
+    new AssumeRoleCommand({
+      RoleArn: o.pushRoleArn,
+      RoleSessionName: `intake-${o.customerId}`.slice(0, 64),
+      DurationSeconds: TOKEN_SECONDS,
+      Policy: ecrSessionPolicy(o),
+      Tags: [{ Key: "intake-customer", Value: o.customerId }],
+    }),
+  );
+  const c = session.Credentials;
+  if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) throw new Error(`STS AssumeRole on ${o.pushRoleArn} returned no credentials`);
+  const creds = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken };
+  const ecr = o.ecrClient?.(creds) ?? new ECRClient({ region: o.region, credentials: creds });
+  const auth = await ecr.send(new GetAuthorizationTokenCommand({}));
+  const data = auth.authorizationData?.[0];
+  if (!data?.authorizationToken || !data.expiresAt) throw new Error("ECR GetAuthorizationToken returned no token");
+  const [username, ...rest] = Buffer.from(data.authorizationToken, "base64").toString("utf8").split(":");
+  const registry = (data.proxyEndpoint ?? `https://${o.accountId}.dkr.ecr.${o.region}.amazonaws.com`).replace(/^https?:\/\//, "");
+  const prefix = namesFor(o.customerId, { repoPrefix: o.repoPrefix }).ecrRepositoryPrefix;
+  return {
+    kind: "ecr",
+    registry,
+    namespace: `${registry}/${prefix}`,
+    username,
+    password: rest.join(":"),
+    expiresAt: new Date(Math.min(data.expiresAt.getTime(), c.Expiration.getTime())),
+    scope: { repositories: `${prefix}*`, role: o.pushRoleArn },
+  };
+}

@@ -1,0 +1,42 @@
+import { namesFor } from "../../customers/naming";
+import { TOKEN_SECONDS, type MintedCredential } from "./types";
+
+/** The part of a google-auth-library AuthClient the minting uses (GoogleAuth#getClient() gives one). */
+export interface GoogleRequester {
+  request<T>(opts: { url: string; method: "POST"; data: unknown }): Promise<{ data: T }>;
+}
+
+export interface GarMintOptions {
+  customerId: string;
+  repoPrefix: string;
+  project: string;
+  location: string;
+  client: GoogleRequester;
+}
+
+export const GAR_SCOPE = "https://www.googleapis.com/auth/cloud-platform";
+
+/**
+ * IAM Credentials generateAccessToken, impersonating the customer's service account (the runtime's
+ * identity holds Token Creator on that account only). 1 h: 12 h needs an org-policy exception.
+ */
+export async function mintGar(o: GarMintOptions): Promise<MintedCredential> {
+  const n = namesFor(o.customerId, { repoPrefix: o.repoPrefix });
+  const email = `${n.gcpServiceAccountId}@${o.project}.iam.gserviceaccount.com`;
+  const { data } = await o.client.request<{ accessToken: string; expireTime: string }>({
+    url: `https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/${encodeURIComponent(email)}:generateAccessToken`,
+    method: "POST",
+    data: { scope: [GAR_SCOPE], lifetime: `${TOKEN_SECONDS}s` },
+  });
+  if (!data?.accessToken) throw new Error(`generateAccessToken for ${email} returned no token`);
+  const registry = `${o.location}-docker.pkg.dev`;
+  return {
+    kind: "gar",
+    registry,
+    namespace: `${registry}/${o.project}/${n.garRepositoryId}/`,
+    username: "oauth2accesstoken",
+    password: data.accessToken,
+    expiresAt: new Date(data.expireTime),
+    scope: { serviceAccount: email, repository: `projects/${o.project}/locations/${o.location}/repositories/${n.garRepositoryId}` },
+  };
+}

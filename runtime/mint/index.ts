@@ -1,0 +1,68 @@
+import type { Settings } from "../../components/settings";
+import type { Roster } from "../../customers/roster";
+import type { RegistryKind } from "../../customers/tiers";
+import { checkAccess } from "../access";
+import type { SigningKey } from "../broker/keys";
+import { mintAcr } from "./acr";
+import { mintEcr } from "./ecr";
+import { mintGar } from "./gar";
+import { ghcrCredential, mintDistribution } from "./ghcr-distribution";
+import type { MintedCredential } from "./types";
+
+export class AccessDenied extends Error {
+  override name = "AccessDenied";
+}
+
+export interface MintContext {
+  settings: Settings;
+  roster: Roster;
+  /** distribution: the broker's private key. */
+  signingKey?: SigningKey;
+  /** ghcr: the customer's machine-user PAT (the stack secret, decrypted by the caller). */
+  ghcrToken?: string;
+  /** acr: the subscription of the shared registry. */
+  azureSubscriptionId?: string;
+  /** ecr: the push role; default the one the platform declares. */
+  pushRoleArn?: string;
+}
+
+/** The push role's ARN as PlatformRegistries names it. */
+export function defaultPushRoleArn(s: Settings): string {
+  return `arn:aws:iam::${s.aws!.accountId}:role/${s.repoPrefix}/${s.repoPrefix}-ecr-push`;
+}
+
+/** Check the license, then mint with the kind's own SDK. Throws AccessDenied with a reason a person can act on. */
+export async function mintFor(customerId: string, kind: RegistryKind, ctx: MintContext): Promise<MintedCredential> {
+  const s = ctx.settings;
+  const decision = checkAccess(ctx.roster, customerId, kind, { tierTable: s.tierTable, asOf: s.asOf, enabledKinds: s.enabledKinds });
+  if (!decision.allowed) throw new AccessDenied(decision.reason);
+  const base = { customerId, repoPrefix: s.repoPrefix };
+  switch (kind) {
+    case "ecr":
+      return mintEcr({ ...base, accountId: s.aws!.accountId, region: s.aws!.region, pushRoleArn: ctx.pushRoleArn ?? defaultPushRoleArn(s) });
+    case "acr": {
+      if (!ctx.azureSubscriptionId) throw new Error("acr: the registry's subscription is needed (--subscription or AZURE_SUBSCRIPTION_ID)");
+      const [{ ContainerRegistryManagementClient }, { DefaultAzureCredential }] = await Promise.all([import("@azure/arm-containerregistry"), import("@azure/identity")]);
+      const client = new ContainerRegistryManagementClient(new DefaultAzureCredential(), ctx.azureSubscriptionId);
+      // The dynamic import gives the ESM build of the same class the CommonJS type names.
+      return mintAcr({ ...base, subscriptionId: ctx.azureSubscriptionId, resourceGroupName: s.acr!.resourceGroupName, registryName: s.acr!.registryName, client: client as never });
+    }
+    case "gar": {
+      const { GoogleAuth } = await import("google-auth-library");
+      const client = await new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] }).getClient();
+      return mintGar({ ...base, project: s.gar!.project, location: s.gar!.location, client: client as never });
+    }
+    case "ghcr":
+      return ghcrCredential({ ...base, owner: s.ghcr!.owner, machineUser: decision.customer.github?.machineUser, token: ctx.ghcrToken });
+    case "distribution": {
+      if (!ctx.signingKey) throw new Error("distribution: the broker's private key is needed (--key KEY.pem)");
+      const d = s.distribution!;
+      return mintDistribution({ ...base, host: d.host, service: d.service, issuer: d.issuer, key: ctx.signingKey });
+    }
+  }
+}
+
+/** A docker config.json fragment for one credential. */
+export function dockerConfig(c: MintedCredential): { auths: Record<string, { auth: string }> } {
+  return { auths: { [c.registry]: { auth: Buffer.from(`${c.username}:${c.password}`).toString("base64") } } };
+}

@@ -1,0 +1,132 @@
+import { ContainerRegistryManagementClient } from "@azure/arm-containerregistry";
+import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
+import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
+import { createHttpHeaders, type HttpClient, type PipelineRequest } from "@azure/core-rest-pipeline";
+import { mockClient } from "aws-sdk-client-mock";
+import { describe, expect, it } from "vitest";
+import { ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS } from "../components/iam";
+import { mintAcr } from "../runtime/mint/acr";
+import { CredentialCache } from "../runtime/mint/cache";
+import { ecrSessionPolicy, mintEcr, SESSION_POLICY_LIMIT } from "../runtime/mint/ecr";
+import { GAR_SCOPE, mintGar } from "../runtime/mint/gar";
+import { ghcrCredential } from "../runtime/mint/ghcr-distribution";
+import type { MintedCredential } from "../runtime/mint/types";
+
+describe("ecr: AssumeRole with the customer's session policy, then GetAuthorizationToken", () => {
+  const opts = { customerId: "acme", repoPrefix: "intake", accountId: "111122223333", region: "eu-west-1", pushRoleArn: "arn:aws:iam::111122223333:role/intake/intake-ecr-push" };
+
+  it("sends the exact request and reports the earlier of the two expiries", async () => {
+    const sts = mockClient(STSClient);
+    const sessionEnd = new Date(Date.now() + 3600_000);
+    sts.on(AssumeRoleCommand).resolves({ Credentials: { AccessKeyId: "ASIAX", SecretAccessKey: "s", SessionToken: "t", Expiration: sessionEnd } });
+    const ecr = mockClient(ECRClient);
+    ecr.on(GetAuthorizationTokenCommand).resolves({
+      authorizationData: [{ authorizationToken: Buffer.from("AWS:ecr-password").toString("base64"), expiresAt: new Date(Date.now() + 12 * 3600_000), proxyEndpoint: "https://111122223333.dkr.ecr.eu-west-1.amazonaws.com" }],
+    });
+    const cred = await mintEcr({ ...opts, sts: new STSClient({ region: "eu-west-1" }), ecrClient: (c) => new ECRClient({ region: "eu-west-1", credentials: c }) });
+
+    const call = sts.commandCalls(AssumeRoleCommand)[0].args[0].input;
+    expect(call).toMatchObject({ RoleArn: opts.pushRoleArn, RoleSessionName: "intake-acme", DurationSeconds: 3600, Tags: [{ Key: "intake-customer", Value: "acme" }] });
+    const policy = JSON.parse(call.Policy!);
+    expect(policy.Statement).toEqual([
+      { Sid: "Auth", Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: "*" },
+      { Sid: "CustomerPrefix", Effect: "Allow", Action: [...ECR_PULL_ACTIONS, ...ECR_PUSH_ACTIONS], Resource: ["arn:aws:ecr:eu-west-1:111122223333:repository/intake/acme/*"] },
+    ]);
+    expect(ecr.commandCalls(GetAuthorizationTokenCommand)).toHaveLength(1);
+    expect(cred).toMatchObject({ kind: "ecr", registry: "111122223333.dkr.ecr.eu-west-1.amazonaws.com", namespace: "111122223333.dkr.ecr.eu-west-1.amazonaws.com/intake/acme/", username: "AWS", password: "ecr-password" });
+    expect(cred.expiresAt!.getTime()).toBe(sessionEnd.getTime()); // 1 h session, not the token's 12 h
+    sts.restore();
+    ecr.restore();
+  });
+
+  it("the session policy stays under 2,048 characters for the longest id", () => {
+    const policy = ecrSessionPolicy({ ...opts, customerId: "a".repeat(24), repoPrefix: "a".repeat(16) });
+    expect(policy.length).toBeLessThan(SESSION_POLICY_LIMIT);
+  });
+});
+
+describe("gar: generateAccessToken impersonating the customer's service account", () => {
+  it("asks for exactly that account, 1 h, cloud-platform scope", async () => {
+    const calls: unknown[] = [];
+    const client = {
+      request: async <T>(req: { url: string; method: "POST"; data: unknown }) => {
+        calls.push(req);
+        return { data: { accessToken: "ya29.token", expireTime: "2026-11-22T13:00:00Z" } as T };
+      },
+    };
+    const cred = await mintGar({ customerId: "acme", repoPrefix: "intake", project: "intake-dev-381204", location: "europe-west1", client });
+    expect(calls).toEqual([
+      {
+        url: "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/intake-acme%40intake-dev-381204.iam.gserviceaccount.com:generateAccessToken",
+        method: "POST",
+        data: { scope: [GAR_SCOPE], lifetime: "3600s" },
+      },
+    ]);
+    expect(cred).toMatchObject({ username: "oauth2accesstoken", password: "ya29.token", registry: "europe-west1-docker.pkg.dev", namespace: "europe-west1-docker.pkg.dev/intake-dev-381204/intake-acme/" });
+    expect(cred.expiresAt!.toISOString()).toBe("2026-11-22T13:00:00.000Z");
+  });
+});
+
+describe("acr: generateCredentials for the customer's token with a 1 h expiry", () => {
+  it("posts the token id, password1 and the expiry through the SDK's HTTP pipeline", async () => {
+    const requests: PipelineRequest[] = [];
+    const httpClient: HttpClient = {
+      sendRequest: async (request) => {
+        requests.push(request);
+        return {
+          request,
+          status: 200,
+          headers: createHttpHeaders({ "content-type": "application/json" }),
+          bodyAsText: JSON.stringify({ username: "intake-acme", passwords: [{ name: "password1", value: "acr-password", expiry: "2026-11-22T13:00:00Z" }] }),
+        };
+      },
+    };
+    const credential = { getToken: async () => ({ token: "arm-token", expiresOnTimestamp: Date.now() + 3600_000 }) };
+    const client = new ContainerRegistryManagementClient(credential, "00000000-0000-4000-a000-000000000000", { httpClient });
+    const now = new Date("2026-11-22T12:00:00Z");
+    const cred = await mintAcr({ customerId: "acme", repoPrefix: "intake", subscriptionId: "00000000-0000-4000-a000-000000000000", resourceGroupName: "rg-intake", registryName: "intakedev", client, now });
+    const post = requests.find((r) => r.method === "POST")!;
+    expect(post.url).toMatch(/^https:\/\/management\.azure\.com\/subscriptions\/00000000-0000-4000-a000-000000000000\/resourceGroups\/rg-intake\/providers\/Microsoft\.ContainerRegistry\/registries\/intakedev\/generateCredentials\?api-version=/);
+    expect(JSON.parse(String(post.body))).toEqual({
+      tokenId: "/subscriptions/00000000-0000-4000-a000-000000000000/resourceGroups/rg-intake/providers/Microsoft.ContainerRegistry/registries/intakedev/tokens/intake-acme",
+      expiry: "2026-11-22T13:00:00.000Z",
+      name: "password1",
+    });
+    expect(post.headers.get("authorization")).toBe("Bearer arm-token");
+    expect(cred).toMatchObject({ username: "intake-acme", password: "acr-password", registry: "intakedev.azurecr.io", namespace: "intakedev.azurecr.io/intake/acme/" });
+    expect(cred.expiresAt!.toISOString()).toBe("2026-11-22T13:00:00.000Z");
+  });
+});
+
+describe("ghcr: nothing to mint", () => {
+  it("returns the stored PAT flagged long-lived, or refuses with the reason", () => {
+    const c = ghcrCredential({ customerId: "acme", repoPrefix: "intake", owner: "Example-Org", machineUser: "acme-bot", token: "ghp_x" });
+    expect(c).toMatchObject({ username: "acme-bot", password: "ghp_x", expiresAt: null, longLived: true, namespace: "ghcr.io/example-org/intake-acme/" });
+    expect(() => ghcrCredential({ customerId: "acme", repoPrefix: "intake", owner: "o" })).toThrow(/has no github.machineUser/);
+    expect(() => ghcrCredential({ customerId: "acme", repoPrefix: "intake", owner: "o", machineUser: "acme-bot" })).toThrow(/set registry-intake:ghcr.machineUserTokens.acme as a secret/);
+  });
+});
+
+describe("credential cache", () => {
+  const cred = (expiresAt: Date | null, password: string): MintedCredential => ({ kind: "ecr", registry: "r", namespace: "r/x/", username: "u", password, expiresAt, scope: {} });
+
+  it("reuses a credential until shortly before it expires, and shares one mint between concurrent asks", async () => {
+    let now = 0;
+    let mints = 0;
+    const cache = new CredentialCache(300, () => now);
+    const mint = async () => cred(new Date(3600_000), `p${++mints}`);
+    const [a, b] = await Promise.all([cache.get({ customer: "acme", kind: "ecr" }, mint), cache.get({ customer: "acme", kind: "ecr" }, mint)]);
+    expect([a.password, b.password, mints]).toEqual(["p1", "p1", 1]);
+    now = 3600_000 - 301_000;
+    expect((await cache.get({ customer: "acme", kind: "ecr" }, mint)).password).toBe("p1");
+    now = 3600_000 - 299_000;
+    expect((await cache.get({ customer: "acme", kind: "ecr" }, mint)).password).toBe("p2");
+    expect((await cache.get({ customer: "globex", kind: "ecr" }, mint)).password).toBe("p3");
+  });
+
+  it("does not keep a failed mint", async () => {
+    const cache = new CredentialCache();
+    await expect(cache.get({ customer: "a", kind: "ecr" }, async () => Promise.reject(new Error("throttled")))).rejects.toThrow("throttled");
+    expect((await cache.get({ customer: "a", kind: "ecr" }, async () => cred(null, "ok"))).password).toBe("ok");
+  });
+});
