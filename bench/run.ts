@@ -1,8 +1,9 @@
 // npm run bench [-- SUITE...]: every suite when none is named.
+import * as broker from "./broker";
 import * as plan from "./plan";
 import * as types from "./types";
 
-const SUITES: Record<string, { run: () => Promise<void> }> = { plan, types };
+const SUITES: Record<string, { run: () => Promise<void> }> = { plan, types, broker };
 
 async function main() {
   const wanted = process.argv.slice(2);
