@@ -224,3 +224,28 @@ describe.skipIf(!!unavailable)("intake token", () => {
     expect(badKind.err).toContain("must be one of ghcr, ecr, acr, gar, distribution");
   });
 });
+
+describe.skipIf(!!unavailable)("docker-credential-intake", () => {
+  it("get answers the docker protocol with a minted credential; other hosts are not found", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const dir = mkdtempSync(path.join(tmpdir(), "helper-"));
+    const { key } = makeKeyPair(dir);
+    const root = path.resolve(__dirname, "..", "..");
+    const helper = (action: string, input: string, env: Record<string, string>) =>
+      spawnSync(process.execPath, [path.join(root, "cli", "bin", "docker-credential-intake.js"), action], { input, encoding: "utf8", env: { ...process.env, ...env }, timeout: 60_000 });
+    const rosterFile = path.join(dir, "roster.yaml");
+    writeFileSync(rosterFile, stringify({ customers: [customer("acme", "enterprise", { license: { expires: "2099-12-31" } })] }));
+    const env = { INTAKE_CUSTOMER: "acme", INTAKE_BROKER_KEY: key, INTAKE_PROJECT: root, INTAKE_ROSTER: rosterFile };
+    const got = helper("get", "https://registry.dev.intake.example.com\n", env);
+    expect(got.stderr).toBe("");
+    expect(got.status).toBe(0);
+    const answer = JSON.parse(got.stdout);
+    expect(answer).toMatchObject({ ServerURL: "https://registry.dev.intake.example.com", Username: "intake-robot-acme" });
+    expect(answer.Secret).toMatch(/^ey[\w-]+\.[\w-]+\.[\w-]+$/);
+    const other = helper("get", "docker.io\n", env);
+    expect(other.status).toBe(1);
+    expect(other.stdout.trim()).toBe("credentials not found in native keychain");
+    expect(helper("list", "", env).stdout.trim()).toBe("{}");
+    expect(helper("store", "{}", env).status).toBe(1);
+  });
+});
