@@ -10,6 +10,8 @@ import { auditStackExport, renderAudit } from "./audit";
 import { TokenBroker } from "../runtime/broker/broker";
 import { KeyFileError, loadPrivateSigningKey, loadSigningKey } from "../runtime/broker/keys";
 import { AccessDenied, dockerConfig, mintFor } from "../runtime/mint";
+import { CredentialCache } from "../runtime/mint/cache";
+import { checkAccess } from "../runtime/access";
 import { REGISTRY_KINDS, type RegistryKind } from "../customers/tiers";
 import { policyConfigProblems, type PolicyConfig } from "../policy/evaluate";
 import { StackExportError } from "../policy/sources";
@@ -149,11 +151,36 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .requiredOption("--service <name>", "the registry's auth.token.service")
     .requiredOption("--issuer <name>", "the registry's auth.token.issuer")
     .option("--ttl <seconds>", "token lifetime", positiveInt, 3600)
-    .action(async (opts: { acl: string; roster: string; listen: { host: string; port: number }; key: string; cert: string; service: string; issuer: string; ttl: number }) => {
+    .option("--caller-tokens <file>", "enable GET /registry/credentials for callers whose bearer token's sha256 (hex, one per line) is listed")
+    .option("--stack <name>", "with --caller-tokens: stack whose settings the minting uses", stackName, "dev")
+    .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
+    .action(async (opts: { acl: string; roster: string; listen: { host: string; port: number }; key: string; cert: string; service: string; issuer: string; ttl: number; callerTokens?: string; stack: string; project?: string }) => {
+      const key = loadSigningKey(opts.key, opts.cert);
+      let credentials: ConstructorParameters<typeof TokenBroker>[0]["credentials"];
+      if (opts.callerTokens) {
+        const hashes = readFileSync(opts.callerTokens, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+        const bad = hashes.filter((h) => !/^[0-9a-f]{64}$/.test(h));
+        if (bad.length) throw new PolicyConfigError([`${opts.callerTokens}: each line must be a sha256 in hex (${bad.length} are not)`]);
+        const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
+        const cache = new CredentialCache();
+        credentials = {
+          callerTokenHashes: new Set(hashes),
+          mint: (customer, kind) => {
+            // Settings and roster are read per request and the license checked before the cache,
+            // so a suspension applies to the very next request even with a cached credential.
+            const { settings, roster } = loadStack({ projectDir, stack: opts.stack, rosterPath: path.resolve(opts.roster) });
+            const decision = checkAccess(roster, customer, kind, { tierTable: settings.tierTable, asOf: settings.asOf, enabledKinds: settings.enabledKinds });
+            if (!decision.allowed) throw new AccessDenied(decision.reason);
+            const ghcrToken = process.env[`INTAKE_GHCR_TOKEN_${customer.toUpperCase().replace(/-/g, "_")}`];
+            return cache.get({ customer, kind }, () => mintFor(customer, kind, { settings, roster, signingKey: key, azureSubscriptionId: process.env.AZURE_SUBSCRIPTION_ID, ghcrToken }));
+          },
+        };
+      }
       const broker = new TokenBroker({
+        credentials,
         aclFile: opts.acl,
         rosterFile: opts.roster,
-        key: loadSigningKey(opts.key, opts.cert),
+        key,
         service: opts.service,
         issuer: opts.issuer,
         ttlSeconds: opts.ttl,

@@ -2,6 +2,11 @@ import type { Customer, Roster } from "../customers/roster";
 import { customerState } from "../customers/status";
 import { tierAllows, tierKinds, TIERS, type RegistryKind, type TierTable } from "../customers/tiers";
 
+/** A refused credential; the message says what a person would have to change. */
+export class AccessDenied extends Error {
+  override name = "AccessDenied";
+}
+
 export type AccessDecision =
   | { allowed: true; customer: Customer; kind: RegistryKind; expires: string }
   | { allowed: false; reason: string };

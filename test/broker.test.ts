@@ -9,7 +9,8 @@ import { stringify } from "yaml";
 import { TokenBroker } from "../runtime/broker/broker";
 import { KeyFileError, loadSigningKey } from "../runtime/broker/keys";
 import { grant, parseScope, pathCovers } from "../runtime/broker/scope";
-import { customer } from "./helpers";
+import { mintFor } from "../runtime/mint";
+import { customer, testRoster, testSettings } from "./helpers";
 import { e2eUnavailable, makeKeyPair } from "./e2e/harness";
 
 describe("scopes", () => {
@@ -128,5 +129,52 @@ describe("signing keys", () => {
     expect(() => loadSigningKey(path.join(dir, "junk.pem"), cert)).toThrow(/junk\.pem: not a PEM private key/);
     const other = makeKeyPair(mkdtempSync(path.join(tmpdir(), "keys2-")));
     expect(() => loadSigningKey(key, other.cert)).toThrow(/its public key does not match/);
+  });
+});
+
+describe.skipIf(!!e2eUnavailable())("GET /registry/credentials", () => {
+  it("mints for callers with an accepted bearer token; 401 otherwise; a denial is a 403 with the reason", async () => {
+    const { createHash } = await import("node:crypto");
+    const dir = mkdtempSync(path.join(tmpdir(), "creds-"));
+    const pair = makeKeyPair(dir);
+    const key = loadSigningKey(pair.key, pair.cert);
+    writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: [customer("acme", "enterprise")] }));
+    writeFileSync(path.join(dir, "acl.json"), JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries: [] }));
+    const settings = testSettings();
+    const roster = testRoster([customer("acme", "enterprise"), customer("initech", "standard")], settings);
+    const logs: string[] = [];
+    const broker = new TokenBroker({
+      aclFile: path.join(dir, "acl.json"),
+      rosterFile: path.join(dir, "roster.yaml"),
+      key,
+      service: "svc",
+      issuer: "iss",
+      logger: pino({}, { write: (s: string) => void logs.push(s) }),
+      credentials: {
+        callerTokenHashes: new Set([createHash("sha256").update("caller-secret").digest("hex")]),
+        mint: (c, k) => mintFor(c, k, { settings, roster, signingKey: key }),
+      },
+    });
+    const base = `http://127.0.0.1:${await broker.listen("127.0.0.1", 0)}/registry/credentials`;
+    try {
+      const get = (q: string, token?: string) => fetch(`${base}?${q}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+      expect((await get("customer=acme&kind=distribution")).status).toBe(401);
+      expect((await get("customer=acme&kind=distribution", "wrong")).status).toBe(401);
+      const ok = await get("customer=acme&kind=distribution", "caller-secret");
+      expect(ok.status).toBe(200);
+      const body = (await ok.json()) as { registry: string; username: string; password: string; expiresAt: string };
+      expect(body).toMatchObject({ registry: "registry.test.example.com", username: "intake-robot-acme" });
+      expect(body.password).toMatch(/^ey/);
+      const denied = await get("customer=initech&kind=ecr", "caller-secret");
+      expect(denied.status).toBe(403);
+      expect(((await denied.json()) as { errors: { message: string }[] }).errors[0].message).toBe(
+        "customer initech is on tier standard, which allows ghcr, not ecr: tier enterprise includes it",
+      );
+      expect((await get("customer=acme&kind=quay", "caller-secret")).status).toBe(400);
+      expect(logs.join("")).not.toContain(body.password);
+      expect(logs.join("")).not.toContain("caller-secret");
+    } finally {
+      await broker.close();
+    }
   });
 });

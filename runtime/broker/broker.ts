@@ -10,6 +10,9 @@ import { DEFAULT_TIER_TABLE, tierAllows, type TierTable } from "../../customers/
 import { issueMessage } from "../../customers/messages";
 import { aclSchema, type Acl, type AclEntry } from "../acl";
 import type { SigningKey } from "./keys";
+import { REGISTRY_KINDS, type RegistryKind } from "../../customers/tiers";
+import { AccessDenied } from "../access";
+import type { MintedCredential } from "../mint/types";
 import { grant, parseScope, type Access } from "./scope";
 
 export interface BrokerOptions {
@@ -24,6 +27,11 @@ export interface BrokerOptions {
   /** The day licenses are judged against; default today (UTC). */
   today?: () => string;
   logger?: Logger;
+  /** GET /registry/credentials: who may call it (sha256 hex of accepted bearer tokens) and how to mint. */
+  credentials?: {
+    callerTokenHashes: ReadonlySet<string>;
+    mint: (customer: string, kind: RegistryKind) => Promise<MintedCredential>;
+  };
 }
 
 export interface TokenResponse {
@@ -178,6 +186,7 @@ export class TokenBroker {
     };
     try {
       if (url.pathname === "/healthz") return send(200, { ok: true });
+      if (url.pathname === "/registry/credentials") return await this.credentials(req, url, send);
       if (url.pathname !== "/token" && url.pathname !== "/auth/token") return send(404, { errors: [{ code: "NOT_FOUND", message: url.pathname }] });
       let credentials: { username: string; password: string } | undefined;
       let service = url.searchParams.get("service") ?? undefined;
@@ -203,6 +212,35 @@ export class TokenBroker {
     } catch (e) {
       this.log.error({ event: "error", error: (e as Error).message }, "token request failed");
       send(500, { errors: [{ code: "UNKNOWN", message: "internal error" }] });
+    }
+  }
+
+  /** Minted credentials for any kind, for callers holding a bearer token the broker accepts. */
+  private async credentials(req: IncomingMessage, url: URL, send: (status: number, body: unknown, headers?: Record<string, string>) => void): Promise<void> {
+    const c = this.opts.credentials;
+    if (!c) return send(404, { errors: [{ code: "NOT_FOUND", message: "the credentials endpoint is not enabled (--caller-tokens)" }] });
+    if (req.method !== "GET") return send(405, { errors: [{ code: "UNSUPPORTED", message: req.method }] });
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
+    const caller = bearer ? createHash("sha256").update(bearer).digest("hex") : undefined;
+    const remote = req.socket.remoteAddress;
+    if (!caller || !c.callerTokenHashes.has(caller)) {
+      this.log.warn({ event: "deny", endpoint: "credentials", reason: "caller not authenticated", remote }, "credentials denied");
+      return send(401, { errors: [{ code: "UNAUTHORIZED", message: "a bearer token the broker accepts is required" }] }, { "www-authenticate": 'Bearer realm="registry-intake"' });
+    }
+    const customer = url.searchParams.get("customer") ?? "";
+    const kind = url.searchParams.get("kind") ?? "";
+    if (!customer || !(REGISTRY_KINDS as readonly string[]).includes(kind)) {
+      return send(400, { errors: [{ code: "BAD_REQUEST", message: `customer and kind (${REGISTRY_KINDS.join(", ")}) are required` }] });
+    }
+    const who = { caller: caller.slice(0, 12), customer, kind, remote };
+    try {
+      const cred = await c.mint(customer, kind as RegistryKind);
+      this.log.info({ event: "issue", endpoint: "credentials", ...who, expiresAt: cred.expiresAt?.toISOString() ?? null, longLived: cred.longLived ?? false }, "credential minted");
+      send(200, { registry: cred.registry, namespace: cred.namespace, username: cred.username, password: cred.password, expiresAt: cred.expiresAt?.toISOString() ?? null, ...(cred.longLived ? { longLived: true } : {}) });
+    } catch (e) {
+      const denied = e instanceof AccessDenied;
+      this.log.warn({ event: "deny", endpoint: "credentials", ...who, reason: (e as Error).message }, denied ? "credential denied" : "credential failed");
+      send(denied ? 403 : 502, { errors: [{ code: denied ? "DENIED" : "UPSTREAM", message: (e as Error).message }] });
     }
   }
 

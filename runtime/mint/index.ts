@@ -1,7 +1,7 @@
 import type { Settings } from "../../components/settings";
 import type { Roster } from "../../customers/roster";
 import type { RegistryKind } from "../../customers/tiers";
-import { checkAccess } from "../access";
+import { AccessDenied, checkAccess } from "../access";
 import type { SigningKey } from "../broker/keys";
 import { mintAcr } from "./acr";
 import { mintEcr } from "./ecr";
@@ -9,9 +9,7 @@ import { mintGar } from "./gar";
 import { ghcrCredential, mintDistribution } from "./ghcr-distribution";
 import type { MintedCredential } from "./types";
 
-export class AccessDenied extends Error {
-  override name = "AccessDenied";
-}
+export { AccessDenied } from "../access";
 
 export interface MintContext {
   settings: Settings;
