@@ -1,13 +1,11 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import bcrypt from "bcryptjs";
 import pino from "pino";
-import { stringify } from "yaml";
 import { TokenBroker } from "../runtime/broker/broker";
 import { loadSigningKey } from "../runtime/broker/keys";
-import { makeKeyPair } from "../test/e2e/harness";
+import { makeKeyPair, writeBrokerFixture } from "../test/e2e/harness";
 
 const SECONDS = 5;
 /** Concurrent keep-alive connections: latency grows with the queue, so each level is its own row. */
@@ -23,19 +21,9 @@ const TARGET = { tokensPerSecond: 2000, p99Ms: 10 };
 export async function run(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), "broker-bench-"));
   const pair = makeKeyPair(dir);
-  writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: [{ id: "acme", name: "Acme", tier: "enterprise", license: { expires: "2099-12-31" } }] }));
-  writeFileSync(
-    path.join(dir, "acl.json"),
-    JSON.stringify({
-      version: 1,
-      service: "svc",
-      issuer: "iss",
-      entries: [{ customer: "acme", username: "intake-robot-acme", passwordHash: bcrypt.hashSync("pw", 10), paths: ["intake/acme/*"], actions: ["pull", "push"], enabled: true }],
-    }),
-  );
+  const files = writeBrokerFixture(dir, { username: "intake-robot-acme", password: "pw", cost: 10 });
   const broker = new TokenBroker({
-    aclFile: path.join(dir, "acl.json"),
-    rosterFile: path.join(dir, "roster.yaml"),
+    ...files,
     key: loadSigningKey(pair.key, pair.cert),
     service: "svc",
     issuer: "iss",

@@ -1,7 +1,6 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import bcrypt from "bcryptjs";
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,7 +10,7 @@ import { KeyFileError, loadSigningKey } from "../runtime/broker/keys";
 import { grant, parseScope, pathCovers } from "../runtime/broker/scope";
 import { mintFor } from "../runtime/mint";
 import { customer, testRoster, testSettings } from "./helpers";
-import { e2eUnavailable, makeKeyPair } from "./e2e/harness";
+import { e2eUnavailable, makeKeyPair, writeBrokerFixture } from "./e2e/harness";
 
 describe("scopes", () => {
   it("parses repository scopes, plugin types and catalog; refuses malformed ones", () => {
@@ -47,19 +46,8 @@ describe.skipIf(!!e2eUnavailable())("token broker over HTTP", () => {
     dir = mkdtempSync(path.join(tmpdir(), "broker-"));
     const pair = makeKeyPair(dir);
     cert = pair.cert;
-    writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: [customer("acme", "enterprise")] }));
-    writeFileSync(
-      path.join(dir, "acl.json"),
-      JSON.stringify({
-        version: 1,
-        service: "svc",
-        issuer: "iss",
-        entries: [{ customer: "acme", username: "robot-acme", passwordHash: bcrypt.hashSync("pw", 4), paths: ["intake/acme/*"], actions: ["pull", "push"], enabled: true }],
-      }),
-    );
     broker = new TokenBroker({
-      aclFile: path.join(dir, "acl.json"),
-      rosterFile: path.join(dir, "roster.yaml"),
+      ...writeBrokerFixture(dir, { username: "robot-acme", password: "pw", cost: 4 }),
       key: loadSigningKey(pair.key, pair.cert),
       service: "svc",
       issuer: "iss",

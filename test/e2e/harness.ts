@@ -2,6 +2,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_pr
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import * as path from "node:path";
+import bcryptjs from "bcryptjs";
 import { stringify } from "yaml";
 
 /** Why the real-registry tests cannot run here, or undefined when they can. */
@@ -104,4 +105,20 @@ export function skopeo(args: string[], authDir: string): Promise<ToolResult> {
     child.stderr.on("data", (d) => (stderr += d));
     child.on("close", (code) => resolve({ ok: code === 0, stdout, stderr }));
   });
+}
+
+/**
+ * A broker's files for one enterprise customer `acme` licensed to 2099: roster.yaml, and acl.json
+ * with one robot whose password is `password` (bcrypt at `cost`), for service `svc` / issuer `iss`.
+ */
+export function writeBrokerFixture(dir: string, o: { username: string; password: string; cost: number }): { aclFile: string; rosterFile: string } {
+  const rosterFile = path.join(dir, "roster.yaml");
+  const aclFile = path.join(dir, "acl.json");
+  writeFileSync(rosterFile, stringify({ customers: [{ id: "acme", name: "Acme", tier: "enterprise", license: { expires: "2099-12-31" } }] }));
+  const passwordHash = bcryptjs.hashSync(o.password, o.cost);
+  writeFileSync(
+    aclFile,
+    JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries: [{ customer: "acme", username: o.username, passwordHash, paths: ["intake/acme/*"], actions: ["pull", "push"], enabled: true }] }),
+  );
+  return { aclFile, rosterFile };
 }
