@@ -16,6 +16,8 @@ import { loadSigningKey, type SigningKey } from "../../runtime/broker/keys";
 import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../helpers";
 import { e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "./harness";
 import { writeOciImage } from "./oci";
+import { RegistryClient } from "../../runtime/delivery/manifest";
+import { parseReference } from "../../runtime/delivery/reference";
 
 const unavailable = e2eUnavailable();
 if (unavailable) console.log(`skipping the real-registry tests: ${unavailable}`);
@@ -159,6 +161,21 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
     const other = loadSigningKey(...(Object.values(makeKeyPair(mkdtempSync(path.join(tmpdir(), "k-")))) as [string, string]));
     const forged = await mintRobotCredential(other, { username: robot("acme"), service: SERVICE, issuer: ISSUER });
     expect((await push("acme", forged.password, "intake/acme/offline")).ok).toBe(false);
+  });
+
+  it("cache check: HEAD with every manifest type finds the pushed digest, one token per repository", async () => {
+    const client = new RegistryClient({ username: robot("acme"), password: passwords.acme });
+    const here = await client.headManifest(parseReference(`${host}/intake/acme/app:v1`));
+    expect(here).toMatchObject({ exists: true, digest: image.digest, mediaType: "application/vnd.oci.image.manifest.v1+json" });
+    expect(await client.headManifest(parseReference(`${host}/intake/acme/app:v2`))).toEqual({ exists: false });
+    expect(await client.headManifest(parseReference(`${host}/intake/acme/app@${image.digest}`))).toMatchObject({ exists: true, digest: image.digest });
+    expect(client.tokenRequests).toBe(1); // three checks of one repository, one token
+    await client.headManifest(parseReference(`${host}/intake/acme/offline:v1`));
+    expect(client.tokenRequests).toBe(2);
+    // Another customer's path: the broker grants nothing, the registry refuses.
+    await expect(new RegistryClient({ username: robot("acme-eu"), password: passwords["acme-eu"] }).headManifest(parseReference(`${host}/intake/acme/app:v1`))).rejects.toThrow(
+      /not allowed to read .*intake\/acme\/app \(401\)/,
+    );
   });
 
   it("the broker reloads the roster without a restart: a suspension takes effect at once", async () => {
