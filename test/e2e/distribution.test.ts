@@ -17,6 +17,7 @@ import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../helpers";
 import { e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "./harness";
 import { writeOciImage } from "./oci";
 import { RegistryClient } from "../../runtime/delivery/manifest";
+import { copyArgs, copyImage } from "../../runtime/delivery/copy";
 import { parseReference } from "../../runtime/delivery/reference";
 
 const unavailable = e2eUnavailable();
@@ -176,6 +177,25 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
     await expect(new RegistryClient({ username: robot("acme-eu"), password: passwords["acme-eu"] }).headManifest(parseReference(`${host}/intake/acme/app:v1`))).rejects.toThrow(
       /not allowed to read .*intake\/acme\/app \(401\)/,
     );
+  });
+
+  it("copy registry to registry with skopeo: the same digest, credentials in a private auth file removed after", async () => {
+    const { readdirSync } = await import("node:fs");
+    const leftovers = () => readdirSync(tmpdir()).filter((f) => f.startsWith("intake-copy-"));
+    const before = leftovers();
+    const cred = { username: robot("acme"), password: passwords.acme };
+    const req = { source: parseReference(`${host}/intake/acme/app:v1`), target: parseReference(`${host}/intake/acme/release:v1`), sourceCredential: cred, targetCredential: cred };
+    const argv = copyArgs("skopeo", req, "/private/dir", "/private/dir/digest");
+    expect(argv.join(" ")).not.toContain(passwords.acme);
+    expect(argv).toContain("--multi-arch=all");
+    const r = await copyImage("skopeo", req);
+    expect(r.digest).toBe(image.digest);
+    expect(leftovers()).toEqual(before);
+    const client = new RegistryClient(cred);
+    expect(await client.headManifest(parseReference(`${host}/intake/acme/release:v1`))).toMatchObject({ exists: true, digest: image.digest });
+    // Into another customer's path with this customer's robot: refused, and reported with the tool's words.
+    await expect(copyImage("skopeo", { ...req, target: parseReference(`${host}/intake/acme-eu/release:v1`) })).rejects.toThrow(/skopeo failed \(1\): .*(unauthorized|denied|authentication required)/i);
+    expect(leftovers()).toEqual(before);
   });
 
   it("the broker reloads the roster without a restart: a suspension takes effect at once", async () => {

@@ -1,0 +1,102 @@
+import { spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { baseUrl, type RegistryCredential } from "./manifest";
+import { formatReference, type ImageReference } from "./reference";
+
+export type CopyTool = "skopeo" | "crane";
+
+export interface CopyRequest {
+  source: ImageReference;
+  target: ImageReference;
+  sourceCredential?: RegistryCredential;
+  targetCredential?: RegistryCredential;
+  /** Copy every platform of a multi-arch index (default), not just this machine's. */
+  allPlatforms?: boolean;
+}
+
+export interface CopyResult {
+  /** The manifest digest written to the target. */
+  digest: string;
+  seconds: number;
+}
+
+export class CopyError extends Error {
+  constructor(readonly tool: CopyTool, readonly exitCode: number | null, readonly stderr: string) {
+    super(`${tool} failed (${exitCode ?? "killed"}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
+    this.name = "CopyError";
+  }
+}
+
+const insecure = (r: ImageReference) => baseUrl(r.registry).startsWith("http:");
+
+/** A docker config.json holding only these credentials. */
+export function authFileContent(creds: { registry: string; credential?: RegistryCredential }[]): string {
+  const auths: Record<string, { auth: string }> = {};
+  for (const c of creds) {
+    if (c.credential) auths[c.registry] = { auth: Buffer.from(`${c.credential.username}:${c.credential.password}`).toString("base64") };
+  }
+  return JSON.stringify({ auths });
+}
+
+/**
+ * The argv of a registry-to-registry copy. Credentials are never in it: they are in the per-copy
+ * auth file (skopeo --authfile, crane $DOCKER_CONFIG/config.json), readable by this user only.
+ */
+export function copyArgs(tool: CopyTool, req: CopyRequest, authDir: string, digestFile: string): string[] {
+  const src = formatReference(req.source);
+  const dst = formatReference({ ...req.target, digest: undefined });
+  if (tool === "skopeo") {
+    return [
+      "copy",
+      ...(req.allPlatforms === false ? [] : ["--multi-arch=all"]),
+      "--authfile", path.join(authDir, "config.json"),
+      ...(insecure(req.source) ? ["--src-tls-verify=false"] : []),
+      ...(insecure(req.target) ? ["--dest-tls-verify=false"] : []),
+      "--digestfile", digestFile,
+      "--retry-times", "0",
+      `docker://${src}`,
+      `docker://${dst}`,
+    ];
+  }
+  // crane copies the whole index by default and mounts blobs within a registry on the first copy.
+  return ["copy", ...(insecure(req.source) || insecure(req.target) ? ["--insecure"] : []), ...(req.allPlatforms === false ? ["--platform", "linux/amd64"] : []), src, dst];
+}
+
+/** Copy an image registry to registry, with no local pull; the auth folder is removed afterwards. */
+export async function copyImage(tool: CopyTool, req: CopyRequest): Promise<CopyResult> {
+  const dir = mkdtempSync(path.join(tmpdir(), "intake-copy-"));
+  chmodSync(dir, 0o700);
+  const t0 = performance.now();
+  try {
+    const authFile = path.join(dir, "config.json");
+    writeFileSync(authFile, authFileContent([{ registry: req.source.registry, credential: req.sourceCredential }, { registry: req.target.registry, credential: req.targetCredential }]), { mode: 0o600 });
+    const digestFile = path.join(dir, "digest");
+    const args = copyArgs(tool, req, dir, digestFile);
+    const { code, stdout, stderr } = await run(tool, args, tool === "crane" ? { DOCKER_CONFIG: dir } : {});
+    if (code !== 0) throw new CopyError(tool, code, stderr);
+    const digest = tool === "skopeo" ? readFileSync(digestFile, "utf8").trim() : craneDigest(stdout);
+    return { digest, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function craneDigest(stdout: string): string {
+  const m = /sha256:[a-f0-9]{64}/.exec(stdout);
+  if (!m) throw new CopyError("crane", 0, `no digest in its output: ${stdout.slice(0, 200)}`);
+  return m[0];
+}
+
+function run(cmd: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", (e) => resolve({ code: 127, stdout, stderr: `${cmd}: ${e.message}` }));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
