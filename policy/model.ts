@@ -68,6 +68,13 @@ function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+const patternCache = new Map<string, RegExp>();
+function pattern(source: string): RegExp {
+  let re = patternCache.get(source);
+  if (!re) patternCache.set(source, (re = new RegExp(source)));
+  return re;
+}
+
 /** The customer a name belongs to, per the naming scheme of customers/naming.ts. */
 function customerFromNames(r: IntakeResource, prefix: string): string | undefined {
   const p = escape(prefix);
@@ -76,32 +83,32 @@ function customerFromNames(r: IntakeResource, prefix: string): string | undefine
   const m = (re: RegExp, v: string | undefined) => (v === undefined ? undefined : re.exec(v)?.[1]);
   switch (r.type) {
     case "aws:ecr/repository:Repository":
-      return m(new RegExp(`^${p}/([^/]+)/`), str("name"));
+      return m(pattern(`^${p}/([^/]+)/`), str("name"));
     case "aws:ecr/lifecyclePolicy:LifecyclePolicy":
-      return m(new RegExp(`^${p}/([^/]+)/`), str("repository"));
+      return m(pattern(`^${p}/([^/]+)/`), str("repository"));
     case "aws:iam/user:User":
-      return m(new RegExp(`^${p}-customer-(.+)$`), str("name"));
+      return m(pattern(`^${p}-customer-(.+)$`), str("name"));
     case "aws:iam/userPolicy:UserPolicy":
     case "aws:iam/accessKey:AccessKey":
-      return m(new RegExp(`^${p}-customer-(.+)$`), str("user"));
+      return m(pattern(`^${p}-customer-(.+)$`), str("user"));
     case "azure-native:containerregistry:ScopeMap":
-      return m(new RegExp(`^${p}-(.+)-scope$`), str("scopeMapName"));
+      return m(pattern(`^${p}-(.+)-scope$`), str("scopeMapName"));
     case "azure-native:containerregistry:Token":
-      return m(new RegExp(`^${p}-(.+)$`), str("tokenName"));
+      return m(pattern(`^${p}-(.+)$`), str("tokenName"));
     case "gcp:artifactregistry/repository:Repository":
-      return m(new RegExp(`^${p}-(.+)$`), str("repositoryId"));
+      return m(pattern(`^${p}-(.+)$`), str("repositoryId"));
     case "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember":
-      return m(new RegExp(`(?:^|/)${p}-([^/]+)$`), str("repository"));
+      return m(pattern(`(?:^|/)${p}-([^/]+)$`), str("repository"));
     case "gcp:serviceaccount/account:Account":
-      return m(new RegExp(`^${p}-(.+)$`), str("accountId"));
+      return m(pattern(`^${p}-(.+)$`), str("accountId"));
     case "gcp:serviceaccount/key:Key":
     case "gcp:serviceaccount/iAMMember:IAMMember":
-      return m(new RegExp(`serviceAccounts/${p}-([^@]+)@`), str("serviceAccountId"));
+      return m(pattern(`serviceAccounts/${p}-([^@]+)@`), str("serviceAccountId"));
     case "github:index/repository:Repository":
     case "github:index/team:Team":
-      return m(new RegExp(`^${p}-(.+)$`), str("name"));
+      return m(pattern(`^${p}-(.+)$`), str("name"));
     case "github:index/teamRepository:TeamRepository":
-      return m(new RegExp(`^${p}-(.+)$`), str("repository"));
+      return m(pattern(`^${p}-(.+)$`), str("repository"));
     default:
       return undefined;
   }
@@ -132,6 +139,17 @@ export function labelledCustomer(r: IntakeResource): string | undefined {
  * exist and disagree, which is itself a finding.
  */
 export function customerOf(r: IntakeResource, prefix: string): { id?: string; conflict?: string } {
+  // Every rule asks about every resource: answer once per resource and prefix.
+  const cached = owners.get(r);
+  if (cached?.prefix === prefix) return cached.owner;
+  const owner = resolveOwner(r, prefix);
+  owners.set(r, { prefix, owner });
+  return owner;
+}
+
+const owners = new WeakMap<IntakeResource, { prefix: string; owner: { id?: string; conflict?: string } }>();
+
+function resolveOwner(r: IntakeResource, prefix: string): { id?: string; conflict?: string } {
   const byLabel = labelledCustomer(r);
   const byName = customerFromNames(r, prefix);
   if (byLabel && byName && byLabel !== byName) return { id: byName, conflict: `labelled for customer ${byLabel} but named for customer ${byName}` };
