@@ -12,6 +12,9 @@ import { mintFor } from "../runtime/mint";
 import { customer, testRoster, testSettings } from "./helpers";
 import { e2eUnavailable, makeKeyPair, writeBrokerFixture } from "./e2e/harness";
 
+const unavailable = e2eUnavailable();
+if (unavailable) console.log(`skipping the broker's HTTP tests: ${unavailable}`);
+
 describe("scopes", () => {
   it("parses repository scopes, plugin types and catalog; refuses malformed ones", () => {
     expect(parseScope("repository:intake/acme/app:pull,push")).toEqual({ type: "repository", name: "intake/acme/app", actions: ["pull", "push"] });
@@ -35,7 +38,7 @@ describe("scopes", () => {
   });
 });
 
-describe.skipIf(!!e2eUnavailable())("token broker over HTTP", () => {
+describe.skipIf(!!unavailable)("token broker over HTTP", () => {
   let dir: string;
   let broker: TokenBroker;
   let base: string;
@@ -120,7 +123,7 @@ describe("signing keys", () => {
   });
 });
 
-describe.skipIf(!!e2eUnavailable())("GET /registry/credentials", () => {
+describe.skipIf(!!unavailable)("GET /registry/credentials", () => {
   it("mints for callers with an accepted bearer token; 401 otherwise; a denial is a 403 with the reason", async () => {
     const { createHash } = await import("node:crypto");
     const dir = mkdtempSync(path.join(tmpdir(), "creds-"));
