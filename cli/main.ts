@@ -70,6 +70,11 @@ function outputFormat(v: string): "json" | "docker-config" {
   return v;
 }
 
+/** Runtime minting judges licenses by today, never by a stack's pinned asOf. */
+function today(): string {
+  return new Date().toISOString().slice(0, 10);
+}
+
 function positiveInt(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError("must be a whole number above 0");
   return Number(v);
@@ -152,16 +157,17 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .requiredOption("--issuer <name>", "the registry's auth.token.issuer")
     .option("--ttl <seconds>", "token lifetime", positiveInt, 3600)
     .option("--caller-tokens <file>", "enable GET /registry/credentials for callers whose bearer token's sha256 (hex, one per line) is listed")
-    .option("--stack <name>", "with --caller-tokens: stack whose settings the minting uses", stackName, "dev")
+    .option("--stack <name>", "stack whose settings (tier table, prefix; with --caller-tokens, the minting) apply", stackName, "dev")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .action(async (opts: { acl: string; roster: string; listen: { host: string; port: number }; key: string; cert: string; service: string; issuer: string; ttl: number; callerTokens?: string; stack: string; project?: string }) => {
       const key = loadSigningKey(opts.key, opts.cert);
+      const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
+      const stackSettings = loadStack({ projectDir, stack: opts.stack, rosterPath: path.resolve(opts.roster) }).settings;
       let credentials: ConstructorParameters<typeof TokenBroker>[0]["credentials"];
       if (opts.callerTokens) {
         const hashes = readFileSync(opts.callerTokens, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
         const bad = hashes.filter((h) => !/^[0-9a-f]{64}$/.test(h));
         if (bad.length) throw new PolicyConfigError([`${opts.callerTokens}: each line must be a sha256 in hex (${bad.length} are not)`]);
-        const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
         const cache = new CredentialCache();
         credentials = {
           callerTokenHashes: new Set(hashes),
@@ -169,15 +175,17 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
             // Settings and roster are read per request and the license checked before the cache,
             // so a suspension applies to the very next request even with a cached credential.
             const { settings, roster } = loadStack({ projectDir, stack: opts.stack, rosterPath: path.resolve(opts.roster) });
-            const decision = checkAccess(roster, customer, kind, { tierTable: settings.tierTable, asOf: settings.asOf, enabledKinds: settings.enabledKinds });
+            const decision = checkAccess(roster, customer, kind, { tierTable: settings.tierTable, asOf: today(), enabledKinds: settings.enabledKinds });
             if (!decision.allowed) throw new AccessDenied(decision.reason);
             const ghcrToken = process.env[`INTAKE_GHCR_TOKEN_${customer.toUpperCase().replace(/-/g, "_")}`];
-            return cache.get({ customer, kind }, () => mintFor(customer, kind, { settings, roster, signingKey: key, azureSubscriptionId: process.env.AZURE_SUBSCRIPTION_ID, ghcrToken }));
+            return cache.get({ customer, kind }, () => mintFor(customer, kind, { settings, roster, signingKey: key, azureSubscriptionId: process.env.AZURE_SUBSCRIPTION_ID, ghcrToken, acrPasswordSlot: "password1" }));
           },
         };
       }
       const broker = new TokenBroker({
         credentials,
+        tierTable: stackSettings.tierTable,
+        repoPrefix: stackSettings.repoPrefix,
         aclFile: opts.acl,
         rosterFile: opts.roster,
         key,

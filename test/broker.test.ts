@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
@@ -167,5 +167,26 @@ describe.skipIf(!!unavailable)("GET /registry/credentials", () => {
     } finally {
       await broker.close();
     }
+  });
+});
+
+describe.skipIf(!!unavailable)("review findings: the broker distrusts its access list", () => {
+  it("an entry whose path reaches another customer gets nothing; a plain password in the list is never logged", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "acl-"));
+    const pair = makeKeyPair(dir);
+    const files = writeBrokerFixture(dir, { username: "robot-acme", password: "pw", cost: 4 });
+    const acl = JSON.parse(readFileSync(files.aclFile, "utf8"));
+    acl.entries[0].paths = ["intake/*"];
+    writeFileSync(files.aclFile, JSON.stringify(acl));
+    const logs: string[] = [];
+    const broker = new TokenBroker({ ...files, key: loadSigningKey(pair.key, pair.cert), service: "svc", issuer: "iss", today: () => "2026-11-22", logger: pino({}, { write: (s: string) => void logs.push(s) }) });
+    const r = await broker.tokenFor({ username: "robot-acme", password: "pw" }, "svc", ["repository:intake/globex/app:pull", "repository:intake/acme/app:pull"]);
+    expect(decodeJwt((r.body as { token: string }).token).access).toEqual([]);
+    expect(logs.join("")).toContain("access-list paths intake/* are outside customer acme's namespace intake/acme/*");
+    acl.entries[0].passwordHash = "hunter2-plaintext";
+    writeFileSync(files.aclFile, JSON.stringify(acl));
+    broker.reload();
+    expect(logs.join("")).toContain("reload-failed");
+    expect(logs.join("")).not.toContain("hunter2-plaintext");
   });
 });

@@ -15,7 +15,7 @@ import { main } from "../cli/main";
 import { evaluate, policyContext, type Violation } from "../policy/evaluate";
 import { analyzerPolicies } from "../policy/pack";
 import { fromRecorded } from "../policy/sources";
-import { SECRET_SIG, SECRET_SIG_KEY } from "../policy/rules/secrets";
+import { plainCredentialOutputs, SECRET_SIG, SECRET_SIG_KEY } from "../policy/rules/secrets";
 import { program } from "../program";
 import { customer, T, TODAY } from "./helpers";
 
@@ -353,5 +353,27 @@ describe("intake policy audit", () => {
     expect(c.code).toBe(2);
     expect(c.err).toContain('"scan-on-push" is not a rule of this pack');
     expect((await run(["policy", "audit", "--stack-export", path.join(dir, "none.json"), "--project", ROOT])).err).toContain("none.json: cannot read");
+  });
+});
+
+describe("review findings", () => {
+  it("plain credentials anywhere under a credential-named output are caught; pull-secret names and ids are not", async () => {
+
+    expect(
+      plainCredentialOutputs({
+        robotPasswords: { acme: "p" },
+        tokens: ["t"],
+        secretAccessKey: "k",
+        customers: { acme: { credentials: { ecr: { id: "AKIA", secret: envelope("x") } }, pullSecrets: { ecr: "intake-acme-ecr" }, namespaces: { ecr: "host/intake/acme/" } } },
+      }).sort(),
+    ).toEqual(["robotPasswords.acme", "secretAccessKey", "tokens.0"]);
+  });
+
+  it("a Token Creator grant letting another customer's service account act as this one", () => {
+    const rs = clone(dev.recorded);
+    const m = rs.find((r) => r.type === T.saMember && String(r.inputs.serviceAccountId).includes("intake-acme@"))!;
+    m.inputs.member = "serviceAccount:intake-globex@intake-dev-381204.iam.gserviceaccount.com";
+    const hits = named(viaPlan(dev, rs), "grants-confined-to-customer");
+    expect(hits.map((h) => h.message)).toEqual([expect.stringContaining("lets serviceAccount:intake-globex@intake-dev-381204.iam.gserviceaccount.com act as customer acme's service account")]);
   });
 });

@@ -123,7 +123,12 @@ export const grantsConfined: IntakeRule = {
           if (id && sa !== id) flag(r, id, `binds ${member} on customer ${id}'s repository; only ${p}-${id}@ may be bound there`);
           break;
         }
-        case "gcp:serviceaccount/iAMMember:IAMMember":
+        case "gcp:serviceaccount/iAMMember:IAMMember": {
+          // Another customer's service account must never be able to act as this one.
+          const other = new RegExp(`^serviceAccount:${p}-([^@]+)@`).exec(String(r.props.member ?? ""))?.[1];
+          if (id && other && other !== id && ctx.customers.has(other)) flag(r, id, `lets ${r.props.member} act as customer ${id}'s service account`);
+          break;
+        }
         case "gcp:serviceaccount/key:Key":
           break; // confined by name to one service account (customerOf)
         case "github:index/teamRepository:TeamRepository": {

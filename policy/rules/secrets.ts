@@ -35,13 +35,18 @@ export const credentialsSecret: IntakeRule = {
 };
 
 /** Stack outputs (stack exports): a credential-looking output that is not a secret. */
-export function plainCredentialOutputs(outputs: Record<string, unknown>, path = ""): string[] {
+const CREDENTIAL_NAME = /(secret|password|passwd|token|privatekey|pat|credential|apikey|accesskey)s?$|^(secrets?|passwords?|tokens?|credentials?|keys?)$/i;
+
+/** Under a credential-named key every plain string is a credential; elsewhere, strings whose own key names one. */
+export function plainCredentialOutputs(outputs: Record<string, unknown>, path = "", underCredential = false): string[] {
   const out: string[] = [];
   for (const [k, v] of Object.entries(outputs ?? {})) {
     const p = path ? `${path}.${k}` : k;
     if (isSecretEnvelope(v)) continue;
-    if (typeof v === "string" && /(secret|password|token|privatekey|pat)$/i.test(k)) out.push(p);
-    else if (v && typeof v === "object") out.push(...plainCredentialOutputs(v as Record<string, unknown>, p));
+    // Names of Kubernetes pull secrets (`pullSecrets`, `secretName`) are not credentials.
+    const credential = (underCredential || CREDENTIAL_NAME.test(k)) && !/^pullSecrets$|Names?$/i.test(k);
+    if (typeof v === "string" && credential && !/(^|\.)(id|username|user|registry|namespace|expiresAt)$/i.test(k)) out.push(p);
+    else if (v && typeof v === "object") out.push(...plainCredentialOutputs(v as Record<string, unknown>, p, credential));
   }
   return out;
 }

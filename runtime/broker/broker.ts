@@ -24,6 +24,8 @@ export interface BrokerOptions {
   /** Token lifetime; Distribution wants ≥ 60 s and longer than the slowest blob upload. */
   ttlSeconds?: number;
   tierTable?: TierTable;
+  /** The stack's repo prefix: a robot's only allowed path is `<prefix>/<customer>/*`. */
+  repoPrefix?: string;
   /** The day licenses are judged against; default today (UTC). */
   today?: () => string;
   logger?: Logger;
@@ -91,7 +93,7 @@ export class TokenBroker {
       if (acl.service !== this.opts.service || acl.issuer !== this.opts.issuer) {
         throw new Error(`access list is for service ${acl.service} / issuer ${acl.issuer}, the broker for ${this.opts.service} / ${this.opts.issuer}`);
       }
-      const roster = loadRoster(this.opts.rosterFile, { tierTable: this.opts.tierTable });
+      const roster = loadRoster(this.opts.rosterFile, { tierTable: this.opts.tierTable, prefix: { repoPrefix: this.opts.repoPrefix ?? "intake" } });
       this.acl = acl;
       this.roster = roster;
       this.verified.clear();
@@ -112,7 +114,8 @@ export class TokenBroker {
     if (password.split(".").length === 3 && password.startsWith("ey")) {
       try {
         await jwtVerify(password, this.opts.key.publicKey, { issuer: this.opts.issuer, audience: credentialAudience(this.opts.service), subject: username });
-        return { ok: true, entry, via: "credential" };
+        const current = this.acl.entries.find((e) => e.username === username);
+        return current ? { ok: true, entry: current, via: "credential" } : { ok: false, reason: "unknown user" };
       } catch (e) {
         return { ok: false, reason: `credential refused: ${(e as Error).message}` };
       }
@@ -122,13 +125,20 @@ export class TokenBroker {
     const until = this.verified.get(cacheKey);
     if (until && until > Date.now()) return { ok: true, entry, via: "password" };
     if (!(await bcrypt.compare(password, entry.passwordHash))) return { ok: false, reason: "wrong password" };
+    // The access list may have been reloaded while bcrypt ran: judge by the current entry.
+    const current = this.acl.entries.find((e) => e.username === username);
+    if (!current || current.passwordHash !== entry.passwordHash) return { ok: false, reason: "robot changed while authenticating" };
     this.verified.set(cacheKey, Date.now() + 60_000);
-    return { ok: true, entry, via: "password" };
+    return { ok: true, entry: current, via: "password" };
   }
 
   /** Why this robot's customer may not have distribution access now, or undefined. */
   denial(entry: AclEntry): string | undefined {
     if (!entry.enabled) return "robot disabled in the access list";
+    // Never trust a path the access list claims: a robot reaches its own customer's namespace only.
+    const own = `${this.opts.repoPrefix ?? "intake"}/${entry.customer}/*`;
+    const foreign = entry.paths.filter((p) => p !== own);
+    if (foreign.length) return `access-list paths ${foreign.join(", ")} are outside customer ${entry.customer}'s namespace ${own}`;
     const c = this.roster.customers.find((x) => x.id === entry.customer);
     if (!c) return `customer ${entry.customer} is not in the roster`;
     const state = customerState(c, this.today());
@@ -285,7 +295,8 @@ export function readAcl(file: string): Acl {
   } catch (e) {
     throw new Error(`${file}: ${(e as Error).message}`);
   }
-  const r = aclSchema.safeParse(doc, { reportInput: true });
+  // No reportInput: a plain password written where a hash belongs must not reach the log.
+  const r = aclSchema.safeParse(doc);
   if (!r.success) throw new Error(`${file}: not an access list:\n${r.error.issues.map((i) => `  ${i.path.join(".")}: ${issueMessage(i)}`).join("\n")}`);
   return r.data;
 }

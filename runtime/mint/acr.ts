@@ -9,6 +9,8 @@ export interface AcrMintOptions {
   resourceGroupName: string;
   registryName: string;
   client: ContainerRegistryManagementClient;
+  /** Regenerating a slot kills its previous password: long-lived callers and one-off mints use different slots. */
+  slot?: "password1" | "password2";
   now?: Date;
 }
 
@@ -18,11 +20,12 @@ export interface AcrMintOptions {
  */
 export async function mintAcr(o: AcrMintOptions): Promise<MintedCredential> {
   const n = namesFor(o.customerId, { repoPrefix: o.repoPrefix });
+  const slot = o.slot ?? "password1";
   const tokenId = `/subscriptions/${o.subscriptionId}/resourceGroups/${o.resourceGroupName}/providers/Microsoft.ContainerRegistry/registries/${o.registryName}/tokens/${n.acrTokenName}`;
   const expiry = new Date((o.now ?? new Date()).getTime() + TOKEN_SECONDS * 1000);
-  const r = await o.client.registries.beginGenerateCredentialsAndWait(o.resourceGroupName, o.registryName, { tokenId, expiry, name: "password1" });
-  const password = r.passwords?.find((p) => p.name === "password1")?.value;
-  if (!r.username || !password) throw new Error(`generateCredentials for ${n.acrTokenName} returned no password1`);
+  const r = await o.client.registries.beginGenerateCredentialsAndWait(o.resourceGroupName, o.registryName, { tokenId, expiry, name: slot });
+  const password = r.passwords?.find((p) => p.name === slot)?.value;
+  if (!r.username || !password) throw new Error(`generateCredentials for ${n.acrTokenName} returned no ${slot}`);
   const registry = `${o.registryName.toLowerCase()}.azurecr.io`;
   return {
     kind: "acr",

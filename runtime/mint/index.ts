@@ -22,6 +22,10 @@ export interface MintContext {
   azureSubscriptionId?: string;
   /** ecr: the push role; default the one the platform declares. */
   pushRoleArn?: string;
+  /** acr: which of the token's two password slots to regenerate (the broker's endpoint keeps password1, one-off mints use password2). */
+  acrPasswordSlot?: "password1" | "password2";
+  /** YYYY-MM-DD; default today. A stack's pinned asOf is for plans, never for minting. */
+  today?: string;
 }
 
 /** The push role's ARN as PlatformRegistries names it. */
@@ -32,7 +36,7 @@ export function defaultPushRoleArn(s: Settings): string {
 /** Check the license, then mint with the kind's own SDK. Throws AccessDenied with a reason a person can act on. */
 export async function mintFor(customerId: string, kind: RegistryKind, ctx: MintContext): Promise<MintedCredential> {
   const s = ctx.settings;
-  const decision = checkAccess(ctx.roster, customerId, kind, { tierTable: s.tierTable, asOf: s.asOf, enabledKinds: s.enabledKinds });
+  const decision = checkAccess(ctx.roster, customerId, kind, { tierTable: s.tierTable, asOf: ctx.today ?? new Date().toISOString().slice(0, 10), enabledKinds: s.enabledKinds });
   if (!decision.allowed) throw new AccessDenied(decision.reason);
   const base = { customerId, repoPrefix: s.repoPrefix };
   switch (kind) {
@@ -43,7 +47,7 @@ export async function mintFor(customerId: string, kind: RegistryKind, ctx: MintC
       const [{ ContainerRegistryManagementClient }, { DefaultAzureCredential }] = await Promise.all([import("@azure/arm-containerregistry"), import("@azure/identity")]);
       const client = new ContainerRegistryManagementClient(new DefaultAzureCredential(), ctx.azureSubscriptionId);
       // The dynamic import gives the ESM build of the same class the CommonJS type names.
-      return mintAcr({ ...base, subscriptionId: ctx.azureSubscriptionId, resourceGroupName: s.acr!.resourceGroupName, registryName: s.acr!.registryName, client: client as never });
+      return mintAcr({ ...base, subscriptionId: ctx.azureSubscriptionId, resourceGroupName: s.acr!.resourceGroupName, registryName: s.acr!.registryName, client: client as never, slot: ctx.acrPasswordSlot ?? "password2" });
     }
     case "gar": {
       const { GoogleAuth } = await import("google-auth-library");
