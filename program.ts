@@ -32,6 +32,7 @@ export function program(settings: Settings, roster: Roster): ProgramResult {
     ecrPushRoleArn: platform.ecrPushRoleArn,
     acrLoginServer: platform.acrLoginServer,
     distributionAcl: distribution?.acl,
+    distributionDeliveryPassword: distribution?.deliveryPassword,
     customers: Object.fromEntries(
       customers.map((c) => [
         c.customerId,

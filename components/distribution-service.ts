@@ -1,6 +1,8 @@
 import * as appsv1 from "@pulumi/kubernetes/apps/v1";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { deliveryRobotName } from "../customers/naming";
 import { stringify } from "yaml";
 import type { Acl, AclEntry } from "../runtime/acl";
 import { MANAGED_BY } from "./labels";
@@ -38,6 +40,9 @@ export function registryConfig(s: NonNullable<Settings["distribution"]>): string
 export class DistributionService extends pulumi.ComponentResource {
   /** The access list (JSON), a secret: mount it as the broker's --acl file where it runs elsewhere. */
   public readonly acl: pulumi.Output<string>;
+  /** The delivery robot (`intake deliver` pushes and mounts with it): user name and password (a secret). */
+  public readonly deliveryUsername: string;
+  public readonly deliveryPassword: pulumi.Output<string>;
   public readonly registryService: pulumi.Output<string | undefined>;
   public readonly brokerService: pulumi.Output<string | undefined>;
 
@@ -45,9 +50,22 @@ export class DistributionService extends pulumi.ComponentResource {
     super("registry-intake:distribution:DistributionService", name, {}, opts);
     const d = args.settings.distribution;
     if (!d) throw new Error(`DistributionService ${name}: settings.distribution is required`);
+    this.deliveryUsername = deliveryRobotName({ repoPrefix: args.settings.repoPrefix });
+    const delivery = new random.RandomPassword(
+      `${name}-delivery-robot`,
+      { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4, keepers: { role: "delivery" } },
+      { parent: this, additionalSecretOutputs: ["result", "bcryptHash"] },
+    );
+    this.deliveryPassword = pulumi.secret(delivery.result);
     this.acl = pulumi.secret(
-      pulumi.all(args.entries).apply((es) => {
-        const acl: Acl = { version: 1, service: d.service, issuer: d.issuer, entries: es.filter((e): e is AclEntry => e !== undefined) };
+      pulumi.all([pulumi.all(args.entries), delivery.bcryptHash]).apply(([es, hash]) => {
+        const acl: Acl = {
+          version: 1,
+          service: d.service,
+          issuer: d.issuer,
+          entries: es.filter((e): e is AclEntry => e !== undefined),
+          delivery: { username: this.deliveryUsername, passwordHash: hash, enabled: true },
+        };
         return JSON.stringify(acl, null, 2);
       }),
     );
@@ -164,6 +182,6 @@ export class DistributionService extends pulumi.ComponentResource {
       this.registryService = registrySvc.metadata.name;
       this.brokerService = brokerSvc.metadata.name;
     }
-    this.registerOutputs({ acl: this.acl, registryService: this.registryService, brokerService: this.brokerService });
+    this.registerOutputs({ acl: this.acl, deliveryPassword: this.deliveryPassword, registryService: this.registryService, brokerService: this.brokerService });
   }
 }

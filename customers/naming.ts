@@ -53,6 +53,11 @@ export function namesFor(id: string, prefix: NamingPrefix = DEFAULT_PREFIX): Cus
   };
 }
 
+/** The platform's delivery robot on the Distribution registry (not a customer: no `robot-<id>` form). */
+export function deliveryRobotName(prefix: NamingPrefix = DEFAULT_PREFIX): string {
+  return `${prefix.repoPrefix}-delivery`;
+}
+
 /** The id format of the roster itself. */
 export const CUSTOMER_ID_RULE = "lower-case, 3-24 chars of [a-z0-9-], starting with a letter";
 export const CUSTOMER_ID = /^[a-z][a-z0-9-]{2,23}$/;

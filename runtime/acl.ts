@@ -19,12 +19,26 @@ export const aclEntrySchema = z.strictObject({
   enabled: z.boolean(),
 });
 
+/**
+ * The platform's delivery robot: it pushes builds into customer namespaces and mounts blobs
+ * between them. It holds no paths of its own; the broker grants it pull and push on
+ * `<prefix>/<customer>/...` for exactly the customers whose license allows distribution today.
+ */
+export const aclDeliverySchema = z.strictObject({
+  username: z.string().min(1),
+  passwordHash: z.string().regex(/^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/, { message: "must be a bcrypt hash" }),
+  enabled: z.boolean(),
+});
+
 export const aclSchema = z.strictObject({
   version: z.literal(1),
   service: z.string().min(1),
   issuer: z.string().min(1),
   entries: z.array(aclEntrySchema),
+  delivery: aclDeliverySchema.optional(),
 });
+
+export type AclDelivery = z.infer<typeof aclDeliverySchema>;
 
 export type AclEntry = z.infer<typeof aclEntrySchema>;
 export type Acl = z.infer<typeof aclSchema>;

@@ -8,7 +8,7 @@ import { loadRoster, type Roster } from "../../customers/roster";
 import { customerState } from "../../customers/status";
 import { DEFAULT_TIER_TABLE, tierAllows, type TierTable } from "../../customers/tiers";
 import { issueMessage } from "../../customers/messages";
-import { aclSchema, type Acl, type AclEntry } from "../acl";
+import { aclSchema, ROBOT_ACTIONS, type Acl, type AclDelivery, type AclEntry } from "../acl";
 import type { SigningKey } from "./keys";
 import { REGISTRY_KINDS, type RegistryKind } from "../../customers/tiers";
 import { AccessDenied } from "../access";
@@ -64,7 +64,9 @@ export async function mintRobotCredential(key: SigningKey, opts: { username: str
   return { password, expiresAt: new Date(exp * 1000) };
 }
 
-type Auth = { ok: true; entry: AclEntry; via: "password" | "credential" } | { ok: false; reason: string };
+/** Who authenticated: a customer's robot, or the platform's delivery robot. */
+type Principal = { role: "robot"; entry: AclEntry } | { role: "delivery"; entry: AclDelivery };
+type Auth = ({ ok: true; via: "password" | "credential" } & Principal) | { ok: false; reason: string };
 
 /**
  * Docker/Distribution token authentication for the self-hosted registry. A robot proves itself
@@ -108,28 +110,76 @@ export class TokenBroker {
     return this.opts.today?.() ?? new Date().toISOString().slice(0, 10);
   }
 
-  async authenticate(username: string, password: string): Promise<Auth> {
+  private principal(username: string): Principal | undefined {
     const entry = this.acl.entries.find((e) => e.username === username);
-    if (!entry) return { ok: false, reason: "unknown user" };
+    if (entry) return { role: "robot", entry };
+    if (this.acl.delivery?.username === username) return { role: "delivery", entry: this.acl.delivery };
+    return undefined;
+  }
+
+  async authenticate(username: string, password: string): Promise<Auth> {
+    const who = this.principal(username);
+    if (!who) return { ok: false, reason: "unknown user" };
     if (password.split(".").length === 3 && password.startsWith("ey")) {
       try {
         await jwtVerify(password, this.opts.key.publicKey, { issuer: this.opts.issuer, audience: credentialAudience(this.opts.service), subject: username });
-        const current = this.acl.entries.find((e) => e.username === username);
-        return current ? { ok: true, entry: current, via: "credential" } : { ok: false, reason: "unknown user" };
+        const current = this.principal(username);
+        return current ? { ok: true, via: "credential", ...current } : { ok: false, reason: "unknown user" };
       } catch (e) {
         return { ok: false, reason: `credential refused: ${(e as Error).message}` };
       }
     }
     // bcrypt is slow by design; remember a verified (user, password, hash) for a minute.
-    const cacheKey = createHash("sha256").update(`${username}\0${password}\0${entry.passwordHash}`).digest("hex");
+    const cacheKey = createHash("sha256").update(`${username}\0${password}\0${who.entry.passwordHash}`).digest("hex");
     const until = this.verified.get(cacheKey);
-    if (until && until > Date.now()) return { ok: true, entry, via: "password" };
-    if (!(await bcrypt.compare(password, entry.passwordHash))) return { ok: false, reason: "wrong password" };
+    if (until && until > Date.now()) return { ok: true, via: "password", ...who };
+    if (!(await bcrypt.compare(password, who.entry.passwordHash))) return { ok: false, reason: "wrong password" };
     // The access list may have been reloaded while bcrypt ran: judge by the current entry.
-    const current = this.acl.entries.find((e) => e.username === username);
-    if (!current || current.passwordHash !== entry.passwordHash) return { ok: false, reason: "robot changed while authenticating" };
+    const current = this.principal(username);
+    if (!current || current.entry.passwordHash !== who.entry.passwordHash) return { ok: false, reason: "robot changed while authenticating" };
     this.verified.set(cacheKey, Date.now() + 60_000);
-    return { ok: true, entry: current, via: "password" };
+    return { ok: true, via: "password", ...current };
+  }
+
+  /** Why this customer may not have distribution access now, or undefined. */
+  customerDenial(customerId: string): string | undefined {
+    const c = this.roster.customers.find((x) => x.id === customerId);
+    if (!c) return `customer ${customerId} is not in the roster`;
+    const state = customerState(c, this.today());
+    if (state.status !== "active") return `customer ${c.id} is ${state.status} (${state.reason})`;
+    if (!tierAllows(c.tier, "distribution", this.opts.tierTable ?? DEFAULT_TIER_TABLE)) return `tier ${c.tier} does not allow distribution`;
+    if (!c.registries.includes("distribution")) return `customer ${c.id} did not ask for distribution`;
+    return undefined;
+  }
+
+  /**
+   * The delivery robot's grant: pull and push on `<prefix>/<customer>/<repo...>` for each asked
+   * repository whose customer may have distribution today; nothing outside customer namespaces.
+   * Returns the grant and, per refused repository, why.
+   */
+  deliveryGrant(requested: Access[]): { granted: Access[]; refused: string[] } {
+    const prefix = `${this.opts.repoPrefix ?? "intake"}/`;
+    const granted: Access[] = [];
+    const refused: string[] = [];
+    for (const r of requested) {
+      if (r.type !== "repository") continue;
+      const parts = r.name.startsWith(prefix) ? r.name.slice(prefix.length).split("/") : [];
+      if (parts.length < 2 || parts.some((p) => !p || p === "." || p === "..")) {
+        refused.push(`${r.name}: not under ${prefix}<customer>/`);
+        continue;
+      }
+      const why = this.customerDenial(parts[0]);
+      if (why) {
+        refused.push(`${r.name}: ${why}`);
+        continue;
+      }
+      const actions = r.actions.filter((a) => (ROBOT_ACTIONS as readonly string[]).includes(a));
+      if (actions.length === 0) continue;
+      const existing = granted.find((g) => g.name === r.name);
+      if (existing) existing.actions = [...new Set([...existing.actions, ...actions])];
+      else granted.push({ type: "repository", name: r.name, actions: [...new Set(actions)] });
+    }
+    return { granted, refused };
   }
 
   /** Why this robot's customer may not have distribution access now, or undefined. */
@@ -139,13 +189,7 @@ export class TokenBroker {
     const own = `${this.opts.repoPrefix ?? "intake"}/${entry.customer}/*`;
     const foreign = entry.paths.filter((p) => p !== own);
     if (foreign.length) return `access-list paths ${foreign.join(", ")} are outside customer ${entry.customer}'s namespace ${own}`;
-    const c = this.roster.customers.find((x) => x.id === entry.customer);
-    if (!c) return `customer ${entry.customer} is not in the roster`;
-    const state = customerState(c, this.today());
-    if (state.status !== "active") return `customer ${c.id} is ${state.status} (${state.reason})`;
-    if (!tierAllows(c.tier, "distribution", this.opts.tierTable ?? DEFAULT_TIER_TABLE)) return `tier ${c.tier} does not allow distribution`;
-    if (!c.registries.includes("distribution")) return `customer ${c.id} did not ask for distribution`;
-    return undefined;
+    return this.customerDenial(entry.customer);
   }
 
   async issue(subject: string, access: Access[]): Promise<TokenResponse> {
@@ -178,6 +222,15 @@ export class TokenBroker {
     if (!auth.ok) {
       this.log.warn({ event: "deny", user: credentials.username, reason: auth.reason, requested: scopes, remote }, "authentication failed");
       return { status: 401, body: { errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] } };
+    }
+    if (auth.role === "delivery") {
+      const off = auth.entry.enabled ? undefined : "delivery robot disabled in the access list";
+      const { granted, refused } = off ? { granted: [], refused: [] } : this.deliveryGrant(requested);
+      this.log.info(
+        { event: off || granted.length === 0 ? "deny" : "issue", user: credentials.username, role: "delivery", via: auth.via, requested: scopes, granted, refused, reason: off, remote },
+        off ? "access denied: empty token" : "delivery token issued",
+      );
+      return { status: 200, body: await this.issue(credentials.username, granted) };
     }
     const why = this.denial(auth.entry);
     const granted = why ? [] : grant(auth.entry, requested);
