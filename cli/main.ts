@@ -15,6 +15,12 @@ import { checkAccess } from "../runtime/access";
 import { REGISTRY_KINDS, type RegistryKind } from "../customers/tiers";
 import { policyConfigProblems, type PolicyConfig } from "../policy/evaluate";
 import { StackExportError } from "../policy/sources";
+import { chooseTool } from "../runtime/delivery/copy";
+import { discoverCredential } from "../runtime/delivery/credentials";
+import { deliver, type DeliveryPlanTarget, type TargetResult } from "../runtime/delivery/deliver";
+import { parseReference, ReferenceError } from "../runtime/delivery/reference";
+import { stackDelivery } from "../runtime/delivery/stack";
+import { DeliveryProgress, resultLine, summaryLine } from "./deliver";
 
 /** A bad --policy-config file: names the file and each problem. */
 export class PolicyConfigError extends Error {
@@ -37,8 +43,13 @@ function readPolicyConfig(file: string | undefined): PolicyConfig {
   return doc as PolicyConfig;
 }
 
+/** A bad flag value: names the flag and the rule. */
+export class InputError extends Error {
+  override name = "InputError";
+}
+
 /** Exit codes shared by every subcommand. */
-export const EXIT = { ok: 0, violations: 1, invalidInput: 2, denied: 3 } as const;
+export const EXIT = { ok: 0, violations: 1, invalidInput: 2, denied: 3, failed: 4 } as const;
 
 /** The project folder: the nearest folder up from `start` that holds Pulumi.yaml, else this package. */
 export function findProjectDir(start = process.cwd()): string {
@@ -88,9 +99,25 @@ function stackName(v: string): string {
 export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
+  /** Raw writes to a terminal, for live progress; absent when stderr is not one. */
+  tty?: (s: string) => void;
 }
 
-const processIo: Io = { out: (s) => process.stdout.write(s + "\n"), err: (s) => process.stderr.write(s + "\n") };
+const processIo: Io = {
+  out: (s) => process.stdout.write(s + "\n"),
+  err: (s) => process.stderr.write(s + "\n"),
+  tty: process.stderr.isTTY ? (s) => process.stderr.write(s) : undefined,
+};
+
+function idList(v: string, previous: string[] = []): string[] {
+  const ids = v.split(",").map((x) => x.trim()).filter(Boolean);
+  if (!ids.length) throw new InvalidArgumentError("must name at least one customer id");
+  return [...new Set([...previous, ...ids])];
+}
+
+function kindList(v: string, previous: RegistryKind[] = []): RegistryKind[] {
+  return [...new Set([...previous, ...v.split(",").map((k) => registryKind(k.trim()))])];
+}
 
 /** Run the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
@@ -244,6 +271,89 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       }
     });
 
+  cli
+    .command("deliver")
+    .description("copy one build into customers' namespaces, registry to registry: cache check, copy or blob mounts, then tags")
+    .requiredOption("--source <ref>", "the build's image, e.g. build.example.com/app:1.4.2 or ...@sha256:...")
+    .requiredOption("--build <name>", "repository name inside each customer's namespace, e.g. app")
+    .requiredOption("--version <tag>", "the versioned tag to deliver (never overwritten once delivered)")
+    .requiredOption("--customer <ids>", "customer ids, comma-separated or repeated", idList)
+    .option("--kind <kinds>", `registry kinds, comma-separated (default: every kind each customer asked for): ${REGISTRY_KINDS.join(", ")}`, kindList)
+    .option("--tool <tool>", "crane or skopeo (default INTAKE_COPY_TOOL, else crane when on PATH, else skopeo)")
+    .option("--concurrency <n>", "registry operations at once", positiveInt, 4)
+    .option("--no-latest", "leave `latest` where it is")
+    .option("--json <path>", "write the per-target results as JSON")
+    .option("--stack <name>", "stack whose settings to use", stackName, "dev")
+    .option("--roster <path>", "roster file (default: the stack's roster setting)")
+    .option("--key <file>", "distribution: the broker's PEM private key, for the delivery robot's offline credential (else INTAKE_DELIVERY_PASSWORD)")
+    .option("--subscription <id>", "acr: the Azure subscription of the registry (default AZURE_SUBSCRIPTION_ID)")
+    .option("--source-config <file>", "a mounted kubernetes.io/dockerconfigjson file holding the source registry's credential")
+    .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
+    .action(
+      async (opts: {
+        source: string; build: string; version: string; customer: string[]; kind?: RegistryKind[]; tool?: string; concurrency: number; latest: boolean;
+        json?: string; stack: string; roster?: string; key?: string; subscription?: string; sourceConfig?: string; project?: string;
+      }) => {
+        const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
+        const { settings, roster } = loadStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
+        let source;
+        try {
+          source = parseReference(opts.source);
+        } catch (e) {
+          throw new InputError(`--source: ${(e as Error).message}`);
+        }
+        const unknown = opts.customer.filter((id) => !roster.customers.some((c) => c.id === id));
+        if (unknown.length) throw new InputError(`--customer: ${unknown.join(", ")} ${unknown.length > 1 ? "are" : "is"} not in ${roster.source}`);
+        let tool;
+        try {
+          tool = chooseTool(opts.tool);
+        } catch (e) {
+          throw new InputError((e as Error).message);
+        }
+        const targets: DeliveryPlanTarget[] = opts.customer.flatMap((id) => {
+          const c = roster.customers.find((x) => x.id === id)!;
+          const kinds = opts.kind ?? c.registries.filter((k) => settings.enabledKinds.includes(k));
+          return kinds.map((kind) => ({ customer: id, kind }));
+        });
+        const sourceCredential = await discoverCredential(source.registry, { dockerConfigJsonFile: opts.sourceConfig });
+        if (sourceCredential) io.err(`source credential for ${source.registry}: ${sourceCredential.source}`);
+        const progress = new DeliveryProgress(io.tty ?? ((s) => io.err(s.replace(/\n$/, ""))), !!io.tty);
+        const t0 = performance.now();
+        let results: TargetResult[];
+        try {
+          results = await deliver({
+            source,
+            sourceCredential,
+            build: opts.build,
+            version: opts.version,
+            targets,
+            tool,
+            latest: opts.latest,
+            concurrency: opts.concurrency,
+            onEvent: (e) => progress.event(e),
+            ...stackDelivery({
+              settings,
+              roster,
+              deliveryPassword: process.env.INTAKE_DELIVERY_PASSWORD,
+              ghcrToken: (id) => process.env[`INTAKE_GHCR_TOKEN_${id.toUpperCase().replace(/-/g, "_")}`],
+              mint: { signingKey: opts.key ? loadPrivateSigningKey(opts.key) : undefined, azureSubscriptionId: opts.subscription ?? process.env.AZURE_SUBSCRIPTION_ID },
+            }),
+          });
+        } catch (e) {
+          progress.end();
+          if (e instanceof ReferenceError || (e instanceof Error && e.message.startsWith("cannot deliver"))) throw new InputError(e.message);
+          io.err(`error: the source ${opts.source} could not be read: ${(e as Error).message}`);
+          code = EXIT.failed;
+          return;
+        }
+        progress.end();
+        for (const r of results) io.out(resultLine(r));
+        io.out(summaryLine(results, (performance.now() - t0) / 1000));
+        if (opts.json) writeOut(opts.json, JSON.stringify({ source: opts.source, build: opts.build, version: opts.version, tool, results }, null, 2) + "\n");
+        code = results.some((r) => r.status === "failed") ? EXIT.failed : results.some((r) => r.status === "denied") ? EXIT.denied : EXIT.ok;
+      },
+    );
+
   try {
     await cli.parseAsync(argv, { from: "user" });
   } catch (e) {
@@ -254,6 +364,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       e instanceof StackConfigError ||
       e instanceof StackExportError ||
       e instanceof PolicyConfigError ||
+      e instanceof InputError ||
       e instanceof KeyFileError ||
       (e instanceof Error && e.name === "ZodError")
     ) {

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, chmodSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { baseUrl, type RegistryCredential } from "./manifest";
@@ -29,6 +29,27 @@ export class CopyError extends Error {
   }
 }
 
+/** Is this program on PATH? */
+export function onPath(cmd: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  return (env.PATH ?? "").split(path.delimiter).some((dir) => {
+    try {
+      accessSync(path.join(dir, cmd), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The copy tool: the one asked for (flag, else INTAKE_COPY_TOOL), else crane when on PATH, else skopeo. */
+export function chooseTool(asked?: string, env: NodeJS.ProcessEnv = process.env): CopyTool {
+  const want = asked ?? env.INTAKE_COPY_TOOL;
+  if (want !== undefined && want !== "crane" && want !== "skopeo") throw new Error(`copy tool "${want}" (${asked ? "--tool" : "INTAKE_COPY_TOOL"}) must be crane or skopeo`);
+  const tool = (want as CopyTool | undefined) ?? (onPath("crane", env) ? "crane" : "skopeo");
+  if (!onPath(tool, env)) throw new Error(`${tool} is not on PATH: install it (apt-get install skopeo, or crane from go-containerregistry) or choose the other with --tool`);
+  return tool;
+}
+
 const insecure = (r: ImageReference) => baseUrl(r.registry).startsWith("http:");
 
 /** A docker config.json holding only these credentials. */
@@ -55,6 +76,8 @@ export function copyArgs(tool: CopyTool, req: CopyRequest, authDir: string, dige
       ...(insecure(req.source) ? ["--src-tls-verify=false"] : []),
       ...(insecure(req.target) ? ["--dest-tls-verify=false"] : []),
       "--digestfile", digestFile,
+      // Never recompress or convert: the delivered digest must be the build's.
+      "--preserve-digests",
       "--retry-times", "0",
       `docker://${src}`,
       `docker://${dst}`,

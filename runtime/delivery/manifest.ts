@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { apiHost, type ImageReference } from "./reference";
 
 /** Every manifest type a registry may hold: Distribution 2.8 answers 404 for a stored type not accepted. */
@@ -114,4 +115,112 @@ export class RegistryClient {
       size: length ? Number(length) : undefined,
     };
   }
+
+  /** GET a manifest's bytes (by tag or digest) with its media type and the sha256 of the bytes. */
+  async getManifest(host: string, repository: string, reference: string): Promise<Manifest> {
+    const r = await this.request(host, `/v2/${repository}/manifests/${reference}`, { method: "GET", headers: { accept: MANIFEST_ACCEPT }, repository, actions: "pull" });
+    await failUnlessOk(r, `GET manifest ${host}/${repository}:${reference}`);
+    const bytes = Buffer.from(await r.arrayBuffer());
+    const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+    if (reference.startsWith("sha256:") && reference !== digest) throw new RegistryError(502, `${host}/${repository}@${reference}: the registry sent bytes whose digest is ${digest}`);
+    const mediaType = (r.headers.get("content-type") ?? "").split(";")[0].trim() || (JSON.parse(bytes.toString("utf8")) as { mediaType?: string }).mediaType || "";
+    return { bytes, mediaType, digest };
+  }
+
+  /** PUT manifest bytes under a tag or digest; returns the digest the registry computed. */
+  async putManifest(host: string, repository: string, reference: string, m: Pick<Manifest, "bytes" | "mediaType">): Promise<string> {
+    const r = await this.request(host, `/v2/${repository}/manifests/${reference}`, {
+      method: "PUT",
+      headers: { "content-type": m.mediaType },
+      body: m.bytes,
+      repository,
+      actions: "pull,push",
+    });
+    await failUnlessOk(r, `PUT manifest ${host}/${repository}:${reference}`);
+    await r.body?.cancel();
+    return r.headers.get("docker-content-digest") ?? `sha256:${createHash("sha256").update(m.bytes).digest("hex")}`;
+  }
+
+  /** Does the repository hold this blob? */
+  async blobExists(host: string, repository: string, digest: string): Promise<boolean> {
+    const r = await this.request(host, `/v2/${repository}/blobs/${digest}`, { method: "HEAD", repository, actions: "pull" });
+    if (r.status === 404) return false;
+    await failUnlessOk(r, `HEAD blob ${host}/${repository}@${digest}`);
+    return true;
+  }
+
+  /**
+   * Link a blob from another repository of the same registry into `repository` without sending
+   * its bytes (POST .../blobs/uploads/?mount=&from=). When the registry does not mount (202: no
+   * read access to `from`, or mounting switched off), the blob is streamed from `from` into the
+   * upload it opened: bytes pass through this process, never to disk. Returns what happened and
+   * the bytes sent.
+   */
+  async mountBlob(host: string, repository: string, from: string, blob: { digest: string; size: number }): Promise<{ how: "exists" | "mounted" | "uploaded"; bytes: number }> {
+    if (await this.blobExists(host, repository, blob.digest)) return { how: "exists", bytes: 0 };
+    const path = `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(from)}`;
+    const r = await this.request(host, path, { method: "POST", repository: `${repository}+${from}`, actions: "mount" });
+    if (r.status === 201) {
+      await r.body?.cancel();
+      return { how: "mounted", bytes: 0 };
+    }
+    await failUnlessOk(r, `POST blob upload ${host}/${repository} (mount ${blob.digest} from ${from})`);
+    await r.body?.cancel();
+    const location = r.headers.get("location");
+    if (!location) throw new RegistryError(502, `${host}/${repository}: blob upload opened without a Location`);
+    const get = await this.request(host, `/v2/${from}/blobs/${blob.digest}`, { method: "GET", repository: from, actions: "pull" });
+    await failUnlessOk(get, `GET blob ${host}/${from}@${blob.digest}`);
+    const put = new URL(location, `${baseUrl(host)}/`);
+    put.searchParams.set("digest", blob.digest);
+    const done = await this.request(host, `${put.pathname}${put.search}`, {
+      method: "PUT",
+      headers: { "content-type": "application/octet-stream", "content-length": String(blob.size) },
+      body: get.body,
+      duplex: "half",
+      // The token the POST got (push on the target, pull on the source): a stream body cannot be re-sent after a 401.
+      repository: `${repository}+${from}`,
+      actions: "mount",
+    } as RequestInit & { repository: string; actions: string });
+    await failUnlessOk(done, `PUT blob ${host}/${repository}@${blob.digest}`);
+    await done.body?.cancel();
+    return { how: "uploaded", bytes: blob.size };
+  }
+}
+
+export interface Manifest {
+  bytes: Buffer;
+  mediaType: string;
+  digest: string;
+}
+
+async function failUnlessOk(r: Response, what: string): Promise<void> {
+  if (r.ok) return;
+  let detail = "";
+  try {
+    const body = (await r.json()) as { errors?: { code?: string; message?: string }[] };
+    detail = body.errors?.map((e) => `${e.code ?? ""} ${e.message ?? ""}`.trim()).join("; ") ?? "";
+  } catch {
+    /* no JSON body */
+  }
+  throw new RegistryError(r.status, `${what} answered ${r.status}${detail ? `: ${detail}` : ""}`);
+}
+
+/** A manifest's parts, for copying it between repositories. */
+export interface ManifestParts {
+  /** Child manifests of an index (with their platform), or none. */
+  children: { digest: string; mediaType: string; size: number; platform?: { architecture: string; os: string; variant?: string } }[];
+  /** Config and layers of an image manifest, or none. */
+  blobs: { digest: string; size: number }[];
+}
+
+export function manifestParts(m: Pick<Manifest, "bytes" | "mediaType">): ManifestParts {
+  const doc = JSON.parse(m.bytes.toString("utf8")) as {
+    manifests?: ManifestParts["children"];
+    config?: { digest: string; size: number };
+    layers?: { digest: string; size: number; urls?: string[] }[];
+  };
+  if (doc.manifests) return { children: doc.manifests.map((c) => ({ digest: c.digest, mediaType: c.mediaType, size: c.size, platform: c.platform })), blobs: [] };
+  if (!doc.config) throw new RegistryError(502, `manifest of type ${m.mediaType || "(none)"} has neither manifests nor config`);
+  // Foreign layers (urls) are not stored in the registry: nothing to mount.
+  return { children: [], blobs: [doc.config, ...(doc.layers ?? []).filter((l) => !l.urls?.length)].map((b) => ({ digest: b.digest, size: b.size })) };
 }

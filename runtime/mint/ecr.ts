@@ -6,6 +6,8 @@ import { TOKEN_SECONDS, type MintedCredential } from "./types";
 
 export interface EcrMintOptions {
   customerId: string;
+  /** Delivery: one session reaching several customers' prefixes (so blobs mount between them). */
+  customerIds?: string[];
   repoPrefix: string;
   accountId: string;
   region: string;
@@ -23,11 +25,27 @@ export const SESSION_POLICY_LIMIT = 2048;
  * The inline session policy: push and pull under the customer's prefix only. A prefix glob,
  * not a list of ARNs, so it stays far under STS's 2,048 characters whatever the customer has.
  */
-export function ecrSessionPolicy(o: Pick<EcrMintOptions, "customerId" | "repoPrefix" | "accountId" | "region">): string {
-  const prefix = namesFor(o.customerId, { repoPrefix: o.repoPrefix }).ecrRepositoryPrefix;
-  const policy = JSON.stringify(ecrPushPullPolicy("CustomerPrefix", [ecrRepositoryArn(o.region, o.accountId, `${prefix}*`)]));
-  if (policy.length > SESSION_POLICY_LIMIT) throw new Error(`session policy for ${o.customerId} is ${policy.length} characters, over STS's ${SESSION_POLICY_LIMIT}`);
+export function ecrSessionPolicy(o: Pick<EcrMintOptions, "customerId" | "customerIds" | "repoPrefix" | "accountId" | "region">): string {
+  const ids = o.customerIds ?? [o.customerId];
+  const arns = ids.map((id) => ecrRepositoryArn(o.region, o.accountId, `${namesFor(id, { repoPrefix: o.repoPrefix }).ecrRepositoryPrefix}*`));
+  const policy = JSON.stringify(ecrPushPullPolicy("CustomerPrefix", arns));
+  if (policy.length > SESSION_POLICY_LIMIT) throw new Error(`session policy for ${ids.join(", ")} is ${policy.length} characters, over STS's ${SESSION_POLICY_LIMIT}`);
   return policy;
+}
+
+/** Split customers into runs whose one session policy fits STS's limit: each run is one delivery session. */
+export function ecrDeliveryBatches(o: Pick<EcrMintOptions, "repoPrefix" | "accountId" | "region">, customerIds: string[]): string[][] {
+  const batches: string[][] = [];
+  let current: string[] = [];
+  for (const id of customerIds) {
+    const next = [...current, id];
+    if (current.length && ecrSessionPolicy({ ...o, customerId: id, customerIds: next }).length > SESSION_POLICY_LIMIT - 64) {
+      batches.push(current);
+      current = [id];
+    } else current = next;
+  }
+  if (current.length) batches.push(current);
+  return batches;
 }
 
 /**
@@ -41,10 +59,10 @@ export async function mintEcr(o: EcrMintOptions): Promise<MintedCredential> {
   const session = await sts.send(
     new AssumeRoleCommand({
       RoleArn: o.pushRoleArn,
-      RoleSessionName: `intake-${o.customerId}`.slice(0, 64),
+      RoleSessionName: (o.customerIds ? `intake-delivery-${o.customerIds.length}` : `intake-${o.customerId}`).slice(0, 64),
       DurationSeconds: TOKEN_SECONDS,
       Policy: ecrSessionPolicy(o),
-      Tags: [{ Key: "intake-customer", Value: o.customerId }],
+      Tags: [o.customerIds ? { Key: "intake-role", Value: "delivery" } : { Key: "intake-customer", Value: o.customerId }],
     }),
   );
   const c = session.Credentials;

@@ -37,14 +37,19 @@ export interface RunningRegistry {
   port: number;
   url: string;
   stop: () => Promise<void>;
+  /** SIGKILL: the registry dies mid-request, as a crashed one does. */
+  kill: () => Promise<void>;
 }
 
-/** A CNCF Distribution registry on 127.0.0.1 with token auth at the broker; stopped by `stop`. */
-export async function startRegistry(dir: string, auth: { realm: string; service: string; issuer: string; rootcertbundle: string }): Promise<RunningRegistry> {
+/**
+ * A CNCF Distribution registry on 127.0.0.1 (token auth at the broker, or none), storing under
+ * `dir`/registry-data (a restart on the same `dir` keeps the images); stopped by `stop`.
+ */
+export async function startRegistry(dir: string, auth?: { realm: string; service: string; issuer: string; rootcertbundle: string }): Promise<RunningRegistry> {
   const port = await freePort();
   const root = path.join(dir, "registry-data");
   mkdirSync(root, { recursive: true });
-  const config = path.join(dir, "registry.yml");
+  const config = path.join(dir, `registry-${port}.yml`);
   writeFileSync(
     config,
     stringify({
@@ -52,7 +57,7 @@ export async function startRegistry(dir: string, auth: { realm: string; service:
       log: { level: "warn" },
       storage: { filesystem: { rootdirectory: root }, delete: { enabled: true } },
       http: { addr: `127.0.0.1:${port}` },
-      auth: { token: auth },
+      ...(auth ? { auth: { token: auth } } : {}),
     }),
   );
   const child: ChildProcess = spawn("docker-registry", ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });
@@ -63,7 +68,7 @@ export async function startRegistry(dir: string, auth: { realm: string; service:
   for (;;) {
     try {
       const r = await fetch(`${url}/v2/`);
-      if (r.status === 401) break;
+      if (r.status === (auth ? 401 : 200)) break;
     } catch {
       /* not up yet */
     }
@@ -73,12 +78,17 @@ export async function startRegistry(dir: string, auth: { realm: string; service:
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+  const exited = () => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve())));
   return {
     port,
     url,
+    kill: async () => {
+      child.kill("SIGKILL");
+      await exited();
+    },
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once("exit", () => resolve());
         child.kill("SIGTERM");
         setTimeout(() => child.kill("SIGKILL"), 3000).unref();

@@ -1,0 +1,78 @@
+import type { DeliveryEvent, TargetResult } from "../runtime/delivery/deliver";
+
+const SYMBOL: Record<TargetResult["status"], string> = { delivered: "delivered", cached: "cached", denied: "denied", failed: "FAILED" };
+
+function mib(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+/** One line per settled target: what, where, digest, time, bytes, and why for a denial or failure. */
+export function resultLine(r: TargetResult): string {
+  const tail = [
+    r.digest ? r.digest.slice(0, 19) : undefined,
+    r.status === "delivered" || r.status === "failed" ? `${r.seconds.toFixed(1)} s` : undefined,
+    r.bytes ? mib(r.bytes) : undefined,
+    r.via,
+    r.attempts > 1 ? `${r.attempts} tries` : undefined,
+    r.tags.length ? `tags ${r.tags.join(",")}` : undefined,
+  ].filter(Boolean);
+  return `${SYMBOL[r.status].padEnd(9)} ${r.kind.padEnd(12)} ${r.customer.padEnd(24)} ${r.target}${tail.length ? `  (${tail.join(", ")})` : ""}${r.reason ? `\n          ${r.reason}` : ""}`;
+}
+
+export function summaryLine(results: TargetResult[], seconds: number): string {
+  const count = (s: TargetResult["status"]) => results.filter((r) => r.status === s).length;
+  const bytes = results.reduce((n, r) => n + r.bytes, 0);
+  return `${results.length} targets in ${seconds.toFixed(1)} s: ${count("delivered")} delivered, ${count("cached")} cached, ${count("denied")} denied, ${count("failed")} failed; ${mib(bytes)} sent`;
+}
+
+/**
+ * Progress: on a terminal, a live block with one line per target redrawn in place; otherwise
+ * (CI logs, pipes) plain lines as things happen.
+ */
+export class DeliveryProgress {
+  private readonly state = new Map<string, string>();
+  private drawn = 0;
+  private readonly t0 = performance.now();
+
+  constructor(private readonly write: (s: string) => void, private readonly tty: boolean) {}
+
+  event(e: DeliveryEvent): void {
+    if (e.type === "source") {
+      this.line(`source ${e.digest} (${mib(e.bytes)}${e.platforms.length ? `, ${e.platforms.join(", ")}` : ""})`);
+      return;
+    }
+    const key = e.type === "done" ? `${e.result.kind} ${e.result.customer}` : `${e.kind} ${e.customer}`;
+    const text =
+      e.type === "start"
+        ? `${e.step.padEnd(9)} ${e.kind.padEnd(12)} ${e.customer.padEnd(24)} ${e.target}`
+        : e.type === "retry"
+          ? `retry     ${e.kind.padEnd(12)} ${e.customer.padEnd(24)} try ${e.attempt} failed (${e.reason})${e.delayMs ? `; again in ${(e.delayMs / 1000).toFixed(1)} s` : ""}`
+          : resultLine(e.result);
+    if (!this.tty) return this.line(text);
+    this.state.set(key, text);
+    this.redraw();
+  }
+
+  private line(s: string): void {
+    if (this.tty && this.drawn) {
+      // Keep the block below any one-off line.
+      this.write(`\x1b[${this.drawn}A\x1b[J${s}\n`);
+      this.drawn = 0;
+      this.redraw();
+    } else this.write(`${s}\n`);
+  }
+
+  private redraw(): void {
+    const lines = [...this.state.values()].flatMap((l) => l.split("\n"));
+    const elapsed = `${((performance.now() - this.t0) / 1000).toFixed(1)} s`;
+    const block = [...lines, `… ${elapsed}`];
+    this.write(`${this.drawn ? `\x1b[${this.drawn}A` : ""}\x1b[J${block.join("\n")}\n`);
+    this.drawn = block.length;
+  }
+
+  /** Clear the live block (the caller prints the final lines). */
+  end(): void {
+    if (this.tty && this.drawn) this.write(`\x1b[${this.drawn}A\x1b[J`);
+    this.drawn = 0;
+  }
+}
