@@ -1,0 +1,169 @@
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import bcrypt from "bcryptjs";
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { DeliveryProgress, resultLine } from "../cli/deliver";
+import { TokenBroker } from "../runtime/broker/broker";
+import { loadSigningKey } from "../runtime/broker/keys";
+import { parseScope } from "../runtime/broker/scope";
+import { chooseTool, copyArgs, CopyError } from "../runtime/delivery/copy";
+import { platformSuffix, type TargetResult } from "../runtime/delivery/deliver";
+import { RegistryError } from "../runtime/delivery/manifest";
+import { parseReference } from "../runtime/delivery/reference";
+import { backoffMs, isTransient, withRetry } from "../runtime/delivery/retry";
+import { ecrDeliveryBatches, ecrSessionPolicy, SESSION_POLICY_LIMIT } from "../runtime/mint/ecr";
+import { customer } from "./helpers";
+import { e2eUnavailable, makeKeyPair } from "./e2e/harness";
+
+describe("retries", () => {
+  it("retries network errors, 5xx and 429; never 401, 403, 404 or a bad request", () => {
+    for (const s of [500, 502, 503, 504, 429]) expect(isTransient(new RegistryError(s, "x")), String(s)).toBe(true);
+    for (const s of [400, 401, 403, 404]) expect(isTransient(new RegistryError(s, "x")), String(s)).toBe(false);
+    expect(isTransient(new TypeError("fetch failed", { cause: Object.assign(new Error("x"), { code: "ECONNREFUSED" }) }))).toBe(true);
+    expect(isTransient(Object.assign(new Error("socket"), { code: "ECONNRESET" }))).toBe(true);
+    expect(isTransient(new Error("something else"))).toBe(false);
+    expect(isTransient(new CopyError("skopeo", 1, 'writing blob: Patch "http://r/v2/x/blobs/uploads/u": read tcp 127.0.0.1:1->127.0.0.1:2: read: connection reset by peer'))).toBe(true);
+    expect(isTransient(new CopyError("crane", 1, "PUT https://r/v2/x/manifests/1: UNKNOWN: unknown error; 503 Service Unavailable"))).toBe(true);
+    expect(isTransient(new CopyError("skopeo", 1, "initializing source: reading manifest 1: manifest unknown"))).toBe(false);
+    // A 401 with a word that would otherwise look transient is still final.
+    expect(isTransient(new CopyError("skopeo", 1, "unauthorized: authentication required (after unexpected EOF)"))).toBe(false);
+  });
+
+  it("backs off with full jitter under a doubling ceiling", () => {
+    const p = { attempts: 5, baseDelayMs: 100, maxDelayMs: 1000 };
+    expect([0, 1, 2, 3, 4, 5].map((n) => backoffMs(n, p, () => 0.999999))).toEqual([99, 199, 399, 799, 999, 999]);
+    expect(backoffMs(3, p, () => 0)).toBe(0);
+  });
+
+  it("stops at once on a final error, gives up after the tries, and counts them", async () => {
+    const p = { attempts: 4, baseDelayMs: 1, maxDelayMs: 2 };
+    let calls = 0;
+    const final = withRetry(async () => {
+      calls++;
+      throw new RegistryError(403, "denied");
+    }, p);
+    await expect(final).rejects.toMatchObject({ status: 403, attempts: 1 });
+    expect(calls).toBe(1);
+    calls = 0;
+    const retried: number[] = [];
+    await expect(
+      withRetry(
+        async () => {
+          calls++;
+          throw new RegistryError(503, "busy");
+        },
+        p,
+        (attempt) => retried.push(attempt),
+      ),
+    ).rejects.toMatchObject({ status: 503, attempts: 4 });
+    expect([calls, retried]).toEqual([4, [1, 2, 3]]);
+    calls = 0;
+    const ok = await withRetry(async () => (++calls < 3 ? Promise.reject(new RegistryError(429, "slow down")) : "done"), p);
+    expect(ok).toEqual({ value: "done", attempts: 3 });
+  });
+});
+
+describe("delivery parts", () => {
+  it("names platform tags as people read them and skips attestation manifests", () => {
+    expect(platformSuffix({ architecture: "amd64", os: "linux" })).toBe("amd64");
+    expect(platformSuffix({ architecture: "arm64", os: "linux", variant: "v8" })).toBe("arm64v8");
+    expect(platformSuffix({ architecture: "arm", os: "linux", variant: "v7" })).toBe("armv7");
+    expect(platformSuffix({ architecture: "amd64", os: "windows" })).toBe("windows-amd64");
+    expect(platformSuffix({ architecture: "unknown", os: "unknown" })).toBeUndefined();
+    expect(platformSuffix(undefined)).toBeUndefined();
+  });
+
+  it("skopeo copies keep the digest, every platform, and no credential on the command line", () => {
+    const args = copyArgs("skopeo", { source: parseReference("build.example.com/app@sha256:" + "a".repeat(64)), target: parseReference("127.0.0.1:5000/intake/acme/app:1.0.0"), targetCredential: { username: "u", password: "s3cret" } }, "/tmp/x", "/tmp/x/digest");
+    expect(args).toEqual(expect.arrayContaining(["--preserve-digests", "--multi-arch=all", "--dest-tls-verify=false"]));
+    expect(args).not.toContain("--src-tls-verify=false");
+    expect(args.join(" ")).not.toContain("s3cret");
+  });
+
+  it("chooses crane when it is on PATH, honours the flag and INTAKE_COPY_TOOL, and refuses others", () => {
+    const bin = mkdtempSync(path.join(tmpdir(), "bin-"));
+    for (const t of ["crane", "skopeo"]) {
+      writeFileSync(path.join(bin, t), "#!/bin/sh\n");
+      chmodSync(path.join(bin, t), 0o755);
+    }
+    expect(chooseTool(undefined, { PATH: bin })).toBe("crane");
+    expect(chooseTool("skopeo", { PATH: bin })).toBe("skopeo");
+    expect(chooseTool(undefined, { PATH: bin, INTAKE_COPY_TOOL: "skopeo" })).toBe("skopeo");
+    expect(() => chooseTool("docker", { PATH: bin })).toThrow(/copy tool "docker" \(--tool\) must be crane or skopeo/);
+    expect(() => chooseTool("crane", { PATH: "/nonexistent" })).toThrow(/crane is not on PATH/);
+  });
+
+  it("ECR delivery sessions: customers split into batches whose session policy fits STS's limit", () => {
+    const o = { repoPrefix: "intake", accountId: "111122223333", region: "eu-west-1" };
+    const ids = Array.from({ length: 120 }, (_, i) => `customer-number-${String(i).padStart(4, "0")}`);
+    const batches = ecrDeliveryBatches(o, ids);
+    expect(batches.length).toBeGreaterThan(3);
+    expect(batches.flat()).toEqual(ids);
+    for (const b of batches) {
+      const policy = ecrSessionPolicy({ ...o, customerId: b[0], customerIds: b });
+      expect(policy.length).toBeLessThanOrEqual(SESSION_POLICY_LIMIT);
+      for (const id of b) expect(policy).toContain(`repository/intake/${id}/*`);
+    }
+  });
+
+  it("progress: plain lines off a terminal; a block redrawn in place on one", () => {
+    const result: TargetResult = { customer: "acme", kind: "distribution", target: "r/intake/acme/app:1", status: "delivered", digest: "sha256:" + "b".repeat(64), seconds: 1.25, bytes: 3 * 1024 * 1024, attempts: 2, via: "mount", tags: ["latest"] };
+    const plain: string[] = [];
+    const p = new DeliveryProgress((s) => plain.push(s), false);
+    p.event({ type: "start", customer: "acme", kind: "distribution", target: result.target, step: "mount" });
+    p.event({ type: "retry", customer: "acme", kind: "distribution", attempt: 1, delayMs: 400, reason: "HEAD answered 503" });
+    p.event({ type: "done", result });
+    expect(plain.join("")).toBe(
+      "mount     distribution acme                     r/intake/acme/app:1\n" +
+        "retry     distribution acme                     try 1 failed (HEAD answered 503); again in 0.4 s\n" +
+        `${resultLine(result)}\n`,
+    );
+    expect(resultLine(result)).toBe(`delivered distribution acme                     r/intake/acme/app:1  (sha256:bbbbbbbbbbbb, 1.3 s, 3.0 MiB, mount, 2 tries, tags latest)`);
+    const tty: string[] = [];
+    const t = new DeliveryProgress((s) => tty.push(s), true);
+    t.event({ type: "start", customer: "acme", kind: "distribution", target: result.target, step: "check" });
+    t.event({ type: "done", result });
+    t.end();
+    expect(tty[1]).toMatch(/^\x1b\[2A\x1b\[J/);
+    expect(tty.at(-1)).toBe("\x1b[2A\x1b[J");
+  });
+});
+
+const unavailable = e2eUnavailable();
+describe.skipIf(!!unavailable)("the broker's delivery robot", () => {
+  it("gets pull and push under the namespaces of customers licensed today, nothing else", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "delivery-broker-"));
+    const pair = makeKeyPair(dir);
+    const rosterFile = path.join(dir, "roster.yaml");
+    writeFileSync(rosterFile, stringify({ customers: [customer("acme", "enterprise"), customer("hooli", "enterprise", { license: { expires: "2026-01-31" } }), customer("initech", "standard"), customer("wayne", "enterprise", { registries: ["ecr"] })] }));
+    const aclFile = path.join(dir, "acl.json");
+    const acl = (enabled: boolean) =>
+      JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries: [], delivery: { username: "intake-delivery", passwordHash: bcrypt.hashSync("pw", 4), enabled } });
+    writeFileSync(aclFile, acl(true));
+    const broker = new TokenBroker({ aclFile, rosterFile, key: loadSigningKey(pair.key, pair.cert), service: "svc", issuer: "iss", today: () => "2026-11-22", logger: pino({ level: "silent" }) });
+    const asked = ["intake/acme/app", "intake/acme/team/app", "intake/hooli/app", "intake/initech/app", "intake/wayne/app", "intake/acme", "other/acme/app", "intake/../acme/app"].map((n) => parseScope(`repository:${n}:pull,push,delete`)!);
+    const { granted, refused } = broker.deliveryGrant(asked);
+    expect(granted).toEqual([
+      { type: "repository", name: "intake/acme/app", actions: ["pull", "push"] },
+      { type: "repository", name: "intake/acme/team/app", actions: ["pull", "push"] },
+    ]);
+    expect(refused).toEqual([
+      "intake/hooli/app: customer hooli is suspended (license expired on 2026-01-31)",
+      "intake/initech/app: tier standard does not allow distribution",
+      "intake/wayne/app: customer wayne did not ask for distribution",
+      "intake/acme: not under intake/<customer>/",
+      "other/acme/app: not under intake/<customer>/",
+      "intake/../acme/app: not under intake/<customer>/",
+    ]);
+    const token = async () => (await broker.tokenFor({ username: "intake-delivery", password: "pw" }, "svc", ["repository:intake/acme/app:push,pull"])).body as { token: string };
+    const access = async () => JSON.parse(Buffer.from((await token()).token.split(".")[1], "base64url").toString()).access;
+    expect(await access()).toEqual([{ type: "repository", name: "intake/acme/app", actions: ["push", "pull"] }]);
+    writeFileSync(aclFile, acl(false));
+    broker.reload();
+    expect(await access()).toEqual([]);
+    expect((await broker.tokenFor({ username: "intake-delivery", password: "wrong" }, "svc", [])).status).toBe(401);
+  });
+});
