@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CustomerRegistries } from "./components/customer";
+import { BuildDelivery } from "./components/delivery";
 import { DistributionService } from "./components/distribution-service";
 import { PlatformRegistries } from "./components/platform";
 import type { Settings } from "./components/settings";
@@ -9,6 +10,8 @@ export interface ProgramResult {
   platform: PlatformRegistries;
   customers: CustomerRegistries[];
   distribution?: DistributionService;
+  /** Builds delivered after the namespaces exist (settings.deliveries). */
+  deliveries: BuildDelivery[];
   /** Stack outputs: namespaces per customer and kind; credentials only as secrets. */
   outputs: Record<string, unknown>;
 }
@@ -27,6 +30,13 @@ export function program(settings: Settings, roster: Roster): ProgramResult {
         entries: customers.flatMap((c) => (c.aclEntry ? [c.aclEntry] : [])),
       })
     : undefined;
+  const deliveries = settings.deliveries.map(
+    (delivery, index) =>
+      new BuildDelivery(
+        `deliver-${delivery.build.replace(/[^a-z0-9-]/g, "-")}-${delivery.version.replace(/[^A-Za-z0-9-]/g, "-")}`,
+        { settings, roster, delivery, index, deliveryPassword: distribution?.deliveryPassword, after: [...customers, ...(distribution ? [distribution] : [])] },
+      ),
+  );
   const outputs = {
     ecrControllerRoleArn: platform.ecrControllerRoleArn,
     ecrPushRoleArn: platform.ecrPushRoleArn,
@@ -47,5 +57,5 @@ export function program(settings: Settings, roster: Roster): ProgramResult {
       ]),
     ),
   };
-  return { platform, customers, distribution, outputs };
+  return { platform, customers, distribution, deliveries, outputs };
 }

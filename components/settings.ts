@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { parseReference } from "../runtime/delivery/reference";
 import { z } from "zod";
 import { REPO_PREFIX, REPO_PREFIX_RULE } from "../customers/naming";
 import { issueMessage } from "../customers/messages";
@@ -101,6 +102,25 @@ const distributionSettings = z.strictObject({
     .optional(),
 });
 
+/** A build `pulumi up` delivers after the namespaces exist (a `local.Command` running `intake deliver`). */
+const deliverySettings = z.strictObject({
+  /** The build's image, pinned by digest: the digest is what triggers a new delivery. */
+  source: z.string().superRefine((v, ctx) => {
+    try {
+      if (!parseReference(v).digest) ctx.addIssue({ code: "custom", message: `must be pinned by digest (...@sha256:<64 hex>): the digest is what triggers a delivery` });
+    } catch (e) {
+      ctx.addIssue({ code: "custom", message: (e as Error).message });
+    }
+  }),
+  build: z.string().regex(/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/, { message: "must be a repository name: lower-case path components" }),
+  version: z.string().regex(/^[\w][\w.-]{0,99}$/, { message: "must be a tag of 1-100 chars of [A-Za-z0-9_.-], not starting with '.' or '-'" }).refine((v) => v !== "latest", { message: "must name a version; latest is moved after it" }),
+  /** Default: every customer active on the stack's asOf day. */
+  customers: z.array(z.string().min(1)).min(1).optional(),
+  /** Default: each customer's own registry kinds. */
+  kinds: z.array(kind).min(1).optional(),
+  tool: z.enum(["crane", "skopeo"]).optional(),
+});
+
 const tierOverride = z.strictObject(
   Object.fromEntries(TIERS.map((t) => [t, z.array(kind)])) as Record<(typeof TIERS)[number], z.ZodArray<typeof kind>>,
 );
@@ -118,6 +138,7 @@ export const settingsInputSchema = z
     gar: garSettings.optional(),
     ghcr: ghcrSettings.optional(),
     distribution: distributionSettings.optional(),
+    deliveries: z.array(deliverySettings).default([]),
     /** The day license expiry is judged against (YYYY-MM-DD); default today (UTC). */
     asOf: isoDate.optional(),
     /** Roster file, relative to the project; default customers/roster.yaml. */
@@ -132,6 +153,9 @@ export const settingsInputSchema = z
     need("gar", "gar", "project, location");
     need("ghcr", "ghcr", "owner");
     need("distribution", "distribution", "host");
+    s.deliveries.forEach((d, i) => {
+      for (const k of d.kinds ?? []) if (!s.enabledKinds.includes(k)) ctx.addIssue({ code: "custom", path: ["deliveries", i, "kinds"], message: `${k} is not in enabledKinds` });
+    });
     if (s.acr && s.acr.sku !== "Premium") {
       if (s.acr.replicaLocations.length > 0) ctx.addIssue({ code: "custom", path: ["acr", "replicaLocations"], message: `geo-replication needs the Premium SKU, not ${s.acr.sku}` });
       if (s.acr.untaggedRetentionDays !== undefined) {
@@ -154,12 +178,13 @@ export interface Settings {
   gar?: Omit<z.output<typeof garSettings>, "immutableTags"> & { immutableTags: boolean };
   ghcr?: z.output<typeof ghcrSettings>;
   distribution?: Omit<z.output<typeof distributionSettings>, "realm"> & { realm: string };
+  deliveries: z.output<typeof deliverySettings>[];
   asOf: string;
   roster: string;
 }
 
 /** Keys that hold JSON (structured config); every other key is a plain string. */
-const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr", "acr", "gar", "ghcr", "distribution"]);
+const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr", "acr", "gar", "ghcr", "distribution", "deliveries"]);
 
 export class SettingsError extends Error {
   constructor(readonly source: string, readonly problems: string[]) {
@@ -201,6 +226,7 @@ export function parseSettings(raw: Record<string, unknown>, stack: string, sourc
     gar: s.gar && { ...s.gar, immutableTags: s.gar.immutableTags ?? s.environment === "prod" },
     ghcr: s.ghcr,
     distribution: s.distribution && { ...s.distribution, realm: s.distribution.realm ?? `https://${s.distribution.host}/auth/token` },
+    deliveries: s.deliveries,
     asOf: s.asOf ?? today.toISOString().slice(0, 10),
     roster: s.roster,
   };

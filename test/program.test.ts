@@ -253,3 +253,44 @@ describe("license status", () => {
     expect(gone.filter((r) => r.type === T.repo).every((r) => r.retainOnDelete)).toBe(true);
   });
 });
+
+describe("deliveries that follow pulumi up", () => {
+  const SRC = `build.example.com/app@sha256:${"c".repeat(64)}`;
+
+  it("one local.Command per delivery: intake deliver after the namespaces, re-run by the source digest, password only by environment", async () => {
+    const { recorded } = await planOf(
+      [customer("acme", "enterprise"), customer("globex", "professional"), customer("umbrella", "enterprise", { status: "suspended" })],
+      { deliveries: [{ source: SRC, build: "app", version: "1.4.2" }, { source: SRC, build: "tools/cli", version: "2.0.0", customers: ["acme"], kinds: ["ecr", "distribution"], tool: "skopeo" }] },
+    );
+    const commands = recorded.filter((r) => r.type === "command:local:Command");
+    expect(commands.map((c) => c.name)).toEqual(["deliver-app-1-4-2-deliver", "deliver-tools-cli-2-0-0-deliver"]);
+    const [all, one] = commands;
+    // The suspended customer is left out; the listed one only, with its kinds and tool.
+    expect(all.inputs.create).toMatch(/^node '.*\/cli\/bin\/intake\.js' deliver --source 'build\.example\.com\/app@sha256:c{64}' --build 'app' --version '1\.4\.2' --customer 'acme,globex' --stack 'test' --project '.*'$/);
+    expect(one.inputs.create).toMatch(/--customer 'acme' --kind 'ecr,distribution' --tool skopeo/);
+    expect(all.inputs.triggers).toEqual([`sha256:${"c".repeat(64)}`, "1.4.2", "acme,globex", ""]);
+    expect(all.secretInputs).toContain("environment");
+    expect(JSON.stringify(all.inputs)).not.toMatch(/INTAKE_DELIVERY_PASSWORD":"[A-Za-z0-9]{40}/);
+    // It waits for every customer's namespaces and the broker's access list.
+    const deps = all.dependencies.join(" ");
+    for (const r of ["aws:ecr/repository:Repository::acme-ecr-app", "aws:ecr/repository:Repository::globex-ecr-app", "aws:ecr/repository:Repository::umbrella-ecr-app", "random:index/randomPassword:RandomPassword::acme-distribution-robot"]) {
+      expect(deps).toContain(r);
+    }
+  });
+
+  it("a delivery must be pinned by digest, name a version and known customers and kinds", async () => {
+    let message = "";
+    try {
+      testSettings({ deliveries: [{ source: "build.example.com/app:1.4.2", build: "App", version: "latest", kinds: ["acr"] }], enabledKinds: ["ghcr"] });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/registry-intake:deliveries\.0\.source: "build\.example\.com\/app:1\.4\.2" must be pinned by digest/);
+    expect(message).toMatch(/registry-intake:deliveries\.0\.build: "App" must be a repository name/);
+    expect(message).toMatch(/registry-intake:deliveries\.0\.version: "latest" must name a version/);
+    expect(message).toMatch(/registry-intake:deliveries\.0\.kinds: acr is not in enabledKinds/);
+    await expect(planOf([customer("acme", "enterprise")], { deliveries: [{ source: SRC, build: "app", version: "1", customers: ["acme", "nobody"] }] })).rejects.toThrow(
+      /registry-intake:deliveries\[0\]\.customers: nobody not in roster\.yaml/,
+    );
+  });
+});

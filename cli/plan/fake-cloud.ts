@@ -164,6 +164,8 @@ const MAKERS: Record<string, Maker> = {
   "github:index/teamMembership:TeamMembership": (_n, i) => ({ id: `${i.teamId}:${i.username}`, state: { ...i } }),
   "github:index/teamRepository:TeamRepository": (_n, i) => ({ id: `${i.teamId}:${i.repository}`, state: { ...i } }),
 
+  // A plan runs no command: it has no output yet.
+  "command:local:Command": (name, i) => ({ id: `${name}-${digest("command", name).slice(0, 8)}`, state: { ...i, stdout: "", stderr: "" } }),
   "random:index/randomPassword:RandomPassword": (name, i) => {
     const result = alnum(`password:${name}`, Number(i.length ?? 32));
     // A real bcrypt hash (cost 4: this is a plan), so an access list from the plan verifies.
