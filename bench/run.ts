@@ -1,6 +1,7 @@
 // npm run bench [-- SUITE... [--option[=value]...]]: every suite when none is named; options go to
 // the named suites (e.g. `npm run bench -- plan --sizes=100,1000`).
 import * as broker from "./broker";
+import * as fanout from "./fanout";
 import * as plan from "./plan";
 import * as types from "./types";
 
@@ -13,7 +14,7 @@ interface Suite {
   run(opts: SuiteOptions): Promise<void>;
 }
 
-const SUITES: Record<string, Suite> = { plan, types, broker };
+const SUITES: Record<string, Suite> = { plan, types, broker, fanout };
 
 function parseArgs(argv: string[]): { names: string[]; opts: Record<string, string> } {
   const names: string[] = [];
