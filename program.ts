@@ -2,12 +2,22 @@ import * as pulumi from "@pulumi/pulumi";
 import { CustomerRegistries } from "./components/customer";
 import { BuildDelivery } from "./components/delivery";
 import { DistributionService } from "./components/distribution-service";
-import { PlatformRegistries } from "./components/platform";
+import { PlatformReference, PlatformRegistries } from "./components/platform";
 import type { Settings } from "./components/settings";
 import type { Roster } from "./customers/roster";
+import { rosterForShard, shardProblems } from "./customers/shards";
+
+/** What this stack holds: everything, the shared platform only, or one shard of the customers. */
+export type StackRole = "all" | "platform" | "shard";
+
+export function stackRole(s: Settings): StackRole {
+  return !s.shard ? "all" : s.shard.index === undefined ? "platform" : "shard";
+}
 
 export interface ProgramResult {
-  platform: PlatformRegistries;
+  role: StackRole;
+  /** The platform's resources, or on a shard stack the reference to the platform stack. */
+  platform: PlatformRegistries | PlatformReference;
   customers: CustomerRegistries[];
   distribution?: DistributionService;
   /** Builds delivered after the namespaces exist (settings.deliveries). */
@@ -22,25 +32,40 @@ export interface ProgramResult {
  * when the stack asks). It reads no files, environment or clock: settings and roster arrive validated.
  */
 export function program(settings: Settings, roster: Roster): ProgramResult {
-  const platform = new PlatformRegistries("platform", { settings });
-  const customers = roster.customers.map((customer) => new CustomerRegistries(customer.id, { customer, settings, platform }));
+  const role = stackRole(settings);
+  if (settings.shard) {
+    const problems = shardProblems(roster, settings.shard.count);
+    if (problems.length) throw new Error(problems.join("\n"));
+  }
+  const platform = role === "shard" ? new PlatformReference(settings) : new PlatformRegistries("platform", { settings });
+  // A shard stack declares its slice of the roster; the platform stack no customers at all.
+  const mine = role === "all" ? roster : role === "platform" ? { ...roster, customers: [] } : rosterForShard(roster, settings.shard!.index!, settings.shard!.count);
+  const customers = mine.customers.map((customer) => new CustomerRegistries(customer.id, { customer, settings, platform }));
   const distribution = settings.enabledKinds.includes("distribution")
     ? new DistributionService("distribution", {
         settings,
+        role,
+        roster,
         entries: customers.flatMap((c) => (c.aclEntry ? [c.aclEntry] : [])),
       })
     : undefined;
-  const deliveries = settings.deliveries.map(
+  // On a shard stack the delivery robot's password comes from the platform stack.
+  const deliveryPassword =
+    role === "shard" && distribution ? ((platform as PlatformReference).reference.requireOutput("distributionDeliveryPassword") as pulumi.Output<string>) : distribution?.deliveryPassword;
+  const deliveries = (role === "platform" ? [] : settings.deliveries).map(
     (delivery, index) =>
       new BuildDelivery(
         `deliver-${delivery.build.replace(/[^a-z0-9-]/g, "-")}-${delivery.version.replace(/[^A-Za-z0-9-]/g, "-")}`,
-        { settings, roster, delivery, index, deliveryPassword: distribution?.deliveryPassword, after: [...customers, ...(distribution ? [distribution] : [])] },
+        { settings, roster: mine, delivery, index, deliveryPassword, after: [...customers, ...(distribution ? [distribution] : [])] },
       ),
   );
+  const own = platform instanceof PlatformRegistries ? platform : undefined;
   const outputs = {
-    ecrControllerRoleArn: platform.ecrControllerRoleArn,
-    ecrPushRoleArn: platform.ecrPushRoleArn,
-    acrLoginServer: platform.acrLoginServer,
+    ecrControllerRoleArn: own?.ecrControllerRoleArn,
+    ecrPushRoleArn: own?.ecrPushRoleArn,
+    ecrKmsKeyArn: own?.ecrKmsKeyArn,
+    acrLoginServer: own?.acrLoginServer,
+    acrRegistryName: own?.acrRegistryName,
     distributionAcl: distribution?.acl,
     distributionDeliveryPassword: distribution?.deliveryPassword,
     customers: Object.fromEntries(
@@ -57,5 +82,5 @@ export function program(settings: Settings, roster: Roster): ProgramResult {
       ]),
     ),
   };
-  return { platform, customers, distribution, deliveries, outputs };
+  return { role, platform, customers, distribution, deliveries, outputs };
 }

@@ -175,7 +175,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   cli
     .command("broker")
     .description("the token broker of the self-hosted Distribution registry (Docker token authentication)")
-    .requiredOption("--acl <file>", "the broker's access list (stack output distributionAcl)")
+    .requiredOption("--acl <path>", "the broker's access list (stack output distributionAcl), or a folder of them (a sharded stack's parts, merged)")
     .requiredOption("--roster <file>", "the roster: licenses and tiers are checked at every request")
     .requiredOption("--listen <host:port>", "address to serve on, e.g. 127.0.0.1:5001", listenAddress)
     .requiredOption("--key <file>", "PEM private key the tokens are signed with (EC P-256 or RSA)")

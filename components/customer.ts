@@ -11,14 +11,14 @@ import { customerNamespace, registryHost } from "./endpoints";
 import { GarNamespace } from "./gar";
 import { GhcrNamespace } from "./ghcr";
 import { customerTags, gcpLabels, LABEL, labelDescription } from "./labels";
-import type { PlatformRegistries } from "./platform";
+import type { PlatformOutputs } from "./platform";
 import { KubernetesPullSecrets, type PullSecretSource } from "./pull-secrets";
 import type { Settings } from "./settings";
 
 export interface CustomerRegistriesArgs {
   customer: Customer;
   settings: Settings;
-  platform: PlatformRegistries;
+  platform: PlatformOutputs;
 }
 
 /** What one registry kind's component hands back to the customer. */
@@ -39,7 +39,7 @@ interface KindContext {
   state: CustomerState;
   names: CustomerNames;
   settings: Settings;
-  platform: PlatformRegistries;
+  platform: PlatformOutputs;
   tags: Record<string, string>;
   parent: pulumi.Resource;
 }

@@ -3,6 +3,7 @@ import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { deliveryRobotName } from "../customers/naming";
+import type { Roster } from "../customers/roster";
 import { stringify } from "yaml";
 import type { Acl, AclEntry } from "../runtime/acl";
 import { MANAGED_BY } from "./labels";
@@ -12,6 +13,26 @@ export interface DistributionServiceArgs {
   settings: Settings;
   /** Every customer's access-list entry (secrets); undefined entries (offboarded) are dropped. */
   entries: pulumi.Output<AclEntry | undefined>[];
+  /**
+   * `all`: one stack holds everything. `platform`: the delivery robot, registry and broker, no
+   * customers. `shard`: only this shard's customers' entries (no robot, no registry).
+   */
+  role?: "all" | "platform" | "shard";
+  /** The whole roster: the broker judges licenses by it at every request (mounted as a ConfigMap). */
+  roster?: Roster;
+}
+
+/** The roster as a file the broker loads (the entries as written, without derived fields). */
+export function rosterDocument(roster: Roster): string {
+  return stringify({
+    customers: roster.customers.map(({ registriesExplicit, registries, ...c }) => ({ ...c, ...(registriesExplicit ? { registries } : {}) })),
+  });
+}
+
+/** The Kubernetes Secret holding one stack's part of the access list; the broker mounts them all. */
+export function aclSecretName(s: Settings): string {
+  const sh = s.shard;
+  return sh?.index !== undefined ? `${s.repoPrefix}-broker-acl-shard-${String(sh.index).padStart(Math.max(2, String(sh.count - 1).length), "0")}` : `${s.repoPrefix}-broker-acl`;
 }
 
 const REGISTRY_PORT = 5000;
@@ -42,7 +63,8 @@ export class DistributionService extends pulumi.ComponentResource {
   public readonly acl: pulumi.Output<string>;
   /** The delivery robot (`intake deliver` pushes and mounts with it): user name and password (a secret). */
   public readonly deliveryUsername: string;
-  public readonly deliveryPassword: pulumi.Output<string>;
+  /** Undefined on a shard stack: the platform stack holds the robot. */
+  public readonly deliveryPassword: pulumi.Output<string> | undefined;
   public readonly registryService: pulumi.Output<string | undefined>;
   public readonly brokerService: pulumi.Output<string | undefined>;
 
@@ -50,28 +72,44 @@ export class DistributionService extends pulumi.ComponentResource {
     super("registry-intake:distribution:DistributionService", name, {}, opts);
     const d = args.settings.distribution;
     if (!d) throw new Error(`DistributionService ${name}: settings.distribution is required`);
+    const role = args.role ?? "all";
     this.deliveryUsername = deliveryRobotName({ repoPrefix: args.settings.repoPrefix });
-    const delivery = new random.RandomPassword(
-      `${name}-delivery-robot`,
-      { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4, keepers: { role: "delivery" } },
-      { parent: this, additionalSecretOutputs: ["result", "bcryptHash"] },
-    );
-    this.deliveryPassword = pulumi.secret(delivery.result);
+    const delivery =
+      role === "shard"
+        ? undefined
+        : new random.RandomPassword(
+            `${name}-delivery-robot`,
+            { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4, keepers: { role: "delivery" } },
+            { parent: this, additionalSecretOutputs: ["result", "bcryptHash"] },
+          );
+    this.deliveryPassword = delivery && pulumi.secret(delivery.result);
     this.acl = pulumi.secret(
-      pulumi.all([pulumi.all(args.entries), delivery.bcryptHash]).apply(([es, hash]) => {
+      pulumi.all([pulumi.all(args.entries), delivery?.bcryptHash]).apply(([es, hash]) => {
         const acl: Acl = {
           version: 1,
           service: d.service,
           issuer: d.issuer,
           entries: es.filter((e): e is AclEntry => e !== undefined),
-          delivery: { username: this.deliveryUsername, passwordHash: hash, enabled: true },
+          ...(hash ? { delivery: { username: this.deliveryUsername, passwordHash: hash, enabled: true } } : {}),
         };
         return JSON.stringify(acl, null, 2);
       }),
     );
 
     const k = d.kubernetes;
-    if (!k) {
+    if (k && role === "shard") {
+      // A shard's part of the access list, under the name the platform's broker mounts.
+      new corev1.Secret(
+        `${name}-broker-acl`,
+        {
+          metadata: { name: aclSecretName(args.settings), namespace: k.namespace, labels: { "app.kubernetes.io/part-of": "registry-intake", "app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/component": "broker" } },
+          type: "Opaque",
+          stringData: { "acl.json": this.acl },
+        },
+        { parent: this },
+      );
+    }
+    if (!k || role === "shard") {
       this.registryService = pulumi.output(undefined);
       this.brokerService = pulumi.output(undefined);
     } else {
@@ -126,9 +164,22 @@ export class DistributionService extends pulumi.ComponentResource {
       );
       const aclSecret = new corev1.Secret(
         `${name}-broker-acl`,
-        { metadata: meta("broker"), type: "Opaque", stringData: { "acl.json": this.acl } },
+        { metadata: { ...meta("broker"), name: aclSecretName(args.settings) }, type: "Opaque", stringData: { "acl.json": this.acl } },
         { parent: this },
       );
+      const rosterMap = new corev1.ConfigMap(
+        `${name}-broker-roster`,
+        { metadata: meta("broker"), data: { "roster.yaml": args.roster ? rosterDocument(args.roster) : "customers: []\n" } },
+        { parent: this },
+      );
+      // The access list is this stack's Secret plus, when sharded, each shard stack's (mounted if present).
+      const shards = args.settings.shard;
+      const shardSources = shards
+        ? Array.from({ length: shards.count }, (_, i) => {
+            const secretName = aclSecretName({ ...args.settings, shard: { ...shards, index: i } });
+            return { secret: { name: secretName, optional: true, items: [{ key: "acl.json", path: `${secretName}.json` }] } };
+          })
+        : [];
       const broker = new appsv1.Deployment(
         `${name}-broker`,
         {
@@ -145,7 +196,8 @@ export class DistributionService extends pulumi.ComponentResource {
                     image: k.brokerImage,
                     args: [
                       "broker",
-                      "--acl", "/etc/intake/acl/acl.json",
+                      "--acl", "/etc/intake/acl",
+                      "--roster", "/etc/intake/roster/roster.yaml",
                       "--listen", `0.0.0.0:${BROKER_PORT}`,
                       "--key", "/etc/intake/signing/tls.key",
                       "--cert", "/etc/intake/signing/tls.crt",
@@ -155,12 +207,14 @@ export class DistributionService extends pulumi.ComponentResource {
                     ports: [{ containerPort: BROKER_PORT, name: "http" }],
                     volumeMounts: [
                       { name: "acl", mountPath: "/etc/intake/acl", readOnly: true },
+                      { name: "roster", mountPath: "/etc/intake/roster", readOnly: true },
                       { name: "signing", mountPath: "/etc/intake/signing", readOnly: true },
                     ],
                   },
                 ],
                 volumes: [
-                  { name: "acl", secret: { secretName: aclSecret.metadata.name } },
+                  { name: "acl", projected: { sources: [{ secret: { name: aclSecret.metadata.name, items: [{ key: "acl.json", path: "acl.json" }] } }, ...shardSources] } },
+                  { name: "roster", configMap: { name: rosterMap.metadata.name } },
                   { name: "signing", secret: { secretName: k.signingSecretName } },
                 ],
               },

@@ -18,6 +18,30 @@ export interface PlatformRegistriesArgs {
  * the push role can only push and pull under the prefix. The runtime assumes the push role
  * with a session policy narrowed to one customer to mint that customer's short-lived token.
  */
+/** What customer components need from the platform: the PlatformRegistries itself, or (on a shard stack) a stack reference to it. */
+export interface PlatformOutputs {
+  ecrKmsKeyArn?: pulumi.Output<string>;
+  acrRegistryName?: pulumi.Output<string>;
+}
+
+/**
+ * A shard stack's view of the platform stack's outputs (`pulumi.StackReference`). Only outputs the
+ * platform stack declares are read: a KMS key and the ACR registry name when its settings have them.
+ */
+export class PlatformReference implements PlatformOutputs {
+  public readonly reference: pulumi.StackReference;
+  public readonly ecrKmsKeyArn?: pulumi.Output<string>;
+  public readonly acrRegistryName?: pulumi.Output<string>;
+
+  constructor(settings: Settings) {
+    const name = settings.shard?.platformStack;
+    if (!name) throw new Error("a shard stack needs settings.shard.platformStack");
+    this.reference = new pulumi.StackReference("platform", { name });
+    if (settings.ecr.kms && settings.enabledKinds.includes("ecr")) this.ecrKmsKeyArn = this.reference.requireOutput("ecrKmsKeyArn") as pulumi.Output<string>;
+    if (settings.enabledKinds.includes("acr")) this.acrRegistryName = this.reference.requireOutput("acrRegistryName") as pulumi.Output<string>;
+  }
+}
+
 export class PlatformRegistries extends pulumi.ComponentResource {
   public readonly ecrControllerRoleArn: pulumi.Output<string | undefined>;
   public readonly ecrPushRoleArn: pulumi.Output<string | undefined>;

@@ -121,6 +121,23 @@ const deliverySettings = z.strictObject({
   tool: z.enum(["crane", "skopeo"]).optional(),
 });
 
+/**
+ * Sharding: the platform stack (no `index`) holds the shared resources; each shard stack
+ * (`index`) one slice of the roster, reading the platform's outputs by stack reference.
+ */
+const shardSettings = z.strictObject({
+  count: z.number().int().min(1, { message: "must be at least 1" }).max(1000),
+  index: z.number().int().min(0).optional(),
+  /** Shard stacks: the platform stack, as a stack reference name (`org/registry-intake/prod` or `prod`). */
+  platformStack: z.string().min(1).optional(),
+});
+
+/** Estimated monthly price per customer of each kind (the cost delta of `intake plan --base`). */
+const pricesSettings = z.strictObject({
+  currency: z.string().regex(/^[A-Z]{3}$/, { message: "must be an ISO 4217 code such as USD" }).default("USD"),
+  perCustomerMonthly: z.partialRecord(kind, z.number().min(0)).default({}),
+});
+
 const tierOverride = z.strictObject(
   Object.fromEntries(TIERS.map((t) => [t, z.array(kind)])) as Record<(typeof TIERS)[number], z.ZodArray<typeof kind>>,
 );
@@ -139,6 +156,8 @@ export const settingsInputSchema = z
     ghcr: ghcrSettings.optional(),
     distribution: distributionSettings.optional(),
     deliveries: z.array(deliverySettings).default([]),
+    shard: shardSettings.optional(),
+    prices: pricesSettings.optional(),
     /** The day license expiry is judged against (YYYY-MM-DD); default today (UTC). */
     asOf: isoDate.optional(),
     /** Roster file, relative to the project; default customers/roster.yaml. */
@@ -153,6 +172,10 @@ export const settingsInputSchema = z
     need("gar", "gar", "project, location");
     need("ghcr", "ghcr", "owner");
     need("distribution", "distribution", "host");
+    if (s.shard?.index !== undefined) {
+      if (s.shard.index >= s.shard.count) ctx.addIssue({ code: "custom", path: ["shard", "index"], message: `must be below count ${s.shard.count}` });
+      if (!s.shard.platformStack) ctx.addIssue({ code: "custom", path: ["shard", "platformStack"], message: "is required on a shard stack (the stack reference of the platform stack)" });
+    }
     s.deliveries.forEach((d, i) => {
       for (const k of d.kinds ?? []) if (!s.enabledKinds.includes(k)) ctx.addIssue({ code: "custom", path: ["deliveries", i, "kinds"], message: `${k} is not in enabledKinds` });
     });
@@ -179,12 +202,15 @@ export interface Settings {
   ghcr?: z.output<typeof ghcrSettings>;
   distribution?: Omit<z.output<typeof distributionSettings>, "realm"> & { realm: string };
   deliveries: z.output<typeof deliverySettings>[];
+  /** Absent: one stack holds everything. */
+  shard?: z.output<typeof shardSettings>;
+  prices?: z.output<typeof pricesSettings>;
   asOf: string;
   roster: string;
 }
 
 /** Keys that hold JSON (structured config); every other key is a plain string. */
-const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr", "acr", "gar", "ghcr", "distribution", "deliveries"]);
+const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr", "acr", "gar", "ghcr", "distribution", "deliveries", "shard", "prices"]);
 
 export class SettingsError extends Error {
   constructor(readonly source: string, readonly problems: string[]) {
@@ -227,6 +253,8 @@ export function parseSettings(raw: Record<string, unknown>, stack: string, sourc
     ghcr: s.ghcr,
     distribution: s.distribution && { ...s.distribution, realm: s.distribution.realm ?? `https://${s.distribution.host}/auth/token` },
     deliveries: s.deliveries,
+    shard: s.shard,
+    prices: s.prices,
     asOf: s.asOf ?? today.toISOString().slice(0, 10),
     roster: s.roster,
   };

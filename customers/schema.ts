@@ -66,6 +66,8 @@ export const customerSchema = z.strictObject({
       machineUser: githubLogin.optional(),
     })
     .optional(),
+  /** Pinned shard stack (set by `intake onboard`); without it the id's hash decides. */
+  shard: z.number({ message: "must be a shard number" }).int({ message: "must be a whole number" }).min(0, { message: "must be 0 or more" }).optional(),
   kubernetes: z
     .strictObject({
       /** Namespace that receives a dockerconfigjson pull secret per registry kind. */

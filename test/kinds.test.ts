@@ -194,8 +194,8 @@ describe("Distribution: robot accounts and the broker's access list", () => {
       distribution: { host: "registry.example.com", kubernetes: { namespace: "registry", brokerImage: "example/intake:1", signingSecretName: "broker-signing" } },
     });
     const kinds = recorded.filter((r) => r.type.startsWith("kubernetes:") && r.parent?.includes("DistributionService")).map((r) => r.type).sort();
-    expect(kinds).toEqual(["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:PersistentVolumeClaim", "kubernetes:core/v1:Secret", "kubernetes:core/v1:Service", "kubernetes:core/v1:Service"]);
-    const config = recorded.find((r) => r.type === "kubernetes:core/v1:ConfigMap")!;
+    expect(kinds).toEqual(["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:PersistentVolumeClaim", "kubernetes:core/v1:Secret", "kubernetes:core/v1:Service", "kubernetes:core/v1:Service"]);
+    const config = recorded.find((r) => r.name === "distribution-registry-config")!;
     const { parse } = await import("yaml");
     const cfg = parse((config.inputs.data as Record<string, string>)["config.yml"]);
     expect(cfg.auth.token).toEqual({ realm: "https://registry.example.com/auth/token", service: "registry-intake", issuer: "registry-intake-broker", rootcertbundle: "/etc/registry/auth/tls.crt" });
@@ -204,7 +204,23 @@ describe("Distribution: robot accounts and the broker's access list", () => {
     expect(aclSecret.secretInputs).toContain("stringData");
     const broker = recorded.find((r) => r.name === "distribution-broker" && r.type === "kubernetes:apps/v1:Deployment")!;
     const args = (broker.inputs as any).spec.template.spec.containers[0].args as string[];
-    expect(args.slice(0, 3)).toEqual(["broker", "--acl", "/etc/intake/acl/acl.json"]);
+    expect(args.slice(0, 5)).toEqual(["broker", "--acl", "/etc/intake/acl", "--roster", "/etc/intake/roster/roster.yaml"]);
+    // The broker reads the roster it judges licenses by: the entries as written, loadable as a roster.
+    const rosterMap = recorded.find((r) => r.name === "distribution-broker-roster")!;
+    const { parseRoster } = await import("../customers/roster");
+    expect(parseRoster((rosterMap.inputs.data as Record<string, string>)["roster.yaml"], "roster.yaml").customers.map((c) => c.id)).toEqual(["acme"]);
+    const volumes = (broker.inputs as any).spec.template.spec.volumes as { name: string; projected?: { sources: unknown[] } }[];
+    expect(volumes.find((v) => v.name === "acl")!.projected!.sources).toHaveLength(1);
+  });
+
+  it("sharded: each shard stack writes its part of the access list where the platform's broker mounts it", async () => {
+    const k8s = { host: "registry.example.com", kubernetes: { namespace: "registry", brokerImage: "example/intake:1", signingSecretName: "broker-signing" } };
+    const platform = await planOf([customer("acme", "enterprise")], { distribution: k8s, shard: { count: 3 } });
+    const broker = platform.recorded.find((r) => r.name === "distribution-broker" && r.type === "kubernetes:apps/v1:Deployment")!;
+    const sources = ((broker.inputs as any).spec.template.spec.volumes as any[]).find((v) => v.name === "acl").projected.sources.map((s: any) => s.secret.name);
+    expect(sources).toEqual(["intake-broker-acl", "intake-broker-acl-shard-00", "intake-broker-acl-shard-01", "intake-broker-acl-shard-02"]);
+    const shard = await planOf([customer("acme", "enterprise")], { distribution: k8s, shard: { count: 3, index: 1, platformStack: "prod" } });
+    expect(shard.recorded.filter((r) => r.type.startsWith("kubernetes:") && r.parent?.includes("DistributionService")).map((r) => (r.inputs.metadata as { name?: string }).name)).toEqual(["intake-broker-acl-shard-01"]);
   });
 });
 

@@ -22,6 +22,8 @@ export interface RecordedResource {
   additionalSecretOutputs: string[];
   ignoreChanges: string[];
   dependencies: string[];
+  /** A read of an existing resource (a StackReference), not one this stack manages. */
+  read?: boolean;
 }
 
 export const SECRET_MASK = "[secret]";
@@ -48,6 +50,7 @@ export function maskSecrets(value: unknown, path = "", found: string[] = []): un
 
 interface MonitorLike {
   registerResource(req: any, callback: (err: any, resp: any) => void): Promise<void>;
+  readResource(req: any, callback: (err: any, resp: any) => void): Promise<void>;
   resources: Map<string, { urn: string; id: string | null; state: any }>;
 }
 
@@ -102,6 +105,35 @@ export async function runUnderMocks<T>(fn: () => T, opts: MockRunOptions): Promi
       try {
         if (err) failures.push(err);
         else record(req, resp);
+      } catch (e) {
+        failures.push(e);
+      }
+      callback(err, resp);
+    });
+  // Reads (a StackReference) are recorded too, marked as such: they are not resources this stack manages.
+  const originalRead = monitor.readResource.bind(monitor);
+  monitor.readResource = (req: any, callback) =>
+    originalRead(req, (err, resp) => {
+      try {
+        if (err) failures.push(err);
+        else
+          recorded.push({
+            urn: resp.getUrn(),
+            id: req.getId() ?? "",
+            type: req.getType(),
+            name: req.getName(),
+            parent: req.getParent() || undefined,
+            custom: true,
+            read: true,
+            inputs: maskSecrets(pulumi.runtime.deserializeProperties(req.getProperties(), true), "", []) as Record<string, unknown>,
+            secretInputs: [],
+            state: unwrapSecrets(pulumi.runtime.deserializeProperties(resp.getProperties(), true)) as Record<string, unknown>,
+            retainOnDelete: false,
+            protect: false,
+            additionalSecretOutputs: [],
+            ignoreChanges: [],
+            dependencies: [],
+          });
       } catch (e) {
         failures.push(e);
       }

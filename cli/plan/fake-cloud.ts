@@ -8,6 +8,8 @@ export interface FakeCloudContext {
   region: string;
   /** The GitHub organisation the provider acts for. */
   githubOwner?: string;
+  /** What a `pulumi.StackReference` to the platform stack reads (a shard stack's plan). */
+  platformOutputs?: Record<string, unknown>;
 }
 
 type State = Record<string, unknown>;
@@ -183,6 +185,10 @@ const MAKERS: Record<string, Maker> = {
 export function fakeCloud(ctx: FakeCloudContext): (args: pulumi.runtime.MockResourceArgs) => { id: string | undefined; state: State } {
   return (args) => {
     if (args.custom === false) return { id: undefined, state: {} };
+    if (args.type === "pulumi:pulumi:StackReference") {
+      const outputs = ctx.platformOutputs ?? {};
+      return { id: String(args.inputs?.name ?? args.name), state: { name: args.inputs?.name, outputs, secretOutputNames: Object.keys(outputs).filter((k) => /password|secret/i.test(k)) } };
+    }
     const make = MAKERS[args.type];
     if (make) return make(args.name, args.inputs ?? {}, ctx);
     return { id: `${args.name}-${digest(args.type, args.name).slice(0, 8)}`, state: { ...args.inputs } };

@@ -59,11 +59,18 @@ export async function planProgram(
   /** The program to plan; the real one unless a test hands in an edited one. */
   run: typeof program = program,
 ): Promise<PlanResult & { recorded: RecordedResource[] }> {
-  const { result, resources } = await runUnderMocks(() => run(settings, roster), {
+  const { result, resources: all } = await runUnderMocks(() => run(settings, roster), {
     project: PROJECT,
     stack: settings.stack,
-    cloud: { accountId: settings.aws?.accountId ?? "000000000000", region: settings.aws?.region ?? "us-east-1", githubOwner: settings.ghcr?.owner },
+    cloud: {
+      accountId: settings.aws?.accountId ?? "000000000000",
+      region: settings.aws?.region ?? "us-east-1",
+      githubOwner: settings.ghcr?.owner,
+      platformOutputs: platformOutputsFor(settings),
+    },
   });
+  // Reads (the platform stack's outputs on a shard stack) are not this stack's resources.
+  const resources = all.filter((r) => !r.read);
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
   const owner = new Map<string, string | null>();
   const customerOf = (r: RecordedResource): string | null => {
@@ -100,11 +107,22 @@ export async function planProgram(
       inputs: r.inputs,
     })),
     violations: [],
-    recorded: resources,
+    recorded: all,
   };
   plan.warnings = [...quotaWarnings(plan.resources, settings), ...configWarnings(roster.customers, settings)];
   plan.violations = evaluate(fromRecorded(resources), policyContext(roster, settings), policyConfig);
   return plan;
+}
+
+/** What the platform stack would export, for a shard stack's offline plan. */
+function platformOutputsFor(s: Settings): Record<string, unknown> {
+  const region = s.aws?.region ?? "us-east-1";
+  const account = s.aws?.accountId ?? "000000000000";
+  return {
+    ...(s.ecr.kms ? { ecrKmsKeyArn: `arn:aws:kms:${region}:${account}:key/00000000-0000-4000-a000-platform0key` } : {}),
+    ...(s.acr ? { acrRegistryName: s.acr.registryName } : {}),
+    ...(s.distribution ? { distributionDeliveryPassword: "[secret from the platform stack]" } : {}),
+  };
 }
 
 export interface PlanStackOptions {

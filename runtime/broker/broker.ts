@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
-import { readFileSync, unwatchFile, watchFile } from "node:fs";
+import { readdirSync, readFileSync, statSync, unwatchFile, watchFile } from "node:fs";
+import * as path from "node:path";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import bcrypt from "bcryptjs";
 import { jwtVerify, SignJWT } from "jose";
@@ -91,7 +92,7 @@ export class TokenBroker {
   /** Re-read the access list and the roster; on a bad file keep serving the last good ones. */
   reload(first = false): void {
     try {
-      const acl = readAcl(this.opts.aclFile);
+      const acl = readAclSource(this.opts.aclFile);
       if (acl.service !== this.opts.service || acl.issuer !== this.opts.issuer) {
         throw new Error(`access list is for service ${acl.service} / issuer ${acl.issuer}, the broker for ${this.opts.service} / ${this.opts.issuer}`);
       }
@@ -338,6 +339,36 @@ function readBody(req: IncomingMessage, limit = 64 * 1024): Promise<string> {
     req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
     req.on("error", reject);
   });
+}
+
+/**
+ * One access list from a file, or from every `*.json` of a folder merged (a sharded stack's parts:
+ * the platform stack's, with the delivery robot, and one per shard stack). The parts must agree
+ * on service and issuer; a user name in two parts, or two delivery robots, is an error naming both.
+ */
+export function readAclSource(fileOrDir: string): Acl {
+  if (!statSync(fileOrDir).isDirectory()) return readAcl(fileOrDir);
+  const files = readdirSync(fileOrDir).filter((f) => f.endsWith(".json") && !f.startsWith(".")).sort().map((f) => path.join(fileOrDir, f));
+  if (!files.length) throw new Error(`${fileOrDir}: no access-list files (*.json) in this folder`);
+  const parts = files.map((f) => ({ file: f, acl: readAcl(f) }));
+  const first = parts[0];
+  const seen = new Map<string, string>();
+  let delivery: { file: string; entry: NonNullable<Acl["delivery"]> } | undefined;
+  for (const { file, acl } of parts) {
+    if (acl.service !== first.acl.service || acl.issuer !== first.acl.issuer) {
+      throw new Error(`${file}: service ${acl.service} / issuer ${acl.issuer} differ from ${first.file}'s ${first.acl.service} / ${first.acl.issuer}`);
+    }
+    for (const e of acl.entries) {
+      const other = seen.get(e.username);
+      if (other) throw new Error(`${file}: robot ${e.username} is also in ${other}`);
+      seen.set(e.username, file);
+    }
+    if (acl.delivery) {
+      if (delivery) throw new Error(`${file}: a second delivery robot (the first is in ${delivery.file})`);
+      delivery = { file, entry: acl.delivery };
+    }
+  }
+  return { version: 1, service: first.acl.service, issuer: first.acl.issuer, entries: parts.flatMap((p) => p.acl.entries), ...(delivery ? { delivery: delivery.entry } : {}) };
 }
 
 /** Read and validate an access list; errors name the file and each problem. */

@@ -88,7 +88,7 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
     roster = parseRoster(stringify({ customers: CUSTOMERS }), "roster.yaml");
     const { result } = await runUnderMocks(() => program(testSettings(), roster), { project: "p", stack: "e2e", cloud: { accountId: ACCOUNT, region: REGION } });
     writeFileSync(path.join(dir, "acl.json"), await unwrap(result.distribution!.acl));
-    deliveryPassword = await unwrap(result.distribution!.deliveryPassword);
+    deliveryPassword = await unwrap(result.distribution!.deliveryPassword!);
     writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: CUSTOMERS }));
     broker = new TokenBroker({ aclFile: path.join(dir, "acl.json"), rosterFile: path.join(dir, "roster.yaml"), key, service: SERVICE, issuer: ISSUER, today: () => TODAY, logger: pino({ level: "silent" }) });
     const brokerPort = await broker.listen("127.0.0.1", 0);

@@ -1,0 +1,102 @@
+import { describe, expect, it } from "vitest";
+import { jumpHash, parseShardStackName, rosterForShard, shardOf, shardStackName } from "../customers/shards";
+import { customer, planOf, testRoster } from "./helpers";
+
+const ids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `cust-${String(i + from).padStart(5, "0")}`);
+
+describe("shard assignment", () => {
+  it("matches the jump consistent hash reference values", () => {
+    // From the paper's reference implementation (Lamping & Veach 2014, and Guava's tests).
+    expect([1n, 2n, 3n, 100n, 0xdeadbeefn].map((k) => jumpHash(k, 1))).toEqual([0, 0, 0, 0, 0]);
+    expect(jumpHash(10863919174838991n, 11)).toBe(6);
+    expect(jumpHash(2016238256797177309n, 11)).toBe(3);
+    expect(jumpHash(1673758223894951030n, 11)).toBe(5);
+    expect(jumpHash(2n, 100001)).toBe(80343);
+    expect(jumpHash(2201n, 100001)).toBe(22152);
+    expect(jumpHash(2202n, 100001)).toBe(15018);
+  });
+
+  it("adding customers never moves one; raising the count moves only into the new shards; shards stay balanced", () => {
+    const before = new Map(ids(2000).map((id) => [id, shardOf({ id }, 8)]));
+    // More customers: everyone already there keeps its shard (a shard depends on the id alone).
+    for (const id of ids(3000)) if (before.has(id)) expect(shardOf({ id }, 8)).toBe(before.get(id));
+    let moved = 0;
+    for (const [id, s] of before) {
+      const now = shardOf({ id }, 10);
+      if (now !== s) {
+        moved++;
+        expect(now, id).toBeGreaterThanOrEqual(8);
+      }
+    }
+    // About 2/10 move, all into shards 8 and 9.
+    expect(moved / before.size).toBeGreaterThan(0.15);
+    expect(moved / before.size).toBeLessThan(0.25);
+    const sizes = Array.from({ length: 8 }, (_, i) => [...before.values()].filter((s) => s === i).length);
+    for (const n of sizes) expect(Math.abs(n - 250)).toBeLessThan(60);
+  });
+
+  it("a pinned shard wins over the hash; stack names pad and parse", () => {
+    expect(shardOf({ id: "acme", shard: 5 }, 8)).toBe(5);
+    expect(shardStackName("prod", 3, 8)).toBe("prod-shard-03");
+    expect(shardStackName("prod", 7, 200)).toBe("prod-shard-007");
+    expect(parseShardStackName("prod-shard-03")).toEqual({ base: "prod", index: 3 });
+    expect(parseShardStackName("prod")).toBeUndefined();
+  });
+});
+
+describe("sharded stacks", () => {
+  const roster = ids(24).map((id, i) => customer(id, ["enterprise", "professional", "standard"][i % 3]));
+
+  it("each shard stack declares exactly its slice; together they declare everyone once; the platform stack none", async () => {
+    const seen: string[] = [];
+    for (let index = 0; index < 3; index++) {
+      const { plan, recorded } = await planOf(roster, { shard: { count: 3, index, platformStack: "org/registry-intake/test" } });
+      const expected = rosterForShard(testRoster(roster), index, 3).customers.map((c) => c.id);
+      expect(plan.customers.map((c) => c.id)).toEqual(expected);
+      seen.push(...expected);
+      // Shared resources come from the platform stack by reference, never declared again.
+      expect(recorded.filter((r) => r.type === "pulumi:pulumi:StackReference").map((r) => r.state.name)).toEqual(["org/registry-intake/test"]);
+      expect(recorded.filter((r) => r.name.startsWith("platform-") && r.custom)).toEqual([]);
+      expect(plan.violations.filter((v) => v.enforcement === "mandatory")).toEqual([]);
+      // No delivery robot on a shard: the access list holds the shard's robots only.
+      expect(recorded.filter((r) => r.name === "distribution-delivery-robot")).toEqual([]);
+    }
+    expect(seen.sort()).toEqual(ids(24));
+    const { plan, recorded } = await planOf(roster, { shard: { count: 3 } });
+    expect(plan.customers).toEqual([]);
+    expect(recorded.some((r) => r.name === "distribution-delivery-robot")).toBe(true);
+    expect(recorded.some((r) => r.type === "aws:iam/role:Role")).toBe(true);
+  });
+
+  it("a pin past the last shard, or a shard stack without its platform, is refused with the rule", async () => {
+    await expect(planOf([customer("acme", "enterprise", { shard: 4 })], { shard: { count: 4, index: 0, platformStack: "p" } })).rejects.toThrow(
+      /roster\.yaml: customer acme: shard: 4 is not below the stack's shard count 4 \(shards 0-3\)/,
+    );
+    await expect(planOf([customer("acme", "enterprise")], { shard: { count: 4, index: 4 } })).rejects.toThrow(
+      /registry-intake:shard\.index: .*must be below count 4[\s\S]*registry-intake:shard\.platformStack: is required on a shard stack/,
+    );
+  });
+});
+
+describe("the broker's access list from a sharded stack", () => {
+  it("merges a folder of parts; refuses parts that disagree or repeat a robot", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const path = await import("node:path");
+    const { readAclSource } = await import("../runtime/broker/broker");
+    const hash = "$2a$04$" + "a".repeat(53);
+    const entry = (id: string) => ({ customer: id, username: `intake-robot-${id}`, passwordHash: hash, paths: [`intake/${id}/*`], actions: ["pull"], enabled: true });
+    const part = (entries: unknown[], extra: Record<string, unknown> = {}) => JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries, ...extra });
+    const dir = mkdtempSync(path.join(tmpdir(), "acl-parts-"));
+    writeFileSync(path.join(dir, "intake-broker-acl.json"), part([], { delivery: { username: "intake-delivery", passwordHash: hash, enabled: true } }));
+    writeFileSync(path.join(dir, "intake-broker-acl-shard-00.json"), part([entry("acme")]));
+    writeFileSync(path.join(dir, "intake-broker-acl-shard-01.json"), part([entry("globex"), entry("initech")]));
+    const acl = readAclSource(dir);
+    expect(acl.entries.map((e) => e.customer)).toEqual(["acme", "globex", "initech"]);
+    expect(acl.delivery?.username).toBe("intake-delivery");
+    writeFileSync(path.join(dir, "intake-broker-acl-shard-02.json"), part([entry("acme")]));
+    expect(() => readAclSource(dir)).toThrow(/intake-broker-acl-shard-02\.json: robot intake-robot-acme is also in .*intake-broker-acl-shard-00\.json/);
+    writeFileSync(path.join(dir, "intake-broker-acl-shard-02.json"), JSON.stringify({ version: 1, service: "other", issuer: "iss", entries: [] }));
+    expect(() => readAclSource(dir)).toThrow(/shard-02\.json: service other \/ issuer iss differ from .*intake-broker-acl\.json's svc \/ iss/);
+  });
+});
