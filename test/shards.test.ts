@@ -97,6 +97,6 @@ describe("the broker's access list from a sharded stack", () => {
     writeFileSync(path.join(dir, "intake-broker-acl-shard-02.json"), part([entry("acme")]));
     expect(() => readAclSource(dir)).toThrow(/intake-broker-acl-shard-02\.json: robot intake-robot-acme is also in .*intake-broker-acl-shard-00\.json/);
     writeFileSync(path.join(dir, "intake-broker-acl-shard-02.json"), JSON.stringify({ version: 1, service: "other", issuer: "iss", entries: [] }));
-    expect(() => readAclSource(dir)).toThrow(/shard-02\.json: service other \/ issuer iss differ from .*intake-broker-acl\.json's svc \/ iss/);
+    expect(() => readAclSource(dir)).toThrow(/shard-02\.json: service other \/ issuer iss differ from .*'s svc \/ iss/);
   });
 });
