@@ -21,6 +21,7 @@ import { deliver, type DeliveryPlanTarget, type TargetResult } from "../runtime/
 import { parseReference, ReferenceError } from "../runtime/delivery/reference";
 import { stackDelivery } from "../runtime/delivery/stack";
 import { DeliveryProgress, resultLine, summaryLine } from "./deliver";
+import { offboard, onboard, OnboardError, PulumiCliMissing, readCustomerFile, type OnboardResult } from "../automation/onboard";
 
 /** A bad --policy-config file: names the file and each problem. */
 export class PolicyConfigError extends Error {
@@ -49,7 +50,7 @@ export class InputError extends Error {
 }
 
 /** Exit codes shared by every subcommand. */
-export const EXIT = { ok: 0, violations: 1, invalidInput: 2, denied: 3, failed: 4 } as const;
+export const EXIT = { ok: 0, violations: 1, invalidInput: 2, denied: 3, failed: 4, noEngine: 5 } as const;
 
 /** The project folder: the nearest folder up from `start` that holds Pulumi.yaml, else this package. */
 export function findProjectDir(start = process.cwd()): string {
@@ -354,10 +355,53 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       },
     );
 
+  const printOnboard = (r: OnboardResult) => {
+    io.out(`${r.action} ${r.customer} on stack ${r.stack}${r.shard !== undefined ? ` (shard ${r.shard})` : ""}: ${Object.entries(r.changes).map(([k, n]) => `${n} ${k}`).join(", ") || "no changes"}`);
+    for (const [kind, ns] of Object.entries(r.namespaces)) io.out(`  ${kind.padEnd(12)} ${ns}`);
+    for (const c of r.credentials) io.out(`  credentials: ${c}`);
+  };
+  cli
+    .command("onboard")
+    .description("add one customer: validate, preview with the policy pack and up its shard stack (Automation API), then write the roster")
+    .requiredOption("--file <customer.yaml>", "the customer's roster entry (YAML)")
+    .requiredOption("--stack <name>", "the base (platform) stack; with sharding the customer's shard stack is chosen from it", stackName)
+    .option("--roster <path>", "roster file (default: the stack's roster setting)")
+    .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
+    .option("--json", "print the result as JSON")
+    .action(async (opts: { file: string; stack: string; roster?: string; project?: string; json?: boolean }) => {
+      const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
+      const entry = readCustomerFile(opts.file);
+      const r = await onboard(entry, { projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), onOutput: (l) => io.err(l.trimEnd()) });
+      if (opts.json) io.out(JSON.stringify(r, null, 2));
+      else printOnboard(r);
+    });
+  cli
+    .command("offboard")
+    .description("offboard one customer (status offboarded: credentials deleted, repositories kept) through its shard stack")
+    .requiredOption("--customer <id>", "customer id")
+    .requiredOption("--stack <name>", "the base (platform) stack", stackName)
+    .option("--roster <path>", "roster file (default: the stack's roster setting)")
+    .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
+    .option("--json", "print the result as JSON")
+    .action(async (opts: { customer: string; stack: string; roster?: string; project?: string; json?: boolean }) => {
+      const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
+      const r = await offboard(opts.customer, { projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), onOutput: (l) => io.err(l.trimEnd()) });
+      if (opts.json) io.out(JSON.stringify(r, null, 2));
+      else printOnboard(r);
+    });
+
   try {
     await cli.parseAsync(argv, { from: "user" });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.invalidInput;
+    if (e instanceof PulumiCliMissing) {
+      io.err(`error: ${e.message}`);
+      return EXIT.noEngine;
+    }
+    if (e instanceof OnboardError) {
+      io.err(`error: ${e.message}`);
+      return e.changed.length ? EXIT.failed : EXIT.invalidInput;
+    }
     if (
       e instanceof RosterError ||
       e instanceof SettingsError ||

@@ -1,3 +1,4 @@
+import { parseRoster } from "../customers/roster";
 import { describe, expect, it } from "vitest";
 import bcrypt from "bcryptjs";
 import { GAR_WRITER_ROLE, TOKEN_CREATOR_ROLE } from "../components/gar";
@@ -207,7 +208,6 @@ describe("Distribution: robot accounts and the broker's access list", () => {
     expect(args.slice(0, 5)).toEqual(["broker", "--acl", "/etc/intake/acl", "--roster", "/etc/intake/roster/roster.yaml"]);
     // The broker reads the roster it judges licenses by: the entries as written, loadable as a roster.
     const rosterMap = recorded.find((r) => r.name === "distribution-broker-roster")!;
-    const { parseRoster } = await import("../customers/roster");
     expect(parseRoster((rosterMap.inputs.data as Record<string, string>)["roster.yaml"], "roster.yaml").customers.map((c) => c.id)).toEqual(["acme"]);
     const volumes = (broker.inputs as any).spec.template.spec.volumes as { name: string; projected?: { sources: unknown[] } }[];
     expect(volumes.find((v) => v.name === "acl")!.projected!.sources).toHaveLength(1);

@@ -1,3 +1,4 @@
+import { readAclSource } from "../runtime/broker/broker";
 import { describe, expect, it } from "vitest";
 import { jumpHash, parseShardStackName, rosterForShard, shardOf, shardStackName } from "../customers/shards";
 import { customer, planOf, testRoster } from "./helpers";
@@ -83,7 +84,6 @@ describe("the broker's access list from a sharded stack", () => {
     const { mkdtempSync, writeFileSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
     const path = await import("node:path");
-    const { readAclSource } = await import("../runtime/broker/broker");
     const hash = "$2a$04$" + "a".repeat(53);
     const entry = (id: string) => ({ customer: id, username: `intake-robot-${id}`, passwordHash: hash, paths: [`intake/${id}/*`], actions: ["pull"], enabled: true });
     const part = (entries: unknown[], extra: Record<string, unknown> = {}) => JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries, ...extra });

@@ -1,0 +1,240 @@
+import { LocalWorkspace, PulumiCommand, type InlineProgramArgs, type LocalWorkspaceOptions, type OutputMap, type PreviewOptions, type PreviewResult, type UpOptions, type UpResult } from "@pulumi/pulumi/automation";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import pLimit from "p-limit";
+
+type LimitFunction = ReturnType<typeof pLimit>;
+import { parseDocument, isMap, isSeq, type YAMLMap } from "yaml";
+import { customerNamespace } from "../components/endpoints";
+import { settingsFromConfig, type Settings } from "../components/settings";
+import { issueMessage } from "../customers/messages";
+import { parseRoster, RosterError, type Roster } from "../customers/roster";
+import { customerSchema } from "../customers/schema";
+import { shardOf, shardStackName } from "../customers/shards";
+import { loadStack, PROJECT } from "../cli/plan/plan";
+import { program, stackRole } from "../program";
+
+/** No Pulumi CLI: nothing was changed. One line, for the caller to print as is. */
+export class PulumiCliMissing extends Error {
+  override name = "PulumiCliMissing";
+}
+
+/** A refused onboarding or offboarding: bad entry, unknown customer, failed preview or up. Nothing was changed unless `changed` says so. */
+export class OnboardError extends Error {
+  override name = "OnboardError";
+  constructor(message: string, readonly changed: string[] = []) {
+    super(message);
+  }
+}
+
+/** The part of an Automation API stack onboarding uses. */
+export interface EngineStack {
+  readonly name: string;
+  preview(opts?: PreviewOptions): Promise<PreviewResult>;
+  up(opts?: UpOptions): Promise<UpResult>;
+}
+
+/** How stacks are reached: the Automation API's LocalWorkspace, or a test's stand-in. */
+export interface Engine {
+  /** Throws PulumiCliMissing when there is no CLI to run. */
+  check(): Promise<void>;
+  stack(args: InlineProgramArgs, opts: LocalWorkspaceOptions): Promise<EngineStack>;
+}
+
+/** The real engine: LocalWorkspace with an inline program, in the project folder (its stack files). */
+export const automationEngine: Engine = {
+  async check() {
+    await pulumiCommand();
+  },
+  async stack(args, opts) {
+    return LocalWorkspace.createOrSelectStack(args, { ...opts, pulumiCommand: await pulumiCommand() });
+  },
+};
+
+async function pulumiCommand(): Promise<PulumiCommand> {
+  try {
+    return await PulumiCommand.get({ skipVersionCheck: true });
+  } catch {
+    throw new PulumiCliMissing("the pulumi CLI is not on PATH: nothing was changed (install it from https://www.pulumi.com/docs/install/ to onboard with the Automation API)");
+  }
+}
+
+export interface OnboardOptions {
+  projectDir: string;
+  /** The base stack (`prod`); with sharding, the customer's shard stack is chosen from it. */
+  stack: string;
+  rosterPath?: string;
+  engine?: Engine;
+  /** The policy pack run with preview and up (default: the project's policy/). */
+  policyPack?: string;
+  /** Progress lines (engine output included). */
+  onOutput?: (line: string) => void;
+}
+
+export interface OnboardResult {
+  customer: string;
+  action: "onboarded" | "offboarded";
+  /** The stack that was updated, and the shard when sharded. */
+  stack: string;
+  shard?: number;
+  /** Where the customer's images go, per kind (from the stack's outputs). */
+  namespaces: Record<string, string>;
+  /** How to mint its credentials. */
+  credentials: string[];
+  /** The engine's summary of the update: resources created, updated, deleted, same. */
+  changes: Record<string, number>;
+}
+
+// One update at a time per stack; the roster file is written by one at a time.
+const stackLocks = new Map<string, LimitFunction>();
+const rosterLock = pLimit(1);
+const lockFor = (stack: string) => stackLocks.get(stack) ?? stackLocks.set(stack, pLimit(1)).get(stack)!;
+
+/** Read a customer file (YAML: one entry, or `customers:` with one entry) and validate it alone. */
+export function readCustomerFile(file: string): Record<string, unknown> {
+  if (!existsSync(file)) throw new OnboardError(`${file}: no such file`);
+  const doc = parseDocument(readFileSync(file, "utf8"), { uniqueKeys: true });
+  if (doc.errors.length) throw new OnboardError(`${file}: ${doc.errors[0].message.split("\n")[0]}`);
+  let value = doc.toJS() as unknown;
+  if (value && typeof value === "object" && "customers" in value) {
+    const list = (value as { customers: unknown }).customers;
+    if (!Array.isArray(list) || list.length !== 1) throw new OnboardError(`${file}: customers: must hold exactly one entry to onboard`);
+    value = list[0];
+  }
+  const r = customerSchema.safeParse(value, { reportInput: true });
+  if (!r.success) throw new OnboardError(`${file}: not a valid customer entry:\n${r.error.issues.map((i) => `  ${i.path.join(".") || "(entry)"}: ${issueMessage(i)}`).join("\n")}`);
+  return value as Record<string, unknown>;
+}
+
+interface Target {
+  settings: Settings;
+  rosterFile: string;
+  stack: string;
+  shard?: number;
+}
+
+/**
+ * Onboard one customer: validate the entry against the roster, choose its stack (its shard's,
+ * pinned in the entry), preview with the policy pack, `up`, and only then add it to the roster
+ * file. Onboardings into one stack run one at a time; into different shards, in parallel.
+ */
+export async function onboard(entry: Record<string, unknown>, o: OnboardOptions): Promise<OnboardResult> {
+  const engine = o.engine ?? automationEngine;
+  await engine.check();
+  const id = String(entry.id);
+  const base = loadStack({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath });
+  const t = target(base, o, { id, shard: entry.shard as number | undefined });
+  const pinned = t.shard === undefined ? entry : { ...entry, shard: t.shard };
+  return lockFor(t.stack)(async () => {
+    const { roster, text } = withRosterEdit(t.rosterFile, base.settings, (doc) => {
+      const customers = doc.get("customers");
+      if (!isSeq(customers)) throw new OnboardError(`${t.rosterFile}: customers: must be a list`);
+      if (customers.items.some((c) => isMap(c) && c.get("id") === id)) throw new OnboardError(`${t.rosterFile}: customer ${id} is already in the roster (offboard it, or edit its entry)`);
+      customers.add(doc.createNode(pinned));
+    });
+    const done = await update(engine, t, roster, o, `onboard ${id}`);
+    await commitRoster(t.rosterFile, base.settings, text, (doc) => {
+      const customers = doc.get("customers");
+      if (isSeq(customers) && !customers.items.some((c) => isMap(c) && c.get("id") === id)) customers.add(doc.createNode(pinned));
+    });
+    return result(t, roster, id, "onboarded", done);
+  });
+}
+
+/** Offboard one customer: status offboarded (credentials deleted, repositories kept and marked orphaned). */
+export async function offboard(id: string, o: OnboardOptions): Promise<OnboardResult> {
+  const engine = o.engine ?? automationEngine;
+  await engine.check();
+  const base = loadStack({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath });
+  const existing = base.roster.customers.find((c) => c.id === id);
+  if (!existing) throw new OnboardError(`customer ${id} is not in ${base.roster.source}`);
+  if (existing.status === "offboarded") throw new OnboardError(`customer ${id} is already offboarded in ${base.roster.source}`);
+  const t = target(base, o, existing);
+  const setStatus = (doc: ReturnType<typeof parseDocument>) => {
+    const customers = doc.get("customers");
+    const node = isSeq(customers) ? (customers.items.find((c) => isMap(c) && c.get("id") === id) as YAMLMap | undefined) : undefined;
+    if (!node) throw new OnboardError(`customer ${id} is not in ${t.rosterFile}`);
+    node.set("status", "offboarded");
+  };
+  return lockFor(t.stack)(async () => {
+    const { roster, text } = withRosterEdit(t.rosterFile, base.settings, setStatus);
+    const done = await update(engine, t, roster, o, `offboard ${id}`);
+    await commitRoster(t.rosterFile, base.settings, text, setStatus);
+    return result(t, roster, id, "offboarded", done);
+  });
+}
+
+function target(base: { settings: Settings; roster: Roster }, o: OnboardOptions, c: { id: string; shard?: number }): Target {
+  const rosterFile = o.rosterPath ?? path.resolve(o.projectDir, base.settings.roster);
+  const sh = base.settings.shard;
+  if (!sh) return { settings: base.settings, rosterFile, stack: o.stack };
+  if (stackRole(base.settings) === "shard") throw new OnboardError(`--stack ${o.stack} is a shard stack: name the platform stack (its shard.index is unset) and the customer's shard is chosen from it`);
+  if (c.shard !== undefined && c.shard >= sh.count) throw new OnboardError(`customer ${c.id}: shard: ${c.shard} is not below the stack's shard count ${sh.count}`);
+  const shard = shardOf(c, sh.count);
+  return { settings: base.settings, rosterFile, stack: shardStackName(o.stack, shard, sh.count), shard };
+}
+
+/** The roster with one edit applied, validated whole (duplicates, GitHub logins, tiers); the file is not touched. */
+function withRosterEdit(file: string, s: Settings, edit: (doc: ReturnType<typeof parseDocument>) => void): { roster: Roster; text: string } {
+  const doc = parseDocument(readFileSync(file, "utf8"));
+  edit(doc);
+  const text = String(doc);
+  try {
+    return { roster: parseRoster(text, file, { tierTable: s.tierTable, prefix: { repoPrefix: s.repoPrefix } }), text };
+  } catch (e) {
+    if (e instanceof RosterError) throw new OnboardError(`the roster with this change would be invalid, so nothing was changed:\n${e.message}`);
+    throw e;
+  }
+}
+
+/** Write the roster after a successful update: re-read (another shard may have written), apply, write atomically. */
+async function commitRoster(file: string, s: Settings, _planned: string, edit: (doc: ReturnType<typeof parseDocument>) => void): Promise<void> {
+  await rosterLock(async () => {
+    const { text } = withRosterEdit(file, s, edit);
+    const tmp = `${file}.intake-${process.pid}.tmp`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  });
+}
+
+async function update(engine: Engine, t: Target, roster: Roster, o: OnboardOptions, what: string): Promise<{ changes: Record<string, number>; outputs: OutputMap }> {
+  const inline: InlineProgramArgs = {
+    projectName: PROJECT,
+    stackName: t.stack,
+    // The engine hands the stack's own config to the program, as `pulumi up` would.
+    program: async () => program(settingsFromConfig(`Pulumi.${t.stack}.yaml`, t.stack), roster).outputs,
+  };
+  const stack = await engine.stack(inline, { workDir: o.projectDir });
+  const policyPacks = [o.policyPack ?? path.join(o.projectDir, "policy")];
+  const onOutput = o.onOutput ?? (() => {});
+  try {
+    onOutput(`${what}: preview of ${t.stack} with the policy pack`);
+    await stack.preview({ policyPacks, onOutput, color: "never", message: `registry-intake: ${what}` } as PreviewOptions);
+  } catch (e) {
+    throw new OnboardError(`${what}: preview of stack ${t.stack} failed, nothing was changed: ${(e as Error).message.split("\n").slice(0, 6).join(" | ")}`);
+  }
+  try {
+    onOutput(`${what}: up ${t.stack}`);
+    const r = await stack.up({ policyPacks, onOutput, color: "never", message: `registry-intake: ${what}` } as UpOptions);
+    return { changes: (r.summary?.resourceChanges ?? {}) as Record<string, number>, outputs: r.outputs ?? {} };
+  } catch (e) {
+    throw new OnboardError(`${what}: up of stack ${t.stack} failed; the roster file was not changed, run \`pulumi up -s ${t.stack}\` after fixing the cause: ${(e as Error).message.split("\n").slice(0, 6).join(" | ")}`, [t.stack]);
+  }
+}
+
+function result(t: Target, roster: Roster, id: string, action: OnboardResult["action"], done: { changes: Record<string, number>; outputs: OutputMap }): OnboardResult {
+  const { changes, outputs } = done;
+  const c = roster.customers.find((x) => x.id === id)!;
+  const kinds = action === "offboarded" ? [] : c.registries.filter((k) => t.settings.enabledKinds.includes(k));
+  const fromOutputs = (outputs.customers?.value as Record<string, { namespaces?: Record<string, string> }> | undefined)?.[id]?.namespaces;
+  const namespaces = fromOutputs ?? Object.fromEntries(kinds.map((k) => [k, customerNamespace(k, id, t.settings)]));
+  return {
+    customer: id,
+    action,
+    stack: t.stack,
+    ...(t.shard !== undefined ? { shard: t.shard } : {}),
+    namespaces,
+    credentials: kinds.map((k) => `intake token --customer ${id} --kind ${k} --stack ${t.stack}${k === "distribution" ? " --key broker.key" : ""}`),
+    changes,
+  };
+}

@@ -1,0 +1,186 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { InlineProgramArgs, LocalWorkspaceOptions, PreviewOptions, PreviewResult, UpOptions, UpResult } from "@pulumi/pulumi/automation";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import pLimit from "p-limit";
+import { describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { automationEngine, offboard, onboard, PulumiCliMissing, readCustomerFile, type Engine, type EngineStack } from "../automation/onboard";
+import { runUnderMocks } from "../cli/plan/engine";
+import { readStackConfig } from "../cli/plan/stack";
+import { main } from "../cli/main";
+import { shardOf } from "../customers/shards";
+import { ACCOUNT, customer, REGION } from "./helpers";
+
+const ROOT = path.resolve(__dirname, "..");
+const COUNT = 3;
+
+/** A project folder: base stack `test` (platform, 3 shards), its shard stacks, and a roster with a comment. */
+function project(): { dir: string; roster: string } {
+  const dir = mkdtempSync(path.join(tmpdir(), "onboard-"));
+  copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+  const common = { "registry-intake:environment": "dev", "registry-intake:aws": { accountId: ACCOUNT, region: REGION }, "registry-intake:ghcr": { owner: "example-org" }, "registry-intake:enabledKinds": ["ghcr", "ecr"] };
+  writeFileSync(path.join(dir, "Pulumi.test.yaml"), stringify({ config: { ...common, "registry-intake:shard": { count: COUNT } } }));
+  for (let i = 0; i < COUNT; i++) {
+    writeFileSync(path.join(dir, `Pulumi.test-shard-0${i}.yaml`), stringify({ config: { ...common, "registry-intake:shard": { count: COUNT, index: i, platformStack: "test" } } }));
+  }
+  const roster = path.join(dir, "customers", "roster.yaml");
+  require("node:fs").mkdirSync(path.dirname(roster));
+  writeFileSync(roster, `# The customer roster: reviewed in pull requests.\ncustomers:\n  - id: acme\n    name: Acme\n    tier: enterprise\n    license: { expires: "2099-12-31" }\n`);
+  return { dir, roster };
+}
+
+/** Ids that land in the shard wanted. */
+function idsInShard(shard: number, n: number, prefix = "cust"): string[] {
+  const out: string[] = [];
+  for (let i = 0; out.length < n; i++) if (shardOf({ id: `${prefix}-${i}` }, COUNT) === shard) out.push(`${prefix}-${i}`);
+  return out;
+}
+
+interface Call {
+  stack: string;
+  op: "preview" | "up";
+  start: number;
+  end: number;
+  opts: PreviewOptions | UpOptions;
+}
+
+/**
+ * The engine's stand-in: what onboarding hands the Automation API (inline program, stack, work
+ * folder, options) is recorded, and preview/up run the inline program under the SDK's mock engine
+ * with the stack file's config, as the real engine would hand it over.
+ */
+class FakeEngine implements Engine {
+  calls: Call[] = [];
+  stacks: { args: InlineProgramArgs; opts: LocalWorkspaceOptions }[] = [];
+  declared: Record<string, string[]> = {};
+  failUp?: string;
+  /** Hold every `up` until this resolves (to see which run at the same time). */
+  gate: Promise<void> = Promise.resolve();
+  private readonly mocks = pLimit(1);
+  async check() {}
+  async stack(args: InlineProgramArgs, opts: LocalWorkspaceOptions): Promise<EngineStack> {
+    this.stacks.push({ args, opts });
+    const run = (op: "preview" | "up") => async (o: PreviewOptions | UpOptions = {}) => {
+      const call: Call = { stack: args.stackName, op, start: performance.now(), end: 0, opts: o };
+      this.calls.push(call);
+      if (op === "up") await this.gate;
+      if (op === "up" && this.failUp === args.stackName) throw new Error("code: 255\nerror: update failed");
+      const outputs = await this.mocks(async () => {
+        const cfg = readStackConfig(opts.workDir!, args.stackName);
+        pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
+        const { result, resources } = await runUnderMocks(() => args.program(), { project: args.projectName, stack: args.stackName, cloud: { accountId: ACCOUNT, region: REGION } });
+        this.declared[args.stackName] = resources.filter((r) => r.type === "registry-intake:index:CustomerRegistries").map((r) => r.name);
+        const out = (await result) as Record<string, pulumi.Output<unknown>>;
+        const customers = await new Promise((resolve) => (pulumi.output(out.customers as unknown) as pulumi.Output<unknown>).apply(resolve));
+        return { customers: { value: customers, secret: false } };
+      });
+      call.end = performance.now();
+      return outputs;
+    };
+    return {
+      name: args.stackName,
+      preview: async (o?: PreviewOptions) => (await run("preview")(o), { stdout: "", stderr: "", changeSummary: { create: 5 } } as unknown as PreviewResult),
+      up: async (o?: UpOptions) => ({ stdout: "", stderr: "", outputs: await run("up")(o), summary: { resourceChanges: { create: 5 } } }) as unknown as UpResult,
+    };
+  }
+}
+
+const entry = (id: string, extra: Record<string, unknown> = {}) => customer(id, "professional", { license: { expires: "2099-12-31" }, ...extra });
+
+describe("onboarding through the Automation API", () => {
+  it("onboards into the customer's shard stack: preview with the policy pack, up, then the roster gains the entry pinned to its shard", async () => {
+    const { dir, roster } = project();
+    const engine = new FakeEngine();
+    const [id] = idsInShard(2, 1);
+    const r = await onboard(entry(id), { projectDir: dir, stack: "test", engine });
+    expect(r).toMatchObject({ customer: id, action: "onboarded", stack: "test-shard-02", shard: 2, changes: { create: 5 } });
+    expect(r.namespaces).toEqual({ ghcr: `ghcr.io/example-org/intake-${id}/`, ecr: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/intake/${id}/` });
+    expect(r.credentials).toEqual([`intake token --customer ${id} --kind ghcr --stack test-shard-02`, `intake token --customer ${id} --kind ecr --stack test-shard-02`]);
+    // What the Automation API was handed.
+    expect(engine.stacks.map((s) => [s.args.projectName, s.args.stackName, s.opts.workDir])).toEqual([["registry-intake", "test-shard-02", dir]]);
+    expect(engine.calls.map((c) => [c.stack, c.op, c.opts.policyPacks])).toEqual([
+      ["test-shard-02", "preview", [path.join(dir, "policy")]],
+      ["test-shard-02", "up", [path.join(dir, "policy")]],
+    ]);
+    // The shard's program declared exactly that shard's customers, the new one included.
+    expect(engine.declared["test-shard-02"]).toContain(id);
+    expect(engine.declared["test-shard-02"]).toEqual(engine.declared["test-shard-02"].filter((c) => shardOf({ id: c }, COUNT) === 2));
+    const text = readFileSync(roster, "utf8");
+    expect(text.startsWith("# The customer roster: reviewed in pull requests.\n")).toBe(true);
+    expect(parse(text).customers.find((c: { id: string }) => c.id === id)).toMatchObject({ id, tier: "professional", shard: 2 });
+  });
+
+  it("bad entries, duplicates and a failed up change nothing; the error names the file, field and rule", async () => {
+    const { dir, roster } = project();
+    const before = readFileSync(roster, "utf8");
+    const engine = new FakeEngine();
+    const file = path.join(dir, "new.yaml");
+    writeFileSync(file, stringify({ id: "Bad_Id", name: "X", tier: "platinum", license: { expires: "2099-12-31" } }));
+    expect(() => readCustomerFile(file)).toThrow(/new\.yaml: not a valid customer entry:\n  id: "Bad_Id" breaks the id rule[\s\S]*tier: "platinum"/);
+    await expect(onboard(entry("acme"), { projectDir: dir, stack: "test", engine })).rejects.toThrow(/customer acme is already in the roster/);
+    await expect(onboard(entry("globex", { github: { members: ["dup"] } }), { projectDir: dir, stack: "test", engine })).resolves.toBeDefined();
+    const afterGlobex = readFileSync(roster, "utf8");
+    await expect(onboard(entry("initech", { github: { members: ["dup"] } }), { projectDir: dir, stack: "test", engine })).rejects.toThrow(
+      /the roster with this change would be invalid, so nothing was changed:[\s\S]*dup/,
+    );
+    const [id] = idsInShard(0, 1, "fails");
+    engine.failUp = "test-shard-00";
+    await expect(onboard(entry(id), { projectDir: dir, stack: "test", engine })).rejects.toThrow(/up of stack test-shard-00 failed; the roster file was not changed/);
+    expect(readFileSync(roster, "utf8")).toBe(afterGlobex);
+    expect(before).not.toBe(afterGlobex);
+    await expect(onboard(entry("x-shard"), { projectDir: dir, stack: "test-shard-01", engine })).rejects.toThrow(/--stack test-shard-01 is a shard stack/);
+  });
+
+  it("onboardings into one shard run one at a time; into different shards at the same time", async () => {
+    const { dir, roster } = project();
+    const engine = new FakeEngine();
+    const [a, b] = idsInShard(0, 2, "same");
+    const [c] = idsInShard(1, 1, "other");
+    let open!: () => void;
+    engine.gate = new Promise<void>((r) => (open = r));
+    const all = Promise.all([a, b, c].map((id) => onboard(entry(id), { projectDir: dir, stack: "test", engine })));
+    // Let every onboarding reach as far as it can while the gate holds the ups.
+    await new Promise((r) => setTimeout(r, 300));
+    const inFlight = engine.calls.filter((x) => x.op === "up" && x.end === 0).map((x) => x.stack).sort();
+    expect(inFlight).toEqual(["test-shard-00", "test-shard-01"]);
+    open();
+    await all;
+    const ups = engine.calls.filter((x) => x.op === "up" && x.stack === "test-shard-00");
+    expect(ups).toHaveLength(2);
+    expect(ups[1].start).toBeGreaterThanOrEqual(ups[0].end);
+    // The second into shard 0 saw the first: its program declared both.
+    expect(engine.declared["test-shard-00"]).toEqual(expect.arrayContaining([a, b]));
+    expect(parse(readFileSync(roster, "utf8")).customers.map((x: { id: string }) => x.id).sort()).toEqual(["acme", a, b, c].sort());
+  });
+
+  it("offboarding sets the status through the same path; the stack then keeps the repositories and drops credentials", async () => {
+    const { dir, roster } = project();
+    const engine = new FakeEngine();
+    const r = await offboard("acme", { projectDir: dir, stack: "test", engine });
+    expect(r).toMatchObject({ customer: "acme", action: "offboarded", stack: `test-shard-0${shardOf({ id: "acme" }, COUNT)}`, credentials: [] });
+    expect(parse(readFileSync(roster, "utf8")).customers[0].status).toBe("offboarded");
+    await expect(offboard("acme", { projectDir: dir, stack: "test", engine })).rejects.toThrow(/already offboarded/);
+    await expect(offboard("nobody", { projectDir: dir, stack: "test", engine })).rejects.toThrow(/customer nobody is not in/);
+  });
+
+  it("without the Pulumi CLI: one line, and nothing changed", async () => {
+    const { dir, roster } = project();
+    const before = readFileSync(roster, "utf8");
+    const saved = process.env.PATH;
+    process.env.PATH = "/nonexistent";
+    try {
+      await expect(automationEngine.check()).rejects.toBeInstanceOf(PulumiCliMissing);
+      const err: string[] = [];
+      const file = path.join(dir, "new.yaml");
+      writeFileSync(file, stringify(entry("globex")));
+      const code = await main(["onboard", "--file", file, "--stack", "test", "--project", dir], { out: () => {}, err: (s) => err.push(s) });
+      expect(code).toBe(5);
+      expect(err).toEqual(["error: the pulumi CLI is not on PATH: nothing was changed (install it from https://www.pulumi.com/docs/install/ to onboard with the Automation API)"]);
+    } finally {
+      process.env.PATH = saved;
+    }
+    expect(readFileSync(roster, "utf8")).toBe(before);
+  });
+});
