@@ -21,6 +21,8 @@ import { deliver, type DeliveryPlanTarget, type TargetResult } from "../runtime/
 import { parseReference, ReferenceError } from "../runtime/delivery/reference";
 import { stackDelivery } from "../runtime/delivery/stack";
 import { DeliveryProgress, resultLine, summaryLine } from "./deliver";
+import { affectedStacks, planDiff, renderDiffMarkdown, renderDiffText } from "./plan/diff";
+import { shardOf, shardStackName } from "../customers/shards";
 import { offboard, onboard, OnboardError, PulumiCliMissing, readCustomerFile, type OnboardResult } from "../automation/onboard";
 
 /** A bad --policy-config file: names the file and each problem. */
@@ -138,9 +140,24 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option("--markdown <path>", "write a summary fit for a pull-request comment")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .option("--policy-config <file>", "per-rule enforcement levels, as for pulumi preview --policy-pack-config")
-    .action(async (opts: { stack: string; roster?: string; json?: string; markdown?: string; project?: string; policyConfig?: string }) => {
+    .option("--base <git-ref>", "show only what changed since this git ref (customers added, removed, changed; resources; cost)")
+    .action(async (opts: { stack: string; roster?: string; json?: string; markdown?: string; project?: string; policyConfig?: string; base?: string }) => {
       const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
       const policyConfig = readPolicyConfig(opts.policyConfig);
+      if (opts.base) {
+        let diff;
+        try {
+          diff = await planDiff({ projectDir, stack: opts.stack, base: opts.base, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig });
+        } catch (e) {
+          if (e instanceof Error && e.message.startsWith("--base")) throw new InputError(e.message);
+          throw e;
+        }
+        io.out(renderDiffText(diff));
+        if (opts.json) writeOut(opts.json, JSON.stringify(diff, null, 2) + "\n");
+        if (opts.markdown) writeOut(opts.markdown, renderDiffMarkdown(diff));
+        if (diff.violations.some((v) => v.enforcement === "mandatory")) code = EXIT.violations;
+        return;
+      }
       const { plan } = await planStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig });
       const { recorded: _recorded, ...result } = plan;
       io.out(renderText(result));
@@ -354,6 +371,41 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         code = results.some((r) => r.status === "failed") ? EXIT.failed : results.some((r) => r.status === "denied") ? EXIT.denied : EXIT.ok;
       },
     );
+
+  cli
+    .command("shards")
+    .description("the shard stacks of a stack and their customers; with --base, the stacks a change since that git ref touches (for CI)")
+    .requiredOption("--stack <name>", "the base (platform) stack", stackName)
+    .option("--base <git-ref>", "list only the stacks changed customers or settings touch since this ref")
+    .option("--roster <path>", "roster file (default: the stack's roster setting)")
+    .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
+    .option("--json", "print JSON (CI: a matrix of stacks)")
+    .action((opts: { stack: string; base?: string; roster?: string; project?: string; json?: boolean }) => {
+      const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
+      const rosterPath = opts.roster && path.resolve(opts.roster);
+      if (opts.base) {
+        let r;
+        try {
+          r = affectedStacks({ projectDir, stack: opts.stack, base: opts.base, rosterPath });
+        } catch (e) {
+          if (e instanceof Error && e.message.startsWith("--base")) throw new InputError(e.message);
+          throw e;
+        }
+        if (opts.json) io.out(JSON.stringify(r));
+        else io.out(r.stacks.length ? r.stacks.join("\n") : `no stack is touched by changes since ${opts.base}`);
+        return;
+      }
+      const { settings, roster } = loadStack({ projectDir, stack: opts.stack, rosterPath });
+      const sh = settings.shard;
+      const rows = sh
+        ? Array.from({ length: sh.count }, (_, i) => ({ stack: shardStackName(opts.stack, i, sh.count), customers: roster.customers.filter((c) => shardOf(c, sh.count) === i).map((c) => c.id) }))
+        : [{ stack: opts.stack, customers: roster.customers.map((c) => c.id) }];
+      if (opts.json) io.out(JSON.stringify({ platform: opts.stack, shards: rows }));
+      else {
+        io.out(sh ? `${opts.stack}: platform stack, ${sh.count} shard stacks, ${roster.customers.length} customers` : `${opts.stack}: not sharded (one stack), ${roster.customers.length} customers`);
+        for (const r of rows) io.out(`  ${r.stack.padEnd(24)} ${String(r.customers.length).padStart(5)} customers`);
+      }
+    });
 
   const printOnboard = (r: OnboardResult) => {
     io.out(`${r.action} ${r.customer} on stack ${r.stack}${r.shard !== undefined ? ` (shard ${r.shard})` : ""}: ${Object.entries(r.changes).map(([k, n]) => `${n} ${k}`).join(", ") || "no changes"}`);

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { settingsFromConfig, type Settings } from "../../components/settings";
-import { loadRoster, type Roster } from "../../customers/roster";
+import { loadRoster, parseRoster, type Roster } from "../../customers/roster";
 import type { RegistryKind, Tier } from "../../customers/tiers";
 import type { EffectiveStatus } from "../../customers/status";
 import { program } from "../../program";
@@ -141,15 +141,14 @@ export async function planStack(opts: PlanStackOptions) {
 }
 
 /** The stack's settings (from Pulumi.<stack>.yaml, through pulumi.Config) and its roster, both validated. */
-export function loadStack(opts: Omit<PlanStackOptions, "policyConfig">): { settings: Settings; roster: Roster } {
-  const stackConfig = readStackConfig(opts.projectDir, opts.stack);
+export function loadStack(opts: Omit<PlanStackOptions, "policyConfig"> & { stackText?: string; rosterText?: string; label?: string }): { settings: Settings; roster: Roster } {
+  const stackConfig = readStackConfig(opts.projectDir, opts.stack, opts.stackText);
   pulumi.runtime.setAllConfig(stackConfig.config, stackConfig.secretKeys);
-  const settings = settingsFromConfig(shownPath(stackConfig.file), opts.stack, opts.today);
+  const settings = settingsFromConfig(`${shownPath(stackConfig.file)}${opts.label ?? ""}`, opts.stack, opts.today);
   const rosterPath = opts.rosterPath ?? path.resolve(opts.projectDir, settings.roster);
-  const roster = loadRoster(shownPath(rosterPath), {
-    tierTable: settings.tierTable,
-    prefix: { repoPrefix: settings.repoPrefix },
-  });
+  const rosterOpts = { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } };
+  const roster =
+    opts.rosterText !== undefined ? parseRoster(opts.rosterText, `${shownPath(rosterPath)}${opts.label ?? ""}`, rosterOpts) : loadRoster(shownPath(rosterPath), rosterOpts);
   return { settings, roster };
 }
 

@@ -47,15 +47,15 @@ export function listStacks(projectDir: string): string[] {
 }
 
 /** Read `Pulumi.<stack>.yaml` the way the engine would hand it to the program. */
-export function readStackConfig(projectDir: string, stack: string): StackConfig {
+export function readStackConfig(projectDir: string, stack: string, text?: string): StackConfig {
   const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
   if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new StackConfigError(file, [`stack name "${stack}" may hold only letters, digits, '_', '.' and '-'`]);
-  if (!existsSync(file)) {
+  if (text === undefined && !existsSync(file)) {
     throw new StackConfigError(file, [`no such stack file (stacks here: ${listStacks(projectDir).join(", ") || "none"})`]);
   }
   let doc: unknown;
   try {
-    doc = parse(readFileSync(file, "utf8"));
+    doc = parse(text ?? readFileSync(file, "utf8"));
   } catch (e) {
     throw new StackConfigError(file, [`YAML syntax: ${(e as Error).message.split("\n")[0]}`]);
   }

@@ -1,0 +1,115 @@
+import { execFileSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { main } from "../cli/main";
+import { shardOf, shardStackName } from "../customers/shards";
+import { ACCOUNT, customer, REGION } from "./helpers";
+
+const ROOT = path.resolve(__dirname, "..");
+const LICENSE = { license: { expires: "2099-12-31" } };
+
+/** A git repository holding a project with stack `ci` and a committed roster. */
+function repo(stackConfig: Record<string, unknown> = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), "plan-base-"));
+  const git = (...args: string[]) => execFileSync("git", ["-C", dir, "-c", "user.email=ci@example.com", "-c", "user.name=ci", ...args], { stdio: "pipe" });
+  git("init", "-q");
+  copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+  const config = {
+    "registry-intake:environment": "dev",
+    "registry-intake:enabledKinds": ["ghcr", "ecr", "distribution"],
+    "registry-intake:aws": { accountId: ACCOUNT, region: REGION },
+    "registry-intake:ghcr": { owner: "example-org" },
+    "registry-intake:distribution": { host: "registry.example.com" },
+    "registry-intake:prices": { currency: "EUR", perCustomerMonthly: { ecr: 4, ghcr: 1, distribution: 2.5 } },
+    ...stackConfig,
+  };
+  const stackFile = path.join(dir, "Pulumi.ci.yaml");
+  writeFileSync(stackFile, stringify({ config }));
+  mkdirSync(path.join(dir, "customers"));
+  const roster = path.join(dir, "customers", "roster.yaml");
+  const write = (cs: unknown[]) => writeFileSync(roster, stringify({ customers: cs }));
+  write([customer("acme", "enterprise", LICENSE), customer("globex", "professional", LICENSE), customer("initech", "standard", LICENSE), customer("hooli", "professional", LICENSE)]);
+  git("add", ".");
+  git("commit", "-qm", "base");
+  return { dir, write, stackFile, git };
+}
+
+async function cli(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s) });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+describe("intake plan --base", () => {
+  it("shows only what the roster change does: customers, resources per customer, cost, and a diagram for the PR", async () => {
+    const { dir, write } = repo();
+    write([
+      customer("acme", "enterprise", LICENSE),
+      customer("globex", "enterprise", LICENSE), // tier up: gains distribution (and acr, gar: not enabled here)
+      customer("initech", "standard", LICENSE),
+      customer("hooli", "professional", { ...LICENSE, status: "suspended" }),
+      customer("wayne", "professional", { ...LICENSE, registries: ["ecr"] }), // new
+    ]);
+    const md = path.join(dir, "plan.md");
+    const json = path.join(dir, "plan.json");
+    const r = await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--markdown", md, "--json", json]);
+    expect(r.code, r.err).toBe(0);
+    const d = JSON.parse(readFileSync(json, "utf8"));
+    expect(d.customers.map((c: { id: string; changes: string[] }) => [c.id, c.changes])).toEqual([
+      ["globex", ["tier", "registries"]],
+      ["hooli", ["status"]],
+      ["wayne", ["added"]],
+    ]);
+    const by = Object.fromEntries(d.customers.map((c: { id: string }) => [c.id, c]));
+    // Unchanged customers were not planned at all.
+    expect(JSON.stringify(d)).not.toContain("acme");
+    expect(by.globex.resources.add).toEqual(expect.arrayContaining(["RandomPassword globex-distribution-robot"]));
+    expect(by.globex.resources.remove).toEqual([]);
+    expect(by.globex.monthlyCost).toBe(2.5);
+    // Suspension disables credentials in place: updates, nothing removed.
+    expect(by.hooli.resources.update).toEqual(expect.arrayContaining(["AccessKey hooli-ecr-key"]));
+    console.log(JSON.stringify(by.hooli.resources));
+    expect(by.hooli.resources.add.length + by.hooli.resources.remove.length).toBe(0);
+    expect(by.wayne.resources.add).toEqual(expect.arrayContaining(["Repository wayne-ecr-app", "User wayne-ecr-user"]));
+    expect(by.wayne.monthlyCost).toBe(4);
+    expect(d.monthlyCost).toBe(6.5);
+    expect(d.stacks).toEqual(["ci"]);
+    expect(r.out).toMatch(/^Changes against HEAD for stack ci:/);
+    expect(r.out).toMatch(/Estimated monthly cost change: \+6\.50 EUR\. Stacks to update: ci\./);
+    const text = readFileSync(md, "utf8");
+    expect(text).toContain("```mermaid\nflowchart LR");
+    expect(text).toMatch(/\| `wayne` \| professional, ecr \| `ci` \| \+\d+ \| \+4\.00 EUR \|/);
+    expect(text).toMatch(/Against `HEAD`: 1 added, 0 removed, 1 tier changes, 1 status changes/);
+  });
+
+  it("a removed customer's retained repositories are kept, not deleted; a settings change compares everyone", async () => {
+    const { dir, write, stackFile } = repo();
+    write([customer("acme", "enterprise", LICENSE), customer("globex", "professional", LICENSE), customer("hooli", "professional", LICENSE)]);
+    let d = JSON.parse((await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", path.join(dir, "a.json")]), readFileSync(path.join(dir, "a.json"), "utf8")));
+    expect(d.customers.map((c: { id: string }) => c.id)).toEqual(["initech"]);
+    expect(d.customers[0].resources.retain).toEqual(expect.arrayContaining(["Repository initech-ghcr-repo"]));
+    write([customer("acme", "enterprise", LICENSE), customer("globex", "professional", LICENSE), customer("initech", "standard", LICENSE), customer("hooli", "professional", LICENSE)]);
+    writeFileSync(stackFile, readFileSync(stackFile, "utf8").replace("environment: dev", "environment: prod"));
+    d = JSON.parse((await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", path.join(dir, "b.json")]), readFileSync(path.join(dir, "b.json"), "utf8")));
+    expect(d.settingsChanged).toBe(true);
+    expect(d.customers.map((c: { id: string }) => c.id).sort()).toEqual(["acme", "globex", "hooli", "initech"]);
+    const bad = await cli(["plan", "--stack", "ci", "--project", dir, "--base", "no-such-ref"]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--base no-such-ref: not a commit of the git repository/);
+  });
+
+  it("intake shards --base lists only the shard stacks a change touches", async () => {
+    const { dir, write } = repo({ "registry-intake:shard": { count: 4 } });
+    write([customer("acme", "enterprise", LICENSE), customer("globex", "enterprise", LICENSE), customer("initech", "standard", LICENSE), customer("hooli", "professional", LICENSE)]);
+    const r = await cli(["shards", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json"]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({ stacks: [shardStackName("ci", shardOf({ id: "globex" }, 4), 4)], customers: ["globex"], settingsChanged: false });
+    const list = await cli(["shards", "--stack", "ci", "--project", dir]);
+    expect(list.out.split("\n")[0]).toBe("ci: platform stack, 4 shard stacks, 4 customers");
+    expect(list.out.split("\n")).toHaveLength(5);
+  });
+});
