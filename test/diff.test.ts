@@ -70,10 +70,10 @@ describe("intake plan --base", () => {
     expect(by.globex.resources.add).toEqual(expect.arrayContaining(["RandomPassword globex-distribution-robot"]));
     expect(by.globex.resources.remove).toEqual([]);
     expect(by.globex.monthlyCost).toBe(2.5);
-    // Suspension disables credentials in place: updates, nothing removed.
+    // Suspension disables credentials in place and takes the team's read away; nothing is added.
     expect(by.hooli.resources.update).toEqual(expect.arrayContaining(["AccessKey hooli-ecr-key"]));
-    console.log(JSON.stringify(by.hooli.resources));
-    expect(by.hooli.resources.add.length + by.hooli.resources.remove.length).toBe(0);
+    expect(by.hooli.resources.add).toEqual([]);
+    expect(by.hooli.resources.remove).toEqual(["TeamRepository hooli-ghcr-read"]);
     expect(by.wayne.resources.add).toEqual(expect.arrayContaining(["Repository wayne-ecr-app", "User wayne-ecr-user"]));
     expect(by.wayne.monthlyCost).toBe(4);
     expect(d.monthlyCost).toBe(6.5);
