@@ -3,6 +3,7 @@
 import * as broker from "./broker";
 import * as fanout from "./fanout";
 import * as plan from "./plan";
+import * as shard from "./shard";
 import * as types from "./types";
 
 /** `--name=value` options from the command line; a bare `--name` is "true". */
@@ -14,7 +15,7 @@ interface Suite {
   run(opts: SuiteOptions): Promise<void>;
 }
 
-const SUITES: Record<string, Suite> = { plan, types, broker, fanout };
+const SUITES: Record<string, Suite> = { plan, types, broker, fanout, shard };
 
 function parseArgs(argv: string[]): { names: string[]; opts: Record<string, string> } {
   const names: string[] = [];
