@@ -1,5 +1,5 @@
 import { ContainerRegistryManagementClient } from "@azure/arm-containerregistry";
-import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
+import { DescribeImagesCommand, ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { createHttpHeaders, type HttpClient, type PipelineRequest } from "@azure/core-rest-pipeline";
 import { mockClient } from "aws-sdk-client-mock";
@@ -7,7 +7,9 @@ import { describe, expect, it } from "vitest";
 import { ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS } from "../components/iam";
 import { mintAcr } from "../runtime/mint/acr";
 import { CredentialCache } from "../runtime/mint/cache";
-import { ecrSessionPolicy, mintEcr, SESSION_POLICY_LIMIT } from "../runtime/mint/ecr";
+import { ecrSessionPolicy, ecrTagDigests, mintEcr, SESSION_POLICY_LIMIT } from "../runtime/mint/ecr";
+import { stackDelivery } from "../runtime/delivery/stack";
+import { customer, testRoster, testSettings } from "./helpers";
 import { GAR_SCOPE, mintGar } from "../runtime/mint/gar";
 import { ghcrCredential } from "../runtime/mint/ghcr-distribution";
 import type { MintedCredential } from "../runtime/mint/types";
@@ -128,5 +130,36 @@ describe("credential cache", () => {
     const cache = new CredentialCache();
     await expect(cache.get({ customer: "a", kind: "ecr" }, async () => Promise.reject(new Error("throttled")))).rejects.toThrow("throttled");
     expect((await cache.get({ customer: "a", kind: "ecr" }, async () => cred(null, "ok"))).password).toBe("ok");
+  });
+});
+
+describe("ecr delivery: one session over a batch of customers, and DescribeImages for the cache check", () => {
+  it("mints one session per batch whose policy names each customer's prefix, with a tag lookup of that session", async () => {
+    const sts = mockClient(STSClient);
+    sts.on(AssumeRoleCommand).resolves({ Credentials: { AccessKeyId: "ASIAX", SecretAccessKey: "s", SessionToken: "t", Expiration: new Date(Date.now() + 3600_000) } });
+    const ecr = mockClient(ECRClient);
+    ecr.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [{ authorizationToken: Buffer.from("AWS:pw").toString("base64"), expiresAt: new Date(Date.now() + 3600_000) }] });
+    ecr
+      .on(DescribeImagesCommand, { repositoryName: "intake/acme/app" })
+      .resolvesOnce({ imageDetails: [{ imageDigest: "sha256:aa", imageTags: ["1.0.0", "latest"] }], nextToken: "p2" })
+      .resolvesOnce({ imageDetails: [{ imageDigest: "sha256:bb", imageTags: ["0.9.0"] }, { imageDigest: "sha256:cc" }] });
+    const notFound = Object.assign(new Error("The repository with name 'intake/globex/app' does not exist"), { name: "RepositoryNotFoundException" });
+    ecr.on(DescribeImagesCommand, { repositoryName: "intake/globex/app" }).rejects(notFound);
+    const settings = testSettings();
+    const roster = testRoster([customer("acme", "enterprise"), customer("globex", "professional")], settings);
+    const d = stackDelivery({ settings, roster, mint: {}, today: "2026-11-22", ecr: { sts: new STSClient({ region: "eu-west-1" }), ecrClient: (c) => new ECRClient({ region: "eu-west-1", credentials: c }) } });
+    const groups = await d.credentials("ecr", ["acme", "globex"]);
+    expect(groups.map((g) => [g.registry, g.customers, g.credential])).toEqual([["111122223333.dkr.ecr.eu-west-1.amazonaws.com", ["acme", "globex"], { username: "AWS", password: "pw" }]]);
+    const call = sts.commandCalls(AssumeRoleCommand)[0].args[0].input;
+    expect(call).toMatchObject({ RoleSessionName: "intake-delivery-2", Tags: [{ Key: "intake-role", Value: "delivery" }] });
+    expect(JSON.parse(call.Policy!).Statement[1].Resource).toEqual(["arn:aws:ecr:eu-west-1:111122223333:repository/intake/acme/*", "arn:aws:ecr:eu-west-1:111122223333:repository/intake/globex/*"]);
+    // Every tag of a repository in one paged listing; a repository not there yet holds nothing.
+    expect(Object.fromEntries(await groups[0].tagLookup!("intake/acme/app"))).toEqual({ "1.0.0": "sha256:aa", latest: "sha256:aa", "0.9.0": "sha256:bb" });
+    expect(ecr.commandCalls(DescribeImagesCommand)[1].args[0].input).toMatchObject({ nextToken: "p2", filter: { tagStatus: "TAGGED" } });
+    expect((await ecrTagDigests(new ECRClient({ region: "eu-west-1" }), "intake/globex/app")).size).toBe(0);
+    ecr.on(DescribeImagesCommand, { repositoryName: "intake/acme/denied" }).rejects(Object.assign(new Error("not authorized"), { name: "AccessDeniedException" }));
+    await expect(groups[0].tagLookup!("intake/acme/denied")).rejects.toThrow(/not authorized/);
+    sts.restore();
+    ecr.restore();
   });
 });

@@ -32,6 +32,12 @@ export interface CredentialGroup {
   registry: string;
   credential?: RegistryCredential;
   customers: string[];
+  /**
+   * Where the provider's own API is cheaper than a HEAD per tag (ECR DescribeImages): every tag
+   * of a repository with its digest in one call. Used for the cache check and the extra tags;
+   * a versioned tag just written is still read back through the registry API.
+   */
+  tagLookup?: (repository: string) => Promise<Map<string, string>>;
 }
 
 export type DeliveryEvent =
@@ -217,12 +223,18 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
           started.set(t, performance.now());
           emit({ type: "start", customer: t.customer, kind: t.kind, target: formatReference(t.ref), step: "check" });
           try {
-            const { value: state, attempts } = await withRetry(() => client.headManifest(t.ref), policy, retry(t));
+            let known: Map<string, string> | undefined;
+            const { value: state, attempts } = await withRetry(async () => {
+              if (!group.tagLookup) return client.headManifest(t.ref);
+              known = await group.tagLookup(t.repository);
+              const digest = known.get(req.version);
+              return { exists: digest !== undefined, digest };
+            }, policy, retry(t));
             if (!state.exists) return void missing.push(t);
             if (state.digest !== source.digest) {
               return finish(result(t, { status: "failed", digest: state.digest, bytes: 0, attempts, tags: [], reason: `tag ${req.version} already holds ${state.digest}, not the source's ${source.digest}: a version is never overwritten; deliver a new version` }));
             }
-            const { value: tags } = await withRetry(() => ensureTags(client, t), policy, retry(t));
+            const { value: tags } = await withRetry(() => ensureTags(client, t, known), policy, retry(t));
             cached.push(t);
             finish(result(t, { status: "cached", digest: state.digest, bytes: 0, attempts, tags }));
           } catch (e) {
@@ -308,15 +320,15 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
   }
 
   /** `<version>-<arch>` tags, then `latest`: each written only where it does not already hold the right digest. */
-  async function ensureTags(client: RegistryClient, t: Target): Promise<string[]> {
+  async function ensureTags(client: RegistryClient, t: Target, known?: Map<string, string>): Promise<string[]> {
     const moved: string[] = [];
     const want: { tag: string; manifest: Manifest }[] = [
       ...(withArch ? source.platformTags.map((p) => ({ tag: `${req.version}-${p.suffix}`, manifest: p.manifest })) : []),
       ...(withLatest ? [{ tag: "latest", manifest: source.root }] : []),
     ];
     for (const w of want) {
-      const state = await client.headManifest({ ...t.ref, tag: w.tag });
-      if (state.exists && state.digest === w.manifest.digest) continue;
+      const have = known ? known.get(w.tag) : (await client.headManifest({ ...t.ref, tag: w.tag })).digest;
+      if (have === w.manifest.digest) continue;
       const digest = await client.putManifest(t.host, t.repository, w.tag, w.manifest);
       if (digest !== w.manifest.digest) throw new RegistryError(502, `tag ${w.tag} was stored as ${digest}, not ${w.manifest.digest}`);
       moved.push(w.tag);

@@ -5,7 +5,7 @@ import type { Roster } from "../../customers/roster";
 import type { RegistryKind } from "../../customers/tiers";
 import { checkAccess } from "../access";
 import { mintRobotCredential } from "../broker/broker";
-import { ecrDeliveryBatches, mintEcr } from "../mint/ecr";
+import { type EcrMintOptions, ecrDeliveryBatches, ecrTagDigests, mintEcrSession } from "../mint/ecr";
 import { defaultPushRoleArn, mintFor, type MintContext } from "../mint/index";
 import type { CredentialGroup, DeliveryRequest } from "./deliver";
 import type { RegistryCredential } from "./manifest";
@@ -17,6 +17,8 @@ export interface StackDeliveryOptions {
   mint: Omit<MintContext, "settings" | "roster">;
   /** distribution: the delivery robot's password (stack output distributionDeliveryPassword), else the broker's key in `mint.signingKey`. */
   deliveryPassword?: string;
+  /** ecr: clients for tests (STS, and the ECR client of the assumed session). */
+  ecr?: Pick<EcrMintOptions, "sts" | "ecrClient">;
   /** ghcr: each customer's machine-user PAT. */
   ghcrToken?: (customer: string) => string | undefined;
   /** YYYY-MM-DD the licenses are judged against; default today. */
@@ -59,8 +61,8 @@ export function stackDelivery(o: StackDeliveryOptions): Pick<DeliveryRequest, "a
           const base = { repoPrefix: s.repoPrefix, accountId: s.aws!.accountId, region: s.aws!.region };
           return Promise.all(
             ecrDeliveryBatches(base, customers).map(async (batch) => {
-              const c = await mintEcr({ ...base, customerId: batch[0], customerIds: batch, pushRoleArn: o.mint.pushRoleArn ?? defaultPushRoleArn(s) });
-              return { registry, credential: { username: c.username, password: c.password }, customers: batch };
+              const { credential: c, ecr } = await mintEcrSession({ ...base, customerId: batch[0], customerIds: batch, pushRoleArn: o.mint.pushRoleArn ?? defaultPushRoleArn(s), ...o.ecr });
+              return { registry, credential: { username: c.username, password: c.password }, customers: batch, tagLookup: (repository: string) => ecrTagDigests(ecr, repository) };
             }),
           );
         }

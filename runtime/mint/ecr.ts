@@ -1,4 +1,4 @@
-import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
+import { DescribeImagesCommand, ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { ecrPushPullPolicy, ecrRepositoryArn } from "../../components/iam";
 import { namesFor } from "../../customers/naming";
@@ -55,6 +55,11 @@ export function ecrDeliveryBatches(o: Pick<EcrMintOptions, "repoPrefix" | "accou
  * role chaining caps that at 1 h, so expiresAt is the earlier of the two.
  */
 export async function mintEcr(o: EcrMintOptions): Promise<MintedCredential> {
+  return (await mintEcrSession(o)).credential;
+}
+
+/** As mintEcr, and the ECR client of the same session (for DescribeImages during a delivery). */
+export async function mintEcrSession(o: EcrMintOptions): Promise<{ credential: MintedCredential; ecr: ECRClient }> {
   const sts = o.sts ?? new STSClient({ region: o.region });
   const session = await sts.send(
     new AssumeRoleCommand({
@@ -75,7 +80,7 @@ export async function mintEcr(o: EcrMintOptions): Promise<MintedCredential> {
   const [username, ...rest] = Buffer.from(data.authorizationToken, "base64").toString("utf8").split(":");
   const registry = (data.proxyEndpoint ?? `https://${o.accountId}.dkr.ecr.${o.region}.amazonaws.com`).replace(/^https?:\/\//, "");
   const prefix = namesFor(o.customerId, { repoPrefix: o.repoPrefix }).ecrRepositoryPrefix;
-  return {
+  const credential: MintedCredential = {
     kind: "ecr",
     registry,
     namespace: `${registry}/${prefix}`,
@@ -84,4 +89,26 @@ export async function mintEcr(o: EcrMintOptions): Promise<MintedCredential> {
     expiresAt: new Date(Math.min(data.expiresAt.getTime(), c.Expiration.getTime())),
     scope: { repositories: `${prefix}*`, role: o.pushRoleArn },
   };
+  return { credential, ecr };
+}
+
+/**
+ * Every tag of an ECR repository and its digest, from DescribeImages (up to 1,000 images a page):
+ * one API call answers the versioned tag, the platform tags and `latest` at once, where the
+ * registry API needs a HEAD per tag. A repository that does not exist yet holds nothing.
+ */
+export async function ecrTagDigests(ecr: ECRClient, repositoryName: string): Promise<Map<string, string>> {
+  const tags = new Map<string, string>();
+  let nextToken: string | undefined;
+  try {
+    do {
+      const page = await ecr.send(new DescribeImagesCommand({ repositoryName, filter: { tagStatus: "TAGGED" }, maxResults: 1000, nextToken }));
+      for (const d of page.imageDetails ?? []) for (const t of d.imageTags ?? []) if (d.imageDigest) tags.set(t, d.imageDigest);
+      nextToken = page.nextToken;
+    } while (nextToken);
+  } catch (e) {
+    if ((e as { name?: string }).name === "RepositoryNotFoundException") return tags;
+    throw e;
+  }
+  return tags;
 }

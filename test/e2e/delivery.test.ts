@@ -151,6 +151,40 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
     expect(proxy.bytesIn).toBeLessThan(64 * 1024);
   }, 30_000);
 
+  it("with a provider tag lookup (ECR's DescribeImages), a cached run sends no HEAD at all", async () => {
+    const base = stackDelivery({ settings, roster, deliveryPassword, mint: {}, today: TODAY });
+    const looked: string[] = [];
+    // The lookup answers from the registry itself (not through the proxy), as DescribeImages answers from ECR's API.
+    const lookup = async (repo: string) => {
+      looked.push(repo);
+      const tags = new Map<string, string>();
+      for (const t of await tagsOf(repo)) tags.set(t, (await digestAt(repo, t))!);
+      return tags;
+    };
+    const heads: string[] = [];
+    proxy.hooks.before = (req) => {
+      if (req.method === "HEAD") heads.push(req.url ?? "");
+      return "pass";
+    };
+    try {
+      const rs = await deliver({
+        source: parseReference(`127.0.0.1:${source.port}/builds/app:1.0.0`),
+        build: "app",
+        version: "1.0.0",
+        targets: targets(["acme", "acme-eu"]),
+        tool: "skopeo",
+        retry: FAST,
+        ...base,
+        credentials: async (kind, ids) => (await base.credentials(kind, ids)).map((g) => ({ ...g, tagLookup: lookup })),
+      });
+      expect(rs.map((r) => [r.customer, r.status])).toEqual([["acme", "cached"], ["acme-eu", "cached"]]);
+      expect(looked.sort()).toEqual(["intake/acme-eu/app", "intake/acme/app"]);
+      expect(heads).toEqual([]);
+    } finally {
+      proxy.hooks = {};
+    }
+  }, 30_000);
+
   it("a customer added later is assembled by mounts from one that already holds the build", async () => {
     const rs = byCustomer(await run("1.0.0", ["acme", "umbrella"]));
     expect(rs.acme.status).toBe("cached");
