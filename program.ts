@@ -50,8 +50,11 @@ export function program(settings: Settings, roster: Roster): ProgramResult {
       })
     : undefined;
   // On a shard stack the delivery robot's password comes from the platform stack.
+  // (read only when this shard delivers: a stack reference's required output fails when absent.)
   const deliveryPassword =
-    role === "shard" && distribution ? ((platform as PlatformReference).reference.requireOutput("distributionDeliveryPassword") as pulumi.Output<string>) : distribution?.deliveryPassword;
+    role === "shard" && distribution && settings.deliveries.length > 0
+      ? ((platform as PlatformReference).reference.requireOutput("distributionDeliveryPassword") as pulumi.Output<string>)
+      : distribution?.deliveryPassword;
   const deliveries = (role === "platform" ? [] : settings.deliveries).map(
     (delivery, index) =>
       new BuildDelivery(

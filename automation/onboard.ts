@@ -133,10 +133,12 @@ export async function onboard(entry: Record<string, unknown>, o: OnboardOptions)
       customers.add(doc.createNode(pinned));
     });
     const done = await update(engine, t, roster, o, `onboard ${id}`);
-    await commitRoster(t.rosterFile, base.settings, text, (doc) => {
+    const edit = (doc: ReturnType<typeof parseDocument>) => {
       const customers = doc.get("customers");
       if (isSeq(customers) && !customers.items.some((c) => isMap(c) && c.get("id") === id)) customers.add(doc.createNode(pinned));
-    });
+    };
+    await commitRoster(t.rosterFile, base.settings, text, edit);
+    await refreshPlatform(engine, t, o, `onboard ${id}`);
     return result(t, roster, id, "onboarded", done);
   });
 }
@@ -160,7 +162,24 @@ export async function offboard(id: string, o: OnboardOptions): Promise<OnboardRe
     const { roster, text } = withRosterEdit(t.rosterFile, base.settings, setStatus);
     const done = await update(engine, t, roster, o, `offboard ${id}`);
     await commitRoster(t.rosterFile, base.settings, text, setStatus);
+    await refreshPlatform(engine, t, o, `offboard ${id}`);
     return result(t, roster, id, "offboarded", done);
+  });
+}
+
+/**
+ * With sharding and a Kubernetes-hosted broker, the platform stack carries the roster the broker
+ * judges licenses by: update it too (after the shard, with the roster file as now written).
+ */
+async function refreshPlatform(engine: Engine, t: Target, o: OnboardOptions, what: string): Promise<void> {
+  if (t.shard === undefined || !t.settings.distribution?.kubernetes) return;
+  await lockFor(o.stack)(async () => {
+    const { roster } = withRosterEdit(t.rosterFile, t.settings, () => {});
+    try {
+      await update(engine, { ...t, stack: o.stack, shard: undefined }, roster, o, `${what} (the broker's roster)`);
+    } catch (e) {
+      throw new OnboardError(`${(e as Error).message} The customer's shard stack ${t.stack} and the roster file are updated; run \`pulumi up -s ${o.stack}\` so the broker sees it.`, [t.stack]);
+    }
   });
 }
 

@@ -17,10 +17,10 @@ const ROOT = path.resolve(__dirname, "..");
 const COUNT = 3;
 
 /** A project folder: base stack `test` (platform, 3 shards), its shard stacks, and a roster with a comment. */
-function project(): { dir: string; roster: string } {
+function project(extra: Record<string, unknown> = {}): { dir: string; roster: string } {
   const dir = mkdtempSync(path.join(tmpdir(), "onboard-"));
   copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
-  const common = { "registry-intake:environment": "dev", "registry-intake:aws": { accountId: ACCOUNT, region: REGION }, "registry-intake:ghcr": { owner: "example-org" }, "registry-intake:enabledKinds": ["ghcr", "ecr"] };
+  const common = { "registry-intake:environment": "dev", "registry-intake:aws": { accountId: ACCOUNT, region: REGION }, "registry-intake:ghcr": { owner: "example-org" }, "registry-intake:enabledKinds": ["ghcr", "ecr"], ...extra };
   writeFileSync(path.join(dir, "Pulumi.test.yaml"), stringify({ config: { ...common, "registry-intake:shard": { count: COUNT } } }));
   for (let i = 0; i < COUNT; i++) {
     writeFileSync(path.join(dir, `Pulumi.test-shard-0${i}.yaml`), stringify({ config: { ...common, "registry-intake:shard": { count: COUNT, index: i, platformStack: "test" } } }));
@@ -163,6 +163,19 @@ describe("onboarding through the Automation API", () => {
     expect(parse(readFileSync(roster, "utf8")).customers[0].status).toBe("offboarded");
     await expect(offboard("acme", { projectDir: dir, stack: "test", engine })).rejects.toThrow(/already offboarded/);
     await expect(offboard("nobody", { projectDir: dir, stack: "test", engine })).rejects.toThrow(/customer nobody is not in/);
+  });
+
+  it("with a broker on Kubernetes, the platform stack is updated after the shard so the broker's roster knows the customer", async () => {
+    const { dir } = project({
+      "registry-intake:enabledKinds": ["ghcr", "ecr", "distribution"],
+      "registry-intake:distribution": { host: "registry.example.com", kubernetes: { namespace: "registry", brokerImage: "example/intake:1", signingSecretName: "broker-signing" } },
+    });
+    const engine = new FakeEngine();
+    const [id] = idsInShard(1, 1, "k8s");
+    await onboard(customer(id, "enterprise", { license: { expires: "2099-12-31" } }), { projectDir: dir, stack: "test", engine });
+    expect(engine.calls.map((c) => `${c.op} ${c.stack}`)).toEqual(["preview test-shard-01", "up test-shard-01", "preview test", "up test"]);
+    // The platform stack declares no customers.
+    expect(engine.declared.test).toEqual([]);
   });
 
   it("without the Pulumi CLI: one line, and nothing changed", async () => {
