@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import { settingsFromConfig } from "./components/settings";
+import { settingsFromConfig } from "./components/stack-settings";
 import { loadRoster } from "./customers/roster";
 import { program } from "./program";
 

@@ -6,26 +6,18 @@ import pLimit from "p-limit";
 type LimitFunction = ReturnType<typeof pLimit>;
 import { parseDocument, isMap, isSeq, type YAMLMap } from "yaml";
 import { customerNamespace } from "../components/endpoints";
-import { settingsFromConfig, type Settings } from "../components/settings";
+import { type Settings } from "../components/settings";
+import { settingsFromConfig } from "../components/stack-settings";
 import { issueMessage } from "../customers/messages";
 import { parseRoster, RosterError, type Roster } from "../customers/roster";
 import { customerSchema } from "../customers/schema";
 import { shardOf, shardStackName } from "../customers/shards";
-import { loadStack, PROJECT } from "../cli/plan/plan";
+import { PROJECT } from "../cli/plan/plan";
+import { loadStack } from "../cli/plan/stack";
 import { program, stackRole } from "../program";
+import { OnboardError, PulumiCliMissing } from "./errors";
 
-/** No Pulumi CLI: nothing was changed. One line, for the caller to print as is. */
-export class PulumiCliMissing extends Error {
-  override name = "PulumiCliMissing";
-}
-
-/** A refused onboarding or offboarding: bad entry, unknown customer, failed preview or up. Nothing was changed unless `changed` says so. */
-export class OnboardError extends Error {
-  override name = "OnboardError";
-  constructor(message: string, readonly changed: string[] = []) {
-    super(message);
-  }
-}
+export { OnboardError, PulumiCliMissing } from "./errors";
 
 /** The part of an Automation API stack onboarding uses. */
 export interface EngineStack {

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import { settingsFromConfig, type Settings } from "../components/settings";
+import { type Settings } from "../components/settings";
+import { settingsFromConfig } from "../components/stack-settings";
 import { parseRoster } from "../customers/roster";
 import { rosterForShard, shardOf } from "../customers/shards";
 import { planProgram } from "../cli/plan/plan";

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { settingsFromConfig } from "../components/settings";
+import { settingsFromConfig } from "../components/stack-settings";
 import { loadRoster } from "../customers/roster";
 import { evaluate, policyContext, type PolicyConfig, type Violation } from "../policy/evaluate";
 import { fromStackExport, parseStackExport, StackExportError } from "../policy/sources";

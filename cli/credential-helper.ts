@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { registryHost } from "../components/endpoints";
 import { loadPrivateSigningKey } from "../runtime/broker/keys";
 import { AccessDenied, mintFor } from "../runtime/mint";
-import { loadStack } from "./plan/plan";
+import { loadStack } from "./plan/stack";
 
 export interface HelperResult {
   code: number;

@@ -3,11 +3,10 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { SettingsError } from "../components/settings";
 import { RosterError } from "../customers/roster";
-import { loadStack, planStack } from "./plan/plan";
-import { renderMarkdown, renderText } from "./plan/render";
-import { StackConfigError } from "./plan/stack";
-import { auditStackExport, renderAudit } from "./audit";
-import { TokenBroker } from "../runtime/broker/broker";
+// The plan (Pulumi SDK, the program), the broker, the audit and the Automation API load on
+// demand: `intake token` and `intake deliver` start without them.
+import { loadStack, StackConfigError } from "./plan/stack";
+import type { TokenBroker } from "../runtime/broker/broker";
 import { KeyFileError, loadPrivateSigningKey, loadSigningKey } from "../runtime/broker/keys";
 import { AccessDenied, dockerConfig, mintFor } from "../runtime/mint";
 import { CredentialCache } from "../runtime/mint/cache";
@@ -21,9 +20,9 @@ import { deliver, type DeliveryPlanTarget, type TargetResult } from "../runtime/
 import { parseReference, ReferenceError } from "../runtime/delivery/reference";
 import { stackDelivery } from "../runtime/delivery/stack";
 import { DeliveryProgress, resultLine, summaryLine } from "./deliver";
-import { affectedStacks, planDiff, renderDiffMarkdown, renderDiffText } from "./plan/diff";
 import { shardOf, shardStackName } from "../customers/shards";
-import { offboard, onboard, OnboardError, PulumiCliMissing, readCustomerFile, type OnboardResult } from "../automation/onboard";
+import type { OnboardResult } from "../automation/onboard";
+import { OnboardError, PulumiCliMissing } from "../automation/errors";
 
 /** A bad --policy-config file: names the file and each problem. */
 export class PolicyConfigError extends Error {
@@ -145,6 +144,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
       const policyConfig = readPolicyConfig(opts.policyConfig);
       if (opts.base) {
+        const { planDiff, renderDiffMarkdown, renderDiffText } = await import("./plan/diff.js");
         let diff;
         try {
           diff = await planDiff({ projectDir, stack: opts.stack, base: opts.base, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig });
@@ -158,6 +158,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         if (diff.violations.some((v) => v.enforcement === "mandatory")) code = EXIT.violations;
         return;
       }
+      const { planStack } = await import("./plan/plan.js");
+      const { renderMarkdown, renderText } = await import("./plan/render.js");
       const { plan } = await planStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig });
       const { recorded: _recorded, ...result } = plan;
       io.out(renderText(result));
@@ -176,8 +178,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option("--policy-config <file>", "per-rule enforcement levels, as for pulumi preview --policy-pack-config")
     .option("--json <path>", "write the violations as JSON")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
-    .action((opts: { stackExport: string; stack?: string; roster?: string; policyConfig?: string; json?: string; project?: string }) => {
+    .action(async (opts: { stackExport: string; stack?: string; roster?: string; policyConfig?: string; json?: string; project?: string }) => {
       const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
+      const { auditStackExport, renderAudit } = await import("./audit.js");
       const result = auditStackExport({
         projectDir,
         exportFile: opts.stackExport,
@@ -227,7 +230,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           },
         };
       }
-      const broker = new TokenBroker({
+      const { TokenBroker: Broker } = await import("../runtime/broker/broker.js");
+      const broker = new Broker({
         credentials,
         tierTable: stackSettings.tierTable,
         repoPrefix: stackSettings.repoPrefix,
@@ -380,10 +384,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option("--roster <path>", "roster file (default: the stack's roster setting)")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .option("--json", "print JSON (CI: a matrix of stacks)")
-    .action((opts: { stack: string; base?: string; roster?: string; project?: string; json?: boolean }) => {
+    .action(async (opts: { stack: string; base?: string; roster?: string; project?: string; json?: boolean }) => {
       const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
       const rosterPath = opts.roster && path.resolve(opts.roster);
       if (opts.base) {
+        const { affectedStacks } = await import("./plan/diff.js");
         let r;
         try {
           r = affectedStacks({ projectDir, stack: opts.stack, base: opts.base, rosterPath });
@@ -422,6 +427,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option("--json", "print the result as JSON")
     .action(async (opts: { file: string; stack: string; roster?: string; project?: string; json?: boolean }) => {
       const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
+      const { onboard, readCustomerFile } = await import("../automation/onboard.js");
       const entry = readCustomerFile(opts.file);
       const r = await onboard(entry, { projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), onOutput: (l) => io.err(l.trimEnd()) });
       if (opts.json) io.out(JSON.stringify(r, null, 2));
@@ -437,6 +443,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option("--json", "print the result as JSON")
     .action(async (opts: { customer: string; stack: string; roster?: string; project?: string; json?: boolean }) => {
       const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
+      const { offboard } = await import("../automation/onboard.js");
       const r = await offboard(opts.customer, { projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), onOutput: (l) => io.err(l.trimEnd()) });
       if (opts.json) io.out(JSON.stringify(r, null, 2));
       else printOnboard(r);

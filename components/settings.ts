@@ -1,4 +1,3 @@
-import * as pulumi from "@pulumi/pulumi";
 import { parseReference } from "../runtime/delivery/reference";
 import { z } from "zod";
 import { REPO_PREFIX, REPO_PREFIX_RULE } from "../customers/naming";
@@ -260,10 +259,20 @@ export function parseSettings(raw: Record<string, unknown>, stack: string, sourc
   };
 }
 
-/** Read and validate the settings from the stack's `pulumi.Config` (the `pulumi up` path). */
-export function settingsFromConfig(source = `stack ${pulumi.getStack()}`, stack = pulumi.getStack(), today = new Date()): Settings {
+/**
+ * Read and validate the settings from a stack's config values (`<namespace>:<key>` → the string
+ * Pulumi hands the program; structured values as JSON). `isSecret` says which keys the stack holds
+ * as secrets. The `pulumi up` path is settingsFromConfig (components/stack-settings.ts); offline
+ * readers pass the values of Pulumi.<stack>.yaml directly, without loading the Pulumi SDK.
+ */
+export function settingsFromValues(
+  all: Record<string, string>,
+  isSecret: ((key: string) => boolean) | undefined,
+  source: string,
+  stack: string,
+  today = new Date(),
+): Settings {
   // Every key of our namespace, so a misspelt key is an error rather than silently ignored.
-  const all = pulumi.runtime.allConfig();
   const raw: Record<string, unknown> = {};
   const problems: string[] = [];
   for (const [fullKey, value] of Object.entries(all)) {
@@ -281,7 +290,6 @@ export function settingsFromConfig(source = `stack ${pulumi.getStack()}`, stack 
   }
   // Machine-user PATs are credentials: refuse them unless the stack holds them as secrets.
   const tokens = (raw.ghcr as { machineUserTokens?: Record<string, unknown> } | undefined)?.machineUserTokens;
-  const isSecret = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
   if (tokens && Object.keys(tokens).length > 0 && isSecret && !isSecret(`${CONFIG_NAMESPACE}:ghcr`)) {
     problems.push(
       `${CONFIG_NAMESPACE}:ghcr.machineUserTokens: holds credentials in plain text; set each with ` +

@@ -1,7 +1,7 @@
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { settingsFromConfig } from "../components/settings";
+import { settingsFromConfig } from "../components/stack-settings";
 import { loadRoster } from "../customers/roster";
 import { readStackConfig } from "../cli/plan/stack";
 import { policyContext } from "./evaluate";

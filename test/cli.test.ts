@@ -128,4 +128,23 @@ describe("intake plan", () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("Plan for stack prod");
   });
+
+  it("the credential helper and the CLI's entry load neither the Pulumi SDK nor the program until a command needs them", () => {
+    // docker runs the credential helper for every pull and push; `intake token` and `intake
+    // deliver` are called from scripts. Only plan, audit, onboard and offboard load the SDK.
+    const script = `import("tsx").then(() => {
+      require("./cli/credential-helper.ts");
+      require("./cli/main.ts");
+      const files = Object.keys(require.cache);
+      console.log(JSON.stringify({
+        heavy: files.filter((f) => /node_modules[\\/]@pulumi[\\/]/.test(f) || /[\\/](program|automation[\\/]onboard)\.ts$/.test(f)),
+        ours: files.filter((f) => f.endsWith("roster.ts")).length,
+      }));
+    });`;
+    const r = spawnSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    expect(r.stderr).toBe("");
+    const loaded = JSON.parse(r.stdout) as { heavy: string[]; ours: number };
+    expect(loaded.ours).toBe(1); // the probe does see the project's own modules
+    expect(loaded.heavy).toEqual([]);
+  });
 });

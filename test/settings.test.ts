@@ -1,7 +1,8 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { parseSettings, SettingsError, settingsFromConfig } from "../components/settings";
+import { parseSettings, SettingsError } from "../components/settings";
+import { settingsFromConfig } from "../components/stack-settings";
 import { DEFAULT_TIER_TABLE } from "../customers/tiers";
 import { readStackConfig } from "../cli/plan/stack";
 import { BASE_SETTINGS, TODAY } from "./helpers";

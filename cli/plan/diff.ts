@@ -6,7 +6,8 @@ import type { Customer, Roster } from "../../customers/roster";
 import { shardOf, shardStackName } from "../../customers/shards";
 import type { RegistryKind } from "../../customers/tiers";
 import type { PolicyConfig, Violation } from "../../policy/evaluate";
-import { loadStack, planProgram, type PlannedResource } from "./plan";
+import { planProgram, type PlannedResource } from "./plan";
+import { loadStack } from "./stack";
 
 export type CustomerChangeKind = "added" | "removed" | "tier" | "status" | "registries" | "other";
 

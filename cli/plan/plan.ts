@@ -1,14 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as path from "node:path";
-import { settingsFromConfig, type Settings } from "../../components/settings";
-import { loadRoster, parseRoster, type Roster } from "../../customers/roster";
+import { type Settings } from "../../components/settings";
+import type { Roster } from "../../customers/roster";
 import type { RegistryKind, Tier } from "../../customers/tiers";
 import type { EffectiveStatus } from "../../customers/status";
 import { program } from "../../program";
 import { runUnderMocks, type RecordedResource } from "./engine";
 import { evaluate, policyContext, type PolicyConfig, type Violation } from "../../policy/evaluate";
 import { fromRecorded } from "../../policy/sources";
-import { readStackConfig } from "./stack";
+import { loadStack, type LoadStackOptions } from "./stack";
 import { configWarnings, quotaWarnings } from "./warnings";
 
 export const PROJECT = "registry-intake";
@@ -125,35 +124,15 @@ function platformOutputsFor(s: Settings): Record<string, unknown> {
   };
 }
 
-export interface PlanStackOptions {
-  projectDir: string;
-  stack: string;
-  /** Roster file; default: the stack's `roster` setting, relative to the project. */
-  rosterPath?: string;
-  today?: Date;
+export interface PlanStackOptions extends LoadStackOptions {
   policyConfig?: PolicyConfig;
 }
 
 /** Read the stack file and roster the way `pulumi up` would, then plan offline. */
 export async function planStack(opts: PlanStackOptions) {
-  const { settings, roster } = loadStack(opts);
+  const { settings, roster, stackConfig } = loadStack(opts);
+  // The program reads its settings from `settings`; the SDK's config is set as `pulumi up` would.
+  pulumi.runtime.setAllConfig(stackConfig.config, stackConfig.secretKeys);
   return { settings, roster, plan: await planProgram(settings, roster, opts.policyConfig) };
 }
 
-/** The stack's settings (from Pulumi.<stack>.yaml, through pulumi.Config) and its roster, both validated. */
-export function loadStack(opts: Omit<PlanStackOptions, "policyConfig"> & { stackText?: string; rosterText?: string; label?: string }): { settings: Settings; roster: Roster } {
-  const stackConfig = readStackConfig(opts.projectDir, opts.stack, opts.stackText);
-  pulumi.runtime.setAllConfig(stackConfig.config, stackConfig.secretKeys);
-  const settings = settingsFromConfig(`${shownPath(stackConfig.file)}${opts.label ?? ""}`, opts.stack, opts.today);
-  const rosterPath = opts.rosterPath ?? path.resolve(opts.projectDir, settings.roster);
-  const rosterOpts = { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } };
-  const roster =
-    opts.rosterText !== undefined ? parseRoster(opts.rosterText, `${shownPath(rosterPath)}${opts.label ?? ""}`, rosterOpts) : loadRoster(shownPath(rosterPath), rosterOpts);
-  return { settings, roster };
-}
-
-/** A path as a person would type it here: relative below the working folder, absolute elsewhere. */
-function shownPath(file: string): string {
-  const rel = path.relative(process.cwd(), file);
-  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : path.resolve(file);
-}

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { CONFIG_NAMESPACE } from "../../components/settings";
+import { CONFIG_NAMESPACE, settingsFromValues, type Settings } from "../../components/settings";
+import { loadRoster, parseRoster, type Roster } from "../../customers/roster";
 
 /**
  * Provider config keys that hold credentials. A stack file that holds one of them in plain
@@ -103,4 +104,40 @@ function replaceSecure(v: unknown, placeholder: (path: string) => string, p = ""
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, replaceSecure(x, placeholder, p ? `${p}.${k}` : k)]));
   }
   return v;
+}
+
+export interface LoadStackOptions {
+  projectDir: string;
+  stack: string;
+  /** Roster file; default: the stack's `roster` setting, relative to the project. */
+  rosterPath?: string;
+  today?: Date;
+  /** The stack file's text (e.g. from another git revision) instead of reading it. */
+  stackText?: string;
+  /** The roster's text instead of reading it. */
+  rosterText?: string;
+  /** Added to file names in messages, e.g. " at main". */
+  label?: string;
+}
+
+/**
+ * The stack's settings (from Pulumi.<stack>.yaml, read the way the engine hands config to the
+ * program) and its roster, both validated. Loads neither the Pulumi SDK nor the program, so the
+ * credential helper and `intake token` start quickly.
+ */
+export function loadStack(opts: LoadStackOptions): { settings: Settings; roster: Roster; stackConfig: StackConfig } {
+  const stackConfig = readStackConfig(opts.projectDir, opts.stack, opts.stackText);
+  const secret = new Set(stackConfig.secretKeys);
+  const settings = settingsFromValues(stackConfig.config, (k) => secret.has(k), `${shownPath(stackConfig.file)}${opts.label ?? ""}`, opts.stack, opts.today);
+  const rosterPath = opts.rosterPath ?? path.resolve(opts.projectDir, settings.roster);
+  const rosterOpts = { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } };
+  const roster =
+    opts.rosterText !== undefined ? parseRoster(opts.rosterText, `${shownPath(rosterPath)}${opts.label ?? ""}`, rosterOpts) : loadRoster(shownPath(rosterPath), rosterOpts);
+  return { settings, roster, stackConfig };
+}
+
+/** A path as a person would type it here: relative below the working folder, absolute elsewhere. */
+export function shownPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : path.resolve(file);
 }
