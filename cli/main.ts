@@ -6,6 +6,7 @@ import { RosterError } from "../customers/roster";
 // The plan (Pulumi SDK, the program), the broker, the audit and the Automation API load on
 // demand: `intake token` and `intake deliver` start without them.
 import { loadStack, StackConfigError } from "./plan/stack";
+import { initShardStacks } from "./plan/shard-init";
 import type { TokenBroker } from "../runtime/broker/broker";
 import { KeyFileError, loadPrivateSigningKey, loadSigningKey } from "../runtime/broker/keys";
 import { AccessDenied, dockerConfig, mintFor } from "../runtime/mint";
@@ -384,9 +385,27 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option("--roster <path>", "roster file (default: the stack's roster setting)")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .option("--json", "print JSON (CI: a matrix of stacks)")
-    .action(async (opts: { stack: string; base?: string; roster?: string; project?: string; json?: boolean }) => {
+    .option("--init", "write the missing Pulumi.<stack>-shard-NN.yaml files from the platform stack's (needs --platform-stack)")
+    .option("--platform-stack <ref>", "with --init: the platform stack as the shard stacks reference it (org/registry-intake/prod)")
+    .action(async (opts: { stack: string; base?: string; roster?: string; project?: string; json?: boolean; init?: boolean; platformStack?: string }) => {
       const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
       const rosterPath = opts.roster && path.resolve(opts.roster);
+      if (opts.platformStack && !opts.init) throw new InputError("--platform-stack is for --init");
+      if (opts.init) {
+        if (opts.base) throw new InputError("--init and --base do not go together");
+        if (!opts.platformStack) throw new InputError("--init needs --platform-stack: the platform stack as the shard stacks reference it, e.g. org/registry-intake/prod");
+        const r = initShardStacks({ projectDir, stack: opts.stack, platformStack: opts.platformStack });
+        if (opts.json) io.out(JSON.stringify(r));
+        else {
+          for (const f of r.created) io.out(`created ${f}`);
+          if (r.kept.length) io.out(`${r.kept.length} shard stack file${r.kept.length === 1 ? "" : "s"} already there and in agreement, left as they are`);
+          if (r.copySecrets.length) {
+            io.out("Secrets are not copied (ciphertext belongs to the stack that encrypted it); after `pulumi stack init` of each new stack run:");
+            for (const c of r.copySecrets) io.out(`  pulumi config cp ${c}`);
+          }
+        }
+        return;
+      }
       if (opts.base) {
         const { affectedStacks } = await import("./plan/diff.js");
         let r;

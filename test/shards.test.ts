@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import { readAclSource } from "../runtime/broker/broker";
 import { describe, expect, it } from "vitest";
 import { jumpHash, parseShardStackName, rosterForShard, shardOf, shardStackName } from "../customers/shards";
@@ -98,5 +99,90 @@ describe("the broker's access list from a sharded stack", () => {
     expect(() => readAclSource(dir)).toThrow(/intake-broker-acl-shard-02\.json: robot intake-robot-acme is also in .*intake-broker-acl-shard-00\.json/);
     writeFileSync(path.join(dir, "intake-broker-acl-shard-02.json"), JSON.stringify({ version: 1, service: "other", issuer: "iss", entries: [] }));
     expect(() => readAclSource(dir)).toThrow(/shard-02\.json: service other \/ issuer iss differ from .*'s svc \/ iss/);
+  });
+});
+
+describe("intake shards --init: the shard stack files", () => {
+  const ROOT = path.resolve(__dirname, "..");
+  /** A project folder with the prod stack sharded in `count` and the default roster. */
+  async function project(count: number) {
+    const fs = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const dir = fs.mkdtempSync(path.join(tmpdir(), "shard-init-"));
+    fs.cpSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+    fs.cpSync(path.join(ROOT, "customers", "roster.yaml"), path.join(dir, "customers", "roster.yaml"), { recursive: true });
+    const prod = fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8");
+    fs.writeFileSync(path.join(dir, "Pulumi.prod.yaml"), `encryptionsalt: v1:abc:def\n${prod.replace("  registry-intake:environment: prod\n", `  registry-intake:environment: prod\n  registry-intake:shard: { count: ${count} }\n`)}`);
+    return { dir, fs };
+  }
+  const REF = "example/registry-intake/prod";
+
+  it("writes every missing shard stack as a valid stack of its shard, without secrets or the platform's salt", async () => {
+    const { dir, fs } = await project(3);
+    const { initShardStacks } = await import("../cli/plan/shard-init");
+    const { loadStack } = await import("../cli/plan/stack");
+    const r = initShardStacks({ projectDir: dir, stack: "prod", platformStack: REF });
+    expect(r.created.map((f) => path.basename(f))).toEqual(["Pulumi.prod-shard-00.yaml", "Pulumi.prod-shard-01.yaml", "Pulumi.prod-shard-02.yaml"]);
+    const prod = loadStack({ projectDir: dir, stack: "prod" });
+    for (let i = 0; i < 3; i++) {
+      const text = fs.readFileSync(path.join(dir, `Pulumi.prod-shard-0${i}.yaml`), "utf8");
+      expect(text).not.toContain("secure:");
+      expect(text).not.toContain("encryptionsalt");
+      const s = loadStack({ projectDir: dir, stack: `prod-shard-0${i}` });
+      expect(s.settings.shard).toEqual({ count: 3, index: i, platformStack: REF });
+      // Everything else is the platform's, but for the secret (copied with pulumi config cp).
+      expect(s.settings.ghcr).toEqual({ ...prod.settings.ghcr, machineUserTokens: {} });
+      expect({ ...s.settings, shard: 0, stack: 0, ghcr: 0 }).toEqual({ ...prod.settings, shard: 0, stack: 0, ghcr: 0 });
+    }
+    // Secrets: the provider token to every shard; a customer's PAT to its own shard only.
+    const acme = prod.roster.customers.find((c) => c.id === "acme")!;
+    const acmeShard = shardOf(acme, 3);
+    expect(r.copySecrets.filter((c) => c.endsWith(" github:token"))).toHaveLength(3);
+    expect(r.copySecrets.filter((c) => c.includes("machineUserTokens"))).toEqual([
+      `-s prod --dest prod-shard-0${acmeShard} --path 'registry-intake:ghcr.machineUserTokens.acme'`,
+    ]);
+    // Run again: nothing to write, all three kept.
+    expect(initShardStacks({ projectDir: dir, stack: "prod", platformStack: REF })).toMatchObject({ created: [], copySecrets: [] });
+  });
+
+  it("refuses, writing nothing, when an existing shard file disagrees or the input is wrong", async () => {
+    const { dir, fs } = await project(3);
+    const { initShardStacks } = await import("../cli/plan/shard-init");
+    const { StackConfigError } = await import("../cli/plan/stack");
+    const prod = fs.readFileSync(path.join(dir, "Pulumi.prod.yaml"), "utf8");
+    fs.writeFileSync(path.join(dir, "Pulumi.prod-shard-01.yaml"), prod.replace("{ count: 3 }", "{ count: 4, index: 1, platformStack: prod }"));
+    const refused = (platformStack: string, stack = "prod") => {
+      try {
+        initShardStacks({ projectDir: dir, stack, platformStack });
+      } catch (e) {
+        expect(e).toBeInstanceOf(StackConfigError);
+        return (e as Error).message;
+      }
+      throw new Error("expected a refusal");
+    };
+    expect(refused(REF)).toMatch(/Pulumi\.prod-shard-01\.yaml: exists with shard \{"count":4,"index":1,"platformStack":"prod"\}, expected \{"count":3,"index":1,/);
+    expect(fs.existsSync(path.join(dir, "Pulumi.prod-shard-00.yaml"))).toBe(false);
+    // One that is not a valid stack at all is named as such.
+    fs.writeFileSync(path.join(dir, "Pulumi.prod-shard-01.yaml"), "config:\n  registry-intake:shard: { count: 3, index: 1, platformStack: prod }\n");
+    expect(refused(REF)).toMatch(/Pulumi\.prod-shard-01\.yaml: exists and is invalid \(registry-intake:environment: is required/);
+    fs.rmSync(path.join(dir, "Pulumi.prod-shard-01.yaml"));
+    expect(refused("example/registry-intake/dev")).toMatch(/--platform-stack "example\/registry-intake\/dev": must be a stack reference to prod/);
+    expect(refused("a/b/c/prod")).toMatch(/must be a stack reference to prod/);
+    expect(fs.readdirSync(dir).filter((f) => f.includes("shard"))).toEqual([]);
+    // A stack without sharding has no shard stacks.
+    fs.cpSync(path.join(ROOT, "Pulumi.dev.yaml"), path.join(dir, "Pulumi.dev.yaml"));
+    expect(refused("dev", "dev")).toMatch(/registry-intake:shard: not set/);
+  });
+
+  it("the CLI needs --platform-stack with --init, and prints the pulumi config cp lines", async () => {
+    const { dir } = await project(2);
+    const { main } = await import("../cli/main");
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (s: string) => out.push(s), err: (s: string) => err.push(s) };
+    expect(await main(["shards", "--stack", "prod", "--init", "--project", dir], io)).toBe(2);
+    expect(err.join("\n")).toMatch(/--init needs --platform-stack/);
+    expect(await main(["shards", "--stack", "prod", "--init", "--platform-stack", REF, "--project", dir], io)).toBe(0);
+    expect(out.join("\n")).toMatch(/created \S*Pulumi\.prod-shard-00\.yaml[\s\S]*pulumi config cp -s prod --dest prod-shard-01 github:token/);
   });
 });
