@@ -1,4 +1,9 @@
+import * as fs from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { main } from "../cli/main";
+import { initShardStacks } from "../cli/plan/shard-init";
+import { loadStack, StackConfigError } from "../cli/plan/stack";
 import { readAclSource } from "../runtime/broker/broker";
 import { describe, expect, it } from "vitest";
 import { jumpHash, parseShardStackName, rosterForShard, shardOf, shardStackName } from "../customers/shards";
@@ -105,22 +110,18 @@ describe("the broker's access list from a sharded stack", () => {
 describe("intake shards --init: the shard stack files", () => {
   const ROOT = path.resolve(__dirname, "..");
   /** A project folder with the prod stack sharded in `count` and the default roster. */
-  async function project(count: number) {
-    const fs = await import("node:fs");
-    const { tmpdir } = await import("node:os");
+  function project(count: number) {
     const dir = fs.mkdtempSync(path.join(tmpdir(), "shard-init-"));
     fs.cpSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
     fs.cpSync(path.join(ROOT, "customers", "roster.yaml"), path.join(dir, "customers", "roster.yaml"), { recursive: true });
     const prod = fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8");
     fs.writeFileSync(path.join(dir, "Pulumi.prod.yaml"), `encryptionsalt: v1:abc:def\n${prod.replace("  registry-intake:environment: prod\n", `  registry-intake:environment: prod\n  registry-intake:shard: { count: ${count} }\n`)}`);
-    return { dir, fs };
+    return { dir };
   }
   const REF = "example/registry-intake/prod";
 
   it("writes every missing shard stack as a valid stack of its shard, without secrets or the platform's salt", async () => {
-    const { dir, fs } = await project(3);
-    const { initShardStacks } = await import("../cli/plan/shard-init");
-    const { loadStack } = await import("../cli/plan/stack");
+    const { dir } = project(3);
     const r = initShardStacks({ projectDir: dir, stack: "prod", platformStack: REF });
     expect(r.created.map((f) => path.basename(f))).toEqual(["Pulumi.prod-shard-00.yaml", "Pulumi.prod-shard-01.yaml", "Pulumi.prod-shard-02.yaml"]);
     const prod = loadStack({ projectDir: dir, stack: "prod" });
@@ -146,9 +147,7 @@ describe("intake shards --init: the shard stack files", () => {
   });
 
   it("refuses, writing nothing, when an existing shard file disagrees or the input is wrong", async () => {
-    const { dir, fs } = await project(3);
-    const { initShardStacks } = await import("../cli/plan/shard-init");
-    const { StackConfigError } = await import("../cli/plan/stack");
+    const { dir } = project(3);
     const prod = fs.readFileSync(path.join(dir, "Pulumi.prod.yaml"), "utf8");
     fs.writeFileSync(path.join(dir, "Pulumi.prod-shard-01.yaml"), prod.replace("{ count: 3 }", "{ count: 4, index: 1, platformStack: prod }"));
     const refused = (platformStack: string, stack = "prod") => {
@@ -175,8 +174,7 @@ describe("intake shards --init: the shard stack files", () => {
   });
 
   it("the CLI needs --platform-stack with --init, and prints the pulumi config cp lines", async () => {
-    const { dir } = await project(2);
-    const { main } = await import("../cli/main");
+    const { dir } = project(2);
     const out: string[] = [];
     const err: string[] = [];
     const io = { out: (s: string) => out.push(s), err: (s: string) => err.push(s) };
