@@ -237,10 +237,11 @@ const FAST_SCHEMA = (() => {
  * - a reader error (including duplicate keys and several documents);
  * - a scalar or flow collection written over several lines (js-yaml accepts continuation lines
  *   the yaml library refuses as under-indented);
- * - a collection reached twice through an alias (the yaml library bounds alias expansion).
+ * - a collection reached twice through an alias (the yaml library bounds alias expansion);
+ * - text that only the yaml library reads as written: see FULL_READER_ONLY.
  */
 export function fastRead(text: string): unknown {
-  if (/^%/m.test(text)) return undefined;
+  if (FULL_READER_ONLY.some((re) => re.test(text))) return undefined;
   let raw: unknown;
   let multiLine = false;
   const opened: { line: number; flow: boolean }[] = [];
@@ -271,6 +272,17 @@ export function fastRead(text: string): unknown {
   }
   return raw ?? {};
 }
+
+/**
+ * Text the fast reader hands to the yaml library unread (false alarms, e.g. inside quotes, only
+ * cost time):
+ * - a directive: `%YAML 1.1` changes how scalars resolve;
+ * - an explicit key `? …` or a flow collection as a key (`[id]: …`): js-yaml turns the key into
+ *   plain text (`id`), the yaml library into `[ id ]`;
+ * - an alias (`*name`): the yaml library bounds alias expansion;
+ * - a comment touching a quoted scalar or a flow collection (`"acme"#x`): the yaml library refuses it.
+ */
+const FULL_READER_ONLY = [/^%/m, /(^|[\s[{,])\?([ \t]|$)/m, /[\]}][ \t]*:/, /(^|[\s[{,])\*[^\s,[\]{}]/m, /["'\]}]#/];
 
 /** Whether the node starting at `at` (after white space, an anchor or a tag) is `[...]` or `{...}`. */
 function startsFlowCollection(text: string, at: number): boolean {

@@ -118,6 +118,14 @@ describe("roster: the fast reader reads what the yaml library reads", () => {
       ["an under-indented flow sequence", withValue("registries", "ghcr").replace("[ghcr, gar]", "[ghcr,\n    gar]")],
       ["a value on the next line", withValue("name", "\n      Acme")],
       ["a block scalar", withValue("name", "|-\n      Acme")],
+      // js-yaml reads these keys as `id`, `shard`, `customers`; the yaml library as `[ id ]`…
+      ["a flow sequence as a key", "customers: [{[id]: acme, name: Acme, tier: standard, license: {expires: 2030-01-01}}]\n"],
+      ["an explicit flow key", "customers: [{? [id] : acme, name: Acme, tier: standard, license: {expires: 2030-01-01}}]\n"],
+      ["an explicit block key", withValue("shard", "1").replace("    shard: 1\n", "    ? [shard]\n    : 1\n")],
+      ["an explicit key at the top", withValue("id", "acme").replace("customers:\n", "? [customers]\n:\n")],
+      // …and the yaml library refuses a comment that touches the token before it.
+      ["a comment after a quoted scalar", withValue("id", '"acme"#x')],
+      ["a comment after a flow sequence", withValue("registries", "ghcr").replace("[ghcr, gar]", "[ghcr, gar]#x")],
     ];
     for (const [what, text] of cases) {
       expect(fastRead(text), what).toBeUndefined();
@@ -130,6 +138,7 @@ describe("roster: the fast reader reads what the yaml library reads", () => {
       expect(o.problems?.[0]?.line, what).toBeGreaterThan(0);
     }
     // The valid ones read as the yaml library reads them.
+    for (const [what, text] of cases.slice(9)) expect((outcome(text, "fast") as { problems?: unknown[] }).problems?.length, what).toBeGreaterThan(0);
     expect(outcome(cases[7][1], "fast")).toMatchObject({ roster: { customers: [{ name: "Acme" }] } });
     expect(outcome(cases[8][1], "fast")).toMatchObject({ roster: { customers: [{ name: "Acme" }] } });
     // A scalar alias reads the same in both and stays on the fast path.
