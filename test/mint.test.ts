@@ -9,6 +9,7 @@ import { mintAcr } from "../runtime/mint/acr";
 import { CredentialCache } from "../runtime/mint/cache";
 import { ecrSessionPolicy, ecrTagDigests, mintEcr, SESSION_POLICY_LIMIT } from "../runtime/mint/ecr";
 import { stackDelivery } from "../runtime/delivery/stack";
+import type { CredentialGroup } from "../runtime/delivery/deliver";
 import { customer, testRoster, testSettings } from "./helpers";
 import { GAR_SCOPE, mintGar } from "../runtime/mint/gar";
 import { ghcrCredential } from "../runtime/mint/ghcr-distribution";
@@ -148,7 +149,9 @@ describe("ecr delivery: one session over a batch of customers, and DescribeImage
     const settings = testSettings();
     const roster = testRoster([customer("acme", "enterprise"), customer("globex", "professional")], settings);
     const d = stackDelivery({ settings, roster, mint: {}, today: "2026-11-22", ecr: { sts: new STSClient({ region: "eu-west-1" }), ecrClient: (c) => new ECRClient({ region: "eu-west-1", credentials: c }) } });
-    const groups = await d.credentials("ecr", ["acme", "globex"]);
+    const answer = await d.credentials("ecr", ["acme", "globex"]);
+    const groups = answer.filter((g): g is CredentialGroup => !("reason" in g));
+    expect(groups).toHaveLength(answer.length);
     expect(groups.map((g) => [g.registry, g.customers, g.credential])).toEqual([["111122223333.dkr.ecr.eu-west-1.amazonaws.com", ["acme", "globex"], { username: "AWS", password: "pw" }]]);
     const call = sts.commandCalls(AssumeRoleCommand)[0].args[0].input;
     expect(call).toMatchObject({ RoleSessionName: "intake-delivery-2", Tags: [{ Key: "intake-role", Value: "delivery" }] });
@@ -161,5 +164,26 @@ describe("ecr delivery: one session over a batch of customers, and DescribeImage
     await expect(groups[0].tagLookup!("intake/acme/denied")).rejects.toThrow(/not authorized/);
     sts.restore();
     ecr.restore();
+  });
+});
+
+describe("delivery credentials per customer", () => {
+  it("a customer whose credential cannot be minted fails alone, with its own reason", async () => {
+    const settings = testSettings();
+    const roster = testRoster(
+      [
+        customer("acme", "enterprise", { github: { members: [], machineUser: "acme-bot" } }),
+        customer("globex", "enterprise", { github: { members: [], machineUser: "globex-bot" } }),
+        customer("initech", "enterprise"),
+      ],
+      settings,
+    );
+    const d = stackDelivery({ settings, roster, mint: {}, today: "2026-11-22", ghcrToken: (id) => (id === "acme" ? "ghp_acme" : undefined) });
+    const answer = await d.credentials("ghcr", ["acme", "globex", "initech"]);
+    expect(answer.map((g) => ("reason" in g ? [g.customers, g.reason] : [g.customers, g.credential?.username]))).toEqual([
+      [["acme"], "acme-bot"],
+      [["globex"], "no PAT stored for globex-bot: set registry-intake:ghcr.machineUserTokens.globex as a secret"],
+      [["initech"], expect.stringMatching(/^customer initech has no github.machineUser/)],
+    ]);
   });
 });

@@ -40,6 +40,12 @@ export interface CredentialGroup {
   tagLookup?: (repository: string) => Promise<Map<string, string>>;
 }
 
+/** Customers for whom no credential could be had (each reported failed with the reason). */
+export interface CredentialFailure {
+  customers: string[];
+  reason: string;
+}
+
 export type DeliveryEvent =
   | { type: "source"; digest: string; bytes: number; platforms: string[] }
   | { type: "start"; customer: string; kind: RegistryKind; target: string; step: "check" | "copy" | "mount" | "tags" }
@@ -62,7 +68,7 @@ export interface DeliveryRequest {
   /** `host/path/` of the customer's namespace on the kind. */
   namespace: (customer: string, kind: RegistryKind) => string;
   /** Credentials for the allowed targets of one kind, grouped by what each reaches. */
-  credentials: (kind: RegistryKind, customers: string[]) => Promise<CredentialGroup[]>;
+  credentials: (kind: RegistryKind, customers: string[]) => Promise<(CredentialGroup | CredentialFailure)[]>;
   tool: CopyTool;
   /** Move `latest` (default true) and write `<version>-<arch>` tags (default true). */
   latest?: boolean;
@@ -184,16 +190,19 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
 
   const groups: { group: CredentialGroup; targets: Target[] }[] = [];
   for (const [kind, targets] of allowed) {
-    let creds: CredentialGroup[];
+    let answer: (CredentialGroup | CredentialFailure)[];
     try {
-      creds = await req.credentials(kind, targets.map((t) => t.customer));
+      answer = await req.credentials(kind, targets.map((t) => t.customer));
     } catch (e) {
       for (const t of targets) finish({ customer: t.customer, kind, target: formatReference(t.ref), status: "failed", seconds: 0, bytes: 0, attempts: 1, tags: [], reason: `no ${kind} delivery credential: ${errorText(e)}` });
       continue;
     }
+    const creds = answer.filter((g): g is CredentialGroup => !("reason" in g));
+    const refused = answer.filter((g): g is CredentialFailure => "reason" in g);
     for (const g of creds) groups.push({ group: g, targets: targets.filter((t) => g.customers.includes(t.customer)) });
     for (const t of targets.filter((t) => !creds.some((g) => g.customers.includes(t.customer)))) {
-      finish({ customer: t.customer, kind, target: formatReference(t.ref), status: "failed", seconds: 0, bytes: 0, attempts: 1, tags: [], reason: `no ${kind} delivery credential reaches customer ${t.customer}` });
+      const why = refused.find((f) => f.customers.includes(t.customer));
+      finish({ customer: t.customer, kind, target: formatReference(t.ref), status: "failed", seconds: 0, bytes: 0, attempts: 1, tags: [], reason: why ? `no ${kind} delivery credential: ${why.reason}` : `no ${kind} delivery credential reaches customer ${t.customer}` });
     }
   }
 

@@ -7,7 +7,7 @@ import { checkAccess } from "../access";
 import { mintRobotCredential } from "../broker/broker";
 import { type EcrMintOptions, ecrDeliveryBatches, ecrTagDigests, mintEcrSession } from "../mint/ecr";
 import { defaultPushRoleArn, mintFor, type MintContext } from "../mint/index";
-import type { CredentialGroup, DeliveryRequest } from "./deliver";
+import type { CredentialFailure, CredentialGroup, DeliveryRequest } from "./deliver";
 import type { RegistryCredential } from "./manifest";
 
 export interface StackDeliveryOptions {
@@ -44,7 +44,7 @@ export function stackDelivery(o: StackDeliveryOptions): Pick<DeliveryRequest, "a
       return d.allowed ? { allowed: true } : { allowed: false, reason: d.reason };
     },
     namespace: (customer, kind) => customerNamespace(kind, customer, s),
-    credentials: async (kind: RegistryKind, customers: string[]): Promise<CredentialGroup[]> => {
+    credentials: async (kind: RegistryKind, customers: string[]): Promise<(CredentialGroup | CredentialFailure)[]> => {
       const registry = registryHost(kind, s);
       switch (kind) {
         case "distribution": {
@@ -59,21 +59,26 @@ export function stackDelivery(o: StackDeliveryOptions): Pick<DeliveryRequest, "a
         }
         case "ecr": {
           const base = { repoPrefix: s.repoPrefix, accountId: s.aws!.accountId, region: s.aws!.region };
-          return Promise.all(
-            ecrDeliveryBatches(base, customers).map(async (batch) => {
-              const { credential: c, ecr } = await mintEcrSession({ ...base, customerId: batch[0], customerIds: batch, pushRoleArn: o.mint.pushRoleArn ?? defaultPushRoleArn(s), ...o.ecr });
-              return { registry, credential: { username: c.username, password: c.password }, customers: batch, tagLookup: (repository: string) => ecrTagDigests(ecr, repository) };
-            }),
-          );
+          return each(ecrDeliveryBatches(base, customers), async (batch) => {
+            const { credential: c, ecr } = await mintEcrSession({ ...base, customerId: batch[0], customerIds: batch, pushRoleArn: o.mint.pushRoleArn ?? defaultPushRoleArn(s), ...o.ecr });
+            return { registry, credential: { username: c.username, password: c.password }, customers: batch, tagLookup: (repository: string) => ecrTagDigests(ecr, repository) };
+          });
         }
         default:
-          return Promise.all(
-            customers.map(async (customer) => {
+          return each(
+            customers.map((customer) => [customer]),
+            async ([customer]) => {
               const c = await mintFor(customer, kind, { ...o.mint, settings: s, roster: o.roster, today: asOf, ghcrToken: o.ghcrToken?.(customer) });
               return { registry: c.registry, credential: { username: c.username, password: c.password }, customers: [customer] };
-            }),
+            },
           );
       }
     },
   };
+}
+
+/** One credential per batch of customers; a batch that cannot have one fails alone, with its reason. */
+async function each(batches: string[][], get: (batch: string[]) => Promise<CredentialGroup>): Promise<(CredentialGroup | CredentialFailure)[]> {
+  const settled = await Promise.allSettled(batches.map(get));
+  return settled.map((r, i) => (r.status === "fulfilled" ? r.value : { customers: batches[i], reason: r.reason instanceof Error ? r.reason.message : String(r.reason) }));
 }

@@ -185,6 +185,24 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
     }
   }, 30_000);
 
+  it("a customer whose credential cannot be had fails alone; the others are delivered", async () => {
+    const base = stackDelivery({ settings, roster, deliveryPassword, mint: {}, today: TODAY });
+    const rs = byCustomer(
+      await deliver({
+        source: parseReference(`127.0.0.1:${source.port}/builds/app:1.0.0`),
+        build: "app",
+        version: "1.0.0",
+        targets: targets(["acme", "acme-eu"]),
+        tool: "skopeo",
+        retry: FAST,
+        ...base,
+        credentials: async (kind, ids) => [...(await base.credentials(kind, ids.filter((id) => id !== "acme-eu"))), { customers: ["acme-eu"], reason: "no PAT stored for acme-eu-bot" }],
+      }),
+    );
+    expect(rs.acme.status).toBe("cached");
+    expect(rs["acme-eu"]).toMatchObject({ status: "failed", reason: "no distribution delivery credential: no PAT stored for acme-eu-bot" });
+  }, 30_000);
+
   it("a customer added later is assembled by mounts from one that already holds the build", async () => {
     const rs = byCustomer(await run("1.0.0", ["acme", "umbrella"]));
     expect(rs.acme.status).toBe("cached");
