@@ -1,5 +1,5 @@
 import { LocalWorkspace, PulumiCommand, type InlineProgramArgs, type LocalWorkspaceOptions, type OutputMap, type PreviewOptions, type PreviewResult, type UpOptions, type UpResult } from "@pulumi/pulumi/automation";
-import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import pLimit from "p-limit";
 
@@ -82,6 +82,19 @@ const stackLocks = new Map<string, LimitFunction>();
 const rosterLock = pLimit(1);
 const lockFor = (stack: string) => stackLocks.get(stack) ?? stackLocks.set(stack, pLimit(1)).get(stack)!;
 
+type RosterEdit = (doc: ReturnType<typeof parseDocument>) => void;
+/**
+ * Roster edits of the onboardings and offboardings under way in this process (validated, not yet
+ * written), by customer id. A new one is validated together with them, so two onboardings into
+ * different shards cannot each pass alone and then collide (one GitHub login in two customers)
+ * after both stacks are updated.
+ */
+const inFlight = new Map<string, RosterEdit>();
+
+/** How long to wait for another process's roster lock, and when a lock counts as left behind. */
+const FILE_LOCK_WAIT_MS = 30_000;
+const FILE_LOCK_STALE_MS = 60_000;
+
 /** Read a customer file (YAML: one entry, or `customers:` with one entry) and validate it alone. */
 export function readCustomerFile(file: string): Record<string, unknown> {
   if (!existsSync(file)) throw new OnboardError(`${file}: no such file`);
@@ -118,20 +131,30 @@ export async function onboard(entry: Record<string, unknown>, o: OnboardOptions)
   const t = target(base, o, { id, shard: entry.shard as number | undefined });
   const pinned = t.shard === undefined ? entry : { ...entry, shard: t.shard };
   return lockFor(t.stack)(async () => {
-    const { roster, text } = withRosterEdit(t.rosterFile, base.settings, (doc) => {
-      const customers = doc.get("customers");
-      if (!isSeq(customers)) throw new OnboardError(`${t.rosterFile}: customers: must be a list`);
-      if (customers.items.some((c) => isMap(c) && c.get("id") === id)) throw new OnboardError(`${t.rosterFile}: customer ${id} is already in the roster (offboard it, or edit its entry)`);
-      customers.add(doc.createNode(pinned));
-    });
-    const done = await update(engine, t, roster, o, `onboard ${id}`);
-    const edit = (doc: ReturnType<typeof parseDocument>) => {
+    const { roster } = withRosterEdit(
+      t.rosterFile,
+      base.settings,
+      (doc) => {
+        const customers = doc.get("customers");
+        if (!isSeq(customers)) throw new OnboardError(`${t.rosterFile}: customers: must be a list`);
+        if (customers.items.some((c) => isMap(c) && c.get("id") === id)) throw new OnboardError(`${t.rosterFile}: customer ${id} is already in the roster (offboard it, or edit its entry)`);
+        customers.add(doc.createNode(pinned));
+      },
+      id,
+    );
+    const edit: RosterEdit = (doc) => {
       const customers = doc.get("customers");
       if (isSeq(customers) && !customers.items.some((c) => isMap(c) && c.get("id") === id)) customers.add(doc.createNode(pinned));
     };
-    await commitRoster(t.rosterFile, base.settings, text, edit);
-    await refreshPlatform(engine, t, o, `onboard ${id}`);
-    return result(t, roster, id, "onboarded", done);
+    inFlight.set(id, edit);
+    try {
+      const done = await update(engine, t, roster, o, `onboard ${id}`);
+      await commitRoster(t.rosterFile, base.settings, edit, t.stack);
+      await refreshPlatform(engine, t, o, `onboard ${id}`);
+      return result(t, roster, id, "onboarded", done);
+    } finally {
+      inFlight.delete(id);
+    }
   });
 }
 
@@ -151,11 +174,16 @@ export async function offboard(id: string, o: OnboardOptions): Promise<OnboardRe
     node.set("status", "offboarded");
   };
   return lockFor(t.stack)(async () => {
-    const { roster, text } = withRosterEdit(t.rosterFile, base.settings, setStatus);
-    const done = await update(engine, t, roster, o, `offboard ${id}`);
-    await commitRoster(t.rosterFile, base.settings, text, setStatus);
-    await refreshPlatform(engine, t, o, `offboard ${id}`);
-    return result(t, roster, id, "offboarded", done);
+    const { roster } = withRosterEdit(t.rosterFile, base.settings, setStatus, id);
+    inFlight.set(id, setStatus);
+    try {
+      const done = await update(engine, t, roster, o, `offboard ${id}`);
+      await commitRoster(t.rosterFile, base.settings, setStatus, t.stack);
+      await refreshPlatform(engine, t, o, `offboard ${id}`);
+      return result(t, roster, id, "offboarded", done);
+    } finally {
+      inFlight.delete(id);
+    }
   });
 }
 
@@ -185,27 +213,97 @@ function target(base: { settings: Settings; roster: Roster }, o: OnboardOptions,
   return { settings: base.settings, rosterFile, stack: shardStackName(o.stack, shard, sh.count), shard };
 }
 
-/** The roster with one edit applied, validated whole (duplicates, GitHub logins, tiers); the file is not touched. */
-function withRosterEdit(file: string, s: Settings, edit: (doc: ReturnType<typeof parseDocument>) => void): { roster: Roster; text: string } {
-  const doc = parseDocument(readFileSync(file, "utf8"));
+/**
+ * The roster with one edit applied, validated whole (duplicates, GitHub logins, tiers); the file
+ * is not touched. With `id`, it is also validated with the edits under way in this process.
+ */
+function withRosterEdit(file: string, s: Settings, edit: RosterEdit, id?: string): { roster: Roster; text: string } {
+  const opts = { tierTable: s.tierTable, prefix: { repoPrefix: s.repoPrefix } };
+  const current = readFileSync(file, "utf8");
+  const doc = parseDocument(current);
   edit(doc);
   const text = String(doc);
+  let roster: Roster;
   try {
-    return { roster: parseRoster(text, file, { tierTable: s.tierTable, prefix: { repoPrefix: s.repoPrefix } }), text };
+    roster = parseRoster(text, file, opts);
   } catch (e) {
     if (e instanceof RosterError) throw new OnboardError(`the roster with this change would be invalid, so nothing was changed:\n${e.message}`);
     throw e;
   }
+  const others = [...inFlight].filter(([other]) => other !== id);
+  if (id !== undefined && others.length) {
+    // Theirs first, so a conflict is reported on this entry.
+    const all = parseDocument(current);
+    for (const [, e] of others) e(all);
+    edit(all);
+    try {
+      parseRoster(String(all), file, opts);
+    } catch (e) {
+      if (!(e instanceof RosterError)) throw e;
+      throw new OnboardError(
+        `the roster with this change and the ones under way (${others.map(([o]) => o).join(", ")}) would be invalid, so nothing was changed; ` +
+          `fix the entry, or run it again once they finish:\n${e.message}`,
+      );
+    }
+  }
+  return { roster, text };
 }
 
-/** Write the roster after a successful update: re-read (another shard may have written), apply, write atomically. */
-async function commitRoster(file: string, s: Settings, _planned: string, edit: (doc: ReturnType<typeof parseDocument>) => void): Promise<void> {
-  await rosterLock(async () => {
-    const { text } = withRosterEdit(file, s, edit);
-    const tmp = `${file}.intake-${process.pid}.tmp`;
-    writeFileSync(tmp, text);
-    renameSync(tmp, file);
-  });
+/**
+ * Write the roster after a successful update: under a lock file (other processes) and the
+ * in-process lock, re-read (another shard may have written), apply, write atomically. The stack is
+ * already updated, so a failure here says so: the next `pulumi up` of the stack would undo it.
+ */
+async function commitRoster(file: string, s: Settings, edit: RosterEdit, stack: string): Promise<void> {
+  try {
+    await rosterLock(() =>
+      withFileLock(`${file}.lock`, () => {
+        const { text } = withRosterEdit(file, s, edit);
+        const tmp = `${file}.intake-${process.pid}.tmp`;
+        writeFileSync(tmp, text);
+        renameSync(tmp, file);
+      }),
+    );
+  } catch (e) {
+    const why = (e as Error).message.replace(", so nothing was changed", "");
+    throw new OnboardError(
+      `stack ${stack} is updated, but ${file} could not be written: ${why}\n` +
+        `Write the change into ${file} by hand (or fix the roster and run the same command again); until then the next \`pulumi up -s ${stack}\` undoes it.`,
+      [stack],
+    );
+  }
+}
+
+/** Run `fn` holding `lock` (a file created exclusively); a lock older than FILE_LOCK_STALE_MS is taken over. */
+async function withFileLock(lock: string, fn: () => void): Promise<void> {
+  const deadline = Date.now() + FILE_LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: "wx" });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    let age: number;
+    try {
+      age = Date.now() - statSync(lock).mtimeMs;
+    } catch {
+      continue; // released between the two calls
+    }
+    if (age > FILE_LOCK_STALE_MS) {
+      rmSync(lock, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${lock} is held by another onboarding (pid ${readFileSync(lock, "utf8").trim() || "?"}); remove it if none is running`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  try {
+    fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
 }
 
 async function update(engine: Engine, t: Target, roster: Roster, o: OnboardOptions, what: string): Promise<{ changes: Record<string, number>; outputs: OutputMap }> {

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { InlineProgramArgs, LocalWorkspaceOptions, PreviewOptions, PreviewResult, UpOptions, UpResult } from "@pulumi/pulumi/automation";
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import pLimit from "p-limit";
@@ -153,6 +153,63 @@ describe("onboarding through the Automation API", () => {
     // The second into shard 0 saw the first: its program declared both.
     expect(engine.declared["test-shard-00"]).toEqual(expect.arrayContaining([a, b]));
     expect(parse(readFileSync(roster, "utf8")).customers.map((x: { id: string }) => x.id).sort()).toEqual(["acme", a, b, c].sort());
+  });
+
+  it("two onboardings into different shards that would collide (one GitHub login) are caught before the second's up", async () => {
+    const { dir, roster } = project();
+    const engine = new FakeEngine();
+    const [a] = idsInShard(0, 1, "gh");
+    const [b] = idsInShard(1, 1, "gh");
+    let open!: () => void;
+    engine.gate = new Promise<void>((r) => (open = r));
+    const first = onboard(entry(a, { github: { members: ["shared-dev"] } }), { projectDir: dir, stack: "test", engine });
+    await new Promise((r) => setTimeout(r, 200));
+    // Each alone is valid; together they would give one GitHub user both customers' packages.
+    const second = onboard(entry(b, { github: { members: ["Shared-Dev"] } }), { projectDir: dir, stack: "test", engine });
+    setTimeout(() => open(), 5_000); // never leave the first (and its stack lock) held if this fails
+    await expect(second).rejects.toMatchObject({ name: "OnboardError", changed: [], message: expect.stringMatching(new RegExp(`the ones under way \\(${a}\\)[\\s\\S]*customer ${b} field github.members.0: GitHub user "Shared-Dev" is already listed by customer ${a}`)) });
+    open();
+    await first;
+    expect(engine.calls.filter((c) => c.stack === "test-shard-01")).toEqual([]);
+    expect(parse(readFileSync(roster, "utf8")).customers.map((x: { id: string }) => x.id)).toEqual(["acme", a]);
+  });
+
+  it("a roster that cannot take the change after the up says the stack is updated; a lock left by a dead process is taken over", async () => {
+    const { dir, roster } = project();
+    const engine = new FakeEngine();
+    const [a, b] = idsInShard(2, 2, "late");
+    // Someone breaks the roster file while the up runs.
+    let open!: () => void;
+    engine.gate = new Promise<void>((r) => (open = r));
+    const run = onboard(entry(a), { projectDir: dir, stack: "test", engine });
+    await new Promise((r) => setTimeout(r, 200));
+    writeFileSync(roster, "customers: 5\n");
+    open();
+    await expect(run).rejects.toMatchObject({ name: "OnboardError", changed: ["test-shard-02"], message: expect.stringMatching(/^stack test-shard-02 is updated, but \S+roster\.yaml could not be written: the roster with this change would be invalid[\s\S]*the next `pulumi up -s test-shard-02` undoes it/) });
+    expect(readFileSync(roster, "utf8")).toBe("customers: 5\n");
+    // A lock file from a process that died two minutes ago does not block the next one.
+    writeFileSync(roster, "customers: []\n");
+    writeFileSync(`${roster}.lock`, "99999\n");
+    utimesSync(`${roster}.lock`, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
+    await onboard(entry(b), { projectDir: dir, stack: "test", engine });
+    expect(parse(readFileSync(roster, "utf8")).customers.map((x: { id: string }) => x.id)).toEqual([b]);
+    expect(existsSync(`${roster}.lock`)).toBe(false);
+  });
+
+  it("the roster is written only once another process's lock is released", async () => {
+    const { dir, roster } = project();
+    const engine = new FakeEngine();
+    const [a] = idsInShard(0, 1, "locked");
+    writeFileSync(`${roster}.lock`, "12345\n");
+    let written = false;
+    const run = onboard(entry(a), { projectDir: dir, stack: "test", engine }).then(() => (written = true));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(engine.calls.map((c) => c.op)).toEqual(["preview", "up"]);
+    expect(written).toBe(false);
+    expect(readFileSync(roster, "utf8")).not.toContain(a);
+    rmSync(`${roster}.lock`);
+    await run;
+    expect(readFileSync(roster, "utf8")).toContain(a);
   });
 
   it("offboarding sets the status through the same path; the stack then keeps the repositories and drops credentials", async () => {
