@@ -1,4 +1,5 @@
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import bcrypt from "bcryptjs";
@@ -82,6 +83,41 @@ describe("delivery parts", () => {
     expect(args).not.toContain("--src-tls-verify=false");
     expect(args.join(" ")).not.toContain("s3cret");
   });
+
+  it("a copy stopped by SIGTERM leaves no credentials behind, and the process still ends by the signal", async () => {
+    const work = mkdtempSync(path.join(tmpdir(), "copy-stop-"));
+    const bin = path.join(work, "bin");
+    const runtimeDir = path.join(work, "run");
+    const mark = path.join(work, "started");
+    for (const d of [bin, runtimeDir]) mkdirSync(d, { mode: 0o700 });
+    // A copy tool that hangs: it says it started (with its pid) and sleeps.
+    writeFileSync(path.join(bin, "skopeo"), `#!/bin/sh\necho $$ > "${mark}.tmp" && mv "${mark}.tmp" "${mark}"\nexec sleep 30\n`);
+    chmodSync(path.join(bin, "skopeo"), 0o755);
+    const script = `import("tsx").then(() => {
+      const { copyImage } = require("./runtime/delivery/copy.ts");
+      const { parseReference } = require("./runtime/delivery/reference.ts");
+      copyImage("skopeo", { source: parseReference("127.0.0.1:1/a:1"), target: parseReference("127.0.0.1:2/b:1"), targetCredential: { username: "u", password: "s3cret" } });
+    });`;
+    const child = spawn(process.execPath, ["-e", script], { cwd: path.resolve(__dirname, ".."), env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, XDG_RUNTIME_DIR: runtimeDir }, stdio: "ignore" });
+    const ended = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    for (let i = 0; i < 300 && !existsSync(mark); i++) await new Promise((r) => setTimeout(r, 50));
+    const toolPid = Number(readFileSync(mark, "utf8"));
+    try {
+      // The auth folder is in the memory-backed runtime folder while the copy runs.
+      const during = readdirSync(runtimeDir).filter((d) => d.startsWith("intake-copy-"));
+      expect(during).toHaveLength(1);
+      expect(readFileSync(path.join(runtimeDir, during[0], "config.json"), "utf8")).toContain(Buffer.from("u:s3cret").toString("base64"));
+      child.kill("SIGTERM");
+      expect(await ended).toBe("SIGTERM");
+      expect(readdirSync(runtimeDir)).toEqual([]);
+    } finally {
+      try {
+        process.kill(toolPid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  }, 30_000);
 
   it("chooses crane when it is on PATH, honours the flag and INTAKE_COPY_TOOL, and refuses others", () => {
     const bin = mkdtempSync(path.join(tmpdir(), "bin-"));

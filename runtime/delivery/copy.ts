@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { accessSync, chmodSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, chmodSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { baseUrl, type RegistryCredential } from "./manifest";
@@ -89,8 +89,9 @@ export function copyArgs(tool: CopyTool, req: CopyRequest, authDir: string, dige
 
 /** Copy an image registry to registry, with no local pull; the auth folder is removed afterwards. */
 export async function copyImage(tool: CopyTool, req: CopyRequest): Promise<CopyResult> {
-  const dir = mkdtempSync(path.join(tmpdir(), "intake-copy-"));
+  const dir = mkdtempSync(path.join(secretsBase(), "intake-copy-"));
   chmodSync(dir, 0o700);
+  track(dir);
   const t0 = performance.now();
   try {
     const authFile = path.join(dir, "config.json");
@@ -103,6 +104,54 @@ export async function copyImage(tool: CopyTool, req: CopyRequest): Promise<CopyR
     return { digest, seconds: (performance.now() - t0) / 1000 };
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    untrack(dir);
+  }
+}
+
+/**
+ * Where the auth folders go: memory-backed where there is one ($XDG_RUNTIME_DIR, a per-user tmpfs;
+ * else /dev/shm), so the credentials never reach a disk; else the temporary folder.
+ */
+function secretsBase(): string {
+  for (const d of [process.env.XDG_RUNTIME_DIR, "/dev/shm"]) {
+    if (!d || !existsSync(d)) continue;
+    try {
+      accessSync(d, constants.W_OK);
+      return d;
+    } catch {
+      // not writable: try the next
+    }
+  }
+  return tmpdir();
+}
+
+// Auth folders of copies under way, removed also when the process is stopped mid-copy (Ctrl-C,
+// SIGTERM from a CI runner or Kubernetes), not only after each copy.
+const live = new Set<string>();
+const STOP_SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+function removeLive(): void {
+  for (const d of live) rmSync(d, { recursive: true, force: true });
+  live.clear();
+}
+function onStop(signal: NodeJS.Signals): void {
+  removeLive();
+  for (const s of STOP_SIGNALS) process.removeListener(s, onStop);
+  process.removeListener("exit", removeLive);
+  // With our listener gone, the signal does what it would have done.
+  process.kill(process.pid, signal);
+}
+function track(dir: string): void {
+  if (live.size === 0) {
+    for (const s of STOP_SIGNALS) process.on(s, onStop);
+    process.on("exit", removeLive);
+  }
+  live.add(dir);
+}
+function untrack(dir: string): void {
+  live.delete(dir);
+  if (live.size === 0) {
+    for (const s of STOP_SIGNALS) process.removeListener(s, onStop);
+    process.removeListener("exit", removeLive);
   }
 }
 
