@@ -146,15 +146,7 @@ export async function onboard(entry: Record<string, unknown>, o: OnboardOptions)
       const customers = doc.get("customers");
       if (isSeq(customers) && !customers.items.some((c) => isMap(c) && c.get("id") === id)) customers.add(doc.createNode(pinned));
     };
-    inFlight.set(id, edit);
-    try {
-      const done = await update(engine, t, roster, o, `onboard ${id}`);
-      await commitRoster(t.rosterFile, base.settings, edit, t.stack);
-      await refreshPlatform(engine, t, o, `onboard ${id}`);
-      return result(t, roster, id, "onboarded", done);
-    } finally {
-      inFlight.delete(id);
-    }
+    return apply(engine, t, o, id, roster, edit, "onboarded");
   });
 }
 
@@ -167,7 +159,7 @@ export async function offboard(id: string, o: OnboardOptions): Promise<OnboardRe
   if (!existing) throw new OnboardError(`customer ${id} is not in ${base.roster.source}`);
   if (existing.status === "offboarded") throw new OnboardError(`customer ${id} is already offboarded in ${base.roster.source}`);
   const t = target(base, o, existing);
-  const setStatus = (doc: ReturnType<typeof parseDocument>) => {
+  const setStatus: RosterEdit = (doc) => {
     const customers = doc.get("customers");
     const node = isSeq(customers) ? (customers.items.find((c) => isMap(c) && c.get("id") === id) as YAMLMap | undefined) : undefined;
     if (!node) throw new OnboardError(`customer ${id} is not in ${t.rosterFile}`);
@@ -175,16 +167,25 @@ export async function offboard(id: string, o: OnboardOptions): Promise<OnboardRe
   };
   return lockFor(t.stack)(async () => {
     const { roster } = withRosterEdit(t.rosterFile, base.settings, setStatus, id);
-    inFlight.set(id, setStatus);
-    try {
-      const done = await update(engine, t, roster, o, `offboard ${id}`);
-      await commitRoster(t.rosterFile, base.settings, setStatus, t.stack);
-      await refreshPlatform(engine, t, o, `offboard ${id}`);
-      return result(t, roster, id, "offboarded", done);
-    } finally {
-      inFlight.delete(id);
-    }
+    return apply(engine, t, o, id, roster, setStatus, "offboarded");
   });
+}
+
+/**
+ * Update the stack with the edited roster, then write the roster file and, where the broker runs
+ * on Kubernetes, the platform stack. The edit counts as under way (see inFlight) until done.
+ */
+async function apply(engine: Engine, t: Target, o: OnboardOptions, id: string, roster: Roster, edit: RosterEdit, action: "onboarded" | "offboarded"): Promise<OnboardResult> {
+  const what = `${action === "onboarded" ? "onboard" : "offboard"} ${id}`;
+  inFlight.set(id, edit);
+  try {
+    const done = await update(engine, t, roster, o, what);
+    await commitRoster(t.rosterFile, t.settings, edit, t.stack);
+    await refreshPlatform(engine, t, o, what);
+    return result(t, roster, id, action, done);
+  } finally {
+    inFlight.delete(id);
+  }
 }
 
 /**

@@ -11,7 +11,7 @@ import { parseRoster, type Roster } from "../../customers/roster";
 import { program } from "../../program";
 import { TokenBroker } from "../../runtime/broker/broker";
 import { loadSigningKey } from "../../runtime/broker/keys";
-import { deliver, readSource, type DeliveryPlanTarget, type TargetResult } from "../../runtime/delivery/deliver";
+import { deliver, readSource, type DeliveryPlanTarget, type DeliveryRequest, type TargetResult } from "../../runtime/delivery/deliver";
 import { RegistryClient } from "../../runtime/delivery/manifest";
 import { parseReference } from "../../runtime/delivery/reference";
 import type { RetryPolicy } from "../../runtime/delivery/retry";
@@ -61,8 +61,11 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
   }
 
   const targets = (ids: string[]): DeliveryPlanTarget[] => ids.map((customer) => ({ customer, kind: "distribution" }));
-  const run = (version: string, ids: string[], extra: { retry?: RetryPolicy; concurrency?: number } = {}) =>
-    deliver({
+  type Credentials = DeliveryRequest["credentials"];
+  /** Deliver `version` to `ids`; `credentials` wraps the stack's own credential function. */
+  const run = (version: string, ids: string[], extra: { retry?: RetryPolicy; concurrency?: number; credentials?: (base: Credentials) => Credentials } = {}) => {
+    const base = stackDelivery({ settings, roster, deliveryPassword, mint: {}, today: TODAY });
+    return deliver({
       source: parseReference(`127.0.0.1:${source.port}/builds/app:${version}`),
       build: "app",
       version,
@@ -70,8 +73,10 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
       tool: "skopeo",
       concurrency: extra.concurrency ?? 2,
       retry: extra.retry ?? FAST,
-      ...stackDelivery({ settings, roster, deliveryPassword, mint: {}, today: TODAY }),
+      ...base,
+      credentials: extra.credentials ? extra.credentials(base.credentials) : base.credentials,
     });
+  };
   const byCustomer = (rs: TargetResult[]) => Object.fromEntries(rs.map((r) => [r.customer, r]));
   /** Straight at the registry, not through the proxy. */
   const direct = () => new RegistryClient({ username: "intake-delivery", password: deliveryPassword });
@@ -152,7 +157,6 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
   }, 30_000);
 
   it("with a provider tag lookup (ECR's DescribeImages), a cached run sends no HEAD at all", async () => {
-    const base = stackDelivery({ settings, roster, deliveryPassword, mint: {}, today: TODAY });
     const looked: string[] = [];
     // The lookup answers from the registry itself (not through the proxy), as DescribeImages answers from ECR's API.
     const lookup = async (repo: string) => {
@@ -167,16 +171,7 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
       return "pass";
     };
     try {
-      const rs = await deliver({
-        source: parseReference(`127.0.0.1:${source.port}/builds/app:1.0.0`),
-        build: "app",
-        version: "1.0.0",
-        targets: targets(["acme", "acme-eu"]),
-        tool: "skopeo",
-        retry: FAST,
-        ...base,
-        credentials: async (kind, ids) => (await base.credentials(kind, ids)).map((g) => ({ ...g, tagLookup: lookup })),
-      });
+      const rs = await run("1.0.0", ["acme", "acme-eu"], { credentials: (base) => async (kind, ids) => (await base(kind, ids)).map((g) => ({ ...g, tagLookup: lookup })) });
       expect(rs.map((r) => [r.customer, r.status])).toEqual([["acme", "cached"], ["acme-eu", "cached"]]);
       expect(looked.sort()).toEqual(["intake/acme-eu/app", "intake/acme/app"]);
       expect(heads).toEqual([]);
@@ -186,17 +181,9 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
   }, 30_000);
 
   it("a customer whose credential cannot be had fails alone; the others are delivered", async () => {
-    const base = stackDelivery({ settings, roster, deliveryPassword, mint: {}, today: TODAY });
     const rs = byCustomer(
-      await deliver({
-        source: parseReference(`127.0.0.1:${source.port}/builds/app:1.0.0`),
-        build: "app",
-        version: "1.0.0",
-        targets: targets(["acme", "acme-eu"]),
-        tool: "skopeo",
-        retry: FAST,
-        ...base,
-        credentials: async (kind, ids) => [...(await base.credentials(kind, ids.filter((id) => id !== "acme-eu"))), { customers: ["acme-eu"], reason: "no PAT stored for acme-eu-bot" }],
+      await run("1.0.0", ["acme", "acme-eu"], {
+        credentials: (base) => async (kind, ids) => [...(await base(kind, ids.filter((id) => id !== "acme-eu"))), { customers: ["acme-eu"], reason: "no PAT stored for acme-eu-bot" }],
       }),
     );
     expect(rs.acme.status).toBe("cached");
