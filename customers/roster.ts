@@ -237,8 +237,7 @@ const FAST_SCHEMA = (() => {
  * - a reader error (including duplicate keys and several documents);
  * - a scalar or flow collection written over several lines (js-yaml accepts continuation lines
  *   the yaml library refuses as under-indented);
- * - a collection reached twice through an alias (the yaml library bounds alias expansion);
- * - text that only the yaml library reads as written: see FULL_READER_ONLY.
+ * - text that only the yaml library reads as written (aliases among them): see FULL_READER_ONLY.
  */
 export function fastRead(text: string): unknown {
   if (FULL_READER_ONLY.some((re) => re.test(text))) return undefined;
@@ -260,17 +259,7 @@ export function fastRead(text: string): unknown {
   } catch {
     return undefined;
   }
-  if (multiLine) return undefined;
-  const seen = new WeakSet<object>();
-  const stack: unknown[] = [raw];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (typeof v !== "object" || v === null) continue;
-    if (seen.has(v)) return undefined;
-    seen.add(v);
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push(child);
-  }
-  return raw ?? {};
+  return multiLine ? undefined : (raw ?? {});
 }
 
 /**

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
-import { CONFIG_NAMESPACE, settingsFromValues, SettingsError } from "../../components/settings";
+import { CONFIG_NAMESPACE, SettingsError } from "../../components/settings";
 import { shardOf, shardStackName } from "../../customers/shards";
-import { loadStack, readStackConfig, shownPath, StackConfigError } from "./stack";
+import { loadStack, shownPath, stackSettings, StackConfigError } from "./stack";
 
 /** Keys of a stack file that belong to that stack alone (its secrets provider and key). */
 const PER_STACK_KEYS = ["encryptionsalt", "secretsprovider", "encryptedkey"];
@@ -51,8 +51,7 @@ export function initShardStacks(o: { projectDir: string; stack: string; platform
     if (existsSync(file)) {
       let have;
       try {
-        const cfg = readStackConfig(o.projectDir, stack);
-        have = settingsFromValues(cfg.config, (k) => cfg.secretKeys.includes(k), shownPath(file), stack).shard;
+        have = stackSettings(o.projectDir, stack).settings.shard;
       } catch (e) {
         if (!(e instanceof StackConfigError || e instanceof SettingsError)) throw e;
         problems.push(`${shownPath(file)}: exists and is invalid (${e.message.split("\n").slice(1).join("; ").trim() || e.message})`);
@@ -70,8 +69,7 @@ export function initShardStacks(o: { projectDir: string; stack: string; platform
     doc.commentBefore = ` Shard stack ${index} of ${sh.count} of ${o.stack}, written by \`intake shards --init\` from Pulumi.${o.stack}.yaml.\n Secrets are not copied: see the \`pulumi config cp\` lines it printed.`;
     const out = doc.toString();
     // The file must read as a valid stack of its own before anything is written.
-    const cfg = readStackConfig(o.projectDir, stack, out);
-    settingsFromValues(cfg.config, (k) => cfg.secretKeys.includes(k), `${shownPath(file)} (to be written)`, stack);
+    stackSettings(o.projectDir, stack, { stackText: out, label: " (to be written)" });
     planned.push({ stack, index, file, text: out });
   }
   if (problems.length) throw new StackConfigError(shown, problems);

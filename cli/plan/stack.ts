@@ -126,14 +126,20 @@ export interface LoadStackOptions {
  * credential helper and `intake token` start quickly.
  */
 export function loadStack(opts: LoadStackOptions): { settings: Settings; roster: Roster; stackConfig: StackConfig } {
-  const stackConfig = readStackConfig(opts.projectDir, opts.stack, opts.stackText);
-  const secret = new Set(stackConfig.secretKeys);
-  const settings = settingsFromValues(stackConfig.config, (k) => secret.has(k), `${shownPath(stackConfig.file)}${opts.label ?? ""}`, opts.stack, opts.today);
+  const { settings, stackConfig } = stackSettings(opts.projectDir, opts.stack, opts);
   const rosterPath = opts.rosterPath ?? path.resolve(opts.projectDir, settings.roster);
   const rosterOpts = { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } };
   const roster =
     opts.rosterText !== undefined ? parseRoster(opts.rosterText, `${shownPath(rosterPath)}${opts.label ?? ""}`, rosterOpts) : loadRoster(shownPath(rosterPath), rosterOpts);
   return { settings, roster, stackConfig };
+}
+
+/** A stack file's settings, validated (without its roster); `text` stands in for the file's contents. */
+export function stackSettings(projectDir: string, stack: string, o: { stackText?: string; label?: string; today?: Date } = {}): { settings: Settings; stackConfig: StackConfig } {
+  const stackConfig = readStackConfig(projectDir, stack, o.stackText);
+  const secret = new Set(stackConfig.secretKeys);
+  const settings = settingsFromValues(stackConfig.config, (k) => secret.has(k), `${shownPath(stackConfig.file)}${o.label ?? ""}`, stack, o.today);
+  return { settings, stackConfig };
 }
 
 /** A path as a person would type it here: relative below the working folder, absolute elsewhere. */
