@@ -131,6 +131,11 @@ export async function onboard(entry: Record<string, unknown>, o: OnboardOptions)
   const t = target(base, o, { id, shard: entry.shard as number | undefined });
   const pinned = t.shard === undefined ? entry : { ...entry, shard: t.shard };
   return lockFor(t.stack)(async () => {
+    // Adds the entry unless it is there (the commit re-applies it to the roster as written by then).
+    const edit: RosterEdit = (doc) => {
+      const customers = doc.get("customers");
+      if (isSeq(customers) && !customers.items.some((c) => isMap(c) && c.get("id") === id)) customers.add(doc.createNode(pinned));
+    };
     const { roster } = withRosterEdit(
       t.rosterFile,
       base.settings,
@@ -138,14 +143,10 @@ export async function onboard(entry: Record<string, unknown>, o: OnboardOptions)
         const customers = doc.get("customers");
         if (!isSeq(customers)) throw new OnboardError(`${t.rosterFile}: customers: must be a list`);
         if (customers.items.some((c) => isMap(c) && c.get("id") === id)) throw new OnboardError(`${t.rosterFile}: customer ${id} is already in the roster (offboard it, or edit its entry)`);
-        customers.add(doc.createNode(pinned));
+        edit(doc);
       },
       id,
     );
-    const edit: RosterEdit = (doc) => {
-      const customers = doc.get("customers");
-      if (isSeq(customers) && !customers.items.some((c) => isMap(c) && c.get("id") === id)) customers.add(doc.createNode(pinned));
-    };
     return apply(engine, t, o, id, roster, edit, "onboarded");
   });
 }

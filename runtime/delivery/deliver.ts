@@ -194,8 +194,7 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
     try {
       answer = await req.credentials(kind, targets.map((t) => t.customer));
     } catch (e) {
-      for (const t of targets) finish({ customer: t.customer, kind, target: formatReference(t.ref), status: "failed", seconds: 0, bytes: 0, attempts: 1, tags: [], reason: `no ${kind} delivery credential: ${errorText(e)}` });
-      continue;
+      answer = [{ customers: targets.map((t) => t.customer), reason: errorText(e) }];
     }
     const creds = answer.filter((g): g is CredentialGroup => !("reason" in g));
     const refused = answer.filter((g): g is CredentialFailure => "reason" in g);
