@@ -2,6 +2,7 @@ import * as path from "node:path";
 import { registryHost } from "../components/endpoints";
 import { loadPrivateSigningKey } from "../runtime/broker/keys";
 import { AccessDenied, mintFor } from "../runtime/mint";
+import { ghcrTokenVariable } from "../runtime/mint/ghcr-distribution";
 import { loadStack } from "./plan/stack";
 
 export interface HelperResult {
@@ -46,7 +47,7 @@ export async function credentialHelper(action: string, input: string, env: NodeJ
       settings,
       roster,
       signingKey: env.INTAKE_BROKER_KEY ? loadPrivateSigningKey(env.INTAKE_BROKER_KEY) : undefined,
-      ghcrToken: env[`INTAKE_GHCR_TOKEN_${customer.toUpperCase().replace(/-/g, "_")}`],
+      ghcrToken: env[ghcrTokenVariable(customer)],
       azureSubscriptionId: env.AZURE_SUBSCRIPTION_ID,
     });
     return { code: 0, stdout: JSON.stringify({ ServerURL: serverUrl, Username: cred.username, Secret: cred.password }) + "\n", stderr: "" };

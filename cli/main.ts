@@ -7,11 +7,13 @@ import { RosterError } from "../customers/roster";
 // demand: `intake token` and `intake deliver` start without them.
 import { loadStack, StackConfigError } from "./plan/stack";
 import { initShardStacks } from "./plan/shard-init";
-import type { TokenBroker } from "../runtime/broker/broker";
+import { AclFileError } from "../runtime/broker/store";
+import { BrokerOptionError, TTL_BOUNDS } from "../runtime/broker/ttl";
 import { KeyFileError, loadPrivateSigningKey, loadSigningKey } from "../runtime/broker/keys";
 import { AccessDenied, dockerConfig, mintFor } from "../runtime/mint";
+import { ghcrTokenVariable } from "../runtime/mint/ghcr-distribution";
+import { MissingCredential } from "../runtime/mint/types";
 import { CredentialCache } from "../runtime/mint/cache";
-import { checkAccess } from "../runtime/access";
 import { REGISTRY_KINDS, type RegistryKind } from "../customers/tiers";
 import { policyConfigProblems, type PolicyConfig } from "../policy/evaluate";
 import { StackExportError } from "../policy/sources";
@@ -84,14 +86,15 @@ function outputFormat(v: string): "json" | "docker-config" {
   return v;
 }
 
-/** Runtime minting judges licenses by today, never by a stack's pinned asOf. */
-function today(): string {
-  return new Date().toISOString().slice(0, 10);
-}
-
 function positiveInt(v: string): number {
   if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError("must be a whole number above 0");
   return Number(v);
+}
+
+function ttlSeconds(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < TTL_BOUNDS.min || n > TTL_BOUNDS.max) throw new InvalidArgumentError(`must be a whole number of seconds from ${TTL_BOUNDS.min} to ${TTL_BOUNDS.max}`);
+  return n;
 }
 
 function stackName(v: string): string {
@@ -204,7 +207,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .requiredOption("--cert <file>", "PEM certificate of that key (the registry's rootcertbundle)")
     .requiredOption("--service <name>", "the registry's auth.token.service")
     .requiredOption("--issuer <name>", "the registry's auth.token.issuer")
-    .option("--ttl <seconds>", "token lifetime", positiveInt, 3600)
+    .option("--ttl <seconds>", `token lifetime in seconds, ${TTL_BOUNDS.min}-${TTL_BOUNDS.max}: how long a revocation can lag at worst`, ttlSeconds, TTL_BOUNDS.default)
     .option("--caller-tokens <file>", "enable GET /registry/credentials for callers whose bearer token's sha256 (hex, one per line) is listed")
     .option("--stack <name>", "stack whose settings (tier table, prefix; with --caller-tokens, the minting) apply", stackName, "dev")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
@@ -212,29 +215,24 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       const key = loadSigningKey(opts.key, opts.cert);
       const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
       const stackSettings = loadStack({ projectDir, stack: opts.stack, rosterPath: path.resolve(opts.roster) }).settings;
-      let credentials: ConstructorParameters<typeof TokenBroker>[0]["credentials"];
-      if (opts.callerTokens) {
-        const hashes = readFileSync(opts.callerTokens, "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
-        const bad = hashes.filter((h) => !/^[0-9a-f]{64}$/.test(h));
-        if (bad.length) throw new PolicyConfigError([`${opts.callerTokens}: each line must be a sha256 in hex (${bad.length} are not)`]);
-        const cache = new CredentialCache();
-        credentials = {
-          callerTokenHashes: new Set(hashes),
-          mint: (customer, kind) => {
-            // Settings and roster are read per request and the license checked before the cache,
-            // so a suspension applies to the very next request even with a cached credential.
-            const { settings, roster } = loadStack({ projectDir, stack: opts.stack, rosterPath: path.resolve(opts.roster) });
-            const decision = checkAccess(roster, customer, kind, { tierTable: settings.tierTable, asOf: today(), enabledKinds: settings.enabledKinds });
-            if (!decision.allowed) throw new AccessDenied(decision.reason);
-            const ghcrToken = process.env[`INTAKE_GHCR_TOKEN_${customer.toUpperCase().replace(/-/g, "_")}`];
-            return cache.get({ customer, kind }, () => mintFor(customer, kind, { settings, roster, signingKey: key, azureSubscriptionId: process.env.AZURE_SUBSCRIPTION_ID, ghcrToken, acrPasswordSlot: "password1" }));
-          },
-        };
-      }
+      const cache = new CredentialCache();
       const { TokenBroker: Broker } = await import("../runtime/broker/broker.js");
       const broker = new Broker({
-        credentials,
+        // The broker judges the license itself (checkAccess on its live roster) before minting;
+        // the mint reads settings and roster again, so a change of either applies at the next request.
+        credentials: opts.callerTokens
+          ? {
+              callerTokensFile: opts.callerTokens,
+              mint: (customer, kind) => {
+                const { settings, roster } = loadStack({ projectDir, stack: opts.stack, rosterPath: path.resolve(opts.roster) });
+                return cache.get({ customer, kind }, () =>
+                  mintFor(customer, kind, { settings, roster, signingKey: key, azureSubscriptionId: process.env.AZURE_SUBSCRIPTION_ID, ghcrToken: process.env[ghcrTokenVariable(customer)], acrPasswordSlot: "password1" }),
+                );
+              },
+            }
+          : undefined,
         tierTable: stackSettings.tierTable,
+        enabledKinds: stackSettings.enabledKinds,
         repoPrefix: stackSettings.repoPrefix,
         aclFile: opts.acl,
         rosterFile: opts.roster,
@@ -266,7 +264,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .action(async (opts: { customer: string; kind: RegistryKind; stack: string; roster?: string; format: "json" | "docker-config"; key?: string; subscription?: string; project?: string }) => {
       const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
       const { settings, roster } = loadStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
-      const envName = `INTAKE_GHCR_TOKEN_${opts.customer.toUpperCase().replace(/-/g, "_")}`;
+      const envName = ghcrTokenVariable(opts.customer);
       try {
         const cred = await mintFor(opts.customer, opts.kind, {
           settings,
@@ -358,7 +356,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
               settings,
               roster,
               deliveryPassword: process.env.INTAKE_DELIVERY_PASSWORD,
-              ghcrToken: (id) => process.env[`INTAKE_GHCR_TOKEN_${id.toUpperCase().replace(/-/g, "_")}`],
+              ghcrToken: (id) => process.env[ghcrTokenVariable(id)],
               mint: { signingKey: opts.key ? loadPrivateSigningKey(opts.key) : undefined, azureSubscriptionId: opts.subscription ?? process.env.AZURE_SUBSCRIPTION_ID },
             }),
           });
@@ -488,6 +486,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       e instanceof PolicyConfigError ||
       e instanceof InputError ||
       e instanceof KeyFileError ||
+      e instanceof AclFileError ||
+      e instanceof BrokerOptionError ||
+      e instanceof MissingCredential ||
       (e instanceof Error && e.name === "ZodError")
     ) {
       io.err(`error: ${e.message}`);

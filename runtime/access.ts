@@ -17,6 +17,20 @@ export interface AccessContext {
   asOf: string;
   /** Kinds the stack declares; a kind it does not declare has nothing to mint against. */
   enabledKinds: readonly RegistryKind[];
+  /** How messages name the roster (default its path; a server answering strangers says "the roster"). */
+  rosterLabel?: string;
+}
+
+const indexes = new WeakMap<Roster, Map<string, Customer>>();
+
+/** A roster's customer by id, from an index made once per roster (a token request must not scan 100,000 entries). */
+export function customerById(roster: Roster, id: string): Customer | undefined {
+  let index = indexes.get(roster);
+  if (!index || index.size !== roster.customers.length) {
+    index = new Map(roster.customers.map((c) => [c.id, c]));
+    indexes.set(roster, index);
+  }
+  return index.get(id);
 }
 
 /**
@@ -25,14 +39,15 @@ export interface AccessContext {
  * A denial says what a person would have to change.
  */
 export function checkAccess(roster: Roster, customerId: string, kind: RegistryKind, ctx: AccessContext): AccessDecision {
-  const customer = roster.customers.find((c) => c.id === customerId);
-  if (!customer) return { allowed: false, reason: `no customer "${customerId}" in ${roster.source}` };
+  const customer = customerById(roster, customerId);
+  const source = ctx.rosterLabel ?? roster.source;
+  if (!customer) return { allowed: false, reason: `no customer "${customerId}" in ${source}` };
   const state = customerState(customer, ctx.asOf);
   if (state.status === "offboarded") return { allowed: false, reason: `customer ${customerId} is offboarded: its credentials were deleted` };
   if (state.status === "suspended") {
     return customer.status === "suspended"
-      ? { allowed: false, reason: `customer ${customerId} is suspended: set its status to active in ${roster.source} to restore access` }
-      : { allowed: false, reason: `the license of customer ${customerId} expired on ${customer.license.expires}: renew it (license.expires in ${roster.source}) to restore access` };
+      ? { allowed: false, reason: `customer ${customerId} is suspended: set its status to active in ${source} to restore access` }
+      : { allowed: false, reason: `the license of customer ${customerId} expired on ${customer.license.expires}: renew it (license.expires in ${source}) to restore access` };
   }
   if (!tierAllows(customer.tier, kind, ctx.tierTable)) {
     const upgrade = TIERS.find((t) => tierAllows(t, kind, ctx.tierTable));
@@ -44,7 +59,7 @@ export function checkAccess(roster: Roster, customerId: string, kind: RegistryKi
     };
   }
   if (!customer.registries.includes(kind)) {
-    return { allowed: false, reason: `customer ${customerId} did not ask for ${kind} (registries: ${customer.registries.join(", ")}): add it to its registries in ${roster.source}` };
+    return { allowed: false, reason: `customer ${customerId} did not ask for ${kind} (registries: ${customer.registries.join(", ")}): add it to its registries in ${source}` };
   }
   if (!ctx.enabledKinds.includes(kind)) return { allowed: false, reason: `${kind} is not enabled on this stack (enabledKinds)` };
   return { allowed: true, customer, kind, expires: customer.license.expires };

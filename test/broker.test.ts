@@ -70,7 +70,7 @@ describe.skipIf(!!unavailable)("token broker over HTTP", () => {
     expect(r.status).toBe(200);
     const body = (await r.json()) as { token: string; access_token: string; expires_in: number; issued_at: string };
     expect(body.access_token).toBe(body.token);
-    expect(body.expires_in).toBe(3600);
+    expect(body.expires_in).toBe(300);
     const header = decodeProtectedHeader(body.token);
     expect(header.alg).toBe("ES256");
     expect(header.x5c).toHaveLength(1);
@@ -129,7 +129,8 @@ describe.skipIf(!!unavailable)("GET /registry/credentials", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "creds-"));
     const pair = makeKeyPair(dir);
     const key = loadSigningKey(pair.key, pair.cert);
-    writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: [customer("acme", "enterprise")] }));
+    writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: [customer("acme", "enterprise"), customer("initech", "standard")] }));
+    writeFileSync(path.join(dir, "callers"), `# CI\n${createHash("sha256").update("caller-secret").digest("hex")}\n`);
     writeFileSync(path.join(dir, "acl.json"), JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries: [] }));
     const settings = testSettings();
     const roster = testRoster([customer("acme", "enterprise"), customer("initech", "standard")], settings);
@@ -142,7 +143,7 @@ describe.skipIf(!!unavailable)("GET /registry/credentials", () => {
       issuer: "iss",
       logger: pino({}, { write: (s: string) => void logs.push(s) }),
       credentials: {
-        callerTokenHashes: new Set([createHash("sha256").update("caller-secret").digest("hex")]),
+        callerTokensFile: path.join(dir, "callers"),
         mint: (c, k) => mintFor(c, k, { settings, roster, signingKey: key }),
       },
     });

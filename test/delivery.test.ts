@@ -187,9 +187,9 @@ describe.skipIf(!!unavailable)("the broker's delivery robot", () => {
       { type: "repository", name: "intake/acme/team/app", actions: ["pull", "push"] },
     ]);
     expect(refused).toEqual([
-      "intake/hooli/app: customer hooli is suspended (license expired on 2026-01-31)",
-      "intake/initech/app: tier standard does not allow distribution",
-      "intake/wayne/app: customer wayne did not ask for distribution",
+      `intake/hooli/app: the license of customer hooli expired on 2026-01-31: renew it (license.expires in ${rosterFile}) to restore access`,
+      "intake/initech/app: customer initech is on tier standard, which allows ghcr, not distribution: tier enterprise includes it",
+      `intake/wayne/app: customer wayne did not ask for distribution (registries: ecr): add it to its registries in ${rosterFile}`,
       "intake/acme: not under intake/<customer>/",
       "other/acme/app: not under intake/<customer>/",
       "intake/../acme/app: not under intake/<customer>/",

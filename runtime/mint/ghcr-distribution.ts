@@ -1,7 +1,12 @@
 import { namesFor } from "../../customers/naming";
 import { mintRobotCredential } from "../broker/broker";
 import type { SigningKey } from "../broker/keys";
-import type { MintedCredential } from "./types";
+import { MissingCredential, type MintedCredential } from "./types";
+
+/** The environment variable holding a customer's GHCR machine-user PAT at run time (from the stack secret ghcr.machineUserTokens.<id>). */
+export function ghcrTokenVariable(customerId: string): string {
+  return `INTAKE_GHCR_TOKEN_${customerId.toUpperCase().replace(/-/g, "_")}`;
+}
 
 /**
  * GHCR has nothing short-lived to mint: return the customer's stored machine-user PAT, flagged
@@ -10,7 +15,11 @@ import type { MintedCredential } from "./types";
  */
 export function ghcrCredential(o: { customerId: string; repoPrefix: string; owner: string; machineUser?: string; token?: string }): MintedCredential {
   if (!o.machineUser) throw new Error(`customer ${o.customerId} has no github.machineUser: GHCR has no short-lived credential; its users log in with their own classic PATs`);
-  if (!o.token) throw new Error(`no PAT stored for ${o.machineUser}: set registry-intake:ghcr.machineUserTokens.${o.customerId} as a secret`);
+  if (!o.token) {
+    throw new MissingCredential(
+      `ghcr: no PAT for ${o.machineUser} in ${ghcrTokenVariable(o.customerId)}: export it from the stack secret (pulumi config get ghcr.machineUserTokens.${o.customerId})`,
+    );
+  }
   const n = namesFor(o.customerId, { repoPrefix: o.repoPrefix });
   return {
     kind: "ghcr",

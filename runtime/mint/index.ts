@@ -7,7 +7,7 @@ import { mintAcr } from "./acr";
 import { mintEcr } from "./ecr";
 import { mintGar } from "./gar";
 import { ghcrCredential, mintDistribution } from "./ghcr-distribution";
-import type { MintedCredential } from "./types";
+import { MissingCredential, type MintedCredential } from "./types";
 
 export { AccessDenied } from "../access";
 
@@ -43,7 +43,7 @@ export async function mintFor(customerId: string, kind: RegistryKind, ctx: MintC
     case "ecr":
       return mintEcr({ ...base, accountId: s.aws!.accountId, region: s.aws!.region, pushRoleArn: ctx.pushRoleArn ?? defaultPushRoleArn(s) });
     case "acr": {
-      if (!ctx.azureSubscriptionId) throw new Error("acr: the registry's subscription is needed (--subscription or AZURE_SUBSCRIPTION_ID)");
+      if (!ctx.azureSubscriptionId) throw new MissingCredential("acr: the registry's subscription is needed: pass --subscription ID or set AZURE_SUBSCRIPTION_ID");
       const [{ ContainerRegistryManagementClient }, { DefaultAzureCredential }] = await Promise.all([import("@azure/arm-containerregistry"), import("@azure/identity")]);
       const client = new ContainerRegistryManagementClient(new DefaultAzureCredential(), ctx.azureSubscriptionId);
       // The dynamic import gives the ESM build of the same class the CommonJS type names.
@@ -57,7 +57,7 @@ export async function mintFor(customerId: string, kind: RegistryKind, ctx: MintC
     case "ghcr":
       return ghcrCredential({ ...base, owner: s.ghcr!.owner, machineUser: decision.customer.github?.machineUser, token: ctx.ghcrToken });
     case "distribution": {
-      if (!ctx.signingKey) throw new Error("distribution: the broker's private key is needed (--key KEY.pem)");
+      if (!ctx.signingKey) throw new MissingCredential("distribution: the broker's private key is needed to mint an offline credential: pass --key KEY.pem (INTAKE_BROKER_KEY for the credential helper)");
       const d = s.distribution!;
       return mintDistribution({ ...base, host: d.host, service: d.service, issuer: d.issuer, key: ctx.signingKey });
     }

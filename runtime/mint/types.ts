@@ -20,3 +20,8 @@ export interface MintedCredential {
 
 /** One hour: what every short-lived kind mints. */
 export const TOKEN_SECONDS = 3600;
+
+/** A credential source the caller must supply is missing (a key file, a subscription, a PAT variable): bad input, not a failure. */
+export class MissingCredential extends Error {
+  override name = "MissingCredential";
+}

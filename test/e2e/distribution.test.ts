@@ -132,7 +132,7 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
     const denials = logLines.map((l) => JSON.parse(l)).filter((l) => l.event === "deny");
     // The program disabled the lapsed customer's robot; the broker says so.
     expect(denials.some((d) => d.customer === "hooli" && d.reason === "robot disabled in the access list")).toBe(true);
-    expect(denials.some((d) => d.customer === "initech" && d.reason === "tier standard does not allow distribution")).toBe(true);
+    expect(denials.some((d) => d.customer === "initech" && d.reason === "customer initech is on tier standard, which allows ghcr, not distribution: tier enterprise includes it")).toBe(true);
     expect(denials.some((d) => d.user === robot("acme") && d.reason === "wrong password")).toBe(true);
     // The audit log never carries a password.
     for (const p of Object.values(passwords)) expect(logLines.join("\n")).not.toContain(p);
@@ -205,7 +205,7 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
     const r = await pull("acme-eu", "intake/acme-eu/app");
     expect(r.ok).toBe(false);
     const denials = logLines.map((l) => JSON.parse(l)).filter((l) => l.event === "deny" && l.customer === "acme-eu");
-    expect(denials.map((d) => d.reason)).toContain("customer acme-eu is suspended (status is suspended)");
+    expect(denials.map((d) => d.reason)).toContain(`customer acme-eu is suspended: set its status to active in ${rosterFile} to restore access`);
     expect((await pull("acme", "intake/acme/app")).ok).toBe(true);
   });
 });

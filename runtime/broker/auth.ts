@@ -1,0 +1,170 @@
+import { createHash, randomBytes } from "node:crypto";
+import { availableParallelism } from "node:os";
+import bcrypt from "bcrypt";
+import { jwtVerify, type KeyLike } from "jose";
+import pLimit from "p-limit";
+
+/**
+ * Password and credential checks that a flood cannot turn against the broker:
+ * - bcrypt runs in native code on libuv's thread pool, never on the event loop, and at most
+ *   `maxConcurrent` at a time with `maxQueued` waiting; past that a login is refused at once (429);
+ * - failures are counted per user name and per source address; past a limit that name or source
+ *   is refused without a bcrypt check, with a back-off that doubles up to `maxBackoffMs`;
+ * - an unknown user name costs the same bcrypt check as a known one (a dummy hash of the list's
+ *   cost), so neither the answer nor its timing says which robots exist;
+ * - a (user, password, hash) verified once is remembered, so a robot that logs in again is served
+ *   from memory, flood or not; a rotated hash misses that memory by construction;
+ * - an offline credential (a JWT signed by the broker's key) must carry `exp` and `iat` and is
+ *   refused past `credentialMaxAgeSeconds` of age, whatever its `exp` says.
+ */
+export interface AuthLimits {
+  /** bcrypt checks running at once (default: the cores less one, at least one; the rest serve tokens). */
+  maxConcurrent: number;
+  /** bcrypt checks waiting for a slot; past that a login gets 429 at once (default 32). */
+  maxQueued: number;
+  /** Failures per user name, and per source address, within `windowMs` before back-off (defaults 5 and 20). */
+  userFailures: number;
+  sourceFailures: number;
+  windowMs: number;
+  /** First back-off once a limit is reached; doubles per further failure up to `maxBackoffMs` (defaults 1 s, 5 min). */
+  backoffMs: number;
+  maxBackoffMs: number;
+  /** How long a verified password is remembered (default 15 min). */
+  verifiedTtlMs: number;
+  /** Oldest offline credential accepted, by its `iat` (default 3600 s). */
+  credentialMaxAgeSeconds: number;
+}
+
+export const DEFAULT_AUTH_LIMITS: AuthLimits = {
+  maxConcurrent: Math.max(1, availableParallelism() - 1),
+  maxQueued: 32,
+  userFailures: 5,
+  sourceFailures: 20,
+  windowMs: 5 * 60_000,
+  backoffMs: 1_000,
+  maxBackoffMs: 5 * 60_000,
+  verifiedTtlMs: 15 * 60_000,
+  credentialMaxAgeSeconds: 3600,
+};
+
+/** The outcome of one login: ok, a refusal (401), or throttled (429 with Retry-After seconds). */
+export type LoginResult =
+  | { ok: true; via: "password" | "credential" }
+  | { ok: false; throttled: false; reason: string }
+  | { ok: false; throttled: true; reason: string; retryAfterSeconds: number };
+
+interface Failures {
+  count: number;
+  first: number;
+  lockedUntil: number;
+}
+
+/** Bounded maps: a flood of distinct names or addresses evicts the oldest records, never grows memory. */
+const MAX_TRACKED = 100_000;
+
+function bounded<K, V>(m: Map<K, V>, k: K, v: V): void {
+  if (m.size >= MAX_TRACKED && !m.has(k)) m.delete(m.keys().next().value as K);
+  m.set(k, v);
+}
+
+export class Authenticator {
+  private readonly limits: AuthLimits;
+  private readonly limit: ReturnType<typeof pLimit>;
+  private readonly verified = new Map<string, number>();
+  private readonly byUser = new Map<string, Failures>();
+  private readonly bySource = new Map<string, Failures>();
+  private readonly dummies = new Map<string, string>();
+
+  constructor(
+    private readonly credential: { key: KeyLike; issuer: string; audience: string },
+    limits: Partial<AuthLimits> = {},
+    private readonly now: () => number = Date.now,
+  ) {
+    this.limits = { ...DEFAULT_AUTH_LIMITS, ...limits };
+    this.limit = pLimit(this.limits.maxConcurrent);
+  }
+
+  /** bcrypt checks running and waiting (for metrics and tests). */
+  get pending(): number {
+    return this.limit.activeCount + this.limit.pendingCount;
+  }
+
+  /**
+   * Check a password for `username`, whose bcrypt hash is `hash` (undefined: unknown user).
+   * `remote` is the source address, counted for failures.
+   */
+  async password(username: string, password: string, hash: string | undefined, remote: string | undefined, typicalHash: string | undefined): Promise<LoginResult> {
+    const cacheKey = hash && createHash("sha256").update(`${username}\0${password}\0${hash}`).digest("hex");
+    const now = this.now();
+    if (cacheKey) {
+      const until = this.verified.get(cacheKey);
+      if (until !== undefined && until > now) return { ok: true, via: "password" };
+    }
+    const locked = Math.max(this.lockedUntil(this.byUser, username, now), this.lockedUntil(this.bySource, remote ?? "", now));
+    if (locked > now) return { ok: false, throttled: true, reason: "too many failed logins", retryAfterSeconds: Math.ceil((locked - now) / 1000) };
+    if (this.pending >= this.limits.maxConcurrent + this.limits.maxQueued) return { ok: false, throttled: true, reason: "too many logins at once", retryAfterSeconds: 1 };
+    // Unknown user: the same work against a dummy hash of the list's cost, then a refusal.
+    const against = hash ?? (await this.dummy(typicalHash));
+    const match = await this.limit(() => bcrypt.compare(password, against));
+    if (match && hash && cacheKey) {
+      this.byUser.delete(username);
+      bounded(this.verified, cacheKey, this.now() + this.limits.verifiedTtlMs);
+      return { ok: true, via: "password" };
+    }
+    this.fail(this.byUser, username, this.limits.userFailures);
+    this.fail(this.bySource, remote ?? "", this.limits.sourceFailures);
+    return { ok: false, throttled: false, reason: hash ? "wrong password" : "unknown user" };
+  }
+
+  /** Check an offline credential (a JWT the broker's key signed for `username`). */
+  async offline(username: string, jwt: string): Promise<LoginResult> {
+    try {
+      await jwtVerify(jwt, this.credential.key, {
+        issuer: this.credential.issuer,
+        audience: this.credential.audience,
+        subject: username,
+        requiredClaims: ["exp", "iat"],
+        maxTokenAge: this.limits.credentialMaxAgeSeconds,
+        clockTolerance: 60,
+      });
+      return { ok: true, via: "credential" };
+    } catch (e) {
+      return { ok: false, throttled: false, reason: `credential refused: ${(e as Error).message}` };
+    }
+  }
+
+  private lockedUntil(m: Map<string, Failures>, key: string, now: number): number {
+    const f = m.get(key);
+    if (!f) return 0;
+    if (now - f.first > this.limits.windowMs && f.lockedUntil <= now) {
+      m.delete(key);
+      return 0;
+    }
+    return f.lockedUntil;
+  }
+
+  private fail(m: Map<string, Failures>, key: string, max: number): void {
+    const now = this.now();
+    const f = m.get(key);
+    const rec = f && now - f.first <= this.limits.windowMs ? f : { count: 0, first: now, lockedUntil: 0 };
+    rec.count++;
+    if (rec.count >= max) rec.lockedUntil = now + Math.min(this.limits.maxBackoffMs, this.limits.backoffMs * 2 ** (rec.count - max));
+    bounded(m, key, rec);
+  }
+
+  /** A hash of a random secret at the same bcrypt cost (and so the same work) as `typical`. */
+  private async dummy(typical: string | undefined): Promise<string> {
+    const cost = Number(/^\$2[aby]?\$(\d{2})\$/.exec(typical ?? "")?.[1] ?? 10);
+    const key = String(cost);
+    const known = this.dummies.get(key);
+    if (known) return known;
+    const made = await bcrypt.hash(randomBytes(24).toString("base64"), cost);
+    this.dummies.set(key, made);
+    return made;
+  }
+
+  /** Make the dummy hash ahead of the first unknown user, so that one is not slower. */
+  async warm(typical: string | undefined): Promise<void> {
+    await this.dummy(typical);
+  }
+}

@@ -1,0 +1,59 @@
+import type { Roster } from "../../customers/roster";
+import { checkAccess, type AccessContext } from "../access";
+import { robotActions, ROBOT_ACTIONS, type AclEntry } from "../acl";
+import { grant, type Access } from "./scope";
+
+/** What a broker judges a token request by, besides the access list: the license context and the stack's prefix. */
+export interface GrantContext extends AccessContext {
+  /** A robot's only allowed path is `<repoPrefix>/<customer>/*`. */
+  repoPrefix: string;
+}
+
+/**
+ * A customer robot's grant: nothing when the robot is disabled, claims a path outside its own
+ * namespace, or its customer may not have distribution now (`checkAccess`, the decision every
+ * other path uses); otherwise what was asked, within its paths and within both the access
+ * list's actions and the roster's `distribution.access` (a customer moved to `pull` loses push
+ * at the next token, before any `pulumi up`).
+ */
+export function robotGrant(roster: Roster, entry: AclEntry, requested: Access[], ctx: GrantContext): { granted: Access[]; reason?: string } {
+  if (!entry.enabled) return { granted: [], reason: "robot disabled in the access list" };
+  // Never trust a path the access list claims: a robot reaches its own customer's namespace only.
+  const own = `${ctx.repoPrefix}/${entry.customer}/*`;
+  const foreign = entry.paths.filter((p) => p !== own);
+  if (foreign.length) return { granted: [], reason: `access-list paths ${foreign.join(", ")} are outside customer ${entry.customer}'s namespace ${own}` };
+  const d = checkAccess(roster, entry.customer, "distribution", ctx);
+  if (!d.allowed) return { granted: [], reason: d.reason };
+  const allowed = robotActions(d.customer.distribution?.access ?? "push");
+  return { granted: grant({ ...entry, actions: entry.actions.filter((a) => allowed.includes(a)) }, requested) };
+}
+
+/**
+ * The delivery robot's grant: pull and push on `<prefix>/<customer>/<repo...>` for each asked
+ * repository whose customer may have distribution now; nothing outside customer namespaces.
+ * Returns the grant and, per refused repository, why.
+ */
+export function deliveryGrant(roster: Roster, requested: Access[], ctx: GrantContext): { granted: Access[]; refused: string[] } {
+  const prefix = `${ctx.repoPrefix}/`;
+  const granted: Access[] = [];
+  const refused: string[] = [];
+  for (const r of requested) {
+    if (r.type !== "repository") continue;
+    const parts = r.name.startsWith(prefix) ? r.name.slice(prefix.length).split("/") : [];
+    if (parts.length < 2 || parts.some((p) => !p || p === "." || p === "..")) {
+      refused.push(`${r.name}: not under ${prefix}<customer>/`);
+      continue;
+    }
+    const d = checkAccess(roster, parts[0], "distribution", ctx);
+    if (!d.allowed) {
+      refused.push(`${r.name}: ${d.reason}`);
+      continue;
+    }
+    const actions = r.actions.filter((a) => (ROBOT_ACTIONS as readonly string[]).includes(a));
+    if (actions.length === 0) continue;
+    const existing = granted.find((g) => g.name === r.name);
+    if (existing) existing.actions = [...new Set([...existing.actions, ...actions])];
+    else granted.push({ type: "repository", name: r.name, actions: [...new Set(actions)] });
+  }
+  return { granted, refused };
+}
