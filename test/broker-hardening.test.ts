@@ -1,0 +1,393 @@
+// The broker as an attacker and an operator meet it: malformed requests, password floods,
+// revocations that must apply at once, and logs that must hold no secret.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import bcryptjs from "bcryptjs";
+import { decodeJwt, SignJWT } from "jose";
+import pino from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { credentialAudience, mintRobotCredential, TokenBroker } from "../runtime/broker/broker";
+import { loadSigningKey, type SigningKey } from "../runtime/broker/keys";
+import { customer } from "./helpers";
+import { e2eUnavailable, freePort, makeKeyPair } from "./e2e/harness";
+
+const ROOT = path.resolve(__dirname, "..");
+const unavailable = e2eUnavailable();
+if (unavailable) console.log(`skipping the broker hardening tests: ${unavailable}`);
+
+const dirs: string[] = [];
+function scratch(): string {
+  const d = mkdtempSync(path.join(tmpdir(), "broker-hard-"));
+  dirs.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString("base64")}`;
+const hash = (pw: string) => bcryptjs.hashSync(pw, 4);
+const robot = (id: string, pw: string, over: Record<string, unknown> = {}) => ({
+  customer: id,
+  username: `intake-robot-${id}`,
+  passwordHash: hash(pw),
+  paths: [`intake/${id}/*`],
+  actions: ["pull", "push"],
+  enabled: true,
+  ...over,
+});
+const acl = (entries: unknown[], extra: Record<string, unknown> = {}) => JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries, ...extra });
+
+/** Poll `probe` until it is true; returns the milliseconds it took, or throws past `limitMs`. */
+async function within(limitMs: number, probe: () => Promise<boolean>): Promise<number> {
+  const t0 = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await probe()) return Date.now() - t0;
+    } catch (e) {
+      last = e; // not yet: e.g. a 401 while a reload is pending
+    }
+    if (Date.now() - t0 > limitMs) throw new Error(`not within ${limitMs} ms${last ? ` (last: ${(last as Error).message})` : ""}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** One raw HTTP exchange: `request` bytes as written, the status line answered (or "closed" when the server closed without one). */
+function raw(port: number, request: string | Buffer): Promise<string> {
+  return new Promise((resolve) => {
+    const s = connect(port, "127.0.0.1");
+    let got = "";
+    const done = (v: string) => {
+      s.destroy();
+      resolve(v);
+    };
+    s.setTimeout(10_000, () => done("timeout"));
+    s.on("data", (d) => {
+      got += d.toString("latin1");
+      const line = got.indexOf("\r\n");
+      if (line >= 0) done(got.slice(0, line));
+    });
+    s.on("error", () => done(got ? got.split("\r\n")[0] : "closed"));
+    s.on("end", () => done(got ? got.split("\r\n")[0] : "closed"));
+    s.write(request);
+  });
+}
+
+/** A seeded generator of malformed requests: paths, methods, headers, bodies and scopes. */
+function* malformed(count: number, seed = 1): Generator<string | Buffer> {
+  let x = seed;
+  const rnd = (n: number) => {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    return x % n;
+  };
+  const pick = <T>(a: readonly T[]) => a[rnd(a.length)];
+  const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => rnd(256)));
+  const paths = ["//", "//?x", "/\\", "//%zz", "//x:99999", "/token", "/token?scope=%", "/auth/token?service=svc&scope=repository:intake/acme/app:pull", "/%", "/..%2f..%2fetc", "/token?" + "scope=repository:a:pull&".repeat(80), "/registry/credentials?customer=%00&kind=ecr", "*", "http://evil/token", "/healthz#x", "/token?service=%E0%A4%A", "/" + "a".repeat(9000)];
+  const methods = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH", "G\0ET", "CONNECT", "BREW", ""];
+  const auths = ["Basic", "Basic !!!", "Basic " + Buffer.from("intake-robot-acme:wrong").toString("base64"), "Basic " + Buffer.from(":").toString("base64"), "Basic " + Buffer.from("\u0000:\uffff").toString("base64"), "Bearer x", "Basic " + "QQ==".repeat(1000), "Basic " + Buffer.from("intake-robot-acme:eyJ.a.b").toString("base64"), "Basic " + Buffer.from("x".repeat(300) + ":y").toString("base64")];
+  const scopes = ["repository:intake/acme/app:pull", "repository::", ":::", "repository:intake/../globex/app:pull,push", "registry:catalog:*", "repository(x:intake/acme/app:pull", "%ff%fe"];
+  for (let i = 0; i < count; i++) {
+    const kind = rnd(6);
+    if (kind === 0) {
+      yield bytes(1 + rnd(200)); // not HTTP at all
+      continue;
+    }
+    const method = pick(methods);
+    const target = kind === 1 ? pick(paths) : `/token?service=${pick(["svc", "other", "%", ""])}&scope=${encodeURIComponent(pick(scopes))}`;
+    const headers = [`Host: ${pick(["127.0.0.1", "", "x".repeat(100)])}`];
+    if (rnd(2)) headers.push(`Authorization: ${pick(auths)}`);
+    let body = "";
+    if (method === "POST" || rnd(4) === 0) {
+      body = pick(["grant_type=password&username=intake-robot-acme&password=x&scope=" + pick(scopes), "grant_type=refresh_token", "%%%", "a=".repeat(5000), "grant_type=password&username=&password="]);
+      headers.push(rnd(3) ? `Content-Length: ${body.length}` : pick(["Content-Length: -1", "Content-Length: 99999999", "Transfer-Encoding: chunked", "Content-Length: 1, 2"]));
+    }
+    if (rnd(5) === 0) headers.push(pick(["X: \u0001", "Bad Header", "Content-Type: application/x-www-form-urlencoded; charset=%", "Connection: upgrade\r\nUpgrade: h2c"]));
+    yield `${method} ${target} HTTP/1.1\r\n${headers.join("\r\n")}\r\nConnection: close\r\n\r\n${body}`;
+  }
+}
+
+describe.skipIf(!!unavailable)("the broker process under malformed requests (fuzz)", () => {
+  let child: ChildProcess;
+  let port: number;
+  let dir: string;
+  let key: SigningKey;
+  let stderr = "";
+
+  beforeAll(async () => {
+    dir = scratch();
+    const pair = makeKeyPair(dir);
+    key = loadSigningKey(pair.key, pair.cert);
+    writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: [customer("acme", "enterprise", { license: { expires: "2099-12-31" } })] }));
+    writeFileSync(path.join(dir, "acl.json"), acl([robot("acme", "right-password")]));
+    port = await freePort();
+    child = spawn(
+      process.execPath,
+      [path.join(ROOT, "cli/bin/intake.js"), "broker", "--project", ROOT, "--acl", path.join(dir, "acl.json"), "--roster", path.join(dir, "roster.yaml"), "--listen", `127.0.0.1:${port}`, "--key", pair.key, "--cert", pair.cert, "--service", "svc", "--issuer", "iss"],
+      { stdio: ["ignore", "ignore", "pipe"], detached: true },
+    );
+    child.stderr!.on("data", (d) => (stderr += d));
+    await within(20_000, async () => (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false)) || child.exitCode !== null);
+    expect(child.exitCode).toBeNull();
+  }, 30_000);
+
+  afterAll(() => {
+    if (child?.pid && child.exitCode === null) process.kill(-child.pid, "SIGKILL");
+  });
+
+  it("answers each of the requests that used to end the process, then thousands of malformed ones, and still issues correct tokens", async () => {
+    // The legitimate robot logs in first, as a running registry client would have.
+    const tokenNow = async (pw: string) =>
+      fetch(`http://127.0.0.1:${port}/token?service=svc&scope=repository:intake/acme/app:pull,push&scope=repository:intake/globex/app:pull`, { headers: { authorization: basic("intake-robot-acme", pw) } });
+    expect((await tokenNow("right-password")).status).toBe(200);
+
+    for (const target of ["//", "//?x", "/\\", "//%zz", "//x:99999"]) {
+      expect(await raw(port, `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)).toBe("HTTP/1.1 400 Bad Request");
+    }
+    const answers = new Map<string, number>();
+    const unanswered: string[] = [];
+    const gen = malformed(3000);
+    const worker = async () => {
+      for (let next = gen.next(); !next.done; next = gen.next()) {
+        const line = await raw(port, next.value);
+        const key = /^HTTP\/1\.1 \d{3}/.test(line) ? line.slice(9, 12) : line;
+        answers.set(key, (answers.get(key) ?? 0) + 1);
+        if (!/^\d{3}$/.test(key) && unanswered.length < 5) unanswered.push(JSON.stringify(next.value.toString()).slice(0, 300));
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    // Every request got an HTTP answer (a status line), none hung, none met a dead process.
+    const total = [...answers.values()].reduce((a, b) => a + b, 0);
+    expect(total).toBe(3000);
+    const statuses = [...answers.keys()];
+    expect(unanswered).toEqual([]);
+    for (const s of statuses) expect(s).toMatch(/^\d{3}$/);
+    expect(statuses).not.toContain("500");
+    expect(child.exitCode).toBeNull();
+    expect(stderr).not.toMatch(/internal error|Unhandled|TypeError/);
+
+    // Still correct: the robot's own path with its actions, nothing of globex.
+    const ok = await tokenNow("right-password");
+    expect(ok.status).toBe(200);
+    expect(decodeJwt(((await ok.json()) as { token: string }).token).access).toEqual([{ type: "repository", name: "intake/acme/app", actions: ["pull", "push"] }]);
+    const { password } = await mintRobotCredential(key, { username: "intake-robot-acme", service: "svc", issuer: "iss" });
+    const viaCredential = await tokenNow(password);
+    expect(viaCredential.status).toBe(200);
+    expect(decodeJwt(((await viaCredential.json()) as { token: string }).token).access).toEqual([{ type: "repository", name: "intake/acme/app", actions: ["pull", "push"] }]);
+  }, 120_000);
+});
+
+describe.skipIf(!!unavailable)("revocation, credentials and logs", () => {
+  let dir: string;
+  let key: SigningKey;
+  let broker: TokenBroker;
+  let base: string;
+  const logs: string[] = [];
+  const rosterOf = (over: Record<string, Record<string, unknown>> = {}) =>
+    stringify({ customers: ["acme", "globex", "initech"].map((id) => customer(id, "enterprise", { license: { expires: "2099-12-31" }, ...over[id] })) });
+  let parts: string;
+
+  beforeAll(async () => {
+    dir = scratch();
+    const pair = makeKeyPair(dir);
+    key = loadSigningKey(pair.key, pair.cert);
+    parts = path.join(dir, "acl");
+    mkdirSync(parts);
+    writeFileSync(path.join(dir, "roster.yaml"), rosterOf());
+    writeFileSync(path.join(parts, "shard-00.json"), acl([robot("acme", "pw-acme")]));
+    writeFileSync(path.join(parts, "shard-01.json"), acl([robot("globex", "pw-globex"), robot("initech", "pw-initech")]));
+    broker = new TokenBroker({
+      aclFile: parts,
+      rosterFile: path.join(dir, "roster.yaml"),
+      key,
+      service: "svc",
+      issuer: "iss",
+      watchIntervalMs: 50,
+      logger: pino({}, { write: (s: string) => void logs.push(s) }),
+    });
+    base = `http://127.0.0.1:${await broker.listen("127.0.0.1", 0)}`;
+  });
+  afterAll(() => broker?.close());
+
+  const access = async (user: string, pw: string, scope = `repository:intake/${user.replace("intake-robot-", "")}/app:pull,push`) => {
+    const r = await fetch(`${base}/token?service=svc&scope=${scope}`, { headers: { authorization: basic(user, pw) } });
+    expect(r.status).toBe(200);
+    return decodeJwt(((await r.json()) as { token: string }).token) as { access: { actions: string[] }[]; exp?: number; iat?: number };
+  };
+
+  it("a token lives 300 s by default; a lifetime outside 60-3600 s is refused at start", async () => {
+    const t = await access("intake-robot-acme", "pw-acme");
+    expect(t.exp! - t.iat!).toBe(300);
+    const o = { aclFile: parts, rosterFile: path.join(dir, "roster.yaml"), key, service: "svc", issuer: "iss", logger: pino({ level: "silent" }) };
+    expect(() => new TokenBroker({ ...o, ttlSeconds: 30 })).toThrow(/--ttl 30: a token lifetime must be 60-3600 seconds/);
+    expect(() => new TokenBroker({ ...o, ttlSeconds: 7200 })).toThrow(/60-3600/);
+  });
+
+  it("a suspension in the roster applies within 2 s while an access-list part is invalid", async () => {
+    expect((await access("intake-robot-globex", "pw-globex")).access).toHaveLength(1);
+    writeFileSync(path.join(parts, "shard-00.json"), '{"version": 1, "service": "svc", "entries": [{"customer": "acme", "passwordHash": "$2a$04$hunter2'); // half written
+    await within(2000, async () => logs.some((l) => l.includes("reload-failed") && l.includes("shard-00.json")));
+    writeFileSync(path.join(dir, "roster.yaml"), rosterOf({ globex: { status: "suspended" } }));
+    const ms = await within(2000, async () => (await access("intake-robot-globex", "pw-globex")).access.length === 0);
+    expect(ms).toBeLessThan(2000);
+    // The part that failed kept its last good copy: acme still logs in and gets its path.
+    expect((await access("intake-robot-acme", "pw-acme")).access).toEqual([{ type: "repository", name: "intake/acme/app", actions: ["pull", "push"] }]);
+    // The log says which part failed and where, never what it holds.
+    const failed = logs.filter((l) => l.includes("reload-failed")).join("\n");
+    expect(failed).toMatch(/shard-00\.json: not valid JSON/);
+    expect(logs.join("\n")).not.toContain("hunter2");
+    writeFileSync(path.join(parts, "shard-00.json"), acl([robot("acme", "pw-acme")]));
+    writeFileSync(path.join(dir, "roster.yaml"), rosterOf());
+    await within(2000, async () => (await access("intake-robot-globex", "pw-globex")).access.length === 1);
+  });
+
+  it("an in-place edit of one part disabling a robot applies within 2 s; the others are untouched", async () => {
+    expect((await access("intake-robot-initech", "pw-initech")).access).toHaveLength(1);
+    const file = path.join(parts, "shard-01.json");
+    const doc = JSON.parse(readFileSync(file, "utf8"));
+    doc.entries[1].enabled = false;
+    writeFileSync(file, JSON.stringify(doc)); // the same file, rewritten in place
+    const ms = await within(2000, async () => (await access("intake-robot-initech", "pw-initech")).access.length === 0);
+    expect(ms).toBeLessThan(2000);
+    expect((await access("intake-robot-globex", "pw-globex")).access).toHaveLength(1);
+    doc.entries[1].enabled = true;
+    writeFileSync(file, JSON.stringify(doc));
+    await within(2000, async () => (await access("intake-robot-initech", "pw-initech")).access.length === 1);
+  });
+
+  it("a part added to the folder is loaded; a robot in two parts is refused, the rest keep working", async () => {
+    writeFileSync(path.join(parts, "shard-02.json"), acl([robot("initech", "pw-other")]));
+    await within(2000, async () => logs.some((l) => l.includes("reload-conflict") && l.includes("intake-robot-initech")));
+    expect(await fetch(`${base}/token?service=svc`, { headers: { authorization: basic("intake-robot-initech", "pw-initech") } }).then((r) => r.status)).toBe(401);
+    expect((await access("intake-robot-globex", "pw-globex")).access).toHaveLength(1);
+    rmSync(path.join(parts, "shard-02.json"));
+    await within(2000, async () => (await access("intake-robot-initech", "pw-initech")).access.length === 1);
+  });
+
+  it("the roster's distribution.access: pull removes push at the next token", async () => {
+    writeFileSync(path.join(dir, "roster.yaml"), rosterOf({ acme: { distribution: { access: "pull" } } }));
+    await within(2000, async () => JSON.stringify((await access("intake-robot-acme", "pw-acme")).access) === JSON.stringify([{ type: "repository", name: "intake/acme/app", actions: ["pull"] }]));
+    writeFileSync(path.join(dir, "roster.yaml"), rosterOf());
+    await within(2000, async () => (await access("intake-robot-acme", "pw-acme")).access[0]?.actions.length === 2);
+  });
+
+  it("offline credentials need exp and iat and are refused past 1 h of age", async () => {
+    const sign = (claims: { iat?: number; exp?: number }) => {
+      const j = new SignJWT({}).setProtectedHeader({ alg: key.alg }).setIssuer("iss").setSubject("intake-robot-acme").setAudience(credentialAudience("svc"));
+      if (claims.iat !== undefined) j.setIssuedAt(claims.iat);
+      if (claims.exp !== undefined) j.setExpirationTime(claims.exp);
+      return j.sign(key.privateKey);
+    };
+    const now = Math.floor(Date.now() / 1000);
+    const status = async (pw: string) => (await fetch(`${base}/token?service=svc`, { headers: { authorization: basic("intake-robot-acme", pw) } })).status;
+    expect(await status(await sign({ iat: now, exp: now + 600 }))).toBe(200);
+    expect(await status(await sign({ iat: now }))).toBe(401); // no exp: never accepted
+    expect(await status(await sign({ exp: now + 600 }))).toBe(401); // no iat
+    expect(await status(await sign({ iat: now - 3700, exp: now + 600 }))).toBe(401); // older than 1 h, whatever exp says
+    expect(await status(await sign({ iat: now + 3600, exp: now + 7200 }))).toBe(401); // issued in the future
+  });
+
+  it("a swapped username and password never reach the log; a known robot is named, an unknown name is not", async () => {
+    const secret = "S3cret-Robot-Password-9f2c";
+    logs.length = 0;
+    expect((await fetch(`${base}/token?service=svc`, { headers: { authorization: basic(secret, "intake-robot-acme") } })).status).toBe(401);
+    expect((await fetch(`${base}/token?service=svc`, { headers: { authorization: basic("intake-robot-acme", secret) } })).status).toBe(401);
+    const text = logs.join("\n");
+    expect(text).not.toContain(secret);
+    const denials = logs.map((l) => JSON.parse(l)).filter((l) => l.event === "deny");
+    expect(denials.map((d) => [d.user, d.knownUser, d.reason])).toEqual([
+      [null, false, "unknown user"],
+      ["intake-robot-acme", true, "wrong password"],
+    ]);
+  });
+});
+
+describe.skipIf(!!unavailable)("password floods", () => {
+  it("throttles a user name after repeated failures without bcrypt, keeps serving the robot that already logged in, and treats unknown names alike", async () => {
+    const dir = scratch();
+    const pair = makeKeyPair(dir);
+    writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: [customer("acme", "enterprise", { license: { expires: "2099-12-31" } })] }));
+    writeFileSync(path.join(dir, "acl.json"), acl([robot("acme", "pw")]));
+    const broker = new TokenBroker({
+      aclFile: path.join(dir, "acl.json"),
+      rosterFile: path.join(dir, "roster.yaml"),
+      key: loadSigningKey(pair.key, pair.cert),
+      service: "svc",
+      issuer: "iss",
+      logger: pino({ level: "silent" }),
+      authLimits: { userFailures: 3, sourceFailures: 1000, backoffMs: 60_000 },
+    });
+    try {
+      const status = async (u: string, p: string) => (await broker.tokenFor({ username: u, password: p }, "svc", [], "10.0.0.9")).status;
+      expect(await status("intake-robot-acme", "pw")).toBe(200);
+      const known = [];
+      const unknown = [];
+      for (let i = 0; i < 5; i++) {
+        known.push(await status("intake-robot-acme", `wrong-${i}`));
+        unknown.push(await status("intake-robot-nobody", `wrong-${i}`));
+      }
+      // Three refusals, then throttled: the same for a robot that exists and one that does not.
+      expect(known).toEqual([401, 401, 401, 429, 429]);
+      expect(unknown).toEqual(known);
+      const throttled = await broker.tokenFor({ username: "intake-robot-acme", password: "again" }, "svc", [], "10.0.0.9");
+      expect(throttled.headers?.["retry-after"]).toMatch(/^\d+$/);
+      // The robot's own verified password still works: a flood on its name does not lock it out.
+      expect(await status("intake-robot-acme", "pw")).toBe(200);
+    } finally {
+      await broker.close();
+    }
+  });
+});
+
+describe.skipIf(!!unavailable)("ordinary mistakes at the command line: one line, exit 2, nothing started", () => {
+  const run = async (args: string[], env: Record<string, string | undefined> = {}) => {
+    const { main } = await import("../cli/main.js");
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+    const err: string[] = [];
+    try {
+      const code = await main(args, { out: () => undefined, err: (s: string) => err.push(s) });
+      return { code, err: err.join("\n") };
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+
+  it.each([
+    ["token: distribution without --key", ["token", "--customer", "acme", "--kind", "distribution"], {}, /--key KEY\.pem/],
+    ["token: acr without a subscription", ["token", "--customer", "acme", "--kind", "acr"], { AZURE_SUBSCRIPTION_ID: undefined }, /--subscription ID or set AZURE_SUBSCRIPTION_ID/],
+    ["token: ghcr without the PAT variable", ["token", "--customer", "acme", "--kind", "ghcr"], { INTAKE_GHCR_TOKEN_ACME: undefined }, /no PAT for acme-ci-bot in INTAKE_GHCR_TOKEN_ACME/],
+  ] as const)("%s", async (_name, args, env, message) => {
+    const r = await run([...args, "--project", ROOT], env);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(message);
+    expect(r.err.split("\n")).toHaveLength(1);
+  });
+
+  it("broker: a missing access list, one that is not JSON, another service's, a --ttl out of bounds", async () => {
+    const dir = scratch();
+    const pair = makeKeyPair(dir);
+    writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: [customer("acme", "enterprise")] }));
+    writeFileSync(path.join(dir, "bad.json"), '{"version":1,"entries":[{"passwordHash":"hunter2"');
+    writeFileSync(path.join(dir, "other.json"), JSON.stringify({ version: 1, service: "elsewhere", issuer: "iss", entries: [] }));
+    const broker = (aclFile: string, ...more: string[]) =>
+      run(["broker", "--project", ROOT, "--acl", aclFile, "--roster", path.join(dir, "roster.yaml"), "--listen", "127.0.0.1:0", "--key", pair.key, "--cert", pair.cert, "--service", "svc", "--issuer", "iss", ...more]);
+    const cases: [Awaited<ReturnType<typeof run>>, RegExp][] = [
+      [await broker(path.join(dir, "missing.json")), /missing\.json: no such access-list file or folder \(ENOENT\)/],
+      [await broker(path.join(dir, "bad.json")), /bad\.json: not valid JSON at line 1, column 50$/],
+      [await broker(path.join(dir, "other.json")), /other\.json: access list is for service elsewhere \/ issuer iss, the broker for svc \/ iss/],
+      [await broker(path.join(dir, "other.json"), "--ttl", "10"), /--ttl.*from 60 to 3600/],
+    ];
+    for (const [r, message] of cases) {
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(message);
+      expect(r.err).not.toMatch(/hunter2|\n\s+at /);
+    }
+  });
+});
