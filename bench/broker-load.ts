@@ -1,20 +1,28 @@
-// Load generator for the broker bench, in its own process: CONNECTIONS keep-alive loops for
-// SECONDS against URL with Basic auth; prints one JSON line with counts and latencies (ms).
+// Load generator for the broker bench, in its own process. Argument: one JSON object
+// { url, connections, seconds, auth?: "base64 user:pass", attack?: { users: string[] }, localAddresses?: number }.
+// With `auth` it measures successful requests; with `attack` every connection sends wrong
+// passwords for the listed users (a new password each time) and counts answers by status.
+// `localAddresses: N` spreads the connections over 127.0.0.2 .. 127.0.0.(N+1), as many sources.
+// Prints one JSON line: counts and latencies (ms).
 import { Agent, request } from "node:http";
 
-const [url, auth, connections, seconds] = [process.argv[2], process.argv[3], Number(process.argv[4]), Number(process.argv[5])];
-const agent = new Agent({ keepAlive: true, maxSockets: connections });
+const cfg = JSON.parse(process.argv[2]) as { url: string; connections: number; seconds: number; auth?: string; attack?: { users: string[] }; localAddresses?: number };
+const agents = Array.from({ length: Math.max(1, cfg.localAddresses ?? 1) }, (_, i) => new Agent({ keepAlive: true, maxSockets: cfg.connections, ...(cfg.localAddresses ? { localAddress: `127.0.0.${i + 2}` } : {}) }));
 const latencies: number[] = [];
+const statuses: Record<string, number> = {};
 let errors = 0;
-const end = performance.now() + seconds * 1000;
+let n = 0;
+const end = performance.now() + cfg.seconds * 1000;
 
-function once(): Promise<void> {
+function once(conn: number): Promise<void> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const req = request(url, { agent, headers: { authorization: `Basic ${auth}` } }, (res) => {
+    const auth = cfg.attack ? Buffer.from(`${cfg.attack.users[n % cfg.attack.users.length]}:wrong-${n++}`).toString("base64") : cfg.auth;
+    const req = request(cfg.url, { agent: agents[conn % agents.length], headers: auth ? { authorization: `Basic ${auth}` } : {} }, (res) => {
       res.resume();
       res.on("end", () => {
-        if (res.statusCode === 200) latencies.push(performance.now() - t0);
+        statuses[res.statusCode!] = (statuses[res.statusCode!] ?? 0) + 1;
+        if (res.statusCode === 200 || cfg.attack) latencies.push(performance.now() - t0);
         else errors++;
         resolve();
       });
@@ -27,13 +35,13 @@ function once(): Promise<void> {
   });
 }
 
-async function loop() {
-  while (performance.now() < end) await once();
+async function loop(conn: number) {
+  while (performance.now() < end) await once(conn);
 }
 
-Promise.all(Array.from({ length: connections }, loop)).then(() => {
+Promise.all(Array.from({ length: cfg.connections }, (_, i) => loop(i))).then(() => {
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
-  process.stdout.write(JSON.stringify({ ok: latencies.length, errors, seconds, p50: q(0.5), p99: q(0.99), max: latencies[latencies.length - 1] }) + "\n");
-  agent.destroy();
+  process.stdout.write(JSON.stringify({ ok: latencies.length, errors, statuses, seconds: cfg.seconds, p50: q(0.5), p99: q(0.99), max: latencies[latencies.length - 1] }) + "\n");
+  for (const a of agents) a.destroy();
 });
