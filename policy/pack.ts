@@ -13,7 +13,8 @@ import { fromAnalyzer } from "./sources";
  * The rules as CrossGuard policies. Building them does not start the analyzer: only
  * policy/index.ts constructs the PolicyPack, so tests and the CLI can import this.
  */
-export function analyzerPolicies(ctx: PolicyContext): (ResourceValidationPolicy | StackValidationPolicy)[] {
+export function analyzerPolicies(context: PolicyContext | ((urn: string) => PolicyContext)): (ResourceValidationPolicy | StackValidationPolicy)[] {
+  const ctxFor = typeof context === "function" ? context : () => context;
   return RULES.map((rule) => {
     const base = { name: rule.name, description: rule.description, enforcementLevel: rule.enforcementLevel };
     if (rule.stack) {
@@ -21,6 +22,8 @@ export function analyzerPolicies(ctx: PolicyContext): (ResourceValidationPolicy 
       return {
         ...base,
         validateStack: (args, reportViolation) => {
+          if (!args.resources.length) return;
+          const ctx = ctxFor(args.resources[0].urn);
           for (const f of stack(args.resources.map((r) => fromAnalyzer({ ...r, opts: { ...r.opts, parent: r.parent?.urn } })), ctx)) reportViolation(f.message, f.urn);
         },
       } satisfies StackValidationPolicy;
@@ -29,24 +32,42 @@ export function analyzerPolicies(ctx: PolicyContext): (ResourceValidationPolicy 
     return {
       ...base,
       validateResource: (args, reportViolation) => {
-        for (const f of check(fromAnalyzer(args), ctx)) reportViolation(f.message, f.urn);
+        for (const f of check(fromAnalyzer(args), ctxFor(args.urn))) reportViolation(f.message, f.urn);
       },
     } satisfies ResourceValidationPolicy;
   });
 }
 
+/** The stack a URN belongs to: `urn:pulumi:<stack>::<project>::...`. */
+export function stackOfUrn(urn: string): string {
+  const m = /^urn:pulumi:([^:]+)::/.exec(urn);
+  if (!m) throw new Error(`not a Pulumi URN: ${urn}`);
+  return m[1];
+}
+
 /**
- * The context for `pulumi preview --policy-pack policy`: the roster and settings of the stack
- * named by INTAKE_STACK (default dev), read from the project folder above this pack. Secrets
- * are not needed, so nothing is decrypted.
+ * The context for `pulumi preview --policy-pack policy` / `pulumi up --policy-pack policy`: the
+ * roster and settings of the stack the engine is updating, named by the URNs it sends (the
+ * analyzer gets no other word of the stack), read from the project folder above this pack.
+ * INTAKE_ROSTER names another roster file (onboarding judges the roster it is about to write).
+ * Secrets are not needed, so nothing is decrypted. Made once per stack, on first use.
  */
-export function packContext(projectDir = path.resolve(__dirname, ".."), stack = process.env.INTAKE_STACK ?? "dev"): PolicyContext {
-  const cfg = readStackConfig(projectDir, stack);
-  pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
-  const settings = settingsFromConfig(cfg.file, stack);
-  const roster = loadRoster(path.resolve(projectDir, process.env.INTAKE_ROSTER ?? settings.roster), {
-    tierTable: settings.tierTable,
-    prefix: { repoPrefix: settings.repoPrefix },
-  });
-  return policyContext(roster, settings);
+export function packContext(projectDir = path.resolve(__dirname, "..")): (urn: string) => PolicyContext {
+  const made = new Map<string, PolicyContext>();
+  return (urn) => {
+    const stack = stackOfUrn(urn);
+    let ctx = made.get(stack);
+    if (!ctx) {
+      const cfg = readStackConfig(projectDir, stack);
+      pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
+      const settings = settingsFromConfig(cfg.file, stack);
+      const roster = loadRoster(path.resolve(projectDir, process.env.INTAKE_ROSTER ?? settings.roster), {
+        tierTable: settings.tierTable,
+        prefix: { repoPrefix: settings.repoPrefix },
+      });
+      ctx = policyContext(roster, settings);
+      made.set(stack, ctx);
+    }
+    return ctx;
+  };
 }
