@@ -1,5 +1,6 @@
 import { LocalWorkspace, PulumiCommand, type InlineProgramArgs, type LocalWorkspaceOptions, type OutputMap, type PreviewOptions, type PreviewResult, type UpOptions, type UpResult } from "@pulumi/pulumi/automation";
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import pLimit from "p-limit";
 
@@ -136,7 +137,7 @@ export async function onboard(entry: Record<string, unknown>, o: OnboardOptions)
       const customers = doc.get("customers");
       if (isSeq(customers) && !customers.items.some((c) => isMap(c) && c.get("id") === id)) customers.add(doc.createNode(pinned));
     };
-    const { roster } = withRosterEdit(
+    const { roster, text } = withRosterEdit(
       t.rosterFile,
       base.settings,
       (doc) => {
@@ -147,7 +148,7 @@ export async function onboard(entry: Record<string, unknown>, o: OnboardOptions)
       },
       id,
     );
-    return apply(engine, t, o, id, roster, edit, "onboarded");
+    return apply(engine, t, o, id, { roster, text }, edit, "onboarded");
   });
 }
 
@@ -167,8 +168,7 @@ export async function offboard(id: string, o: OnboardOptions): Promise<OnboardRe
     node.set("status", "offboarded");
   };
   return lockFor(t.stack)(async () => {
-    const { roster } = withRosterEdit(t.rosterFile, base.settings, setStatus, id);
-    return apply(engine, t, o, id, roster, setStatus, "offboarded");
+    return apply(engine, t, o, id, withRosterEdit(t.rosterFile, base.settings, setStatus, id), setStatus, "offboarded");
   });
 }
 
@@ -176,11 +176,12 @@ export async function offboard(id: string, o: OnboardOptions): Promise<OnboardRe
  * Update the stack with the edited roster, then write the roster file and, where the broker runs
  * on Kubernetes, the platform stack. The edit counts as under way (see inFlight) until done.
  */
-async function apply(engine: Engine, t: Target, o: OnboardOptions, id: string, roster: Roster, edit: RosterEdit, action: "onboarded" | "offboarded"): Promise<OnboardResult> {
+async function apply(engine: Engine, t: Target, o: OnboardOptions, id: string, candidate: Candidate, edit: RosterEdit, action: "onboarded" | "offboarded"): Promise<OnboardResult> {
   const what = `${action === "onboarded" ? "onboard" : "offboard"} ${id}`;
+  const roster = candidate.roster;
   inFlight.set(id, edit);
   try {
-    const done = await update(engine, t, roster, o, what);
+    const done = await update(engine, t, candidate, o, what);
     await commitRoster(t.rosterFile, t.settings, edit, t.stack);
     await refreshPlatform(engine, t, o, what);
     return result(t, roster, id, action, done);
@@ -196,9 +197,8 @@ async function apply(engine: Engine, t: Target, o: OnboardOptions, id: string, r
 async function refreshPlatform(engine: Engine, t: Target, o: OnboardOptions, what: string): Promise<void> {
   if (t.shard === undefined || !t.settings.distribution?.kubernetes) return;
   await lockFor(o.stack)(async () => {
-    const { roster } = withRosterEdit(t.rosterFile, t.settings, () => {});
     try {
-      await update(engine, { ...t, stack: o.stack, shard: undefined }, roster, o, `${what} (the broker's roster)`);
+      await update(engine, { ...t, stack: o.stack, shard: undefined }, withRosterEdit(t.rosterFile, t.settings, () => {}), o, `${what} (the broker's roster)`);
     } catch (e) {
       throw new OnboardError(`${(e as Error).message} The customer's shard stack ${t.stack} and the roster file are updated; run \`pulumi up -s ${o.stack}\` so the broker sees it.`, [t.stack]);
     }
@@ -308,14 +308,36 @@ async function withFileLock(lock: string, fn: () => void): Promise<void> {
   }
 }
 
-async function update(engine: Engine, t: Target, roster: Roster, o: OnboardOptions, what: string): Promise<{ changes: Record<string, number>; outputs: OutputMap }> {
+/** The roster an onboarding is about to write: parsed for the program, as text for the policy pack. */
+interface Candidate {
+  roster: Roster;
+  text: string;
+}
+
+/**
+ * Preview with the policy pack, then up, with the candidate roster. The pack reads its roster
+ * from disk (it runs in its own process); it is pointed at a private copy of the candidate
+ * (INTAKE_ROSTER), so it judges the customer being onboarded, not the roster before it.
+ */
+async function update(engine: Engine, t: Target, candidate: Candidate, o: OnboardOptions, what: string): Promise<{ changes: Record<string, number>; outputs: OutputMap }> {
+  const dir = mkdtempSync(path.join(tmpdir(), "intake-onboard-"));
+  try {
+    const rosterCopy = path.join(dir, "roster.yaml");
+    writeFileSync(rosterCopy, candidate.text, { mode: 0o600 });
+    return await updateWith(engine, t, candidate.roster, rosterCopy, o, what);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function updateWith(engine: Engine, t: Target, roster: Roster, rosterCopy: string, o: OnboardOptions, what: string): Promise<{ changes: Record<string, number>; outputs: OutputMap }> {
   const inline: InlineProgramArgs = {
     projectName: PROJECT,
     stackName: t.stack,
     // The engine hands the stack's own config to the program, as `pulumi up` would.
     program: async () => program(settingsFromConfig(`Pulumi.${t.stack}.yaml`, t.stack), roster).outputs,
   };
-  const stack = await engine.stack(inline, { workDir: o.projectDir });
+  const stack = await engine.stack(inline, { workDir: o.projectDir, envVars: { INTAKE_ROSTER: rosterCopy } });
   const policyPacks = [o.policyPack ?? path.join(o.projectDir, "policy")];
   const onOutput = o.onOutput ?? (() => {});
   try {
