@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../cli/main";
-import { customer, rosterYaml } from "./helpers";
+import { customer, rosterYaml, withStackSecrets } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -22,7 +22,8 @@ function tmp(): string {
 /** A copy of the project's stack files in a scratch folder, to edit. */
 function scratchProject(): string {
   const dir = tmp();
-  for (const f of ["Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml"]) cpSync(path.join(ROOT, f), path.join(dir, f));
+  cpSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+  for (const f of ["Pulumi.dev.yaml", "Pulumi.prod.yaml"]) writeFileSync(path.join(dir, f), withStackSecrets(readFileSync(path.join(ROOT, f), "utf8")));
   cpSync(path.join(ROOT, "customers", "roster.yaml"), path.join(dir, "customers", "roster.yaml"));
   return dir;
 }
@@ -114,10 +115,11 @@ describe("intake plan", () => {
   });
 
   it("never prints a secure: value of the stack file", async () => {
-    const stackFile = readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8");
+    const project = scratchProject();
+    const stackFile = readFileSync(path.join(project, "Pulumi.dev.yaml"), "utf8");
     const cipher = /secure: (\S+)/.exec(stackFile)![1];
     const dir = tmp();
-    const r = await run(["plan", "--project", ROOT, "--json", path.join(dir, "p.json"), "--markdown", path.join(dir, "p.md")]);
+    const r = await run(["plan", "--project", project, "--json", path.join(dir, "p.json"), "--markdown", path.join(dir, "p.md")]);
     expect(r.code).toBe(0);
     for (const text of [r.out, readFileSync(path.join(dir, "p.json"), "utf8"), readFileSync(path.join(dir, "p.md"), "utf8")]) expect(text).not.toContain(cipher);
   });

@@ -1,11 +1,13 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { parseSettings, SettingsError } from "../components/settings";
 import { settingsFromConfig } from "../components/stack-settings";
 import { DEFAULT_TIER_TABLE } from "../customers/tiers";
 import { readStackConfig } from "../cli/plan/stack";
-import { BASE_SETTINGS, TODAY } from "./helpers";
+import { BASE_SETTINGS, TODAY, withStackSecrets } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "..");
 const base = BASE_SETTINGS;
@@ -79,7 +81,10 @@ describe("stack settings", () => {
   });
 
   it.each(["dev", "prod"])("Pulumi.%s.yaml reaches the program through pulumi.Config and validates, secrets kept secret", (stack) => {
-    const cfg = readStackConfig(ROOT, stack);
+    const dir = mkdtempSync(path.join(tmpdir(), "settings-"));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), withStackSecrets(readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")));
+    const cfg = readStackConfig(dir, stack);
     expect(cfg.secretKeys).toContain("github:token");
     expect(cfg.config["github:token"]).toMatch(/^\[secret github:token from Pulumi\.\w+\.yaml: not decrypted offline\]$/);
     pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);

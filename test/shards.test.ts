@@ -7,7 +7,7 @@ import { loadStack, StackConfigError } from "../cli/plan/stack";
 import { readAclSource } from "../runtime/broker/broker";
 import { describe, expect, it } from "vitest";
 import { jumpHash, parseShardStackName, rosterForShard, shardOf, shardStackName } from "../customers/shards";
-import { customer, planOf, testRoster } from "./helpers";
+import { customer, planOf, testRoster, withStackSecrets } from "./helpers";
 
 const ids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `cust-${String(i + from).padStart(5, "0")}`);
 
@@ -114,7 +114,7 @@ describe("intake shards --init: the shard stack files", () => {
     const dir = fs.mkdtempSync(path.join(tmpdir(), "shard-init-"));
     fs.cpSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
     fs.cpSync(path.join(ROOT, "customers", "roster.yaml"), path.join(dir, "customers", "roster.yaml"), { recursive: true });
-    const prod = fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8");
+    const prod = withStackSecrets(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
     fs.writeFileSync(path.join(dir, "Pulumi.prod.yaml"), `encryptionsalt: v1:abc:def\n${prod.replace("  registry-intake:environment: prod\n", `  registry-intake:environment: prod\n  registry-intake:shard: { count: ${count} }\n`)}`);
     return { dir };
   }
