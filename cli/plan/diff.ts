@@ -6,6 +6,7 @@ import type { Customer, Roster } from "../../customers/roster";
 import { shardOf, shardStackName } from "../../customers/shards";
 import type { RegistryKind } from "../../customers/tiers";
 import type { PolicyConfig, Violation } from "../../policy/evaluate";
+import { REPLACE_ON } from "../../planning/replace-on";
 import { planProgram, type PlannedResource } from "./plan";
 import { loadStack } from "./stack";
 
@@ -37,20 +38,6 @@ export interface PlanDiff {
   stacks: string[];
   violations: Violation[];
 }
-
-/** Inputs whose change makes the provider replace the resource (create-only fields), per type. */
-const REPLACE_ON: Record<string, string[]> = {
-  "aws:ecr/repository:Repository": ["name", "encryptionConfigurations"],
-  "aws:iam/accessKey:AccessKey": ["user", "pgpKey"],
-  "aws:iam/userPolicy:UserPolicy": ["user", "name"],
-  "azure-native:containerregistry:Token": ["tokenName", "registryName", "resourceGroupName"],
-  "azure-native:containerregistry:ScopeMap": ["scopeMapName", "registryName", "resourceGroupName"],
-  "gcp:artifactregistry/repository:Repository": ["repositoryId", "location", "format", "project"],
-  "gcp:serviceaccount/account:Account": ["accountId", "project"],
-  "gcp:serviceaccount/key:Key": ["serviceAccountId"],
-  "random:index/randomPassword:RandomPassword": ["length", "special", "keepers", "minLower", "minUpper", "minNumeric"],
-  "github:index/teamMembership:TeamMembership": ["teamId", "username"],
-};
 
 /** A file as it was at a git ref, or undefined when it did not exist there. */
 export function gitShow(projectDir: string, ref: string, file: string): string | undefined {

@@ -12,8 +12,8 @@ export interface FakeCloudContext {
   platformOutputs?: Record<string, unknown>;
 }
 
-type State = Record<string, unknown>;
-type Maker = (name: string, inputs: State, ctx: FakeCloudContext) => { id: string | undefined; state: State };
+export type State = Record<string, unknown>;
+export type Maker = (name: string, inputs: State, ctx: FakeCloudContext) => { id: string | undefined; state: State };
 
 function digest(...parts: string[]): string {
   return createHash("sha256").update(parts.join("\0")).digest("hex");
@@ -60,8 +60,11 @@ function k8s(name: string, i: State): { id: string; state: State } {
   return { id: `${ns}/${n}`, state: { ...i, metadata: { ...meta, name: n, namespace: ns, uid: uuid(`${ns}/${n}`) } } };
 }
 
-/** Realistic outputs per resource type, so the plan shows ARNs and URLs as the cloud would. */
-const MAKERS: Record<string, Maker> = {
+/**
+ * Realistic outputs per resource type, so the plan shows ARNs and URLs as the cloud would.
+ * The local provider plugins (providers/) create with these too, so the plan and a real engine agree.
+ */
+export const MAKERS: Record<string, Maker> = {
   "aws:ecr/repository:Repository": (name, i, c) => {
     const repo = String(i.name ?? name);
     const region = String(i.region ?? c.region);
