@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as settingsRuntime from "@pulumi/pulumi/runtime/settings";
-import { fakeCloud, type FakeCloudContext } from "./fake-cloud";
+import { fakeCloud, type FakeCloudContext } from "../../planning/fake-cloud";
 
 /** One resource the program registered, as the engine saw it. */
 export interface RecordedResource {
@@ -52,6 +52,7 @@ interface MonitorLike {
   registerResource(req: any, callback: (err: any, resp: any) => void): Promise<void>;
   readResource(req: any, callback: (err: any, resp: any) => void): Promise<void>;
   resources: Map<string, { urn: string; id: string | null; state: any }>;
+  newUrn(parent: string | undefined, type: string, name: string): string;
 }
 
 export interface MockRunOptions {
@@ -97,6 +98,13 @@ export async function runUnderMocks<T>(fn: () => T, opts: MockRunOptions): Promi
     false,
   );
   const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
+  // The SDK's mock monitor qualifies a child's type with its parent's last type only; the engine
+  // keeps the whole chain (`A$B$C`), so grandchildren got URNs `pulumi up` never gives them.
+  monitor.newUrn = (parent, type, name) => {
+    const parentType = parent ? parent.split("::")[2] : undefined;
+    const qualified = parentType && parentType !== "pulumi:pulumi:Stack" ? `${parentType}$${type}` : type;
+    return `urn:pulumi:${opts.stack}::${opts.project}::${qualified}::${name}`;
+  };
   const recorded: RecordedResource[] = [];
   const failures: unknown[] = [];
   const original = monitor.registerResource.bind(monitor);
