@@ -10,12 +10,6 @@ const settings = settingsFromConfig(`Pulumi.${pulumi.getStack()}.yaml`);
 const rosterPath = path.resolve(__dirname, settings.roster);
 const roster = loadRoster(rosterPath, { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } });
 
-const result = program(settings, roster);
-export const ecrControllerRoleArn = result.outputs.ecrControllerRoleArn;
-export const ecrPushRoleArn = result.outputs.ecrPushRoleArn;
-export const ecrKmsKeyArn = result.outputs.ecrKmsKeyArn;
-export const acrLoginServer = result.outputs.acrLoginServer;
-export const acrRegistryName = result.outputs.acrRegistryName;
-export const distributionAcl = result.outputs.distributionAcl;
-export const distributionDeliveryPassword = result.outputs.distributionDeliveryPassword;
-export const customers = result.outputs.customers;
+const { outputs } = program(settings, roster);
+// The stack outputs: those the stack's kinds produce (an undefined one would only draw a warning).
+export = Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined));

@@ -1,0 +1,123 @@
+// The real Pulumi engine, offline: the CLI and language host built by scripts/engine.sh, the
+// local provider plugins of providers/bin, a file backend and a passphrase, in a scratch copy of
+// the project (so `pulumi stack init` never writes into the working tree).
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+
+export const ROOT = path.resolve(__dirname, "../..");
+
+let engineBin: string | undefined;
+let why: string | undefined;
+
+/** Why the engine tests cannot run here, or undefined (then `engineBinDir()` is set). Builds the engine once. */
+export function engineUnavailable(): string | undefined {
+  if (engineBin || why) return why;
+  const r = spawnSync("bash", [path.join(ROOT, "scripts/engine.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 30 * 60_000 });
+  const dir = r.stdout?.trim().split("\n").pop();
+  if (r.status !== 0 || !dir) why = `scripts/engine.sh could not build the Pulumi engine: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(-3).join(" | ")}`;
+  else engineBin = dir;
+  return why;
+}
+
+export function engineBinDir(): string {
+  if (!engineBin) throw new Error("engineUnavailable() first");
+  return engineBin;
+}
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Files of the project a stack needs: everything but dependencies, tests, benches and local state. */
+const SKIP = new Set(["node_modules", ".git", ".tools", "test", "bench", "out", ".github"]);
+
+/**
+ * A scratch copy of the project with its own backend, PULUMI_HOME and fake cloud. `pulumi(...)`
+ * runs the real CLI there; `remove()` deletes it all (the caller's afterAll).
+ */
+export class EngineProject {
+  readonly dir: string;
+  readonly env: NodeJS.ProcessEnv;
+
+  constructor() {
+    this.dir = mkdtempSync(path.join(tmpdir(), "intake-engine-"));
+    cpSync(ROOT, this.dir, { recursive: true, filter: (src) => src === ROOT || !SKIP.has(path.relative(ROOT, src).split(path.sep)[0]) });
+    symlinkSync(path.join(ROOT, "node_modules"), path.join(this.dir, "node_modules"));
+    const state = path.join(this.dir, ".state");
+    mkdirSync(state);
+    this.env = {
+      ...process.env,
+      PATH: [engineBinDir(), path.join(ROOT, "providers", "bin"), process.env.PATH].join(path.delimiter),
+      PULUMI_BACKEND_URL: `file://${state}`,
+      PULUMI_CONFIG_PASSPHRASE: "engine-test-passphrase",
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      PULUMI_HOME: path.join(this.dir, ".pulumi-home"),
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+      INTAKE_FAKE_CLOUD: path.join(this.dir, ".fake-cloud.json"),
+      NO_COLOR: "1",
+    };
+  }
+
+  file(rel: string): string {
+    return path.join(this.dir, rel);
+  }
+
+  write(rel: string, text: string): void {
+    writeFileSync(this.file(rel), text);
+  }
+
+  /** Run the real `pulumi` here; never throws, resolves with the exit code and output. */
+  pulumi(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
+    return this.exec("pulumi", args, opts);
+  }
+
+  /** Run `intake` (this project's CLI) with this project's engine environment. */
+  intake(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
+    return this.exec(process.execPath, [path.join(ROOT, "cli/bin/intake.js"), ...args], opts);
+  }
+
+  private exec(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<Run> {
+    return new Promise((resolve) => {
+      const child = spawn(cmd, args, { cwd: this.dir, env: { ...this.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      const timer = setTimeout(() => {
+        stderr += `\n[killed after ${opts.timeoutMs ?? 300_000} ms]`;
+        if (child.pid) process.kill(-child.pid, "SIGKILL");
+      }, opts.timeoutMs ?? 300_000);
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, stdout, stderr });
+      });
+    });
+  }
+
+  /** `pulumi stack init` and the secrets an environment sets itself (the stack files hold none). */
+  async initStack(stack: string): Promise<void> {
+    const steps = [
+      ["stack", "init", stack],
+      ["config", "set", "--secret", "github:token", "ghp_engine_test_provider_token", "-s", stack],
+      ["config", "set", "--secret", "--path", "registry-intake:ghcr.machineUserTokens.acme", "ghp_engine_test_acme_pat", "-s", stack],
+    ];
+    for (const args of steps) {
+      const r = await this.pulumi(args);
+      if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} failed (${r.code}): ${r.stderr}${r.stdout}`);
+    }
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** Fail with the engine's own words when a command did not succeed. */
+export function ok(r: Run, what: string): Run {
+  if (r.code !== 0) throw new Error(`${what} exited ${r.code}:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
+  return r;
+}

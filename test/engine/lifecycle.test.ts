@@ -1,0 +1,120 @@
+// A customer's life on one stack, each step a real `pulumi up`: onboard (Automation API, policy
+// pack), tier change, suspension, lapse, offboarding, re-onboarding; credentials disabled then
+// deleted, repositories never deleted, nothing in state the roster does not explain.
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { EngineProject, engineUnavailable, ok } from "./harness";
+
+const unavailable = engineUnavailable();
+if (unavailable) console.log(`skipping the real-engine lifecycle tests: ${unavailable}`);
+
+type Step = { op: string; type: string };
+type Entry = Record<string, unknown> & { id: string };
+
+/** Repositories holding images (not the grants on them, such as a GitHub TeamRepository). */
+const isRepository = (type: string) => ["aws:ecr/repository:Repository", "gcp:artifactregistry/repository:Repository", "github:index/repository:Repository"].includes(type);
+
+const ACME: Entry = { id: "acme", name: "Acme Corp", tier: "enterprise", license: { expires: "2099-12-31" }, github: { members: ["wile-e-coyote"], machineUser: "acme-ci-bot" } };
+const WAYNE: Entry = { id: "wayne", name: "Wayne Enterprises", tier: "standard", license: { expires: "2099-12-31" }, github: { members: ["bruce-wayne"] } };
+
+describe.skipIf(!!unavailable)("a customer's lifecycle through real `pulumi up`s on one stack", () => {
+  let p: EngineProject;
+  const roster = () => parse(readFileSync(p.file("customers/roster.yaml"), "utf8")) as { customers: Entry[] };
+  const setRoster = (customers: Entry[]) => p.write("customers/roster.yaml", stringify({ customers }));
+  const wayne = () => roster().customers.find((c) => c.id === "wayne");
+
+  /** Preview (JSON) then up: the steps the engine planned for each URN. */
+  async function upWith(customers: Entry[]): Promise<Map<string, Step>> {
+    setRoster(customers);
+    const preview = ok(await p.pulumi(["preview", "--json", "--policy-pack", "policy", "--stack", "dev"]), "pulumi preview --json");
+    const steps = new Map<string, Step>(
+      (JSON.parse(preview.stdout).steps as { op: string; urn: string; newState?: { type: string }; oldState?: { type: string } }[]).map((s) => [s.urn, { op: s.op, type: s.newState?.type ?? s.oldState?.type ?? "" }]),
+    );
+    ok(await p.pulumi(["up", "--yes", "--policy-pack", "policy", "--stack", "dev"]), "pulumi up");
+    return steps;
+  }
+  const ops = (steps: Map<string, Step>, customer: string, pred: (s: Step) => boolean) =>
+    [...steps].filter(([urn, s]) => urn.includes(`::${customer}`) && pred(s)).map(([urn, s]) => `${s.op} ${urn.split("::").pop()}`);
+  async function state(): Promise<{ urn: string; type: string; inputs?: Record<string, unknown>; outputs?: Record<string, unknown> }[]> {
+    const r = ok(await p.pulumi(["stack", "export", "--stack", "dev"]), "pulumi stack export");
+    return JSON.parse(r.stdout).deployment.resources;
+  }
+  const cloud = () => JSON.parse(readFileSync(p.file(".fake-cloud.json"), "utf8")) as { resources: Record<string, { type: string; id: string; outputs: Record<string, unknown> }> };
+
+  beforeAll(async () => {
+    p = new EngineProject();
+    setRoster([ACME]);
+    await p.initStack("dev");
+    ok(await p.pulumi(["up", "--yes", "--stack", "dev"]), "first pulumi up");
+  }, 300_000);
+  afterAll(() => p?.remove());
+
+  it("onboards through the Automation API with the policy pack, writing the roster only after up", async () => {
+    p.write("wayne.yaml", stringify(WAYNE));
+    const r = await p.intake(["onboard", "--file", p.file("wayne.yaml"), "--stack", "dev", "--project", p.dir, "--json"]);
+    expect(r.stderr).toMatch(/preview of dev with the policy pack/);
+    expect(r.code, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result).toMatchObject({ customer: "wayne", action: "onboarded", stack: "dev" });
+    expect(result.changes.create).toBeGreaterThan(0);
+    expect(wayne()).toMatchObject({ id: "wayne", tier: "standard" });
+    // The stack holds wayne's GitHub repository and team (standard: ghcr only), nothing else of its.
+    const types = (await state()).filter((s) => s.urn.includes("::wayne")).map((s) => s.type);
+    expect(types).toEqual(expect.arrayContaining(["github:index/repository:Repository", "github:index/team:Team"]));
+    expect(types.filter((t) => /^(aws|azure-native|gcp):/.test(t))).toEqual([]);
+  }, 300_000);
+
+  it("a tier upgrade adds the new kinds and replaces or deletes nothing", async () => {
+    const steps = await upWith([ACME, { ...wayne()!, tier: "enterprise", kubernetes: { namespace: "wayne-apps" } }]);
+    expect(ops(steps, "wayne", (s) => s.op === "replace" || s.op === "delete" || s.op === "delete-replaced")).toEqual([]);
+    expect(ops(steps, "wayne", (s) => s.op === "create" && s.type === "aws:ecr/repository:Repository").length).toBeGreaterThan(0);
+  }, 300_000);
+
+  it("a suspension disables credentials in place; a lapse keeps them disabled; nothing is deleted", async () => {
+    const suspended = await upWith([ACME, { ...wayne()!, status: "suspended" }]);
+    // Only grants are withdrawn (the GitHub team's read on the repository); identities and repositories stay.
+    expect(ops(suspended, "wayne", (s) => ["replace", "delete", "delete-replaced", "create-replacement"].includes(s.op))).toEqual(["delete wayne-ghcr-read"]);
+    expect(ops(suspended, "wayne", (s) => s.type === "aws:iam/accessKey:AccessKey")).toEqual(["update wayne-ecr-key"]);
+    const key = (await state()).find((s) => s.type === "aws:iam/accessKey:AccessKey" && s.urn.includes("::wayne"))!;
+    expect(key.inputs?.status).toBe("Inactive");
+    const token = (await state()).find((s) => s.type === "azure-native:containerregistry:Token" && s.urn.includes("::wayne"))!;
+    expect(token.inputs?.status).toBe("disabled");
+
+    const lapsed = await upWith([ACME, { ...wayne()!, status: "active", license: { expires: "2026-01-31" } }]);
+    expect(ops(lapsed, "wayne", (s) => ["replace", "delete", "create"].includes(s.op))).toEqual([]);
+    expect((await state()).find((s) => s.type === "aws:iam/accessKey:AccessKey" && s.urn.includes("::wayne"))!.inputs?.status).toBe("Inactive");
+  }, 600_000);
+
+  it("offboarding (intake offboard) deletes the credentials and keeps every repository, in state and in the cloud", async () => {
+    setRoster([ACME, { ...wayne()!, license: { expires: "2099-12-31" } }]);
+    ok(await p.pulumi(["up", "--yes", "--stack", "dev"]), "pulumi up (renewed)");
+    const before = await state();
+    const repos = before.filter((s) => s.urn.includes("::wayne") && isRepository(s.type)).map((s) => s.urn);
+    expect(repos.length).toBeGreaterThan(2);
+    const r = await p.intake(["offboard", "--customer", "wayne", "--stack", "dev", "--project", p.dir]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(wayne()!.status).toBe("offboarded");
+    const after = await state();
+    const credentialTypes = ["aws:iam/accessKey:AccessKey", "aws:iam/user:User", "azure-native:containerregistry:Token", "gcp:serviceaccount/account:Account", "github:index/teamMembership:TeamMembership"];
+    expect(after.filter((s) => s.urn.includes("::wayne") && credentialTypes.includes(s.type)).map((s) => s.type)).toEqual([]);
+    for (const urn of repos) expect(after.map((s) => s.urn)).toContain(urn);
+    const kept = Object.values(cloud().resources).filter((x) => x.type === "aws:ecr/repository:Repository" && x.id.startsWith("intake/wayne/"));
+    expect(kept.length).toBeGreaterThan(0);
+  }, 600_000);
+
+  it("re-onboarding brings credentials back against the kept repositories, and the state holds only what the roster explains", async () => {
+    const steps = await upWith([ACME, { ...wayne()!, status: "active" }]);
+    expect(ops(steps, "wayne", (s) => s.op === "create" && s.type === "aws:iam/accessKey:AccessKey")).toEqual(["create wayne-ecr-key"]);
+    expect(ops(steps, "wayne", (s) => ["replace", "delete"].includes(s.op) || (s.op === "create" && isRepository(s.type)))).toEqual([]);
+    ok(await p.pulumi(["preview", "--expect-no-changes", "--stack", "dev"]), "pulumi preview --expect-no-changes");
+    // Every customer resource in state belongs to a customer of the roster.
+    const ids = new Set(roster().customers.map((c) => c.id));
+    const customerResources = (await state()).filter((s) => s.urn.includes("::registry-intake:index:CustomerRegistries"));
+    expect(customerResources.length).toBeGreaterThan(10);
+    for (const s of customerResources) {
+      const name = s.urn.split("::").pop()!;
+      expect([...ids].some((id) => name === id || name.startsWith(`${id}-`)), s.urn).toBe(true);
+    }
+  }, 600_000);
+});

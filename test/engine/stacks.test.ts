@@ -1,0 +1,114 @@
+// The program on the real Pulumi engine: `pulumi preview` / `pulumi up` of the dev and prod
+// stacks with the policy pack, a planted violation, the audit of a real stack export, and the
+// offline plan's fidelity to what the engine previews.
+import { readFileSync, writeFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EngineProject, engineUnavailable, ok } from "./harness";
+
+const unavailable = engineUnavailable();
+if (unavailable) console.log(`skipping the real-engine tests: ${unavailable}`);
+
+/** Resources of a `pulumi preview --json`: URN → step. */
+function previewSteps(json: string): Map<string, { op: string; type: string; parent?: string; inputs: Record<string, unknown> }> {
+  const doc = JSON.parse(json) as { steps?: { op: string; urn: string; newState?: { type: string; parent?: string; inputs?: Record<string, unknown> } }[] };
+  return new Map((doc.steps ?? []).map((s) => [s.urn, { op: s.op, type: s.newState?.type ?? "", parent: s.newState?.parent || undefined, inputs: s.newState?.inputs ?? {} }]));
+}
+
+/** Mandatory policy violations in the engine's output ("mandatory" lines of the Policies section). */
+function mandatory(out: string): string[] {
+  return out.split("\n").filter((l) => /\[mandatory\]/.test(l));
+}
+
+describe.skipIf(!!unavailable).each(["dev", "prod"])("the %s stack on the real engine", (stack) => {
+  let p: EngineProject;
+  beforeAll(async () => {
+    p = new EngineProject();
+    await p.initStack(stack);
+  }, 120_000);
+  afterAll(() => p?.remove());
+
+  it("previews and applies with the policy pack and no violation; a second preview changes nothing", async () => {
+    const preview = ok(await p.pulumi(["preview", "--policy-pack", "policy", "--stack", stack]), "pulumi preview");
+    expect(preview.stdout).toMatch(/Loading policy packs/);
+    expect(mandatory(preview.stdout)).toEqual([]);
+    expect(preview.stdout).toMatch(/\+ \d+ to create/);
+    const up = ok(await p.pulumi(["up", "--yes", "--policy-pack", "policy", "--stack", stack]), "pulumi up");
+    expect(up.stdout).toMatch(/\+ \d+ created/);
+    expect(up.stdout).not.toMatch(/Undefined value/);
+    ok(await p.pulumi(["preview", "--expect-no-changes", "--policy-pack", "policy", "--stack", stack]), "pulumi preview --expect-no-changes");
+  }, 300_000);
+
+  it("its stack export passes `intake policy audit`; a foreign ARN planted in it is caught", async () => {
+    const exported = ok(await p.pulumi(["stack", "export", "--stack", stack, "--file", p.file("export.json")]), "pulumi stack export");
+    expect(exported.code).toBe(0);
+    const clean = await p.intake(["policy", "audit", "--project", p.dir, "--stack-export", p.file("export.json")]);
+    expect(clean.stderr).toBe("");
+    expect(clean.code).toBe(0);
+    const doc = JSON.parse(readFileSync(p.file("export.json"), "utf8"));
+    const policy = doc.deployment.resources.find((r: { type: string; urn: string }) => r.type === "aws:iam/userPolicy:UserPolicy" && r.urn.includes("acme"));
+    // acme's user policy now also reaches globex's repository.
+    expect(policy.inputs.policy).toContain(":repository/intake/acme/app");
+    policy.inputs.policy = policy.inputs.policy.replace(":repository/intake/acme/app", ":repository/intake/globex/app");
+    writeFileSync(p.file("export-planted.json"), JSON.stringify(doc));
+    const caught = await p.intake(["policy", "audit", "--project", p.dir, "--stack-export", p.file("export-planted.json")]);
+    expect(caught.code).toBe(1);
+    expect(caught.stdout).toMatch(/grants-confined-to-customer/);
+  }, 120_000);
+});
+
+describe.skipIf(!!unavailable)("the policy pack as the engine runs it", () => {
+  let p: EngineProject;
+  beforeAll(async () => {
+    p = new EngineProject();
+    await p.initStack("dev");
+  }, 120_000);
+  afterAll(() => p?.remove());
+
+  it("a resource that breaks a tier fails the preview with the rule's name", async () => {
+    // A program variant: one more repository, labelled for initech, whose tier (standard) has no ECR.
+    const index = readFileSync(p.file("index.ts"), "utf8");
+    p.write(
+      "index.ts",
+      `${index}\nimport * as aws from "@pulumi/aws";\nnew aws.ecr.Repository("planted", { name: "intake/initech/planted", tags: { "intake-customer": "initech", "intake-tier": "standard", "managed-by": "registry-intake" } });\n`,
+    );
+    const r = await p.pulumi(["preview", "--policy-pack", "policy", "--stack", "dev"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toMatch(/tier-allows-kind/);
+    expect(mandatory(r.stdout).join("\n")).toMatch(/tier-allows-kind/);
+    p.write("index.ts", index);
+  }, 300_000);
+
+  it("the offline plan declares exactly what the engine previews: URNs, types, parents and inputs", async () => {
+    const preview = ok(await p.pulumi(["preview", "--json", "--stack", "dev"]), "pulumi preview --json");
+    const steps = previewSteps(preview.stdout);
+    const planFile = p.file("plan.json");
+    ok(await p.intake(["plan", "--project", p.dir, "--stack", "dev", "--json", planFile]), "intake plan");
+    const plan = JSON.parse(readFileSync(planFile, "utf8")) as { resources: { urn: string; type: string; parent?: string; inputs: Record<string, unknown> }[] };
+    const engineUrns = [...steps.keys()].filter((u) => !u.includes("::pulumi:providers:") && !u.endsWith("::pulumi:pulumi:Stack::registry-intake-dev")).sort();
+    const planUrns = plan.resources.map((r) => r.urn).sort();
+    expect(planUrns).toEqual(engineUrns);
+    for (const r of plan.resources) {
+      const s = steps.get(r.urn)!;
+      expect(s.type, r.urn).toBe(r.type);
+      if (r.parent) expect(s.parent, r.urn).toBe(r.parent);
+      // The inputs the plan shows: every plain (known, not secret) value the engine saw too.
+      for (const [k, v] of Object.entries(r.inputs)) {
+        if (v === "[secret]" || v === undefined || JSON.stringify(v).includes("[secret]")) continue;
+        const e = s.inputs[k];
+        if (typeof e === "string" && e === "04da6b54-80e4-46f7-96ec-b56ff0331ba9") continue; // unknown at preview
+        expect({ [k]: normal(e) }, r.urn).toEqual({ [k]: normal(v) });
+      }
+    }
+  }, 300_000);
+});
+
+/** Inputs compared as the engine serialises them: no undefined members, secrets unwrapped. */
+function normal(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(normal);
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    if (o["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270") return "[secret]";
+    return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined).map(([k, x]) => [k, normal(x)]));
+  }
+  return v;
+}
