@@ -56,6 +56,21 @@ describe.skipIf(!!unavailable).each(["dev", "prod"])("the %s stack on the real e
   }, 120_000);
 });
 
+describe.skipIf(!!unavailable)("the committed stack files on a new stack", () => {
+  it.each(["dev", "prod"])("%s: `pulumi stack init` with a passphrase, then every config value reads (nothing a new secrets provider cannot decrypt)", async (stack) => {
+    const p = new EngineProject();
+    try {
+      ok(await p.pulumi(["stack", "init", stack]), "pulumi stack init");
+      const r = await p.pulumi(["config", "--show-secrets", "--json", "--stack", stack]);
+      expect(r.stderr).not.toMatch(/decrypt/);
+      expect(r.code).toBe(0);
+      expect(Object.keys(JSON.parse(r.stdout))).toContain("registry-intake:environment");
+    } finally {
+      p.remove();
+    }
+  }, 60_000);
+});
+
 describe.skipIf(!!unavailable)("the policy pack as the engine runs it", () => {
   let p: EngineProject;
   beforeAll(async () => {
