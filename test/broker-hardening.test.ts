@@ -370,6 +370,15 @@ describe.skipIf(!!unavailable)("ordinary mistakes at the command line: one line,
     expect(r.err.split("\n")).toHaveLength(1);
   });
 
+  it("plan: a --project without Pulumi.yaml", async () => {
+    const { main } = await import("../cli/main.js");
+    const err: string[] = [];
+    const code = await main(["plan", "--project", "/nonexistent-project"], { out: () => undefined, err: (s: string) => err.push(s) });
+    expect(code).toBe(2);
+    expect(err.join("\n")).toMatch(/\/nonexistent-project .*no Pulumi\.yaml\): pass --project with the folder that holds Pulumi\.yaml/s);
+    expect(err.join("\n")).not.toMatch(/\n\s+at /);
+  });
+
   it("broker: a missing access list, one that is not JSON, another service's, a --ttl out of bounds", async () => {
     const dir = scratch();
     const pair = makeKeyPair(dir);

@@ -83,6 +83,7 @@ describe("stack settings", () => {
   it.each(["dev", "prod"])("Pulumi.%s.yaml reaches the program through pulumi.Config and validates, secrets kept secret", (stack) => {
     const dir = mkdtempSync(path.join(tmpdir(), "settings-"));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(path.join(dir, "Pulumi.yaml"), readFileSync(path.join(ROOT, "Pulumi.yaml")));
     writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), withStackSecrets(readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")));
     const cfg = readStackConfig(dir, stack);
     expect(cfg.secretKeys).toContain("github:token");

@@ -51,6 +51,9 @@ export function listStacks(projectDir: string): string[] {
 export function readStackConfig(projectDir: string, stack: string, text?: string): StackConfig {
   const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
   if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new StackConfigError(file, [`stack name "${stack}" may hold only letters, digits, '_', '.' and '-'`]);
+  if (text === undefined && !existsSync(path.join(projectDir, "Pulumi.yaml"))) {
+    throw new StackConfigError(projectDir, ["is not a Pulumi project folder (no Pulumi.yaml): pass --project with the folder that holds Pulumi.yaml"]);
+  }
   if (text === undefined && !existsSync(file)) {
     throw new StackConfigError(file, [`no such stack file (stacks here: ${listStacks(projectDir).join(", ") || "none"})`]);
   }
