@@ -148,7 +148,8 @@ export const MAKERS: Record<string, Maker> = {
     const email = `${i.accountId}@${i.project}.iam.gserviceaccount.com`;
     return {
       id: `projects/${i.project}/serviceAccounts/${email}`,
-      state: { ...i, email, name: `projects/${i.project}/serviceAccounts/${email}`, member: `serviceAccount:${email}`, uniqueId: numeric(email, 21) },
+      // GCP ignores `disabled` when it creates an account: it starts enabled whatever was asked.
+      state: { ...i, disabled: false, email, name: `projects/${i.project}/serviceAccounts/${email}`, member: `serviceAccount:${email}`, uniqueId: numeric(email, 21) },
     };
   },
   "gcp:serviceaccount/iAMMember:IAMMember": (_n, i) => ({ id: `${i.serviceAccountId}/${i.role}/${i.member}`, state: { ...i, etag: `BwY${alnum(`etag:${i.serviceAccountId}`, 9)}=` } }),
@@ -184,6 +185,30 @@ export const MAKERS: Record<string, Maker> = {
   "kubernetes:apps/v1:Deployment": k8s,
 };
 
+/** JSON whitespace IAM does not count toward a policy's size. */
+function policySize(policy: unknown): number {
+  return typeof policy === "string" ? policy.replace(/\s+/g, "").length : JSON.stringify(policy ?? "").length;
+}
+
+/**
+ * What the clouds refuse at create, as each has refused a first `pulumi up` somewhere: the
+ * cloud's error for these inputs, or undefined. Both the offline plan and the local provider
+ * plugins apply it, so a program that would be refused fails a test here first.
+ */
+export function cloudRefusal(type: string, inputs: State): string | undefined {
+  if (type === "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate") {
+    const tags = inputs.resourceTags && Object.keys(inputs.resourceTags as object).length > 0;
+    const kms = ((inputs.encryptionConfigurations ?? []) as { encryptionType?: string }[]).some((e) => e.encryptionType === "KMS");
+    if ((tags || kms) && !inputs.customRoleArn) {
+      return `InvalidParameterException: repository creation template ${inputs.prefix}: customRoleArn is required when resourceTags or KMS encryption are set`;
+    }
+  }
+  if (type === "aws:iam/userPolicy:UserPolicy" && policySize(inputs.policy) > 2048) {
+    return `LimitExceeded: Maximum policy size of 2048 bytes exceeded for user ${inputs.user} (${policySize(inputs.policy)} without whitespace)`;
+  }
+  return undefined;
+}
+
 /** The `newResource` of the mock engine: components get no id; unknown types echo their inputs. */
 export function fakeCloud(ctx: FakeCloudContext): (args: pulumi.runtime.MockResourceArgs) => { id: string | undefined; state: State } {
   return (args) => {
@@ -192,6 +217,8 @@ export function fakeCloud(ctx: FakeCloudContext): (args: pulumi.runtime.MockReso
       const outputs = ctx.platformOutputs ?? {};
       return { id: String(args.inputs?.name ?? args.name), state: { name: args.inputs?.name, outputs, secretOutputNames: Object.keys(outputs).filter((k) => /password|secret/i.test(k)) } };
     }
+    const refused = cloudRefusal(args.type, args.inputs ?? {});
+    if (refused) throw new Error(`${args.type} ${args.name}: ${refused}`);
     const make = MAKERS[args.type];
     if (make) return make(args.name, args.inputs ?? {}, ctx);
     return { id: `${args.name}-${digest(args.type, args.name).slice(0, 8)}`, state: { ...args.inputs } };

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type * as provider from "@pulumi/pulumi/provider";
-import { MAKERS, type FakeCloudContext, type State } from "../planning/fake-cloud";
+import { cloudRefusal, MAKERS, type FakeCloudContext, type State } from "../planning/fake-cloud";
 import { REPLACE_ON } from "../planning/replace-on";
 
 /**
@@ -284,6 +284,8 @@ export class LocalProvider implements provider.Provider {
   async create(urn: string, news: unknown): Promise<provider.CreateResult> {
     const { type, name } = typeOf(urn);
     const inputs = plainState(news);
+    const refused = cloudRefusal(type, inputs);
+    if (refused) throw new Error(refused);
     const doc = this.store.read();
     const made = this.make(type, name, inputs, this.context(doc));
     if (this.stateless) return { id: made.id, outs: made.state };
