@@ -44,7 +44,8 @@ export function lifecyclePolicy(untaggedExpiryDays: number, keep: number): strin
 
 /**
  * One customer's namespace on ECR: its repositories (kept on delete, whatever happens to the
- * customer) and, unless offboarded, an IAM user whose policy reaches only those repositories,
+ * customer) and, unless offboarded, an IAM user whose policy reaches only its namespace
+ * (`<prefix>/<id>/*`: one ARN, whatever the number of repositories),
  * with an access key that is disabled while the customer is suspended.
  */
 export class EcrNamespace extends pulumi.ComponentResource {
@@ -103,7 +104,13 @@ export class EcrNamespace extends pulumi.ComponentResource {
         {
           user: user.name,
           name: "ecr-namespace",
-          policy: this.repositoryArns.apply((arns) => JSON.stringify(ecrPushPullPolicy("PushPullOwnRepositories", arns))),
+          // One prefix ARN (`repository/intake/acme/*`), not one per repository: an inline user policy
+          // holds 2,048 characters, which about 20 repository ARNs exceed. The prefix is the
+          // customer's namespace, as the runtime's session policy names it; the partition and
+          // account come from the repositories' own ARNs.
+          policy: this.repositoryArns.apply((arns) =>
+            JSON.stringify(ecrPushPullPolicy("PushPullOwnRepositories", [arns[0].replace(/:repository\/.*$/, `:repository/${args.repositoryPrefix}*`)])),
+          ),
         },
         { parent: this },
       );

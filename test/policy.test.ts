@@ -250,6 +250,14 @@ describe("each rule: violating cases (the compliant case is the unedited program
       doc.Statement[0].Action.push("ecr:PutImage");
       p.inputs.policy = JSON.stringify(doc);
     }, 'Resource "*" with ecr:PutImage'],
+    ["no-wildcard-grants", "a wildcard wider than the customer's namespace", (rs: RecordedResource[]) => {
+      const p = find(rs, T.userPolicy, (r) => r.inputs.user === "intake-customer-globex");
+      p.inputs.policy = String(p.inputs.policy).replace("repository/intake/globex/*", "repository/intake/*");
+    }, 'wildcard resource "arn:aws:ecr:eu-west-1:111122223333:repository/intake/*"', ["grants-confined-to-customer"]],
+    ["no-wildcard-grants", "a wildcard inside the customer's namespace that is not the whole of it", (rs: RecordedResource[]) => {
+      const p = find(rs, T.userPolicy, (r) => r.inputs.user === "intake-customer-globex");
+      p.inputs.policy = String(p.inputs.policy).replace("repository/intake/globex/*", "repository/intake/globex/a*");
+    }, 'wildcard resource "arn:aws:ecr:eu-west-1:111122223333:repository/intake/globex/a*"'],
     ["no-wildcard-grants", "a team with push", (rs: RecordedResource[]) => {
       find(rs, T.teamRepo, (r) => r.inputs.repository === "intake-globex").inputs.permission = "push";
     }, "grants push on the customer's repository"],

@@ -64,7 +64,7 @@ describe("ECR namespace", () => {
     const { plan, recorded } = await planOf([customer("acme", "professional")], { repoPrefix: "cust" });
     expect(owned(plan, recorded, "acme", T.repo)[0].inputs.name).toBe("cust/acme/app");
     expect(owned(plan, recorded, "acme", T.user)[0].inputs.name).toBe("cust-customer-acme");
-    expect(recorded.filter((r) => r.type === T.role).map((r) => r.inputs.name).sort()).toEqual(["cust-ecr-controller", "cust-ecr-push"]);
+    expect(recorded.filter((r) => r.type === T.role).map((r) => r.inputs.name).sort()).toEqual(["cust-ecr-controller", "cust-ecr-push", "cust-ecr-template"]);
   });
 
   it("scans on push, and makes tags immutable in prod only", async () => {
@@ -132,7 +132,7 @@ describe("IAM policies reach only the customer's own repositories", () => {
     customer("globex", "professional", { ecr: { repositories: ["api", "web"] } }),
   ];
 
-  it("every resource in a customer policy is one of its own repository ARNs, or * for GetAuthorizationToken alone", async () => {
+  it("every resource in a customer policy is its own namespace (covering its repositories and no other customer's), or * for GetAuthorizationToken alone", async () => {
     const { plan, recorded } = await planOf(roster);
     for (const id of ["acme", "acme-eu", "globex"]) {
       const ownArns = new Set(owned(plan, recorded, id, T.repo).map((r) => r.state.arn as string));
@@ -147,7 +147,13 @@ describe("IAM policies reach only the customer's own repositories", () => {
           expect(resources).toEqual(["*"]);
           expect(s.Action).toEqual([ECR_AUTH_ACTION]);
         } else {
-          for (const arn of resources) expect(ownArns.has(arn), `${id} policy reaches ${arn}`).toBe(true);
+          // One ARN, the customer's namespace: it covers each of its repositories and none of anyone else's.
+          expect(resources).toEqual([expect.stringMatching(new RegExp(`:repository/intake/${id}/\\*$`))]);
+          const prefix = resources[0].slice(0, -1);
+          for (const arn of ownArns) expect(arn.startsWith(prefix), `${arn} under ${prefix}`).toBe(true);
+          const others = recorded.filter((r) => r.type === T.repo && !ownArns.has(r.state.arn as string)).map((r) => r.state.arn as string);
+          expect(others.length).toBeGreaterThan(0);
+          for (const arn of others) expect(arn.startsWith(prefix), `${id} policy reaches ${arn}`).toBe(false);
           expect(s.Action.every((a) => a.startsWith("ecr:") && !a.includes("*"))).toBe(true);
         }
       }
@@ -156,7 +162,7 @@ describe("IAM policies reach only the customer's own repositories", () => {
       expect(actions).toEqual(expect.arrayContaining(["ecr:PutImage", "ecr:BatchGetImage", "ecr:InitiateLayerUpload"]));
       expect(actions.some((a) => /Delete|SetRepositoryPolicy|CreateRepository/.test(a))).toBe(false);
       const granted = new Set(statements.flatMap((s) => ([] as string[]).concat(s.Resource ?? [])).filter((a) => a !== "*"));
-      expect(granted).toEqual(ownArns);
+      expect(granted.size).toBe(1);
     }
   });
 

@@ -50,7 +50,13 @@ export const noWildcardGrants: IntakeRule = {
         if (resources.includes("*") && actions.some((a) => a !== ECR_AUTH_ACTION)) {
           flag(`Resource "*" with ${actions.filter((a) => a !== ECR_AUTH_ACTION).join(", ")} (only ${ECR_AUTH_ACTION} may use "*")`);
         }
-        for (const res of resources) if (res !== "*" && /[*?]/.test(ecrRepositoryOfArn(res) ?? res)) flag(`wildcard resource "${res}"`);
+        // The one wildcard allowed: a customer's whole namespace, `<prefix>/<id>/*` (which
+        // grants-confined-to-customer then checks is this customer's).
+        const namespace = new RegExp(`^${ctx.repoPrefix}/[a-z0-9-]+/\\*$`);
+        for (const res of resources) {
+          const repo = ecrRepositoryOfArn(res);
+          if (res !== "*" && /[*?]/.test(repo ?? res) && !(repo && namespace.test(repo))) flag(`wildcard resource "${res}"`);
+        }
       }
     }
     if (r.type === "azure-native:containerregistry:ScopeMap") {
