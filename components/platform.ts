@@ -135,12 +135,44 @@ export class PlatformRegistries extends pulumi.ComponentResource {
         encryption = [{ encryptionType: "KMS", kmsKey: key.arn }];
       }
       if (e.creationTemplate) {
-        // Repositories created on push (by the controller) or by replication get the same settings.
+        // ECR applies a template's tags and KMS settings by assuming this role: without
+        // customRoleArn, a template with either fails every repository it would create.
+        const templateRole = new iam.Role(
+          `${name}-ecr-template-role`,
+          {
+            name: `${s.repoPrefix}-ecr-template`,
+            path,
+            description: "registry-intake: ECR assumes it to create, tag and encrypt repositories from the creation template",
+            assumeRolePolicy: JSON.stringify(policyDocument({ Effect: "Allow", Principal: { Service: "ecr.amazonaws.com" }, Action: ["sts:AssumeRole"] })),
+            tags,
+          },
+          { parent: this },
+        );
+        new iam.RolePolicy(
+          `${name}-ecr-template-policy`,
+          {
+            role: templateRole.name,
+            name: "create-tag-encrypt-under-prefix",
+            policy: pulumi.output(this.ecrKmsKeyArn).apply((keyArn) =>
+              JSON.stringify(
+                policyDocument(
+                  { Sid: "CreateUnderPrefix", Effect: "Allow", Action: ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"], Resource: [underPrefix] },
+                  ...(keyArn ? [{ Sid: "UseTheKey", Effect: "Allow" as const, Action: ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"], Resource: [keyArn] }] : []),
+                ),
+              ),
+            ),
+          },
+          { parent: this },
+        );
+        // Repositories created on push (by the controller) get the same settings; replication
+        // into another region uses that region's templates (a KMS key is regional), so this
+        // one applies to replication only when no customer-managed key is set.
         new ecr.RepositoryCreationTemplate(
           `${name}-ecr-template`,
           {
             prefix: s.repoPrefix,
-            appliedFors: e.replicationRegions.length > 0 ? ["CREATE_ON_PUSH", "REPLICATION"] : ["CREATE_ON_PUSH"],
+            appliedFors: e.replicationRegions.length > 0 && !e.kms ? ["CREATE_ON_PUSH", "REPLICATION"] : ["CREATE_ON_PUSH"],
+            customRoleArn: templateRole.arn,
             description: "registry-intake: settings for customer repositories not declared by the program",
             imageTagMutability: e.immutableTags ? "IMMUTABLE" : "MUTABLE",
             lifecyclePolicy: lifecyclePolicy(e.untaggedExpiryDays, e.keepImages),
