@@ -35,8 +35,9 @@ export const TOKEN_CREATOR_ROLE = "roles/iam.serviceAccountTokenCreator";
  * One customer's namespace on Artifact Registry. AR isolates by repository, not by path (a
  * writer on a shared repository writes everywhere in it), so each customer gets its own
  * docker repository, a service account, and the writer role on that repository only, never
- * on the project. Suspended: the service account is disabled. Offboarded: account and grant
- * are deleted; the repository is kept.
+ * on the project. Suspended: the service account is disabled and holds no grant or key (GCP
+ * ignores `disabled` on create, so the grants are what is withdrawn). Offboarded: account and
+ * grant are deleted; the repository is kept.
  */
 export class GarNamespace extends pulumi.ComponentResource {
   public readonly repositoryUrl: pulumi.Output<string>;
@@ -77,27 +78,34 @@ export class GarNamespace extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      new artifactregistry.RepositoryIamMember(
-        `${name}-writer`,
-        {
-          project: args.project,
-          location: args.location,
-          repository: repo.name,
-          role: GAR_WRITER_ROLE,
-          member: pulumi.interpolate`serviceAccount:${sa.email}`,
-        },
-        { parent: this },
-      );
-      if (args.runtimeMember) {
-        new serviceaccount.IAMMember(
-          `${name}-token-creator`,
-          { serviceAccountId: sa.name, role: TOKEN_CREATOR_ROLE, member: args.runtimeMember },
+      // GCP ignores `disabled` when it creates an account: a customer first declared while
+      // suspended would get an enabled account. So the account holds nothing unless active:
+      // no writer grant, no Token Creator, no key; suspension withdraws them at once.
+      if (args.status === "active") {
+        new artifactregistry.RepositoryIamMember(
+          `${name}-writer`,
+          {
+            project: args.project,
+            location: args.location,
+            repository: repo.name,
+            role: GAR_WRITER_ROLE,
+            member: pulumi.interpolate`serviceAccount:${sa.email}`,
+          },
           { parent: this },
         );
-      }
-      if (args.serviceAccountKey) {
-        const key = new serviceaccount.Key(`${name}-key`, { serviceAccountId: sa.name }, { parent: this, additionalSecretOutputs: ["privateKey"] });
-        this.serviceAccountKey = pulumi.secret(key.privateKey);
+        if (args.runtimeMember) {
+          new serviceaccount.IAMMember(
+            `${name}-token-creator`,
+            { serviceAccountId: sa.name, role: TOKEN_CREATOR_ROLE, member: args.runtimeMember },
+            { parent: this },
+          );
+        }
+        if (args.serviceAccountKey) {
+          const key = new serviceaccount.Key(`${name}-key`, { serviceAccountId: sa.name }, { parent: this, additionalSecretOutputs: ["privateKey"] });
+          this.serviceAccountKey = pulumi.secret(key.privateKey);
+        } else {
+          this.serviceAccountKey = pulumi.output(undefined);
+        }
       } else {
         this.serviceAccountKey = pulumi.output(undefined);
       }
