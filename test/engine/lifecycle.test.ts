@@ -71,10 +71,12 @@ describe.skipIf(!!unavailable)("a customer's lifecycle through real `pulumi up`s
     expect(ops(steps, "wayne", (s) => s.op === "create" && s.type === "aws:ecr/repository:Repository").length).toBeGreaterThan(0);
   }, 300_000);
 
-  it("a suspension disables credentials in place; a lapse keeps them disabled; nothing is deleted", async () => {
+  it("a suspension disables credentials in place and withdraws only grants; a lapse changes nothing more", async () => {
     const suspended = await upWith([ACME, { ...wayne()!, status: "suspended" }]);
-    // Only grants are withdrawn (the GitHub team's read on the repository); identities and repositories stay.
-    expect(ops(suspended, "wayne", (s) => ["replace", "delete", "delete-replaced", "create-replacement"].includes(s.op))).toEqual(["delete wayne-ghcr-read"]);
+    // Only grants are withdrawn (the GitHub team's read, the Artifact Registry writer and Token
+    // Creator bindings); identities, keys and repositories stay.
+    expect(ops(suspended, "wayne", (s) => ["replace", "delete-replaced", "create-replacement"].includes(s.op))).toEqual([]);
+    expect(ops(suspended, "wayne", (s) => s.op === "delete").sort()).toEqual(["delete wayne-gar-token-creator", "delete wayne-gar-writer", "delete wayne-ghcr-read"]);
     expect(ops(suspended, "wayne", (s) => s.type === "aws:iam/accessKey:AccessKey")).toEqual(["update wayne-ecr-key"]);
     const key = (await state()).find((s) => s.type === "aws:iam/accessKey:AccessKey" && s.urn.includes("::wayne"))!;
     expect(key.inputs?.status).toBe("Inactive");
