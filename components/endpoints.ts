@@ -1,6 +1,7 @@
 import { namesFor } from "../customers/naming";
 import type { RegistryKind } from "../customers/tiers";
 import type { Settings } from "./settings";
+import { awsPartition } from "./iam";
 
 /**
  * Where each kind's registry is and where a customer's images go on it. One place, used by
@@ -9,7 +10,7 @@ import type { Settings } from "./settings";
 export function registryHost(kind: RegistryKind, s: Settings): string {
   switch (kind) {
     case "ecr":
-      return `${need(s.aws, "aws").accountId}.dkr.ecr.${s.aws!.region}.amazonaws.com`;
+      return `${need(s.aws, "aws").accountId}.dkr.ecr.${s.aws!.region}.${awsPartition(s.aws!.region).dnsSuffix}`;
     case "acr":
       return `${need(s.acr, "acr").registryName.toLowerCase()}.azurecr.io`;
     case "gar":

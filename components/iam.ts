@@ -54,8 +54,20 @@ export const ECR_MANAGE_ACTIONS = [
 /** The one action that needs `Resource: "*"`; the token it returns carries the caller's permissions. */
 export const ECR_AUTH_ACTION = "ecr:GetAuthorizationToken";
 
-export function ecrRepositoryArn(region: string, accountId: string, repository: string, partition = "aws"): string {
-  return `arn:${partition}:ecr:${region}:${accountId}:repository/${repository}`;
+/**
+ * The AWS partition of a region and its DNS suffix: ARNs and endpoints of GovCloud, China and
+ * the isolated regions are not `arn:aws:` / `amazonaws.com`.
+ */
+export function awsPartition(region: string): { partition: string; dnsSuffix: string } {
+  if (region.startsWith("cn-")) return { partition: "aws-cn", dnsSuffix: "amazonaws.com.cn" };
+  if (region.startsWith("us-gov-")) return { partition: "aws-us-gov", dnsSuffix: "amazonaws.com" };
+  if (region.startsWith("us-isob-")) return { partition: "aws-iso-b", dnsSuffix: "sc2s.sgov.gov" };
+  if (region.startsWith("us-iso-")) return { partition: "aws-iso", dnsSuffix: "c2s.ic.gov" };
+  return { partition: "aws", dnsSuffix: "amazonaws.com" };
+}
+
+export function ecrRepositoryArn(region: string, accountId: string, repository: string): string {
+  return `arn:${awsPartition(region).partition}:ecr:${region}:${accountId}:repository/${repository}`;
 }
 
 /** `ecr:GetAuthorizationToken` on "*": the one statement every ECR identity needs. */

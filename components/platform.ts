@@ -4,7 +4,7 @@ import * as kms from "@pulumi/aws/kms";
 import * as containerregistry from "@pulumi/azure-native/containerregistry";
 import * as pulumi from "@pulumi/pulumi";
 import { lifecyclePolicy } from "./ecr";
-import { ECR_AUTH_STATEMENT, ECR_MANAGE_ACTIONS, ecrPushPullPolicy, ecrRepositoryArn, policyDocument } from "./iam";
+import { awsPartition, ECR_AUTH_STATEMENT, ECR_MANAGE_ACTIONS, ecrPushPullPolicy, ecrRepositoryArn, policyDocument } from "./iam";
 import { platformTags } from "./labels";
 import type { Settings } from "./settings";
 
@@ -61,7 +61,7 @@ export class PlatformRegistries extends pulumi.ComponentResource {
       const { accountId, region } = s.aws;
       const underPrefix = ecrRepositoryArn(region, accountId, `${s.repoPrefix}/*`);
       const path = `/${s.repoPrefix}/`;
-      const principals = s.aws.controllerPrincipals.length > 0 ? s.aws.controllerPrincipals : [`arn:aws:iam::${accountId}:root`];
+      const principals = s.aws.controllerPrincipals.length > 0 ? s.aws.controllerPrincipals : [`arn:${awsPartition(region).partition}:iam::${accountId}:root`];
 
       const controller = new iam.Role(
         `${name}-ecr-controller`,

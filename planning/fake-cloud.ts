@@ -1,4 +1,5 @@
 import bcrypt from "bcryptjs";
+import { awsPartition } from "../components/iam";
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 
@@ -73,9 +74,9 @@ export const MAKERS: Record<string, Maker> = {
       state: {
         ...i,
         name: repo,
-        arn: `arn:aws:ecr:${region}:${c.accountId}:repository/${repo}`,
+        arn: `arn:${awsPartition(region).partition}:ecr:${region}:${c.accountId}:repository/${repo}`,
         registryId: c.accountId,
-        repositoryUrl: `${c.accountId}.dkr.ecr.${region}.amazonaws.com/${repo}`,
+        repositoryUrl: `${c.accountId}.dkr.ecr.${region}.${awsPartition(region).dnsSuffix}/${repo}`,
       },
     };
   },
@@ -84,14 +85,14 @@ export const MAKERS: Record<string, Maker> = {
     const role = String(i.name ?? name);
     return {
       id: role,
-      state: { ...i, name: role, arn: `arn:aws:iam::${c.accountId}:role${i.path ?? "/"}${role}`, uniqueId: awsId("AROA", role), createDate: CREATED },
+      state: { ...i, name: role, arn: `arn:${awsPartition(c.region).partition}:iam::${c.accountId}:role${i.path ?? "/"}${role}`, uniqueId: awsId("AROA", role), createDate: CREATED },
     };
   },
   "aws:iam/user:User": (name, i, c) => {
     const user = String(i.name ?? name);
     return {
       id: user,
-      state: { ...i, name: user, arn: `arn:aws:iam::${c.accountId}:user${i.path ?? "/"}${user}`, uniqueId: awsId("AIDA", user) },
+      state: { ...i, name: user, arn: `arn:${awsPartition(c.region).partition}:iam::${c.accountId}:user${i.path ?? "/"}${user}`, uniqueId: awsId("AIDA", user) },
     };
   },
   "aws:iam/userPolicy:UserPolicy": (_n, i) => ({ id: `${i.user}:${i.name}`, state: { ...i } }),
@@ -115,9 +116,9 @@ export const MAKERS: Record<string, Maker> = {
   "aws:ecr/accountSetting:AccountSetting": (_n, i) => ({ id: String(i.name), state: { ...i } }),
   "aws:kms/key:Key": (name, i, c) => {
     const keyId = uuid(`kms:${name}`);
-    return { id: keyId, state: { ...i, keyId, arn: `arn:aws:kms:${c.region}:${c.accountId}:key/${keyId}` } };
+    return { id: keyId, state: { ...i, keyId, arn: `arn:${awsPartition(c.region).partition}:kms:${c.region}:${c.accountId}:key/${keyId}` } };
   },
-  "aws:kms/alias:Alias": (_n, i, c) => ({ id: String(i.name), state: { ...i, arn: `arn:aws:kms:${c.region}:${c.accountId}:${i.name}` } }),
+  "aws:kms/alias:Alias": (_n, i, c) => ({ id: String(i.name), state: { ...i, arn: `arn:${awsPartition(c.region).partition}:kms:${c.region}:${c.accountId}:${i.name}` } }),
 
   "azure-native:containerregistry:Registry": (_n, i, c) => {
     const name = String(i.registryName);

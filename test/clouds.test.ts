@@ -1,6 +1,7 @@
 // What the clouds would refuse or silently get wrong: the fake cloud's rules, and the program
 // that now keeps within them (each of these failed on the program before its fix).
 import { describe, expect, it } from "vitest";
+import { registryHost } from "../components/endpoints";
 import { cloudRefusal } from "../planning/fake-cloud";
 import { customer, owned, planOf, T } from "./helpers";
 
@@ -53,5 +54,19 @@ describe("the program keeps within them", () => {
     expect(sa.state.disabled).toBe(false); // as the cloud leaves it
     for (const t of [T.garMember, T.saMember, T.saKey]) expect(owned(plan, recorded, "acme", t), t).toEqual([]);
     for (const t of [T.garMember, T.saMember, T.saKey]) expect(owned(plan, recorded, "globex", t), t).toHaveLength(1);
+  });
+});
+
+describe("AWS partitions", () => {
+  it.each([
+    ["us-gov-west-1", "aws-us-gov", "amazonaws.com"],
+    ["cn-north-1", "aws-cn", "amazonaws.com.cn"],
+  ])("a stack in %s names every ARN in partition %s and the registry under %s", async (region, partition, suffix) => {
+    const { recorded, settings } = await planOf([customer("acme", "enterprise")], { aws: { accountId: "111122223333", region }, ecr: { kms: true } });
+    const text = JSON.stringify(recorded.map((r) => [r.inputs, r.state]));
+    const arns = [...text.matchAll(/arn:([a-z-]+):/g)].map((m) => m[1]);
+    expect(arns.length).toBeGreaterThan(5);
+    expect(new Set(arns)).toEqual(new Set([partition]));
+    expect(registryHost("ecr", settings)).toBe(`111122223333.dkr.ecr.${region}.${suffix}`);
   });
 });

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type Settings } from "../../components/settings";
+import { awsPartition } from "../../components/iam";
 import type { Roster } from "../../customers/roster";
 import type { RegistryKind, Tier } from "../../customers/tiers";
 import type { EffectiveStatus } from "../../customers/status";
@@ -118,7 +119,7 @@ function platformOutputsFor(s: Settings): Record<string, unknown> {
   const region = s.aws?.region ?? "us-east-1";
   const account = s.aws?.accountId ?? "000000000000";
   return {
-    ...(s.ecr.kms ? { ecrKmsKeyArn: `arn:aws:kms:${region}:${account}:key/00000000-0000-4000-a000-platform0key` } : {}),
+    ...(s.ecr.kms ? { ecrKmsKeyArn: `arn:${awsPartition(region).partition}:kms:${region}:${account}:key/00000000-0000-4000-a000-platform0key` } : {}),
     ...(s.acr ? { acrRegistryName: s.acr.registryName } : {}),
     ...(s.distribution ? { distributionDeliveryPassword: "[secret from the platform stack]" } : {}),
   };

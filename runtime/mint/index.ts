@@ -1,3 +1,4 @@
+import { awsPartition } from "../../components/iam";
 import type { Settings } from "../../components/settings";
 import type { Roster } from "../../customers/roster";
 import type { RegistryKind } from "../../customers/tiers";
@@ -30,7 +31,7 @@ export interface MintContext {
 
 /** The push role's ARN as PlatformRegistries names it. */
 export function defaultPushRoleArn(s: Settings): string {
-  return `arn:aws:iam::${s.aws!.accountId}:role/${s.repoPrefix}/${s.repoPrefix}-ecr-push`;
+  return `arn:${awsPartition(s.aws!.region).partition}:iam::${s.aws!.accountId}:role/${s.repoPrefix}/${s.repoPrefix}-ecr-push`;
 }
 
 /** Check the license, then mint with the kind's own SDK. Throws AccessDenied with a reason a person can act on. */
