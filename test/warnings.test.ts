@@ -20,6 +20,15 @@ describe("quota warnings", () => {
     expect(fewer.plan.warnings).toEqual([]);
   });
 
+  it("an inline user policy near IAM's 2,048 characters (whitespace not counted)", () => {
+    const s = testSettings();
+    const policy = (n: number) => [{ urn: "u", type: "aws:iam/userPolicy:UserPolicy", name: "p", parent: null, customer: "acme", custom: true, retainOnDelete: false, inputs: { user: "intake-customer-acme", policy: JSON.stringify({ x: "y".repeat(n) }, null, 4) } }];
+    expect(quotaWarnings(policy(1600), s)).toEqual([]);
+    expect(quotaWarnings(policy(1700), s)).toEqual([
+      "IAM inline policy of intake-customer-acme: 1708 planned is close to the limit of 2048 (83%): name a prefix (repository/<prefix>/<id>/*) or move to a managed policy (6,144)",
+    ]);
+  });
+
   it("IAM users per account and ECR repositories per region, at and over the limit", () => {
     const s = testSettings();
     expect(quotaWarnings(many("aws:iam/user:User", 3999), s)).toEqual([]);

@@ -8,6 +8,7 @@ export const LIMITS = {
   iamUsersPerAccount: 5_000,
   ecrRepositoriesPerRegion: 10_000,
   garCleanupPoliciesPerRepository: 10,
+  iamInlineUserPolicyCharacters: 2_048,
 } as const;
 
 /** Warn from this share of a limit on, so the warning comes before the roster crosses it. */
@@ -41,6 +42,10 @@ export function quotaWarnings(resources: PlannedResource[], settings: Settings):
     );
   }
   for (const r of resources) {
+    if (r.type === "aws:iam/userPolicy:UserPolicy" && typeof r.inputs.policy === "string") {
+      const size = r.inputs.policy.replace(/\s+/g, "").length;
+      out.push(...check(`IAM inline policy of ${r.inputs.user}`, size, LIMITS.iamInlineUserPolicyCharacters, "name a prefix (repository/<prefix>/<id>/*) or move to a managed policy (6,144)"));
+    }
     if (r.type !== "gcp:artifactregistry/repository:Repository") continue;
     const n = Array.isArray(r.inputs.cleanupPolicies) ? r.inputs.cleanupPolicies.length : 0;
     if (n > LIMITS.garCleanupPoliciesPerRepository) {
