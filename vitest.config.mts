@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // Every folder a test makes with tempDir() is removed when its file ends.
+    setupFiles: ["test/setup.ts"],
     // Each file runs in its own process: the Pulumi SDK keeps its mock engine in global state.
     pool: "forks",
     testTimeout: 60_000,

@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { InlineProgramArgs, LocalWorkspaceOptions, PreviewOptions, PreviewResult, UpOptions, UpResult } from "@pulumi/pulumi/automation";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import pLimit from "p-limit";
 import { describe, expect, it } from "vitest";
@@ -12,13 +11,14 @@ import { readStackConfig } from "../cli/plan/stack";
 import { main } from "../cli/main";
 import { shardOf } from "../customers/shards";
 import { ACCOUNT, customer, REGION } from "./helpers";
+import { tempDir } from "./tmp";
 
 const ROOT = path.resolve(__dirname, "..");
 const COUNT = 3;
 
 /** A project folder: base stack `test` (platform, 3 shards), its shard stacks, and a roster with a comment. */
 function project(extra: Record<string, unknown> = {}): { dir: string; roster: string } {
-  const dir = mkdtempSync(path.join(tmpdir(), "onboard-"));
+  const dir = tempDir("onboard-");
   copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
   const common = { "registry-intake:environment": "dev", "registry-intake:aws": { accountId: ACCOUNT, region: REGION }, "registry-intake:ghcr": { owner: "example-org" }, "registry-intake:enabledKinds": ["ghcr", "ecr"], ...extra };
   writeFileSync(path.join(dir, "Pulumi.test.yaml"), stringify({ config: { ...common, "registry-intake:shard": { count: COUNT } } }));

@@ -1,9 +1,8 @@
 // The broker as an attacker and an operator meet it: malformed requests, password floods,
 // revocations that must apply at once, and logs that must hold no secret.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
 import * as path from "node:path";
 import bcryptjs from "bcryptjs";
 import { decodeJwt, SignJWT } from "jose";
@@ -14,20 +13,13 @@ import { credentialAudience, mintRobotCredential, TokenBroker } from "../runtime
 import { loadSigningKey, type SigningKey } from "../runtime/broker/keys";
 import { customer } from "./helpers";
 import { e2eUnavailable, freePort, makeKeyPair } from "./e2e/harness";
+import { tempDir } from "./tmp";
 
 const ROOT = path.resolve(__dirname, "..");
 const unavailable = e2eUnavailable();
 if (unavailable) console.log(`skipping the broker hardening tests: ${unavailable}`);
 
-const dirs: string[] = [];
-function scratch(): string {
-  const d = mkdtempSync(path.join(tmpdir(), "broker-hard-"));
-  dirs.push(d);
-  return d;
-}
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const scratch = () => tempDir("broker-hard-");
 
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString("base64")}`;
 const hash = (pw: string) => bcryptjs.hashSync(pw, 4);

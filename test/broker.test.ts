@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import pino from "pino";
@@ -11,6 +10,7 @@ import { grant, parseScope, pathCovers } from "../runtime/broker/scope";
 import { mintFor } from "../runtime/mint";
 import { customer, testRoster, testSettings } from "./helpers";
 import { e2eUnavailable, makeKeyPair, writeBrokerFixture } from "./e2e/harness";
+import { tempDir } from "./tmp";
 
 const unavailable = e2eUnavailable();
 if (unavailable) console.log(`skipping the broker's HTTP tests: ${unavailable}`);
@@ -46,7 +46,7 @@ describe.skipIf(!!unavailable)("token broker over HTTP", () => {
   const logs: string[] = [];
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), "broker-"));
+    dir = tempDir("broker-");
     const pair = makeKeyPair(dir);
     cert = pair.cert;
     broker = new TokenBroker({
@@ -113,12 +113,12 @@ describe("signing keys", () => {
       console.log(`skipping key-file checks: ${unavailable}`);
       return;
     }
-    const dir = mkdtempSync(path.join(tmpdir(), "keys-"));
+    const dir = tempDir("keys-");
     const { key, cert } = makeKeyPair(dir);
     writeFileSync(path.join(dir, "junk.pem"), "not a key");
     expect(() => loadSigningKey(path.join(dir, "junk.pem"), cert)).toThrow(KeyFileError);
     expect(() => loadSigningKey(path.join(dir, "junk.pem"), cert)).toThrow(/junk\.pem: not a PEM private key/);
-    const other = makeKeyPair(mkdtempSync(path.join(tmpdir(), "keys2-")));
+    const other = makeKeyPair(tempDir("keys2-"));
     expect(() => loadSigningKey(key, other.cert)).toThrow(/its public key does not match/);
   });
 });
@@ -126,7 +126,7 @@ describe("signing keys", () => {
 describe.skipIf(!!unavailable)("GET /registry/credentials", () => {
   it("mints for callers with an accepted bearer token; 401 otherwise; a denial is a 403 with the reason", async () => {
     const { createHash } = await import("node:crypto");
-    const dir = mkdtempSync(path.join(tmpdir(), "creds-"));
+    const dir = tempDir("creds-");
     const pair = makeKeyPair(dir);
     const key = loadSigningKey(pair.key, pair.cert);
     writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: [customer("acme", "enterprise"), customer("initech", "standard")] }));
@@ -173,7 +173,7 @@ describe.skipIf(!!unavailable)("GET /registry/credentials", () => {
 
 describe.skipIf(!!unavailable)("review findings: the broker distrusts its access list", () => {
   it("an entry whose path reaches another customer gets nothing; a plain password in the list is never logged", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "acl-"));
+    const dir = tempDir("acl-");
     const pair = makeKeyPair(dir);
     const files = writeBrokerFixture(dir, { username: "robot-acme", password: "pw", cost: 4 });
     const acl = JSON.parse(readFileSync(files.aclFile, "utf8"));

@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../cli/main";
 import { customer, rosterYaml, withStackSecrets } from "./helpers";
+import { tempDir } from "./tmp";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -16,7 +16,7 @@ async function run(args: string[]) {
 }
 
 function tmp(): string {
-  return mkdtempSync(path.join(tmpdir(), "intake-cli-"));
+  return tempDir("intake-cli-");
 }
 
 /** A copy of the project's stack files in a scratch folder, to edit. */

@@ -1,11 +1,11 @@
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { discoverCredential, envPrefix } from "../runtime/delivery/credentials";
+import { tempDir } from "./tmp";
 
 function sandbox() {
-  const dir = mkdtempSync(path.join(tmpdir(), "creds-"));
+  const dir = tempDir("creds-");
   const docker = path.join(dir, "docker");
   const bin = path.join(dir, "bin");
   mkdirSync(docker);

@@ -1,6 +1,5 @@
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import bcrypt from "bcryptjs";
 import pino from "pino";
@@ -18,6 +17,7 @@ import { backoffMs, isTransient, withRetry } from "../runtime/delivery/retry";
 import { ecrDeliveryBatches, ecrSessionPolicy, SESSION_POLICY_LIMIT } from "../runtime/mint/ecr";
 import { customer } from "./helpers";
 import { e2eUnavailable, makeKeyPair } from "./e2e/harness";
+import { tempDir } from "./tmp";
 
 describe("retries", () => {
   it("retries network errors, 5xx and 429; never 401, 403, 404 or a bad request", () => {
@@ -85,7 +85,7 @@ describe("delivery parts", () => {
   });
 
   it("a copy stopped by SIGTERM leaves no credentials behind, and the process still ends by the signal", async () => {
-    const work = mkdtempSync(path.join(tmpdir(), "copy-stop-"));
+    const work = tempDir("copy-stop-");
     const bin = path.join(work, "bin");
     const runtimeDir = path.join(work, "run");
     const mark = path.join(work, "started");
@@ -120,7 +120,7 @@ describe("delivery parts", () => {
   }, 30_000);
 
   it("chooses crane when it is on PATH, honours the flag and INTAKE_COPY_TOOL, and refuses others", () => {
-    const bin = mkdtempSync(path.join(tmpdir(), "bin-"));
+    const bin = tempDir("bin-");
     for (const t of ["crane", "skopeo"]) {
       writeFileSync(path.join(bin, t), "#!/bin/sh\n");
       chmodSync(path.join(bin, t), 0o755);
@@ -171,7 +171,7 @@ describe("delivery parts", () => {
 const unavailable = e2eUnavailable();
 describe.skipIf(!!unavailable)("the broker's delivery robot", () => {
   it("gets pull and push under the namespaces of customers licensed today, nothing else", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "delivery-broker-"));
+    const dir = tempDir("delivery-broker-");
     const pair = makeKeyPair(dir);
     const rosterFile = path.join(dir, "roster.yaml");
     writeFileSync(rosterFile, stringify({ customers: [customer("acme", "enterprise"), customer("hooli", "enterprise", { license: { expires: "2026-01-31" } }), customer("initech", "standard"), customer("wayne", "enterprise", { registries: ["ecr"] })] }));

@@ -1,19 +1,19 @@
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { main } from "../cli/main";
 import { shardOf, shardStackName } from "../customers/shards";
 import { ACCOUNT, customer, REGION } from "./helpers";
+import { tempDir } from "./tmp";
 
 const ROOT = path.resolve(__dirname, "..");
 const LICENSE = { license: { expires: "2099-12-31" } };
 
 /** A git repository holding a project with stack `ci` and a committed roster. */
 function repo(stackConfig: Record<string, unknown> = {}) {
-  const dir = mkdtempSync(path.join(tmpdir(), "plan-base-"));
+  const dir = tempDir("plan-base-");
   const git = (...args: string[]) => execFileSync("git", ["-C", dir, "-c", "user.email=ci@example.com", "-c", "user.name=ci", ...args], { stdio: "pipe" });
   git("init", "-q");
   copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));

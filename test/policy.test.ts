@@ -1,7 +1,6 @@
 import * as ecr from "@pulumi/aws/ecr";
 import * as pulumi from "@pulumi/pulumi";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
@@ -19,6 +18,7 @@ import { fromRecorded } from "../policy/sources";
 import { plainCredentialOutputs, SECRET_SIG, SECRET_SIG_KEY } from "../policy/rules/secrets";
 import { program } from "../program";
 import { customer, T, TODAY } from "./helpers";
+import { tempDir } from "./tmp";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -47,7 +47,7 @@ interface Fixture {
 
 async function fixture(stack: "dev" | "prod" = "dev", customers = CUSTOMERS): Promise<Fixture> {
   const settings = stackSettings(stack);
-  const dir = mkdtempSync(path.join(tmpdir(), "policy-"));
+  const dir = tempDir("policy-");
   const rosterFile = path.join(dir, "roster.yaml");
   writeFileSync(rosterFile, stringify({ customers }));
   const roster = parseRoster(readFileSync(rosterFile, "utf8"), rosterFile, { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } });
@@ -98,7 +98,7 @@ function toExport(recorded: RecordedResource[], stack: string, stackOutputs: Rec
 
 /** The audit's entry point: `intake policy audit --stack-export FILE`, through the CLI. */
 async function viaAudit(f: Fixture, recorded = f.recorded, extra: string[] = [], stackOutputs: Record<string, unknown> = {}) {
-  const dir = mkdtempSync(path.join(tmpdir(), "audit-"));
+  const dir = tempDir("audit-");
   const file = path.join(dir, "stack.json");
   const json = path.join(dir, "violations.json");
   writeFileSync(file, JSON.stringify(toExport(recorded, f.settings.stack, stackOutputs)));
@@ -327,7 +327,7 @@ describe("intake policy audit", () => {
     const rs = clone(dev.recorded);
     rs.find((r) => r.type === T.repo && r.inputs.name === "intake/globex/app")!.inputs.imageScanningConfiguration = { scanOnPush: false };
     expect((await viaAudit(dev, rs)).code).toBe(0);
-    const dir = mkdtempSync(path.join(tmpdir(), "pcfg-"));
+    const dir = tempDir("pcfg-");
     const cfg = path.join(dir, "policy.json");
     writeFileSync(cfg, JSON.stringify({ "ecr-scan-on-push": { enforcementLevel: "mandatory" } }));
     const a = await viaAudit(dev, rs, ["--policy-config", cfg]);
@@ -344,7 +344,7 @@ describe("intake policy audit", () => {
   });
 
   it("bad input: not an export, an unknown rule in the config, a missing file", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "bad-"));
+    const dir = tempDir("bad-");
     const run = async (args: string[]) => {
       const err: string[] = [];
       const code = await main(args, { out: () => {}, err: (s) => err.push(s) });

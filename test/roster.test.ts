@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadRoster, parseRoster, RosterError, type RosterProblem } from "../customers/roster";
@@ -7,6 +6,7 @@ import { namesFor, nameProblems } from "../customers/naming";
 import { customerState } from "../customers/status";
 import { DEFAULT_TIER_TABLE, STATUSES, TIERS } from "../customers/tiers";
 import { customer, rosterYaml } from "./helpers";
+import { tempDir } from "./tmp";
 
 function problemsOf(yaml: string, file = "roster.yaml", opts = {}): RosterProblem[] {
   try {
@@ -191,7 +191,7 @@ describe("roster: every bad-input rule names file, customer, field and rule", ()
   });
 
   it("a missing file names the path", () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "roster-"));
+    const dir = tempDir("roster-");
     expect(() => loadRoster(path.join(dir, "nope.yaml"))).toThrow(/nope\.yaml: cannot read the roster/);
     writeFileSync(path.join(dir, "ok.yaml"), rosterYaml([customer("acme", "standard")]));
     expect(loadRoster(path.join(dir, "ok.yaml")).customers).toHaveLength(1);

@@ -1,13 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { describe, expect, it, onTestFinished } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseSettings, SettingsError } from "../components/settings";
 import { settingsFromConfig } from "../components/stack-settings";
 import { DEFAULT_TIER_TABLE } from "../customers/tiers";
 import { readStackConfig } from "../cli/plan/stack";
 import { BASE_SETTINGS, TODAY, withStackSecrets } from "./helpers";
+import { tempDir } from "./tmp";
 
 const ROOT = path.resolve(__dirname, "..");
 const base = BASE_SETTINGS;
@@ -81,8 +81,7 @@ describe("stack settings", () => {
   });
 
   it.each(["dev", "prod"])("Pulumi.%s.yaml reaches the program through pulumi.Config and validates, secrets kept secret", (stack) => {
-    const dir = mkdtempSync(path.join(tmpdir(), "settings-"));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = tempDir("settings-");
     writeFileSync(path.join(dir, "Pulumi.yaml"), readFileSync(path.join(ROOT, "Pulumi.yaml")));
     writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), withStackSecrets(readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")));
     const cfg = readStackConfig(dir, stack);

@@ -1,5 +1,4 @@
 import * as fs from "node:fs";
-import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { main } from "../cli/main";
 import { initShardStacks } from "../cli/plan/shard-init";
@@ -8,6 +7,7 @@ import { readAclSource } from "../runtime/broker/broker";
 import { describe, expect, it } from "vitest";
 import { jumpHash, parseShardStackName, rosterForShard, shardOf, shardStackName } from "../customers/shards";
 import { customer, planOf, testRoster, withStackSecrets } from "./helpers";
+import { tempDir } from "./tmp";
 
 const ids = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `cust-${String(i + from).padStart(5, "0")}`);
 
@@ -87,13 +87,12 @@ describe("sharded stacks", () => {
 
 describe("the broker's access list from a sharded stack", () => {
   it("merges a folder of parts; refuses parts that disagree or repeat a robot", async () => {
-    const { mkdtempSync, writeFileSync } = await import("node:fs");
-    const { tmpdir } = await import("node:os");
+    const { writeFileSync } = await import("node:fs");
     const path = await import("node:path");
     const hash = "$2a$04$" + "a".repeat(53);
     const entry = (id: string) => ({ customer: id, username: `intake-robot-${id}`, passwordHash: hash, paths: [`intake/${id}/*`], actions: ["pull"], enabled: true });
     const part = (entries: unknown[], extra: Record<string, unknown> = {}) => JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries, ...extra });
-    const dir = mkdtempSync(path.join(tmpdir(), "acl-parts-"));
+    const dir = tempDir("acl-parts-");
     writeFileSync(path.join(dir, "intake-broker-acl.json"), part([], { delivery: { username: "intake-delivery", passwordHash: hash, enabled: true } }));
     writeFileSync(path.join(dir, "intake-broker-acl-shard-00.json"), part([entry("acme")]));
     writeFileSync(path.join(dir, "intake-broker-acl-shard-01.json"), part([entry("globex"), entry("initech")]));
@@ -111,7 +110,7 @@ describe("intake shards --init: the shard stack files", () => {
   const ROOT = path.resolve(__dirname, "..");
   /** A project folder with the prod stack sharded in `count` and the default roster. */
   function project(count: number) {
-    const dir = fs.mkdtempSync(path.join(tmpdir(), "shard-init-"));
+    const dir = tempDir("shard-init-");
     fs.cpSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
     fs.cpSync(path.join(ROOT, "customers", "roster.yaml"), path.join(dir, "customers", "roster.yaml"), { recursive: true });
     const prod = withStackSecrets(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));

@@ -1,5 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +19,7 @@ import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../helpers";
 import { e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "./harness";
 import { writeMultiArchImage } from "./oci";
 import { RegistryProxy } from "./proxy";
+import { tempDir } from "../tmp";
 
 const unavailable = e2eUnavailable();
 if (unavailable) console.log(`skipping the delivery tests: ${unavailable}`);
@@ -87,7 +87,7 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
   };
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), "intake-deliver-"));
+    dir = tempDir("intake-deliver-");
     const pair = makeKeyPair(dir);
     const key = loadSigningKey(pair.key, pair.cert);
     roster = parseRoster(stringify({ customers: CUSTOMERS }), "roster.yaml");

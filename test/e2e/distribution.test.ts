@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import bcrypt from "bcryptjs";
@@ -19,6 +19,7 @@ import { writeOciImage } from "./oci";
 import { RegistryClient } from "../../runtime/delivery/manifest";
 import { copyArgs, copyImage } from "../../runtime/delivery/copy";
 import { parseReference } from "../../runtime/delivery/reference";
+import { tempDir } from "../tmp";
 
 const unavailable = e2eUnavailable();
 if (unavailable) console.log(`skipping the real-registry tests: ${unavailable}`);
@@ -45,7 +46,7 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
   let host: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(tmpdir(), "intake-e2e-"));
+    dir = tempDir("intake-e2e-");
     const pair = makeKeyPair(dir);
     key = loadSigningKey(pair.key, pair.cert);
 
@@ -159,7 +160,7 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
     const cred = await mintRobotCredential(key, { username: robot("acme"), service: SERVICE, issuer: ISSUER });
     expect(cred.expiresAt.getTime() - Date.now()).toBeGreaterThan(3500_000);
     expect((await push("acme", cred.password, "intake/acme/offline")).ok).toBe(true);
-    const other = loadSigningKey(...(Object.values(makeKeyPair(mkdtempSync(path.join(tmpdir(), "k-")))) as [string, string]));
+    const other = loadSigningKey(...(Object.values(makeKeyPair(tempDir("k-"))) as [string, string]));
     const forged = await mintRobotCredential(other, { username: robot("acme"), service: SERVICE, issuer: ISSUER });
     expect((await push("acme", forged.password, "intake/acme/offline")).ok).toBe(false);
   });
@@ -213,7 +214,7 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
 describe.skipIf(!!unavailable)("intake token", () => {
   it("mints a distribution credential offline that the broker accepts; denies with exit 3 and the reason", async () => {
 
-    const dir = mkdtempSync(path.join(tmpdir(), "token-"));
+    const dir = tempDir("token-");
     const { key } = makeKeyPair(dir);
     const run = async (args: string[]) => {
       const out: string[] = [];
@@ -265,7 +266,7 @@ describe.skipIf(!!unavailable)("intake token", () => {
 describe.skipIf(!!unavailable)("docker-credential-intake", () => {
   it("get answers the docker protocol with a minted credential; other hosts are not found", async () => {
     const { spawnSync } = await import("node:child_process");
-    const dir = mkdtempSync(path.join(tmpdir(), "helper-"));
+    const dir = tempDir("helper-");
     const { key } = makeKeyPair(dir);
     const root = path.resolve(__dirname, "..", "..");
     const helper = (action: string, input: string, env: Record<string, string>) =>
