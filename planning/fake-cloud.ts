@@ -186,6 +186,12 @@ export const MAKERS: Record<string, Maker> = {
   "kubernetes:apps/v1:Deployment": k8s,
 };
 
+/**
+ * Account- and registry-wide settings whose "create" is a put (ECR PutAccountSetting,
+ * PutReplicationConfiguration): the cloud overwrites rather than refusing a second one.
+ */
+export const PUT_TYPES: ReadonlySet<string> = new Set(["aws:ecr/accountSetting:AccountSetting", "aws:ecr/replicationConfiguration:ReplicationConfiguration"]);
+
 /** JSON whitespace IAM does not count toward a policy's size. */
 function policySize(policy: unknown): number {
   return typeof policy === "string" ? policy.replace(/\s+/g, "").length : JSON.stringify(policy ?? "").length;

@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type * as provider from "@pulumi/pulumi/provider";
-import { cloudRefusal, MAKERS, type FakeCloudContext, type State } from "../planning/fake-cloud";
+import { cloudRefusal, MAKERS, PUT_TYPES, type FakeCloudContext, type State } from "../planning/fake-cloud";
 import { REPLACE_ON } from "../planning/replace-on";
 
 /**
@@ -291,7 +291,7 @@ export class LocalProvider implements provider.Provider {
     if (this.stateless) return { id: made.id, outs: made.state };
     await this.store.update((cloud) => {
       const key = recordKey(type, made.id);
-      if (cloud.resources[key]) {
+      if (cloud.resources[key] && !PUT_TYPES.has(type)) {
         throw new Error(`AlreadyExists: ${type} ${made.id} exists in the cloud (retained or created outside this stack): import it or choose another name`);
       }
       this.settleContext(cloud);
