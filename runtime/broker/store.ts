@@ -75,11 +75,13 @@ export function mergeAclParts(parts: { file: string; acl: Acl }[], strict: boole
   const dup = new Set<string>();
   let delivery: { file: string; entry: AclDelivery } | undefined;
   let twoDeliveries = false;
+  const agreeing: AclEntry[] = [];
   for (const { file, acl } of parts) {
     if (acl.service !== first.acl.service || acl.issuer !== first.acl.issuer) {
       fail(`${file}: service ${acl.service} / issuer ${acl.issuer} differ from ${first.file}'s ${first.acl.service} / ${first.acl.issuer}`);
       continue;
     }
+    agreeing.push(...acl.entries);
     for (const e of acl.entries) {
       const other = owner.get(e.username);
       if (other) {
@@ -94,7 +96,7 @@ export function mergeAclParts(parts: { file: string; acl: Acl }[], strict: boole
       } else delivery = { file, entry: acl.delivery };
     }
   }
-  const entries = parts.filter((p) => p.acl.service === first?.acl.service && p.acl.issuer === first?.acl.issuer).flatMap((p) => p.acl.entries).filter((e) => !dup.has(e.username));
+  const entries = agreeing.filter((e) => !dup.has(e.username));
   return {
     acl: { version: 1, service: first?.acl.service, issuer: first?.acl.issuer, entries, ...(delivery && !twoDeliveries ? { delivery: delivery.entry } : {}) },
     conflicts,
