@@ -6,6 +6,8 @@ import { PlatformReference, PlatformRegistries } from "./components/platform";
 import type { Settings } from "./components/settings";
 import type { Roster } from "./customers/roster";
 import { rosterForShard, shardProblems } from "./customers/shards";
+import { LEDGER_OUTPUT, type Ledger } from "./components/ledger";
+import { RetainedLedger } from "./components/retained";
 
 /** What this stack holds: everything, the shared platform only, or one shard of the customers. */
 export type StackRole = "all" | "platform" | "shard";
@@ -22,6 +24,8 @@ export interface ProgramResult {
   distribution?: DistributionService;
   /** Builds delivered after the namespaces exist (settings.deliveries). */
   deliveries: BuildDelivery[];
+  /** Kept resources: what this update adopts, and the ledger it exports. */
+  ledger: RetainedLedger;
   /** Stack outputs: namespaces per customer and kind; credentials only as secrets. */
   outputs: Record<string, unknown>;
 }
@@ -29,9 +33,11 @@ export interface ProgramResult {
 /**
  * The one program. Declares the shared platform resources, one CustomerRegistries per
  * customer, and the Distribution broker's access list (with the registry itself on Kubernetes
- * when the stack asks). It reads no files, environment or clock: settings and roster arrive validated.
+ * when the stack asks). It reads no files, environment or clock: settings and roster arrive validated,
+ * and `previous` is the ledger of kept resources the stack's last update exported (none on a new stack).
  */
-export function program(settings: Settings, roster: Roster): ProgramResult {
+export function program(settings: Settings, roster: Roster, previous: Partial<Ledger> = {}): ProgramResult {
+  const ledger = new RetainedLedger(previous, settings.retained.adopt, settings.retained.forget);
   const role = stackRole(settings);
   if (settings.shard) {
     const problems = shardProblems(roster, settings.shard.count);
@@ -40,7 +46,7 @@ export function program(settings: Settings, roster: Roster): ProgramResult {
   const platform = role === "shard" ? new PlatformReference(settings) : new PlatformRegistries("platform", { settings });
   // A shard stack declares its slice of the roster; the platform stack no customers at all.
   const mine = role === "all" ? roster : role === "platform" ? { ...roster, customers: [] } : rosterForShard(roster, settings.shard!.index!, settings.shard!.count);
-  const customers = mine.customers.map((customer) => new CustomerRegistries(customer.id, { customer, settings, platform }));
+  const customers = mine.customers.map((customer) => new CustomerRegistries(customer.id, { customer, settings, platform, ledger }));
   const distribution = settings.enabledKinds.includes("distribution")
     ? new DistributionService("distribution", {
         settings,
@@ -71,6 +77,7 @@ export function program(settings: Settings, roster: Roster): ProgramResult {
     acrRegistryName: own?.acrRegistryName,
     distributionAcl: distribution?.acl,
     distributionDeliveryPassword: distribution?.deliveryPassword,
+    [LEDGER_OUTPUT]: ledger.output(),
     customers: Object.fromEntries(
       customers.map((c) => [
         c.customerId,
@@ -85,5 +92,5 @@ export function program(settings: Settings, roster: Roster): ProgramResult {
       ]),
     ),
   };
-  return { role, platform, customers, distribution, deliveries, outputs };
+  return { role, platform, customers, distribution, deliveries, ledger, outputs };
 }

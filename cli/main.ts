@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { LEDGER_OUTPUT, parseLedger, type Ledger } from "../components/ledger";
 import { SettingsError } from "../components/settings";
 import { RosterError } from "../customers/roster";
 // The plan (Pulumi SDK, the program), the broker, the audit and the Automation API load on
@@ -46,6 +47,22 @@ function readPolicyConfig(file: string | undefined): PolicyConfig {
   const problems = policyConfigProblems(doc, file);
   if (problems.length) throw new PolicyConfigError(problems);
   return doc as PolicyConfig;
+}
+
+/** `--retained FILE`: the JSON of `pulumi stack output --json` (its `retained` output), or that output alone. */
+function readLedgerFile(file: string | undefined): Partial<Ledger> | undefined {
+  if (!file) return undefined;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code ?? "not JSON";
+    throw new InputError(`--retained ${file}: cannot read it (${why}); write it with \`pulumi stack output --json > ${file}\``);
+  }
+  const value = typeof doc === "object" && doc !== null && LEDGER_OUTPUT in doc ? (doc as Record<string, unknown>)[LEDGER_OUTPUT] : doc;
+  const ledger = parseLedger(value);
+  if (!ledger) throw new InputError(`--retained ${file}: holds no ledger of kept resources (a "${LEDGER_OUTPUT}" output with declared and kept lists); write it with \`pulumi stack output --json > ${file}\``);
+  return ledger;
 }
 
 /** A bad flag value: names the flag and the rule. */
@@ -144,9 +161,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .option("--policy-config <file>", "per-rule enforcement levels, as for pulumi preview --policy-pack-config")
     .option("--base <git-ref>", "show only what changed since this git ref (customers added, removed, changed; resources; cost)")
-    .action(async (opts: { stack: string; roster?: string; json?: string; markdown?: string; project?: string; policyConfig?: string; base?: string }) => {
+    .option("--retained <file>", "the stack's outputs (`pulumi stack output --json`): show which kept resources the update adopts")
+    .action(async (opts: { stack: string; roster?: string; json?: string; markdown?: string; project?: string; policyConfig?: string; base?: string; retained?: string }) => {
       const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
       const policyConfig = readPolicyConfig(opts.policyConfig);
+      const ledger = readLedgerFile(opts.retained);
+      if (ledger && opts.base) throw new InputError("--retained and --base: pick one (--retained shows adoption in a full plan)");
       if (opts.base) {
         const { planDiff, renderDiffMarkdown, renderDiffText } = await import("./plan/diff.js");
         let diff;
@@ -164,7 +184,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       }
       const { planStack } = await import("./plan/plan.js");
       const { renderMarkdown, renderText } = await import("./plan/render.js");
-      const { plan } = await planStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig });
+      const { plan } = await planStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig, ledger });
       const { recorded: _recorded, ...result } = plan;
       io.out(renderText(result));
       if (opts.json) writeOut(opts.json, JSON.stringify(result, null, 2) + "\n");

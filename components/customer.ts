@@ -13,12 +13,15 @@ import { GhcrNamespace } from "./ghcr";
 import { customerTags, gcpLabels, LABEL, labelDescription } from "./labels";
 import type { PlatformOutputs } from "./platform";
 import { KubernetesPullSecrets, type PullSecretSource } from "./pull-secrets";
+import { RetainedLedger } from "./retained";
 import type { Settings } from "./settings";
 
 export interface CustomerRegistriesArgs {
   customer: Customer;
   settings: Settings;
   platform: PlatformOutputs;
+  /** Kept resources of earlier updates, adopted when declared again (default: none). */
+  ledger?: RetainedLedger;
 }
 
 /** What one registry kind's component hands back to the customer. */
@@ -41,6 +44,7 @@ interface KindContext {
   settings: Settings;
   platform: PlatformOutputs;
   tags: Record<string, string>;
+  ledger: RetainedLedger;
   parent: pulumi.Resource;
 }
 
@@ -68,6 +72,7 @@ const KIND_BUILDERS: Record<RegistryKind, (ctx: KindContext) => KindResult> = {
         keepImages: e.keepImages,
         kmsKeyArn: ctx.platform.ecrKmsKeyArn,
         tags: ctx.tags,
+        ledger: ctx.ledger,
       },
       { parent: ctx.parent },
     );
@@ -109,6 +114,7 @@ const KIND_BUILDERS: Record<RegistryKind, (ctx: KindContext) => KindResult> = {
         serviceAccountKey: g.serviceAccountKeys,
         runtimeMember: g.runtimeMember,
         labels: gcpLabels(ctx.tags),
+        ledger: ctx.ledger,
       },
       { parent: ctx.parent },
     );
@@ -131,6 +137,7 @@ const KIND_BUILDERS: Record<RegistryKind, (ctx: KindContext) => KindResult> = {
         status: ctx.state.status,
         topics: ["registry-intake", `customer-${ctx.customer.id}`, `tier-${ctx.customer.tier}`],
         description: labelDescription(`Container packages of ${ctx.customer.name}`, ctx.tags),
+        ledger: ctx.ledger,
       },
       { parent: ctx.parent },
     );
@@ -207,6 +214,7 @@ export class CustomerRegistries extends pulumi.ComponentResource {
       settings,
       platform,
       tags,
+      ledger: args.ledger ?? new RetainedLedger(),
       parent: this,
     };
     this.namespaces = {};

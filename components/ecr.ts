@@ -3,6 +3,7 @@ import * as iam from "@pulumi/aws/iam";
 import * as pulumi from "@pulumi/pulumi";
 import type { EffectiveStatus } from "../customers/status";
 import { ecrPushPullPolicy } from "./iam";
+import { RetainedLedger } from "./retained";
 
 export interface EcrNamespaceArgs {
   /** Repository path prefix, ending in `/` (e.g. `intake/acme/`). */
@@ -20,6 +21,8 @@ export interface EcrNamespaceArgs {
   /** Customer-managed KMS key; AES256 when absent. */
   kmsKeyArn?: pulumi.Input<string>;
   tags: Record<string, string>;
+  /** Kept resources of earlier updates: a repository that comes back is adopted, not created. */
+  ledger?: RetainedLedger;
 }
 
 /** The ECR lifecycle policy: untagged images expire first, then the oldest beyond `keep`. */
@@ -62,20 +65,25 @@ export class EcrNamespace extends pulumi.ComponentResource {
     }
     if (args.repositories.length === 0) throw new Error(`EcrNamespace ${name}: repositories must list at least one repository`);
 
+    const ledger = args.ledger ?? new RetainedLedger();
     const repos = args.repositories.map((repo) => {
+      const repositoryName = `${args.repositoryPrefix}${repo}`;
       const r = new ecr.Repository(
         `${name}-${repo}`,
         {
-          name: `${args.repositoryPrefix}${repo}`,
+          name: repositoryName,
           imageTagMutability: args.immutableTags ? "IMMUTABLE" : "MUTABLE",
           imageScanningConfiguration: { scanOnPush: args.scanOnPush },
           encryptionConfigurations: [args.kmsKeyArn ? { encryptionType: "KMS", kmsKey: args.kmsKeyArn } : { encryptionType: "AES256" }],
           forceDelete: false,
           tags: args.tags,
         },
-        // Images outlive the customer record: removing a customer never deletes a repository.
-        { parent: this, retainOnDelete: true },
+        // Images outlive the customer record: removing a customer never deletes a repository,
+        // and one that comes back is adopted. ECR cannot change a repository's encryption: a
+        // change of ecr.kms applies to repositories created from then on, never by replacement.
+        { parent: this, retainOnDelete: true, ignoreChanges: ["encryptionConfigurations"], ...ledger.adoption("ecr", repositoryName) },
       );
+      ledger.track("ecr", repositoryName, r);
       new ecr.LifecyclePolicy(
         `${name}-${repo}-lifecycle`,
         { repository: r.name, policy: lifecyclePolicy(args.untaggedExpiryDays, args.keepImages) },

@@ -2,6 +2,7 @@ import * as artifactregistry from "@pulumi/gcp/artifactregistry";
 import * as serviceaccount from "@pulumi/gcp/serviceaccount";
 import * as pulumi from "@pulumi/pulumi";
 import type { EffectiveStatus } from "../customers/status";
+import { RetainedLedger } from "./retained";
 
 export interface GarNamespaceArgs {
   project: string;
@@ -18,6 +19,8 @@ export interface GarNamespaceArgs {
   /** The runtime's identity, granted Token Creator on this service account only. */
   runtimeMember?: string;
   labels: Record<string, string>;
+  /** Kept resources of earlier updates: a repository that comes back is adopted, not created. */
+  ledger?: RetainedLedger;
 }
 
 /** Artifact Registry cleanup policies: untagged versions expire, the newest N are kept. At most 10 per repository. */
@@ -46,6 +49,9 @@ export class GarNamespace extends pulumi.ComponentResource {
 
   constructor(name: string, args: GarNamespaceArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("registry-intake:gcp:GarNamespace", name, {}, opts);
+    const ledger = args.ledger ?? new RetainedLedger();
+    // The id Artifact Registry gives the repository, and the one `import` takes.
+    const repositoryPath = `projects/${args.project}/locations/${args.location}/repositories/${args.repositoryId}`;
     const repo = new artifactregistry.Repository(
       `${name}-repo`,
       {
@@ -59,8 +65,9 @@ export class GarNamespace extends pulumi.ComponentResource {
         cleanupPolicies: garCleanupPolicies(args.untaggedExpiryDays, args.keepVersions),
         labels: args.labels,
       },
-      { parent: this, retainOnDelete: true },
+      { parent: this, retainOnDelete: true, ...ledger.adoption("gar", repositoryPath) },
     );
+    ledger.track("gar", repositoryPath, repo);
     this.repositoryUrl = pulumi.output(`${args.location}-docker.pkg.dev/${args.project}/${args.repositoryId}`);
 
     if (args.status === "offboarded") {

@@ -1,6 +1,7 @@
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 import type { EffectiveStatus } from "../customers/status";
+import { RetainedLedger } from "./retained";
 
 export interface GhcrNamespaceArgs {
   /** The GitHub organisation (the provider's `github:owner`). */
@@ -14,6 +15,8 @@ export interface GhcrNamespaceArgs {
   /** GitHub topics carry the labels (lower-case, ≤ 50 chars). */
   topics: string[];
   description: string;
+  /** Kept resources of earlier updates: an archived repository that comes back is adopted (and unarchived). */
+  ledger?: RetainedLedger;
 }
 
 /**
@@ -21,16 +24,30 @@ export interface GhcrNamespaceArgs {
  * (only classic PATs and GITHUB_TOKEN are accepted; no API creates a PAT), so isolation is by
  * GitHub identity: a private repository owns the customer's packages (packages inherit its
  * access), a team of the customer's users gets read on it. Suspended: the team loses its
- * access to the repository, memberships stay. Offboarded: team and memberships are deleted,
- * the repository is archived (and archived, not deleted, if it leaves the program).
+ * access to the repository, memberships stay. Offboarded: team, memberships and the repository
+ * leave the program; the repository is archived, not deleted (`archiveOnDestroy`), and adopted
+ * and unarchived if the customer comes back. It is never created archived: GitHub refuses the
+ * settings the provider writes after an archiving create (403), and an offboarded customer on a
+ * new stack has nothing to archive.
  */
 export class GhcrNamespace extends pulumi.ComponentResource {
   public readonly namespace: string;
-  public readonly repositoryName: pulumi.Output<string>;
+  public readonly repositoryName: pulumi.Output<string | undefined>;
   public readonly teamSlug: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: GhcrNamespaceArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("registry-intake:github:GhcrNamespace", name, {}, opts);
+    // ghcr.io paths are lower-case; packages published with this repository's label
+    // (org.opencontainers.image.source) inherit its access.
+    this.namespace = `ghcr.io/${args.owner.toLowerCase()}/${args.repositoryName}/`;
+    if (args.status === "offboarded") {
+      this.repositoryName = pulumi.output(undefined);
+      this.teamSlug = pulumi.output(undefined);
+      this.registerOutputs({ namespace: this.namespace, repositoryName: this.repositoryName, teamSlug: this.teamSlug });
+      return;
+    }
+
+    const ledger = args.ledger ?? new RetainedLedger();
     const repo = new github.Repository(
       `${name}-repo`,
       {
@@ -38,7 +55,7 @@ export class GhcrNamespace extends pulumi.ComponentResource {
         description: args.description.slice(0, 350),
         visibility: "private",
         archiveOnDestroy: true,
-        archived: args.status === "offboarded",
+        archived: false,
         autoInit: true,
         hasIssues: false,
         hasProjects: false,
@@ -47,29 +64,23 @@ export class GhcrNamespace extends pulumi.ComponentResource {
         vulnerabilityAlerts: true,
         topics: args.topics,
       },
+      { parent: this, ...ledger.adoption("github", args.repositoryName) },
+    );
+    ledger.track("github", args.repositoryName, repo);
+    this.repositoryName = repo.name;
+
+    const team = new github.Team(
+      `${name}-team`,
+      { name: args.teamName, description: args.description.slice(0, 350), privacy: "closed" },
       { parent: this },
     );
-    this.repositoryName = repo.name;
-    // ghcr.io paths are lower-case; packages published with this repository's label
-    // (org.opencontainers.image.source) inherit its access.
-    this.namespace = `ghcr.io/${args.owner.toLowerCase()}/${args.repositoryName}/`;
-
-    if (args.status === "offboarded") {
-      this.teamSlug = pulumi.output(undefined);
-    } else {
-      const team = new github.Team(
-        `${name}-team`,
-        { name: args.teamName, description: args.description.slice(0, 350), privacy: "closed" },
-        { parent: this },
-      );
-      for (const user of args.members) {
-        new github.TeamMembership(`${name}-member-${user.toLowerCase()}`, { teamId: team.id, username: user, role: "member" }, { parent: this });
-      }
-      if (args.status === "active") {
-        new github.TeamRepository(`${name}-read`, { teamId: team.id, repository: repo.name, permission: "pull" }, { parent: this });
-      }
-      this.teamSlug = team.slug;
+    for (const user of args.members) {
+      new github.TeamMembership(`${name}-member-${user.toLowerCase()}`, { teamId: team.id, username: user, role: "member" }, { parent: this });
     }
+    if (args.status === "active") {
+      new github.TeamRepository(`${name}-read`, { teamId: team.id, repository: repo.name, permission: "pull" }, { parent: this });
+    }
+    this.teamSlug = team.slug;
     this.registerOutputs({ namespace: this.namespace, repositoryName: this.repositoryName, teamSlug: this.teamSlug });
   }
 }

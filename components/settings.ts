@@ -137,6 +137,16 @@ const pricesSettings = z.strictObject({
   perCustomerMonthly: z.partialRecord(kind, z.number().min(0)).default({}),
 });
 
+const ledgerKeyList = z.array(z.string().regex(/^(ecr|gar|github):\S+$/, { message: "must be <kind>:<cloud id> with kind ecr, gar or github, e.g. ecr:intake/acme/app" })).default([]);
+
+/** Kept resources to adopt or to forget beyond the stack's own ledger (components/retained.ts). */
+const retainedSettings = z.strictObject({
+  /** Resources left in the cloud before the ledger existed, or by another stack: adopt them when declared. */
+  adopt: ledgerKeyList,
+  /** Resources the ledger holds that were deleted by hand: create them anew rather than import. */
+  forget: ledgerKeyList,
+});
+
 const tierOverride = z.strictObject(
   Object.fromEntries(TIERS.map((t) => [t, z.array(kind)])) as Record<(typeof TIERS)[number], z.ZodArray<typeof kind>>,
 );
@@ -157,6 +167,7 @@ export const settingsInputSchema = z
     deliveries: z.array(deliverySettings).default([]),
     shard: shardSettings.optional(),
     prices: pricesSettings.optional(),
+    retained: retainedSettings.default({ adopt: [], forget: [] }),
     /** The day license expiry is judged against (YYYY-MM-DD); default today (UTC). */
     asOf: isoDate.optional(),
     /** Roster file, relative to the project; default customers/roster.yaml. */
@@ -204,12 +215,13 @@ export interface Settings {
   /** Absent: one stack holds everything. */
   shard?: z.output<typeof shardSettings>;
   prices?: z.output<typeof pricesSettings>;
+  retained: z.output<typeof retainedSettings>;
   asOf: string;
   roster: string;
 }
 
 /** Keys that hold JSON (structured config); every other key is a plain string. */
-const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr", "acr", "gar", "ghcr", "distribution", "deliveries", "shard", "prices"]);
+const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr", "acr", "gar", "ghcr", "distribution", "deliveries", "shard", "prices", "retained"]);
 
 export class SettingsError extends Error {
   constructor(readonly source: string, readonly problems: string[]) {
@@ -254,6 +266,7 @@ export function parseSettings(raw: Record<string, unknown>, stack: string, sourc
     deliveries: s.deliveries,
     shard: s.shard,
     prices: s.prices,
+    retained: s.retained,
     asOf: s.asOf ?? today.toISOString().slice(0, 10),
     roster: s.roster,
   };

@@ -210,9 +210,35 @@ export function cloudRefusal(type: string, inputs: State): string | undefined {
       return `InvalidParameterException: repository creation template ${inputs.prefix}: customRoleArn is required when resourceTags or KMS encryption are set`;
     }
   }
+  if (type === "github:index/repository:Repository" && inputs.archived === true) {
+    // The provider archives in the create call's follow-up edit, then writes visibility, alerts
+    // and topics to a repository that is read-only by then (integrations/terraform-provider-github#3084).
+    return `403 Repository was archived so is read-only: ${inputs.name} (a repository cannot be created archived)`;
+  }
   if (type === "aws:iam/userPolicy:UserPolicy" && policySize(inputs.policy) > 2048) {
     return `LimitExceeded: Maximum policy size of 2048 bytes exceeded for user ${inputs.user} (${policySize(inputs.policy)} without whitespace)`;
   }
+  return undefined;
+}
+
+/**
+ * What the clouds refuse on update, given what the cloud holds (`stored`, its outputs) and the new
+ * inputs: the cloud's error, or undefined.
+ */
+export function cloudUpdateRefusal(type: string, stored: State, inputs: State, changedKeys: string[]): string | undefined {
+  if (type === "github:index/repository:Repository" && stored.archived === true && inputs.archived !== false) {
+    const others = changedKeys.filter((k) => k !== "archived");
+    if (others.length > 0) return `403 Repository was archived so is read-only: ${stored.name ?? inputs.name} (changing ${others.join(", ")}; unarchive it first)`;
+  }
+  return undefined;
+}
+
+/**
+ * What a delete leaves in the cloud: the record's outputs as they stay, or undefined when the
+ * resource is gone. A GitHub repository with archiveOnDestroy is archived, not deleted.
+ */
+export function deleteLeaves(type: string, outputs: State): State | undefined {
+  if (type === "github:index/repository:Repository" && outputs.archiveOnDestroy === true) return { ...outputs, archived: true };
   return undefined;
 }
 

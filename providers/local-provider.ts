@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type * as provider from "@pulumi/pulumi/provider";
-import { cloudRefusal, MAKERS, PUT_TYPES, type FakeCloudContext, type State } from "../planning/fake-cloud";
+import { cloudRefusal, cloudUpdateRefusal, deleteLeaves, MAKERS, PUT_TYPES, type FakeCloudContext, type State } from "../planning/fake-cloud";
 import { REPLACE_ON } from "../planning/replace-on";
 
 /**
@@ -322,6 +322,11 @@ export class LocalProvider implements provider.Provider {
     return this.store.update((cloud) => {
       const key = recordKey(type, id);
       const stored = cloud.resources[key];
+      if (stored) {
+        const keys = [...new Set([...Object.keys(stored.inputs), ...Object.keys(inputs)])].filter((k) => !same(stored.inputs[k], inputs[k]));
+        const refused = cloudUpdateRefusal(type, stored.outputs, inputs, keys);
+        if (refused) throw new Error(refused);
+      }
       const outputs = merge(stored?.outputs ?? oldOutputs, { ...oldInputs, ...stored?.inputs });
       this.settleContext(cloud);
       cloud.resources[key] = {
@@ -343,7 +348,10 @@ export class LocalProvider implements provider.Provider {
     const key = recordKey(type, id);
     if (!this.store.read().resources[key]) return; // already gone: nothing to write
     await this.store.update((cloud) => {
-      delete cloud.resources[key];
+      const stored = cloud.resources[key];
+      const left = stored && deleteLeaves(type, stored.outputs);
+      if (stored && left) cloud.resources[key] = { ...stored, inputs: { ...stored.inputs, archived: true }, outputs: left, updated: new Date().toISOString() };
+      else delete cloud.resources[key];
     });
   }
 

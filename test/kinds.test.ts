@@ -137,14 +137,16 @@ describe("GHCR: isolation by GitHub identity", () => {
     expect(new Set(teamOfRepo).size).toBe(teamOfRepo.length);
   });
 
-  it("suspended: the team loses its read, memberships stay; offboarded: no team, repository archived", async () => {
+  it("suspended: the team loses its read, memberships stay; offboarded: nothing on GitHub (the repository leaves the program, archived on delete)", async () => {
     const { plan, recorded } = await planOf([
       customer("umbrella", "professional", { status: "suspended", github: { members: ["albert"] } }),
       customer("soylent", "professional", { status: "offboarded", github: { members: ["sol"] } }),
     ]);
     expect(owned(plan, recorded, "umbrella", T.teamRepo)).toEqual([]);
     expect(owned(plan, recorded, "umbrella", T.teamMember).map((m) => m.inputs.username)).toEqual(["albert"]);
-    expect(owned(plan, recorded, "soylent").filter((r) => r.type.startsWith("github:")).map((r) => [r.type, r.inputs.archived])).toEqual([[T.ghRepo, true]]);
+    expect(owned(plan, recorded, "soylent").filter((r) => r.type.startsWith("github:"))).toEqual([]);
+    // Never created archived (GitHub refuses the provider's follow-up edit); archived on delete instead.
+    expect(owned(plan, recorded, "umbrella", T.ghRepo).map((r) => [r.inputs.archived, r.inputs.archiveOnDestroy])).toEqual([[false, true]]);
   });
 
   it("one GitHub user cannot be in two customers' teams", () => {

@@ -17,3 +17,24 @@ describe("the local aws plugin's fake cloud", () => {
     expect((await aws.create(urn("aws:ecr/accountSetting:AccountSetting", "other-stack-blob-mounting"), setting)).id).toBe("BLOB_MOUNTING");
   });
 });
+
+describe("the local github plugin's fake cloud", () => {
+  const REPO = "github:index/repository:Repository";
+  const inputs = { name: "intake-acme", visibility: "private", archiveOnDestroy: true, archived: false, vulnerabilityAlerts: true, topics: ["registry-intake"] };
+
+  it("refuses to create a repository archived, archives on delete, refuses edits while archived, and unarchives", async () => {
+    const store = new FakeCloudStore(path.join(tempDir("fake-cloud-"), "cloud.json"));
+    const gh = new LocalProvider("github", store, "0.0.0");
+    await expect(gh.create(urn(REPO, "acme-repo"), { ...inputs, archived: true })).rejects.toThrow(/^403 Repository was archived so is read-only: intake-acme/);
+    const { id } = await gh.create(urn(REPO, "acme-repo"), inputs);
+    await gh.delete(id, urn(REPO, "acme-repo"));
+    // Archived, not deleted: a create under the same name is refused, a read (an import) finds it archived.
+    expect(store.read().resources[`${REPO}|intake-acme`].outputs.archived).toBe(true);
+    await expect(gh.create(urn(REPO, "acme-repo"), inputs)).rejects.toThrow(/^AlreadyExists/);
+    const read = await gh.read(id, urn(REPO, "acme-repo"));
+    expect(read.inputs).toMatchObject({ archived: true, name: "intake-acme" });
+    await expect(gh.update(id, urn(REPO, "acme-repo"), read.props, { ...inputs, archived: true, topics: ["other"] })).rejects.toThrow(/archived so is read-only.*changing topics/);
+    const { outs } = await gh.update(id, urn(REPO, "acme-repo"), read.props, inputs);
+    expect(outs).toMatchObject({ archived: false });
+  });
+});

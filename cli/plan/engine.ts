@@ -22,6 +22,8 @@ export interface RecordedResource {
   additionalSecretOutputs: string[];
   ignoreChanges: string[];
   dependencies: string[];
+  /** The cloud id of a resource adopted with the `import` option. */
+  importId?: string;
   /** A read of an existing resource (a StackReference), not one this stack manages. */
   read?: boolean;
 }
@@ -164,6 +166,7 @@ export async function runUnderMocks<T>(fn: () => T, opts: MockRunOptions): Promi
           secretInputs,
           state: stored ? (unwrapSecrets(stored.state) as Record<string, unknown>) : {},
           retainOnDelete: req.getRetainondelete?.() ?? false,
+          ...(req.getImportid?.() ? { importId: req.getImportid() } : {}),
           protect: req.getProtect?.() ?? false,
           additionalSecretOutputs: req.getAdditionalsecretoutputsList?.() ?? [],
           ignoreChanges: req.getIgnorechangesList?.() ?? [],

@@ -5,6 +5,7 @@ import type { Roster } from "../../customers/roster";
 import type { RegistryKind, Tier } from "../../customers/tiers";
 import type { EffectiveStatus } from "../../customers/status";
 import { program } from "../../program";
+import type { Ledger } from "../../components/ledger";
 import { runUnderMocks, type RecordedResource } from "./engine";
 import { evaluate, policyContext, type PolicyConfig, type Violation } from "../../policy/evaluate";
 import { fromRecorded } from "../../policy/sources";
@@ -34,6 +35,8 @@ export interface PlannedResource {
   customer: string | null;
   custom: boolean;
   retainOnDelete: boolean;
+  /** The cloud id it is adopted under (kept in the cloud by an earlier update), if adopted. */
+  adopted?: string;
   /** Inputs with every secret replaced by "[secret]". */
   inputs: Record<string, unknown>;
 }
@@ -58,8 +61,10 @@ export async function planProgram(
   policyConfig: PolicyConfig = {},
   /** The program to plan; the real one unless a test hands in an edited one. */
   run: typeof program = program,
+  /** The stack's ledger of kept resources (its `retained` output); none: nothing is adopted. */
+  ledger: Partial<Ledger> = {},
 ): Promise<PlanResult & { recorded: RecordedResource[] }> {
-  const { result, resources: all } = await runUnderMocks(() => run(settings, roster), {
+  const { result, resources: all } = await runUnderMocks(() => run(settings, roster, ledger), {
     project: PROJECT,
     stack: settings.stack,
     cloud: {
@@ -104,6 +109,7 @@ export async function planProgram(
       customer: customerOf(r),
       custom: r.custom,
       retainOnDelete: r.retainOnDelete,
+      ...(r.importId ? { adopted: r.importId } : {}),
       inputs: r.inputs,
     })),
     violations: [],
@@ -127,6 +133,8 @@ function platformOutputsFor(s: Settings): Record<string, unknown> {
 
 export interface PlanStackOptions extends LoadStackOptions {
   policyConfig?: PolicyConfig;
+  /** The stack's ledger of kept resources (`pulumi stack output retained`). */
+  ledger?: Partial<Ledger>;
 }
 
 /** Read the stack file and roster the way `pulumi up` would, then plan offline. */
@@ -134,6 +142,6 @@ export async function planStack(opts: PlanStackOptions) {
   const { settings, roster, stackConfig } = loadStack(opts);
   // The program reads its settings from `settings`; the SDK's config is set as `pulumi up` would.
   pulumi.runtime.setAllConfig(stackConfig.config, stackConfig.secretKeys);
-  return { settings, roster, plan: await planProgram(settings, roster, opts.policyConfig) };
+  return { settings, roster, plan: await planProgram(settings, roster, opts.policyConfig, program, opts.ledger) };
 }
 

@@ -53,6 +53,7 @@ export interface TypeGroup {
   count: number;
   names: string[];
   retained: number;
+  adopted: number;
 }
 
 /** Custom resources of one owner (a customer id, or null for the platform), grouped by type. */
@@ -60,10 +61,11 @@ export function groupByType(resources: PlannedResource[], owner: string | null):
   const groups = new Map<string, TypeGroup>();
   for (const r of resources) {
     if (!r.custom || r.customer !== owner) continue;
-    const g = groups.get(r.type) ?? { type: r.type, count: 0, names: [], retained: 0 };
+    const g = groups.get(r.type) ?? { type: r.type, count: 0, names: [], retained: 0, adopted: 0 };
     g.count++;
     g.names.push(displayName(r));
     if (r.retainOnDelete) g.retained++;
+    if (r.adopted) g.adopted++;
     groups.set(r.type, g);
   }
   return [...groups.values()].sort((a, b) => a.type.localeCompare(b.type));
@@ -101,7 +103,8 @@ export function renderText(plan: PlanResult): string {
     out.push(`${c.id}  ${c.tier}  ${c.status} (${c.reason})  kinds: ${kinds}  ${count(n, "resource")}${STATUS_NOTE[c.status]}`);
     for (const g of groups) {
       const kept = g.retained ? `  [${g.retained === g.count ? "all" : g.retained} kept on delete]` : "";
-      out.push(`    ${g.type.padEnd(62)} ${String(g.count).padStart(3)}  ${list(g.names)}${kept}`);
+      const adopted = g.adopted ? `  [${g.adopted === g.count ? "all" : g.adopted} adopted from the cloud]` : "";
+      out.push(`    ${g.type.padEnd(62)} ${String(g.count).padStart(3)}  ${list(g.names)}${kept}${adopted}`);
     }
   }
   out.push("");
@@ -109,6 +112,8 @@ export function renderText(plan: PlanResult): string {
     `Total: ${count(plan.customers.length, "customer")}, ${count(custom.length, "resource")} ` +
       `(${custom.filter((r) => r.customer === null).length} platform), secrets masked.`,
   );
+  const adopted = custom.filter((r) => r.adopted);
+  if (adopted.length) out.push(`Adopted from the cloud (kept by an earlier update; imported, not created): ${list(adopted.map((r) => `${r.type.split(":").pop()} ${r.adopted}`), 8)}`);
   for (const w of warnings) out.push(`warning: ${w}`);
   const mandatory = plan.violations.filter((v) => v.enforcement === "mandatory");
   for (const v of plan.violations) out.push(`${v.enforcement} violation [${v.policy}] ${v.customer ?? "platform"}: ${v.message}`);
@@ -151,6 +156,11 @@ export function renderMarkdown(plan: PlanResult): string {
   }
   if (warnings.length) {
     for (const w of warnings) out.push(`> **Warning:** ${md(w)}`);
+    out.push("");
+  }
+  const adopted = custom.filter((r) => r.adopted);
+  if (adopted.length) {
+    out.push(`Adopted from the cloud (kept by an earlier update; imported, not created): ${md(list(adopted.map((r) => `\`${r.adopted}\``), 8))}`);
     out.push("");
   }
   out.push("<details><summary>Resources per customer</summary>");

@@ -1,0 +1,62 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ledgerKey, type KeptKind, type Ledger } from "./ledger";
+
+
+/**
+ * The kept resources of one update (see components/ledger.ts): which to adopt, and the ledger
+ * to export.
+ */
+export class RetainedLedger {
+  private readonly kept: Set<string>;
+  private readonly known: Set<string>;
+  private readonly forgotten: Set<string>;
+  private readonly declared = new Map<string, pulumi.Output<string>>();
+
+  /**
+   * @param previous the `retained` output of the stack's last update
+   * @param adopt keys to adopt though the ledger does not hold them (kept before it existed, or by another stack)
+   * @param forget keys to neither adopt nor remember (deleted by hand since)
+   */
+  constructor(previous: Partial<Ledger> = {}, adopt: readonly string[] = [], forget: readonly string[] = []) {
+    this.forgotten = new Set(forget);
+    const keep = (keys: readonly string[] | undefined) => (keys ?? []).filter((k) => !this.forgotten.has(k));
+    this.kept = new Set([...keep(previous.kept), ...keep(adopt)]);
+    this.known = new Set([...this.kept, ...keep(previous.declared)]);
+  }
+
+  /**
+   * The options that adopt `id` when an earlier update left it in the cloud: `import` with its
+   * id. A resource still in the stack's state gets none.
+   */
+  adoption(kind: KeptKind, id: string): { import?: string } {
+    return this.kept.has(ledgerKey(kind, id)) ? { import: id } : {};
+  }
+
+  /** Record a kept resource declared in this update (its id resolves once it exists). */
+  track(kind: KeptKind, id: string, resource: pulumi.CustomResource): void {
+    const key = ledgerKey(kind, id);
+    if (!this.forgotten.has(key)) this.declared.set(key, resource.id.apply(() => key));
+  }
+
+  /** Whether the stack holds, or has kept in the cloud, this resource. */
+  has(kind: KeptKind, id: string): boolean {
+    return this.known.has(ledgerKey(kind, id));
+  }
+
+  /** Keys this update adopts: declared now, kept before. */
+  adopted(): string[] {
+    return [...this.declared.keys()].filter((k) => this.kept.has(k)).sort();
+  }
+
+  /**
+   * The ledger to export. It resolves only once every resource declared now exists, so a failed
+   * update never records as declared a resource that was not made.
+   */
+  output(): pulumi.Output<Ledger> {
+    return pulumi.all([...this.declared.values()]).apply((keys) => {
+      const declared = new Set(keys);
+      const kept = [...this.known].filter((k) => !declared.has(k));
+      return { declared: [...declared].sort(), kept: kept.sort() };
+    });
+  }
+}

@@ -1,0 +1,59 @@
+// Kept resources: the ledger a stack exports, and adoption of what comes back.
+import { describe, expect, it } from "vitest";
+import { parseLedger } from "../components/ledger";
+import { customer, owned, testRoster, testSettings, T } from "./helpers";
+import { planProgram } from "../cli/plan/plan";
+import { program } from "../program";
+import { runUnderMocks } from "../cli/plan/engine";
+
+const planWith = async (customers: unknown[], ledger = {}, over: Record<string, unknown> = {}) => {
+  const settings = testSettings(over);
+  const plan = await planProgram(settings, testRoster(customers, settings), {}, program, ledger);
+  return { plan, recorded: plan.recorded };
+};
+
+/** The `retained` output the program exports for this roster and previous ledger. */
+async function exported(customers: unknown[], previous = {}, over: Record<string, unknown> = {}) {
+  const settings = testSettings(over);
+  const roster = testRoster(customers, settings);
+  const { result } = await runUnderMocks(() => program(settings, roster, previous), { project: "registry-intake", stack: settings.stack, cloud: { accountId: "111122223333", region: "eu-west-1", githubOwner: "example-org" } });
+  return new Promise((resolve) => (result.outputs.retained as { apply: (f: (v: unknown) => void) => void }).apply(resolve));
+}
+
+describe("the ledger of kept resources", () => {
+  it("records every kept repository declared, and keeps what leaves the program", async () => {
+    const first = (await exported([customer("acme", "enterprise", { ecr: { repositories: ["app", "tools"] } })])) as { declared: string[]; kept: string[] };
+    expect(first.kept).toEqual([]);
+    expect(first.declared).toEqual(
+      expect.arrayContaining(["ecr:intake/acme/app", "ecr:intake/acme/tools", "github:intake-acme", expect.stringMatching(/^gar:projects\/.+\/repositories\/intake-acme$/)]),
+    );
+    // Downgrade to standard: ECR and Artifact Registry leave the program, GitHub stays.
+    const second = (await exported([customer("acme", "standard")], first)) as { declared: string[]; kept: string[] };
+    expect(second.declared).toEqual(["github:intake-acme"]);
+    expect(second.kept).toEqual(first.declared.filter((k) => k !== "github:intake-acme"));
+    expect(parseLedger(second)).toEqual(second);
+    expect(parseLedger({ declared: ["not a key"] })).toBeUndefined();
+  });
+
+  it("adopts a kept repository when it comes back (import with its id) and creates the rest", async () => {
+    const ledger = { declared: ["github:intake-acme"], kept: ["ecr:intake/acme/app", "github:intake-gone"] };
+    const { plan, recorded } = await planWith([customer("acme", "enterprise", { ecr: { repositories: ["app", "new"] } })], ledger);
+    const repos = owned(plan, recorded, "acme", T.repo);
+    expect(repos.map((r) => [r.inputs.name, r.importId])).toEqual([["intake/acme/app", "intake/acme/app"], ["intake/acme/new", undefined]]);
+    // Still in the stack's state: no import option.
+    expect(owned(plan, recorded, "acme", T.ghRepo).map((r) => r.importId)).toEqual([undefined]);
+    expect(plan.resources.filter((r) => r.adopted).map((r) => r.adopted)).toEqual(["intake/acme/app"]);
+  });
+
+  it("retained.adopt adopts what the ledger does not hold; retained.forget creates anew", async () => {
+    const over = { retained: { adopt: ["ecr:intake/acme/app"], forget: ["github:intake-acme"] } };
+    const { plan, recorded } = await planWith([customer("acme", "enterprise")], { kept: ["github:intake-acme"] }, over);
+    expect(owned(plan, recorded, "acme", T.repo).map((r) => r.importId)).toEqual(["intake/acme/app"]);
+    expect(owned(plan, recorded, "acme", T.ghRepo).map((r) => r.importId)).toEqual([undefined]);
+  });
+
+  it("an ecr.kms change applies to new repositories only: existing ones ignore it rather than being replaced under their own name", async () => {
+    const { plan, recorded } = await planWith([customer("acme", "enterprise")], {}, { ecr: { kms: true } });
+    expect(owned(plan, recorded, "acme", T.repo).map((r) => r.ignoreChanges)).toEqual([["encryptionConfigurations"]]);
+  });
+});
