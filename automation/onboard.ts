@@ -15,7 +15,8 @@ import { customerSchema } from "../customers/schema";
 import { shardOf, shardStackName } from "../customers/shards";
 import { PROJECT } from "../cli/plan/plan";
 import { loadStack } from "../cli/plan/stack";
-import { program, stackRole } from "../program";
+import { stackRole } from "../program";
+import { stackProgram } from "../stack-program";
 import { OnboardError, PulumiCliMissing } from "./errors";
 
 export { OnboardError, PulumiCliMissing } from "./errors";
@@ -335,7 +336,7 @@ async function updateWith(engine: Engine, t: Target, roster: Roster, rosterCopy:
     projectName: PROJECT,
     stackName: t.stack,
     // The engine hands the stack's own config to the program, as `pulumi up` would.
-    program: async () => program(settingsFromConfig(`Pulumi.${t.stack}.yaml`, t.stack), roster).outputs,
+    program: async () => stackProgram(settingsFromConfig(`Pulumi.${t.stack}.yaml`, t.stack), roster),
   };
   const stack = await engine.stack(inline, { workDir: o.projectDir, envVars: { INTAKE_ROSTER: rosterCopy } });
   const policyPacks = [o.policyPack ?? path.join(o.projectDir, "policy")];

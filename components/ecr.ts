@@ -66,7 +66,9 @@ export class EcrNamespace extends pulumi.ComponentResource {
     if (args.repositories.length === 0) throw new Error(`EcrNamespace ${name}: repositories must list at least one repository`);
 
     const ledger = args.ledger ?? new RetainedLedger();
-    const repos = args.repositories.map((repo) => {
+    const offboarded = args.status === "offboarded";
+    const declared = args.repositories.filter((repo) => ledger.declares("ecr", `${args.repositoryPrefix}${repo}`, offboarded));
+    const repos = declared.map((repo) => {
       const repositoryName = `${args.repositoryPrefix}${repo}`;
       const r = new ecr.Repository(
         `${name}-${repo}`,

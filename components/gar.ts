@@ -52,22 +52,26 @@ export class GarNamespace extends pulumi.ComponentResource {
     const ledger = args.ledger ?? new RetainedLedger();
     // The id Artifact Registry gives the repository, and the one `import` takes.
     const repositoryPath = `projects/${args.project}/locations/${args.location}/repositories/${args.repositoryId}`;
-    const repo = new artifactregistry.Repository(
-      `${name}-repo`,
-      {
-        project: args.project,
-        location: args.location,
-        repositoryId: args.repositoryId,
-        format: "DOCKER",
-        description: `Container images of customer ${args.displayName}`,
-        dockerConfig: { immutableTags: args.immutableTags },
-        cleanupPolicyDryRun: false,
-        cleanupPolicies: garCleanupPolicies(args.untaggedExpiryDays, args.keepVersions),
-        labels: args.labels,
-      },
-      { parent: this, retainOnDelete: true, ...ledger.adoption("gar", repositoryPath) },
-    );
-    ledger.track("gar", repositoryPath, repo);
+    // Declared while the customer is one; once offboarded, only if the stack holds or kept it.
+    let repo: artifactregistry.Repository | undefined;
+    if (ledger.declares("gar", repositoryPath, args.status === "offboarded")) {
+      repo = new artifactregistry.Repository(
+        `${name}-repo`,
+        {
+          project: args.project,
+          location: args.location,
+          repositoryId: args.repositoryId,
+          format: "DOCKER",
+          description: `Container images of customer ${args.displayName}`,
+          dockerConfig: { immutableTags: args.immutableTags },
+          cleanupPolicyDryRun: false,
+          cleanupPolicies: garCleanupPolicies(args.untaggedExpiryDays, args.keepVersions),
+          labels: args.labels,
+        },
+        { parent: this, retainOnDelete: true, ...ledger.adoption("gar", repositoryPath) },
+      );
+      ledger.track("gar", repositoryPath, repo);
+    }
     this.repositoryUrl = pulumi.output(`${args.location}-docker.pkg.dev/${args.project}/${args.repositoryId}`);
 
     if (args.status === "offboarded") {
@@ -88,7 +92,7 @@ export class GarNamespace extends pulumi.ComponentResource {
       // GCP ignores `disabled` when it creates an account: a customer first declared while
       // suspended would get an enabled account. So the account holds nothing unless active:
       // no writer grant, no Token Creator, no key; suspension withdraws them at once.
-      if (args.status === "active") {
+      if (args.status === "active" && repo) {
         new artifactregistry.RepositoryIamMember(
           `${name}-writer`,
           {

@@ -24,11 +24,11 @@ export interface GhcrNamespaceArgs {
  * (only classic PATs and GITHUB_TOKEN are accepted; no API creates a PAT), so isolation is by
  * GitHub identity: a private repository owns the customer's packages (packages inherit its
  * access), a team of the customer's users gets read on it. Suspended: the team loses its
- * access to the repository, memberships stay. Offboarded: team, memberships and the repository
- * leave the program; the repository is archived, not deleted (`archiveOnDestroy`), and adopted
- * and unarchived if the customer comes back. It is never created archived: GitHub refuses the
- * settings the provider writes after an archiving create (403), and an offboarded customer on a
- * new stack has nothing to archive.
+ * access to the repository, memberships stay. Offboarded: team and memberships are deleted,
+ * the repository the stack holds is archived (and archived, not deleted, if it leaves the
+ * program: `archiveOnDestroy`); one that comes back is adopted, and unarchived if active. A
+ * repository is never created archived: GitHub refuses the settings the provider writes after
+ * an archiving create (403), and an offboarded customer new to the stack has nothing to archive.
  */
 export class GhcrNamespace extends pulumi.ComponentResource {
   public readonly namespace: string;
@@ -40,14 +40,14 @@ export class GhcrNamespace extends pulumi.ComponentResource {
     // ghcr.io paths are lower-case; packages published with this repository's label
     // (org.opencontainers.image.source) inherit its access.
     this.namespace = `ghcr.io/${args.owner.toLowerCase()}/${args.repositoryName}/`;
-    if (args.status === "offboarded") {
+    const ledger = args.ledger ?? new RetainedLedger();
+    const offboarded = args.status === "offboarded";
+    if (!ledger.declares("github", args.repositoryName, offboarded)) {
       this.repositoryName = pulumi.output(undefined);
       this.teamSlug = pulumi.output(undefined);
       this.registerOutputs({ namespace: this.namespace, repositoryName: this.repositoryName, teamSlug: this.teamSlug });
       return;
     }
-
-    const ledger = args.ledger ?? new RetainedLedger();
     const repo = new github.Repository(
       `${name}-repo`,
       {
@@ -55,7 +55,7 @@ export class GhcrNamespace extends pulumi.ComponentResource {
         description: args.description.slice(0, 350),
         visibility: "private",
         archiveOnDestroy: true,
-        archived: false,
+        archived: offboarded,
         autoInit: true,
         hasIssues: false,
         hasProjects: false,
@@ -68,6 +68,11 @@ export class GhcrNamespace extends pulumi.ComponentResource {
     );
     ledger.track("github", args.repositoryName, repo);
     this.repositoryName = repo.name;
+    if (offboarded) {
+      this.teamSlug = pulumi.output(undefined);
+      this.registerOutputs({ namespace: this.namespace, repositoryName: this.repositoryName, teamSlug: this.teamSlug });
+      return;
+    }
 
     const team = new github.Team(
       `${name}-team`,

@@ -43,6 +43,15 @@ export class RetainedLedger {
     return this.known.has(ledgerKey(kind, id));
   }
 
+  /**
+   * Whether to declare a kept resource of a customer: always while it is a customer; once
+   * offboarded, only if the stack holds it or kept it (to tag it orphaned, or archive it), never
+   * to create it for a customer that is gone.
+   */
+  declares(kind: KeptKind, id: string, offboarded: boolean): boolean {
+    return !offboarded || this.has(kind, id);
+  }
+
   /** Keys this update adopts: declared now, kept before. */
   adopted(): string[] {
     return [...this.declared.keys()].filter((k) => this.kept.has(k)).sort();

@@ -1,5 +1,6 @@
 import bcrypt from "bcryptjs";
 import { awsPartition } from "../components/iam";
+import { KEPT_KINDS, ledgerKey } from "../components/ledger";
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 
@@ -9,6 +10,8 @@ export interface FakeCloudContext {
   region: string;
   /** The GitHub organisation the provider acts for. */
   githubOwner?: string;
+  /** Kept resources the stack's state holds (its ledger's `declared`): updated, not created. */
+  existing?: ReadonlySet<string>;
   /** What a `pulumi.StackReference` to the platform stack reads (a shard stack's plan). */
   platformOutputs?: Record<string, unknown>;
 }
@@ -221,14 +224,20 @@ export function cloudRefusal(type: string, inputs: State): string | undefined {
   return undefined;
 }
 
+/** Repository settings the GitHub provider writes after its general edit, each in a call of its own. */
+const SEPARATE_GITHUB_CALLS = new Set(["visibility", "topics", "vulnerabilityAlerts", "pages", "securityAndAnalysis"]);
+
 /**
  * What the clouds refuse on update, given what the cloud holds (`stored`, its outputs) and the new
  * inputs: the cloud's error, or undefined.
  */
 export function cloudUpdateRefusal(type: string, stored: State, inputs: State, changedKeys: string[]): string | undefined {
-  if (type === "github:index/repository:Repository" && stored.archived === true && inputs.archived !== false) {
+  if (type === "github:index/repository:Repository" && inputs.archived === true) {
     const others = changedKeys.filter((k) => k !== "archived");
-    if (others.length > 0) return `403 Repository was archived so is read-only: ${stored.name ?? inputs.name} (changing ${others.join(", ")}; unarchive it first)`;
+    // Already archived: read-only. Being archived: the provider's general edit archives it, then
+    // writes visibility, topics and alerts in calls of their own (terraform-provider-github#3649).
+    const refused = stored.archived === true ? others : others.filter((k) => SEPARATE_GITHUB_CALLS.has(k));
+    if (refused.length > 0) return `403 Repository was archived so is read-only: ${stored.name ?? inputs.name} (changing ${refused.join(", ")} on an archived repository)`;
   }
   return undefined;
 }
@@ -250,10 +259,14 @@ export function fakeCloud(ctx: FakeCloudContext): (args: pulumi.runtime.MockReso
       const outputs = ctx.platformOutputs ?? {};
       return { id: String(args.inputs?.name ?? args.name), state: { name: args.inputs?.name, outputs, secretOutputNames: Object.keys(outputs).filter((k) => /password|secret/i.test(k)) } };
     }
-    const refused = cloudRefusal(args.type, args.inputs ?? {});
-    if (refused) throw new Error(`${args.type} ${args.name}: ${refused}`);
     const make = MAKERS[args.type];
-    if (make) return make(args.name, args.inputs ?? {}, ctx);
+    const made = make?.(args.name, args.inputs ?? {}, ctx);
+    // An adoption (import) reads what exists; a kept resource the state holds is updated: neither is a create.
+    const kind = KEPT_KINDS[args.type as keyof typeof KEPT_KINDS];
+    const exists = args.id || (kind && made?.id && ctx.existing?.has(ledgerKey(kind, made.id)));
+    const refused = exists ? undefined : cloudRefusal(args.type, args.inputs ?? {});
+    if (refused) throw new Error(`${args.type} ${args.name}: ${refused}`);
+    if (made) return made;
     return { id: `${args.name}-${digest(args.type, args.name).slice(0, 8)}`, state: { ...args.inputs } };
   };
 }

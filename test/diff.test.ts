@@ -113,3 +113,30 @@ describe("intake plan --base", () => {
     expect(list.out.split("\n")).toHaveLength(5);
   });
 });
+
+describe("intake plan --base: kept resources", () => {
+  it("an offboarding tags the repositories the stack holds orphaned and archives the GitHub one: updates, nothing dropped", async () => {
+    const { dir, write } = repo();
+    write([customer("acme", "enterprise", { ...LICENSE, status: "offboarded" }), customer("globex", "professional", LICENSE), customer("initech", "standard", LICENSE), customer("hooli", "professional", LICENSE)]);
+    const json = path.join(dir, "plan.json");
+    const r = await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", json]);
+    expect(r.code, r.err).toBe(0);
+    const acme = JSON.parse(readFileSync(json, "utf8")).customers.find((c: { id: string }) => c.id === "acme");
+    expect(acme.resources.retain).toEqual([]);
+    expect(acme.resources.update).toEqual(expect.arrayContaining(["Repository acme-ecr-app", "Repository acme-ghcr-repo"]));
+  });
+
+  it("turning ecr.kms on replaces no repository and says why existing ones keep their encryption", async () => {
+    const { dir, stackFile } = repo();
+    const doc = JSON.parse(JSON.stringify((await import("yaml")).parse(readFileSync(stackFile, "utf8"))));
+    doc.config["registry-intake:ecr"] = { kms: true };
+    writeFileSync(stackFile, stringify(doc));
+    const json = path.join(dir, "plan.json");
+    const r = await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", json]);
+    expect(r.code, r.err).toBe(0);
+    const diff = JSON.parse(readFileSync(json, "utf8"));
+    expect(diff.customers.flatMap((c: { resources: { replace: string[] } }) => c.resources.replace)).toEqual([]);
+    expect(diff.warnings).toEqual([expect.stringMatching(/^ecr\.kms turned on: .*existing ones \(3 among the customers compared\) keep their encryption/)]);
+    expect(r.out).toMatch(/warning: ecr\.kms turned on/);
+  });
+});

@@ -3,6 +3,8 @@ import { stringify } from "yaml";
 import { parseSettings, type Settings } from "../components/settings";
 import { parseRoster, type Roster } from "../customers/roster";
 import { planProgram } from "../cli/plan/plan";
+import type { Ledger } from "../components/ledger";
+import { program } from "../program";
 import type { RecordedResource } from "../cli/plan/engine";
 
 /** The day every test judges licenses against. */
@@ -42,10 +44,11 @@ export function unwrap<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => o.apply((v) => resolve(v)));
 }
 
-export async function planOf(customers: unknown[], settingsOver: Record<string, unknown> = {}) {
+/** Plan a roster offline; `ledger` is the stack's kept resources (its `retained` output) if any. */
+export async function planOf(customers: unknown[], settingsOver: Record<string, unknown> = {}, ledger: Partial<Ledger> = {}) {
   const settings = testSettings(settingsOver);
   const roster = testRoster(customers, settings);
-  const plan = await planProgram(settings, roster);
+  const plan = await planProgram(settings, roster, {}, program, ledger);
   return { settings, roster, plan, recorded: plan.recorded };
 }
 

@@ -105,11 +105,12 @@ describe("Artifact Registry: a repository per customer, writer on that repositor
     expect(repo.retainOnDelete).toBe(true);
   });
 
-  it("keys only when the stack asks, and then only as secrets; suspended disables; offboarded keeps the repository only", async () => {
+  it("keys only when the stack asks, and then only as secrets; suspended disables; offboarded keeps the repository the stack holds only", async () => {
     const withKeys = await planOf([customer("acme", "enterprise")], { gar: { project: "intake-test-123", location: "europe-west1", serviceAccountKeys: true } });
     const [key] = owned(withKeys.plan, withKeys.recorded, "acme", T.saKey);
     expect(key.additionalSecretOutputs).toContain("privateKey");
-    const states = await planOf([customer("hooli", "enterprise", { status: "suspended" }), customer("soylent", "enterprise", { status: "offboarded" })]);
+    const held = { declared: ["gar:projects/intake-test-123/locations/europe-west1/repositories/intake-soylent"] };
+    const states = await planOf([customer("hooli", "enterprise", { status: "suspended" }), customer("soylent", "enterprise", { status: "offboarded" })], {}, held);
     expect(owned(states.plan, states.recorded, "hooli", T.sa)[0].inputs.disabled).toBe(true);
     expect(owned(states.plan, states.recorded, "soylent").filter((r) => r.type.startsWith("gcp:")).map((r) => r.type)).toEqual([T.garRepo]);
     expect((owned(states.plan, states.recorded, "soylent", T.garRepo)[0].inputs.labels as Record<string, string>)["intake-status"]).toBe("orphaned");

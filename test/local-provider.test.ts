@@ -36,5 +36,9 @@ describe("the local github plugin's fake cloud", () => {
     await expect(gh.update(id, urn(REPO, "acme-repo"), read.props, { ...inputs, archived: true, topics: ["other"] })).rejects.toThrow(/archived so is read-only.*changing topics/);
     const { outs } = await gh.update(id, urn(REPO, "acme-repo"), read.props, inputs);
     expect(outs).toMatchObject({ archived: false });
+    // Archiving in an update: the general edit may change the description with it, but not topics
+    // or visibility, which the provider writes afterwards in calls of their own.
+    await expect(gh.update(id, urn(REPO, "acme-repo"), outs, { ...inputs, archived: true, topics: ["x"] })).rejects.toThrow(/changing topics on an archived repository/);
+    expect((await gh.update(id, urn(REPO, "acme-repo"), outs, { ...inputs, archived: true, description: "orphaned" })).outs).toMatchObject({ archived: true });
   });
 });

@@ -240,8 +240,12 @@ describe("license status", () => {
     expect(plan.customers[0].status).toBe(keyStatus === "Active" ? "active" : "suspended");
   });
 
-  it("offboarded: credentials deleted, repositories kept and tagged orphaned", async () => {
-    const { plan, recorded } = await planOf([customer("soylent", "professional", { status: "offboarded", ecr: { repositories: ["worker"] } })]);
+  it("offboarded: credentials deleted, repositories the stack holds kept and tagged orphaned, none created", async () => {
+    const gone = customer("soylent", "professional", { status: "offboarded", ecr: { repositories: ["worker"] } });
+    // New to the stack: nothing of it is created.
+    const fresh = await planOf([gone]);
+    expect(owned(fresh.plan, fresh.recorded, "soylent").filter((r) => r.custom)).toEqual([]);
+    const { plan, recorded } = await planOf([gone], {}, { declared: ["ecr:intake/soylent/app", "ecr:intake/soylent/worker"] });
     const mine = owned(plan, recorded, "soylent");
     expect(mine.filter((r) => r.type.startsWith("aws:")).map((r) => r.type).sort()).toEqual([T.lifecycle, T.lifecycle, T.repo, T.repo].sort());
     for (const r of mine.filter((x) => x.type === T.repo)) {

@@ -1,5 +1,9 @@
 // Kept resources: the ledger a stack exports, and adoption of what comes back.
+import { writeFileSync } from "node:fs";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { main } from "../cli/main";
+import { tempDir } from "./tmp";
 import { parseLedger } from "../components/ledger";
 import { customer, owned, testRoster, testSettings, T } from "./helpers";
 import { planProgram } from "../cli/plan/plan";
@@ -45,6 +49,16 @@ describe("the ledger of kept resources", () => {
     expect(plan.resources.filter((r) => r.adopted).map((r) => r.adopted)).toEqual(["intake/acme/app"]);
   });
 
+  it("an offboarded customer: kept repositories the stack holds or kept are declared (tagged orphaned, GitHub archived), none created", async () => {
+    const gone = customer("acme", "enterprise", { status: "offboarded" });
+    const fresh = await planWith([gone]);
+    expect(owned(fresh.plan, fresh.recorded, "acme").filter((r) => ([T.repo, T.ghRepo, T.garRepo] as string[]).includes(r.type))).toEqual([]);
+    const held = await planWith([gone], { declared: ["github:intake-acme", "ecr:intake/acme/app"], kept: [] });
+    expect(owned(held.plan, held.recorded, "acme", T.ghRepo).map((r) => [r.inputs.archived, r.importId])).toEqual([[true, undefined]]);
+    expect(owned(held.plan, held.recorded, "acme", T.repo).map((r) => (r.inputs.tags as Record<string, string>)["intake-status"])).toEqual(["orphaned"]);
+    expect(owned(held.plan, held.recorded, "acme", T.garRepo)).toEqual([]);
+  });
+
   it("retained.adopt adopts what the ledger does not hold; retained.forget creates anew", async () => {
     const over = { retained: { adopt: ["ecr:intake/acme/app"], forget: ["github:intake-acme"] } };
     const { plan, recorded } = await planWith([customer("acme", "enterprise")], { kept: ["github:intake-acme"] }, over);
@@ -55,5 +69,30 @@ describe("the ledger of kept resources", () => {
   it("an ecr.kms change applies to new repositories only: existing ones ignore it rather than being replaced under their own name", async () => {
     const { plan, recorded } = await planWith([customer("acme", "enterprise")], {}, { ecr: { kms: true } });
     expect(owned(plan, recorded, "acme", T.repo).map((r) => r.ignoreChanges)).toEqual([["encryptionConfigurations"]]);
+  });
+});
+
+describe("intake plan --retained", () => {
+  const run = async (args: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s) });
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  };
+
+  it("reads the stack's outputs and names what the update adopts; a file that holds no ledger is one line, exit 2", async () => {
+    const dir = tempDir("retained-");
+    const outputs = path.join(dir, "outputs.json");
+    writeFileSync(outputs, JSON.stringify({ customers: {}, retained: { declared: [], kept: ["ecr:intake/acme/app", "github:intake-acme"] } }));
+    const r = await run(["plan", "--stack", "dev", "--retained", outputs]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^Adopted from the cloud \(kept by an earlier update; imported, not created\): Repository intake\/acme\/app, Repository intake-acme$/m);
+    writeFileSync(outputs, JSON.stringify({ customers: {} }));
+    const bad = await run(["plan", "--stack", "dev", "--retained", outputs]);
+    expect(bad.code).toBe(2);
+    expect(bad.err.split("\n")).toHaveLength(1);
+    expect(bad.err).toMatch(/--retained .*outputs\.json: holds no ledger of kept resources .*pulumi stack output --json/);
+    const missing = await run(["plan", "--stack", "dev", "--retained", path.join(dir, "nope.json")]);
+    expect([missing.code, missing.err]).toEqual([2, expect.stringMatching(/--retained .*nope\.json: cannot read it \(ENOENT\)/)]);
   });
 });

@@ -8,6 +8,8 @@ import type { RegistryKind } from "../../customers/tiers";
 import type { PolicyConfig, Violation } from "../../policy/evaluate";
 import { REPLACE_ON } from "../../planning/replace-on";
 import { planProgram, type PlannedResource } from "./plan";
+import { KEPT_KINDS, ledgerKey, type Ledger } from "../../components/ledger";
+import { program } from "../../program";
 import { loadStack } from "./stack";
 
 export type CustomerChangeKind = "added" | "removed" | "tier" | "status" | "registries" | "other";
@@ -37,6 +39,8 @@ export interface PlanDiff {
   /** Stacks `pulumi up` must touch. */
   stacks: string[];
   violations: Violation[];
+  /** What the change does that a reader could not guess from the resource lists. */
+  warnings: string[];
 }
 
 /** A file as it was at a git ref, or undefined when it did not exist there. */
@@ -126,8 +130,16 @@ export async function planDiff(o: { projectDir: string; stack: string; base: str
   const ids = new Set(changes.map((c) => c.id));
   // Plan only the changed customers, as one stack holding everything (a customer's resources do
   // not depend on its shard), on both sides.
-  const only = (s: Settings, r: Roster) => planProgram({ ...s, shard: undefined, deliveries: [] }, { ...r, customers: r.customers.filter((c) => ids.has(c.id)) }, o.policyConfig);
-  const [before, after] = [await only(base.settings, base.roster), await only(head.settings, head.roster)];
+  const only = (s: Settings, r: Roster, ledger: Partial<Ledger>) =>
+    planProgram({ ...s, shard: undefined, deliveries: [] }, { ...r, customers: r.customers.filter((c) => ids.has(c.id)) }, o.policyConfig, program, ledger);
+  const before = await only(base.settings, base.roster, {});
+  // The stack is taken to hold what the base declares: its kept repositories stay declared (an
+  // offboarded customer's are tagged orphaned, not dropped).
+  const held = before.recorded.flatMap((r) => {
+    const kind = KEPT_KINDS[r.type as keyof typeof KEPT_KINDS];
+    return kind && r.id ? [ledgerKey(kind, r.id)] : [];
+  });
+  const after = await only(head.settings, head.roster, { declared: held });
   const byUrn = (rs: PlannedResource[]) => new Map(rs.filter((r) => r.custom).map((r) => [r.urn, r]));
   const b = byUrn(before.resources);
   const a = byUrn(after.resources);
@@ -144,8 +156,8 @@ export async function planDiff(o: { projectDir: string; stack: string; base: str
     const old = b.get(urn);
     const bucket = r.customer ? perCustomer.get(r.customer) : undefined;
     if (!old) (bucket ?? platform).add.push(label(r));
-    else if (JSON.stringify(old.inputs) !== JSON.stringify(r.inputs)) {
-      const replace = (REPLACE_ON[r.type] ?? []).some((k) => JSON.stringify(old.inputs[k]) !== JSON.stringify(r.inputs[k])) || JSON.stringify((old.inputs.metadata as { name?: unknown })?.name) !== JSON.stringify((r.inputs.metadata as { name?: unknown })?.name);
+    else if (JSON.stringify(compared(old)) !== JSON.stringify(compared(r))) {
+      const replace = (REPLACE_ON[r.type] ?? []).filter((k) => !r.ignoreChanges?.includes(k)).some((k) => JSON.stringify(old.inputs[k]) !== JSON.stringify(r.inputs[k])) || JSON.stringify((old.inputs.metadata as { name?: unknown })?.name) !== JSON.stringify((r.inputs.metadata as { name?: unknown })?.name);
       if (bucket) (replace ? bucket.replace : bucket.update).push(label(r));
       else platform.update.push(label(r));
     }
@@ -176,7 +188,25 @@ export async function planDiff(o: { projectDir: string; stack: string; base: str
     monthlyCost: round2(customers.reduce((n, c) => n + c.monthlyCost, 0)),
     stacks: [...new Set([...(settingsChanged || platform.add.length + platform.remove.length + platform.update.length ? [o.stack] : []), ...customers.map((c) => c.stack)])].sort(),
     violations: after.violations,
+    warnings: diffWarnings(base.settings, head.settings, after.resources),
   };
+}
+
+/** Inputs as the engine compares them: without those it ignores changes of. */
+function compared(r: PlannedResource): Record<string, unknown> {
+  return r.ignoreChanges?.length ? Object.fromEntries(Object.entries(r.inputs).filter(([k]) => !r.ignoreChanges!.includes(k))) : r.inputs;
+}
+
+function diffWarnings(base: Settings, head: Settings, after: PlannedResource[]): string[] {
+  const out: string[] = [];
+  if (base.ecr.kms !== head.ecr.kms) {
+    const existing = after.filter((r) => r.type === "aws:ecr/repository:Repository").length;
+    out.push(
+      `ecr.kms turned ${head.ecr.kms ? "on" : "off"}: repositories created from now on are encrypted with ${head.ecr.kms ? "the platform's KMS key" : "AES256"}; ` +
+        `existing ones (${existing} among the customers compared) keep their encryption, since ECR cannot change a repository's (move images to a new repository to change it)`,
+    );
+  }
+  return out;
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
@@ -233,6 +263,7 @@ export function renderDiffText(d: PlanDiff): string {
   for (const r of d.platform.update) out.push(`  platform ~ ${r}`);
   for (const r of d.platform.remove) out.push(`  platform - ${r}`);
   out.push(`Estimated monthly cost change: ${money(d.monthlyCost, d.currency)}. Stacks to update: ${d.stacks.join(", ") || "none"}.`);
+  for (const w of d.warnings) out.push(`warning: ${w}`);
   out.push(d.violations.length ? `Policy: ${d.violations.length} violation(s): ${d.violations.map((v) => `${v.enforcement} ${v.policy}`).join(", ")}` : "Policy: no violations.");
   return out.join("\n");
 }
@@ -278,6 +309,7 @@ export function renderDiffMarkdown(d: PlanDiff): string {
     }
     out.push("</details>", "");
   }
+  for (const w of d.warnings) out.push(`> **Warning:** ${mdEscape(w)}`, "");
   out.push(d.violations.length ? `Policy: ${d.violations.map((v) => `**${v.enforcement}** \`${v.policy}\` ${v.customer ?? "platform"}: ${mdEscape(v.message)}`).join("; ")}` : "Policy: no violations.");
   return out.join("\n") + "\n";
 }

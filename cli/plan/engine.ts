@@ -86,7 +86,7 @@ function quietStacks(): () => void {
  * wait until every registration has settled, and return what was registered. Invokes are
  * refused: the program must not depend on reading the cloud.
  */
-export async function runUnderMocks<T>(fn: () => T, opts: MockRunOptions): Promise<{ result: T; resources: RecordedResource[] }> {
+export async function runUnderMocks<T>(fn: () => T | Promise<T>, opts: MockRunOptions): Promise<{ result: T; resources: RecordedResource[] }> {
   const newResource = fakeCloud(opts.cloud);
   await pulumi.runtime.setMocks(
     {
@@ -98,6 +98,8 @@ export async function runUnderMocks<T>(fn: () => T, opts: MockRunOptions): Promi
     opts.project,
     opts.stack,
     false,
+    // The file backend's organization, so a program may name its own stack (a StackReference to itself).
+    "organization",
   );
   const monitor = pulumi.runtime.getMonitor() as unknown as MonitorLike;
   // The SDK's mock monitor qualifies a child's type with its parent's last type only; the engine
@@ -190,7 +192,7 @@ export async function runUnderMocks<T>(fn: () => T, opts: MockRunOptions): Promi
   try {
     let result: T;
     try {
-      result = fn();
+      result = await Promise.race([fn(), failed]);
     } finally {
       // Even when the program throws part-way, let what it registered settle on this engine,
       // so none of it lands on the next one.

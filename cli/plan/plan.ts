@@ -35,6 +35,8 @@ export interface PlannedResource {
   customer: string | null;
   custom: boolean;
   retainOnDelete: boolean;
+  /** Inputs whose changes the engine ignores for it (ignoreChanges), if any. */
+  ignoreChanges?: string[];
   /** The cloud id it is adopted under (kept in the cloud by an earlier update), if adopted. */
   adopted?: string;
   /** Inputs with every secret replaced by "[secret]". */
@@ -71,6 +73,7 @@ export async function planProgram(
       accountId: settings.aws?.accountId ?? "000000000000",
       region: settings.aws?.region ?? "us-east-1",
       githubOwner: settings.ghcr?.owner,
+      existing: new Set(ledger.declared ?? []),
       platformOutputs: platformOutputsFor(settings),
     },
   });
@@ -109,6 +112,7 @@ export async function planProgram(
       customer: customerOf(r),
       custom: r.custom,
       retainOnDelete: r.retainOnDelete,
+      ...(r.ignoreChanges.length ? { ignoreChanges: r.ignoreChanges } : {}),
       ...(r.importId ? { adopted: r.importId } : {}),
       inputs: r.inputs,
     })),

@@ -82,7 +82,7 @@ function count(n: number, what: string): string {
 const STATUS_NOTE: Record<string, string> = {
   active: "",
   suspended: "  credentials disabled, everything kept",
-  offboarded: "  credentials deleted, repositories kept (orphaned)",
+  offboarded: "  credentials deleted; repositories the stack holds kept, tagged orphaned; none created",
 };
 
 /** The terminal report: per customer, the resources it would get, grouped and counted. */
