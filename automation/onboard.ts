@@ -336,7 +336,7 @@ async function updateWith(engine: Engine, t: Target, roster: Roster, rosterCopy:
     projectName: PROJECT,
     stackName: t.stack,
     // The engine hands the stack's own config to the program, as `pulumi up` would.
-    program: async () => stackProgram(settingsFromConfig(`Pulumi.${t.stack}.yaml`, t.stack), roster),
+    program: async () => stackProgram(settingsFromConfig(`Pulumi.${t.stack}.yaml`, t.stack, new Date(), o.projectDir), roster),
   };
   const stack = await engine.stack(inline, { workDir: o.projectDir, envVars: { INTAKE_ROSTER: rosterCopy } });
   const policyPacks = [o.policyPack ?? path.join(o.projectDir, "policy")];

@@ -1,11 +1,9 @@
-import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { settingsFromConfig } from "../components/stack-settings";
 import { loadRoster } from "../customers/roster";
 import { evaluate, policyContext, type PolicyConfig, type Violation } from "../policy/evaluate";
 import { fromStackExport, parseStackExport, StackExportError } from "../policy/sources";
-import { readStackConfig } from "./plan/stack";
+import { stackSettings } from "./plan/stack";
 
 export interface AuditOptions {
   projectDir: string;
@@ -36,9 +34,7 @@ export function auditStackExport(opts: AuditOptions): AuditResult {
   const { resources, stackName, plainOutputs } = fromStackExport(exp);
   const stack = opts.stack ?? stackName;
   if (!stack) throw new StackExportError(opts.exportFile, "holds no resources to take the stack name from; pass --stack");
-  const cfg = readStackConfig(opts.projectDir, stack);
-  pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
-  const settings = settingsFromConfig(cfg.file, stack, opts.today);
+  const { settings } = stackSettings(opts.projectDir, stack, { today: opts.today });
   const roster = loadRoster(opts.rosterPath ?? path.resolve(opts.projectDir, settings.roster), {
     tierTable: settings.tierTable,
     prefix: { repoPrefix: settings.repoPrefix },

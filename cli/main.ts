@@ -7,7 +7,7 @@ import { RosterError } from "../customers/roster";
 // The plan (Pulumi SDK, the program), the broker, the audit and the Automation API load on
 // demand: `intake token` and `intake deliver` start without them.
 import { loadStack, StackConfigError } from "./plan/stack";
-import { initShardStacks } from "./plan/shard-init";
+import { checkShardStacks, initShardStacks } from "./plan/shard-init";
 import { AclFileError } from "../runtime/broker/store";
 import { BrokerOptionError, TTL_BOUNDS } from "../runtime/broker/ttl";
 import { KeyFileError, loadPrivateSigningKey, loadSigningKey } from "../runtime/broker/keys";
@@ -405,10 +405,21 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .option("--json", "print JSON (CI: a matrix of stacks)")
     .option("--init", "write the missing Pulumi.<stack>-shard-NN.yaml files from the platform stack's (needs --platform-stack)")
     .option("--platform-stack <ref>", "with --init: the platform stack as the shard stacks reference it (org/registry-intake/prod)")
-    .action(async (opts: { stack: string; base?: string; roster?: string; project?: string; json?: boolean; init?: boolean; platformStack?: string }) => {
+    .option("--check", "check every shard stack file against the platform's (shard key, no settings of its own, equal provider config); exit 1 naming each difference")
+    .action(async (opts: { stack: string; base?: string; roster?: string; project?: string; json?: boolean; init?: boolean; platformStack?: string; check?: boolean }) => {
       const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
       const rosterPath = opts.roster && path.resolve(opts.roster);
       if (opts.platformStack && !opts.init) throw new InputError("--platform-stack is for --init");
+      if (opts.check) {
+        if (opts.init || opts.base) throw new InputError("--check goes alone: not with --init or --base");
+        const r = checkShardStacks({ projectDir, stack: opts.stack });
+        if (opts.json) io.out(JSON.stringify(r));
+        else if (r.shards === 0) io.out(`${opts.stack} is not sharded: no shard stack files to check`);
+        else if (r.problems.length === 0) io.out(`${r.shards} shard stack files agree with Pulumi.${opts.stack}.yaml (every setting is read from it)`);
+        else for (const p of r.problems) io.out(p);
+        if (r.problems.length) code = EXIT.violations;
+        return;
+      }
       if (opts.init) {
         if (opts.base) throw new InputError("--init and --base do not go together");
         if (!opts.platformStack) throw new InputError("--init needs --platform-stack: the platform stack as the shard stacks reference it, e.g. org/registry-intake/prod");

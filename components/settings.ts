@@ -272,6 +272,66 @@ export function parseSettings(raw: Record<string, unknown>, stack: string, sourc
   };
 }
 
+/** The stack name a stack reference ends with (`org/project/prod` → `prod`). */
+export const referencedStack = (ref: string) => ref.split("/").pop() ?? ref;
+
+/** A shard stack's own `registry-intake:shard` value, parsed, or undefined if the stack is not a shard. */
+export function shardOfConfig(all: Record<string, string>): { index?: number; platformStack?: string } | undefined {
+  const raw = all[`${CONFIG_NAMESPACE}:shard`];
+  if (raw === undefined) return undefined;
+  try {
+    const v = JSON.parse(raw) as { index?: unknown; platformStack?: unknown };
+    return typeof v === "object" && v !== null && v.index !== undefined ? { index: Number(v.index), platformStack: typeof v.platformStack === "string" ? v.platformStack : undefined } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The config a shard stack's program sees. A shard stack takes every `registry-intake` setting
+ * from its platform stack's file, so the two cannot drift; its own file holds only its `shard`
+ * key, its customers' machine-user tokens (secrets of its own) and provider config. Any other
+ * setting in a shard's file is refused, naming the platform file to set it in.
+ */
+export function shardStackConfig(own: Record<string, string>, platform: Record<string, string>, ownSource: string, platformSource: string): Record<string, string> {
+  const problems: string[] = [];
+  const ns = `${CONFIG_NAMESPACE}:`;
+  let ownTokens: unknown;
+  for (const [key, value] of Object.entries(own)) {
+    if (!key.startsWith(ns) || key === `${ns}shard`) continue;
+    if (key === `${ns}ghcr`) {
+      let v: Record<string, unknown> | undefined;
+      try {
+        v = JSON.parse(value) as Record<string, unknown>;
+      } catch {
+        v = undefined;
+      }
+      const extra = v ? Object.keys(v).filter((k) => k !== "machineUserTokens") : ["(not a mapping)"];
+      if (extra.length === 0) {
+        ownTokens = v!.machineUserTokens;
+        continue;
+      }
+      problems.push(`${key}.${extra.join(", ")}: a shard stack takes this setting from its platform stack; remove it here and set it in ${platformSource} (only ghcr.machineUserTokens belong here)`);
+      continue;
+    }
+    problems.push(`${key}: a shard stack takes every ${CONFIG_NAMESPACE} setting from its platform stack; remove it here and set it in ${platformSource}`);
+  }
+  if (problems.length) throw new SettingsError(ownSource, problems);
+  const merged: Record<string, string> = {};
+  for (const [k, v] of Object.entries(own)) if (!k.startsWith(ns) || k === `${ns}shard`) merged[k] = v;
+  for (const [k, v] of Object.entries(platform)) {
+    if (!k.startsWith(ns) || k === `${ns}shard` || k in merged) continue;
+    if (k === `${ns}ghcr`) {
+      // The platform's machine-user tokens are its own secrets; the shard's are in its own file.
+      const ghcr = JSON.parse(v) as Record<string, unknown>;
+      merged[k] = JSON.stringify({ ...ghcr, machineUserTokens: ownTokens ?? {} });
+      continue;
+    }
+    merged[k] = v;
+  }
+  return merged;
+}
+
 /**
  * Read and validate the settings from a stack's config values (`<namespace>:<key>` → the string
  * Pulumi hands the program; structured values as JSON). `isSecret` says which keys the stack holds

@@ -1,9 +1,7 @@
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
-import { settingsFromConfig } from "../components/stack-settings";
 import { loadRoster } from "../customers/roster";
-import { readStackConfig } from "../cli/plan/stack";
+import { stackSettings } from "../cli/plan/stack";
 import { policyContext } from "./evaluate";
 import type { PolicyContext } from "./model";
 import { RULES } from "./rules";
@@ -58,9 +56,7 @@ export function packContext(projectDir = path.resolve(__dirname, "..")): (urn: s
     const stack = stackOfUrn(urn);
     let ctx = made.get(stack);
     if (!ctx) {
-      const cfg = readStackConfig(projectDir, stack);
-      pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
-      const settings = settingsFromConfig(cfg.file, stack);
+      const { settings } = stackSettings(projectDir, stack);
       const roster = loadRoster(path.resolve(projectDir, process.env.INTAKE_ROSTER ?? settings.roster), {
         tierTable: settings.tierTable,
         prefix: { repoPrefix: settings.repoPrefix },

@@ -23,7 +23,8 @@ function project(extra: Record<string, unknown> = {}): { dir: string; roster: st
   const common = { "registry-intake:environment": "dev", "registry-intake:aws": { accountId: ACCOUNT, region: REGION }, "registry-intake:ghcr": { owner: "example-org" }, "registry-intake:enabledKinds": ["ghcr", "ecr"], ...extra };
   writeFileSync(path.join(dir, "Pulumi.test.yaml"), stringify({ config: { ...common, "registry-intake:shard": { count: COUNT } } }));
   for (let i = 0; i < COUNT; i++) {
-    writeFileSync(path.join(dir, `Pulumi.test-shard-0${i}.yaml`), stringify({ config: { ...common, "registry-intake:shard": { count: COUNT, index: i, platformStack: "test" } } }));
+    // A shard stack holds only its shard: every setting is read from Pulumi.test.yaml.
+    writeFileSync(path.join(dir, `Pulumi.test-shard-0${i}.yaml`), stringify({ config: { "registry-intake:shard": { count: COUNT, index: i, platformStack: "test" } } }));
   }
   const roster = path.join(dir, "customers", "roster.yaml");
   require("node:fs").mkdirSync(path.dirname(roster));

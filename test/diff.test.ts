@@ -140,3 +140,29 @@ describe("intake plan --base: kept resources", () => {
     expect(r.out).toMatch(/warning: ecr\.kms turned on/);
   });
 });
+
+describe("the PR comment at scale", () => {
+  it("a settings change over 5,000 customers in 20 shards stays under GitHub's limit, names the setting and the shard stacks, groups the diagram", async () => {
+    const { renderDiffMarkdown, COMMENT_LIMIT } = await import("../cli/plan/diff");
+    const stacks = Array.from({ length: 20 }, (_, i) => `prod-shard-${String(i).padStart(2, "0")}`);
+    const customers = Array.from({ length: 5000 }, (_, i) => ({
+      id: `customer-${i}`,
+      changes: ["other" as const],
+      details: ["stack settings changed"],
+      stack: stacks[i % 20],
+      resources: { add: [], remove: [], retain: [], update: Math.floor(i / 20) % 2 ? [] : ["LifecyclePolicy intake/customer-x/app", "LifecyclePolicy intake/customer-x/worker"], replace: [] },
+      monthlyCost: 0,
+    }));
+    const md = renderDiffMarkdown({
+      stack: "prod", base: "origin/main", settingsChanged: true, settingsChanges: ["ecr.keepImages: 500 → 50"], prices: false, customers,
+      platform: { add: [], remove: [], update: [] }, currency: "USD", monthlyCost: 0, stacks: ["prod", ...stacks], violations: [], warnings: [],
+    });
+    expect(md.length).toBeLessThan(COMMENT_LIMIT);
+    expect(md).toContain("- `ecr.keepImages: 500 → 50`");
+    expect(md).toContain("(2500 with no resource change are not listed)");
+    for (const s of stacks) expect(md).toContain(`| \`${s}\` | 125 |`);
+    expect(md).toMatch(/\| \.\.\. \| \d+ more customers: see plan\.json/);
+    expect(md).toMatch(/g_other_prod_shard_07\["125 other"\] --> s_prod_shard_07/);
+    expect(md).not.toContain("USD");
+  });
+});

@@ -1,3 +1,4 @@
+import { parseDocument } from "yaml";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { main } from "../cli/main";
@@ -148,7 +149,8 @@ describe("intake shards --init: the shard stack files", () => {
   it("refuses, writing nothing, when an existing shard file disagrees or the input is wrong", async () => {
     const { dir } = project(3);
     const prod = fs.readFileSync(path.join(dir, "Pulumi.prod.yaml"), "utf8");
-    fs.writeFileSync(path.join(dir, "Pulumi.prod-shard-01.yaml"), prod.replace("{ count: 3 }", "{ count: 4, index: 1, platformStack: prod }"));
+    fs.writeFileSync(path.join(dir, "Pulumi.prod-shard-01.yaml"), "config:\n  registry-intake:shard: { count: 4, index: 1, platformStack: prod }\n");
+    expect(prod).toContain("registry-intake:environment: prod");
     const refused = (platformStack: string, stack = "prod") => {
       try {
         initShardStacks({ projectDir: dir, stack, platformStack });
@@ -160,9 +162,9 @@ describe("intake shards --init: the shard stack files", () => {
     };
     expect(refused(REF)).toMatch(/Pulumi\.prod-shard-01\.yaml: exists with shard \{"count":4,"index":1,"platformStack":"prod"\}, expected \{"count":3,"index":1,/);
     expect(fs.existsSync(path.join(dir, "Pulumi.prod-shard-00.yaml"))).toBe(false);
-    // One that is not a valid stack at all is named as such.
-    fs.writeFileSync(path.join(dir, "Pulumi.prod-shard-01.yaml"), "config:\n  registry-intake:shard: { count: 3, index: 1, platformStack: prod }\n");
-    expect(refused(REF)).toMatch(/Pulumi\.prod-shard-01\.yaml: exists and is invalid \(registry-intake:environment: is required/);
+    // One that holds a setting of its own (it would drift from the platform's) is named as such.
+    fs.writeFileSync(path.join(dir, "Pulumi.prod-shard-01.yaml"), "config:\n  registry-intake:shard: { count: 3, index: 1, platformStack: prod }\n  registry-intake:ecr: { keepImages: 7 }\n");
+    expect(refused(REF)).toMatch(/Pulumi\.prod-shard-01\.yaml: exists and is invalid \(registry-intake:ecr: a shard stack takes every registry-intake setting from its platform stack; remove it here and set it in \S*Pulumi\.prod\.yaml/);
     fs.rmSync(path.join(dir, "Pulumi.prod-shard-01.yaml"));
     expect(refused("example/registry-intake/dev")).toMatch(/--platform-stack "example\/registry-intake\/dev": must be a stack reference to prod/);
     expect(refused("a/b/c/prod")).toMatch(/must be a stack reference to prod/);
@@ -181,5 +183,26 @@ describe("intake shards --init: the shard stack files", () => {
     expect(err.join("\n")).toMatch(/--init needs --platform-stack/);
     expect(await main(["shards", "--stack", "prod", "--init", "--platform-stack", REF, "--project", dir], io)).toBe(0);
     expect(out.join("\n")).toMatch(/created \S*Pulumi\.prod-shard-00\.yaml[\s\S]*pulumi config cp -s prod --dest prod-shard-01 github:token/);
+  });
+
+  it("a shard holds no settings of its own: a platform setting changed later reaches every shard's plan; provider drift fails shards --check", async () => {
+    const { dir } = project(2);
+    initShardStacks({ projectDir: dir, stack: "prod", platformStack: REF });
+    const shardText = fs.readFileSync(path.join(dir, "Pulumi.prod-shard-01.yaml"), "utf8");
+    expect(shardText).not.toMatch(/registry-intake:(environment|ecr|aws)/);
+    expect(shardText).toMatch(/aws:region: /);
+    const prodFile = path.join(dir, "Pulumi.prod.yaml");
+    const doc = parseDocument(fs.readFileSync(prodFile, "utf8"));
+    doc.setIn(["config", "registry-intake:ecr", "keepImages"], 77);
+    fs.writeFileSync(prodFile, doc.toString());
+    for (const stack of ["prod-shard-00", "prod-shard-01"]) expect(loadStack({ projectDir: dir, stack }).settings.ecr.keepImages).toBe(77);
+    const out: string[] = [];
+    const io = { out: (s: string) => out.push(s), err: (s: string) => out.push(s) };
+    expect(await main(["shards", "--stack", "prod", "--check", "--project", dir], io)).toBe(0);
+    expect(out.join("\n")).toMatch(/2 shard stack files agree with Pulumi\.prod\.yaml/);
+    fs.writeFileSync(path.join(dir, "Pulumi.prod-shard-01.yaml"), shardText.replace(/aws:region: \S+/, "aws:region: ap-south-1"));
+    out.length = 0;
+    expect(await main(["shards", "--stack", "prod", "--check", "--project", dir], io)).toBe(1);
+    expect(out).toEqual([expect.stringMatching(/Pulumi\.prod-shard-01\.yaml: aws:region is "ap-south-1" but "[a-z0-9-]+" in Pulumi\.prod\.yaml; make them equal$/)]);
   });
 });

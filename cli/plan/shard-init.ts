@@ -1,9 +1,9 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
-import { CONFIG_NAMESPACE, SettingsError } from "../../components/settings";
+import { CONFIG_NAMESPACE, referencedStack, SettingsError } from "../../components/settings";
 import { shardOf, shardStackName } from "../../customers/shards";
-import { loadStack, shownPath, stackSettings, StackConfigError } from "./stack";
+import { loadStack, readStackConfig, shownPath, stackSettings, StackConfigError } from "./stack";
 
 /** Keys of a stack file that belong to that stack alone (its secrets provider and key). */
 const PER_STACK_KEYS = ["encryptionsalt", "secretsprovider", "encryptedkey"];
@@ -24,17 +24,16 @@ export interface ShardInitResult {
 }
 
 /**
- * Write the missing shard stack files of a sharded platform stack: the platform's settings with
- * `shard: {count, index, platformStack}`, without its secrets and its per-stack keys. Files that
- * exist are never rewritten; one whose shard settings disagree is an error and nothing is
- * written. Every new file is validated as a stack before any is written.
+ * Write the missing shard stack files of a sharded platform stack: `shard: {count, index,
+ * platformStack}` and the platform's provider config, without its settings (a shard reads them
+ * from the platform's file), secrets and per-stack keys. Files that exist are never rewritten;
+ * one that disagrees (shard key, a setting of its own, different provider config) is an error
+ * and nothing is written. Every new file is validated as a stack before any is written.
  */
 export function initShardStacks(o: { projectDir: string; stack: string; platformStack: string }): ShardInitResult {
   const { settings, roster, stackConfig: base } = loadStack({ projectDir: o.projectDir, stack: o.stack });
   const shown = shownPath(base.file);
-  const sh = settings.shard;
-  if (!sh) throw new StackConfigError(shown, [`${CONFIG_NAMESPACE}:shard: not set, so there are no shard stacks (set shard: { count: N } first)`]);
-  if (sh.index !== undefined) throw new StackConfigError(shown, [`${CONFIG_NAMESPACE}:shard.index: ${o.stack} is a shard stack; name the platform stack`]);
+  const sh = platformShards(settings, shown, o.stack);
   if (!STACK_REFERENCE.test(o.platformStack) || o.platformStack.split("/").pop() !== o.stack) {
     throw new StackConfigError(shown, [`--platform-stack "${o.platformStack}": must be a stack reference to ${o.stack} (${o.stack}, project/${o.stack} or org/project/${o.stack})`]);
   }
@@ -47,26 +46,27 @@ export function initShardStacks(o: { projectDir: string; stack: string; platform
   for (let index = 0; index < sh.count; index++) {
     const stack = shardStackName(o.stack, index, sh.count);
     const file = path.join(o.projectDir, `Pulumi.${stack}.yaml`);
-    const want = { count: sh.count, index, platformStack: o.platformStack };
     if (existsSync(file)) {
-      let have;
-      try {
-        have = stackSettings(o.projectDir, stack).settings.shard;
-      } catch (e) {
-        if (!(e instanceof StackConfigError || e instanceof SettingsError)) throw e;
-        problems.push(`${shownPath(file)}: exists and is invalid (${e.message.split("\n").slice(1).join("; ").trim() || e.message})`);
-        continue;
-      }
-      if (have?.count !== want.count || have.index !== want.index || have.platformStack !== want.platformStack) {
-        problems.push(`${shownPath(file)}: exists with shard ${JSON.stringify(have ?? null)}, expected ${JSON.stringify(want)}; fix it by hand or remove it`);
-      } else kept.push(shownPath(file));
+      const found = shardProblems(o.projectDir, o.stack, index, sh.count, o.platformStack);
+      if (found.length) problems.push(...found);
+      else kept.push(shownPath(file));
       continue;
     }
     const doc = parseDocument(text);
     for (const k of PER_STACK_KEYS) doc.delete(k);
     for (const p of secretPaths) doc.deleteIn(["config", ...p]);
-    doc.setIn(["config", `${CONFIG_NAMESPACE}:shard`], doc.createNode(want, { flow: true }));
-    doc.commentBefore = ` Shard stack ${index} of ${sh.count} of ${o.stack}, written by \`intake shards --init\` from Pulumi.${o.stack}.yaml.\n Secrets are not copied: see the \`pulumi config cp\` lines it printed.`;
+    // Settings stay in the platform's file (the shard reads them there): only provider config is copied.
+    const config = doc.get("config") as { items?: { key: { value?: unknown } }[] } | undefined;
+    for (const key of (config?.items ?? []).map((i) => String(i.key?.value ?? i.key))) {
+      if (!key.includes(":") || key.startsWith(`${CONFIG_NAMESPACE}:`)) doc.deleteIn(["config", key]);
+    }
+    doc.setIn(["config", `${CONFIG_NAMESPACE}:shard`], doc.createNode({ count: sh.count, index, platformStack: o.platformStack }, { flow: true }));
+    // The platform file's own header describes the platform stack, not this one.
+    if (doc.contents && "commentBefore" in doc.contents) doc.contents.commentBefore = undefined;
+    doc.commentBefore =
+      ` Shard stack ${index} of ${sh.count} of ${o.stack}, written by \`intake shards --init\`.\n` +
+      ` Every ${CONFIG_NAMESPACE} setting is read from Pulumi.${o.stack}.yaml: set it there. This file holds the\n` +
+      ` shard, provider config (kept equal to the platform's: \`intake shards --check\`) and its own secrets.`;
     const out = doc.toString();
     // The file must read as a valid stack of its own before anything is written.
     stackSettings(o.projectDir, stack, { stackText: out, label: " (to be written)" });
@@ -88,6 +88,55 @@ export function initShardStacks(o: { projectDir: string; stack: string; platform
         .map(([key, ...rest]) => (rest.length ? `-s ${o.stack} --dest ${p.stack} --path '${[key, ...rest].join(".")}'` : `-s ${o.stack} --dest ${p.stack} ${key}`)),
     ),
   };
+}
+
+function platformShards(settings: { shard?: { count: number; index?: number } }, shown: string, stack: string): { count: number } {
+  const sh = settings.shard;
+  if (!sh) throw new StackConfigError(shown, [`${CONFIG_NAMESPACE}:shard: not set, so there are no shard stacks (set shard: { count: N } first)`]);
+  if (sh.index !== undefined) throw new StackConfigError(shown, [`${CONFIG_NAMESPACE}:shard.index: ${stack} is a shard stack; name the platform stack`]);
+  return sh;
+}
+
+/**
+ * What is wrong with one existing shard stack file: its shard key, a setting that belongs in the
+ * platform's file, or provider config that differs from the platform's (key and both values).
+ * `platformStack`: the reference it must hold; undefined takes whatever it holds.
+ */
+function shardProblems(projectDir: string, platform: string, index: number, count: number, platformStack?: string): string[] {
+  const stack = shardStackName(platform, index, count);
+  const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
+  if (!existsSync(file)) return [`${shownPath(file)}: missing; write it with \`intake shards --init --stack ${platform} --platform-stack <org/project/${platform}>\``];
+  let have;
+  try {
+    have = stackSettings(projectDir, stack).settings.shard;
+  } catch (e) {
+    if (!(e instanceof StackConfigError || e instanceof SettingsError)) throw e;
+    return [`${shownPath(file)}: exists and is invalid (${e.message.split("\n").slice(1).join("; ").trim() || e.message})`];
+  }
+  const want = { count, index, platformStack: platformStack ?? have?.platformStack };
+  if (have?.count !== want.count || have.index !== want.index || have.platformStack !== want.platformStack || referencedStack(have.platformStack ?? "") !== platform) {
+    return [`${shownPath(file)}: exists with shard ${JSON.stringify(have ?? null)}, expected ${JSON.stringify(want)}; fix it by hand or remove it`];
+  }
+  // Provider config (not ours, not secret) must equal the platform's: the same account, region, owner.
+  const mine = readStackConfig(projectDir, stack);
+  const theirs = readStackConfig(projectDir, platform);
+  const providerKeys = (c: typeof mine) => Object.keys(c.config).filter((k) => !k.startsWith(`${CONFIG_NAMESPACE}:`) && !c.secretKeys.includes(k));
+  const out: string[] = [];
+  for (const k of [...new Set([...providerKeys(mine), ...providerKeys(theirs)])].sort()) {
+    const a = theirs.secretKeys.includes(k) ? "[secret]" : theirs.config[k];
+    const b = mine.secretKeys.includes(k) ? "[secret]" : mine.config[k];
+    if (a !== b) out.push(`${shownPath(file)}: ${k} is ${b === undefined ? "unset" : JSON.stringify(b)} but ${JSON.stringify(a ?? null)} in Pulumi.${platform}.yaml; make them equal`);
+  }
+  return out;
+}
+
+/** Every shard stack of a platform stack checked against it (`intake shards --check`): the problems, none when they agree. */
+export function checkShardStacks(o: { projectDir: string; stack: string }): { shards: number; problems: string[] } {
+  const { settings, stackConfig } = stackSettings(o.projectDir, o.stack);
+  if (!settings.shard) return { shards: 0, problems: [] };
+  const sh = platformShards(settings, shownPath(stackConfig.file), o.stack);
+  const problems = Array.from({ length: sh.count }, (_, i) => shardProblems(o.projectDir, o.stack, i, sh.count)).flat();
+  return { shards: sh.count, problems };
 }
 
 /** Paths (top-level key, then nested keys) of the `secure:` values in a stack's config. */

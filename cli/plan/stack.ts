@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { CONFIG_NAMESPACE, settingsFromValues, type Settings } from "../../components/settings";
+import { CONFIG_NAMESPACE, referencedStack, settingsFromValues, shardOfConfig, shardStackConfig, type Settings } from "../../components/settings";
 import { loadRoster, parseRoster, type Roster } from "../../customers/roster";
 
 /**
@@ -139,10 +139,23 @@ export function loadStack(opts: LoadStackOptions): { settings: Settings; roster:
 
 /** A stack file's settings, validated (without its roster); `text` stands in for the file's contents. */
 export function stackSettings(projectDir: string, stack: string, o: { stackText?: string; label?: string; today?: Date } = {}): { settings: Settings; stackConfig: StackConfig } {
-  const stackConfig = readStackConfig(projectDir, stack, o.stackText);
+  const own = readStackConfig(projectDir, stack, o.stackText);
+  const source = `${shownPath(own.file)}${o.label ?? ""}`;
+  const stackConfig = { ...own, config: withPlatformSettings(projectDir, own.config, source) };
   const secret = new Set(stackConfig.secretKeys);
-  const settings = settingsFromValues(stackConfig.config, (k) => secret.has(k), `${shownPath(stackConfig.file)}${o.label ?? ""}`, stack, o.today);
+  const settings = settingsFromValues(stackConfig.config, (k) => secret.has(k), source, stack, o.today);
   return { settings, stackConfig };
+}
+
+/**
+ * A stack's config with, on a shard stack, its settings taken from the platform stack's file
+ * (`Pulumi.<platform>.yaml` beside it): see shardStackConfig. Other stacks' config as it is.
+ */
+export function withPlatformSettings(projectDir: string, own: Record<string, string>, ownSource: string): Record<string, string> {
+  const shard = shardOfConfig(own);
+  if (!shard?.platformStack) return own;
+  const platform = readStackConfig(projectDir, referencedStack(shard.platformStack));
+  return shardStackConfig(own, platform.config, ownSource, shownPath(platform.file));
 }
 
 /** A path as a person would type it here: relative below the working folder, absolute elsewhere. */
