@@ -127,7 +127,6 @@ interface Target {
  */
 export async function onboard(entry: Record<string, unknown>, o: OnboardOptions): Promise<OnboardResult> {
   const engine = o.engine ?? automationEngine;
-  await engine.check();
   const id = String(entry.id);
   const base = loadStack({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath });
   const t = target(base, o, { id, shard: entry.shard as number | undefined });
@@ -156,7 +155,6 @@ export async function onboard(entry: Record<string, unknown>, o: OnboardOptions)
 /** Offboard one customer: status offboarded (credentials deleted, repositories kept and marked orphaned). */
 export async function offboard(id: string, o: OnboardOptions): Promise<OnboardResult> {
   const engine = o.engine ?? automationEngine;
-  await engine.check();
   const base = loadStack({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath });
   const existing = base.roster.customers.find((c) => c.id === id);
   if (!existing) throw new OnboardError(`customer ${id} is not in ${base.roster.source}`);
@@ -178,6 +176,8 @@ export async function offboard(id: string, o: OnboardOptions): Promise<OnboardRe
  * on Kubernetes, the platform stack. The edit counts as under way (see inFlight) until done.
  */
 async function apply(engine: Engine, t: Target, o: OnboardOptions, id: string, candidate: Candidate, edit: RosterEdit, action: "onboarded" | "offboarded"): Promise<OnboardResult> {
+  // The input is validated by now: only then is the Pulumi CLI needed.
+  await engine.check();
   const what = `${action === "onboarded" ? "onboard" : "offboard"} ${id}`;
   const roster = candidate.roster;
   inFlight.set(id, edit);

@@ -25,6 +25,7 @@ import { parseReference, ReferenceError } from "../runtime/delivery/reference";
 import { stackDelivery } from "../runtime/delivery/stack";
 import { DeliveryProgress, resultLine, summaryLine } from "./deliver";
 import { shardOf, shardStackName } from "../customers/shards";
+import { customerById } from "../runtime/access";
 import type { OnboardResult } from "../automation/onboard";
 import { OnboardError, PulumiCliMissing } from "../automation/errors";
 
@@ -284,6 +285,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .action(async (opts: { customer: string; kind: RegistryKind; stack: string; roster?: string; format: "json" | "docker-config"; key?: string; subscription?: string; project?: string }) => {
       const projectDir = opts.project ? path.resolve(opts.project) : findProjectDir();
       const { settings, roster } = loadStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
+      if (!customerById(roster, opts.customer)) throw new InputError(`--customer: ${opts.customer} is not in ${roster.source}`);
       const envName = ghcrTokenVariable(opts.customer);
       try {
         const cred = await mintFor(opts.customer, opts.kind, {
@@ -356,6 +358,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           const kinds = opts.kind ?? c.registries.filter((k) => settings.enabledKinds.includes(k));
           return kinds.map((kind) => ({ customer: id, kind }));
         });
+        // Credentials a delivery needs are checked before anything is read or copied.
+        if (targets.some((t) => t.kind === "distribution") && !opts.key && !process.env.INTAKE_DELIVERY_PASSWORD) {
+          throw new InputError(
+            "distribution targets need the delivery robot's password: set INTAKE_DELIVERY_PASSWORD (`pulumi stack output distributionDeliveryPassword --show-secrets`) or pass --key with the broker's private key",
+          );
+        }
         const sourceCredential = await discoverCredential(source.registry, { dockerConfigJsonFile: opts.sourceConfig });
         if (sourceCredential) io.err(`source credential for ${source.registry}: ${sourceCredential.source}`);
         const progress = new DeliveryProgress(io.tty ?? ((s) => io.err(s.replace(/\n$/, ""))), !!io.tty);

@@ -225,7 +225,8 @@ const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr", "acr"
 
 export class SettingsError extends Error {
   constructor(readonly source: string, readonly problems: string[]) {
-    super(`stack settings in ${source} are invalid:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+    // One problem is one line; several are listed under the file.
+    super(problems.length === 1 ? `${source}: ${problems[0]}` : `stack settings in ${source} are invalid:\n${problems.map((p) => `  ${p}`).join("\n")}`);
     this.name = "SettingsError";
   }
 }

@@ -367,7 +367,7 @@ describe.skipIf(!!unavailable)("ordinary mistakes at the command line: one line,
     const err: string[] = [];
     const code = await main(["plan", "--project", "/nonexistent-project"], { out: () => undefined, err: (s: string) => err.push(s) });
     expect(code).toBe(2);
-    expect(err.join("\n")).toMatch(/\/nonexistent-project .*no Pulumi\.yaml\): pass --project with the folder that holds Pulumi\.yaml/s);
+    expect(err.join("\n")).toMatch(/\/nonexistent-project: is not a Pulumi project folder \(no Pulumi\.yaml\): pass --project with the folder that holds Pulumi\.yaml/s);
     expect(err.join("\n")).not.toMatch(/\n\s+at /);
   });
 

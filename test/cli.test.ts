@@ -77,7 +77,7 @@ describe("intake plan", () => {
   it("an unknown stack exits 2 and lists the stacks there are", async () => {
     const r = await run(["plan", "--project", ROOT, "--stack", "staging"]);
     expect(r.code).toBe(2);
-    expect(r.err).toContain("Pulumi.staging.yaml is invalid");
+    expect(r.err).toContain("Pulumi.staging.yaml: no such stack file");
     expect(r.err).toContain("no such stack file (stacks here: dev, prod)");
   });
 
@@ -102,7 +102,7 @@ describe("intake plan", () => {
     writeFileSync(file, original.replace("registry-intake:repoPrefix: intake", "registry-intake:repoPrefx: intake"));
     const b = await run(["plan", "--project", dir]);
     expect(b.code).toBe(2);
-    expect(b.err).toMatch(/Pulumi\.dev\.yaml are invalid:\n\s+registry-intake:repoPrefx: unknown setting \(known: /);
+    expect(b.err).toMatch(/Pulumi\.dev\.yaml: registry-intake:repoPrefx: unknown setting \(known: /);
     writeFileSync(file, original.replace(/acme:\n\s+secure: \S+/, "acme: ghp_plainpat"));
     const d = await run(["plan", "--project", dir]);
     expect(d.code).toBe(2);

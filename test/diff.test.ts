@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { main } from "../cli/main";
+import { COMMENT_LIMIT, renderDiffMarkdown } from "../cli/plan/diff";
 import { shardOf, shardStackName } from "../customers/shards";
 import { ACCOUNT, customer, REGION } from "./helpers";
 import { tempDir } from "./tmp";
@@ -143,7 +144,7 @@ describe("intake plan --base: kept resources", () => {
 
 describe("the PR comment at scale", () => {
   it("a settings change over 5,000 customers in 20 shards stays under GitHub's limit, names the setting and the shard stacks, groups the diagram", async () => {
-    const { renderDiffMarkdown, COMMENT_LIMIT } = await import("../cli/plan/diff");
+
     const stacks = Array.from({ length: 20 }, (_, i) => `prod-shard-${String(i).padStart(2, "0")}`);
     const customers = Array.from({ length: 5000 }, (_, i) => ({
       id: `customer-${i}`,

@@ -111,7 +111,7 @@ function shardProblems(projectDir: string, platform: string, index: number, coun
     have = stackSettings(projectDir, stack).settings.shard;
   } catch (e) {
     if (!(e instanceof StackConfigError || e instanceof SettingsError)) throw e;
-    return [`${shownPath(file)}: exists and is invalid (${e.message.split("\n").slice(1).join("; ").trim() || e.message})`];
+    return [`${shownPath(file)}: exists and is invalid (${e.problems.join("; ")})`];
   }
   const want = { count, index, platformStack: platformStack ?? have?.platformStack };
   if (have?.count !== want.count || have.index !== want.index || have.platformStack !== want.platformStack || referencedStack(have.platformStack ?? "") !== platform) {

@@ -21,7 +21,8 @@ export const PROVIDER_SECRET_KEYS = new Set([
 
 export class StackConfigError extends Error {
   constructor(readonly file: string, readonly problems: string[]) {
-    super(`${file} is invalid:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+    // One problem is one line; several are listed under the file.
+    super(problems.length === 1 ? `${file}: ${problems[0]}` : `${file} is invalid:\n${problems.map((p) => `  ${p}`).join("\n")}`);
     this.name = "StackConfigError";
   }
 }
