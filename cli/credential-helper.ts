@@ -3,7 +3,11 @@ import { registryHost } from "../components/endpoints";
 import { loadPrivateSigningKey } from "../runtime/broker/keys";
 import { AccessDenied, mintFor } from "../runtime/mint";
 import { ghcrTokenVariable } from "../runtime/mint/ghcr-distribution";
-import { loadStack } from "./plan/stack";
+import { SettingsError } from "../components/settings";
+import { RosterError } from "../customers/roster";
+import { KeyFileError } from "../runtime/broker/keys";
+import { MissingCredential } from "../runtime/mint/types";
+import { loadStack, StackConfigError } from "./plan/stack";
 
 export interface HelperResult {
   code: number;
@@ -21,12 +25,45 @@ export const NOT_FOUND = "credentials not found in native keychain";
  * INTAKE_ROSTER (default the stack's); the registry kind
  * from the host docker asks about.
  */
-export async function credentialHelper(action: string, input: string, env: NodeJS.ProcessEnv, projectDefault: string): Promise<HelperResult> {
+export async function credentialHelper(action: string, input: string, env: NodeJS.ProcessEnv, projectDefault: string, version = "0.0.0"): Promise<HelperResult> {
   if (action === "list") return { code: 0, stdout: "{}\n", stderr: "" };
-  if (action === "store" || action === "erase") return { code: 1, stdout: "", stderr: `docker-credential-intake: ${action} is not supported: credentials are minted on each get, never stored\n` };
-  if (action !== "get") return { code: 1, stdout: "", stderr: `docker-credential-intake: unknown action "${action}" (get, list)\n` };
+  if (action === "version") return { code: 0, stdout: `docker-credential-intake (registry-intake) ${version}\n`, stderr: "" };
+  if (action === "--help" || action === "-h" || action === "help") return { code: 0, stdout: HELPER_HELP, stderr: "" };
+  if (action === "store" || action === "erase") return { code: 2, stdout: "", stderr: `docker-credential-intake: ${action} is not supported: credentials are minted on each get, never stored\n` };
+  if (action !== "get") return { code: 2, stdout: "", stderr: `docker-credential-intake: unknown action "${action}" (get, list, version, --help)\n` };
   const customer = env.INTAKE_CUSTOMER;
-  if (!customer) return { code: 1, stdout: "", stderr: "docker-credential-intake: set INTAKE_CUSTOMER to the customer id\n" };
+  if (!customer) return { code: 2, stdout: "", stderr: "docker-credential-intake: set INTAKE_CUSTOMER to the customer id\n" };
+  try {
+    return await get(customer, input, env, projectDefault);
+  } catch (e) {
+    // Docker only tells zero from non-zero; the codes are intake's own table (2 input, 4 failure).
+    const input = e instanceof RosterError || e instanceof SettingsError || e instanceof StackConfigError || e instanceof MissingCredential || e instanceof KeyFileError;
+    return { code: input ? 2 : 4, stdout: "", stderr: `docker-credential-intake: ${(e as Error).message.split("\n").join(" ")}\n` };
+  }
+}
+
+export const HELPER_HELP = `docker-credential-intake: mints a short-lived credential for one customer's namespace on each docker get.
+
+Use: in ~/.docker/config.json, "credHelpers": { "<registry host>": "intake" }; docker runs
+  docker-credential-intake get   (server URL on stdin; prints {ServerURL, Username, Secret})
+  docker-credential-intake list | version | --help
+store and erase are refused: nothing is ever stored.
+
+Environment:
+  INTAKE_CUSTOMER          the customer id (required)
+  INTAKE_STACK             the stack whose settings apply (default dev)
+  INTAKE_PROJECT           the project folder holding Pulumi.yaml (default this package)
+  INTAKE_ROSTER            the roster file (default the stack's roster setting)
+  INTAKE_BROKER_KEY        distribution: the broker's PEM private key (offline credential)
+  INTAKE_GHCR_TOKEN_<ID>   ghcr: the customer's machine-user PAT, e.g. INTAKE_GHCR_TOKEN_ACME
+  AZURE_SUBSCRIPTION_ID    acr: the registry's subscription
+  and each cloud's own credential chain (AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_*).
+
+Exit codes: 0 done; 1 no credential for this server (docker's "not found"); 2 invalid input or
+settings; 3 denied by the customer's license; 4 failed.
+`;
+
+async function get(customer: string, input: string, env: NodeJS.ProcessEnv, projectDefault: string): Promise<HelperResult> {
   const serverUrl = input.trim();
   const host = serverUrl.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
   const { settings, roster } = loadStack({
@@ -52,7 +89,7 @@ export async function credentialHelper(action: string, input: string, env: NodeJ
     });
     return { code: 0, stdout: JSON.stringify({ ServerURL: serverUrl, Username: cred.username, Secret: cred.password }) + "\n", stderr: "" };
   } catch (e) {
-    if (e instanceof AccessDenied) return { code: 1, stdout: `${NOT_FOUND}\n`, stderr: `docker-credential-intake: denied: ${e.message}\n` };
-    return { code: 1, stdout: "", stderr: `docker-credential-intake: ${(e as Error).message}\n` };
+    if (e instanceof AccessDenied) return { code: 3, stdout: `${NOT_FOUND}\n`, stderr: `docker-credential-intake: denied: ${e.message}\n` };
+    throw e;
   }
 }

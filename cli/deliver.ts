@@ -34,7 +34,16 @@ export class DeliveryProgress {
   private drawn = 0;
   private readonly t0 = performance.now();
 
-  constructor(private readonly write: (s: string) => void, private readonly tty: boolean) {}
+  /**
+   * @param size the terminal's size, read at every redraw (a resize between two redraws is
+   *   taken as it comes); lines are cut to its width, so each takes one row and the redraw
+   *   moves up exactly what it drew, and the block to its height, so nothing scrolls away.
+   */
+  constructor(
+    private readonly write: (s: string) => void,
+    private readonly tty: boolean,
+    private readonly size: () => { columns?: number; rows?: number } = () => ({ columns: process.stderr.columns, rows: process.stderr.rows }),
+  ) {}
 
   event(e: DeliveryEvent): void {
     if (e.type === "source") {
@@ -55,7 +64,7 @@ export class DeliveryProgress {
 
   private line(s: string): void {
     if (this.tty && this.drawn) {
-      // Keep the block below any one-off line.
+      // Keep the block below any one-off line (which may wrap: it is not redrawn).
       this.write(`\x1b[${this.drawn}A\x1b[J${s}\n`);
       this.drawn = 0;
       this.redraw();
@@ -63,9 +72,15 @@ export class DeliveryProgress {
   }
 
   private redraw(): void {
-    const lines = [...this.state.values()].flatMap((l) => l.split("\n"));
+    const { columns, rows } = this.size();
+    const width = Math.max(20, (columns ?? 80) - 1);
+    const fit = (l: string) => (l.length > width ? `${l.slice(0, width - 1)}…` : l);
+    let lines = [...this.state.values()].flatMap((l) => l.split("\n"));
+    const room = Math.max(2, (rows ?? 24) - 2);
+    // The newest lines are the live ones; older ones are summed up in a count.
+    if (lines.length > room) lines = [`… ${lines.length - room + 1} more above`, ...lines.slice(lines.length - room + 1)];
     const elapsed = `${((performance.now() - this.t0) / 1000).toFixed(1)} s`;
-    const block = [...lines, `… ${elapsed}`];
+    const block = [...lines, `… ${elapsed}`].map(fit);
     this.write(`${this.drawn ? `\x1b[${this.drawn}A` : ""}\x1b[J${block.join("\n")}\n`);
     this.drawn = block.length;
   }

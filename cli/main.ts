@@ -66,6 +66,29 @@ function readLedgerFile(file: string | undefined): Partial<Ledger> | undefined {
   return ledger;
 }
 
+/** This package's version (package.json). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(path.join(__dirname, "..", "package.json"), "utf8")) as { version: string }).version;
+}
+
+/** Exit codes and environment variables, after every command's help. */
+export const HELP_AFTER = `
+Exit codes (every command):
+  0  done
+  1  mandatory policy violations (plan, policy audit), or shard files that disagree (shards --check)
+  2  invalid input: a flag, file, setting, roster entry or missing credential; nothing was changed
+  3  denied: the customer's license does not allow it (token, deliver)
+  4  failed: a registry or the engine failed part-way (deliver, onboard, offboard)
+  5  no engine: the pulumi CLI is not on PATH (onboard, offboard)
+
+Environment:
+  INTAKE_GHCR_TOKEN_<ID>    a customer's machine-user PAT for GHCR (id upper-cased, - as _), e.g. INTAKE_GHCR_TOKEN_ACME
+  INTAKE_DELIVERY_PASSWORD  the delivery robot's password (deliver to distribution; or --key)
+  INTAKE_COPY_TOOL          crane or skopeo (deliver; default crane when on PATH)
+  INTAKE_ROSTER             another roster file for the policy pack (onboarding sets it)
+  AZURE_SUBSCRIPTION_ID     the ACR registry's subscription (token, deliver; or --subscription)
+  AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_*   the clouds' own credential chains (token, deliver)`;
+
 /** A bad flag value: names the flag and the rule. */
 export class InputError extends Error {
   override name = "InputError";
@@ -148,6 +171,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   let code: number = EXIT.ok;
   const cli = new Command("intake")
     .description("registry-intake: isolated customer namespaces and scoped credentials on container registries")
+    .version(packageVersion(), "-V, --version", "print the version")
+    .addHelpText("after", HELP_AFTER)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .showHelpAfterError();

@@ -150,3 +150,17 @@ describe("intake plan", () => {
     expect(loaded.heavy).toEqual([]);
   });
 });
+
+describe("intake --version and --help", () => {
+  it("prints the package version, and the exit codes and environment variables after the help", async () => {
+    const out: string[] = [];
+    const io = { out: (s: string) => out.push(s), err: (s: string) => out.push(s) };
+    expect(await main(["--version"], io)).toBe(0);
+    expect(out).toEqual([JSON.parse(readFileSync(path.join(__dirname, "..", "package.json"), "utf8")).version]);
+    out.length = 0;
+    expect(await main(["--help"], io)).toBe(0);
+    const help = out.join("\n");
+    expect(help).toMatch(/Exit codes \(every command\):\n\s+0\s+done[\s\S]*\n\s+2\s+invalid input/);
+    expect(help).toMatch(/INTAKE_GHCR_TOKEN_<ID>[\s\S]*INTAKE_DELIVERY_PASSWORD/);
+  });
+});

@@ -203,3 +203,66 @@ describe.skipIf(!!unavailable)("the broker's delivery robot", () => {
     expect((await broker.tokenFor({ username: "intake-delivery", password: "wrong" }, "svc", [])).status).toBe(401);
   });
 });
+
+/** A small terminal: wraps at `columns`, scrolls past `rows`, understands ESC[nA and ESC[J. */
+function terminal(columns: number, rows: number) {
+  let screen: string[] = [""];
+  let row = 0;
+  let col = 0;
+  const put = (ch: string) => {
+    if (ch === "\n") {
+      row++;
+      col = 0;
+    } else {
+      if (col === columns) {
+        row++;
+        col = 0;
+      }
+      while (screen.length <= row) screen.push("");
+      screen[row] = screen[row].padEnd(col).slice(0, col) + ch + screen[row].slice(col + 1);
+      col++;
+    }
+    while (screen.length <= row) screen.push("");
+    if (screen.length > rows) {
+      const drop = screen.length - rows;
+      screen = screen.slice(drop);
+      row -= drop;
+    }
+  };
+  return {
+    write(s: string) {
+      for (let i = 0; i < s.length; i++) {
+        const esc = /^\x1b\[(\d*)([AJ])/.exec(s.slice(i));
+        if (esc) {
+          if (esc[2] === "A") row = Math.max(0, row - Number(esc[1] || 1));
+          else screen = [...screen.slice(0, row), screen[row].slice(0, col)];
+          col = esc[2] === "A" ? 0 : col;
+          i += esc[0].length - 1;
+        } else put(s[i]);
+      }
+    },
+    screen: () => screen.filter((l, i) => l !== "" || i < row),
+  };
+}
+
+describe("delivery progress on a terminal", () => {
+  it("in 80 columns and 12 rows, many long lines redrawn leave no stale line and no line wider than the screen", () => {
+    const term = terminal(80, 12);
+    const p = new DeliveryProgress((s) => term.write(s), true, () => ({ columns: 80, rows: 12 }));
+    const ids = Array.from({ length: 15 }, (_, i) => `customer-with-a-long-name-${i}`);
+    for (const id of ids) p.event({ type: "start", customer: id, kind: "distribution", target: `registry.example.com/intake/${id}/app:1.4.2`, step: "copy" });
+    for (const id of ids) {
+      p.event({ type: "retry", customer: id, kind: "distribution", attempt: 1, delayMs: 400, reason: "HEAD answered 503 Service Unavailable from the upstream" });
+      p.event({ type: "done", result: { customer: id, kind: "distribution", target: `registry.example.com/intake/${id}/app:1.4.2`, status: "delivered", digest: "sha256:" + "c".repeat(64), seconds: 2, bytes: 1024, attempts: 2, via: "copy", tags: [] } });
+    }
+    const screen = term.screen();
+    expect(screen.every((l) => l.length < 80)).toBe(true);
+    // The block is the newest results, a count of the rest, and the clock: no retry line survives.
+    expect(screen.filter((l) => l.startsWith("retry"))).toEqual([]);
+    expect(screen[0]).toMatch(/^… 6 more above$/);
+    expect(screen.filter((l) => l.startsWith("delivered"))).toHaveLength(9);
+    expect(screen.at(-1)).toMatch(/^… \d+\.\d s$/);
+    p.end();
+    expect(term.screen()).toEqual([]);
+  });
+});

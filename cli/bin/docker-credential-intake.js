@@ -3,16 +3,25 @@
 require("tsx/cjs");
 const path = require("node:path");
 const { credentialHelper } = require("../credential-helper.ts");
-let input = "";
-process.stdin.on("data", (d) => (input += d));
-process.stdin.on("end", async () => {
+const version = require("../../package.json").version;
+const action = process.argv[2] ?? "";
+
+async function answer(input) {
   try {
-    const r = await credentialHelper(process.argv[2] ?? "", input, process.env, path.resolve(__dirname, "..", ".."));
+    const r = await credentialHelper(action, input, process.env, path.resolve(__dirname, "..", ".."), version);
     process.stdout.write(r.stdout);
     process.stderr.write(r.stderr);
     process.exit(r.code);
   } catch (e) {
     process.stderr.write(`docker-credential-intake: ${e && e.message ? e.message : e}\n`);
-    process.exit(1);
+    process.exit(4);
   }
-});
+}
+
+// Only get reads the server URL from stdin; the other actions answer at once.
+if (action !== "get") answer("");
+else {
+  let input = "";
+  process.stdin.on("data", (d) => (input += d));
+  process.stdin.on("end", () => answer(input));
+}

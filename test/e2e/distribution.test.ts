@@ -284,6 +284,16 @@ describe.skipIf(!!unavailable)("docker-credential-intake", () => {
     expect(other.status).toBe(1);
     expect(other.stdout.trim()).toBe("credentials not found in native keychain");
     expect(helper("list", "", env).stdout.trim()).toBe("{}");
-    expect(helper("store", "{}", env).status).toBe(1);
+    // intake's exit table: 2 invalid input (an action it refuses, a stack that does not exist), 3 denied.
+    expect(helper("store", "{}", env).status).toBe(2);
+    const badStack = helper("get", "https://registry.dev.intake.example.com\n", { ...env, INTAKE_STACK: "nope" });
+    expect([badStack.status, badStack.stderr.trim().split("\n").length]).toEqual([2, 1]);
+    expect(badStack.stderr).toMatch(/Pulumi\.nope\.yaml: no such stack file/);
+    writeFileSync(rosterFile, stringify({ customers: [customer("acme", "enterprise", { license: { expires: "2020-01-31" } })] }));
+    const lapsed = helper("get", "https://registry.dev.intake.example.com\n", env);
+    expect([lapsed.status, lapsed.stdout.trim()]).toEqual([3, "credentials not found in native keychain"]);
+    expect(helper("version", "", {}).stdout).toMatch(/^docker-credential-intake \(registry-intake\) \d+\.\d+\.\d+\n$/);
+    const help = helper("--help", "", {});
+    expect([help.status, help.stdout]).toEqual([0, expect.stringContaining("INTAKE_CUSTOMER")]);
   });
 });
