@@ -172,6 +172,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   const cli = new Command("intake")
     .description("registry-intake: isolated customer namespaces and scoped credentials on container registries")
     .version(packageVersion(), "-V, --version", "print the version")
+    // Program options only before the subcommand: deliver has a --version of its own (the tag).
+    .enablePositionalOptions()
     .addHelpText("after", HELP_AFTER)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })

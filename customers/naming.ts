@@ -59,8 +59,13 @@ export function deliveryRobotName(prefix: NamingPrefix = DEFAULT_PREFIX): string
 }
 
 /** The id format of the roster itself. */
-export const CUSTOMER_ID_RULE = "lower-case, 3-24 chars of [a-z0-9-], starting with a letter";
-export const CUSTOMER_ID = /^[a-z][a-z0-9-]{2,23}$/;
+/**
+ * One rule that every provider's names follow from (with the default prefix): single '-' between
+ * runs (ECR path components), no '-' at the end (Artifact Registry, GCP service accounts), at
+ * most 23 chars (`intake-<id>` is a service-account id of at most 30).
+ */
+export const CUSTOMER_ID_RULE = "lower-case, 3-23 chars: runs of [a-z0-9] joined by single '-', starting with a letter, not ending with '-'";
+export const CUSTOMER_ID = /^(?=.{3,23}$)[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
 
 /** ECR: each path component is `[a-z0-9]+(?:[._-][a-z0-9]+)*`; the whole name is 2-256 chars. */
 const ECR_COMPONENT = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { FAILSAFE_SCHEMA, load as fastLoad, Type } from "js-yaml";
-import { isScalar, LineCounter, parseDocument, Schema, type Document, type ScalarTag } from "yaml";
+import { isScalar, LineCounter, parseDocument, Schema, type Document, type ScalarTag, type YAMLError } from "yaml";
 import type { z } from "zod";
 import { CUSTOMER_ID, DEFAULT_PREFIX, nameProblems, type NamingPrefix } from "./naming";
 import { issueMessage } from "./messages";
@@ -41,10 +41,8 @@ export function formatProblem(p: RosterProblem): string {
 
 export class RosterError extends Error {
   constructor(readonly problems: RosterProblem[]) {
-    super(
-      `roster is invalid (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
-        problems.map((p) => `  ${formatProblem(p)}`).join("\n"),
-    );
+    // One problem is one line; several are listed under a count.
+    super(problems.length === 1 ? formatProblem(problems[0]) : `roster is invalid (${problems.length} problems):\n${problems.map((p) => `  ${formatProblem(p)}`).join("\n")}`);
     this.name = "RosterError";
   }
 }
@@ -67,7 +65,9 @@ export function loadRoster(file: string, opts: RosterOptions = {}): Roster {
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new RosterError([{ file, message: `cannot read the roster: ${(e as Error).message}` }]);
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "a folder, not a file" : (e as Error).message;
+    throw new RosterError([{ file, message: `cannot read the roster (${why}): pass --roster, or set the stack's registry-intake:roster setting` }]);
   }
   return parseRoster(text, file, opts);
 }
@@ -87,18 +87,35 @@ export function parseRoster(text: string, file: string, opts: RosterOptions = {}
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new RosterError(
-      doc.errors.map((e) => ({
-        file,
-        line: e.linePos?.[0].line,
-        column: e.linePos?.[0].col,
-        message: `YAML syntax: ${e.message.split("\n")[0]}`,
-      })),
-    );
+    throw new RosterError(doc.errors.map((e) => yamlProblem(e, text, file)));
   }
   const out = validate(doc.toJS() ?? {}, file, opts, locator(doc, lineCounter));
   if ("problems" in out) throw new RosterError(sortProblems(out.problems));
   return out;
+}
+
+/**
+ * A YAML syntax error as a problem: the library's first sentence, without its own trailing
+ * position; a quote left open is placed where it opened, not at the end of the file.
+ */
+function yamlProblem(e: YAMLError, text: string, file: string): { file: string; line?: number; column?: number; message: string } {
+  let line = e.linePos?.[0].line;
+  let column = e.linePos?.[0].col;
+  let message = e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
+  const open = /^Missing closing (["'])quote/.exec(message);
+  if (open && line !== undefined) {
+    const lines = text.split("\n");
+    for (let i = Math.min(line, lines.length) - 1; i >= 0; i--) {
+      const at = lines[i].indexOf(`: ${open[1]}`) >= 0 ? lines[i].indexOf(`: ${open[1]}`) + 2 : lines[i].indexOf(`- ${open[1]}`) >= 0 ? lines[i].indexOf(`- ${open[1]}`) + 2 : -1;
+      if (at >= 0 && (lines[i].slice(at + 1).split(open[1]).length - 1) % 2 === 0) {
+        line = i + 1;
+        column = at + 1;
+        message = `the ${open[1] === '"' ? "double" : "single"} quote opened here is never closed`;
+        break;
+      }
+    }
+  }
+  return { file, line, column, message: `YAML syntax: ${message}` };
 }
 
 /** The roster rules over already-read data; `locate` maps a data path to where it is written. */

@@ -40,10 +40,13 @@ export function policyContext(roster: Roster, settings: Pick<Settings, "tierTabl
   };
 }
 
+/**
+ * A rule's level: its own entry, else the `all` entry (as `pulumi preview --policy-pack-config`
+ * reads it), else the rule's default.
+ */
 export function enforcementOf(rule: IntakeRule, config: PolicyConfig = {}): Enforcement {
-  const c = config[rule.name];
-  if (typeof c === "string") return c;
-  return c?.enforcementLevel ?? rule.enforcementLevel;
+  const level = (c: PolicyConfig[string] | undefined) => (typeof c === "string" ? c : c?.enforcementLevel);
+  return level(config[rule.name]) ?? level(config.all) ?? rule.enforcementLevel;
 }
 
 const KNOWN_LEVELS = new Set(["mandatory", "advisory", "disabled"]);
@@ -54,7 +57,7 @@ export function policyConfigProblems(config: unknown, source: string): string[] 
   const names = new Set(RULES.map((r) => r.name));
   const out: string[] = [];
   for (const [k, v] of Object.entries(config)) {
-    if (!names.has(k)) out.push(`${source}: "${k}" is not a rule of this pack (rules: ${[...names].join(", ")})`);
+    if (!names.has(k) && k !== "all") out.push(`${source}: "${k}" is not a rule of this pack (rules: all, ${[...names].join(", ")})`);
     const level = typeof v === "string" ? v : (v as { enforcementLevel?: unknown } | null)?.enforcementLevel;
     if (!KNOWN_LEVELS.has(String(level))) out.push(`${source}: ${k}: enforcement level ${JSON.stringify(level)} is not mandatory, advisory or disabled`);
   }

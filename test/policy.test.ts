@@ -333,6 +333,12 @@ describe("intake policy audit", () => {
     const a = await viaAudit(dev, rs, ["--policy-config", cfg]);
     expect(a.code).toBe(1);
     expect(a.violations.map((v) => [v.policy, v.enforcement])).toEqual([["ecr-scan-on-push", "mandatory"]]);
+    // Pulumi's "all" key sets every rule; a rule's own entry wins over it.
+    writeFileSync(cfg, JSON.stringify({ all: "mandatory", "ecr-scan-on-push": "advisory" }));
+    const b = await viaAudit(dev, rs, ["--policy-config", cfg]);
+    expect([b.code, b.violations.map((v) => [v.policy, v.enforcement])]).toEqual([0, [["ecr-scan-on-push", "advisory"]]]);
+    writeFileSync(cfg, JSON.stringify({ all: { enforcementLevel: "mandatory" } }));
+    expect((await viaAudit(dev, rs, ["--policy-config", cfg])).code).toBe(1);
   });
 
   it("a credential in a plain stack output is caught", async () => {

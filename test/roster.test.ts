@@ -66,28 +66,27 @@ describe("roster: every bad-input rule names file, customer, field and rule", ()
   it.each([
     ["Acme", "upper case"],
     ["ac", "too short"],
-    ["a".repeat(25), "too long"],
+    ["a".repeat(24), "too long (intake-<id> would pass GCP's 30)"],
+    ["acme-", "ends with '-'"],
+    ["acme--corp", "a double '-' (an ECR path component refuses it)"],
     ["1acme", "starts with a digit"],
     ["acme_corp", "underscore"],
     ["acme corp", "space"],
-  ])("bad id %j (%s)", (id) => {
+  ])("bad id %j (%s): one problem, the id rule's", (id) => {
     const p = only(problemsOf(rosterYaml([customer(id, "standard")])));
     expect(p.field).toBe("id");
-    expect(p.message).toContain("breaks the id rule: lower-case, 3-24 chars of [a-z0-9-], starting with a letter");
+    expect(p.message).toContain("breaks the id rule: lower-case, 3-23 chars: runs of [a-z0-9] joined by single '-', starting with a letter, not ending with '-'");
     expect(p.message).toContain(JSON.stringify(id));
   });
 
-  it("an id the roster format allows but a provider refuses is caught with the provider's rule", () => {
-    const ps = problemsOf(rosterYaml([customer("acme--eu", "standard"), customer("acme-", "standard"), customer("abcdefghijklmnopqrstuvwx", "standard")]));
-    const by = (c: string) => ps.filter((p) => p.customer === c).map((p) => p.message);
-    expect(by("acme--eu").join("\n")).toContain('ECR repository name "intake/acme--eu/app"');
-    expect(by("acme-").join("\n")).toContain("GCP service account");
-    expect(by("acme-").join("\n")).toContain("ECR repository");
-    // 24 chars: valid roster id, but intake-<id> is 31 chars, over GCP's 30.
-    expect(by("abcdefghijklmnopqrstuvwx")).toEqual([
-      expect.stringContaining('GCP service account name "intake-abcdefghijklmnopqrstuvwx", which breaks the rule: GCP service-account ids are 6-30 chars'),
+  it("an id the rule allows but a provider refuses under a longer prefix is caught with that provider's rule, once", () => {
+    // With the default prefix the id rule covers every provider; a 15-char prefix leaves
+    // GCP's 30-char service-account ids room for 14.
+    expect(nameProblems("abcdefghijklmnop", { repoPrefix: "intake-platform" })).toEqual([
+      'gives GCP service account name "intake-platform-abcdefghijklmnop", which breaks the rule: GCP service-account ids are 6-30 chars of [a-z0-9-], starting with a letter, not ending with \'-\'',
     ]);
-    expect(ps.every((p) => p.field === "id" && p.file === "roster.yaml")).toBe(true);
+    expect(nameProblems("abcdefghijklmn", { repoPrefix: "intake-platform" })).toEqual([]);
+    expect(nameProblems("abcdefghijklmnopqrstuvw")).toEqual([]);
   });
 
   it("naming rules follow the prefix: every name of a good id passes every provider", () => {
