@@ -20,6 +20,8 @@ export interface AuditResult {
   file: string;
   resources: number;
   violations: Violation[];
+  /** Things the reader should know, e.g. judging an export by another stack's settings. */
+  warnings: string[];
 }
 
 /** Run the policy pack over the resources of a `pulumi stack export` file. */
@@ -43,12 +45,16 @@ export function auditStackExport(opts: AuditOptions): AuditResult {
   for (const o of plainOutputs) {
     violations.push({ policy: "credentials-are-secret", enforcement: "mandatory", customer: null, urn: o.urn, message: `stack output ${o.path} holds a credential in plain text` });
   }
-  return { stack, file: opts.exportFile, resources: resources.length, violations };
+  const warnings =
+    opts.stack && stackName && opts.stack !== stackName
+      ? [`--stack ${opts.stack}: the export's resources belong to stack ${stackName}; they are judged by ${opts.stack}'s settings and roster (drop --stack to use ${stackName}'s)`]
+      : [];
+  return { stack, file: opts.exportFile, resources: resources.length, violations, warnings };
 }
 
 export function renderAudit(a: AuditResult): string {
   const mandatory = a.violations.filter((v) => v.enforcement === "mandatory").length;
-  const lines = [`Policy audit of ${a.file} (stack ${a.stack}, ${a.resources} resources)`];
+  const lines = [`Policy audit of ${a.file} (stack ${a.stack}, ${a.resources} resources)`, ...a.warnings.map((w) => `warning: ${w}`)];
   for (const v of a.violations) lines.push(`${v.enforcement} [${v.policy}] ${v.customer ?? "platform"}: ${v.message}${v.urn ? `\n    ${v.urn}` : ""}`);
   lines.push(a.violations.length === 0 ? "No violations." : `${mandatory} mandatory, ${a.violations.length - mandatory} advisory violation(s).`);
   return lines.join("\n");

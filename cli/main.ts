@@ -66,6 +66,9 @@ function readLedgerFile(file: string | undefined): Partial<Ledger> | undefined {
   return ledger;
 }
 
+/** `1 customer`, `2 customers`. */
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+
 /** This package's version (package.json). */
 function packageVersion(): string {
   return (JSON.parse(readFileSync(path.join(__dirname, "..", "package.json"), "utf8")) as { version: string }).version;
@@ -490,7 +493,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
         : [{ stack: opts.stack, customers: roster.customers.map((c) => c.id) }];
       if (opts.json) io.out(JSON.stringify({ platform: opts.stack, shards: rows }));
       else {
-        io.out(sh ? `${opts.stack}: platform stack, ${sh.count} shard stacks, ${roster.customers.length} customers` : `${opts.stack}: not sharded (one stack), ${roster.customers.length} customers`);
+        const customers = plural(roster.customers.length, "customer");
+        io.out(sh ? `${opts.stack}: platform stack, ${plural(sh.count, "shard stack")}, ${customers}` : `${opts.stack}: not sharded (one stack), ${customers}`);
         for (const r of rows) io.out(`  ${r.stack.padEnd(24)} ${String(r.customers.length).padStart(5)} customers`);
       }
     });

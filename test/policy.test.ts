@@ -299,7 +299,7 @@ describe("each rule: violating cases (the compliant case is the unedited program
     }, "no lifecycle policy"],
     ["labels-present", "a repository without labels", (rs: RecordedResource[]) => {
       find(rs, T.garRepo, (r) => r.inputs.repositoryId === "intake-acme").inputs.labels = {};
-    }, "labels lack intake-customer, intake-tier, managed-by"],
+    }, "labels lack intake-customer, intake-tier, intake-status, managed-by"],
   ] as [string, string, (rs: RecordedResource[]) => void, string, string[]?][])("%s: %s", async (policy, _what, mutate, message, alsoFires = []) => {
     const { plan, audit } = await bothEntryPoints(dev, edit(mutate));
     const hits = named(plan, policy);
@@ -339,6 +339,12 @@ describe("intake policy audit", () => {
     expect([b.code, b.violations.map((v) => [v.policy, v.enforcement])]).toEqual([0, [["ecr-scan-on-push", "advisory"]]]);
     writeFileSync(cfg, JSON.stringify({ all: { enforcementLevel: "mandatory" } }));
     expect((await viaAudit(dev, rs, ["--policy-config", cfg])).code).toBe(1);
+  });
+
+  it("judging an export by another stack's settings (--stack) says so", async () => {
+    const a = await viaAudit(dev, dev.recorded, ["--stack", "prod"]);
+    expect(a.out).toMatch(/^warning: --stack prod: the export's resources belong to stack dev; they are judged by prod's settings and roster/m);
+    expect((await viaAudit(dev, dev.recorded)).out).not.toMatch(/warning/);
   });
 
   it("a credential in a plain stack output is caught", async () => {

@@ -71,6 +71,29 @@ export function groupByType(resources: PlannedResource[], owner: string | null):
   return [...groups.values()].sort((a, b) => a.type.localeCompare(b.type));
 }
 
+/** `aws:ecr/repository:Repository` → `aws:ecr/Repository`: the token without its repeated resource name. */
+export function shortType(t: string): string {
+  const [pkg, mod, name] = t.split(":");
+  const parts = mod?.split("/") ?? [];
+  return name && parts.length === 2 && parts[1].toLowerCase() === name.toLowerCase() ? `${pkg}:${parts[0]}/${name}` : t;
+}
+
+/** Plan lines stay within this many columns: names past it are counted, not listed. */
+const WIDTH = 120;
+
+/** As many names as fit in `room` columns (at least one), then `+N more`. */
+function fitted(names: string[], room: number): string {
+  let out = names[0] ?? "";
+  let i = 1;
+  for (; i < names.length; i++) {
+    const more = `, +${names.length - i - 1} more`;
+    if (out.length + 2 + names[i].length + (i < names.length - 1 ? more.length : 0) > room) break;
+    out += `, ${names[i]}`;
+  }
+  if (out.length > room) out = `${out.slice(0, Math.max(10, room - 12))}…`;
+  return i < names.length ? `${out}, +${names.length - i} more` : out;
+}
+
 function list(names: string[], max = 4): string {
   return names.length <= max ? names.join(", ") : `${names.slice(0, max).join(", ")}, +${names.length - max} more`;
 }
@@ -94,17 +117,22 @@ export function renderText(plan: PlanResult): string {
   out.push("");
   const platform = groupByType(plan.resources, null);
   out.push(`platform  ${count(platform.reduce((n, g) => n + g.count, 0), "resource")}`);
-  for (const g of platform) out.push(`    ${g.type.padEnd(62)} ${String(g.count).padStart(3)}  ${list(g.names)}`);
+  const row = (g: TypeGroup, marks = "") => {
+    const head = `    ${shortType(g.type).padEnd(42)} ${String(g.count).padStart(3)}  `;
+    return `${head}${fitted(g.names, WIDTH - head.length - marks.length)}${marks}`;
+  };
+  for (const g of platform) out.push(row(g));
   for (const c of plan.customers) {
     const groups = groupByType(plan.resources, c.id);
     const n = groups.reduce((s, g) => s + g.count, 0);
     out.push("");
     const kinds = c.registries.length ? c.registries.join(", ") : "none";
-    out.push(`${c.id}  ${c.tier}  ${c.status} (${c.reason})  kinds: ${kinds}  ${count(n, "resource")}${STATUS_NOTE[c.status]}`);
+    out.push(`${c.id}  ${c.tier}  ${c.status} (${c.reason})  kinds: ${kinds}  ${count(n, "resource")}`);
+    if (STATUS_NOTE[c.status]) out.push(`    ${STATUS_NOTE[c.status].trim()}`);
     for (const g of groups) {
       const kept = g.retained ? `  [${g.retained === g.count ? "all" : g.retained} kept on delete]` : "";
       const adopted = g.adopted ? `  [${g.adopted === g.count ? "all" : g.adopted} adopted from the cloud]` : "";
-      out.push(`    ${g.type.padEnd(62)} ${String(g.count).padStart(3)}  ${list(g.names)}${kept}${adopted}`);
+      out.push(row(g, `${kept}${adopted}`));
     }
   }
   out.push("");
@@ -134,7 +162,7 @@ export function renderMarkdown(plan: PlanResult): string {
   out.push(`### registry-intake plan: stack \`${plan.stack}\``);
   out.push("");
   out.push(
-    `${plan.customers.length} customers, ${custom.length} resources, licenses judged as of ${plan.asOf}. ` +
+    `${count(plan.customers.length, "customer")}, ${count(custom.length, "resource")}, licenses judged as of ${plan.asOf}. ` +
       `Roster \`${plan.roster}\`. Secrets are masked.`,
   );
   out.push("");

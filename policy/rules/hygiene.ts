@@ -55,10 +55,10 @@ const TAGGED: Record<string, "tags" | "labels" | "topics"> = {
   "github:index/repository:Repository": "topics",
 };
 
-/** Customer resources carry intake-customer, intake-tier and managed-by. */
+/** Customer resources carry the four labels the README promises: intake-customer, intake-tier, intake-status and managed-by. */
 export const labelsPresent: IntakeRule = {
   name: "labels-present",
-  description: "Customer resources that take tags or labels carry intake-customer, intake-tier and managed-by=registry-intake.",
+  description: "Customer resources that take tags or labels carry intake-customer, intake-tier, intake-status and managed-by=registry-intake.",
   enforcementLevel: "advisory",
   resource: (r, ctx): Finding[] => {
     const field = TAGGED[r.type];
@@ -71,7 +71,7 @@ export const labelsPresent: IntakeRule = {
         : [{ customer: id, message: `${shown(r)}: topics lack registry-intake, customer-<id> or tier-<tier>` }];
     }
     const labels = (r.props[field] as Record<string, string> | undefined) ?? {};
-    const missing = [LABEL.customer, LABEL.tier, LABEL.managedBy].filter((k) => !labels[k]);
+    const missing = [LABEL.customer, LABEL.tier, LABEL.status, LABEL.managedBy].filter((k) => !labels[k]);
     return missing.length ? [{ customer: id, message: `${shown(r)}: ${field} lack ${missing.join(", ")}` }] : [];
   },
 };
