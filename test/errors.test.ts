@@ -43,6 +43,19 @@ describe("bad input on every command: exit 2, one line naming the input, no trac
     ["token: unknown customer", ["token", "--customer", "nosuch", "--kind", "ecr"], /--customer: nosuch is not in/],
     ["token: unknown kind", ["token", "--customer", "acme", "--kind", "quay"], /--kind.*must be one of ghcr, ecr, acr, gar, distribution/],
     ["token: GHCR without its token variable", ["token", "--customer", "acme", "--kind", "ghcr"], /INTAKE_GHCR_TOKEN_ACME/, { INTAKE_GHCR_TOKEN_ACME: undefined }],
+    // No cloud credentials anywhere (and no metadata server asked: nothing leaves loopback).
+    [
+      "token: ECR without AWS credentials",
+      ["token", "--customer", "acme", "--kind", "ecr"],
+      /^error: ecr: no AWS credentials found: set AWS_PROFILE/,
+      { HOME: dir, AWS_EC2_METADATA_DISABLED: "true", AWS_PROFILE: undefined, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_SESSION_TOKEN: undefined, AWS_CONTAINER_CREDENTIALS_FULL_URI: undefined, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: undefined, AWS_WEB_IDENTITY_TOKEN_FILE: undefined, AWS_SHARED_CREDENTIALS_FILE: undefined, AWS_CONFIG_FILE: undefined },
+    ],
+    [
+      "token: Artifact Registry without Google credentials",
+      ["token", "--customer", "acme", "--kind", "gar"],
+      /^error: gar: no Google credentials found: set GOOGLE_APPLICATION_CREDENTIALS/,
+      { HOME: dir, METADATA_SERVER_DETECTION: "none", GOOGLE_APPLICATION_CREDENTIALS: undefined, CLOUDSDK_CONFIG: dir },
+    ],
     ["deliver: unknown customer", ["deliver", "--source", `reg.example.com/app@sha256:${"a".repeat(64)}`, "--build", "app", "--version", "1.0.0", "--customer", "nosuch"], /--customer: nosuch is not in/],
     ["deliver: bad source", ["deliver", "--source", "not a ref", "--build", "app", "--version", "1.0.0", "--customer", "acme"], /--source: /],
     [

@@ -1,5 +1,8 @@
 #!/usr/bin/env node
 // docker credential helper: "credHelpers": { "<registry host>": "intake" } in ~/.docker/config.json.
+// The AWS SDK warns on every client that its releases after January 2027 need Node 22: the
+// lockfile pins this one, and the warning would sit in every token's output. Set it to "false" to see it.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 require("tsx/cjs");
 const path = require("node:path");
 const { credentialHelper } = require("../credential-helper.ts");

@@ -34,8 +34,27 @@ export function defaultPushRoleArn(s: Settings): string {
   return `arn:${awsPartition(s.aws!.region).partition}:iam::${s.aws!.accountId}:role/${s.repoPrefix}/${s.repoPrefix}-ecr-push`;
 }
 
+/** What to set when a cloud SDK's credential chain found nothing. */
+const NO_CLOUD_CREDENTIALS: Partial<Record<RegistryKind, { names: RegExp; fix: string }>> = {
+  ecr: { names: /^CredentialsProviderError$/, fix: "ecr: no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run where a role is attached that may assume the push role" },
+  gar: { names: /^$/, fix: "gar: no Google credentials found: set GOOGLE_APPLICATION_CREDENTIALS, or run `gcloud auth application-default login`, or run where a service account is attached" },
+  acr: { names: /^(CredentialUnavailableError|AggregateAuthenticationError)$/, fix: "acr: no Azure credentials found: set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET, or run `az login`, or run where a managed identity is attached" },
+};
+
 /** Check the license, then mint with the kind's own SDK. Throws AccessDenied with a reason a person can act on. */
 export async function mintFor(customerId: string, kind: RegistryKind, ctx: MintContext): Promise<MintedCredential> {
+  try {
+    return await mintWith(customerId, kind, ctx);
+  } catch (e) {
+    const missing = NO_CLOUD_CREDENTIALS[kind];
+    const err = e as Error;
+    // google-auth-library says so in its message only.
+    if (missing && (missing.names.test(err?.name ?? "") || /Could not load the default credentials/.test(err?.message ?? ""))) throw new MissingCredential(missing.fix);
+    throw e;
+  }
+}
+
+async function mintWith(customerId: string, kind: RegistryKind, ctx: MintContext): Promise<MintedCredential> {
   const s = ctx.settings;
   const decision = checkAccess(ctx.roster, customerId, kind, { tierTable: s.tierTable, asOf: ctx.today ?? new Date().toISOString().slice(0, 10), enabledKinds: s.enabledKinds });
   if (!decision.allowed) throw new AccessDenied(decision.reason);
