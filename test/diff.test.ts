@@ -167,3 +167,27 @@ describe("the PR comment at scale", () => {
     expect(md).not.toContain("USD");
   });
 });
+
+describe("intake plan --base on a sharded stack", () => {
+  it("names the changed setting, the shard stacks to update, and shard files that disagree with the platform's", async () => {
+    const { dir, stackFile } = repo({ "registry-intake:shard": { count: 2 } });
+    expect((await cli(["shards", "--stack", "ci", "--init", "--platform-stack", "org/registry-intake/ci", "--project", dir])).code).toBe(0);
+    const doc = (await import("yaml")).parseDocument(readFileSync(stackFile, "utf8"));
+    doc.setIn(["config", "registry-intake:ecr"], { keepImages: 50 });
+    writeFileSync(stackFile, doc.toString());
+    const md = path.join(dir, "plan.md");
+    const json = path.join(dir, "plan.json");
+    const r = await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--markdown", md, "--json", json]);
+    expect(r.code, r.err).toBe(0);
+    const diff = JSON.parse(readFileSync(json, "utf8"));
+    expect(diff.settingsChanges).toEqual(["ecr.keepImages: 500 → 50"]);
+    expect(diff.stacks).toEqual(["ci", "ci-shard-00", "ci-shard-01"]);
+    expect(diff.warnings).toEqual([]);
+    expect(readFileSync(md, "utf8")).toContain("- `ecr.keepImages: 500 → 50`");
+    // A shard file whose provider config drifted is named in the plan too.
+    const shard = path.join(dir, "Pulumi.ci-shard-01.yaml");
+    writeFileSync(shard, readFileSync(shard, "utf8").replace("config:\n", "config:\n  aws:region: ap-south-1\n"));
+    const drifted = JSON.parse((await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", json]), readFileSync(json, "utf8")));
+    expect(drifted.warnings).toEqual([expect.stringMatching(/^shards --check: \S*Pulumi\.ci-shard-01\.yaml: aws:region is "ap-south-1" but unset in Pulumi\.ci\.yaml; make them equal$/)]);
+  });
+});

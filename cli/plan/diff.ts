@@ -10,6 +10,7 @@ import { REPLACE_ON } from "../../planning/replace-on";
 import { planProgram, type PlannedResource } from "./plan";
 import { KEPT_KINDS, ledgerKey, type Ledger } from "../../components/ledger";
 import { program } from "../../program";
+import { checkShardStacks } from "./shard-init";
 import { loadStack } from "./stack";
 
 export type CustomerChangeKind = "added" | "removed" | "tier" | "status" | "registries" | "other";
@@ -194,7 +195,11 @@ export async function planDiff(o: { projectDir: string; stack: string; base: str
     monthlyCost: round2(customers.reduce((n, c) => n + c.monthlyCost, 0)),
     stacks: [...new Set([...(settingsChanged || platform.add.length + platform.remove.length + platform.update.length ? [o.stack] : []), ...customers.map((c) => c.stack)])].sort(),
     violations: after.violations,
-    warnings: diffWarnings(base.settings, head.settings, after.resources),
+    warnings: [
+      ...diffWarnings(base.settings, head.settings, after.resources),
+      // Shard stack files that disagree with the platform's would make `pulumi up` differ from this plan.
+      ...(head.settings.shard && head.settings.shard.index === undefined ? checkShardStacks({ projectDir: o.projectDir, stack: o.stack }).problems.map((p) => `shards --check: ${p}`) : []),
+    ],
   };
 }
 

@@ -125,7 +125,8 @@ function shardProblems(projectDir: string, platform: string, index: number, coun
   for (const k of [...new Set([...providerKeys(mine), ...providerKeys(theirs)])].sort()) {
     const a = theirs.secretKeys.includes(k) ? "[secret]" : theirs.config[k];
     const b = mine.secretKeys.includes(k) ? "[secret]" : mine.config[k];
-    if (a !== b) out.push(`${shownPath(file)}: ${k} is ${b === undefined ? "unset" : JSON.stringify(b)} but ${JSON.stringify(a ?? null)} in Pulumi.${platform}.yaml; make them equal`);
+    const show = (v: string | undefined) => (v === undefined ? "unset" : JSON.stringify(v));
+    if (a !== b) out.push(`${shownPath(file)}: ${k} is ${show(b)} but ${show(a)} in Pulumi.${platform}.yaml; make them equal`);
   }
   return out;
 }
