@@ -1,50 +1,46 @@
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { EXIT, IntakeError, InvalidInput } from "../core/errors";
 import { LEDGER_OUTPUT, parseLedger, type Ledger } from "../components/ledger";
-import { SettingsError } from "../components/settings";
-import { RosterError } from "../customers/roster";
 // The plan (Pulumi SDK, the program), the broker, the audit and the Automation API load on
 // demand: `intake token` and `intake deliver` start without them.
-import { loadStack, StackConfigError } from "./plan/stack";
+import { loadStack } from "./plan/stack";
 import { checkShardStacks, initShardStacks } from "./plan/shard-init";
-import { AclFileError } from "../runtime/broker/store";
-import { BrokerOptionError, TTL_BOUNDS } from "../runtime/broker/ttl";
-import { KeyFileError, loadPrivateSigningKey, loadSigningKey } from "../runtime/broker/keys";
+import { parseJsonFile } from "../core/json";
+import { TTL_BOUNDS } from "../runtime/broker/ttl";
+import { loadPrivateSigningKey, loadSigningKey } from "../runtime/broker/keys";
 import { AccessDenied, dockerConfig, mintFor } from "../runtime/mint";
 import { ghcrTokenVariable } from "../runtime/mint/ghcr-distribution";
-import { MissingCredential } from "../runtime/mint/types";
 import { CredentialCache } from "../runtime/mint/cache";
 import { REGISTRY_KINDS, type RegistryKind } from "../customers/tiers";
 import { policyConfigProblems, type PolicyConfig } from "../policy/evaluate";
-import { StackExportError } from "../policy/sources";
 import { chooseTool } from "../runtime/delivery/copy";
 import { discoverCredential } from "../runtime/delivery/credentials";
 import { deliver, type DeliveryPlanTarget, type TargetResult } from "../runtime/delivery/deliver";
-import { parseReference, ReferenceError } from "../runtime/delivery/reference";
+import { parseReference } from "../runtime/delivery/reference";
 import { stackDelivery } from "../runtime/delivery/stack";
 import { DeliveryProgress, resultLine, summaryLine } from "./deliver";
 import { shardOf, shardStackName } from "../customers/shards";
 import { customerById } from "../runtime/access";
 import type { OnboardResult } from "../automation/onboard";
-import { OnboardError, PulumiCliMissing } from "../automation/errors";
 
 /** A bad --policy-config file: names the file and each problem. */
-export class PolicyConfigError extends Error {
+export class PolicyConfigError extends InvalidInput {
   constructor(readonly problems: string[]) {
     super(problems.join("\n"));
-    this.name = "PolicyConfigError";
   }
 }
 
 function readPolicyConfig(file: string | undefined): PolicyConfig {
   if (!file) return {};
-  let doc: unknown;
+  let text: string;
   try {
-    doc = JSON.parse(readFileSync(file, "utf8"));
+    text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new PolicyConfigError([`${file}: ${(e as Error).message}`]);
+    throw new PolicyConfigError([`--policy-config ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`]);
   }
+  const doc = parseJsonFile(file, text);
   const problems = policyConfigProblems(doc, file);
   if (problems.length) throw new PolicyConfigError(problems);
   return doc as PolicyConfig;
@@ -93,12 +89,9 @@ Environment:
   AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_*   the clouds' own credential chains (token, deliver)`;
 
 /** A bad flag value: names the flag and the rule. */
-export class InputError extends Error {
-  override name = "InputError";
-}
+export class InputError extends InvalidInput {}
 
-/** Exit codes shared by every subcommand. */
-export const EXIT = { ok: 0, violations: 1, invalidInput: 2, denied: 3, failed: 4, noEngine: 5 } as const;
+export { EXIT } from "../core/errors";
 
 /** The project folder: the nearest folder up from `start` that holds Pulumi.yaml, else this package. */
 export function findProjectDir(start = process.cwd()): string {
@@ -200,13 +193,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       if (ledger && opts.base) throw new InputError("--retained and --base: pick one (--retained shows adoption in a full plan)");
       if (opts.base) {
         const { planDiff, renderDiffMarkdown, renderDiffText } = await import("./plan/diff.js");
-        let diff;
-        try {
-          diff = await planDiff({ projectDir, stack: opts.stack, base: opts.base, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig });
-        } catch (e) {
-          if (e instanceof Error && e.message.startsWith("--base")) throw new InputError(e.message);
-          throw e;
-        }
+        const diff = await planDiff({ projectDir, stack: opts.stack, base: opts.base, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig });
         io.out(renderDiffText(diff));
         if (opts.json) writeOut(opts.json, JSON.stringify(diff, null, 2) + "\n");
         if (opts.markdown) writeOut(opts.markdown, renderDiffMarkdown(diff));
@@ -420,7 +407,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
           });
         } catch (e) {
           progress.end();
-          if (e instanceof ReferenceError || (e instanceof Error && e.message.startsWith("cannot deliver"))) throw new InputError(e.message);
+          if (e instanceof IntakeError) throw e;
           io.err(`error: the source ${opts.source} could not be read: ${(e as Error).message}`);
           code = EXIT.failed;
           return;
@@ -475,13 +462,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       }
       if (opts.base) {
         const { affectedStacks } = await import("./plan/diff.js");
-        let r;
-        try {
-          r = affectedStacks({ projectDir, stack: opts.stack, base: opts.base, rosterPath });
-        } catch (e) {
-          if (e instanceof Error && e.message.startsWith("--base")) throw new InputError(e.message);
-          throw e;
-        }
+        const r = affectedStacks({ projectDir, stack: opts.stack, base: opts.base, rosterPath });
         if (opts.json) io.out(JSON.stringify(r));
         else io.out(r.stacks.length ? r.stacks.join("\n") : `no stack is touched by changes since ${opts.base}`);
         return;
@@ -540,29 +521,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     await cli.parseAsync(argv, { from: "user" });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.invalidInput;
-    if (e instanceof PulumiCliMissing) {
+    // The one error family: its message, its exit code. Anything else is a defect, shown whole.
+    if (e instanceof IntakeError) {
       io.err(`error: ${e.message}`);
-      return EXIT.noEngine;
-    }
-    if (e instanceof OnboardError) {
-      io.err(`error: ${e.message}`);
-      return e.changed.length ? EXIT.failed : EXIT.invalidInput;
-    }
-    if (
-      e instanceof RosterError ||
-      e instanceof SettingsError ||
-      e instanceof StackConfigError ||
-      e instanceof StackExportError ||
-      e instanceof PolicyConfigError ||
-      e instanceof InputError ||
-      e instanceof KeyFileError ||
-      e instanceof AclFileError ||
-      e instanceof BrokerOptionError ||
-      e instanceof MissingCredential ||
-      (e instanceof Error && e.name === "ZodError")
-    ) {
-      io.err(`error: ${e.message}`);
-      return EXIT.invalidInput;
+      return e.exitCode;
     }
     throw e;
   }

@@ -4,6 +4,7 @@ import { REPO_PREFIX, REPO_PREFIX_RULE } from "../customers/naming";
 import { issueMessage } from "../customers/messages";
 import { GITHUB_LOGIN, isoDate, K8S_NAMESPACE } from "../customers/schema";
 import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, TIERS, type RegistryKind, type TierTable } from "../customers/tiers";
+import { InvalidInput } from "../core/errors";
 
 /** The Pulumi config namespace of this project (the `name` in Pulumi.yaml). */
 export const CONFIG_NAMESPACE = "registry-intake";
@@ -223,11 +224,10 @@ export interface Settings {
 /** Keys that hold JSON (structured config); every other key is a plain string. */
 const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr", "acr", "gar", "ghcr", "distribution", "deliveries", "shard", "prices", "retained"]);
 
-export class SettingsError extends Error {
+export class SettingsError extends InvalidInput {
   constructor(readonly source: string, readonly problems: string[]) {
     // One problem is one line; several are listed under the file.
     super(problems.length === 1 ? `${source}: ${problems[0]}` : `stack settings in ${source} are invalid:\n${problems.map((p) => `  ${p}`).join("\n")}`);
-    this.name = "SettingsError";
   }
 }
 

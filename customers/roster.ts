@@ -6,6 +6,7 @@ import { CUSTOMER_ID, DEFAULT_PREFIX, nameProblems, type NamingPrefix } from "./
 import { issueMessage } from "./messages";
 import { rosterSchema, type CustomerEntry } from "./schema";
 import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, tierKinds, type RegistryKind, type TierTable } from "./tiers";
+import { InvalidInput } from "../core/errors";
 
 /** A validated customer: `registries` resolved to the kinds it asks for and its tier allows. */
 export interface Customer extends Omit<CustomerEntry, "registries"> {
@@ -39,11 +40,10 @@ export function formatProblem(p: RosterProblem): string {
   return `${where}${who || what ? `:${who}${what}` : ""}: ${p.message}`;
 }
 
-export class RosterError extends Error {
+export class RosterError extends InvalidInput {
   constructor(readonly problems: RosterProblem[]) {
     // One problem is one line; several are listed under a count.
     super(problems.length === 1 ? formatProblem(problems[0]) : `roster is invalid (${problems.length} problems):\n${problems.map((p) => `  ${formatProblem(p)}`).join("\n")}`);
-    this.name = "RosterError";
   }
 }
 

@@ -1,6 +1,7 @@
 import type { RecordedResource } from "../cli/plan/engine";
 import type { IntakeResource } from "./model";
 import { isSecretEnvelope, plainCredentialOutputs } from "./rules/secrets";
+import { InvalidInput } from "../core/errors";
 
 /** Resources of the offline plan, as the policies see them. */
 export function fromRecorded(recorded: RecordedResource[]): IntakeResource[] {
@@ -64,10 +65,9 @@ function holdsSecret(v: unknown): boolean {
   return false;
 }
 
-export class StackExportError extends Error {
+export class StackExportError extends InvalidInput {
   constructor(readonly file: string, message: string) {
     super(`${file}: ${message}`);
-    this.name = "StackExportError";
   }
 }
 

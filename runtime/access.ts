@@ -1,11 +1,10 @@
 import type { Customer, Roster } from "../customers/roster";
 import { customerState } from "../customers/status";
 import { tierAllows, tierKinds, TIERS, type RegistryKind, type TierTable } from "../customers/tiers";
+import { Denied } from "../core/errors";
 
 /** A refused credential; the message says what a person would have to change. */
-export class AccessDenied extends Error {
-  override name = "AccessDenied";
-}
+export class AccessDenied extends Denied {}
 
 export type AccessDecision =
   | { allowed: true; customer: Customer; kind: RegistryKind; expires: string }

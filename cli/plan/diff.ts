@@ -11,6 +11,7 @@ import { planProgram, type PlannedResource } from "./plan";
 import { KEPT_KINDS, ledgerKey, type Ledger } from "../../components/ledger";
 import { program } from "../../program";
 import { checkShardStacks } from "./shard-init";
+import { InvalidInput } from "../../core/errors";
 import { loadStack } from "./stack";
 
 export type CustomerChangeKind = "added" | "removed" | "tier" | "status" | "registries" | "other";
@@ -55,7 +56,7 @@ export function gitShow(projectDir: string, ref: string, file: string): string |
     prefix = execFileSync("git", ["-C", projectDir, "rev-parse", "--show-prefix"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
     execFileSync("git", ["-C", projectDir, "rev-parse", "--verify", "--quiet", `${ref}^{commit}`], { stdio: "ignore" });
   } catch {
-    throw new Error(`--base ${ref}: not a commit of the git repository at ${projectDir}`);
+    throw new InvalidInput(`--base ${ref}: not a commit of the git repository at ${projectDir}`);
   }
   const rel = path.posix.join(prefix, path.relative(projectDir, path.resolve(projectDir, file)).split(path.sep).join("/"));
   try {

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { CONFIG_NAMESPACE, referencedStack, settingsFromValues, shardOfConfig, shardStackConfig, type Settings } from "../../components/settings";
 import { loadRoster, parseRoster, type Roster } from "../../customers/roster";
+import { InvalidInput } from "../../core/errors";
 
 /**
  * Provider config keys that hold credentials. A stack file that holds one of them in plain
@@ -19,11 +20,10 @@ export const PROVIDER_SECRET_KEYS = new Set([
   "kubernetes:kubeconfig",
 ]);
 
-export class StackConfigError extends Error {
+export class StackConfigError extends InvalidInput {
   constructor(readonly file: string, readonly problems: string[]) {
     // One problem is one line; several are listed under the file.
     super(problems.length === 1 ? `${file}: ${problems[0]}` : `${file} is invalid:\n${problems.map((p) => `  ${p}`).join("\n")}`);
-    this.name = "StackConfigError";
   }
 }
 

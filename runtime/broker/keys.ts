@@ -1,9 +1,8 @@
 import { createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { InvalidInput } from "../../core/errors";
 
-export class KeyFileError extends Error {
-  override name = "KeyFileError";
-}
+export class KeyFileError extends InvalidInput {}
 
 export interface SigningKey {
   alg: "ES256" | "RS256";

@@ -5,30 +5,11 @@ import { issueMessage } from "../../customers/messages";
 import { loadRoster, type Roster, type RosterOptions } from "../../customers/roster";
 import { customerById } from "../access";
 import { aclSchema, type Acl, type AclDelivery, type AclEntry } from "../acl";
+import { InvalidInput } from "../../core/errors";
+import { parseJsonFile } from "../../core/json";
 
 /** A bad access-list file: names the file and the problem, never its contents. */
-export class AclFileError extends Error {
-  override name = "AclFileError";
-}
-
-/**
- * `JSON.parse` of a file whose text must never reach a message: V8's parse errors quote the
- * text around the fault (an access list holds hashes, a caller-token file digests). This keeps
- * only the position, as line:column.
- */
-export function parseJsonFile(file: string, text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    const at = /position (\d+)/.exec((e as Error).message);
-    let where = "";
-    if (at) {
-      const before = text.slice(0, Number(at[1])).split("\n");
-      where = ` at line ${before.length}, column ${before[before.length - 1].length + 1}`;
-    } else if (/end of JSON input/.test((e as Error).message)) where = " (it ends too early)";
-    throw new AclFileError(`${file}: not valid JSON${where}`);
-  }
-}
+export class AclFileError extends InvalidInput {}
 
 /** Read and validate an access list; errors name the file and each problem, never a value. */
 export function readAcl(file: string): Acl {

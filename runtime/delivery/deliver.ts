@@ -2,8 +2,9 @@ import pLimit from "p-limit";
 import type { RegistryKind } from "../../customers/tiers";
 import { copyImage, type CopyTool } from "./copy";
 import { manifestParts, RegistryClient, RegistryError, type Manifest, type RegistryCredential } from "./manifest";
-import { formatReference, parseReference, ReferenceError, type ImageReference } from "./reference";
+import { formatReference, parseReference, ImageReferenceError, type ImageReference } from "./reference";
 import { attemptsOf, DEFAULT_RETRY, errorText, withRetry, type RetryPolicy } from "./retry";
+import { InvalidInput } from "../../core/errors";
 
 export type TargetStatus = "delivered" | "cached" | "denied" | "failed";
 
@@ -350,11 +351,11 @@ function validateNames(req: DeliveryRequest): void {
   try {
     parseReference(`example.com/${req.build}:${req.version}`);
   } catch (e) {
-    problems.push(e instanceof ReferenceError ? e.message.replace("example.com/", "") : String(e));
+    problems.push(e instanceof ImageReferenceError ? e.message.replace("example.com/", "") : String(e));
   }
   if (req.version === "latest") problems.push(`version "latest": a delivery names a version; latest is moved after it`);
   if (req.version.length > 100) problems.push(`version "${req.version}": at most 100 characters, so that <version>-<arch> tags stay valid`);
-  if (problems.length) throw new Error(`cannot deliver build "${req.build}" version "${req.version}":\n  ${problems.join("\n  ")}`);
+  if (problems.length) throw new InvalidInput(`cannot deliver build "${req.build}" version "${req.version}":\n  ${problems.join("\n  ")}`);
 }
 
 const round = (n: number) => Math.round(n * 1000) / 1000;

@@ -1,3 +1,4 @@
+import { InvalidInput } from "../../core/errors";
 /**
  * Image references as docker and the OCI distribution spec read them:
  * `[registry/]path[:tag][@digest]`, with Docker Hub defaults (`docker.io`, `library/`, `latest`).
@@ -12,10 +13,10 @@ export interface ImageReference {
   digest?: string;
 }
 
-export class ReferenceError extends Error {
+/** An image reference that breaks the distribution spec's grammar (not JavaScript's ReferenceError). */
+export class ImageReferenceError extends InvalidInput {
   constructor(readonly reference: string, rule: string) {
     super(`image reference "${reference}": ${rule}`);
-    this.name = "ReferenceError";
   }
 }
 
@@ -26,16 +27,16 @@ const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-
 
 export function parseReference(ref: string): ImageReference {
   const input = ref.trim();
-  if (!input) throw new ReferenceError(ref, "is empty");
-  if (/\s/.test(input)) throw new ReferenceError(ref, "may not contain white space");
+  if (!input) throw new ImageReferenceError(ref, "is empty");
+  if (/\s/.test(input)) throw new ImageReferenceError(ref, "may not contain white space");
   let rest = input;
   let digest: string | undefined;
   const at = rest.indexOf("@");
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) throw new ReferenceError(ref, `digest "${digest}" is not algorithm:hex, e.g. sha256:<64 hex>`);
-    if (digest.startsWith("sha256:") && !/^sha256:[a-f0-9]{64}$/.test(digest)) throw new ReferenceError(ref, "a sha256 digest is 64 lower-case hex characters");
+    if (!DIGEST.test(digest)) throw new ImageReferenceError(ref, `digest "${digest}" is not algorithm:hex, e.g. sha256:<64 hex>`);
+    if (digest.startsWith("sha256:") && !/^sha256:[a-f0-9]{64}$/.test(digest)) throw new ImageReferenceError(ref, "a sha256 digest is 64 lower-case hex characters");
   }
   // A first component with a dot or a colon, or `localhost`, is a registry host.
   const slash = rest.indexOf("/");
@@ -53,13 +54,13 @@ export function parseReference(ref: string): ImageReference {
   if (colon >= 0) {
     tag = path.slice(colon + 1);
     path = path.slice(0, colon);
-    if (!TAG.test(tag)) throw new ReferenceError(ref, `tag "${tag}" must be 1-128 chars of [A-Za-z0-9_.-], not starting with '.' or '-'`);
+    if (!TAG.test(tag)) throw new ImageReferenceError(ref, `tag "${tag}" must be 1-128 chars of [A-Za-z0-9_.-], not starting with '.' or '-'`);
   }
-  if (!HOST.test(registry)) throw new ReferenceError(ref, `registry "${registry}" is not a host[:port]`);
-  if (!path) throw new ReferenceError(ref, "has no repository path");
-  if (path.length > 255) throw new ReferenceError(ref, "repository path is longer than 255 characters");
+  if (!HOST.test(registry)) throw new ImageReferenceError(ref, `registry "${registry}" is not a host[:port]`);
+  if (!path) throw new ImageReferenceError(ref, "has no repository path");
+  if (path.length > 255) throw new ImageReferenceError(ref, "repository path is longer than 255 characters");
   for (const c of path.split("/")) {
-    if (!COMPONENT.test(c)) throw new ReferenceError(ref, `path component "${c}" must be lower-case [a-z0-9] runs joined by '.', '_', '__' or '-'`);
+    if (!COMPONENT.test(c)) throw new ImageReferenceError(ref, `path component "${c}" must be lower-case [a-z0-9] runs joined by '.', '_', '__' or '-'`);
   }
   if (registry === "index.docker.io" || registry === "registry-1.docker.io") registry = "docker.io";
   if (registry === "docker.io" && !path.includes("/")) path = `library/${path}`;

@@ -1,4 +1,5 @@
 import type { RegistryKind } from "../../customers/tiers";
+import { InvalidInput } from "../../core/errors";
 
 /** A credential for one customer's namespace on one registry. */
 export interface MintedCredential {
@@ -22,6 +23,4 @@ export interface MintedCredential {
 export const TOKEN_SECONDS = 3600;
 
 /** A credential source the caller must supply is missing (a key file, a subscription, a PAT variable): bad input, not a failure. */
-export class MissingCredential extends Error {
-  override name = "MissingCredential";
-}
+export class MissingCredential extends InvalidInput {}
