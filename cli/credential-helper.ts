@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { registryHost } from "../components/endpoints";
 import { loadPrivateSigningKey } from "../runtime/broker/keys";
+import { customerById } from "../runtime/access";
 import { AccessDenied, mintFor } from "../runtime/mint";
 import { ghcrTokenVariable } from "../runtime/mint/ghcr-distribution";
 import { SettingsError } from "../components/settings";
@@ -29,17 +30,22 @@ export async function credentialHelper(action: string, input: string, env: NodeJ
   if (action === "list") return { code: 0, stdout: "{}\n", stderr: "" };
   if (action === "version") return { code: 0, stdout: `docker-credential-intake (registry-intake) ${version}\n`, stderr: "" };
   if (action === "--help" || action === "-h" || action === "help") return { code: 0, stdout: HELPER_HELP, stderr: "" };
-  if (action === "store" || action === "erase") return { code: 2, stdout: "", stderr: `docker-credential-intake: ${action} is not supported: credentials are minted on each get, never stored\n` };
-  if (action !== "get") return { code: 2, stdout: "", stderr: `docker-credential-intake: unknown action "${action}" (get, list, version, --help)\n` };
+  if (action === "store" || action === "erase") return refused(2, `${action} is not supported: credentials are minted on each get, never stored`);
+  if (action !== "get") return refused(2, `unknown action "${action}" (get, list, version, --help)`);
   const customer = env.INTAKE_CUSTOMER;
-  if (!customer) return { code: 2, stdout: "", stderr: "docker-credential-intake: set INTAKE_CUSTOMER to the customer id\n" };
+  if (!customer) return refused(2, "set INTAKE_CUSTOMER to the customer id");
   try {
     return await get(customer, input, env, projectDefault);
   } catch (e) {
     // Docker only tells zero from non-zero; the codes are intake's own table (2 input, 4 failure).
     const input = e instanceof RosterError || e instanceof SettingsError || e instanceof StackConfigError || e instanceof MissingCredential || e instanceof KeyFileError;
-    return { code: input ? 2 : 4, stdout: "", stderr: `docker-credential-intake: ${(e as Error).message.split("\n").join(" ")}\n` };
+    return refused(input ? 2 : 4, (e as Error).message.split("\n").join(" "));
   }
+}
+
+/** A refusal: on stdout, where docker looks for a helper's error (it relays nothing of stderr). */
+function refused(code: number, message: string): HelperResult {
+  return { code, stdout: `docker-credential-intake: ${message}\n`, stderr: "" };
 }
 
 export const HELPER_HELP = `docker-credential-intake: mints a short-lived credential for one customer's namespace on each docker get.
@@ -79,6 +85,7 @@ async function get(customer: string, input: string, env: NodeJS.ProcessEnv, proj
     }
   });
   if (!kind) return { code: 1, stdout: `${NOT_FOUND}\n`, stderr: "" };
+  if (!customerById(roster, customer)) return refused(2, `INTAKE_CUSTOMER: ${customer} is not in ${roster.source}`);
   try {
     const cred = await mintFor(customer, kind, {
       settings,
@@ -89,7 +96,8 @@ async function get(customer: string, input: string, env: NodeJS.ProcessEnv, proj
     });
     return { code: 0, stdout: JSON.stringify({ ServerURL: serverUrl, Username: cred.username, Secret: cred.password }) + "\n", stderr: "" };
   } catch (e) {
-    if (e instanceof AccessDenied) return { code: 3, stdout: `${NOT_FOUND}\n`, stderr: `docker-credential-intake: denied: ${e.message}\n` };
+    // Docker's "not found" first, so a pull falls back to anonymous as with any helper; then why.
+    if (e instanceof AccessDenied) return { code: 3, stdout: `${NOT_FOUND}\ndocker-credential-intake: denied: ${e.message}\n`, stderr: "" };
     throw e;
   }
 }

@@ -2,7 +2,7 @@ import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { EXIT, IntakeError, InvalidInput } from "../core/errors";
-import { LEDGER_OUTPUT, parseLedger, type Ledger } from "../components/ledger";
+import { isLedgerKey, LEDGER_OUTPUT, parseLedger, type Ledger } from "../components/ledger";
 // The plan (Pulumi SDK, the program), the broker, the audit and the Automation API load on
 // demand: `intake token` and `intake deliver` start without them.
 import { loadStack } from "./plan/stack";
@@ -58,6 +58,9 @@ function readLedgerFile(file: string | undefined): Partial<Ledger> | undefined {
   }
   const value = typeof doc === "object" && doc !== null && LEDGER_OUTPUT in doc ? (doc as Record<string, unknown>)[LEDGER_OUTPUT] : doc;
   const ledger = parseLedger(value);
+  const lists = typeof value === "object" && value !== null ? [(value as Record<string, unknown>).declared, (value as Record<string, unknown>).kept] : [];
+  const bad = lists.flatMap((l) => (Array.isArray(l) ? l.filter((k) => !isLedgerKey(k)) : []));
+  if (!ledger && bad.length) throw new InputError(`--retained ${file}: ${bad.map((k) => JSON.stringify(k)).join(", ")} ${bad.length > 1 ? "are not kept resources" : "is not a kept resource"} (<kind>:<cloud id>, kind ecr, gar or github)`);
   if (!ledger) throw new InputError(`--retained ${file}: holds no ledger of kept resources (a "${LEDGER_OUTPUT}" output with declared and kept lists); write it with \`pulumi stack output --json > ${file}\``);
   return ledger;
 }
@@ -173,7 +176,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .addHelpText("after", HELP_AFTER)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
-    .showHelpAfterError();
+    .showHelpAfterError("(add --help for usage)");
 
   cli
     .command("plan")

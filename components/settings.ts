@@ -277,12 +277,14 @@ export function parseSettings(raw: Record<string, unknown>, stack: string, sourc
 export const referencedStack = (ref: string) => ref.split("/").pop() ?? ref;
 
 /** A shard stack's own `registry-intake:shard` value, parsed, or undefined if the stack is not a shard. */
-export function shardOfConfig(all: Record<string, string>): { index?: number; platformStack?: string } | undefined {
+export function shardOfConfig(all: Record<string, string>): { index?: number; count?: number; platformStack?: string } | undefined {
   const raw = all[`${CONFIG_NAMESPACE}:shard`];
   if (raw === undefined) return undefined;
   try {
-    const v = JSON.parse(raw) as { index?: unknown; platformStack?: unknown };
-    return typeof v === "object" && v !== null && v.index !== undefined ? { index: Number(v.index), platformStack: typeof v.platformStack === "string" ? v.platformStack : undefined } : undefined;
+    const v = JSON.parse(raw) as { index?: unknown; count?: unknown; platformStack?: unknown };
+    return typeof v === "object" && v !== null && v.index !== undefined
+      ? { index: Number(v.index), count: Number(v.count), platformStack: typeof v.platformStack === "string" ? v.platformStack : undefined }
+      : undefined;
   } catch {
     return undefined;
   }

@@ -7,5 +7,5 @@ export function settingsFromConfig(source = `stack ${pulumi.getStack()}`, stack 
   const isSecret = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
   // A shard stack's settings come from its platform stack's file, in the project folder (where
   // the engine runs the program; an inline program names it).
-  return settingsFromValues(withPlatformSettings(projectDir, pulumi.runtime.allConfig(), source), isSecret, source, stack, today);
+  return settingsFromValues(withPlatformSettings(projectDir, pulumi.runtime.allConfig(), source, stack), isSecret, source, stack, today);
 }

@@ -87,7 +87,8 @@ export function parseRoster(text: string, file: string, opts: RosterOptions = {}
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new RosterError(doc.errors.map((e) => yamlProblem(e, text, file)));
+    // The first syntax error only: the ones after it are mostly its echoes.
+    throw new RosterError([yamlProblem(doc.errors[0], text, file)]);
   }
   const out = validate(doc.toJS() ?? {}, file, opts, locator(doc, lineCounter));
   if ("problems" in out) throw new RosterError(sortProblems(out.problems));
@@ -111,6 +112,21 @@ function yamlProblem(e: YAMLError, text: string, file: string): { file: string; 
         line = i + 1;
         column = at + 1;
         message = `the ${open[1] === '"' ? "double" : "single"} quote opened here is never closed`;
+        break;
+      }
+    }
+  }
+  const flow = /end with a ([\]}])/.exec(message);
+  if (flow && line !== undefined) {
+    // An unclosed [ or { is placed where it opened: the nearest line above with more openers than closers.
+    const [opener, closer] = flow[1] === "]" ? ["[", "]"] : ["{", "}"];
+    const lines = text.split("\n");
+    for (let i = Math.min(line, lines.length) - 1; i >= 0; i--) {
+      const l = lines[i];
+      if (l.split(opener).length > l.split(closer).length) {
+        line = i + 1;
+        column = l.lastIndexOf(opener) + 1;
+        message = `the ${opener} opened here is never closed with ${closer}`;
         break;
       }
     }

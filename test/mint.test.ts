@@ -106,7 +106,7 @@ describe("ghcr: nothing to mint", () => {
     const c = ghcrCredential({ customerId: "acme", repoPrefix: "intake", owner: "Example-Org", machineUser: "acme-bot", token: "ghp_x" });
     expect(c).toMatchObject({ username: "acme-bot", password: "ghp_x", expiresAt: null, longLived: true, namespace: "ghcr.io/example-org/intake-acme/" });
     expect(() => ghcrCredential({ customerId: "acme", repoPrefix: "intake", owner: "o" })).toThrow(/has no github.machineUser/);
-    expect(() => ghcrCredential({ customerId: "acme", repoPrefix: "intake", owner: "o", machineUser: "acme-bot" })).toThrow("ghcr: no PAT for acme-bot in INTAKE_GHCR_TOKEN_ACME: export it from the stack secret (pulumi config get ghcr.machineUserTokens.acme)");
+    expect(() => ghcrCredential({ customerId: "acme", repoPrefix: "intake", owner: "o", machineUser: "acme-bot" })).toThrow(`ghcr: no PAT for acme-bot in INTAKE_GHCR_TOKEN_ACME: export INTAKE_GHCR_TOKEN_ACME="$(pulumi config get --path 'registry-intake:ghcr.machineUserTokens.acme')"`);
   });
 });
 
@@ -182,8 +182,8 @@ describe("delivery credentials per customer", () => {
     const answer = await d.credentials("ghcr", ["acme", "globex", "initech"]);
     expect(answer.map((g) => ("reason" in g ? [g.customers, g.reason] : [g.customers, g.credential?.username]))).toEqual([
       [["acme"], "acme-bot"],
-      [["globex"], "ghcr: no PAT for globex-bot in INTAKE_GHCR_TOKEN_GLOBEX: export it from the stack secret (pulumi config get ghcr.machineUserTokens.globex)"],
-      [["initech"], expect.stringMatching(/^customer initech has no github.machineUser/)],
+      [["globex"], `ghcr: no PAT for globex-bot in INTAKE_GHCR_TOKEN_GLOBEX: export INTAKE_GHCR_TOKEN_GLOBEX="$(pulumi config get --path 'registry-intake:ghcr.machineUserTokens.globex' --stack test)"`],
+      [["initech"], expect.stringMatching(/^ghcr: customer initech has no github.machineUser/)],
     ]);
   });
 });

@@ -92,6 +92,8 @@ describe("intake plan --retained", () => {
     expect(bad.code).toBe(2);
     expect(bad.err.split("\n")).toHaveLength(1);
     expect(bad.err).toMatch(/--retained .*outputs\.json: holds no ledger of kept resources .*pulumi stack output --json/);
+    writeFileSync(outputs, JSON.stringify({ retained: { declared: [], kept: ["foo:bar"] } }));
+    expect((await run(["plan", "--stack", "dev", "--retained", outputs])).err).toMatch(/--retained .*outputs\.json: "foo:bar" is not a kept resource \(<kind>:<cloud id>, kind ecr, gar or github\)$/);
     const missing = await run(["plan", "--stack", "dev", "--retained", path.join(dir, "nope.json")]);
     expect([missing.code, missing.err]).toEqual([2, expect.stringMatching(/--retained .*nope\.json: cannot read it \(ENOENT\)/)]);
   });

@@ -208,3 +208,18 @@ describe("license state", () => {
     expect(customerState(c("suspended", "2030-01-01"), "2026-11-22").status).toBe("suspended");
   });
 });
+
+describe("YAML syntax errors point where the mistake is", () => {
+  it("an unclosed quote or [ is placed where it opened, once", () => {
+    const one = (text: string) => {
+      try {
+        parseRoster(text, "roster.yaml");
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return "accepted";
+    };
+    expect(one('customers:\n  - id: acme\n    name: "Acme\n    tier: standard\n  - id: globex\n')).toBe("roster.yaml:3:11: YAML syntax: the double quote opened here is never closed");
+    expect(one("customers:\n  - id: acme\n    registries: [ghcr, ecr\n    name: Acme\n  - id: b\n")).toBe("roster.yaml:3:17: YAML syntax: the [ opened here is never closed with ]");
+  });
+});

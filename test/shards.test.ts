@@ -3,9 +3,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { main } from "../cli/main";
 import { initShardStacks } from "../cli/plan/shard-init";
-import { loadStack, StackConfigError } from "../cli/plan/stack";
+import { loadStack } from "../cli/plan/stack";
 import { readAclSource } from "../runtime/broker/broker";
 import { describe, expect, it } from "vitest";
+import { InvalidInput } from "../core/errors";
 import { jumpHash, parseShardStackName, rosterForShard, shardOf, shardStackName } from "../customers/shards";
 import { customer, planOf, testRoster, withStackSecrets } from "./helpers";
 import { tempDir } from "./tmp";
@@ -155,12 +156,12 @@ describe("intake shards --init: the shard stack files", () => {
       try {
         initShardStacks({ projectDir: dir, stack, platformStack });
       } catch (e) {
-        expect(e).toBeInstanceOf(StackConfigError);
+        expect(e).toBeInstanceOf(InvalidInput);
         return (e as Error).message;
       }
       throw new Error("expected a refusal");
     };
-    expect(refused(REF)).toMatch(/Pulumi\.prod-shard-01\.yaml: exists with shard \{"count":4,"index":1,"platformStack":"prod"\}, expected \{"count":3,"index":1,/);
+    expect(refused(REF)).toMatch(/^\S*Pulumi\.prod-shard-01\.yaml: exists and is invalid \(registry-intake:shard\.count: 4, but \S*Pulumi\.prod\.yaml has 3; make them equal\)$/);
     expect(fs.existsSync(path.join(dir, "Pulumi.prod-shard-00.yaml"))).toBe(false);
     // One that holds a setting of its own (it would drift from the platform's) is named as such.
     fs.writeFileSync(path.join(dir, "Pulumi.prod-shard-01.yaml"), "config:\n  registry-intake:shard: { count: 3, index: 1, platformStack: prod }\n  registry-intake:ecr: { keepImages: 7 }\n");
@@ -204,5 +205,31 @@ describe("intake shards --init: the shard stack files", () => {
     out.length = 0;
     expect(await main(["shards", "--stack", "prod", "--check", "--project", dir], io)).toBe(1);
     expect(out).toEqual([expect.stringMatching(/Pulumi\.prod-shard-01\.yaml: aws:region is "ap-south-1" but "[a-z0-9-]+" in Pulumi\.prod\.yaml; make them equal$/)]);
+  });
+
+  it("a shard file whose shard key disagrees with the platform, or a platform mistake, is refused naming the right file", async () => {
+    const { dir } = project(3);
+    initShardStacks({ projectDir: dir, stack: "prod", platformStack: REF });
+    const file = path.join(dir, "Pulumi.prod-shard-01.yaml");
+    const good = fs.readFileSync(file, "utf8");
+    const problem = (stack: string) => {
+      try {
+        loadStack({ projectDir: dir, stack });
+      } catch (e) {
+        expect(e).toBeInstanceOf(InvalidInput);
+        return (e as Error).message;
+      }
+      return "accepted";
+    };
+    fs.writeFileSync(file, good.replace("index: 1,", "index: 0,"));
+    expect(problem("prod-shard-01")).toMatch(/Pulumi\.prod-shard-01\.yaml: registry-intake:shard\.index: 0 is the shard of stack prod-shard-00, not of prod-shard-01$/);
+    fs.writeFileSync(file, good.replace("count: 3,", "count: 4,"));
+    expect(problem("prod-shard-01")).toMatch(/Pulumi\.prod-shard-01\.yaml: registry-intake:shard\.count: 4, but \S*Pulumi\.prod\.yaml has 3; make them equal$/);
+    fs.writeFileSync(file, good);
+    const prodFile = path.join(dir, "Pulumi.prod.yaml");
+    const doc = parseDocument(fs.readFileSync(prodFile, "utf8"));
+    doc.setIn(["config", "registry-intake:ecr", "keepImages"], "many");
+    fs.writeFileSync(prodFile, doc.toString());
+    expect(problem("prod-shard-01")).toMatch(/^\S*Pulumi\.prod\.yaml: registry-intake:ecr\.keepImages: /);
   });
 });

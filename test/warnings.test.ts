@@ -53,8 +53,20 @@ describe("roster and settings mismatches", () => {
     const s = testSettings({ ghcr: { owner: "example-org", machineUserTokens: { ghost: "ghp_x" } } });
     const roster = testRoster([customer("acme", "standard", { github: { machineUser: "acme-bot" } })], s);
     expect(configWarnings(roster.customers, s)).toEqual([
-      "customer acme: machine user acme-bot has no PAT in registry-intake:ghcr.machineUserTokens.acme; it gets no GHCR credential or pull secret until the operator stores one",
+      "customer acme: machine user acme-bot has no PAT in registry-intake:ghcr.machineUserTokens.acme (`pulumi config set --secret --path 'registry-intake:ghcr.machineUserTokens.acme'`); it gets no GHCR credential or pull secret until then",
       "registry-intake:ghcr.machineUserTokens.ghost: no customer ghost with a github.machineUser; the token is unused",
     ]);
+  });
+
+  it("on a shard stack: only its own customers' PATs are asked for, and a PAT of another shard's customer is named", () => {
+    const s = testSettings({ ghcr: { owner: "example-org", machineUserTokens: { globex: "ghp_x" } }, shard: { count: 2, index: 1, platformStack: "prod" } }, "prod-shard-01");
+    const roster = testRoster([customer("acme", "standard", { github: { machineUser: "acme-bot" } }), customer("globex", "standard", { github: { machineUser: "globex-bot" } })], s);
+    const [acme, globex] = roster.customers;
+    expect(configWarnings(roster.customers, s, [acme])).toEqual([
+      "customer acme: machine user acme-bot has no PAT in registry-intake:ghcr.machineUserTokens.acme (`pulumi config set --secret --path 'registry-intake:ghcr.machineUserTokens.acme' --stack prod-shard-01`); it gets no GHCR credential or pull secret until then",
+      "registry-intake:ghcr.machineUserTokens.globex: customer globex is not declared by stack prod-shard-01; set the token on its own (shard) stack",
+    ]);
+    expect(configWarnings(roster.customers, s, [globex])).toEqual([]);
+    expect(configWarnings(roster.customers, { ...s, ghcr: { owner: "o", machineUserTokens: {} } }, [])).toEqual([]);
   });
 });

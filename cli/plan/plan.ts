@@ -119,7 +119,7 @@ export async function planProgram(
     violations: [],
     recorded: all,
   };
-  plan.warnings = [...quotaWarnings(plan.resources, settings), ...configWarnings(roster.customers, settings)];
+  plan.warnings = [...quotaWarnings(plan.resources, settings), ...configWarnings(roster.customers, settings, result.customers.map((c) => byId.get(c.customerId)!))];
   plan.violations = evaluate(fromRecorded(resources), policyContext(roster, settings), policyConfig);
   return plan;
 }

@@ -4,6 +4,7 @@ import { parseDocument } from "yaml";
 import { CONFIG_NAMESPACE, referencedStack, SettingsError } from "../../components/settings";
 import { shardOf, shardStackName } from "../../customers/shards";
 import { loadStack, readStackConfig, shownPath, stackSettings, StackConfigError } from "./stack";
+import { InvalidInput } from "../../core/errors";
 
 /** Keys of a stack file that belong to that stack alone (its secrets provider and key). */
 const PER_STACK_KEYS = ["encryptionsalt", "secretsprovider", "encryptedkey"];
@@ -72,7 +73,8 @@ export function initShardStacks(o: { projectDir: string; stack: string; platform
     stackSettings(o.projectDir, stack, { stackText: out, label: " (to be written)" });
     planned.push({ stack, index, file, text: out });
   }
-  if (problems.length) throw new StackConfigError(shown, problems);
+  // Each problem names its own shard file.
+  if (problems.length) throw new InvalidInput(problems.join("\n"));
 
   for (const p of planned) writeFileSync(p.file, p.text, { flag: "wx" });
   return {

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { CONFIG_NAMESPACE, referencedStack, settingsFromValues, shardOfConfig, shardStackConfig, type Settings } from "../../components/settings";
+import { CONFIG_NAMESPACE, referencedStack, SettingsError, settingsFromValues, shardOfConfig, shardStackConfig, type Settings } from "../../components/settings";
+import { shardStackName } from "../../customers/shards";
 import { loadRoster, parseRoster, type Roster } from "../../customers/roster";
 import { InvalidInput } from "../../core/errors";
 
@@ -142,7 +143,7 @@ export function loadStack(opts: LoadStackOptions): { settings: Settings; roster:
 export function stackSettings(projectDir: string, stack: string, o: { stackText?: string; label?: string; today?: Date } = {}): { settings: Settings; stackConfig: StackConfig } {
   const own = readStackConfig(projectDir, stack, o.stackText);
   const source = `${shownPath(own.file)}${o.label ?? ""}`;
-  const stackConfig = { ...own, config: withPlatformSettings(projectDir, own.config, source) };
+  const stackConfig = { ...own, config: withPlatformSettings(projectDir, own.config, source, stack) };
   const secret = new Set(stackConfig.secretKeys);
   const settings = settingsFromValues(stackConfig.config, (k) => secret.has(k), source, stack, o.today);
   return { settings, stackConfig };
@@ -152,11 +153,24 @@ export function stackSettings(projectDir: string, stack: string, o: { stackText?
  * A stack's config with, on a shard stack, its settings taken from the platform stack's file
  * (`Pulumi.<platform>.yaml` beside it): see shardStackConfig. Other stacks' config as it is.
  */
-export function withPlatformSettings(projectDir: string, own: Record<string, string>, ownSource: string): Record<string, string> {
+export function withPlatformSettings(projectDir: string, own: Record<string, string>, ownSource: string, stack?: string): Record<string, string> {
   const shard = shardOfConfig(own);
   if (!shard?.platformStack) return own;
-  const platform = readStackConfig(projectDir, referencedStack(shard.platformStack));
-  return shardStackConfig(own, platform.config, ownSource, shownPath(platform.file));
+  const platformName = referencedStack(shard.platformStack);
+  const platform = readStackConfig(projectDir, platformName);
+  const platformSource = shownPath(platform.file);
+  // The platform's settings are judged first, so their mistakes are named in the platform's file.
+  const secret = new Set(platform.secretKeys);
+  const theirs = settingsFromValues(platform.config, (k) => secret.has(k), platformSource, platformName).shard;
+  const key = `${CONFIG_NAMESPACE}:shard`;
+  const problems: string[] = [];
+  if (!theirs || theirs.index !== undefined) problems.push(`${key}.platformStack: ${shard.platformStack} is not a sharded platform stack (${platformSource} sets no shard: { count })`);
+  else if (shard.count !== theirs.count) problems.push(`${key}.count: ${shard.count}, but ${platformSource} has ${theirs.count}; make them equal`);
+  else if (stack && shard.index !== undefined && stack !== shardStackName(platformName, shard.index, theirs.count)) {
+    problems.push(`${key}.index: ${shard.index} is the shard of stack ${shardStackName(platformName, shard.index, theirs.count)}, not of ${stack}`);
+  }
+  if (problems.length) throw new SettingsError(ownSource, problems);
+  return shardStackConfig(own, platform.config, ownSource, platformSource);
 }
 
 /** A path as a person would type it here: relative below the working folder, absolute elsewhere. */

@@ -56,21 +56,26 @@ export function quotaWarnings(resources: PlannedResource[], settings: Settings):
 }
 
 /** Roster and stack settings that agree with each other only in part. */
-export function configWarnings(customers: Customer[], settings: Settings): string[] {
+export function configWarnings(customers: Customer[], settings: Settings, stackCustomers: Customer[] = customers): string[] {
   const out: string[] = [];
   const tokens = settings.ghcr?.machineUserTokens ?? {};
-  for (const c of customers) {
+  const here = new Set(stackCustomers.map((c) => c.id));
+  const where = settings.shard ? ` --stack ${settings.stack}` : "";
+  // Only the customers this stack declares: a shard's PATs are in its own file.
+  for (const c of stackCustomers) {
     const mu = c.github?.machineUser;
     if (mu && c.registries.includes("ghcr") && settings.enabledKinds.includes("ghcr") && !(c.id in tokens)) {
       out.push(
-        `customer ${c.id}: machine user ${mu} has no PAT in ${"registry-intake"}:ghcr.machineUserTokens.${c.id}; ` +
-          "it gets no GHCR credential or pull secret until the operator stores one",
+        `customer ${c.id}: machine user ${mu} has no PAT in registry-intake:ghcr.machineUserTokens.${c.id} ` +
+          `(\`pulumi config set --secret --path 'registry-intake:ghcr.machineUserTokens.${c.id}'${where}\`); it gets no GHCR credential or pull secret until then`,
       );
     }
   }
   const byId = new Map(customers.map((c) => [c.id, c]));
   for (const id of Object.keys(tokens)) {
-    if (!byId.get(id)?.github?.machineUser) out.push(`registry-intake:ghcr.machineUserTokens.${id}: no customer ${id} with a github.machineUser; the token is unused`);
+    const c = byId.get(id);
+    if (!c?.github?.machineUser) out.push(`registry-intake:ghcr.machineUserTokens.${id}: no customer ${id} with a github.machineUser; the token is unused`);
+    else if (!here.has(id)) out.push(`registry-intake:ghcr.machineUserTokens.${id}: customer ${id} is not declared by stack ${settings.stack}; set the token on its own (shard) stack`);
   }
   return out;
 }

@@ -2,6 +2,7 @@ import { namesFor } from "../../customers/naming";
 import { mintRobotCredential } from "../broker/broker";
 import type { SigningKey } from "../broker/keys";
 import { MissingCredential, type MintedCredential } from "./types";
+import { InvalidInput } from "../../core/errors";
 
 /** The environment variable holding a customer's GHCR machine-user PAT at run time (from the stack secret ghcr.machineUserTokens.<id>). */
 export function ghcrTokenVariable(customerId: string): string {
@@ -13,11 +14,13 @@ export function ghcrTokenVariable(customerId: string): string {
  * long-lived, or refuse. It cannot be scoped to the customer's packages: the PAT carries whatever
  * its machine user may read, which the customer's team confines to its repository.
  */
-export function ghcrCredential(o: { customerId: string; repoPrefix: string; owner: string; machineUser?: string; token?: string }): MintedCredential {
-  if (!o.machineUser) throw new Error(`customer ${o.customerId} has no github.machineUser: GHCR has no short-lived credential; its users log in with their own classic PATs`);
+export function ghcrCredential(o: { customerId: string; repoPrefix: string; owner: string; machineUser?: string; token?: string; stack?: string }): MintedCredential {
+  if (!o.machineUser) throw new InvalidInput(`ghcr: customer ${o.customerId} has no github.machineUser: GHCR has no short-lived credential; its users log in with their own classic PATs`);
   if (!o.token) {
+    const key = `registry-intake:ghcr.machineUserTokens.${o.customerId}`;
     throw new MissingCredential(
-      `ghcr: no PAT for ${o.machineUser} in ${ghcrTokenVariable(o.customerId)}: export it from the stack secret (pulumi config get ghcr.machineUserTokens.${o.customerId})`,
+      `ghcr: no PAT for ${o.machineUser} in ${ghcrTokenVariable(o.customerId)}: ` +
+        `export ${ghcrTokenVariable(o.customerId)}="$(pulumi config get --path '${key}'${o.stack ? ` --stack ${o.stack}` : ""})"`,
     );
   }
   const n = namesFor(o.customerId, { repoPrefix: o.repoPrefix });

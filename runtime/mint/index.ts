@@ -1,6 +1,7 @@
 import { awsPartition } from "../../components/iam";
 import type { Settings } from "../../components/settings";
-import type { Roster } from "../../customers/roster";
+import type { Customer, Roster } from "../../customers/roster";
+import { shardOf, shardStackName } from "../../customers/shards";
 import type { RegistryKind } from "../../customers/tiers";
 import { AccessDenied, checkAccess } from "../access";
 import type { SigningKey } from "../broker/keys";
@@ -75,13 +76,18 @@ async function mintWith(customerId: string, kind: RegistryKind, ctx: MintContext
       return mintGar({ ...base, project: s.gar!.project, location: s.gar!.location, client: client as never });
     }
     case "ghcr":
-      return ghcrCredential({ ...base, owner: s.ghcr!.owner, machineUser: decision.customer.github?.machineUser, token: ctx.ghcrToken });
+      return ghcrCredential({ ...base, owner: s.ghcr!.owner, machineUser: decision.customer.github?.machineUser, token: ctx.ghcrToken, stack: patStack(s, decision.customer) });
     case "distribution": {
       if (!ctx.signingKey) throw new MissingCredential("distribution: the broker's private key is needed to mint an offline credential: pass --key KEY.pem (INTAKE_BROKER_KEY for the credential helper)");
       const d = s.distribution!;
       return mintDistribution({ ...base, host: d.host, service: d.service, issuer: d.issuer, key: ctx.signingKey });
     }
   }
+}
+
+/** The stack whose file holds a customer's machine-user PAT: its shard stack when sharded. */
+function patStack(s: Settings, c: Customer): string {
+  return s.shard && s.shard.index === undefined ? shardStackName(s.stack, shardOf(c, s.shard.count), s.shard.count) : s.stack;
 }
 
 /** A docker config.json fragment for one credential. */
