@@ -10,6 +10,7 @@ import { TokenBroker } from "../runtime/broker/broker";
 import { loadSigningKey } from "../runtime/broker/keys";
 import { parseScope } from "../runtime/broker/scope";
 import { chooseTool, copyArgs, CopyError } from "../runtime/delivery/copy";
+import { deliver } from "../runtime/delivery/deliver";
 import { platformSuffix, type TargetResult } from "../runtime/delivery/deliver";
 import { RegistryError } from "../runtime/delivery/manifest";
 import { parseReference } from "../runtime/delivery/reference";
@@ -264,5 +265,31 @@ describe("delivery progress on a terminal", () => {
     expect(screen.at(-1)).toMatch(/^… \d+\.\d s$/);
     p.end();
     expect(term.screen()).toEqual([]);
+  });
+});
+
+describe("a delivery whose every target is denied", () => {
+  it("reads nothing from the source and asks for no credential: each target says why", async () => {
+    let fetched = 0;
+    let asked = 0;
+    const results = await deliver({
+      source: parseReference(`build.example.com/app@sha256:${"a".repeat(64)}`),
+      build: "app",
+      version: "1.0.0",
+      targets: [{ customer: "initech", kind: "distribution" }],
+      access: () => ({ allowed: false, reason: "tier standard does not allow distribution" }),
+      namespace: (c) => `registry.example.com/intake/${c}/`,
+      credentials: async () => {
+        asked++;
+        return [];
+      },
+      tool: "skopeo",
+      fetchImpl: (async () => {
+        fetched++;
+        throw new Error("fetch failed");
+      }) as typeof fetch,
+    });
+    expect(results.map((r) => [r.status, r.reason])).toEqual([["denied", "tier standard does not allow distribution"]]);
+    expect([fetched, asked]).toEqual([0, 0]);
   });
 });

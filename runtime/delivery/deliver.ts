@@ -156,19 +156,13 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
   const withArch = req.archTags ?? true;
   validateNames(req);
 
-  const sourceClient = new RegistryClient(req.sourceCredential, req.fetchImpl);
-  const { value: source } = await withRetry(() => readSource(sourceClient, req.source), policy);
-  emit({ type: "source", digest: source.digest, bytes: source.bytes, platforms: source.platformTags.map((t) => t.suffix) });
-  // The copy reads exactly the digest checked here (skopeo takes a digest or a tag, not both).
-  const pinned: ImageReference = { registry: req.source.registry, repository: req.source.repository, digest: source.digest };
-
   const results: TargetResult[] = [];
   const finish = (r: TargetResult) => {
     results.push(r);
     emit({ type: "done", result: r });
   };
 
-  // Access first: a denied target costs nothing and never gets a credential.
+  // Access first, before the source is read: a denied target costs nothing and never gets a credential.
   const allowed = new Map<RegistryKind, Target[]>();
   for (const t of req.targets) {
     const decision = req.access(t.customer, t.kind);
@@ -188,6 +182,14 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
     list.push({ ...t, ref, repository: ref.repository, host: ref.registry });
     allowed.set(t.kind, list);
   }
+
+  // Nothing allowed: the source is not even read.
+  if (allowed.size === 0) return results;
+  const sourceClient = new RegistryClient(req.sourceCredential, req.fetchImpl);
+  const { value: source } = await withRetry(() => readSource(sourceClient, req.source), policy);
+  emit({ type: "source", digest: source.digest, bytes: source.bytes, platforms: source.platformTags.map((t) => t.suffix) });
+  // The copy reads exactly the digest checked here (skopeo takes a digest or a tag, not both).
+  const pinned: ImageReference = { registry: req.source.registry, repository: req.source.repository, digest: source.digest };
 
   const groups: { group: CredentialGroup; targets: Target[] }[] = [];
   for (const [kind, targets] of allowed) {
