@@ -1,0 +1,65 @@
+import { Command } from "commander";
+import * as path from "node:path";
+import { loadSigningKey } from "../../runtime/broker/keys";
+import { TTL_BOUNDS } from "../../runtime/broker/ttl";
+import { mintFor } from "../../runtime/mint";
+import { CredentialCache } from "../../runtime/mint/cache";
+import { ghcrTokenVariable } from "../../runtime/mint/ghcr-distribution";
+import { projectDirOf, listenAddress, stackName, ttlSeconds, type CommandContext } from "../options";
+import { loadStack } from "../plan/stack";
+
+/** `intake broker`. */
+export function register(cli: Command, ctx: CommandContext): void {
+  cli
+    .command("broker")
+    .description("the token broker of the self-hosted Distribution registry (Docker token authentication)")
+    .requiredOption("--acl <path>", "the broker's access list (stack output distributionAcl), or a folder of them (a sharded stack's parts, merged)")
+    .requiredOption("--roster <file>", "the roster: licenses and tiers are checked at every request")
+    .requiredOption("--listen <host:port>", "address to serve on, e.g. 127.0.0.1:5001", listenAddress)
+    .requiredOption("--key <file>", "PEM private key the tokens are signed with (EC P-256 or RSA)")
+    .requiredOption("--cert <file>", "PEM certificate of that key (the registry's rootcertbundle)")
+    .requiredOption("--service <name>", "the registry's auth.token.service")
+    .requiredOption("--issuer <name>", "the registry's auth.token.issuer")
+    .option("--ttl <seconds>", `token lifetime in seconds, ${TTL_BOUNDS.min}-${TTL_BOUNDS.max}: how long a revocation can lag at worst`, ttlSeconds, TTL_BOUNDS.default)
+    .option("--caller-tokens <file>", "enable GET /registry/credentials for callers whose bearer token's sha256 (hex, one per line) is listed")
+    .option("--stack <name>", "stack whose settings (tier table, prefix; with --caller-tokens, the minting) apply", stackName, "dev")
+    .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
+    .action(async (opts: { acl: string; roster: string; listen: { host: string; port: number }; key: string; cert: string; service: string; issuer: string; ttl: number; callerTokens?: string; stack: string; project?: string }) => {
+      const key = loadSigningKey(opts.key, opts.cert);
+      const projectDir = projectDirOf(opts);
+      const stackSettings = loadStack({ projectDir, stack: opts.stack, rosterPath: path.resolve(opts.roster) }).settings;
+      const cache = new CredentialCache();
+      const { TokenBroker: Broker } = await import("../../runtime/broker/broker.js");
+      const broker = new Broker({
+        // The broker judges the license itself (checkAccess on its live roster) before minting;
+        // the mint reads settings and roster again, so a change of either applies at the next request.
+        credentials: opts.callerTokens
+          ? {
+              callerTokensFile: opts.callerTokens,
+              mint: (customer, kind) => {
+                const { settings, roster } = loadStack({ projectDir, stack: opts.stack, rosterPath: path.resolve(opts.roster) });
+                return cache.get({ customer, kind }, () =>
+                  mintFor(customer, kind, { settings, roster, signingKey: key, azureSubscriptionId: process.env.AZURE_SUBSCRIPTION_ID, ghcrToken: process.env[ghcrTokenVariable(customer)], acrPasswordSlot: "password1" }),
+                );
+              },
+            }
+          : undefined,
+        tierTable: stackSettings.tierTable,
+        enabledKinds: stackSettings.enabledKinds,
+        repoPrefix: stackSettings.repoPrefix,
+        aclFile: opts.acl,
+        rosterFile: opts.roster,
+        key,
+        service: opts.service,
+        issuer: opts.issuer,
+        ttlSeconds: opts.ttl,
+      });
+      const port = await broker.listen(opts.listen.host, opts.listen.port);
+      ctx.io.err(`intake broker: listening on http://${opts.listen.host}:${port}/token (service ${opts.service})`);
+      await new Promise<void>((resolve) => {
+        const stop = () => void broker.close().then(resolve);
+        process.once("SIGTERM", stop);
+        process.once("SIGINT", stop);
+      });
+    });
+}

@@ -1,0 +1,106 @@
+import { Command } from "commander";
+import * as path from "node:path";
+import { EXIT, IntakeError } from "../../core/errors";
+import { REGISTRY_KINDS, type RegistryKind } from "../../customers/tiers";
+import { loadPrivateSigningKey } from "../../runtime/broker/keys";
+import { chooseTool } from "../../runtime/delivery/copy";
+import { discoverCredential } from "../../runtime/delivery/credentials";
+import { deliver, type DeliveryPlanTarget, type TargetResult } from "../../runtime/delivery/deliver";
+import { parseReference } from "../../runtime/delivery/reference";
+import { stackDelivery } from "../../runtime/delivery/stack";
+import { ghcrTokenVariable } from "../../runtime/mint/ghcr-distribution";
+import { DeliveryProgress, resultLine, summaryLine } from "../deliver";
+import { projectDirOf, idList, InputError, kindList, positiveInt, stackName, writeOut, type CommandContext } from "../options";
+import { loadStack } from "../plan/stack";
+
+/** `intake deliver`. */
+export function register(cli: Command, ctx: CommandContext): void {
+  cli
+    .command("deliver")
+    .description("copy one build into customers' namespaces, registry to registry: cache check, copy or blob mounts, then tags")
+    .requiredOption("--source <ref>", "the build's image, e.g. build.example.com/app:1.4.2 or ...@sha256:...")
+    .requiredOption("--build <name>", "repository name inside each customer's namespace, e.g. app")
+    .requiredOption("--version <tag>", "the versioned tag to deliver (never overwritten once delivered)")
+    .requiredOption("--customer <ids>", "customer ids, comma-separated or repeated", idList)
+    .option("--kind <kinds>", `registry kinds, comma-separated (default: every kind each customer asked for): ${REGISTRY_KINDS.join(", ")}`, kindList)
+    .option("--tool <tool>", "crane or skopeo (default INTAKE_COPY_TOOL, else crane when on PATH, else skopeo)")
+    .option("--concurrency <n>", "registry operations at once", positiveInt, 4)
+    .option("--no-latest", "leave `latest` where it is")
+    .option("--json <path>", "write the per-target results as JSON")
+    .option("--stack <name>", "stack whose settings to use", stackName, "dev")
+    .option("--roster <path>", "roster file (default: the stack's roster setting)")
+    .option("--key <file>", "distribution: the broker's PEM private key, for the delivery robot's offline credential (else INTAKE_DELIVERY_PASSWORD)")
+    .option("--subscription <id>", "acr: the Azure subscription of the registry (default AZURE_SUBSCRIPTION_ID)")
+    .option("--source-config <file>", "a mounted kubernetes.io/dockerconfigjson file holding the source registry's credential")
+    .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
+    .action(
+      async (opts: {
+        source: string; build: string; version: string; customer: string[]; kind?: RegistryKind[]; tool?: string; concurrency: number; latest: boolean;
+        json?: string; stack: string; roster?: string; key?: string; subscription?: string; sourceConfig?: string; project?: string;
+      }) => {
+        const projectDir = projectDirOf(opts);
+        const { settings, roster } = loadStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
+        let source;
+        try {
+          source = parseReference(opts.source);
+        } catch (e) {
+          throw new InputError(`--source: ${(e as Error).message}`);
+        }
+        const unknown = opts.customer.filter((id) => !roster.customers.some((c) => c.id === id));
+        if (unknown.length) throw new InputError(`--customer: ${unknown.join(", ")} ${unknown.length > 1 ? "are" : "is"} not in ${roster.source}`);
+        let tool;
+        try {
+          tool = chooseTool(opts.tool);
+        } catch (e) {
+          throw new InputError((e as Error).message);
+        }
+        const targets: DeliveryPlanTarget[] = opts.customer.flatMap((id) => {
+          const c = roster.customers.find((x) => x.id === id)!;
+          const kinds = opts.kind ?? c.registries.filter((k) => settings.enabledKinds.includes(k));
+          return kinds.map((kind) => ({ customer: id, kind }));
+        });
+        // Credentials a delivery needs are checked before anything is read or copied.
+        if (targets.some((t) => t.kind === "distribution") && !opts.key && !process.env.INTAKE_DELIVERY_PASSWORD) {
+          throw new InputError(
+            "distribution targets need the delivery robot's password: set INTAKE_DELIVERY_PASSWORD (`pulumi stack output distributionDeliveryPassword --show-secrets`) or pass --key with the broker's private key",
+          );
+        }
+        const sourceCredential = await discoverCredential(source.registry, { dockerConfigJsonFile: opts.sourceConfig });
+        if (sourceCredential) ctx.io.err(`source credential for ${source.registry}: ${sourceCredential.source}`);
+        const progress = new DeliveryProgress(ctx.io.tty ?? ((s) => ctx.io.err(s.replace(/\n$/, ""))), !!ctx.io.tty);
+        const t0 = performance.now();
+        let results: TargetResult[];
+        try {
+          results = await deliver({
+            source,
+            sourceCredential,
+            build: opts.build,
+            version: opts.version,
+            targets,
+            tool,
+            latest: opts.latest,
+            concurrency: opts.concurrency,
+            onEvent: (e) => progress.event(e),
+            ...stackDelivery({
+              settings,
+              roster,
+              deliveryPassword: process.env.INTAKE_DELIVERY_PASSWORD,
+              ghcrToken: (id) => process.env[ghcrTokenVariable(id)],
+              mint: { signingKey: opts.key ? loadPrivateSigningKey(opts.key) : undefined, azureSubscriptionId: opts.subscription ?? process.env.AZURE_SUBSCRIPTION_ID },
+            }),
+          });
+        } catch (e) {
+          progress.end();
+          if (e instanceof IntakeError) throw e;
+          ctx.io.err(`error: the source ${opts.source} could not be read: ${(e as Error).message}`);
+          ctx.exit(EXIT.failed);
+          return;
+        }
+        progress.end();
+        for (const r of results) ctx.io.out(resultLine(r));
+        ctx.io.out(summaryLine(results, (performance.now() - t0) / 1000));
+        if (opts.json) writeOut(opts.json, JSON.stringify({ source: opts.source, build: opts.build, version: opts.version, tool, results }, null, 2) + "\n");
+        ctx.exit(results.some((r) => r.status === "failed") ? EXIT.failed : results.some((r) => r.status === "denied") ? EXIT.denied : EXIT.ok);
+      },
+    );
+}

@@ -1,0 +1,42 @@
+import { Command } from "commander";
+import * as path from "node:path";
+import { EXIT } from "../../core/errors";
+import { projectDirOf, InputError, readLedgerFile, readPolicyConfig, stackName, writeOut, type CommandContext } from "../options";
+
+/** `intake plan`. */
+export function register(cli: Command, ctx: CommandContext): void {
+  cli
+    .command("plan")
+    .description("plan the stack offline under the Pulumi SDK's mock engine: no cloud credentials needed")
+    .option("--stack <name>", "stack whose Pulumi.<name>.yaml to read", stackName, "dev")
+    .option("--roster <path>", "roster file (default: the stack's roster setting, customers/roster.yaml)")
+    .option("--json <path>", "write the plan as JSON")
+    .option("--markdown <path>", "write a summary fit for a pull-request comment")
+    .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
+    .option("--policy-config <file>", "per-rule enforcement levels, as for pulumi preview --policy-pack-config")
+    .option("--base <git-ref>", "show only what changed since this git ref (customers added, removed, changed; resources; cost)")
+    .option("--retained <file>", "the stack's outputs (`pulumi stack output --json`): show which kept resources the update adopts")
+    .action(async (opts: { stack: string; roster?: string; json?: string; markdown?: string; project?: string; policyConfig?: string; base?: string; retained?: string }) => {
+      const projectDir = projectDirOf(opts);
+      const policyConfig = readPolicyConfig(opts.policyConfig);
+      const ledger = readLedgerFile(opts.retained);
+      if (ledger && opts.base) throw new InputError("--retained and --base: pick one (--retained shows adoption in a full plan)");
+      if (opts.base) {
+        const { planDiff, renderDiffMarkdown, renderDiffText } = await import("../plan/diff.js");
+        const diff = await planDiff({ projectDir, stack: opts.stack, base: opts.base, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig });
+        ctx.io.out(renderDiffText(diff));
+        if (opts.json) writeOut(opts.json, JSON.stringify(diff, null, 2) + "\n");
+        if (opts.markdown) writeOut(opts.markdown, renderDiffMarkdown(diff));
+        if (diff.violations.some((v) => v.enforcement === "mandatory")) ctx.exit(EXIT.violations);
+        return;
+      }
+      const { planStack } = await import("../plan/plan.js");
+      const { renderMarkdown, renderText } = await import("../plan/render.js");
+      const { plan } = await planStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig, ledger });
+      const { recorded: _recorded, ...result } = plan;
+      ctx.io.out(renderText(result));
+      if (opts.json) writeOut(opts.json, JSON.stringify(result, null, 2) + "\n");
+      if (opts.markdown) writeOut(opts.markdown, renderMarkdown(result));
+      if (result.violations.some((v) => v.enforcement === "mandatory")) ctx.exit(EXIT.violations);
+    });
+}

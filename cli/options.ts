@@ -1,0 +1,161 @@
+import { InvalidArgumentError } from "commander";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { isLedgerKey, LEDGER_OUTPUT, parseLedger, type Ledger } from "../components/ledger";
+import { InvalidInput } from "../core/errors";
+import { parseJsonFile } from "../core/json";
+import { REGISTRY_KINDS, type RegistryKind } from "../customers/tiers";
+import { policyConfigProblems, type PolicyConfig } from "../policy/evaluate";
+import { TTL_BOUNDS } from "../runtime/broker/ttl";
+
+/** A bad --policy-config file: names the file and each problem. */
+export class PolicyConfigError extends InvalidInput {
+  constructor(readonly problems: string[]) {
+    super(problems.join("\n"));
+  }
+}
+
+export function readPolicyConfig(file: string | undefined): PolicyConfig {
+  if (!file) return {};
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new PolicyConfigError([`--policy-config ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`]);
+  }
+  const doc = parseJsonFile(file, text);
+  const problems = policyConfigProblems(doc, file);
+  if (problems.length) throw new PolicyConfigError(problems);
+  return doc as PolicyConfig;
+}
+
+/** `--retained FILE`: the JSON of `pulumi stack output --json` (its `retained` output), or that output alone. */
+export function readLedgerFile(file: string | undefined): Partial<Ledger> | undefined {
+  if (!file) return undefined;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code ?? "not JSON";
+    throw new InputError(`--retained ${file}: cannot read it (${why}); write it with \`pulumi stack output --json > ${file}\``);
+  }
+  const value = typeof doc === "object" && doc !== null && LEDGER_OUTPUT in doc ? (doc as Record<string, unknown>)[LEDGER_OUTPUT] : doc;
+  const ledger = parseLedger(value);
+  const lists = typeof value === "object" && value !== null ? [(value as Record<string, unknown>).declared, (value as Record<string, unknown>).kept] : [];
+  const bad = lists.flatMap((l) => (Array.isArray(l) ? l.filter((k) => !isLedgerKey(k)) : []));
+  if (!ledger && bad.length) throw new InputError(`--retained ${file}: ${bad.map((k) => JSON.stringify(k)).join(", ")} ${bad.length > 1 ? "are not kept resources" : "is not a kept resource"} (<kind>:<cloud id>, kind ecr, gar or github)`);
+  if (!ledger) throw new InputError(`--retained ${file}: holds no ledger of kept resources (a "${LEDGER_OUTPUT}" output with declared and kept lists); write it with \`pulumi stack output --json > ${file}\``);
+  return ledger;
+}
+
+/** `1 customer`, `2 customers`. */
+export const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+
+/** This package's version (package.json). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(path.join(__dirname, "..", "package.json"), "utf8")) as { version: string }).version;
+}
+
+/** Exit codes and environment variables, after every command's help. */
+export const HELP_AFTER = `
+Exit codes (every command):
+  0  done
+  1  mandatory policy violations (plan, policy audit), or shard files that disagree (shards --check)
+  2  invalid input: a flag, file, setting, roster entry or missing credential; nothing was changed
+  3  denied: the customer's license does not allow it (token, deliver)
+  4  failed: a registry or the engine failed part-way (deliver, onboard, offboard)
+  5  no engine: the pulumi CLI is not on PATH (onboard, offboard)
+
+Environment:
+  INTAKE_GHCR_TOKEN_<ID>    a customer's machine-user PAT for GHCR (id upper-cased, - as _), e.g. INTAKE_GHCR_TOKEN_ACME
+  INTAKE_DELIVERY_PASSWORD  the delivery robot's password (deliver to distribution; or --key)
+  INTAKE_COPY_TOOL          crane or skopeo (deliver; default crane when on PATH)
+  INTAKE_ROSTER             another roster file for the policy pack (onboarding sets it)
+  AZURE_SUBSCRIPTION_ID     the ACR registry's subscription (token, deliver; or --subscription)
+  AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_*   the clouds' own credential chains (token, deliver)`;
+
+/** A bad flag value: names the flag and the rule. */
+export class InputError extends InvalidInput {}
+
+export { EXIT } from "../core/errors";
+
+/** `--project DIR`, else the project folder found from the working folder. */
+export function projectDirOf(opts: { project?: string }): string {
+  return opts.project ? path.resolve(opts.project) : findProjectDir();
+}
+
+/** The project folder: the nearest folder up from `start` that holds Pulumi.yaml, else this package. */
+export function findProjectDir(start = process.cwd()): string {
+  for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "Pulumi.yaml"))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(__dirname, "..");
+  }
+}
+
+export function writeOut(file: string, text: string): void {
+  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  writeFileSync(file, text);
+}
+
+export function listenAddress(v: string): { host: string; port: number } {
+  const m = /^(\[[0-9a-f:]+\]|[\w.-]+):(\d{1,5})$/i.exec(v);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new InvalidArgumentError("must be host:port, e.g. 127.0.0.1:5001 (port 0 picks a free one)");
+  return { host: m[1].replace(/^\[|\]$/g, ""), port };
+}
+
+export function registryKind(v: string): RegistryKind {
+  if (!(REGISTRY_KINDS as readonly string[]).includes(v)) throw new InvalidArgumentError(`must be one of ${REGISTRY_KINDS.join(", ")}`);
+  return v as RegistryKind;
+}
+
+export function outputFormat(v: string): "json" | "docker-config" {
+  if (v !== "json" && v !== "docker-config") throw new InvalidArgumentError("must be json or docker-config");
+  return v;
+}
+
+export function positiveInt(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError("must be a whole number above 0");
+  return Number(v);
+}
+
+export function ttlSeconds(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < TTL_BOUNDS.min || n > TTL_BOUNDS.max) throw new InvalidArgumentError(`must be a whole number of seconds from ${TTL_BOUNDS.min} to ${TTL_BOUNDS.max}`);
+  return n;
+}
+
+export function stackName(v: string): string {
+  if (!/^[A-Za-z0-9_.-]+$/.test(v)) throw new InvalidArgumentError("a stack name holds only letters, digits, '_', '.' and '-'");
+  return v;
+}
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  /** Raw writes to a terminal, for live progress; absent when stderr is not one. */
+  tty?: (s: string) => void;
+}
+
+export const processIo: Io = {
+  out: (s) => process.stdout.write(s + "\n"),
+  err: (s) => process.stderr.write(s + "\n"),
+  tty: process.stderr.isTTY ? (s) => process.stderr.write(s) : undefined,
+};
+
+export function idList(v: string, previous: string[] = []): string[] {
+  const ids = v.split(",").map((x) => x.trim()).filter(Boolean);
+  if (!ids.length) throw new InvalidArgumentError("must name at least one customer id");
+  return [...new Set([...previous, ...ids])];
+}
+
+export function kindList(v: string, previous: RegistryKind[] = []): RegistryKind[] {
+  return [...new Set([...previous, ...v.split(",").map((k) => registryKind(k.trim()))])];
+}
+
+/** Run the CLI with `argv` (without node and script); resolves to the exit code. */
+/** What a command's action is handed: where to write, and how to set the exit code. */
+export interface CommandContext {
+  io: Io;
+  exit: (code: number) => void;
+}
