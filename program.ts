@@ -36,7 +36,7 @@ export interface ProgramResult {
  * when the stack asks). It reads no files, environment or clock: settings and roster arrive validated,
  * and `previous` is the ledger of kept resources the stack's last update exported (none on a new stack).
  */
-export function program(settings: Settings, roster: Roster, previous: Partial<Ledger> = {}): ProgramResult {
+export function program(settings: Settings, roster: Roster, previous: Partial<Ledger> & { legacy?: boolean } = {}): ProgramResult {
   const ledger = new RetainedLedger(previous, settings.retained.adopt, settings.retained.forget);
   const role = stackRole(settings);
   if (settings.shard) {

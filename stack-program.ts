@@ -9,10 +9,11 @@ import { program } from "./program";
  * StackReference to itself (empty on a new stack): what leaves the program stays in the cloud,
  * and is adopted when it comes back.
  */
-async function previousLedger(): Promise<Partial<Ledger>> {
+async function previousLedger(): Promise<Partial<Ledger> & { legacy?: boolean }> {
   const self = new pulumi.StackReference("retained-ledger", { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` });
   const { value } = await self.getOutputDetails(LEDGER_OUTPUT);
-  if (value === undefined) return {};
+  // No ledger: a new stack, or one last updated before the ledger existed (it has outputs).
+  if (value === undefined) return (await self.getOutputDetails("customers")).value !== undefined ? { legacy: true } : {};
   const ledger = parseLedger(value);
   if (!ledger) pulumi.log.warn(`the stack's "${LEDGER_OUTPUT}" output is not a ledger of kept resources; nothing will be adopted in this update`);
   return ledger ?? {};

@@ -4,11 +4,8 @@ import { loadPrivateSigningKey } from "../runtime/broker/keys";
 import { customerById } from "../runtime/access";
 import { AccessDenied, mintFor } from "../runtime/mint";
 import { ghcrTokenVariable } from "../runtime/mint/ghcr-distribution";
-import { SettingsError } from "../components/settings";
-import { RosterError } from "../customers/roster";
-import { KeyFileError } from "../runtime/broker/keys";
-import { MissingCredential } from "../runtime/mint/types";
-import { loadStack, StackConfigError } from "./plan/stack";
+import { EXIT, IntakeError } from "../core/errors";
+import { loadStack } from "./plan/stack";
 
 export interface HelperResult {
   code: number;
@@ -37,9 +34,8 @@ export async function credentialHelper(action: string, input: string, env: NodeJ
   try {
     return await get(customer, input, env, projectDefault);
   } catch (e) {
-    // Docker only tells zero from non-zero; the codes are intake's own table (2 input, 4 failure).
-    const input = e instanceof RosterError || e instanceof SettingsError || e instanceof StackConfigError || e instanceof MissingCredential || e instanceof KeyFileError;
-    return refused(input ? 2 : 4, (e as Error).message.split("\n").join(" "));
+    // Docker only tells zero from non-zero; the codes are intake's own table.
+    return refused(e instanceof IntakeError ? e.exitCode : EXIT.failed, (e as Error).message.split("\n").join(" "));
   }
 }
 

@@ -58,6 +58,8 @@ export class DeliveryProgress {
           ? `retry     ${e.kind.padEnd(12)} ${e.customer.padEnd(24)} try ${e.attempt} failed (${e.reason})${e.delayMs ? `; again in ${(e.delayMs / 1000).toFixed(1)} s` : ""}`
           : resultLine(e.result);
     if (!this.tty) return this.line(text);
+    // The newest news last: a target's line moves to the end of the block when it changes.
+    this.state.delete(key);
     this.state.set(key, text);
     this.redraw();
   }

@@ -32,13 +32,13 @@ export function readPolicyConfig(file: string | undefined): PolicyConfig {
 /** `--retained FILE`: the JSON of `pulumi stack output --json` (its `retained` output), or that output alone. */
 export function readLedgerFile(file: string | undefined): Partial<Ledger> | undefined {
   if (!file) return undefined;
-  let doc: unknown;
+  let text: string;
   try {
-    doc = JSON.parse(readFileSync(file, "utf8"));
+    text = readFileSync(file, "utf8");
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code ?? "not JSON";
-    throw new InputError(`--retained ${file}: cannot read it (${why}); write it with \`pulumi stack output --json > ${file}\``);
+    throw new InputError(`--retained ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); write it with \`pulumi stack output --json > ${file}\``);
   }
+  const doc = parseJsonFile(file, text);
   const value = typeof doc === "object" && doc !== null && LEDGER_OUTPUT in doc ? (doc as Record<string, unknown>)[LEDGER_OUTPUT] : doc;
   const ledger = parseLedger(value);
   const lists = typeof value === "object" && value !== null ? [(value as Record<string, unknown>).declared, (value as Record<string, unknown>).kept] : [];
@@ -153,7 +153,6 @@ export function kindList(v: string, previous: RegistryKind[] = []): RegistryKind
   return [...new Set([...previous, ...v.split(",").map((k) => registryKind(k.trim()))])];
 }
 
-/** Run the CLI with `argv` (without node and script); resolves to the exit code. */
 /** What a command's action is handed: where to write, and how to set the exit code. */
 export interface CommandContext {
   io: Io;

@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ledgerKey, type KeptKind, type Ledger } from "./ledger";
 
-
 /**
  * The kept resources of one update (see components/ledger.ts): which to adopt, and the ledger
  * to export.
@@ -9,19 +8,26 @@ import { ledgerKey, type KeptKind, type Ledger } from "./ledger";
 export class RetainedLedger {
   private readonly kept: Set<string>;
   private readonly known: Set<string>;
-  private readonly forgotten: Set<string>;
+  private readonly legacy: boolean;
   private readonly declared = new Map<string, pulumi.Output<string>>();
 
   /**
-   * @param previous the `retained` output of the stack's last update
+   * @param previous the `retained` output of the stack's last update; `legacy` when the stack has
+   *   outputs but no ledger yet (updated before the ledger existed): it may hold any repository
    * @param adopt keys to adopt though the ledger does not hold them (kept before it existed, or by another stack)
-   * @param forget keys to neither adopt nor remember (deleted by hand since)
+   * @param forget keys deleted by hand since: created anew rather than imported (and tracked again)
    */
-  constructor(previous: Partial<Ledger> = {}, adopt: readonly string[] = [], forget: readonly string[] = []) {
-    this.forgotten = new Set(forget);
-    const keep = (keys: readonly string[] | undefined) => (keys ?? []).filter((k) => !this.forgotten.has(k));
-    this.kept = new Set([...keep(previous.kept), ...keep(adopt)]);
-    this.known = new Set([...this.kept, ...keep(previous.declared)]);
+  constructor(
+    previous: Partial<Ledger> & { legacy?: boolean } = {},
+    adopt: readonly string[] = [],
+    forget: readonly string[] = [],
+  ) {
+    this.legacy = previous.legacy === true;
+    const inState = new Set(previous.declared ?? []);
+    const gone = new Set(forget);
+    // Imported: kept (or to adopt), not in state, not deleted by hand.
+    this.kept = new Set([...(previous.kept ?? []), ...adopt].filter((k) => !inState.has(k) && !gone.has(k)));
+    this.known = new Set([...this.kept, ...inState]);
   }
 
   /**
@@ -35,7 +41,7 @@ export class RetainedLedger {
   /** Record a kept resource declared in this update (its id resolves once it exists). */
   track(kind: KeptKind, id: string, resource: pulumi.CustomResource): void {
     const key = ledgerKey(kind, id);
-    if (!this.forgotten.has(key)) this.declared.set(key, resource.id.apply(() => key));
+    this.declared.set(key, resource.id.apply(() => key));
   }
 
   /** Whether the stack holds, or has kept in the cloud, this resource. */
@@ -46,10 +52,11 @@ export class RetainedLedger {
   /**
    * Whether to declare a kept resource of a customer: always while it is a customer; once
    * offboarded, only if the stack holds it or kept it (to tag it orphaned, or archive it), never
-   * to create it for a customer that is gone.
+   * to create it for a customer that is gone. A stack updated before the ledger existed may
+   * hold any of them: there, every one is declared, as before.
    */
   declares(kind: KeptKind, id: string, offboarded: boolean): boolean {
-    return !offboarded || this.has(kind, id);
+    return !offboarded || this.legacy || this.has(kind, id);
   }
 
   /** Keys this update adopts: declared now, kept before. */

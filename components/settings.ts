@@ -1,5 +1,6 @@
 import { parseReference } from "../runtime/delivery/reference";
 import { z } from "zod";
+import { isLedgerKey } from "./ledger";
 import { REPO_PREFIX, REPO_PREFIX_RULE } from "../customers/naming";
 import { issueMessage } from "../customers/messages";
 import { GITHUB_LOGIN, isoDate, K8S_NAMESPACE } from "../customers/schema";
@@ -138,7 +139,7 @@ const pricesSettings = z.strictObject({
   perCustomerMonthly: z.partialRecord(kind, z.number().min(0)).default({}),
 });
 
-const ledgerKeyList = z.array(z.string().regex(/^(ecr|gar|github):\S+$/, { message: "must be <kind>:<cloud id> with kind ecr, gar or github, e.g. ecr:intake/acme/app" })).default([]);
+const ledgerKeyList = z.array(z.string().refine(isLedgerKey, { message: "must be <kind>:<cloud id> with kind ecr, gar or github, e.g. ecr:intake/acme/app" })).default([]);
 
 /** Kept resources to adopt or to forget beyond the stack's own ledger (components/retained.ts). */
 const retainedSettings = z.strictObject({
@@ -280,14 +281,15 @@ export const referencedStack = (ref: string) => ref.split("/").pop() ?? ref;
 export function shardOfConfig(all: Record<string, string>): { index?: number; count?: number; platformStack?: string } | undefined {
   const raw = all[`${CONFIG_NAMESPACE}:shard`];
   if (raw === undefined) return undefined;
+  let value: unknown;
   try {
-    const v = JSON.parse(raw) as { index?: unknown; count?: unknown; platformStack?: unknown };
-    return typeof v === "object" && v !== null && v.index !== undefined
-      ? { index: Number(v.index), count: Number(v.count), platformStack: typeof v.platformStack === "string" ? v.platformStack : undefined }
-      : undefined;
+    value = JSON.parse(raw);
   } catch {
     return undefined;
   }
+  // A malformed shard key is left to the settings' own validation, which names it.
+  const r = shardSettings.safeParse(value);
+  return r.success && r.data.index !== undefined ? r.data : undefined;
 }
 
 /**

@@ -87,3 +87,15 @@ describe("bad input on every command: exit 2, one line naming the input, no trac
     expect(readFileSync(roster, "utf8")).toBe(before);
   });
 });
+
+describe("a delivery the license refuses", () => {
+  it("exits 3 with the reason, needs no robot password and reads nothing from the source", async () => {
+    const r = await run(
+      ["deliver", "--source", `reg.example.com/app@sha256:${"a".repeat(64)}`, "--build", "app", "--version", "1.0.0", "--customer", "initech", "--kind", "distribution", "--tool", "skopeo"],
+      { INTAKE_DELIVERY_PASSWORD: undefined },
+    );
+    expect(r.code, r.err).toBe(EXIT.denied);
+    expect(r.out).toMatch(/^denied\s+distribution initech\s+\S+\n\s+customer initech is on tier standard/m);
+    expect(r.err).not.toMatch(/could not be read|INTAKE_DELIVERY_PASSWORD/);
+  });
+});

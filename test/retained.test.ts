@@ -10,7 +10,7 @@ import { planProgram } from "../cli/plan/plan";
 import { program } from "../program";
 import { runUnderMocks } from "../cli/plan/engine";
 
-const planWith = async (customers: unknown[], ledger = {}, over: Record<string, unknown> = {}) => {
+const planWith = async (customers: unknown[], ledger: Record<string, unknown> = {}, over: Record<string, unknown> = {}) => {
   const settings = testSettings(over);
   const plan = await planProgram(settings, testRoster(customers, settings), {}, program, ledger);
   return { plan, recorded: plan.recorded };
@@ -96,5 +96,24 @@ describe("intake plan --retained", () => {
     expect((await run(["plan", "--stack", "dev", "--retained", outputs])).err).toMatch(/--retained .*outputs\.json: "foo:bar" is not a kept resource \(<kind>:<cloud id>, kind ecr, gar or github\)$/);
     const missing = await run(["plan", "--stack", "dev", "--retained", path.join(dir, "nope.json")]);
     expect([missing.code, missing.err]).toEqual([2, expect.stringMatching(/--retained .*nope\.json: cannot read it \(ENOENT\)/)]);
+  });
+});
+
+describe("the ledger's edges", () => {
+  it("a stack updated before the ledger existed keeps declaring an offboarded customer's repositories (nothing dropped from state)", async () => {
+    const gone = customer("acme", "enterprise", { status: "offboarded" });
+    const fresh = await planWith([gone]);
+    expect(owned(fresh.plan, fresh.recorded, "acme", T.repo)).toEqual([]);
+    const legacy = await planWith([gone], { legacy: true }, { enabledKinds: ["ecr"] });
+    expect(owned(legacy.plan, legacy.recorded, "acme", T.repo).map((r) => [r.inputs.name, r.importId])).toEqual([["intake/acme/app", undefined]]);
+  });
+
+  it("adopt of a repository already in state imports nothing; forget creates anew and tracks it again", async () => {
+    const over = { retained: { adopt: ["ecr:intake/acme/app"], forget: ["ecr:intake/acme/worker"] } };
+    const ledger = { declared: ["ecr:intake/acme/app"], kept: ["ecr:intake/acme/worker"] };
+    const { plan, recorded } = await planWith([customer("acme", "enterprise", { ecr: { repositories: ["app", "worker"] } })], ledger, over);
+    expect(owned(plan, recorded, "acme", T.repo).map((r) => [r.inputs.name, r.importId])).toEqual([["intake/acme/app", undefined], ["intake/acme/worker", undefined]]);
+    const out = (await exported([customer("acme", "enterprise", { ecr: { repositories: ["app", "worker"] } })], ledger, over)) as { declared: string[] };
+    expect(out.declared).toEqual(expect.arrayContaining(["ecr:intake/acme/app", "ecr:intake/acme/worker"]));
   });
 });

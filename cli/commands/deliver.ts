@@ -59,8 +59,17 @@ export function register(cli: Command, ctx: CommandContext): void {
           const kinds = opts.kind ?? c.registries.filter((k) => settings.enabledKinds.includes(k));
           return kinds.map((kind) => ({ customer: id, kind }));
         });
-        // Credentials a delivery needs are checked before anything is read or copied.
-        if (targets.some((t) => t.kind === "distribution") && !opts.key && !process.env.INTAKE_DELIVERY_PASSWORD) {
+        const onStack = stackDelivery({
+          settings,
+          roster,
+          deliveryPassword: process.env.INTAKE_DELIVERY_PASSWORD,
+          ghcrToken: (id) => process.env[ghcrTokenVariable(id)],
+          mint: { signingKey: opts.key ? loadPrivateSigningKey(opts.key) : undefined, azureSubscriptionId: opts.subscription ?? process.env.AZURE_SUBSCRIPTION_ID },
+        });
+        // The robot's password is needed only for distribution targets the license allows; it is
+        // checked before anything is read or copied.
+        const distribution = targets.some((t) => t.kind === "distribution" && onStack.access(t.customer, t.kind).allowed);
+        if (distribution && !opts.key && !process.env.INTAKE_DELIVERY_PASSWORD) {
           throw new InputError(
             "distribution targets need the delivery robot's password: set INTAKE_DELIVERY_PASSWORD (`pulumi stack output distributionDeliveryPassword --show-secrets`) or pass --key with the broker's private key",
           );
@@ -81,13 +90,7 @@ export function register(cli: Command, ctx: CommandContext): void {
             latest: opts.latest,
             concurrency: opts.concurrency,
             onEvent: (e) => progress.event(e),
-            ...stackDelivery({
-              settings,
-              roster,
-              deliveryPassword: process.env.INTAKE_DELIVERY_PASSWORD,
-              ghcrToken: (id) => process.env[ghcrTokenVariable(id)],
-              mint: { signingKey: opts.key ? loadPrivateSigningKey(opts.key) : undefined, azureSubscriptionId: opts.subscription ?? process.env.AZURE_SUBSCRIPTION_ID },
-            }),
+            ...onStack,
           });
         } catch (e) {
           progress.end();

@@ -324,13 +324,25 @@ function mermaid(d: PlanDiff, shown: CustomerChange[]): string[] {
       out.push("  end");
     }
     for (const c of shown) out.push(`  ${node(`c_${c.id}`)} -->|"${counts(c.resources)}"| ${node(`s_${c.stack}`)}`);
-  } else {
+  } else if (d.stacks.length <= 100) {
     const groups = new Map<string, number>();
     for (const c of shown) groups.set(`${kind(c)}\0${c.stack}`, (groups.get(`${kind(c)}\0${c.stack}`) ?? 0) + 1);
     for (const [key, count] of groups) {
       const [g, stack] = key.split("\0");
       out.push(`  ${node(`g_${g}_${stack}`)}["${count} ${g}"] --> ${node(`s_${stack}`)}`);
     }
+  } else {
+    // Past 100 stacks one node per change, its count and the number of stacks it touches.
+    const byKind = new Map<string, { customers: number; stacks: Set<string> }>();
+    for (const c of shown) {
+      const g = byKind.get(kind(c)) ?? { customers: 0, stacks: new Set<string>() };
+      g.customers++;
+      g.stacks.add(c.stack);
+      byKind.set(kind(c), g);
+    }
+    for (const [g, v] of byKind) out.push(`  ${node(`g_${g}`)}["${v.customers} ${g}"] --> ${node(`s_${g}`)}[("${v.stacks.size} stacks")]`);
+    out.push("```", "");
+    return out;
   }
   for (const st of d.stacks) out.push(`  ${node(`s_${st}`)}[("${st}")]`);
   // The platform stack is updated for a settings or platform change: drawn with its reason.
@@ -364,10 +376,15 @@ export function renderDiffMarkdown(d: PlanDiff, limit = COMMENT_LIMIT): string {
     if (d.settingsChanges.length > 30) head.push(`- ... and ${d.settingsChanges.length - 30} more`);
     head.push("");
   }
-  for (const w of d.warnings) head.push(`> **Warning:** ${mdEscape(w)}`, "");
+  // Every part of the head is bounded too, so the budget below can never go negative.
+  for (const w of d.warnings.slice(0, 20)) head.push(`> **Warning:** ${mdEscape(w)}`, "");
+  if (d.warnings.length > 20) head.push(`> ... and ${d.warnings.length - 20} more warnings (plan.json)`, "");
   if (d.stacks.length > 1) {
+    const perStack = new Map<string, number>();
+    for (const c of shown) perStack.set(c.stack, (perStack.get(c.stack) ?? 0) + 1);
     head.push("| stack | customers changing |", "| --- | ---: |");
-    for (const st of d.stacks) head.push(`| \`${st}\` | ${shown.filter((c) => c.stack === st).length} |`);
+    for (const st of d.stacks.slice(0, 100)) head.push(`| \`${st}\` | ${perStack.get(st) ?? 0} |`);
+    if (d.stacks.length > 100) head.push(`| ... | ${d.stacks.length - 100} more stacks (plan.json) |`);
     head.push("");
   }
   head.push(...mermaid(d, shown));

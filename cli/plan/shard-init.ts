@@ -35,7 +35,7 @@ export function initShardStacks(o: { projectDir: string; stack: string; platform
   const { settings, roster, stackConfig: base } = loadStack({ projectDir: o.projectDir, stack: o.stack });
   const shown = shownPath(base.file);
   const sh = platformShards(settings, shown, o.stack);
-  if (!STACK_REFERENCE.test(o.platformStack) || o.platformStack.split("/").pop() !== o.stack) {
+  if (!STACK_REFERENCE.test(o.platformStack) || referencedStack(o.platformStack) !== o.stack) {
     throw new StackConfigError(shown, [`--platform-stack "${o.platformStack}": must be a stack reference to ${o.stack} (${o.stack}, project/${o.stack} or org/project/${o.stack})`]);
   }
 

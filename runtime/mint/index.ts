@@ -35,11 +35,12 @@ export function defaultPushRoleArn(s: Settings): string {
   return `arn:${awsPartition(s.aws!.region).partition}:iam::${s.aws!.accountId}:role/${s.repoPrefix}/${s.repoPrefix}-ecr-push`;
 }
 
-/** What to set when a cloud SDK's credential chain found nothing. */
-const NO_CLOUD_CREDENTIALS: Partial<Record<RegistryKind, { names: RegExp; fix: string }>> = {
-  ecr: { names: /^CredentialsProviderError$/, fix: "ecr: no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run where a role is attached that may assume the push role" },
-  gar: { names: /^$/, fix: "gar: no Google credentials found: set GOOGLE_APPLICATION_CREDENTIALS, or run `gcloud auth application-default login`, or run where a service account is attached" },
-  acr: { names: /^(CredentialUnavailableError|AggregateAuthenticationError)$/, fix: "acr: no Azure credentials found: set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET, or run `az login`, or run where a managed identity is attached" },
+/** A cloud SDK's "no credentials anywhere", per kind, and what to set. */
+const NO_CLOUD_CREDENTIALS: Partial<Record<RegistryKind, { is: (e: Error) => boolean; fix: string }>> = {
+  ecr: { is: (e) => e.name === "CredentialsProviderError", fix: "ecr: no AWS credentials found: set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run where a role is attached that may assume the push role" },
+  // google-auth-library says so in its message only.
+  gar: { is: (e) => /Could not load the default credentials/.test(e.message), fix: "gar: no Google credentials found: set GOOGLE_APPLICATION_CREDENTIALS, or run `gcloud auth application-default login`, or run where a service account is attached" },
+  acr: { is: (e) => e.name === "CredentialUnavailableError" || e.name === "AggregateAuthenticationError", fix: "acr: no Azure credentials found: set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET, or run `az login`, or run where a managed identity is attached" },
 };
 
 /** Check the license, then mint with the kind's own SDK. Throws AccessDenied with a reason a person can act on. */
@@ -48,9 +49,7 @@ export async function mintFor(customerId: string, kind: RegistryKind, ctx: MintC
     return await mintWith(customerId, kind, ctx);
   } catch (e) {
     const missing = NO_CLOUD_CREDENTIALS[kind];
-    const err = e as Error;
-    // google-auth-library says so in its message only.
-    if (missing && (missing.names.test(err?.name ?? "") || /Could not load the default credentials/.test(err?.message ?? ""))) throw new MissingCredential(missing.fix);
+    if (missing && e instanceof Error && missing.is(e)) throw new MissingCredential(missing.fix);
     throw e;
   }
 }
