@@ -191,3 +191,16 @@ describe("intake plan --base on a sharded stack", () => {
     expect(drifted.warnings).toEqual([expect.stringMatching(/^shards --check: \S*Pulumi\.ci-shard-01\.yaml: aws:region is "ap-south-1" but unset in Pulumi\.ci\.yaml; make them equal$/)]);
   });
 });
+
+describe("intake shards --base and a shard's own file", () => {
+  it("an edit of a shard stack file (its PATs, provider config) puts that shard in the stacks to update", async () => {
+    const { dir, git } = repo({ "registry-intake:shard": { count: 2 } });
+    expect((await cli(["shards", "--stack", "ci", "--init", "--platform-stack", "org/registry-intake/ci", "--project", dir])).code).toBe(0);
+    git("add", ".");
+    git("commit", "-qm", "shard files");
+    expect(JSON.parse((await cli(["shards", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json"])).out).stacks).toEqual([]);
+    const shard = path.join(dir, "Pulumi.ci-shard-01.yaml");
+    writeFileSync(shard, readFileSync(shard, "utf8").replace("config:\n", "config:\n  github:owner: example-org\n"));
+    expect(JSON.parse((await cli(["shards", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json"])).out).stacks).toEqual(["ci-shard-01"]);
+  });
+});

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { Settings } from "../../components/settings";
 import type { Customer, Roster } from "../../customers/roster";
@@ -260,7 +260,18 @@ export function affectedStacks(o: { projectDir: string; stack: string; base: str
   const all = sh ? [o.stack, ...Array.from({ length: sh.count }, (_, i) => shardStackName(o.stack, i, sh.count))] : [o.stack];
   // With a Kubernetes-hosted broker the platform stack carries the roster it judges by.
   const platformToo = !!head.settings.distribution?.kubernetes && changed.length > 0;
-  const stacks = settingsChanged ? all : !sh ? (changed.length ? [o.stack] : []) : [...new Set([...(platformToo ? [o.stack] : []), ...changed.map(shardStack)])].sort();
+  // A shard's own file (its PATs, provider config) changed: that shard too.
+  const ownFileChanged = (sh ? all.slice(1) : []).filter((st) => {
+    const file = path.join(o.projectDir, `Pulumi.${st}.yaml`);
+    return (existsSync(file) ? readFileSync(file, "utf8") : undefined) !== gitShow(o.projectDir, o.base, `Pulumi.${st}.yaml`);
+  });
+  const stacks = settingsChanged
+    ? all
+    : !sh
+      ? changed.length
+        ? [o.stack]
+        : []
+      : [...new Set([...(platformToo ? [o.stack] : []), ...changed.map(shardStack), ...ownFileChanged])].sort();
   return { stacks, customers: changed, settingsChanged };
 }
 
