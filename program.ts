@@ -3,10 +3,10 @@ import { CustomerRegistries } from "./components/customer";
 import { BuildDelivery } from "./components/delivery";
 import { DistributionService } from "./components/distribution-service";
 import { PlatformReference, PlatformRegistries } from "./components/platform";
-import type { Settings } from "./components/settings";
+import type { Settings } from "./core/settings";
 import type { Roster } from "./customers/roster";
 import { rosterForShard, shardProblems } from "./customers/shards";
-import { LEDGER_OUTPUT, type Ledger } from "./components/ledger";
+import { LEDGER_OUTPUT, type Ledger } from "./core/ledger";
 import { RetainedLedger } from "./components/retained";
 
 /** What this stack holds: everything, the shared platform only, or one shard of the customers. */

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { LEDGER_OUTPUT, parseLedger, type Ledger } from "./components/ledger";
-import type { Settings } from "./components/settings";
+import { LEDGER_OUTPUT, parseLedger, type Ledger } from "./core/ledger";
+import type { Settings } from "./core/settings";
 import type { Roster } from "./customers/roster";
 import { program } from "./program";
 

@@ -6,14 +6,13 @@ import * as ecr from "@pulumi/aws/ecr";
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import { getHeapStatistics } from "node:v8";
-import { runUnderMocks, type MockRunOptions } from "../cli/plan/engine";
-import { PROJECT, planProgram } from "../cli/plan/plan";
-import { readStackConfig } from "../cli/plan/stack";
-import { configWarnings, quotaWarnings } from "../cli/plan/warnings";
-import { type Settings } from "../components/settings";
-import { settingsFromConfig } from "../components/stack-settings";
+import { runUnderMocks, type MockRunOptions } from "../planning/engine";
+import { fromRecorded, PROJECT, planProgram } from "../planning/plan";
+import { readStackConfig, stackSettings } from "../core/stack";
+import { configWarnings, quotaWarnings } from "../planning/warnings";
+import { type Settings } from "../core/settings";
+import { engineConfig } from "../components/stack-settings";
 import { evaluate, policyContext } from "../policy/evaluate";
-import { fromRecorded } from "../policy/sources";
 import { BENCH_TODAY, generateRoster } from "./roster-gen";
 
 /** What one child reports. */
@@ -52,7 +51,7 @@ function mockOptions(settings: Settings): MockRunOptions {
 function devSettings(): Settings {
   const cfg = readStackConfig(ROOT, "dev");
   pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
-  return settingsFromConfig(path.relative(process.cwd(), cfg.file), "dev", BENCH_TODAY);
+  return stackSettings(ROOT, "dev", { engineConfig: engineConfig(), today: BENCH_TODAY }).settings;
 }
 
 async function plan(settings: Settings, customers: number): Promise<PlanMeasure> {

@@ -2,7 +2,7 @@
 //   npx tsx bench/roster-gen.ts N > roster.yaml   writes one (e.g. for `intake plan --roster`)
 import { stringify } from "yaml";
 import { parseRoster, type Roster, type RosterOptions } from "../customers/roster";
-import { TIERS, type Status } from "../customers/tiers";
+import { TIERS, type Status } from "../core/tiers";
 
 /** The date the generated licenses are read against (pass it as `today` to the settings). */
 export const BENCH_TODAY = new Date("2026-11-22");

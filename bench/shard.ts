@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import { type Settings } from "../components/settings";
-import { settingsFromConfig } from "../components/stack-settings";
+import { type Settings } from "../core/settings";
+import { engineConfig } from "../components/stack-settings";
 import { parseRoster } from "../customers/roster";
 import { rosterForShard, shardOf } from "../customers/shards";
-import { planProgram } from "../cli/plan/plan";
-import { readStackConfig } from "../cli/plan/stack";
+import { planProgram } from "../planning/plan";
+import { readStackConfig, stackSettings } from "../core/stack";
 import { BENCH_TODAY, rosterYaml } from "./roster-gen";
 import type { SuiteOptions } from "./run";
 
@@ -24,7 +24,7 @@ export async function run(opts: SuiteOptions): Promise<void> {
   const perShard = Number(opts["per-shard"] ?? 50);
   const cfg = readStackConfig(path.resolve(__dirname, ".."), "dev");
   pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
-  const dev: Settings = settingsFromConfig("Pulumi.dev.yaml", "dev", BENCH_TODAY);
+  const dev: Settings = stackSettings(path.resolve(__dirname, ".."), "dev", { engineConfig: engineConfig(), today: BENCH_TODAY }).settings;
   const newcomer = { id: "onboarded-one", name: "Newcomer", tier: "enterprise", license: { expires: "2027-12-31" }, github: { members: ["newcomer-dev"] } };
   const rows: { n: number; shards: number; load: number; program: number; customers: number; resources: number }[] = [];
   // One unmeasured run first: module loading and JIT warm-up are not the roster's doing.

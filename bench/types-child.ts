@@ -5,7 +5,7 @@ import * as artifactregistry from "@pulumi/gcp/artifactregistry";
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { runUnderMocks } from "../cli/plan/engine";
+import { runUnderMocks } from "../planning/engine";
 
 class Plain extends pulumi.ComponentResource {
   constructor(name: string) {

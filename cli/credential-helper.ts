@@ -1,11 +1,11 @@
 import * as path from "node:path";
-import { registryHost } from "../components/endpoints";
+import { registryHost } from "../core/endpoints";
 import { loadPrivateSigningKey } from "../runtime/broker/keys";
-import { customerById } from "../runtime/access";
+import { customerById } from "../core/access";
 import { AccessDenied, mintFor } from "../runtime/mint";
 import { ghcrTokenVariable } from "../runtime/mint/ghcr-distribution";
 import { EXIT, IntakeError } from "../core/errors";
-import { loadStack } from "./plan/stack";
+import { loadStackContext } from "../core/stack";
 
 export interface HelperResult {
   code: number;
@@ -68,7 +68,7 @@ settings; 3 denied by the customer's license; 4 failed.
 async function get(customer: string, input: string, env: NodeJS.ProcessEnv, projectDefault: string): Promise<HelperResult> {
   const serverUrl = input.trim();
   const host = serverUrl.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
-  const { settings, roster } = loadStack({
+  const { settings, roster } = loadStackContext({
     projectDir: path.resolve(env.INTAKE_PROJECT ?? projectDefault),
     stack: env.INTAKE_STACK ?? "dev",
     rosterPath: env.INTAKE_ROSTER && path.resolve(env.INTAKE_ROSTER),

@@ -1,10 +1,10 @@
 import { InvalidArgumentError } from "commander";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { isLedgerKey, LEDGER_OUTPUT, parseLedger, type Ledger } from "../components/ledger";
+import { isLedgerKey, LEDGER_OUTPUT, parseLedger, type Ledger } from "../core/ledger";
 import { InvalidInput } from "../core/errors";
 import { parseJsonFile } from "../core/json";
-import { REGISTRY_KINDS, type RegistryKind } from "../customers/tiers";
+import { REGISTRY_KINDS, type RegistryKind } from "../core/tiers";
 import { policyConfigProblems, type PolicyConfig } from "../policy/evaluate";
 import { TTL_BOUNDS } from "../runtime/broker/ttl";
 

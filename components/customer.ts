@@ -1,20 +1,20 @@
 import * as pulumi from "@pulumi/pulumi";
-import { namesFor, type CustomerNames } from "../customers/naming";
+import { namesFor, type CustomerNames } from "../core/naming";
 import type { Customer } from "../customers/roster";
 import { customerState, type CustomerState } from "../customers/status";
-import { tierAllows, type RegistryKind } from "../customers/tiers";
-import type { AclEntry } from "../runtime/acl";
+import { tierAllows, type RegistryKind } from "../core/tiers";
+import type { AclEntry } from "../core/acl";
 import { AcrNamespace } from "./acr";
 import { DistributionNamespace } from "./distribution";
 import { EcrNamespace } from "./ecr";
-import { customerNamespace, registryHost } from "./endpoints";
+import { customerNamespace, registryHost } from "../core/endpoints";
 import { GarNamespace } from "./gar";
 import { GhcrNamespace } from "./ghcr";
-import { customerTags, gcpLabels, LABEL, labelDescription } from "./labels";
+import { customerTags, gcpLabels, LABEL, labelDescription } from "../core/labels";
 import type { PlatformOutputs } from "./platform";
 import { KubernetesPullSecrets, type PullSecretSource } from "./pull-secrets";
 import { RetainedLedger } from "./retained";
-import type { Settings } from "./settings";
+import type { Settings } from "../core/settings";
 
 export interface CustomerRegistriesArgs {
   customer: Customer;

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import type { Roster } from "../customers/roster";
 import { customerState } from "../customers/status";
-import type { Settings } from "./settings";
+import type { Settings } from "../core/settings";
 
 export type DeliverySetting = Settings["deliveries"][number];
 

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { EffectiveStatus } from "../customers/status";
-import { robotActions, type AclEntry } from "../runtime/acl";
-import { LABEL } from "./labels";
+import { robotActions, type AclEntry } from "../core/acl";
+import { LABEL } from "../core/labels";
 
 export interface DistributionNamespaceArgs {
   customerId: string;

@@ -2,7 +2,7 @@ import * as ecr from "@pulumi/aws/ecr";
 import * as iam from "@pulumi/aws/iam";
 import * as pulumi from "@pulumi/pulumi";
 import type { EffectiveStatus } from "../customers/status";
-import { ecrPushPullPolicy } from "./iam";
+import { ecrPushPullPolicy } from "../core/iam";
 import { RetainedLedger } from "./retained";
 
 export interface EcrNamespaceArgs {

@@ -4,9 +4,9 @@ import * as kms from "@pulumi/aws/kms";
 import * as containerregistry from "@pulumi/azure-native/containerregistry";
 import * as pulumi from "@pulumi/pulumi";
 import { lifecyclePolicy } from "./ecr";
-import { awsPartition, ECR_AUTH_STATEMENT, ECR_MANAGE_ACTIONS, ecrPushPullPolicy, ecrRepositoryArn, policyDocument } from "./iam";
-import { platformTags } from "./labels";
-import type { Settings } from "./settings";
+import { awsPartition, ECR_AUTH_STATEMENT, ECR_MANAGE_ACTIONS, ecrPushPullPolicy, ecrRepositoryArn, policyDocument } from "../core/iam";
+import { platformTags } from "../core/labels";
+import type { Settings } from "../core/settings";
 
 export interface PlatformRegistriesArgs {
   settings: Settings;

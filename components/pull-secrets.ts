@@ -1,7 +1,7 @@
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
-import type { RegistryKind } from "../customers/tiers";
-import { LABEL } from "./labels";
+import type { RegistryKind } from "../core/tiers";
+import { LABEL } from "../core/labels";
 
 /** One registry's entry: a declared long-lived credential, or none (the runtime keeps it fresh). */
 export interface PullSecretSource {

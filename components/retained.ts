@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ledgerKey, type KeptKind, type Ledger } from "./ledger";
+import { ledgerKey, type KeptKind, type Ledger } from "../core/ledger";
 
 /**
- * The kept resources of one update (see components/ledger.ts): which to adopt, and the ledger
+ * The kept resources of one update (see core/ledger.ts): which to adopt, and the ledger
  * to export.
  */
 export class RetainedLedger {

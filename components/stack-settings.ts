@@ -1,11 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { withPlatformSettings } from "../cli/plan/stack";
-import { settingsFromValues, type Settings } from "./settings";
+import type { EngineConfig } from "../core/stack";
 
-/** Read and validate the settings from the stack's `pulumi.Config` (the `pulumi up` path). */
-export function settingsFromConfig(source = `stack ${pulumi.getStack()}`, stack = pulumi.getStack(), today = new Date(), projectDir = process.cwd()): Settings {
+/** The config the engine handed the running program (`pulumi up`, an Automation API inline program). */
+export function engineConfig(): EngineConfig {
   const isSecret = (pulumi.runtime as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
-  // A shard stack's settings come from its platform stack's file, in the project folder (where
-  // the engine runs the program; an inline program names it).
-  return settingsFromValues(withPlatformSettings(projectDir, pulumi.runtime.allConfig(), source, stack), isSecret, source, stack, today);
+  return { values: pulumi.runtime.allConfig(), isSecret };
 }

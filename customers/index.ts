@@ -1,5 +1,5 @@
-export * from "./tiers";
-export * from "./naming";
+export * from "../core/tiers";
+export * from "../core/naming";
 export * from "./schema";
 export * from "./roster";
 export * from "./status";

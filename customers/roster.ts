@@ -2,10 +2,10 @@ import { readFileSync } from "node:fs";
 import { FAILSAFE_SCHEMA, load as fastLoad, Type } from "js-yaml";
 import { isScalar, LineCounter, parseDocument, Schema, type Document, type ScalarTag, type YAMLError } from "yaml";
 import type { z } from "zod";
-import { CUSTOMER_ID, DEFAULT_PREFIX, nameProblems, type NamingPrefix } from "./naming";
+import { CUSTOMER_ID, DEFAULT_PREFIX, nameProblems, type NamingPrefix } from "../core/naming";
 import { issueMessage } from "./messages";
 import { rosterSchema, type CustomerEntry } from "./schema";
-import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, tierKinds, type RegistryKind, type TierTable } from "./tiers";
+import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, tierKinds, type RegistryKind, type TierTable } from "../core/tiers";
 import { InvalidInput } from "../core/errors";
 
 /** A validated customer: `registries` resolved to the kinds it asks for and its tier allows. */

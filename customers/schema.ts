@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { CUSTOMER_ID, CUSTOMER_ID_RULE, ECR_REPOSITORY_RULE, isEcrComponent } from "./naming";
-import { REGISTRY_KINDS, STATUSES, TIERS } from "./tiers";
+import { CUSTOMER_ID, CUSTOMER_ID_RULE, ECR_REPOSITORY_RULE, isEcrComponent } from "../core/naming";
+import { REGISTRY_KINDS, STATUSES, TIERS } from "../core/tiers";
 
 /** A calendar date written YYYY-MM-DD that exists (no 2027-02-30). */
 export const isoDate = z.string().refine(

@@ -1,6 +1,6 @@
 import bcrypt from "bcryptjs";
-import { awsPartition } from "../components/iam";
-import { KEPT_KINDS, ledgerKey } from "../components/ledger";
+import { awsPartition } from "../core/iam";
+import { KEPT_KINDS, ledgerKey } from "../core/ledger";
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 

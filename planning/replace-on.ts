@@ -1,6 +1,6 @@
 /**
  * Inputs whose change makes the provider replace the resource (create-only fields), per type.
- * Shared by the offline plan (cli/plan/diff.ts) and the local provider plugins (providers/).
+ * Shared by the offline plan (planning/diff.ts) and the local provider plugins (providers/).
  */
 export const REPLACE_ON: Record<string, string[]> = {
   "aws:ecr/repository:Repository": ["name", "encryptionConfigurations"],

@@ -1,4 +1,4 @@
-import type { Settings } from "../components/settings";
+import type { Settings } from "../core/settings";
 import type { Roster } from "../customers/roster";
 import { customerState } from "../customers/status";
 import type { Enforcement, IntakeResource, IntakeRule, PolicyContext } from "./model";

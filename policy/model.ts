@@ -1,6 +1,6 @@
-import { LABEL } from "../components/labels";
-import type { RegistryKind, Tier, TierTable } from "../customers/tiers";
-import type { Status } from "../customers/tiers";
+import { LABEL } from "../core/labels";
+import type { RegistryKind, Tier, TierTable } from "../core/tiers";
+import type { Status } from "../core/tiers";
 
 /**
  * One resource as every policy sees it, whichever entry point it came from: the offline plan
@@ -75,7 +75,7 @@ function pattern(source: string): RegExp {
   return re;
 }
 
-/** The customer a name belongs to, per the naming scheme of customers/naming.ts. */
+/** The customer a name belongs to, per the naming scheme of core/naming.ts. */
 function customerFromNames(r: IntakeResource, prefix: string): string | undefined {
   const p = escape(prefix);
   const props = r.props;

@@ -1,7 +1,6 @@
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import * as path from "node:path";
-import { loadRoster } from "../customers/roster";
-import { stackSettings } from "../cli/plan/stack";
+import { loadStackContext } from "../core/stack";
 import { policyContext } from "./evaluate";
 import type { PolicyContext } from "./model";
 import { RULES } from "./rules";
@@ -56,11 +55,8 @@ export function packContext(projectDir = path.resolve(__dirname, "..")): (urn: s
     const stack = stackOfUrn(urn);
     let ctx = made.get(stack);
     if (!ctx) {
-      const { settings } = stackSettings(projectDir, stack);
-      const roster = loadRoster(path.resolve(projectDir, process.env.INTAKE_ROSTER ?? settings.roster), {
-        tierTable: settings.tierTable,
-        prefix: { repoPrefix: settings.repoPrefix },
-      });
+      const rosterPath = process.env.INTAKE_ROSTER && path.resolve(projectDir, process.env.INTAKE_ROSTER);
+      const { settings, roster } = loadStackContext({ projectDir, stack, rosterPath });
       ctx = policyContext(roster, settings);
       made.set(stack, ctx);
     }

@@ -1,24 +1,6 @@
-import type { RecordedResource } from "../cli/plan/engine";
 import type { IntakeResource } from "./model";
 import { isSecretEnvelope, plainCredentialOutputs } from "./rules/secrets";
 import { InvalidInput } from "../core/errors";
-
-/** Resources of the offline plan, as the policies see them. */
-export function fromRecorded(recorded: RecordedResource[]): IntakeResource[] {
-  return recorded
-    .filter((r) => r.custom)
-    .map((r) => ({
-      urn: r.urn,
-      type: r.type,
-      name: r.name,
-      parent: r.parent,
-      props: { ...r.state, ...r.inputs, id: r.id },
-      secretProps: new Set(r.secretInputs.map((p) => p.split(/[.[]/)[0])),
-      retainOnDelete: r.retainOnDelete,
-      protect: r.protect,
-      additionalSecretOutputs: r.additionalSecretOutputs,
-    }));
-}
 
 /** One resource of a `pulumi stack export` (deployment v3). */
 export interface ExportedResource {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { checkAccess } from "../runtime/access";
-import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, TIERS, tierAllows } from "../customers/tiers";
+import { checkAccess } from "../core/access";
+import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, TIERS, tierAllows } from "../core/tiers";
 import { customer, testRoster } from "./helpers";
 
 const ctx = { tierTable: DEFAULT_TIER_TABLE, asOf: "2026-11-22", enabledKinds: REGISTRY_KINDS };

@@ -1,6 +1,6 @@
 // Components on their own, without the whole program: what each declares for its arguments.
 import { describe, expect, it } from "vitest";
-import { runUnderMocks } from "../cli/plan/engine";
+import { runUnderMocks } from "../planning/engine";
 import { EcrNamespace } from "../components/ecr";
 import { GhcrNamespace } from "../components/ghcr";
 import { RetainedLedger } from "../components/retained";

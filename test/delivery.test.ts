@@ -13,7 +13,7 @@ import { chooseTool, copyArgs, CopyError } from "../runtime/delivery/copy";
 import { deliver } from "../runtime/delivery/deliver";
 import { platformSuffix, type TargetResult } from "../runtime/delivery/deliver";
 import { RegistryError } from "../runtime/delivery/manifest";
-import { parseReference } from "../runtime/delivery/reference";
+import { parseReference } from "../core/reference";
 import { backoffMs, isTransient, withRetry } from "../runtime/delivery/retry";
 import { ecrDeliveryBatches, ecrSessionPolicy, SESSION_POLICY_LIMIT } from "../runtime/mint/ecr";
 import { customer } from "./helpers";
@@ -96,7 +96,7 @@ describe("delivery parts", () => {
     chmodSync(path.join(bin, "skopeo"), 0o755);
     const script = `import("tsx").then(() => {
       const { copyImage } = require("./runtime/delivery/copy.ts");
-      const { parseReference } = require("./runtime/delivery/reference.ts");
+      const { parseReference } = require("./core/reference.ts");
       copyImage("skopeo", { source: parseReference("127.0.0.1:1/a:1"), target: parseReference("127.0.0.1:2/b:1"), targetCredential: { username: "u", password: "s3cret" } });
     });`;
     const child = spawn(process.execPath, ["-e", script], { cwd: path.resolve(__dirname, ".."), env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, XDG_RUNTIME_DIR: runtimeDir }, stdio: "ignore" });

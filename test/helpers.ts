@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { stringify } from "yaml";
-import { parseSettings, type Settings } from "../components/settings";
+import { parseSettings, type Settings } from "../core/settings";
 import { parseRoster, type Roster } from "../customers/roster";
-import { planProgram } from "../cli/plan/plan";
-import type { Ledger } from "../components/ledger";
+import { planProgram } from "../planning/plan";
+import type { Ledger } from "../core/ledger";
 import { program } from "../program";
-import type { RecordedResource } from "../cli/plan/engine";
+import type { RecordedResource } from "../planning/engine";
 
 /** The day every test judges licenses against. */
 export const TODAY = new Date("2026-11-22T12:00:00Z");

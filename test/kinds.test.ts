@@ -2,9 +2,9 @@ import { parseRoster } from "../customers/roster";
 import { describe, expect, it } from "vitest";
 import bcrypt from "bcryptjs";
 import { GAR_WRITER_ROLE, TOKEN_CREATOR_ROLE } from "../components/gar";
-import { namesFor, nameProblems } from "../customers/naming";
-import { aclSchema } from "../runtime/acl";
-import { runUnderMocks, type RecordedResource } from "../cli/plan/engine";
+import { namesFor, nameProblems } from "../core/naming";
+import { aclSchema } from "../core/acl";
+import { runUnderMocks, type RecordedResource } from "../planning/engine";
 import { program } from "../program";
 import { ACCOUNT, customer, owned, planOf, REGION, T, testRoster, testSettings, unwrap } from "./helpers";
 

@@ -4,7 +4,7 @@ import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { createHttpHeaders, type HttpClient, type PipelineRequest } from "@azure/core-rest-pipeline";
 import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
-import { ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS } from "../components/iam";
+import { ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS } from "../core/iam";
 import { mintAcr } from "../runtime/mint/acr";
 import { CredentialCache } from "../runtime/mint/cache";
 import { ecrSessionPolicy, ecrTagDigests, mintEcr, SESSION_POLICY_LIMIT } from "../runtime/mint/ecr";

@@ -4,17 +4,17 @@ import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { type Settings } from "../components/settings";
-import { settingsFromConfig } from "../components/stack-settings";
+import { type Settings } from "../core/settings";
+import { engineConfig } from "../components/stack-settings";
 import { parseRoster, type Roster } from "../customers/roster";
-import { TIERS, REGISTRY_KINDS, tierAllows, type RegistryKind, type Tier } from "../customers/tiers";
-import type { RecordedResource } from "../cli/plan/engine";
-import { planProgram } from "../cli/plan/plan";
-import { readStackConfig } from "../cli/plan/stack";
+import { TIERS, REGISTRY_KINDS, tierAllows, type RegistryKind, type Tier } from "../core/tiers";
+import type { RecordedResource } from "../planning/engine";
+import { planProgram } from "../planning/plan";
+import { readStackConfig, stackSettings as settingsOf } from "../core/stack";
 import { main } from "../cli/main";
 import { evaluate, policyContext, type Violation } from "../policy/evaluate";
 import { analyzerPolicies } from "../policy/pack";
-import { fromRecorded } from "../policy/sources";
+import { fromRecorded } from "../planning/plan";
 import { plainCredentialOutputs, SECRET_SIG, SECRET_SIG_KEY } from "../policy/rules/secrets";
 import { program } from "../program";
 import { customer, T, TODAY } from "./helpers";
@@ -26,7 +26,7 @@ const ROOT = path.resolve(__dirname, "..");
 function stackSettings(stack: "dev" | "prod"): Settings {
   const cfg = readStackConfig(ROOT, stack);
   pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
-  return settingsFromConfig(cfg.file, stack, TODAY);
+  return settingsOf(ROOT, stack, { engineConfig: engineConfig(), today: TODAY }).settings;
 }
 
 const CUSTOMERS = [

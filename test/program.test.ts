@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { ECR_AUTH_ACTION, type PolicyDocument } from "../components/iam";
+import { ECR_AUTH_ACTION, type PolicyDocument } from "../core/iam";
 import { program } from "../program";
-import { runUnderMocks } from "../cli/plan/engine";
-import { TIERS } from "../customers/tiers";
+import { runUnderMocks } from "../planning/engine";
+import { TIERS } from "../core/tiers";
 import { ACCOUNT, customer, owned, planOf, REGION, T, testRoster, testSettings, unwrap } from "./helpers";
 
 const AWS_TYPES: string[] = Object.values(T).filter((t) => t.startsWith("aws:"));

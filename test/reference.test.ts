@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatReference, parseReference } from "../runtime/delivery/reference";
+import { formatReference, parseReference } from "../core/reference";
 
 const D = `sha256:${"a".repeat(64)}`;
 

@@ -4,11 +4,11 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../cli/main";
 import { tempDir } from "./tmp";
-import { parseLedger } from "../components/ledger";
+import { parseLedger } from "../core/ledger";
 import { customer, owned, testRoster, testSettings, T } from "./helpers";
-import { planProgram } from "../cli/plan/plan";
+import { planProgram } from "../planning/plan";
 import { program } from "../program";
-import { runUnderMocks } from "../cli/plan/engine";
+import { runUnderMocks } from "../planning/engine";
 
 const planWith = async (customers: unknown[], ledger: Record<string, unknown> = {}, over: Record<string, unknown> = {}) => {
   const settings = testSettings(over);

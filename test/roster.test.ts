@@ -2,9 +2,9 @@ import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadRoster, parseRoster, RosterError, type RosterProblem } from "../customers/roster";
-import { namesFor, nameProblems } from "../customers/naming";
+import { namesFor, nameProblems } from "../core/naming";
 import { customerState } from "../customers/status";
-import { DEFAULT_TIER_TABLE, STATUSES, TIERS } from "../customers/tiers";
+import { DEFAULT_TIER_TABLE, STATUSES, TIERS } from "../core/tiers";
 import { customer, rosterYaml } from "./helpers";
 import { tempDir } from "./tmp";
 

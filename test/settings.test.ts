@@ -2,10 +2,10 @@ import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { parseSettings, SettingsError } from "../components/settings";
-import { settingsFromConfig } from "../components/stack-settings";
-import { DEFAULT_TIER_TABLE } from "../customers/tiers";
-import { readStackConfig } from "../cli/plan/stack";
+import { parseSettings, SettingsError } from "../core/settings";
+import { engineConfig } from "../components/stack-settings";
+import { DEFAULT_TIER_TABLE } from "../core/tiers";
+import { readStackConfig, stackSettings } from "../core/stack";
 import { BASE_SETTINGS, TODAY, withStackSecrets } from "./helpers";
 import { tempDir } from "./tmp";
 
@@ -88,7 +88,7 @@ describe("stack settings", () => {
     expect(cfg.secretKeys).toContain("github:token");
     expect(cfg.config["github:token"]).toMatch(/^\[secret github:token from Pulumi\.\w+\.yaml: not decrypted offline\]$/);
     pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
-    const s = settingsFromConfig(`Pulumi.${stack}.yaml`, stack, TODAY);
+    const s = stackSettings(dir, stack, { engineConfig: engineConfig(), today: TODAY }).settings;
     expect(s.environment).toBe(stack);
     expect(s.aws?.accountId).toMatch(/^\d{12}$/);
     expect(s.ecr.immutableTags).toBe(stack === "prod");

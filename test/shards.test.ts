@@ -2,8 +2,8 @@ import { parseDocument } from "yaml";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { main } from "../cli/main";
-import { initShardStacks } from "../cli/plan/shard-init";
-import { loadStack } from "../cli/plan/stack";
+import { initShardStacks } from "../planning/shard-init";
+import { loadStackContext } from "../core/stack";
 import { readAclSource } from "../runtime/broker/broker";
 import { describe, expect, it } from "vitest";
 import { InvalidInput } from "../core/errors";
@@ -125,12 +125,12 @@ describe("intake shards --init: the shard stack files", () => {
     const { dir } = project(3);
     const r = initShardStacks({ projectDir: dir, stack: "prod", platformStack: REF });
     expect(r.created.map((f) => path.basename(f))).toEqual(["Pulumi.prod-shard-00.yaml", "Pulumi.prod-shard-01.yaml", "Pulumi.prod-shard-02.yaml"]);
-    const prod = loadStack({ projectDir: dir, stack: "prod" });
+    const prod = loadStackContext({ projectDir: dir, stack: "prod" });
     for (let i = 0; i < 3; i++) {
       const text = fs.readFileSync(path.join(dir, `Pulumi.prod-shard-0${i}.yaml`), "utf8");
       expect(text).not.toContain("secure:");
       expect(text).not.toContain("encryptionsalt");
-      const s = loadStack({ projectDir: dir, stack: `prod-shard-0${i}` });
+      const s = loadStackContext({ projectDir: dir, stack: `prod-shard-0${i}` });
       expect(s.settings.shard).toEqual({ count: 3, index: i, platformStack: REF });
       // Everything else is the platform's, but for the secret (copied with pulumi config cp).
       expect(s.settings.ghcr).toEqual({ ...prod.settings.ghcr, machineUserTokens: {} });
@@ -196,7 +196,7 @@ describe("intake shards --init: the shard stack files", () => {
     const doc = parseDocument(fs.readFileSync(prodFile, "utf8"));
     doc.setIn(["config", "registry-intake:ecr", "keepImages"], 77);
     fs.writeFileSync(prodFile, doc.toString());
-    for (const stack of ["prod-shard-00", "prod-shard-01"]) expect(loadStack({ projectDir: dir, stack }).settings.ecr.keepImages).toBe(77);
+    for (const stack of ["prod-shard-00", "prod-shard-01"]) expect(loadStackContext({ projectDir: dir, stack }).settings.ecr.keepImages).toBe(77);
     const out: string[] = [];
     const io = { out: (s: string) => out.push(s), err: (s: string) => out.push(s) };
     expect(await main(["shards", "--stack", "prod", "--check", "--project", dir], io)).toBe(0);
@@ -214,7 +214,7 @@ describe("intake shards --init: the shard stack files", () => {
     const good = fs.readFileSync(file, "utf8");
     const problem = (stack: string) => {
       try {
-        loadStack({ projectDir: dir, stack });
+        loadStackContext({ projectDir: dir, stack });
       } catch (e) {
         expect(e).toBeInstanceOf(InvalidInput);
         return (e as Error).message;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { configWarnings, LIMITS, quotaWarnings } from "../cli/plan/warnings";
-import type { PlannedResource } from "../cli/plan/plan";
+import { configWarnings, LIMITS, quotaWarnings } from "../planning/warnings";
+import type { PlannedResource } from "../planning/plan";
 import { customer, planOf, testRoster, testSettings } from "./helpers";
 
 function many(type: string, n: number): PlannedResource[] {

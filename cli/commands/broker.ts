@@ -6,7 +6,7 @@ import { mintFor } from "../../runtime/mint";
 import { CredentialCache } from "../../runtime/mint/cache";
 import { ghcrTokenVariable } from "../../runtime/mint/ghcr-distribution";
 import { projectDirOf, listenAddress, stackName, ttlSeconds, type CommandContext } from "../options";
-import { loadStack } from "../plan/stack";
+import { loadStackContext } from "../../core/stack";
 
 /** `intake broker`. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -27,7 +27,7 @@ export function register(cli: Command, ctx: CommandContext): void {
     .action(async (opts: { acl: string; roster: string; listen: { host: string; port: number }; key: string; cert: string; service: string; issuer: string; ttl: number; callerTokens?: string; stack: string; project?: string }) => {
       const key = loadSigningKey(opts.key, opts.cert);
       const projectDir = projectDirOf(opts);
-      const stackSettings = loadStack({ projectDir, stack: opts.stack, rosterPath: path.resolve(opts.roster) }).settings;
+      const stackSettings = loadStackContext({ projectDir, stack: opts.stack, rosterPath: path.resolve(opts.roster) }).settings;
       const cache = new CredentialCache();
       const { TokenBroker: Broker } = await import("../../runtime/broker/broker.js");
       const broker = new Broker({
@@ -37,7 +37,7 @@ export function register(cli: Command, ctx: CommandContext): void {
           ? {
               callerTokensFile: opts.callerTokens,
               mint: (customer, kind) => {
-                const { settings, roster } = loadStack({ projectDir, stack: opts.stack, rosterPath: path.resolve(opts.roster) });
+                const { settings, roster } = loadStackContext({ projectDir, stack: opts.stack, rosterPath: path.resolve(opts.roster) });
                 return cache.get({ customer, kind }, () =>
                   mintFor(customer, kind, { settings, roster, signingKey: key, azureSubscriptionId: process.env.AZURE_SUBSCRIPTION_ID, ghcrToken: process.env[ghcrTokenVariable(customer)], acrPasswordSlot: "password1" }),
                 );

@@ -1,17 +1,17 @@
 import { Command } from "commander";
 import * as path from "node:path";
 import { EXIT, IntakeError } from "../../core/errors";
-import { REGISTRY_KINDS, type RegistryKind } from "../../customers/tiers";
+import { REGISTRY_KINDS, type RegistryKind } from "../../core/tiers";
 import { loadPrivateSigningKey } from "../../runtime/broker/keys";
 import { chooseTool } from "../../runtime/delivery/copy";
 import { discoverCredential } from "../../runtime/delivery/credentials";
 import { deliver, type DeliveryPlanTarget, type TargetResult } from "../../runtime/delivery/deliver";
-import { parseReference } from "../../runtime/delivery/reference";
+import { parseReference } from "../../core/reference";
 import { stackDelivery } from "../../runtime/delivery/stack";
 import { ghcrTokenVariable } from "../../runtime/mint/ghcr-distribution";
 import { DeliveryProgress, resultLine, summaryLine } from "../deliver";
 import { projectDirOf, idList, InputError, kindList, positiveInt, stackName, writeOut, type CommandContext } from "../options";
-import { loadStack } from "../plan/stack";
+import { loadStackContext } from "../../core/stack";
 
 /** `intake deliver`. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -39,7 +39,7 @@ export function register(cli: Command, ctx: CommandContext): void {
         json?: string; stack: string; roster?: string; key?: string; subscription?: string; sourceConfig?: string; project?: string;
       }) => {
         const projectDir = projectDirOf(opts);
-        const { settings, roster } = loadStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
+        const { settings, roster } = loadStackContext({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
         let source;
         try {
           source = parseReference(opts.source);

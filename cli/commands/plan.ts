@@ -22,7 +22,7 @@ export function register(cli: Command, ctx: CommandContext): void {
       const ledger = readLedgerFile(opts.retained);
       if (ledger && opts.base) throw new InputError("--retained and --base: pick one (--retained shows adoption in a full plan)");
       if (opts.base) {
-        const { planDiff, renderDiffMarkdown, renderDiffText } = await import("../plan/diff.js");
+        const { planDiff, renderDiffMarkdown, renderDiffText } = await import("../../planning/diff.js");
         const diff = await planDiff({ projectDir, stack: opts.stack, base: opts.base, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig });
         ctx.io.out(renderDiffText(diff));
         if (opts.json) writeOut(opts.json, JSON.stringify(diff, null, 2) + "\n");
@@ -30,8 +30,8 @@ export function register(cli: Command, ctx: CommandContext): void {
         if (diff.violations.some((v) => v.enforcement === "mandatory")) ctx.exit(EXIT.violations);
         return;
       }
-      const { planStack } = await import("../plan/plan.js");
-      const { renderMarkdown, renderText } = await import("../plan/render.js");
+      const { planStack } = await import("../../planning/plan.js");
+      const { renderMarkdown, renderText } = await import("../render.js");
       const { plan } = await planStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig, ledger });
       const { recorded: _recorded, ...result } = plan;
       ctx.io.out(renderText(result));

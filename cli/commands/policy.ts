@@ -17,7 +17,7 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .action(async (opts: { stackExport: string; stack?: string; roster?: string; policyConfig?: string; json?: string; project?: string }) => {
       const projectDir = projectDirOf(opts);
-      const { auditStackExport, renderAudit } = await import("../audit.js");
+      const { auditStackExport, renderAudit } = await import("../../policy/audit.js");
       const result = auditStackExport({
         projectDir,
         exportFile: opts.stackExport,

@@ -3,8 +3,8 @@ import * as path from "node:path";
 import { EXIT } from "../../core/errors";
 import { shardOf, shardStackName } from "../../customers/shards";
 import { projectDirOf, InputError, plural, stackName, type CommandContext } from "../options";
-import { checkShardStacks, initShardStacks } from "../plan/shard-init";
-import { loadStack } from "../plan/stack";
+import { checkShardStacks, initShardStacks } from "../../planning/shard-init";
+import { loadStackContext } from "../../core/stack";
 
 /** `intake shards`. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -49,13 +49,13 @@ export function register(cli: Command, ctx: CommandContext): void {
         return;
       }
       if (opts.base) {
-        const { affectedStacks } = await import("../plan/diff.js");
+        const { affectedStacks } = await import("../../planning/diff.js");
         const r = affectedStacks({ projectDir, stack: opts.stack, base: opts.base, rosterPath });
         if (opts.json) ctx.io.out(JSON.stringify(r));
         else ctx.io.out(r.stacks.length ? r.stacks.join("\n") : `no stack is touched by changes since ${opts.base}`);
         return;
       }
-      const { settings, roster } = loadStack({ projectDir, stack: opts.stack, rosterPath });
+      const { settings, roster } = loadStackContext({ projectDir, stack: opts.stack, rosterPath });
       const sh = settings.shard;
       const rows = sh
         ? Array.from({ length: sh.count }, (_, i) => ({ stack: shardStackName(opts.stack, i, sh.count), customers: roster.customers.filter((c) => shardOf(c, sh.count) === i).map((c) => c.id) }))

@@ -1,13 +1,13 @@
 import { Command } from "commander";
 import * as path from "node:path";
 import { EXIT } from "../../core/errors";
-import { REGISTRY_KINDS, type RegistryKind } from "../../customers/tiers";
-import { customerById } from "../../runtime/access";
+import { REGISTRY_KINDS, type RegistryKind } from "../../core/tiers";
+import { customerById } from "../../core/access";
 import { loadPrivateSigningKey } from "../../runtime/broker/keys";
 import { AccessDenied, dockerConfig, mintFor } from "../../runtime/mint";
 import { ghcrTokenVariable } from "../../runtime/mint/ghcr-distribution";
 import { projectDirOf, InputError, outputFormat, registryKind, stackName, type CommandContext } from "../options";
-import { loadStack } from "../plan/stack";
+import { loadStackContext } from "../../core/stack";
 
 /** `intake token`. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -24,7 +24,7 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .action(async (opts: { customer: string; kind: RegistryKind; stack: string; roster?: string; format: "json" | "docker-config"; key?: string; subscription?: string; project?: string }) => {
       const projectDir = projectDirOf(opts);
-      const { settings, roster } = loadStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
+      const { settings, roster } = loadStackContext({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
       if (!customerById(roster, opts.customer)) throw new InputError(`--customer: ${opts.customer} is not in ${roster.source}`);
       const envName = ghcrTokenVariable(opts.customer);
       try {

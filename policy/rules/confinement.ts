@@ -1,4 +1,4 @@
-import { ECR_AUTH_ACTION } from "../../components/iam";
+import { ECR_AUTH_ACTION } from "../../core/iam";
 import { customerOf, get, shown, type Finding, type IntakeResource, type IntakeRule } from "../model";
 
 interface Statement {

@@ -1,4 +1,4 @@
-import { LABEL } from "../../components/labels";
+import { LABEL } from "../../core/labels";
 import { customerOf, get, kindOfType, shown, type Finding, type IntakeRule } from "../model";
 
 /** ECR repositories scan on push. */

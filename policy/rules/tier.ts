@@ -1,4 +1,4 @@
-import { tierAllows } from "../../customers/tiers";
+import { tierAllows } from "../../core/tiers";
 import { customerOf, kindOfType, shown, type Finding, type IntakeResource, type IntakeRule, type PolicyContext } from "../model";
 
 /** Resource types that are credentials or grants (deleted when a customer is offboarded). */
@@ -29,7 +29,7 @@ function owner(r: IntakeResource, ctx: PolicyContext) {
 /** No resource for a registry kind outside the customer's tier, and none for a customer the roster does not list. */
 export const tierAllowsKind: IntakeRule = {
   name: "tier-allows-kind",
-  description: "A customer has resources only on the registry kinds its license tier allows (customers/tiers.ts).",
+  description: "A customer has resources only on the registry kinds its license tier allows (core/tiers.ts).",
   enforcementLevel: "mandatory",
   resource: (r, ctx): Finding[] => {
     const o = owner(r, ctx);

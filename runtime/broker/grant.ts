@@ -1,6 +1,6 @@
 import type { Roster } from "../../customers/roster";
-import { checkAccess, type AccessContext } from "../access";
-import { robotActions, ROBOT_ACTIONS, type AclEntry } from "../acl";
+import { checkAccess, type AccessContext } from "../../core/access";
+import { robotActions, ROBOT_ACTIONS, type AclEntry } from "../../core/acl";
 import { grant, type Access } from "./scope";
 
 /** What a broker judges a token request by, besides the access list: the license context and the stack's prefix. */

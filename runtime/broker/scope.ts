@@ -1,4 +1,4 @@
-import type { AclEntry } from "../acl";
+import type { AclEntry } from "../../core/acl";
 
 export interface Access {
   type: string;

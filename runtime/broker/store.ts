@@ -3,8 +3,8 @@ import * as path from "node:path";
 import type { Logger } from "pino";
 import { issueMessage } from "../../customers/messages";
 import { loadRoster, type Roster, type RosterOptions } from "../../customers/roster";
-import { customerById } from "../access";
-import { aclSchema, type Acl, type AclDelivery, type AclEntry } from "../acl";
+import { customerById } from "../../core/access";
+import { aclSchema, type Acl, type AclDelivery, type AclEntry } from "../../core/acl";
 import { InvalidInput } from "../../core/errors";
 import { parseJsonFile } from "../../core/json";
 

@@ -3,7 +3,7 @@ import { accessSync, chmodSync, constants, existsSync, mkdtempSync, readFileSync
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { baseUrl, type RegistryCredential } from "./manifest";
-import { formatReference, type ImageReference } from "./reference";
+import { formatReference, type ImageReference } from "../../core/reference";
 
 export type CopyTool = "skopeo" | "crane";
 

@@ -1,8 +1,8 @@
 import pLimit from "p-limit";
-import type { RegistryKind } from "../../customers/tiers";
+import type { RegistryKind } from "../../core/tiers";
 import { copyImage, type CopyTool } from "./copy";
 import { manifestParts, RegistryClient, RegistryError, type Manifest, type RegistryCredential } from "./manifest";
-import { formatReference, parseReference, ImageReferenceError, type ImageReference } from "./reference";
+import { formatReference, parseReference, ImageReferenceError, type ImageReference } from "../../core/reference";
 import { attemptsOf, DEFAULT_RETRY, errorText, withRetry, type RetryPolicy } from "./retry";
 import { InvalidInput } from "../../core/errors";
 

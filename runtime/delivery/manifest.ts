@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { apiHost, type ImageReference } from "./reference";
+import { apiHost, type ImageReference } from "../../core/reference";
 
 /** Every manifest type a registry may hold: Distribution 2.8 answers 404 for a stored type not accepted. */
 export const MANIFEST_ACCEPT = [

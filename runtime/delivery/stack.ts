@@ -1,9 +1,9 @@
-import { customerNamespace, registryHost } from "../../components/endpoints";
-import type { Settings } from "../../components/settings";
-import { deliveryRobotName } from "../../customers/naming";
+import { customerNamespace, registryHost } from "../../core/endpoints";
+import type { Settings } from "../../core/settings";
+import { deliveryRobotName } from "../../core/naming";
 import type { Roster } from "../../customers/roster";
-import type { RegistryKind } from "../../customers/tiers";
-import { checkAccess } from "../access";
+import type { RegistryKind } from "../../core/tiers";
+import { checkAccess } from "../../core/access";
 import { mintRobotCredential } from "../broker/broker";
 import { type EcrMintOptions, ecrDeliveryBatches, ecrTagDigests, mintEcrSession } from "../mint/ecr";
 import { defaultPushRoleArn, mintFor, type MintContext } from "../mint/index";

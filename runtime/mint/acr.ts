@@ -1,5 +1,5 @@
 import type { ContainerRegistryManagementClient } from "@azure/arm-containerregistry";
-import { namesFor } from "../../customers/naming";
+import { namesFor } from "../../core/naming";
 import { TOKEN_SECONDS, type MintedCredential } from "./types";
 
 export interface AcrMintOptions {

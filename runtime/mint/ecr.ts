@@ -1,7 +1,7 @@
 import { DescribeImagesCommand, ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
-import { ecrPushPullPolicy, ecrRepositoryArn } from "../../components/iam";
-import { namesFor } from "../../customers/naming";
+import { ecrPushPullPolicy, ecrRepositoryArn } from "../../core/iam";
+import { namesFor } from "../../core/naming";
 import { TOKEN_SECONDS, type MintedCredential } from "./types";
 
 export interface EcrMintOptions {

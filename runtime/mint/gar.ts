@@ -1,4 +1,4 @@
-import { namesFor } from "../../customers/naming";
+import { namesFor } from "../../core/naming";
 import { TOKEN_SECONDS, type MintedCredential } from "./types";
 
 /** The part of a google-auth-library AuthClient the minting uses (GoogleAuth#getClient() gives one). */

@@ -1,4 +1,4 @@
-import { namesFor } from "../../customers/naming";
+import { namesFor } from "../../core/naming";
 import { mintRobotCredential } from "../broker/broker";
 import type { SigningKey } from "../broker/keys";
 import { MissingCredential, type MintedCredential } from "./types";

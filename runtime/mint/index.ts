@@ -1,9 +1,9 @@
-import { awsPartition } from "../../components/iam";
-import type { Settings } from "../../components/settings";
+import { awsPartition } from "../../core/iam";
+import type { Settings } from "../../core/settings";
 import type { Customer, Roster } from "../../customers/roster";
 import { shardOf, shardStackName } from "../../customers/shards";
-import type { RegistryKind } from "../../customers/tiers";
-import { AccessDenied, checkAccess } from "../access";
+import type { RegistryKind } from "../../core/tiers";
+import { AccessDenied, checkAccess } from "../../core/access";
 import type { SigningKey } from "../broker/keys";
 import { mintAcr } from "./acr";
 import { mintEcr } from "./ecr";
@@ -11,7 +11,7 @@ import { mintGar } from "./gar";
 import { ghcrCredential, mintDistribution } from "./ghcr-distribution";
 import { MissingCredential, type MintedCredential } from "./types";
 
-export { AccessDenied } from "../access";
+export { AccessDenied } from "../../core/access";
 
 export interface MintContext {
   settings: Settings;

@@ -1,4 +1,4 @@
-import type { RegistryKind } from "../../customers/tiers";
+import type { RegistryKind } from "../../core/tiers";
 import { InvalidInput } from "../../core/errors";
 
 /** A credential for one customer's namespace on one registry. */

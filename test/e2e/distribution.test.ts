@@ -7,10 +7,10 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { main } from "../../cli/main";
-import { runUnderMocks } from "../../cli/plan/engine";
+import { runUnderMocks } from "../../planning/engine";
 import { parseRoster } from "../../customers/roster";
 import { program } from "../../program";
-import type { Acl } from "../../runtime/acl";
+import type { Acl } from "../../core/acl";
 import { mintRobotCredential, TokenBroker } from "../../runtime/broker/broker";
 import { loadSigningKey, type SigningKey } from "../../runtime/broker/keys";
 import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../helpers";
@@ -18,7 +18,7 @@ import { e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistr
 import { writeOciImage } from "./oci";
 import { RegistryClient } from "../../runtime/delivery/manifest";
 import { copyArgs, copyImage } from "../../runtime/delivery/copy";
-import { parseReference } from "../../runtime/delivery/reference";
+import { parseReference } from "../../core/reference";
 import { tempDir } from "../tmp";
 
 const unavailable = e2eUnavailable();

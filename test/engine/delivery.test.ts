@@ -8,7 +8,7 @@ import { parse, stringify } from "yaml";
 import { TokenBroker } from "../../runtime/broker/broker";
 import { loadSigningKey } from "../../runtime/broker/keys";
 import { RegistryClient } from "../../runtime/delivery/manifest";
-import { parseReference } from "../../runtime/delivery/reference";
+import { parseReference } from "../../core/reference";
 import { customer } from "../helpers";
 import { e2eUnavailable, freePort, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "../e2e/harness";
 import { writeMultiArchImage } from "../e2e/oci";

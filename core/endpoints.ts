@@ -1,5 +1,5 @@
-import { namesFor } from "../customers/naming";
-import type { RegistryKind } from "../customers/tiers";
+import { namesFor } from "./naming";
+import type { RegistryKind } from "./tiers";
 import type { Settings } from "./settings";
 import { awsPartition } from "./iam";
 

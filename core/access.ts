@@ -1,7 +1,7 @@
 import type { Customer, Roster } from "../customers/roster";
 import { customerState } from "../customers/status";
-import { tierAllows, tierKinds, TIERS, type RegistryKind, type TierTable } from "../customers/tiers";
-import { Denied } from "../core/errors";
+import { tierAllows, tierKinds, TIERS, type RegistryKind, type TierTable } from "./tiers";
+import { Denied } from "./errors";
 
 /** A refused credential; the message says what a person would have to change. */
 export class AccessDenied extends Denied {}

@@ -1,11 +1,11 @@
-import { parseReference } from "../runtime/delivery/reference";
+import { parseReference } from "./reference";
 import { z } from "zod";
 import { isLedgerKey } from "./ledger";
-import { REPO_PREFIX, REPO_PREFIX_RULE } from "../customers/naming";
+import { REPO_PREFIX, REPO_PREFIX_RULE } from "./naming";
 import { issueMessage } from "../customers/messages";
 import { GITHUB_LOGIN, isoDate, K8S_NAMESPACE } from "../customers/schema";
-import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, TIERS, type RegistryKind, type TierTable } from "../customers/tiers";
-import { InvalidInput } from "../core/errors";
+import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, TIERS, type RegistryKind, type TierTable } from "./tiers";
+import { InvalidInput } from "./errors";
 
 /** The Pulumi config namespace of this project (the `name` in Pulumi.yaml). */
 export const CONFIG_NAMESPACE = "registry-intake";

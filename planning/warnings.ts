@@ -1,5 +1,5 @@
-import type { Settings } from "../../components/settings";
-import type { Customer } from "../../customers/roster";
+import type { Settings } from "../core/settings";
+import type { Customer } from "../customers/roster";
 import type { PlannedResource } from "./plan";
 
 /** Published default limits that a roster can run into. */

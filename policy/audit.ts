@@ -1,9 +1,7 @@
 import { readFileSync } from "node:fs";
-import * as path from "node:path";
-import { loadRoster } from "../customers/roster";
-import { evaluate, policyContext, type PolicyConfig, type Violation } from "../policy/evaluate";
-import { fromStackExport, parseStackExport, StackExportError } from "../policy/sources";
-import { stackSettings } from "./plan/stack";
+import { evaluate, policyContext, type PolicyConfig, type Violation } from "./evaluate";
+import { fromStackExport, parseStackExport, StackExportError } from "./sources";
+import { loadStackContext } from "../core/stack";
 
 export interface AuditOptions {
   projectDir: string;
@@ -36,11 +34,7 @@ export function auditStackExport(opts: AuditOptions): AuditResult {
   const { resources, stackName, plainOutputs } = fromStackExport(exp);
   const stack = opts.stack ?? stackName;
   if (!stack) throw new StackExportError(opts.exportFile, "holds no resources to take the stack name from; pass --stack");
-  const { settings } = stackSettings(opts.projectDir, stack, { today: opts.today });
-  const roster = loadRoster(opts.rosterPath ?? path.resolve(opts.projectDir, settings.roster), {
-    tierTable: settings.tierTable,
-    prefix: { repoPrefix: settings.repoPrefix },
-  });
+  const { settings, roster } = loadStackContext({ projectDir: opts.projectDir, stack, rosterPath: opts.rosterPath, today: opts.today });
   const violations = evaluate(resources, policyContext(roster, settings), opts.policyConfig);
   for (const o of plainOutputs) {
     violations.push({ policy: "credentials-are-secret", enforcement: "mandatory", customer: null, urn: o.urn, message: `stack output ${o.path} holds a credential in plain text` });

@@ -1,10 +1,10 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { CONFIG_NAMESPACE, referencedStack, SettingsError, settingsFromValues, shardOfConfig, shardStackConfig, type Settings } from "../../components/settings";
-import { shardStackName } from "../../customers/shards";
-import { loadRoster, parseRoster, type Roster } from "../../customers/roster";
-import { InvalidInput } from "../../core/errors";
+import { CONFIG_NAMESPACE, referencedStack, SettingsError, settingsFromValues, shardOfConfig, shardStackConfig, type Settings } from "./settings";
+import { shardStackName } from "../customers/shards";
+import { loadRoster, parseRoster, type Roster } from "../customers/roster";
+import { InvalidInput } from "./errors";
 
 /**
  * Provider config keys that hold credentials. A stack file that holds one of them in plain
@@ -111,6 +111,14 @@ function replaceSecure(v: unknown, placeholder: (path: string) => string, p = ""
   return v;
 }
 
+/** Config as the engine hands it to a running program (`pulumi up`, an inline program). */
+export interface EngineConfig {
+  /** Flat config (`ns:key` → string; structured values as JSON): `pulumi.runtime.allConfig()`. */
+  values: Record<string, string>;
+  /** Whether a key's value is secret (`pulumi.runtime.isConfigSecret`, where the SDK has it). */
+  isSecret?: (key: string) => boolean;
+}
+
 export interface LoadStackOptions {
   projectDir: string;
   stack: string;
@@ -119,18 +127,28 @@ export interface LoadStackOptions {
   today?: Date;
   /** The stack file's text (e.g. from another git revision) instead of reading it. */
   stackText?: string;
+  /** The config the engine passed to the running program, instead of reading the stack file. */
+  engineConfig?: EngineConfig;
   /** The roster's text instead of reading it. */
   rosterText?: string;
   /** Added to file names in messages, e.g. " at main". */
   label?: string;
 }
 
+export interface StackContext {
+  settings: Settings;
+  roster: Roster;
+  stackConfig: StackConfig;
+}
+
 /**
- * The stack's settings (from Pulumi.<stack>.yaml, read the way the engine hands config to the
- * program) and its roster, both validated. Loads neither the Pulumi SDK nor the program, so the
- * credential helper and `intake token` start quickly.
+ * The one way every entry point (index.ts under the engine, each CLI command, the audit, the
+ * policy pack, the broker, onboarding) gets a stack's settings and roster: the settings from
+ * Pulumi.<stack>.yaml (read the way the engine hands config to the program) or from the engine's
+ * own config, then the roster the settings name, both validated. Loads neither the Pulumi SDK nor
+ * the program, so the credential helper and `intake token` start quickly.
  */
-export function loadStack(opts: LoadStackOptions): { settings: Settings; roster: Roster; stackConfig: StackConfig } {
+export function loadStackContext(opts: LoadStackOptions): StackContext {
   const { settings, stackConfig } = stackSettings(opts.projectDir, opts.stack, opts);
   const rosterPath = opts.rosterPath ?? path.resolve(opts.projectDir, settings.roster);
   const rosterOpts = { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } };
@@ -139,13 +157,26 @@ export function loadStack(opts: LoadStackOptions): { settings: Settings; roster:
   return { settings, roster, stackConfig };
 }
 
-/** A stack file's settings, validated (without its roster); `text` stands in for the file's contents. */
-export function stackSettings(projectDir: string, stack: string, o: { stackText?: string; label?: string; today?: Date } = {}): { settings: Settings; stackConfig: StackConfig } {
-  const own = readStackConfig(projectDir, stack, o.stackText);
-  const source = `${shownPath(own.file)}${o.label ?? ""}`;
+/** A stack's settings, validated (without its roster); `stackText` or `engineConfig` stand in for the file. */
+export function stackSettings(
+  projectDir: string,
+  stack: string,
+  o: { stackText?: string; engineConfig?: EngineConfig; label?: string; today?: Date } = {},
+): { settings: Settings; stackConfig: StackConfig } {
+  const own: StackConfig = o.engineConfig
+    ? {
+        stack,
+        file: path.join(projectDir, `Pulumi.${stack}.yaml`),
+        config: o.engineConfig.values,
+        secretKeys: Object.keys(o.engineConfig.values).filter((k) => o.engineConfig!.isSecret?.(k) ?? false),
+      }
+    : readStackConfig(projectDir, stack, o.stackText);
+  const source = `${o.engineConfig ? path.basename(own.file) : shownPath(own.file)}${o.label ?? ""}`;
   const stackConfig = { ...own, config: withPlatformSettings(projectDir, own.config, source, stack) };
   const secret = new Set(stackConfig.secretKeys);
-  const settings = settingsFromValues(stackConfig.config, (k) => secret.has(k), source, stack, o.today);
+  // The engine may not tell which keys are secret (older SDKs): then nothing is judged by it.
+  const isSecret = o.engineConfig ? o.engineConfig.isSecret : (k: string) => secret.has(k);
+  const settings = settingsFromValues(stackConfig.config, isSecret, source, stack, o.today);
   return { settings, stackConfig };
 }
 

@@ -1,10 +1,10 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
-import { CONFIG_NAMESPACE, referencedStack, SettingsError } from "../../components/settings";
-import { shardOf, shardStackName } from "../../customers/shards";
-import { loadStack, readStackConfig, shownPath, stackSettings, StackConfigError } from "./stack";
-import { InvalidInput } from "../../core/errors";
+import { CONFIG_NAMESPACE, referencedStack, SettingsError } from "../core/settings";
+import { shardOf, shardStackName } from "../customers/shards";
+import { loadStackContext, readStackConfig, shownPath, stackSettings, StackConfigError } from "../core/stack";
+import { InvalidInput } from "../core/errors";
 
 /** Keys of a stack file that belong to that stack alone (its secrets provider and key). */
 const PER_STACK_KEYS = ["encryptionsalt", "secretsprovider", "encryptedkey"];
@@ -32,7 +32,7 @@ export interface ShardInitResult {
  * and nothing is written. Every new file is validated as a stack before any is written.
  */
 export function initShardStacks(o: { projectDir: string; stack: string; platformStack: string }): ShardInitResult {
-  const { settings, roster, stackConfig: base } = loadStack({ projectDir: o.projectDir, stack: o.stack });
+  const { settings, roster, stackConfig: base } = loadStackContext({ projectDir: o.projectDir, stack: o.stack });
   const shown = shownPath(base.file);
   const sh = platformShards(settings, shown, o.stack);
   if (!STACK_REFERENCE.test(o.platformStack) || referencedStack(o.platformStack) !== o.stack) {

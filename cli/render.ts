@@ -1,4 +1,4 @@
-import type { PlanResult, PlannedResource } from "./plan";
+import type { PlanResult, PlannedResource } from "../planning/plan";
 
 /** A short, human name for a resource: its physical name where it has one. */
 export function displayName(r: PlannedResource): string {

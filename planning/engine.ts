@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as settingsRuntime from "@pulumi/pulumi/runtime/settings";
-import { fakeCloud, type FakeCloudContext } from "../../planning/fake-cloud";
+import { fakeCloud, type FakeCloudContext } from "./fake-cloud";
 
 /** One resource the program registered, as the engine saw it. */
 export interface RecordedResource {

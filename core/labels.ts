@@ -1,4 +1,4 @@
-import type { Tier } from "../customers/tiers";
+import type { Tier } from "./tiers";
 import type { EffectiveStatus } from "../customers/status";
 
 export const MANAGED_BY = "registry-intake";

@@ -1,4 +1,4 @@
-import { InvalidInput } from "../../core/errors";
+import { InvalidInput } from "./errors";
 /**
  * Image references as docker and the OCI distribution spec read them:
  * `[registry/]path[:tag][@digest]`, with Docker Hub defaults (`docker.io`, `library/`, `latest`).

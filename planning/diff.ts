@@ -1,18 +1,18 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
-import type { Settings } from "../../components/settings";
-import type { Customer, Roster } from "../../customers/roster";
-import { shardOf, shardStackName } from "../../customers/shards";
-import type { RegistryKind } from "../../customers/tiers";
-import type { PolicyConfig, Violation } from "../../policy/evaluate";
-import { REPLACE_ON } from "../../planning/replace-on";
+import type { Settings } from "../core/settings";
+import type { Customer, Roster } from "../customers/roster";
+import { shardOf, shardStackName } from "../customers/shards";
+import type { RegistryKind } from "../core/tiers";
+import type { PolicyConfig, Violation } from "../policy/evaluate";
+import { REPLACE_ON } from "./replace-on";
 import { planProgram, type PlannedResource } from "./plan";
-import { KEPT_KINDS, ledgerKey, type Ledger } from "../../components/ledger";
-import { program } from "../../program";
+import { KEPT_KINDS, ledgerKey, type Ledger } from "../core/ledger";
+import { program } from "../program";
 import { checkShardStacks } from "./shard-init";
-import { InvalidInput } from "../../core/errors";
-import { loadStack } from "./stack";
+import { InvalidInput } from "../core/errors";
+import { loadStackContext } from "../core/stack";
 
 export type CustomerChangeKind = "added" | "removed" | "tier" | "status" | "registries" | "other";
 
@@ -120,12 +120,12 @@ const label = (r: PlannedResource) => `${r.type.split(":").pop()} ${r.name}`;
  * Only the changed customers are planned, on both sides, so a PR's plan costs what it changes.
  */
 export async function planDiff(o: { projectDir: string; stack: string; base: string; rosterPath?: string; policyConfig?: PolicyConfig }): Promise<PlanDiff> {
-  const head = loadStack({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath });
+  const head = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath });
   const rosterFile = o.rosterPath ?? path.resolve(o.projectDir, head.settings.roster);
   const baseStackText = gitShow(o.projectDir, o.base, `Pulumi.${o.stack}.yaml`);
   const headStackText = readFileSync(path.join(o.projectDir, `Pulumi.${o.stack}.yaml`), "utf8");
   const baseRosterText = gitShow(o.projectDir, o.base, rosterFile) ?? "customers: []\n";
-  const base = loadStack({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath, stackText: baseStackText, rosterText: baseRosterText, label: ` at ${o.base}` });
+  const base = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath, stackText: baseStackText, rosterText: baseRosterText, label: ` at ${o.base}` });
   // A settings change (prefix, kinds, tiers...) can touch every customer: then all are compared.
   const settingsChanged = JSON.stringify({ ...base.settings, asOf: 0 }) !== JSON.stringify({ ...head.settings, asOf: 0 }) || (baseStackText !== undefined && baseStackText !== headStackText);
   let changes = customerChanges(base.roster, head.roster, head.settings);
@@ -246,10 +246,10 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
  * `pulumi up` matrix.
  */
 export function affectedStacks(o: { projectDir: string; stack: string; base: string; rosterPath?: string }): { stacks: string[]; customers: string[]; settingsChanged: boolean } {
-  const head = loadStack({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath });
+  const head = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath });
   const rosterFile = o.rosterPath ?? path.resolve(o.projectDir, head.settings.roster);
   const baseStackText = gitShow(o.projectDir, o.base, `Pulumi.${o.stack}.yaml`);
-  const base = loadStack({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath, stackText: baseStackText, rosterText: gitShow(o.projectDir, o.base, rosterFile) ?? "customers: []\n", label: ` at ${o.base}` });
+  const base = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath, stackText: baseStackText, rosterText: gitShow(o.projectDir, o.base, rosterFile) ?? "customers: []\n", label: ` at ${o.base}` });
   const sh = head.settings.shard;
   const settingsChanged = baseStackText !== readFileSync(path.join(o.projectDir, `Pulumi.${o.stack}.yaml`), "utf8");
   const changed = customerChanges(base.roster, head.roster, head.settings).map((c) => c.id);

@@ -1,15 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
-import { type Settings } from "../../components/settings";
-import { awsPartition } from "../../components/iam";
-import type { Roster } from "../../customers/roster";
-import type { RegistryKind, Tier } from "../../customers/tiers";
-import type { EffectiveStatus } from "../../customers/status";
-import { program } from "../../program";
-import type { Ledger } from "../../components/ledger";
+import { type Settings } from "../core/settings";
+import { awsPartition } from "../core/iam";
+import type { Roster } from "../customers/roster";
+import type { RegistryKind, Tier } from "../core/tiers";
+import type { EffectiveStatus } from "../customers/status";
+import { program } from "../program";
+import type { Ledger } from "../core/ledger";
 import { runUnderMocks, type RecordedResource } from "./engine";
-import { evaluate, policyContext, type PolicyConfig, type Violation } from "../../policy/evaluate";
-import { fromRecorded } from "../../policy/sources";
-import { loadStack, type LoadStackOptions } from "./stack";
+import { evaluate, policyContext, type PolicyConfig, type Violation } from "../policy/evaluate";
+import type { IntakeResource } from "../policy/model";
+import { loadStackContext, type LoadStackOptions } from "../core/stack";
 import { configWarnings, quotaWarnings } from "./warnings";
 
 export const PROJECT = "registry-intake";
@@ -43,7 +43,7 @@ export interface PlannedResource {
   inputs: Record<string, unknown>;
 }
 
-export type { Violation } from "../../policy/evaluate";
+export type { Violation } from "../policy/evaluate";
 
 export interface PlanResult {
   stack: string;
@@ -143,9 +143,25 @@ export interface PlanStackOptions extends LoadStackOptions {
 
 /** Read the stack file and roster the way `pulumi up` would, then plan offline. */
 export async function planStack(opts: PlanStackOptions) {
-  const { settings, roster, stackConfig } = loadStack(opts);
+  const { settings, roster, stackConfig } = loadStackContext(opts);
   // The program reads its settings from `settings`; the SDK's config is set as `pulumi up` would.
   pulumi.runtime.setAllConfig(stackConfig.config, stackConfig.secretKeys);
   return { settings, roster, plan: await planProgram(settings, roster, opts.policyConfig, program, opts.ledger) };
 }
 
+/** Resources of the offline plan, as the policies see them. */
+export function fromRecorded(recorded: RecordedResource[]): IntakeResource[] {
+  return recorded
+    .filter((r) => r.custom)
+    .map((r) => ({
+      urn: r.urn,
+      type: r.type,
+      name: r.name,
+      parent: r.parent,
+      props: { ...r.state, ...r.inputs, id: r.id },
+      secretProps: new Set(r.secretInputs.map((p) => p.split(/[.[]/)[0])),
+      retainOnDelete: r.retainOnDelete,
+      protect: r.protect,
+      additionalSecretOutputs: r.additionalSecretOutputs,
+    }));
+}
