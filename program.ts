@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CustomerRegistries } from "./components/customer";
 import { BuildDelivery } from "./components/delivery";
-import { DistributionService } from "./components/distribution-service";
+import { DistributionService } from "./kinds/distribution/service";
 import { PlatformReference, PlatformRegistries } from "./components/platform";
 import type { Settings } from "./core/settings";
 import type { Roster } from "./customers/roster";

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import pLimit from "p-limit";
-import { customerNamespace } from "../core/endpoints";
+import { customerNamespace } from "../kinds";
 import { type Settings } from "../core/settings";
 import { engineConfig } from "../components/stack-settings";
 import type { Roster } from "../customers/roster";

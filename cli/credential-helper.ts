@@ -1,9 +1,9 @@
 import * as path from "node:path";
-import { registryHost } from "../core/endpoints";
+import { registryHost } from "../kinds";
 import { loadPrivateSigningKey } from "../runtime/broker/keys";
 import { customerById } from "../core/access";
 import { AccessDenied, mintFor } from "../runtime/mint";
-import { ghcrTokenVariable } from "../runtime/mint/ghcr-distribution";
+import { ghcrTokenVariable } from "../kinds/ghcr/mint";
 import { EXIT, IntakeError } from "../core/errors";
 import { loadStackContext } from "../core/stack";
 

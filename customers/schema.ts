@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { CUSTOMER_ID, CUSTOMER_ID_RULE, ECR_REPOSITORY_RULE, isEcrComponent } from "../core/naming";
+import { CUSTOMER_ID, CUSTOMER_ID_RULE } from "../core/naming";
+import { ECR_REPOSITORY_RULE, isEcrComponent } from "../kinds/ecr/kind";
 import { REGISTRY_KINDS, STATUSES, TIERS } from "../core/tiers";
 
 /** A calendar date written YYYY-MM-DD that exists (no 2027-02-30). */

@@ -1,4 +1,5 @@
 import { LABEL } from "../core/labels";
+import { customerFromName } from "../kinds";
 import type { RegistryKind, Tier, TierTable } from "../core/tiers";
 import type { Status } from "../core/tiers";
 
@@ -54,64 +55,12 @@ export interface IntakeRule {
   stack?: (rs: IntakeResource[], ctx: PolicyContext) => Finding[];
 }
 
-/** Which registry kind a resource belongs to, by type; undefined for platform-only types. */
-export function kindOfType(type: string): RegistryKind | undefined {
-  if (/^aws:(ecr\/(repository|lifecyclePolicy):|iam\/(user|userPolicy|accessKey):)/.test(type)) return "ecr";
-  if (/^azure-native:containerregistry:(ScopeMap|Token)$/.test(type)) return "acr";
-  if (/^gcp:(artifactregistry\/(repository|repositoryIamMember):|serviceaccount\/)/.test(type)) return "gar";
-  if (/^github:index\/(repository|team|teamMembership|teamRepository):/.test(type)) return "ghcr";
-  if (type === "random:index/randomPassword:RandomPassword") return "distribution";
-  return undefined;
-}
+/** Which registry kind a resource belongs to, by type (each kind's types in kinds/<kind>/kind.ts). */
+export { kindOfType } from "../kinds";
 
-function escape(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-const patternCache = new Map<string, RegExp>();
-function pattern(source: string): RegExp {
-  let re = patternCache.get(source);
-  if (!re) patternCache.set(source, (re = new RegExp(source)));
-  return re;
-}
-
-/** The customer a name belongs to, per the naming scheme of core/naming.ts. */
+/** The customer a name belongs to, per the naming of its kind (kinds/<kind>/kind.ts). */
 function customerFromNames(r: IntakeResource, prefix: string): string | undefined {
-  const p = escape(prefix);
-  const props = r.props;
-  const str = (k: string) => (typeof props[k] === "string" ? (props[k] as string) : undefined);
-  const m = (re: RegExp, v: string | undefined) => (v === undefined ? undefined : re.exec(v)?.[1]);
-  switch (r.type) {
-    case "aws:ecr/repository:Repository":
-      return m(pattern(`^${p}/([^/]+)/`), str("name"));
-    case "aws:ecr/lifecyclePolicy:LifecyclePolicy":
-      return m(pattern(`^${p}/([^/]+)/`), str("repository"));
-    case "aws:iam/user:User":
-      return m(pattern(`^${p}-customer-(.+)$`), str("name"));
-    case "aws:iam/userPolicy:UserPolicy":
-    case "aws:iam/accessKey:AccessKey":
-      return m(pattern(`^${p}-customer-(.+)$`), str("user"));
-    case "azure-native:containerregistry:ScopeMap":
-      return m(pattern(`^${p}-(.+)-scope$`), str("scopeMapName"));
-    case "azure-native:containerregistry:Token":
-      return m(pattern(`^${p}-(.+)$`), str("tokenName"));
-    case "gcp:artifactregistry/repository:Repository":
-      return m(pattern(`^${p}-(.+)$`), str("repositoryId"));
-    case "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember":
-      return m(pattern(`(?:^|/)${p}-([^/]+)$`), str("repository"));
-    case "gcp:serviceaccount/account:Account":
-      return m(pattern(`^${p}-(.+)$`), str("accountId"));
-    case "gcp:serviceaccount/key:Key":
-    case "gcp:serviceaccount/iAMMember:IAMMember":
-      return m(pattern(`serviceAccounts/${p}-([^@]+)@`), str("serviceAccountId"));
-    case "github:index/repository:Repository":
-    case "github:index/team:Team":
-      return m(pattern(`^${p}-(.+)$`), str("name"));
-    case "github:index/teamRepository:TeamRepository":
-      return m(pattern(`^${p}-(.+)$`), str("repository"));
-    default:
-      return undefined;
-  }
+  return customerFromName(r.type, r.props, prefix);
 }
 
 /** The customer a resource's labels name (tags, GCP labels, Kubernetes labels, GitHub topics, descriptions). */

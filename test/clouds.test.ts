@@ -1,7 +1,7 @@
 // What the clouds would refuse or silently get wrong: the fake cloud's rules, and the program
 // that now keeps within them (each of these failed on the program before its fix).
 import { describe, expect, it } from "vitest";
-import { registryHost } from "../core/endpoints";
+import { registryHost } from "../kinds";
 import { cloudRefusal } from "../planning/fake-cloud";
 import { customer, owned, planOf, T } from "./helpers";
 

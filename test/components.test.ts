@@ -1,8 +1,8 @@
 // Components on their own, without the whole program: what each declares for its arguments.
 import { describe, expect, it } from "vitest";
 import { runUnderMocks } from "../planning/engine";
-import { EcrNamespace } from "../components/ecr";
-import { GhcrNamespace } from "../components/ghcr";
+import { EcrNamespace } from "../kinds/ecr/component";
+import { GhcrNamespace } from "../kinds/ghcr/component";
 import { RetainedLedger } from "../components/retained";
 
 const cloud = { accountId: "111122223333", region: "eu-west-1", githubOwner: "example-org" };

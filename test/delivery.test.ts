@@ -15,7 +15,7 @@ import { platformSuffix, type TargetResult } from "../runtime/delivery/deliver";
 import { RegistryError } from "../runtime/delivery/manifest";
 import { parseReference } from "../core/reference";
 import { backoffMs, isTransient, withRetry } from "../runtime/delivery/retry";
-import { ecrDeliveryBatches, ecrSessionPolicy, SESSION_POLICY_LIMIT } from "../runtime/mint/ecr";
+import { ecrDeliveryBatches, ecrSessionPolicy, SESSION_POLICY_LIMIT } from "../kinds/ecr/mint";
 import { customer } from "./helpers";
 import { e2eUnavailable, makeKeyPair } from "./e2e/harness";
 import { tempDir } from "./tmp";

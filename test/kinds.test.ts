@@ -1,7 +1,7 @@
 import { parseRoster } from "../customers/roster";
 import { describe, expect, it } from "vitest";
 import bcrypt from "bcryptjs";
-import { GAR_WRITER_ROLE, TOKEN_CREATOR_ROLE } from "../components/gar";
+import { GAR_WRITER_ROLE, TOKEN_CREATOR_ROLE } from "../kinds/gar/component";
 import { namesFor, nameProblems } from "../core/naming";
 import { aclSchema } from "../core/acl";
 import { runUnderMocks, type RecordedResource } from "../planning/engine";

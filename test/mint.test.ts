@@ -5,14 +5,14 @@ import { createHttpHeaders, type HttpClient, type PipelineRequest } from "@azure
 import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
 import { ECR_PULL_ACTIONS, ECR_PUSH_ACTIONS } from "../core/iam";
-import { mintAcr } from "../runtime/mint/acr";
+import { mintAcr } from "../kinds/acr/mint";
 import { CredentialCache } from "../runtime/mint/cache";
-import { ecrSessionPolicy, ecrTagDigests, mintEcr, SESSION_POLICY_LIMIT } from "../runtime/mint/ecr";
+import { ecrSessionPolicy, ecrTagDigests, mintEcr, SESSION_POLICY_LIMIT } from "../kinds/ecr/mint";
 import { stackDelivery } from "../runtime/delivery/stack";
 import type { CredentialGroup } from "../runtime/delivery/deliver";
 import { customer, testRoster, testSettings } from "./helpers";
-import { GAR_SCOPE, mintGar } from "../runtime/mint/gar";
-import { ghcrCredential } from "../runtime/mint/ghcr-distribution";
+import { GAR_SCOPE, mintGar } from "../kinds/gar/mint";
+import { ghcrCredential } from "../kinds/ghcr/mint";
 import type { MintedCredential } from "../runtime/mint/types";
 
 describe("ecr: AssumeRole with the customer's session policy, then GetAuthorizationToken", () => {

@@ -4,7 +4,7 @@ import { loadSigningKey } from "../../runtime/broker/keys";
 import { TTL_BOUNDS } from "../../runtime/broker/ttl";
 import { mintFor } from "../../runtime/mint";
 import { CredentialCache } from "../../runtime/mint/cache";
-import { ghcrTokenVariable } from "../../runtime/mint/ghcr-distribution";
+import { ghcrTokenVariable } from "../../kinds/ghcr/mint";
 import { projectDirOf, listenAddress, stackName, ttlSeconds, type CommandContext } from "../options";
 import { loadStackContext } from "../../core/stack";
 

@@ -8,7 +8,7 @@ import { discoverCredential } from "../../runtime/delivery/credentials";
 import { deliver, type DeliveryPlanTarget, type TargetResult } from "../../runtime/delivery/deliver";
 import { parseReference } from "../../core/reference";
 import { stackDelivery } from "../../runtime/delivery/stack";
-import { ghcrTokenVariable } from "../../runtime/mint/ghcr-distribution";
+import { ghcrTokenVariable } from "../../kinds/ghcr/mint";
 import { DeliveryProgress, resultLine, summaryLine } from "../deliver";
 import { projectDirOf, idList, InputError, kindList, positiveInt, stackName, writeOut, type CommandContext } from "../options";
 import { loadStackContext } from "../../core/stack";

@@ -5,7 +5,7 @@ import { REGISTRY_KINDS, type RegistryKind } from "../../core/tiers";
 import { customerById } from "../../core/access";
 import { loadPrivateSigningKey } from "../../runtime/broker/keys";
 import { AccessDenied, dockerConfig, mintFor } from "../../runtime/mint";
-import { ghcrTokenVariable } from "../../runtime/mint/ghcr-distribution";
+import { ghcrTokenVariable } from "../../kinds/ghcr/mint";
 import { projectDirOf, InputError, outputFormat, registryKind, stackName, type CommandContext } from "../options";
 import { loadStackContext } from "../../core/stack";
 

@@ -1,4 +1,7 @@
+import type { Settings } from "../../core/settings";
 import type { RegistryKind } from "../../core/tiers";
+import type { Customer, Roster } from "../../customers/roster";
+import type { SigningKey } from "../broker/keys";
 import { InvalidInput } from "../../core/errors";
 
 /** A credential for one customer's namespace on one registry. */
@@ -24,3 +27,23 @@ export const TOKEN_SECONDS = 3600;
 
 /** A credential source the caller must supply is missing (a key file, a subscription, a PAT variable): bad input, not a failure. */
 export class MissingCredential extends InvalidInput {}
+
+export interface MintContext {
+  settings: Settings;
+  roster: Roster;
+  /** distribution: the broker's private key. */
+  signingKey?: SigningKey;
+  /** ghcr: the customer's machine-user PAT (the stack secret, decrypted by the caller). */
+  ghcrToken?: string;
+  /** acr: the subscription of the shared registry. */
+  azureSubscriptionId?: string;
+  /** ecr: the push role; default the one the platform declares. */
+  pushRoleArn?: string;
+  /** acr: which of the token's two password slots to regenerate (the broker's endpoint keeps password1, one-off mints use password2). */
+  acrPasswordSlot?: "password1" | "password2";
+  /** YYYY-MM-DD; default today. A stack's pinned asOf is for plans, never for minting. */
+  today?: string;
+}
+
+/** One kind's minting, after the license check allowed `customer`: each kind's in kinds/<kind>/mint.ts. */
+export type Minter = (customer: Customer, ctx: MintContext) => Promise<MintedCredential>;

@@ -1,7 +1,9 @@
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
-import type { EffectiveStatus } from "../customers/status";
-import { RetainedLedger } from "./retained";
+import type { EffectiveStatus } from "../../customers/status";
+import { RetainedLedger } from "../../components/retained";
+import { need, type KindBuilder } from "../../components/kind";
+import { labelDescription } from "../../core/labels";
 
 export interface GhcrNamespaceArgs {
   /** The GitHub organisation (the provider's `github:owner`). */
@@ -89,3 +91,30 @@ export class GhcrNamespace extends pulumi.ComponentResource {
     this.registerOutputs({ namespace: this.namespace, repositoryName: this.repositoryName, teamSlug: this.teamSlug });
   }
 }
+
+/** A customer's GHCR part: repository, team and memberships; the machine user's PAT, where stored, is the pull credential. */
+export const build: KindBuilder = (ctx) => {
+  const gh = need(ctx.settings.ghcr, "settings.ghcr", ctx.customer.id);
+  const machineUser = ctx.customer.github?.machineUser;
+  const members = [...new Set([...(ctx.customer.github?.members ?? []), ...(machineUser ? [machineUser] : [])])];
+  new GhcrNamespace(
+    `${ctx.name}-ghcr`,
+    {
+      owner: gh.owner,
+      repositoryName: ctx.names.githubRepository,
+      teamName: ctx.names.githubTeam,
+      displayName: ctx.customer.name,
+      members,
+      status: ctx.state.status,
+      topics: ["registry-intake", `customer-${ctx.customer.id}`, `tier-${ctx.customer.tier}`],
+      description: labelDescription(`Container packages of ${ctx.customer.name}`, ctx.tags),
+      ledger: ctx.ledger,
+    },
+    { parent: ctx.parent },
+  );
+  const token = gh.machineUserTokens[ctx.customer.id];
+  // The PAT is the operator's, stored as a Pulumi secret; it is long-lived and cannot be scoped.
+  return machineUser && token && ctx.state.status === "active"
+    ? { credentialId: pulumi.output(machineUser), credentialSecret: pulumi.secret(token), pull: { username: machineUser, password: pulumi.secret(token) } }
+    : {};
+};

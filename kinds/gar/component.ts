@@ -1,8 +1,10 @@
 import * as artifactregistry from "@pulumi/gcp/artifactregistry";
 import * as serviceaccount from "@pulumi/gcp/serviceaccount";
 import * as pulumi from "@pulumi/pulumi";
-import type { EffectiveStatus } from "../customers/status";
-import { RetainedLedger } from "./retained";
+import type { EffectiveStatus } from "../../customers/status";
+import { RetainedLedger } from "../../components/retained";
+import { need, type KindBuilder } from "../../components/kind";
+import { gcpLabels } from "../../core/labels";
 
 export interface GarNamespaceArgs {
   project: string;
@@ -125,3 +127,30 @@ export class GarNamespace extends pulumi.ComponentResource {
     this.registerOutputs({ repositoryUrl: this.repositoryUrl, serviceAccountEmail: this.serviceAccountEmail, serviceAccountKey: this.serviceAccountKey });
   }
 }
+
+/** A customer's Artifact Registry part: its repository and service account (a key only where the stack allows keys). */
+export const build: KindBuilder = (ctx) => {
+  const g = need(ctx.settings.gar, "settings.gar", ctx.customer.id);
+  const ns = new GarNamespace(
+    `${ctx.name}-gar`,
+    {
+      project: g.project,
+      location: g.location,
+      repositoryId: ctx.names.garRepositoryId,
+      serviceAccountId: ctx.names.gcpServiceAccountId,
+      displayName: ctx.customer.name,
+      status: ctx.state.status,
+      immutableTags: g.immutableTags,
+      untaggedExpiryDays: g.untaggedExpiryDays,
+      keepVersions: g.keepVersions,
+      serviceAccountKey: g.serviceAccountKeys,
+      runtimeMember: g.runtimeMember,
+      labels: gcpLabels(ctx.tags),
+      ledger: ctx.ledger,
+    },
+    { parent: ctx.parent },
+  );
+  return g.serviceAccountKeys
+    ? { credentialId: ns.serviceAccountEmail, credentialSecret: ns.serviceAccountKey, pull: { username: "_json_key_base64", password: ns.serviceAccountKey } }
+    : {};
+};

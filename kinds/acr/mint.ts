@@ -1,6 +1,6 @@
 import type { ContainerRegistryManagementClient } from "@azure/arm-containerregistry";
 import { namesFor } from "../../core/naming";
-import { TOKEN_SECONDS, type MintedCredential } from "./types";
+import { MissingCredential, TOKEN_SECONDS, type MintedCredential, type Minter } from "../../runtime/mint/types";
 
 export interface AcrMintOptions {
   customerId: string;
@@ -37,3 +37,13 @@ export async function mintAcr(o: AcrMintOptions): Promise<MintedCredential> {
     scope: { token: tokenId, scopeMap: n.acrScopeMapName },
   };
 }
+
+/** A 1 h password of the customer's token, generated with the platform's Azure identity. */
+export const mint: Minter = async (c, ctx) => {
+  const s = ctx.settings;
+  if (!ctx.azureSubscriptionId) throw new MissingCredential("acr: the registry's subscription is needed: pass --subscription ID or set AZURE_SUBSCRIPTION_ID");
+  const [{ ContainerRegistryManagementClient }, { DefaultAzureCredential }] = await Promise.all([import("@azure/arm-containerregistry"), import("@azure/identity")]);
+  const client = new ContainerRegistryManagementClient(new DefaultAzureCredential(), ctx.azureSubscriptionId);
+  // The dynamic import gives the ESM build of the same class the CommonJS type names.
+  return mintAcr({ customerId: c.id, repoPrefix: s.repoPrefix, subscriptionId: ctx.azureSubscriptionId, resourceGroupName: s.acr!.resourceGroupName, registryName: s.acr!.registryName, client: client as never, slot: ctx.acrPasswordSlot ?? "password2" });
+};

@@ -2,12 +2,12 @@ import * as appsv1 from "@pulumi/kubernetes/apps/v1";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { deliveryRobotName } from "../core/naming";
-import type { Roster } from "../customers/roster";
+import { deliveryRobotName } from "../../core/naming";
+import type { Roster } from "../../customers/roster";
 import { stringify } from "yaml";
-import type { Acl, AclEntry } from "../core/acl";
-import { MANAGED_BY } from "../core/labels";
-import type { Settings } from "../core/settings";
+import type { Acl, AclEntry } from "../../core/acl";
+import { MANAGED_BY } from "../../core/labels";
+import type { Settings } from "../../core/settings";
 
 export interface DistributionServiceArgs {
   settings: Settings;

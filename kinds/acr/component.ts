@@ -1,6 +1,8 @@
 import * as containerregistry from "@pulumi/azure-native/containerregistry";
 import * as pulumi from "@pulumi/pulumi";
-import type { EffectiveStatus } from "../customers/status";
+import type { EffectiveStatus } from "../../customers/status";
+import { need, type KindBuilder } from "../../components/kind";
+import { labelDescription } from "../../core/labels";
 
 export interface AcrNamespaceArgs {
   resourceGroupName: pulumi.Input<string>;
@@ -71,3 +73,24 @@ export class AcrNamespace extends pulumi.ComponentResource {
     this.registerOutputs({ tokenId: this.tokenId, scopeMapId: this.scopeMapId, actions: this.actions });
   }
 }
+
+/** A customer's ACR part: scope map and token (no password is declared: the runtime mints one with a 1 h expiry). */
+export const build: KindBuilder = (ctx) => {
+  const a = need(ctx.settings.acr, "settings.acr", ctx.customer.id);
+  new AcrNamespace(
+    `${ctx.name}-acr`,
+    {
+      resourceGroupName: a.resourceGroupName,
+      registryName: ctx.platform.acrRegistryName ?? a.registryName,
+      repositoryPrefix: ctx.names.acrRepositoryPrefix,
+      scopeMapName: ctx.names.acrScopeMapName,
+      tokenName: ctx.names.acrTokenName,
+      allowDelete: ctx.customer.acr?.allowDelete ?? false,
+      status: ctx.state.status,
+      description: labelDescription(`registry-intake: ${ctx.customer.name}`, ctx.tags),
+    },
+    { parent: ctx.parent },
+  );
+  // No password is declared: the runtime mints one with a 1 h expiry.
+  return {};
+};

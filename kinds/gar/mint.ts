@@ -1,5 +1,5 @@
 import { namesFor } from "../../core/naming";
-import { TOKEN_SECONDS, type MintedCredential } from "./types";
+import { TOKEN_SECONDS, type MintedCredential, type Minter } from "../../runtime/mint/types";
 
 /** The part of a google-auth-library AuthClient the minting uses (GoogleAuth#getClient() gives one). */
 export interface GoogleRequester {
@@ -40,3 +40,11 @@ export async function mintGar(o: GarMintOptions): Promise<MintedCredential> {
     scope: { serviceAccount: email, repository: `projects/${o.project}/locations/${o.location}/repositories/${n.garRepositoryId}` },
   };
 }
+
+/** A 1 h access token of the customer's service account, by impersonation. */
+export const mint: Minter = async (c, ctx) => {
+  const s = ctx.settings;
+  const { GoogleAuth } = await import("google-auth-library");
+  const client = await new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] }).getClient();
+  return mintGar({ customerId: c.id, repoPrefix: s.repoPrefix, project: s.gar!.project, location: s.gar!.location, client: client as never });
+};

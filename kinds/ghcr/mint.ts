@@ -1,7 +1,8 @@
 import { namesFor } from "../../core/naming";
-import { mintRobotCredential } from "../broker/broker";
-import type { SigningKey } from "../broker/keys";
-import { MissingCredential, type MintedCredential } from "./types";
+import { MissingCredential, type MintedCredential, type Minter } from "../../runtime/mint/types";
+import type { Settings } from "../../core/settings";
+import type { Customer } from "../../customers/roster";
+import { shardOf, shardStackName } from "../../customers/shards";
 import { InvalidInput } from "../../core/errors";
 
 /** The environment variable holding a customer's GHCR machine-user PAT at run time (from the stack secret ghcr.machineUserTokens.<id>). */
@@ -36,17 +37,13 @@ export function ghcrCredential(o: { customerId: string; repoPrefix: string; owne
   };
 }
 
-/** A 1 h robot credential for the self-hosted registry, minted offline with the broker's key. */
-export async function mintDistribution(o: { customerId: string; repoPrefix: string; host: string; service: string; issuer: string; key: SigningKey }): Promise<MintedCredential> {
-  const n = namesFor(o.customerId, { repoPrefix: o.repoPrefix });
-  const { password, expiresAt } = await mintRobotCredential(o.key, { username: n.distributionRobot, service: o.service, issuer: o.issuer });
-  return {
-    kind: "distribution",
-    registry: o.host,
-    namespace: `${o.host}/${n.distributionPathPrefix}`,
-    username: n.distributionRobot,
-    password,
-    expiresAt,
-    scope: { paths: [`${n.distributionPathPrefix}*`] },
-  };
+/** The customer's stored machine-user PAT (nothing short-lived exists on GHCR). */
+export const mint: Minter = async (c, ctx) => {
+  const s = ctx.settings;
+  return ghcrCredential({ customerId: c.id, repoPrefix: s.repoPrefix, owner: s.ghcr!.owner, machineUser: c.github?.machineUser, token: ctx.ghcrToken, stack: patStack(s, c) });
+};
+
+/** The stack whose file holds a customer's machine-user PAT: its shard stack when sharded. */
+function patStack(s: Settings, c: Customer): string {
+  return s.shard && s.shard.index === undefined ? shardStackName(s.stack, shardOf(c, s.shard.count), s.shard.count) : s.stack;
 }

@@ -1,9 +1,10 @@
 import * as ecr from "@pulumi/aws/ecr";
 import * as iam from "@pulumi/aws/iam";
 import * as pulumi from "@pulumi/pulumi";
-import type { EffectiveStatus } from "../customers/status";
-import { ecrPushPullPolicy } from "../core/iam";
-import { RetainedLedger } from "./retained";
+import type { EffectiveStatus } from "../../customers/status";
+import { ecrPushPullPolicy } from "../../core/iam";
+import { RetainedLedger } from "../../components/retained";
+import { need, type KindBuilder } from "../../components/kind";
 
 export interface EcrNamespaceArgs {
   /** Repository path prefix, ending in `/` (e.g. `intake/acme/`). */
@@ -143,3 +144,28 @@ export class EcrNamespace extends pulumi.ComponentResource {
     });
   }
 }
+
+/** A customer's ECR part: its repositories and IAM user, the access key as a secret output. */
+export const build: KindBuilder = (ctx) => {
+  need(ctx.settings.aws, "settings.aws", ctx.customer.id);
+  const e = ctx.settings.ecr;
+  const ns = new EcrNamespace(
+    `${ctx.name}-ecr`,
+    {
+      repositoryPrefix: ctx.names.ecrRepositoryPrefix,
+      repositories: ["app", ...(ctx.customer.ecr?.repositories ?? []).filter((r) => r !== "app")],
+      userName: ctx.names.iamUserName,
+      userPath: ctx.names.iamPath,
+      status: ctx.state.status,
+      immutableTags: e.immutableTags,
+      scanOnPush: e.scanOnPush,
+      untaggedExpiryDays: e.untaggedExpiryDays,
+      keepImages: e.keepImages,
+      kmsKeyArn: ctx.platform.ecrKmsKeyArn,
+      tags: ctx.tags,
+      ledger: ctx.ledger,
+    },
+    { parent: ctx.parent },
+  );
+  return { credentialId: ns.accessKeyId, credentialSecret: ns.secretAccessKey };
+};

@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import type { EffectiveStatus } from "../customers/status";
-import { robotActions, type AclEntry } from "../core/acl";
-import { LABEL } from "../core/labels";
+import type { EffectiveStatus } from "../../customers/status";
+import { robotActions, type AclEntry } from "../../core/acl";
+import { LABEL } from "../../core/labels";
+import { type KindBuilder } from "../../components/kind";
 
 export interface DistributionNamespaceArgs {
   customerId: string;
@@ -57,3 +58,24 @@ export class DistributionNamespace extends pulumi.ComponentResource {
     this.registerOutputs({ robotUsername: this.robotUsername, robotPassword: this.robotPassword, aclEntry: this.aclEntry });
   }
 }
+
+/** A customer's Distribution part: its robot in the broker's access list. */
+export const build: KindBuilder = (ctx) => {
+  const ns = new DistributionNamespace(
+    `${ctx.name}-distribution`,
+    {
+      customerId: ctx.customer.id,
+      pathPrefix: ctx.names.distributionPathPrefix,
+      robotUsername: ctx.names.distributionRobot,
+      access: ctx.customer.distribution?.access ?? "push",
+      status: ctx.state.status,
+    },
+    { parent: ctx.parent },
+  );
+  return {
+    credentialId: ns.robotUsername,
+    credentialSecret: ns.robotPassword,
+    aclEntry: ns.aclEntry,
+    ...(ctx.state.status === "active" ? { pull: { username: ns.robotUsername, password: ns.robotPassword } } : {}),
+  };
+};

@@ -1,8 +1,10 @@
 import { DescribeImagesCommand, ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
-import { ecrPushPullPolicy, ecrRepositoryArn } from "../../core/iam";
+import { awsPartition, ecrPushPullPolicy, ecrRepositoryArn } from "../../core/iam";
 import { namesFor } from "../../core/naming";
-import { TOKEN_SECONDS, type MintedCredential } from "./types";
+import { TOKEN_SECONDS, type MintedCredential, type Minter } from "../../runtime/mint/types";
+import type { Settings } from "../../core/settings";
+import { each, type SharedDelivery } from "../../runtime/delivery/shared";
 
 export interface EcrMintOptions {
   customerId: string;
@@ -112,3 +114,24 @@ export async function ecrTagDigests(ecr: ECRClient, repositoryName: string): Pro
   }
   return tags;
 }
+
+/** The push role's ARN as the platform (kinds/ecr/platform.ts) names it. */
+export function defaultPushRoleArn(s: Settings): string {
+  return `arn:${awsPartition(s.aws!.region).partition}:iam::${s.aws!.accountId}:role/${s.repoPrefix}/${s.repoPrefix}-ecr-push`;
+}
+
+/** A 12 h ECR token for one customer, through the push role narrowed to its prefix. */
+export const mint: Minter = (c, ctx) => {
+  const s = ctx.settings;
+  return mintEcr({ customerId: c.id, repoPrefix: s.repoPrefix, accountId: s.aws!.accountId, region: s.aws!.region, pushRoleArn: ctx.pushRoleArn ?? defaultPushRoleArn(s) });
+};
+
+/** Delivery: the push role with one session policy over a batch of customers' prefixes (as many as STS's 2,048-character limit allows), so blobs mount within each batch. */
+export const ecrDelivery: SharedDelivery = (customers, o) => {
+  const s = o.settings;
+  const base = { repoPrefix: s.repoPrefix, accountId: s.aws!.accountId, region: s.aws!.region };
+  return each(ecrDeliveryBatches(base, customers), async (batch) => {
+    const { credential: c, ecr } = await mintEcrSession({ ...base, customerId: batch[0], customerIds: batch, pushRoleArn: o.mint.pushRoleArn ?? defaultPushRoleArn(s), ...o.ecr });
+    return { registry: o.registry, credential: { username: c.username, password: c.password }, customers: batch, tagLookup: (repository: string) => ecrTagDigests(ecr, repository) };
+  });
+};

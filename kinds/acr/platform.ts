@@ -1,0 +1,33 @@
+import * as containerregistry from "@pulumi/azure-native/containerregistry";
+import type * as pulumi from "@pulumi/pulumi";
+import type { Settings } from "../../core/settings";
+
+/** The ACR part of the platform: the one shared registry every customer's scope map and token live in, and its replicas. */
+export function acrPlatform(name: string, a: NonNullable<Settings["acr"]>, tags: Record<string, string>, parent: pulumi.Resource): { registryName: pulumi.Output<string>; loginServer: pulumi.Output<string> } {
+  const registry = new containerregistry.Registry(
+    `${name}-acr`,
+    {
+      resourceGroupName: a.resourceGroupName,
+      registryName: a.registryName,
+      location: a.location,
+      sku: { name: a.sku },
+      adminUserEnabled: false,
+      anonymousPullEnabled: false,
+      policies:
+        a.untaggedRetentionDays === null
+          ? undefined
+          : { retentionPolicy: { status: "enabled", days: a.untaggedRetentionDays } },
+      tags,
+    },
+    // Every customer's images live in this one registry.
+    { parent, retainOnDelete: true },
+  );
+  for (const location of a.replicaLocations) {
+    new containerregistry.Replication(
+      `${name}-acr-replica-${location}`,
+      { resourceGroupName: a.resourceGroupName, registryName: registry.name, replicationName: location, location, tags },
+      { parent },
+    );
+  }
+  return { registryName: registry.name, loginServer: registry.loginServer };
+}

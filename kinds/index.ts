@@ -1,0 +1,68 @@
+import type { Settings } from "../core/settings";
+import type { RegistryKind } from "../core/tiers";
+import { acr, type AcrNames } from "./acr/kind";
+import { distribution, type DistributionNames } from "./distribution/kind";
+import { ecr, type EcrNames } from "./ecr/kind";
+import { gar, type GarNames } from "./gar/kind";
+import { ghcr, type GhcrNames } from "./ghcr/kind";
+import type { KindFacts } from "./types";
+
+/**
+ * The registry kinds, each described once in kinds/<kind>/kind.ts. Nothing else branches on the
+ * kind: names, hosts, namespaces and name parsing are asked of these; the customer components
+ * (kinds/components.ts) and the minting (runtime/mint) are tables over the same keys, so the
+ * compiler names every place a new kind must fill. Order: the order name rules are reported in.
+ */
+export const KINDS: Readonly<Record<RegistryKind, KindFacts<object>>> = { ecr, acr, gar, ghcr, distribution };
+const ORDERED = Object.values(KINDS);
+
+/** Every name a customer id turns into, on every kind. */
+export type CustomerNames = EcrNames & AcrNames & GarNames & GhcrNames & DistributionNames;
+
+export function kindNames(id: string, repoPrefix: string): CustomerNames {
+  return Object.assign({}, ...ORDERED.map((k) => k.names(id, repoPrefix))) as CustomerNames;
+}
+
+/** Every provider rule the names of `id` break, as human sentences (the id rule itself is checked by the caller). */
+export function kindNameProblems(id: string, repoPrefix: string): string[] {
+  const problems: string[] = [];
+  for (const k of ORDERED) {
+    const names = k.names(id, repoPrefix);
+    for (const r of k.nameRules) {
+      const value = r.name(names);
+      if (!r.test(value)) problems.push(`gives ${r.provider} name "${value}", which breaks the rule: ${r.rule}`);
+    }
+  }
+  return problems;
+}
+
+/** Where a kind's registry is. One place, used by the program's outputs, the pull secrets and the runtime. */
+export function registryHost(kind: RegistryKind, s: Settings): string {
+  return KINDS[kind].host(s);
+}
+
+/** `host/path/` under which all of a customer's repositories on `kind` live. */
+export function customerNamespace(kind: RegistryKind, id: string, s: Settings): string {
+  const k = KINDS[kind];
+  return `${k.host(s)}/${k.path(k.names(id, s.repoPrefix), s)}`;
+}
+
+/** Which registry kind a resource type belongs to; undefined for platform-only types. */
+export function kindOfType(type: string): RegistryKind | undefined {
+  return ORDERED.find((k) => k.types.test(type))?.kind;
+}
+
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+const OWNERS = new Map(ORDERED.flatMap((k) => k.owners.map((o) => [o.type, o] as const)));
+const patterns = new Map<string, RegExp>();
+
+/** The customer a resource's name says it belongs to, per its kind's naming (undefined where its name says nothing). */
+export function customerFromName(type: string, inputs: Record<string, unknown>, repoPrefix: string): string | undefined {
+  const o = OWNERS.get(type);
+  const value = o && inputs[o.input];
+  if (!o || typeof value !== "string") return undefined;
+  const source = o.pattern(escape(repoPrefix));
+  let re = patterns.get(source);
+  if (!re) patterns.set(source, (re = new RegExp(source)));
+  return re.exec(value)?.[1];
+}

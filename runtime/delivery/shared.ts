@@ -1,0 +1,35 @@
+import type { Settings } from "../../core/settings";
+import type { Roster } from "../../customers/roster";
+import type { EcrMintOptions } from "../../kinds/ecr/mint";
+import type { MintContext } from "../mint/types";
+import type { CredentialFailure, CredentialGroup } from "./deliver";
+
+export interface StackDeliveryOptions {
+  settings: Settings;
+  roster: Roster;
+  /** Minting context for the per-customer kinds (acr, gar, ghcr) and the ECR push role. */
+  mint: Omit<MintContext, "settings" | "roster">;
+  /** distribution: the delivery robot's password (stack output distributionDeliveryPassword), else the broker's key in `mint.signingKey`. */
+  deliveryPassword?: string;
+  /** ecr: clients for tests (STS, and the ECR client of the assumed session). */
+  ecr?: Pick<EcrMintOptions, "sts" | "ecrClient">;
+  /** ghcr: each customer's machine-user PAT. */
+  ghcrToken?: (customer: string) => string | undefined;
+  /** YYYY-MM-DD the licenses are judged against; default today. */
+  today?: string;
+}
+
+/** What a kind with one credential for many customers gets to make its credential groups. */
+export interface SharedDeliveryContext extends StackDeliveryOptions {
+  /** The kind's registry host. */
+  registry: string;
+}
+
+/** A kind whose one credential reaches many customers (blobs mount between them): its credential groups. */
+export type SharedDelivery = (customers: string[], ctx: SharedDeliveryContext) => Promise<(CredentialGroup | CredentialFailure)[]>;
+
+/** One credential per batch of customers; a batch that cannot have one fails alone, with its reason. */
+export async function each(batches: string[][], get: (batch: string[]) => Promise<CredentialGroup>): Promise<(CredentialGroup | CredentialFailure)[]> {
+  const settled = await Promise.allSettled(batches.map(get));
+  return settled.map((r, i) => (r.status === "fulfilled" ? r.value : { customers: batches[i], reason: r.reason instanceof Error ? r.reason.message : String(r.reason) }));
+}
