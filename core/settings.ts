@@ -199,28 +199,37 @@ export const settingsInputSchema = z
     }
   });
 
-export interface Settings {
-  stack: string;
-  environment: "dev" | "staging" | "prod";
-  repoPrefix: string;
-  enabledKinds: RegistryKind[];
-  tags: Record<string, string>;
-  tierTable: TierTable;
-  aws?: z.output<typeof awsSettings>;
-  ecr: Required<z.output<typeof ecrSettings>>;
-  /** `untaggedRetentionDays` is null below Premium, where ACR has no retention policy. */
-  acr?: Omit<z.output<typeof acrSettings>, "untaggedRetentionDays"> & { untaggedRetentionDays: number | null };
-  gar?: Omit<z.output<typeof garSettings>, "immutableTags"> & { immutableTags: boolean };
-  ghcr?: z.output<typeof ghcrSettings>;
-  distribution?: Omit<z.output<typeof distributionSettings>, "realm"> & { realm: string };
-  deliveries: z.output<typeof deliverySettings>[];
-  /** Absent: one stack holds everything. */
-  shard?: z.output<typeof shardSettings>;
-  prices?: z.output<typeof pricesSettings>;
-  retained: z.output<typeof retainedSettings>;
-  asOf: string;
-  roster: string;
+/**
+ * The settings a program runs with: the stack's config, validated, with every default resolved
+ * (a stack's own name, today's date, the tier table, the environment's defaults). The type is the
+ * schema's output, so the two cannot drift apart.
+ */
+export function settingsSchema(stack: string, today = new Date()) {
+  return settingsInputSchema.transform((s) => ({
+    stack,
+    environment: s.environment,
+    repoPrefix: s.repoPrefix,
+    enabledKinds: REGISTRY_KINDS.filter((k) => s.enabledKinds.includes(k)),
+    tags: s.tags,
+    tierTable: (s.tiers ?? DEFAULT_TIER_TABLE) as TierTable,
+    aws: s.aws,
+    ecr: { ...s.ecr, immutableTags: s.ecr.immutableTags ?? s.environment === "prod" },
+    /** `untaggedRetentionDays` is null below Premium, where ACR has no retention policy. */
+    acr: s.acr && { ...s.acr, untaggedRetentionDays: s.acr.sku === "Premium" ? (s.acr.untaggedRetentionDays ?? 7) : null },
+    gar: s.gar && { ...s.gar, immutableTags: s.gar.immutableTags ?? s.environment === "prod" },
+    ghcr: s.ghcr,
+    distribution: s.distribution && { ...s.distribution, realm: s.distribution.realm ?? `https://${s.distribution.host}/auth/token` },
+    deliveries: s.deliveries,
+    /** Absent: one stack holds everything. */
+    shard: s.shard,
+    prices: s.prices,
+    retained: s.retained,
+    asOf: s.asOf ?? today.toISOString().slice(0, 10),
+    roster: s.roster,
+  }));
 }
+
+export type Settings = z.output<ReturnType<typeof settingsSchema>>;
 
 /** Keys that hold JSON (structured config); every other key is a plain string. */
 const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr", "acr", "gar", "ghcr", "distribution", "deliveries", "shard", "prices", "retained"]);
@@ -237,7 +246,7 @@ export class SettingsError extends InvalidInput {
  * `source` names the file or stack in messages.
  */
 export function parseSettings(raw: Record<string, unknown>, stack: string, source: string, today = new Date()): Settings {
-  const r = settingsInputSchema.safeParse(raw, { reportInput: true });
+  const r = settingsSchema(stack, today).safeParse(raw, { reportInput: true });
   if (!r.success) {
     throw new SettingsError(
       source,
@@ -251,27 +260,7 @@ export function parseSettings(raw: Record<string, unknown>, stack: string, sourc
       }),
     );
   }
-  const s = r.data;
-  return {
-    stack,
-    environment: s.environment,
-    repoPrefix: s.repoPrefix,
-    enabledKinds: REGISTRY_KINDS.filter((k) => s.enabledKinds.includes(k)),
-    tags: s.tags,
-    tierTable: s.tiers ?? DEFAULT_TIER_TABLE,
-    aws: s.aws,
-    ecr: { ...s.ecr, immutableTags: s.ecr.immutableTags ?? s.environment === "prod" },
-    acr: s.acr && { ...s.acr, untaggedRetentionDays: s.acr.sku === "Premium" ? (s.acr.untaggedRetentionDays ?? 7) : null },
-    gar: s.gar && { ...s.gar, immutableTags: s.gar.immutableTags ?? s.environment === "prod" },
-    ghcr: s.ghcr,
-    distribution: s.distribution && { ...s.distribution, realm: s.distribution.realm ?? `https://${s.distribution.host}/auth/token` },
-    deliveries: s.deliveries,
-    shard: s.shard,
-    prices: s.prices,
-    retained: s.retained,
-    asOf: s.asOf ?? today.toISOString().slice(0, 10),
-    roster: s.roster,
-  };
+  return r.data;
 }
 
 /** The stack name a stack reference ends with (`org/project/prod` → `prod`). */
