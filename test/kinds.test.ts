@@ -4,6 +4,7 @@ import bcrypt from "bcryptjs";
 import { GAR_WRITER_ROLE, TOKEN_CREATOR_ROLE } from "../kinds/gar/component";
 import { namesFor, nameProblems } from "../core/naming";
 import { aclSchema } from "../core/acl";
+import { customerFromName, kindOfType } from "../kinds";
 import { runUnderMocks, type RecordedResource } from "../planning/engine";
 import { program } from "../program";
 import { ACCOUNT, customer, owned, planOf, REGION, T, testRoster, testSettings, unwrap } from "./helpers";
@@ -275,5 +276,25 @@ describe("names follow every provider's rules", () => {
         expect([`${n.ecrRepositoryPrefix}app`, n.iamUserName, n.acrScopeMapName, n.acrTokenName, n.garRepositoryId, n.gcpServiceAccountId, n.githubRepository, n.githubTeam, "ecr-namespace"]).toContain(name);
       }
     }
+  });
+
+  it("names made and parsed agree: every declared resource a kind reads its owner from names the customer that holds it", async () => {
+    const { plan, recorded } = await planOf(ROSTER, { gar: { project: "intake-test-123", location: "europe-west1", serviceAccountKeys: true } });
+    let parsed = 0;
+    for (const id of IDS) {
+      for (const r of owned(plan, recorded, id)) {
+        const kind = kindOfType(r.type);
+        const byName = customerFromName(r.type, { ...r.state, ...r.inputs }, "intake");
+        if (byName === undefined) continue;
+        parsed++;
+        expect(byName, `${r.type} ${r.name}`).toBe(id);
+        expect(kind, r.type).toBeDefined();
+      }
+    }
+    // ecr (repository, lifecycle, user, policy, key), acr (2), gar (repository, grant, account, key, IAM member), ghcr (3)
+    expect(parsed).toBeGreaterThanOrEqual(IDS.length * 3);
+    // and a prefix that is itself a customer-looking word does not confuse the parse
+    expect(customerFromName("aws:iam/user:User", { name: "intake-customer-acme-eu" }, "intake")).toBe("acme-eu");
+    expect(customerFromName("aws:iam/user:User", { name: "other-customer-acme" }, "intake")).toBeUndefined();
   });
 });
