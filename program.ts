@@ -5,6 +5,7 @@ import { DistributionService } from "./kinds/distribution/service";
 import { PlatformReference, PlatformRegistries } from "./components/platform";
 import type { Settings } from "./core/settings";
 import type { Roster } from "./customers/roster";
+import { revokedCustomers } from "./customers/status";
 import { rosterForShard, shardProblems } from "./customers/shards";
 import { LEDGER_OUTPUT, type Ledger } from "./core/ledger";
 import { RetainedLedger } from "./components/retained";
@@ -43,7 +44,9 @@ export function program(settings: Settings, roster: Roster, previous: Partial<Le
     const problems = shardProblems(roster, settings.shard.count);
     if (problems.length) throw new Error(problems.join("\n"));
   }
-  const platform = role === "shard" ? new PlatformReference(settings) : new PlatformRegistries("platform", { settings });
+  // The push role is the platform's: it revokes the sessions of every customer whose ECR license no longer holds.
+  const revokedEcrCustomers = revokedCustomers(roster, "ecr", settings.asOf);
+  const platform = role === "shard" ? new PlatformReference(settings) : new PlatformRegistries("platform", { settings, revokedEcrCustomers });
   // A shard stack declares its slice of the roster; the platform stack no customers at all.
   const mine = role === "all" ? roster : role === "platform" ? { ...roster, customers: [] } : rosterForShard(roster, settings.shard!.index!, settings.shard!.count);
   const customers = mine.customers.map((customer) => new CustomerRegistries(customer.id, { customer, settings, platform, ledger }));

@@ -145,17 +145,19 @@ async function apply(engine: Engine, t: Target, o: OnboardOptions, id: string, c
   return t.store.underWayWhile(id, edit, async () => {
     const done = await update(engine, t, candidate, o, what);
     await commitRoster(t, edit);
-    await refreshPlatform(engine, t, o, what);
+    await refreshPlatform(engine, t, o, what, action === "offboarded" && roster.customers.some((c) => c.id === id && c.registries.includes("ecr")));
     return result(t, roster, id, action, done);
   });
 }
 
 /**
- * With sharding and a Kubernetes-hosted broker, the platform stack carries the roster the broker
- * judges licenses by: update it too (after the shard, with the roster file as now written).
+ * With sharding, the platform stack carries the roster the Kubernetes-hosted broker judges licenses
+ * by, and the push role that revokes an offboarded ECR customer's sessions: update it too (after
+ * the shard, with the roster file as now written).
  */
-async function refreshPlatform(engine: Engine, t: Target, o: OnboardOptions, what: string): Promise<void> {
-  if (t.shard === undefined || !t.settings.distribution?.kubernetes) return;
+async function refreshPlatform(engine: Engine, t: Target, o: OnboardOptions, what: string, ecr: boolean): Promise<void> {
+  // The broker on Kubernetes judges by the platform's roster; the push role revokes ECR customers' sessions.
+  if (t.shard === undefined || !(t.settings.distribution?.kubernetes || ecr)) return;
   await lockFor(o.stack)(async () => {
     try {
       await update(engine, { ...t, stack: o.stack, shard: undefined }, refused(() => t.store.preview(() => {})), o, `${what} (the broker's roster)`);

@@ -6,6 +6,8 @@ import type { Settings } from "../core/settings";
 
 export interface PlatformRegistriesArgs {
   settings: Settings;
+  /** Customers with ECR whose license no longer holds (suspended, lapsed, offboarded): their sessions are revoked. */
+  revokedEcrCustomers?: string[];
 }
 
 /** What customer components need from the platform: the PlatformRegistries itself, or (on a shard stack) a stack reference to it. */
@@ -48,7 +50,7 @@ export class PlatformRegistries extends pulumi.ComponentResource {
     const tags = platformTags(s.tags);
 
     if (s.enabledKinds.includes("ecr")) {
-      const e = ecrPlatform(name, s, tags, this);
+      const e = ecrPlatform(name, s, tags, this, args.revokedEcrCustomers);
       this.ecrControllerRoleArn = e.controllerRoleArn;
       this.ecrPushRoleArn = e.pushRoleArn;
       this.ecrKmsKeyArn = e.kmsKeyArn;

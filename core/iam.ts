@@ -77,3 +77,22 @@ export const ECR_AUTH_STATEMENT: PolicyStatement = { Sid: "Auth", Effect: "Allow
 export function ecrPushPullPolicy(sid: string, resources: string[]): PolicyDocument {
   return policyDocument(ECR_AUTH_STATEMENT, { Sid: sid, Effect: "Allow", Action: [...ECR_PULL_ACTIONS, ...ECR_PUSH_ACTIONS], Resource: resources });
 }
+
+/** The session tag the runtime puts on every session it mints for one customer (kinds/ecr/mint.ts). */
+export const CUSTOMER_SESSION_TAG = "intake-customer";
+
+/**
+ * Revocation at once: every action denied to push-role sessions tagged for these customers, so an
+ * ECR token minted before a suspension, lapse or offboarding stops working as soon as IAM applies
+ * the policy (seconds), not when the token expires (12 h). Tokens minted after it are refused
+ * before that by the license check.
+ */
+export function revokedSessionsPolicy(customerIds: string[]): PolicyDocument {
+  return policyDocument({
+    Sid: "RevokedCustomerSessions",
+    Effect: "Deny",
+    Action: ["*"],
+    Resource: "*",
+    Condition: { StringEquals: { [`aws:PrincipalTag/${CUSTOMER_SESSION_TAG}`]: [...customerIds].sort() } },
+  });
+}

@@ -1,4 +1,5 @@
-import type { Customer } from "./roster";
+import type { RegistryKind } from "../core/tiers";
+import type { Customer, Roster } from "./roster";
 
 /**
  * What the license means today. `suspended` covers both a suspended status and a lapsed
@@ -19,4 +20,12 @@ export function customerState(c: Pick<Customer, "status" | "license">, asOf: str
   if (c.status === "suspended") return { status: "suspended", reason: "status is suspended" };
   if (c.license.expires < asOf) return { status: "suspended", reason: `license expired on ${c.license.expires}` };
   return { status: "active", reason: `license valid through ${c.license.expires}` };
+}
+
+/** Customers that ask for `kind` and whose license no longer holds (suspended, lapsed, offboarded), sorted. */
+export function revokedCustomers(roster: Pick<Roster, "customers">, kind: RegistryKind, asOf: string): string[] {
+  return roster.customers
+    .filter((c) => c.registries.includes(kind) && customerState(c, asOf).status !== "active")
+    .map((c) => c.id)
+    .sort();
 }

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import type { Settings } from "../core/settings";
 import type { Customer, Roster } from "../customers/roster";
 import { shardOf, shardStackName } from "../customers/shards";
+import { revokedCustomers } from "../customers/status";
 import type { RegistryKind } from "../core/tiers";
 import type { PolicyConfig, Violation } from "../policy/evaluate";
 import { REPLACE_ON } from "./replace-on";
@@ -259,7 +260,9 @@ export function affectedStacks(o: { projectDir: string; stack: string; base: str
   };
   const all = sh ? [o.stack, ...Array.from({ length: sh.count }, (_, i) => shardStackName(o.stack, i, sh.count))] : [o.stack];
   // With a Kubernetes-hosted broker the platform stack carries the roster it judges by.
-  const platformToo = !!head.settings.distribution?.kubernetes && changed.length > 0;
+  // The platform stack's push role revokes the sessions of ECR customers no longer licensed.
+  const revoked = (c: typeof head) => revokedCustomers(c.roster, "ecr", c.settings.asOf).join(",");
+  const platformToo = (!!head.settings.distribution?.kubernetes && changed.length > 0) || (head.settings.enabledKinds.includes("ecr") && revoked(head) !== revoked(base));
   // A shard's own file (its PATs, provider config) changed: that shard too.
   const ownFileChanged = (sh ? all.slice(1) : []).filter((st) => {
     const file = path.join(o.projectDir, `Pulumi.${st}.yaml`);

@@ -9,6 +9,8 @@ export const LIMITS = {
   ecrRepositoriesPerRegion: 10_000,
   garCleanupPoliciesPerRepository: 10,
   iamInlineUserPolicyCharacters: 2_048,
+  /** All inline policies of one role together, without whitespace. */
+  iamInlineRolePolicyCharacters: 10_240,
 } as const;
 
 /** Warn from this share of a limit on, so the warning comes before the roster crosses it. */
@@ -39,6 +41,19 @@ export function quotaWarnings(resources: PlannedResource[], settings: Settings):
     out.push(
       ...check(`IAM users in account ${settings.aws.accountId}`, count("aws:iam/user:User"), LIMITS.iamUsersPerAccount, "ask AWS for a higher quota or spread customers over accounts"),
       ...check(`ECR repositories in ${settings.aws.region}`, count("aws:ecr/repository:Repository"), LIMITS.ecrRepositoriesPerRegion, "ask AWS for a higher quota or spread customers over regions"),
+    );
+  }
+  const pushRole = `${settings.repoPrefix}-ecr-push`;
+  const pushPolicies = resources.filter((r) => r.type === "aws:iam/rolePolicy:RolePolicy" && r.inputs.role === pushRole && typeof r.inputs.policy === "string");
+  if (pushPolicies.length > 0) {
+    const size = pushPolicies.reduce((n, r) => n + (r.inputs.policy as string).replace(/\s+/g, "").length, 0);
+    out.push(
+      ...check(
+        `inline policies of role ${pushRole} (the revoked customers' sessions)`,
+        size,
+        LIMITS.iamInlineRolePolicyCharacters,
+        "drop customers offboarded more than 12 h ago from the roster (their ECR tokens have expired) or shorten long customer ids",
+      ),
     );
   }
   for (const r of resources) {

@@ -115,6 +115,21 @@ describe("intake plan --base", () => {
   });
 });
 
+describe("intake shards --base and revocation", () => {
+  it("suspending an ECR customer touches its shard and the platform stack, whose push role revokes its sessions", async () => {
+    const { dir, write } = repo({ "registry-intake:shard": { count: 4 } });
+    write([customer("acme", "enterprise", LICENSE), customer("globex", "professional", LICENSE), customer("initech", "standard", LICENSE), customer("hooli", "professional", { ...LICENSE, status: "suspended" })]);
+    const r = await cli(["shards", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json"]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out).stacks).toEqual(["ci", shardStackName("ci", shardOf({ id: "hooli" }, 4), 4)].sort());
+    // A customer without ECR suspended: its shard only.
+    const other = repo({ "registry-intake:shard": { count: 4 } });
+    other.write([customer("acme", "enterprise", LICENSE), customer("globex", "professional", LICENSE), customer("initech", "standard", { ...LICENSE, status: "suspended" }), customer("hooli", "professional", LICENSE)]);
+    const o = await cli(["shards", "--stack", "ci", "--project", other.dir, "--base", "HEAD", "--json"]);
+    expect(JSON.parse(o.out).stacks).toEqual([shardStackName("ci", shardOf({ id: "initech" }, 4), 4)]);
+  });
+});
+
 describe("intake plan --base: kept resources", () => {
   it("an offboarding tags the repositories the stack holds orphaned and archives the GitHub one: updates, nothing dropped", async () => {
     const { dir, write } = repo();

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { ECR_AUTH_ACTION, type PolicyDocument } from "../core/iam";
+import { CUSTOMER_SESSION_TAG, ECR_AUTH_ACTION, type PolicyDocument } from "../core/iam";
 import { program } from "../program";
 import { runUnderMocks } from "../planning/engine";
 import { TIERS } from "../core/tiers";
@@ -186,7 +186,7 @@ describe("IAM policies reach only the customer's own repositories", () => {
       { Effect: "Allow", Principal: { AWS: controller.state.arn }, Action: ["sts:AssumeRole", "sts:TagSession"] },
     ]);
     expect(push.inputs.maxSessionDuration).toBe(3600);
-    const policies = new Map(recorded.filter((r) => r.type === T.rolePolicy).map((r) => [r.inputs.role as string, JSON.parse(r.inputs.policy as string) as PolicyDocument]));
+    const policies = new Map(recorded.filter((r) => r.type === T.rolePolicy && r.inputs.name !== "revoked-customer-sessions").map((r) => [r.inputs.role as string, JSON.parse(r.inputs.policy as string) as PolicyDocument]));
     const prefixArn = `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/intake/*`;
     for (const s of policies.get("intake-ecr-push")!.Statement) {
       expect(s.Resource).toEqual(s.Action.includes(ECR_AUTH_ACTION) ? "*" : [prefixArn]);
@@ -238,6 +238,27 @@ describe("license status", () => {
     const [key] = owned(plan, recorded, "acme", T.key);
     expect(key.inputs.status).toBe(keyStatus);
     expect(plan.customers[0].status).toBe(keyStatus === "Active" ? "active" : "suspended");
+  });
+
+  it("sessions of customers no longer licensed are revoked at once: one Deny on the push role by session tag; none while all are licensed", async () => {
+    const roster = [
+      customer("acme", "enterprise"),
+      customer("umbrella", "professional", { status: "suspended" }),
+      customer("hooli", "enterprise", { license: { expires: "2026-11-21" } }), // lapsed yesterday
+      customer("soylent", "professional", { status: "offboarded" }),
+      customer("initech", "standard", { status: "suspended" }), // no ECR: nothing to revoke there
+    ];
+    const { recorded } = await planOf(roster);
+    const revoked = recorded.filter((r) => r.type === T.rolePolicy && r.inputs.name === "revoked-customer-sessions");
+    expect(revoked).toHaveLength(1);
+    expect(revoked[0].inputs.role).toBe("intake-ecr-push");
+    expect(JSON.parse(revoked[0].inputs.policy as string).Statement).toEqual([
+      { Sid: "RevokedCustomerSessions", Effect: "Deny", Action: ["*"], Resource: "*", Condition: { StringEquals: { "aws:PrincipalTag/intake-customer": ["hooli", "soylent", "umbrella"] } } },
+    ]);
+    // The tag it keys on is the one the runtime puts on every customer's session.
+    expect(CUSTOMER_SESSION_TAG).toBe("intake-customer");
+    const licensed = await planOf([customer("acme", "enterprise"), customer("initech", "standard", { status: "suspended" })]);
+    expect(licensed.recorded.filter((r) => r.type === T.rolePolicy && r.inputs.name === "revoked-customer-sessions")).toEqual([]);
   });
 
   it("offboarded: credentials deleted, repositories the stack holds kept and tagged orphaned, none created", async () => {

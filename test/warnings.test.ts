@@ -29,6 +29,18 @@ describe("quota warnings", () => {
     ]);
   });
 
+  it("the push role's inline policies near IAM's 10,240 characters: the revoked customers' list grows with offboardings", () => {
+    const s = testSettings();
+    const policies = (ids: number) => [
+      { urn: "a", type: "aws:iam/rolePolicy:RolePolicy", name: "p", parent: null, customer: null, custom: true, retainOnDelete: false, inputs: { role: "intake-ecr-push", name: "push-pull-under-prefix", policy: JSON.stringify({ x: "y".repeat(400) }) } },
+      { urn: "b", type: "aws:iam/rolePolicy:RolePolicy", name: "r", parent: null, customer: null, custom: true, retainOnDelete: false, inputs: { role: "intake-ecr-push", name: "revoked-customer-sessions", policy: JSON.stringify(Array.from({ length: ids }, (_, i) => `customer-${i}`)) } },
+      { urn: "c", type: "aws:iam/rolePolicy:RolePolicy", name: "c", parent: null, customer: null, custom: true, retainOnDelete: false, inputs: { role: "intake-ecr-controller", name: "manage", policy: JSON.stringify({ x: "y".repeat(9000) }) } },
+    ];
+    expect(quotaWarnings(policies(100), s)).toEqual([]);
+    const [w] = quotaWarnings(policies(700), s);
+    expect(w).toMatch(/^inline policies of role intake-ecr-push \(the revoked customers' sessions\): \d+ planned is OVER the limit of 10240 \(\d+%\): drop customers offboarded more than 12 h ago/);
+  });
+
   it("IAM users per account and ECR repositories per region, at and over the limit", () => {
     const s = testSettings();
     expect(quotaWarnings(many("aws:iam/user:User", 3999), s)).toEqual([]);

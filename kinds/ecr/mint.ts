@@ -1,6 +1,6 @@
 import { DescribeImagesCommand, ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
-import { awsPartition, ecrPushPullPolicy, ecrRepositoryArn } from "../../core/iam";
+import { awsPartition, CUSTOMER_SESSION_TAG, ecrPushPullPolicy, ecrRepositoryArn } from "../../core/iam";
 import { namesFor } from "../../core/naming";
 import { TOKEN_SECONDS, type MintedCredential, type Minter } from "../../runtime/mint/types";
 import type { Settings } from "../../core/settings";
@@ -69,7 +69,7 @@ export async function mintEcrSession(o: EcrMintOptions): Promise<{ credential: M
       RoleSessionName: (o.customerIds ? `intake-delivery-${o.customerIds.length}` : `intake-${o.customerId}`).slice(0, 64),
       DurationSeconds: TOKEN_SECONDS,
       Policy: ecrSessionPolicy(o),
-      Tags: [o.customerIds ? { Key: "intake-role", Value: "delivery" } : { Key: "intake-customer", Value: o.customerId }],
+      Tags: [o.customerIds ? { Key: "intake-role", Value: "delivery" } : { Key: CUSTOMER_SESSION_TAG, Value: o.customerId }],
     }),
   );
   const c = session.Credentials;

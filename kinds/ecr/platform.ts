@@ -2,7 +2,7 @@ import * as ecr from "@pulumi/aws/ecr";
 import * as iam from "@pulumi/aws/iam";
 import * as kms from "@pulumi/aws/kms";
 import * as pulumi from "@pulumi/pulumi";
-import { awsPartition, ECR_AUTH_STATEMENT, ECR_MANAGE_ACTIONS, ecrPushPullPolicy, ecrRepositoryArn, policyDocument } from "../../core/iam";
+import { awsPartition, ECR_AUTH_STATEMENT, ECR_MANAGE_ACTIONS, ecrPushPullPolicy, ecrRepositoryArn, policyDocument, revokedSessionsPolicy } from "../../core/iam";
 import type { Settings } from "../../core/settings";
 import { lifecyclePolicy } from "./component";
 
@@ -19,7 +19,7 @@ export interface EcrPlatform {
  * prefix. The runtime assumes the push role with a session policy narrowed to one customer to mint
  * that customer's short-lived token. Children of `parent`, named after it.
  */
-export function ecrPlatform(name: string, s: Settings, tags: Record<string, string>, parent: pulumi.Resource): EcrPlatform {
+export function ecrPlatform(name: string, s: Settings, tags: Record<string, string>, parent: pulumi.Resource, revoked: string[] = []): EcrPlatform {
   const aws = s.aws;
   if (!aws) throw new Error(`PlatformRegistries ${name}: settings.aws is required while ecr is enabled`);
   let kmsKeyArn: pulumi.Output<string> | undefined;
@@ -66,6 +66,14 @@ export function ecrPlatform(name: string, s: Settings, tags: Record<string, stri
     },
     { parent },
   );
+  if (revoked.length > 0) {
+    // Sessions minted for customers no longer licensed stop at once (see revokedSessionsPolicy).
+    new iam.RolePolicy(
+      `${name}-ecr-push-revoked`,
+      { role: push.name, name: "revoked-customer-sessions", policy: JSON.stringify(revokedSessionsPolicy(revoked)) },
+      { parent },
+    );
+  }
   new iam.RolePolicy(
     `${name}-ecr-controller-policy`,
     {

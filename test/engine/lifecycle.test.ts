@@ -23,6 +23,11 @@ describe.skipIf(!!unavailable)("a customer's lifecycle through real `pulumi up`s
   const roster = () => parse(readFileSync(p.file("customers/roster.yaml"), "utf8")) as { customers: Entry[] };
   const setRoster = (customers: Entry[]) => p.write("customers/roster.yaml", stringify({ customers }));
   const wayne = () => roster().customers.find((c) => c.id === "wayne");
+  /** The customers whose sessions the push role's revocation policy denies, per the stack's state. */
+  const revokedSessions = async () => {
+    const policy = (await state()).find((s) => s.type === "aws:iam/rolePolicy:RolePolicy" && s.inputs?.name === "revoked-customer-sessions");
+    return policy ? (JSON.parse(policy.inputs!.policy as string).Statement[0].Condition.StringEquals["aws:PrincipalTag/intake-customer"] as string[]) : [];
+  };
 
   /** Preview (JSON) then up: the steps the engine planned for each URN. */
   async function upWith(customers: Entry[]): Promise<Map<string, Step>> {
@@ -82,21 +87,26 @@ describe.skipIf(!!unavailable)("a customer's lifecycle through real `pulumi up`s
     expect(key.inputs?.status).toBe("Inactive");
     const token = (await state()).find((s) => s.type === "azure-native:containerregistry:Token" && s.urn.includes("::wayne"))!;
     expect(token.inputs?.status).toBe("disabled");
+    // The platform's push role refuses the sessions already minted for wayne, at once.
+    expect(await revokedSessions()).toEqual(["wayne"]);
 
     const lapsed = await upWith([ACME, { ...wayne()!, status: "active", license: { expires: "2026-01-31" } }]);
     expect(ops(lapsed, "wayne", (s) => ["replace", "delete", "create"].includes(s.op))).toEqual([]);
     expect((await state()).find((s) => s.type === "aws:iam/accessKey:AccessKey" && s.urn.includes("::wayne"))!.inputs?.status).toBe("Inactive");
+    expect(await revokedSessions()).toEqual(["wayne"]);
   }, 600_000);
 
   it("offboarding (intake offboard) deletes the credentials and keeps every repository, in state and in the cloud", async () => {
     setRoster([ACME, { ...wayne()!, license: { expires: "2099-12-31" } }]);
     ok(await p.pulumi(["up", "--yes", "--stack", "dev"]), "pulumi up (renewed)");
+    expect(await revokedSessions()).toEqual([]); // licensed again: nothing revoked
     const before = await state();
     const repos = before.filter((s) => s.urn.includes("::wayne") && isRepository(s.type)).map((s) => s.urn);
     expect(repos.length).toBeGreaterThan(2);
     const r = await p.intake(["offboard", "--customer", "wayne", "--stack", "dev", "--project", p.dir]);
     expect(r.code, r.stderr).toBe(0);
     expect(wayne()!.status).toBe("offboarded");
+    expect(await revokedSessions()).toEqual(["wayne"]);
     const after = await state();
     const credentialTypes = ["aws:iam/accessKey:AccessKey", "aws:iam/user:User", "azure-native:containerregistry:Token", "gcp:serviceaccount/account:Account", "github:index/teamMembership:TeamMembership"];
     expect(after.filter((s) => s.urn.includes("::wayne") && credentialTypes.includes(s.type)).map((s) => s.type)).toEqual([]);
