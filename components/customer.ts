@@ -78,7 +78,7 @@ export class CustomerRegistries extends pulumi.ComponentResource {
       this.namespaces[kind] = customerNamespace(kind, customer.id, settings);
       if (built.credentialId || built.credentialSecret) this.credentials[kind] = { id: built.credentialId, secret: built.credentialSecret };
       if (built.aclEntry) this.aclEntry = built.aclEntry;
-      pullSources.push({ kind, host: registryHost(kind, settings), username: built.pull?.username, password: built.pull?.password });
+      pullSources.push({ kind, host: registryHost(kind, settings), username: built.pull?.username, password: built.pull?.password, generator: built.generator });
     }
 
     this.pullSecrets = {};
@@ -93,6 +93,8 @@ export class CustomerRegistries extends pulumi.ComponentResource {
           customerId: customer.id,
           secretPrefix: settings.repoPrefix,
           sources,
+          pullSecrets: settings.pullSecrets,
+          stack: settings.stack,
           labels: { [LABEL.customer]: customer.id, [LABEL.tier]: customer.tier, [LABEL.status]: tags[LABEL.status], [LABEL.managedBy]: tags[LABEL.managedBy] },
         },
         { parent: this },

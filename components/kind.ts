@@ -5,6 +5,7 @@ import type { Settings } from "../core/settings";
 import type { Customer } from "../customers/roster";
 import type { CustomerState } from "../customers/status";
 import type { PlatformOutputs } from "./platform";
+import type { PullGenerator } from "./pull-secrets";
 import type { RetainedLedger } from "./retained";
 
 /** What one registry kind's component hands back to the customer. */
@@ -15,6 +16,8 @@ export interface KindResult {
   credentialSecret?: pulumi.Output<string | undefined>;
   /** The user name and secret a docker client logs in with, where a long-lived one exists. */
   pull?: { username: pulumi.Input<string | undefined>; password: pulumi.Input<string | undefined> };
+  /** How an External Secrets Operator generator mints this kind's credential with the customer's scope (pullSecrets.mode eso). */
+  generator?: PullGenerator;
   /** The Distribution broker's access-list entry. */
   aclEntry?: pulumi.Output<AclEntry | undefined>;
 }

@@ -103,6 +103,38 @@ const distributionSettings = z.strictObject({
     .optional(),
 });
 
+/**
+ * How short-lived credentials (ECR, ACR, Artifact Registry by impersonation) reach a customer's
+ * Kubernetes namespace as a working pull secret. Absent: the Secret is declared empty and
+ * annotated with the command that fills it, for a refresher of your own.
+ */
+const pullSecretSettings = z.strictObject({
+  /**
+   * eso: External Secrets Operator generators where one can keep the customer's scope (ECR with the
+   * customer's own IAM key, Artifact Registry by workload identity of the customer's service
+   * account), the refresher for the rest (ACR); refresher: the refresher for every kind.
+   */
+  mode: z.enum(["eso", "refresher"], { message: "must be eso or refresher" }),
+  /** eso and Artifact Registry: the GKE cluster whose workload identity pool binds each customer's Kubernetes service account. */
+  gke: z
+    .strictObject({
+      projectId: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { message: "must be a GCP project id" }),
+      location: z.string().regex(/^[a-z]+-[a-z]+\d+(-[a-z])?$/, { message: "must be a GKE cluster location such as europe-west1 or europe-west1-b" }),
+      name: z.string().regex(/^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/, { message: "must be a GKE cluster name" }),
+    })
+    .optional(),
+  /** A CronJob per customer and kind, in the platform's namespace, that mints with `intake token` and patches the one Secret. */
+  refresher: z
+    .strictObject({
+      namespace: z.string().regex(K8S_NAMESPACE, { message: "must be a Kubernetes namespace name" }),
+      /** An existing service account holding the cloud identity the runtime mints with (IRSA, workload identity). */
+      serviceAccount: z.string().regex(K8S_NAMESPACE, { message: "must be a Kubernetes service account name" }),
+      /** An image with this project (its stack files and roster), `intake` and `kubectl`. */
+      image: z.string().min(1),
+    })
+    .optional(),
+});
+
 /** A build `pulumi up` delivers after the namespaces exist (a `local.Command` running `intake deliver`). */
 const deliverySettings = z.strictObject({
   /** The build's image, pinned by digest: the digest is what triggers a new delivery. */
@@ -170,6 +202,7 @@ export const settingsInputSchema = z
     shard: shardSettings.optional(),
     prices: pricesSettings.optional(),
     retained: retainedSettings.default({ adopt: [], forget: [] }),
+    pullSecrets: pullSecretSettings.optional(),
     /** The day license expiry is judged against (YYYY-MM-DD); default today (UTC). */
     asOf: isoDate.optional(),
     /** Roster file, relative to the project; default customers/roster.yaml. */
@@ -191,6 +224,17 @@ export const settingsInputSchema = z
     s.deliveries.forEach((d, i) => {
       for (const k of d.kinds ?? []) if (!s.enabledKinds.includes(k)) ctx.addIssue({ code: "custom", path: ["deliveries", i, "kinds"], message: `${k} is not in enabledKinds` });
     });
+    const p = s.pullSecrets;
+    if (p) {
+      // Which kinds would be refreshed by the refresher, and whether ESO can reach Artifact Registry.
+      const refreshed = REGISTRY_KINDS.filter((k) => s.enabledKinds.includes(k) && (k === "acr" || (p.mode === "refresher" && (k === "ecr" || (k === "gar" && !s.gar?.serviceAccountKeys)))));
+      if (refreshed.length > 0 && !p.refresher) {
+        ctx.addIssue({ code: "custom", path: ["pullSecrets", "refresher"], message: `is required for ${refreshed.join(", ")} (no External Secrets Operator generator keeps those customers' scope): namespace, serviceAccount, image` });
+      }
+      if (p.mode === "eso" && s.enabledKinds.includes("gar") && !s.gar?.serviceAccountKeys && !p.gke) {
+        ctx.addIssue({ code: "custom", path: ["pullSecrets", "gke"], message: "is required for gar with mode eso (the cluster whose workload identity binds each customer's service account): projectId, location, name" });
+      }
+    }
     if (s.acr && s.acr.sku !== "Premium") {
       if (s.acr.replicaLocations.length > 0) ctx.addIssue({ code: "custom", path: ["acr", "replicaLocations"], message: `geo-replication needs the Premium SKU, not ${s.acr.sku}` });
       if (s.acr.untaggedRetentionDays !== undefined) {
@@ -224,6 +268,7 @@ export function settingsSchema(stack: string, today = new Date()) {
     shard: s.shard,
     prices: s.prices,
     retained: s.retained,
+    pullSecrets: s.pullSecrets,
     asOf: s.asOf ?? today.toISOString().slice(0, 10),
     roster: s.roster,
   }));
@@ -232,7 +277,7 @@ export function settingsSchema(stack: string, today = new Date()) {
 export type Settings = z.output<ReturnType<typeof settingsSchema>>;
 
 /** Keys that hold JSON (structured config); every other key is a plain string. */
-const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr", "acr", "gar", "ghcr", "distribution", "deliveries", "shard", "prices", "retained"]);
+const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr", "acr", "gar", "ghcr", "distribution", "deliveries", "shard", "prices", "retained", "pullSecrets"]);
 
 export class SettingsError extends InvalidInput {
   constructor(readonly source: string, readonly problems: string[]) {

@@ -187,6 +187,13 @@ export const MAKERS: Record<string, Maker> = {
   "kubernetes:core/v1:Service": k8s,
   "kubernetes:core/v1:PersistentVolumeClaim": k8s,
   "kubernetes:apps/v1:Deployment": k8s,
+  "kubernetes:core/v1:ServiceAccount": k8s,
+  "kubernetes:rbac.authorization.k8s.io/v1:Role": k8s,
+  "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": k8s,
+  "kubernetes:batch/v1:CronJob": k8s,
+  "kubernetes:external-secrets.io/v1:ExternalSecret": k8s,
+  "kubernetes:generators.external-secrets.io/v1alpha1:ECRAuthorizationToken": k8s,
+  "kubernetes:generators.external-secrets.io/v1alpha1:GCRAccessToken": k8s,
 };
 
 /**

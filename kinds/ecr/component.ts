@@ -5,6 +5,7 @@ import type { EffectiveStatus } from "../../customers/status";
 import { ecrPushPullPolicy } from "../../core/iam";
 import { RetainedLedger } from "../../components/retained";
 import { need, type KindBuilder } from "../../components/kind";
+import type { PullGenerator } from "../../components/pull-secrets";
 
 export interface EcrNamespaceArgs {
   /** Repository path prefix, ending in `/` (e.g. `intake/acme/`). */
@@ -167,5 +168,19 @@ export const build: KindBuilder = (ctx) => {
     },
     { parent: ctx.parent },
   );
-  return { credentialId: ns.accessKeyId, credentialSecret: ns.secretAccessKey };
+  // Its pull secret, with ESO: GetAuthorizationToken as the customer's own IAM user, so the token
+  // reaches what that user's policy reaches (its own prefix) and nothing the platform's roles could.
+  const generator: PullGenerator | undefined =
+    ctx.settings.pullSecrets?.mode === "eso"
+      ? {
+          kind: "ECRAuthorizationToken",
+          spec: (n) => ({
+            region: ctx.settings.aws!.region,
+            auth: { secretRef: { accessKeyIDSecretRef: { name: n.authSecret, key: "access-key-id" }, secretAccessKeySecretRef: { name: n.authSecret, key: "secret-access-key" } } },
+          }),
+          authSecret: { "access-key-id": ns.accessKeyId, "secret-access-key": ns.secretAccessKey },
+          refreshInterval: "6h", // the token lives 12 h
+        }
+      : undefined;
+  return { credentialId: ns.accessKeyId, credentialSecret: ns.secretAccessKey, generator };
 };

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { EffectiveStatus } from "../../customers/status";
 import { RetainedLedger } from "../../components/retained";
 import { need, type KindBuilder } from "../../components/kind";
+import { pullSecretNames } from "../../components/pull-secrets";
 import { gcpLabels } from "../../core/labels";
 
 export interface GarNamespaceArgs {
@@ -20,6 +21,8 @@ export interface GarNamespaceArgs {
   serviceAccountKey: boolean;
   /** The runtime's identity, granted Token Creator on this service account only. */
   runtimeMember?: string;
+  /** A Kubernetes service account (workload identity pool member) that may act as this service account: the customer's pull-secret generator. */
+  workloadIdentityMember?: string;
   labels: Record<string, string>;
   /** Kept resources of earlier updates: a repository that comes back is adopted, not created. */
   ledger?: RetainedLedger;
@@ -35,6 +38,7 @@ export function garCleanupPolicies(untaggedExpiryDays: number, keepVersions: num
 
 export const GAR_WRITER_ROLE = "roles/artifactregistry.writer";
 export const TOKEN_CREATOR_ROLE = "roles/iam.serviceAccountTokenCreator";
+export const WORKLOAD_IDENTITY_ROLE = "roles/iam.workloadIdentityUser";
 
 /**
  * One customer's namespace on Artifact Registry. AR isolates by repository, not by path (a
@@ -113,6 +117,13 @@ export class GarNamespace extends pulumi.ComponentResource {
             { parent: this },
           );
         }
+        if (args.workloadIdentityMember) {
+          new serviceaccount.IAMMember(
+            `${name}-workload-identity`,
+            { serviceAccountId: sa.name, role: WORKLOAD_IDENTITY_ROLE, member: args.workloadIdentityMember },
+            { parent: this },
+          );
+        }
         if (args.serviceAccountKey) {
           const key = new serviceaccount.Key(`${name}-key`, { serviceAccountId: sa.name }, { parent: this, additionalSecretOutputs: ["privateKey"] });
           this.serviceAccountKey = pulumi.secret(key.privateKey);
@@ -131,6 +142,11 @@ export class GarNamespace extends pulumi.ComponentResource {
 /** A customer's Artifact Registry part: its repository and service account (a key only where the stack allows keys). */
 export const build: KindBuilder = (ctx) => {
   const g = need(ctx.settings.gar, "settings.gar", ctx.customer.id);
+  // Its pull secret, with ESO: an access token of the customer's own service account, reached by
+  // workload identity from a Kubernetes service account in the customer's namespace.
+  const gke = ctx.settings.pullSecrets?.mode === "eso" && !g.serviceAccountKeys ? ctx.settings.pullSecrets.gke : undefined;
+  const k8sNamespace = ctx.customer.kubernetes?.namespace;
+  const puller = gke && k8sNamespace ? pullSecretNames(ctx.settings.repoPrefix, ctx.customer.id, "gar").serviceAccount : undefined;
   const ns = new GarNamespace(
     `${ctx.name}-gar`,
     {
@@ -145,12 +161,20 @@ export const build: KindBuilder = (ctx) => {
       keepVersions: g.keepVersions,
       serviceAccountKey: g.serviceAccountKeys,
       runtimeMember: g.runtimeMember,
+      workloadIdentityMember: puller && `serviceAccount:${gke!.projectId}.svc.id.goog[${k8sNamespace}/${puller}]`,
       labels: gcpLabels(ctx.tags),
       ledger: ctx.ledger,
     },
     { parent: ctx.parent },
   );
-  return g.serviceAccountKeys
-    ? { credentialId: ns.serviceAccountEmail, credentialSecret: ns.serviceAccountKey, pull: { username: "_json_key_base64", password: ns.serviceAccountKey } }
-    : {};
+  if (g.serviceAccountKeys) return { credentialId: ns.serviceAccountEmail, credentialSecret: ns.serviceAccountKey, pull: { username: "_json_key_base64", password: ns.serviceAccountKey } };
+  if (!gke || !puller) return {};
+  return {
+    generator: {
+      kind: "GCRAccessToken",
+      spec: (n) => ({ projectID: g.project, auth: { workloadIdentity: { serviceAccountRef: { name: n.serviceAccount }, clusterLocation: gke.location, clusterName: gke.name, clusterProjectID: gke.projectId } } }),
+      serviceAccount: { annotations: { "iam.gke.io/gcp-service-account": ns.serviceAccountEmail } },
+      refreshInterval: "20m", // the token lives 1 h
+    },
+  };
 };

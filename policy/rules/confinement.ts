@@ -29,7 +29,7 @@ function ecrRepositoryOfArn(arn: string): string | undefined {
   return /^arn:[^:]+:ecr:[^:]*:[^:]*:repository\/(.+)$/.exec(arn)?.[1];
 }
 
-const ALLOWED_GCP_ROLES = new Set(["roles/artifactregistry.writer", "roles/artifactregistry.reader", "roles/iam.serviceAccountTokenCreator"]);
+const ALLOWED_GCP_ROLES = new Set(["roles/artifactregistry.writer", "roles/artifactregistry.reader", "roles/iam.serviceAccountTokenCreator", "roles/iam.workloadIdentityUser"]);
 
 /** No wildcard actions or resources in customer grants (but for ecr:GetAuthorizationToken, which needs "*"). */
 export const noWildcardGrants: IntakeRule = {
@@ -133,6 +133,9 @@ export const grantsConfined: IntakeRule = {
           // Another customer's service account must never be able to act as this one.
           const other = new RegExp(`^serviceAccount:${p}-([^@]+)@`).exec(String(r.props.member ?? ""))?.[1];
           if (id && other && other !== id && ctx.customers.has(other)) flag(r, id, `lets ${r.props.member} act as customer ${id}'s service account`);
+          // A Kubernetes service account acting by workload identity must be this customer's puller.
+          const ksa = /\.svc\.id\.goog\[[^/\]]+\/([^\]]+)\]$/.exec(String(r.props.member ?? ""))?.[1];
+          if (id && ksa !== undefined && ksa !== `${ctx.repoPrefix}-${id}-gar-puller`) flag(r, id, `lets Kubernetes service account ${ksa} act as customer ${id}'s service account; only ${ctx.repoPrefix}-${id}-gar-puller may`);
           break;
         }
         case "gcp:serviceaccount/key:Key":
