@@ -7,6 +7,7 @@ import { register as registerPlan } from "./commands/plan";
 import { register as registerPolicy } from "./commands/policy";
 import { register as registerShards } from "./commands/shards";
 import { register as registerToken } from "./commands/token";
+import { register as registerVerify } from "./commands/verify";
 import { HELP_AFTER, packageVersion, processIo, type CommandContext, type Io } from "./options";
 
 export { EXIT } from "../core/errors";
@@ -38,6 +39,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   registerDeliver(cli, ctx);
   registerShards(cli, ctx);
   registerOnboard(cli, ctx);
+  registerVerify(cli, ctx);
   try {
     await cli.parseAsync(argv, { from: "user" });
   } catch (e) {

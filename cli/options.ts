@@ -60,7 +60,7 @@ export function packageVersion(): string {
 export const HELP_AFTER = `
 Exit codes (every command):
   0  done
-  1  mandatory policy violations (plan, policy audit), or shard files that disagree (shards --check)
+  1  mandatory policy violations (plan, policy audit), shard files that disagree (shards --check), isolation that fails (verify)
   2  invalid input: a flag, file, setting, roster entry or missing credential; nothing was changed
   3  denied: the customer's license does not allow it (token, deliver)
   4  failed: a registry or the engine failed part-way (deliver, onboard, offboard)

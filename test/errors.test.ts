@@ -75,6 +75,10 @@ describe("bad input on every command: exit 2, one line naming the input, no trac
     ["onboard: an id already in the roster (before any Pulumi CLI check)", ["onboard", "--file", customerFile, "--stack", "dev"], /customer acme is already in the roster/, { PATH: "/nonexistent" }],
     ["onboard: unknown stack", ["onboard", "--file", customerFile, "--stack", "nope"], /no such stack file/, { PATH: "/nonexistent" }],
     ["offboard: unknown customer", ["offboard", "--customer", "nosuch", "--stack", "dev"], /customer nosuch is not in/, { PATH: "/nonexistent" }],
+    ["verify: no customers named", ["verify", "--stack", "dev"], /name the customers: --customer ID\[,ID\.\.\.\] or --all/],
+    ["verify: both --customer and --all", ["verify", "--customer", "acme", "--all"], /name the customers: --customer ID\[,ID\.\.\.\] or --all/],
+    ["verify: unknown customer", ["verify", "--customer", "nosuch"], /--customer: nosuch is not in/],
+    ["verify: bad kind", ["verify", "--customer", "acme", "--kind", "quay"], /must be one of ghcr, ecr, acr, gar, distribution/],
   ];
 
   it.each(cases)("%s", async (_what, args, message, env) => {

@@ -20,6 +20,7 @@ import { RegistryClient } from "../../runtime/delivery/manifest";
 import { copyArgs, copyImage } from "../../runtime/delivery/copy";
 import { parseReference } from "../../core/reference";
 import { tempDir } from "../tmp";
+import { renderVerifyText, verify, type VerifyReport } from "../../runtime/verify";
 
 const unavailable = e2eUnavailable();
 if (unavailable) console.log(`skipping the real-registry tests: ${unavailable}`);
@@ -163,6 +164,63 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
     const other = loadSigningKey(...(Object.values(makeKeyPair(tempDir("k-"))) as [string, string]));
     const forged = await mintRobotCredential(other, { username: robot("acme"), service: SERVICE, issuer: ISSUER });
     expect((await push("acme", forged.password, "intake/acme/offline")).ok).toBe(false);
+  });
+
+  it("intake verify --all --write: evidence that each credential reaches its own namespace only; denied customers get none", async () => {
+    const project = tempDir("verify-");
+    writeFileSync(path.join(project, "Pulumi.yaml"), readFileSync(path.resolve(__dirname, "..", "..", "Pulumi.yaml")));
+    writeFileSync(
+      path.join(project, "Pulumi.e2e.yaml"),
+      stringify({ config: { "registry-intake:environment": "dev", "registry-intake:enabledKinds": ["distribution"], "registry-intake:distribution": { host, service: SERVICE, issuer: ISSUER } } }),
+    );
+    const out: string[] = [];
+    const err: string[] = [];
+    const json = path.join(project, "evidence.json");
+    const code = await main(["verify", "--all", "--write", "--stack", "e2e", "--project", project, "--roster", rosterFile, "--key", path.join(dir, "broker.key"), "--json", json, "--markdown", path.join(project, "evidence.md")], {
+      out: (s) => out.push(s),
+      err: (s) => err.push(s),
+    });
+    expect(err).toEqual([]);
+    const report = JSON.parse(readFileSync(json, "utf8")) as VerifyReport;
+    expect(report.results.filter((r) => !r.ok)).toEqual([]);
+    expect(code).toBe(0);
+    const of = (id: string) => report.results.find((r) => r.customer === id && r.kind === "distribution")!;
+    // Own namespace listed, the neighbour's refused by the registry, the probe pushed and deleted.
+    expect(of("acme").neighbour).toBe("acme-eu");
+    // (its own repository holds an image when the tests above ran first: 200; else 404, allowed but empty)
+    expect([200, 404]).toContain(of("acme").probes[0].status);
+    expect(of("acme").probes.map((p) => [p.what, p.repository, p.what === "list own" ? "allowed" : p.status])).toEqual([
+      ["list own", "intake/acme/app", "allowed"],
+      ["list neighbour's", "intake/acme-eu/app", 401],
+      ["push probe", "intake/acme/intake-verify-probe", 201],
+      ["delete probe", "intake/acme/intake-verify-probe", 401],
+    ]);
+    // Robots are granted pull and push, never delete: the probe stays, and the report says so.
+    expect(of("acme").probes[3].note).toMatch(/^this credential may not delete; the probe stays, tagged verify-\d{14}$/);
+    // A pull-only robot is refused the push; a lapsed license and a tier without the kind get no credential.
+    expect(of("wayne").probes.find((p) => p.what === "push probe")).toMatchObject({ expected: "refused", ok: true });
+    expect(of("hooli")).toMatchObject({ minted: false, licensed: false, ok: true });
+    expect(of("hooli").reason).toContain("expired on 2026-01-31");
+    expect(report.results.find((r) => r.customer === "initech")).toBeUndefined(); // standard tier: distribution is not among its kinds
+    expect(out.join("\n")).toMatch(/Isolation holds: \d+ customer-kind pair\(s\) checked\./);
+    expect(readFileSync(path.join(project, "evidence.md"), "utf8")).toContain("| acme | distribution | list neighbour's | `intake/acme-eu/app` | 401 | refused | ok |");
+    // The broker saw the verification's requests as any others.
+    expect(logLines.some((l) => l.includes("intake-robot-acme"))).toBe(true);
+  });
+
+  it("intake verify fails (exit 1) when a neighbour's namespace answers: a robot granted another customer's path", async () => {
+    // A leak at the registry's door: the neighbour's listing answered with 200.
+    const leaky: typeof fetch = async (input, init) => {
+      const url = String(input instanceof Request ? input.url : input);
+      if (url.includes("/v2/intake/acme-eu/app/tags/list")) return new Response(JSON.stringify({ name: "intake/acme-eu/app", tags: ["v1"] }), { status: 200 });
+      return fetch(input, init);
+    };
+    const settings = testSettings({ enabledKinds: ["distribution"], distribution: { host, service: SERVICE, issuer: ISSUER } });
+    const roster = parseRoster(readFileSync(rosterFile, "utf8"), rosterFile);
+    const report = await verify({ settings, roster, customers: ["acme"], mint: () => ({ signingKey: key }), fetchImpl: leaky });
+    expect(report.ok).toBe(false);
+    expect(report.results[0].probes.find((p) => p.what === "list neighbour's")).toMatchObject({ status: 200, expected: "refused", ok: false });
+    expect(renderVerifyText(report)).toMatch(/FAIL list neighbour's intake\/acme-eu\/app: 200, must be refused/);
   });
 
   it("cache check: HEAD with every manifest type finds the pushed digest, one token per repository", async () => {

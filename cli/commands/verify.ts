@@ -1,0 +1,48 @@
+import { Command } from "commander";
+import * as path from "node:path";
+import { customerById } from "../../core/access";
+import { EXIT } from "../../core/errors";
+import { loadStackContext } from "../../core/stack";
+import { REGISTRY_KINDS, type RegistryKind } from "../../core/tiers";
+import { ghcrTokenVariable } from "../../kinds/ghcr/mint";
+import { loadPrivateSigningKey } from "../../runtime/broker/keys";
+import { renderVerifyMarkdown, renderVerifyText, verify } from "../../runtime/verify";
+import { idList, InputError, kindList, projectDirOf, stackName, writeOut, type CommandContext } from "../options";
+
+/** `intake verify`: evidence, per customer and kind, that its credential reaches its own namespace and nothing else. */
+export function register(cli: Command, ctx: CommandContext): void {
+  cli
+    .command("verify")
+    .description("prove isolation: each customer's credential lists its own namespace and is refused on a neighbour's")
+    .option("--customer <ids>", "customer ids, comma-separated (repeatable)", idList)
+    .option("--all", "every customer of the roster (denied ones must be refused everywhere)")
+    .option("--kind <kinds>", `registry kinds, comma-separated: ${REGISTRY_KINDS.join(", ")} (default: each customer's own)`, kindList)
+    .option("--write", "also push and delete a tiny probe image in each customer's own namespace")
+    .option("--json <path>", "write the report as JSON to this file ('-' for stdout)")
+    .option("--markdown <path>", "write the report as markdown to this file ('-' for stdout)")
+    .option("--stack <name>", "stack whose settings to use", stackName, "dev")
+    .option("--roster <path>", "roster file (default: the stack's roster setting)")
+    .option("--key <file>", "distribution: the broker's PEM private key (mints an offline 1 h credential)")
+    .option("--subscription <id>", "acr: the Azure subscription of the registry (default AZURE_SUBSCRIPTION_ID)")
+    .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
+    .action(async (opts: { customer?: string[]; all?: boolean; kind?: RegistryKind[]; write?: boolean; json?: string; markdown?: string; stack: string; roster?: string; key?: string; subscription?: string; project?: string }) => {
+      if (!!opts.all === !!opts.customer) throw new InputError("name the customers: --customer ID[,ID...] or --all");
+      const { settings, roster } = loadStackContext({ projectDir: projectDirOf(opts), stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
+      for (const id of opts.customer ?? []) if (!customerById(roster, id)) throw new InputError(`--customer: ${id} is not in ${roster.source}`);
+      const signingKey = opts.key ? loadPrivateSigningKey(opts.key) : undefined;
+      const report = await verify({
+        settings,
+        roster,
+        customers: opts.customer ?? roster.customers.map((c) => c.id),
+        kinds: opts.kind,
+        write: opts.write,
+        mint: (customer) => ({ signingKey, ghcrToken: process.env[ghcrTokenVariable(customer)], azureSubscriptionId: opts.subscription ?? process.env.AZURE_SUBSCRIPTION_ID }),
+        progress: (e) => ctx.io.tty?.(`${e.ok ? "ok  " : "FAIL"} ${e.customer} ${e.kind}\n`),
+      });
+      const emit = (target: string, text: string) => (target === "-" ? ctx.io.out(text) : writeOut(target, text));
+      if (opts.json) emit(opts.json, JSON.stringify(report, null, 2));
+      if (opts.markdown) emit(opts.markdown, renderVerifyMarkdown(report));
+      if (opts.json !== "-" && opts.markdown !== "-") ctx.io.out(renderVerifyText(report));
+      ctx.exit(report.ok ? EXIT.ok : EXIT.violations);
+    });
+}

@@ -1,0 +1,187 @@
+import { createHash } from "node:crypto";
+import type { Settings } from "../core/settings";
+import type { RegistryKind } from "../core/tiers";
+import type { Roster } from "../customers/roster";
+import { customerState } from "../customers/status";
+import { customerNamespace } from "../kinds";
+import { RegistryClient } from "./delivery/manifest";
+import { AccessDenied, mintFor } from "./mint";
+import type { MintContext } from "./mint/types";
+
+/** One request of the proof, as an auditor reads it. */
+export interface Probe {
+  what: "list own" | "list neighbour's" | "push probe" | "delete probe";
+  repository: string;
+  status: number;
+  /** What isolation requires of this request. */
+  expected: "allowed" | "refused";
+  ok: boolean;
+  at: string;
+  /** Why a result that is not the expected one is still no failure. */
+  note?: string;
+}
+
+export interface KindEvidence {
+  customer: string;
+  kind: RegistryKind;
+  /** Whether the customer's license allows the kind today; a denied customer must get no credential. */
+  licensed: boolean;
+  /** The credential was minted (never printed), or the reason it was refused. */
+  minted: boolean;
+  reason?: string;
+  registry?: string;
+  /** The customer whose namespace was tried as the neighbour. */
+  neighbour?: string;
+  probes: Probe[];
+  ok: boolean;
+}
+
+export interface VerifyReport {
+  stack: string;
+  startedAt: string;
+  finishedAt: string;
+  results: KindEvidence[];
+  ok: boolean;
+}
+
+export interface VerifyOptions {
+  settings: Settings;
+  roster: Roster;
+  customers: string[];
+  kinds?: RegistryKind[];
+  /** Push and delete a tiny probe image in the customer's own namespace. */
+  write?: boolean;
+  /** Per-kind minting context, as `intake token` builds it. */
+  mint: (customer: string) => Omit<MintContext, "settings" | "roster">;
+  fetchImpl?: typeof fetch;
+  now?: () => Date;
+  progress?: (e: KindEvidence) => void;
+}
+
+/** Repository names tried: the customer's default repository, and the probe's. */
+const OWN_REPOSITORY = "app";
+const PROBE_REPOSITORY = "intake-verify-probe";
+
+/**
+ * Evidence that each customer's credential reaches its own namespace and nothing else: for each
+ * kind it holds, mint its credential, list its own repository (allowed: 200, or 404 for one not
+ * pushed yet), list a neighbour's (refused: 401 or 403; anything else means the registry let the
+ * request through), and with `write` push and delete a probe image of its own. A customer the
+ * license denies must get no credential at all.
+ */
+export async function verify(o: VerifyOptions): Promise<VerifyReport> {
+  const now = o.now ?? (() => new Date());
+  const startedAt = now().toISOString();
+  const results: KindEvidence[] = [];
+  for (const id of o.customers) {
+    const c = o.roster.customers.find((x) => x.id === id);
+    if (!c) continue;
+    const kinds = c.registries.filter((k) => o.settings.enabledKinds.includes(k) && (!o.kinds || o.kinds.includes(k)));
+    for (const kind of kinds) {
+      const e = await verifyKind(o, id, kind, now);
+      results.push(e);
+      o.progress?.(e);
+    }
+  }
+  return { stack: o.settings.stack, startedAt, finishedAt: now().toISOString(), results, ok: results.every((r) => r.ok) };
+}
+
+async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now: () => Date): Promise<KindEvidence> {
+  const c = o.roster.customers.find((x) => x.id === id)!;
+  const licensed = customerState(c, o.settings.asOf).status === "active" && o.settings.tierTable[c.tier].includes(kind);
+  let cred;
+  try {
+    cred = await mintFor(id, kind, { ...o.mint(id), settings: o.settings, roster: o.roster });
+  } catch (err) {
+    if (!(err instanceof AccessDenied)) throw err;
+    // Refused: right for a customer the license denies, wrong for one it allows.
+    return { customer: id, kind, licensed, minted: false, reason: err.message, probes: [], ok: !licensed };
+  }
+  const ns = (customer: string) => customerNamespace(kind, customer, o.settings).slice(cred.registry.length + 1);
+  const client = new RegistryClient({ username: cred.username, password: cred.password }, o.fetchImpl);
+  const probes: Probe[] = [];
+  const probe = async (what: Probe["what"], repository: string, expected: Probe["expected"], send: () => Promise<Response>, allowed: (s: number) => boolean) => {
+    const r = await send();
+    await r.body?.cancel();
+    const isAllowed = allowed(r.status);
+    const refused = r.status === 401 || r.status === 403;
+    probes.push({ what, repository, status: r.status, expected, ok: expected === "allowed" ? isAllowed : refused, at: now().toISOString() });
+  };
+  const list = (repository: string) => () => client.request(cred.registry, `/v2/${repository}/tags/list`, { method: "GET", repository, actions: "pull" });
+
+  await probe("list own", `${ns(id)}${OWN_REPOSITORY}`, "allowed", list(`${ns(id)}${OWN_REPOSITORY}`), (s) => s === 200 || s === 404);
+  const neighbour = o.roster.customers.map((x) => x.id).filter((x) => x !== id && o.roster.customers.find((y) => y.id === x)!.registries.includes(kind)).sort()[0];
+  if (neighbour) await probe("list neighbour's", `${ns(neighbour)}${OWN_REPOSITORY}`, "refused", list(`${ns(neighbour)}${OWN_REPOSITORY}`), (s) => s === 200 || s === 404);
+  // A pull-only robot must be refused the push.
+  if (o.write) await writeProbe(client, cred.registry, `${ns(id)}${PROBE_REPOSITORY}`, probes, now, kind === "distribution" && c.distribution?.access === "pull" ? "refused" : "allowed");
+  return { customer: id, kind, licensed, minted: true, registry: cred.registry, neighbour, probes, ok: licensed && probes.every((p) => p.ok) };
+}
+
+/** Push a 2-byte config and an empty-layered image manifest, then delete it by digest. */
+async function writeProbe(client: RegistryClient, host: string, repository: string, probes: Probe[], now: () => Date, expected: Probe["expected"]): Promise<void> {
+  const config = Buffer.from("{}");
+  const configDigest = `sha256:${createHash("sha256").update(config).digest("hex")}`;
+  const manifest = Buffer.from(
+    JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest, size: config.length }, layers: [] }),
+  );
+  const manifestDigest = `sha256:${createHash("sha256").update(manifest).digest("hex")}`;
+  const record = (what: Probe["what"], status: number, ok: boolean): void => {
+    probes.push({ what, repository, status, expected, ok: expected === "allowed" ? ok : status === 401 || status === 403, at: now().toISOString() });
+  };
+  const start = await client.request(host, `/v2/${repository}/blobs/uploads/`, { method: "POST", repository, actions: "pull,push" });
+  await start.body?.cancel();
+  const location = start.headers.get("location");
+  if (start.status !== 202 || !location) return record("push probe", start.status, false);
+  const upload = new URL(location, `${start.url}`);
+  upload.searchParams.set("digest", configDigest);
+  const put = await client.request(host, `${upload.pathname}${upload.search}`, { method: "PUT", body: config, headers: { "content-type": "application/octet-stream" }, repository, actions: "pull,push" });
+  await put.body?.cancel();
+  if (put.status !== 201) return record("push probe", put.status, false);
+  const tag = `verify-${now().toISOString().replace(/[^0-9]/g, "").slice(0, 14)}`;
+  const m = await client.request(host, `/v2/${repository}/manifests/${tag}`, { method: "PUT", body: manifest, headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" }, repository, actions: "pull,push" });
+  await m.body?.cancel();
+  record("push probe", m.status, m.status === 201);
+  if (m.status !== 201) return;
+  const del = await client.request(host, `/v2/${repository}/manifests/${manifestDigest}`, { method: "DELETE", repository, actions: "delete" });
+  await del.body?.cancel();
+  // 202: deleted. Otherwise the probe stays, which is no failed isolation: the registry keeps
+  // manifests (405), or the credential is not granted deletion (401, 403: Distribution robots,
+  // ACR tokens without allowDelete).
+  const kept = del.status === 405 ? "the registry does not delete manifests" : del.status === 401 || del.status === 403 ? "this credential may not delete" : undefined;
+  probes.push({ what: "delete probe", repository, status: del.status, expected: "allowed", ok: del.status === 202 || kept !== undefined, at: now().toISOString(), ...(kept ? { note: `${kept}; the probe stays, tagged ${tag}` } : {}) });
+}
+
+/** The report as text, one line per request. */
+export function renderVerifyText(r: VerifyReport): string {
+  const lines = [`Isolation evidence for stack ${r.stack}, ${r.startedAt} to ${r.finishedAt}`];
+  for (const e of r.results) {
+    const head = `${e.ok ? "ok  " : "FAIL"} ${e.customer} ${e.kind}`;
+    if (!e.minted) {
+      lines.push(`${head}: no credential (${e.reason})${e.licensed ? " but the license allows it" : ""}`);
+      continue;
+    }
+    lines.push(`${head} at ${e.registry}`);
+    for (const p of e.probes) lines.push(`     ${p.ok ? "ok  " : "FAIL"} ${p.what} ${p.repository}: ${p.status}, ${p.expected === "allowed" ? "must be allowed" : "must be refused"} (${p.at})${p.note ? `: ${p.note}` : ""}`);
+  }
+  const failed = r.results.filter((e) => !e.ok).length;
+  lines.push(failed === 0 ? `Isolation holds: ${r.results.length} customer-kind pair(s) checked.` : `${failed} of ${r.results.length} customer-kind pair(s) FAILED.`);
+  return lines.join("\n");
+}
+
+/** The report as markdown, for an audit file. */
+export function renderVerifyMarkdown(r: VerifyReport): string {
+  const rows = r.results.flatMap((e) =>
+    e.minted
+      ? e.probes.map((p) => `| ${e.customer} | ${e.kind} | ${p.what} | \`${p.repository}\` | ${p.status} | ${p.expected} | ${p.ok ? "ok" : "**FAIL**"}${p.note ? ` (${p.note})` : ""} | ${p.at} |`)
+      : [`| ${e.customer} | ${e.kind} | mint | | | ${e.licensed ? "allowed" : "refused"} | ${e.ok ? "ok" : "**FAIL**"} (${e.reason}) | |`],
+  );
+  return [
+    `## Isolation evidence: stack ${r.stack}`,
+    "",
+    `From ${r.startedAt} to ${r.finishedAt}: ${r.ok ? "isolation holds" : "**isolation FAILED**"}.`,
+    "",
+    "| customer | kind | request | repository | status | must be | result | at |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...rows,
+  ].join("\n");
+}
