@@ -5,6 +5,7 @@ import { register as registerDeliver } from "./commands/deliver";
 import { register as registerOnboard } from "./commands/onboard";
 import { register as registerPlan } from "./commands/plan";
 import { register as registerPolicy } from "./commands/policy";
+import { register as registerRotate } from "./commands/rotate";
 import { register as registerShards } from "./commands/shards";
 import { register as registerToken } from "./commands/token";
 import { register as registerVerify } from "./commands/verify";
@@ -40,6 +41,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   registerShards(cli, ctx);
   registerOnboard(cli, ctx);
   registerVerify(cli, ctx);
+  registerRotate(cli, ctx);
   try {
     await cli.parseAsync(argv, { from: "user" });
   } catch (e) {

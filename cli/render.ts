@@ -129,6 +129,13 @@ export function renderText(plan: PlanResult): string {
     const kinds = c.registries.length ? c.registries.join(", ") : "none";
     out.push(`${c.id}  ${c.tier}  ${c.status} (${c.reason})  kinds: ${kinds}  ${count(n, "resource")}`);
     if (STATUS_NOTE[c.status]) out.push(`    ${STATUS_NOTE[c.status].trim()}`);
+    for (const r of c.rotations ?? []) {
+      out.push(
+        r.previous !== undefined
+          ? `    rotating ${r.kind}: generation ${r.generation}; generation ${r.previous} kept through ${r.previousUntil}, removed by the first pulumi up after`
+          : `    ${r.kind} credential: generation ${r.generation}`,
+      );
+    }
     for (const g of groups) {
       const kept = g.retained ? `  [${g.retained === g.count ? "all" : g.retained} kept on delete]` : "";
       const adopted = g.adopted ? `  [${g.adopted === g.count ? "all" : g.adopted} adopted from the cloud]` : "";

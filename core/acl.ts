@@ -12,6 +12,9 @@ export const aclEntrySchema = z.strictObject({
   username: z.string().min(1),
   /** bcrypt of the robot's password; the password itself is never stored. */
   passwordHash: z.string().regex(/^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/, { message: "must be a bcrypt hash" }),
+  /** During a rotation's overlap: bcrypt of the previous password, accepted through `previousUntil` (YYYY-MM-DD, UTC) and never after. */
+  previousPasswordHash: z.string().regex(/^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/, { message: "must be a bcrypt hash" }).optional(),
+  previousUntil: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: "must be a date written YYYY-MM-DD" }).optional(),
   /** Repository globs, each `<prefix>/<id>/*`. */
   paths: z.array(z.string().regex(/^[a-z0-9._/-]+\/\*$/, { message: "must be a repository path glob ending in /*" })).min(1),
   actions: z.array(z.enum(ROBOT_ACTIONS)).min(1),

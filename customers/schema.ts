@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { CUSTOMER_ID, CUSTOMER_ID_RULE } from "../core/naming";
 import { ECR_REPOSITORY_RULE, isEcrComponent } from "../kinds/ecr/kind";
+import type { RotatedKind } from "../core/rotation";
 import { REGISTRY_KINDS, STATUSES, TIERS } from "../core/tiers";
 
 /** A calendar date written YYYY-MM-DD that exists (no 2027-02-30). */
@@ -25,6 +26,16 @@ const githubLogin = z.string().regex(GITHUB_LOGIN, {
 
 /** Kubernetes namespace names are DNS-1123 labels. */
 export const K8S_NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+
+const wholeFromOne = "must be a whole number from 1";
+/** One kind's credential generation (core/rotation.ts). */
+const rotation = z
+  .strictObject({
+    generation: z.number({ message: wholeFromOne }).int({ message: wholeFromOne }).min(1, { message: wholeFromOne }),
+    /** The last day the previous generation still works. */
+    previousUntil: isoDate.optional(),
+  })
+  .refine((r) => r.previousUntil === undefined || r.generation > 1, { message: "needs a generation above 1 (there is no previous one)", path: ["previousUntil"] });
 
 export const customerSchema = z.strictObject({
   id: z.string().regex(CUSTOMER_ID, { message: `breaks the id rule: ${CUSTOMER_ID_RULE}` }),
@@ -69,6 +80,8 @@ export const customerSchema = z.strictObject({
     .optional(),
   /** Pinned shard stack (set by `intake onboard`); without it the id's hash decides. */
   shard: z.number({ message: "must be a shard number" }).int({ message: "must be a whole number" }).min(0, { message: "must be 0 or more" }).optional(),
+  /** Rotation of the long-lived credentials (`intake rotate` edits it): a generation per kind, the previous one kept through `previousUntil`. */
+  credentials: z.strictObject({ ecr: rotation.optional(), gar: rotation.optional(), distribution: rotation.optional() } satisfies Record<RotatedKind, unknown>).optional(),
   kubernetes: z
     .strictObject({
       /** Namespace that receives a dockerconfigjson pull secret per registry kind. */

@@ -24,12 +24,13 @@ export function addCustomer(entry: Record<string, unknown>): RosterEdit {
   };
 }
 
-/** Sets one field of customer `id`'s entry. */
-export function setCustomerField(file: string, id: string, field: string, value: unknown): RosterEdit {
+/** Sets one field of customer `id`'s entry; a path sets a nested one (creating the maps on the way). */
+export function setCustomerField(file: string, id: string, field: string | string[], value: unknown): RosterEdit {
   return (doc) => {
     const node = customerNode(doc, id);
     if (!node) throw new RosterEditError(`customer ${id} is not in ${file}`);
-    node.set(field, value);
+    if (Array.isArray(field)) node.setIn(field, doc.createNode(value));
+    else node.set(field, value);
   };
 }
 

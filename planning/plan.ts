@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type Settings } from "../core/settings";
 import { awsPartition } from "../core/iam";
-import type { Roster } from "../customers/roster";
+import type { Customer, Roster } from "../customers/roster";
+import { liveGenerations, ROTATED_KINDS, type RotatedKind } from "../core/rotation";
 import type { RegistryKind, Tier } from "../core/tiers";
 import type { EffectiveStatus } from "../customers/status";
 import { program } from "../program";
@@ -24,6 +25,8 @@ export interface PlannedCustomer {
   reason: string;
   /** Kinds declared for the customer. */
   registries: RegistryKind[];
+  /** Long-lived credentials past their first generation (roster `credentials`): what rotates, and when the previous one goes. */
+  rotations?: { kind: RotatedKind; generation: number; previous?: number; previousUntil?: string }[];
 }
 
 export interface PlannedResource {
@@ -101,6 +104,7 @@ export async function planProgram(
         status: c.state.status,
         reason: c.state.reason,
         registries: c.kinds,
+        ...rotationsOf(entry, c.kinds, settings.asOf),
       };
     }),
     warnings: [],
@@ -164,4 +168,11 @@ export function fromRecorded(recorded: RecordedResource[]): IntakeResource[] {
       protect: r.protect,
       additionalSecretOutputs: r.additionalSecretOutputs,
     }));
+}
+
+/** A customer's rotated credentials on the kinds it is declared with (none: no field, so plans of unrotated rosters stay as they were). */
+function rotationsOf(c: Customer, kinds: RegistryKind[], asOf: string): Pick<PlannedCustomer, "rotations"> {
+  const rotations = ROTATED_KINDS.filter((k) => kinds.includes(k) && c.credentials?.[k]).map((kind) => ({ kind, ...liveGenerations(c.credentials![kind], asOf) }))
+    .map(({ kind, current, previous, previousUntil }) => ({ kind, generation: current, ...(previous !== undefined ? { previous, previousUntil } : {}) }));
+  return rotations.length ? { rotations } : {};
 }

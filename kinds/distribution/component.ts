@@ -4,6 +4,7 @@ import type { EffectiveStatus } from "../../customers/status";
 import { robotActions, type AclEntry } from "../../core/acl";
 import { LABEL } from "../../core/labels";
 import { type KindBuilder } from "../../components/kind";
+import { generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
 
 export interface DistributionNamespaceArgs {
   customerId: string;
@@ -12,6 +13,8 @@ export interface DistributionNamespaceArgs {
   robotUsername: string;
   access: "pull" | "push";
   status: EffectiveStatus;
+  /** The robot password's generations (core/rotation.ts): the broker accepts the previous one through its last day. */
+  passwords?: LiveGenerations;
 }
 
 /**
@@ -34,20 +37,25 @@ export class DistributionNamespace extends pulumi.ComponentResource {
       this.robotPassword = pulumi.output(undefined);
       this.aclEntry = pulumi.output(undefined);
     } else {
-      const password = new random.RandomPassword(
-        `${name}-robot`,
-        // keepers label the robot with its customer (RandomPassword takes no tags); they never change.
-        { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4, keepers: { [LABEL.customer]: args.customerId } },
-        { parent: this, additionalSecretOutputs: ["result", "bcryptHash"] },
-      );
+      const live = args.passwords ?? { current: 1 };
+      const robotPassword = (generation: number) =>
+        new random.RandomPassword(
+          generationName(`${name}-robot`, generation),
+          // keepers label the robot with its customer (RandomPassword takes no tags); they never change.
+          { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4, keepers: { [LABEL.customer]: args.customerId } },
+          { parent: this, additionalSecretOutputs: ["result", "bcryptHash"] },
+        );
+      const password = robotPassword(live.current);
+      const previous = live.previous !== undefined ? robotPassword(live.previous) : undefined;
       this.robotUsername = pulumi.output(args.robotUsername);
       this.robotPassword = pulumi.secret(password.result);
       this.aclEntry = pulumi.secret(
-        password.bcryptHash.apply(
-          (hash): AclEntry => ({
+        pulumi.all([password.bcryptHash, previous?.bcryptHash]).apply(
+          ([hash, previousHash]): AclEntry => ({
             customer: args.customerId,
             username: args.robotUsername,
             passwordHash: hash,
+            ...(previousHash && live.previousUntil ? { previousPasswordHash: previousHash, previousUntil: live.previousUntil } : {}),
             paths: [`${args.pathPrefix}*`],
             actions: robotActions(args.access),
             enabled: args.status === "active",
@@ -69,6 +77,7 @@ export const build: KindBuilder = (ctx) => {
       robotUsername: ctx.names.distributionRobot,
       access: ctx.customer.distribution?.access ?? "push",
       status: ctx.state.status,
+      passwords: liveGenerations(ctx.customer.credentials?.distribution, ctx.settings.asOf),
     },
     { parent: ctx.parent },
   );

@@ -5,6 +5,7 @@ import type { EffectiveStatus } from "../../customers/status";
 import { ecrPushPullPolicy } from "../../core/iam";
 import { RetainedLedger } from "../../components/retained";
 import { need, type KindBuilder } from "../../components/kind";
+import { generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
 import type { PullGenerator } from "../../components/pull-secrets";
 
 export interface EcrNamespaceArgs {
@@ -16,6 +17,8 @@ export interface EcrNamespaceArgs {
   userName: string;
   userPath: string;
   status: EffectiveStatus;
+  /** The access key's generations to declare (core/rotation.ts): the current, and the previous through its overlap. */
+  keys?: LiveGenerations;
   immutableTags: boolean;
   scanOnPush: boolean;
   untaggedExpiryDays: number;
@@ -126,11 +129,16 @@ export class EcrNamespace extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      const key = new iam.AccessKey(
-        `${name}-key`,
-        { user: user.name, status: args.status === "active" ? "Active" : "Inactive" },
-        { parent: this, additionalSecretOutputs: ["secret", "sesSmtpPasswordV4"] },
-      );
+      // IAM holds two access keys per user: the current generation and, while it overlaps, the previous.
+      const live = args.keys ?? { current: 1 };
+      const accessKey = (generation: number) =>
+        new iam.AccessKey(
+          generationName(`${name}-key`, generation),
+          { user: user.name, status: args.status === "active" ? "Active" : "Inactive" },
+          { parent: this, additionalSecretOutputs: ["secret", "sesSmtpPasswordV4"] },
+        );
+      const key = accessKey(live.current);
+      if (live.previous !== undefined) accessKey(live.previous);
       this.userArn = user.arn;
       this.accessKeyId = key.id;
       this.secretAccessKey = pulumi.secret(key.secret);
@@ -158,6 +166,7 @@ export const build: KindBuilder = (ctx) => {
       userName: ctx.names.iamUserName,
       userPath: ctx.names.iamPath,
       status: ctx.state.status,
+      keys: liveGenerations(ctx.customer.credentials?.ecr, ctx.settings.asOf),
       immutableTags: e.immutableTags,
       scanOnPush: e.scanOnPush,
       untaggedExpiryDays: e.untaggedExpiryDays,

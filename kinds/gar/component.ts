@@ -5,6 +5,7 @@ import type { EffectiveStatus } from "../../customers/status";
 import { RetainedLedger } from "../../components/retained";
 import { need, type KindBuilder } from "../../components/kind";
 import { pullSecretNames } from "../../components/pull-secrets";
+import { generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
 import { gcpLabels } from "../../core/labels";
 
 export interface GarNamespaceArgs {
@@ -19,6 +20,8 @@ export interface GarNamespaceArgs {
   keepVersions: number;
   /** Declare a service-account key (a Pulumi secret). Off: the runtime impersonates. */
   serviceAccountKey: boolean;
+  /** The key's generations to declare (core/rotation.ts). */
+  keys?: LiveGenerations;
   /** The runtime's identity, granted Token Creator on this service account only. */
   runtimeMember?: string;
   /** A Kubernetes service account (workload identity pool member) that may act as this service account: the customer's pull-secret generator. */
@@ -125,7 +128,11 @@ export class GarNamespace extends pulumi.ComponentResource {
           );
         }
         if (args.serviceAccountKey) {
-          const key = new serviceaccount.Key(`${name}-key`, { serviceAccountId: sa.name }, { parent: this, additionalSecretOutputs: ["privateKey"] });
+          const live = args.keys ?? { current: 1 };
+          const saKey = (generation: number) =>
+            new serviceaccount.Key(generationName(`${name}-key`, generation), { serviceAccountId: sa.name }, { parent: this, additionalSecretOutputs: ["privateKey"] });
+          const key = saKey(live.current);
+          if (live.previous !== undefined) saKey(live.previous);
           this.serviceAccountKey = pulumi.secret(key.privateKey);
         } else {
           this.serviceAccountKey = pulumi.output(undefined);
@@ -160,6 +167,7 @@ export const build: KindBuilder = (ctx) => {
       untaggedExpiryDays: g.untaggedExpiryDays,
       keepVersions: g.keepVersions,
       serviceAccountKey: g.serviceAccountKeys,
+      keys: liveGenerations(ctx.customer.credentials?.gar, ctx.settings.asOf),
       runtimeMember: g.runtimeMember,
       workloadIdentityMember: puller && `serviceAccount:${gke!.projectId}.svc.id.goog[${k8sNamespace}/${puller}]`,
       labels: gcpLabels(ctx.tags),

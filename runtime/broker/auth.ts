@@ -90,30 +90,34 @@ export class Authenticator {
   }
 
   /**
-   * Check a password for `username`, whose bcrypt hash is `hash` (undefined: unknown user).
-   * `remote` is the source address, counted for failures.
+   * Check a password for `username`, whose bcrypt hashes are `hashes` (the current one, and during
+   * a rotation's overlap the previous one; none: unknown user). `remote` is the source address,
+   * counted for failures.
    */
-  async password(username: string, password: string, hash: string | undefined, remote: string | undefined, typicalHash: string | undefined): Promise<LoginResult> {
-    const cacheKey = hash && createHash("sha256").update(`${username}\0${password}\0${hash}`).digest("hex");
+  async password(username: string, password: string, hashes: string | string[] | undefined, remote: string | undefined, typicalHash: string | undefined): Promise<LoginResult> {
+    const all = hashes === undefined ? [] : Array.isArray(hashes) ? hashes : [hashes];
+    const keyOf = (hash: string) => createHash("sha256").update(`${username}\0${password}\0${hash}`).digest("hex");
     const now = this.now();
-    if (cacheKey) {
-      const until = this.verified.get(cacheKey);
+    for (const hash of all) {
+      const until = this.verified.get(keyOf(hash));
       if (until !== undefined && until > now) return { ok: true, via: "password" };
     }
     const locked = Math.max(this.lockedUntil(this.byUser, username, now), this.lockedUntil(this.bySource, remote ?? "", now));
     if (locked > now) return { ok: false, throttled: true, reason: "too many failed logins", retryAfterSeconds: Math.ceil((locked - now) / 1000) };
     if (this.pending >= this.limits.maxConcurrent + this.limits.maxQueued) return { ok: false, throttled: true, reason: "too many logins at once", retryAfterSeconds: 1 };
     // Unknown user: the same work against a dummy hash of the list's cost, then a refusal.
-    const against = hash ?? (await this.dummy(typicalHash));
-    const match = await this.limit(() => bcrypt.compare(password, against));
-    if (match && hash && cacheKey) {
-      this.byUser.delete(username);
-      bounded(this.verified, cacheKey, this.now() + this.limits.verifiedTtlMs);
-      return { ok: true, via: "password" };
+    const against = all.length ? all : [await this.dummy(typicalHash)];
+    for (const hash of against) {
+      const match = await this.limit(() => bcrypt.compare(password, hash));
+      if (match && all.length) {
+        this.byUser.delete(username);
+        bounded(this.verified, keyOf(hash), this.now() + this.limits.verifiedTtlMs);
+        return { ok: true, via: "password" };
+      }
     }
     this.fail(this.byUser, username, this.limits.userFailures);
     this.fail(this.bySource, remote ?? "", this.limits.sourceFailures);
-    return { ok: false, throttled: false, reason: hash ? "wrong password" : "unknown user" };
+    return { ok: false, throttled: false, reason: all.length ? "wrong password" : "unknown user" };
   }
 
   /** Check an offline credential (a JWT the broker's key signed for `username`). */

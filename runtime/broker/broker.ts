@@ -168,7 +168,9 @@ export class TokenBroker {
     const delivery = this.store.delivery?.username === username ? this.store.delivery : undefined;
     const hash = robot?.passwordHash ?? delivery?.passwordHash;
     if (hash && password.startsWith("ey") && password.split(".").length === 3) return this.auth.offline(username, password);
-    return this.auth.password(username, password, hash, remote, this.store.typicalHash());
+    // During a rotation's overlap the previous password works too, through its last day and never after.
+    const previous = robot?.previousPasswordHash && robot.previousUntil && (this.opts.today?.() ?? new Date().toISOString().slice(0, 10)) <= robot.previousUntil ? [robot.previousPasswordHash] : [];
+    return this.auth.password(username, password, hash && [hash, ...previous], remote, this.store.typicalHash());
   }
 
   /** One token request: credentials (or none) and the requested scopes. */

@@ -79,9 +79,10 @@ describe.skipIf(!!unavailable)("a customer's lifecycle through real `pulumi up`s
   it("a suspension disables credentials in place and withdraws only grants; a lapse changes nothing more", async () => {
     const suspended = await upWith([ACME, { ...wayne()!, status: "suspended" }]);
     // Only grants are withdrawn (the GitHub team's read, the Artifact Registry writer and Token
-    // Creator bindings); identities, keys and repositories stay.
+    // Creator bindings, and the workload identity its pull-secret generator acted through);
+    // identities, keys and repositories stay.
     expect(ops(suspended, "wayne", (s) => ["replace", "delete-replaced", "create-replacement"].includes(s.op))).toEqual([]);
-    expect(ops(suspended, "wayne", (s) => s.op === "delete").sort()).toEqual(["delete wayne-gar-token-creator", "delete wayne-gar-writer", "delete wayne-ghcr-read"]);
+    expect(ops(suspended, "wayne", (s) => s.op === "delete").sort()).toEqual(["delete wayne-gar-token-creator", "delete wayne-gar-workload-identity", "delete wayne-gar-writer", "delete wayne-ghcr-read"]);
     expect(ops(suspended, "wayne", (s) => s.type === "aws:iam/accessKey:AccessKey")).toEqual(["update wayne-ecr-key"]);
     const key = (await state()).find((s) => s.type === "aws:iam/accessKey:AccessKey" && s.urn.includes("::wayne"))!;
     expect(key.inputs?.status).toBe("Inactive");
@@ -128,5 +129,24 @@ describe.skipIf(!!unavailable)("a customer's lifecycle through real `pulumi up`s
       const name = s.urn.split("::").pop()!;
       expect([...ids].some((id) => name === id || name.startsWith(`${id}-`)), s.urn).toBe(true);
     }
+  }, 600_000);
+
+  it("a rotation creates the new key beside the old, and the first up after the overlap removes the old; nothing is replaced", async () => {
+    const acme = roster().customers.find((c) => c.id === "acme")!;
+    const during = await upWith([{ ...acme, credentials: { ecr: { generation: 2, previousUntil: "2099-12-31" }, distribution: { generation: 2, previousUntil: "2099-12-31" } } }, wayne()!]);
+    expect(ops(during, "acme", (s) => ["replace", "delete", "delete-replaced", "create-replacement"].includes(s.op))).toEqual([]);
+    expect(ops(during, "acme", (s) => s.op === "create").sort()).toEqual(["create acme-distribution-robot-g2", "create acme-ecr-key-g2"]);
+    const keys = (await state()).filter((s) => s.type === "aws:iam/accessKey:AccessKey" && s.urn.includes("::acme"));
+    expect(keys.map((k) => k.inputs?.status)).toEqual(["Active", "Active"]);
+    // The stack hands out the new key.
+    const out = JSON.parse(ok(await p.pulumi(["stack", "output", "--json", "--show-secrets", "--stack", "dev"]), "stack output").stdout);
+    const g2 = (await state()).find((s) => s.urn.endsWith("::acme-ecr-key-g2")) as { id?: string } | undefined;
+    expect(g2?.id).toBeTruthy();
+    expect(out.customers.acme.credentials.ecr.id).toBe(g2!.id);
+
+    const after = await upWith([{ ...acme, credentials: { ecr: { generation: 2, previousUntil: "2026-01-31" }, distribution: { generation: 2, previousUntil: "2026-01-31" } } }, wayne()!]);
+    expect(ops(after, "acme", (s) => ["replace", "delete-replaced", "create-replacement", "create"].includes(s.op))).toEqual([]);
+    expect(ops(after, "acme", (s) => s.op === "delete").sort()).toEqual(["delete acme-distribution-robot", "delete acme-ecr-key"]);
+    expect((await state()).filter((s) => s.type === "aws:iam/accessKey:AccessKey" && s.urn.includes("::acme")).map((s) => s.urn.split("::").pop())).toEqual(["acme-ecr-key-g2"]);
   }, 600_000);
 });

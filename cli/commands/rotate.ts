@@ -1,0 +1,61 @@
+import { Command } from "commander";
+import * as path from "node:path";
+import { customerById } from "../../core/access";
+import { addDays, liveGenerations, ROTATED_KINDS, type RotatedKind } from "../../core/rotation";
+import { loadStackContext } from "../../core/stack";
+import { rosterStore, setCustomerField, type RosterEdit } from "../../customers/store";
+import { InputError, positiveInt, projectDirOf, stackName, type CommandContext } from "../options";
+
+/** `intake rotate`: a new generation of a customer's long-lived credentials, the previous kept through an overlap. */
+export function register(cli: Command, ctx: CommandContext): void {
+  cli
+    .command("rotate")
+    .description("rotate a customer's long-lived credentials: the roster gets a new generation, pulumi up creates it and keeps the previous through the overlap")
+    .requiredOption("--customer <id>", "customer id")
+    .option("--kind <kind>", `one kind: ${ROTATED_KINDS.join(", ")} (default: each of them the customer holds)`, (v: string) => {
+      if (!(ROTATED_KINDS as readonly string[]).includes(v)) throw new InputError(`--kind: "${v}" has no long-lived credential to rotate; one of ${ROTATED_KINDS.join(", ")}`);
+      return v as RotatedKind;
+    })
+    .option("--overlap-days <n>", "days the previous credential keeps working", positiveInt, 7)
+    .option("--stack <name>", "stack whose settings to use", stackName, "dev")
+    .option("--roster <path>", "roster file (default: the stack's roster setting)")
+    .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
+    .action(async (opts: { customer: string; kind?: RotatedKind; overlapDays: number; stack: string; roster?: string; project?: string }) => {
+      const projectDir = projectDirOf(opts);
+      const { settings, roster } = loadStackContext({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
+      const c = customerById(roster, opts.customer);
+      if (!c) throw new InputError(`--customer: ${opts.customer} is not in ${roster.source}`);
+      if (c.status === "offboarded") throw new InputError(`--customer: ${c.id} is offboarded and holds no credentials to rotate`);
+      // Rotated kinds the customer holds on this stack (Artifact Registry only where keys are declared).
+      const held = ROTATED_KINDS.filter((k) => c.registries.includes(k) && settings.enabledKinds.includes(k) && (k !== "gar" || settings.gar?.serviceAccountKeys));
+      const kinds = opts.kind ? [opts.kind] : held;
+      if (opts.kind && !held.includes(opts.kind)) throw new InputError(`--kind: customer ${c.id} holds no long-lived ${opts.kind} credential on stack ${settings.stack} (it holds: ${held.join(", ") || "none"})`);
+      if (kinds.length === 0) throw new InputError(`--customer: ${c.id} holds no long-lived credential on stack ${settings.stack} (${ROTATED_KINDS.join(", ")}; gar only with gar.serviceAccountKeys)`);
+      const today = new Date().toISOString().slice(0, 10);
+      const until = addDays(today, opts.overlapDays);
+      const edits: RosterEdit[] = [];
+      const lines: string[] = [];
+      for (const kind of kinds) {
+        const now = liveGenerations(c.credentials?.[kind], today);
+        // Rotating again inside an overlap would cut the generation still kept at once.
+        if (now.previous !== undefined) {
+          throw new InputError(`--kind ${kind}: customer ${c.id}'s generation ${now.previous} is kept through ${now.previousUntil}; rotate again after that day, so no client loses its credential at once`);
+        }
+        const next = now.current + 1;
+        edits.push(setCustomerField(roster.source, c.id, ["credentials", kind], { generation: next, previousUntil: until }));
+        lines.push(`${c.id} ${kind}: generation ${now.current} → ${next}; generation ${now.current} keeps working through ${until}`);
+      }
+      const file = path.resolve(opts.roster ?? path.resolve(projectDir, settings.roster));
+      const store = rosterStore(file, { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } });
+      const all: RosterEdit = (doc) => edits.forEach((e) => e(doc));
+      store.preview(all); // the whole roster validated before anything is written
+      await store.commit(all);
+      ctx.io.out(
+        [
+          ...lines,
+          `Written to ${roster.source}. \`pulumi up -s ${settings.stack}\` (CI does it from the roster change) creates the new credential${kinds.length > 1 ? "s" : ""};`,
+          `the first \`pulumi up\` after ${until} removes the previous one. \`intake plan --stack ${settings.stack}\` shows both until then.`,
+        ].join("\n"),
+      );
+    });
+}
