@@ -72,8 +72,11 @@ export function refreshCommand(customerId: string, kind: RegistryKind): string {
   return `intake token --customer ${customerId} --kind ${kind} --format docker-config`;
 }
 
-/** The refresher's schedule per kind: well within each credential's lifetime (ECR 12 h, the others 1 h). */
-export const REFRESH_SCHEDULE: Partial<Record<RegistryKind, string>> = { ecr: "17 */6 * * *", acr: "*/20 * * * *", gar: "*/20 * * * *" };
+/**
+ * The refresher's schedule per kind: well within each credential's lifetime. Every kind the
+ * runtime mints lives 1 h (ECR's token stops with the push-role session it came from).
+ */
+export const REFRESH_SCHEDULE: Partial<Record<RegistryKind, string>> = { ecr: "*/20 * * * *", acr: "*/20 * * * *", gar: "*/20 * * * *" };
 
 /**
  * The ESO template of a dockerconfigjson for `host` from a generator's `username` and `password`

@@ -30,6 +30,9 @@ export const aclEntrySchema = z.strictObject({
 export const aclDeliverySchema = z.strictObject({
   username: z.string().min(1),
   passwordHash: z.string().regex(/^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/, { message: "must be a bcrypt hash" }),
+  /** During a rotation's overlap (settings distribution.deliveryRobot): the previous password, through `previousUntil`. */
+  previousPasswordHash: z.string().regex(/^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/, { message: "must be a bcrypt hash" }).optional(),
+  previousUntil: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: "must be a date written YYYY-MM-DD" }).optional(),
   enabled: z.boolean(),
 });
 

@@ -84,8 +84,9 @@ export const CUSTOMER_SESSION_TAG = "intake-customer";
 /**
  * Revocation at once: every action denied to push-role sessions tagged for these customers, so an
  * ECR token minted before a suspension, lapse or offboarding stops working as soon as IAM applies
- * the policy (seconds), not when the token expires (12 h). Tokens minted after it are refused
- * before that by the license check.
+ * the policy (seconds), not when its session ends (up to 1 h). Tokens minted after it are refused
+ * before that by the license check. (Delivery sessions, tagged intake-role=delivery, are the
+ * platform's and minted per delivery after the same check.)
  */
 export function revokedSessionsPolicy(customerIds: string[]): PolicyDocument {
   return policyDocument({

@@ -89,6 +89,14 @@ const distributionSettings = z.strictObject({
   issuer: z.string().min(1).default("registry-intake-broker"),
   /** The broker's token endpoint as clients see it. Default: https://<host>/auth/token. */
   realm: z.string().url({ message: "must be a URL such as https://registry.example.com/auth/token" }).optional(),
+  /** Rotation of the platform's delivery robot password (core/rotation.ts): raise the generation, the previous works through previousUntil. */
+  deliveryRobot: z
+    .strictObject({
+      generation: z.number().int().min(1, { message: "must be a whole number from 1" }),
+      previousUntil: isoDate.optional(),
+    })
+    .refine((r) => r.previousUntil === undefined || r.generation > 1, { message: "needs a generation above 1 (there is no previous one)", path: ["previousUntil"] })
+    .optional(),
   /** Run the registry and the broker on Kubernetes (the stack's cluster). */
   kubernetes: z
     .strictObject({

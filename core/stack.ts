@@ -154,6 +154,16 @@ export function loadStackContext(opts: LoadStackOptions): StackContext {
   const rosterOpts = { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } };
   const roster =
     opts.rosterText !== undefined ? parseRoster(opts.rosterText, `${shownPath(rosterPath)}${opts.label ?? ""}`, rosterOpts) : loadRoster(shownPath(rosterPath), rosterOpts);
+  // The platform's namespaces run what can reach every customer (the refresher's identity, the broker).
+  const platform = new Map([
+    [settings.pullSecrets?.refresher?.namespace, "pullSecrets.refresher.namespace"],
+    [settings.distribution?.kubernetes?.namespace, "distribution.kubernetes.namespace"],
+  ]);
+  for (const c of roster.customers) {
+    const ns = c.kubernetes?.namespace;
+    const key = ns && platform.get(ns);
+    if (key) throw new StackConfigError(roster.source, [`customer ${c.id} field kubernetes.namespace: "${ns}" is the platform's (${CONFIG_NAMESPACE}:${key} of stack ${settings.stack}); give the customer a namespace of its own`]);
+  }
   return { settings, roster, stackConfig };
 }
 

@@ -174,6 +174,7 @@ function validate(
   // another field of the same entry is broken.
   const seen = new Map<string, number>();
   const githubOwners = new Map<string, { index: number; field: string }>();
+  const namespaceOwners = new Map<string, number>();
   rawCustomers.forEach((c, i) => {
     if (!isRecord(c)) return;
     if (typeof c.id === "string") {
@@ -213,6 +214,13 @@ function validate(
           githubOwners.set(key, { index: i, field: at.join(".") });
         }
       }
+    }
+    // A Kubernetes namespace is a customer's own: pods there read its pull secrets and act as its pullers.
+    if (isRecord(c.kubernetes) && typeof c.kubernetes.namespace === "string") {
+      const owner = namespaceOwners.get(c.kubernetes.namespace);
+      if (owner !== undefined && owner !== i) {
+        problemAt(["customers", i, "kubernetes", "namespace"], `"${c.kubernetes.namespace}" is already customer ${label(owner)}'s: a namespace holds one customer's pull secrets, which any pod there can read`);
+      } else namespaceOwners.set(c.kubernetes.namespace, i);
     }
     if (isRecord(c.ecr) && Array.isArray(c.ecr.repositories)) {
       const repos = c.ecr.repositories as unknown[];

@@ -100,8 +100,9 @@ export const MAKERS: Record<string, Maker> = {
   },
   "aws:iam/userPolicy:UserPolicy": (_n, i) => ({ id: `${i.user}:${i.name}`, state: { ...i } }),
   "aws:iam/rolePolicy:RolePolicy": (_n, i) => ({ id: `${i.role}:${i.name}`, state: { ...i } }),
-  "aws:iam/accessKey:AccessKey": (_n, i) => {
-    const seed = `${i.user}`;
+  "aws:iam/accessKey:AccessKey": (name, i) => {
+    // A user holds up to two keys (a rotation's overlap): each its own id and secret.
+    const seed = `${i.user}:${name}`;
     return {
       id: awsId("AKIA", seed),
       state: {

@@ -4,7 +4,7 @@ import type { RegistryKind } from "../core/tiers";
 import type { Roster } from "../customers/roster";
 import { customerState } from "../customers/status";
 import { customerNamespace } from "../kinds";
-import { RegistryClient } from "./delivery/manifest";
+import { RegistryClient, RegistryError } from "./delivery/manifest";
 import { AccessDenied, mintFor } from "./mint";
 import type { MintContext } from "./mint/types";
 
@@ -32,6 +32,8 @@ export interface KindEvidence {
   registry?: string;
   /** The customer whose namespace was tried as the neighbour. */
   neighbour?: string;
+  /** What the evidence lacks, e.g. no neighbour on this kind to try. */
+  note?: string;
   probes: Probe[];
   ok: boolean;
 }
@@ -101,20 +103,28 @@ async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now:
   const client = new RegistryClient({ username: cred.username, password: cred.password }, o.fetchImpl);
   const probes: Probe[] = [];
   const probe = async (what: Probe["what"], repository: string, expected: Probe["expected"], send: () => Promise<Response>, allowed: (s: number) => boolean) => {
-    const r = await send();
-    await r.body?.cancel();
-    const isAllowed = allowed(r.status);
-    const refused = r.status === 401 || r.status === 403;
-    probes.push({ what, repository, status: r.status, expected, ok: expected === "allowed" ? isAllowed : refused, at: now().toISOString() });
+    let status: number;
+    try {
+      const r = await send();
+      await r.body?.cancel();
+      status = r.status;
+    } catch (err) {
+      // A token endpoint that refuses the scope outright is a refusal too.
+      if (!(err instanceof RegistryError)) throw err;
+      status = err.status;
+    }
+    const refused = status === 401 || status === 403;
+    probes.push({ what, repository, status, expected, ok: expected === "allowed" ? allowed(status) : refused, at: now().toISOString() });
   };
   const list = (repository: string) => () => client.request(cred.registry, `/v2/${repository}/tags/list`, { method: "GET", repository, actions: "pull" });
 
   await probe("list own", `${ns(id)}${OWN_REPOSITORY}`, "allowed", list(`${ns(id)}${OWN_REPOSITORY}`), (s) => s === 200 || s === 404);
   const neighbour = o.roster.customers.map((x) => x.id).filter((x) => x !== id && o.roster.customers.find((y) => y.id === x)!.registries.includes(kind)).sort()[0];
   if (neighbour) await probe("list neighbour's", `${ns(neighbour)}${OWN_REPOSITORY}`, "refused", list(`${ns(neighbour)}${OWN_REPOSITORY}`), (s) => s === 200 || s === 404);
+  const note = neighbour ? undefined : `no other customer holds ${kind}: no neighbour's namespace to try`;
   // A pull-only robot must be refused the push.
   if (o.write) await writeProbe(client, cred.registry, `${ns(id)}${PROBE_REPOSITORY}`, probes, now, kind === "distribution" && c.distribution?.access === "pull" ? "refused" : "allowed");
-  return { customer: id, kind, licensed, minted: true, registry: cred.registry, neighbour, probes, ok: licensed && probes.every((p) => p.ok) };
+  return { customer: id, kind, licensed, minted: true, registry: cred.registry, neighbour, probes, ok: licensed && probes.every((p) => p.ok), ...(note ? { note } : {}) };
 }
 
 /** Push a 2-byte config and an empty-layered image manifest, then delete it by digest. */
@@ -160,7 +170,7 @@ export function renderVerifyText(r: VerifyReport): string {
       lines.push(`${head}: no credential (${e.reason})${e.licensed ? " but the license allows it" : ""}`);
       continue;
     }
-    lines.push(`${head} at ${e.registry}`);
+    lines.push(`${head} at ${e.registry}${e.note ? ` (${e.note})` : ""}`);
     for (const p of e.probes) lines.push(`     ${p.ok ? "ok  " : "FAIL"} ${p.what} ${p.repository}: ${p.status}, ${p.expected === "allowed" ? "must be allowed" : "must be refused"} (${p.at})${p.note ? `: ${p.note}` : ""}`);
   }
   const failed = r.results.filter((e) => !e.ok).length;

@@ -117,7 +117,8 @@ describe("pull secrets by the refresher (pullSecrets.mode refresher)", () => {
   it("every short-lived kind gets its CronJob; long-lived ones are written as before", async () => {
     const { recorded } = await planOf([ACME], { pullSecrets: { mode: "refresher", refresher: REFRESHER } });
     expect(recorded.filter((r) => r.type === K.cron).map((r) => meta(r).name).sort()).toEqual(["intake-acme-acr-refresh", "intake-acme-ecr-refresh", "intake-acme-gar-refresh"]);
-    expect((named(recorded, K.cron, "intake-acme-ecr-refresh")[0].inputs.spec as { schedule: string }).schedule).toBe("17 */6 * * *");
+    // Every minted credential lives 1 h (ECR's stops with its push-role session): refreshed every 20 min.
+    for (const kind of ["ecr", "acr", "gar"]) expect((named(recorded, K.cron, `intake-acme-${kind}-refresh`)[0].inputs.spec as { schedule: string }).schedule).toBe("*/20 * * * *");
     expect(recorded.filter((r) => r.type === K.external || r.type === K.sa)).toEqual([]);
     expect(named(recorded, K.secret, "intake-acme-distribution")[0].ignoreChanges).toEqual([]);
   });

@@ -64,6 +64,22 @@ describe("rotation in the program", () => {
     ]);
   });
 
+  it("the platform's delivery robot rotates by the stack setting distribution.deliveryRobot", async () => {
+    const settings = testSettings({ distribution: { host: "registry.test.example.com", deliveryRobot: { generation: 2, previousUntil: "2026-11-29" } } });
+    const roster = testRoster([customer("acme", "enterprise")], settings);
+    const { result, resources } = await runUnderMocks(() => program(settings, roster), { project: "p", stack: "s", cloud: { accountId: ACCOUNT, region: REGION } });
+    const robots = resources.filter((r) => r.name.startsWith("distribution-delivery-robot"));
+    expect(robots.map((r) => r.name).sort()).toEqual(["distribution-delivery-robot", "distribution-delivery-robot-g2"]);
+    const acl = JSON.parse(await unwrap(result.distribution!.acl)) as Acl;
+    const g1 = robots.find((r) => r.name === "distribution-delivery-robot")!;
+    const g2 = robots.find((r) => r.name === "distribution-delivery-robot-g2")!;
+    expect(acl.delivery).toMatchObject({ passwordHash: g2.state.bcryptHash, previousPasswordHash: g1.state.bcryptHash, previousUntil: "2026-11-29" });
+    expect(await unwrap(result.distribution!.deliveryPassword!)).toBe(g2.state.result);
+    expect(() => testSettings({ distribution: { host: "r.example.com", deliveryRobot: { generation: 1, previousUntil: "2026-11-29" } } })).toThrow(
+      /registry-intake:distribution\.deliveryRobot\.previousUntil: needs a generation above 1/,
+    );
+  });
+
   it("a roster that names a previous day without a previous generation is refused, naming the field", async () => {
     await expect(planOf([customer("acme", "enterprise", { credentials: { ecr: { generation: 1, previousUntil: "2026-12-01" } } })])).rejects.toThrow(
       /customer acme field credentials\.ecr\.previousUntil: needs a generation above 1/,
@@ -91,6 +107,22 @@ describe("rotation in the broker", () => {
     today = "2026-11-30";
     expect(await token("old-password")).toBe(401); // even with the access list not yet updated
     expect(await token("new-password")).toEqual([{ type: "repository", name: "intake/acme/app", actions: ["pull"] }]);
+    await broker.close();
+  });
+
+  it("the delivery robot's previous password works through its last day too", async () => {
+    const dir = tempDir("rotate-delivery-");
+    const pair = makeKeyPair(dir);
+    const files = writeBrokerFixture(dir, { username: "robot-acme", password: "pw", cost: 4 });
+    const acl = JSON.parse(readFileSync(files.aclFile, "utf8"));
+    acl.delivery = { username: "intake-delivery", passwordHash: bcryptjs.hashSync("new-delivery", 4), previousPasswordHash: bcryptjs.hashSync("old-delivery", 4), previousUntil: "2026-11-29", enabled: true };
+    writeFileSync(files.aclFile, JSON.stringify(acl));
+    let today = "2026-11-29";
+    const broker = new TokenBroker({ ...files, key: loadSigningKey(pair.key, pair.cert), service: "svc", issuer: "iss", today: () => today, logger: pino({ level: "silent" }) });
+    const status = async (password: string) => (await broker.tokenFor({ username: "intake-delivery", password }, "svc", ["repository:intake/acme/app:push"])).status;
+    expect([await status("new-delivery"), await status("old-delivery"), await status("other")]).toEqual([200, 200, 401]);
+    today = "2026-11-30";
+    expect([await status("new-delivery"), await status("old-delivery")]).toEqual([200, 401]);
     await broker.close();
   });
 });

@@ -54,7 +54,7 @@ export function register(cli: Command, ctx: CommandContext): void {
         [
           ...lines,
           `Written to ${roster.source}. \`pulumi up -s ${settings.stack}\` (CI does it from the roster change) creates the new credential${kinds.length > 1 ? "s" : ""};`,
-          `the first \`pulumi up\` after ${until} removes the previous one. \`intake plan --stack ${settings.stack}\` shows both until then.`,
+          `the first \`pulumi up\` after ${until} removes the previous one (rotate again only after that up: IAM holds two keys per user). \`intake plan --stack ${settings.stack}\` shows both until then.`,
         ].join("\n"),
       );
     });

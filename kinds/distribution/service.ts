@@ -3,6 +3,7 @@ import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { deliveryRobotName } from "../../core/naming";
+import { generationName, liveGenerations } from "../../core/rotation";
 import type { Roster } from "../../customers/roster";
 import { stringify } from "yaml";
 import type { Acl, AclEntry } from "../../core/acl";
@@ -74,23 +75,34 @@ export class DistributionService extends pulumi.ComponentResource {
     if (!d) throw new Error(`DistributionService ${name}: settings.distribution is required`);
     const role = args.role ?? "all";
     this.deliveryUsername = deliveryRobotName({ repoPrefix: args.settings.repoPrefix });
-    const delivery =
-      role === "shard"
-        ? undefined
-        : new random.RandomPassword(
-            `${name}-delivery-robot`,
-            { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4, keepers: { role: "delivery" } },
-            { parent: this, additionalSecretOutputs: ["result", "bcryptHash"] },
-          );
+    // The delivery robot rotates as data too: the previous password works through its last day.
+    const live = liveGenerations(d.deliveryRobot, args.settings.asOf);
+    const robot = (generation: number) =>
+      new random.RandomPassword(
+        generationName(`${name}-delivery-robot`, generation),
+        { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4, keepers: { role: "delivery" } },
+        { parent: this, additionalSecretOutputs: ["result", "bcryptHash"] },
+      );
+    const delivery = role === "shard" ? undefined : robot(live.current);
+    const previous = role === "shard" || live.previous === undefined ? undefined : robot(live.previous);
     this.deliveryPassword = delivery && pulumi.secret(delivery.result);
     this.acl = pulumi.secret(
-      pulumi.all([pulumi.all(args.entries), delivery?.bcryptHash]).apply(([es, hash]) => {
+      pulumi.all([pulumi.all(args.entries), delivery?.bcryptHash, previous?.bcryptHash]).apply(([es, hash, previousHash]) => {
         const acl: Acl = {
           version: 1,
           service: d.service,
           issuer: d.issuer,
           entries: es.filter((e): e is AclEntry => e !== undefined),
-          ...(hash ? { delivery: { username: this.deliveryUsername, passwordHash: hash, enabled: true } } : {}),
+          ...(hash
+            ? {
+                delivery: {
+                  username: this.deliveryUsername,
+                  passwordHash: hash,
+                  ...(previousHash && live.previousUntil ? { previousPasswordHash: previousHash, previousUntil: live.previousUntil } : {}),
+                  enabled: true,
+                },
+              }
+            : {}),
         };
         return JSON.stringify(acl, null, 2);
       }),

@@ -175,7 +175,14 @@ export const build: KindBuilder = (ctx) => {
     },
     { parent: ctx.parent },
   );
-  if (g.serviceAccountKeys) return { credentialId: ns.serviceAccountEmail, credentialSecret: ns.serviceAccountKey, pull: { username: "_json_key_base64", password: ns.serviceAccountKey } };
+  // A key exists only while the customer is active: no pull credential otherwise.
+  if (g.serviceAccountKeys) {
+    return {
+      credentialId: ns.serviceAccountEmail,
+      credentialSecret: ns.serviceAccountKey,
+      ...(ctx.state.status === "active" ? { pull: { username: "_json_key_base64", password: ns.serviceAccountKey } } : {}),
+    };
+  }
   if (!gke || !puller) return {};
   return {
     generator: {

@@ -169,7 +169,9 @@ export class TokenBroker {
     const hash = robot?.passwordHash ?? delivery?.passwordHash;
     if (hash && password.startsWith("ey") && password.split(".").length === 3) return this.auth.offline(username, password);
     // During a rotation's overlap the previous password works too, through its last day and never after.
-    const previous = robot?.previousPasswordHash && robot.previousUntil && (this.opts.today?.() ?? new Date().toISOString().slice(0, 10)) <= robot.previousUntil ? [robot.previousPasswordHash] : [];
+    const principal = robot ?? delivery;
+    const previous =
+      principal?.previousPasswordHash && principal.previousUntil && (this.opts.today?.() ?? new Date().toISOString().slice(0, 10)) <= principal.previousUntil ? [principal.previousPasswordHash] : [];
     return this.auth.password(username, password, hash && [hash, ...previous], remote, this.store.typicalHash());
   }
 

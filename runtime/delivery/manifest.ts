@@ -86,7 +86,14 @@ export class RegistryClient {
     if (cached && cached.until > Date.now()) headers.set("authorization", `Bearer ${cached.token}`);
     let r = await this.fetchImpl(url, { ...init, headers });
     if (r.status === 401) {
-      const ch = parseChallenge(r.headers.get("www-authenticate"));
+      const challenge = r.headers.get("www-authenticate");
+      // A registry that takes the credential itself (ECR answers `Basic realm=...`).
+      if (challenge && /^Basic\s/i.test(challenge) && this.credential && !headers.has("authorization")) {
+        await r.body?.cancel();
+        headers.set("authorization", `Basic ${Buffer.from(`${this.credential.username}:${this.credential.password}`).toString("base64")}`);
+        return this.fetchImpl(url, { ...init, headers });
+      }
+      const ch = parseChallenge(challenge);
       if (!ch) return r;
       await r.body?.cancel();
       headers.set("authorization", `Bearer ${await this.token(ch, key)}`);
