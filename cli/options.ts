@@ -62,13 +62,14 @@ Exit codes (every command):
   0  done
   1  mandatory policy violations (plan, policy audit), shard files that disagree (shards --check), isolation that fails (verify)
   2  invalid input: a flag, file, setting, roster entry or missing credential; nothing was changed
-  3  denied: the customer's license does not allow it (token, deliver)
-  4  failed: a registry or the engine failed part-way (deliver, onboard, offboard)
+  3  denied: the customer's license does not allow it (token, deliver, the credential helper)
+  4  failed: a registry or the engine failed part-way (deliver, onboard, offboard; verify: a registry out of reach)
   5  no engine: the pulumi CLI is not on PATH (onboard, offboard)
 
 Environment:
   INTAKE_GHCR_TOKEN_<ID>    a customer's machine-user PAT for GHCR (id upper-cased, - as _), e.g. INTAKE_GHCR_TOKEN_ACME
   INTAKE_DELIVERY_PASSWORD  the delivery robot's password (deliver to distribution; or --key)
+  INTAKE_BROKER_KEY         the broker's private key file, for the credential helper's distribution credentials (commands take --key)
   INTAKE_COPY_TOOL          crane or skopeo (deliver; default crane when on PATH)
   INTAKE_ROSTER             another roster file for the policy pack (onboarding sets it)
   AZURE_SUBSCRIPTION_ID     the ACR registry's subscription (token, deliver; or --subscription)

@@ -85,7 +85,10 @@ export const customerSchema = z.strictObject({
   kubernetes: z
     .strictObject({
       /** Namespace that receives a dockerconfigjson pull secret per registry kind. */
-      namespace: z.string().regex(K8S_NAMESPACE, { message: "is not a Kubernetes namespace name (DNS-1123 label, ≤ 63 chars)" }),
+      namespace: z
+        .string()
+        .regex(K8S_NAMESPACE, { message: "is not a Kubernetes namespace name (DNS-1123 label: lower-case letters, digits and '-', ≤ 63 chars)" })
+        .refine((ns) => ns !== "default" && !ns.startsWith("kube-"), { message: "is a namespace of the cluster itself (default, kube-*): give the customer its own" }),
     })
     .optional(),
 });

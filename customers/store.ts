@@ -92,7 +92,8 @@ export class RosterStore {
     const current = readFileSync(this.file, "utf8");
     const doc = parseDocument(current);
     edit(doc);
-    const text = String(doc);
+    // Flow lists as people write them (`[a, b]`); comments are kept, their alignment is not.
+    const text = doc.toString({ flowCollectionPadding: false });
     let roster: Roster;
     try {
       roster = parseRoster(text, this.file, this.opts);
@@ -107,7 +108,7 @@ export class RosterStore {
       for (const [, e] of others) e(all);
       edit(all);
       try {
-        parseRoster(String(all), this.file, this.opts);
+        parseRoster(all.toString({ flowCollectionPadding: false }), this.file, this.opts);
       } catch (e) {
         if (!(e instanceof RosterError)) throw e;
         throw new RosterEditError(

@@ -44,6 +44,8 @@ export interface VerifyReport {
   finishedAt: string;
   results: KindEvidence[];
   ok: boolean;
+  /** Some registry could not be reached: the evidence is incomplete (exit 4), not a failed isolation. */
+  unreachable: boolean;
 }
 
 export interface VerifyOptions {
@@ -85,7 +87,8 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
       o.progress?.(e);
     }
   }
-  return { stack: o.settings.stack, startedAt, finishedAt: now().toISOString(), results, ok: results.every((r) => r.ok) };
+  const unreachable = results.some((r) => r.probes.some((p) => p.status === 0));
+  return { stack: o.settings.stack, startedAt, finishedAt: now().toISOString(), results, ok: results.every((r) => r.ok), unreachable };
 }
 
 async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now: () => Date): Promise<KindEvidence> {
@@ -109,9 +112,13 @@ async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now:
       await r.body?.cancel();
       status = r.status;
     } catch (err) {
-      // A token endpoint that refuses the scope outright is a refusal too.
-      if (!(err instanceof RegistryError)) throw err;
-      status = err.status;
+      // A token endpoint that refuses the scope outright is a refusal too; a registry out of reach is no evidence at all.
+      if (err instanceof RegistryError) status = err.status;
+      else if (err instanceof TypeError && /fetch failed/.test(err.message)) {
+        const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+        probes.push({ what, repository, status: 0, expected, ok: false, at: now().toISOString(), note: `unreachable: ${cause?.code ?? cause?.message ?? err.message}` });
+        return;
+      } else throw err;
     }
     const refused = status === 401 || status === 403;
     probes.push({ what, repository, status, expected, ok: expected === "allowed" ? allowed(status) : refused, at: now().toISOString() });
@@ -119,6 +126,7 @@ async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now:
   const list = (repository: string) => () => client.request(cred.registry, `/v2/${repository}/tags/list`, { method: "GET", repository, actions: "pull" });
 
   await probe("list own", `${ns(id)}${OWN_REPOSITORY}`, "allowed", list(`${ns(id)}${OWN_REPOSITORY}`), (s) => s === 200 || s === 404);
+  if (probes[0].status === 0) return { customer: id, kind, licensed, minted: true, registry: cred.registry, probes, ok: false, note: `${cred.registry} is out of reach: nothing proven` };
   const neighbour = o.roster.customers.map((x) => x.id).filter((x) => x !== id && o.roster.customers.find((y) => y.id === x)!.registries.includes(kind)).sort()[0];
   if (neighbour) await probe("list neighbour's", `${ns(neighbour)}${OWN_REPOSITORY}`, "refused", list(`${ns(neighbour)}${OWN_REPOSITORY}`), (s) => s === 200 || s === 404);
   const note = neighbour ? undefined : `no other customer holds ${kind}: no neighbour's namespace to try`;

@@ -76,7 +76,8 @@ describe("bad input on every command: exit 2, one line naming the input, no trac
     ["onboard: unknown stack", ["onboard", "--file", customerFile, "--stack", "nope"], /no such stack file/, { PATH: "/nonexistent" }],
     ["offboard: unknown customer", ["offboard", "--customer", "nosuch", "--stack", "dev"], /customer nosuch is not in/, { PATH: "/nonexistent" }],
     ["verify: no customers named", ["verify", "--stack", "dev"], /name the customers: --customer ID\[,ID\.\.\.\] or --all/],
-    ["verify: both --customer and --all", ["verify", "--customer", "acme", "--all"], /name the customers: --customer ID\[,ID\.\.\.\] or --all/],
+    ["verify: both --customer and --all", ["verify", "--customer", "acme", "--all"], /--customer and --all: use one, not both/],
+    ["verify: a customer without the kind (nothing would be checked)", ["verify", "--customer", "initech", "--kind", "ecr"], /--customer: initech holds no ecr on stack dev; nothing to verify/],
     ["verify: unknown customer", ["verify", "--customer", "nosuch"], /--customer: nosuch is not in/],
     ["verify: bad kind", ["verify", "--customer", "acme", "--kind", "quay"], /must be one of ghcr, ecr, acr, gar, distribution/],
   ];

@@ -1,5 +1,5 @@
 // Rotation as data: a new generation is created, the previous kept through its overlap, then removed.
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import bcryptjs from "bcryptjs";
 import { decodeJwt } from "jose";
@@ -127,6 +127,8 @@ describe("rotation in the broker", () => {
   });
 });
 
+const text0 = (file: string) => readFileSync(file, "utf8");
+
 describe("intake rotate", () => {
   async function run(args: string[]) {
     const out: string[] = [];
@@ -136,27 +138,32 @@ describe("intake rotate", () => {
   }
 
   it("writes the next generation with its overlap into the roster (comments kept), refuses to rotate again inside it", async () => {
+    // A copy of the project: both of its stacks read customers/roster.yaml.
     const dir = tempDir("rotate-");
-    const roster = path.join(dir, "roster.yaml");
-    const original = readFileSync(path.join(ROOT, "customers", "roster.yaml"), "utf8");
-    writeFileSync(roster, original);
-    const r = await run(["rotate", "--customer", "acme", "--stack", "dev", "--roster", roster, "--overlap-days", "3"]);
+    for (const f of ["Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml"]) writeFileSync(path.join(dir, f), readFileSync(path.join(ROOT, f)));
+    mkdirSync(path.join(dir, "customers"));
+    const roster = path.join(dir, "customers", "roster.yaml");
+    writeFileSync(roster, readFileSync(path.join(ROOT, "customers", "roster.yaml"), "utf8"));
+    const r = await run(["rotate", "--customer", "acme", "--stack", "dev", "--project", dir, "--overlap-days", "3"]);
     expect(r.err).toBe("");
     expect(r.code).toBe(0);
     const today = new Date().toISOString().slice(0, 10);
     const until = new Date(Date.parse(`${today}T00:00:00Z`) + 3 * 86400_000).toISOString().slice(0, 10);
     expect(r.out.split("\n").slice(0, 2)).toEqual([`acme ecr: generation 1 → 2; generation 1 keeps working through ${until}`, `acme distribution: generation 1 → 2; generation 1 keeps working through ${until}`]);
+    // Both stacks read this roster: the output says so (prod applies it too).
+    expect(r.out).toMatch(/which stacks dev, prod read: each creates the new credentials at its next `pulumi up`/);
+    expect(text0(roster)).toContain("registries: [ghcr, ecr]"); // flow lists as written
     const text = readFileSync(roster, "utf8");
     const acme = (parse(text) as { customers: { id: string; credentials?: unknown }[] }).customers.find((c) => c.id === "acme")!;
     expect(acme.credentials).toEqual({ ecr: { generation: 2, previousUntil: until }, distribution: { generation: 2, previousUntil: until } });
     expect(text).toContain("# its classic PAT is the stack secret ghcr.machineUserTokens.acme"); // comments survive
     // The plan shows what rotates and when.
-    const plan = await run(["plan", "--stack", "dev", "--roster", roster]);
+    const plan = await run(["plan", "--stack", "dev", "--project", dir]);
     expect(plan.out).toContain(`    rotating ecr: generation 2; generation 1 kept through ${until}, removed by the first pulumi up after`);
     // A second rotation inside the overlap would cut generation 1 at once: refused, nothing written.
-    const again = await run(["rotate", "--customer", "acme", "--stack", "dev", "--roster", roster, "--kind", "ecr"]);
+    const again = await run(["rotate", "--customer", "acme", "--stack", "dev", "--project", dir, "--kind", "ecr"]);
     expect(again.code).toBe(2);
-    expect(again.err).toBe(`error: --kind ecr: customer acme's generation 1 is kept through ${until}; rotate again after that day, so no client loses its credential at once`);
+    expect(again.err).toBe(`error: customer acme: ecr generation 1 is kept through ${until}; rotate again once a pulumi up has run after that day, so no client loses its credential at once`);
     expect(readFileSync(roster, "utf8")).toBe(text);
   });
 
@@ -168,7 +175,9 @@ describe("intake rotate", () => {
     const cases: [string[], RegExp][] = [
       [["--customer", "nosuch"], /--customer: nosuch is not in/],
       [["--customer", "initech"], /--customer: initech holds no long-lived credential on stack dev/],
-      [["--customer", "acme", "--kind", "ghcr"], /--kind: "ghcr" has no long-lived credential to rotate; one of ecr, gar, distribution/],
+      [["--customer", "acme", "--kind", "ghcr"], /--kind: ghcr has no long-lived credential to rotate; one of ecr, gar, distribution/],
+      [["--customer", "acme", "--kind", "ecs"], /--kind: "ecs" is not a registry kind/],
+      [["--customer", "acme", "--overlap-days", "400"], /--overlap-days: 400 is over 90/],
       [["--customer", "acme", "--kind", "gar"], /--kind: customer acme holds no long-lived gar credential on stack dev \(it holds: ecr, distribution\)/],
       [["--customer", "acme", "--overlap-days", "0"], /--overlap-days/],
     ];

@@ -2,7 +2,9 @@ import { Command } from "commander";
 import * as path from "node:path";
 import { customerById } from "../../core/access";
 import { addDays, liveGenerations, ROTATED_KINDS, type RotatedKind } from "../../core/rotation";
-import { loadStackContext } from "../../core/stack";
+import { listStacks, loadStackContext, stackSettings } from "../../core/stack";
+import { REGISTRY_KINDS } from "../../core/tiers";
+import { customerState } from "../../customers/status";
 import { rosterStore, setCustomerField, type RosterEdit } from "../../customers/store";
 import { InputError, positiveInt, projectDirOf, stackName, type CommandContext } from "../options";
 
@@ -13,10 +15,15 @@ export function register(cli: Command, ctx: CommandContext): void {
     .description("rotate a customer's long-lived credentials: the roster gets a new generation, pulumi up creates it and keeps the previous through the overlap")
     .requiredOption("--customer <id>", "customer id")
     .option("--kind <kind>", `one kind: ${ROTATED_KINDS.join(", ")} (default: each of them the customer holds)`, (v: string) => {
-      if (!(ROTATED_KINDS as readonly string[]).includes(v)) throw new InputError(`--kind: "${v}" has no long-lived credential to rotate; one of ${ROTATED_KINDS.join(", ")}`);
+      if (!(REGISTRY_KINDS as readonly string[]).includes(v)) throw new InputError(`--kind: "${v}" is not a registry kind; one of ${ROTATED_KINDS.join(", ")} has a long-lived credential to rotate`);
+      if (!(ROTATED_KINDS as readonly string[]).includes(v)) throw new InputError(`--kind: ${v} has no long-lived credential to rotate; one of ${ROTATED_KINDS.join(", ")}`);
       return v as RotatedKind;
     })
-    .option("--overlap-days <n>", "days the previous credential keeps working", positiveInt, 7)
+    .option("--overlap-days <n>", "days the previous credential keeps working (1-90)", (v: string) => {
+      const n = positiveInt(v);
+      if (n > 90) throw new InputError(`--overlap-days: ${v} is over 90; an overlap is days, not months`);
+      return n;
+    }, 7)
     .option("--stack <name>", "stack whose settings to use", stackName, "dev")
     .option("--roster <path>", "roster file (default: the stack's roster setting)")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
@@ -35,25 +42,45 @@ export function register(cli: Command, ctx: CommandContext): void {
       const until = addDays(today, opts.overlapDays);
       const edits: RosterEdit[] = [];
       const lines: string[] = [];
+      // Rotating again inside an overlap would cut the generation still kept at once.
+      const blocked = kinds.map((k) => [k, liveGenerations(c.credentials?.[k], today)] as const).filter(([, g]) => g.previous !== undefined);
+      if (blocked.length) {
+        throw new InputError(
+          `customer ${c.id}: ${blocked.map(([k, g]) => `${k} generation ${g.previous} is kept through ${g.previousUntil}`).join(", ")}; ` +
+            "rotate again once a pulumi up has run after that day, so no client loses its credential at once",
+        );
+      }
+      const suspended = customerState(c, today).status !== "active";
       for (const kind of kinds) {
         const now = liveGenerations(c.credentials?.[kind], today);
-        // Rotating again inside an overlap would cut the generation still kept at once.
-        if (now.previous !== undefined) {
-          throw new InputError(`--kind ${kind}: customer ${c.id}'s generation ${now.previous} is kept through ${now.previousUntil}; rotate again after that day, so no client loses its credential at once`);
-        }
         const next = now.current + 1;
         edits.push(setCustomerField(roster.source, c.id, ["credentials", kind], { generation: next, previousUntil: until }));
-        lines.push(`${c.id} ${kind}: generation ${now.current} → ${next}; generation ${now.current} keeps working through ${until}`);
+        lines.push(
+          suspended
+            ? `${c.id} ${kind}: generation ${now.current} → ${next}; both stay disabled while the customer is ${customerState(c, today).reason}`
+            : `${c.id} ${kind}: generation ${now.current} → ${next}; generation ${now.current} keeps working through ${until}`,
+        );
       }
       const file = path.resolve(opts.roster ?? path.resolve(projectDir, settings.roster));
       const store = rosterStore(file, { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } });
       const all: RosterEdit = (doc) => edits.forEach((e) => e(doc));
       store.preview(all); // the whole roster validated before anything is written
       await store.commit(all);
+      // Every stack that reads this roster file applies the rotation at its next update.
+      const readers = listStacks(projectDir).filter((st) => {
+        try {
+          return path.resolve(projectDir, stackSettings(projectDir, st).settings.roster) === file;
+        } catch {
+          return false;
+        }
+      });
+      const where = readers.length
+        ? `Written to ${roster.source}, which stack${readers.length === 1 ? "" : "s"} ${readers.join(", ")} read${readers.length === 1 ? "s" : ""}: each creates the new credential${kinds.length > 1 ? "s" : ""} at its next \`pulumi up\` (CI's up.yml from the roster change);`
+        : `Written to ${roster.source}, which no stack's roster setting names: no \`pulumi up\` applies it until one does;`;
       ctx.io.out(
         [
           ...lines,
-          `Written to ${roster.source}. \`pulumi up -s ${settings.stack}\` (CI does it from the roster change) creates the new credential${kinds.length > 1 ? "s" : ""};`,
+          where,
           `the first \`pulumi up\` after ${until} removes the previous one (rotate again only after that up: IAM holds two keys per user). \`intake plan --stack ${settings.stack}\` shows both until then.`,
         ].join("\n"),
       );

@@ -26,9 +26,15 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--subscription <id>", "acr: the Azure subscription of the registry (default AZURE_SUBSCRIPTION_ID)")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .action(async (opts: { customer?: string[]; all?: boolean; kind?: RegistryKind[]; write?: boolean; json?: string; markdown?: string; stack: string; roster?: string; key?: string; subscription?: string; project?: string }) => {
-      if (!!opts.all === !!opts.customer) throw new InputError("name the customers: --customer ID[,ID...] or --all");
+      if (opts.all && opts.customer) throw new InputError("--customer and --all: use one, not both");
+      if (!opts.all && !opts.customer) throw new InputError("name the customers: --customer ID[,ID...] or --all");
       const { settings, roster } = loadStackContext({ projectDir: projectDirOf(opts), stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
       for (const id of opts.customer ?? []) if (!customerById(roster, id)) throw new InputError(`--customer: ${id} is not in ${roster.source}`);
+      // Evidence that checks nothing is no evidence: every named customer must hold a kind asked for.
+      for (const id of opts.customer ?? []) {
+        const held = customerById(roster, id)!.registries.filter((k) => settings.enabledKinds.includes(k) && (!opts.kind || opts.kind.includes(k)));
+        if (held.length === 0) throw new InputError(`--customer: ${id} holds ${opts.kind ? `no ${opts.kind.join(", ")}` : "no registry kind"} on stack ${settings.stack}; nothing to verify`);
+      }
       const signingKey = opts.key ? loadPrivateSigningKey(opts.key) : undefined;
       const report = await verify({
         settings,
@@ -43,6 +49,6 @@ export function register(cli: Command, ctx: CommandContext): void {
       if (opts.json) emit(opts.json, JSON.stringify(report, null, 2));
       if (opts.markdown) emit(opts.markdown, renderVerifyMarkdown(report));
       if (opts.json !== "-" && opts.markdown !== "-") ctx.io.out(renderVerifyText(report));
-      ctx.exit(report.ok ? EXIT.ok : EXIT.violations);
+      ctx.exit(report.unreachable ? EXIT.failed : report.ok ? EXIT.ok : EXIT.violations);
     });
 }
