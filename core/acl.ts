@@ -4,6 +4,10 @@ import { z } from "zod";
  * The token broker's access list for the self-hosted Distribution registry. The program
  * writes it (one entry per customer robot, password as a bcrypt hash only); the broker reads it.
  */
+/** A bcrypt hash: the only form a password takes in the access list. */
+const bcryptHash = z.string().regex(/^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/, { message: "must be a bcrypt hash" });
+const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: "must be a date written YYYY-MM-DD" });
+
 export const ROBOT_ACTIONS = ["pull", "push"] as const;
 export type RobotAction = (typeof ROBOT_ACTIONS)[number];
 
@@ -11,10 +15,10 @@ export const aclEntrySchema = z.strictObject({
   customer: z.string().min(1),
   username: z.string().min(1),
   /** bcrypt of the robot's password; the password itself is never stored. */
-  passwordHash: z.string().regex(/^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/, { message: "must be a bcrypt hash" }),
+  passwordHash: bcryptHash,
   /** During a rotation's overlap: bcrypt of the previous password, accepted through `previousUntil` (YYYY-MM-DD, UTC) and never after. */
-  previousPasswordHash: z.string().regex(/^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/, { message: "must be a bcrypt hash" }).optional(),
-  previousUntil: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: "must be a date written YYYY-MM-DD" }).optional(),
+  previousPasswordHash: bcryptHash.optional(),
+  previousUntil: day.optional(),
   /** Repository globs, each `<prefix>/<id>/*`. */
   paths: z.array(z.string().regex(/^[a-z0-9._/-]+\/\*$/, { message: "must be a repository path glob ending in /*" })).min(1),
   actions: z.array(z.enum(ROBOT_ACTIONS)).min(1),
@@ -29,10 +33,10 @@ export const aclEntrySchema = z.strictObject({
  */
 export const aclDeliverySchema = z.strictObject({
   username: z.string().min(1),
-  passwordHash: z.string().regex(/^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/, { message: "must be a bcrypt hash" }),
+  passwordHash: bcryptHash,
   /** During a rotation's overlap (settings distribution.deliveryRobot): the previous password, through `previousUntil`. */
-  previousPasswordHash: z.string().regex(/^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/, { message: "must be a bcrypt hash" }).optional(),
-  previousUntil: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: "must be a date written YYYY-MM-DD" }).optional(),
+  previousPasswordHash: bcryptHash.optional(),
+  previousUntil: day.optional(),
   enabled: z.boolean(),
 });
 

@@ -39,3 +39,8 @@ export function addDays(from: string, days: number): string {
   d.setUTCDate(d.getUTCDate() + days);
   return d.toISOString().slice(0, 10);
 }
+
+/** Make the live generations' credentials (`make` declares one): the current, and the previous while it overlaps. */
+export function eachGeneration<T>(live: LiveGenerations, make: (generation: number) => T): { current: T; previous?: T } {
+  return { current: make(live.current), ...(live.previous !== undefined ? { previous: make(live.previous) } : {}) };
+}

@@ -4,7 +4,7 @@ import type { EffectiveStatus } from "../../customers/status";
 import { robotActions, type AclEntry } from "../../core/acl";
 import { LABEL } from "../../core/labels";
 import { type KindBuilder } from "../../components/kind";
-import { generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
+import { eachGeneration, generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
 
 export interface DistributionNamespaceArgs {
   customerId: string;
@@ -38,15 +38,16 @@ export class DistributionNamespace extends pulumi.ComponentResource {
       this.aclEntry = pulumi.output(undefined);
     } else {
       const live = args.passwords ?? { current: 1 };
-      const robotPassword = (generation: number) =>
-        new random.RandomPassword(
-          generationName(`${name}-robot`, generation),
-          // keepers label the robot with its customer (RandomPassword takes no tags); they never change.
-          { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4, keepers: { [LABEL.customer]: args.customerId } },
-          { parent: this, additionalSecretOutputs: ["result", "bcryptHash"] },
-        );
-      const password = robotPassword(live.current);
-      const previous = live.previous !== undefined ? robotPassword(live.previous) : undefined;
+      const { current: password, previous } = eachGeneration(
+        live,
+        (generation) =>
+          new random.RandomPassword(
+            generationName(`${name}-robot`, generation),
+            // keepers label the robot with its customer (RandomPassword takes no tags); they never change.
+            { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4, keepers: { [LABEL.customer]: args.customerId } },
+            { parent: this, additionalSecretOutputs: ["result", "bcryptHash"] },
+          ),
+      );
       this.robotUsername = pulumi.output(args.robotUsername);
       this.robotPassword = pulumi.secret(password.result);
       this.aclEntry = pulumi.secret(

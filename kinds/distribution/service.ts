@@ -3,7 +3,7 @@ import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { deliveryRobotName } from "../../core/naming";
-import { generationName, liveGenerations } from "../../core/rotation";
+import { eachGeneration, generationName, liveGenerations } from "../../core/rotation";
 import type { Roster } from "../../customers/roster";
 import { stringify } from "yaml";
 import type { Acl, AclEntry } from "../../core/acl";
@@ -77,14 +77,19 @@ export class DistributionService extends pulumi.ComponentResource {
     this.deliveryUsername = deliveryRobotName({ repoPrefix: args.settings.repoPrefix });
     // The delivery robot rotates as data too: the previous password works through its last day.
     const live = liveGenerations(d.deliveryRobot, args.settings.asOf);
-    const robot = (generation: number) =>
-      new random.RandomPassword(
-        generationName(`${name}-delivery-robot`, generation),
-        { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4, keepers: { role: "delivery" } },
-        { parent: this, additionalSecretOutputs: ["result", "bcryptHash"] },
-      );
-    const delivery = role === "shard" ? undefined : robot(live.current);
-    const previous = role === "shard" || live.previous === undefined ? undefined : robot(live.previous);
+    // A shard stack has no delivery robot of its own (it reads the platform's).
+    const { current: delivery, previous } =
+      role === "shard"
+        ? { current: undefined, previous: undefined }
+        : eachGeneration(
+            live,
+            (generation) =>
+              new random.RandomPassword(
+                generationName(`${name}-delivery-robot`, generation),
+                { length: 40, special: false, minLower: 4, minUpper: 4, minNumeric: 4, keepers: { role: "delivery" } },
+                { parent: this, additionalSecretOutputs: ["result", "bcryptHash"] },
+              ),
+          );
     this.deliveryPassword = delivery && pulumi.secret(delivery.result);
     this.acl = pulumi.secret(
       pulumi.all([pulumi.all(args.entries), delivery?.bcryptHash, previous?.bcryptHash]).apply(([es, hash, previousHash]) => {

@@ -5,7 +5,7 @@ import type { EffectiveStatus } from "../../customers/status";
 import { ecrPushPullPolicy } from "../../core/iam";
 import { RetainedLedger } from "../../components/retained";
 import { need, type KindBuilder } from "../../components/kind";
-import { generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
+import { eachGeneration, generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
 import type { PullGenerator } from "../../components/pull-secrets";
 
 export interface EcrNamespaceArgs {
@@ -130,15 +130,15 @@ export class EcrNamespace extends pulumi.ComponentResource {
         { parent: this },
       );
       // IAM holds two access keys per user: the current generation and, while it overlaps, the previous.
-      const live = args.keys ?? { current: 1 };
-      const accessKey = (generation: number) =>
-        new iam.AccessKey(
-          generationName(`${name}-key`, generation),
-          { user: user.name, status: args.status === "active" ? "Active" : "Inactive" },
-          { parent: this, additionalSecretOutputs: ["secret", "sesSmtpPasswordV4"] },
-        );
-      const key = accessKey(live.current);
-      if (live.previous !== undefined) accessKey(live.previous);
+      const { current: key } = eachGeneration(
+        args.keys ?? { current: 1 },
+        (generation) =>
+          new iam.AccessKey(
+            generationName(`${name}-key`, generation),
+            { user: user.name, status: args.status === "active" ? "Active" : "Inactive" },
+            { parent: this, additionalSecretOutputs: ["secret", "sesSmtpPasswordV4"] },
+          ),
+      );
       this.userArn = user.arn;
       this.accessKeyId = key.id;
       this.secretAccessKey = pulumi.secret(key.secret);

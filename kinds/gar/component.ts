@@ -5,7 +5,7 @@ import type { EffectiveStatus } from "../../customers/status";
 import { RetainedLedger } from "../../components/retained";
 import { need, type KindBuilder } from "../../components/kind";
 import { pullSecretNames } from "../../components/pull-secrets";
-import { generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
+import { eachGeneration, generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
 import { gcpLabels } from "../../core/labels";
 
 export interface GarNamespaceArgs {
@@ -128,11 +128,10 @@ export class GarNamespace extends pulumi.ComponentResource {
           );
         }
         if (args.serviceAccountKey) {
-          const live = args.keys ?? { current: 1 };
-          const saKey = (generation: number) =>
-            new serviceaccount.Key(generationName(`${name}-key`, generation), { serviceAccountId: sa.name }, { parent: this, additionalSecretOutputs: ["privateKey"] });
-          const key = saKey(live.current);
-          if (live.previous !== undefined) saKey(live.previous);
+          const { current: key } = eachGeneration(
+            args.keys ?? { current: 1 },
+            (generation) => new serviceaccount.Key(generationName(`${name}-key`, generation), { serviceAccountId: sa.name }, { parent: this, additionalSecretOutputs: ["privateKey"] }),
+          );
           this.serviceAccountKey = pulumi.secret(key.privateKey);
         } else {
           this.serviceAccountKey = pulumi.output(undefined);
