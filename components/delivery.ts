@@ -4,11 +4,12 @@ import * as path from "node:path";
 import type { Roster } from "../customers/roster";
 import { customerState } from "../customers/status";
 import type { Settings } from "../core/settings";
+import { PACKAGE_ROOT } from "../core/package";
 
 export type DeliverySetting = Settings["deliveries"][number];
 
-/** The project folder (this file lives in components/). */
-const PROJECT_DIR = path.resolve(__dirname, "..");
+/** The project folder. */
+const PROJECT_DIR = PACKAGE_ROOT;
 
 /** Single-quote for sh; every value has already passed the settings schema. */
 function sh(v: string): string {

@@ -1,6 +1,7 @@
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import * as path from "node:path";
 import { loadStackContext } from "../core/stack";
+import { PACKAGE_ROOT } from "../core/package";
 import { policyContext } from "./evaluate";
 import type { PolicyContext } from "./model";
 import { RULES } from "./rules";
@@ -49,7 +50,7 @@ export function stackOfUrn(urn: string): string {
  * INTAKE_ROSTER names another roster file (onboarding judges the roster it is about to write).
  * Secrets are not needed, so nothing is decrypted. Made once per stack, on first use.
  */
-export function packContext(projectDir = path.resolve(__dirname, "..")): (urn: string) => PolicyContext {
+export function packContext(projectDir = PACKAGE_ROOT): (urn: string) => PolicyContext {
   const made = new Map<string, PolicyContext>();
   return (urn) => {
     const stack = stackOfUrn(urn);

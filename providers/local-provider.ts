@@ -6,6 +6,7 @@ import * as path from "node:path";
 import type * as provider from "@pulumi/pulumi/provider";
 import { cloudRefusal, cloudUpdateRefusal, deleteLeaves, MAKERS, PUT_TYPES, type FakeCloudContext, type State } from "../planning/fake-cloud";
 import { REPLACE_ON } from "../planning/replace-on";
+import { PACKAGE_ROOT } from "../core/package";
 
 /**
  * A local stand-in for one cloud provider plugin (aws, azure-native, gcp, github, kubernetes,
@@ -144,7 +145,7 @@ export class FakeCloudStore {
 
 /** The package's version, as the SDK asks the engine for it: node_modules/@pulumi/<pkg>/package.json. */
 export function packageVersion(pkg: string): string {
-  const file = require.resolve(`@pulumi/${pkg}/package.json`, { paths: [path.resolve(__dirname, "..")] });
+  const file = require.resolve(`@pulumi/${pkg}/package.json`, { paths: [PACKAGE_ROOT] });
   const json = JSON.parse(fs.readFileSync(file, "utf8")) as { version: string; pulumi?: { version?: string } };
   return (json.pulumi?.version ?? json.version).replace(/^v/, "");
 }

@@ -1,12 +1,7 @@
 import { Command } from "commander";
 import * as path from "node:path";
-import { loadSigningKey } from "../../runtime/broker/keys";
 import { TTL_BOUNDS } from "../../runtime/broker/ttl";
-import { mintFor } from "../../runtime/mint";
-import { CredentialCache } from "../../runtime/mint/cache";
-import { ghcrTokenVariable } from "../../kinds/ghcr/mint";
 import { projectDirOf, listenAddress, stackName, ttlSeconds, type CommandContext } from "../options";
-import { loadStackContext } from "../../core/stack";
 
 /** `intake broker`. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -25,6 +20,11 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--stack <name>", "stack whose settings (tier table, prefix; with --caller-tokens, the minting) apply", stackName, "dev")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .action(async (opts: { acl: string; roster: string; listen: { host: string; port: number }; key: string; cert: string; service: string; issuer: string; ttl: number; callerTokens?: string; stack: string; project?: string }) => {
+      const { loadSigningKey } = await import("../../runtime/broker/keys.js");
+      const { mintFor } = await import("../../runtime/mint/index.js");
+      const { CredentialCache } = await import("../../runtime/mint/cache.js");
+      const { ghcrTokenVariable } = await import("../../kinds/ghcr/mint.js");
+      const { loadStackContext } = await import("../../core/stack.js");
       const key = loadSigningKey(opts.key, opts.cert);
       const projectDir = projectDirOf(opts);
       const stackSettings = loadStackContext({ projectDir, stack: opts.stack, rosterPath: path.resolve(opts.roster) }).settings;

@@ -2,16 +2,8 @@ import { Command } from "commander";
 import * as path from "node:path";
 import { EXIT, IntakeError } from "../../core/errors";
 import { REGISTRY_KINDS, type RegistryKind } from "../../core/tiers";
-import { loadPrivateSigningKey } from "../../runtime/broker/keys";
-import { chooseTool } from "../../runtime/delivery/copy";
-import { discoverCredential } from "../../runtime/delivery/credentials";
-import { deliver, type DeliveryPlanTarget, type TargetResult } from "../../runtime/delivery/deliver";
-import { parseReference } from "../../core/reference";
-import { stackDelivery } from "../../runtime/delivery/stack";
-import { ghcrTokenVariable } from "../../kinds/ghcr/mint";
-import { DeliveryProgress, resultLine, summaryLine } from "../deliver";
+import type { DeliveryPlanTarget, TargetResult } from "../../runtime/delivery/deliver";
 import { projectDirOf, idList, InputError, kindList, positiveInt, stackName, writeOut, type CommandContext } from "../options";
-import { loadStackContext } from "../../core/stack";
 
 /** `intake deliver`. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -38,6 +30,15 @@ export function register(cli: Command, ctx: CommandContext): void {
         source: string; build: string; version: string; customer: string[]; kind?: RegistryKind[]; tool?: string; concurrency: number; latest: boolean;
         json?: string; stack: string; roster?: string; key?: string; subscription?: string; sourceConfig?: string; project?: string;
       }) => {
+        const { loadPrivateSigningKey } = await import("../../runtime/broker/keys.js");
+        const { chooseTool } = await import("../../runtime/delivery/copy.js");
+        const { discoverCredential } = await import("../../runtime/delivery/credentials.js");
+        const { deliver } = await import("../../runtime/delivery/deliver.js");
+        const { parseReference } = await import("../../core/reference.js");
+        const { stackDelivery } = await import("../../runtime/delivery/stack.js");
+        const { ghcrTokenVariable } = await import("../../kinds/ghcr/mint.js");
+        const { DeliveryProgress, resultLine, summaryLine } = await import("../deliver.js");
+        const { loadStackContext } = await import("../../core/stack.js");
         const projectDir = projectDirOf(opts);
         const { settings, roster } = loadStackContext({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
         let source;

@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import * as path from "node:path";
 import { EXIT } from "../../core/errors";
-import { projectDirOf, InputError, readLedgerFile, readPolicyConfig, stackName, writeOut, type CommandContext } from "../options";
+import { projectDirOf, InputError, stackName, writeOut, type CommandContext } from "../options";
 
 /** `intake plan`. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -17,6 +17,7 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--base <git-ref>", "show only what changed since this git ref (customers added, removed, changed; resources; cost)")
     .option("--retained <file>", "the stack's outputs (`pulumi stack output --json`): show which kept resources the update adopts")
     .action(async (opts: { stack: string; roster?: string; json?: string; markdown?: string; project?: string; policyConfig?: string; base?: string; retained?: string }) => {
+      const { readLedgerFile, readPolicyConfig } = await import("../files.js");
       const projectDir = projectDirOf(opts);
       const policyConfig = readPolicyConfig(opts.policyConfig);
       const ledger = readLedgerFile(opts.retained);

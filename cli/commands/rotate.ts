@@ -1,11 +1,8 @@
 import { Command } from "commander";
 import * as path from "node:path";
-import { customerById } from "../../core/access";
 import { addDays, liveGenerations, ROTATED_KINDS, type RotatedKind } from "../../core/rotation";
-import { listStacks, loadStackContext, stackSettings } from "../../core/stack";
 import { REGISTRY_KINDS } from "../../core/tiers";
-import { customerState } from "../../customers/status";
-import { rosterStore, setCustomerField, type RosterEdit } from "../../customers/store";
+import type { RosterEdit } from "../../customers/store";
 import { InputError, positiveInt, projectDirOf, stackName, type CommandContext } from "../options";
 
 /** `intake rotate`: a new generation of a customer's long-lived credentials, the previous kept through an overlap. */
@@ -28,6 +25,10 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--roster <path>", "roster file (default: the stack's roster setting)")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .action(async (opts: { customer: string; kind?: RotatedKind; overlapDays: number; stack: string; roster?: string; project?: string }) => {
+      const { customerById } = await import("../../core/access.js");
+      const { listStacks, loadStackContext, stackSettings } = await import("../../core/stack.js");
+      const { customerState } = await import("../../customers/status.js");
+      const { rosterStore, setCustomerField } = await import("../../customers/store.js");
       const projectDir = projectDirOf(opts);
       const { settings, roster } = loadStackContext({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
       const c = customerById(roster, opts.customer);

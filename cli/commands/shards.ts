@@ -1,10 +1,7 @@
 import { Command } from "commander";
 import * as path from "node:path";
 import { EXIT } from "../../core/errors";
-import { shardOf, shardStackName } from "../../customers/shards";
 import { projectDirOf, InputError, plural, stackName, type CommandContext } from "../options";
-import { checkShardStacks, initShardStacks } from "../../planning/shard-init";
-import { loadStackContext } from "../../core/stack";
 
 /** `intake shards`. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -20,6 +17,9 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--platform-stack <ref>", "with --init: the platform stack as the shard stacks reference it (org/registry-intake/prod)")
     .option("--check", "check every shard stack file against the platform's (shard key, no settings of its own, equal provider config); exit 1 naming each difference")
     .action(async (opts: { stack: string; base?: string; roster?: string; project?: string; json?: boolean; init?: boolean; platformStack?: string; check?: boolean }) => {
+      const { shardOf, shardStackName } = await import("../../customers/shards.js");
+      const { checkShardStacks, initShardStacks } = await import("../../planning/shard-init.js");
+      const { loadStackContext } = await import("../../core/stack.js");
       const projectDir = projectDirOf(opts);
       const rosterPath = opts.roster && path.resolve(opts.roster);
       if (opts.platformStack && !opts.init) throw new InputError("--platform-stack is for --init");

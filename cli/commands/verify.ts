@@ -1,12 +1,7 @@
 import { Command } from "commander";
 import * as path from "node:path";
-import { customerById } from "../../core/access";
 import { EXIT } from "../../core/errors";
-import { loadStackContext } from "../../core/stack";
 import { REGISTRY_KINDS, type RegistryKind } from "../../core/tiers";
-import { ghcrTokenVariable } from "../../kinds/ghcr/mint";
-import { loadPrivateSigningKey } from "../../runtime/broker/keys";
-import { renderVerifyMarkdown, renderVerifyText, verify } from "../../runtime/verify";
 import { idList, InputError, kindList, projectDirOf, stackName, writeOut, type CommandContext } from "../options";
 
 /** `intake verify`: evidence, per customer and kind, that its credential reaches its own namespace and nothing else. */
@@ -26,6 +21,11 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--subscription <id>", "acr: the Azure subscription of the registry (default AZURE_SUBSCRIPTION_ID)")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .action(async (opts: { customer?: string[]; all?: boolean; kind?: RegistryKind[]; write?: boolean; json?: string; markdown?: string; stack: string; roster?: string; key?: string; subscription?: string; project?: string }) => {
+      const { customerById } = await import("../../core/access.js");
+      const { loadStackContext } = await import("../../core/stack.js");
+      const { ghcrTokenVariable } = await import("../../kinds/ghcr/mint.js");
+      const { loadPrivateSigningKey } = await import("../../runtime/broker/keys.js");
+      const { renderVerifyMarkdown, renderVerifyText, verify } = await import("../../runtime/verify.js");
       if (opts.all && opts.customer) throw new InputError("--customer and --all: use one, not both");
       if (!opts.all && !opts.customer) throw new InputError("name the customers: --customer ID[,ID...] or --all");
       const { settings, roster } = loadStackContext({ projectDir: projectDirOf(opts), stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });

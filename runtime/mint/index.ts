@@ -1,19 +1,22 @@
 import { AccessDenied, checkAccess } from "../../core/access";
 import type { RegistryKind } from "../../core/tiers";
 import { KINDS } from "../../kinds";
-import { mint as mintAcrFor } from "../../kinds/acr/mint";
-import { mint as mintDistributionFor } from "../../kinds/distribution/mint";
-import { defaultPushRoleArn, mint as mintEcrFor } from "../../kinds/ecr/mint";
-import { mint as mintGarFor } from "../../kinds/gar/mint";
-import { mint as mintGhcrFor } from "../../kinds/ghcr/mint";
 import { MissingCredential, type MintContext, type MintedCredential, type Minter } from "./types";
 
 export type { MintContext } from "./types";
-export { defaultPushRoleArn };
 export { AccessDenied } from "../../core/access";
 
-/** Each kind's minting; the compiler asks for a new kind's. */
-const MINTERS: Record<RegistryKind, Minter> = { ecr: mintEcrFor, acr: mintAcrFor, gar: mintGarFor, ghcr: mintGhcrFor, distribution: mintDistributionFor };
+/**
+ * Each kind's minting; the compiler asks for a new kind's. Each loads on first use, so minting for
+ * one kind does not load the other clouds' SDKs.
+ */
+const MINTERS: Record<RegistryKind, () => Promise<Minter>> = {
+  ecr: async () => (await import("../../kinds/ecr/mint.js")).mint,
+  acr: async () => (await import("../../kinds/acr/mint.js")).mint,
+  gar: async () => (await import("../../kinds/gar/mint.js")).mint,
+  ghcr: async () => (await import("../../kinds/ghcr/mint.js")).mint,
+  distribution: async () => (await import("../../kinds/distribution/mint.js")).mint,
+};
 
 /** Check the license, then mint with the kind's own SDK. Throws AccessDenied with a reason a person can act on. */
 export async function mintFor(customerId: string, kind: RegistryKind, ctx: MintContext): Promise<MintedCredential> {
@@ -30,10 +33,5 @@ async function mintWith(customerId: string, kind: RegistryKind, ctx: MintContext
   const s = ctx.settings;
   const decision = checkAccess(ctx.roster, customerId, kind, { tierTable: s.tierTable, asOf: ctx.today ?? new Date().toISOString().slice(0, 10), enabledKinds: s.enabledKinds });
   if (!decision.allowed) throw new AccessDenied(decision.reason);
-  return MINTERS[kind](decision.customer, ctx);
-}
-
-/** A docker config.json fragment for one credential. */
-export function dockerConfig(c: MintedCredential): { auths: Record<string, { auth: string }> } {
-  return { auths: { [c.registry]: { auth: Buffer.from(`${c.username}:${c.password}`).toString("base64") } } };
+  return (await MINTERS[kind]())(decision.customer, ctx);
 }

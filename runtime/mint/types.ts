@@ -47,3 +47,8 @@ export interface MintContext {
 
 /** One kind's minting, after the license check allowed `customer`: each kind's in kinds/<kind>/mint.ts. */
 export type Minter = (customer: Customer, ctx: MintContext) => Promise<MintedCredential>;
+
+/** A docker config.json fragment for one credential. */
+export function dockerConfig(c: MintedCredential): { auths: Record<string, { auth: string }> } {
+  return { auths: { [c.registry]: { auth: Buffer.from(`${c.username}:${c.password}`).toString("base64") } } };
+}
