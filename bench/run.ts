@@ -1,6 +1,7 @@
 // npm run bench [-- SUITE... [--option[=value]...]]: every suite when none is named; options go to
 // the named suites (e.g. `npm run bench -- plan --sizes=100,1000`).
 import * as broker from "./broker";
+import * as cli from "./cli";
 import * as engine from "./engine";
 import * as fanout from "./fanout";
 import * as plan from "./plan";
@@ -16,7 +17,7 @@ interface Suite {
   run(opts: SuiteOptions): Promise<void>;
 }
 
-const SUITES: Record<string, Suite> = { plan, types, broker, fanout, shard, engine };
+const SUITES: Record<string, Suite> = { cli, plan, types, broker, fanout, shard, engine };
 
 function parseArgs(argv: string[]): { names: string[]; opts: Record<string, string> } {
   const names: string[] = [];

@@ -139,6 +139,8 @@ export interface StackContext {
   settings: Settings;
   roster: Roster;
   stackConfig: StackConfig;
+  /** The files read (Pulumi.yaml, the stack files, the roster): the context is a function of their contents. */
+  files: string[];
 }
 
 /**
@@ -149,7 +151,7 @@ export interface StackContext {
  * the program, so the credential helper and `intake token` start quickly.
  */
 export function loadStackContext(opts: LoadStackOptions): StackContext {
-  const { settings, stackConfig } = stackSettings(opts.projectDir, opts.stack, opts);
+  const { settings, stackConfig, files } = stackSettings(opts.projectDir, opts.stack, opts);
   const rosterPath = opts.rosterPath ?? path.resolve(opts.projectDir, settings.roster);
   const rosterOpts = { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } };
   const roster =
@@ -164,7 +166,7 @@ export function loadStackContext(opts: LoadStackOptions): StackContext {
     const key = ns && platform.get(ns);
     if (key) throw new StackConfigError(roster.source, [`customer ${c.id} field kubernetes.namespace: "${ns}" is the platform's (${CONFIG_NAMESPACE}:${key} of stack ${settings.stack}); give the customer a namespace of its own`]);
   }
-  return { settings, roster, stackConfig };
+  return { settings, roster, stackConfig, files: opts.rosterText !== undefined ? files : [...files, path.resolve(rosterPath)] };
 }
 
 /** A stack's settings, validated (without its roster); `stackText` or `engineConfig` stand in for the file. */
@@ -172,7 +174,7 @@ export function stackSettings(
   projectDir: string,
   stack: string,
   o: { stackText?: string; engineConfig?: EngineConfig; label?: string; today?: Date } = {},
-): { settings: Settings; stackConfig: StackConfig } {
+): { settings: Settings; stackConfig: StackConfig; files: string[] } {
   const own: StackConfig = o.engineConfig
     ? {
         stack,
@@ -187,7 +189,10 @@ export function stackSettings(
   // The engine may not tell which keys are secret (older SDKs): then nothing is judged by it.
   const isSecret = o.engineConfig ? o.engineConfig.isSecret : (k: string) => secret.has(k);
   const settings = settingsFromValues(stackConfig.config, isSecret, source, stack, o.today);
-  return { settings, stackConfig };
+  const files = o.engineConfig || o.stackText !== undefined ? [] : [path.join(projectDir, "Pulumi.yaml"), own.file];
+  const platformStack = shardOfConfig(own.config)?.platformStack;
+  if (platformStack) files.push(path.join(projectDir, `Pulumi.${referencedStack(platformStack)}.yaml`));
+  return { settings, stackConfig, files: files.map((f) => path.resolve(f)) };
 }
 
 /**

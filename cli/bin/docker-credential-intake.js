@@ -1,23 +1,25 @@
 #!/usr/bin/env node
 // docker credential helper: "credHelpers": { "<registry host>": "intake" } in ~/.docker/config.json.
+// Runs the compiled JavaScript of `npm run build` while it is current, else the sources through tsx.
 // The AWS SDK warns on every client that its releases after January 2027 need Node 22: the
 // lockfile pins this one, and the warning would sit in every token's output. Set it to "false" to see it.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-require("tsx/cjs");
 const path = require("node:path");
-const { credentialHelper } = require("../credential-helper.ts");
-const version = require("../../package.json").version;
+const root = path.resolve(__dirname, "..", "..");
+const built = require("./compiled.js").compiledEntry(root, "cli/credential-helper");
 const action = process.argv[2] ?? "";
 
 async function answer(input) {
   try {
-    const r = await credentialHelper(action, input, process.env, path.resolve(__dirname, "..", ".."), version);
+    const { credentialHelper } = built ? require(built) : await import("tsx").then(() => require("../credential-helper.ts"));
+    const version = require("../../package.json").version;
+    const r = await credentialHelper(action, input, process.env, root, version);
     process.stdout.write(r.stdout);
     process.stderr.write(r.stderr);
-    process.exit(r.code);
+    process.exitCode = r.code;
   } catch (e) {
     process.stderr.write(`docker-credential-intake: ${e && e.message ? e.message : e}\n`);
-    process.exit(4);
+    process.exitCode = 4;
   }
 }
 
