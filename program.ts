@@ -9,6 +9,22 @@ import { revokedCustomers } from "./customers/status";
 import { rosterForShard, shardProblems } from "./customers/shards";
 import { LEDGER_OUTPUT, type Ledger } from "./core/ledger";
 import { RetainedLedger } from "./components/retained";
+import type { AclEntry } from "./core/acl";
+
+/**
+ * Part of the program, for a plan split over processes (planning/parallel.ts): one part declares
+ * some customers' components and nothing stack-wide; another declares no customers and the
+ * stack-wide parts (platform, Distribution service, deliveries), taking the other parts'
+ * access-list entries as values. Together they declare what the whole program declares.
+ */
+export interface ProgramPart {
+  /** The customers whose components this part declares. */
+  customers: ReadonlySet<string>;
+  /** Declare the stack-wide parts that read every customer (the Distribution service, deliveries). */
+  stackWide: boolean;
+  /** The access-list entry of each customer with one, as the part that declared it resolved it. */
+  aclEntries?: ReadonlyMap<string, { value: AclEntry | undefined; secret: boolean }>;
+}
 
 /** What this stack holds: everything, the shared platform only, or one shard of the customers. */
 export type StackRole = "all" | "platform" | "shard";
@@ -37,7 +53,7 @@ export interface ProgramResult {
  * when the stack asks). It reads no files, environment or clock: settings and roster arrive validated,
  * and `previous` is the ledger of kept resources the stack's last update exported (none on a new stack).
  */
-export function program(settings: Settings, roster: Roster, previous: Partial<Ledger> & { legacy?: boolean } = {}): ProgramResult {
+export function program(settings: Settings, roster: Roster, previous: Partial<Ledger> & { legacy?: boolean } = {}, part?: ProgramPart): ProgramResult {
   const ledger = new RetainedLedger(previous, settings.retained.adopt, settings.retained.forget);
   const role = stackRole(settings);
   if (settings.shard) {
@@ -49,35 +65,46 @@ export function program(settings: Settings, roster: Roster, previous: Partial<Le
   const platform = role === "shard" ? new PlatformReference(settings) : new PlatformRegistries("platform", { settings, revokedEcrCustomers });
   // A shard stack declares its slice of the roster; the platform stack no customers at all.
   const mine = role === "all" ? roster : role === "platform" ? { ...roster, customers: [] } : rosterForShard(roster, settings.shard!.index!, settings.shard!.count);
-  const customers = mine.customers.map((customer) => new CustomerRegistries(customer.id, { customer, settings, platform, ledger }));
-  const distribution = settings.enabledKinds.includes("distribution")
-    ? new DistributionService("distribution", {
-        settings,
-        role,
-        roster,
-        entries: customers.flatMap((c) => (c.aclEntry ? [c.aclEntry] : [])),
-      })
-    : undefined;
+  const declared = part ? mine.customers.filter((c) => part.customers.has(c.id)) : mine.customers;
+  const customers = declared.map((customer) => new CustomerRegistries(customer.id, { customer, settings, platform, ledger }));
+  const own = new Map(customers.map((c) => [c.customerId, c]));
+  const entryOf = (id: string): pulumi.Output<AclEntry | undefined> | undefined => {
+    if (own.has(id)) return own.get(id)!.aclEntry;
+    const e = part?.aclEntries?.get(id);
+    return e && (e.secret ? pulumi.secret(e.value) : pulumi.output(e.value));
+  };
+  const distribution =
+    settings.enabledKinds.includes("distribution") && (part?.stackWide ?? true)
+      ? new DistributionService("distribution", {
+          settings,
+          role,
+          roster,
+          entries: mine.customers.flatMap((c) => {
+            const e = entryOf(c.id);
+            return e ? [e] : [];
+          }),
+        })
+      : undefined;
   // On a shard stack the delivery robot's password comes from the platform stack.
   // (read only when this shard delivers: a stack reference's required output fails when absent.)
   const deliveryPassword =
     role === "shard" && distribution && settings.deliveries.length > 0
       ? ((platform as PlatformReference).reference.requireOutput("distributionDeliveryPassword") as pulumi.Output<string>)
       : distribution?.deliveryPassword;
-  const deliveries = (role === "platform" ? [] : settings.deliveries).map(
+  const deliveries = (role === "platform" || !(part?.stackWide ?? true) ? [] : settings.deliveries).map(
     (delivery, index) =>
       new BuildDelivery(
         `deliver-${delivery.build.replace(/[^a-z0-9-]/g, "-")}-${delivery.version.replace(/[^A-Za-z0-9-]/g, "-")}`,
         { settings, roster: mine, delivery, index, deliveryPassword, after: [...customers, ...(distribution ? [distribution] : [])] },
       ),
   );
-  const own = platform instanceof PlatformRegistries ? platform : undefined;
+  const ownPlatform = platform instanceof PlatformRegistries ? platform : undefined;
   const outputs = {
-    ecrControllerRoleArn: own?.ecrControllerRoleArn,
-    ecrPushRoleArn: own?.ecrPushRoleArn,
-    ecrKmsKeyArn: own?.ecrKmsKeyArn,
-    acrLoginServer: own?.acrLoginServer,
-    acrRegistryName: own?.acrRegistryName,
+    ecrControllerRoleArn: ownPlatform?.ecrControllerRoleArn,
+    ecrPushRoleArn: ownPlatform?.ecrPushRoleArn,
+    ecrKmsKeyArn: ownPlatform?.ecrKmsKeyArn,
+    acrLoginServer: ownPlatform?.acrLoginServer,
+    acrRegistryName: ownPlatform?.acrRegistryName,
     distributionAcl: distribution?.acl,
     distributionDeliveryPassword: distribution?.deliveryPassword,
     [LEDGER_OUTPUT]: ledger.output(),

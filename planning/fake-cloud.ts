@@ -56,6 +56,9 @@ function azureId(c: FakeCloudContext, rg: unknown, path: string): string {
   return `/subscriptions/${uuid(c.accountId)}/resourceGroups/${rg}/providers/Microsoft.ContainerRegistry/${path}`;
 }
 
+/** bcrypt's own base64 alphabet, for salts. */
+const BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
 /** Kubernetes auto-names a resource `<logical>-<5 random chars>` unless metadata.name is set. */
 function k8s(name: string, i: State): { id: string; state: State } {
   const meta = (i.metadata ?? {}) as Record<string, unknown>;
@@ -179,8 +182,10 @@ export const MAKERS: Record<string, Maker> = {
   "command:local:Command": (name, i) => ({ id: `${name}-${digest("command", name).slice(0, 8)}`, state: { ...i, stdout: "", stderr: "" } }),
   "random:index/randomPassword:RandomPassword": (name, i) => {
     const result = alnum(`password:${name}`, Number(i.length ?? 32));
-    // A real bcrypt hash (cost 4: this is a plan), so an access list from the plan verifies.
-    return { id: "none", state: { ...i, result, bcryptHash: bcrypt.hashSync(result, 4) } };
+    // A real bcrypt hash (cost 4: this is a plan), so an access list from the plan verifies; its
+    // salt from the name, so every plan of the same roster has the same hash.
+    const salt = `$2b$04$${[...Buffer.from(digest("salt", name), "hex")].slice(0, 22).map((b) => BCRYPT_ALPHABET[b % 64]).join("")}`;
+    return { id: "none", state: { ...i, result, bcryptHash: bcrypt.hashSync(result, salt) } };
   },
 
   "kubernetes:core/v1:Secret": k8s,

@@ -7,14 +7,14 @@ import type { RegistryKind, Tier } from "../core/tiers";
 import type { EffectiveStatus } from "../customers/status";
 import { program } from "../program";
 import type { Ledger } from "../core/ledger";
-import { runUnderMocks, type RecordedResource } from "./engine";
+import { runUnderMocks, type MockRunOptions, type RecordedResource } from "./engine";
 import { evaluate, policyContext, type PolicyConfig, type Violation } from "../policy/evaluate";
 import type { IntakeResource } from "../policy/model";
 import { loadStackContext, type LoadStackOptions } from "../core/stack";
 import { configWarnings, quotaWarnings } from "./warnings";
 
 export const PROJECT = "registry-intake";
-const CUSTOMER_TYPE = "registry-intake:index:CustomerRegistries";
+export const CUSTOMER_TYPE = "registry-intake:index:CustomerRegistries";
 
 export interface PlannedCustomer {
   id: string;
@@ -59,6 +59,33 @@ export interface PlanResult {
   warnings: string[];
 }
 
+/** What a plan's program declared: every registration, and the customers it declared. */
+export interface Declared {
+  recorded: RecordedResource[];
+  customers: DeclaredCustomer[];
+}
+
+export interface DeclaredCustomer {
+  customerId: string;
+  state: { status: EffectiveStatus; reason: string };
+  kinds: RegistryKind[];
+}
+
+export interface PlanOptions {
+  /**
+   * Plan in this many worker processes at once, each a slice of the customers under its own
+   * mock engine (planning/parallel.ts); 1 plans in this process. Only the real program is split,
+   * and only a roster over one slice.
+   */
+  workers?: number;
+  /** Most customers one worker process plans (its memory grows with them). */
+  sliceSize?: number;
+  /** The stack's config, as the engine hands it to the program: each worker sets it too. */
+  config?: { values: Record<string, string>; secretKeys: string[] };
+  /** Called as slices finish: customers planned so far, of all. */
+  onProgress?: (done: number, total: number) => void;
+}
+
 /** Plan `program(settings, roster)` under the mock engine. */
 export async function planProgram(
   settings: Settings,
@@ -68,8 +95,17 @@ export async function planProgram(
   run: typeof program = program,
   /** The stack's ledger of kept resources (its `retained` output); none: nothing is adopted. */
   ledger: Partial<Ledger> = {},
+  options: PlanOptions = {},
 ): Promise<PlanResult & { recorded: RecordedResource[] }> {
-  const { result, resources: all } = await runUnderMocks(() => run(settings, roster, ledger), {
+  const { inParts, declareInParts } = await import("./parallel.js");
+  const declared =
+    run === program && inParts(settings, roster, options) ? await declareInParts(settings, roster, ledger, options) : await declareWhole(settings, roster, ledger, run);
+  return assemble(settings, roster, declared, policyConfig);
+}
+
+/** The mock engine's options for a stack: the fake cloud of its account, region and kept resources. */
+export function mockOptions(settings: Settings, ledger: Partial<Ledger>): MockRunOptions {
+  return {
     project: PROJECT,
     stack: settings.stack,
     cloud: {
@@ -79,10 +115,24 @@ export async function planProgram(
       existing: new Set(ledger.declared ?? []),
       platformOutputs: platformOutputsFor(settings),
     },
-  });
+  };
+}
+
+/** The whole program in this process. */
+async function declareWhole(settings: Settings, roster: Roster, ledger: Partial<Ledger>, run: typeof program): Promise<Declared> {
+  const { result, resources } = await runUnderMocks(() => run(settings, roster, ledger), mockOptions(settings, ledger));
+  return { recorded: resources, customers: result.customers.map(({ customerId, state, kinds }) => ({ customerId, state, kinds })) };
+}
+
+/**
+ * The plan of what the program declared: resources with their owning customer, in one order
+ * whatever the engine's timing (platform and stack-wide resources, then each customer's in roster
+ * order; by URN within each), then warnings and the policy verdicts on all of it.
+ */
+export function assemble(settings: Settings, roster: Roster, declared: Declared, policyConfig: PolicyConfig): PlanResult & { recorded: RecordedResource[] } {
+  const all = declared.recorded;
   // Reads (the platform stack's outputs on a shard stack) are not this stack's resources.
-  const resources = all.filter((r) => !r.read);
-  const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  const byUrn = new Map(all.filter((r) => !r.read).map((r) => [r.urn, r]));
   const owner = new Map<string, string | null>();
   const customerOf = (r: RecordedResource): string | null => {
     if (owner.has(r.urn)) return owner.get(r.urn)!;
@@ -91,11 +141,17 @@ export async function planProgram(
     return c;
   };
   const byId = new Map(roster.customers.map((c) => [c.id, c]));
+  const rank = new Map(roster.customers.map((c, i) => [c.id, i]));
+  const rankOf = (r: RecordedResource) => {
+    const c = customerOf(r);
+    return c === null ? -1 : (rank.get(c) ?? roster.customers.length);
+  };
+  const resources = [...byUrn.values()].sort((a, b) => rankOf(a) - rankOf(b) || (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
   const plan: PlanResult & { recorded: RecordedResource[] } = {
     stack: settings.stack,
     asOf: settings.asOf,
     roster: roster.source,
-    customers: result.customers.map((c) => {
+    customers: declared.customers.map((c) => {
       const entry = byId.get(c.customerId)!;
       return {
         id: c.customerId,
@@ -123,7 +179,7 @@ export async function planProgram(
     violations: [],
     recorded: all,
   };
-  plan.warnings = [...quotaWarnings(plan.resources, settings), ...configWarnings(roster.customers, settings, result.customers.map((c) => byId.get(c.customerId)!))];
+  plan.warnings = [...quotaWarnings(plan.resources, settings), ...configWarnings(roster.customers, settings, declared.customers.map((c) => byId.get(c.customerId)!))];
   plan.violations = evaluate(fromRecorded(resources), policyContext(roster, settings), policyConfig);
   return plan;
 }
@@ -146,11 +202,12 @@ export interface PlanStackOptions extends LoadStackOptions {
 }
 
 /** Read the stack file and roster the way `pulumi up` would, then plan offline. */
-export async function planStack(opts: PlanStackOptions) {
+export async function planStack(opts: PlanStackOptions & Omit<PlanOptions, "config">) {
   const { settings, roster, stackConfig } = loadStackContext(opts);
   // The program reads its settings from `settings`; the SDK's config is set as `pulumi up` would.
   pulumi.runtime.setAllConfig(stackConfig.config, stackConfig.secretKeys);
-  return { settings, roster, plan: await planProgram(settings, roster, opts.policyConfig, program, opts.ledger) };
+  const config = { values: stackConfig.config, secretKeys: stackConfig.secretKeys };
+  return { settings, roster, plan: await planProgram(settings, roster, opts.policyConfig, program, opts.ledger, { workers: opts.workers, sliceSize: opts.sliceSize, onProgress: opts.onProgress, config }) };
 }
 
 /** Resources of the offline plan, as the policies see them. */

@@ -1,7 +1,8 @@
 import { Command } from "commander";
 import * as path from "node:path";
 import { EXIT } from "../../core/errors";
-import { projectDirOf, InputError, stackName, writeOut, type CommandContext } from "../options";
+import { projectDirOf, InputError, positiveInt, stackName, writeOut, type CommandContext } from "../options";
+import { SLICE_SIZE } from "../../planning/slices";
 
 /** `intake plan`. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -16,7 +17,8 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--policy-config <file>", "per-rule enforcement levels, as for pulumi preview --policy-pack-config")
     .option("--base <git-ref>", "show only what changed since this git ref (customers added, removed, changed; resources; cost)")
     .option("--retained <file>", "the stack's outputs (`pulumi stack output --json`): show which kept resources the update adopts")
-    .action(async (opts: { stack: string; roster?: string; json?: string; markdown?: string; project?: string; policyConfig?: string; base?: string; retained?: string }) => {
+    .option("--workers <n>", `worker processes for a roster over ${SLICE_SIZE} customers, each planning a slice (default: one per core; 1: this process only)`, positiveInt)
+    .action(async (opts: { stack: string; roster?: string; json?: string; markdown?: string; project?: string; policyConfig?: string; base?: string; retained?: string; workers?: number }) => {
       const { readLedgerFile, readPolicyConfig } = await import("../files.js");
       const projectDir = projectDirOf(opts);
       const policyConfig = readPolicyConfig(opts.policyConfig);
@@ -33,7 +35,9 @@ export function register(cli: Command, ctx: CommandContext): void {
       }
       const { planStack } = await import("../../planning/plan.js");
       const { renderMarkdown, renderText } = await import("../render.js");
-      const { plan } = await planStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig, ledger });
+      const tty = ctx.io.tty;
+      const onProgress = tty && ((done: number, total: number) => tty(`\rplanned ${done} of ${total} customers${done === total ? "\n" : ""}`));
+      const { plan } = await planStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig, ledger, workers: opts.workers, onProgress: onProgress || undefined });
       const { recorded: _recorded, ...result } = plan;
       ctx.io.out(renderText(result));
       if (opts.json) writeOut(opts.json, JSON.stringify(result, null, 2) + "\n");

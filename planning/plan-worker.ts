@@ -1,0 +1,44 @@
+// One worker of a parallel plan (planning/parallel.ts): declares the platform and one slice of
+// the customers under its own mock engine, and sends back that slice's registrations, its
+// customers and their access-list entries.
+import * as pulumi from "@pulumi/pulumi";
+import { program } from "../program";
+import { runUnderMocks, type RecordedResource } from "./engine";
+import type { WorkerResult, WorkerTask } from "./parallel";
+import { CUSTOMER_TYPE, mockOptions } from "./plan";
+
+async function work(task: WorkerTask): Promise<WorkerResult> {
+  if (task.config) pulumi.runtime.setAllConfig(task.config.values, task.config.secretKeys);
+  const mine = new Set(task.customers);
+  const { result, resources } = await runUnderMocks(() => program(task.settings, task.roster, task.ledger, { customers: mine, stackWide: false }), mockOptions(task.settings, task.ledger));
+  // This slice's customers' registrations: the platform is declared again by the process that merges.
+  const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  const owner = new Map<string, boolean>();
+  const ours = (r: RecordedResource): boolean => {
+    let v = owner.get(r.urn);
+    if (v === undefined) {
+      v = r.type === CUSTOMER_TYPE ? mine.has(r.name) : !!r.parent && byUrn.has(r.parent) && ours(byUrn.get(r.parent)!);
+      owner.set(r.urn, v);
+    }
+    return v;
+  };
+  const aclEntries: WorkerResult["aclEntries"] = [];
+  for (const c of result.customers) {
+    if (!c.aclEntry) continue;
+    const entry = c.aclEntry;
+    const value = await new Promise<unknown>((resolve) => entry.apply((v) => resolve(v)));
+    aclEntries.push([c.customerId, { value, secret: await pulumi.isSecret(entry) }]);
+  }
+  return {
+    recorded: resources.filter((r) => !r.read && ours(r)),
+    customers: result.customers.map(({ customerId, state, kinds }) => ({ customerId, state, kinds })),
+    aclEntries,
+  };
+}
+
+process.once("message", (task: WorkerTask) => {
+  work(task).then(
+    (result) => process.send!({ result }, () => process.exit(0)),
+    (e: unknown) => process.send!({ error: e instanceof Error ? e.message : String(e) }, () => process.exit(1)),
+  );
+});
