@@ -1,4 +1,5 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { totalmem } from "node:os";
 import * as path from "node:path";
 
@@ -27,4 +28,63 @@ export function runChild<T>(script: string, args: string[], timeoutMs = 300_000)
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
+}
+
+export interface TreeMeasure {
+  wallSeconds: number;
+  /** The largest resident memory any one process of the tree reached, KiB (sampled every 50 ms). */
+  peakProcessKiB: number;
+  /** The largest sum over the tree at one sample, KiB. */
+  peakTotalKiB: number;
+  /** Processes seen in the tree. */
+  processes: number;
+  stdout: string;
+}
+
+/**
+ * Run a command in its own process group and sample the resident memory of every process in
+ * the group from /proc until it ends: the peak of the largest process and of the whole tree.
+ */
+export function runTree(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<TreeMeasure> {
+  const pageKiB = 4;
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.on("data", (d) => (stdout += d));
+    child.stderr!.on("data", (d) => (stderr += d));
+    const seen = new Set<number>();
+    let peakProcessKiB = 0;
+    let peakTotalKiB = 0;
+    const sample = () => {
+      let total = 0;
+      for (const name of readdirSync("/proc")) {
+        if (!/^\d+$/.test(name)) continue;
+        try {
+          const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+          const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+          // fields[2] is the process group; fields[21] the resident set in pages.
+          if (Number(fields[2]) !== child.pid) continue;
+          const kib = Number(fields[21]) * pageKiB;
+          seen.add(Number(name));
+          total += kib;
+          peakProcessKiB = Math.max(peakProcessKiB, kib);
+        } catch {
+          // the process ended between the listing and the read
+        }
+      }
+      peakTotalKiB = Math.max(peakTotalKiB, total);
+    };
+    const timer = setInterval(sample, 50);
+    const limit = setTimeout(() => process.kill(-child.pid!, "SIGKILL"), opts.timeoutMs ?? 20 * 60_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearInterval(timer);
+      clearTimeout(limit);
+      const wallSeconds = (performance.now() - t0) / 1000;
+      if (code !== 0) reject(new Error(`${cmd} ${args.join(" ")} exited ${code}:\n${stderr}`));
+      else resolve({ wallSeconds, peakProcessKiB, peakTotalKiB, processes: seen.size, stdout });
+    });
+  });
 }

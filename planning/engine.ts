@@ -69,14 +69,22 @@ export interface MockRunOptions {
   stacks?: boolean;
 }
 
-/** Turn off stack capture for the duration of a run; returns the function that restores it. */
+/**
+ * Turn off stack capture for the duration of a run; returns the function that restores it. The
+ * SDK also takes every resource's call stack (raising the limit itself) for the source position
+ * it sends the engine; the mock engine drops it, so the stack is not formatted (when
+ * INTAKE_PLAN_STACKS=1 is not set).
+ */
 function quietStacks(): () => void {
   const limit = Error.stackTraceLimit;
+  const prepare = Error.prepareStackTrace;
   const sourceMaps = (process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled;
   Error.stackTraceLimit = 0;
+  Error.prepareStackTrace = () => "";
   process.setSourceMapsEnabled(false);
   return () => {
     Error.stackTraceLimit = limit;
+    Error.prepareStackTrace = prepare;
     if (sourceMaps !== undefined) process.setSourceMapsEnabled(sourceMaps);
   };
 }

@@ -1,4 +1,4 @@
-import { fork } from "node:child_process";
+import { fork, type ChildProcess } from "node:child_process";
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
 import type { Ledger } from "../core/ledger";
@@ -47,31 +47,41 @@ function workersOf(o: PlanOptions): number {
   return Math.max(1, Math.floor(o.workers ?? availableParallelism()));
 }
 
-/** Whether this plan is split: more than one worker allowed and more customers than one slice holds. */
+/** Whether this plan is split: more than one worker allowed and more customers than two slices hold. */
 export function inParts(settings: Settings, roster: Roster, o: PlanOptions): boolean {
-  return workersOf(o) > 1 && declaredCustomers(settings, roster).length > (o.sliceSize ?? SLICE_SIZE);
+  return workersOf(o) > 1 && declaredCustomers(settings, roster).length > 2 * (o.sliceSize ?? SLICE_SIZE);
 }
 
 export async function declareInParts(settings: Settings, roster: Roster, ledger: Partial<Ledger>, o: PlanOptions): Promise<Declared> {
   const ids = declaredCustomers(settings, roster);
   const parts = slices(ids, workersOf(o), o.sliceSize ?? SLICE_SIZE);
   const results: WorkerResult[] = new Array(parts.length);
+  const pool = Array.from({ length: Math.min(workersOf(o), parts.length) }, () => new PlanWorker({ settings, roster, ledger, config: o.config }));
   let next = 0;
   let done = 0;
-  const children = new Set<ReturnType<typeof fork>>();
-  const worker = async (): Promise<void> => {
-    while (next < parts.length) {
+  const failures = new Map<number, Error>();
+  // Each worker takes the next slice when it finishes one, so a slow slice holds up no other.
+  // After a failure no later slice starts, and the slices before it finish: the error is then
+  // the first in roster order, the one the whole program in one process throws.
+  const drain = async (w: PlanWorker): Promise<void> => {
+    while (next < parts.length && !failures.size) {
       const i = next++;
-      results[i] = await runWorker({ settings, roster, ledger, config: o.config, customers: parts[i] }, children);
+      try {
+        results[i] = await w.plan(parts[i]);
+      } catch (e) {
+        failures.set(i, e as Error);
+        return;
+      }
       done += parts[i].length;
       o.onProgress?.(done, ids.length);
     }
   };
-  try {
-    await Promise.all(Array.from({ length: Math.min(workersOf(o), parts.length) }, worker));
-  } finally {
-    for (const c of children) c.kill();
+  await Promise.all(pool.map(drain));
+  if (failures.size) {
+    for (const w of pool) w.kill();
+    throw failures.get(Math.min(...failures.keys()));
   }
+  for (const w of pool) w.stop();
   const aclEntries = new Map(results.flatMap((r) => r.aclEntries)) as ProgramPart["aclEntries"];
   // The platform and the stack-wide parts, with every customer's entry, in this process.
   const { runUnderMocks } = await import("./engine.js");
@@ -81,32 +91,69 @@ export async function declareInParts(settings: Settings, roster: Roster, ledger:
   return { recorded: [...resources, ...results.flatMap((r) => r.recorded)], customers: results.flatMap((r) => r.customers) };
 }
 
-/** The worker module beside this one: compiled JavaScript, or TypeScript through tsx. */
-function workerModule(): { file: string; execArgv: string[] } {
-  const ts = __filename.endsWith(".ts");
-  return { file: path.join(__dirname, `plan-worker.${ts ? "ts" : "js"}`), execArgv: ts ? ["--import", "tsx"] : [] };
-}
+/** Messages to a worker: the stack once, then slices; and what it answers for each slice. */
+export type ToWorker = { stack: Omit<WorkerTask, "customers"> } | { slice: string[] } | { stop: true };
+export type FromWorker = { result: WorkerResult } | { error: string };
 
-function runWorker(task: WorkerTask, children: Set<ReturnType<typeof fork>>): Promise<WorkerResult> {
-  const { file, execArgv } = workerModule();
-  return new Promise((resolve, reject) => {
-    const child = fork(file, [], { execArgv, serialization: "advanced", stdio: ["ignore", "inherit", "pipe", "ipc"] });
-    children.add(child);
-    let stderr = "";
-    let result: WorkerResult | undefined;
-    let failure: string | undefined;
-    child.stderr!.on("data", (d) => (stderr += d));
-    child.on("message", (m: { result?: WorkerResult; error?: string }) => {
-      result = m.result;
-      failure = m.error;
+/**
+ * One worker process (plan-worker.ts): loads the SDK and the program once, gets the stack once,
+ * then plans one slice at a time, with a full garbage collection between slices so that its
+ * memory is one slice's whatever the roster's size.
+ */
+class PlanWorker {
+  private readonly child: ChildProcess;
+  private stderr = "";
+  private waiting?: { resolve: (r: WorkerResult) => void; reject: (e: Error) => void; slice: string[] };
+  private exited?: string;
+
+  constructor(stack: Omit<WorkerTask, "customers">) {
+    const ts = __filename.endsWith(".ts");
+    const file = path.join(__dirname, `plan-worker.${ts ? "ts" : "js"}`);
+    this.child = fork(file, [], { execArgv: [...(ts ? ["--import", "tsx"] : []), "--expose-gc"], serialization: "advanced", stdio: ["ignore", "inherit", "pipe", "ipc"] });
+    this.child.stderr!.on("data", (d) => (this.stderr += d));
+    this.child.on("message", (m: FromWorker) => {
+      const w = this.waiting;
+      this.waiting = undefined;
+      if (!w) return;
+      if ("result" in m) w.resolve(m.result);
+      // The program's own error, as the whole program in one process would have thrown it.
+      else w.reject(new Error(m.error));
     });
-    child.on("error", reject);
-    child.on("exit", (code, signal) => {
-      children.delete(child);
-      if (result && code === 0) resolve(result);
-      // The worker's own error, as the whole program in this process would have thrown it.
-      else reject(new Error(failure ?? `plan worker for customers ${task.customers[0]}…${task.customers.at(-1)} exited ${code ?? signal}${stderr ? `: ${stderr.trim()}` : ""}`));
+    this.child.on("error", (e) => this.fail(e.message));
+    this.child.on("exit", (code, signal) => this.fail(`exited ${code ?? signal}`));
+    this.send({ stack });
+  }
+
+  plan(slice: string[]): Promise<WorkerResult> {
+    if (this.exited) return Promise.reject(this.failure(slice, this.exited));
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject, slice };
+      this.send({ slice });
     });
-    child.send(task);
-  });
+  }
+
+  /** No more slices: the worker exits once it has nothing left to do. */
+  stop(): void {
+    if (!this.exited && this.child.connected) this.send({ stop: true });
+  }
+
+  /** Stop now (another worker failed: its slice's plan is not needed). */
+  kill(): void {
+    if (!this.exited) this.child.kill();
+  }
+
+  private send(m: ToWorker): void {
+    this.child.send(m);
+  }
+
+  private fail(why: string): void {
+    this.exited ??= why;
+    const w = this.waiting;
+    this.waiting = undefined;
+    w?.reject(this.failure(w.slice, why));
+  }
+
+  private failure(slice: string[], why: string): Error {
+    return new Error(`the plan worker for customers ${slice[0]}…${slice.at(-1)} ${why}${this.stderr ? `: ${this.stderr.trim()}` : ""}`);
+  }
 }

@@ -4,12 +4,14 @@
 import * as pulumi from "@pulumi/pulumi";
 import { program } from "../program";
 import { runUnderMocks, type RecordedResource } from "./engine";
-import type { WorkerResult, WorkerTask } from "./parallel";
+import type { FromWorker, ToWorker, WorkerResult, WorkerTask } from "./parallel";
 import { CUSTOMER_TYPE, mockOptions } from "./plan";
 
-async function work(task: WorkerTask): Promise<WorkerResult> {
-  if (task.config) pulumi.runtime.setAllConfig(task.config.values, task.config.secretKeys);
-  const mine = new Set(task.customers);
+let stack: Omit<WorkerTask, "customers"> | undefined;
+
+async function work(customers: string[]): Promise<WorkerResult> {
+  const task = stack!;
+  const mine = new Set(customers);
   const { result, resources } = await runUnderMocks(() => program(task.settings, task.roster, task.ledger, { customers: mine, stackWide: false }), mockOptions(task.settings, task.ledger));
   // This slice's customers' registrations: the platform is declared again by the process that merges.
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
@@ -36,9 +38,20 @@ async function work(task: WorkerTask): Promise<WorkerResult> {
   };
 }
 
-process.once("message", (task: WorkerTask) => {
-  work(task).then(
-    (result) => process.send!({ result }, () => process.exit(0)),
-    (e: unknown) => process.send!({ error: e instanceof Error ? e.message : String(e) }, () => process.exit(1)),
-  );
+const reply = (m: FromWorker) => process.send!(m);
+
+process.on("message", (m: ToWorker) => {
+  if ("stack" in m) {
+    stack = m.stack;
+    if (stack.config) pulumi.runtime.setAllConfig(stack.config.values, stack.config.secretKeys);
+  } else if ("slice" in m) {
+    work(m.slice).then(
+      (result) => {
+        reply({ result });
+        // What this slice made is garbage now: collect it before the next, so memory stays one slice's.
+        (globalThis as { gc?: () => void }).gc?.();
+      },
+      (e: unknown) => reply({ error: e instanceof Error ? e.message : String(e) }),
+    );
+  } else process.disconnect();
 });

@@ -1,7 +1,11 @@
 // How a parallel plan cuts the customers (planning/parallel.ts); Pulumi-free, so the CLI's help can name the size.
 
-/** Most customers one worker plans: about 3.5 MiB of the SDK's memory each keeps a worker under 1 GiB. */
-export const SLICE_SIZE = 250;
+/**
+ * Most customers a worker plans at once. A worker takes slice after slice and collects its
+ * garbage between them, so its memory is one slice's (about 0.5 GiB for 100 customers with every
+ * kind); a roster over two slices is split.
+ */
+export const SLICE_SIZE = 100;
 
 /** Contiguous slices of `ids`, as even as can be: at least one per worker, none over `max`. */
 export function slices(ids: string[], workers: number, max: number): string[][] {

@@ -5,7 +5,7 @@ import { planProgram, planStack } from "../planning/plan";
 import { slices } from "../planning/slices";
 import { customer, testRoster, testSettings } from "./helpers";
 import { tempDir } from "./tmp";
-import { writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { stringify } from "yaml";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -59,5 +59,27 @@ describe("a plan split over worker processes", () => {
     const b = await planStack({ projectDir: ROOT, stack: "prod", rosterPath: rosterFile, workers: 2, sliceSize: 5, onProgress: (done) => progress.push(done) });
     expect(comparable(b.plan)).toEqual(comparable(a.plan));
     expect(progress.sort((x, y) => x - y)).toEqual([4, 8, 12]);
+  }, 120_000);
+
+  it("fails with the program's own error when a worker's slice fails, and leaves no worker behind", async () => {
+    // A roster judged by the default tier table, planned with a stack whose enterprise tier allows ghcr only.
+    const roster = testRoster(rosterEntries(30), testSettings());
+    const narrow = testSettings({ tiers: { enterprise: ["ghcr"], professional: ["ghcr"], standard: ["ghcr"] } });
+    const single = planProgram(narrow, roster, {}, undefined, {}, { workers: 1 });
+    await expect(single).rejects.toThrow(/customer cust-00001: tier enterprise does not allow/);
+    const message = await single.catch((e: Error) => e.message);
+    await expect(planProgram(narrow, roster, {}, undefined, {}, { workers: 2, sliceSize: 10 })).rejects.toThrow(message);
+    // The workers are stopped: none of this process's children runs plan-worker a moment later.
+    const workers = () =>
+      readdirSync("/proc").filter((pid) => {
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+          return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === process.pid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("plan-worker");
+        } catch {
+          return false;
+        }
+      });
+    for (let i = 0; i < 50 && workers().length; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(workers()).toEqual([]);
   }, 120_000);
 });

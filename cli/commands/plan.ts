@@ -17,7 +17,7 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--policy-config <file>", "per-rule enforcement levels, as for pulumi preview --policy-pack-config")
     .option("--base <git-ref>", "show only what changed since this git ref (customers added, removed, changed; resources; cost)")
     .option("--retained <file>", "the stack's outputs (`pulumi stack output --json`): show which kept resources the update adopts")
-    .option("--workers <n>", `worker processes for a roster over ${SLICE_SIZE} customers, each planning a slice (default: one per core; 1: this process only)`, positiveInt)
+    .option("--workers <n>", `worker processes for a roster over ${2 * SLICE_SIZE} customers, each planning slices of ${SLICE_SIZE} (default: one per core; 1: this process only)`, positiveInt)
     .action(async (opts: { stack: string; roster?: string; json?: string; markdown?: string; project?: string; policyConfig?: string; base?: string; retained?: string; workers?: number }) => {
       const { readLedgerFile, readPolicyConfig } = await import("../files.js");
       const projectDir = projectDirOf(opts);
