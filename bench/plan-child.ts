@@ -58,7 +58,8 @@ async function plan(settings: Settings, customers: number): Promise<PlanMeasure>
   const roster = generateRoster(customers, { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } });
   const startupSeconds = performance.now() / 1000;
   const t0 = performance.now();
-  const result = await planProgram(settings, roster);
+  // One process: the figure the parallel `intake plan` is compared with.
+  const result = await planProgram(settings, roster, {}, undefined, {}, { workers: 1 });
   const seconds = (performance.now() - t0) / 1000;
   const maxRssKiB = process.resourceUsage().maxRSS;
 
