@@ -22,8 +22,8 @@ export interface ProgramPart {
   customers: ReadonlySet<string>;
   /** Declare the stack-wide parts that read every customer (the Distribution service, deliveries). */
   stackWide: boolean;
-  /** The access-list entry of each customer with one, as the part that declared it resolved it. */
-  aclEntries?: ReadonlyMap<string, { value: AclEntry | undefined; secret: boolean }>;
+  /** The access-list entry of a customer another part declares (undefined: it has none). */
+  aclEntry?: (customerId: string) => pulumi.Output<AclEntry | undefined> | undefined;
 }
 
 /** What this stack holds: everything, the shared platform only, or one shard of the customers. */
@@ -70,8 +70,7 @@ export function program(settings: Settings, roster: Roster, previous: Partial<Le
   const own = new Map(customers.map((c) => [c.customerId, c]));
   const entryOf = (id: string): pulumi.Output<AclEntry | undefined> | undefined => {
     if (own.has(id)) return own.get(id)!.aclEntry;
-    const e = part?.aclEntries?.get(id);
-    return e && (e.secret ? pulumi.secret(e.value) : pulumi.output(e.value));
+    return part?.aclEntry?.(id);
   };
   const distribution =
     settings.enabledKinds.includes("distribution") && (part?.stackWide ?? true)

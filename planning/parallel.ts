@@ -1,3 +1,4 @@
+import * as pulumi from "@pulumi/pulumi";
 import { fork, type ChildProcess } from "node:child_process";
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
@@ -5,7 +6,8 @@ import type { Ledger } from "../core/ledger";
 import type { Settings } from "../core/settings";
 import type { Roster } from "../customers/roster";
 import { rosterForShard } from "../customers/shards";
-import { stackRole, type ProgramPart } from "../program";
+import { stackRole } from "../program";
+import type { AclEntry } from "../core/acl";
 import type { RecordedResource } from "./engine";
 import type { Declared, PlanOptions } from "./plan";
 import { SLICE_SIZE, slices } from "./slices";
@@ -55,10 +57,34 @@ export function inParts(settings: Settings, roster: Roster, o: PlanOptions): boo
 export async function declareInParts(settings: Settings, roster: Roster, ledger: Partial<Ledger>, o: PlanOptions): Promise<Declared> {
   const ids = declaredCustomers(settings, roster);
   const parts = slices(ids, workersOf(o), o.sliceSize ?? SLICE_SIZE);
-  const results: WorkerResult[] = new Array(parts.length);
   const pool = Array.from({ length: Math.min(workersOf(o), parts.length) }, () => new PlanWorker({ settings, roster, ledger, config: o.config }));
+  // Each slice's answer, as a promise the stack-wide part below reads its entries from.
+  const answers = parts.map(() => {
+    let settle!: (r: WorkerResult | undefined) => void;
+    const promise = new Promise<WorkerResult | undefined>((resolve) => (settle = resolve));
+    return { promise, settle };
+  });
+  const sliceOf = new Map(parts.flatMap((p, i) => p.map((id) => [id, i] as const)));
+
+  // The platform and the stack-wide parts in this process, while the workers plan the customers:
+  // the Distribution service waits for each customer's entry from its slice.
+  const { runUnderMocks } = await import("./engine.js");
+  const { mockOptions } = await import("./plan.js");
+  const { program } = await import("../program.js");
+  const aclEntry = (id: string) => {
+    const i = sliceOf.get(id);
+    if (i === undefined) return undefined;
+    // The entry's secretness as the worker saw it: an Output returned from apply lends its own.
+    return pulumi.output(answers[i].promise).apply((r): pulumi.Input<AclEntry | undefined> => {
+      const e = r?.aclEntries.find(([c]) => c === id)?.[1];
+      return e?.secret ? pulumi.secret(e.value as AclEntry) : (e?.value as AclEntry | undefined);
+    }) as pulumi.Output<AclEntry | undefined>;
+  };
+  const stackWide = runUnderMocks(() => program(settings, roster, ledger, { customers: new Set(), stackWide: true, aclEntry }), mockOptions(settings, ledger));
+
   let next = 0;
   let done = 0;
+  const results: WorkerResult[] = new Array(parts.length);
   const failures = new Map<number, Error>();
   // Each worker takes the next slice when it finishes one, so a slow slice holds up no other.
   // After a failure no later slice starts, and the slices before it finish: the error is then
@@ -72,22 +98,20 @@ export async function declareInParts(settings: Settings, roster: Roster, ledger:
         failures.set(i, e as Error);
         return;
       }
+      answers[i].settle(results[i]);
       done += parts[i].length;
       o.onProgress?.(done, ids.length);
     }
   };
   await Promise.all(pool.map(drain));
+  // A slice not planned answers "no entries", so the stack-wide run ends either way.
+  for (const a of answers) a.settle(undefined);
+  const { resources } = await stackWide;
   if (failures.size) {
     for (const w of pool) w.kill();
     throw failures.get(Math.min(...failures.keys()));
   }
   for (const w of pool) w.stop();
-  const aclEntries = new Map(results.flatMap((r) => r.aclEntries)) as ProgramPart["aclEntries"];
-  // The platform and the stack-wide parts, with every customer's entry, in this process.
-  const { runUnderMocks } = await import("./engine.js");
-  const { mockOptions } = await import("./plan.js");
-  const { program } = await import("../program.js");
-  const { resources } = await runUnderMocks(() => program(settings, roster, ledger, { customers: new Set(), stackWide: true, aclEntries }), mockOptions(settings, ledger));
   return { recorded: [...resources, ...results.flatMap((r) => r.recorded)], customers: results.flatMap((r) => r.customers) };
 }
 
