@@ -1,11 +1,12 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { TokenBroker } from "../runtime/broker/broker";
-import { KeyFileError, loadSigningKey } from "../runtime/broker/keys";
+import { jwsSigner, KeyFileError, loadSigningKey, type SigningKey } from "../runtime/broker/keys";
 import { grant, parseScope, pathCovers } from "../runtime/broker/scope";
 import { mintFor } from "../runtime/mint";
 import { customer, testRoster, testSettings } from "./helpers";
@@ -35,6 +36,35 @@ describe("scopes", () => {
     const entry = { customer: "acme", username: "r", passwordHash: "", paths: ["intake/acme/*"], actions: ["pull" as const], enabled: true };
     const asked = ["repository:intake/acme/app:pull,push,delete", "repository:intake/acme-eu/app:pull", "registry:catalog:*", "repository:intake/acme/app:pull"].map((s) => parseScope(s)!);
     expect(grant(entry, asked)).toEqual([{ type: "repository", name: "intake/acme/app", actions: ["pull"] }]);
+  });
+});
+
+describe("token signing", () => {
+  it("jwsSigner makes the JWS jose's SignJWT makes: same header and claims, verified by jose; RS256 byte for byte", async () => {
+    const pairs = { ES256: generateKeyPairSync("ec", { namedCurve: "prime256v1" }), RS256: generateKeyPairSync("rsa", { modulusLength: 2048 }) };
+    for (const [alg, { privateKey, publicKey }] of Object.entries(pairs) as [SigningKey["alg"], (typeof pairs)["ES256"]][]) {
+      const key: SigningKey = { alg, privateKey, publicKey, x5c: ["MIIBfake"] };
+      const now = Math.floor(Date.now() / 1000);
+      const claims = { access: [{ type: "repository", name: "intake/acme/app", actions: ["pull", "push"] }], iss: "iss", sub: "robot-acme", aud: "svc", iat: now, nbf: now - 5, exp: now + 300, jti: randomUUID() };
+      const ours = jwsSigner(key, { x5c: key.x5c, typ: "JWT" })(claims);
+      const jose = await new SignJWT({ access: claims.access })
+        .setProtectedHeader({ alg, x5c: key.x5c, typ: "JWT" })
+        .setIssuer(claims.iss)
+        .setSubject(claims.sub)
+        .setAudience(claims.aud)
+        .setIssuedAt(claims.iat)
+        .setNotBefore(claims.nbf)
+        .setExpirationTime(claims.exp)
+        .setJti(claims.jti)
+        .sign(privateKey);
+      const [h, p, sig] = ours.split(".");
+      expect(`${h}.${p}`).toBe(jose.split(".").slice(0, 2).join("."));
+      expect(Buffer.from(sig, "base64url")).toHaveLength(alg === "ES256" ? 64 : 256);
+      if (alg === "RS256") expect(ours).toBe(jose);
+      const { payload, protectedHeader } = await jwtVerify(ours, publicKey, { issuer: "iss", audience: "svc", subject: "robot-acme" });
+      expect(protectedHeader).toEqual({ alg, x5c: key.x5c, typ: "JWT" });
+      expect(payload).toEqual(claims);
+    }
   });
 });
 

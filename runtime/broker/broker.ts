@@ -7,7 +7,7 @@ import { AccessDenied, checkAccess } from "../../core/access";
 import type { MintedCredential } from "../mint/types";
 import { Authenticator, type AuthLimits, type LoginResult } from "./auth";
 import { deliveryGrant, robotGrant, type GrantContext } from "./grant";
-import type { SigningKey } from "./keys";
+import { jwsSigner, type SigningKey } from "./keys";
 import { parseScope, type Access } from "./scope";
 import { BrokerStore } from "./store";
 
@@ -101,6 +101,7 @@ export class TokenBroker {
   private readonly auth: Authenticator;
   private readonly ttl: number;
   private readonly log: Logger;
+  private readonly sign: (payload: object) => string;
   private server?: Server;
 
   constructor(private readonly opts: BrokerOptions) {
@@ -108,6 +109,7 @@ export class TokenBroker {
     if (!Number.isInteger(this.ttl) || this.ttl < TTL_BOUNDS.min || this.ttl > TTL_BOUNDS.max) {
       throw new BrokerOptionError(`--ttl ${this.ttl}: a token lifetime must be ${TTL_BOUNDS.min}-${TTL_BOUNDS.max} seconds (Distribution's minimum; an hour bounds how long a revocation lags)`);
     }
+    this.sign = jwsSigner(opts.key, { x5c: opts.key.x5c, typ: "JWT" });
     this.log = opts.logger ?? pino({ base: { component: "intake-broker" } });
     this.store = new BrokerStore({
       acl: opts.aclFile,
@@ -142,18 +144,10 @@ export class TokenBroker {
     return deliveryGrant(this.store.roster, requested, this.context());
   }
 
-  async issue(subject: string, access: Access[]): Promise<TokenResponse> {
+  /** A registry token: `alg`, `x5c` (Distribution finds the key by it) and `typ` in the header; a single-string `aud`. */
+  issue(subject: string, access: Access[]): TokenResponse {
     const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ access })
-      .setProtectedHeader({ alg: this.opts.key.alg, x5c: this.opts.key.x5c, typ: "JWT" })
-      .setIssuer(this.opts.issuer)
-      .setSubject(subject)
-      .setAudience(this.opts.service)
-      .setIssuedAt(now)
-      .setNotBefore(now - 5)
-      .setExpirationTime(now + this.ttl)
-      .setJti(randomUUID())
-      .sign(this.opts.key.privateKey);
+    const token = this.sign({ access, iss: this.opts.issuer, sub: subject, aud: this.opts.service, iat: now, nbf: now - 5, exp: now + this.ttl, jti: randomUUID() });
     return { token, access_token: token, expires_in: this.ttl, issued_at: new Date(now * 1000).toISOString() };
   }
 
@@ -185,7 +179,7 @@ export class TokenBroker {
     const requested = scopes.map(parseScope).filter((s): s is Access => s !== undefined);
     if (!credentials) {
       this.log.info({ event: "issue", user: null, requested: scopes, granted: [], remote }, "anonymous: empty token");
-      return { status: 200, body: await this.issue("", []) };
+      return { status: 200, body: this.issue("", []) };
     }
     const { username, password } = credentials;
     const unauthorized = { status: 401, body: { errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }, headers: { "www-authenticate": `Basic realm="${this.opts.service}"` } };
@@ -212,14 +206,14 @@ export class TokenBroker {
         { event: off || granted.length === 0 ? "deny" : "issue", user: username, role: "delivery", via: auth.via, requested: scopes, granted, refused, reason: off, remote },
         off ? "access denied: empty token" : "delivery token issued",
       );
-      return { status: 200, body: await this.issue(username, granted) };
+      return { status: 200, body: this.issue(username, granted) };
     }
     const { granted, reason } = robotGrant(this.store.roster, robot!, requested, this.context());
     this.log.info(
       { event: reason ? "deny" : "issue", user: username, customer: robot!.customer, via: auth.via, requested: scopes, granted, reason, remote },
       reason ? "access denied: empty token" : "token issued",
     );
-    return { status: 200, body: await this.issue(username, granted) };
+    return { status: 200, body: this.issue(username, granted) };
   }
 
   /** Answer one request; nothing a client sends escapes this (a bad URL, header or body is a 400). */
