@@ -5,7 +5,7 @@ import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { TokenBroker } from "../runtime/broker/broker";
+import { TokenBroker, tokenJson } from "../runtime/broker/broker";
 import { jwsSigner, KeyFileError, loadSigningKey, type SigningKey } from "../runtime/broker/keys";
 import { grant, parseScope, pathCovers } from "../runtime/broker/scope";
 import { mintFor } from "../runtime/mint";
@@ -65,6 +65,13 @@ describe("token signing", () => {
       expect(protectedHeader).toEqual({ alg, x5c: key.x5c, typ: "JWT" });
       expect(payload).toEqual(claims);
     }
+  });
+
+  it("tokenJson writes the token response JSON.stringify would", () => {
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const token = jwsSigner({ alg: "ES256", privateKey, publicKey, x5c: ["MIIBfake+/="] }, { x5c: ["MIIBfake+/="], typ: "JWT" })({ sub: "robot-acme" });
+    const body = { token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() };
+    expect(tokenJson(body)).toBe(JSON.stringify(body));
   });
 });
 

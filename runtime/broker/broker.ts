@@ -78,6 +78,33 @@ const LIMITS = { body: 16 * 1024, scopes: 64, username: 256, password: 4096, hea
 
 type Send = (status: number, body: unknown, headers?: Record<string, string>) => void;
 
+/** An answer of tokenFor: `json` is the body already serialized (a token response), else the body is. */
+export interface Answer {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+  json?: string;
+}
+
+const JSON_HEADERS: Readonly<Record<string, string>> = { "content-type": "application/json", "cache-control": "no-store" };
+
+/** Write one JSON answer, unless the response is already answered or gone. */
+function reply(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>, json?: string): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, headers ? { ...JSON_HEADERS, ...headers } : JSON_HEADERS);
+  res.end(json ?? JSON.stringify(body));
+}
+
+/**
+ * A token response as JSON, written out: JSON.stringify scans the token (twice, 1-2 KB each with
+ * the certificate in x5c) for characters to escape, and took about as long as the rest of the
+ * request's own work. Nothing here needs escaping: the token is base64url parts joined by dots
+ * (jwsSigner), issued_at an ISO date, expires_in an integer.
+ */
+export function tokenJson(t: TokenResponse): string {
+  return `{"token":"${t.token}","access_token":"${t.access_token}","expires_in":${t.expires_in},"issued_at":"${t.issued_at}"}`;
+}
+
 /** A request the broker refuses before any work, with the status it answers. */
 class BadRequest extends Error {
   constructor(
@@ -151,6 +178,11 @@ export class TokenBroker {
     return { token, access_token: token, expires_in: this.ttl, issued_at: new Date(now * 1000).toISOString() };
   }
 
+  private issued(subject: string, access: Access[]): Answer {
+    const body = this.issue(subject, access);
+    return { status: 200, body, json: tokenJson(body) };
+  }
+
   /** Log fields for a user name: the name only when it is a known principal (a swapped password must not reach the log). */
   private who(username: string): { user: string | null; knownUser: boolean } {
     const known = !!this.store.robot(username) || this.store.delivery?.username === username;
@@ -169,8 +201,12 @@ export class TokenBroker {
     return this.auth.password(username, password, hash && [hash, ...previous], remote, this.store.typicalHash());
   }
 
+  private unauthorized(): Answer {
+    return { status: 401, body: { errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }, headers: { "www-authenticate": `Basic realm="${this.opts.service}"` } };
+  }
+
   /** One token request: credentials (or none) and the requested scopes. */
-  async tokenFor(credentials: { username: string; password: string } | undefined, service: string | undefined, scopes: string[], remote?: string): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
+  async tokenFor(credentials: { username: string; password: string } | undefined, service: string | undefined, scopes: string[], remote?: string): Promise<Answer> {
     if (service !== undefined && service !== this.opts.service) {
       this.log.warn({ event: "deny", reason: "unknown service", remote }, "token denied");
       return { status: 400, body: { errors: [{ code: "UNSUPPORTED", message: `this broker serves ${this.opts.service}` }] } };
@@ -179,13 +215,12 @@ export class TokenBroker {
     const requested = scopes.map(parseScope).filter((s): s is Access => s !== undefined);
     if (!credentials) {
       this.log.info({ event: "issue", user: null, requested: scopes, granted: [], remote }, "anonymous: empty token");
-      return { status: 200, body: this.issue("", []) };
+      return this.issued("", []);
     }
     const { username, password } = credentials;
-    const unauthorized = { status: 401, body: { errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }, headers: { "www-authenticate": `Basic realm="${this.opts.service}"` } };
     if (username.length > LIMITS.username || password.length > LIMITS.password) {
       this.log.warn({ event: "deny", user: null, knownUser: false, reason: "credentials too long", remote }, "authentication failed");
-      return unauthorized;
+      return this.unauthorized();
     }
     const auth = await this.login(username, password, remote);
     // Judge by the access list as it is now: it may have been reloaded while bcrypt ran.
@@ -197,7 +232,7 @@ export class TokenBroker {
       if (!auth.ok && auth.throttled) {
         return { status: 429, body: { errors: [{ code: "TOOMANYREQUESTS", message: "too many failed logins: try again later" }] }, headers: { "retry-after": String(auth.retryAfterSeconds) } };
       }
-      return unauthorized;
+      return this.unauthorized();
     }
     if (delivery) {
       const off = delivery.enabled ? undefined : "delivery robot disabled in the access list";
@@ -206,23 +241,18 @@ export class TokenBroker {
         { event: off || granted.length === 0 ? "deny" : "issue", user: username, role: "delivery", via: auth.via, requested: scopes, granted, refused, reason: off, remote },
         off ? "access denied: empty token" : "delivery token issued",
       );
-      return { status: 200, body: this.issue(username, granted) };
+      return this.issued(username, granted);
     }
     const { granted, reason } = robotGrant(this.store.roster, robot!, requested, this.context());
     this.log.info(
       { event: reason ? "deny" : "issue", user: username, customer: robot!.customer, via: auth.via, requested: scopes, granted, reason, remote },
       reason ? "access denied: empty token" : "token issued",
     );
-    return { status: 200, body: this.issue(username, granted) };
+    return this.issued(username, granted);
   }
 
   /** Answer one request; nothing a client sends escapes this (a bad URL, header or body is a 400). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const send: Send = (status, body, headers = {}) => {
-      if (res.headersSent || res.destroyed) return;
-      res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", ...headers });
-      res.end(JSON.stringify(body));
-    };
     try {
       let url: URL;
       try {
@@ -230,30 +260,30 @@ export class TokenBroker {
       } catch {
         throw new BadRequest(400, "malformed request target");
       }
-      if (url.pathname === "/healthz") return send(200, { ok: true });
-      if (url.pathname === "/registry/credentials") return await this.credentials(req, url, send);
-      if (url.pathname !== "/token" && url.pathname !== "/auth/token") return send(404, { errors: [{ code: "NOT_FOUND", message: "no such endpoint" }] });
+      if (url.pathname === "/healthz") return reply(res, 200, { ok: true });
+      if (url.pathname === "/registry/credentials") return await this.credentials(req, url, (status, body, headers) => reply(res, status, body, headers));
+      if (url.pathname !== "/token" && url.pathname !== "/auth/token") return reply(res, 404, { errors: [{ code: "NOT_FOUND", message: "no such endpoint" }] });
       let credentials: { username: string; password: string } | undefined;
       let service = url.searchParams.get("service") ?? undefined;
       let scopes = url.searchParams.getAll("scope").flatMap((s) => s.split(" ")).filter(Boolean);
       if (req.method === "POST") {
         const form = new URLSearchParams(await readBody(req, LIMITS.body));
-        if (form.get("grant_type") !== "password") return send(400, { error: "unsupported_grant_type", error_description: "only grant_type=password is supported" });
+        if (form.get("grant_type") !== "password") return reply(res, 400, { error: "unsupported_grant_type", error_description: "only grant_type=password is supported" });
         credentials = { username: form.get("username") ?? "", password: form.get("password") ?? "" };
         service = form.get("service") ?? service;
         scopes = (form.get("scope") ?? "").split(" ").filter(Boolean);
       } else if (req.method === "GET" || req.method === "HEAD") {
         credentials = basicAuth(req.headers.authorization);
       } else {
-        return send(405, { errors: [{ code: "UNSUPPORTED", message: "method not allowed" }] }, { allow: "GET, POST" });
+        return reply(res, 405, { errors: [{ code: "UNSUPPORTED", message: "method not allowed" }] }, { allow: "GET, POST" });
       }
       const r = await this.tokenFor(credentials, service, scopes, req.socket.remoteAddress);
-      send(r.status, r.body, r.headers);
+      reply(res, r.status, r.body, r.headers, r.json);
     } catch (e) {
-      if (e instanceof BadRequest) return send(e.status, { errors: [{ code: "BAD_REQUEST", message: e.message }] });
+      if (e instanceof BadRequest) return reply(res, e.status, { errors: [{ code: "BAD_REQUEST", message: e.message }] });
       const ref = randomUUID().slice(0, 8);
       this.log.error({ event: "error", ref, error: (e as Error).message }, "token request failed");
-      send(500, { errors: [{ code: "UNKNOWN", message: `internal error (ref ${ref})` }] });
+      reply(res, 500, { errors: [{ code: "UNKNOWN", message: `internal error (ref ${ref})` }] });
     }
   }
 
