@@ -3,9 +3,9 @@ import * as path from "node:path";
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
-import { TokenBroker, tokenJson } from "../runtime/broker/broker";
+import { TokenBroker, tokenJson, type TokenResponse } from "../runtime/broker/broker";
 import { jwsSigner, KeyFileError, loadSigningKey, type SigningKey } from "../runtime/broker/keys";
 import { grant, parseScope, pathCovers } from "../runtime/broker/scope";
 import { mintFor } from "../runtime/mint";
@@ -72,6 +72,36 @@ describe("token signing", () => {
     const token = jwsSigner({ alg: "ES256", privateKey, publicKey, x5c: ["MIIBfake+/="] }, { x5c: ["MIIBfake+/="], typ: "JWT" })({ sub: "robot-acme" });
     const body = { token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() };
     expect(tokenJson(body)).toBe(JSON.stringify(body));
+  });
+});
+
+describe("the broker's clock", () => {
+  it("judges a license by today's UTC date, the next day from midnight on, and writes the token response as JSON.stringify would", async () => {
+    const dir = tempDir("clock-");
+    const files = writeBrokerFixture(dir, { username: "robot-acme", password: "pw", cost: 4 });
+    writeFileSync(files.rosterFile, stringify({ customers: [{ id: "acme", name: "Acme", tier: "enterprise", license: { expires: "2030-06-01" } }] }));
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(new Date("2030-06-01T23:59:59.250Z"));
+      const broker = new TokenBroker({ ...files, key: { alg: "ES256", privateKey, publicKey, x5c: [] }, service: "svc", issuer: "iss", logger: pino({ level: "silent" }) });
+      const ask = async () => {
+        const r = await broker.tokenFor({ username: "robot-acme", password: "pw" }, "svc", ["repository:intake/acme/app:pull"]);
+        const body = r.body as TokenResponse;
+        expect(JSON.parse(r.json!)).toEqual(body);
+        expect(r.json).toBe(JSON.stringify(body));
+        return { access: decodeJwt(body.token).access, issuedAt: body.issued_at };
+      };
+      const pull = [{ type: "repository", name: "intake/acme/app", actions: ["pull"] }];
+      expect(await ask()).toEqual({ access: pull, issuedAt: "2030-06-01T23:59:59.000Z" });
+      vi.setSystemTime(new Date("2030-06-02T00:00:00.100Z"));
+      expect(await ask()).toEqual({ access: [], issuedAt: "2030-06-02T00:00:00.000Z" });
+      // A clock stepped back over midnight judges by the earlier day again.
+      vi.setSystemTime(new Date("2030-06-01T23:59:58.900Z"));
+      expect(await ask()).toEqual({ access: pull, issuedAt: "2030-06-01T23:59:58.000Z" });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -130,6 +130,12 @@ export class TokenBroker {
   private readonly log: Logger;
   private readonly sign: (payload: object) => string;
   private server?: Server;
+  /** Today (UTC) and the bounds of that day in ms; see today(). */
+  private day = { date: "", from: 0, to: 0 };
+  /** The grant context of `day.date`; see context(). */
+  private dayContext?: GrantContext;
+  /** issued_at of the current second (tokens carry whole seconds). */
+  private issuedAt = { second: -1, iso: "" };
 
   constructor(private readonly opts: BrokerOptions) {
     this.ttl = opts.ttlSeconds ?? TTL_BOUNDS.default;
@@ -156,14 +162,31 @@ export class TokenBroker {
     this.store.reloadAll();
   }
 
+  /** The day licenses are judged against: `opts.today`, or today in UTC, formatted once a day rather than per request. */
+  private today(): string {
+    if (this.opts.today) return this.opts.today();
+    const now = Date.now();
+    if (now < this.day.from || now >= this.day.to) {
+      const d = new Date(now);
+      const from = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+      this.day = { date: d.toISOString().slice(0, 10), from, to: from + 86_400_000 };
+    }
+    return this.day.date;
+  }
+
+  /** What a grant is judged by now; the same object all day (checkAccess and the grants only read it). */
   private context(rosterLabel?: string): GrantContext {
-    return {
+    const asOf = this.today();
+    if (!rosterLabel && this.dayContext?.asOf === asOf) return this.dayContext;
+    const ctx: GrantContext = Object.freeze({
       tierTable: this.opts.tierTable ?? DEFAULT_TIER_TABLE,
-      asOf: this.opts.today?.() ?? new Date().toISOString().slice(0, 10),
+      asOf,
       enabledKinds: this.opts.enabledKinds ?? REGISTRY_KINDS,
       repoPrefix: this.opts.repoPrefix ?? "intake",
       ...(rosterLabel ? { rosterLabel } : {}),
-    };
+    });
+    if (!rosterLabel) this.dayContext = ctx;
+    return ctx;
   }
 
   /** The delivery robot's grant for these scopes (see grant.ts), judged now. */
@@ -175,7 +198,8 @@ export class TokenBroker {
   issue(subject: string, access: Access[]): TokenResponse {
     const now = Math.floor(Date.now() / 1000);
     const token = this.sign({ access, iss: this.opts.issuer, sub: subject, aud: this.opts.service, iat: now, nbf: now - 5, exp: now + this.ttl, jti: randomUUID() });
-    return { token, access_token: token, expires_in: this.ttl, issued_at: new Date(now * 1000).toISOString() };
+    if (this.issuedAt.second !== now) this.issuedAt = { second: now, iso: new Date(now * 1000).toISOString() };
+    return { token, access_token: token, expires_in: this.ttl, issued_at: this.issuedAt.iso };
   }
 
   private issued(subject: string, access: Access[]): Answer {
@@ -197,7 +221,7 @@ export class TokenBroker {
     // During a rotation's overlap the previous password works too, through its last day and never after.
     const principal = robot ?? delivery;
     const previous =
-      principal?.previousPasswordHash && principal.previousUntil && (this.opts.today?.() ?? new Date().toISOString().slice(0, 10)) <= principal.previousUntil ? [principal.previousPasswordHash] : [];
+      principal?.previousPasswordHash && principal.previousUntil && this.today() <= principal.previousUntil ? [principal.previousPasswordHash] : [];
     return this.auth.password(username, password, hash && [hash, ...previous], remote, this.store.typicalHash());
   }
 
