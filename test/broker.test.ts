@@ -75,6 +75,26 @@ describe("token signing", () => {
   });
 });
 
+describe("tokens asked at once", () => {
+  it("are signed together after the event-loop turn, each over its own request's grant", async () => {
+    const dir = tempDir("batch-");
+    const files = writeBrokerFixture(dir, { username: "robot-acme", password: "pw", cost: 4 });
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const broker = new TokenBroker({ ...files, key: { alg: "ES256", privateKey, publicKey, x5c: [] }, service: "svc", issuer: "iss", logger: pino({ level: "silent" }) });
+    await broker.tokenFor({ username: "robot-acme", password: "pw" }, "svc", []); // bcrypt once; the rest is remembered
+    const repos = Array.from({ length: 20 }, (_, i) => `intake/acme/app${i}`);
+    const answers = await Promise.all(repos.map((r, i) => broker.tokenFor({ username: "robot-acme", password: "pw" }, "svc", [`repository:${r}:${i % 2 ? "pull" : "pull,push"}`])));
+    const jtis = new Set<unknown>();
+    for (const [i, a] of answers.entries()) {
+      expect(a.status).toBe(200);
+      const { payload } = await jwtVerify((a.body as TokenResponse).token, publicKey, { issuer: "iss", audience: "svc", subject: "robot-acme" });
+      expect(payload.access).toEqual([{ type: "repository", name: repos[i], actions: i % 2 ? ["pull"] : ["pull", "push"] }]);
+      jtis.add(payload.jti);
+    }
+    expect(jtis.size).toBe(repos.length);
+  });
+});
+
 describe("the broker's clock", () => {
   it("judges a license by today's UTC date, the next day from midnight on, and writes the token response as JSON.stringify would", async () => {
     const dir = tempDir("clock-");
