@@ -298,7 +298,7 @@ describe("a delivery whose every target is denied", () => {
  * A registry on `r.example.com` whose token endpoint grants what is asked: a request passes when
  * its bearer token's scope covers what the registry's challenge for it names.
  */
-function fakeRegistry() {
+function fakeRegistry(o: { refuseMounts?: boolean; blobs?: string[] } = {}) {
   const log: string[] = [];
   const granted = new Map<string, string[]>();
   let n = 0;
@@ -329,6 +329,11 @@ function fakeRegistry() {
       return new Response("{}", { status: 401, headers: { "www-authenticate": `Bearer realm="https://auth.example.com/token",service="r",scope="${need}"` } });
     }
     log.push(`${method} ${url.pathname}`);
+    const blob = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]+)$/.exec(url.pathname);
+    if (blob && method === "HEAD") return new Response(null, { status: o.blobs?.includes(`${blob[1]}@${blob[2]}`) ? 200 : 404 });
+    if (blob && method === "GET") return new Response("x", { status: 200 });
+    if (method === "POST" && o.refuseMounts) return new Response(null, { status: 202, headers: { location: `${url.pathname}u1` } });
+    if (method === "DELETE") return new Response(null, { status: 204 });
     return new Response(null, { status: method === "POST" ? 201 : method === "PUT" ? 201 : 404 });
   }) as typeof fetch;
   return { log, fetchImpl };
@@ -354,7 +359,6 @@ describe("the registry client's tokens", () => {
       "HEAD /v2/a/app/manifests/1",
       "token repository:b/app:pull",
       "HEAD /v2/b/app/manifests/1",
-      `HEAD /v2/b/app/blobs/sha256:${"1".repeat(64)}`,
       "token repository:b/app:pull,push repository:a/app:pull",
       "POST /v2/b/app/blobs/uploads/",
       "PUT /v2/b/app/manifests/1",
@@ -364,5 +368,22 @@ describe("the registry client's tokens", () => {
       "HEAD /v2/c/app/manifests/3",
     ]);
     expect(client.tokenRequests).toBe(4);
+  });
+});
+
+describe("a blob mount the registry refuses", () => {
+  const digest = `sha256:${"2".repeat(64)}`;
+  it("leaves a blob the target already holds as it is and cancels the upload it opened", async () => {
+    const { log, fetchImpl } = fakeRegistry({ refuseMounts: true, blobs: [`b/app@${digest}`] });
+    const client = new RegistryClient({ username: "u", password: "p" }, fetchImpl);
+    expect(await client.mountBlob("r.example.com", "b/app", "a/app", { digest, size: 1 })).toEqual({ how: "exists", bytes: 0 });
+    expect(log.filter((l) => !l.startsWith("401") && !l.startsWith("token"))).toEqual(["POST /v2/b/app/blobs/uploads/", `HEAD /v2/b/app/blobs/${digest}`, "DELETE /v2/b/app/blobs/uploads/u1"]);
+  });
+
+  it("streams a blob the target lacks from the other repository into the upload", async () => {
+    const { log, fetchImpl } = fakeRegistry({ refuseMounts: true });
+    const client = new RegistryClient({ username: "u", password: "p" }, fetchImpl);
+    expect(await client.mountBlob("r.example.com", "b/app", "a/app", { digest, size: 1 })).toEqual({ how: "uploaded", bytes: 1 });
+    expect(log.filter((l) => !l.startsWith("401") && !l.startsWith("token"))).toEqual(["POST /v2/b/app/blobs/uploads/", `HEAD /v2/b/app/blobs/${digest}`, `GET /v2/a/app/blobs/${digest}`, "PUT /v2/b/app/blobs/uploads/u1"]);
   });
 });

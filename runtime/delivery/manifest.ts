@@ -165,7 +165,7 @@ export class RegistryClient {
       const challenge = r.headers.get("www-authenticate");
       // A registry that takes the credential itself (ECR answers `Basic realm=...`).
       if (challenge && /^Basic\s/i.test(challenge) && this.credential && !headers.has("authorization")) {
-        await r.body?.cancel();
+        await discard(r);
         this.basic.add(host);
         headers.set("authorization", this.basicAuth());
         return this.fetchImpl(url, { ...rest, headers });
@@ -175,7 +175,7 @@ export class RegistryClient {
       this.realms.set(host, { realm: ch.realm, service: ch.service });
       // Refused with the token asked for exactly this: asking again would get the same token.
       if (sent && this.tokens.get(key) === sent && covers(sent.access, accessOf(ch.scope?.split(" ") ?? []))) return r;
-      await r.body?.cancel();
+      await discard(r);
       headers.set("authorization", `Bearer ${(await this.token(ch, key)).token}`);
       r = await this.fetchImpl(url, { ...rest, headers });
     }
@@ -224,8 +224,35 @@ export class RegistryClient {
       actions: "pull,push",
     });
     await failUnlessOk(r, `PUT manifest ${host}/${repository}:${reference}`);
-    await r.body?.cancel();
+    await discard(r);
     return r.headers.get("docker-content-digest") ?? `sha256:${createHash("sha256").update(m.bytes).digest("hex")}`;
+  }
+
+  /**
+   * The repository's tags from the registry's first page of its listing (none when the repository
+   * does not exist yet); undefined when there are more pages (the caller asks per tag instead).
+   */
+  async listTags(host: string, repository: string): Promise<string[] | undefined> {
+    const r = await this.request(host, `/v2/${repository}/tags/list`, { method: "GET", repository, actions: "pull" });
+    if (r.status === 404) {
+      await discard(r);
+      return [];
+    }
+    await failUnlessOk(r, `GET tags ${host}/${repository}`);
+    const body = (await r.json()) as { tags?: string[] | null };
+    return /rel="?next"?/.test(r.headers.get("link") ?? "") ? undefined : (body.tags ?? []);
+  }
+
+  /** Does the repository hold this manifest? A GET: this registry closes the connection after every HEAD, a GET keeps it. */
+  async hasManifest(host: string, repository: string, digest: string): Promise<boolean> {
+    const r = await this.request(host, `/v2/${repository}/manifests/${digest}`, { method: "GET", headers: { accept: MANIFEST_ACCEPT }, repository, actions: "pull" });
+    if (r.status === 404) {
+      await discard(r);
+      return false;
+    }
+    await failUnlessOk(r, `GET manifest ${host}/${repository}@${digest}`);
+    await discard(r);
+    return true;
   }
 
   /** Does the repository hold this blob? */
@@ -239,27 +266,32 @@ export class RegistryClient {
   /**
    * Link a blob from another repository of the same registry into `repository` without sending
    * its bytes (POST .../blobs/uploads/?mount=&from=). When the registry does not mount (202: no
-   * read access to `from`, or mounting switched off), the blob is streamed from `from` into the
-   * upload it opened: bytes pass through this process, never to disk. Returns what happened and
-   * the bytes sent.
+   * read access to `from`, or mounting switched off), a blob already in `repository` is left as
+   * it is (the upload opened is cancelled); otherwise the blob is streamed from `from` into the
+   * upload: bytes pass through this process, never to disk. Returns what happened and the bytes sent.
    */
   async mountBlob(host: string, repository: string, from: string, blob: { digest: string; size: number }): Promise<{ how: "exists" | "mounted" | "uploaded"; bytes: number }> {
-    if (await this.blobExists(host, repository, blob.digest)) return { how: "exists", bytes: 0 };
     const path = `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(from)}`;
     const r = await this.request(host, path, { method: "POST", repository, actions: "pull,push", mountFrom: from });
     if (r.status === 201) {
-      await r.body?.cancel();
+      await discard(r);
       return { how: "mounted", bytes: 0 };
     }
     await failUnlessOk(r, `POST blob upload ${host}/${repository} (mount ${blob.digest} from ${from})`);
-    await r.body?.cancel();
+    await discard(r);
     const location = r.headers.get("location");
     if (!location) throw new RegistryError(502, `${host}/${repository}: blob upload opened without a Location`);
+    const upload = new URL(location, `${baseUrl(host)}/`);
+    if (await this.blobExists(host, repository, blob.digest)) {
+      // Nothing to send; the registry would purge the idle upload in time anyway.
+      const cancel = await this.request(host, `${upload.pathname}${upload.search}`, { method: "DELETE", repository, actions: "pull,push", mountFrom: from }).catch(() => undefined);
+      if (cancel) await discard(cancel);
+      return { how: "exists", bytes: 0 };
+    }
     const get = await this.request(host, `/v2/${from}/blobs/${blob.digest}`, { method: "GET", repository: from, actions: "pull" });
     await failUnlessOk(get, `GET blob ${host}/${from}@${blob.digest}`);
-    const put = new URL(location, `${baseUrl(host)}/`);
-    put.searchParams.set("digest", blob.digest);
-    const done = await this.request(host, `${put.pathname}${put.search}`, {
+    upload.searchParams.set("digest", blob.digest);
+    const done = await this.request(host, `${upload.pathname}${upload.search}`, {
       method: "PUT",
       headers: { "content-type": "application/octet-stream", "content-length": String(blob.size) },
       body: get.body,
@@ -270,7 +302,7 @@ export class RegistryClient {
       mountFrom: from,
     } as RegistryRequestInit);
     await failUnlessOk(done, `PUT blob ${host}/${repository}@${blob.digest}`);
-    await done.body?.cancel();
+    await discard(done);
     return { how: "uploaded", bytes: blob.size };
   }
 }
@@ -279,6 +311,16 @@ export interface Manifest {
   bytes: Buffer;
   mediaType: string;
   digest: string;
+}
+
+/**
+ * Done with a response: a small body is read to its end, so that its connection goes back to the
+ * pool (cancelling a body closes the connection); a large or unknown one is cancelled.
+ */
+export async function discard(r: Response): Promise<void> {
+  if (!r.body) return;
+  if (Number(r.headers.get("content-length") ?? Number.NaN) <= 64 * 1024) await r.arrayBuffer().catch(() => undefined);
+  else await r.body.cancel().catch(() => undefined);
 }
 
 async function failUnlessOk(r: Response, what: string): Promise<void> {
