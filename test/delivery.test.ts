@@ -9,7 +9,7 @@ import { DeliveryProgress, resultLine } from "../cli/deliver";
 import { TokenBroker } from "../runtime/broker/broker";
 import { loadSigningKey } from "../runtime/broker/keys";
 import { parseScope } from "../runtime/broker/scope";
-import { chooseTool, copyArgs, CopyError } from "../runtime/delivery/copy";
+import { chooseTool, copyArgs, copyImage, CopyError } from "../runtime/delivery/copy";
 import { deliver } from "../runtime/delivery/deliver";
 import { platformSuffix, type TargetResult } from "../runtime/delivery/deliver";
 import { RegistryClient, RegistryError } from "../runtime/delivery/manifest";
@@ -117,6 +117,34 @@ describe("delivery parts", () => {
       } catch {
         // already gone
       }
+    }
+  }, 30_000);
+
+  it("a copy stopped by its signal ends the tool, fails, and leaves no credentials behind", async () => {
+    const work = tempDir("copy-abort-");
+    const bin = path.join(work, "bin");
+    const runtimeDir = path.join(work, "run");
+    const mark = path.join(work, "started");
+    for (const d of [bin, runtimeDir]) mkdirSync(d, { mode: 0o700 });
+    writeFileSync(path.join(bin, "skopeo"), `#!/bin/sh\necho $$ > "${mark}.tmp" && mv "${mark}.tmp" "${mark}"\nexec sleep 30\n`);
+    chmodSync(path.join(bin, "skopeo"), 0o755);
+    const saved = { PATH: process.env.PATH, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR };
+    process.env.PATH = `${bin}:${process.env.PATH}`;
+    process.env.XDG_RUNTIME_DIR = runtimeDir;
+    try {
+      const stop = new AbortController();
+      const copy = copyImage("skopeo", { source: parseReference("127.0.0.1:1/a:1"), target: parseReference("127.0.0.1:2/b:1"), targetCredential: { username: "u", password: "s3cret" } }, stop.signal);
+      for (let i = 0; i < 300 && !existsSync(mark); i++) await new Promise((r) => setTimeout(r, 50));
+      const toolPid = Number(readFileSync(mark, "utf8"));
+      expect(readdirSync(runtimeDir)).toHaveLength(1);
+      stop.abort();
+      await expect(copy).rejects.toBeInstanceOf(CopyError);
+      expect(readdirSync(runtimeDir)).toEqual([]);
+      expect(() => process.kill(toolPid, 0)).toThrow();
+    } finally {
+      process.env.PATH = saved.PATH;
+      if (saved.XDG_RUNTIME_DIR === undefined) delete process.env.XDG_RUNTIME_DIR;
+      else process.env.XDG_RUNTIME_DIR = saved.XDG_RUNTIME_DIR;
     }
   }, 30_000);
 
