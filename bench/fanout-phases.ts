@@ -1,4 +1,5 @@
 import type { DeliveryEvent } from "../runtime/delivery/deliver";
+import { nodeFetch } from "../runtime/delivery/http";
 
 /** One HTTP request deliver made (registry or token endpoint), in ms from the run's start. */
 interface Request {
@@ -30,11 +31,12 @@ export class PhaseTrace {
     const t0 = this.now();
     const url = new URL(String(input instanceof Request ? input.url : input));
     const method = (init?.method ?? "GET").toUpperCase();
-    const m = /^\/v2\/intake\/([^/]+)\/[^/]+\/(manifests|blobs)\/(uploads\/)?/.exec(url.pathname);
+    const m = /^\/v2\/intake\/([^/]+)\/[^/]+\/(manifests|blobs|tags)\/(uploads\/)?/.exec(url.pathname);
     const scoped = /repository:intake\/([^/]+)\//.exec(url.searchParams.getAll("scope").join(" "));
-    const kind = url.pathname.endsWith("/token") ? "token" : m ? `${method} ${m[3] ? "blob upload" : m[2] === "blobs" ? "blob" : "manifest"}` : `${method} source`;
+    const what = m?.[3] ? "blob upload" : m?.[2] === "blobs" ? "blob" : m?.[2] === "tags" ? "tags" : "manifest";
+    const kind = url.pathname.endsWith("/token") ? "token" : m ? `${method} ${what}` : `${method} source`;
     try {
-      return await fetch(input as string, init);
+      return await nodeFetch(input as string, init);
     } finally {
       this.requests.push({ t0, t1: this.now(), kind, customer: m?.[1] ?? scoped?.[1] ?? "" });
     }

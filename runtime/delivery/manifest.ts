@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { apiHost, type ImageReference } from "../../core/reference";
+import { nodeFetch } from "./http";
 
 /** Every manifest type a registry may hold: Distribution 2.8 answers 404 for a stored type not accepted. */
 export const MANIFEST_ACCEPT = [
@@ -100,7 +101,8 @@ export class RegistryClient {
   /** Token requests made, for callers that report (and tests that check reuse). */
   tokenRequests = 0;
 
-  constructor(private readonly credential?: RegistryCredential, private readonly fetchImpl: typeof fetch = fetch) {}
+  /** `fetchImpl`: the HTTP client (default: node:http(s) with keep-alive, see http.ts). */
+  constructor(private readonly credential?: RegistryCredential, private readonly fetchImpl: typeof fetch = nodeFetch) {}
 
   /** A token for `scope` at `ch`'s endpoint, stored under `cacheKey`; one request per scope at a time. */
   private token(ch: Challenge, cacheKey: string): Promise<Token> {
