@@ -9,10 +9,10 @@ import { DeliveryProgress, resultLine } from "../cli/deliver";
 import { TokenBroker } from "../runtime/broker/broker";
 import { loadSigningKey } from "../runtime/broker/keys";
 import { parseScope } from "../runtime/broker/scope";
-import { chooseTool, copyArgs, CopyError } from "../runtime/delivery/copy";
+import { chooseTool, copyArgs, copyImage, CopyError } from "../runtime/delivery/copy";
 import { deliver } from "../runtime/delivery/deliver";
 import { platformSuffix, type TargetResult } from "../runtime/delivery/deliver";
-import { RegistryError } from "../runtime/delivery/manifest";
+import { RegistryClient, RegistryError } from "../runtime/delivery/manifest";
 import { parseReference } from "../core/reference";
 import { backoffMs, isTransient, withRetry } from "../runtime/delivery/retry";
 import { ecrDeliveryBatches, ecrSessionPolicy, SESSION_POLICY_LIMIT } from "../kinds/ecr/mint";
@@ -117,6 +117,34 @@ describe("delivery parts", () => {
       } catch {
         // already gone
       }
+    }
+  }, 30_000);
+
+  it("a copy stopped by its signal ends the tool, fails, and leaves no credentials behind", async () => {
+    const work = tempDir("copy-abort-");
+    const bin = path.join(work, "bin");
+    const runtimeDir = path.join(work, "run");
+    const mark = path.join(work, "started");
+    for (const d of [bin, runtimeDir]) mkdirSync(d, { mode: 0o700 });
+    writeFileSync(path.join(bin, "skopeo"), `#!/bin/sh\necho $$ > "${mark}.tmp" && mv "${mark}.tmp" "${mark}"\nexec sleep 30\n`);
+    chmodSync(path.join(bin, "skopeo"), 0o755);
+    const saved = { PATH: process.env.PATH, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR };
+    process.env.PATH = `${bin}:${process.env.PATH}`;
+    process.env.XDG_RUNTIME_DIR = runtimeDir;
+    try {
+      const stop = new AbortController();
+      const copy = copyImage("skopeo", { source: parseReference("127.0.0.1:1/a:1"), target: parseReference("127.0.0.1:2/b:1"), targetCredential: { username: "u", password: "s3cret" } }, stop.signal);
+      for (let i = 0; i < 300 && !existsSync(mark); i++) await new Promise((r) => setTimeout(r, 50));
+      const toolPid = Number(readFileSync(mark, "utf8"));
+      expect(readdirSync(runtimeDir)).toHaveLength(1);
+      stop.abort();
+      await expect(copy).rejects.toBeInstanceOf(CopyError);
+      expect(readdirSync(runtimeDir)).toEqual([]);
+      expect(() => process.kill(toolPid, 0)).toThrow();
+    } finally {
+      process.env.PATH = saved.PATH;
+      if (saved.XDG_RUNTIME_DIR === undefined) delete process.env.XDG_RUNTIME_DIR;
+      else process.env.XDG_RUNTIME_DIR = saved.XDG_RUNTIME_DIR;
     }
   }, 30_000);
 
@@ -291,5 +319,99 @@ describe("a delivery whose every target is denied", () => {
     });
     expect(results.map((r) => [r.status, r.reason])).toEqual([["denied", "tier standard does not allow distribution"]]);
     expect([fetched, asked]).toEqual([0, 0]);
+  });
+});
+
+/**
+ * A registry on `r.example.com` whose token endpoint grants what is asked: a request passes when
+ * its bearer token's scope covers what the registry's challenge for it names.
+ */
+function fakeRegistry(o: { refuseMounts?: boolean; blobs?: string[] } = {}) {
+  const log: string[] = [];
+  const granted = new Map<string, string[]>();
+  let n = 0;
+  const challengeOf = (method: string, path: string): string => {
+    const repo = /^\/v2\/(.+?)\/(manifests|blobs|tags)\//.exec(path)![1];
+    const from = /[?&]from=([^&]+)/.exec(path)?.[1];
+    const push = method !== "GET" && method !== "HEAD";
+    return [`repository:${repo}:${push ? "pull,push" : "pull"}`, ...(from ? [`repository:${decodeURIComponent(from)}:pull`] : [])].join(" ");
+  };
+  const allows = (have: string[], need: string) =>
+    need.split(" ").every((s) => {
+      const [, repo, actions] = s.split(":");
+      return actions.split(",").every((a) => have.some((h) => h.split(":")[1] === repo && h.split(":")[2].split(",").includes(a)));
+    });
+  const fetchImpl = (async (input: string | URL | Request, init?: RequestInit) => {
+    const url = new URL(String(input));
+    const method = init?.method ?? "GET";
+    if (url.pathname === "/token") {
+      const token = `t${++n}`;
+      granted.set(token, url.searchParams.getAll("scope"));
+      log.push(`token ${url.searchParams.getAll("scope").join(" ")}`);
+      return new Response(JSON.stringify({ token, expires_in: 300 }), { status: 200 });
+    }
+    const need = challengeOf(method, url.pathname + url.search);
+    const auth = new Headers(init?.headers).get("authorization")?.replace(/^Bearer /, "");
+    if (!auth || !allows(granted.get(auth) ?? [], need)) {
+      log.push(`401 ${method} ${url.pathname}`);
+      return new Response("{}", { status: 401, headers: { "www-authenticate": `Bearer realm="https://auth.example.com/token",service="r",scope="${need}"` } });
+    }
+    log.push(`${method} ${url.pathname}`);
+    const blob = /^\/v2\/(.+)\/blobs\/(sha256:[0-9a-f]+)$/.exec(url.pathname);
+    if (blob && method === "HEAD") return new Response(null, { status: o.blobs?.includes(`${blob[1]}@${blob[2]}`) ? 200 : 404 });
+    if (blob && method === "GET") return new Response("x", { status: 200 });
+    if (method === "POST" && o.refuseMounts) return new Response(null, { status: 202, headers: { location: `${url.pathname}u1` } });
+    if (method === "DELETE") return new Response(null, { status: 204 });
+    return new Response(null, { status: method === "POST" ? 201 : method === "PUT" ? 201 : 404 });
+  }) as typeof fetch;
+  return { log, fetchImpl };
+}
+
+describe("the registry client's tokens", () => {
+  it("asks for a token before the request once the host has challenged, reuses one whose scope covers a request, and shares one request per scope", async () => {
+    const { log, fetchImpl } = fakeRegistry();
+    const client = new RegistryClient({ username: "u", password: "p" }, fetchImpl);
+    const ref = (repo: string) => parseReference(`r.example.com/${repo}:1`);
+    // The first request learns the token endpoint from its challenge.
+    expect(await client.headManifest(ref("a/app"))).toEqual({ exists: false });
+    // Later ones ask for their token first: no refusal on the way.
+    expect(await client.headManifest(ref("b/app"))).toEqual({ exists: false });
+    // A mount's token (push on b, pull on a) also serves the manifest write on b that follows.
+    await client.mountBlob("r.example.com", "b/app", "a/app", { digest: `sha256:${"1".repeat(64)}`, size: 1 });
+    await client.putManifest("r.example.com", "b/app", "1", { bytes: Buffer.from("{}"), mediaType: "application/vnd.oci.image.manifest.v1+json" });
+    // Concurrent requests that need one scope: one token request.
+    await Promise.all([1, 2, 3].map((i) => client.headManifest(parseReference(`r.example.com/c/app:${i}`))));
+    expect(log).toEqual([
+      "401 HEAD /v2/a/app/manifests/1",
+      "token repository:a/app:pull",
+      "HEAD /v2/a/app/manifests/1",
+      "token repository:b/app:pull",
+      "HEAD /v2/b/app/manifests/1",
+      "token repository:b/app:pull,push repository:a/app:pull",
+      "POST /v2/b/app/blobs/uploads/",
+      "PUT /v2/b/app/manifests/1",
+      "token repository:c/app:pull",
+      "HEAD /v2/c/app/manifests/1",
+      "HEAD /v2/c/app/manifests/2",
+      "HEAD /v2/c/app/manifests/3",
+    ]);
+    expect(client.tokenRequests).toBe(4);
+  });
+});
+
+describe("a blob mount the registry refuses", () => {
+  const digest = `sha256:${"2".repeat(64)}`;
+  it("leaves a blob the target already holds as it is and cancels the upload it opened", async () => {
+    const { log, fetchImpl } = fakeRegistry({ refuseMounts: true, blobs: [`b/app@${digest}`] });
+    const client = new RegistryClient({ username: "u", password: "p" }, fetchImpl);
+    expect(await client.mountBlob("r.example.com", "b/app", "a/app", { digest, size: 1 })).toEqual({ how: "exists", bytes: 0 });
+    expect(log.filter((l) => !l.startsWith("401") && !l.startsWith("token"))).toEqual(["POST /v2/b/app/blobs/uploads/", `HEAD /v2/b/app/blobs/${digest}`, "DELETE /v2/b/app/blobs/uploads/u1"]);
+  });
+
+  it("streams a blob the target lacks from the other repository into the upload", async () => {
+    const { log, fetchImpl } = fakeRegistry({ refuseMounts: true });
+    const client = new RegistryClient({ username: "u", password: "p" }, fetchImpl);
+    expect(await client.mountBlob("r.example.com", "b/app", "a/app", { digest, size: 1 })).toEqual({ how: "uploaded", bytes: 1 });
+    expect(log.filter((l) => !l.startsWith("401") && !l.startsWith("token"))).toEqual(["POST /v2/b/app/blobs/uploads/", `HEAD /v2/b/app/blobs/${digest}`, `GET /v2/a/app/blobs/${digest}`, "PUT /v2/b/app/blobs/uploads/u1"]);
   });
 });

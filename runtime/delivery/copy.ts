@@ -87,8 +87,11 @@ export function copyArgs(tool: CopyTool, req: CopyRequest, authDir: string, dige
   return ["copy", ...(insecure(req.source) || insecure(req.target) ? ["--insecure"] : []), ...(req.allPlatforms === false ? ["--platform", "linux/amd64"] : []), src, dst];
 }
 
-/** Copy an image registry to registry, with no local pull; the auth folder is removed afterwards. */
-export async function copyImage(tool: CopyTool, req: CopyRequest): Promise<CopyResult> {
+/**
+ * Copy an image registry to registry, with no local pull; the auth folder is removed afterwards.
+ * `signal` stops the tool (SIGTERM) and the copy then fails.
+ */
+export async function copyImage(tool: CopyTool, req: CopyRequest, signal?: AbortSignal): Promise<CopyResult> {
   const dir = mkdtempSync(path.join(secretsBase(), "intake-copy-"));
   chmodSync(dir, 0o700);
   track(dir);
@@ -98,7 +101,7 @@ export async function copyImage(tool: CopyTool, req: CopyRequest): Promise<CopyR
     writeFileSync(authFile, authFileContent([{ registry: req.source.registry, credential: req.sourceCredential }, { registry: req.target.registry, credential: req.targetCredential }]), { mode: 0o600 });
     const digestFile = path.join(dir, "digest");
     const args = copyArgs(tool, req, dir, digestFile);
-    const { code, stdout, stderr } = await run(tool, args, tool === "crane" ? { DOCKER_CONFIG: dir } : {});
+    const { code, stdout, stderr } = await run(tool, args, tool === "crane" ? { DOCKER_CONFIG: dir } : {}, signal);
     if (code !== 0) throw new CopyError(tool, code, stderr);
     const digest = tool === "skopeo" ? readFileSync(digestFile, "utf8").trim() : craneDigest(stdout);
     return { digest, seconds: (performance.now() - t0) / 1000 };
@@ -161,14 +164,15 @@ function craneDigest(stdout: string): string {
   return m[0];
 }
 
-function run(cmd: string, args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(cmd: string, args: string[], env: Record<string, string>, signal?: AbortSignal): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env }, signal });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
-    child.on("error", (e) => resolve({ code: 127, stdout, stderr: `${cmd}: ${e.message}` }));
+    // Stopped by the signal: wait for the tool to exit (close) before its auth folder goes.
+    child.on("error", (e) => e.name !== "AbortError" && resolve({ code: 127, stdout, stderr: `${cmd}: ${e.message}` }));
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
 }

@@ -1,7 +1,6 @@
-import pLimit from "p-limit";
 import type { RegistryKind } from "../../core/tiers";
 import { copyImage, type CopyTool } from "./copy";
-import { manifestParts, RegistryClient, RegistryError, type Manifest, type RegistryCredential } from "./manifest";
+import { discard, manifestParts, RegistryClient, RegistryError, type Manifest, type RegistryCredential } from "./manifest";
 import { formatReference, parseReference, ImageReferenceError, type ImageReference } from "../../core/reference";
 import { attemptsOf, DEFAULT_RETRY, errorText, withRetry, type RetryPolicy } from "./retry";
 import { InvalidInput } from "../../core/errors";
@@ -118,8 +117,9 @@ export async function readSource(client: RegistryClient, source: ImageReference)
   const platformTags: SourceImage["platformTags"] = [];
   let bytes = root.bytes.length;
   if (parts.children.length) {
-    for (const c of parts.children) {
-      const m = await client.getManifest(host, source.repository, c.digest);
+    const fetched = await Promise.all(parts.children.map((c) => client.getManifest(host, source.repository, c.digest)));
+    for (const [i, c] of parts.children.entries()) {
+      const m = fetched[i];
       const suffix = platformSuffix(c.platform);
       children.push({ manifest: m, suffix });
       if (suffix && !platformTags.some((t) => t.suffix === suffix)) platformTags.push({ suffix, manifest: m });
@@ -134,7 +134,7 @@ export async function readSource(client: RegistryClient, source: ImageReference)
       const doc = (await r.json()) as { architecture?: string; os?: string; variant?: string };
       const suffix = doc.architecture && doc.os ? platformSuffix({ architecture: doc.architecture, os: doc.os, variant: doc.variant }) : undefined;
       if (suffix) platformTags.push({ suffix, manifest: root });
-    } else await r.body?.cancel();
+    } else await discard(r);
   }
   for (const size of blobs.values()) bytes += size;
   return { digest: root.digest, root, children, blobs: [...blobs].map(([digest, size]) => ({ digest, size })), bytes, platformTags };
@@ -147,10 +147,16 @@ export async function readSource(client: RegistryClient, source: ImageReference)
  * credential, the first missing target gets a tool copy from the source; every other one is
  * assembled from blob mounts of that copy, so the image's bytes cross to each registry once.
  * One target failing never stops the others; every target gets a result.
+ *
+ * What waits for what: the copy starts as soon as its target is known to miss the build (the
+ * other checks go on beside it; one that finds the build stops it); a mounted target takes each
+ * platform as soon as the copy has written that platform's manifest, and writes its index, reads
+ * it back and tags it without waiting for the others. `concurrency` bounds the registry requests
+ * (and tool copies) in flight over all targets; the copy and the looks at its progress go first.
  */
 export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
   const policy = req.retry ?? DEFAULT_RETRY;
-  const limit = pLimit(Math.max(1, req.concurrency ?? 4));
+  const limit = bound(Math.max(1, req.concurrency ?? 4));
   const emit = req.onEvent ?? (() => {});
   const withLatest = req.latest ?? true;
   const withArch = req.archTags ?? true;
@@ -190,6 +196,10 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
   emit({ type: "source", digest: source.digest, bytes: source.bytes, platforms: source.platformTags.map((t) => t.suffix) });
   // The copy reads exactly the digest checked here (skopeo takes a digest or a tag, not both).
   const pinned: ImageReference = { registry: req.source.registry, repository: req.source.repository, digest: source.digest };
+  const extraTags: ExtraTag[] = [
+    ...(withArch ? source.platformTags.map((p) => ({ tag: `${req.version}-${p.suffix}`, manifest: p.manifest })) : []),
+    ...(withLatest ? [{ tag: "latest", manifest: source.root, last: true }] : []),
+  ];
 
   const groups: { group: CredentialGroup; targets: Target[] }[] = [];
   for (const [kind, targets] of allowed) {
@@ -224,128 +234,329 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
       ...r,
     });
     const retry = (t: Target) => (attempt: number, e: unknown, delayMs: number) => emit({ type: "retry", customer: t.customer, kind: t.kind, attempt, delayMs, reason: errorText(e) });
+    const step = (t: Target, s: "check" | "copy" | "mount" | "tags") => emit({ type: "start", customer: t.customer, kind: t.kind, target: formatReference(t.ref), step: s });
+    /** One registry request of `t`'s under the bound, retried (the bound is free during the back-off); `tries` keeps the most any took. */
+    const op = async <T>(t: Target, tries: Tries, fn: () => Promise<T>): Promise<T> => {
+      const r = await withRetry(() => limit(fn), policy, retry(t));
+      tries.n = Math.max(tries.n, r.attempts);
+      return r.value;
+    };
 
-    // 1. Cache checks.
-    const missing: Target[] = [];
-    const cached: Target[] = [];
-    await Promise.all(
-      targets.map((t) =>
-        limit(async () => {
-          started.set(t, performance.now());
-          emit({ type: "start", customer: t.customer, kind: t.kind, target: formatReference(t.ref), step: "check" });
-          try {
-            let known: Map<string, string> | undefined;
-            const { value: state, attempts } = await withRetry(async () => {
-              if (!group.tagLookup) return client.headManifest(t.ref);
-              known = await group.tagLookup(t.repository);
-              const digest = known.get(req.version);
-              return { exists: digest !== undefined, digest };
-            }, policy, retry(t));
-            if (!state.exists) return void missing.push(t);
-            if (state.digest !== source.digest) {
-              return finish(result(t, { status: "failed", digest: state.digest, bytes: 0, attempts, tags: [], reason: `tag ${req.version} already holds ${state.digest}, not the source's ${source.digest}: a version is never overwritten; deliver a new version` }));
-            }
-            const { value: tags } = await withRetry(() => ensureTags(client, t, known), policy, retry(t));
-            cached.push(t);
-            finish(result(t, { status: "cached", digest: state.digest, bytes: 0, attempts, tags }));
-          } catch (e) {
-            finish(result(t, { status: "failed", bytes: 0, attempts: attemptsOf(e), tags: [], reason: `cache check: ${errorText(e)}` }));
-          }
-        }),
-      ),
-    );
-    missing.sort((a, b) => targets.indexOf(a) - targets.indexOf(b));
+    // The seed. `holder` holds the whole image: a target that already had it, or one whose tool copy
+    // finished. While the one tool copy runs, the child manifests seen in its repository are
+    // `landed`, and their blobs with them (a registry takes a manifest only once its blobs are
+    // there): mounts of one platform start while the copy writes the next.
+    let holder: Target | undefined;
+    let copying: Copying | undefined;
+    const waiting = new Map<Target, number>();
+    let wake = () => {};
+    let changed = new Promise<void>((r) => (wake = r));
+    const notify = () => {
+      const w = wake;
+      changed = new Promise<void>((r) => (wake = r));
+      w();
+    };
+    const claim = (t: Target) => (copying = { target: t, landed: new Set(), abort: new AbortController() });
+    // Each target's extra tags as read during its check (ECR: the tag lookup), for writing them later.
+    const tagStates = new Map<Target, Promise<TagState>>();
+    // Work that settles a target after its check said what it is (a cached target's tags).
+    const tails: Promise<void>[] = [];
 
-    // 2. A customer that already holds the image is the seed; otherwise one tool copy from the
-    //    source makes one (the next target takes over if it fails for good).
-    let seed: Target | undefined = cached[0];
-    while (!seed && missing.length) {
-      const t = missing.shift()!;
-      const ok = await limit(() => copyTarget(t, "copy"));
-      if (ok) seed = t;
-    }
-    // 3. Everyone else is mounted from the seed's repository; a mount that fails for good falls back to a copy.
-    await Promise.all(missing.map((t) => limit(async () => (await copyTarget(t, "mount")) || (await copyTarget(t, "copy", true)))));
+    // Every check is asked for at once, in the order of the targets; a missing target goes on as
+    // soon as its own check and the ones before it are done: the first missing one makes the seed
+    // while the later checks still run.
+    const checks = targets.map((t) => check(t));
+    await Promise.all(targets.map(async (t, i) => (await checks[i]) && missing(t, checks.slice(0, i))));
+    await Promise.all(tails);
 
-    async function copyTarget(t: Target, via: "copy" | "mount", fallback = false): Promise<boolean> {
-      emit({ type: "start", customer: t.customer, kind: t.kind, target: formatReference(t.ref), step: via });
-      let bytes = 0;
-      let attempts = 0;
+    /** The cache check: settles a cached or failed target (true: missing). Never throws. */
+    async function check(t: Target): Promise<boolean> {
+      started.set(t, performance.now());
+      step(t, "check");
+      const tries: Tries = { n: 1 };
+      let lookup: Map<string, string> | undefined;
+      const head = op(t, tries, async () => {
+        if (!group.tagLookup) return client.headManifest(t.ref);
+        lookup = await group.tagLookup(t.repository);
+        const digest = lookup.get(req.version);
+        return { exists: digest !== undefined, digest };
+      });
       try {
-        if (via === "copy") {
-          const r = await withRetry(
-            () =>
-              copyImage(req.tool, { source: pinned, target: t.ref, sourceCredential: req.sourceCredential, targetCredential: group.credential, allPlatforms: true }),
-            policy,
-            retry(t),
-          );
-          attempts = r.attempts;
-          bytes = source.bytes;
-        } else {
-          const r = await withRetry(() => mountImage(client, seed!, t), policy, retry(t));
-          attempts = r.attempts;
-          bytes = r.value;
-        }
-      } catch (e) {
-        // A mount refused for good (no read on the seed, mounting off) still has the tool copy to try.
-        if (via === "mount" && !fallback) {
-          emit({ type: "retry", customer: t.customer, kind: t.kind, attempt: attemptsOf(e), delayMs: 0, reason: `mount failed (${errorText(e)}); copying from the source instead` });
+        const state = await head;
+        if (state.exists && state.digest !== source.digest) {
+          finish(result(t, { status: "failed", digest: state.digest, bytes: 0, attempts: tries.n, tags: [], reason: `tag ${req.version} already holds ${state.digest}, not the source's ${source.digest}: a version is never overwritten; deliver a new version` }));
           return false;
         }
-        finish(result(t, { status: "failed", bytes, attempts: attemptsOf(e), via, tags: [], reason: `${via}: ${errorText(e)}` }));
-        return via === "mount";
-      }
-      emit({ type: "start", customer: t.customer, kind: t.kind, target: formatReference(t.ref), step: "tags" });
-      try {
-        // Read the versioned tag back: only a verified digest gets the extra tags and `latest`.
-        const { value: state } = await withRetry(() => client.headManifest(t.ref), policy, retry(t));
-        if (state.digest !== source.digest) {
-          finish(result(t, { status: "failed", digest: state.digest, bytes, attempts, via, tags: [], reason: `after the ${via}, tag ${req.version} reads back as ${state.digest ?? "(no digest)"}, not ${source.digest}: latest not moved` }));
-          return via === "mount";
+        // The extra tags' state, for writing them later (a failure leaves them to be read then).
+        tagStates.set(t, lookup ? Promise.resolve({ tags: lookup, complete: true }) : readTags(t, !state.exists));
+        if (!state.exists) return true;
+        // It holds the image: the seed every mount comes from (a tool copy under way stops).
+        if (!holder) {
+          holder = t;
+          copying?.abort.abort();
+          notify();
         }
-        const { value: tags } = await withRetry(() => ensureTags(client, t), policy, retry(t));
+        tails.push(
+          ensureTags(t, { n: 1 }).then(
+            (tags) => finish(result(t, { status: "cached", digest: state.digest, bytes: 0, attempts: tries.n, tags })),
+            (e) => finish(result(t, { status: "failed", bytes: 0, attempts: attemptsOf(e), tags: [], reason: `cache check: ${errorText(e)}` })),
+          ),
+        );
+      } catch (e) {
+        finish(result(t, { status: "failed", bytes: 0, attempts: attemptsOf(e), tags: [], reason: `cache check: ${errorText(e)}` }));
+      }
+      return false;
+    }
+
+    /**
+     * A missing target: the first one (in the order asked) gets the tool copy from the source,
+     * unless some target already holds the image; every other one is assembled from blob mounts.
+     * When the copy fails for good, the first target still waiting for it makes the next one; a
+     * mount that fails for good falls back to a copy of its own.
+     */
+    async function missing(t: Target, before: Promise<boolean>[]): Promise<void> {
+      await Promise.all(before);
+      let role: "copy" | "mount" = holder || copying ? "mount" : (claim(t), "copy");
+      for (;;) {
+        if (role === "copy") {
+          const c = copying!;
+          step(t, "copy");
+          void poll(c);
+          let got: Got;
+          try {
+            got = await copyFromSource(t, c.abort.signal);
+          } catch (e) {
+            copying = undefined;
+            notify();
+            // Another target turned out to hold the image: mount from it instead.
+            if (c.abort.signal.aborted) {
+              role = "mount";
+              continue;
+            }
+            return finish(result(t, { status: "failed", bytes: 0, attempts: attemptsOf(e), via: "copy", tags: [], reason: `copy: ${errorText(e)}` }));
+          }
+          holder ??= t;
+          copying = undefined;
+          notify();
+          return finishTarget(t, "copy", got);
+        }
+        step(t, "mount");
+        let got: Got;
+        try {
+          got = await mountFromSeed(t);
+        } catch (e) {
+          if (e === TAKEOVER) {
+            role = "copy";
+            continue;
+          }
+          // A mount refused for good (no read on the seed, mounting off) still has the tool copy to try.
+          emit({ type: "retry", customer: t.customer, kind: t.kind, attempt: attemptsOf(e), delayMs: 0, reason: `mount failed (${errorText(e)}); copying from the source instead` });
+          step(t, "copy");
+          try {
+            got = await copyFromSource(t);
+          } catch (e2) {
+            return finish(result(t, { status: "failed", bytes: 0, attempts: attemptsOf(e2), via: "copy", tags: [], reason: `copy: ${errorText(e2)}` }));
+          }
+          return finishTarget(t, "copy", got);
+        }
+        return finishTarget(t, "mount", got);
+      }
+    }
+
+    async function copyFromSource(t: Target, signal?: AbortSignal): Promise<Got> {
+      const r = await withRetry(
+        () =>
+          limit(() => {
+            signal?.throwIfAborted();
+            return copyImage(req.tool, { source: pinned, target: t.ref, sourceCredential: req.sourceCredential, targetCredential: group.credential, allPlatforms: true }, signal);
+          }, true),
+        policy,
+        retry(t),
+      );
+      return { bytes: source.bytes, attempts: r.attempts };
+    }
+
+    /** Assemble the image in `t` from blob mounts: each platform as soon as the seed has it, then the index. */
+    async function mountFromSeed(t: Target): Promise<Got> {
+      const tries: Tries = { n: 1 };
+      let bytes = 0;
+      const assemble = async (m: Manifest, byDigest: boolean) => {
+        const from = await seedOf(t, m.digest);
+        await Promise.all(manifestParts(m).blobs.map(async (b) => (bytes += (await op(t, tries, () => client.mountBlob(t.host, t.repository, from, b))).bytes)));
+        if (!byDigest) return;
+        await op(t, tries, () => client.putManifest(t.host, t.repository, m.digest, m));
+        bytes += m.bytes.length;
+      };
+      const parts = await Promise.allSettled(source.children.length ? source.children.map((c) => assemble(c.manifest, true)) : [assemble(source.root, false)]);
+      const failed = parts.flatMap((p) => (p.status === "rejected" ? [p.reason as unknown] : []));
+      if (failed.includes(TAKEOVER)) throw TAKEOVER;
+      if (failed.length) throw failed[0];
+      await op(t, tries, () => client.putManifest(t.host, t.repository, req.version, source.root));
+      return { bytes: bytes + source.root.bytes.length, attempts: tries.n };
+    }
+
+    /**
+     * The repository to mount a manifest's blobs from: the holder's, or the copy's once that
+     * manifest is there. Throws TAKEOVER when `t` is to make the seed itself (no copy runs and
+     * `t` is the first target, in the order asked, waiting for one).
+     */
+    async function seedOf(t: Target, digest: string): Promise<string> {
+      waiting.set(t, (waiting.get(t) ?? 0) + 1);
+      try {
+        for (;;) {
+          if (holder) return holder.repository;
+          if (copying?.target === t) throw TAKEOVER;
+          if (copying?.landed.has(digest)) return copying.target.repository;
+          if (!copying && targets.find((x) => waiting.has(x)) === t) {
+            claim(t);
+            notify();
+            throw TAKEOVER;
+          }
+          await changed;
+        }
+      } finally {
+        const n = waiting.get(t)! - 1;
+        if (n) waiting.set(t, n);
+        else waiting.delete(t);
+      }
+    }
+
+    /** While the copy runs and a mount waits for it, look for its child manifests in its repository, in the index's order. */
+    async function poll(c: Copying): Promise<void> {
+      for (const child of source.children) {
+        const digest = child.manifest.digest;
+        while (copying === c && !c.landed.has(digest)) {
+          if (waiting.size) {
+            const here = await limit(async () => copying === c && client.hasManifest(c.target.host, c.target.repository, digest), true).catch(() => false);
+            if (here) {
+              c.landed.add(digest);
+              notify();
+              break;
+            }
+          }
+          await Promise.race([changed, new Promise((r) => setTimeout(r, POLL_MS).unref())]);
+        }
+      }
+    }
+
+    /** Read the versioned tag back: only a verified digest gets the extra tags and `latest`. Never throws. */
+    async function finishTarget(t: Target, via: "copy" | "mount", { bytes, attempts }: Got): Promise<void> {
+      step(t, "tags");
+      try {
+        const tries: Tries = { n: 1 };
+        const state = await op(t, tries, () => client.headManifest(t.ref));
+        if (state.digest !== source.digest) {
+          return finish(result(t, { status: "failed", digest: state.digest, bytes, attempts, via, tags: [], reason: `after the ${via}, tag ${req.version} reads back as ${state.digest ?? "(no digest)"}, not ${source.digest}: latest not moved` }));
+        }
+        const tags = await ensureTags(t, tries);
         finish(result(t, { status: "delivered", digest: source.digest, bytes, attempts, via, tags }));
-        return true;
       } catch (e) {
         finish(result(t, { status: "failed", bytes, attempts: attemptsOf(e), via, tags: [], reason: `verify and tag: ${errorText(e)}` }));
-        return via === "mount";
       }
     }
-  }
 
-  /** Assemble the image in `t` from blob mounts of the seed's copy; returns bytes sent. */
-  async function mountImage(client: RegistryClient, seed: Target, t: Target): Promise<number> {
-    const from = seed.repository;
-    let bytes = 0;
-    const mountAll = async (m: Manifest) => {
-      for (const b of manifestParts(m).blobs) bytes += (await client.mountBlob(t.host, t.repository, from, b)).bytes;
-    };
-    for (const c of source.children) {
-      await mountAll(c.manifest);
-      await client.putManifest(t.host, t.repository, c.manifest.digest, c.manifest);
-      bytes += c.manifest.bytes.length;
+    /**
+     * The extra tags' digests now (absent: undefined), one try each: a failure leaves a tag unknown.
+     * Where the versioned tag is missing, the listing says which of them exist at all (for a new
+     * repository, none): only those are read.
+     */
+    async function readTags(t: Target, listFirst: boolean): Promise<TagState> {
+      const tags = new Map<string, string | undefined>();
+      const listed = listFirst && extraTags.length ? await limit(() => client.listTags(t.host, t.repository)).catch(() => undefined) : undefined;
+      await Promise.all(
+        extraTags.map((w) => {
+          if (listed && !listed.includes(w.tag)) return void tags.set(w.tag, undefined);
+          return limit(() => client.headManifest({ ...t.ref, tag: w.tag })).then(
+            (s) => void tags.set(w.tag, s.digest),
+            () => undefined,
+          );
+        }),
+      );
+      return { tags, complete: false };
     }
-    if (!source.children.length) await mountAll(source.root);
-    await client.putManifest(t.host, t.repository, req.version, source.root);
-    return bytes + source.root.bytes.length;
-  }
 
-  /** `<version>-<arch>` tags, then `latest`: each written only where it does not already hold the right digest. */
-  async function ensureTags(client: RegistryClient, t: Target, known?: Map<string, string>): Promise<string[]> {
-    const moved: string[] = [];
-    const want: { tag: string; manifest: Manifest }[] = [
-      ...(withArch ? source.platformTags.map((p) => ({ tag: `${req.version}-${p.suffix}`, manifest: p.manifest })) : []),
-      ...(withLatest ? [{ tag: "latest", manifest: source.root }] : []),
-    ];
-    for (const w of want) {
-      const have = known ? known.get(w.tag) : (await client.headManifest({ ...t.ref, tag: w.tag })).digest;
-      if (have === w.manifest.digest) continue;
-      const digest = await client.putManifest(t.host, t.repository, w.tag, w.manifest);
-      if (digest !== w.manifest.digest) throw new RegistryError(502, `tag ${w.tag} was stored as ${digest}, not ${w.manifest.digest}`);
-      moved.push(w.tag);
+    /** `<version>-<arch>` tags, then `latest`: each written only where it does not already hold the right digest. */
+    async function ensureTags(t: Target, tries: Tries): Promise<string[]> {
+      const known = await tagStates.get(t);
+      const have = await Promise.all(
+        extraTags.map((w) => (known && (known.complete || known.tags.has(w.tag)) ? known.tags.get(w.tag) : op(t, tries, () => client.headManifest({ ...t.ref, tag: w.tag })).then((s) => s.digest))),
+      );
+      const stale = extraTags.filter((w, i) => have[i] !== w.manifest.digest);
+      const put = (w: ExtraTag) =>
+        op(t, tries, async () => {
+          const digest = await client.putManifest(t.host, t.repository, w.tag, w.manifest);
+          if (digest !== w.manifest.digest) throw new RegistryError(502, `tag ${w.tag} was stored as ${digest}, not ${w.manifest.digest}`);
+        });
+      // The platform tags at once; `latest` after them.
+      await Promise.all(stale.filter((w) => !w.last).map(put));
+      for (const w of stale.filter((w) => w.last)) await put(w);
+      return stale.map((w) => w.tag);
     }
-    return moved;
   }
+}
+
+interface Tries {
+  n: number;
+}
+
+/** What a copy or a mount sent, and its most tries of one step. */
+interface Got {
+  bytes: number;
+  attempts: number;
+}
+
+/** The one tool copy under way in a credential group: its target, the child manifests seen there, and its stop. */
+interface Copying {
+  target: Target;
+  landed: Set<string>;
+  abort: AbortController;
+}
+
+/** Tags and their digests (undefined: absent); `complete` when a tag not listed is known absent (a provider's tag lookup). */
+interface TagState {
+  tags: Map<string, string | undefined>;
+  complete: boolean;
+}
+
+interface ExtraTag {
+  tag: string;
+  manifest: Manifest;
+  /** `latest`: written after the others. */
+  last?: boolean;
+}
+
+/** Thrown to a target waiting for a seed when it is to make the seed itself. */
+const TAKEOVER = Symbol("takeover");
+
+/** How often a running copy's repository is looked at for the platforms it has written. */
+const POLL_MS = 100;
+
+/**
+ * At most `n` operations at once, in the order asked; an urgent one (the seed copy, a look at
+ * what it has written so far) goes before those waiting.
+ */
+function bound(n: number) {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  const next = () => {
+    while (active < n && queue.length) {
+      active++;
+      queue.shift()!();
+    }
+  };
+  return <T>(fn: () => Promise<T>, urgent = false): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const run = () =>
+        void new Promise<T>((r) => r(fn()))
+          .then(resolve, reject)
+          .finally(() => {
+            active--;
+            next();
+          });
+      if (urgent) queue.unshift(run);
+      else queue.push(run);
+      next();
+    });
 }
 
 function validateNames(req: DeliveryRequest): void {

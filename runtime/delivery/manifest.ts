@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { apiHost, type ImageReference } from "../../core/reference";
+import { nodeFetch } from "./http";
 
 /** Every manifest type a registry may hold: Distribution 2.8 answers 404 for a stored type not accepted. */
 export const MANIFEST_ACCEPT = [
@@ -47,25 +48,83 @@ export function parseChallenge(header: string | null): Challenge | undefined {
   return params.realm ? { realm: params.realm, service: params.service, scope: params.scope } : undefined;
 }
 
+/** The access a request needs: actions per repository (`pull`, `push`, `delete`, ...). */
+type Access = Map<string, Set<string>>;
+
+/** `repository:<name>:<actions>` scopes, as a token endpoint takes them, into access. */
+function accessOf(scopes: string[]): Access {
+  const access: Access = new Map();
+  for (const s of scopes) {
+    const m = /^repository(?:\([^)]*\))?:(.+):([^:]*)$/.exec(s);
+    if (!m) continue;
+    const actions = access.get(m[1]) ?? new Set<string>();
+    for (const a of m[2].split(",")) if (a) actions.add(a);
+    access.set(m[1], actions);
+  }
+  return access;
+}
+
+function covers(have: Access, need: Access): boolean {
+  for (const [repository, actions] of need) {
+    const got = have.get(repository);
+    if (!got) return false;
+    for (const a of actions) if (!got.has(a) && !got.has("*")) return false;
+  }
+  return true;
+}
+
+interface Token {
+  token: string;
+  until: number;
+  /** What it was asked for (a token endpoint may grant less: a refusal is then the registry's 401). */
+  access: Access;
+}
+
+/** Init of a request: the repository and actions its token must carry, and for a blob mount the repository mounted from. */
+export type RegistryRequestInit = RequestInit & { repository: string; actions: string; mountFrom?: string };
+
 /**
  * A small OCI distribution client: answers bearer challenges with the caller's credential and
- * reuses each token for every request on the same repository and actions until it expires.
+ * reuses each token until it expires for every request its scope covers (a mount's token, push on
+ * the target and pull on the source, also serves the manifest writes and reads that follow). Once
+ * a host has sent one challenge, later requests fetch their token first instead of being refused
+ * once each; concurrent requests that need the same scope share one token request; a host that
+ * asks for Basic gets the credential with every later request.
  */
 export class RegistryClient {
-  private readonly tokens = new Map<string, { token: string; until: number }>();
+  private readonly tokens = new Map<string, Token>();
+  private readonly inflight = new Map<string, Promise<Token>>();
+  /** Each host's token endpoint, learnt from its first Bearer challenge. */
+  private readonly realms = new Map<string, Omit<Challenge, "scope">>();
+  /** Hosts that answered with a Basic challenge (ECR): the credential goes with every request. */
+  private readonly basic = new Set<string>();
   /** Token requests made, for callers that report (and tests that check reuse). */
   tokenRequests = 0;
 
-  constructor(private readonly credential?: RegistryCredential, private readonly fetchImpl: typeof fetch = fetch) {}
+  /** `fetchImpl`: the HTTP client (default: node:http(s) with keep-alive, see http.ts). */
+  constructor(private readonly credential?: RegistryCredential, private readonly fetchImpl: typeof fetch = nodeFetch) {}
 
-  private async token(ch: Challenge, cacheKey: string): Promise<string> {
-    const cached = this.tokens.get(cacheKey);
-    if (cached && cached.until > Date.now()) return cached.token;
+  /** A token for `scope` at `ch`'s endpoint, stored under `cacheKey`; one request per scope at a time. */
+  private token(ch: Challenge, cacheKey: string): Promise<Token> {
+    const flight = `${ch.realm}\0${ch.service ?? ""}\0${ch.scope ?? ""}`;
+    let p = this.inflight.get(flight);
+    if (!p) {
+      p = this.fetchToken(ch).finally(() => this.inflight.delete(flight));
+      this.inflight.set(flight, p);
+    }
+    return p.then((t) => {
+      this.tokens.set(cacheKey, t);
+      return t;
+    });
+  }
+
+  private async fetchToken(ch: Challenge): Promise<Token> {
     const url = new URL(ch.realm);
     if (ch.service) url.searchParams.set("service", ch.service);
-    if (ch.scope) for (const s of ch.scope.split(" ")) url.searchParams.append("scope", s);
+    const scopes = ch.scope ? ch.scope.split(" ") : [];
+    for (const s of scopes) url.searchParams.append("scope", s);
     const headers: Record<string, string> = {};
-    if (this.credential) headers.authorization = `Basic ${Buffer.from(`${this.credential.username}:${this.credential.password}`).toString("base64")}`;
+    if (this.credential) headers.authorization = this.basicAuth();
     this.tokenRequests++;
     const r = await this.fetchImpl(url, { headers });
     if (!r.ok) throw new RegistryError(r.status, `token endpoint ${url.origin}${url.pathname} answered ${r.status}`);
@@ -73,31 +132,54 @@ export class RegistryClient {
     const token = body.token ?? body.access_token;
     if (!token) throw new RegistryError(502, `token endpoint ${url.origin}${url.pathname} returned no token`);
     // Renew 30 s early; 60 s is the spec's default lifetime when none is given.
-    this.tokens.set(cacheKey, { token, until: Date.now() + ((body.expires_in ?? 60) - 30) * 1000 });
-    return token;
+    return { token, until: Date.now() + ((body.expires_in ?? 60) - 30) * 1000, access: accessOf(scopes) };
   }
 
-  /** A request that follows one bearer challenge; `actions` names the scope the token is cached under. */
-  async request(host: string, path: string, init: RequestInit & { repository: string; actions: string }): Promise<Response> {
+  private basicAuth(): string {
+    return `Basic ${Buffer.from(`${this.credential!.username}:${this.credential!.password}`).toString("base64")}`;
+  }
+
+  /** A live token asked for this key, else one whose scope covers `need` on the same host. */
+  private cached(host: string, key: string, need: Access): Token | undefined {
+    const now = Date.now();
+    const exact = this.tokens.get(key);
+    if (exact && exact.until > now) return exact;
+    for (const [k, t] of this.tokens) if (k.startsWith(`${host}\0`) && t.until > now && covers(t.access, need)) return t;
+    return undefined;
+  }
+
+  /** A request that follows one bearer challenge; `repository` and `actions` (and `mountFrom`) name the scope its token needs. */
+  async request(host: string, path: string, init: RegistryRequestInit): Promise<Response> {
     const url = `${baseUrl(host)}${path}`;
-    const key = `${host}\0${init.repository}\0${init.actions}`;
-    const cached = this.tokens.get(key);
-    const headers = new Headers(init.headers);
-    if (cached && cached.until > Date.now()) headers.set("authorization", `Bearer ${cached.token}`);
-    let r = await this.fetchImpl(url, { ...init, headers });
+    const { repository, actions, mountFrom, ...rest } = init;
+    const key = `${host}\0${repository}\0${actions}${mountFrom ? `\0${mountFrom}` : ""}`;
+    const scope = [`repository:${repository}:${actions}`, ...(mountFrom ? [`repository:${mountFrom}:pull`] : [])].join(" ");
+    const need = accessOf(scope.split(" "));
+    const headers = new Headers(rest.headers);
+    let sent = this.cached(host, key, need);
+    const realm = this.realms.get(host);
+    // A host that challenged before will challenge again: ask for the token first.
+    if (!sent && realm) sent = await this.token({ ...realm, scope }, key);
+    if (sent) headers.set("authorization", `Bearer ${sent.token}`);
+    else if (this.basic.has(host) && this.credential) headers.set("authorization", this.basicAuth());
+    let r = await this.fetchImpl(url, { ...rest, headers });
     if (r.status === 401) {
       const challenge = r.headers.get("www-authenticate");
       // A registry that takes the credential itself (ECR answers `Basic realm=...`).
       if (challenge && /^Basic\s/i.test(challenge) && this.credential && !headers.has("authorization")) {
-        await r.body?.cancel();
-        headers.set("authorization", `Basic ${Buffer.from(`${this.credential.username}:${this.credential.password}`).toString("base64")}`);
-        return this.fetchImpl(url, { ...init, headers });
+        await discard(r);
+        this.basic.add(host);
+        headers.set("authorization", this.basicAuth());
+        return this.fetchImpl(url, { ...rest, headers });
       }
       const ch = parseChallenge(challenge);
       if (!ch) return r;
-      await r.body?.cancel();
-      headers.set("authorization", `Bearer ${await this.token(ch, key)}`);
-      r = await this.fetchImpl(url, { ...init, headers });
+      this.realms.set(host, { realm: ch.realm, service: ch.service });
+      // Refused with the token asked for exactly this: asking again would get the same token.
+      if (sent && this.tokens.get(key) === sent && covers(sent.access, accessOf(ch.scope?.split(" ") ?? []))) return r;
+      await discard(r);
+      headers.set("authorization", `Bearer ${(await this.token(ch, key)).token}`);
+      r = await this.fetchImpl(url, { ...rest, headers });
     }
     return r;
   }
@@ -144,8 +226,35 @@ export class RegistryClient {
       actions: "pull,push",
     });
     await failUnlessOk(r, `PUT manifest ${host}/${repository}:${reference}`);
-    await r.body?.cancel();
+    await discard(r);
     return r.headers.get("docker-content-digest") ?? `sha256:${createHash("sha256").update(m.bytes).digest("hex")}`;
+  }
+
+  /**
+   * The repository's tags from the registry's first page of its listing (none when the repository
+   * does not exist yet); undefined when there are more pages (the caller asks per tag instead).
+   */
+  async listTags(host: string, repository: string): Promise<string[] | undefined> {
+    const r = await this.request(host, `/v2/${repository}/tags/list`, { method: "GET", repository, actions: "pull" });
+    if (r.status === 404) {
+      await discard(r);
+      return [];
+    }
+    await failUnlessOk(r, `GET tags ${host}/${repository}`);
+    const body = (await r.json()) as { tags?: string[] | null };
+    return /rel="?next"?/.test(r.headers.get("link") ?? "") ? undefined : (body.tags ?? []);
+  }
+
+  /** Does the repository hold this manifest? A GET: this registry closes the connection after every HEAD, a GET keeps it. */
+  async hasManifest(host: string, repository: string, digest: string): Promise<boolean> {
+    const r = await this.request(host, `/v2/${repository}/manifests/${digest}`, { method: "GET", headers: { accept: MANIFEST_ACCEPT }, repository, actions: "pull" });
+    if (r.status === 404) {
+      await discard(r);
+      return false;
+    }
+    await failUnlessOk(r, `GET manifest ${host}/${repository}@${digest}`);
+    await discard(r);
+    return true;
   }
 
   /** Does the repository hold this blob? */
@@ -159,37 +268,43 @@ export class RegistryClient {
   /**
    * Link a blob from another repository of the same registry into `repository` without sending
    * its bytes (POST .../blobs/uploads/?mount=&from=). When the registry does not mount (202: no
-   * read access to `from`, or mounting switched off), the blob is streamed from `from` into the
-   * upload it opened: bytes pass through this process, never to disk. Returns what happened and
-   * the bytes sent.
+   * read access to `from`, or mounting switched off), a blob already in `repository` is left as
+   * it is (the upload opened is cancelled); otherwise the blob is streamed from `from` into the
+   * upload: bytes pass through this process, never to disk. Returns what happened and the bytes sent.
    */
   async mountBlob(host: string, repository: string, from: string, blob: { digest: string; size: number }): Promise<{ how: "exists" | "mounted" | "uploaded"; bytes: number }> {
-    if (await this.blobExists(host, repository, blob.digest)) return { how: "exists", bytes: 0 };
     const path = `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(from)}`;
-    const r = await this.request(host, path, { method: "POST", repository: `${repository}+${from}`, actions: "mount" });
+    const r = await this.request(host, path, { method: "POST", repository, actions: "pull,push", mountFrom: from });
     if (r.status === 201) {
-      await r.body?.cancel();
+      await discard(r);
       return { how: "mounted", bytes: 0 };
     }
     await failUnlessOk(r, `POST blob upload ${host}/${repository} (mount ${blob.digest} from ${from})`);
-    await r.body?.cancel();
+    await discard(r);
     const location = r.headers.get("location");
     if (!location) throw new RegistryError(502, `${host}/${repository}: blob upload opened without a Location`);
+    const upload = new URL(location, `${baseUrl(host)}/`);
+    if (await this.blobExists(host, repository, blob.digest)) {
+      // Nothing to send; the registry would purge the idle upload in time anyway.
+      const cancel = await this.request(host, `${upload.pathname}${upload.search}`, { method: "DELETE", repository, actions: "pull,push", mountFrom: from }).catch(() => undefined);
+      if (cancel) await discard(cancel);
+      return { how: "exists", bytes: 0 };
+    }
     const get = await this.request(host, `/v2/${from}/blobs/${blob.digest}`, { method: "GET", repository: from, actions: "pull" });
     await failUnlessOk(get, `GET blob ${host}/${from}@${blob.digest}`);
-    const put = new URL(location, `${baseUrl(host)}/`);
-    put.searchParams.set("digest", blob.digest);
-    const done = await this.request(host, `${put.pathname}${put.search}`, {
+    upload.searchParams.set("digest", blob.digest);
+    const done = await this.request(host, `${upload.pathname}${upload.search}`, {
       method: "PUT",
       headers: { "content-type": "application/octet-stream", "content-length": String(blob.size) },
       body: get.body,
       duplex: "half",
       // The token the POST got (push on the target, pull on the source): a stream body cannot be re-sent after a 401.
-      repository: `${repository}+${from}`,
-      actions: "mount",
-    } as RequestInit & { repository: string; actions: string });
+      repository,
+      actions: "pull,push",
+      mountFrom: from,
+    } as RegistryRequestInit);
     await failUnlessOk(done, `PUT blob ${host}/${repository}@${blob.digest}`);
-    await done.body?.cancel();
+    await discard(done);
     return { how: "uploaded", bytes: blob.size };
   }
 }
@@ -198,6 +313,16 @@ export interface Manifest {
   bytes: Buffer;
   mediaType: string;
   digest: string;
+}
+
+/**
+ * Done with a response: a small body is read to its end, so that its connection goes back to the
+ * pool (cancelling a body closes the connection); a large or unknown one is cancelled.
+ */
+export async function discard(r: Response): Promise<void> {
+  if (!r.body) return;
+  if (Number(r.headers.get("content-length") ?? Number.NaN) <= 64 * 1024) await r.arrayBuffer().catch(() => undefined);
+  else await r.body.cancel().catch(() => undefined);
 }
 
 async function failUnlessOk(r: Response, what: string): Promise<void> {

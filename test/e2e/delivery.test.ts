@@ -32,6 +32,7 @@ const CUSTOMERS = [
   customer("acme-eu", "enterprise"),
   customer("wayne", "enterprise", { distribution: { access: "pull" } }),
   customer("umbrella", "enterprise"),
+  customer("globex", "enterprise"),
   customer("hooli", "enterprise", { license: { expires: "2026-01-31" } }),
   customer("initech", "standard"),
 ];
@@ -195,6 +196,45 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
     expect(rs.acme.status).toBe("cached");
     expect(rs.umbrella).toMatchObject({ status: "delivered", via: "mount", digest: images["1.0.0"].digest });
     expect(rs.umbrella.bytes).toBeLessThan(10_000);
+  }, 30_000);
+
+  it("a new customer listed before one that holds the build: the copy begun for it stops, and it is mounted from the other", async () => {
+    proxy.bytesIn = 0;
+    const steps: string[] = [];
+    let copyBegun = () => {};
+    const begun = new Promise<void>((r) => (copyBegun = r));
+    // The lookup (as ECR's DescribeImages) answers for acme only once globex's copy has begun.
+    const lookup = async (repo: string) => {
+      if (repo === "intake/acme/app") await begun;
+      const tags = new Map<string, string>();
+      if (repo === "intake/acme/app") for (const t of await tagsOf(repo)) tags.set(t, (await digestAt(repo, t))!);
+      return tags;
+    };
+    const base = stackDelivery({ settings, roster, deliveryPassword, mint: {}, today: TODAY });
+    const rs = byCustomer(
+      await deliver({
+        source: parseReference(`127.0.0.1:${source.port}/builds/app:1.0.0`),
+        build: "app",
+        version: "1.0.0",
+        targets: targets(["globex", "acme"]),
+        tool: "skopeo",
+        concurrency: 2,
+        retry: FAST,
+        ...base,
+        credentials: async (kind, ids) => (await base.credentials(kind, ids)).map((g) => ({ ...g, tagLookup: lookup })),
+        onEvent: (e) => {
+          if (e.type !== "start" || e.customer !== "globex") return;
+          steps.push(e.step);
+          if (e.step === "copy") copyBegun();
+        },
+      }),
+    );
+    expect(rs.acme.status).toBe("cached");
+    expect(rs.globex).toMatchObject({ status: "delivered", via: "mount", digest: images["1.0.0"].digest });
+    expect(steps).toEqual(["check", "copy", "mount", "tags"]);
+    // The copy was stopped before the image crossed again.
+    expect(proxy.bytesIn).toBeLessThan(images["1.0.0"].bytes);
+    expect(await tagsOf("intake/globex/app")).toEqual(["1.0.0", "1.0.0-amd64", "1.0.0-arm64v8", "latest"]);
   }, 30_000);
 
   it("the registry killed mid-fan-out: the interrupted targets are retried and every one is delivered", async () => {
