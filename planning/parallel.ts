@@ -60,8 +60,8 @@ export async function declareInParts(settings: Settings, roster: Roster, ledger:
   const pool = Array.from({ length: Math.min(workersOf(o), parts.length) }, () => new PlanWorker({ settings, roster, ledger, config: o.config }));
   // Each slice's answer, as a promise the stack-wide part below reads its entries from.
   const answers = parts.map(() => {
-    let settle!: (r: WorkerResult | undefined) => void;
-    const promise = new Promise<WorkerResult | undefined>((resolve) => (settle = resolve));
+    let settle!: (r: { entries: Map<string, WorkerResult["aclEntries"][number][1]> } | undefined) => void;
+    const promise = new Promise<{ entries: Map<string, WorkerResult["aclEntries"][number][1]> } | undefined>((resolve) => (settle = resolve));
     return { promise, settle };
   });
   const sliceOf = new Map(parts.flatMap((p, i) => p.map((id) => [id, i] as const)));
@@ -74,11 +74,12 @@ export async function declareInParts(settings: Settings, roster: Roster, ledger:
   const aclEntry = (id: string) => {
     const i = sliceOf.get(id);
     if (i === undefined) return undefined;
-    // The entry's secretness as the worker saw it: an Output returned from apply lends its own.
-    return pulumi.output(answers[i].promise).apply((r): pulumi.Input<AclEntry | undefined> => {
-      const e = r?.aclEntries.find(([c]) => c === id)?.[1];
-      return e?.secret ? pulumi.secret(e.value as AclEntry) : (e?.value as AclEntry | undefined);
-    }) as pulumi.Output<AclEntry | undefined>;
+    // Only the entry goes into the Output (the SDK walks an Output's whole value), with its
+    // secretness as the worker saw it: an Output returned from apply lends its own.
+    const entry = answers[i].promise.then((r) => r?.entries.get(id));
+    return pulumi.output(entry).apply((e): pulumi.Input<AclEntry | undefined> => (e?.secret ? pulumi.secret(e.value as AclEntry) : (e?.value as AclEntry | undefined))) as pulumi.Output<
+      AclEntry | undefined
+    >;
   };
   const stackWide = runUnderMocks(() => program(settings, roster, ledger, { customers: new Set(), stackWide: true, aclEntry }), mockOptions(settings, ledger));
 
@@ -98,7 +99,7 @@ export async function declareInParts(settings: Settings, roster: Roster, ledger:
         failures.set(i, e as Error);
         return;
       }
-      answers[i].settle(results[i]);
+      answers[i].settle({ entries: new Map(results[i].aclEntries) });
       done += parts[i].length;
       o.onProgress?.(done, ids.length);
     }
