@@ -15,7 +15,8 @@ import type { AclEntry } from "./core/acl";
  * Part of the program, for a plan split over processes (planning/parallel.ts): one part declares
  * some customers' components and nothing stack-wide; another declares no customers and the
  * stack-wide parts (platform, Distribution service, deliveries), taking the other parts'
- * access-list entries as values. Together they declare what the whole program declares.
+ * access-list entries as Outputs that resolve when those parts are done. Together they declare
+ * what the whole program declares.
  */
 export interface ProgramPart {
   /** The customers whose components this part declares. */

@@ -14,12 +14,12 @@ import { SLICE_SIZE, slices } from "./slices";
 
 /**
  * A plan split over worker processes. The SDK's mock engine costs memory and time per
- * registration and uses one core; customers are independent, so each worker declares the
+ * registration; customers are independent, so each worker declares, slice after slice, the
  * platform (to hand its customers the same platform outputs) and one slice of the customers, and
- * sends back its customers' registrations and their access-list entries. This process then
- * declares the platform and the stack-wide parts (the Distribution service with every entry, the
- * deliveries), and the parts are merged: the same registrations the whole program makes in one
- * process (test/parallel-plan.test.ts compares the two on a mixed roster).
+ * sends back its customers' registrations and their access-list entries. Meanwhile this process
+ * declares the platform and the stack-wide parts (the Distribution service, whose entries arrive
+ * with their slices; the deliveries), and the parts are merged: the same registrations the whole
+ * program makes in one process (test/parallel-plan.test.ts compares the two on a mixed roster).
  */
 
 /** One worker's task: the stack, and which customers to declare. */
