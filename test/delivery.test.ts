@@ -20,6 +20,18 @@ import { customer } from "./helpers";
 import { e2eUnavailable, makeKeyPair } from "./e2e/harness";
 import { tempDir } from "./tmp";
 
+/** A copy tool that hangs: it says it started (its pid in `mark`) and sleeps; a private runtime folder beside it. */
+function hangingSkopeo(prefix: string): { bin: string; runtimeDir: string; mark: string } {
+  const work = tempDir(prefix);
+  const bin = path.join(work, "bin");
+  const runtimeDir = path.join(work, "run");
+  const mark = path.join(work, "started");
+  for (const d of [bin, runtimeDir]) mkdirSync(d, { mode: 0o700 });
+  writeFileSync(path.join(bin, "skopeo"), `#!/bin/sh\necho $$ > "${mark}.tmp" && mv "${mark}.tmp" "${mark}"\nexec sleep 30\n`);
+  chmodSync(path.join(bin, "skopeo"), 0o755);
+  return { bin, runtimeDir, mark };
+}
+
 describe("retries", () => {
   it("retries network errors, 5xx and 429; never 401, 403, 404 or a bad request", () => {
     for (const s of [500, 502, 503, 504, 429]) expect(isTransient(new RegistryError(s, "x")), String(s)).toBe(true);
@@ -86,14 +98,7 @@ describe("delivery parts", () => {
   });
 
   it("a copy stopped by SIGTERM leaves no credentials behind, and the process still ends by the signal", async () => {
-    const work = tempDir("copy-stop-");
-    const bin = path.join(work, "bin");
-    const runtimeDir = path.join(work, "run");
-    const mark = path.join(work, "started");
-    for (const d of [bin, runtimeDir]) mkdirSync(d, { mode: 0o700 });
-    // A copy tool that hangs: it says it started (with its pid) and sleeps.
-    writeFileSync(path.join(bin, "skopeo"), `#!/bin/sh\necho $$ > "${mark}.tmp" && mv "${mark}.tmp" "${mark}"\nexec sleep 30\n`);
-    chmodSync(path.join(bin, "skopeo"), 0o755);
+    const { bin, runtimeDir, mark } = hangingSkopeo("copy-stop-");
     const script = `import("tsx").then(() => {
       const { copyImage } = require("./runtime/delivery/copy.ts");
       const { parseReference } = require("./core/reference.ts");
@@ -121,13 +126,7 @@ describe("delivery parts", () => {
   }, 30_000);
 
   it("a copy stopped by its signal ends the tool, fails, and leaves no credentials behind", async () => {
-    const work = tempDir("copy-abort-");
-    const bin = path.join(work, "bin");
-    const runtimeDir = path.join(work, "run");
-    const mark = path.join(work, "started");
-    for (const d of [bin, runtimeDir]) mkdirSync(d, { mode: 0o700 });
-    writeFileSync(path.join(bin, "skopeo"), `#!/bin/sh\necho $$ > "${mark}.tmp" && mv "${mark}.tmp" "${mark}"\nexec sleep 30\n`);
-    chmodSync(path.join(bin, "skopeo"), 0o755);
+    const { bin, runtimeDir, mark } = hangingSkopeo("copy-abort-");
     const saved = { PATH: process.env.PATH, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR };
     process.env.PATH = `${bin}:${process.env.PATH}`;
     process.env.XDG_RUNTIME_DIR = runtimeDir;
