@@ -75,6 +75,9 @@ describe("the on-disk credential cache", () => {
     expect(r.cache).toBeUndefined();
     expect(r.warning).toBe(`credential cache ${open}: has mode 755 (others may read it); not used (minting on every call) until it is fixed: chmod 700 ${open}, owned by you`);
     expect(DiskCredentialCache.forUser({ INTAKE_CREDENTIAL_CACHE: "off" })).toEqual({});
+    const file = path.join(dir, "a-file");
+    writeFileSync(file, "");
+    expect(DiskCredentialCache.forUser({ INTAKE_CREDENTIAL_CACHE: file }).warning).toMatch(/a-file: is not a folder; not used/);
     const made = DiskCredentialCache.forUser({ INTAKE_CREDENTIAL_CACHE: path.join(dir, "new", "cache") });
     expect(made.cache).toBeDefined();
     expect(statSync(path.join(dir, "new", "cache")).mode & 0o777).toBe(0o700);

@@ -69,7 +69,10 @@ export class DiskCredentialCache {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
     } catch (e) {
-      return { warning: `credential cache ${dir}: cannot create it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); minting on every call` };
+      // Something else is there: judged below (a file, a link).
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") {
+        return { warning: `credential cache ${dir}: cannot create it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); minting on every call` };
+      }
     }
     const why = notPrivate(lstatSync(dir), true);
     if (why) return { warning: `credential cache ${dir}: ${why}; not used (minting on every call) until it is fixed: chmod 700 ${dir}, owned by you` };
