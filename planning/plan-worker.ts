@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { program } from "../program";
 import { runUnderMocks, type RecordedResource } from "./engine";
 import type { FromWorker, ToWorker, WorkerResult, WorkerTask } from "./parallel";
-import { CUSTOMER_TYPE, mockOptions } from "./plan";
+import { mockOptions, ownerOf } from "./plan";
 
 let stack: Omit<WorkerTask, "customers"> | undefined;
 
@@ -14,16 +14,8 @@ async function work(customers: string[]): Promise<WorkerResult> {
   const mine = new Set(customers);
   const { result, resources } = await runUnderMocks(() => program(task.settings, task.roster, task.ledger, { customers: mine, stackWide: false }), mockOptions(task.settings, task.ledger));
   // This slice's customers' registrations: the platform is declared again by the process that merges.
-  const byUrn = new Map(resources.map((r) => [r.urn, r]));
-  const owner = new Map<string, boolean>();
-  const ours = (r: RecordedResource): boolean => {
-    let v = owner.get(r.urn);
-    if (v === undefined) {
-      v = r.type === CUSTOMER_TYPE ? mine.has(r.name) : !!r.parent && byUrn.has(r.parent) && ours(byUrn.get(r.parent)!);
-      owner.set(r.urn, v);
-    }
-    return v;
-  };
+  const customerOf = ownerOf(new Map(resources.map((r) => [r.urn, r])));
+  const ours = (r: RecordedResource) => mine.has(customerOf(r) ?? "");
   const aclEntries: WorkerResult["aclEntries"] = [];
   for (const c of result.customers) {
     if (!c.aclEntry) continue;

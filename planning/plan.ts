@@ -14,7 +14,7 @@ import { loadStackContext, type LoadStackOptions } from "../core/stack";
 import { configWarnings, quotaWarnings } from "./warnings";
 
 export const PROJECT = "registry-intake";
-export const CUSTOMER_TYPE = "registry-intake:index:CustomerRegistries";
+const CUSTOMER_TYPE = "registry-intake:index:CustomerRegistries";
 
 export interface PlannedCustomer {
   id: string;
@@ -133,13 +133,7 @@ export function assemble(settings: Settings, roster: Roster, declared: Declared,
   const all = declared.recorded;
   // Reads (the platform stack's outputs on a shard stack) are not this stack's resources.
   const byUrn = new Map(all.filter((r) => !r.read).map((r) => [r.urn, r]));
-  const owner = new Map<string, string | null>();
-  const customerOf = (r: RecordedResource): string | null => {
-    if (owner.has(r.urn)) return owner.get(r.urn)!;
-    const c = r.type === CUSTOMER_TYPE ? r.name : r.parent && byUrn.has(r.parent) ? customerOf(byUrn.get(r.parent)!) : null;
-    owner.set(r.urn, c);
-    return c;
-  };
+  const customerOf = ownerOf(byUrn);
   const byId = new Map(roster.customers.map((c) => [c.id, c]));
   const rank = new Map(roster.customers.map((c, i) => [c.id, i]));
   const rankOf = (r: RecordedResource) => {
@@ -182,6 +176,18 @@ export function assemble(settings: Settings, roster: Roster, declared: Declared,
   plan.warnings = [...quotaWarnings(plan.resources, settings), ...configWarnings(roster.customers, settings, declared.customers.map((c) => byId.get(c.customerId)!))];
   plan.violations = evaluate(fromRecorded(resources), policyContext(roster, settings), policyConfig);
   return plan;
+}
+
+/** The customer a registration belongs to (its CustomerRegistries ancestor), or null for the platform's. */
+export function ownerOf(byUrn: ReadonlyMap<string, RecordedResource>): (r: RecordedResource) => string | null {
+  const owner = new Map<string, string | null>();
+  const customerOf = (r: RecordedResource): string | null => {
+    if (owner.has(r.urn)) return owner.get(r.urn)!;
+    const c = r.type === CUSTOMER_TYPE ? r.name : r.parent && byUrn.has(r.parent) ? customerOf(byUrn.get(r.parent)!) : null;
+    owner.set(r.urn, c);
+    return c;
+  };
+  return customerOf;
 }
 
 /** What the platform stack would export, for a shard stack's offline plan. */
