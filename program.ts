@@ -30,6 +30,12 @@ export interface ProgramPart {
 /** What this stack holds: everything, the shared platform only, or one shard of the customers. */
 export type StackRole = "all" | "platform" | "shard";
 
+/** The customers this stack declares: all, none (a platform stack), or its shard's slice. */
+export function stackRoster(s: Settings, roster: Roster): Roster {
+  const role = stackRole(s);
+  return role === "all" ? roster : role === "platform" ? { ...roster, customers: [] } : rosterForShard(roster, s.shard!.index!, s.shard!.count);
+}
+
 export function stackRole(s: Settings): StackRole {
   return !s.shard ? "all" : s.shard.index === undefined ? "platform" : "shard";
 }
@@ -65,7 +71,7 @@ export function program(settings: Settings, roster: Roster, previous: Partial<Le
   const revokedEcrCustomers = revokedCustomers(roster, "ecr", settings.asOf);
   const platform = role === "shard" ? new PlatformReference(settings) : new PlatformRegistries("platform", { settings, revokedEcrCustomers });
   // A shard stack declares its slice of the roster; the platform stack no customers at all.
-  const mine = role === "all" ? roster : role === "platform" ? { ...roster, customers: [] } : rosterForShard(roster, settings.shard!.index!, settings.shard!.count);
+  const mine = stackRoster(settings, roster);
   const declared = part ? mine.customers.filter((c) => part.customers.has(c.id)) : mine.customers;
   const customers = declared.map((customer) => new CustomerRegistries(customer.id, { customer, settings, platform, ledger }));
   const own = new Map(customers.map((c) => [c.customerId, c]));

@@ -5,8 +5,7 @@ import * as path from "node:path";
 import type { Ledger } from "../core/ledger";
 import type { Settings } from "../core/settings";
 import type { Roster } from "../customers/roster";
-import { rosterForShard } from "../customers/shards";
-import { stackRole } from "../program";
+import { stackRoster } from "../program";
 import type { AclEntry } from "../core/acl";
 import type { RecordedResource } from "./engine";
 import type { Declared, PlanOptions } from "./plan";
@@ -22,13 +21,12 @@ import { SLICE_SIZE, slices } from "./slices";
  * program makes in one process (test/parallel-plan.test.ts compares the two on a mixed roster).
  */
 
-/** One worker's task: the stack, and which customers to declare. */
-export interface WorkerTask {
+/** What a worker is given once: the stack it plans slices of. */
+export interface WorkerStack {
   settings: Settings;
   roster: Roster;
   ledger: Partial<Ledger>;
   config?: { values: Record<string, string>; secretKeys: string[] };
-  customers: string[];
 }
 
 /** What a worker sends back. */
@@ -40,9 +38,7 @@ export interface WorkerResult {
 
 /** The customers a stack's program declares (on a shard stack its slice; on a platform stack none). */
 function declaredCustomers(settings: Settings, roster: Roster): string[] {
-  const role = stackRole(settings);
-  const mine = role === "all" ? roster.customers : role === "platform" ? [] : rosterForShard(roster, settings.shard!.index!, settings.shard!.count).customers;
-  return mine.map((c) => c.id);
+  return stackRoster(settings, roster).customers.map((c) => c.id);
 }
 
 function workersOf(o: PlanOptions): number {
@@ -117,7 +113,7 @@ export async function declareInParts(settings: Settings, roster: Roster, ledger:
 }
 
 /** Messages to a worker: the stack once, then slices; and what it answers for each slice. */
-export type ToWorker = { stack: Omit<WorkerTask, "customers"> } | { slice: string[] } | { stop: true };
+export type ToWorker = { stack: WorkerStack } | { slice: string[] } | { stop: true };
 export type FromWorker = { result: WorkerResult } | { error: string };
 
 /**
@@ -131,7 +127,7 @@ class PlanWorker {
   private waiting?: { resolve: (r: WorkerResult) => void; reject: (e: Error) => void; slice: string[] };
   private exited?: string;
 
-  constructor(stack: Omit<WorkerTask, "customers">) {
+  constructor(stack: WorkerStack) {
     const ts = __filename.endsWith(".ts");
     const file = path.join(__dirname, `plan-worker.${ts ? "ts" : "js"}`);
     this.child = fork(file, [], { execArgv: [...(ts ? ["--import", "tsx"] : []), "--expose-gc"], serialization: "advanced", stdio: ["ignore", "inherit", "pipe", "ipc"] });

@@ -4,10 +4,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { program } from "../program";
 import { runUnderMocks, type RecordedResource } from "./engine";
-import type { FromWorker, ToWorker, WorkerResult, WorkerTask } from "./parallel";
+import type { FromWorker, ToWorker, WorkerResult, WorkerStack } from "./parallel";
 import { mockOptions, ownerOf } from "./plan";
 
-let stack: Omit<WorkerTask, "customers"> | undefined;
+let stack: WorkerStack | undefined;
 
 async function work(customers: string[]): Promise<WorkerResult> {
   const task = stack!;

@@ -42,11 +42,6 @@ interface Entry {
   credential: Omit<MintedCredential, "expiresAt"> & { expiresAt: string };
 }
 
-export interface CacheHit {
-  credential: MintedCredential;
-  /** When the credential is minted again instead of answered from here. */
-  refreshAt: Date;
-}
 
 export const REFRESH_BEFORE_SECONDS = 300;
 
@@ -87,14 +82,14 @@ export class DiskCredentialCache {
   }
 
   /** The cached credential, if its decision's files and day are unchanged and it is not due to be minted again. */
-  get(key: CacheKey, day: string): CacheHit | undefined {
+  get(key: CacheKey, day: string): { credential: MintedCredential } | undefined {
     const entry = this.read(this.fileOf(key));
     if (!entry || entry.v !== 1 || entry.day !== day || !Array.isArray(entry.inputs) || !entry.credential) return undefined;
     for (const input of entry.inputs) if (sha256OfFile(input.file) !== input.sha256) return undefined;
     const expiresAt = new Date(entry.credential.expiresAt);
     const refreshAt = new Date(expiresAt.getTime() - this.refreshBeforeSeconds * 1000);
     if (!(refreshAt.getTime() > this.now())) return undefined;
-    return { credential: { ...entry.credential, expiresAt }, refreshAt };
+    return { credential: { ...entry.credential, expiresAt } };
   }
 
   /** Keep a credential the decision on `day` allowed, with the files that decision read. */
