@@ -15,8 +15,18 @@ export function resultLine(r: TargetResult): string {
     r.via,
     r.attempts > 1 ? `${r.attempts} tries` : undefined,
     r.tags.length ? `tags ${r.tags.join(",")}` : undefined,
+    r.attached?.length ? attachedText(r.attached) : undefined,
   ].filter(Boolean);
   return `${SYMBOL[r.status].padEnd(9)} ${r.kind.padEnd(12)} ${r.customer.padEnd(24)} ${r.target}${tail.length ? `  (${tail.join(", ")})` : ""}${r.reason ? `\n          ${r.reason}` : ""}`;
+}
+
+/** `signature, attestation, 2 referrers (1 new)`: what the target holds beside the image. */
+function attachedText(a: NonNullable<TargetResult["attached"]>): string {
+  const counts = new Map<string, number>();
+  for (const x of a) counts.set(x.kind, (counts.get(x.kind) ?? 0) + 1);
+  const kinds = [...counts].map(([k, n]) => (n > 1 ? `${n} ${k}s` : k)).join(", ");
+  const copied = a.filter((x) => x.how === "copied").length;
+  return `${kinds}${copied && copied < a.length ? ` (${copied} new)` : ""}`;
 }
 
 export function summaryLine(results: TargetResult[], seconds: number): string {
@@ -47,7 +57,9 @@ export class DeliveryProgress {
 
   event(e: DeliveryEvent): void {
     if (e.type === "source") {
-      this.line(`source ${e.digest} (${mib(e.bytes)}${e.platforms.length ? `, ${e.platforms.join(", ")}` : ""})`);
+      const carried = e.attached.length ? `; carries ${e.attached.length} signature/attestation/SBOM artifact${e.attached.length > 1 ? "s" : ""}` : "";
+      const signed = e.signedBy ? `; signature by ${e.signedBy} verified` : "";
+      this.line(`source ${e.digest} (${mib(e.bytes)}${e.platforms.length ? `, ${e.platforms.join(", ")}` : ""}${carried}${signed})`);
       return;
     }
     const key = e.type === "done" ? `${e.result.kind} ${e.result.customer}` : `${e.kind} ${e.customer}`;

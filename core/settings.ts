@@ -215,6 +215,11 @@ export const settingsInputSchema = z
     asOf: isoDate.optional(),
     /** Roster file, relative to the project; default customers/roster.yaml. */
     roster: z.string().min(1).default("customers/roster.yaml"),
+    /**
+     * A cosign public key (PEM file, relative to the project): every delivery from this stack
+     * (`intake deliver`, `deliveries`) requires the source digest to carry a signature valid for it.
+     */
+    requireSignature: z.string().min(1).optional(),
   })
   .superRefine((s, ctx) => {
     const need = (kind: RegistryKind, key: keyof typeof s, what: string) => {
@@ -279,6 +284,7 @@ export function settingsSchema(stack: string, today = new Date()) {
     pullSecrets: s.pullSecrets,
     asOf: s.asOf ?? today.toISOString().slice(0, 10),
     roster: s.roster,
+    requireSignature: s.requireSignature,
   }));
 }
 

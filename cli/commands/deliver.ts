@@ -18,6 +18,8 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--tool <tool>", "crane or skopeo (default INTAKE_COPY_TOOL, else crane when on PATH, else skopeo)")
     .option("--concurrency <n>", "registry operations at once", positiveInt, 4)
     .option("--no-latest", "leave `latest` where it is")
+    .option("--require-signature <KEY.pub>", "deliver only a source digest signed with cosign by this public key's private half (default: the stack's requireSignature setting); else exit 4, nothing delivered")
+    .option("--no-attached", "leave the build's signatures, attestations and SBOMs (cosign tags, OCI referrers) behind")
     .option("--json <path>", "write the per-target results as JSON")
     .option("--stack <name>", "stack whose settings to use", stackName, "dev")
     .option("--roster <path>", "roster file (default: the stack's roster setting)")
@@ -29,6 +31,7 @@ export function register(cli: Command, ctx: CommandContext): void {
       async (opts: {
         source: string; build: string; version: string; customer: string[]; kind?: RegistryKind[]; tool?: string; concurrency: number; latest: boolean;
         json?: string; stack: string; roster?: string; key?: string; subscription?: string; sourceConfig?: string; project?: string;
+        requireSignature?: string; attached: boolean;
       }) => {
         const { loadPrivateSigningKey } = await import("../../runtime/broker/keys.js");
         const { chooseTool } = await import("../../runtime/delivery/copy.js");
@@ -39,8 +42,14 @@ export function register(cli: Command, ctx: CommandContext): void {
         const { ghcrTokenVariable } = await import("../../kinds/ghcr/mint.js");
         const { DeliveryProgress, resultLine, summaryLine } = await import("../deliver.js");
         const { loadStackContext } = await import("../../core/stack.js");
+        const { loadSignatureKey } = await import("../../runtime/delivery/signature.js");
         const projectDir = projectDirOf(opts);
         const { settings, roster } = loadStackContext({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
+        const signatureKey = opts.requireSignature
+          ? loadSignatureKey(opts.requireSignature, "--require-signature")
+          : settings.requireSignature
+            ? loadSignatureKey(path.resolve(projectDir, settings.requireSignature), `stack ${opts.stack} setting requireSignature:`)
+            : undefined;
         let source;
         try {
           source = parseReference(opts.source);
@@ -89,6 +98,8 @@ export function register(cli: Command, ctx: CommandContext): void {
             targets,
             tool,
             latest: opts.latest,
+            attached: opts.attached,
+            requireSignature: signatureKey,
             concurrency: opts.concurrency,
             onEvent: (e) => progress.event(e),
             ...onStack,

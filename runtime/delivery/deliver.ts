@@ -1,9 +1,11 @@
 import type { RegistryKind } from "../../core/tiers";
 import { copyImage, type CopyTool } from "./copy";
 import { discard, manifestParts, RegistryClient, RegistryError, type Manifest, type RegistryCredential } from "./manifest";
-import { formatReference, parseReference, ImageReferenceError, type ImageReference } from "../../core/reference";
+import { apiHost, formatReference, parseReference, ImageReferenceError, type ImageReference } from "../../core/reference";
 import { attemptsOf, DEFAULT_RETRY, errorText, withRetry, type RetryPolicy } from "./retry";
 import { InvalidInput } from "../../core/errors";
+import { AttachedCopier, findAttached, type AttachedArtifact, type AttachedResult } from "./attached";
+import { requireSignature, type SignatureKey } from "./signature";
 
 export type TargetStatus = "delivered" | "cached" | "denied" | "failed";
 
@@ -24,6 +26,8 @@ export interface TargetResult {
   via?: "copy" | "mount";
   /** Extra tags written or moved by this run (`latest`, `<version>-<arch>`). */
   tags: string[];
+  /** The build's signatures, attestations, SBOMs and other referrers, as this target holds them now (delivered, cached). */
+  attached?: AttachedResult[];
   reason?: string;
 }
 
@@ -47,7 +51,7 @@ export interface CredentialFailure {
 }
 
 export type DeliveryEvent =
-  | { type: "source"; digest: string; bytes: number; platforms: string[] }
+  | { type: "source"; digest: string; bytes: number; platforms: string[]; attached: AttachedArtifact["kind"][]; signedBy?: string }
   | { type: "start"; customer: string; kind: RegistryKind; target: string; step: "check" | "copy" | "mount" | "tags" }
   | { type: "retry"; customer: string; kind: RegistryKind; attempt: number; delayMs: number; reason: string }
   | { type: "done"; result: TargetResult };
@@ -73,6 +77,10 @@ export interface DeliveryRequest {
   /** Move `latest` (default true) and write `<version>-<arch>` tags (default true). */
   latest?: boolean;
   archTags?: boolean;
+  /** Carry the build's signatures, attestations, SBOMs and referrers into every target (default true). */
+  attached?: boolean;
+  /** Deliver only a source digest that carries a cosign signature valid for this key (else Failed, exit 4, nothing delivered). */
+  requireSignature?: SignatureKey;
   /** Registry operations in flight at once, over all targets (default 4). */
   concurrency?: number;
   retry?: RetryPolicy;
@@ -193,7 +201,15 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
   if (allowed.size === 0) return results;
   const sourceClient = new RegistryClient(req.sourceCredential, req.fetchImpl);
   const { value: source } = await withRetry(() => readSource(sourceClient, req.source), policy);
-  emit({ type: "source", digest: source.digest, bytes: source.bytes, platforms: source.platformTags.map((t) => t.suffix) });
+  const sourceHost = apiHost(req.source);
+  // What the build carries beside the image, checked before anything is written anywhere.
+  const attached =
+    req.attached === false && !req.requireSignature
+      ? []
+      : (await withRetry(() => findAttached(sourceClient, sourceHost, req.source.repository, [source.digest, ...source.children.map((c) => c.manifest.digest)]), policy)).value;
+  if (req.requireSignature) await requireSignature(sourceClient, sourceHost, req.source.repository, source.digest, attached, req.requireSignature);
+  const carried = req.attached === false ? [] : attached;
+  emit({ type: "source", digest: source.digest, bytes: source.bytes, platforms: source.platformTags.map((t) => t.suffix), attached: carried.map((a) => a.kind), signedBy: req.requireSignature?.name });
   // The copy reads exactly the digest checked here (skopeo takes a digest or a tag, not both).
   const pinned: ImageReference = { registry: req.source.registry, repository: req.source.repository, digest: source.digest };
   const extraTags: ExtraTag[] = [
@@ -225,6 +241,7 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
 
   async function deliverGroup(group: CredentialGroup, targets: Target[]): Promise<void> {
     const client = new RegistryClient(group.credential, req.fetchImpl);
+    const carrier = new AttachedCopier(client, { client: sourceClient, host: sourceHost, repository: req.source.repository }, carried);
     const started = new Map<Target, number>();
     const result = (t: Target, r: Omit<TargetResult, "customer" | "kind" | "target" | "seconds">): TargetResult => ({
       customer: t.customer,
@@ -297,10 +314,21 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
           notify();
         }
         tails.push(
-          ensureTags(t, { n: 1 }).then(
-            (tags) => finish(result(t, { status: "cached", digest: state.digest, bytes: 0, attempts: tries.n, tags })),
-            (e) => finish(result(t, { status: "failed", bytes: 0, attempts: attemptsOf(e), tags: [], reason: `cache check: ${errorText(e)}` })),
-          ),
+          (async () => {
+            const tagTries: Tries = { n: 1 };
+            let put: Placed;
+            try {
+              put = await placeAttached(t, tagTries);
+            } catch (e) {
+              return finish(result(t, { status: "failed", digest: state.digest, bytes: 0, attempts: attemptsOf(e), tags: [], reason: `signatures and attestations: ${errorText(e)}; latest not moved` }));
+            }
+            try {
+              const tags = await ensureTags(t, tagTries);
+              finish(result(t, { status: "cached", digest: state.digest, bytes: put.bytes, attempts: tries.n, tags, ...put.attached }));
+            } catch (e) {
+              finish(result(t, { status: "failed", bytes: put.bytes, attempts: attemptsOf(e), tags: [], reason: `cache check: ${errorText(e)}` }));
+            }
+          })(),
         );
       } catch (e) {
         finish(result(t, { status: "failed", bytes: 0, attempts: attemptsOf(e), tags: [], reason: `cache check: ${errorText(e)}` }));
@@ -448,11 +476,24 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
         if (state.digest !== source.digest) {
           return finish(result(t, { status: "failed", digest: state.digest, bytes, attempts, via, tags: [], reason: `after the ${via}, tag ${req.version} reads back as ${state.digest ?? "(no digest)"}, not ${source.digest}: latest not moved` }));
         }
+        let put: Placed;
+        try {
+          put = await placeAttached(t, tries);
+        } catch (e) {
+          return finish(result(t, { status: "failed", digest: state.digest, bytes, attempts: attemptsOf(e), via, tags: [], reason: `signatures and attestations: ${errorText(e)}; latest not moved` }));
+        }
         const tags = await ensureTags(t, tries);
-        finish(result(t, { status: "delivered", digest: source.digest, bytes, attempts, via, tags }));
+        finish(result(t, { status: "delivered", digest: source.digest, bytes: bytes + put.bytes, attempts, via, tags, ...put.attached }));
       } catch (e) {
         finish(result(t, { status: "failed", bytes, attempts: attemptsOf(e), via, tags: [], reason: `verify and tag: ${errorText(e)}` }));
       }
+    }
+
+    /** The build's attached artifacts into `t`, after its image and before its tags: `latest` never names an image whose signature is missing. */
+    async function placeAttached(t: Target, tries: Tries): Promise<Placed> {
+      if (carrier.empty) return { bytes: 0, attached: {} };
+      const { results, bytes } = await carrier.place(t.host, t.repository, (fn) => op(t, tries, fn));
+      return { bytes, attached: { attached: results } };
     }
 
     /**
@@ -497,6 +538,12 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
 
 interface Tries {
   n: number;
+}
+
+/** What placing the attached artifacts into a target sent, and the result field it fills. */
+interface Placed {
+  bytes: number;
+  attached: { attached?: AttachedResult[] };
 }
 
 /** What a copy or a mount sent, and its most tries of one step. */

@@ -218,6 +218,14 @@ export class RegistryClient {
 
   /** PUT manifest bytes under a tag or digest; returns the digest the registry computed. */
   async putManifest(host: string, repository: string, reference: string, m: Pick<Manifest, "bytes" | "mediaType">): Promise<string> {
+    return (await this.writeManifest(host, repository, reference, m)).digest;
+  }
+
+  /**
+   * PUT manifest bytes; returns the digest the registry computed and whether it indexed the
+   * manifest's `subject` for its referrers API (the OCI-Subject header, OCI distribution 1.1).
+   */
+  async writeManifest(host: string, repository: string, reference: string, m: Pick<Manifest, "bytes" | "mediaType">): Promise<{ digest: string; subjectIndexed: boolean }> {
     const r = await this.request(host, `/v2/${repository}/manifests/${reference}`, {
       method: "PUT",
       headers: { "content-type": m.mediaType },
@@ -227,7 +235,60 @@ export class RegistryClient {
     });
     await failUnlessOk(r, `PUT manifest ${host}/${repository}:${reference}`);
     await discard(r);
-    return r.headers.get("docker-content-digest") ?? `sha256:${createHash("sha256").update(m.bytes).digest("hex")}`;
+    return { digest: r.headers.get("docker-content-digest") ?? `sha256:${createHash("sha256").update(m.bytes).digest("hex")}`, subjectIndexed: r.headers.has("oci-subject") };
+  }
+
+  /**
+   * The manifests that name `digest` as their subject, from the registry's referrers API (OCI
+   * distribution 1.1); undefined where the registry has no such API (Distribution 2.8 answers
+   * 404 for the route), so that the caller reads the `sha256-<hex>` tag instead.
+   */
+  async referrers(host: string, repository: string, digest: string): Promise<Descriptor[] | undefined> {
+    const r = await this.request(host, `/v2/${repository}/referrers/${digest}`, {
+      method: "GET",
+      headers: { accept: "application/vnd.oci.image.index.v1+json" },
+      repository,
+      actions: "pull",
+    });
+    if (r.status === 401 || r.status === 403) throw new RegistryError(r.status, `not allowed to read ${host}/${repository} (${r.status})`);
+    const type = (r.headers.get("content-type") ?? "").split(";")[0].trim();
+    if (!r.ok || type !== "application/vnd.oci.image.index.v1+json") {
+      await discard(r);
+      return undefined;
+    }
+    const body = (await r.json()) as { manifests?: Descriptor[] };
+    return body.manifests ?? [];
+  }
+
+  /**
+   * Upload a blob whose bytes come from elsewhere (another registry's GET): one POST and one
+   * monolithic PUT with the stream, so the bytes pass through this process and never reach a disk.
+   */
+  async uploadBlob(host: string, repository: string, blob: { digest: string; size: number }, body: ReadableStream<Uint8Array> | Buffer): Promise<void> {
+    const r = await this.request(host, `/v2/${repository}/blobs/uploads/`, { method: "POST", repository, actions: "pull,push" });
+    await failUnlessOk(r, `POST blob upload ${host}/${repository}`);
+    await discard(r);
+    const location = r.headers.get("location");
+    if (!location) throw new RegistryError(502, `${host}/${repository}: blob upload opened without a Location`);
+    const upload = new URL(location, `${baseUrl(host)}/`);
+    upload.searchParams.set("digest", blob.digest);
+    const done = await this.request(host, `${upload.pathname}${upload.search}`, {
+      method: "PUT",
+      headers: { "content-type": "application/octet-stream", "content-length": String(blob.size) },
+      body,
+      duplex: "half",
+      repository,
+      actions: "pull,push",
+    } as RegistryRequestInit);
+    await failUnlessOk(done, `PUT blob ${host}/${repository}@${blob.digest}`);
+    await discard(done);
+  }
+
+  /** GET a blob: the response, its body unread (the caller streams or reads it). */
+  async getBlob(host: string, repository: string, digest: string): Promise<Response> {
+    const r = await this.request(host, `/v2/${repository}/blobs/${digest}`, { method: "GET", repository, actions: "pull" });
+    await failUnlessOk(r, `GET blob ${host}/${repository}@${digest}`);
+    return r;
   }
 
   /**
@@ -313,6 +374,15 @@ export interface Manifest {
   bytes: Buffer;
   mediaType: string;
   digest: string;
+}
+
+/** An OCI content descriptor, as an index or a referrers listing holds it. */
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
 }
 
 /**

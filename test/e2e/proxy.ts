@@ -5,6 +5,8 @@ export type Verdict = "pass" | "reset";
 export interface ProxyHooks {
   /** Decide per request: pass it on, or drop the connection as a dying registry does. */
   before?: (req: IncomingMessage) => Verdict;
+  /** Answer a request here instead of the upstream (e.g. an API the upstream lacks). */
+  respond?: (req: IncomingMessage) => { status: number; headers?: Record<string, string>; body?: string } | undefined;
   /** Change the upstream's answer headers (e.g. a lying Docker-Content-Digest). */
   headers?: (req: IncomingMessage, headers: Record<string, string | string[] | undefined>) => void;
 }
@@ -30,6 +32,13 @@ export class RegistryProxy {
       if (this.hooks.before?.(req) === "reset") {
         req.resume();
         req.socket.destroy();
+        return;
+      }
+      const own = this.hooks.respond?.(req);
+      if (own) {
+        req.resume();
+        res.writeHead(own.status, own.headers);
+        res.end(own.body);
         return;
       }
       const up = request({ host: "127.0.0.1", port: this.upstreamPort, method: req.method, path: req.url, headers: req.headers }, (ur) => {
