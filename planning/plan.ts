@@ -173,7 +173,7 @@ export function assemble(settings: Settings, roster: Roster, declared: Declared,
     violations: [],
     recorded: all,
   };
-  plan.warnings = [...quotaWarnings(plan.resources, settings), ...configWarnings(roster.customers, settings, declared.customers.map((c) => byId.get(c.customerId)!))];
+  plan.warnings = [...quotaWarnings(plan.resources, settings, roster.customers), ...configWarnings(roster.customers, settings, declared.customers.map((c) => byId.get(c.customerId)!))];
   plan.violations = evaluate(fromRecorded(resources), policyContext(roster, settings), policyConfig);
   return plan;
 }

@@ -1,5 +1,6 @@
 import type { Settings } from "../core/settings";
 import type { Customer } from "../customers/roster";
+import type { RegistryKind } from "../core/tiers";
 import type { PlannedResource } from "./plan";
 
 /** Published default limits that a roster can run into. */
@@ -7,6 +8,8 @@ export const LIMITS = {
   acrTokensAndScopeMaps: { Basic: 100, Standard: 500, Premium: 50_000 },
   iamUsersPerAccount: 5_000,
   ecrRepositoriesPerRegion: 10_000,
+  /** Default quota per Google Cloud project (an increase can be asked for). */
+  gcpServiceAccountsPerProject: 100,
   garCleanupPoliciesPerRepository: 10,
   iamInlineUserPolicyCharacters: 2_048,
   /** All inline policies of one role together, without whitespace. */
@@ -22,13 +25,42 @@ function check(what: string, used: number, limit: number, advice: string): strin
   return [`${what}: ${used} planned ${verdict} ${limit} (${Math.round((used / limit) * 100)}%): ${advice}`];
 }
 
+/** The per-customer resources a shared account, registry or project holds, by resource type. */
+const PER_CUSTOMER: Record<string, { kind: RegistryKind; per: (c: Customer) => number }> = {
+  "aws:iam/user:User": { kind: "ecr", per: () => 1 },
+  "aws:ecr/repository:Repository": { kind: "ecr", per: (c) => new Set(["app", ...(c.ecr?.repositories ?? [])]).size },
+  "azure-native:containerregistry:Token": { kind: "acr", per: () => 1 },
+  "azure-native:containerregistry:ScopeMap": { kind: "acr", per: () => 1 },
+  "gcp:serviceaccount/account:Account": { kind: "gar", per: () => 1 },
+};
+
+/**
+ * How many of each per-customer resource the whole roster holds in the shared account, registry
+ * or project, whichever stack declares them: a shard stack plans only its slice, but every shard
+ * fills the same IAM account and ACR registry. Customers not offboarded, with the kind enabled.
+ */
+export function rosterCounts(customers: Customer[], settings: Settings): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const c of customers) {
+    if (c.status === "offboarded") continue;
+    for (const [type, { kind, per }] of Object.entries(PER_CUSTOMER)) {
+      if (!settings.enabledKinds.includes(kind) || !c.registries.includes(kind)) continue;
+      counts.set(type, (counts.get(type) ?? 0) + per(c));
+    }
+  }
+  return counts;
+}
+
 /**
  * Warnings for limits the plan would reach: ACR tokens and scope maps per registry SKU, IAM
- * users per account, ECR repositories per region, Artifact Registry cleanup policies per
- * repository. Counts are this stack's; other users of the same account or registry add to them.
+ * users per account, ECR repositories per region, service accounts per Google Cloud project,
+ * Artifact Registry cleanup policies per repository. Counts are this stack's, or on a sharded
+ * stack the whole roster's (`roster`: every shard fills the same account); other users of the same
+ * account or registry add to them.
  */
-export function quotaWarnings(resources: PlannedResource[], settings: Settings): string[] {
-  const count = (type: string) => resources.filter((r) => r.custom && r.type === type).length;
+export function quotaWarnings(resources: PlannedResource[], settings: Settings, roster?: Customer[]): string[] {
+  const whole = settings.shard && roster ? rosterCounts(roster, settings) : undefined;
+  const count = (type: string) => whole?.get(type) ?? (whole ? 0 : resources.filter((r) => r.custom && r.type === type).length);
   const out: string[] = [];
   if (settings.acr) {
     const limit = LIMITS.acrTokensAndScopeMaps[settings.acr.sku];
@@ -41,6 +73,16 @@ export function quotaWarnings(resources: PlannedResource[], settings: Settings):
     out.push(
       ...check(`IAM users in account ${settings.aws.accountId}`, count("aws:iam/user:User"), LIMITS.iamUsersPerAccount, "ask AWS for a higher quota or spread customers over accounts"),
       ...check(`ECR repositories in ${settings.aws.region}`, count("aws:ecr/repository:Repository"), LIMITS.ecrRepositoriesPerRegion, "ask AWS for a higher quota or spread customers over regions"),
+    );
+  }
+  if (settings.gar && settings.enabledKinds.includes("gar")) {
+    out.push(
+      ...check(
+        `service accounts in Google Cloud project ${settings.gar.project}`,
+        count("gcp:serviceaccount/account:Account"),
+        LIMITS.gcpServiceAccountsPerProject,
+        "ask Google for a higher quota (IAM & Admin > Quotas: service accounts per project) before onboarding more",
+      ),
     );
   }
   const pushRole = `${settings.repoPrefix}-ecr-push`;

@@ -52,6 +52,26 @@ describe("quota warnings", () => {
     );
   });
 
+  it("on a shard stack the whole roster counts: every shard fills the same account, registry and project", async () => {
+    // 4,200 ECR customers over 42 shards: each shard plans 100 IAM users, the account holds 4,200.
+    const roster = Array.from({ length: 4200 }, (_, i) => customer(`cust-${i}`, "enterprise", { registries: ["ecr", "gar"], ...(i % 10 === 0 ? { ecr: { repositories: ["worker"] } } : {}) }));
+    roster.push(customer("gone", "enterprise", { registries: ["ecr"], status: "offboarded" }));
+    const sharded = testSettings({ shard: { count: 42, index: 0, platformStack: "prod" } });
+    const shardResources = many("aws:iam/user:User", 100);
+    expect(quotaWarnings(shardResources, sharded, roster)).toEqual([
+      "IAM users in account 111122223333: 4200 planned is close to the limit of 5000 (84%): ask AWS for a higher quota or spread customers over accounts",
+      "service accounts in Google Cloud project intake-test-123: 4200 planned is OVER the limit of 100 (4200%): ask Google for a higher quota (IAM & Admin > Quotas: service accounts per project) before onboarding more",
+    ]);
+    // Unsharded, the stack's own resources are the count (exact), as before.
+    expect(quotaWarnings(shardResources, testSettings(), roster)).toEqual([]);
+  });
+
+  it("Artifact Registry: service accounts per project from the plan, one per customer", async () => {
+    const roster = Array.from({ length: 85 }, (_, i) => customer(`cust-${i}`, "enterprise", { registries: ["gar"] }));
+    const { plan } = await planOf(roster, { enabledKinds: ["gar"] });
+    expect(plan.warnings).toEqual([expect.stringMatching(/^service accounts in Google Cloud project \S+: 85 planned is close to the limit of 100 \(85%\)/)]);
+  });
+
   it("Premium's 50,000 tokens, and Artifact Registry's 10 cleanup policies per repository", () => {
     const s = testSettings({ acr: { resourceGroupName: "rg", registryName: "intakeprem", location: "eastus", sku: "Premium" } });
     expect(quotaWarnings(many("azure-native:containerregistry:Token", 5000), s)).toEqual([]);
