@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { CustomerRegistries } from "./components/customer";
 import { BuildDelivery } from "./components/delivery";
-import { DistributionService } from "./kinds/distribution/service";
+import { DistributionService, rosterPartProblem } from "./kinds/distribution/service";
 import { PlatformReference, PlatformRegistries } from "./components/platform";
 import type { Settings } from "./core/settings";
 import type { Roster } from "./customers/roster";
@@ -67,6 +67,9 @@ export function program(settings: Settings, roster: Roster, previous: Partial<Le
     const problems = shardProblems(roster, settings.shard.count);
     if (problems.length) throw new Error(problems.join("\n"));
   }
+  // What the broker would mount must fit Kubernetes' object limit: asked before anything is declared.
+  const tooLarge = rosterPartProblem(settings, stackRoster(settings, roster));
+  if (tooLarge) throw new Error(tooLarge);
   // The push role is the platform's: it revokes the sessions of every customer whose ECR license no longer holds.
   const revokedEcrCustomers = revokedCustomers(roster, "ecr", settings.asOf);
   const platform = role === "shard" ? new PlatformReference(settings) : new PlatformRegistries("platform", { settings, revokedEcrCustomers });
@@ -84,7 +87,7 @@ export function program(settings: Settings, roster: Roster, previous: Partial<Le
       ? new DistributionService("distribution", {
           settings,
           role,
-          roster,
+          roster: mine,
           entries: mine.customers.flatMap((c) => {
             const e = entryOf(c.id);
             return e ? [e] : [];

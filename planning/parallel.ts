@@ -78,6 +78,8 @@ export async function declareInParts(settings: Settings, roster: Roster, ledger:
     >;
   };
   const stackWide = runUnderMocks(() => program(settings, roster, ledger, { customers: new Set(), stackWide: true, aclEntry }), mockOptions(settings, ledger));
+  // Read after the workers are done; until then a failure (the program refusing the stack) is held, not unhandled.
+  stackWide.catch(() => {});
 
   let next = 0;
   let done = 0;

@@ -1,3 +1,4 @@
+import { parse } from "yaml";
 import { parseRoster } from "../customers/roster";
 import { describe, expect, it } from "vitest";
 import bcrypt from "bcryptjs";
@@ -223,8 +224,40 @@ describe("Distribution: robot accounts and the broker's access list", () => {
     const broker = platform.recorded.find((r) => r.name === "distribution-broker" && r.type === "kubernetes:apps/v1:Deployment")!;
     const sources = ((broker.inputs as any).spec.template.spec.volumes as any[]).find((v) => v.name === "acl").projected.sources.map((s: any) => s.secret.name);
     expect(sources).toEqual(["intake-broker-acl", "intake-broker-acl-shard-00", "intake-broker-acl-shard-01", "intake-broker-acl-shard-02"]);
-    const shard = await planOf([customer("acme", "enterprise")], { distribution: k8s, shard: { count: 3, index: 1, platformStack: "prod" } });
-    expect(shard.recorded.filter((r) => r.type.startsWith("kubernetes:") && r.parent?.includes("DistributionService")).map((r) => (r.inputs.metadata as { name?: string }).name)).toEqual(["intake-broker-acl-shard-01"]);
+    // The roster too: one part per shard (the whole roster would pass 1 MiB at about 5,000 customers), read as a folder.
+    const spec = (broker.inputs as any).spec.template.spec;
+    expect(spec.volumes.find((v: any) => v.name === "roster").projected.sources.map((s: any) => [s.configMap.name, s.configMap.optional, s.configMap.items[0].path])).toEqual(
+      ["00", "01", "02"].map((i) => [`intake-broker-roster-shard-${i}`, true, `intake-broker-roster-shard-${i}.yaml`]),
+    );
+    expect(spec.containers[0].args.join(" ")).toContain("--roster /etc/intake/roster ");
+    expect(platform.recorded.filter((r) => r.type === "kubernetes:core/v1:ConfigMap").map((r) => (r.inputs.metadata as { name?: string }).name ?? r.name)).toEqual(["distribution-registry-config"]);
+    const roster = [customer("acme", "enterprise"), customer("globex", "enterprise"), customer("initech", "enterprise")];
+    const parts = [];
+    // One at a time: the mock engine is the process's.
+    for (const index of [0, 1, 2]) {
+      parts.push(
+        await (async () => {
+        const shard = await planOf(roster, { distribution: k8s, shard: { count: 3, index, platformStack: "prod" } });
+        const objects = shard.recorded.filter((r) => r.type.startsWith("kubernetes:") && r.parent?.includes("DistributionService"));
+        expect(objects.map((r) => (r.inputs.metadata as { name?: string }).name).sort()).toEqual([`intake-broker-acl-shard-0${index}`, `intake-broker-roster-shard-0${index}`]);
+        const doc = (objects.find((r) => r.type === "kubernetes:core/v1:ConfigMap")!.inputs.data as Record<string, string>)["roster.yaml"];
+        return { ids: parse(doc).customers.map((c: { id: string }) => c.id) as string[], declared: shard.plan.customers.map((c) => c.id) };
+        })(),
+      );
+    }
+    // Each part holds exactly the customers its shard declares, and together the whole roster once.
+    for (const p of parts) expect(p.ids).toEqual(p.declared);
+    expect(parts.flatMap((p) => p.ids).sort()).toEqual(["acme", "globex", "initech"]);
+  });
+
+  it("a roster or access-list part over Kubernetes' 1 MiB is refused with the shard count that fits it", async () => {
+    const k8s = { host: "registry.example.com", kubernetes: { namespace: "registry", brokerImage: "example/intake:1", signingSecretName: "broker-signing" } };
+    const many = Array.from({ length: 6000 }, (_, i) => customer(`customer-${String(i).padStart(5, "0")}`, "enterprise", { registries: ["distribution"], github: { members: [`member-${i}-a`, `member-${i}-b`] } }));
+    await expect(planOf(many, { enabledKinds: ["distribution"], distribution: k8s })).rejects.toThrow(
+      /the broker's roster ConfigMap for stack \S+ would be \d+ bytes \(6000 customers\), over Kubernetes' 1 MiB object limit: shard the stack \(registry-intake:shard: \{ count: \d+ \} or more/,
+    );
+    // Without Kubernetes nothing is mounted: no limit.
+    await expect(planOf(many.slice(0, 10), { enabledKinds: ["distribution"], distribution: { host: "registry.example.com" } })).resolves.toBeDefined();
   });
 });
 

@@ -54,8 +54,8 @@ describe("quota warnings", () => {
 
   it("on a shard stack the whole roster counts: every shard fills the same account, registry and project", async () => {
     // 4,200 ECR customers over 42 shards: each shard plans 100 IAM users, the account holds 4,200.
-    const roster = Array.from({ length: 4200 }, (_, i) => customer(`cust-${i}`, "enterprise", { registries: ["ecr", "gar"], ...(i % 10 === 0 ? { ecr: { repositories: ["worker"] } } : {}) }));
-    roster.push(customer("gone", "enterprise", { registries: ["ecr"], status: "offboarded" }));
+    const entries = Array.from({ length: 4200 }, (_, i) => customer(`cust-${i}`, "enterprise", { registries: ["ecr", "gar"], ...(i % 10 === 0 ? { ecr: { repositories: ["worker"] } } : {}) }));
+    const roster = testRoster([...entries, customer("gone", "enterprise", { registries: ["ecr"], status: "offboarded" })]).customers;
     const sharded = testSettings({ shard: { count: 42, index: 0, platformStack: "prod" } });
     const shardResources = many("aws:iam/user:User", 100);
     expect(quotaWarnings(shardResources, sharded, roster)).toEqual([

@@ -19,8 +19,51 @@ export interface DistributionServiceArgs {
    * customers. `shard`: only this shard's customers' entries (no robot, no registry).
    */
   role?: "all" | "platform" | "shard";
-  /** The whole roster: the broker judges licenses by it at every request (mounted as a ConfigMap). */
+  /**
+   * The customers this stack declares (the whole roster on an unsharded stack, the shard's slice on
+   * a shard stack): the broker judges licenses by them at every request, mounted as this stack's
+   * roster ConfigMap (on a sharded stack one part per shard, mounted together).
+   */
   roster?: Roster;
+}
+
+/**
+ * Kubernetes refuses a Secret or ConfigMap over 1 MiB (its data, and etcd's request limit).
+ * What the broker mounts is kept under it, with room for the object's metadata.
+ */
+export const K8S_OBJECT_LIMIT = 1024 * 1024;
+const OBJECT_DATA_LIMIT = K8S_OBJECT_LIMIT - 16 * 1024;
+
+/** A stack's part of what the broker mounts is too large for one Kubernetes object: say how many shards fit it. */
+function tooLarge(what: string, bytes: number, s: Settings, customers: number): string {
+  const perCustomer = bytes / Math.max(1, customers);
+  const fit = Math.max(1, Math.floor(OBJECT_DATA_LIMIT / perCustomer));
+  const total = s.shard ? s.shard.count * customers : customers;
+  const count = Math.ceil(total / (fit * 0.8));
+  return (
+    `registry-intake: the broker's ${what} for stack ${s.stack} would be ${bytes} bytes (${customers} customers), over Kubernetes' 1 MiB object limit: ` +
+    `${s.shard ? `raise registry-intake:shard.count to at least ${count}` : `shard the stack (registry-intake:shard: { count: ${count} } or more; see "Sharded stacks")`} so each shard holds at most about ${Math.floor(fit * 0.8)} customers`
+  );
+}
+
+/**
+ * Why this stack's roster part cannot be mounted into the broker (over 1 MiB), or undefined. The
+ * program asks before it declares anything; `stackCustomers` are the customers the stack declares.
+ */
+export function rosterPartProblem(s: Settings, stackCustomers: Roster): string | undefined {
+  if (!s.enabledKinds.includes("distribution") || !s.distribution?.kubernetes || stackCustomers.customers.length === 0) return undefined;
+  const bytes = Buffer.byteLength(rosterDocument(stackCustomers));
+  return bytes > OBJECT_DATA_LIMIT ? tooLarge("roster ConfigMap", bytes, s, stackCustomers.customers.length) : undefined;
+}
+
+/** The ConfigMap holding one stack's part of the roster: the whole roster, or on a shard stack its slice. */
+export function rosterMapName(s: Settings): string {
+  const sh = s.shard;
+  return sh?.index !== undefined ? `${s.repoPrefix}-broker-roster-shard-${shardSuffix(sh.index, sh.count)}` : `${s.repoPrefix}-broker-roster`;
+}
+
+function shardSuffix(index: number, count: number): string {
+  return String(index).padStart(Math.max(2, String(count - 1).length), "0");
 }
 
 /** The roster as a file the broker loads (the entries as written, without derived fields). */
@@ -33,7 +76,7 @@ export function rosterDocument(roster: Roster): string {
 /** The Kubernetes Secret holding one stack's part of the access list; the broker mounts them all. */
 export function aclSecretName(s: Settings): string {
   const sh = s.shard;
-  return sh?.index !== undefined ? `${s.repoPrefix}-broker-acl-shard-${String(sh.index).padStart(Math.max(2, String(sh.count - 1).length), "0")}` : `${s.repoPrefix}-broker-acl`;
+  return sh?.index !== undefined ? `${s.repoPrefix}-broker-acl-shard-${shardSuffix(sh.index, sh.count)}` : `${s.repoPrefix}-broker-acl`;
 }
 
 const REGISTRY_PORT = 5000;
@@ -109,22 +152,19 @@ export class DistributionService extends pulumi.ComponentResource {
               }
             : {}),
         };
-        return JSON.stringify(acl, null, 2);
+        const text = JSON.stringify(acl, null, 2);
+        if (args.settings.distribution?.kubernetes && Buffer.byteLength(text) > OBJECT_DATA_LIMIT) throw new Error(tooLarge("access-list Secret", Buffer.byteLength(text), args.settings, acl.entries.length));
+        return text;
       }),
     );
+    const rosterText = args.roster && role !== "platform" ? rosterDocument(args.roster) : undefined;
 
     const k = d.kubernetes;
     if (k && role === "shard") {
-      // A shard's part of the access list, under the name the platform's broker mounts.
-      new corev1.Secret(
-        `${name}-broker-acl`,
-        {
-          metadata: { name: aclSecretName(args.settings), namespace: k.namespace, labels: { "app.kubernetes.io/part-of": "registry-intake", "app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/component": "broker" } },
-          type: "Opaque",
-          stringData: { "acl.json": this.acl },
-        },
-        { parent: this },
-      );
+      // A shard's part of the access list and of the roster, under the names the platform's broker mounts.
+      const metadata = (objectName: string) => ({ name: objectName, namespace: k.namespace, labels: { "app.kubernetes.io/part-of": "registry-intake", "app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/component": "broker" } });
+      new corev1.Secret(`${name}-broker-acl`, { metadata: metadata(aclSecretName(args.settings)), type: "Opaque", stringData: { "acl.json": this.acl } }, { parent: this });
+      new corev1.ConfigMap(`${name}-broker-roster`, { metadata: metadata(rosterMapName(args.settings)), data: { "roster.yaml": rosterText ?? "customers: []\n" } }, { parent: this });
     }
     if (!k || role === "shard") {
       this.registryService = pulumi.output(undefined);
@@ -184,19 +224,26 @@ export class DistributionService extends pulumi.ComponentResource {
         { metadata: { ...meta("broker"), name: aclSecretName(args.settings) }, type: "Opaque", stringData: { "acl.json": this.acl } },
         { parent: this },
       );
-      const rosterMap = new corev1.ConfigMap(
-        `${name}-broker-roster`,
-        { metadata: meta("broker"), data: { "roster.yaml": args.roster ? rosterDocument(args.roster) : "customers: []\n" } },
-        { parent: this },
-      );
-      // The access list is this stack's Secret plus, when sharded, each shard stack's (mounted if present).
+      // The access list is this stack's Secret plus, when sharded, each shard stack's (mounted if
+      // present). The roster is this stack's ConfigMap, or when sharded each shard stack's part of
+      // it (the whole roster would pass Kubernetes' 1 MiB at about 5,000 customers).
       const shards = args.settings.shard;
-      const shardSources = shards
-        ? Array.from({ length: shards.count }, (_, i) => {
-            const secretName = aclSecretName({ ...args.settings, shard: { ...shards, index: i } });
-            return { secret: { name: secretName, optional: true, items: [{ key: "acl.json", path: `${secretName}.json` }] } };
-          })
-        : [];
+      const shardNames = shards ? Array.from({ length: shards.count }, (_, i) => ({ ...args.settings, shard: { ...shards, index: i } })) : [];
+      const shardSources = shardNames.map((sh) => {
+        const secretName = aclSecretName(sh);
+        return { secret: { name: secretName, optional: true, items: [{ key: "acl.json", path: `${secretName}.json` }] } };
+      });
+      const rosterVolume = shards
+        ? {
+            name: "roster",
+            projected: {
+              sources: shardNames.map((sh) => {
+                const mapName = rosterMapName(sh);
+                return { configMap: { name: mapName, optional: true, items: [{ key: "roster.yaml", path: `${mapName}.yaml` }] } };
+              }),
+            },
+          }
+        : { name: "roster", configMap: { name: new corev1.ConfigMap(`${name}-broker-roster`, { metadata: meta("broker"), data: { "roster.yaml": rosterText ?? "customers: []\n" } }, { parent: this }).metadata.name } };
       const broker = new appsv1.Deployment(
         `${name}-broker`,
         {
@@ -214,7 +261,7 @@ export class DistributionService extends pulumi.ComponentResource {
                     args: [
                       "broker",
                       "--acl", "/etc/intake/acl",
-                      "--roster", "/etc/intake/roster/roster.yaml",
+                      "--roster", shards ? "/etc/intake/roster" : "/etc/intake/roster/roster.yaml",
                       "--listen", `0.0.0.0:${BROKER_PORT}`,
                       "--key", "/etc/intake/signing/tls.key",
                       "--cert", "/etc/intake/signing/tls.crt",
@@ -231,7 +278,7 @@ export class DistributionService extends pulumi.ComponentResource {
                 ],
                 volumes: [
                   { name: "acl", projected: { sources: [{ secret: { name: aclSecret.metadata.name, items: [{ key: "acl.json", path: "acl.json" }] } }, ...shardSources] } },
-                  { name: "roster", configMap: { name: rosterMap.metadata.name } },
+                  rosterVolume,
                   { name: "signing", secret: { secretName: k.signingSecretName } },
                 ],
               },
