@@ -53,7 +53,16 @@ function tooLarge(what: string, bytes: number, s: Settings, customers: number): 
 export function rosterPartProblem(s: Settings, stackCustomers: Roster): string | undefined {
   if (!s.enabledKinds.includes("distribution") || !s.distribution?.kubernetes || stackCustomers.customers.length === 0) return undefined;
   const bytes = Buffer.byteLength(rosterDocument(stackCustomers));
-  return bytes > OBJECT_DATA_LIMIT ? tooLarge("roster ConfigMap", bytes, s, stackCustomers.customers.length) : undefined;
+  if (bytes > OBJECT_DATA_LIMIT) return tooLarge("roster ConfigMap", bytes, s, stackCustomers.customers.length);
+  // The access list's entries, each as long as the real one (a bcrypt hash is 60 characters); the
+  // Secret itself is checked again when its hashes are known.
+  const robots = stackCustomers.customers.filter((c) => c.status !== "offboarded" && c.registries.includes("distribution"));
+  const hash = "x".repeat(60);
+  const aclBytes = robots.reduce(
+    (n, c) => n + 1 + JSON.stringify({ customer: c.id, username: `${s.repoPrefix}-robot-${c.id}`, passwordHash: hash, paths: [`${s.repoPrefix}/${c.id}/*`], actions: ["pull", "push"], enabled: true }).length,
+    200,
+  );
+  return aclBytes > OBJECT_DATA_LIMIT ? tooLarge("access-list Secret", aclBytes, s, robots.length) : undefined;
 }
 
 /** The ConfigMap holding one stack's part of the roster: the whole roster, or on a shard stack its slice. */
@@ -152,7 +161,8 @@ export class DistributionService extends pulumi.ComponentResource {
               }
             : {}),
         };
-        const text = JSON.stringify(acl, null, 2);
+        // Compact: at scale each shard's Secret must stay under Kubernetes' 1 MiB (indented, a third larger).
+        const text = JSON.stringify(acl);
         if (args.settings.distribution?.kubernetes && Buffer.byteLength(text) > OBJECT_DATA_LIMIT) throw new Error(tooLarge("access-list Secret", Buffer.byteLength(text), args.settings, acl.entries.length));
         return text;
       }),
