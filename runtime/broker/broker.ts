@@ -8,7 +8,8 @@ import type { MintedCredential } from "../mint/types";
 import { Authenticator, type AuthLimits, type LoginResult } from "./auth";
 import { deliveryGrant, robotGrant, type GrantContext } from "./grant";
 import { jwsSigner, type SigningKey } from "./keys";
-import { BrokerMetrics, NO_CUSTOMER, routeOf, type DenyCode, type Endpoint, type Route } from "./metrics";
+import { BrokerMetrics, routeOf, type DenyCode, type Endpoint, type Route } from "./metrics";
+import { NO_CUSTOMER } from "./principal";
 import { parseScope, type Access } from "./scope";
 import { BrokerStore } from "./store";
 

@@ -4,12 +4,7 @@ import type { AccessDenialCode } from "../../core/access";
 import type { LoginFailure } from "./auth";
 import type { RobotDenialCode } from "./grant";
 
-/**
- * The `customer` label of a request that has no customer: an unknown or missing user, an
- * anonymous client, the delivery robot (which serves every customer). None can be a customer id
- * (ids start with a letter), and a user name a client sent is never a label value.
- */
-export const NO_CUSTOMER = { unknown: "_unknown", anonymous: "_anonymous", delivery: "_delivery" } as const;
+export { NO_CUSTOMER } from "./principal";
 
 /** Why a token or credential was denied, as a fixed word: the `reason` label, and `code` in the log line. */
 export type DenyCode =
