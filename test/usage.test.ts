@@ -1,6 +1,6 @@
 // `intake usage` over a log the broker itself wrote: per customer, tokens issued, repositories
 // pushed and pulled, denials by reason; --since, --customer, the three formats, and bad input.
-import { generateKeyPairSync } from "node:crypto";
+import { createHash, generateKeyPairSync } from "node:crypto";
 import { appendFileSync, createWriteStream, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import bcryptjs from "bcryptjs";
@@ -43,6 +43,7 @@ describe("intake usage", () => {
       }),
     );
     log = path.join(dir, "broker.log");
+    writeFileSync(path.join(dir, "callers"), createHash("sha256").update("caller-token").digest("hex") + "\n");
     const lines: string[] = [];
     const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
     vi.useFakeTimers({ toFake: ["Date"] });
@@ -55,6 +56,10 @@ describe("intake usage", () => {
         service: "svc",
         issuer: "iss",
         logger: pino({}, { write: (s: string) => void lines.push(s.trimEnd()) }),
+        credentials: {
+          callerTokensFile: path.join(dir, "callers"),
+          mint: async (customer, kind) => ({ kind, registry: "r.example.com", namespace: `r.example.com/${customer}/`, username: "u", password: "minted-secret", expiresAt: new Date(Date.now() + 3600_000) }),
+        },
       });
       const ask = (user: string, pw: string, ...scopes: string[]) => broker.tokenFor({ username: user, password: pw }, "svc", scopes, "10.0.0.1");
       await ask("intake-robot-acme", PW.acme, "repository:intake/acme/app:pull,push");
@@ -67,6 +72,11 @@ describe("intake usage", () => {
       await ask("mallory", "mallory-pw", "repository:intake/acme/app:pull");
       await ask("intake-delivery", PW.delivery, "repository:intake/acme/app:pull,push", "repository:intake/globex/app:pull,push");
       await broker.tokenFor(undefined, "svc", ["repository:intake/acme/app:pull"]);
+      // GET /registry/credentials: one minted for acme, one asked for a customer the roster does not have.
+      const base = `http://127.0.0.1:${await broker.listen("127.0.0.1", 0)}/registry/credentials`;
+      const headers = { authorization: "Bearer caller-token" };
+      expect((await fetch(`${base}?customer=acme&kind=ecr`, { headers })).status).toBe(200);
+      expect((await fetch(`${base}?customer=nobody-at-all&kind=ecr`, { headers })).status).toBe(403);
       await broker.close();
     } finally {
       vi.useRealTimers();
@@ -82,24 +92,26 @@ describe("intake usage", () => {
     expect(r.code).toBe(0);
     expect(r.out).toBe(
       [
-        `9 token decisions in 14 lines of ${log} from 2026-11-21T10:00:00.000Z to 2026-11-22T10:00:00.000Z`,
+        `11 token decisions in 16 lines of ${log} from 2026-11-21T10:00:00.000Z to 2026-11-22T10:00:00.000Z`,
         "",
         "customer    issued  denied  denials by reason",
         "acme             3       2  nothing_allowed 1, wrong_password 1",
         "globex           0       1  suspended 1",
         "_anonymous       1       0  -",
         "_delivery        1       0  -",
-        "_unknown         0       1  unknown_user 1",
+        "_unknown         0       2  no_customer 1, unknown_user 1",
         "",
-        "Repositories of the granted scopes (tokens granting each):",
-        "acme        pushed intake/acme/app 1; pulled intake/acme/app 1, intake/acme/base 1",
-        "_delivery   pushed intake/acme/app 1",
+        "Repositories of the granted scopes (tokens granting each), and credentials minted by /registry/credentials:",
+        "acme        pushed      intake/acme/app 1",
+        "            pulled      intake/acme/app 1, intake/acme/base 1",
+        "            credentials ecr 1",
+        "_delivery   pushed      intake/acme/app 1",
         "",
         "skipped 2 lines that are not a broker log entry (first: line 1)",
       ].join("\n"),
     );
     // The made-up user name and the passwords tried are nowhere in the report.
-    for (const s of ["mallory", "not-the-password", ...Object.values(PW)]) expect(r.out).not.toContain(s);
+    for (const s of ["mallory", "not-the-password", "nobody-at-all", "minted-secret", ...Object.values(PW)]) expect(r.out).not.toContain(s);
   });
 
   it("--since (a date, a time, a duration) and --customer narrow it; json is the whole report", async () => {
@@ -109,7 +121,7 @@ describe("intake usage", () => {
       return JSON.parse(r.out) as UsageReport;
     };
     const all = await json();
-    expect(all).toMatchObject({ log, lines: 14, entries: 9, skipped: { count: 2, firstLine: 1 } });
+    expect(all).toMatchObject({ log, lines: 16, entries: 11, skipped: { count: 2, firstLine: 1 } });
     expect(all.customers.find((c) => c.customer === "acme")).toEqual({
       customer: "acme",
       issued: 3,
@@ -117,22 +129,22 @@ describe("intake usage", () => {
       denials: { wrong_password: 1, nothing_allowed: 1 },
       pushed: { "intake/acme/app": 1 },
       pulled: { "intake/acme/base": 1, "intake/acme/app": 1 },
-      credentials: {},
+      credentials: { ecr: 1 },
     });
     const day2 = await json("--since", "2026-11-22");
-    expect(day2).toMatchObject({ since: "2026-11-22T00:00:00.000Z", entries: 6, from: "2026-11-22T10:00:00.000Z" });
+    expect(day2).toMatchObject({ since: "2026-11-22T00:00:00.000Z", entries: 8, from: "2026-11-22T10:00:00.000Z" });
     expect(day2.customers.find((c) => c.customer === "acme")).toMatchObject({ issued: 1, denied: 1, denials: { nothing_allowed: 1 }, pushed: {}, pulled: { "intake/acme/app": 1 } });
     expect((await json("--since", "2026-11-22T10:00:00.001Z")).entries).toBe(0);
-    expect((await json("--since", "2026-11-22T11:00:00+02:00")).entries).toBe(6); // 09:00 UTC
+    expect((await json("--since", "2026-11-22T11:00:00+02:00")).entries).toBe(8); // 09:00 UTC
     // A duration counts back from now: this log is in the past.
-    expect((await json("--since", "24h")).entries).toBe(Date.now() - Date.parse("2026-11-22T10:00:00Z") < 86_400_000 ? 6 : 0);
+    expect((await json("--since", "24h")).entries).toBe(Date.now() - Date.parse("2026-11-22T10:00:00Z") < 86_400_000 ? 8 : 0);
     const some = await json("--customer", "acme,nobody", "--customer", "_unknown");
     expect(some.customers.map((c) => [c.customer, c.issued, c.denied])).toEqual([
       ["acme", 3, 2],
       ["nobody", 0, 0],
-      ["_unknown", 0, 1],
+      ["_unknown", 0, 2],
     ]);
-    expect(some.entries).toBe(6);
+    expect(some.entries).toBe(8);
   });
 
   it("markdown: a table a ticket can hold", async () => {
@@ -141,20 +153,20 @@ describe("intake usage", () => {
     expect(r.out.split("\n")).toEqual([
       `### Broker usage: \`${log}\``,
       "",
-      "6 token decisions in 14 lines from 2026-11-21T10:00:00.000Z to 2026-11-22T10:00:00.000Z.",
+      "7 token decisions in 16 lines from 2026-11-21T10:00:00.000Z to 2026-11-22T10:00:00.000Z.",
       "",
       "> Skipped 2 lines that are not a broker log entry (first: line 1).",
       "",
-      "| customer | issued | denied | denials by reason | pushed | pulled |",
-      "| --- | ---: | ---: | --- | --- | --- |",
-      "| `acme` | 3 | 2 | nothing_allowed 1, wrong_password 1 | `intake/acme/app` 1 | `intake/acme/app` 1, `intake/acme/base` 1 |",
-      "| `globex` | 0 | 1 | suspended 1 | - | - |",
+      "| customer | issued | denied | denials by reason | pushed | pulled | credentials minted |",
+      "| --- | ---: | ---: | --- | --- | --- | --- |",
+      "| `acme` | 3 | 2 | nothing_allowed 1, wrong_password 1 | `intake/acme/app` 1 | `intake/acme/app` 1, `intake/acme/base` 1 | ecr 1 |",
+      "| `globex` | 0 | 1 | suspended 1 | - | - | - |",
     ]);
   });
 
   it("a big log is read as a stream and counted exactly", async () => {
     const big = path.join(dir, "big.log");
-    const entries = readFileSync(log, "utf8").split("\n").filter((l) => l.startsWith("{") && l.includes('"event":"issue"') && l.includes('"customer":"acme"'));
+    const entries = readFileSync(log, "utf8").split("\n").filter((l) => l.startsWith("{") && l.includes('"event":"issue"') && l.includes('"customer":"acme"') && !l.includes('"endpoint":"credentials"'));
     expect(entries).toHaveLength(3);
     const w = createWriteStream(big);
     for (let i = 0; i < 20_000; i++) w.write(entries.join("\n") + "\n");

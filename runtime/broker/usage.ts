@@ -192,14 +192,18 @@ export function renderUsageText(r: UsageReport): string {
     const withRepos = rows.filter((c) => Object.keys(c.pushed).length || Object.keys(c.pulled).length || Object.keys(c.credentials).length);
     if (withRepos.length) {
       out.push("");
-      out.push("Repositories of the granted scopes (tokens granting each):");
+      out.push("Repositories of the granted scopes (tokens granting each), and credentials minted by /registry/credentials:");
       for (const c of withRepos) {
-        const parts = [
-          Object.keys(c.pushed).length ? `pushed ${counts(c.pushed, 5)}` : "",
-          Object.keys(c.pulled).length ? `pulled ${counts(c.pulled, 5)}` : "",
-          Object.keys(c.credentials).length ? `credentials minted ${counts(c.credentials)}` : "",
-        ].filter(Boolean);
-        out.push(`${c.customer.padEnd(w)}  ${parts.join("; ")}`);
+        const parts = (
+          [
+            ["pushed", c.pushed, 5],
+            ["pulled", c.pulled, 5],
+            ["credentials", c.credentials, Infinity],
+          ] as const
+        )
+          .filter(([, m]) => Object.keys(m).length)
+          .map(([label, m, max]) => `${label.padEnd(11)} ${counts(m, max)}`);
+        parts.forEach((p, i) => out.push(`${(i === 0 ? c.customer : "").padEnd(w)}  ${p}`));
       }
     }
   }
