@@ -58,7 +58,7 @@ describe("intake usage", () => {
         logger: pino({}, { write: (s: string) => void lines.push(s.trimEnd()) }),
         credentials: {
           callerTokensFile: path.join(dir, "callers"),
-          mint: async (customer, kind) => ({ kind, registry: "r.example.com", namespace: `r.example.com/${customer}/`, username: "u", password: "minted-secret", expiresAt: new Date(Date.now() + 3600_000) }),
+          mint: async (customer, kind) => ({ kind, registry: "r.example.com", namespace: `r.example.com/${customer}/`, username: "u", password: "minted-secret", expiresAt: new Date(Date.now() + 3600_000), scope: {} }),
         },
       });
       const ask = (user: string, pw: string, ...scopes: string[]) => broker.tokenFor({ username: user, password: pw }, "svc", scopes, "10.0.0.1");

@@ -53,7 +53,7 @@ export class BrokerMetrics {
   private readonly reloads: Counter<"source">;
   private readonly reloadFailures: Counter<"source">;
   private readonly connections: Gauge;
-  /** Histogram children by `route status_class`: a lookup per request instead of hashing labels. */
+  /** Histogram children by `route status_class`, bound once: cheaper per request than labelling each observation. */
   private readonly timers = new Map<string, { observe: (v: number) => void }>();
   private server?: Server;
 
