@@ -8,6 +8,7 @@ import { register as registerPolicy } from "./commands/policy";
 import { register as registerRotate } from "./commands/rotate";
 import { register as registerShards } from "./commands/shards";
 import { register as registerToken } from "./commands/token";
+import { register as registerUsage } from "./commands/usage";
 import { register as registerVerify } from "./commands/verify";
 import { HELP_AFTER, packageVersion, processIo, type CommandContext, type Io } from "./options";
 
@@ -36,6 +37,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   registerPlan(cli, ctx);
   registerPolicy(cli, ctx);
   registerBroker(cli, ctx);
+  registerUsage(cli, ctx);
   registerToken(cli, ctx);
   registerDeliver(cli, ctx);
   registerShards(cli, ctx);

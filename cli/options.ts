@@ -84,6 +84,26 @@ export function ttlSeconds(v: string): number {
   return n;
 }
 
+const DURATION = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/**
+ * `--since`: an ISO date (midnight UTC), an ISO date and time (UTC unless it gives an offset), or a
+ * duration back from `now` (90m, 24h, 7d). A one-line InputError names the flag otherwise.
+ */
+export function sinceTime(v: string, now = Date.now()): Date {
+  const fail = () => new InputError(`--since ${v}: must be an ISO date or time (2026-11-22, 2026-11-22T09:30:00Z; UTC unless it gives an offset) or a duration back from now (90m, 24h, 7d)`);
+  const d = /^(\d+)([smhd])$/.exec(v);
+  if (d) return new Date(now - Number(d[1]) * DURATION[d[2] as keyof typeof DURATION]);
+  const m = /^(\d{4}-\d{2}-\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/.exec(v);
+  if (!m) throw fail();
+  // A day that does not exist (2026-02-30) is refused, not moved into the next month.
+  const day = new Date(`${m[1]}T00:00:00Z`);
+  if (Number.isNaN(day.getTime()) || day.toISOString().slice(0, 10) !== m[1]) throw fail();
+  const t = v.length === 10 ? day : new Date(m[2] ? v : `${v}Z`);
+  if (Number.isNaN(t.getTime())) throw fail();
+  return t;
+}
+
 export function stackName(v: string): string {
   if (!/^[A-Za-z0-9_.-]+$/.test(v)) throw new InvalidArgumentError("a stack name holds only letters, digits, '_', '.' and '-'");
   return v;

@@ -2,7 +2,7 @@
 // revocations that must apply at once, and logs that must hold no secret.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import * as path from "node:path";
 import bcryptjs from "bcryptjs";
 import { decodeJwt, SignJWT } from "jose";
@@ -13,6 +13,7 @@ import { credentialAudience, mintRobotCredential, TokenBroker } from "../runtime
 import { loadSigningKey, type SigningKey } from "../runtime/broker/keys";
 import { customer } from "./helpers";
 import { e2eUnavailable, freePort, makeKeyPair } from "./e2e/harness";
+import { labelValues, parseExposition, sampleSum } from "./prom-text";
 import { tempDir } from "./tmp";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -106,6 +107,7 @@ function* malformed(count: number, seed = 1): Generator<string | Buffer> {
 describe.skipIf(!!unavailable)("the broker process under malformed requests (fuzz)", () => {
   let child: ChildProcess;
   let port: number;
+  let metricsPort: number;
   let dir: string;
   let key: SigningKey;
   let stderr = "";
@@ -117,9 +119,10 @@ describe.skipIf(!!unavailable)("the broker process under malformed requests (fuz
     writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: [customer("acme", "enterprise", { license: { expires: "2099-12-31" } })] }));
     writeFileSync(path.join(dir, "acl.json"), acl([robot("acme", "right-password")]));
     port = await freePort();
+    metricsPort = await freePort();
     child = spawn(
       process.execPath,
-      [path.join(ROOT, "cli/bin/intake.js"), "broker", "--project", ROOT, "--acl", path.join(dir, "acl.json"), "--roster", path.join(dir, "roster.yaml"), "--listen", `127.0.0.1:${port}`, "--key", pair.key, "--cert", pair.cert, "--service", "svc", "--issuer", "iss"],
+      [path.join(ROOT, "cli/bin/intake.js"), "broker", "--project", ROOT, "--acl", path.join(dir, "acl.json"), "--roster", path.join(dir, "roster.yaml"), "--listen", `127.0.0.1:${port}`, "--key", pair.key, "--cert", pair.cert, "--service", "svc", "--issuer", "iss", "--metrics-listen", `127.0.0.1:${metricsPort}`],
       { stdio: ["ignore", "ignore", "pipe"], detached: true },
     );
     child.stderr!.on("data", (d) => (stderr += d));
@@ -171,6 +174,24 @@ describe.skipIf(!!unavailable)("the broker process under malformed requests (fuz
     expect(viaCredential.status).toBe(200);
     expect(decodeJwt(((await viaCredential.json()) as { token: string }).token).access).toEqual([{ type: "repository", name: "intake/acme/app", actions: ["pull", "push"] }]);
   }, 120_000);
+
+  it("after the fuzz, /metrics (on --metrics-listen only) holds fixed words and the one roster id in its labels, and the process metrics", async () => {
+    expect(stderr).toContain(`intake broker: metrics on http://127.0.0.1:${metricsPort}/metrics`);
+    expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
+    const r = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(r.status).toBe(200);
+    const samples = parseExposition(await r.text());
+    const values = labelValues(samples);
+    // Thousands of made-up names, passwords and paths were sent; none of them is a label value.
+    expect([...values.get("customer")!].sort()).toEqual(expect.arrayContaining(["_unknown", "acme"]));
+    for (const c of values.get("customer")!) expect(["_unknown", "_anonymous", "_delivery", "acme"]).toContain(c);
+    for (const r of values.get("reason")!) expect(r).toMatch(/^[a-z_]+$/);
+    expect([...values.get("route")!].every((v) => ["token", "credentials", "healthz", "other"].includes(v))).toBe(true);
+    expect(sampleSum(samples, "intake_broker_tokens_issued_total", { customer: "acme" })).toBeGreaterThanOrEqual(3);
+    expect(sampleSum(samples, "intake_broker_auth_failures_total", { reason: "wrong_password" })).toBeGreaterThan(0);
+    expect(sampleSum(samples, "intake_broker_request_duration_seconds_count", { route: "token", status_class: "4xx" })).toBeGreaterThan(0);
+    expect(sampleSum(samples, "process_cpu_user_seconds_total")).toBeGreaterThan(0);
+  });
 });
 
 describe.skipIf(!!unavailable)("revocation, credentials and logs", () => {
@@ -384,11 +405,23 @@ describe.skipIf(!!unavailable)("ordinary mistakes at the command line: one line,
       [await broker(path.join(dir, "bad.json")), /bad\.json: not valid JSON at line 1, column 50$/],
       [await broker(path.join(dir, "other.json")), /other\.json: access list is for service elsewhere \/ issuer iss, the broker for svc \/ iss/],
       [await broker(path.join(dir, "other.json"), "--ttl", "10"), /--ttl.*from 60 to 3600/],
+      [await broker(path.join(dir, "other.json"), "--metrics-listen", "127.0.0.1:0:1"), /--metrics-listen.*must be host:port/],
+      [await broker(path.join(dir, "other.json"), "--listen", "127.0.0.1:5999", "--metrics-listen", "127.0.0.1:5999"), /^error: --metrics-listen 127\.0\.0\.1:5999: the same address as --listen; the metrics need a listener of their own/],
     ];
     for (const [r, message] of cases) {
       expect(r.code).toBe(2);
       expect(r.err).toMatch(message);
       expect(r.err).not.toMatch(/hunter2|\n\s+at /);
+    }
+    // A metrics address already taken: one line, and the token listener it had opened is closed again.
+    writeFileSync(path.join(dir, "acl.json"), acl([robot("acme", "pw")]));
+    const taken = createServer();
+    const busy = await new Promise<number>((resolve) => taken.listen(0, "127.0.0.1", () => resolve((taken.address() as { port: number }).port)));
+    try {
+      const r = await broker(path.join(dir, "acl.json"), "--metrics-listen", `127.0.0.1:${busy}`);
+      expect([r.code, r.err]).toEqual([2, `error: --metrics-listen 127.0.0.1:${busy}: cannot listen there (EADDRINUSE)`]);
+    } finally {
+      taken.close();
     }
   });
 });

@@ -211,6 +211,16 @@ describe("Distribution: robot accounts and the broker's access list", () => {
     const broker = recorded.find((r) => r.name === "distribution-broker" && r.type === "kubernetes:apps/v1:Deployment")!;
     const args = (broker.inputs as any).spec.template.spec.containers[0].args as string[];
     expect(args.slice(0, 5)).toEqual(["broker", "--acl", "/etc/intake/acl", "--roster", "/etc/intake/roster/roster.yaml"]);
+    // Metrics on a port of their own, announced to in-cluster scraping, and on no Service (they name customers).
+    expect(args.slice(args.indexOf("--metrics-listen"), args.indexOf("--metrics-listen") + 2)).toEqual(["--metrics-listen", "0.0.0.0:9464"]);
+    const template = (broker.inputs as any).spec.template;
+    expect(template.spec.containers[0].ports).toEqual([
+      { containerPort: 5001, name: "http" },
+      { containerPort: 9464, name: "metrics" },
+    ]);
+    expect(template.metadata.annotations).toEqual({ "prometheus.io/scrape": "true", "prometheus.io/port": "9464", "prometheus.io/path": "/metrics" });
+    const services = recorded.filter((r) => r.type === "kubernetes:core/v1:Service");
+    expect(services.flatMap((r) => (r.inputs as any).spec.ports.map((p: { port: number; targetPort: string }) => `${p.port}->${p.targetPort}`)).sort()).toEqual(["5000->http", "5001->http"]);
     // The broker reads the roster it judges licenses by: the entries as written, loadable as a roster.
     const rosterMap = recorded.find((r) => r.name === "distribution-broker-roster")!;
     expect(parseRoster((rosterMap.inputs.data as Record<string, string>)["roster.yaml"], "roster.yaml").customers.map((c) => c.id)).toEqual(["acme"]);

@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import * as path from "node:path";
 import { TTL_BOUNDS } from "../../runtime/broker/ttl";
-import { projectDirOf, listenAddress, stackName, ttlSeconds, type CommandContext } from "../options";
+import { projectDirOf, InputError, listenAddress, stackName, ttlSeconds, type CommandContext } from "../options";
 
 /** `intake broker`. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -16,10 +16,15 @@ export function register(cli: Command, ctx: CommandContext): void {
     .requiredOption("--service <name>", "the registry's auth.token.service")
     .requiredOption("--issuer <name>", "the registry's auth.token.issuer")
     .option("--ttl <seconds>", `token lifetime in seconds, ${TTL_BOUNDS.min}-${TTL_BOUNDS.max}: how long a revocation can lag at worst`, ttlSeconds, TTL_BOUNDS.default)
+    .option("--metrics-listen <host:port>", "serve Prometheus metrics at /metrics on this address, a listener apart from --listen (off by default: the labels name customers)", listenAddress)
     .option("--caller-tokens <file>", "enable GET /registry/credentials for callers whose bearer token's sha256 (hex, one per line) is listed")
     .option("--stack <name>", "stack whose settings (tier table, prefix; with --caller-tokens, the minting) apply", stackName, "dev")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
-    .action(async (opts: { acl: string; roster: string; listen: { host: string; port: number }; key: string; cert: string; service: string; issuer: string; ttl: number; callerTokens?: string; stack: string; project?: string }) => {
+    .action(async (opts: { acl: string; roster: string; listen: { host: string; port: number }; key: string; cert: string; service: string; issuer: string; ttl: number; metricsListen?: { host: string; port: number }; callerTokens?: string; stack: string; project?: string }) => {
+      const m = opts.metricsListen;
+      if (m && m.host === opts.listen.host && m.port === opts.listen.port && m.port !== 0) {
+        throw new InputError(`--metrics-listen ${m.host}:${m.port}: the same address as --listen; the metrics need a listener of their own (e.g. 127.0.0.1:9464)`);
+      }
       const { loadSigningKey } = await import("../../runtime/broker/keys.js");
       const { mintFor } = await import("../../runtime/mint/index.js");
       const { CredentialCache } = await import("../../runtime/mint/cache.js");
@@ -53,9 +58,21 @@ export function register(cli: Command, ctx: CommandContext): void {
         service: opts.service,
         issuer: opts.issuer,
         ttlSeconds: opts.ttl,
+        processMetrics: true,
       });
-      const port = await broker.listen(opts.listen.host, opts.listen.port);
+      const listening = async (flag: string, a: { host: string; port: number }, listen: () => Promise<number>) => {
+        try {
+          return await listen();
+        } catch (e) {
+          await broker.close();
+          throw new InputError(`${flag} ${a.host}:${a.port}: cannot listen there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        }
+      };
+      // The metrics listener first: a taken address stops the broker before it serves any token.
+      const metricsPort = m && (await listening("--metrics-listen", m, () => broker.listenMetrics(m.host, m.port)));
+      const port = await listening("--listen", opts.listen, () => broker.listen(opts.listen.host, opts.listen.port));
       ctx.io.err(`intake broker: listening on http://${opts.listen.host}:${port}/token (service ${opts.service})`);
+      if (m) ctx.io.err(`intake broker: metrics on http://${m.host}:${metricsPort}/metrics`);
       await new Promise<void>((resolve) => {
         const stop = () => void broker.close().then(resolve);
         process.once("SIGTERM", stop);

@@ -90,6 +90,8 @@ export function aclSecretName(s: Settings): string {
 
 const REGISTRY_PORT = 5000;
 const BROKER_PORT = 5001;
+/** The broker's /metrics: a container port of its own, scraped in the cluster, on no Service. */
+const BROKER_METRICS_PORT = 9464;
 
 /** The registry's config.yml: token auth pointing at the broker, trusting its certificate. */
 export function registryConfig(s: NonNullable<Settings["distribution"]>): string {
@@ -262,7 +264,11 @@ export class DistributionService extends pulumi.ComponentResource {
             replicas: 2,
             selector: { matchLabels: selector("broker") },
             template: {
-              metadata: { labels: { ...labels, ...selector("broker") } },
+              metadata: {
+                labels: { ...labels, ...selector("broker") },
+                // Prometheus' usual pod discovery; the metrics name customers, so they stay off the broker's Service.
+                annotations: { "prometheus.io/scrape": "true", "prometheus.io/port": String(BROKER_METRICS_PORT), "prometheus.io/path": "/metrics" },
+              },
               spec: {
                 containers: [
                   {
@@ -277,8 +283,12 @@ export class DistributionService extends pulumi.ComponentResource {
                       "--cert", "/etc/intake/signing/tls.crt",
                       "--service", d.service,
                       "--issuer", d.issuer,
+                      "--metrics-listen", `0.0.0.0:${BROKER_METRICS_PORT}`,
                     ],
-                    ports: [{ containerPort: BROKER_PORT, name: "http" }],
+                    ports: [
+                      { containerPort: BROKER_PORT, name: "http" },
+                      { containerPort: BROKER_METRICS_PORT, name: "metrics" },
+                    ],
                     volumeMounts: [
                       { name: "acl", mountPath: "/etc/intake/acl", readOnly: true },
                       { name: "roster", mountPath: "/etc/intake/roster", readOnly: true },

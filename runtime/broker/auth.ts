@@ -47,11 +47,14 @@ export const DEFAULT_AUTH_LIMITS: AuthLimits = {
   credentialMaxAgeSeconds: 3600,
 };
 
+/** Why a login failed, as a fixed word (the broker's metrics count by it; `reason` is for the log). */
+export type LoginFailure = "unknown_user" | "wrong_password" | "credential_refused" | "throttled" | "busy";
+
 /** The outcome of one login: ok, a refusal (401), or throttled (429 with Retry-After seconds). */
 export type LoginResult =
   | { ok: true; via: "password" | "credential" }
-  | { ok: false; throttled: false; reason: string }
-  | { ok: false; throttled: true; reason: string; retryAfterSeconds: number };
+  | { ok: false; throttled: false; reason: string; code: LoginFailure }
+  | { ok: false; throttled: true; reason: string; code: LoginFailure; retryAfterSeconds: number };
 
 interface Failures {
   count: number;
@@ -111,8 +114,8 @@ export class Authenticator {
       if (until !== undefined && until > now) return { ok: true, via: "password" };
     }
     const locked = Math.max(this.lockedUntil(this.byUser, username, now), this.lockedUntil(this.bySource, remote ?? "", now));
-    if (locked > now) return { ok: false, throttled: true, reason: "too many failed logins", retryAfterSeconds: Math.ceil((locked - now) / 1000) };
-    if (this.pending >= this.limits.maxConcurrent + this.limits.maxQueued) return { ok: false, throttled: true, reason: "too many logins at once", retryAfterSeconds: 1 };
+    if (locked > now) return { ok: false, throttled: true, reason: "too many failed logins", code: "throttled", retryAfterSeconds: Math.ceil((locked - now) / 1000) };
+    if (this.pending >= this.limits.maxConcurrent + this.limits.maxQueued) return { ok: false, throttled: true, reason: "too many logins at once", code: "busy", retryAfterSeconds: 1 };
     // Unknown user: the same work against a dummy hash of the list's cost, then a refusal.
     const against = all.length ? all : [await this.dummy(typicalHash)];
     for (const hash of against) {
@@ -125,7 +128,7 @@ export class Authenticator {
     }
     this.fail(this.byUser, username, this.limits.userFailures);
     this.fail(this.bySource, remote ?? "", this.limits.sourceFailures);
-    return { ok: false, throttled: false, reason: all.length ? "wrong password" : "unknown user" };
+    return all.length ? { ok: false, throttled: false, reason: "wrong password", code: "wrong_password" } : { ok: false, throttled: false, reason: "unknown user", code: "unknown_user" };
   }
 
   /** Check an offline credential (a JWT the broker's key signed for `username`). */
@@ -141,7 +144,7 @@ export class Authenticator {
       });
       return { ok: true, via: "credential" };
     } catch (e) {
-      return { ok: false, throttled: false, reason: `credential refused: ${(e as Error).message}` };
+      return { ok: false, throttled: false, reason: `credential refused: ${(e as Error).message}`, code: "credential_refused" };
     }
   }
 

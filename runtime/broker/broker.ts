@@ -8,6 +8,8 @@ import type { MintedCredential } from "../mint/types";
 import { Authenticator, type AuthLimits, type LoginResult } from "./auth";
 import { deliveryGrant, robotGrant, type GrantContext } from "./grant";
 import { jwsSigner, type SigningKey } from "./keys";
+import { BrokerMetrics, routeOf, type DenyCode, type Endpoint, type Route } from "./metrics";
+import { NO_CUSTOMER } from "./principal";
 import { parseScope, type Access } from "./scope";
 import { BrokerStore } from "./store";
 
@@ -38,6 +40,8 @@ export interface BrokerOptions {
   authLimits?: Partial<AuthLimits>;
   /** Poll interval of the file watchers (default 250 ms). */
   watchIntervalMs?: number;
+  /** Also export the process's own metrics (CPU, memory, event loop, GC) on /metrics; default off (`intake broker` turns them on). */
+  processMetrics?: boolean;
   /** GET /registry/credentials: who may call it (a file of sha256 hex digests of bearer tokens, watched) and how to mint. */
   credentials?: {
     callerTokensFile: string;
@@ -129,6 +133,8 @@ export class TokenBroker {
   private readonly ttl: number;
   private readonly log: Logger;
   private readonly sign: (payload: object) => string;
+  /** What /metrics serves (listenMetrics): a registry of this broker's own. */
+  readonly metrics: BrokerMetrics;
   private server?: Server;
   /** Today (UTC) and the bounds of that day in ms; see today(). */
   private day = { date: "", from: 0, to: 0 };
@@ -146,6 +152,7 @@ export class TokenBroker {
     }
     this.sign = jwsSigner(opts.key, { x5c: opts.key.x5c, typ: "JWT" });
     this.log = opts.logger ?? pino({ base: { component: "intake-broker" } });
+    this.metrics = new BrokerMetrics({ pendingLogins: () => this.auth.pending, processMetrics: opts.processMetrics });
     this.store = new BrokerStore({
       acl: opts.aclFile,
       roster: opts.rosterFile,
@@ -155,6 +162,7 @@ export class TokenBroker {
       callerTokens: opts.credentials?.callerTokensFile,
       log: this.log,
       watchIntervalMs: opts.watchIntervalMs,
+      onReload: (source, ok) => this.metrics.reloaded(source, ok),
     });
     this.auth = new Authenticator({ key: opts.key.publicKey as KeyObject, issuer: opts.issuer, audience: credentialAudience(opts.service) }, opts.authLimits);
   }
@@ -234,10 +242,27 @@ export class TokenBroker {
     for (const sign of batch) sign();
   }
 
-  /** Log fields for a user name: the name only when it is a known principal (a swapped password must not reach the log). */
-  private who(username: string): { user: string | null; knownUser: boolean } {
-    const known = !!this.store.robot(username) || this.store.delivery?.username === username;
-    return { user: known ? username : null, knownUser: known };
+  /**
+   * Log fields, and the metrics' customer label, for a user name: the name (with its customer or
+   * role) only when it is a known principal; a swapped password must reach neither the log nor a label.
+   */
+  private who(username: string): { fields: { user: string | null; knownUser: boolean; customer?: string; role?: "delivery" }; label: string } {
+    const robot = this.store.robot(username);
+    if (robot) return { fields: { user: username, knownUser: true, customer: robot.customer }, label: robot.customer };
+    if (this.store.delivery?.username === username) return { fields: { user: username, knownUser: true, role: "delivery" }, label: NO_CUSTOMER.delivery };
+    return { fields: { user: null, knownUser: false }, label: NO_CUSTOMER.unknown };
+  }
+
+  /** A token or credential given: one log line and one count. */
+  private logIssue(endpoint: Endpoint, customer: string, fields: object, msg: string): void {
+    this.log.info({ event: "issue", ...fields }, msg);
+    this.metrics.issued(customer, endpoint);
+  }
+
+  /** A denial: one log line and one count, with the same customer and reason code. */
+  private logDeny(endpoint: Endpoint, customer: string, code: DenyCode, fields: object, msg: string, level: "info" | "warn" = "warn"): void {
+    this.log[level]({ event: "deny", ...fields, code }, msg);
+    this.metrics.denied(customer, endpoint, code);
   }
 
   private async login(username: string, password: string, remote: string | undefined): Promise<LoginResult> {
@@ -256,21 +281,26 @@ export class TokenBroker {
     return { status: 401, body: { errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }, headers: { "www-authenticate": `Basic realm="${this.opts.service}"` } };
   }
 
-  /** One token request: credentials (or none) and the requested scopes. */
+  /**
+   * One token request: credentials (or none) and the requested scopes. Each decision is logged
+   * once (`issue` or `deny`) and counted once. A request that asked for scopes and was granted none
+   * of them is a denial (`nothing_allowed`), though the answer is an empty token as Distribution expects.
+   */
   async tokenFor(credentials: { username: string; password: string } | undefined, service: string | undefined, scopes: string[], remote?: string): Promise<Answer> {
     if (service !== undefined && service !== this.opts.service) {
-      this.log.warn({ event: "deny", reason: "unknown service", remote }, "token denied");
+      this.logDeny("token", NO_CUSTOMER.unknown, "unknown_service", { reason: "unknown service", remote }, "token denied");
       return { status: 400, body: { errors: [{ code: "UNSUPPORTED", message: `this broker serves ${this.opts.service}` }] } };
     }
     if (scopes.length > LIMITS.scopes) return { status: 400, body: { errors: [{ code: "BAD_REQUEST", message: `at most ${LIMITS.scopes} scopes per request` }] } };
     const requested = scopes.map(parseScope).filter((s): s is Access => s !== undefined);
     if (!credentials) {
-      this.log.info({ event: "issue", user: null, requested: scopes, granted: [], remote }, "anonymous: empty token");
+      this.logIssue("token", NO_CUSTOMER.anonymous, { user: null, requested: scopes, granted: [], remote }, "anonymous: empty token");
       return this.issued("", []);
     }
     const { username, password } = credentials;
     if (username.length > LIMITS.username || password.length > LIMITS.password) {
-      this.log.warn({ event: "deny", user: null, knownUser: false, reason: "credentials too long", remote }, "authentication failed");
+      this.metrics.authFailed("credentials_too_long");
+      this.logDeny("token", NO_CUSTOMER.unknown, "credentials_too_long", { user: null, knownUser: false, reason: "credentials too long", remote }, "authentication failed");
       return this.unauthorized();
     }
     const auth = await this.login(username, password, remote);
@@ -278,8 +308,10 @@ export class TokenBroker {
     const robot = this.store.robot(username);
     const delivery = this.store.delivery?.username === username ? this.store.delivery : undefined;
     if (!auth.ok || (!robot && !delivery)) {
-      const reason = auth.ok ? "unknown user" : auth.reason;
-      this.log.warn({ event: "deny", ...this.who(username), reason, requested: scopes, remote }, "authentication failed");
+      const { reason, code } = auth.ok ? { reason: "unknown user", code: "unknown_user" as const } : auth;
+      const who = this.who(username);
+      this.metrics.authFailed(code);
+      this.logDeny("token", who.label, code, { ...who.fields, reason, requested: scopes, remote }, "authentication failed");
       if (!auth.ok && auth.throttled) {
         return { status: 429, body: { errors: [{ code: "TOOMANYREQUESTS", message: "too many failed logins: try again later" }] }, headers: { "retry-after": String(auth.retryAfterSeconds) } };
       }
@@ -288,22 +320,35 @@ export class TokenBroker {
     if (delivery) {
       const off = delivery.enabled ? undefined : "delivery robot disabled in the access list";
       const { granted, refused } = off ? { granted: [], refused: [] } : this.deliveryGrant(requested);
-      this.log.info(
-        { event: off || granted.length === 0 ? "deny" : "issue", user: username, role: "delivery", via: auth.via, requested: scopes, granted, refused, reason: off, remote },
-        off ? "access denied: empty token" : "delivery token issued",
-      );
+      const fields = { user: username, role: "delivery", via: auth.via, requested: scopes, granted, refused, remote };
+      if (off) this.logDeny("token", NO_CUSTOMER.delivery, "delivery_disabled", { ...fields, reason: off }, "access denied: empty token", "info");
+      else if (scopes.length > 0 && granted.length === 0) this.logDeny("token", NO_CUSTOMER.delivery, "nothing_allowed", { ...fields, reason: "no requested scope is allowed" }, "access denied: empty token", "info");
+      else this.logIssue("token", NO_CUSTOMER.delivery, fields, "delivery token issued");
       return this.issued(username, granted);
     }
-    const { granted, reason } = robotGrant(this.store.roster, robot!, requested, this.context());
-    this.log.info(
-      { event: reason ? "deny" : "issue", user: username, customer: robot!.customer, via: auth.via, requested: scopes, granted, reason, remote },
-      reason ? "access denied: empty token" : "token issued",
-    );
+    const { granted, reason, code } = robotGrant(this.store.roster, robot!, requested, this.context());
+    const customer = robot!.customer;
+    const fields = { user: username, customer, via: auth.via, requested: scopes, granted, remote };
+    if (code) this.logDeny("token", customer, code, { ...fields, reason }, "access denied: empty token", "info");
+    else if (scopes.length > 0 && granted.length === 0) {
+      const own = `${this.context().repoPrefix}/${customer}/*`;
+      this.logDeny("token", customer, "nothing_allowed", { ...fields, reason: `no requested scope is allowed (this robot's namespace: ${own})` }, "access denied: empty token", "info");
+    } else this.logIssue("token", customer, fields, "token issued");
     return this.issued(username, granted);
   }
 
-  /** Answer one request; nothing a client sends escapes this (a bad URL, header or body is a 400). */
+  /** Answer one request, and time it by route and status class; nothing a client sends escapes this (a bad URL, header or body is a 400). */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const at: { route: Route } = { route: "other" };
+    try {
+      await this.answer(req, res, at);
+    } finally {
+      this.metrics.observe(at.route, res.headersSent ? res.statusCode : 0, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async answer(req: IncomingMessage, res: ServerResponse, at: { route: Route }): Promise<void> {
     try {
       let url: URL;
       try {
@@ -311,9 +356,10 @@ export class TokenBroker {
       } catch {
         throw new BadRequest(400, "malformed request target");
       }
-      if (url.pathname === "/healthz") return reply(res, 200, { ok: true });
-      if (url.pathname === "/registry/credentials") return await this.credentials(req, url, (status, body, headers) => reply(res, status, body, headers));
-      if (url.pathname !== "/token" && url.pathname !== "/auth/token") return reply(res, 404, { errors: [{ code: "NOT_FOUND", message: "no such endpoint" }] });
+      at.route = routeOf(url.pathname);
+      if (at.route === "healthz") return reply(res, 200, { ok: true });
+      if (at.route === "credentials") return await this.credentials(req, url, (status, body, headers) => reply(res, status, body, headers));
+      if (at.route !== "token") return reply(res, 404, { errors: [{ code: "NOT_FOUND", message: "no such endpoint" }] });
       let credentials: { username: string; password: string } | undefined;
       let service = url.searchParams.get("service") ?? undefined;
       let scopes = url.searchParams.getAll("scope").flatMap((s) => s.split(" ")).filter(Boolean);
@@ -347,7 +393,8 @@ export class TokenBroker {
     const caller = bearer ? createHash("sha256").update(bearer).digest("hex") : undefined;
     const remote = req.socket.remoteAddress;
     if (!caller || !this.store.callerTokenAccepted(caller)) {
-      this.log.warn({ event: "deny", endpoint: "credentials", reason: "caller not authenticated", remote }, "credentials denied");
+      this.metrics.authFailed("caller_not_authenticated");
+      this.logDeny("credentials", NO_CUSTOMER.unknown, "caller_not_authenticated", { endpoint: "credentials", reason: "caller not authenticated", remote }, "credentials denied");
       return send(401, { errors: [{ code: "UNAUTHORIZED", message: "a bearer token the broker accepts is required" }] }, { "www-authenticate": 'Bearer realm="registry-intake"' });
     }
     const customer = url.searchParams.get("customer") ?? "";
@@ -358,18 +405,20 @@ export class TokenBroker {
     const who = { caller: caller.slice(0, 12), customer, kind, remote };
     // The same decision as every other path, worded for a caller who does not see the broker's files.
     const decision = checkAccess(this.store.roster, customer, kind as RegistryKind, this.context("the roster"));
+    // The label is a roster id or _unknown: never a name the caller made up.
+    const label = decision.allowed || decision.code !== "no_customer" ? customer : NO_CUSTOMER.unknown;
     if (!decision.allowed) {
-      this.log.warn({ event: "deny", endpoint: "credentials", ...who, reason: decision.reason }, "credential denied");
+      this.logDeny("credentials", label, decision.code, { endpoint: "credentials", ...who, reason: decision.reason }, "credential denied");
       return send(403, { errors: [{ code: "DENIED", message: decision.reason }] });
     }
     try {
       const cred = await c.mint(customer, kind as RegistryKind);
-      this.log.info({ event: "issue", endpoint: "credentials", ...who, expiresAt: cred.expiresAt?.toISOString() ?? null, longLived: cred.longLived ?? false }, "credential minted");
+      this.logIssue("credentials", label, { endpoint: "credentials", ...who, expiresAt: cred.expiresAt?.toISOString() ?? null, longLived: cred.longLived ?? false }, "credential minted");
       send(200, { registry: cred.registry, namespace: cred.namespace, username: cred.username, password: cred.password, expiresAt: cred.expiresAt?.toISOString() ?? null, ...(cred.longLived ? { longLived: true } : {}) });
     } catch (e) {
       const denied = e instanceof AccessDenied;
       const ref = randomUUID().slice(0, 8);
-      this.log.warn({ event: "deny", endpoint: "credentials", ...who, ref, reason: (e as Error).message }, denied ? "credential denied" : "credential failed");
+      this.logDeny("credentials", label, denied ? "mint_denied" : "mint_failed", { endpoint: "credentials", ...who, ref, reason: (e as Error).message }, denied ? "credential denied" : "credential failed");
       // The caller learns that minting failed and a reference; the details stay in the log.
       send(denied ? 403 : 502, { errors: [{ code: denied ? "DENIED" : "UPSTREAM", message: denied ? "denied by the stack's settings (see the broker log)" : "minting failed upstream", ref }] });
     }
@@ -391,6 +440,10 @@ export class TokenBroker {
     const refuse = (_req: IncomingMessage, socket: import("node:stream").Duplex) => socket.end("HTTP/1.1 405 Method Not Allowed\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
     server.on("connect", refuse);
     server.on("upgrade", refuse);
+    server.on("connection", (socket) => {
+      this.metrics.connectionOpened();
+      socket.once("close", () => this.metrics.connectionClosed());
+    });
     server.on("clientError", (_e, socket) => {
       if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
       else socket.destroy();
@@ -403,11 +456,20 @@ export class TokenBroker {
     });
   }
 
-  close(): Promise<void> {
+  /**
+   * Serve GET /metrics (Prometheus text) on a listener of its own, never on the token listener:
+   * that one is public, and the labels name the customers. Resolves to the bound port.
+   */
+  listenMetrics(host: string, port: number): Promise<number> {
+    return this.metrics.listen(host, port);
+  }
+
+  async close(): Promise<void> {
     this.store.stopWatching();
     const server = this.server;
-    if (!server) return Promise.resolve();
-    return new Promise((resolve) => {
+    await this.metrics.close();
+    if (!server) return;
+    await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
     });

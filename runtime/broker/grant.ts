@@ -1,5 +1,5 @@
 import type { Roster } from "../../customers/roster";
-import { checkAccess, type AccessContext } from "../../core/access";
+import { checkAccess, type AccessContext, type AccessDenialCode } from "../../core/access";
 import { robotActions, ROBOT_ACTIONS, type AclEntry } from "../../core/acl";
 import { grant, type Access } from "./scope";
 
@@ -9,6 +9,9 @@ export interface GrantContext extends AccessContext {
   repoPrefix: string;
 }
 
+/** Why a robot's grant is empty before its scopes are looked at: its entry, or checkAccess's word. */
+export type RobotDenialCode = "robot_disabled" | "path_outside_namespace" | AccessDenialCode;
+
 /**
  * A customer robot's grant: nothing when the robot is disabled, claims a path outside its own
  * namespace, or its customer may not have distribution now (`checkAccess`, the decision every
@@ -16,14 +19,14 @@ export interface GrantContext extends AccessContext {
  * list's actions and the roster's `distribution.access` (a customer moved to `pull` loses push
  * at the next token, before any `pulumi up`).
  */
-export function robotGrant(roster: Roster, entry: AclEntry, requested: Access[], ctx: GrantContext): { granted: Access[]; reason?: string } {
-  if (!entry.enabled) return { granted: [], reason: "robot disabled in the access list" };
+export function robotGrant(roster: Roster, entry: AclEntry, requested: Access[], ctx: GrantContext): { granted: Access[]; reason?: string; code?: RobotDenialCode } {
+  if (!entry.enabled) return { granted: [], reason: "robot disabled in the access list", code: "robot_disabled" };
   // Never trust a path the access list claims: a robot reaches its own customer's namespace only.
   const own = `${ctx.repoPrefix}/${entry.customer}/*`;
   const foreign = entry.paths.filter((p) => p !== own);
-  if (foreign.length) return { granted: [], reason: `access-list paths ${foreign.join(", ")} are outside customer ${entry.customer}'s namespace ${own}` };
+  if (foreign.length) return { granted: [], reason: `access-list paths ${foreign.join(", ")} are outside customer ${entry.customer}'s namespace ${own}`, code: "path_outside_namespace" };
   const d = checkAccess(roster, entry.customer, "distribution", ctx);
-  if (!d.allowed) return { granted: [], reason: d.reason };
+  if (!d.allowed) return { granted: [], reason: d.reason, code: d.code };
   const allowed = robotActions(d.customer.distribution?.access ?? "push");
   return { granted: grant({ ...entry, actions: entry.actions.filter((a) => allowed.includes(a)) }, requested) };
 }

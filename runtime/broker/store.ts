@@ -7,6 +7,7 @@ import { customerById } from "../../core/access";
 import { aclSchema, type Acl, type AclDelivery, type AclEntry } from "../../core/acl";
 import { InvalidInput } from "../../core/errors";
 import { parseJsonFile } from "../../core/json";
+import type { ReloadSource } from "./metrics";
 
 /** A bad access-list file: names the file and the problem, never its contents. */
 export class AclFileError extends InvalidInput {}
@@ -121,6 +122,8 @@ export interface StoreOptions {
   log: Logger;
   /** Poll interval of the file watchers. */
   watchIntervalMs?: number;
+  /** Told of every reload after start-up, and whether it took (the broker's metrics). */
+  onReload?: (source: ReloadSource, ok: boolean) => void;
 }
 
 /**
@@ -198,25 +201,27 @@ export class BrokerStore {
   }
 
   /** Re-read one source; on failure log it and keep that source's last good copy. */
-  private attempt(source: string, load: () => void): boolean {
+  private attempt(kind: ReloadSource, source: string, load: () => void): boolean {
     try {
       load();
       this.o.log.info({ event: "reload", source, robots: this.robots.size, customers: this.rosterValue.customers.length }, `${source} reloaded`);
+      this.o.onReload?.(kind, true);
       return true;
     } catch (e) {
       this.o.log.error({ event: "reload-failed", source, error: (e as Error).message }, `kept the last good ${source}`);
+      this.o.onReload?.(kind, false);
       return false;
     }
   }
 
   reloadRoster(): boolean {
-    return this.attempt("roster", () => {
+    return this.attempt("roster", "roster", () => {
       this.setRoster(loadRoster(this.o.roster, this.o.rosterOptions));
     });
   }
 
   reloadPart(file: string): boolean {
-    return this.attempt(`access-list part ${path.basename(file)}`, () => {
+    return this.attempt("access_list", `access-list part ${path.basename(file)}`, () => {
       this.parts.set(file, this.checkedPart(file));
       this.merge(false);
     });
@@ -225,14 +230,14 @@ export class BrokerStore {
   reloadCallerTokens(): boolean {
     if (!this.o.callerTokens) return true;
     const file = this.o.callerTokens;
-    return this.attempt("caller tokens", () => {
+    return this.attempt("caller_tokens", "caller tokens", () => {
       this.tokens = readCallerTokens(file);
     });
   }
 
   /** A folder's parts added or removed: load the new, drop the gone, and watch accordingly. */
   rescanFolder(): boolean {
-    return this.attempt("access-list folder", () => {
+    return this.attempt("access_list", "access-list folder", () => {
       const now = new Set(aclParts(this.o.acl));
       let changed = false;
       for (const f of [...this.parts.keys()]) {
@@ -251,6 +256,7 @@ export class BrokerStore {
         } catch (e) {
           // A new part that is not yet whole: watched, and loaded when it is.
           this.o.log.error({ event: "reload-failed", source: `access-list part ${path.basename(f)}`, error: (e as Error).message }, "new part not loaded yet");
+          this.o.onReload?.("access_list", false);
         }
       }
       if (changed) this.merge(false);

@@ -21,6 +21,8 @@ import { copyArgs, copyImage } from "../../runtime/delivery/copy";
 import { parseReference } from "../../core/reference";
 import { tempDir } from "../tmp";
 import { renderVerifyText, verify, type VerifyReport } from "../../runtime/verify";
+import type { UsageReport } from "../../runtime/broker/usage";
+import { parseExposition, sampleSum, type Sample } from "../prom-text";
 
 const unavailable = e2eUnavailable();
 if (unavailable) console.log(`skipping the real-registry tests: ${unavailable}`);
@@ -45,6 +47,9 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
   const passwords: Record<string, string> = {};
   const logLines: string[] = [];
   let host: string;
+  let metricsUrl: string;
+  /** What the isolation matrix did: the metrics before it, where its log lines start, its refused attempts per robot. */
+  let matrix: { before: Sample[]; firstLine: number; attempts: Record<string, number> } | undefined;
 
   beforeAll(async () => {
     dir = tempDir("intake-e2e-");
@@ -77,6 +82,7 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
       logger: pino({ level: "info" }, { write: (s: string) => void logLines.push(s) }),
     });
     const brokerPort = await broker.listen("127.0.0.1", 0);
+    metricsUrl = `http://127.0.0.1:${await broker.listenMetrics("127.0.0.1", 0)}/metrics`;
     registry = await startRegistry(dir, { realm: `http://127.0.0.1:${brokerPort}/token`, service: SERVICE, issuer: ISSUER, rootcertbundle: pair.cert });
     host = `127.0.0.1:${registry.port}`;
     image = writeOciImage(path.join(dir, "image"), "v1");
@@ -106,11 +112,15 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
     }
   });
 
+  const scrape = async () => parseExposition(await (await fetch(metricsUrl)).text());
+
   it("isolation matrix: no customer pulls, pushes or lists another's paths", async () => {
     const ids = ["acme", "acme-eu", "wayne"];
+    matrix = { before: await scrape(), firstLine: logLines.length, attempts: {} };
     for (const a of ids) {
       for (const b of ["acme", "acme-eu"]) {
         if (a === b) continue;
+        matrix.attempts[a] = (matrix.attempts[a] ?? 0) + 3;
         const p = await push(a, passwords[a], `intake/${b}/app`);
         expect(p.ok, `${a} pushed to ${b}`).toBe(false);
         expect(p.stderr).toMatch(/unauthorized|denied|authentication required/i);
@@ -118,6 +128,56 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
         expect((await list(a, `intake/${b}/app`)).ok, `${a} listed ${b}`).toBe(false);
       }
     }
+  });
+
+  it("after the matrix: /metrics counts its denials per customer, and intake usage over the log reports the pushes and pulls made", async () => {
+    expect(matrix, "the isolation matrix ran first").toBeDefined();
+    const { before, firstLine, attempts } = matrix!;
+    const after = await scrape();
+    const during = logLines.slice(firstLine).map((l) => JSON.parse(l)).filter((l) => l.event === "issue" || l.event === "deny");
+    const delta = (name: string, labels: Record<string, string>) => sampleSum(after, name, labels) - sampleSum(before, name, labels);
+    for (const [id, n] of Object.entries(attempts)) {
+      // Every refused attempt asked for a token at least once, and got nothing: a denial of this customer's, none issued.
+      const denied = delta("intake_broker_tokens_denied_total", { customer: id, reason: "nothing_allowed" });
+      expect(denied, id).toBeGreaterThanOrEqual(n);
+      expect(denied, id).toBe(during.filter((l) => l.event === "deny" && l.customer === id && l.code === "nothing_allowed").length);
+      expect(delta("intake_broker_tokens_denied_total", { customer: id }), id).toBe(denied);
+      expect(delta("intake_broker_tokens_issued_total", { customer: id }), id).toBe(0);
+    }
+    expect(attempts).toEqual({ acme: 3, "acme-eu": 3, wayne: 6 });
+    // The registry's own requests as counted: one latency observation per answer.
+    expect(delta("intake_broker_request_duration_seconds_count", { route: "token" })).toBe(during.length);
+
+    // intake usage over this broker's log so far: the same counts per customer as /metrics, and the repositories used.
+    const logFile = path.join(dir, "broker.log");
+    writeFileSync(logFile, logLines.join(""));
+    const out: string[] = [];
+    const err: string[] = [];
+    expect(await main(["usage", "--log", logFile, "--format", "json"], { out: (s) => out.push(s), err: (s) => err.push(s) })).toBe(0);
+    expect(err).toEqual([]);
+    const usage = JSON.parse(out.join("\n")) as UsageReport;
+    expect(usage.skipped.count).toBe(0);
+    for (const id of ["acme", "acme-eu", "wayne"]) {
+      const row = usage.customers.find((c) => c.customer === id)!;
+      expect(row.issued, id).toBe(sampleSum(after, "intake_broker_tokens_issued_total", { customer: id, endpoint: "token" }));
+      expect(row.denied, id).toBe(sampleSum(after, "intake_broker_tokens_denied_total", { customer: id }));
+      expect(row.denials.nothing_allowed, id).toBe(sampleSum(after, "intake_broker_tokens_denied_total", { customer: id, reason: "nothing_allowed" }));
+    }
+    // The first test pushed, pulled and listed its own repository; the matrix used no other's.
+    for (const id of ["acme", "acme-eu"]) {
+      const row = usage.customers.find((c) => c.customer === id)!;
+      expect(Object.keys(row.pushed), id).toEqual([`intake/${id}/app`]);
+      expect(Object.keys(row.pulled), id).toEqual([`intake/${id}/app`]);
+      expect(row.pushed[`intake/${id}/app`]).toBeGreaterThanOrEqual(1);
+      expect(row.pulled[`intake/${id}/app`]).toBeGreaterThanOrEqual(2); // skopeo inspect, then list-tags
+    }
+    // wayne has only tried its neighbours' paths so far: every request it made was refused, nothing was granted.
+    const wayne = usage.customers.find((c) => c.customer === "wayne")!;
+    expect(wayne).toMatchObject({ issued: 0, pushed: {}, pulled: {}, denials: { nothing_allowed: wayne.denied } });
+    expect(wayne.denied).toBeGreaterThanOrEqual(attempts.wayne);
+    const text: string[] = [];
+    expect(await main(["usage", "--log", logFile, "--customer", "acme,acme-eu,wayne"], { out: (s) => text.push(s), err: (s) => err.push(s) })).toBe(0);
+    expect(text.join("\n")).toMatch(/^acme {6}pushed {6}intake\/acme\/app \d+\n {10}pulled {6}intake\/acme\/app \d+$/m);
   });
 
   it("a pull-only robot pulls its own path but cannot push to it", async () => {

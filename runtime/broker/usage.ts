@@ -1,0 +1,234 @@
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import type { Readable } from "node:stream";
+import { InvalidInput } from "../../core/errors";
+import { NO_CUSTOMER } from "./principal";
+
+/** A log that cannot be read: names the file and why. */
+export class UsageLogError extends InvalidInput {}
+
+/** One customer's (or one of NO_CUSTOMER's) use of the broker. */
+export interface CustomerUsage {
+  customer: string;
+  /** Tokens issued by /token (an empty token for a login that asked no scope included). */
+  issued: number;
+  /** Token and credential requests denied, and their count per reason code. */
+  denied: number;
+  denials: Record<string, number>;
+  /** Repositories of granted scopes with push, and the number of tokens granting it. */
+  pushed: Record<string, number>;
+  /** Repositories of granted scopes with pull and no push (a push token holds pull too). */
+  pulled: Record<string, number>;
+  /** Credentials minted by /registry/credentials, per registry kind. */
+  credentials: Record<string, number>;
+}
+
+export interface UsageReport {
+  log: string;
+  /** ISO time: entries before it were left out. */
+  since?: string;
+  /** Lines read, issue/deny entries counted, and lines that were no broker log entry (skipped, first by number). */
+  lines: number;
+  entries: number;
+  skipped: { count: number; firstLine?: number };
+  /** ISO times of the first and last entry counted. */
+  from?: string;
+  to?: string;
+  /** Customers by id, then the NO_CUSTOMER rows. */
+  customers: CustomerUsage[];
+}
+
+export interface UsageOptions {
+  /** Leave out entries before this time. */
+  since?: Date;
+  /** Only these customers (a row each, even with nothing to show). */
+  customers?: readonly string[];
+}
+
+interface Granted {
+  name: string;
+  actions: string[];
+}
+
+/** The fields of an issue or deny line that usage reads; undefined for a line that is not one, "bad" for one that is broken. */
+function entryOf(line: string): { time: number; event: "issue" | "deny"; customer: string; code?: string; granted: Granted[]; credentialKind?: string } | undefined | "bad" {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(line);
+  } catch {
+    return "bad";
+  }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return "bad";
+  const e = doc as Record<string, unknown>;
+  // Other broker lines (reloads, errors) are not token decisions.
+  if (e.event !== "issue" && e.event !== "deny") return undefined;
+  const time = typeof e.time === "number" ? e.time : typeof e.time === "string" ? Date.parse(e.time) : NaN;
+  if (!Number.isFinite(time)) return "bad";
+  const granted = e.granted ?? [];
+  if (!Array.isArray(granted) || !granted.every((g) => typeof g?.name === "string" && Array.isArray(g.actions) && g.actions.every((a: unknown) => typeof a === "string"))) return "bad";
+  const credentials = e.endpoint === "credentials";
+  const code = typeof e.code === "string" ? e.code : typeof e.reason === "string" ? e.reason : undefined;
+  // The customer as the broker's metrics label it: a roster id, else who the request was.
+  const customer =
+    typeof e.customer === "string" && e.customer && code !== "no_customer"
+      ? e.customer
+      : e.role === "delivery"
+        ? NO_CUSTOMER.delivery
+        : e.event === "issue" && e.user === null && !credentials
+          ? NO_CUSTOMER.anonymous
+          : NO_CUSTOMER.unknown;
+  return { time, event: e.event, customer, code, granted: granted as Granted[], credentialKind: credentials && typeof e.kind === "string" ? e.kind : credentials ? "unknown" : undefined };
+}
+
+const bump = (m: Record<string, number>, k: string) => void (m[k] = (m[k] ?? 0) + 1);
+
+/** Lines of a file (or standard input for "-"), read as a stream: a log of any size. */
+async function linesOf(file: string): Promise<Readable> {
+  if (file === "-") return process.stdin;
+  try {
+    const st = await stat(file);
+    if (st.isDirectory()) throw new UsageLogError(`--log ${file}: is a folder; name the broker's log file (its JSON lines, e.g. kubectl logs deploy/<broker> > broker.log)`);
+  } catch (e) {
+    if (e instanceof UsageLogError) throw e;
+    throw new UsageLogError(`--log ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); name the broker's log file`);
+  }
+  return createReadStream(file);
+}
+
+/**
+ * Per customer: tokens issued, repositories pushed and pulled (from the granted scopes),
+ * denials by reason code, credentials minted; from the broker's JSON log (pino lines), streamed.
+ * A line that is not a broker log entry (not JSON, an issue/deny entry without a time or with
+ * broken grants: a truncated last line, another program's output mixed in by `kubectl logs`) is
+ * skipped and counted, and the report names the first; other broker lines (reloads) are ignored.
+ */
+export async function brokerUsage(file: string, opts: UsageOptions = {}): Promise<UsageReport> {
+  const since = opts.since?.getTime();
+  const only = opts.customers ? new Set(opts.customers) : undefined;
+  const rows = new Map<string, CustomerUsage>();
+  const row = (customer: string) => {
+    let r = rows.get(customer);
+    if (!r) rows.set(customer, (r = { customer, issued: 0, denied: 0, denials: {}, pushed: {}, pulled: {}, credentials: {} }));
+    return r;
+  };
+  for (const c of opts.customers ?? []) row(c);
+  const report: UsageReport = { log: file, ...(opts.since ? { since: opts.since.toISOString() } : {}), lines: 0, entries: 0, skipped: { count: 0 }, customers: [] };
+  let from = Infinity;
+  let to = -Infinity;
+  const input = await linesOf(file);
+  const rl = createInterface({ input, crlfDelay: Infinity });
+  try {
+    for await (const line of rl) {
+      report.lines++;
+      if (!line.trim()) continue;
+      const e = entryOf(line);
+      if (e === undefined) continue;
+      if (e === "bad") {
+        report.skipped.count++;
+        report.skipped.firstLine ??= report.lines;
+        continue;
+      }
+      if ((since !== undefined && e.time < since) || (only && !only.has(e.customer))) continue;
+      report.entries++;
+      from = Math.min(from, e.time);
+      to = Math.max(to, e.time);
+      const r = row(e.customer);
+      if (e.event === "deny") {
+        r.denied++;
+        bump(r.denials, e.code ?? "unspecified");
+      } else if (e.credentialKind) bump(r.credentials, e.credentialKind);
+      else {
+        r.issued++;
+        for (const g of e.granted) {
+          if (g.actions.includes("push")) bump(r.pushed, g.name);
+          else if (g.actions.includes("pull")) bump(r.pulled, g.name);
+        }
+      }
+    }
+  } catch (e) {
+    throw new UsageLogError(`--log ${file}: reading it failed at line ${report.lines + 1} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  } finally {
+    rl.close();
+    if (input !== process.stdin) input.destroy();
+  }
+  if (report.entries) {
+    report.from = new Date(from).toISOString();
+    report.to = new Date(to).toISOString();
+  }
+  const marker = (c: string) => c.startsWith("_");
+  report.customers = [...rows.values()].sort((a, b) => Number(marker(a.customer)) - Number(marker(b.customer)) || (a.customer < b.customer ? -1 : 1));
+  return report;
+}
+
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+
+/** `a 3, b 1`, most first. */
+function counts(m: Record<string, number>, max = Infinity, quote = (s: string) => s): string {
+  const all = Object.entries(m).sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1));
+  const shown = all.slice(0, max).map(([k, n]) => `${quote(k)} ${n}`);
+  return all.length > max ? `${shown.join(", ")}, +${all.length - max} more` : shown.join(", ");
+}
+
+function skippedNote(r: UsageReport): string | undefined {
+  const s = r.skipped;
+  return s.count ? `skipped ${plural(s.count, "line")} that ${s.count === 1 ? "is" : "are"} not a broker log entry (first: line ${s.firstLine})` : undefined;
+}
+
+function heading(r: UsageReport): string {
+  const span = r.entries ? ` from ${r.from} to ${r.to}` : "";
+  return `${plural(r.entries, "token decision")} in ${plural(r.lines, "line")} of ${r.log}${span}${r.since ? ` (since ${r.since})` : ""}`;
+}
+
+/** The terminal report: a table of issued and denied per customer, then each customer's repositories. */
+export function renderUsageText(r: UsageReport): string {
+  const out = [heading(r)];
+  const rows = r.customers;
+  if (rows.length) {
+    const w = Math.max(8, ...rows.map((c) => c.customer.length));
+    out.push("");
+    out.push(`${"customer".padEnd(w)}  issued  denied  denials by reason`);
+    for (const c of rows) out.push(`${c.customer.padEnd(w)}  ${String(c.issued).padStart(6)}  ${String(c.denied).padStart(6)}  ${counts(c.denials) || "-"}`);
+    const withRepos = rows.filter((c) => Object.keys(c.pushed).length || Object.keys(c.pulled).length || Object.keys(c.credentials).length);
+    if (withRepos.length) {
+      out.push("");
+      out.push("Repositories of the granted scopes (tokens granting each), and credentials minted by /registry/credentials:");
+      for (const c of withRepos) {
+        const parts = (
+          [
+            ["pushed", c.pushed, 5],
+            ["pulled", c.pulled, 5],
+            ["credentials", c.credentials, Infinity],
+          ] as const
+        )
+          .filter(([, m]) => Object.keys(m).length)
+          .map(([label, m, max]) => `${label.padEnd(11)} ${counts(m, max)}`);
+        parts.forEach((p, i) => out.push(`${(i === 0 ? c.customer : "").padEnd(w)}  ${p}`));
+      }
+    }
+  }
+  const note = skippedNote(r);
+  if (note) out.push("", note);
+  return out.join("\n");
+}
+
+function md(s: string): string {
+  return s.replace(/\|/g, "\\|");
+}
+
+/** A summary fit for a ticket or a pull-request comment. */
+export function renderUsageMarkdown(r: UsageReport): string {
+  const code = (s: string) => `\`${s}\``;
+  const out = [`### Broker usage: ${code(r.log)}`, "", `${heading(r).replace(` of ${r.log}`, "")}.`];
+  const note = skippedNote(r);
+  if (note) out.push("", `> ${note[0].toUpperCase()}${note.slice(1)}.`);
+  if (r.customers.length) {
+    const minted = r.customers.some((c) => Object.keys(c.credentials).length);
+    out.push("", `| customer | issued | denied | denials by reason | pushed | pulled |${minted ? " credentials minted |" : ""}`, `| --- | ---: | ---: | --- | --- | --- |${minted ? " --- |" : ""}`);
+    for (const c of r.customers) {
+      const cells = [code(c.customer), c.issued, c.denied, md(counts(c.denials)) || "-", counts(c.pushed, 10, code) || "-", counts(c.pulled, 10, code) || "-", ...(minted ? [counts(c.credentials) || "-"] : [])];
+      out.push(`| ${cells.join(" | ")} |`);
+    }
+  }
+  return out.join("\n") + "\n";
+}

@@ -1,0 +1,194 @@
+// `intake usage` over a log the broker itself wrote: per customer, tokens issued, repositories
+// pushed and pulled, denials by reason; --since, --customer, the three formats, and bad input.
+import { createHash, generateKeyPairSync } from "node:crypto";
+import { appendFileSync, createWriteStream, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import bcryptjs from "bcryptjs";
+import pino from "pino";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { stringify } from "yaml";
+import { main } from "../cli/main";
+import { TokenBroker } from "../runtime/broker/broker";
+import type { UsageReport } from "../runtime/broker/usage";
+import { tempDir } from "./tmp";
+
+async function run(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s) });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+const PW = { acme: "acme-pw", globex: "globex-pw", delivery: "delivery-pw" };
+
+describe("intake usage", () => {
+  let dir: string;
+  let log: string;
+
+  /** A day of requests on 2026-11-21 and one on 2026-11-22, as the broker logs them; then lines that are no broker entry. */
+  beforeAll(async () => {
+    dir = tempDir("usage-");
+    const robot = (id: string) => ({ customer: id, username: `intake-robot-${id}`, passwordHash: bcryptjs.hashSync(PW[id as "acme"], 4), paths: [`intake/${id}/*`], actions: ["pull", "push"], enabled: true });
+    writeFileSync(
+      path.join(dir, "acl.json"),
+      JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries: [robot("acme"), robot("globex")], delivery: { username: "intake-delivery", passwordHash: bcryptjs.hashSync(PW.delivery, 4), enabled: true } }),
+    );
+    writeFileSync(
+      path.join(dir, "roster.yaml"),
+      stringify({
+        customers: [
+          { id: "acme", name: "Acme", tier: "enterprise", license: { expires: "2099-12-31" } },
+          { id: "globex", name: "Globex", tier: "enterprise", status: "suspended", license: { expires: "2099-12-31" } },
+        ],
+      }),
+    );
+    log = path.join(dir, "broker.log");
+    writeFileSync(path.join(dir, "callers"), createHash("sha256").update("caller-token").digest("hex") + "\n");
+    const lines: string[] = [];
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      vi.setSystemTime(new Date("2026-11-21T10:00:00Z"));
+      const broker = new TokenBroker({
+        aclFile: path.join(dir, "acl.json"),
+        rosterFile: path.join(dir, "roster.yaml"),
+        key: { alg: "ES256", privateKey, publicKey, x5c: [] },
+        service: "svc",
+        issuer: "iss",
+        logger: pino({}, { write: (s: string) => void lines.push(s.trimEnd()) }),
+        credentials: {
+          callerTokensFile: path.join(dir, "callers"),
+          mint: async (customer, kind) => ({ kind, registry: "r.example.com", namespace: `r.example.com/${customer}/`, username: "u", password: "minted-secret", expiresAt: new Date(Date.now() + 3600_000), scope: {} }),
+        },
+      });
+      const ask = (user: string, pw: string, ...scopes: string[]) => broker.tokenFor({ username: user, password: pw }, "svc", scopes, "10.0.0.1");
+      await ask("intake-robot-acme", PW.acme, "repository:intake/acme/app:pull,push");
+      await ask("intake-robot-acme", PW.acme, "repository:intake/acme/base:pull");
+      await ask("intake-robot-acme", "not-the-password", "repository:intake/acme/app:pull");
+      vi.setSystemTime(new Date("2026-11-22T10:00:00Z"));
+      await ask("intake-robot-acme", PW.acme, "repository:intake/acme/app:pull");
+      await ask("intake-robot-acme", PW.acme, "repository:intake/globex/app:pull");
+      await ask("intake-robot-globex", PW.globex, "repository:intake/globex/app:pull");
+      await ask("mallory", "mallory-pw", "repository:intake/acme/app:pull");
+      await ask("intake-delivery", PW.delivery, "repository:intake/acme/app:pull,push", "repository:intake/globex/app:pull,push");
+      await broker.tokenFor(undefined, "svc", ["repository:intake/acme/app:pull"]);
+      // GET /registry/credentials: one minted for acme, one asked for a customer the roster does not have.
+      const base = `http://127.0.0.1:${await broker.listen("127.0.0.1", 0)}/registry/credentials`;
+      const headers = { authorization: "Bearer caller-token" };
+      expect((await fetch(`${base}?customer=acme&kind=ecr`, { headers })).status).toBe(200);
+      expect((await fetch(`${base}?customer=nobody-at-all&kind=ecr`, { headers })).status).toBe(403);
+      await broker.close();
+    } finally {
+      vi.useRealTimers();
+    }
+    // What `kubectl logs` mixes in (the broker's start-up line on stderr), a reload (ignored), and a line cut short.
+    const reload = JSON.stringify({ level: 30, time: Date.parse("2026-11-22T10:00:01Z"), event: "reload", source: "roster", msg: "roster reloaded" });
+    writeFileSync(log, ["intake broker: listening on http://0.0.0.0:5001/token (service svc)", ...lines, reload, "", lines[0].slice(0, 40)].join("\n") + "\n");
+  });
+
+  it("text: per customer, tokens issued and denied with reasons, then the repositories of the granted scopes", async () => {
+    const r = await run(["usage", "--log", log]);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(
+      [
+        `11 token decisions in 16 lines of ${log} from 2026-11-21T10:00:00.000Z to 2026-11-22T10:00:00.000Z`,
+        "",
+        "customer    issued  denied  denials by reason",
+        "acme             3       2  nothing_allowed 1, wrong_password 1",
+        "globex           0       1  suspended 1",
+        "_anonymous       1       0  -",
+        "_delivery        1       0  -",
+        "_unknown         0       2  no_customer 1, unknown_user 1",
+        "",
+        "Repositories of the granted scopes (tokens granting each), and credentials minted by /registry/credentials:",
+        "acme        pushed      intake/acme/app 1",
+        "            pulled      intake/acme/app 1, intake/acme/base 1",
+        "            credentials ecr 1",
+        "_delivery   pushed      intake/acme/app 1",
+        "",
+        "skipped 2 lines that are not a broker log entry (first: line 1)",
+      ].join("\n"),
+    );
+    // The made-up user name and the passwords tried are nowhere in the report.
+    for (const s of ["mallory", "not-the-password", "nobody-at-all", "minted-secret", ...Object.values(PW)]) expect(r.out).not.toContain(s);
+  });
+
+  it("--since (a date, a time, a duration) and --customer narrow it; json is the whole report", async () => {
+    const json = async (...args: string[]) => {
+      const r = await run(["usage", "--log", log, "--format", "json", ...args]);
+      expect([r.code, r.err]).toEqual([0, ""]);
+      return JSON.parse(r.out) as UsageReport;
+    };
+    const all = await json();
+    expect(all).toMatchObject({ log, lines: 16, entries: 11, skipped: { count: 2, firstLine: 1 } });
+    expect(all.customers.find((c) => c.customer === "acme")).toEqual({
+      customer: "acme",
+      issued: 3,
+      denied: 2,
+      denials: { wrong_password: 1, nothing_allowed: 1 },
+      pushed: { "intake/acme/app": 1 },
+      pulled: { "intake/acme/base": 1, "intake/acme/app": 1 },
+      credentials: { ecr: 1 },
+    });
+    const day2 = await json("--since", "2026-11-22");
+    expect(day2).toMatchObject({ since: "2026-11-22T00:00:00.000Z", entries: 8, from: "2026-11-22T10:00:00.000Z" });
+    expect(day2.customers.find((c) => c.customer === "acme")).toMatchObject({ issued: 1, denied: 1, denials: { nothing_allowed: 1 }, pushed: {}, pulled: { "intake/acme/app": 1 } });
+    expect((await json("--since", "2026-11-22T10:00:00.001Z")).entries).toBe(0);
+    expect((await json("--since", "2026-11-22T11:00:00+02:00")).entries).toBe(8); // 09:00 UTC
+    // A duration counts back from now: this log is in the past.
+    expect((await json("--since", "24h")).entries).toBe(Date.now() - Date.parse("2026-11-22T10:00:00Z") < 86_400_000 ? 8 : 0);
+    const some = await json("--customer", "acme,nobody", "--customer", "_unknown");
+    expect(some.customers.map((c) => [c.customer, c.issued, c.denied])).toEqual([
+      ["acme", 3, 2],
+      ["nobody", 0, 0],
+      ["_unknown", 0, 2],
+    ]);
+    expect(some.entries).toBe(8);
+  });
+
+  it("markdown: a table a ticket can hold", async () => {
+    const r = await run(["usage", "--log", log, "--format", "markdown", "--customer", "acme,globex"]);
+    expect(r.code).toBe(0);
+    expect(r.out.split("\n")).toEqual([
+      `### Broker usage: \`${log}\``,
+      "",
+      "7 token decisions in 16 lines from 2026-11-21T10:00:00.000Z to 2026-11-22T10:00:00.000Z.",
+      "",
+      "> Skipped 2 lines that are not a broker log entry (first: line 1).",
+      "",
+      "| customer | issued | denied | denials by reason | pushed | pulled | credentials minted |",
+      "| --- | ---: | ---: | --- | --- | --- | --- |",
+      "| `acme` | 3 | 2 | nothing_allowed 1, wrong_password 1 | `intake/acme/app` 1 | `intake/acme/app` 1, `intake/acme/base` 1 | ecr 1 |",
+      "| `globex` | 0 | 1 | suspended 1 | - | - | - |",
+    ]);
+  });
+
+  it("a big log is read as a stream and counted exactly", async () => {
+    const big = path.join(dir, "big.log");
+    const entries = readFileSync(log, "utf8").split("\n").filter((l) => l.startsWith("{") && l.includes('"event":"issue"') && l.includes('"customer":"acme"') && !l.includes('"endpoint":"credentials"'));
+    expect(entries).toHaveLength(3);
+    const w = createWriteStream(big);
+    for (let i = 0; i < 20_000; i++) w.write(entries.join("\n") + "\n");
+    await new Promise((resolve) => w.end(resolve));
+    appendFileSync(big, "{not json\n");
+    const r = await run(["usage", "--log", big, "--format", "json"]);
+    const report = JSON.parse(r.out) as UsageReport;
+    expect(report).toMatchObject({ lines: 60_001, entries: 60_000, skipped: { count: 1, firstLine: 60_001 } });
+    expect(report.customers).toEqual([expect.objectContaining({ customer: "acme", issued: 60_000, pushed: { "intake/acme/app": 20_000 }, pulled: { "intake/acme/app": 20_000, "intake/acme/base": 20_000 } })]);
+  });
+
+  it.each([
+    ["a missing log", ["--log", "/nonexistent/broker.log"], "error: --log /nonexistent/broker.log: cannot read it (ENOENT); name the broker's log file"],
+    ["a folder for the log", ["--log", "/tmp"], "error: --log /tmp: is a folder; name the broker's log file (its JSON lines, e.g. kubectl logs deploy/<broker> > broker.log)"],
+    ["a --since that is no time", ["--log", "x.log", "--since", "yesterday"], /^error: --since yesterday: must be an ISO date or time \(2026-11-22, .*\) or a duration back from now \(90m, 24h, 7d\)$/],
+    ["a day that does not exist", ["--log", "x.log", "--since", "2026-02-30"], /^error: --since 2026-02-30: must be/],
+    ["an unknown --format", ["--log", "x.log", "--format", "csv"], "error: --format csv: must be text, json, markdown"],
+  ] as const)("%s: exit 2, one line that names the flag", async (_name, args, message) => {
+    const r = await run(["usage", ...args]);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe("");
+    if (typeof message === "string") expect(r.err).toBe(message);
+    else expect(r.err).toMatch(message);
+  });
+});
