@@ -1,8 +1,10 @@
-import { readdirSync, readFileSync, statSync, unwatchFile, watchFile } from "node:fs";
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import * as path from "node:path";
 import type { Logger } from "pino";
 import { issueMessage } from "../../customers/messages";
-import { loadRoster, type Roster, type RosterOptions } from "../../customers/roster";
+import { loadRoster, parseRoster, type Roster, type RosterOptions } from "../../customers/roster";
+import { mergeRosterParts, rosterPartFiles } from "../../customers/roster-parts";
 import { customerById } from "../../core/access";
 import { aclSchema, type Acl, type AclDelivery, type AclEntry } from "../../core/acl";
 import { InvalidInput } from "../../core/errors";
@@ -20,6 +22,11 @@ export function readAcl(file: string): Acl {
   } catch (e) {
     throw new AclFileError(`${file}: cannot read the access list (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+  return parseAcl(text, file);
+}
+
+/** Validate access-list text; `file` names it in messages. */
+export function parseAcl(text: string, file: string): Acl {
   const doc = parseJsonFile(file, text);
   // No reportInput: a plain password written where a hash belongs must not reach the log.
   const r = aclSchema.safeParse(doc);
@@ -113,6 +120,7 @@ export function readCallerTokens(file: string): Set<string> {
 export interface StoreOptions {
   /** An access-list file, or a folder of parts. */
   acl: string;
+  /** A roster file, or a folder of parts (a sharded stack's, one per shard). */
   roster: string;
   rosterOptions: RosterOptions;
   /** The broker's service and issuer: a part for another registry is refused. */
@@ -120,41 +128,185 @@ export interface StoreOptions {
   issuer: string;
   callerTokens?: string;
   log: Logger;
-  /** Poll interval of the file watchers. */
+  /** How often the sources are looked at for changes (ms, default 250). */
   watchIntervalMs?: number;
   /** Told of every reload after start-up, and whether it took (the broker's metrics). */
   onReload?: (source: ReloadSource, ok: boolean) => void;
 }
 
+/** What a file was when it was read: a change of any of these is a change of the file. */
+function signature(file: string): string {
+  try {
+    const st = statSync(file);
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return "missing";
+  }
+}
+
 /**
- * What the broker knows, each source kept on its own: the roster, every access-list part and the
- * caller tokens. A source that fails to load keeps its last good copy and is logged; it never
- * holds back a valid change of another (a suspension in the roster applies while an access-list
- * part is half written). Lookups are indexed, so a token request costs the same at any size.
+ * Kubernetes writes a mounted ConfigMap or Secret volume atomically: the files are links into a
+ * `..data` link that is swapped to a new folder on every change. One readlink of it tells whether
+ * anything in the folder changed, so a folder of 2,000 parts costs one call per look, not 2,000 stats.
+ */
+function atomicWriterStamp(dir: string): string | undefined {
+  try {
+    return readlinkSync(path.join(dir, "..data"));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A source read from a file or from a folder of parts: each part kept with the signature it had
+ * when read and the digest of its text, so a look reads only the parts whose file changed and
+ * parses only those whose text did (a Kubernetes volume swap gives every file a new inode), adds
+ * new parts and forgets those gone.
+ */
+class Parts<T> {
+  readonly folder: boolean;
+  readonly parts = new Map<string, T>();
+  private readonly seen = new Map<string, string>();
+  private readonly digests = new Map<string, string>();
+  private stamp?: string;
+  private listing?: string;
+
+  constructor(
+    readonly where: string,
+    private readonly list: (dir: string) => string[],
+    private readonly parse: (text: string, file: string) => T,
+    private readonly unreadable: (file: string, e: NodeJS.ErrnoException) => Error,
+  ) {
+    let folder = false;
+    try {
+      folder = statSync(where).isDirectory();
+    } catch {
+      // Not there: reading it says so in the source's own words.
+    }
+    this.folder = folder;
+  }
+
+  private files(): string[] {
+    return this.folder ? this.list(this.where) : [this.where];
+  }
+
+  /** Read one part: true when its text differs from what was parsed last (then parsed and kept). */
+  private read(file: string): boolean {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      throw this.unreadable(file, e as NodeJS.ErrnoException);
+    }
+    const digest = createHash("sha256").update(text).digest("hex");
+    if (this.digests.get(file) === digest && this.parts.has(file)) return false;
+    this.parts.set(file, this.parse(text, file));
+    this.digests.set(file, digest);
+    return true;
+  }
+
+  /** Read every part (start-up): any problem throws; a folder must hold at least one. */
+  loadAll(empty: string): void {
+    this.stamp = this.folder ? atomicWriterStamp(this.where) : undefined;
+    this.listing = this.folder ? signature(this.where) : undefined;
+    const files = this.files();
+    if (this.folder && !files.length) throw new AclFileError(`${this.where}: ${empty}`);
+    for (const f of files) {
+      this.seen.set(f, signature(f));
+      this.read(f);
+    }
+  }
+
+  /**
+   * Look for changes: the parts changed, added or gone since the last look, each re-read (a part
+   * that fails keeps its last good copy, and is tried again at the next look). Returns what changed
+   * and what failed; nothing is looked at in an atomic-writer folder whose `..data` did not move.
+   */
+  look(): { changed: string[]; failed: { file: string; error: Error }[] } {
+    const changed: string[] = [];
+    const failed: { file: string; error: Error }[] = [];
+    if (this.folder) {
+      const stamp = atomicWriterStamp(this.where);
+      const listing = signature(this.where);
+      // Unchanged `..data` and folder: nothing was written (a failed part is tried again regardless).
+      if (stamp !== undefined && stamp === this.stamp && listing === this.listing && ![...this.seen.values()].includes("failed")) return { changed, failed };
+      this.stamp = stamp;
+      this.listing = listing;
+    }
+    const now = new Set(this.files());
+    for (const f of [...this.parts.keys()]) {
+      if (now.has(f) || !this.folder) continue;
+      this.parts.delete(f);
+      this.seen.delete(f);
+      this.digests.delete(f);
+      changed.push(f);
+    }
+    for (const f of now) {
+      const sig = signature(f);
+      if (this.seen.get(f) === sig) continue;
+      try {
+        if (this.read(f)) changed.push(f);
+        this.seen.set(f, sig);
+      } catch (e) {
+        // Read again at the next look: a half-written part is whole by then.
+        this.seen.set(f, "failed");
+        failed.push({ file: f, error: e as Error });
+      }
+    }
+    return { changed, failed };
+  }
+
+  /** Forget what was seen: the next look re-reads every part (SIGHUP). */
+  forget(): void {
+    this.seen.clear();
+    this.digests.clear();
+    this.stamp = undefined;
+    this.listing = undefined;
+  }
+
+  sorted(): { file: string; value: T }[] {
+    return [...this.parts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([file, value]) => ({ file, value }));
+  }
+}
+
+/**
+ * What the broker knows, each source kept on its own: the roster (a file, or one part per shard),
+ * every access-list part and the caller tokens. A source that fails to load keeps its last good
+ * copy and is logged; it never holds back a valid change of another (a suspension in the roster
+ * applies while an access-list part is half written). Lookups are indexed, so a token request
+ * costs the same at any size. One timer looks at every source; a change re-reads only the parts
+ * that changed.
  */
 export class BrokerStore {
   private rosterValue!: Roster;
-  private readonly parts = new Map<string, Acl>();
+  private readonly rosterParts: Parts<Roster>;
+  private readonly aclParts: Parts<Acl>;
   private robots = new Map<string, AclEntry>();
   private deliveryEntry?: AclDelivery;
   private tokens: ReadonlySet<string> = new Set();
-  private readonly watched = new Set<string>();
-  private readonly folder: boolean;
+  private tokensSeen?: string;
+  private timer?: NodeJS.Timeout;
 
   constructor(private readonly o: StoreOptions) {
-    this.folder = isDir(o.acl);
+    isDir(o.acl); // a missing access list is named as such
+    this.aclParts = new Parts(o.acl, aclParts, (text, f) => this.checkedPart(text, f), (f, e) => new AclFileError(`${f}: cannot read the access list (${e.code ?? e.message})`));
+    this.rosterParts = new Parts(o.roster, rosterPartFiles, (text, f) => parseRoster(text, f, o.rosterOptions), (f) => {
+      try {
+        loadRoster(f, o.rosterOptions); // its own words for a file it cannot read
+      } catch (e) {
+        return e as Error;
+      }
+      return new Error(`${f}: cannot read the roster`);
+    });
     // Start-up is strict: a broker that starts on a bad file would serve nobody and say little.
-    if (this.folder) {
-      const files = aclParts(o.acl);
-      if (!files.length) throw new AclFileError(`${o.acl}: no access-list files (*.json) in this folder`);
-      for (const f of files) this.parts.set(f, this.checkedPart(f));
-      this.merge(true);
-    } else {
-      this.parts.set(o.acl, this.checkedPart(o.acl));
-      this.merge(true);
+    this.aclParts.loadAll("no access-list files (*.json) in this folder");
+    this.mergeAcl(true);
+    this.rosterParts.loadAll("no roster parts (*.yaml) in this folder: each shard stack writes its own");
+    this.mergeRoster(true);
+    if (o.callerTokens) {
+      this.tokensSeen = signature(o.callerTokens);
+      this.tokens = readCallerTokens(o.callerTokens);
     }
-    this.setRoster(loadRoster(o.roster, o.rosterOptions));
-    if (o.callerTokens) this.tokens = readCallerTokens(o.callerTokens);
     o.log.info({ event: "reload", source: "all", robots: this.robots.size, customers: this.rosterValue.customers.length }, "access list and roster loaded");
   }
 
@@ -179,127 +331,105 @@ export class BrokerStore {
     return this.robots.values().next().value?.passwordHash ?? this.deliveryEntry?.passwordHash;
   }
 
-  private checkedPart(file: string): Acl {
-    const acl = readAcl(file);
+  private checkedPart(text: string, file: string): Acl {
+    const acl = parseAcl(text, file);
     if (acl.service !== this.o.service || acl.issuer !== this.o.issuer) {
       throw new AclFileError(`${file}: access list is for service ${acl.service} / issuer ${acl.issuer}, the broker for ${this.o.service} / ${this.o.issuer}`);
     }
     return acl;
   }
 
-  private setRoster(r: Roster): void {
-    customerById(r, ""); // index it now, not on the first token request
-    this.rosterValue = r;
+  private mergeRoster(strict: boolean): void {
+    let roster: Roster;
+    if (!this.rosterParts.folder) roster = this.rosterParts.parts.get(this.o.roster)!;
+    else {
+      const merged = mergeRosterParts(this.o.roster, this.rosterParts.sorted().map(({ file, value }) => ({ file, roster: value })));
+      if (strict && merged.conflicts.length) throw new AclFileError(merged.conflicts[0]);
+      for (const c of merged.conflicts) this.o.log.error({ event: "reload-conflict", error: c }, "customers in conflict are refused until the parts agree");
+      roster = merged.roster;
+    }
+    customerById(roster, ""); // index it now, not on the first token request
+    this.rosterValue = roster;
   }
 
-  private merge(strict: boolean): void {
-    const parts = [...this.parts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([file, acl]) => ({ file, acl }));
+  private mergeAcl(strict: boolean): void {
+    const parts = this.aclParts.sorted().map(({ file, value }) => ({ file, acl: value }));
     const { acl, conflicts } = parts.length ? mergeAclParts(parts, strict) : { acl: { entries: [] as AclEntry[], delivery: undefined }, conflicts: [] };
     for (const c of conflicts) this.o.log.error({ event: "reload-conflict", error: c }, "robots in conflict are refused until the parts agree");
     this.robots = new Map(acl.entries.map((e) => [e.username, e]));
     this.deliveryEntry = acl.delivery;
   }
 
-  /** Re-read one source; on failure log it and keep that source's last good copy. */
-  private attempt(kind: ReloadSource, source: string, load: () => void): boolean {
-    try {
-      load();
-      this.o.log.info({ event: "reload", source, robots: this.robots.size, customers: this.rosterValue.customers.length }, `${source} reloaded`);
+  /** Log and count one source's look: what was reloaded, what kept its last good copy. */
+  private report(kind: ReloadSource, label: (file: string) => string, r: { changed: string[]; failed: { file: string; error: Error }[] }): boolean {
+    for (const f of r.changed) {
+      this.o.log.info({ event: "reload", source: label(f), robots: this.robots.size, customers: this.rosterValue.customers.length }, `${label(f)} reloaded`);
       this.o.onReload?.(kind, true);
-      return true;
-    } catch (e) {
-      this.o.log.error({ event: "reload-failed", source, error: (e as Error).message }, `kept the last good ${source}`);
-      this.o.onReload?.(kind, false);
-      return false;
     }
+    for (const { file, error } of r.failed) {
+      this.o.log.error({ event: "reload-failed", source: label(file), error: error.message }, `kept the last good ${label(file)}`);
+      this.o.onReload?.(kind, false);
+    }
+    return r.failed.length === 0;
   }
 
+  /** Look at the roster: the parts that changed are re-read, then merged. */
   reloadRoster(): boolean {
-    return this.attempt("roster", "roster", () => {
-      this.setRoster(loadRoster(this.o.roster, this.o.rosterOptions));
-    });
+    const r = this.rosterParts.look();
+    if (r.changed.length) this.mergeRoster(false);
+    return this.report("roster", (f) => (this.rosterParts.folder ? `roster part ${path.basename(f)}` : "roster"), r);
   }
 
-  reloadPart(file: string): boolean {
-    return this.attempt("access_list", `access-list part ${path.basename(file)}`, () => {
-      this.parts.set(file, this.checkedPart(file));
-      this.merge(false);
-    });
+  /** Look at the access list: the parts that changed (or were added or removed) are re-read, then merged. */
+  reloadAcl(): boolean {
+    const r = this.aclParts.look();
+    if (r.changed.length) this.mergeAcl(false);
+    return this.report("access_list", (f) => `access-list part ${path.basename(f)}`, r);
   }
 
   reloadCallerTokens(): boolean {
-    if (!this.o.callerTokens) return true;
     const file = this.o.callerTokens;
-    return this.attempt("caller_tokens", "caller tokens", () => {
+    if (!file) return true;
+    const sig = signature(file);
+    if (sig === this.tokensSeen) return true;
+    try {
       this.tokens = readCallerTokens(file);
-    });
-  }
-
-  /** A folder's parts added or removed: load the new, drop the gone, and watch accordingly. */
-  rescanFolder(): boolean {
-    return this.attempt("access_list", "access-list folder", () => {
-      const now = new Set(aclParts(this.o.acl));
-      let changed = false;
-      for (const f of [...this.parts.keys()]) {
-        if (!now.has(f)) {
-          this.parts.delete(f);
-          this.unwatch(f);
-          changed = true;
-        }
-      }
-      for (const f of now) {
-        if (this.parts.has(f)) continue;
-        this.watch(f, () => this.reloadPart(f));
-        try {
-          this.parts.set(f, this.checkedPart(f));
-          changed = true;
-        } catch (e) {
-          // A new part that is not yet whole: watched, and loaded when it is.
-          this.o.log.error({ event: "reload-failed", source: `access-list part ${path.basename(f)}`, error: (e as Error).message }, "new part not loaded yet");
-          this.o.onReload?.("access_list", false);
-        }
-      }
-      if (changed) this.merge(false);
-    });
-  }
-
-  /** Reload everything (SIGHUP, tests). */
-  reloadAll(): void {
-    this.reloadRoster();
-    if (this.folder) {
-      this.rescanFolder();
-      for (const f of this.parts.keys()) this.reloadPart(f);
-    } else this.reloadPart(this.o.acl);
-    this.reloadCallerTokens();
-  }
-
-  private watch(file: string, onChange: () => void): void {
-    if (this.watched.has(file)) return;
-    this.watched.add(file);
-    // Polling stat: it sees in-place edits, atomic renames and Kubernetes' symlink swaps alike.
-    watchFile(file, { interval: this.o.watchIntervalMs ?? 250 }, (cur, prev) => {
-      if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size || cur.ino !== prev.ino) onChange();
-    });
-  }
-
-  private unwatch(file: string): void {
-    if (this.watched.delete(file)) unwatchFile(file);
-  }
-
-  /** Watch every source: the roster, the access list (each part, and the folder), the caller tokens. */
-  startWatching(): void {
-    this.watch(this.o.roster, () => this.reloadRoster());
-    if (this.folder) {
-      this.watch(this.o.acl, () => this.rescanFolder());
-      for (const f of this.parts.keys()) this.watch(f, () => this.reloadPart(f));
-    } else this.watch(this.o.acl, () => this.reloadPart(this.o.acl));
-    if (this.o.callerTokens) {
-      const file = this.o.callerTokens;
-      this.watch(file, () => this.reloadCallerTokens());
+      this.tokensSeen = sig;
+      return this.report("caller_tokens", () => "caller tokens", { changed: [file], failed: [] });
+    } catch (e) {
+      this.tokensSeen = "failed";
+      return this.report("caller_tokens", () => "caller tokens", { changed: [], failed: [{ file, error: e as Error }] });
     }
   }
 
+  /** Look at every source now. */
+  look(): void {
+    this.reloadRoster();
+    this.reloadAcl();
+    this.reloadCallerTokens();
+  }
+
+  /** Re-read everything (SIGHUP, tests). */
+  reloadAll(): void {
+    this.rosterParts.forget();
+    this.aclParts.forget();
+    this.tokensSeen = undefined;
+    this.look();
+  }
+
+  /**
+   * Look at every source on one timer. A look costs one stat per file, or for a Kubernetes volume
+   * one readlink per folder; what was read at start-up is the baseline, so a change made before
+   * this is called is still seen.
+   */
+  startWatching(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.look(), this.o.watchIntervalMs ?? 250);
+    this.timer.unref();
+  }
+
   stopWatching(): void {
-    for (const f of [...this.watched]) this.unwatch(f);
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
   }
 }
