@@ -1,9 +1,10 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { CONFIG_NAMESPACE, referencedStack, SettingsError, settingsFromValues, shardOfConfig, shardStackConfig, type Settings } from "./settings";
 import { shardStackName } from "../customers/shards";
-import { loadRoster, parseRoster, type Roster } from "../customers/roster";
+import { loadRoster, parseRoster, parseRosterParts, type Roster } from "../customers/roster";
+import { rosterPartFiles } from "../customers/roster-parts";
 import { InvalidInput } from "./errors";
 
 /**
@@ -129,8 +130,8 @@ export interface LoadStackOptions {
   stackText?: string;
   /** The config the engine passed to the running program, instead of reading the stack file. */
   engineConfig?: EngineConfig;
-  /** The roster's text instead of reading it. */
-  rosterText?: string;
+  /** The roster's text instead of reading it (a roster folder: each file's). */
+  rosterText?: string | { file: string; text: string }[];
   /** Added to file names in messages, e.g. " at main". */
   label?: string;
 }
@@ -155,7 +156,11 @@ export function loadStackContext(opts: LoadStackOptions): StackContext {
   const rosterPath = opts.rosterPath ?? path.resolve(opts.projectDir, settings.roster);
   const rosterOpts = { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } };
   const roster =
-    opts.rosterText !== undefined ? parseRoster(opts.rosterText, `${shownPath(rosterPath)}${opts.label ?? ""}`, rosterOpts) : loadRoster(shownPath(rosterPath), rosterOpts);
+    opts.rosterText === undefined
+      ? loadRoster(shownPath(rosterPath), rosterOpts)
+      : typeof opts.rosterText === "string"
+        ? parseRoster(opts.rosterText, `${shownPath(rosterPath)}${opts.label ?? ""}`, rosterOpts)
+        : parseRosterParts(`${shownPath(rosterPath)}${opts.label ?? ""}`, opts.rosterText.map((p) => ({ file: `${shownPath(p.file)}${opts.label ?? ""}`, text: p.text })), rosterOpts);
   // The platform's namespaces run what can reach every customer (the refresher's identity, the broker).
   const platform = new Map([
     [settings.pullSecrets?.refresher?.namespace, "pullSecrets.refresher.namespace"],
@@ -166,7 +171,16 @@ export function loadStackContext(opts: LoadStackOptions): StackContext {
     const key = ns && platform.get(ns);
     if (key) throw new StackConfigError(roster.source, [`customer ${c.id} field kubernetes.namespace: "${ns}" is the platform's (${CONFIG_NAMESPACE}:${key} of stack ${settings.stack}); give the customer a namespace of its own`]);
   }
-  return { settings, roster, stackConfig, files: opts.rosterText !== undefined ? files : [...files, path.resolve(rosterPath)] };
+  return { settings, roster, stackConfig, files: opts.rosterText !== undefined ? files : [...files, ...rosterFiles(path.resolve(rosterPath))] };
+}
+
+/** The files a roster was read from: the file, or a folder's parts. */
+function rosterFiles(p: string): string[] {
+  try {
+    return statSync(p).isDirectory() ? rosterPartFiles(p) : [p];
+  } catch {
+    return [p];
+  }
 }
 
 /** A stack's settings, validated (without its roster); `stackText` or `engineConfig` stand in for the file. */

@@ -21,15 +21,24 @@ export function rosterPartFiles(dir: string): string[] {
  * naming both files: it is left out (fail closed: its robots are refused until the parts agree),
  * and every conflict is returned.
  */
-export function mergeRosterParts(source: string, parts: { file: string; roster: Roster }[]): { roster: Roster; conflicts: string[] } {
+export interface RosterConflict {
+  file: string;
+  customer: string;
+  /** The earlier part (in file order) that holds it too. */
+  other: string;
+}
+
+export const conflictText = (c: RosterConflict) => `${c.file}: customer ${c.customer} is also in ${c.other}`;
+
+export function mergeRosterParts(source: string, parts: { file: string; roster: Roster }[]): { roster: Roster; conflicts: RosterConflict[] } {
   const owner = new Map<string, string>();
   const twice = new Set<string>();
-  const conflicts: string[] = [];
+  const conflicts: RosterConflict[] = [];
   for (const { file, roster } of parts) {
     for (const c of roster.customers) {
       const other = owner.get(c.id);
       if (other) {
-        conflicts.push(`${file}: customer ${c.id} is also in ${other}`);
+        conflicts.push({ file, customer: c.id, other });
         twice.add(c.id);
       } else owner.set(c.id, file);
     }

@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
+import { mergeRosterParts, rosterPartFiles } from "./roster-parts";
 import { FAILSAFE_SCHEMA, load as fastLoad, Type } from "js-yaml";
 import { isScalar, LineCounter, parseDocument, Schema, type Document, type ScalarTag, type YAMLError } from "yaml";
 import type { z } from "zod";
@@ -59,8 +60,19 @@ export interface RosterOptions {
 
 type PathKey = string | number;
 
-/** Load and validate a roster file. Throws RosterError listing every problem found. */
+/**
+ * Load and validate a roster file, or a folder of roster files read as one roster (one file per
+ * shard or team, each reviewed on its own; a customer in two files is a problem naming both).
+ * Throws RosterError listing every problem found.
+ */
 export function loadRoster(file: string, opts: RosterOptions = {}): Roster {
+  let folder = false;
+  try {
+    folder = statSync(file).isDirectory();
+  } catch {
+    // not there: said below in the reader's words
+  }
+  if (folder) return loadRosterFolder(file, opts);
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -70,6 +82,30 @@ export function loadRoster(file: string, opts: RosterOptions = {}): Roster {
     throw new RosterError([{ file, message: `cannot read the roster (${why}): pass --roster, or set the stack's registry-intake:roster setting` }]);
   }
   return parseRoster(text, file, opts);
+}
+
+function loadRosterFolder(dir: string, opts: RosterOptions): Roster {
+  const files = rosterPartFiles(dir);
+  if (!files.length) throw new RosterError([{ file: dir, message: "no roster files (*.yaml) in this folder" }]);
+  return parseRosterParts(dir, files.map((file) => ({ file, text: readFileSync(file, "utf8") })), opts);
+}
+
+/** Several roster files' texts read as one roster (`source` names it); every problem of every file, and each customer in two files. */
+export function parseRosterParts(source: string, texts: { file: string; text: string }[], opts: RosterOptions = {}): Roster {
+  const problems: RosterProblem[] = [];
+  const parts: { file: string; roster: Roster }[] = [];
+  for (const { file, text } of texts) {
+    try {
+      parts.push({ file, roster: parseRoster(text, file, opts) });
+    } catch (e) {
+      if (e instanceof RosterError) problems.push(...e.problems);
+      else throw e;
+    }
+  }
+  const { roster, conflicts } = mergeRosterParts(source, parts);
+  for (const c of conflicts) problems.push({ file: c.file, customer: c.customer, message: `also in ${c.other}: a customer belongs in one roster file` });
+  if (problems.length) throw new RosterError(problems);
+  return roster;
 }
 
 /** Validate roster YAML text; `file` names it in messages. */

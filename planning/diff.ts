@@ -67,6 +67,18 @@ export function gitShow(projectDir: string, ref: string, file: string): string |
   }
 }
 
+/**
+ * The roster as it was at a git ref: a file's text, or for a roster folder each `*.yaml` file's
+ * (read as one roster); an empty roster where it did not exist.
+ */
+export function gitShowRoster(projectDir: string, ref: string, rosterPath: string): string | { file: string; text: string }[] {
+  const text = gitShow(projectDir, ref, rosterPath);
+  // `git show` of a folder prints "tree <ref>:<path>" and its entries.
+  if (text === undefined || !text.startsWith(`tree ${ref}:`)) return text ?? "customers: []\n";
+  const names = text.split("\n").slice(2).filter((n) => /\.ya?ml$/.test(n) && !n.startsWith("."));
+  return names.map((n) => ({ file: path.join(rosterPath, n), text: gitShow(projectDir, ref, path.join(rosterPath, n)) ?? "" }));
+}
+
 const entryOf = (c: Customer) => JSON.stringify({ ...c, registriesExplicit: undefined });
 
 function customerChanges(base: Roster, head: Roster, settings: Settings): Omit<CustomerChange, "stack" | "resources" | "monthlyCost">[] {
@@ -125,7 +137,7 @@ export async function planDiff(o: { projectDir: string; stack: string; base: str
   const rosterFile = o.rosterPath ?? path.resolve(o.projectDir, head.settings.roster);
   const baseStackText = gitShow(o.projectDir, o.base, `Pulumi.${o.stack}.yaml`);
   const headStackText = readFileSync(path.join(o.projectDir, `Pulumi.${o.stack}.yaml`), "utf8");
-  const baseRosterText = gitShow(o.projectDir, o.base, rosterFile) ?? "customers: []\n";
+  const baseRosterText = gitShowRoster(o.projectDir, o.base, rosterFile);
   const base = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath, stackText: baseStackText, rosterText: baseRosterText, label: ` at ${o.base}` });
   // A settings change (prefix, kinds, tiers...) can touch every customer: then all are compared.
   const settingsChanged = JSON.stringify({ ...base.settings, asOf: 0 }) !== JSON.stringify({ ...head.settings, asOf: 0 }) || (baseStackText !== undefined && baseStackText !== headStackText);
@@ -250,7 +262,7 @@ export function affectedStacks(o: { projectDir: string; stack: string; base: str
   const head = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath });
   const rosterFile = o.rosterPath ?? path.resolve(o.projectDir, head.settings.roster);
   const baseStackText = gitShow(o.projectDir, o.base, `Pulumi.${o.stack}.yaml`);
-  const base = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath, stackText: baseStackText, rosterText: gitShow(o.projectDir, o.base, rosterFile) ?? "customers: []\n", label: ` at ${o.base}` });
+  const base = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath, stackText: baseStackText, rosterText: gitShowRoster(o.projectDir, o.base, rosterFile), label: ` at ${o.base}` });
   const sh = head.settings.shard;
   const settingsChanged = baseStackText !== readFileSync(path.join(o.projectDir, `Pulumi.${o.stack}.yaml`), "utf8");
   const changed = customerChanges(base.roster, head.roster, head.settings).map((c) => c.id);

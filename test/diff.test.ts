@@ -115,6 +115,36 @@ describe("intake plan --base", () => {
   });
 });
 
+describe("a roster folder (one file per team or shard, each reviewed on its own)", () => {
+  it("plan, shards and shards --base read the folder as one roster; a customer in two files is one line naming both", async () => {
+    const { dir, git } = repo({ "registry-intake:shard": { count: 4 }, "registry-intake:roster": "customers/roster.d" });
+    const folder = path.join(dir, "customers", "roster.d");
+    mkdirSync(folder);
+    const part = (name: string, cs: unknown[]) => writeFileSync(path.join(folder, name), stringify({ customers: cs }));
+    part("emea.yaml", [customer("acme", "enterprise", LICENSE), customer("globex", "professional", LICENSE)]);
+    part("us.yaml", [customer("initech", "standard", LICENSE), customer("hooli", "professional", LICENSE)]);
+    git("add", ".");
+    git("commit", "-qm", "roster folder");
+    const list = await cli(["shards", "--stack", "ci", "--project", dir]);
+    expect(list.code, list.err).toBe(0);
+    expect(list.out.split("\n")[0]).toBe("ci: platform stack, 4 shard stacks, 4 customers");
+    // One file changes: only that customer's shard is touched.
+    part("us.yaml", [customer("initech", "standard", LICENSE), customer("hooli", "enterprise", LICENSE)]);
+    const r = await cli(["shards", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json"]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({ stacks: [shardStackName("ci", shardOf({ id: "hooli" }, 4), 4)], customers: ["hooli"], settingsChanged: false });
+    const plan = await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD"]);
+    expect(plan.code, plan.err).toBe(0);
+    expect(plan.out).toMatch(/hooli/);
+    expect(plan.out).not.toMatch(/\bacme\b/);
+    // The same customer in two files.
+    part("emea.yaml", [customer("acme", "enterprise", LICENSE), customer("globex", "professional", LICENSE), customer("hooli", "professional", LICENSE)]);
+    const twice = await cli(["shards", "--stack", "ci", "--project", dir]);
+    expect(twice.code).toBe(2);
+    expect(twice.err).toMatch(/^error: \S*us\.yaml: customer hooli: also in \S*emea\.yaml: a customer belongs in one roster file$/);
+  });
+});
+
 describe("intake shards --base and revocation", () => {
   it("suspending an ECR customer touches its shard and the platform stack, whose push role revokes its sessions", async () => {
     const { dir, write } = repo({ "registry-intake:shard": { count: 4 } });

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import type { Logger } from "pino";
 import { issueMessage } from "../../customers/messages";
 import { loadRoster, parseRoster, type Roster, type RosterOptions } from "../../customers/roster";
-import { mergeRosterParts, rosterPartFiles } from "../../customers/roster-parts";
+import { conflictText, mergeRosterParts, rosterPartFiles } from "../../customers/roster-parts";
 import { customerById } from "../../core/access";
 import { aclSchema, type Acl, type AclDelivery, type AclEntry } from "../../core/acl";
 import { InvalidInput } from "../../core/errors";
@@ -344,8 +344,8 @@ export class BrokerStore {
     if (!this.rosterParts.folder) roster = this.rosterParts.parts.get(this.o.roster)!;
     else {
       const merged = mergeRosterParts(this.o.roster, this.rosterParts.sorted().map(({ file, value }) => ({ file, roster: value })));
-      if (strict && merged.conflicts.length) throw new AclFileError(merged.conflicts[0]);
-      for (const c of merged.conflicts) this.o.log.error({ event: "reload-conflict", error: c }, "customers in conflict are refused until the parts agree");
+      if (strict && merged.conflicts.length) throw new AclFileError(conflictText(merged.conflicts[0]));
+      for (const c of merged.conflicts) this.o.log.error({ event: "reload-conflict", error: conflictText(c) }, "customers in conflict are refused until the parts agree");
       roster = merged.roster;
     }
     customerById(roster, ""); // index it now, not on the first token request
