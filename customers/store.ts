@@ -146,6 +146,17 @@ export class RosterStore {
 /** The store of a roster file, one per file in this process (so its lock and edits under way are shared). */
 const stores = new Map<string, RosterStore>();
 export function rosterStore(file: string, opts: RosterOptions): RosterStore {
+  let folder = false;
+  try {
+    folder = statSync(file).isDirectory();
+  } catch {
+    // a missing file is named when it is read
+  }
+  if (folder) {
+    throw new RosterEditError(
+      `${file}: the roster is a folder of files; onboarding, offboarding and rotation edit one roster file and are not done on a folder yet: change the customer's file in a pull request, then run pulumi up for the stacks \`intake shards --base\` lists`,
+    );
+  }
   let s = stores.get(file);
   if (!s) stores.set(file, (s = new RosterStore(file, opts)));
   return s;

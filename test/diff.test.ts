@@ -142,6 +142,13 @@ describe("a roster folder (one file per team or shard, each reviewed on its own)
     const twice = await cli(["shards", "--stack", "ci", "--project", dir]);
     expect(twice.code).toBe(2);
     expect(twice.err).toMatch(/^error: \S*us\.yaml: customer hooli: also in \S*emea\.yaml: a customer belongs in one roster file$/);
+    // Edits through the roster store (onboard, offboard, rotate) need one file: refused, nothing written.
+    part("emea.yaml", [customer("acme", "enterprise", LICENSE), customer("globex", "professional", LICENSE)]);
+    const before = readFileSync(path.join(folder, "us.yaml"), "utf8");
+    const rotate = await cli(["rotate", "--customer", "hooli", "--stack", "ci", "--project", dir]);
+    expect(rotate.code).toBe(2);
+    expect(rotate.err).toMatch(/roster\.d: the roster is a folder of files; onboarding, offboarding and rotation edit one roster file/);
+    expect(readFileSync(path.join(folder, "us.yaml"), "utf8")).toBe(before);
   });
 });
 
