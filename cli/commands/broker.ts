@@ -9,7 +9,7 @@ export function register(cli: Command, ctx: CommandContext): void {
     .command("broker")
     .description("the token broker of the self-hosted Distribution registry (Docker token authentication)")
     .requiredOption("--acl <path>", "the broker's access list (stack output distributionAcl), or a folder of them (a sharded stack's parts, merged)")
-    .requiredOption("--roster <file>", "the roster: licenses and tiers are checked at every request")
+    .requiredOption("--roster <path>", "the roster, or a folder of roster parts (a sharded stack's, one per shard): licenses and tiers are checked at every request")
     .requiredOption("--listen <host:port>", "address to serve on, e.g. 127.0.0.1:5001", listenAddress)
     .requiredOption("--key <file>", "PEM private key the tokens are signed with (EC P-256 or RSA)")
     .requiredOption("--cert <file>", "PEM certificate of that key (the registry's rootcertbundle)")
