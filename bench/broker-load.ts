@@ -3,22 +3,35 @@
 // With `auth` it measures successful requests; with `attack` every connection sends wrong
 // passwords for the listed users (a new password each time) and counts answers by status.
 // `localAddresses: N` spreads the connections over 127.0.0.2 .. 127.0.0.(N+1), as many sources.
+// `targets: [{ url, auth }]` with `requests: N` sends N requests taking the targets in turn over the
+// connections (many robots, each with its own scope), instead of `url`/`auth` for `seconds`.
 // Prints one JSON line: counts and latencies (ms).
 import { Agent, request } from "node:http";
 
-const cfg = JSON.parse(process.argv[2]) as { url: string; connections: number; seconds: number; auth?: string; attack?: { users: string[] }; localAddresses?: number };
+const cfg = JSON.parse(process.argv[2]) as {
+  url: string;
+  connections: number;
+  seconds: number;
+  auth?: string;
+  attack?: { users: string[] };
+  localAddresses?: number;
+  targets?: { url: string; auth: string }[];
+  requests?: number;
+};
 const agents = Array.from({ length: Math.max(1, cfg.localAddresses ?? 1) }, (_, i) => new Agent({ keepAlive: true, maxSockets: cfg.connections, ...(cfg.localAddresses ? { localAddress: `127.0.0.${i + 2}` } : {}) }));
 const latencies: number[] = [];
 const statuses: Record<string, number> = {};
 let errors = 0;
 let n = 0;
 const end = performance.now() + cfg.seconds * 1000;
+let next = 0;
 
 function once(conn: number): Promise<void> {
   return new Promise((resolve) => {
     const t0 = performance.now();
-    const auth = cfg.attack ? Buffer.from(`${cfg.attack.users[n % cfg.attack.users.length]}:wrong-${n++}`).toString("base64") : cfg.auth;
-    const req = request(cfg.url, { agent: agents[conn % agents.length], headers: auth ? { authorization: `Basic ${auth}` } : {} }, (res) => {
+    const target = cfg.targets?.[next++ % cfg.targets.length];
+    const auth = target ? target.auth : cfg.attack ? Buffer.from(`${cfg.attack.users[n % cfg.attack.users.length]}:wrong-${n++}`).toString("base64") : cfg.auth;
+    const req = request(target?.url ?? cfg.url, { agent: agents[conn % agents.length], headers: auth ? { authorization: `Basic ${auth}` } : {} }, (res) => {
       res.resume();
       res.on("end", () => {
         statuses[res.statusCode!] = (statuses[res.statusCode!] ?? 0) + 1;
@@ -36,7 +49,8 @@ function once(conn: number): Promise<void> {
 }
 
 async function loop(conn: number) {
-  while (performance.now() < end) await once(conn);
+  if (cfg.targets) while (next < (cfg.requests ?? cfg.targets.length)) await once(conn);
+  else while (performance.now() < end) await once(conn);
 }
 
 Promise.all(Array.from({ length: cfg.connections }, (_, i) => loop(i))).then(() => {

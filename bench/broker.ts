@@ -19,7 +19,7 @@ const ATTACKERS = 50;
 
 export const about = "tokens/s and p50/p99 beside a bare server; legitimate p99 under a password flood; known/unknown user timing";
 
-interface LoadResult {
+export interface LoadResult {
   ok: number;
   errors: number;
   statuses: Record<string, number>;
@@ -29,7 +29,16 @@ interface LoadResult {
 }
 
 /** Run the load generator (bench/broker-load.ts) in its own process with this configuration. */
-function load(cfg: { url: string; connections: number; seconds: number; auth?: string; attack?: { users: string[] }; localAddresses?: number }): Promise<LoadResult> {
+export function load(cfg: {
+  url: string;
+  connections: number;
+  seconds: number;
+  auth?: string;
+  attack?: { users: string[] };
+  localAddresses?: number;
+  targets?: { url: string; auth: string }[];
+  requests?: number;
+}): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "broker-load.ts"), JSON.stringify(cfg)], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { totalmem } from "node:os";
 import * as path from "node:path";
@@ -41,17 +41,44 @@ export interface TreeMeasure {
   stdout: string;
 }
 
+export interface ProcStat {
+  /** Process group. */
+  pgrp: number;
+  /** CPU time in user and kernel mode, clock ticks (CLK_TCK a second), all threads. */
+  utime: number;
+  stime: number;
+  /** Resident set, KiB (4 KiB pages). */
+  rssKiB: number;
+}
+
+/** One process's /proc/<pid>/stat, or undefined when it has ended. */
+export function procStat(pid: number): ProcStat | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined; // the process ended between the listing and the read
+  }
+  // After the command name: fields[0] is the state (field 3 of proc(5)), so field N is fields[N - 3].
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { pgrp: Number(fields[2]), utime: Number(fields[11]), stime: Number(fields[12]), rssKiB: Number(fields[21]) * 4 };
+}
+
 /**
  * Run a command in its own process group and sample the resident memory of every process in
  * the group from /proc until it ends: the peak of the largest process and of the whole tree.
  */
-export function runTree(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<TreeMeasure> {
-  const pageKiB = 4;
+export function runTree(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; onSpawn?: (child: ChildProcess) => void } = {},
+): Promise<TreeMeasure> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
+    opts.onSpawn?.(child);
     child.stdout!.on("data", (d) => (stdout += d));
     child.stderr!.on("data", (d) => (stderr += d));
     const seen = new Set<number>();
@@ -61,18 +88,11 @@ export function runTree(cmd: string, args: string[], opts: { cwd?: string; env?:
       let total = 0;
       for (const name of readdirSync("/proc")) {
         if (!/^\d+$/.test(name)) continue;
-        try {
-          const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-          const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-          // fields[2] is the process group; fields[21] the resident set in pages.
-          if (Number(fields[2]) !== child.pid) continue;
-          const kib = Number(fields[21]) * pageKiB;
-          seen.add(Number(name));
-          total += kib;
-          peakProcessKiB = Math.max(peakProcessKiB, kib);
-        } catch {
-          // the process ended between the listing and the read
-        }
+        const stat = procStat(Number(name));
+        if (!stat || stat.pgrp !== child.pid) continue;
+        seen.add(Number(name));
+        total += stat.rssKiB;
+        peakProcessKiB = Math.max(peakProcessKiB, stat.rssKiB);
       }
       peakTotalKiB = Math.max(peakTotalKiB, total);
     };

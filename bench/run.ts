@@ -5,6 +5,7 @@ import * as cli from "./cli";
 import * as engine from "./engine";
 import * as fanout from "./fanout";
 import * as plan from "./plan";
+import * as scale from "./scale";
 import * as shard from "./shard";
 import * as types from "./types";
 
@@ -17,7 +18,7 @@ interface Suite {
   run(opts: SuiteOptions): Promise<void>;
 }
 
-const SUITES: Record<string, Suite> = { cli, plan, types, broker, fanout, shard, engine };
+const SUITES: Record<string, Suite> = { cli, plan, types, broker, fanout, shard, engine, scale };
 
 function parseArgs(argv: string[]): { names: string[]; opts: Record<string, string> } {
   const names: string[] = [];
