@@ -45,6 +45,13 @@ export function shardProblems(roster: Roster, count: number): string[] {
 }
 
 /** The roster one shard stack declares: the same file, only its customers. */
+/** Every shard's customer ids, in roster order: one pass (shardOf once per customer), whatever the shard count. */
+export function shardBuckets(roster: Roster, count: number): string[][] {
+  const buckets = Array.from({ length: count }, () => [] as string[]);
+  for (const c of roster.customers) buckets[shardOf(c, count)]?.push(c.id);
+  return buckets;
+}
+
 export function rosterForShard(roster: Roster, index: number, count: number): Roster {
   return { ...roster, customers: roster.customers.filter((c) => shardOf(c, count) === index) };
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { Settings } from "../core/settings";
 import type { Customer, Roster } from "../customers/roster";
@@ -77,6 +77,27 @@ export function gitShowRoster(projectDir: string, ref: string, rosterPath: strin
   if (text === undefined || !text.startsWith(`tree ${ref}:`)) return text ?? "customers: []\n";
   const names = text.split("\n").slice(2).filter((n) => /\.ya?ml$/.test(n) && !n.startsWith("."));
   return names.map((n) => ({ file: path.join(rosterPath, n), text: gitShow(projectDir, ref, path.join(rosterPath, n)) ?? "" }));
+}
+
+/** A customer by id from the head roster, else the base's (a removed one): indexed once. */
+function eitherRoster(head: Roster, base: Roster): (id: string) => Customer {
+  const byId = new Map([...base.customers, ...head.customers].map((c) => [c.id, c]));
+  return (id) => byId.get(id)!;
+}
+
+/**
+ * The files matching `pattern` (in the project folder) that differ between `ref` and the working
+ * tree: changed or deleted since, or new and not yet committed. Names relative to the project.
+ */
+export function changedSince(projectDir: string, ref: string, pattern: string): Set<string> {
+  const git = (...args: string[]) => execFileSync("git", ["-C", projectDir, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 });
+  try {
+    const diffed = git("diff", "--name-only", "--relative", ref, "--", pattern);
+    const untracked = git("ls-files", "--others", "--exclude-standard", "--", pattern);
+    return new Set([...diffed.split("\n"), ...untracked.split("\n")].filter(Boolean));
+  } catch {
+    throw new InvalidInput(`--base ${ref}: not a commit of the git repository at ${projectDir}`);
+  }
 }
 
 const entryOf = (c: Customer) => JSON.stringify({ ...c, registriesExplicit: undefined });
@@ -163,11 +184,8 @@ export async function planDiff(o: { projectDir: string; stack: string; base: str
   const b = byUrn(before.resources);
   const a = byUrn(after.resources);
   const sh = head.settings.shard;
-  const stackOf = (id: string) => {
-    if (!sh) return o.stack;
-    const c = head.roster.customers.find((x) => x.id === id) ?? base.roster.customers.find((x) => x.id === id)!;
-    return shardStackName(o.stack, shardOf(c, sh.count), sh.count);
-  };
+  const customerOf = eitherRoster(head.roster, base.roster);
+  const stackOf = (id: string) => (sh ? shardStackName(o.stack, shardOf(customerOf(id), sh.count), sh.count) : o.stack);
   const empty = () => ({ add: [] as string[], remove: [] as string[], retain: [] as string[], update: [] as string[], replace: [] as string[] });
   const perCustomer = new Map<string, ReturnType<typeof empty>>(changes.map((c) => [c.id, empty()]));
   const platform = { add: [] as string[], remove: [] as string[], update: [] as string[] };
@@ -266,20 +284,17 @@ export function affectedStacks(o: { projectDir: string; stack: string; base: str
   const sh = head.settings.shard;
   const settingsChanged = baseStackText !== readFileSync(path.join(o.projectDir, `Pulumi.${o.stack}.yaml`), "utf8");
   const changed = customerChanges(base.roster, head.roster, head.settings).map((c) => c.id);
-  const shardStack = (id: string) => {
-    const c = head.roster.customers.find((x) => x.id === id) ?? base.roster.customers.find((x) => x.id === id)!;
-    return shardStackName(o.stack, shardOf(c, sh!.count), sh!.count);
-  };
+  const customerOf = eitherRoster(head.roster, base.roster);
+  const shardStack = (id: string) => shardStackName(o.stack, shardOf(customerOf(id), sh!.count), sh!.count);
   const all = sh ? [o.stack, ...Array.from({ length: sh.count }, (_, i) => shardStackName(o.stack, i, sh.count))] : [o.stack];
-  // With a Kubernetes-hosted broker the platform stack carries the roster it judges by.
-  // The platform stack's push role revokes the sessions of ECR customers no longer licensed.
+  // The platform stack's push role revokes the sessions of ECR customers no longer licensed. (The
+  // roster a Kubernetes-hosted broker judges by is each shard stack's part: the shard's own update.)
   const revoked = (c: typeof head) => revokedCustomers(c.roster, "ecr", c.settings.asOf).join(",");
-  const platformToo = (!!head.settings.distribution?.kubernetes && changed.length > 0) || (head.settings.enabledKinds.includes("ecr") && revoked(head) !== revoked(base));
-  // A shard's own file (its PATs, provider config) changed: that shard too.
-  const ownFileChanged = (sh ? all.slice(1) : []).filter((st) => {
-    const file = path.join(o.projectDir, `Pulumi.${st}.yaml`);
-    return (existsSync(file) ? readFileSync(file, "utf8") : undefined) !== gitShow(o.projectDir, o.base, `Pulumi.${st}.yaml`);
-  });
+  const platformToo = head.settings.enabledKinds.includes("ecr") && revoked(head) !== revoked(base);
+  // A shard's own file (its PATs, provider config) changed: that shard too. Two git processes in
+  // all, whatever the number of shard stacks.
+  const touched = sh ? changedSince(o.projectDir, o.base, `Pulumi.${o.stack}-shard-*.yaml`) : new Set<string>();
+  const ownFileChanged = (sh ? all.slice(1) : []).filter((st) => touched.has(`Pulumi.${st}.yaml`));
   const stacks = settingsChanged
     ? all
     : !sh

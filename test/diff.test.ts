@@ -152,6 +152,17 @@ describe("a roster folder (one file per team or shard, each reviewed on its own)
   });
 });
 
+describe("intake shards --base with the broker on Kubernetes", () => {
+  it("a customer's change touches its shard only: the roster the broker judges by is that shard's part, not the platform's", async () => {
+    const k8s = { host: "registry.example.com", kubernetes: { namespace: "registry", brokerImage: "example/intake:1", signingSecretName: "broker-signing" } };
+    const { dir, write } = repo({ "registry-intake:shard": { count: 4 }, "registry-intake:enabledKinds": ["ghcr", "distribution"], "registry-intake:distribution": k8s });
+    write([customer("acme", "enterprise", LICENSE), customer("globex", "professional", LICENSE), customer("initech", "standard", LICENSE), customer("hooli", "enterprise", { ...LICENSE, status: "suspended" })]);
+    const r = await cli(["shards", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json"]);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toEqual({ stacks: [shardStackName("ci", shardOf({ id: "hooli" }, 4), 4)], customers: ["hooli"], settingsChanged: false });
+  });
+});
+
 describe("intake shards --base and revocation", () => {
   it("suspending an ECR customer touches its shard and the platform stack, whose push role revokes its sessions", async () => {
     const { dir, write } = repo({ "registry-intake:shard": { count: 4 } });

@@ -17,7 +17,7 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--platform-stack <ref>", "with --init: the platform stack as the shard stacks reference it (org/registry-intake/prod)")
     .option("--check", "check every shard stack file against the platform's (shard key, no settings of its own, equal provider config); exit 1 naming each difference")
     .action(async (opts: { stack: string; base?: string; roster?: string; project?: string; json?: boolean; init?: boolean; platformStack?: string; check?: boolean }) => {
-      const { shardOf, shardStackName } = await import("../../customers/shards.js");
+      const { shardBuckets, shardStackName } = await import("../../customers/shards.js");
       const { checkShardStacks, initShardStacks } = await import("../../planning/shard-init.js");
       const { loadStackContext } = await import("../../core/stack.js");
       const projectDir = projectDirOf(opts);
@@ -58,7 +58,7 @@ export function register(cli: Command, ctx: CommandContext): void {
       const { settings, roster } = loadStackContext({ projectDir, stack: opts.stack, rosterPath });
       const sh = settings.shard;
       const rows = sh
-        ? Array.from({ length: sh.count }, (_, i) => ({ stack: shardStackName(opts.stack, i, sh.count), customers: roster.customers.filter((c) => shardOf(c, sh.count) === i).map((c) => c.id) }))
+        ? shardBuckets(roster, sh.count).map((customers, i) => ({ stack: shardStackName(opts.stack, i, sh.count), customers }))
         : [{ stack: opts.stack, customers: roster.customers.map((c) => c.id) }];
       if (opts.json) ctx.io.out(JSON.stringify({ platform: opts.stack, shards: rows }));
       else {

@@ -1,3 +1,4 @@
+import type { Roster } from "../../customers/roster";
 import { createHash, randomUUID, type KeyObject } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { SignJWT } from "jose";
@@ -129,6 +130,11 @@ class BadRequest extends Error {
  */
 export class TokenBroker {
   private readonly store: BrokerStore;
+
+  /** The roster as the broker holds it now (reloaded as its files change). */
+  get roster(): Roster {
+    return this.store.roster;
+  }
   private readonly auth: Authenticator;
   private readonly ttl: number;
   private readonly log: Logger;
