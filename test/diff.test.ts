@@ -108,7 +108,7 @@ describe("intake plan --base", () => {
     write([customer("acme", "enterprise", LICENSE), customer("globex", "enterprise", LICENSE), customer("initech", "standard", LICENSE), customer("hooli", "professional", LICENSE)]);
     const r = await cli(["shards", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json"]);
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(r.out)).toEqual({ stacks: [shardStackName("ci", shardOf({ id: "globex" }, 4), 4)], customers: ["globex"], settingsChanged: false });
+    expect(JSON.parse(r.out)).toEqual({ stacks: [shardStackName("ci", shardOf({ id: "globex" }, 4), 4)], customers: ["globex"], settingsChanged: false, batches: [[shardStackName("ci", shardOf({ id: "globex" }, 4), 4)]] });
     const list = await cli(["shards", "--stack", "ci", "--project", dir]);
     expect(list.out.split("\n")[0]).toBe("ci: platform stack, 4 shard stacks, 4 customers");
     expect(list.out.split("\n")).toHaveLength(5);
@@ -132,7 +132,7 @@ describe("a roster folder (one file per team or shard, each reviewed on its own)
     part("us.yaml", [customer("initech", "standard", LICENSE), customer("hooli", "enterprise", LICENSE)]);
     const r = await cli(["shards", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json"]);
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(r.out)).toEqual({ stacks: [shardStackName("ci", shardOf({ id: "hooli" }, 4), 4)], customers: ["hooli"], settingsChanged: false });
+    expect(JSON.parse(r.out)).toEqual({ stacks: [shardStackName("ci", shardOf({ id: "hooli" }, 4), 4)], customers: ["hooli"], settingsChanged: false, batches: [[shardStackName("ci", shardOf({ id: "hooli" }, 4), 4)]] });
     const plan = await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD"]);
     expect(plan.code, plan.err).toBe(0);
     expect(plan.out).toMatch(/hooli/);
@@ -152,6 +152,20 @@ describe("a roster folder (one file per team or shard, each reviewed on its own)
   });
 });
 
+describe("intake shards --base --json batches for CI", () => {
+  it("a settings change touches every stack, split into at most --max-jobs batches (a matrix runs at most 256 jobs)", async () => {
+    const { dir, stackFile } = repo({ "registry-intake:shard": { count: 10 } });
+    writeFileSync(stackFile, readFileSync(stackFile, "utf8").replace("EUR", "USD"));
+    const r = await cli(["shards", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", "--max-jobs", "4"]);
+    expect(r.code, r.err).toBe(0);
+    const out = JSON.parse(r.out) as { stacks: string[]; batches: string[][] };
+    expect(out.stacks).toHaveLength(11);
+    expect(out.batches.map((b) => b.length)).toEqual([3, 3, 3, 2]);
+    expect(out.batches.flat()).toEqual(out.stacks);
+    expect((await cli(["shards", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", "--max-jobs", "0"])).code).toBe(2);
+  });
+});
+
 describe("intake shards --base with the broker on Kubernetes", () => {
   it("a customer's change touches its shard only: the roster the broker judges by is that shard's part, not the platform's", async () => {
     const k8s = { host: "registry.example.com", kubernetes: { namespace: "registry", brokerImage: "example/intake:1", signingSecretName: "broker-signing" } };
@@ -159,7 +173,7 @@ describe("intake shards --base with the broker on Kubernetes", () => {
     write([customer("acme", "enterprise", LICENSE), customer("globex", "professional", LICENSE), customer("initech", "standard", LICENSE), customer("hooli", "enterprise", { ...LICENSE, status: "suspended" })]);
     const r = await cli(["shards", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json"]);
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(r.out)).toEqual({ stacks: [shardStackName("ci", shardOf({ id: "hooli" }, 4), 4)], customers: ["hooli"], settingsChanged: false });
+    expect(JSON.parse(r.out)).toEqual({ stacks: [shardStackName("ci", shardOf({ id: "hooli" }, 4), 4)], customers: ["hooli"], settingsChanged: false, batches: [[shardStackName("ci", shardOf({ id: "hooli" }, 4), 4)]] });
   });
 });
 

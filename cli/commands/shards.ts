@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import * as path from "node:path";
 import { EXIT } from "../../core/errors";
-import { projectDirOf, InputError, plural, stackName, type CommandContext } from "../options";
+import { projectDirOf, InputError, plural, positiveInt, stackName, type CommandContext } from "../options";
 
 /** `intake shards`. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -13,10 +13,11 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--roster <path>", "roster file (default: the stack's roster setting)")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .option("--json", "print JSON (CI: a matrix of stacks)")
+    .option("--max-jobs <n>", "with --base --json: split the stacks into at most this many batches (GitHub Actions runs at most 256 jobs from one matrix)", positiveInt, 256)
     .option("--init", "write the missing Pulumi.<stack>-shard-NN.yaml files from the platform stack's (needs --platform-stack)")
     .option("--platform-stack <ref>", "with --init: the platform stack as the shard stacks reference it (org/registry-intake/prod)")
     .option("--check", "check every shard stack file against the platform's (shard key, no settings of its own, equal provider config); exit 1 naming each difference")
-    .action(async (opts: { stack: string; base?: string; roster?: string; project?: string; json?: boolean; init?: boolean; platformStack?: string; check?: boolean }) => {
+    .action(async (opts: { stack: string; base?: string; roster?: string; project?: string; json?: boolean; maxJobs: number; init?: boolean; platformStack?: string; check?: boolean }) => {
       const { shardBuckets, shardStackName } = await import("../../customers/shards.js");
       const { checkShardStacks, initShardStacks } = await import("../../planning/shard-init.js");
       const { loadStackContext } = await import("../../core/stack.js");
@@ -51,7 +52,10 @@ export function register(cli: Command, ctx: CommandContext): void {
       if (opts.base) {
         const { affectedStacks } = await import("../../planning/diff.js");
         const r = affectedStacks({ projectDir, stack: opts.stack, base: opts.base, rosterPath });
-        if (opts.json) ctx.io.out(JSON.stringify(r));
+        // A settings change touches every stack: 1,001 at 100,000 customers, over a matrix's 256 jobs.
+        const size = Math.ceil(r.stacks.length / opts.maxJobs);
+        const batches = Array.from({ length: Math.ceil(r.stacks.length / Math.max(1, size)) }, (_, i) => r.stacks.slice(i * size, (i + 1) * size));
+        if (opts.json) ctx.io.out(JSON.stringify({ ...r, batches }));
         else ctx.io.out(r.stacks.length ? r.stacks.join("\n") : `no stack is touched by changes since ${opts.base}`);
         return;
       }
