@@ -62,9 +62,24 @@ export function simpleSigningPayload(dockerReference: string, digest: string): B
   return Buffer.from(JSON.stringify({ critical: { identity: { "docker-reference": dockerReference }, image: { "docker-manifest-digest": digest }, type: "cosign container image signature" }, optional: null }));
 }
 
-/** A config blob as cosign writes for its signature and attestation images. */
-function cosignConfig(layers: Buffer[]): Buffer {
-  return Buffer.from(JSON.stringify({ architecture: "", created: "0001-01-01T00:00:00Z", history: [{ created: "0001-01-01T00:00:00Z" }], os: "", rootfs: { type: "layers", diff_ids: layers.map(sha) }, config: {} }));
+/**
+ * One of cosign's images next to the image `digest` (tag `sha256-<hex>.<suffix>`): a config as
+ * cosign writes it and one layer, `body`, of `mediaType` with its annotations.
+ */
+function pushCosignImage(registry: string, repository: string, digest: string, suffix: string, body: Buffer, mediaType: string, annotations: Record<string, string>) {
+  const config = Buffer.from(JSON.stringify({ architecture: "", created: "0001-01-01T00:00:00Z", history: [{ created: "0001-01-01T00:00:00Z" }], os: "", rootfs: { type: "layers", diff_ids: [sha(body)] }, config: {} }));
+  return pushManifest(
+    registry,
+    repository,
+    `${digest.replace(":", "-")}.${suffix}`,
+    {
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", size: config.length, digest: sha(config) },
+      layers: [{ mediaType, size: body.length, digest: sha(body), annotations }],
+    },
+    [config, body],
+  );
 }
 
 /**
@@ -75,19 +90,7 @@ function cosignConfig(layers: Buffer[]): Buffer {
 export async function cosignSign(dir: string, registry: string, repository: string, digest: string, keyFile: string, signs = digest): Promise<{ digest: string; payload: Buffer }> {
   const payload = simpleSigningPayload(`${registry}/${repository}`, signs);
   const signature = opensslSign(dir, keyFile, payload).toString("base64");
-  const config = cosignConfig([payload]);
-  const pushed = await pushManifest(
-    registry,
-    repository,
-    `${digest.replace(":", "-")}.sig`,
-    {
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", size: config.length, digest: sha(config) },
-      layers: [{ mediaType: "application/vnd.dev.cosign.simplesigning.v1+json", size: payload.length, digest: sha(payload), annotations: { "dev.cosignproject.cosign/signature": signature } }],
-    },
-    [config, payload],
-  );
+  const pushed = await pushCosignImage(registry, repository, digest, "sig", payload, "application/vnd.dev.cosign.simplesigning.v1+json", { "dev.cosignproject.cosign/signature": signature });
   return { digest: pushed.digest, payload };
 }
 
@@ -97,19 +100,7 @@ export async function cosignAttest(dir: string, registry: string, repository: st
   const payloadType = "application/vnd.in-toto+json";
   const pae = Buffer.from(`DSSEv1 ${payloadType.length} ${payloadType} ${statement.length} ${statement.toString("binary")}`, "binary");
   const envelope = Buffer.from(JSON.stringify({ payloadType, payload: statement.toString("base64"), signatures: [{ keyid: "", sig: opensslSign(dir, keyFile, pae).toString("base64") }] }));
-  const config = cosignConfig([envelope]);
-  return pushManifest(
-    registry,
-    repository,
-    `${digest.replace(":", "-")}.att`,
-    {
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", size: config.length, digest: sha(config) },
-      layers: [{ mediaType: "application/vnd.dsse.envelope.v1+json", size: envelope.length, digest: sha(envelope), annotations: { predicateType: "https://slsa.dev/provenance/v1" } }],
-    },
-    [config, envelope],
-  );
+  return pushCosignImage(registry, repository, digest, "att", envelope, "application/vnd.dsse.envelope.v1+json", { predicateType: "https://slsa.dev/provenance/v1" });
 }
 
 /**
