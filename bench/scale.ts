@@ -686,6 +686,9 @@ function report(rows: Row[], perShard: number, built: string): Verdict[] {
       `start: spawn until /healthz answers (every ACL part and roster part read and merged); idle: CPU of ${IDLE_SECONDS} s with no requests (/proc/<pid>/stat utime+stime), one timer looking at both folders every ${WATCH_INTERVAL_MS} ms`,
       "est. stat/s (runtime/broker/store.ts Parts.look, no ..data): per look and folder a readlink of ..data (absent), a stat of the folder, a listing (readdir) and a stat of every file",
       measuredNote,
+      ...(straced
+        ? ["looks/s traced: measured stat/s over the stats of one look; strace slows every call it traces, so where a look makes thousands of calls fewer than 4 looks fit in a traced second and stat/s falls below est. (the untraced rate is est.: idle CPU is measured untraced)"]
+        : []),
       ...top("files").map((t) => `busiest calls, ${t}`),
     ],
     rows,
@@ -696,6 +699,7 @@ function report(rows: Row[], perShard: number, built: string): Verdict[] {
       { name: "idle CPU", value: (r) => r.broker.files.idle.cpuPercent, format: pct, expect: "linear", floor: 1 },
       { name: "stat/s", value: (r) => na(r.broker.files.idle.statsPerSecond), format: rate, expect: "linear" },
       { name: "est. stat/s", value: (r) => r.broker.files.idle.estimatedStatsPerSecond, format: int, expect: "linear" },
+      { name: "looks/s traced", value: (r) => na(r.broker.files.idle.statsPerSecond) / (r.broker.files.idle.estimatedStatsPerSecond / LOOKS_PER_SECOND), format: (v) => (Number.isNaN(v) ? "n/a" : v.toFixed(1)), expect: "flat" },
       { name: "readlink/s", value: (r) => na(r.broker.files.idle.readlinksPerSecond), format: rate, expect: "flat" },
       { name: "calls/s", value: (r) => na(r.broker.files.idle.syscallsPerSecond), format: rate, expect: "linear" },
     ],
