@@ -1,7 +1,9 @@
 // The in-process measures of the scale suite for one roster size, in a process of its own (its
 // memory is its own and the SDK's mock engine starts clean). Prints one JSON line (ScaleChild).
 //   scale-child.ts N PER_SHARD DIR HASH
-// Writes what the broker would mount into DIR: acl/<part>.json (one per stack) and roster.yaml.
+// Writes what the broker would mount into DIR, as its projected volumes name the files:
+// acl/<part>.json (one per stack) and roster/<part>.yaml (one per shard stack); and
+// project-roster.yaml, the roster as the project's repository holds it (for `intake shards`).
 import * as pulumi from "@pulumi/pulumi";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -31,6 +33,8 @@ export interface Robot {
   shard: number;
   /** Its access-list part's file name. */
   file: string;
+  /** Its roster part's file name (its shard's ConfigMap). */
+  rosterFile: string;
 }
 
 export interface ScaleChild {
@@ -49,10 +53,13 @@ export interface ScaleChild {
   largestPart: { file: string; bytes: number; entries: number };
   aclBytes: number;
   robots: number;
-  rosterConfigMapBytes: number;
+  rosterParts: number;
+  largestRosterPart: { file: string; bytes: number; customers: number };
+  rosterPartsBytes: number;
   deploymentBytes: number;
   plan: { stack: string; shard: number; seconds: number; customers: number; resources: number };
-  broker: { service: string; issuer: string; pool: Robot[]; robotChange: Robot; rosterChange: Robot; swapChange: Robot };
+  /** Four robots, none in the pool and none the same: each row changes its own. */
+  broker: { service: string; issuer: string; pool: Robot[]; robotChange: Robot; rosterChange: Robot; swapChange: Robot; rosterSwapChange: Robot };
   maxRssKiB: number;
 }
 
@@ -106,26 +113,30 @@ async function main(): Promise<ScaleChild> {
   const mounted = await mountedDocuments(platform, roster, hash, buckets);
   const docsSeconds = seconds(t0);
   mkdirSync(path.join(dir, "acl"), { recursive: true });
+  mkdirSync(path.join(dir, "roster"), { recursive: true });
   for (const p of mounted.parts) writeFileSync(path.join(dir, "acl", p.file), p.text);
-  writeFileSync(path.join(dir, "roster.yaml"), mounted.rosterConfigMap);
+  for (const p of mounted.rosterParts) writeFileSync(path.join(dir, "roster", p.file), p.text);
+  writeFileSync(path.join(dir, "project-roster.yaml"), text);
   const bytes = (p: { text: string }) => Buffer.byteLength(p.text);
   const largest = mounted.parts.reduce((a, b) => (bytes(b) > bytes(a) ? b : a));
+  const largestRoster = mounted.rosterParts.reduce((a, b) => (bytes(b) > bytes(a) ? b : a));
 
   // Robots for the broker rows: active, with distribution, drawn at random.
   const fileOf = new Map(mounted.parts.map((p) => [p.shard, p.file]));
+  const rosterFileOf = new Map(mounted.rosterParts.map((p) => [p.shard, p.file]));
   const eligible = buckets.flatMap((customers, shard) =>
     customers.flatMap((c) => {
       const e = aclEntryOf(c, shardSettings(platform, shard), hash);
       if (!e?.enabled) return [];
       const names = namesFor(c.id, { repoPrefix: prod.repoPrefix });
       const scope = `repository:${names.distributionPathPrefix}app:pull,push`;
-      return [{ id: c.id, username: e.username, path: `/token?service=${encodeURIComponent(prod.distribution!.service)}&scope=${encodeURIComponent(scope)}`, shard, file: fileOf.get(shard)! }];
+      return [{ id: c.id, username: e.username, path: `/token?service=${encodeURIComponent(prod.distribution!.service)}&scope=${encodeURIComponent(scope)}`, shard, file: fileOf.get(shard)!, rosterFile: rosterFileOf.get(shard)! }];
     }),
   );
   const rand = random(n);
   const picked = new Set<number>();
-  while (picked.size < Math.min(POOL + 3, eligible.length)) picked.add(Math.floor(rand() * eligible.length));
-  const [robotChange, rosterChange, swapChange, ...pool] = [...picked].map((i) => eligible[i]);
+  while (picked.size < Math.min(POOL + 4, eligible.length)) picked.add(Math.floor(rand() * eligible.length));
+  const [robotChange, rosterChange, swapChange, rosterSwapChange, ...pool] = [...picked].map((i) => eligible[i]);
 
   // 6. The plan of one shard stack: the shard of the customer whose roster entry changes.
   await planProgram(shardSettings(platformSettings(prod, 20), 0), warmRoster);
@@ -140,6 +151,12 @@ async function main(): Promise<ScaleChild> {
   const written = mounted.parts.find((p) => p.shard === shard)!.text;
   if (programAcl === undefined || withHash(programAcl, hash) !== written) {
     throw new Error(`shard ${shard}: the access-list part built for the bench differs from the one the program plans (bench/scale-docs.ts aclEntryOf is out of date)`);
+  }
+  // And its roster ConfigMap must be the roster part written above.
+  const map = plan.recorded.find((r) => r.type === "kubernetes:core/v1:ConfigMap" && r.name === "distribution-broker-roster");
+  const programRoster = (map?.state.data as Record<string, string> | undefined)?.["roster.yaml"];
+  if (programRoster === undefined || programRoster !== mounted.rosterParts.find((p) => p.shard === shard)!.text) {
+    throw new Error(`shard ${shard}: the roster part built for the bench differs from the ConfigMap the program plans (bench/scale-docs.ts mountedDocuments is out of date)`);
   }
 
   return {
@@ -157,10 +174,12 @@ async function main(): Promise<ScaleChild> {
     largestPart: { file: largest.file, bytes: bytes(largest), entries: largest.entries },
     aclBytes: mounted.parts.reduce((s, p) => s + bytes(p), 0),
     robots: mounted.parts.reduce((s, p) => s + p.entries, 0),
-    rosterConfigMapBytes: Buffer.byteLength(mounted.rosterConfigMap),
+    rosterParts: mounted.rosterParts.length,
+    largestRosterPart: { file: largestRoster.file, bytes: bytes(largestRoster), customers: largestRoster.customers },
+    rosterPartsBytes: mounted.rosterParts.reduce((s, p) => s + bytes(p), 0),
     deploymentBytes: mounted.deploymentBytes,
     plan: { stack: settings.stack, shard, seconds: planSeconds, customers: plan.customers.length, resources: plan.resources.filter((r) => r.custom).length },
-    broker: { service: prod.distribution!.service, issuer: prod.distribution!.issuer, pool, robotChange, rosterChange, swapChange },
+    broker: { service: prod.distribution!.service, issuer: prod.distribution!.issuer, pool, robotChange, rosterChange, swapChange, rosterSwapChange },
     maxRssKiB: process.resourceUsage().maxRSS,
   };
 }
