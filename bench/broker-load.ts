@@ -8,7 +8,8 @@
 // Prints one JSON line: counts and latencies (ms).
 import { Agent, request } from "node:http";
 
-const cfg = JSON.parse(process.argv[2]) as {
+/** What the load is: the process's one argument, as JSON. */
+export interface LoadConfig {
   url: string;
   connections: number;
   seconds: number;
@@ -17,7 +18,9 @@ const cfg = JSON.parse(process.argv[2]) as {
   localAddresses?: number;
   targets?: { url: string; auth: string }[];
   requests?: number;
-};
+}
+
+const cfg = JSON.parse(process.argv[2]) as LoadConfig;
 const agents = Array.from({ length: Math.max(1, cfg.localAddresses ?? 1) }, (_, i) => new Agent({ keepAlive: true, maxSockets: cfg.connections, ...(cfg.localAddresses ? { localAddress: `127.0.0.${i + 2}` } : {}) }));
 const latencies: number[] = [];
 const statuses: Record<string, number> = {};

@@ -1,3 +1,4 @@
+import type { LoadConfig } from "./broker-load";
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,16 +30,7 @@ export interface LoadResult {
 }
 
 /** Run the load generator (bench/broker-load.ts) in its own process with this configuration. */
-export function load(cfg: {
-  url: string;
-  connections: number;
-  seconds: number;
-  auth?: string;
-  attack?: { users: string[] };
-  localAddresses?: number;
-  targets?: { url: string; auth: string }[];
-  requests?: number;
-}): Promise<LoadResult> {
+export function load(cfg: LoadConfig): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "broker-load.ts"), JSON.stringify(cfg)], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";

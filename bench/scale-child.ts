@@ -46,7 +46,6 @@ export interface ScaleChild {
   readSeconds: number;
   shardOfSeconds: number;
   oneShardSeconds: number;
-  allShardsSeconds: number;
   sampledShards: number;
   docsSeconds: number;
   parts: number;
@@ -98,8 +97,8 @@ async function main(): Promise<ScaleChild> {
   const roster = parseRoster(text, `roster-${n}.yaml`, rosterOptions);
   const readSeconds = seconds(t0);
 
-  // 2. Shard assignment: every customer once; one shard's slice (what a shard stack's program
-  // takes); every shard's slice by rosterForShard (what listing the shards does), sampled.
+  // 2. Shard assignment: every shard's customers in one pass (shardBuckets: what `intake shards`
+  // lists); one shard's slice (rosterForShard: what a shard stack's program takes), sampled.
   t0 = performance.now();
   const buckets = shardBuckets(roster, count);
   const shardOfSeconds = seconds(t0);
@@ -167,7 +166,6 @@ async function main(): Promise<ScaleChild> {
     readSeconds,
     shardOfSeconds,
     oneShardSeconds,
-    allShardsSeconds: oneShardSeconds * count,
     sampledShards: sampled,
     docsSeconds,
     parts: mounted.parts.length,

@@ -10,7 +10,8 @@ import { namesFor } from "../core/naming";
 import { liveGenerations } from "../core/rotation";
 import type { Settings } from "../core/settings";
 import type { Customer, Roster } from "../customers/roster";
-import { shardOf, shardStackName } from "../customers/shards";
+import { shardBuckets, shardStackName } from "../customers/shards";
+export { shardBuckets };
 import { customerState } from "../customers/status";
 import { aclSecretName, DistributionService, rosterMapName, rosterPartProblem } from "../kinds/distribution/service";
 import { runUnderMocks } from "../planning/engine";
@@ -23,16 +24,6 @@ export const K8S_DATA_LIMIT = 1_048_576;
 const BCRYPT = /\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}/g;
 
 const valueOf = <T>(o: pulumi.Output<T>): Promise<T> => new Promise((resolve) => o.apply((v) => resolve(v)));
-
-/**
- * The customers of every shard, in roster order, with one shardOf per customer. (rosterForShard
- * filters the whole roster for one shard: right for a shard stack, N × count for all of them.)
- */
-export function shardBuckets(roster: Roster, count: number): Customer[][] {
-  const buckets: Customer[][] = Array.from({ length: count }, () => []);
-  for (const c of roster.customers) buckets[shardOf(c, count)].push(c);
-  return buckets;
-}
 
 /** The platform stack's settings with `count` shards (as `registry-intake:shard: { count }` gives them). */
 export function platformSettings(s: Settings, count: number): Settings {

@@ -45,10 +45,14 @@ export function shardProblems(roster: Roster, count: number): string[] {
 }
 
 /** The roster one shard stack declares: the same file, only its customers. */
-/** Every shard's customer ids, in roster order: one pass (shardOf once per customer), whatever the shard count. */
-export function shardBuckets(roster: Roster, count: number): string[][] {
-  const buckets = Array.from({ length: count }, () => [] as string[]);
-  for (const c of roster.customers) buckets[shardOf(c, count)]?.push(c.id);
+/**
+ * Every shard's customers, in roster order: one pass (shardOf once per customer), whatever the
+ * shard count (rosterForShard filters the whole roster for one shard: right for a shard stack,
+ * customers x shards for all of them).
+ */
+export function shardBuckets(roster: Roster, count: number): Customer[][] {
+  const buckets = Array.from({ length: count }, () => [] as Customer[]);
+  for (const c of roster.customers) buckets[shardOf(c, count)]?.push(c);
   return buckets;
 }
 

@@ -62,7 +62,7 @@ export function register(cli: Command, ctx: CommandContext): void {
       const { settings, roster } = loadStackContext({ projectDir, stack: opts.stack, rosterPath });
       const sh = settings.shard;
       const rows = sh
-        ? shardBuckets(roster, sh.count).map((customers, i) => ({ stack: shardStackName(opts.stack, i, sh.count), customers }))
+        ? shardBuckets(roster, sh.count).map((customers, i) => ({ stack: shardStackName(opts.stack, i, sh.count), customers: customers.map((c) => c.id) }))
         : [{ stack: opts.stack, customers: roster.customers.map((c) => c.id) }];
       if (opts.json) ctx.io.out(JSON.stringify({ platform: opts.stack, shards: rows }));
       else {

@@ -170,6 +170,8 @@ class Parts<T> {
   private readonly digests = new Map<string, string>();
   private stamp?: string;
   private listing?: string;
+  /** Parts that failed at the last look: looked at again at the next, whatever `..data` says. */
+  private failing = 0;
 
   constructor(
     readonly where: string,
@@ -229,7 +231,7 @@ class Parts<T> {
       const stamp = atomicWriterStamp(this.where);
       const listing = signature(this.where);
       // Unchanged `..data` and folder: nothing was written (a failed part is tried again regardless).
-      if (stamp !== undefined && stamp === this.stamp && listing === this.listing && ![...this.seen.values()].includes("failed")) return { changed, failed };
+      if (stamp !== undefined && stamp === this.stamp && listing === this.listing && this.failing === 0) return { changed, failed };
       this.stamp = stamp;
       this.listing = listing;
     }
@@ -253,6 +255,7 @@ class Parts<T> {
         failed.push({ file: f, error: e as Error });
       }
     }
+    this.failing = failed.length;
     return { changed, failed };
   }
 
