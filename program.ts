@@ -68,13 +68,13 @@ export function program(settings: Settings, roster: Roster, previous: Partial<Le
     if (problems.length) throw new Error(problems.join("\n"));
   }
   // What the broker would mount must fit Kubernetes' object limit: asked before anything is declared.
-  const tooLarge = rosterPartProblem(settings, stackRoster(settings, roster));
+  // A shard stack declares its slice of the roster; the platform stack no customers at all.
+  const mine = stackRoster(settings, roster);
+  const tooLarge = rosterPartProblem(settings, mine);
   if (tooLarge) throw new Error(tooLarge);
   // The push role is the platform's: it revokes the sessions of every customer whose ECR license no longer holds.
   const revokedEcrCustomers = revokedCustomers(roster, "ecr", settings.asOf);
   const platform = role === "shard" ? new PlatformReference(settings) : new PlatformRegistries("platform", { settings, revokedEcrCustomers });
-  // A shard stack declares its slice of the roster; the platform stack no customers at all.
-  const mine = stackRoster(settings, roster);
   const declared = part ? mine.customers.filter((c) => part.customers.has(c.id)) : mine.customers;
   const customers = declared.map((customer) => new CustomerRegistries(customer.id, { customer, settings, platform, ledger }));
   const own = new Map(customers.map((c) => [c.customerId, c]));

@@ -75,11 +75,18 @@ function shardSuffix(index: number, count: number): string {
   return String(index).padStart(Math.max(2, String(count - 1).length), "0");
 }
 
-/** The roster as a file the broker loads (the entries as written, without derived fields). */
+const documents = new WeakMap<Roster, string>();
+
+/** The roster as a file the broker loads (the entries as written, without derived fields); made once per roster (the size check and the ConfigMap share it). */
 export function rosterDocument(roster: Roster): string {
-  return stringify({
-    customers: roster.customers.map(({ registriesExplicit, registries, ...c }) => ({ ...c, ...(registriesExplicit ? { registries } : {}) })),
-  });
+  let text = documents.get(roster);
+  if (text === undefined) {
+    text = stringify({
+      customers: roster.customers.map(({ registriesExplicit, registries, ...c }) => ({ ...c, ...(registriesExplicit ? { registries } : {}) })),
+    });
+    documents.set(roster, text);
+  }
+  return text;
 }
 
 /** The Kubernetes Secret holding one stack's part of the access list; the broker mounts them all. */
