@@ -218,14 +218,6 @@ export class RegistryClient {
 
   /** PUT manifest bytes under a tag or digest; returns the digest the registry computed. */
   async putManifest(host: string, repository: string, reference: string, m: Pick<Manifest, "bytes" | "mediaType">): Promise<string> {
-    return (await this.writeManifest(host, repository, reference, m)).digest;
-  }
-
-  /**
-   * PUT manifest bytes; returns the digest the registry computed and whether it indexed the
-   * manifest's `subject` for its referrers API (the OCI-Subject header, OCI distribution 1.1).
-   */
-  async writeManifest(host: string, repository: string, reference: string, m: Pick<Manifest, "bytes" | "mediaType">): Promise<{ digest: string; subjectIndexed: boolean }> {
     const r = await this.request(host, `/v2/${repository}/manifests/${reference}`, {
       method: "PUT",
       headers: { "content-type": m.mediaType },
@@ -235,7 +227,7 @@ export class RegistryClient {
     });
     await failUnlessOk(r, `PUT manifest ${host}/${repository}:${reference}`);
     await discard(r);
-    return { digest: r.headers.get("docker-content-digest") ?? `sha256:${createHash("sha256").update(m.bytes).digest("hex")}`, subjectIndexed: r.headers.has("oci-subject") };
+    return r.headers.get("docker-content-digest") ?? `sha256:${createHash("sha256").update(m.bytes).digest("hex")}`;
   }
 
   /**
