@@ -1,21 +1,36 @@
 // One worker of a parallel plan (planning/parallel.ts): declares the platform and one slice of
 // the customers under its own mock engine, and sends back that slice's registrations, its
 // customers and their access-list entries.
-import * as pulumi from "@pulumi/pulumi";
-import { program } from "../program";
-import { runUnderMocks, type RecordedResource } from "./engine";
 import type { FromWorker, ToWorker, WorkerResult, WorkerStack } from "./parallel";
-import { mockOptions, ownerOf } from "./plan";
+import { deferSdkClosureModules } from "./sdk-modules";
+
+// Before the SDK loads (the imports below are dynamic for that reason).
+deferSdkClosureModules();
+
+async function modules() {
+  const pulumi = await import("@pulumi/pulumi");
+  const { program } = await import("../program.js");
+  const { runUnderMocks } = await import("./engine.js");
+  const { mockOptions, ownerOf } = await import("./plan.js");
+  return { pulumi, program, runUnderMocks, mockOptions, ownerOf };
+}
+// Loaded while the stack is on its way; a failure is the first slice's answer.
+const loaded = modules();
+loaded.catch(() => {});
 
 let stack: WorkerStack | undefined;
+let configured = false;
 
 async function work(customers: string[]): Promise<WorkerResult> {
+  const { pulumi, program, runUnderMocks, mockOptions, ownerOf } = await loaded;
   const task = stack!;
+  if (task.config && !configured) pulumi.runtime.setAllConfig(task.config.values, task.config.secretKeys);
+  configured = true;
   const mine = new Set(customers);
   const { result, resources } = await runUnderMocks(() => program(task.settings, task.roster, task.ledger, { customers: mine, stackWide: false }), mockOptions(task.settings, task.ledger));
   // This slice's customers' registrations: the platform is declared again by the process that merges.
   const customerOf = ownerOf(new Map(resources.map((r) => [r.urn, r])));
-  const ours = (r: RecordedResource) => mine.has(customerOf(r) ?? "");
+  const ours = (r: (typeof resources)[number]) => mine.has(customerOf(r) ?? "");
   const aclEntries: WorkerResult["aclEntries"] = [];
   for (const c of result.customers) {
     if (!c.aclEntry) continue;
@@ -35,7 +50,6 @@ const reply = (m: FromWorker) => process.send!(m);
 process.on("message", (m: ToWorker) => {
   if ("stack" in m) {
     stack = m.stack;
-    if (stack.config) pulumi.runtime.setAllConfig(stack.config.values, stack.config.secretKeys);
   } else if ("slice" in m) {
     work(m.slice).then(
       (result) => {
