@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { isGrpcError } from "@pulumi/pulumi/errors";
 import * as settingsRuntime from "@pulumi/pulumi/runtime/settings";
 import { fakeCloud, type FakeCloudContext } from "./fake-cloud";
 
@@ -50,6 +51,13 @@ export function maskSecrets(value: unknown, path = "", found: string[] = []): un
   return value;
 }
 
+type Struct = Parameters<typeof pulumi.runtime.deserializeProperties>[0];
+
+/** What the SDK reads of a protobuf Struct (deserializeProperties calls toJavaScript only), over a plain value. */
+function asStruct(value: unknown): Struct {
+  return { toJavaScript: () => value } as unknown as Struct;
+}
+
 interface MonitorLike {
   registerResource(req: any, callback: (err: any, resp: any) => void): Promise<void>;
   readResource(req: any, callback: (err: any, resp: any) => void): Promise<void>;
@@ -70,31 +78,101 @@ export interface MockRunOptions {
 }
 
 /**
- * Turn off stack capture for the duration of a run; returns the function that restores it. The
- * SDK also takes every resource's call stack (raising the limit itself) for the source position
- * it sends the engine; the mock engine drops it, so the stack is not formatted (when
- * INTAKE_PLAN_STACKS=1 is not set).
- */
-/**
  * What the SDK does per registration for a real deployment that a plan does not use, switched off
- * while a plan runs: each of its promises wrapped for its leak report at exit (three properties,
- * a set entry and two more promises each), and each resource's source position and stack trace
- * taken from a full `new Error().stack` (with no frame limit) for the engine's diagnostics. Tens
- * of thousands of registrations make both a fifth of a plan's time. Returns the restore.
+ * while a plan runs (INTAKE_PLAN_STACKS=1 keeps all of it, to debug a program):
+ * - each of its promises wrapped for its leak report at exit (three properties, a set entry and
+ *   two more promises each);
+ * - each resource's source position and stack trace, taken from a full `new Error().stack` (with
+ *   no frame limit) for the engine's diagnostics;
+ * - the aliases a provider SDK merges into every resource's options for its own type under the
+ *   names of older API versions (`{ type }` only: azure-native gives each ACR ScopeMap and Token
+ *   twenty), which the engine uses to find state saved under those names. A plan has no state and
+ *   records no aliases, and each one costs the SDK a URN built of Outputs and a wait per
+ *   registration: half the time of a plan with ACR customers. Aliases the program itself gives
+ *   a resource are kept.
+ * Tens of thousands of registrations make the first two a fifth of a plan's time. Returns the
+ * restore; test/plan-shortcuts.test.ts checks that a plan is the same with and without them.
  */
 function planShortcuts(): () => void {
   const debuggable = require("@pulumi/pulumi/runtime/debuggable") as { debuggablePromise: <T>(p: Promise<T>, ctx: unknown) => Promise<T> };
+  const rpc = require("@pulumi/pulumi/runtime/rpc") as { transferProperties: TransferProperties };
+  const transferProperties = rpc.transferProperties;
+  rpc.transferProperties = lazyTransferProperties;
   const resource = pulumi.Resource as unknown as { stackTrace: (skip: number) => unknown[] };
+  // The CommonJS exports, which the provider SDKs call mergeOptions on (an ES namespace of them is read-only).
+  const sdk = require("@pulumi/pulumi") as { mergeOptions: typeof pulumi.mergeOptions };
   const promise = debuggable.debuggablePromise;
   const stackTrace = resource.stackTrace;
+  const mergeOptions = sdk.mergeOptions;
   debuggable.debuggablePromise = (p) => p;
   resource.stackTrace = () => [];
+  sdk.mergeOptions = ((opts1: pulumi.ResourceOptions | undefined, opts2: pulumi.ResourceOptions | undefined) =>
+    mergeOptions(opts1, typeAliasesOnly(opts2) ? {} : opts2)) as typeof pulumi.mergeOptions;
   return () => {
+    rpc.transferProperties = transferProperties;
     debuggable.debuggablePromise = promise;
     resource.stackTrace = stackTrace;
+    sdk.mergeOptions = mergeOptions;
   };
 }
 
+type Resolver = (value: unknown, isKnown: boolean, isSecret: boolean, deps?: unknown[], err?: Error) => void;
+type TransferProperties = (onto: Record<string, unknown>, label: string, props: Record<string, unknown>) => Record<string, Resolver>;
+
+/**
+ * The SDK's transferProperties (runtime/rpc.ts), which gives a new resource one Output per
+ * property of its type (about fifty for a GitHub repository, most of them outputs of the cloud's
+ * that the program never reads), each made of four pending promises and resolved when the
+ * registration answers. Here a property is an accessor that makes its Output on first read,
+ * pending until the answer or made from it: the same Output for whoever reads it, a quarter less
+ * of a plan's time. What the answer carries is kept for a later read; an error the SDK ignores
+ * (a gRPC one, the engine shutting down) still leaves the Output pending.
+ */
+function lazyTransferProperties(onto: Record<string, unknown>, label: string, props: Record<string, unknown>): Record<string, Resolver> {
+  const resolvers: Record<string, Resolver> = {};
+  for (const key of Object.keys(props)) {
+    if (key === "id" || key === "urn") continue;
+    if (Object.prototype.hasOwnProperty.call(onto, key)) throw new Error(`Property '${key}' is already initialized on target '${label}`);
+    let answer: { value: unknown; isKnown: boolean; isSecret: boolean; deps: unknown[]; err?: Error } | undefined;
+    let output: unknown;
+    let pending: { resolve: (v: unknown) => void; reject: (e: Error) => void }[] | undefined;
+    const read = () => {
+      if (output) return output;
+      let parts: Promise<unknown>[];
+      if (answer) {
+        const a = answer;
+        parts = a.err ? [0, 1, 2, 3].map(() => Promise.reject(a.err)) : [a.value, a.isKnown, a.isSecret, a.deps].map((v) => Promise.resolve(v));
+      } else {
+        pending = [];
+        parts = [0, 1, 2, 3].map(() => new Promise((resolve, reject) => pending!.push({ resolve, reject })));
+      }
+      const [value, isKnown, isSecret, deps] = parts;
+      output = new (pulumi.Output as unknown as new (...args: unknown[]) => unknown)(onto, value, isKnown, isSecret, deps);
+      return output;
+    };
+    Object.defineProperty(onto, key, { get: read, enumerable: true, configurable: true });
+    resolvers[key] = (value, isKnown, isSecret, deps = [], err) => {
+      if (err && isGrpcError(err)) return;
+      answer = { value, isKnown, isSecret, deps, err };
+      if (!pending) return;
+      if (err) for (const p of pending) p.reject(err);
+      else [value, isKnown, isSecret, deps].forEach((v, i) => pending![i].resolve(v));
+    };
+  }
+  return resolvers;
+}
+
+/** Options that are nothing but aliases of another type name: what provider SDKs merge in. */
+export function typeAliasesOnly(opts: pulumi.ResourceOptions | undefined): boolean {
+  if (!opts || Object.keys(opts).length !== 1 || !Array.isArray(opts.aliases) || opts.aliases.length === 0) return false;
+  return opts.aliases.every((a) => typeof a === "object" && a !== null && !pulumi.Output.isInstance(a) && Object.keys(a).length === 1 && typeof (a as { type?: unknown }).type === "string");
+}
+
+/**
+ * Turn off stack capture for the duration of a run; returns the function that restores it. The
+ * SDK also takes every resource's call stack (raising the limit itself) for the source position
+ * it sends the engine; the mock engine drops it, so the stack is not formatted.
+ */
 function quietStacks(): () => void {
   const limit = Error.stackTraceLimit;
   const prepare = Error.prepareStackTrace;
@@ -139,17 +217,37 @@ export async function runUnderMocks<T>(fn: () => T | Promise<T>, opts: MockRunOp
   };
   const recorded: RecordedResource[] = [];
   const failures: unknown[] = [];
-  const original = monitor.registerResource.bind(monitor);
-  monitor.registerResource = (req: any, callback) =>
-    original(req, (err, resp) => {
+  // The mock monitor's registration, with the recording, in one pass: the request's Struct is read
+  // once (the SDK's mock reads it for the fake cloud, the recording read it again), and the answer
+  // is no protobuf message for the SDK to read back but an object with the getters it calls (as
+  // the SDK's own engine-less answer is), whose properties are the serialized state as it is.
+  monitor.registerResource = async (req: any, callback) => {
+    try {
+      const struct = asStruct(req.getObject().toJavaScript());
+      const id = req.getImportid();
+      const result = await newResource({
+        type: req.getType(),
+        name: req.getName(),
+        inputs: pulumi.runtime.deserializeProperties(struct),
+        provider: req.getProvider(),
+        custom: req.getCustom(),
+        id,
+      });
+      const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
+      const state = await pulumi.runtime.serializeProperties("", result.state);
+      monitor.resources.set(urn, { urn, id: result.id ?? null, state });
       try {
-        if (err) failures.push(err);
-        else record(req, resp);
+        record(req, struct, urn, result.id ?? "", state);
       } catch (e) {
         failures.push(e);
       }
-      callback(err, resp);
-    });
+      const properties = asStruct(state);
+      callback(null, { getUrn: () => urn, getId: () => result.id || "", getObject: () => properties, getPropertydependenciesMap: () => undefined, getResult: () => 0 });
+    } catch (e) {
+      failures.push(e);
+      callback(e, undefined);
+    }
+  };
   // Reads (a StackReference) are recorded too, marked as such: they are not resources this stack manages.
   const originalRead = monitor.readResource.bind(monitor);
   monitor.readResource = (req: any, callback) =>
@@ -179,30 +277,26 @@ export async function runUnderMocks<T>(fn: () => T | Promise<T>, opts: MockRunOp
       }
       callback(err, resp);
     });
-  const record = (req: any, resp: any) => {
-    {
-        const urn: string = resp.getUrn();
-        const secretInputs: string[] = [];
-        const inputs = maskSecrets(pulumi.runtime.deserializeProperties(req.getObject(), true), "", secretInputs) as Record<string, unknown>;
-        const stored = monitor.resources.get(urn);
-        recorded.push({
-          urn,
-          id: resp.getId() ?? "",
-          type: req.getType(),
-          name: req.getName(),
-          parent: req.getParent() || undefined,
-          custom: req.getCustom(),
-          inputs,
-          secretInputs,
-          state: stored ? (unwrapSecrets(stored.state) as Record<string, unknown>) : {},
-          retainOnDelete: req.getRetainondelete?.() ?? false,
-          ...(req.getImportid?.() ? { importId: req.getImportid() } : {}),
-          protect: req.getProtect?.() ?? false,
-          additionalSecretOutputs: req.getAdditionalsecretoutputsList?.() ?? [],
-          ignoreChanges: req.getIgnorechangesList?.() ?? [],
-          dependencies: req.getDependenciesList?.() ?? [],
-        });
-    }
+  const record = (req: any, struct: Struct, urn: string, id: string, state: Record<string, unknown>) => {
+    const secretInputs: string[] = [];
+    const inputs = maskSecrets(pulumi.runtime.deserializeProperties(struct, true), "", secretInputs) as Record<string, unknown>;
+    recorded.push({
+      urn,
+      id,
+      type: req.getType(),
+      name: req.getName(),
+      parent: req.getParent() || undefined,
+      custom: req.getCustom(),
+      inputs,
+      secretInputs,
+      state: unwrapSecrets(state) as Record<string, unknown>,
+      retainOnDelete: req.getRetainondelete?.() ?? false,
+      ...(req.getImportid?.() ? { importId: req.getImportid() } : {}),
+      protect: req.getProtect?.() ?? false,
+      additionalSecretOutputs: req.getAdditionalsecretoutputsList?.() ?? [],
+      ignoreChanges: req.getIgnorechangesList?.() ?? [],
+      dependencies: req.getDependenciesList?.() ?? [],
+    });
   };
 
   const rejections: unknown[] = [];

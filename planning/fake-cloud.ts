@@ -1,4 +1,4 @@
-import bcrypt from "bcryptjs";
+import bcrypt from "bcrypt";
 import { awsPartition } from "../core/iam";
 import { KEPT_KINDS, ledgerKey } from "../core/ledger";
 import { createHash } from "node:crypto";
@@ -182,7 +182,7 @@ export const MAKERS: Record<string, Maker> = {
   "command:local:Command": (name, i) => ({ id: `${name}-${digest("command", name).slice(0, 8)}`, state: { ...i, stdout: "", stderr: "" } }),
   "random:index/randomPassword:RandomPassword": (name, i) => {
     const result = alnum(`password:${name}`, Number(i.length ?? 32));
-    // A real bcrypt hash (cost 4: this is a plan), so an access list from the plan verifies; its
+    // A real bcrypt hash (cost 4: this is a plan; native, as the broker checks it), so an access list from the plan verifies; its
     // salt from the name, so every plan of the same roster has the same hash.
     const salt = `$2b$04$${[...Buffer.from(digest("salt", name), "hex")].slice(0, 22).map((b) => BCRYPT_ALPHABET[b % 64]).join("")}`;
     return { id: "none", state: { ...i, result, bcryptHash: bcrypt.hashSync(result, salt) } };
