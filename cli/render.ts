@@ -57,18 +57,24 @@ export interface TypeGroup {
 }
 
 /** Custom resources of one owner (a customer id, or null for the platform), grouped by type. */
-export function groupByType(resources: PlannedResource[], owner: string | null): TypeGroup[] {
-  const groups = new Map<string, TypeGroup>();
+/**
+ * Each owner's custom resources (null: the platform's) grouped by type, sorted by type: the
+ * resources are walked once, not once per customer (a 5,000-customer plan has 50,000).
+ */
+export function typeGroups(resources: PlannedResource[]): (owner: string | null) => TypeGroup[] {
+  const owners = new Map<string | null, Map<string, TypeGroup>>();
   for (const r of resources) {
-    if (!r.custom || r.customer !== owner) continue;
-    const g = groups.get(r.type) ?? { type: r.type, count: 0, names: [], retained: 0, adopted: 0 };
+    if (!r.custom) continue;
+    let groups = owners.get(r.customer);
+    if (!groups) owners.set(r.customer, (groups = new Map()));
+    let g = groups.get(r.type);
+    if (!g) groups.set(r.type, (g = { type: r.type, count: 0, names: [], retained: 0, adopted: 0 }));
     g.count++;
     g.names.push(displayName(r));
     if (r.retainOnDelete) g.retained++;
     if (r.adopted) g.adopted++;
-    groups.set(r.type, g);
   }
-  return [...groups.values()].sort((a, b) => a.type.localeCompare(b.type));
+  return (owner) => [...(owners.get(owner)?.values() ?? [])].sort((a, b) => a.type.localeCompare(b.type));
 }
 
 /** `aws:ecr/repository:Repository` → `aws:ecr/Repository`: the token without its repeated resource name. */
@@ -115,7 +121,8 @@ export function renderText(plan: PlanResult): string {
   const custom = plan.resources.filter((r) => r.custom);
   out.push(`Plan for stack ${plan.stack} (roster ${plan.roster}; licenses judged as of ${plan.asOf})`);
   out.push("");
-  const platform = groupByType(plan.resources, null);
+  const groupsOf = typeGroups(plan.resources);
+  const platform = groupsOf(null);
   out.push(`platform  ${count(platform.reduce((n, g) => n + g.count, 0), "resource")}`);
   const row = (g: TypeGroup, marks = "") => {
     const head = `    ${shortType(g.type).padEnd(42)} ${String(g.count).padStart(3)}  `;
@@ -123,7 +130,7 @@ export function renderText(plan: PlanResult): string {
   };
   for (const g of platform) out.push(row(g));
   for (const c of plan.customers) {
-    const groups = groupByType(plan.resources, c.id);
+    const groups = groupsOf(c.id);
     const n = groups.reduce((s, g) => s + g.count, 0);
     out.push("");
     const kinds = c.registries.length ? c.registries.join(", ") : "none";
@@ -200,8 +207,9 @@ export function renderMarkdown(plan: PlanResult): string {
   }
   out.push("<details><summary>Resources per customer</summary>");
   out.push("");
+  const groupsOf = typeGroups(plan.resources);
   for (const owner of [null, ...plan.customers.map((c) => c.id)]) {
-    const groups = groupByType(plan.resources, owner);
+    const groups = groupsOf(owner);
     if (groups.length === 0) continue;
     out.push(`**${owner ?? "platform"}**`);
     out.push("");

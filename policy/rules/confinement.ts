@@ -94,6 +94,14 @@ export const grantsConfined: IntakeRule = {
     const byId = new Map<string, IntakeResource>();
     for (const r of rs) if (typeof r.props.id === "string") byId.set(r.props.id as string, r);
     const flag = (r: IntakeResource, customer: string | undefined, message: string) => out.push({ urn: r.urn, customer: customer ?? null, message: `${shown(r)}: ${message}` });
+    // The first customer that lists each GitHub login, looked up once per membership (built on first need).
+    let owners: Map<string, { id: string }> | undefined;
+    const loginOwners = () => {
+      if (owners) return owners;
+      owners = new Map();
+      for (const c of ctx.customers.values()) for (const l of c.githubLogins) if (!owners.has(l)) owners.set(l, c);
+      return owners;
+    };
 
     for (const r of rs) {
       const { id, conflict } = customerOf(r, p);
@@ -150,7 +158,7 @@ export const grantsConfined: IntakeRule = {
           const team = byId.get(String(r.props.teamId ?? ""));
           const teamOwner = team ? customerOf(team, p).id : undefined;
           const login = String(r.props.username ?? "").toLowerCase();
-          const listedBy = [...ctx.customers.values()].find((c) => c.githubLogins.includes(login));
+          const listedBy = loginOwners().get(login);
           if (teamOwner && listedBy && listedBy.id !== teamOwner) {
             flag(r, teamOwner, `puts ${login}, a GitHub user of customer ${listedBy.id}, in customer ${teamOwner}'s team`);
           }
