@@ -119,19 +119,21 @@ export type ToWorker = { stack: WorkerStack } | { slice: string[] } | { stop: tr
 export type FromWorker = { result: WorkerResult } | { error: string };
 
 /**
- * V8 flags of a worker. `--expose-gc`: the collection between slices. A young generation of 128 MiB
- * from the start: nearly all a registration allocates (the SDK's Outputs and their promises) lives
- * until its slice ends, so with V8's default (a few MiB, grown slowly) every scavenge copies what
- * is still alive, each one tens of milliseconds, a third of a worker's time; with room for a
- * slice's short-lived garbage most of it dies before a scavenge sees it. `npm run bench -- plan`
- * measures the difference (a worker's resident peak is about 0.5 GiB instead of 0.4).
+ * V8 flags of a worker: a young generation of 128 MiB from the start. Nearly all a registration
+ * allocates (the SDK's Outputs and their promises) lives until its slice ends, so with V8's
+ * default (a few MiB, grown slowly) every scavenge copies what is still alive, each one tens of
+ * milliseconds, a third of a worker's time; with room for a slice's short-lived garbage most of it
+ * dies before a scavenge sees it. No forced collection between slices either: a forced full
+ * collection throws away compiled code and feedback as well, and cost a third of a worker's CPU
+ * time, while V8's own keeps the heap near one slice's live set (a worker peaked at 0.65 GiB
+ * resident over 30 slices; `npm run bench -- plan` prints the largest process).
  */
-const WORKER_V8_FLAGS = ["--expose-gc", "--min-semi-space-size=128", "--max-semi-space-size=128"];
+const WORKER_V8_FLAGS = ["--min-semi-space-size=128", "--max-semi-space-size=128"];
 
 /**
  * One worker process (plan-worker.ts): loads the SDK and the program once, gets the stack once,
- * then plans one slice at a time, with a full garbage collection between slices so that its
- * memory is one slice's whatever the roster's size.
+ * then plans one slice at a time; what a slice made is garbage once its answer is sent, so the
+ * worker's memory follows a slice's size, not the roster's.
  */
 class PlanWorker {
   private readonly child: ChildProcess;

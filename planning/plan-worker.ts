@@ -52,11 +52,7 @@ process.on("message", (m: ToWorker) => {
     stack = m.stack;
   } else if ("slice" in m) {
     work(m.slice).then(
-      (result) => {
-        reply({ result });
-        // What this slice made is garbage now: collect it before the next, so memory stays one slice's.
-        (globalThis as { gc?: () => void }).gc?.();
-      },
+      (result) => reply({ result }),
       (e: unknown) => reply({ error: e instanceof Error ? e.message : String(e) }),
     );
   } else process.disconnect();
