@@ -89,7 +89,9 @@ export interface MockRunOptions {
  *   twenty), which the engine uses to find state saved under those names. A plan has no state and
  *   records no aliases, and each one costs the SDK a URN built of Outputs and a wait per
  *   registration: half the time of a plan with ACR customers. Aliases the program itself gives
- *   a resource are kept.
+ *   a resource are kept;
+ * - one Output per property of every resource made at once, though a program reads few of them
+ *   (lazyTransferProperties below makes each on first read).
  * Tens of thousands of registrations make the first two a fifth of a plan's time. Returns the
  * restore; test/plan-shortcuts.test.ts checks that a plan is the same with and without them.
  */
