@@ -56,7 +56,6 @@ export interface TypeGroup {
   adopted: number;
 }
 
-/** Custom resources of one owner (a customer id, or null for the platform), grouped by type. */
 /**
  * Each owner's custom resources (null: the platform's) grouped by type, sorted by type: the
  * resources are walked once, not once per customer (a 5,000-customer plan has 50,000).

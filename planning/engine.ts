@@ -89,7 +89,7 @@ export interface MockRunOptions {
  *   twenty), which the engine uses to find state saved under those names. A plan has no state and
  *   records no aliases, and each one costs the SDK a URN built of Outputs and a wait per
  *   registration: half the time of a plan with ACR customers. Aliases the program itself gives
- *   a resource are kept;
+ *   a resource are kept (they come in the provider's first merge, its own in the second);
  * - one Output per property of every resource made at once, though a program reads few of them
  *   (lazyTransferProperties below makes each on first read).
  * Tens of thousands of registrations make the first two a fifth of a plan's time. Returns the
@@ -108,8 +108,15 @@ function planShortcuts(): () => void {
   const mergeOptions = sdk.mergeOptions;
   debuggable.debuggablePromise = (p) => p;
   resource.stackTrace = () => [];
-  sdk.mergeOptions = ((opts1: pulumi.ResourceOptions | undefined, opts2: pulumi.ResourceOptions | undefined) =>
-    mergeOptions(opts1, typeAliasesOnly(opts2) ? {} : opts2)) as typeof pulumi.mergeOptions;
+  // A provider SDK's constructor merges twice: its defaults with the program's options, then that
+  // result with its own aliases. Only the second call's aliases are dropped (opts1 is a merge's
+  // result): the program's own, even type-only, go through.
+  const merged = new WeakSet<object>();
+  sdk.mergeOptions = ((opts1: pulumi.ResourceOptions | undefined, opts2: pulumi.ResourceOptions | undefined) => {
+    const out = mergeOptions(opts1, opts1 && merged.has(opts1) && typeAliasesOnly(opts2) ? {} : opts2);
+    if (out && typeof out === "object") merged.add(out);
+    return out;
+  }) as typeof pulumi.mergeOptions;
   return () => {
     rpc.transferProperties = transferProperties;
     debuggable.debuggablePromise = promise;
@@ -127,8 +134,9 @@ type TransferProperties = (onto: Record<string, unknown>, label: string, props: 
  * that the program never reads), each made of four pending promises and resolved when the
  * registration answers. Here a property is an accessor that makes its Output on first read,
  * pending until the answer or made from it: the same Output for whoever reads it, a quarter less
- * of a plan's time. What the answer carries is kept for a later read; an error the SDK ignores
- * (a gRPC one, the engine shutting down) still leaves the Output pending.
+ * of a plan's time. What the answer carries is kept for a later read; a failed registration makes
+ * the Output at once, rejected; an error the SDK ignores (a gRPC one, the engine shutting down)
+ * still leaves the Output pending.
  */
 function lazyTransferProperties(onto: Record<string, unknown>, label: string, props: Record<string, unknown>): Record<string, Resolver> {
   const resolvers: Record<string, Resolver> = {};
@@ -156,6 +164,9 @@ function lazyTransferProperties(onto: Record<string, unknown>, label: string, pr
     resolvers[key] = (value, isKnown, isSecret, deps = [], err) => {
       if (err && isGrpcError(err)) return;
       answer = { value, isKnown, isSecret, deps, err };
+      // A failed registration rejects now, as the SDK's Output does (its rejections reach the run's
+      // fail-fast, not a read after the run).
+      if (err && !output) read();
       if (!pending) return;
       if (err) for (const p of pending) p.reject(err);
       else [value, isKnown, isSecret, deps].forEach((v, i) => pending![i].resolve(v));
@@ -219,11 +230,15 @@ export async function runUnderMocks<T>(fn: () => T | Promise<T>, opts: MockRunOp
   };
   const recorded: RecordedResource[] = [];
   const failures: unknown[] = [];
+  // INTAKE_PLAN_STACKS=1 (debugging the program): stack traces, source positions, the SDK's
+  // promise wrapping and its mock monitor as they are (test/plan-shortcuts.test.ts compares).
+  const debugging = opts.stacks ?? process.env.INTAKE_PLAN_STACKS === "1";
+  const sdkRegister = monitor.registerResource.bind(monitor);
   // The mock monitor's registration, with the recording, in one pass: the request's Struct is read
   // once (the SDK's mock reads it for the fake cloud, the recording read it again), and the answer
   // is no protobuf message for the SDK to read back but an object with the getters it calls (as
-  // the SDK's own engine-less answer is), whose properties are the serialized state as it is.
-  monitor.registerResource = async (req: any, callback) => {
+  // the SDK's own engine-less answer is), over the serialized state in the order a Struct gives it.
+  const fastRegister = async (req: any, callback: (err: any, resp: any) => void) => {
     try {
       const struct = asStruct(req.getObject().toJavaScript());
       const id = req.getImportid();
@@ -243,13 +258,25 @@ export async function runUnderMocks<T>(fn: () => T | Promise<T>, opts: MockRunOp
       } catch (e) {
         failures.push(e);
       }
-      const properties = asStruct(state);
+      const properties = asStruct(structOrder(state));
       callback(null, { getUrn: () => urn, getId: () => result.id || "", getObject: () => properties, getPropertydependenciesMap: () => undefined, getResult: () => 0 });
     } catch (e) {
       failures.push(e);
       callback(e, undefined);
     }
   };
+  // The SDK's own, recorded from its protobuf request and answer.
+  const sdkRecordedRegister = (req: any, callback: (err: any, resp: any) => void) =>
+    sdkRegister(req, (err, resp) => {
+      try {
+        if (err) failures.push(err);
+        else record(req, req.getObject(), resp.getUrn(), resp.getId() ?? "", monitor.resources.get(resp.getUrn())?.state ?? {});
+      } catch (e) {
+        failures.push(e);
+      }
+      callback(err, resp);
+    });
+  monitor.registerResource = debugging ? sdkRecordedRegister : fastRegister;
   // Reads (a StackReference) are recorded too, marked as such: they are not resources this stack manages.
   const originalRead = monitor.readResource.bind(monitor);
   monitor.readResource = (req: any, callback) =>
@@ -312,11 +339,14 @@ export async function runUnderMocks<T>(fn: () => T | Promise<T>, opts: MockRunOp
     failFast(reason);
   };
   process.on("unhandledRejection", onRejection);
-  // INTAKE_PLAN_STACKS=1 (debugging the program): stack traces, source positions and the SDK's promise wrapping as under the engine.
-  const debugging = opts.stacks ?? process.env.INTAKE_PLAN_STACKS === "1";
-  const restoreStacks = debugging ? () => {} : quietStacks();
-  const restoreShortcuts = debugging ? () => {} : planShortcuts();
+  let restoreStacks = () => {};
+  let restoreShortcuts = () => {};
   try {
+    // Inside the try: a patch that fails (an SDK that moved a module) undoes the others.
+    if (!debugging) {
+      restoreStacks = quietStacks();
+      restoreShortcuts = planShortcuts();
+    }
     let result: T;
     try {
       result = await Promise.race([fn(), failed]);
@@ -333,6 +363,20 @@ export async function runUnderMocks<T>(fn: () => T | Promise<T>, opts: MockRunOp
     restoreShortcuts();
     process.off("unhandledRejection", onRejection);
   }
+}
+
+/**
+ * A value as a protobuf Struct gives it back: every object's keys sorted (its fields are a map
+ * that iterates in key order), lists as they are. The engine's answers come that way, so a program
+ * that lists an output object's keys sees them in that order under the plan as under `pulumi up`.
+ */
+function structOrder(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(structOrder);
+  if (typeof v === "object" && v !== null) {
+    const o = v as Record<string, unknown>;
+    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, structOrder(o[k])]));
+  }
+  return v;
 }
 
 function unwrapSecrets(v: unknown): unknown {

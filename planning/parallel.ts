@@ -119,7 +119,7 @@ export type ToWorker = { stack: WorkerStack } | { slice: string[] } | { stop: tr
 export type FromWorker = { result: WorkerResult } | { error: string };
 
 /**
- * V8 flags of a worker: a young generation of 128 MiB from the start. Nearly all a registration
+ * V8 flags of a worker: semi-spaces of 128 MiB from the start (the young generation is two). Nearly all a registration
  * allocates (the SDK's Outputs and their promises) lives until its slice ends, so with V8's
  * default (a few MiB, grown slowly) every scavenge copies what is still alive, each one tens of
  * milliseconds, a third of a worker's time; with room for a slice's short-lived garbage most of it

@@ -14,9 +14,13 @@ async function modules() {
   const { mockOptions, ownerOf } = await import("./plan.js");
   return { pulumi, program, runUnderMocks, mockOptions, ownerOf };
 }
-// Loaded while the stack is on its way; a failure is the first slice's answer.
+// Loaded while the stack is on its way. A failure (the program or the SDK not loading) ends the
+// worker with its stack on stderr, which the parent shows with the slice it was given.
 const loaded = modules();
-loaded.catch(() => {});
+loaded.catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});
 
 let stack: WorkerStack | undefined;
 let configured = false;

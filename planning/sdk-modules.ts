@@ -51,8 +51,10 @@ function standIn(file: string, esModule: boolean): Module {
     }
     return real;
   };
-  // A function target, so that the stand-in can be called and constructed like a module that is a class.
-  const exports = new Proxy(function deferred() {}, {
+  // A bound function as the target: callable and constructible like a module that is a class,
+  // and without an own `prototype` (a plain function's is not configurable, which a proxy must
+  // then report whatever the module has). `typeof` the stand-in is "function" whatever the module is.
+  const exports = new Proxy(function deferred() {}.bind(null), {
     get: (_, key) => (key === "__esModule" ? esModule || Reflect.get(load(), key) : Reflect.get(load(), key)),
     has: (_, key) => Reflect.has(load(), key),
     ownKeys: () => Reflect.ownKeys(load()),
@@ -62,6 +64,9 @@ function standIn(file: string, esModule: boolean): Module {
       return d && { ...d, configurable: true };
     },
     set: (_, key, value) => Reflect.set(load(), key, value),
+    defineProperty: (_, key, d) => Reflect.defineProperty(load(), key, d),
+    deleteProperty: (_, key) => Reflect.deleteProperty(load(), key),
+    getPrototypeOf: () => Reflect.getPrototypeOf(load()),
     apply: (_, self, args) => Reflect.apply(load() as (...a: unknown[]) => unknown, self, args),
     construct: (_, args) => Reflect.construct(load() as new (...a: unknown[]) => object, args),
   });

@@ -39,7 +39,19 @@ describe("the plan's shortcuts through the SDK (planning/engine.ts planShortcuts
     expect(comparable(short)).toEqual(comparable(plain));
   }, 120_000);
 
-  it("drop only the aliases a provider SDK merges in for its own type's other names", () => {
+  it("drop only the aliases a provider SDK merges in for its own type's other names", async () => {
+    // The program's own type-only alias survives the provider's merges; the provider's do not.
+    const pulumi = await import("@pulumi/pulumi");
+    const seen: unknown[] = [];
+    await runUnderMocks(
+      () => {
+        const merge = (require("@pulumi/pulumi") as typeof pulumi).mergeOptions;
+        const mine = merge({ version: "1.0.0" }, { aliases: [{ type: "registry-intake:index:Old" }] });
+        seen.push(mine.aliases, merge(mine, { aliases: [{ type: "azure-native:containerregistry/v20190501preview:Token" }] }).aliases);
+      },
+      { project: "p", stack: "s", cloud: { accountId: "000000000000", region: "us-east-1" } },
+    );
+    expect(seen).toEqual([[{ type: "registry-intake:index:Old" }], [{ type: "registry-intake:index:Old" }]]);
     expect(typeAliasesOnly({ aliases: [{ type: "azure-native:containerregistry/v20190501preview:Token" }, { type: "azure-native:containerregistry/v20221201:Token" }] })).toBe(true);
     // The program's own aliases, and options that carry more than aliases, go through.
     expect(typeAliasesOnly({ aliases: [{ name: "old-name" }] })).toBe(false);
@@ -51,6 +63,7 @@ describe("the plan's shortcuts through the SDK (planning/engine.ts planShortcuts
   });
 
   it("give a resource's property the same Output whenever it is read, with the registration's value, before or after the answer", async () => {
+    delete process.env.INTAKE_PLAN_STACKS;
     let early: unknown;
     let password!: random.RandomPassword;
     const { resources } = await runUnderMocks(
@@ -68,6 +81,8 @@ describe("the plan's shortcuts through the SDK (planning/engine.ts planShortcuts
     expect(await unwrap(password.bcryptHash)).toBe(state.bcryptHash);
     expect(await unwrap(password.keepers)).toBeUndefined();
     expect(Object.keys(password)).toEqual(expect.arrayContaining(["result", "length", "bcryptHash", "keepers"]));
+    // Made on first read: an accessor, not an Output made with the resource.
+    expect(typeof Object.getOwnPropertyDescriptor(password, "special")?.get).toBe("function");
   });
 });
 
@@ -92,5 +107,8 @@ describe("the SDK's closure-serialization modules (planning/sdk-modules.ts)", ()
     expect(serialized).toEqual({ atLoad: [], afterUse: ["typescript"], result: true });
     const codePaths = loadedModules(true, "async (p) => (await p.runtime.computeCodePaths()).size > 0");
     expect(codePaths).toEqual({ atLoad: [], afterUse: ["arborist"], result: true });
+    // The stand-in lists, spreads and describes the module's keys as the module would.
+    const listed = loadedModules(true, "async () => { const ts = require('@pulumi/pulumi/typescript-shim.js'); return [Object.keys(ts).includes('createSourceFile'), typeof { ...ts }.SyntaxKind, 'version' in ts]; }");
+    expect(listed).toEqual({ atLoad: [], afterUse: ["typescript"], result: [true, "object", true] });
   }, 60_000);
 });
