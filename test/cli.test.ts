@@ -57,7 +57,7 @@ describe("intake plan", () => {
     for (const res of plan.resources) expect(Object.keys(res)).toEqual(expect.arrayContaining(["urn", "type", "name", "parent", "customer", "inputs"]));
     const repo = plan.resources.find((r: { inputs: { name?: string } }) => r.inputs.name === "intake/acme/app");
     expect(repo).toMatchObject({ type: "aws:ecr/repository:Repository", customer: "acme" });
-    expect(repo.inputs.imageTagMutability).toBe("IMMUTABLE"); // prod
+    expect(repo.inputs.imageTagMutability).toBe("IMMUTABLE_WITH_EXCLUSION"); // prod: all but latest and sha256-*
     expect(repo.urn).toMatch(/^urn:pulumi:prod::registry-intake::/);
     const md = readFileSync(mdFile, "utf8");
     expect(md).toContain("### registry-intake plan: stack `prod`");

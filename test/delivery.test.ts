@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import bcrypt from "bcryptjs";
@@ -13,6 +14,7 @@ import { chooseTool, copyArgs, copyImage, CopyError } from "../runtime/delivery/
 import { deliver } from "../runtime/delivery/deliver";
 import { platformSuffix, type TargetResult } from "../runtime/delivery/deliver";
 import { RegistryClient, RegistryError } from "../runtime/delivery/manifest";
+import { AttachedCopier } from "../runtime/delivery/attached";
 import { parseReference } from "../core/reference";
 import { backoffMs, isTransient, withRetry } from "../runtime/delivery/retry";
 import { ecrDeliveryBatches, ecrSessionPolicy, SESSION_POLICY_LIMIT } from "../kinds/ecr/mint";
@@ -412,5 +414,44 @@ describe("a blob mount the registry refuses", () => {
     const client = new RegistryClient({ username: "u", password: "p" }, fetchImpl);
     expect(await client.mountBlob("r.example.com", "b/app", "a/app", { digest, size: 1 })).toEqual({ how: "uploaded", bytes: 1 });
     expect(log.filter((l) => !l.startsWith("401") && !l.startsWith("token"))).toEqual(["POST /v2/b/app/blobs/uploads/", `HEAD /v2/b/app/blobs/${digest}`, `GET /v2/a/app/blobs/${digest}`, "PUT /v2/b/app/blobs/uploads/u1"]);
+  });
+});
+
+describe("attached artifacts where tags never move", () => {
+  const subject = `sha256:${"a".repeat(64)}`;
+  const tag = `sha256-${"a".repeat(64)}.sig`;
+  const earlier = `sha256:${"e".repeat(64)}`;
+  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.empty.v1+json", digest: `sha256:${"0".repeat(64)}`, size: 2 }, layers: [] }));
+  const signature = { bytes, mediaType: "application/vnd.oci.image.manifest.v1+json", digest: `sha256:${createHash("sha256").update(bytes).digest("hex")}` };
+  /** A registry whose `.sig` tag names earlier signatures; it logs the writes it is sent. */
+  function registry() {
+    const writes: string[] = [];
+    const fetchImpl = (async (input: string | URL | Request, init?: RequestInit) => {
+      const url = new URL(String(input));
+      const method = init?.method ?? "GET";
+      if (method === "HEAD" && url.pathname === `/v2/intake/acme/app/manifests/${tag}`) return new Response(null, { status: 200, headers: { "docker-content-digest": earlier, "content-type": signature.mediaType } });
+      if (method === "PUT") {
+        writes.push(url.pathname);
+        return new Response(null, { status: 201, headers: { "docker-content-digest": signature.digest } });
+      }
+      return new Response(null, { status: 404 });
+    }) as typeof fetch;
+    return { writes, client: new RegistryClient(undefined, fetchImpl) };
+  }
+  const artifact = { kind: "signature" as const, subject, tag, manifest: signature, children: [], blobs: [] };
+  const op = <T>(fn: () => Promise<T>) => fn();
+
+  it("a cosign tag that names earlier signatures is left and reported, not written; elsewhere it is written", async () => {
+    const fixed = registry();
+    const kept = await new AttachedCopier(fixed.client, { client: fixed.client, host: "r.example.com", repository: "src/app" }, [artifact]).place("r.example.com", "intake/acme/app", op, true);
+    expect(kept.results).toEqual([{ kind: "signature", digest: signature.digest, subject, tag, how: "kept", held: earlier }]);
+    expect(fixed.writes).toEqual([]);
+    expect(resultLine({ customer: "acme", kind: "gar", target: "r.example.com/intake/acme/app:1.0.0", status: "cached", seconds: 0, bytes: 0, attempts: 1, tags: [], attached: kept.results })).toContain(
+      `tags are immutable here; left as they are: ${tag} (holds ${earlier.slice(0, 19)})`,
+    );
+    const moving = registry();
+    const copied = await new AttachedCopier(moving.client, { client: moving.client, host: "r.example.com", repository: "src/app" }, [artifact]).place("r.example.com", "intake/acme/app", op, false);
+    expect(copied.results[0].how).toBe("copied");
+    expect(moving.writes).toEqual([`/v2/intake/acme/app/manifests/${tag}`]);
   });
 });

@@ -316,6 +316,14 @@ describe("each rule: violating cases (the compliant case is the unedited program
     const rs = clone(prod.recorded);
     rs.find((r) => r.type === T.repo && r.inputs.name === "intake/globex/app")!.inputs.imageTagMutability = "MUTABLE";
     expect(named(viaPlan(prod, rs), "immutable-tags-in-prod").map((v) => v.message)).toEqual(['aws:ecr/repository:Repository "intake/globex/app": tags are mutable in prod']);
+    // The program's own prod settings pass: every tag immutable but latest and cosign's sha256-* tags.
+    expect(named(viaPlan(prod, clone(prod.recorded)), "immutable-tags-in-prod")).toEqual([]);
+    // An exclusion beyond those lets versioned tags move.
+    const wide = clone(prod.recorded);
+    wide.find((r) => r.type === T.repo && r.inputs.name === "intake/globex/app")!.inputs.imageTagMutabilityExclusionFilters = [{ filter: "latest", filterType: "WILDCARD" }, { filter: "v*", filterType: "WILDCARD" }];
+    expect(named(viaPlan(prod, wide), "immutable-tags-in-prod").map((v) => v.message)).toEqual([
+      'aws:ecr/repository:Repository "intake/globex/app": tags matching v* are mutable in prod (only latest and sha256-* may move)',
+    ]);
     const devRs = clone(dev.recorded);
     expect(devRs.find((r) => r.type === T.repo)!.inputs.imageTagMutability).toBe("MUTABLE");
     expect(named(viaPlan(dev, devRs), "immutable-tags-in-prod")).toEqual([]);

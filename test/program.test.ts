@@ -67,11 +67,15 @@ describe("ECR namespace", () => {
     expect(recorded.filter((r) => r.type === T.role).map((r) => r.inputs.name).sort()).toEqual(["cust-ecr-controller", "cust-ecr-push", "cust-ecr-template"]);
   });
 
-  it("scans on push, and makes tags immutable in prod only", async () => {
-    for (const [environment, mutability] of [["dev", "MUTABLE"], ["prod", "IMMUTABLE"]]) {
+  it("scans on push, and makes tags immutable in prod only, but for latest and cosign's digest-named tags", async () => {
+    const prodTags = { imageTagMutability: "IMMUTABLE_WITH_EXCLUSION", imageTagMutabilityExclusionFilters: [{ filter: "latest", filterType: "WILDCARD" }, { filter: "sha256-*", filterType: "WILDCARD" }] };
+    for (const [environment, mutability] of [["dev", { imageTagMutability: "MUTABLE" }], ["prod", prodTags]] as const) {
       const { plan, recorded } = await planOf([customer("acme", "professional")], { environment });
       const [repo] = owned(plan, recorded, "acme", T.repo);
-      expect(repo.inputs.imageTagMutability).toBe(mutability);
+      expect({ imageTagMutability: repo.inputs.imageTagMutability, ...(repo.inputs.imageTagMutabilityExclusionFilters ? { imageTagMutabilityExclusionFilters: repo.inputs.imageTagMutabilityExclusionFilters } : {}) }).toEqual(mutability);
+      // Repositories the controller creates on push get the same.
+      const template = recorded.find((r) => r.type === "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate")!;
+      expect(template.inputs).toMatchObject(mutability);
       expect(repo.inputs.imageScanningConfiguration).toEqual({ scanOnPush: true });
       expect(repo.inputs.forceDelete).toBe(false);
     }

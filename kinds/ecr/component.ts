@@ -3,6 +3,7 @@ import * as iam from "@pulumi/aws/iam";
 import * as pulumi from "@pulumi/pulumi";
 import type { EffectiveStatus } from "../../customers/status";
 import { ecrPushPullPolicy } from "../../core/iam";
+import { ecrTagMutability } from "./kind";
 import { RetainedLedger } from "../../components/retained";
 import { need, type KindBuilder } from "../../components/kind";
 import { eachGeneration, generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
@@ -79,7 +80,7 @@ export class EcrNamespace extends pulumi.ComponentResource {
         `${name}-${repo}`,
         {
           name: repositoryName,
-          imageTagMutability: args.immutableTags ? "IMMUTABLE" : "MUTABLE",
+          ...ecrTagMutability(args.immutableTags),
           imageScanningConfiguration: { scanOnPush: args.scanOnPush },
           encryptionConfigurations: [args.kmsKeyArn ? { encryptionType: "KMS", kmsKey: args.kmsKeyArn } : { encryptionType: "AES256" }],
           forceDelete: false,

@@ -14,6 +14,23 @@ export function isEcrComponent(name: string): boolean {
   return ECR_COMPONENT.test(name);
 }
 
+/**
+ * The tags an ECR repository with immutable tags still lets move (IMMUTABLE_WITH_EXCLUSION,
+ * wildcard filters): `latest`, which each delivery moves to the newest version, and cosign's
+ * digest-named tags (`sha256-<hex>.sig`, `.att`, `.sbom`, and `sha256-<hex>` where a registry has
+ * no referrers API), which belong to one image digest and change as signatures and attestations
+ * are added to it. A versioned tag, once written, never moves. With IMMUTABLE the second
+ * delivery's `latest` and every later signature of a delivered image were refused.
+ */
+export const ECR_MUTABLE_TAGS = ["latest", "sha256-*"] as const;
+
+/** The repository's tag settings: everything but ECR_MUTABLE_TAGS immutable, or all mutable. */
+export function ecrTagMutability(immutable: boolean): { imageTagMutability: string; imageTagMutabilityExclusionFilters?: { filter: string; filterType: string }[] } {
+  return immutable
+    ? { imageTagMutability: "IMMUTABLE_WITH_EXCLUSION", imageTagMutabilityExclusionFilters: ECR_MUTABLE_TAGS.map((filter) => ({ filter, filterType: "WILDCARD" })) }
+    : { imageTagMutability: "MUTABLE" };
+}
+
 export interface EcrNames {
   /** ECR repository path prefix, e.g. `intake/acme/` (repositories are `intake/acme/app`). */
   ecrRepositoryPrefix: string;

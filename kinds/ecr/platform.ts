@@ -3,6 +3,7 @@ import * as iam from "@pulumi/aws/iam";
 import * as kms from "@pulumi/aws/kms";
 import * as pulumi from "@pulumi/pulumi";
 import { awsPartition, ECR_AUTH_STATEMENT, ECR_MANAGE_ACTIONS, ecrPushPullPolicy, ecrRepositoryArn, policyDocument, revokedSessionsPolicy } from "../../core/iam";
+import { ecrTagMutability } from "./kind";
 import type { Settings } from "../../core/settings";
 import { lifecyclePolicy } from "./component";
 
@@ -145,7 +146,7 @@ export function ecrPlatform(name: string, s: Settings, tags: Record<string, stri
         appliedFors: e.replicationRegions.length > 0 && !e.kms ? ["CREATE_ON_PUSH", "REPLICATION"] : ["CREATE_ON_PUSH"],
         customRoleArn: templateRole.arn,
         description: "registry-intake: settings for customer repositories not declared by the program",
-        imageTagMutability: e.immutableTags ? "IMMUTABLE" : "MUTABLE",
+        ...ecrTagMutability(e.immutableTags),
         lifecyclePolicy: lifecyclePolicy(e.untaggedExpiryDays, e.keepImages),
         encryptionConfigurations: encryption,
         resourceTags: tags,

@@ -1,3 +1,4 @@
+import { ECR_MUTABLE_TAGS } from "../../kinds/ecr/kind";
 import { LABEL } from "../../core/labels";
 import { customerOf, get, kindOfType, shown, type Finding, type IntakeRule } from "../model";
 
@@ -15,12 +16,20 @@ export const ecrScanOnPush: IntakeRule = {
 /** Tags are immutable in prod. */
 export const immutableTagsInProd: IntakeRule = {
   name: "immutable-tags-in-prod",
-  description: "In a prod stack, customer repositories do not let a tag move (ECR IMMUTABLE, Artifact Registry immutableTags).",
+  description: "In a prod stack, customer repositories do not let a versioned tag move (ECR IMMUTABLE, or IMMUTABLE_WITH_EXCLUSION for latest and cosign's sha256-* tags only; Artifact Registry immutableTags).",
   enforcementLevel: "advisory",
   resource: (r, ctx): Finding[] => {
     if (ctx.environment !== "prod") return [];
     const id = customerOf(r, ctx.repoPrefix).id ?? null;
-    if (r.type === "aws:ecr/repository:Repository" && r.props.imageTagMutability !== "IMMUTABLE") return [{ customer: id, message: `${shown(r)}: tags are mutable in prod` }];
+    if (r.type === "aws:ecr/repository:Repository") {
+      if (r.props.imageTagMutability === "IMMUTABLE") return [];
+      // Exclusions beyond `latest` and cosign's digest-named tags let versioned tags move.
+      const filters = ((r.props.imageTagMutabilityExclusionFilters as { filter?: string }[] | undefined) ?? []).map((f) => String(f.filter));
+      const extra = filters.filter((f) => !(ECR_MUTABLE_TAGS as readonly string[]).includes(f));
+      if (r.props.imageTagMutability !== "IMMUTABLE_WITH_EXCLUSION") return [{ customer: id, message: `${shown(r)}: tags are mutable in prod` }];
+      if (extra.length) return [{ customer: id, message: `${shown(r)}: tags matching ${extra.join(", ")} are mutable in prod (only ${ECR_MUTABLE_TAGS.join(" and ")} may move)` }];
+      return [];
+    }
     if (r.type === "gcp:artifactregistry/repository:Repository" && get(r.props, "dockerConfig.immutableTags") !== true) return [{ customer: id, message: `${shown(r)}: tags are mutable in prod` }];
     return [];
   },

@@ -29,8 +29,12 @@ export interface AttachedResult {
   digest: string;
   subject: string;
   tag?: string;
-  /** `copied` by this run, or already `present`. */
-  how: "copied" | "present";
+  /**
+   * `copied` by this run, or already `present`; `kept`: its tag names another artifact (earlier
+   * signatures) on a registry whose tags never move, so it is left as it is (`held`).
+   */
+  how: "copied" | "present" | "kept";
+  held?: string;
 }
 
 const COSIGN: [suffix: string, kind: AttachedKind][] = [
@@ -142,14 +146,19 @@ export class AttachedCopier {
    * Every artifact into `host/repository`: cosign's under their tags, referrers by digest (and,
    * where the registry has no referrers API, listed in the `sha256-<hex>` index tag). `op` runs one
    * registry request (bounded and retried by the caller). Returns what each got and the bytes sent.
+   * `fixedTags`: the registry never moves a tag once written, so a tag that names something else
+   * already is left as it is.
    */
-  async place(host: string, repository: string, op: <T>(fn: () => Promise<T>) => Promise<T>): Promise<{ results: AttachedResult[]; bytes: number }> {
+  async place(host: string, repository: string, op: <T>(fn: () => Promise<T>) => Promise<T>, fixedTags = false): Promise<{ results: AttachedResult[]; bytes: number }> {
     const results: AttachedResult[] = [];
     let bytes = 0;
     for (const a of this.artifacts) {
-      const present = a.tag
-        ? (await op(() => this.client.headManifest({ registry: host, repository, tag: a.tag }))).digest === a.manifest.digest
-        : await op(() => this.client.hasManifest(host, repository, a.manifest.digest));
+      const held = a.tag ? (await op(() => this.client.headManifest({ registry: host, repository, tag: a.tag }))).digest : undefined;
+      const present = a.tag ? held === a.manifest.digest : await op(() => this.client.hasManifest(host, repository, a.manifest.digest));
+      if (fixedTags && a.tag && held !== undefined && !present) {
+        results.push({ kind: a.kind, digest: a.manifest.digest, subject: a.subject, tag: a.tag, how: "kept", held });
+        continue;
+      }
       if (!present) {
         await Promise.all(a.blobs.map(async (b) => (bytes += await this.blob(host, repository, b, op))));
         for (const child of a.children) {
@@ -162,12 +171,12 @@ export class AttachedCopier {
       }
       results.push({ kind: a.kind, digest: a.manifest.digest, subject: a.subject, ...(a.tag ? { tag: a.tag } : {}), how: present ? "present" : "copied" });
     }
-    bytes += await this.indexReferrers(host, repository, op);
+    bytes += await this.indexReferrers(host, repository, op, fixedTags);
     return { results, bytes };
   }
 
   /** Where the registry has no referrers API, each subject's referrers go into its `sha256-<hex>` index (merged with what it lists). */
-  private async indexReferrers(host: string, repository: string, op: <T>(fn: () => Promise<T>) => Promise<T>): Promise<number> {
+  private async indexReferrers(host: string, repository: string, op: <T>(fn: () => Promise<T>) => Promise<T>, fixedTags: boolean): Promise<number> {
     const bySubject = new Map<string, Descriptor[]>();
     for (const a of this.artifacts) {
       if (a.kind !== "referrer") continue;
@@ -182,7 +191,8 @@ export class AttachedCopier {
       const doc = existing ? (JSON.parse(existing.bytes.toString("utf8")) as { manifests?: Descriptor[] } & Record<string, unknown>) : { schemaVersion: 2, mediaType: INDEX_TYPE, manifests: [] };
       const listed = doc.manifests ?? [];
       const add = wanted.filter((d) => !listed.some((x) => x.digest === d.digest));
-      if (!add.length) continue;
+      // An index tag that exists cannot be rewritten where tags never move: the referrers are there by digest.
+      if (!add.length || (fixedTags && existing)) continue;
       const index = { bytes: Buffer.from(JSON.stringify({ ...doc, manifests: [...listed, ...add] })), mediaType: INDEX_TYPE };
       await op(() => this.client.putManifest(host, repository, tag, index));
       bytes += index.bytes.length;

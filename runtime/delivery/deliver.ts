@@ -26,6 +26,11 @@ export interface TargetResult {
   via?: "copy" | "mount";
   /** Extra tags written or moved by this run (`latest`, `<version>-<arch>`). */
   tags: string[];
+  /**
+   * Extra tags the registry would not let move (its tags are immutable: see
+   * DeliveryRequest.immutableTags), left naming the digest they held.
+   */
+  kept?: { tag: string; digest: string }[];
   /** The build's signatures, attestations, SBOMs and other referrers, as this target holds them now (delivered, cached). */
   attached?: AttachedResult[];
   reason?: string;
@@ -74,6 +79,13 @@ export interface DeliveryRequest {
   /** Credentials for the allowed targets of one kind, grouped by what each reaches. */
   credentials: (kind: RegistryKind, customers: string[]) => Promise<(CredentialGroup | CredentialFailure)[]>;
   tool: CopyTool;
+  /**
+   * Whether a kind's repositories refuse to move a tag once written (Artifact Registry with
+   * gar.immutableTags; ECR's immutable repositories let `latest` and cosign's `sha256-*` tags move).
+   * There a tag that already names another digest (`latest` of an earlier version, a cosign tag
+   * of earlier signatures) is left as it is and reported, not written: the registry would refuse it.
+   */
+  immutableTags?: (kind: RegistryKind) => boolean;
   /** Move `latest` (default true) and write `<version>-<arch>` tags (default true). */
   latest?: boolean;
   archTags?: boolean;
@@ -105,6 +117,8 @@ interface Target extends DeliveryPlanTarget {
   ref: ImageReference;
   repository: string;
   host: string;
+  /** Its registry never moves a tag once written (DeliveryRequest.immutableTags). */
+  fixedTags: boolean;
 }
 
 /** The tag suffix of a platform: `amd64`, `arm64`, `armv7`, `windows-amd64`; none for attestations. */
@@ -193,7 +207,7 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
       continue;
     }
     const list = allowed.get(t.kind) ?? [];
-    list.push({ ...t, ref, repository: ref.repository, host: ref.registry });
+    list.push({ ...t, ref, repository: ref.repository, host: ref.registry, fixedTags: req.immutableTags?.(t.kind) ?? false });
     allowed.set(t.kind, list);
   }
 
@@ -324,7 +338,7 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
             }
             try {
               const tags = await ensureTags(t, tagTries);
-              finish(result(t, { status: "cached", digest: state.digest, bytes: put.bytes, attempts: tries.n, tags, ...put.attached }));
+              finish(result(t, { status: "cached", digest: state.digest, bytes: put.bytes, attempts: tries.n, ...tags, ...put.attached }));
             } catch (e) {
               finish(result(t, { status: "failed", bytes: put.bytes, attempts: attemptsOf(e), tags: [], reason: `cache check: ${errorText(e)}` }));
             }
@@ -483,7 +497,7 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
           return finish(result(t, { status: "failed", digest: state.digest, bytes, attempts: attemptsOf(e), via, tags: [], reason: `signatures and attestations: ${errorText(e)}; latest not moved` }));
         }
         const tags = await ensureTags(t, tries);
-        finish(result(t, { status: "delivered", digest: source.digest, bytes: bytes + put.bytes, attempts, via, tags, ...put.attached }));
+        finish(result(t, { status: "delivered", digest: source.digest, bytes: bytes + put.bytes, attempts, via, ...tags, ...put.attached }));
       } catch (e) {
         finish(result(t, { status: "failed", bytes, attempts: attemptsOf(e), via, tags: [], reason: `verify and tag: ${errorText(e)}` }));
       }
@@ -492,7 +506,7 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
     /** The build's attached artifacts into `t`, after its image and before its tags: `latest` never names an image whose signature is missing. */
     async function placeAttached(t: Target, tries: Tries): Promise<Placed> {
       if (carrier.empty) return { bytes: 0, attached: {} };
-      const { results, bytes } = await carrier.place(t.host, t.repository, (fn) => op(t, tries, fn));
+      const { results, bytes } = await carrier.place(t.host, t.repository, (fn) => op(t, tries, fn), t.fixedTags);
       return { bytes, attached: { attached: results } };
     }
 
@@ -516,13 +530,17 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
       return { tags, complete: false };
     }
 
-    /** `<version>-<arch>` tags, then `latest`: each written only where it does not already hold the right digest. */
-    async function ensureTags(t: Target, tries: Tries): Promise<string[]> {
+    /**
+     * `<version>-<arch>` tags, then `latest`: each written only where it does not already hold the
+     * right digest; where the registry's tags are immutable, only where it does not exist yet.
+     */
+    async function ensureTags(t: Target, tries: Tries): Promise<Pick<TargetResult, "tags" | "kept">> {
       const known = await tagStates.get(t);
       const have = await Promise.all(
         extraTags.map((w) => (known && (known.complete || known.tags.has(w.tag)) ? known.tags.get(w.tag) : op(t, tries, () => client.headManifest({ ...t.ref, tag: w.tag })).then((s) => s.digest))),
       );
-      const stale = extraTags.filter((w, i) => have[i] !== w.manifest.digest);
+      const kept = t.fixedTags ? extraTags.flatMap((w, i) => (have[i] !== undefined && have[i] !== w.manifest.digest ? [{ tag: w.tag, digest: have[i]! }] : [])) : [];
+      const stale = extraTags.filter((w, i) => have[i] !== w.manifest.digest && !kept.some((k) => k.tag === w.tag));
       const put = (w: ExtraTag) =>
         op(t, tries, async () => {
           const digest = await client.putManifest(t.host, t.repository, w.tag, w.manifest);
@@ -531,7 +549,7 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
       // The platform tags at once; `latest` after them.
       await Promise.all(stale.filter((w) => !w.last).map(put));
       for (const w of stale.filter((w) => w.last)) await put(w);
-      return stale.map((w) => w.tag);
+      return { tags: stale.map((w) => w.tag), ...(kept.length ? { kept } : {}) };
     }
   }
 }

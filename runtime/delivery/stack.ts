@@ -19,7 +19,7 @@ export type { StackDeliveryOptions } from "./shared";
  * - acr, gar, ghcr: each customer's own minted credential (a scope map, an impersonated service
  *   account, a machine user reach one customer only), so each customer is its own copy.
  */
-export function stackDelivery(o: StackDeliveryOptions): Pick<DeliveryRequest, "access" | "namespace" | "credentials"> {
+export function stackDelivery(o: StackDeliveryOptions): Pick<DeliveryRequest, "access" | "namespace" | "credentials" | "immutableTags"> {
   const s = o.settings;
   const asOf = o.today ?? new Date().toISOString().slice(0, 10);
   return {
@@ -28,6 +28,9 @@ export function stackDelivery(o: StackDeliveryOptions): Pick<DeliveryRequest, "a
       return d.allowed ? { allowed: true } : { allowed: false, reason: d.reason };
     },
     namespace: (customer, kind) => customerNamespace(kind, customer, s),
+    // Artifact Registry's immutable tags have no exceptions; ECR's immutable repositories let
+    // latest and cosign's tags move (kinds/ecr/kind.ts ECR_MUTABLE_TAGS).
+    immutableTags: (kind) => kind === "gar" && s.gar?.immutableTags === true,
     credentials: async (kind: RegistryKind, customers: string[]): Promise<(CredentialGroup | CredentialFailure)[]> => {
       const shared = SHARED_DELIVERY[kind];
       if (shared) return shared(customers, { ...o, registry: registryHost(kind, s) });

@@ -19,6 +19,7 @@ import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../helpers";
 import { e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "./harness";
 import { writeMultiArchImage } from "./oci";
 import { RegistryProxy } from "./proxy";
+import { resultLine } from "../../cli/deliver";
 import { tempDir } from "../tmp";
 
 const unavailable = e2eUnavailable();
@@ -64,7 +65,7 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
   const targets = (ids: string[]): DeliveryPlanTarget[] => ids.map((customer) => ({ customer, kind: "distribution" }));
   type Credentials = DeliveryRequest["credentials"];
   /** Deliver `version` to `ids`; `credentials` wraps the stack's own credential function. */
-  const run = (version: string, ids: string[], extra: { retry?: RetryPolicy; concurrency?: number; credentials?: (base: Credentials) => Credentials } = {}) => {
+  const run = (version: string, ids: string[], extra: { retry?: RetryPolicy; concurrency?: number; credentials?: (base: Credentials) => Credentials; immutableTags?: boolean } = {}) => {
     const base = stackDelivery({ settings, roster, deliveryPassword, mint: {}, today: TODAY });
     return deliver({
       source: parseReference(`127.0.0.1:${source.port}/builds/app:${version}`),
@@ -76,6 +77,7 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
       retry: extra.retry ?? FAST,
       ...base,
       credentials: extra.credentials ? extra.credentials(base.credentials) : base.credentials,
+      ...(extra.immutableTags !== undefined ? { immutableTags: () => extra.immutableTags! } : {}),
     });
   };
   const byCustomer = (rs: TargetResult[]) => Object.fromEntries(rs.map((r) => [r.customer, r]));
@@ -295,6 +297,35 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
       expect(await digestAt("intake/wayne/app", "latest")).toBe(before);
       expect(await tagsOf("intake/wayne/app")).not.toContain("4.0.0-amd64");
       expect(await digestAt("intake/acme/app", "latest")).toBe(images["4.0.0"].digest);
+    } finally {
+      proxy.hooks = {};
+    }
+  }, 60_000);
+
+  it("where tags never move (Artifact Registry's immutable tags), latest is left and reported, not rewritten; new tags are written", async () => {
+    await build("5.0.0", 16 * 1024);
+    const before = await digestAt("intake/acme/app", "latest");
+    expect(before).toBe(images["4.0.0"].digest);
+    // The registry refuses to move a tag that exists, as an immutable-tag repository does.
+    const refused: string[] = [];
+    proxy.hooks.respond = (req) => {
+      const m = /^\/v2\/intake\/acme\/app\/manifests\/(latest)$/.exec(req.url ?? "");
+      if (req.method !== "PUT" || !m) return undefined;
+      refused.push(m[1]);
+      return { status: 400, headers: { "content-type": "application/json" }, body: JSON.stringify({ errors: [{ code: "TAG_INVALID", message: `tag ${m[1]} is immutable` }] }) };
+    };
+    try {
+      const [fixed] = await run("5.0.0", ["acme"], { immutableTags: true });
+      expect(fixed).toMatchObject({ status: "delivered", digest: images["5.0.0"].digest, kept: [{ tag: "latest", digest: before }] });
+      expect(fixed.tags.sort()).toEqual(["5.0.0-amd64", "5.0.0-arm64v8"]);
+      expect(refused).toEqual([]);
+      expect(await digestAt("intake/acme/app", "latest")).toBe(before);
+      expect(resultLine(fixed)).toContain(`tags are immutable here; left as they are: latest (holds ${before!.slice(0, 19)})`);
+      // A run that does not know it tries, and the registry's refusal fails the target.
+      const [unaware] = await run("5.0.0", ["acme"]);
+      expect(refused).toEqual(["latest"]);
+      expect(unaware.status).toBe("failed");
+      expect(unaware.reason).toMatch(/TAG_INVALID|400/);
     } finally {
       proxy.hooks = {};
     }
