@@ -11,7 +11,6 @@ import { register as registerToken } from "./commands/token";
 import { register as registerUsage } from "./commands/usage";
 import { register as registerVerify } from "./commands/verify";
 import { HELP_AFTER, packageVersion, processIo, type CommandContext, type Io } from "./options";
-import { deferSdkClosureModules } from "../planning/sdk-modules";
 
 export { EXIT } from "../core/errors";
 export { findProjectDir, type Io } from "./options";
@@ -23,8 +22,6 @@ export { findProjectDir, type Io } from "./options";
  * Resolves to the exit code.
  */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
-  // Before any command loads the Pulumi SDK (the plan, the audit, the shards).
-  deferSdkClosureModules();
   let code: number = EXIT.ok;
   const ctx: CommandContext = { io, exit: (c) => (code = c) };
   const cli = new Command("intake")

@@ -19,7 +19,8 @@ const DEFERRED: { request: string; esModule: boolean }[] = [
  * Put a stand-in for each module above in Node's module cache, so that loading the SDK does not
  * load them; the first use of one (a property read, a call, `new`) loads the real module and
  * forwards to it from then on, so the SDK behaves as before, only later. Runs before the first
- * load of `@pulumi/pulumi` in the process (the CLI's entry and the plan worker call it first);
+ * load of `@pulumi/pulumi` in the process (the commands that load it, plan, policy, shards,
+ * onboard and offboard, and the plan worker call it first);
  * after that, or where a module is not where this SDK version keeps it, it leaves things as they are.
  */
 export function deferSdkClosureModules(): void {

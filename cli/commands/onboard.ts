@@ -2,6 +2,7 @@ import { Command } from "commander";
 import * as path from "node:path";
 import type { OnboardResult } from "../../automation/onboard";
 import { projectDirOf, stackName, type CommandContext } from "../options";
+import { deferSdkClosureModules } from "../../planning/sdk-modules";
 
 /** `intake onboard`. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -20,6 +21,7 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .option("--json", "print the result as JSON")
     .action(async (opts: { file: string; stack: string; roster?: string; project?: string; json?: boolean }) => {
+      deferSdkClosureModules();
       const projectDir = projectDirOf(opts);
       const { onboard, readCustomerFile } = await import("../../automation/onboard.js");
       const entry = readCustomerFile(opts.file);
@@ -37,6 +39,7 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .option("--json", "print the result as JSON")
     .action(async (opts: { customer: string; stack: string; roster?: string; project?: string; json?: boolean }) => {
+      deferSdkClosureModules();
       const projectDir = projectDirOf(opts);
       const { offboard } = await import("../../automation/onboard.js");
       const r = await offboard(opts.customer, { projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), onOutput: (l) => ctx.io.err(l.trimEnd()) });

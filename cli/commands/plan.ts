@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { EXIT } from "../../core/errors";
 import { projectDirOf, InputError, positiveInt, stackName, writeOut, type CommandContext } from "../options";
 import { SLICE_SIZE } from "../../planning/slices";
+import { deferSdkClosureModules } from "../../planning/sdk-modules";
 
 /** `intake plan`. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -19,6 +20,7 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--retained <file>", "the stack's outputs (`pulumi stack output --json`): show which kept resources the update adopts")
     .option("--workers <n>", `worker processes for a roster over ${2 * SLICE_SIZE} customers, each planning slices of ${SLICE_SIZE} (default: one per core; 1: this process only)`, positiveInt)
     .action(async (opts: { stack: string; roster?: string; json?: string; markdown?: string; project?: string; policyConfig?: string; base?: string; retained?: string; workers?: number }) => {
+      deferSdkClosureModules();
       const { readLedgerFile, readPolicyConfig } = await import("../files.js");
       const projectDir = projectDirOf(opts);
       const policyConfig = readPolicyConfig(opts.policyConfig);

@@ -2,6 +2,7 @@ import { Command } from "commander";
 import * as path from "node:path";
 import { EXIT } from "../../core/errors";
 import { projectDirOf, stackName, writeOut, type CommandContext } from "../options";
+import { deferSdkClosureModules } from "../../planning/sdk-modules";
 
 /** `intake policy`. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -16,6 +17,7 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--json <path>", "write the violations as JSON")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .action(async (opts: { stackExport: string; stack?: string; roster?: string; policyConfig?: string; json?: string; project?: string }) => {
+      deferSdkClosureModules();
       const { readPolicyConfig } = await import("../files.js");
       const projectDir = projectDirOf(opts);
       const { auditStackExport, renderAudit } = await import("../../policy/audit.js");

@@ -2,6 +2,7 @@ import { Command } from "commander";
 import * as path from "node:path";
 import { EXIT } from "../../core/errors";
 import { projectDirOf, InputError, plural, positiveInt, stackName, type CommandContext } from "../options";
+import { deferSdkClosureModules } from "../../planning/sdk-modules";
 
 /** `intake shards`. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -18,6 +19,7 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--platform-stack <ref>", "with --init: the platform stack as the shard stacks reference it (org/registry-intake/prod)")
     .option("--check", "check every shard stack file against the platform's (shard key, no settings of its own, equal provider config); exit 1 naming each difference")
     .action(async (opts: { stack: string; base?: string; roster?: string; project?: string; json?: boolean; maxJobs: number; init?: boolean; platformStack?: string; check?: boolean }) => {
+      deferSdkClosureModules();
       const { shardBuckets, shardStackName } = await import("../../customers/shards.js");
       const { checkShardStacks, initShardStacks } = await import("../../planning/shard-init.js");
       const { loadStackContext } = await import("../../core/stack.js");

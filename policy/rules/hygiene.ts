@@ -23,10 +23,10 @@ export const immutableTagsInProd: IntakeRule = {
     const id = customerOf(r, ctx.repoPrefix).id ?? null;
     if (r.type === "aws:ecr/repository:Repository") {
       if (r.props.imageTagMutability === "IMMUTABLE") return [];
+      if (r.props.imageTagMutability !== "IMMUTABLE_WITH_EXCLUSION") return [{ customer: id, message: `${shown(r)}: tags are mutable in prod` }];
       // Exclusions beyond `latest` and cosign's digest-named tags let versioned tags move.
       const filters = ((r.props.imageTagMutabilityExclusionFilters as { filter?: string }[] | undefined) ?? []).map((f) => String(f.filter));
       const extra = filters.filter((f) => !(ECR_MUTABLE_TAGS as readonly string[]).includes(f));
-      if (r.props.imageTagMutability !== "IMMUTABLE_WITH_EXCLUSION") return [{ customer: id, message: `${shown(r)}: tags are mutable in prod` }];
       if (extra.length) return [{ customer: id, message: `${shown(r)}: tags matching ${extra.join(", ")} are mutable in prod (only ${ECR_MUTABLE_TAGS.join(" and ")} may move)` }];
       return [];
     }
