@@ -183,6 +183,37 @@ function rosterFiles(p: string): string[] {
   }
 }
 
+/** What a file was when it was read (device, inode, size, modification time): a change of any of these is a change of the file. */
+export function fileSignature(file: string): string {
+  try {
+    const st = statSync(file);
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return "missing";
+  }
+}
+
+/**
+ * The stack's settings for a long-running process (the broker's minting): read once, and again
+ * only when one of the files they came from changed or the UTC day did (licenses and rotations
+ * are judged as of the day). A look is a stat of each file (two or three), where a read parses
+ * them and checks the whole schema.
+ */
+export function currentStackSettings(projectDir: string, stack: string, now: () => Date = () => new Date()): () => Settings {
+  let last: { files: string[]; stamp: string; settings: Settings } | undefined;
+  const stampOf = (files: string[], day: string) => [day, ...files.map(fileSignature)].join("|");
+  return () => {
+    const today = now();
+    const day = today.toISOString().slice(0, 10);
+    // Stamped before the read: a file that changes while it is read is read again next time.
+    const before = last ? stampOf(last.files, day) : undefined;
+    if (last && before === last.stamp) return last.settings;
+    const read = stackSettings(projectDir, stack, { today });
+    last = { files: read.files, stamp: before ?? stampOf(read.files, day), settings: read.settings };
+    return read.settings;
+  };
+}
+
 /** A stack's settings, validated (without its roster); `stackText` or `engineConfig` stand in for the file. */
 export function stackSettings(
   projectDir: string,

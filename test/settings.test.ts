@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { parseSettings, SettingsError } from "../core/settings";
 import { engineConfig } from "../components/stack-settings";
 import { DEFAULT_TIER_TABLE } from "../core/tiers";
-import { readStackConfig, stackSettings } from "../core/stack";
+import { currentStackSettings, readStackConfig, stackSettings } from "../core/stack";
 import { BASE_SETTINGS, TODAY, withStackSecrets } from "./helpers";
 import { tempDir } from "./tmp";
 
@@ -93,5 +93,29 @@ describe("stack settings", () => {
     expect(s.aws?.accountId).toMatch(/^\d{12}$/);
     expect(s.ecr.immutableTags).toBe(stack === "prod");
     expect(new pulumi.Config("github").getSecret("token")).toBeDefined();
+  });
+});
+
+describe("the stack's settings in a long-running process (the broker's minting)", () => {
+  it("are read once, and again when a stack file changes or the day does", () => {
+    const dir = tempDir("settings-now-");
+    writeFileSync(path.join(dir, "Pulumi.yaml"), readFileSync(path.join(ROOT, "Pulumi.yaml")));
+    const stackFile = path.join(dir, "Pulumi.dev.yaml");
+    const text = withStackSecrets(readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8"));
+    writeFileSync(stackFile, text);
+    let now = new Date("2026-11-22T23:59:00Z");
+    const settings = currentStackSettings(dir, "dev", () => now);
+    const first = settings();
+    expect(settings()).toBe(first);
+    expect(first.asOf).toBe("2026-11-22");
+    // The stack file edited: the next call has the new settings.
+    writeFileSync(stackFile, text.replace(/registry-intake:repoPrefix: \S+/, "registry-intake:repoPrefix: edited"));
+    const edited = settings();
+    expect(edited).not.toBe(first);
+    expect(edited.repoPrefix).toBe("edited");
+    expect(settings()).toBe(edited);
+    // Past midnight (UTC) licenses are judged as of the new day.
+    now = new Date("2026-11-23T00:00:01Z");
+    expect(settings().asOf).toBe("2026-11-23");
   });
 });

@@ -29,23 +29,25 @@ export function register(cli: Command, ctx: CommandContext): void {
       const { mintFor } = await import("../../runtime/mint/index.js");
       const { CredentialCache } = await import("../../runtime/mint/cache.js");
       const { ghcrTokenVariable } = await import("../../kinds/ghcr/mint.js");
-      const { stackSettings: readSettings } = await import("../../core/stack.js");
+      const { currentStackSettings } = await import("../../core/stack.js");
       const key = loadSigningKey(opts.key, opts.cert);
       const projectDir = projectDirOf(opts);
       // The settings only: the roster is the store's to read (once, and again as it changes).
-      const stackSettings = readSettings(projectDir, opts.stack).settings;
+      const settingsNow = currentStackSettings(projectDir, opts.stack);
+      const stackSettings = settingsNow();
       const cache = new CredentialCache();
       const { TokenBroker: Broker } = await import("../../runtime/broker/broker.js");
       const broker: InstanceType<typeof Broker> = new Broker({
         // The broker judges the license itself (checkAccess on its live roster) before minting;
-        // the mint reads the stack's settings again and takes the broker's live roster (never the
-        // whole roster re-read per request: seconds at 100,000 customers), so a change of either
-        // applies at the next request.
+        // the mint takes the stack's settings as they are now (read again when a stack file
+        // changed: a stat of each per request, not a parse) and the broker's live roster (never
+        // the whole roster re-read per request: seconds at 100,000 customers), so a change of
+        // either applies at the next request.
         credentials: opts.callerTokens
           ? {
               callerTokensFile: opts.callerTokens,
               mint: (customer, kind) => {
-                const settings = readSettings(projectDir, opts.stack).settings;
+                const settings = settingsNow();
                 const roster: Roster = broker.roster;
                 return cache.get({ customer, kind }, () =>
                   mintFor(customer, kind, { settings, roster, signingKey: key, azureSubscriptionId: process.env.AZURE_SUBSCRIPTION_ID, ghcrToken: process.env[ghcrTokenVariable(customer)], acrPasswordSlot: "password1" }),

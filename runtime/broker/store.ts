@@ -10,6 +10,7 @@ import { aclSchema, type Acl, type AclDelivery, type AclEntry } from "../../core
 import { InvalidInput } from "../../core/errors";
 import { parseJsonFile } from "../../core/json";
 import type { ReloadSource } from "./metrics";
+import { fileSignature } from "../../core/stack";
 
 /** A bad access-list file: names the file and the problem, never its contents. */
 export class AclFileError extends InvalidInput {}
@@ -134,16 +135,6 @@ export interface StoreOptions {
   onReload?: (source: ReloadSource, ok: boolean) => void;
 }
 
-/** What a file was when it was read: a change of any of these is a change of the file. */
-function signature(file: string): string {
-  try {
-    const st = statSync(file);
-    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
-  } catch {
-    return "missing";
-  }
-}
-
 /**
  * Kubernetes writes a mounted ConfigMap or Secret volume atomically: the files are links into a
  * `..data` link that is swapped to a new folder on every change. One readlink of it tells whether
@@ -210,11 +201,11 @@ class Parts<T> {
   /** Read every part (start-up): any problem throws; a folder must hold at least one. */
   loadAll(empty: string): void {
     this.stamp = this.folder ? atomicWriterStamp(this.where) : undefined;
-    this.listing = this.folder ? signature(this.where) : undefined;
+    this.listing = this.folder ? fileSignature(this.where) : undefined;
     const files = this.files();
     if (this.folder && !files.length) throw new AclFileError(`${this.where}: ${empty}`);
     for (const f of files) {
-      this.seen.set(f, signature(f));
+      this.seen.set(f, fileSignature(f));
       this.read(f);
     }
   }
@@ -229,7 +220,7 @@ class Parts<T> {
     const failed: { file: string; error: Error }[] = [];
     if (this.folder) {
       const stamp = atomicWriterStamp(this.where);
-      const listing = signature(this.where);
+      const listing = fileSignature(this.where);
       // Unchanged `..data` and folder: nothing was written (a failed part is tried again regardless).
       if (stamp !== undefined && stamp === this.stamp && listing === this.listing && this.failing === 0) return { changed, failed };
       this.stamp = stamp;
@@ -244,7 +235,7 @@ class Parts<T> {
       changed.push(f);
     }
     for (const f of now) {
-      const sig = signature(f);
+      const sig = fileSignature(f);
       if (this.seen.get(f) === sig) continue;
       try {
         if (this.read(f)) changed.push(f);
@@ -307,7 +298,7 @@ export class BrokerStore {
     this.rosterParts.loadAll("no roster parts (*.yaml) in this folder: each shard stack writes its own");
     this.mergeRoster(true);
     if (o.callerTokens) {
-      this.tokensSeen = signature(o.callerTokens);
+      this.tokensSeen = fileSignature(o.callerTokens);
       this.tokens = readCallerTokens(o.callerTokens);
     }
     o.log.info({ event: "reload", source: "all", robots: this.robots.size, customers: this.rosterValue.customers.length }, "access list and roster loaded");
@@ -393,7 +384,7 @@ export class BrokerStore {
   reloadCallerTokens(): boolean {
     const file = this.o.callerTokens;
     if (!file) return true;
-    const sig = signature(file);
+    const sig = fileSignature(file);
     if (sig === this.tokensSeen) return true;
     try {
       this.tokens = readCallerTokens(file);
