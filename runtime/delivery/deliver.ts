@@ -539,8 +539,14 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
       const have = await Promise.all(
         extraTags.map((w) => (known && (known.complete || known.tags.has(w.tag)) ? known.tags.get(w.tag) : op(t, tries, () => client.headManifest({ ...t.ref, tag: w.tag })).then((s) => s.digest))),
       );
-      const kept = t.fixedTags ? extraTags.flatMap((w, i) => (have[i] !== undefined && have[i] !== w.manifest.digest ? [{ tag: w.tag, digest: have[i]! }] : [])) : [];
-      const stale = extraTags.filter((w, i) => have[i] !== w.manifest.digest && !kept.some((k) => k.tag === w.tag));
+      // A tag naming another digest is rewritten, unless the registry never moves one that exists.
+      const stale: ExtraTag[] = [];
+      const kept: { tag: string; digest: string }[] = [];
+      extraTags.forEach((w, i) => {
+        if (have[i] === w.manifest.digest) return;
+        if (t.fixedTags && have[i] !== undefined) kept.push({ tag: w.tag, digest: have[i]! });
+        else stale.push(w);
+      });
       const put = (w: ExtraTag) =>
         op(t, tries, async () => {
           const digest = await client.putManifest(t.host, t.repository, w.tag, w.manifest);
