@@ -1,7 +1,9 @@
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { isGrpcError } from "@pulumi/pulumi/errors";
 import * as settingsRuntime from "@pulumi/pulumi/runtime/settings";
 import { fakeCloud, type FakeCloudContext } from "./fake-cloud";
+import { fnShape, leaveOff, shortcutOn, usable, writableShape, type ShortcutName } from "./shortcuts";
 
 /** One resource the program registered, as the engine saw it. */
 export interface RecordedResource {
@@ -79,50 +81,119 @@ export interface MockRunOptions {
 
 /**
  * What the SDK does per registration for a real deployment that a plan does not use, switched off
- * while a plan runs (INTAKE_PLAN_STACKS=1 keeps all of it, to debug a program):
- * - each of its promises wrapped for its leak report at exit (three properties, a set entry and
- *   two more promises each);
- * - each resource's source position and stack trace, taken from a full `new Error().stack` (with
- *   no frame limit) for the engine's diagnostics;
- * - the aliases a provider SDK merges into every resource's options for its own type under the
- *   names of older API versions (`{ type }` only: azure-native gives each ACR ScopeMap and Token
- *   twenty), which the engine uses to find state saved under those names. A plan has no state and
- *   records no aliases, and each one costs the SDK a URN built of Outputs and a wait per
- *   registration: half the time of a plan with ACR customers. Aliases the program itself gives
- *   a resource are kept (they come in the provider's first merge, its own in the second);
- * - one Output per property of every resource made at once, though a program reads few of them
- *   (lazyTransferProperties below makes each on first read).
- * Tens of thousands of registrations make the first two a fifth of a plan's time. Returns the
- * restore; test/plan-shortcuts.test.ts checks that a plan is the same with and without them.
+ * while a plan runs (INTAKE_PLAN_STACKS=1 keeps all of it, to debug a program; INTAKE_PLAN_SHORTCUTS_OFF
+ * names some to keep):
+ * - no-promise-tracking: each of its promises wrapped for its leak report at exit (three
+ *   properties, a set entry and two more promises each: runtime/debuggable.ts debuggablePromise);
+ * - no-stack-traces: each resource's source position and stack trace, taken from a full
+ *   `new Error().stack` (with no frame limit) for the engine's diagnostics (resource.ts
+ *   Resource.stackTrace, called by the Resource constructor);
+ * - no-provider-aliases: the aliases a provider SDK merges into every resource's options for its
+ *   own type under the names of older API versions (`{ type }` only: azure-native gives each ACR
+ *   ScopeMap and Token twenty), which the engine uses to find state saved under those names. A plan
+ *   has no state and records no aliases, and each one costs the SDK a URN built of Outputs and a
+ *   wait per registration: half the time of a plan with ACR customers. Aliases the program itself
+ *   gives a resource are kept (they come in the provider's first merge, its own in the second;
+ *   resource.ts mergeOptions);
+ * - lazy-properties: one Output per property of every resource made at once, though a program reads
+ *   few of them (lazyTransferProperties below makes each on first read; runtime/rpc.ts
+ *   transferProperties, called by runtime/resource.ts prepareResource).
+ * Each is checked against the installed SDK once per process (planning/shortcuts.ts) and left off,
+ * with one warning line, where the SDK no longer has the shape it relies on; the SDK's own path
+ * then runs. Returns the restore; test/plan-shortcuts.test.ts checks that a plan is the same with
+ * and without them, and with each one's shape planted away.
  */
 function planShortcuts(): () => void {
+  const restores: (() => void)[] = [];
+  const restore = () => {
+    for (const r of restores.splice(0).reverse()) r();
+  };
+  const install = (name: ShortcutName, shape: () => string | undefined, patch: () => () => void) => {
+    if (!usable(name, shape)) return;
+    try {
+      restores.push(patch());
+    } catch (e) {
+      leaveOff(name, `installing it threw ${e instanceof Error ? e.message : String(e)}`);
+    }
+  };
+
   const debuggable = require("@pulumi/pulumi/runtime/debuggable") as { debuggablePromise: <T>(p: Promise<T>, ctx: unknown) => Promise<T> };
-  const rpc = require("@pulumi/pulumi/runtime/rpc") as { transferProperties: TransferProperties };
-  const transferProperties = rpc.transferProperties;
-  rpc.transferProperties = lazyTransferProperties;
+  install(
+    "no-promise-tracking",
+    () => fnShape(debuggable.debuggablePromise, 2, "runtime/debuggable debuggablePromise(p, ctx)") ?? writableShape(debuggable, "debuggablePromise", "debuggablePromise"),
+    () => {
+      const promise = debuggable.debuggablePromise;
+      debuggable.debuggablePromise = (p) => p;
+      return () => void (debuggable.debuggablePromise = promise);
+    },
+  );
+
   const resource = pulumi.Resource as unknown as { stackTrace: (skip: number) => unknown[] };
+  install(
+    "no-stack-traces",
+    () => fnShape(resource.stackTrace, 1, "Resource.stackTrace(skip)") ?? writableShape(resource, "stackTrace", "Resource.stackTrace"),
+    () => {
+      const stackTrace = resource.stackTrace;
+      resource.stackTrace = () => [];
+      return () => void (resource.stackTrace = stackTrace);
+    },
+  );
+
   // The CommonJS exports, which the provider SDKs call mergeOptions on (an ES namespace of them is read-only).
   const sdk = require("@pulumi/pulumi") as { mergeOptions: typeof pulumi.mergeOptions };
-  const promise = debuggable.debuggablePromise;
-  const stackTrace = resource.stackTrace;
-  const mergeOptions = sdk.mergeOptions;
-  debuggable.debuggablePromise = (p) => p;
-  resource.stackTrace = () => [];
-  // A provider SDK's constructor merges twice: its defaults with the program's options, then that
-  // result with its own aliases. Only the second call's aliases are dropped (opts1 is a merge's
-  // result): the program's own, even type-only, go through.
-  const merged = new WeakSet<object>();
-  sdk.mergeOptions = ((opts1: pulumi.ResourceOptions | undefined, opts2: pulumi.ResourceOptions | undefined) => {
-    const out = mergeOptions(opts1, opts1 && merged.has(opts1) && typeAliasesOnly(opts2) ? {} : opts2);
-    if (out && typeof out === "object") merged.add(out);
-    return out;
-  }) as typeof pulumi.mergeOptions;
-  return () => {
-    rpc.transferProperties = transferProperties;
-    debuggable.debuggablePromise = promise;
-    resource.stackTrace = stackTrace;
-    sdk.mergeOptions = mergeOptions;
-  };
+  install(
+    "no-provider-aliases",
+    () => fnShape(sdk.mergeOptions, 2, "mergeOptions(opts1, opts2)") ?? writableShape(sdk, "mergeOptions", "the export mergeOptions"),
+    () => {
+      const mergeOptions = sdk.mergeOptions;
+      // A provider SDK's constructor merges twice: its defaults with the program's options, then that
+      // result with its own aliases. Only the second call's aliases are dropped (opts1 is a merge's
+      // result): the program's own, even type-only, go through.
+      const merged = new WeakSet<object>();
+      sdk.mergeOptions = ((opts1: pulumi.ResourceOptions | undefined, opts2: pulumi.ResourceOptions | undefined) => {
+        let drop = false;
+        if (shortcutOn("no-provider-aliases")) {
+          try {
+            drop = !!opts1 && merged.has(opts1) && typeAliasesOnly(opts2);
+          } catch (e) {
+            leaveOff("no-provider-aliases", `it threw ${e instanceof Error ? e.message : String(e)}`);
+          }
+        }
+        const out = mergeOptions(opts1, drop ? {} : opts2);
+        if (out && typeof out === "object") merged.add(out);
+        return out;
+      }) as typeof pulumi.mergeOptions;
+      return () => void (sdk.mergeOptions = mergeOptions);
+    },
+  );
+
+  const rpc = require("@pulumi/pulumi/runtime/rpc") as { transferProperties: TransferProperties };
+  install(
+    "lazy-properties",
+    () =>
+      fnShape(rpc.transferProperties, 3, "runtime/rpc transferProperties(onto, label, props)") ??
+      writableShape(rpc, "transferProperties", "transferProperties") ??
+      // The Output it makes: new Output(resources, promise, isKnown, isSecret, allResources).
+      fnShape(pulumi.Output, 5, "new Output(resources, promise, isKnown, isSecret, allResources)"),
+    () => {
+      const transferProperties = rpc.transferProperties;
+      rpc.transferProperties = (onto, label, props) => {
+        // A property already there is the SDK's own error, which its own function throws.
+        const clash = Object.keys(props).some((key) => key !== "id" && key !== "urn" && Object.prototype.hasOwnProperty.call(onto, key));
+        if (shortcutOn("lazy-properties") && !clash) {
+          try {
+            return lazyTransferProperties(onto, label, props);
+          } catch (e) {
+            // What it defined is taken back: the SDK's own starts from the same resource.
+            leaveOff("lazy-properties", `it threw ${e instanceof Error ? e.message : String(e)}`);
+          }
+        }
+        return transferProperties(onto, label, props);
+      };
+      return () => void (rpc.transferProperties = transferProperties);
+    },
+  );
+  return restore;
 }
 
 type Resolver = (value: unknown, isKnown: boolean, isSecret: boolean, deps?: unknown[], err?: Error) => void;
@@ -138,41 +209,51 @@ type TransferProperties = (onto: Record<string, unknown>, label: string, props: 
  * the Output at once, rejected; an error the SDK ignores (a gRPC one, the engine shutting down)
  * still leaves the Output pending.
  */
-function lazyTransferProperties(onto: Record<string, unknown>, label: string, props: Record<string, unknown>): Record<string, Resolver> {
+function lazyTransferProperties(onto: Record<string, unknown>, _label: string, props: Record<string, unknown>): Record<string, Resolver> {
   const resolvers: Record<string, Resolver> = {};
-  for (const key of Object.keys(props)) {
-    if (key === "id" || key === "urn") continue;
-    if (Object.prototype.hasOwnProperty.call(onto, key)) throw new Error(`Property '${key}' is already initialized on target '${label}`);
-    let answer: { value: unknown; isKnown: boolean; isSecret: boolean; deps: unknown[]; err?: Error } | undefined;
-    let output: unknown;
-    let pending: { resolve: (v: unknown) => void; reject: (e: Error) => void }[] | undefined;
-    const read = () => {
-      if (output) return output;
-      let parts: Promise<unknown>[];
-      if (answer) {
-        const a = answer;
-        parts = a.err ? [0, 1, 2, 3].map(() => Promise.reject(a.err)) : [a.value, a.isKnown, a.isSecret, a.deps].map((v) => Promise.resolve(v));
-      } else {
-        pending = [];
-        parts = [0, 1, 2, 3].map(() => new Promise((resolve, reject) => pending!.push({ resolve, reject })));
-      }
-      const [value, isKnown, isSecret, deps] = parts;
-      output = new (pulumi.Output as unknown as new (...args: unknown[]) => unknown)(onto, value, isKnown, isSecret, deps);
-      return output;
-    };
-    Object.defineProperty(onto, key, { get: read, enumerable: true, configurable: true });
-    resolvers[key] = (value, isKnown, isSecret, deps = [], err) => {
-      if (err && isGrpcError(err)) return;
-      answer = { value, isKnown, isSecret, deps, err };
-      // A failed registration rejects now, as the SDK's Output does (its rejections reach the run's
-      // fail-fast, not a read after the run).
-      if (err && !output) read();
-      if (!pending) return;
-      if (err) for (const p of pending) p.reject(err);
-      else [value, isKnown, isSecret, deps].forEach((v, i) => pending![i].resolve(v));
-    };
+  const defined: string[] = [];
+  try {
+    for (const key of Object.keys(props)) {
+      if (key === "id" || key === "urn") continue;
+      defineLazy(onto, key, resolvers);
+      defined.push(key);
+    }
+  } catch (e) {
+    for (const key of defined) delete onto[key];
+    throw e;
   }
   return resolvers;
+}
+
+function defineLazy(onto: Record<string, unknown>, key: string, resolvers: Record<string, Resolver>): void {
+  let answer: { value: unknown; isKnown: boolean; isSecret: boolean; deps: unknown[]; err?: Error } | undefined;
+  let output: unknown;
+  let pending: { resolve: (v: unknown) => void; reject: (e: Error) => void }[] | undefined;
+  const read = () => {
+    if (output) return output;
+    let parts: Promise<unknown>[];
+    if (answer) {
+      const a = answer;
+      parts = a.err ? [0, 1, 2, 3].map(() => Promise.reject(a.err)) : [a.value, a.isKnown, a.isSecret, a.deps].map((v) => Promise.resolve(v));
+    } else {
+      pending = [];
+      parts = [0, 1, 2, 3].map(() => new Promise((resolve, reject) => pending!.push({ resolve, reject })));
+    }
+    const [value, isKnown, isSecret, deps] = parts;
+    output = new (pulumi.Output as unknown as new (...args: unknown[]) => unknown)(onto, value, isKnown, isSecret, deps);
+    return output;
+  };
+  Object.defineProperty(onto, key, { get: read, enumerable: true, configurable: true });
+  resolvers[key] = (value, isKnown, isSecret, deps = [], err) => {
+    if (err && isGrpcError(err)) return;
+    answer = { value, isKnown, isSecret, deps, err };
+    // A failed registration rejects now, as the SDK's Output does (its rejections reach the run's
+    // fail-fast, not a read after the run).
+    if (err && !output) read();
+    if (!pending) return;
+    if (err) for (const p of pending) p.reject(err);
+    else [value, isKnown, isSecret, deps].forEach((v, i) => pending![i].resolve(v));
+  };
 }
 
 /** Options that are nothing but aliases of another type name: what provider SDKs merge in. */
@@ -234,37 +315,6 @@ export async function runUnderMocks<T>(fn: () => T | Promise<T>, opts: MockRunOp
   // promise wrapping and its mock monitor as they are (test/plan-shortcuts.test.ts compares).
   const debugging = opts.stacks ?? process.env.INTAKE_PLAN_STACKS === "1";
   const sdkRegister = monitor.registerResource.bind(monitor);
-  // The mock monitor's registration, with the recording, in one pass: the request's Struct is read
-  // once (the SDK's mock reads it for the fake cloud, the recording read it again), and the answer
-  // is no protobuf message for the SDK to read back but an object with the getters it calls (as
-  // the SDK's own engine-less answer is), over the serialized state in the order a Struct gives it.
-  const fastRegister = async (req: any, callback: (err: any, resp: any) => void) => {
-    try {
-      const struct = asStruct(req.getObject().toJavaScript());
-      const id = req.getImportid();
-      const result = await newResource({
-        type: req.getType(),
-        name: req.getName(),
-        inputs: pulumi.runtime.deserializeProperties(struct),
-        provider: req.getProvider(),
-        custom: req.getCustom(),
-        id,
-      });
-      const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
-      const state = await pulumi.runtime.serializeProperties("", result.state);
-      monitor.resources.set(urn, { urn, id: result.id ?? null, state });
-      try {
-        record(req, struct, urn, result.id ?? "", state);
-      } catch (e) {
-        failures.push(e);
-      }
-      const properties = asStruct(structOrder(state));
-      callback(null, { getUrn: () => urn, getId: () => result.id || "", getObject: () => properties, getPropertydependenciesMap: () => undefined, getResult: () => 0 });
-    } catch (e) {
-      failures.push(e);
-      callback(e, undefined);
-    }
-  };
   // The SDK's own, recorded from its protobuf request and answer.
   const sdkRecordedRegister = (req: any, callback: (err: any, resp: any) => void) =>
     sdkRegister(req, (err, resp) => {
@@ -276,7 +326,56 @@ export async function runUnderMocks<T>(fn: () => T | Promise<T>, opts: MockRunOp
       }
       callback(err, resp);
     });
-  monitor.registerResource = debugging ? sdkRecordedRegister : fastRegister;
+  // fast-monitor: the mock monitor's registration (runtime/mocks.ts MockMonitor.registerResource),
+  // with the recording, in one pass: the request's Struct is read once (the SDK's mock reads it for
+  // the fake cloud, the recording read it again), and the answer's object is no protobuf Struct for
+  // the SDK to read back but the serialized state itself, in the order a Struct gives it. The answer
+  // is the SDK's own RegisterResourceResponse with only getObject replaced, so a field a later SDK
+  // asks of it (getUnknown from 3.256) has the protobuf default, as the SDK's mock answer has.
+  const answers = require("@pulumi/pulumi/proto/resource_pb") as { RegisterResourceResponse: new () => any };
+  const fast = !debugging && usable("fast-monitor", () => fastMonitorShape(monitor, answers.RegisterResourceResponse));
+  const fastRegister = async (req: any, callback: (err: any, resp: any) => void) => {
+    // A request with transforms (none in this program) or a shortcut left off: the SDK's own.
+    if (!shortcutOn("fast-monitor") || req.getTransformsList?.()?.length) return sdkRecordedRegister(req, callback);
+    let struct: Struct;
+    let args: pulumi.runtime.MockResourceArgs;
+    try {
+      struct = asStruct(req.getObject().toJavaScript());
+      args = { type: req.getType(), name: req.getName(), inputs: pulumi.runtime.deserializeProperties(struct), provider: req.getProvider(), custom: req.getCustom(), id: req.getImportid() };
+    } catch (e) {
+      // Nothing registered yet: the SDK's own takes this request from the start.
+      leaveOff("fast-monitor", `reading a registration threw ${e instanceof Error ? e.message : String(e)}`);
+      return sdkRecordedRegister(req, callback);
+    }
+    try {
+      const result = await newResource(args);
+      const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
+      const state = await pulumi.runtime.serializeProperties("", result.state);
+      monitor.resources.set(urn, { urn, id: result.id ?? null, state });
+      try {
+        record(req, struct, urn, result.id ?? "", state);
+      } catch (e) {
+        failures.push(e);
+      }
+      let resp: any;
+      try {
+        resp = new answers.RegisterResourceResponse();
+        resp.setUrn(urn);
+        resp.setId(result.id || "");
+        const properties = asStruct(structOrder(state));
+        resp.getObject = () => properties;
+      } catch (e) {
+        // The fake cloud has answered: this registration is finished the SDK's way, not run again.
+        leaveOff("fast-monitor", `answering a registration threw ${e instanceof Error ? e.message : String(e)}`);
+        resp = sdkAnswer(urn, result.id, state);
+      }
+      callback(null, resp);
+    } catch (e) {
+      failures.push(e);
+      callback(e, undefined);
+    }
+  };
+  monitor.registerResource = fast ? fastRegister : sdkRecordedRegister;
   // Reads (a StackReference) are recorded too, marked as such: they are not resources this stack manages.
   const originalRead = monitor.readResource.bind(monitor);
   monitor.readResource = (req: any, callback) =>
@@ -344,7 +443,7 @@ export async function runUnderMocks<T>(fn: () => T | Promise<T>, opts: MockRunOp
   try {
     // Inside the try: a patch that fails (an SDK that moved a module) undoes the others.
     if (!debugging) {
-      restoreStacks = quietStacks();
+      if (usable("quiet-stacks", () => fnShape(process.setSourceMapsEnabled, 1, "process.setSourceMapsEnabled"))) restoreStacks = quietStacks();
       restoreShortcuts = planShortcuts();
     }
     let result: T;
@@ -363,6 +462,43 @@ export async function runUnderMocks<T>(fn: () => T | Promise<T>, opts: MockRunOp
     restoreShortcuts();
     process.off("unhandledRejection", onRejection);
   }
+}
+
+/**
+ * What fast-monitor relies on, checked once per process: the mock monitor's registerResource(req,
+ * callback), its `resources` map and `newUrn`; an answer the SDK builds with setUrn and setId and
+ * reads with getObject; and deserializeProperties reading nothing of a Struct but toJavaScript()
+ * (the same value from a real Struct and from a stand-in).
+ */
+function fastMonitorShape(monitor: MonitorLike, Answer: (new () => any) | undefined): string | undefined {
+  const registered = fnShape(monitor.registerResource, 2, "the mock monitor's registerResource(req, callback)");
+  if (registered) return registered;
+  if (!(monitor.resources instanceof Map)) return "the mock monitor has no resources map";
+  if (typeof Answer !== "function") return "proto/resource_pb has no RegisterResourceResponse";
+  for (const m of ["setUrn", "setId", "getObject", "getUrn", "getId"]) if (typeof Answer.prototype[m] !== "function") return `RegisterResourceResponse has no ${m}`;
+  const Struct = structClass();
+  const sample = { a: "x", n: [1.5, { b: true, z: null }], s: { [SIG]: SECRET_SIG, value: { k: "v" } }, u: pulumi.runtime.unknownValue };
+  const viaStruct = JSON.stringify(pulumi.runtime.deserializeProperties(Struct.fromJavaScript(sample), true));
+  const viaValue = JSON.stringify(pulumi.runtime.deserializeProperties(asStruct(sample), true));
+  if (viaStruct !== viaValue) return "deserializeProperties reads more of a Struct than its value";
+  return undefined;
+}
+
+/** google-protobuf's Struct, the one the SDK's messages are made of. */
+function structClass(): { fromJavaScript(v: unknown): Struct } {
+  const sdk = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
+  return (require(require.resolve("google-protobuf/google/protobuf/struct_pb", { paths: [sdk] })) as { Struct: { fromJavaScript(v: unknown): Struct } }).Struct;
+}
+
+/** The mock monitor's answer as the SDK's own MockMonitor makes it (a real Struct). */
+function sdkAnswer(urn: string, id: string | undefined, state: Record<string, unknown>): unknown {
+  const { RegisterResourceResponse } = require("@pulumi/pulumi/proto/resource_pb") as { RegisterResourceResponse: new () => any };
+  const Struct = structClass();
+  const resp = new RegisterResourceResponse();
+  resp.setUrn(urn);
+  resp.setId(id || "");
+  resp.setObject(Struct.fromJavaScript(state));
+  return resp;
 }
 
 /**

@@ -10,6 +10,7 @@ import type { AclEntry } from "../core/acl";
 import type { RecordedResource } from "./engine";
 import type { Declared, PlanOptions } from "./plan";
 import { SLICE_SIZE, slices } from "./slices";
+import { notice } from "./shortcuts";
 
 /**
  * A plan split over worker processes. The SDK's mock engine costs memory and time per
@@ -34,6 +35,8 @@ export interface WorkerResult {
   recorded: RecordedResource[];
   customers: Declared["customers"];
   aclEntries: [string, { value: unknown; secret: boolean }][];
+  /** Lines for the user the worker's plan gave (an SDK shortcut left off), said here once. */
+  notices: string[];
 }
 
 /** The customers a stack's program declares (on a shard stack its slice; on a platform stack none). */
@@ -93,6 +96,7 @@ export async function declareInParts(settings: Settings, roster: Roster, ledger:
       const i = next++;
       try {
         results[i] = await w.plan(parts[i]);
+        for (const line of results[i].notices) notice(line);
       } catch (e) {
         failures.set(i, e as Error);
         return;

@@ -3,6 +3,7 @@
 // customers and their access-list entries.
 import type { FromWorker, ToWorker, WorkerResult, WorkerStack } from "./parallel";
 import { deferSdkClosureModules } from "./sdk-modules";
+import { noticesTo } from "./shortcuts";
 
 // Before the SDK loads (the imports below are dynamic for that reason).
 deferSdkClosureModules();
@@ -23,6 +24,9 @@ loaded.catch((e: unknown) => {
 });
 
 let stack: WorkerStack | undefined;
+// What the plan has to tell the user goes back with the slice, for the planning process to say once.
+let notices: string[] = [];
+noticesTo((line) => notices.push(line));
 let configured = false;
 
 async function work(customers: string[]): Promise<WorkerResult> {
@@ -42,7 +46,10 @@ async function work(customers: string[]): Promise<WorkerResult> {
     const value = await new Promise<unknown>((resolve) => entry.apply((v) => resolve(v)));
     aclEntries.push([c.customerId, { value, secret: await pulumi.isSecret(entry) }]);
   }
+  const told = notices;
+  notices = [];
   return {
+    notices: told,
     recorded: resources.filter((r) => !r.read && ours(r)),
     customers: result.customers.map(({ customerId, state, kinds }) => ({ customerId, state, kinds })),
     aclEntries,

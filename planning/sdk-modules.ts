@@ -3,10 +3,11 @@ import * as path from "node:path";
 
 /**
  * Modules the Pulumi SDK loads at start for function serialization (closures of dynamic providers
- * and callback functions): TypeScript's compiler (about 9 MB of JavaScript) and npm's Arborist
- * with its dependencies. Nothing the CLI and the offline plan run serializes a function, yet the
- * two are most of the SDK's load time: about 0.5 s of every process that loads it, the CLI's and
- * each plan worker's. `__esModule` is what the importer's interop helper asks first: Arborist is
+ * and callback functions): TypeScript's compiler (about 9 MB of JavaScript) and, in SDKs before
+ * 3.276 (3.248 had it, 3.276 does not), npm's Arborist with its dependencies. Nothing the CLI and
+ * the offline plan run serializes a function, yet they were most of the SDK's load time: about
+ * 0.5 s of every process that loads it, the CLI's and each plan worker's. A module this SDK does
+ * not load is left alone. `__esModule` is what the importer's interop helper asks first: Arborist is
  * imported with `__importStar`, which walks every key of a CommonJS module (and so would load it)
  * but takes an ES module's namespace as it is; the shim is required plainly.
  */
