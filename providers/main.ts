@@ -26,7 +26,17 @@ function wrapServerHandlers(provider: LocalProvider): void {
     Server: { prototype: { addService(service: unknown, impl: Record<string, Handler>): void } };
   };
   const addService = grpc.Server.prototype.addService;
+  // The SDK's provider server (provider/server.ts) registers a Server whose gRPC handlers are its
+  // own methods, through @grpc/grpc-js's Server.addService(service, implementation). An SDK that
+  // changed that gives the stand-in no configuration and no old inputs: say so and stop, rather
+  // than serve a provider that answers wrongly.
+  const moved = (what: string) => {
+    console.error(`pulumi-resource-${pkg}: @pulumi/pulumi ${(require("@pulumi/pulumi/package.json") as { version: string }).version}: ${what}; the local provider cannot serve on this SDK`);
+    process.exit(1);
+  };
+  if (typeof addService !== "function" || addService.length !== 2) moved("@grpc/grpc-js Server.addService(service, implementation) moved");
   grpc.Server.prototype.addService = function (service, impl) {
+    for (const name of ["configure", "diff", "update"]) if (typeof impl?.[name] !== "function") moved(`the provider server has no ${name} handler`);
     const original = (name: string) => (impl[name] as Handler).bind(impl);
     const configure = original("configure");
     impl.configure = (call, callback) => {

@@ -16,9 +16,10 @@
 #   actionlint                      github.com/rhysd/actionlint/cmd/actionlint
 #
 # A stamp file makes later runs print the folder without building. If a
-# `pulumi` on PATH is a compatible v3 (at least the @pulumi/pulumi version in
-# package-lock.json) and its folder also holds the other tools, that folder is
-# printed instead. PULUMI_ENGINE_REBUILD=1 forces a build.
+# `pulumi` on PATH is of the minor release of the @pulumi/pulumi in
+# package-lock.json (the engine and the SDK move together: test/engine/versions.test.ts)
+# and its folder also holds the other tools, that folder is printed instead.
+# PULUMI_ENGINE_REBUILD=1 forces a build.
 # Progress goes to stderr; only the folder goes to stdout.
 set -euo pipefail
 
@@ -35,16 +36,12 @@ log() { printf 'engine.sh: %s\n' "$*" >&2; }
 pulumi_version="$(awk '$1 == "github.com/pulumi/pulumi/pkg/v3" { print $2; exit }' "$src/go.mod")"
 [ -n "$pulumi_version" ] || { log "no github.com/pulumi/pulumi/pkg/v3 requirement in $src/go.mod"; exit 1; }
 
-# The @pulumi/pulumi version the project is locked to: the engine must be at least that.
+# The @pulumi/pulumi version the project is locked to: an engine on PATH must be of its minor release.
 sdk_version="$(node -e '
   const lock = require(process.argv[1]);
   const p = (lock.packages || {})["node_modules/@pulumi/pulumi"] || (lock.dependencies || {})["@pulumi/pulumi"] || {};
   console.log(p.version || "");
 ' "$root/package-lock.json" 2>/dev/null || true)"
-
-version_ge() { # version_ge A B: A >= B (plain x.y.z)
-  [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$2" ]
-}
 
 has_tools() { # has_tools DIR: every tool is an executable in DIR
   local t
@@ -57,7 +54,7 @@ if [ "${PULUMI_ENGINE_REBUILD:-}" != 1 ] && [ -n "$sdk_version" ] && command -v 
   if [ "$path_dir" != "$bin" ] && has_tools "$path_dir"; then
     path_version="$(pulumi version 2>/dev/null | tr -d '[:space:]' || true)"
     path_version="${path_version#v}"
-    if [[ "$path_version" =~ ^3\.[0-9]+\.[0-9]+$ ]] && version_ge "$path_version" "$sdk_version"; then
+    if [[ "$path_version" =~ ^3\.[0-9]+\.[0-9]+$ ]] && [ "${path_version%.*}" = "${sdk_version%.*}" ]; then
       log "using pulumi v$path_version already on PATH in $path_dir"
       printf '%s\n' "$path_dir"
       exit 0

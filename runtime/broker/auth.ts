@@ -1,7 +1,7 @@
 import * as crypto from "node:crypto";
 import { availableParallelism } from "node:os";
 import bcrypt from "bcrypt";
-import { jwtVerify, type KeyLike } from "jose";
+import { jwtVerify, type CryptoKey, type KeyObject } from "jose";
 import pLimit from "p-limit";
 
 /**
@@ -88,7 +88,7 @@ export class Authenticator {
   private readonly dummies = new Map<string, string>();
 
   constructor(
-    private readonly credential: { key: KeyLike; issuer: string; audience: string },
+    private readonly credential: { key: CryptoKey | KeyObject; issuer: string; audience: string },
     limits: Partial<AuthLimits> = {},
     private readonly now: () => number = Date.now,
   ) {
