@@ -1,9 +1,6 @@
 #!/usr/bin/env node
 // docker credential helper: "credHelpers": { "<registry host>": "intake" } in ~/.docker/config.json.
 // Runs the compiled JavaScript of `npm run build` while it is current, else the sources through tsx.
-// The AWS SDK warns on every client that its releases after January 2027 need Node 22: the
-// lockfile pins this one, and the warning would sit in every token's output. Set it to "false" to see it.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const path = require("node:path");
 const root = path.resolve(__dirname, "..", "..");
 const built = require("./compiled.js").compiledEntry(root, "cli/credential-helper");

@@ -1,9 +1,6 @@
 #!/usr/bin/env node
 // The `intake` command: the compiled JavaScript of `npm run build` (npm ci runs it) while it is
 // current, else the TypeScript sources through tsx (see compiled.js).
-// The AWS SDK warns on every client that its releases after January 2027 need Node 22: the
-// lockfile pins this one, and the warning would sit in every token's output. Set it to "false" to see it.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const path = require("node:path");
 const built = require("./compiled.js").compiledEntry(path.resolve(__dirname, "..", ".."), "cli/main");
 (built ? Promise.resolve(require(built)) : import("tsx").then(() => require("../main.ts")))
