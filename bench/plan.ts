@@ -2,12 +2,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, tmpdir } from "node:os";
 import * as path from "node:path";
 import { CHILD_HEAP_MIB, median, runChild, runTree, type TreeMeasure } from "./child";
+import { SHORTCUTS } from "../planning/shortcuts";
 import { rosterYaml } from "./roster-gen";
 import type { ChildMeasure, PlanMeasure } from "./plan-child";
 import type { SuiteOptions } from "./run";
 
 export const about =
-  "plan time and peak RSS for generated rosters: `intake plan` (worker processes) beside the single-process plan and the SDK floor (--sizes=100,1000,5000 --reps=N --ecr-only)";
+  "plan time and peak RSS for generated rosters: `intake plan` (worker processes) beside the single-process plan and the SDK floor (--sizes=100,1000,5000 --reps=N --ecr-only; --shortcuts: what each of the plan's SDK shortcuts is worth)";
 
 /** The targets: `intake plan` as users run it (worker processes, one per core). */
 const TARGET = { customers: 1000, seconds: 10, processGiB: 1, large: { customers: 5000, seconds: 60 } };
@@ -48,6 +49,7 @@ export async function run(opts: SuiteOptions = {}): Promise<void> {
   const sizes = opts.sizes ? opts.sizes.split(",").map(Number) : DEFAULT_SIZES;
   if (sizes.some((n) => !Number.isInteger(n) || n < 1)) throw new Error(`--sizes: positive integers, comma-separated (got ${opts.sizes})`);
   const reps = (n: number) => (opts.reps ? Number(opts.reps) : n < 1000 ? 3 : 1);
+  if (opts.shortcuts) return shortcutsWorth(opts.sizes ? sizes[0] : TARGET.customers, opts.reps ? Number(opts.reps) : 5);
   const scenarios = sizes.map((customers) => ({ customers, kinds: undefined as string | undefined }));
   if (opts["ecr-only"]) scenarios.push({ customers: TARGET.customers, kinds: "ecr" });
 
@@ -224,3 +226,40 @@ function printCli(rows: Row[]): void {
   for (const c of cells) console.log(c.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join("  "));
   console.log("vs one process: against the single-process plan's whole child process (proc s); vs floor: against the floor's mock run alone");
 }
+
+/**
+ * What each of the plan's shortcuts through SDK internals (planning/engine.ts) is worth: `intake
+ * plan --workers 1` of a generated roster with INTAKE_PLAN_SHORTCUTS_OFF naming the ones left off,
+ * every set once per round, rounds alternated; the median wall of each beside all shortcuts on.
+ */
+async function shortcutsWorth(customers: number, reps: number): Promise<void> {
+  const sets = ["", ...SHORTCUTS, "no-promise-tracking,no-stack-traces", "quiet-stacks,no-promise-tracking,no-stack-traces", "all"];
+  const scratch = mkdtempSync(path.join(tmpdir(), "plan-shortcuts-bench-"));
+  const root = path.resolve(__dirname, "..");
+  const walls = new Map<string, number[]>(sets.map((s) => [s, []]));
+  try {
+    const roster = path.join(scratch, "roster.yaml");
+    writeFileSync(roster, rosterYaml(customers));
+    for (let i = 0; i < reps; i++) {
+      for (const off of sets) {
+        process.stderr.write(`  ${customers} customers, left off: ${off || "none"} ${i + 1}/${reps} ...`);
+        const m = await runTree(process.execPath, [path.join(root, "cli", "bin", "intake.js"), "plan", "--stack", "prod", "--roster", roster, "--workers", "1"], {
+          cwd: root,
+          env: { ...process.env, INTAKE_PLAN_SHORTCUTS_OFF: off, INTAKE_PLAN_STACKS: "" },
+        });
+        process.stderr.write(` ${m.wallSeconds.toFixed(2)} s\n`);
+        walls.get(off)!.push(m.wallSeconds);
+      }
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const base = median(walls.get("")!);
+  console.log(`plan shortcuts: intake plan --workers 1 of ${customers} customers (prod stack), median wall of ${reps} alternated runs, beside all shortcuts on`);
+  const rows = sets.map((off) => [off || "none", `${median(walls.get(off)!).toFixed(2)} s`, `${(median(walls.get(off)!) / base).toFixed(2)}x`]);
+  const header = ["left off", "wall", "vs all on"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  console.log(header.map((h, i) => (i === 0 ? h.padEnd(widths[i]) : h.padStart(widths[i]))).join("  "));
+  for (const r of rows) console.log(r.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join("  "));
+}
+

@@ -116,84 +116,127 @@ function planShortcuts(): () => void {
       leaveOff(name, `installing it threw ${e instanceof Error ? e.message : String(e)}`);
     }
   };
+  try {
+    install("quiet-stacks", () => fnShape(process.setSourceMapsEnabled, 1, "process.setSourceMapsEnabled"), quietStacks);
 
-  const debuggable = require("@pulumi/pulumi/runtime/debuggable") as { debuggablePromise: <T>(p: Promise<T>, ctx: unknown) => Promise<T> };
-  install(
-    "no-promise-tracking",
-    () => fnShape(debuggable.debuggablePromise, 2, "runtime/debuggable debuggablePromise(p, ctx)") ?? writableShape(debuggable, "debuggablePromise", "debuggablePromise"),
-    () => {
-      const promise = debuggable.debuggablePromise;
-      debuggable.debuggablePromise = (p) => p;
-      return () => void (debuggable.debuggablePromise = promise);
-    },
-  );
+    const debuggable = sdkModule<{ debuggablePromise: <T>(p: Promise<T>, ctx: unknown) => Promise<T> }>("runtime/debuggable");
+    install(
+      "no-promise-tracking",
+      () => missing(debuggable, "runtime/debuggable") ?? fnShape(debuggable!.debuggablePromise, 2, "runtime/debuggable debuggablePromise(p, ctx)") ?? writableShape(debuggable!, "debuggablePromise", "debuggablePromise"),
+      () => {
+        const promise = debuggable!.debuggablePromise;
+        debuggable!.debuggablePromise = (p) => p;
+        return () => void (debuggable!.debuggablePromise = promise);
+      },
+    );
 
-  const resource = pulumi.Resource as unknown as { stackTrace: (skip: number) => unknown[] };
-  install(
-    "no-stack-traces",
-    () => fnShape(resource.stackTrace, 1, "Resource.stackTrace(skip)") ?? writableShape(resource, "stackTrace", "Resource.stackTrace"),
-    () => {
-      const stackTrace = resource.stackTrace;
-      resource.stackTrace = () => [];
-      return () => void (resource.stackTrace = stackTrace);
-    },
-  );
+    const resource = pulumi.Resource as unknown as { stackTrace: (skip: number) => unknown[] };
+    install(
+      "no-stack-traces",
+      () => fnShape(resource.stackTrace, 1, "Resource.stackTrace(skip)") ?? writableShape(resource, "stackTrace", "Resource.stackTrace"),
+      () => {
+        const stackTrace = resource.stackTrace;
+        resource.stackTrace = () => [];
+        return () => void (resource.stackTrace = stackTrace);
+      },
+    );
 
-  // The CommonJS exports, which the provider SDKs call mergeOptions on (an ES namespace of them is read-only).
-  const sdk = require("@pulumi/pulumi") as { mergeOptions: typeof pulumi.mergeOptions };
-  install(
-    "no-provider-aliases",
-    () => fnShape(sdk.mergeOptions, 2, "mergeOptions(opts1, opts2)") ?? writableShape(sdk, "mergeOptions", "the export mergeOptions"),
-    () => {
-      const mergeOptions = sdk.mergeOptions;
-      // A provider SDK's constructor merges twice: its defaults with the program's options, then that
-      // result with its own aliases. Only the second call's aliases are dropped (opts1 is a merge's
-      // result): the program's own, even type-only, go through.
-      const merged = new WeakSet<object>();
-      sdk.mergeOptions = ((opts1: pulumi.ResourceOptions | undefined, opts2: pulumi.ResourceOptions | undefined) => {
-        let drop = false;
-        if (shortcutOn("no-provider-aliases")) {
-          try {
-            drop = !!opts1 && merged.has(opts1) && typeAliasesOnly(opts2);
-          } catch (e) {
-            leaveOff("no-provider-aliases", `it threw ${e instanceof Error ? e.message : String(e)}`);
+    // The CommonJS exports, which the provider SDKs call mergeOptions on (an ES namespace of them is read-only).
+    const sdk = require("@pulumi/pulumi") as { mergeOptions: typeof pulumi.mergeOptions };
+    install(
+      "no-provider-aliases",
+      () => fnShape(sdk.mergeOptions, 2, "mergeOptions(opts1, opts2)") ?? writableShape(sdk, "mergeOptions", "the export mergeOptions"),
+      () => {
+        const mergeOptions = sdk.mergeOptions;
+        // A provider SDK's constructor merges twice: its defaults with the program's options, then that
+        // result with its own aliases. Only the second call's aliases are dropped (opts1 is a merge's
+        // result): the program's own, even type-only, go through.
+        const merged = new WeakSet<object>();
+        sdk.mergeOptions = ((opts1: pulumi.ResourceOptions | undefined, opts2: pulumi.ResourceOptions | undefined) => {
+          let drop = false;
+          if (shortcutOn("no-provider-aliases")) {
+            try {
+              drop = !!opts1 && merged.has(opts1) && typeAliasesOnly(opts2);
+            } catch (e) {
+              leaveOff("no-provider-aliases", `it threw ${e instanceof Error ? e.message : String(e)}`);
+            }
           }
-        }
-        const out = mergeOptions(opts1, drop ? {} : opts2);
-        if (out && typeof out === "object") merged.add(out);
-        return out;
-      }) as typeof pulumi.mergeOptions;
-      return () => void (sdk.mergeOptions = mergeOptions);
-    },
-  );
+          const out = mergeOptions(opts1, drop ? {} : opts2);
+          if (out && typeof out === "object") merged.add(out);
+          return out;
+        }) as typeof pulumi.mergeOptions;
+        return () => void (sdk.mergeOptions = mergeOptions);
+      },
+    );
 
-  const rpc = require("@pulumi/pulumi/runtime/rpc") as { transferProperties: TransferProperties };
-  install(
-    "lazy-properties",
-    () =>
-      fnShape(rpc.transferProperties, 3, "runtime/rpc transferProperties(onto, label, props)") ??
-      writableShape(rpc, "transferProperties", "transferProperties") ??
-      // The Output it makes: new Output(resources, promise, isKnown, isSecret, allResources).
-      fnShape(pulumi.Output, 5, "new Output(resources, promise, isKnown, isSecret, allResources)"),
-    () => {
-      const transferProperties = rpc.transferProperties;
-      rpc.transferProperties = (onto, label, props) => {
-        // A property already there is the SDK's own error, which its own function throws.
-        const clash = Object.keys(props).some((key) => key !== "id" && key !== "urn" && Object.prototype.hasOwnProperty.call(onto, key));
-        if (shortcutOn("lazy-properties") && !clash) {
-          try {
-            return lazyTransferProperties(onto, label, props);
-          } catch (e) {
-            // What it defined is taken back: the SDK's own starts from the same resource.
-            leaveOff("lazy-properties", `it threw ${e instanceof Error ? e.message : String(e)}`);
+    const rpc = sdkModule<{ transferProperties: TransferProperties }>("runtime/rpc");
+    install(
+      "lazy-properties",
+      () =>
+        missing(rpc, "runtime/rpc") ??
+        fnShape(rpc!.transferProperties, 3, "runtime/rpc transferProperties(onto, label, props)") ??
+        writableShape(rpc!, "transferProperties", "transferProperties") ??
+        // The Output it makes: new Output(resources, promise, isKnown, isSecret, allResources).
+        fnShape(pulumi.Output, 5, "new Output(resources, promise, isKnown, isSecret, allResources)") ??
+        lazyPropertiesShape(rpc!.transferProperties),
+      () => {
+        const transferProperties = rpc!.transferProperties;
+        rpc!.transferProperties = (onto, label, props) => {
+          // A property already there is the SDK's own error, which its own function throws.
+          const clash = Object.keys(props).some((key) => key !== "id" && key !== "urn" && Object.prototype.hasOwnProperty.call(onto, key));
+          if (shortcutOn("lazy-properties") && !clash) {
+            try {
+              return lazyTransferProperties(onto, label, props);
+            } catch (e) {
+              // What it defined is taken back: the SDK's own starts from the same resource.
+              leaveOff("lazy-properties", `it threw ${e instanceof Error ? e.message : String(e)}`);
+            }
           }
-        }
-        return transferProperties(onto, label, props);
-      };
-      return () => void (rpc.transferProperties = transferProperties);
-    },
-  );
+          return transferProperties(onto, label, props);
+        };
+        return () => void (rpc!.transferProperties = transferProperties);
+      },
+    );
+  } catch (e) {
+    // Whatever was patched before an unexpected error is undone: the run fails as the SDK would.
+    restore();
+    throw e;
+  }
   return restore;
+}
+
+/** A module of the installed SDK by its path inside the package, or undefined where it has none. */
+function sdkModule<T>(rel: string): T | undefined {
+  try {
+    return require(`@pulumi/pulumi/${rel}`) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function missing(mod: unknown, rel: string): string | undefined {
+  return mod === undefined ? `@pulumi/pulumi/${rel} cannot be loaded` : undefined;
+}
+
+/**
+ * lazy-properties against the SDK's own transferProperties, on a scratch object each: the same
+ * properties, each an Output of the same make, and resolvers of the same arity (value, isKnown,
+ * isSecret, deps = [], err). Both are resolved at once, so nothing is left pending for the SDK's
+ * leak report.
+ */
+function lazyPropertiesShape(sdkTransfer: TransferProperties): string | undefined {
+  const props = { a: undefined, b: undefined };
+  const theirs: Record<string, unknown> = {};
+  const ours: Record<string, unknown> = {};
+  const theirResolvers = sdkTransfer(theirs, "shape", props);
+  const ourResolvers = lazyTransferProperties(ours, "shape", props);
+  for (const r of [...Object.values(theirResolvers), ...Object.values(ourResolvers)]) r("v", true, false, []);
+  if (Object.keys(theirs).join() !== Object.keys(ours).join()) return `transferProperties defines ${Object.keys(theirs).join(", ")}, the shortcut ${Object.keys(ours).join(", ")}`;
+  const [theirOutput, ourOutput] = [theirs.a, ours.a];
+  if (!pulumi.Output.isInstance(theirOutput)) return "transferProperties no longer makes an Output per property";
+  if (!pulumi.Output.isInstance(ourOutput) || Object.getPrototypeOf(theirOutput) !== Object.getPrototypeOf(ourOutput)) return "the Output the shortcut makes is not the SDK's";
+  if (theirResolvers.a.length !== ourResolvers.a.length) return `transferProperties' resolvers take ${theirResolvers.a.length} arguments, not ${ourResolvers.a.length}`;
+  return undefined;
 }
 
 type Resolver = (value: unknown, isKnown: boolean, isSecret: boolean, deps?: unknown[], err?: Error) => void;
@@ -332,8 +375,8 @@ export async function runUnderMocks<T>(fn: () => T | Promise<T>, opts: MockRunOp
   // the SDK to read back but the serialized state itself, in the order a Struct gives it. The answer
   // is the SDK's own RegisterResourceResponse with only getObject replaced, so a field a later SDK
   // asks of it (getUnknown from 3.256) has the protobuf default, as the SDK's mock answer has.
-  const answers = require("@pulumi/pulumi/proto/resource_pb") as { RegisterResourceResponse: new () => any };
-  const fast = !debugging && usable("fast-monitor", () => fastMonitorShape(monitor, answers.RegisterResourceResponse));
+  const answers = sdkModule<{ RegisterResourceResponse: new () => any }>("proto/resource_pb");
+  const fast = !debugging && usable("fast-monitor", () => fastMonitorShape(monitor, answers?.RegisterResourceResponse));
   const fastRegister = async (req: any, callback: (err: any, resp: any) => void) => {
     // A request with transforms (none in this program) or a shortcut left off: the SDK's own.
     if (!shortcutOn("fast-monitor") || req.getTransformsList?.()?.length) return sdkRecordedRegister(req, callback);
@@ -359,7 +402,7 @@ export async function runUnderMocks<T>(fn: () => T | Promise<T>, opts: MockRunOp
       }
       let resp: any;
       try {
-        resp = new answers.RegisterResourceResponse();
+        resp = new answers!.RegisterResourceResponse();
         resp.setUrn(urn);
         resp.setId(result.id || "");
         const properties = asStruct(structOrder(state));
@@ -438,12 +481,10 @@ export async function runUnderMocks<T>(fn: () => T | Promise<T>, opts: MockRunOp
     failFast(reason);
   };
   process.on("unhandledRejection", onRejection);
-  let restoreStacks = () => {};
   let restoreShortcuts = () => {};
   try {
     // Inside the try: a patch that fails (an SDK that moved a module) undoes the others.
     if (!debugging) {
-      if (usable("quiet-stacks", () => fnShape(process.setSourceMapsEnabled, 1, "process.setSourceMapsEnabled"))) restoreStacks = quietStacks();
       restoreShortcuts = planShortcuts();
     }
     let result: T;
@@ -458,7 +499,6 @@ export async function runUnderMocks<T>(fn: () => T | Promise<T>, opts: MockRunOp
     if (errors.length > 0) throw errors[0] instanceof Error ? errors[0] : new Error(String(errors[0]));
     return { result, resources: recorded };
   } finally {
-    restoreStacks();
     restoreShortcuts();
     process.off("unhandledRejection", onRejection);
   }

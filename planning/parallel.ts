@@ -10,7 +10,7 @@ import type { AclEntry } from "../core/acl";
 import type { RecordedResource } from "./engine";
 import type { Declared, PlanOptions } from "./plan";
 import { SLICE_SIZE, slices } from "./slices";
-import { notice } from "./shortcuts";
+import { leaveOff, type LeftOff } from "./shortcuts";
 
 /**
  * A plan split over worker processes. The SDK's mock engine costs memory and time per
@@ -35,8 +35,8 @@ export interface WorkerResult {
   recorded: RecordedResource[];
   customers: Declared["customers"];
   aclEntries: [string, { value: unknown; secret: boolean }][];
-  /** Lines for the user the worker's plan gave (an SDK shortcut left off), said here once. */
-  notices: string[];
+  /** The SDK shortcuts the worker's plan left off, said here once each. */
+  notices: LeftOff[];
 }
 
 /** The customers a stack's program declares (on a shard stack its slice; on a platform stack none). */
@@ -96,7 +96,7 @@ export async function declareInParts(settings: Settings, roster: Roster, ledger:
       const i = next++;
       try {
         results[i] = await w.plan(parts[i]);
-        for (const line of results[i].notices) notice(line);
+        for (const left of results[i].notices) leaveOff(left.shortcut, left.why);
       } catch (e) {
         failures.set(i, e as Error);
         return;
@@ -120,7 +120,7 @@ export async function declareInParts(settings: Settings, roster: Roster, ledger:
 
 /** Messages to a worker: the stack once, then slices; and what it answers for each slice. */
 export type ToWorker = { stack: WorkerStack } | { slice: string[] } | { stop: true };
-export type FromWorker = { result: WorkerResult } | { error: string };
+export type FromWorker = { result: WorkerResult } | { error: string; notices: LeftOff[] };
 
 /**
  * V8 flags of a worker: semi-spaces of 128 MiB from the start (the young generation is two). Nearly all a registration
@@ -155,8 +155,12 @@ class PlanWorker {
       this.waiting = undefined;
       if (!w) return;
       if ("result" in m) w.resolve(m.result);
-      // The program's own error, as the whole program in one process would have thrown it.
-      else w.reject(new Error(m.error));
+      else {
+        // What the failed slice left off is still said; then the program's own error, as the
+        // whole program in one process would have thrown it.
+        for (const left of m.notices) leaveOff(left.shortcut, left.why);
+        w.reject(new Error(m.error));
+      }
     });
     this.child.on("error", (e) => this.fail(e.message));
     this.child.on("exit", (code, signal) => this.fail(`exited ${code ?? signal}`));

@@ -3,7 +3,7 @@
 // customers and their access-list entries.
 import type { FromWorker, ToWorker, WorkerResult, WorkerStack } from "./parallel";
 import { deferSdkClosureModules } from "./sdk-modules";
-import { noticesTo } from "./shortcuts";
+import { noticesTo, type LeftOff } from "./shortcuts";
 
 // Before the SDK loads (the imports below are dynamic for that reason).
 deferSdkClosureModules();
@@ -25,8 +25,14 @@ loaded.catch((e: unknown) => {
 
 let stack: WorkerStack | undefined;
 // What the plan has to tell the user goes back with the slice, for the planning process to say once.
-let notices: string[] = [];
-noticesTo((line) => notices.push(line));
+let notices: LeftOff[] = [];
+noticesTo((left) => notices.push(left));
+/** What this worker left off since its last answer, for the planning process to say once. */
+function takeNotices(): LeftOff[] {
+  const told = notices;
+  notices = [];
+  return told;
+}
 let configured = false;
 
 async function work(customers: string[]): Promise<WorkerResult> {
@@ -46,10 +52,8 @@ async function work(customers: string[]): Promise<WorkerResult> {
     const value = await new Promise<unknown>((resolve) => entry.apply((v) => resolve(v)));
     aclEntries.push([c.customerId, { value, secret: await pulumi.isSecret(entry) }]);
   }
-  const told = notices;
-  notices = [];
   return {
-    notices: told,
+    notices: takeNotices(),
     recorded: resources.filter((r) => !r.read && ours(r)),
     customers: result.customers.map(({ customerId, state, kinds }) => ({ customerId, state, kinds })),
     aclEntries,
@@ -64,7 +68,7 @@ process.on("message", (m: ToWorker) => {
   } else if ("slice" in m) {
     work(m.slice).then(
       (result) => reply({ result }),
-      (e: unknown) => reply({ error: e instanceof Error ? e.message : String(e) }),
+      (e: unknown) => reply({ error: e instanceof Error ? e.message : String(e), notices: takeNotices() }),
     );
   } else process.disconnect();
 });

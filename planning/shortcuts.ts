@@ -10,8 +10,7 @@ export const SHORTCUTS = ["quiet-stacks", "no-promise-tracking", "no-stack-trace
 export type ShortcutName = (typeof SHORTCUTS)[number];
 
 const leftOff = new Map<ShortcutName, string>();
-const told = new Set<string>();
-let sink: ((line: string) => void) | undefined;
+let sink: ((left: LeftOff) => void) | undefined;
 
 /** The installed SDK's version, as its package.json says. */
 export function sdkVersion(): string {
@@ -27,9 +26,12 @@ export function sdkVersion(): string {
  * or debug; INTAKE_PLAN_STACKS=1 switches off every one. Silent: nothing is wrong.
  */
 function offByUser(name: ShortcutName): boolean {
-  const names = (process.env.INTAKE_PLAN_SHORTCUTS_OFF ?? "").split(",").map((s) => s.trim());
-  return names.includes("all") || names.includes(name);
+  const raw = process.env.INTAKE_PLAN_SHORTCUTS_OFF ?? "";
+  // Read on every call of a patched function: parsed again only when the setting changed.
+  if (raw !== userSetting.raw) userSetting = { raw, names: new Set(raw.split(",").map((s) => s.trim())) };
+  return userSetting.names.has("all") || userSetting.names.has(name);
 }
+let userSetting = { raw: "", names: new Set<string>() };
 
 /** Whether a shortcut runs in this process: not switched off by the user, not left off for its shape. */
 export function shortcutOn(name: ShortcutName): boolean {
@@ -54,23 +56,29 @@ export function usable(name: ShortcutName, shape: () => string | undefined): boo
   return false;
 }
 
-/** Leave a shortcut off for the rest of this process and say so once: its shape changed, or it threw. */
+/**
+ * Leave a shortcut off for the rest of this process and say so once: its shape changed, or it
+ * threw. What a plan worker reports is said here through the same call, so the user reads one line
+ * per shortcut however many processes found it, and the planning process leaves it off too.
+ */
 export function leaveOff(name: ShortcutName, why: string): void {
   if (leftOff.has(name)) return;
   leftOff.set(name, why);
-  notice(`warning: @pulumi/pulumi ${sdkVersion()}: the plan's shortcut ${name} is left off (${why}); the plan takes the SDK's own path there, the same plan, slower`);
-}
-
-/** A line for the user, once per process (stderr, or the sink a plan worker sets). */
-export function notice(line: string): void {
-  if (told.has(line)) return;
-  told.add(line);
-  if (sink) sink(line);
+  const line = `warning: @pulumi/pulumi ${sdkVersion()}: the plan's shortcut ${name} is left off (${why}); the plan takes the SDK's own path there, the same plan, slower`;
+  if (sink) sink({ shortcut: name, why, line });
   else process.stderr.write(`intake: ${line}\n`);
 }
 
-/** Send this process's notices elsewhere (a plan worker hands them to the process that plans). */
-export function noticesTo(to: ((line: string) => void) | undefined): void {
+/** A shortcut a process left off, as a plan worker reports it. */
+export interface LeftOff {
+  shortcut: ShortcutName;
+  why: string;
+  /** The warning line as the user reads it. */
+  line: string;
+}
+
+/** Send this process's warnings elsewhere (a plan worker hands them to the process that plans). */
+export function noticesTo(to: ((left: LeftOff) => void) | undefined): void {
   sink = to;
 }
 
@@ -79,10 +87,9 @@ export function shortcutsLeftOff(): ReadonlyMap<ShortcutName, string> {
   return leftOff;
 }
 
-/** Forget what was left off and told (tests that plant an SDK change, one after another). */
+/** Forget what was left off (tests that plant an SDK change, one after another). */
 export function resetShortcuts(): void {
   leftOff.clear();
-  told.clear();
 }
 
 /** `fn`'s shape, for the checks: "a function of N arguments" or what it is instead. */

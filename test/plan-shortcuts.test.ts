@@ -39,7 +39,7 @@ describe("the plan's shortcuts through the SDK (planning/engine.ts planShortcuts
     const plain = await planProgram(settings, roster, {}, undefined, {}, { workers: 1 });
     delete process.env.INTAKE_PLAN_STACKS;
     const lines: string[] = [];
-    noticesTo((line) => lines.push(line));
+    noticesTo((left) => lines.push(left.line));
     const short = await planProgram(settings, roster, {}, undefined, {}, { workers: 1 });
     noticesTo(undefined);
     // On the locked SDK every shortcut runs: none left off, nothing said.
@@ -149,6 +149,16 @@ describe("a shortcut whose SDK shape changed (planning/shortcuts.ts)", () => {
       plant: () => plant(rpc(), "transferProperties", (orig) => (onto: unknown, label: unknown, props: unknown, _options: unknown) => orig(onto, label, props)),
     },
     {
+      // Same arity, another contract: the resolvers the SDK hands back take one more argument.
+      shortcut: "lazy-properties",
+      why: /transferProperties' resolvers take 6 arguments, not 3/,
+      plant: () =>
+        plant(rpc(), "transferProperties", (orig) => (onto: unknown, label: unknown, props: unknown) => {
+          const resolvers = orig(onto, label, props) as Record<string, (...a: unknown[]) => void>;
+          return Object.fromEntries(Object.entries(resolvers).map(([k, f]) => [k, (v: unknown, isKnown: unknown, isSecret: unknown, deps: unknown, err: unknown, _extra: unknown) => f(v, isKnown, isSecret, deps, err)]));
+        }),
+    },
+    {
       shortcut: "fast-monitor",
       why: /registerResource\(req, callback\) takes 3 arguments, not 2/,
       plant: () =>
@@ -205,7 +215,7 @@ describe("a shortcut whose SDK shape changed (planning/shortcuts.ts)", () => {
     delete process.env.INTAKE_PLAN_STACKS;
     resetShortcuts();
     const lines: string[] = [];
-    noticesTo((line) => lines.push(line));
+    noticesTo((left) => lines.push(left.line));
     const undo = plants[i].plant();
     try {
       const planted = await planOnce();
