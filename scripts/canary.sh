@@ -31,17 +31,22 @@ if [ "$here" = 0 ]; then
 fi
 cd "$work"
 
-# Every @pulumi/* dependency at its highest release.
-mapfile -t newest < <(node -e '
+# Every @pulumi/* dependency at its highest release (a failed look-up fails the canary: an empty
+# list would leave the lockfile's versions and pass without testing anything).
+list="$(node -e '
   const { execFileSync } = require("node:child_process");
-  const semver = require("semver");
   const pkg = require("./package.json");
   const names = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).filter((n) => n.startsWith("@pulumi/"));
+  const key = (v) => v.split(".").map(Number);
+  const newer = (a, b) => { const [x, y] = [key(a), key(b)]; for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] > y[i]; return false; };
   for (const name of names) {
-    const versions = JSON.parse(execFileSync("npm", ["view", name, "versions", "--json"], { encoding: "utf8" }));
-    console.log(`${name}@${semver.maxSatisfying([].concat(versions), "*")}`);
+    const versions = [].concat(JSON.parse(execFileSync("npm", ["view", name, "versions", "--json"], { encoding: "utf8" }))).filter((v) => /^\d+\.\d+\.\d+$/.test(v));
+    if (!versions.length) throw new Error(`no release of ${name} on the registry`);
+    console.log(`${name}@${versions.reduce((a, b) => (newer(b, a) ? b : a))}`);
   }
-')
+')"
+mapfile -t newest <<<"$list"
+[ "${#newest[@]}" -gt 0 ] && [ -n "${newest[0]}" ] || { log "no @pulumi packages found in package.json"; exit 1; }
 log "installing ${newest[*]}"
 npm install --no-save --no-audit --no-fund --loglevel=error "${newest[@]}"
 node -e 'for (const n of process.argv.slice(1)) console.error(`canary: ${n} ${require(n + "/package.json").version}`)' $(printf '%s\n' "${newest[@]}" | sed 's/@[^@]*$//')

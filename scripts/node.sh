@@ -20,6 +20,7 @@ if [ -x "$bin/node" ] && [ "$("$bin/node" -p 'process.versions.node.split(".")[0
   printf '%s\n' "$bin"
   exit 0
 fi
+command -v npm >/dev/null 2>&1 || { printf 'node.sh: npm is not on PATH: install Node.js with npm first (any line; it only fetches node@%s)\n' "$line" >&2; exit 1; }
 printf 'node.sh: installing node@%s from the npm registry into %s\n' "$line" "$dir" >&2
 mkdir -p "$dir"
 [ -f "$dir/package.json" ] || printf '{ "private": true }\n' >"$dir/package.json"
