@@ -1,17 +1,19 @@
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import pLimit from "p-limit";
-import { isMap, isSeq, parseDocument, type Document, type YAMLMap } from "yaml";
+import { isMap, isScalar, isSeq, parseDocument, visit, type Document, type YAMLMap } from "yaml";
 import { InvalidInput } from "../core/errors";
+import { editedText, type RosterEdit } from "./edit-text";
 import { issueMessage } from "./messages";
 import { parseRoster, RosterError, type Roster, type RosterOptions } from "./roster";
 import { customerSchema } from "./schema";
 
 /**
- * The roster file as something to change: an edit is a function over its YAML document (so
- * comments and order survive), validated whole before anything is written, written atomically
- * under a lock file. Onboarding, offboarding and any other roster change go through here.
+ * The roster file as something to change: an edit is a function over its YAML document, written
+ * back only where it changed the text (customers/edit-text.ts: comments, their alignment, flow maps
+ * and order survive), validated whole before anything is written, written atomically under a lock
+ * file. Onboarding, offboarding and any other roster change go through here.
  */
-export type RosterEdit = (doc: Document) => void;
+export type { RosterEdit };
 
 /** A roster change that would leave the roster invalid, or a customer file that is not an entry. Nothing was written. */
 export class RosterEditError extends InvalidInput {}
@@ -20,8 +22,18 @@ export class RosterEditError extends InvalidInput {}
 export function addCustomer(entry: Record<string, unknown>): RosterEdit {
   return (doc) => {
     const customers = doc.get("customers");
-    if (isSeq(customers) && !customers.items.some((c) => isMap(c) && c.get("id") === entry.id)) customers.add(doc.createNode(entry));
+    if (isSeq(customers) && !customers.items.some((c) => isMap(c) && c.get("id") === entry.id)) customers.add(flowLists(doc.createNode(entry)));
   };
+}
+
+/** Lists of plain values written on one line (`registries: [ecr, acr]`), as the roster writes them. */
+function flowLists<T>(node: T): T {
+  visit(node as Parameters<typeof visit>[0], {
+    Seq(_, seq) {
+      if (seq.items.every((i) => isScalar(i))) seq.flow = true;
+    },
+  });
+  return node;
 }
 
 /** Sets one field of customer `id`'s entry; a path sets a nested one (creating the maps on the way). */
@@ -90,10 +102,8 @@ export class RosterStore {
    */
   preview(edit: RosterEdit, id?: string): { roster: Roster; text: string } {
     const current = readFileSync(this.file, "utf8");
-    const doc = parseDocument(current);
-    edit(doc);
-    // Flow lists as people write them (`[a, b]`); comments are kept, their alignment is not.
-    const text = doc.toString({ flowCollectionPadding: false });
+    // Changed only where the edit changed it: a one-customer change diffs as that customer alone.
+    const text = editedText(current, edit);
     let roster: Roster;
     try {
       roster = parseRoster(text, this.file, this.opts);

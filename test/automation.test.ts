@@ -95,6 +95,7 @@ describe("onboarding through the Automation API", () => {
     const { dir, roster } = project();
     const engine = new FakeEngine();
     const [id] = idsInShard(2, 1);
+    const before = readFileSync(roster, "utf8");
     const r = await onboard(entry(id), { projectDir: dir, stack: "test", engine });
     expect(r).toMatchObject({ customer: id, action: "onboarded", stack: "test-shard-02", shard: 2, changes: { create: 5 } });
     expect(r.namespaces).toEqual({ ghcr: `ghcr.io/example-org/intake-${id}/`, ecr: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/intake/${id}/` });
@@ -109,8 +110,11 @@ describe("onboarding through the Automation API", () => {
     expect(engine.declared["test-shard-02"]).toContain(id);
     expect(engine.declared["test-shard-02"]).toEqual(engine.declared["test-shard-02"].filter((c) => shardOf({ id: c }, COUNT) === 2));
     const text = readFileSync(roster, "utf8");
-    expect(text.startsWith("# The customer roster: reviewed in pull requests.\n")).toBe(true);
-    expect(parse(text).customers.find((c: { id: string }) => c.id === id)).toMatchObject({ id, tier: "professional", shard: 2 });
+    // The file as it was (comment, `license: { expires: … }` as written), then the new entry alone.
+    expect(text.startsWith(before)).toBe(true);
+    const added = parse(text.slice(before.length));
+    expect(added).toEqual([parse(text).customers.at(-1)]);
+    expect(added[0]).toMatchObject({ id, tier: "professional", shard: 2 });
   });
 
   it("bad entries, duplicates and a failed up change nothing; the error names the file, field and rule", async () => {
