@@ -101,7 +101,11 @@ export class RosterStore {
    * is not touched. With `id`, it is also validated with the edits under way in this process.
    */
   preview(edit: RosterEdit, id?: string): { roster: Roster; text: string } {
-    const current = readFileSync(this.file, "utf8");
+    return this.previewOf(readFileSync(this.file, "utf8"), edit, id);
+  }
+
+  /** preview() of the roster text `current` (the roster branch's, when git holds the roster). */
+  previewOf(current: string, edit: RosterEdit, id?: string): { roster: Roster; text: string } {
     // Changed only where the edit changed it: a one-customer change diffs as that customer alone.
     const text = editedText(current, edit);
     let roster: Roster;
