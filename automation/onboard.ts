@@ -1,4 +1,6 @@
 import { LocalWorkspace, PulumiCommand, type InlineProgramArgs, type LocalWorkspaceOptions, type OutputMap, type PreviewOptions, type PreviewResult, type UpOptions, type UpResult } from "@pulumi/pulumi/automation";
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -8,6 +10,7 @@ import { type Settings } from "../core/settings";
 import { engineConfig } from "../components/stack-settings";
 import type { Roster } from "../customers/roster";
 import { addCustomer, addNewCustomer, readCustomerFile as readEntry, rosterStore, RosterEditError, setCustomerField, type RosterEdit, type RosterStore } from "../customers/store";
+import { commitRosterChange, RosterGitError, type RosterCommit } from "../customers/git-roster";
 import { shardOf, shardStackName } from "../customers/shards";
 import { PROJECT } from "../planning/plan";
 import { loadStackContext, stackSettings } from "../core/stack";
@@ -59,6 +62,8 @@ export interface OnboardOptions {
   policyPack?: string;
   /** Progress lines (engine output included). */
   onOutput?: (line: string) => void;
+  /** The job's id, the trailer `Intake-Job` of its roster commit when git holds the roster (default: a new one). */
+  job?: string;
 }
 
 export interface OnboardResult {
@@ -71,8 +76,12 @@ export interface OnboardResult {
   namespaces: Record<string, string>;
   /** How to mint its credentials. */
   credentials: string[];
-  /** The engine's summary of the update: resources created, updated, deleted, same. */
+  /** The engine's summary of the update: resources created, updated, deleted, same (empty when CI applies it). */
   changes: Record<string, number>;
+  /** When git holds the roster: the commit on the roster branch that holds the change. */
+  commit?: string;
+  /** Who applies the change: this command (`self`), or CI's next `pulumi up` (`ci`: nothing was updated here). */
+  applied: "self" | "ci";
 }
 
 // One update at a time per stack; the roster file is written by one at a time.
@@ -114,6 +123,8 @@ export async function onboard(entry: Record<string, unknown>, o: OnboardOptions)
   const t = target(base, o, { id, shard: entry.shard as number | undefined });
   const pinned = t.shard === undefined ? entry : { ...entry, shard: t.shard };
   return lockFor(t.stack)(async () => {
+    // Where git holds the roster, the change is made and checked from the branch's tip, not the work tree.
+    if (t.settings.onboarding?.git) return apply(engine, t, o, id, undefined, addNewCustomer(t.rosterFile, pinned), "onboarded");
     const candidate = refused(() => t.store.preview(addNewCustomer(t.rosterFile, pinned), id));
     return apply(engine, t, o, id, candidate, addCustomer(pinned), "onboarded");
   });
@@ -137,10 +148,11 @@ export async function offboard(id: string, o: OnboardOptions): Promise<OnboardRe
  * Update the stack with the edited roster, then write the roster file and, where the broker runs
  * on Kubernetes, the platform stack. The edit counts as under way (see inFlight) until done.
  */
-async function apply(engine: Engine, t: Target, o: OnboardOptions, id: string, candidate: Candidate, edit: RosterEdit, action: "onboarded" | "offboarded"): Promise<OnboardResult> {
+async function apply(engine: Engine, t: Target, o: OnboardOptions, id: string, candidate: Candidate | undefined, edit: RosterEdit, action: "onboarded" | "offboarded"): Promise<OnboardResult> {
   // The input is validated by now: only then is the Pulumi CLI needed.
   await engine.check();
   const what = `${action === "onboarded" ? "onboard" : "offboard"} ${id}`;
+  if (t.settings.onboarding?.git || !candidate) return applyThroughGit(engine, t, o, id, edit, action, what);
   const roster = candidate.roster;
   return t.store.underWayWhile(id, edit, async () => {
     const done = await update(engine, t, candidate, o, what);
@@ -151,16 +163,76 @@ async function apply(engine: Engine, t: Target, o: OnboardOptions, id: string, c
 }
 
 /**
+ * Git holds the roster: the change is made from the roster branch's tip, previewed with the policy
+ * pack, committed (trailer `Intake-Job`) and pushed before anything is updated, so CI's next
+ * `pulumi up` reads this roster or a later one and never undoes it. Then (`apply: self`) `up` runs
+ * with exactly the pushed roster; with `apply: ci` up.yml does. A push that met another writer's is
+ * made again on the new tip (customers/git-roster.ts).
+ */
+async function applyThroughGit(engine: Engine, t: Target, o: OnboardOptions, id: string, edit: RosterEdit, action: "onboarded" | "offboarded", what: string): Promise<OnboardResult> {
+  const settings = t.settings.onboarding!;
+  const git = settings.git!;
+  const onOutput = o.onOutput ?? (() => {});
+  const job = o.job ?? randomUUID();
+  return t.store.underWayWhile(id, edit, async () => {
+    let pushed: RosterCommit;
+    try {
+      pushed = await commitRosterChange(
+        { repoDir: path.dirname(t.rosterFile), remote: git.remote, branch: git.branch, authorName: git.authorName, authorEmail: git.authorEmail },
+        {
+          rosterFile: t.rosterFile,
+          customer: id,
+          subject: `registry-intake: ${what}`,
+          job,
+          edit,
+          validate: (_text, base) => void refused(() => t.store.previewOf(base, edit, id)),
+          beforeCommit: async (text) => {
+            await update(engine, t, { roster: refused(() => t.store.previewOf(text, () => {})).roster, text }, o, what, ["preview"]);
+          },
+          onOutput,
+        },
+      );
+    } catch (e) {
+      if (e instanceof RosterGitError) throw new OnboardError(`${what}: ${e.message}`);
+      throw e;
+    }
+    const roster = refused(() => t.store.previewOf(pushed.text, () => {})).roster;
+    await fastForward(path.dirname(t.rosterFile), git.branch, pushed.commit, onOutput);
+    if (settings.apply === "ci") {
+      onOutput(`${what}: pushed ${pushed.commit.slice(0, 12)} to ${git.remote} ${git.branch}; CI's pulumi up applies it`);
+      return { ...result(t, roster, id, action, { changes: {}, outputs: {} }), commit: pushed.commit, applied: "ci" };
+    }
+    let done: { changes: Record<string, number>; outputs: OutputMap };
+    try {
+      done = await update(engine, t, { roster, text: pushed.text }, o, what, ["up"]);
+    } catch (e) {
+      throw new OnboardError(`${(e as Error).message.replace("the roster file was not changed", `the roster change is pushed (${pushed.commit.slice(0, 12)}), so CI's next pulumi up applies it too`)}`, [t.stack]);
+    }
+    await refreshPlatform(engine, t, o, what, action === "offboarded" && roster.customers.some((c) => c.id === id && c.registries.includes("ecr")), pushed.text);
+    return { ...result(t, roster, id, action, done), commit: pushed.commit, applied: "self" };
+  });
+}
+
+/** Bring the work tree up to the pushed commit when it is on that branch and can be fast-forwarded; else say so. */
+async function fastForward(repoDir: string, branch: string, commit: string, onOutput: (line: string) => void): Promise<void> {
+  const git = (args: string[]) => new Promise<string>((resolve, reject) => execFile("git", ["-C", repoDir, ...args], { encoding: "utf8" }, (err, out, errOut) => (err ? reject(new Error(errOut || err.message)) : resolve(out))));
+  const head = await git(["symbolic-ref", "--quiet", "--short", "HEAD"]).catch(() => "");
+  if (head.trim() !== branch) return onOutput(`roster: the work tree is not on ${branch}; pull to see ${commit.slice(0, 12)}`);
+  await git(["merge", "--ff-only", "--quiet", commit]).catch(() => onOutput(`roster: the work tree could not be fast-forwarded to ${commit.slice(0, 12)} (local changes?): pull when ready`));
+}
+
+/**
  * With sharding, the platform stack carries the roster the Kubernetes-hosted broker judges licenses
  * by, and the push role that revokes an offboarded ECR customer's sessions: update it too (after
  * the shard, with the roster file as now written).
  */
-async function refreshPlatform(engine: Engine, t: Target, o: OnboardOptions, what: string, ecr: boolean): Promise<void> {
+async function refreshPlatform(engine: Engine, t: Target, o: OnboardOptions, what: string, ecr: boolean, rosterText?: string): Promise<void> {
   // The broker on Kubernetes judges by the platform's roster; the push role revokes ECR customers' sessions.
   if (t.shard === undefined || !(t.settings.distribution?.kubernetes || ecr)) return;
   await lockFor(o.stack)(async () => {
     try {
-      await update(engine, { ...t, stack: o.stack, shard: undefined }, refused(() => t.store.preview(() => {})), o, `${what} (the broker's roster)`);
+      const candidate = rosterText === undefined ? refused(() => t.store.preview(() => {})) : refused(() => t.store.previewOf(rosterText, () => {}));
+      await update(engine, { ...t, stack: o.stack, shard: undefined }, candidate, o, `${what} (the broker's roster)`);
     } catch (e) {
       throw new OnboardError(`${(e as Error).message} The customer's shard stack ${t.stack} and the roster file are updated; run \`pulumi up -s ${o.stack}\` so the broker sees it.`, [t.stack]);
     }
@@ -207,18 +279,20 @@ interface Candidate {
  * from disk (it runs in its own process); it is pointed at a private copy of the candidate
  * (INTAKE_ROSTER), so it judges the customer being onboarded, not the roster before it.
  */
-async function update(engine: Engine, t: Target, candidate: Candidate, o: OnboardOptions, what: string): Promise<{ changes: Record<string, number>; outputs: OutputMap }> {
+async function update(engine: Engine, t: Target, candidate: Candidate, o: OnboardOptions, what: string, steps: Step[] = ["preview", "up"]): Promise<{ changes: Record<string, number>; outputs: OutputMap }> {
   const dir = mkdtempSync(path.join(tmpdir(), "intake-onboard-"));
   try {
     const rosterCopy = path.join(dir, "roster.yaml");
     writeFileSync(rosterCopy, candidate.text, { mode: 0o600 });
-    return await updateWith(engine, t, candidate.roster, rosterCopy, o, what);
+    return await updateWith(engine, t, candidate.roster, rosterCopy, o, what, steps);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function updateWith(engine: Engine, t: Target, roster: Roster, rosterCopy: string, o: OnboardOptions, what: string): Promise<{ changes: Record<string, number>; outputs: OutputMap }> {
+type Step = "preview" | "up";
+
+async function updateWith(engine: Engine, t: Target, roster: Roster, rosterCopy: string, o: OnboardOptions, what: string, steps: Step[]): Promise<{ changes: Record<string, number>; outputs: OutputMap }> {
   const inline: InlineProgramArgs = {
     projectName: PROJECT,
     stackName: t.stack,
@@ -228,12 +302,15 @@ async function updateWith(engine: Engine, t: Target, roster: Roster, rosterCopy:
   const stack = await engine.stack(inline, { workDir: o.projectDir, envVars: { INTAKE_ROSTER: rosterCopy } });
   const policyPacks = [o.policyPack ?? path.join(o.projectDir, "policy")];
   const onOutput = o.onOutput ?? (() => {});
-  try {
-    onOutput(`${what}: preview of ${t.stack} with the policy pack`);
-    await stack.preview({ policyPacks, onOutput, color: "never", message: `registry-intake: ${what}` } as PreviewOptions);
-  } catch (e) {
-    throw new OnboardError(`${what}: preview of stack ${t.stack} failed, nothing was changed: ${(e as Error).message.split("\n").slice(0, 6).join(" | ")}`);
+  if (steps.includes("preview")) {
+    try {
+      onOutput(`${what}: preview of ${t.stack} with the policy pack`);
+      await stack.preview({ policyPacks, onOutput, color: "never", message: `registry-intake: ${what}` } as PreviewOptions);
+    } catch (e) {
+      throw new OnboardError(`${what}: preview of stack ${t.stack} failed, nothing was changed: ${(e as Error).message.split("\n").slice(0, 6).join(" | ")}`);
+    }
   }
+  if (!steps.includes("up")) return { changes: {}, outputs: {} };
   try {
     onOutput(`${what}: up ${t.stack}`);
     const r = await stack.up({ policyPacks, onOutput, color: "never", message: `registry-intake: ${what}` } as UpOptions);
@@ -257,5 +334,6 @@ function result(t: Target, roster: Roster, id: string, action: OnboardResult["ac
     namespaces,
     credentials: kinds.map((k) => `intake token --customer ${id} --kind ${k} --stack ${t.stack}${k === "distribution" ? " --key broker.key" : ""}`),
     changes,
+    applied: "self",
   };
 }

@@ -189,6 +189,28 @@ const retainedSettings = z.strictObject({
   forget: ledgerKeyList,
 });
 
+/** How onboarding, offboarding and rotation land a roster change: git holds the roster. */
+const onboardingSettings = z.strictObject({
+  /**
+   * Commit each change on the roster repository's branch and push it before any `up` applies it, so
+   * that CI's next `pulumi up` reads the same roster or a later one. Unset: the roster file in the
+   * work tree is edited (laptops, tests).
+   */
+  git: z
+    .strictObject({
+      remote: z.string().min(1).default("origin"),
+      branch: z
+        .string()
+        .regex(/^(?!\/|-)(?!.*(\.\.|\/\/|@\{|\.lock$|\/$))[A-Za-z0-9._\/-]+$/, { message: "must be a git branch name such as main" })
+        .default("main"),
+      authorName: z.string().min(1).default("registry-intake"),
+      authorEmail: z.string().regex(/^[^\s<>@]+@[^\s<>@]+$/, { message: "must be an e-mail address" }).default("registry-intake@localhost"),
+    })
+    .optional(),
+  /** self: the command runs `up` from exactly the pushed commit; ci: it stops after the push and up.yml applies it. */
+  apply: z.enum(["self", "ci"], { message: "must be self or ci" }).default("self"),
+});
+
 const tierOverride = z.strictObject(
   Object.fromEntries(TIERS.map((t) => [t, z.array(kind)])) as Record<(typeof TIERS)[number], z.ZodArray<typeof kind>>,
 );
@@ -211,6 +233,7 @@ export const settingsInputSchema = z
     prices: pricesSettings.optional(),
     retained: retainedSettings.default({ adopt: [], forget: [] }),
     pullSecrets: pullSecretSettings.optional(),
+    onboarding: onboardingSettings.optional(),
     /** The day license expiry is judged against (YYYY-MM-DD); default today (UTC). */
     asOf: isoDate.optional(),
     /** Roster file, relative to the project; default customers/roster.yaml. */
@@ -282,6 +305,7 @@ export function settingsSchema(stack: string, today = new Date()) {
     prices: s.prices,
     retained: s.retained,
     pullSecrets: s.pullSecrets,
+    onboarding: s.onboarding,
     asOf: s.asOf ?? today.toISOString().slice(0, 10),
     roster: s.roster,
     requireSignature: s.requireSignature,
@@ -291,7 +315,7 @@ export function settingsSchema(stack: string, today = new Date()) {
 export type Settings = z.output<ReturnType<typeof settingsSchema>>;
 
 /** Keys that hold JSON (structured config); every other key is a plain string. */
-const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr", "acr", "gar", "ghcr", "distribution", "deliveries", "shard", "prices", "retained", "pullSecrets"]);
+const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr", "acr", "gar", "ghcr", "distribution", "deliveries", "shard", "prices", "retained", "pullSecrets", "onboarding"]);
 
 export class SettingsError extends InvalidInput {
   constructor(readonly source: string, readonly problems: string[]) {

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { InlineProgramArgs, LocalWorkspaceOptions, PreviewOptions, PreviewResult, UpOptions, UpResult } from "@pulumi/pulumi/automation";
+import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import pLimit from "p-limit";
@@ -59,6 +60,8 @@ class FakeEngine implements Engine {
   failUp?: string;
   /** Hold every `up` until this resolves (to see which run at the same time). */
   gate: Promise<void> = Promise.resolve();
+  /** Called as each preview or up starts (a test pushes another writer's commit there). */
+  onCall?: (op: "preview" | "up", stack: string) => void | Promise<void>;
   private readonly mocks = pLimit(1);
   async check() {}
   async stack(args: InlineProgramArgs, opts: LocalWorkspaceOptions): Promise<EngineStack> {
@@ -66,6 +69,7 @@ class FakeEngine implements Engine {
     const run = (op: "preview" | "up") => async (o: PreviewOptions | UpOptions = {}) => {
       const call: Call = { stack: args.stackName, op, start: performance.now(), end: 0, opts: o };
       this.calls.push(call);
+      await this.onCall?.(op, args.stackName);
       if (op === "up") await this.gate;
       if (op === "up" && this.failUp === args.stackName) throw new Error("code: 255\nerror: update failed");
       const outputs = await this.mocks(async () => {
@@ -259,3 +263,118 @@ describe("onboarding through the Automation API", () => {
     expect(readFileSync(roster, "utf8")).toBe(before);
   });
 });
+
+/** `git -C dir …`, its stdout. */
+function git(dir: string, ...args: string[]): string {
+  const r = spawnSync("git", ["-C", dir, ...args], { encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" } });
+  if (r.status !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** A project whose roster lives in a git repository with a bare remote (file://), settings naming it. */
+function gitProject(apply: "self" | "ci" = "self"): { dir: string; roster: string; remote: string } {
+  const { dir, roster } = project({ "registry-intake:onboarding": { git: { remote: "origin", branch: "main" }, apply } });
+  const remote = tempDir("roster-remote-");
+  git(remote, "init", "--quiet", "--bare", "--initial-branch=main");
+  git(dir, "init", "--quiet", "--initial-branch=main");
+  git(dir, "add", "-A");
+  git(dir, "commit", "--quiet", "-m", "the roster");
+  git(dir, "remote", "add", "origin", `file://${remote}`);
+  git(dir, "push", "--quiet", "origin", "main");
+  return { dir, roster, remote };
+}
+
+/** Another writer (CI, a pull request, another replica): a clone that commits `change` to the roster and pushes. */
+function pushFromElsewhere(remote: string, change: (text: string) => string): string {
+  const other = tempDir("roster-other-");
+  git(other, "clone", "--quiet", `file://${remote}`, ".");
+  const file = path.join(other, "customers", "roster.yaml");
+  writeFileSync(file, change(readFileSync(file, "utf8")));
+  git(other, "commit", "--quiet", "-am", "another writer");
+  git(other, "push", "--quiet", "origin", "main");
+  return git(other, "rev-parse", "HEAD").trim();
+}
+
+const appended = (id: string) => (text: string) => `${text}  - id: ${id}\n    name: ${id}\n    tier: standard\n    license: { expires: "2099-12-31" }\n    github: { members: [${id}-dev] }\n`;
+
+describe("onboarding where git holds the roster (onboarding.git)", () => {
+  it("commits and pushes the change before the up, which reads exactly the pushed roster; a fresh clone holds the customer", async () => {
+    const { dir, roster, remote } = gitProject();
+    const before = readFileSync(roster, "utf8");
+    const initial = git(remote, "rev-parse", "main").trim();
+    const engine = new FakeEngine();
+    const tips: Record<string, string> = {};
+    engine.onCall = (op) => void (tips[op] = git(remote, "rev-parse", "main").trim());
+    const [id] = idsInShard(1, 1, "gitco");
+    const r = await onboard(entry(id), { projectDir: dir, stack: "test", engine, job: "job-1" });
+    const tip = git(remote, "rev-parse", "main").trim();
+    expect(r).toMatchObject({ customer: id, stack: "test-shard-01", commit: tip, applied: "self", changes: { create: 5 } });
+    // Previewed before anything was pushed, applied after.
+    expect(tips).toEqual({ preview: initial, up: tip });
+    expect(git(remote, "log", "-1", "--format=%B", "main").trim()).toBe(`registry-intake: onboard ${id}\n\nIntake-Job: job-1`);
+    expect(git(remote, "rev-parse", "main~1").trim()).toBe(initial);
+    // The commit changes the roster alone, by exactly the new entry.
+    expect(git(remote, "diff", "--name-only", initial, tip).trim()).toBe("customers/roster.yaml");
+    const pushed = git(remote, "show", `${tip}:customers/roster.yaml`);
+    expect(pushed.startsWith(before)).toBe(true);
+    expect(parse(pushed.slice(before.length))).toEqual([expect.objectContaining({ id, shard: 1 })]);
+    // What the up declared is the pushed roster; the work tree was brought up to it.
+    expect(engine.declared["test-shard-01"]).toContain(id);
+    expect(readFileSync(roster, "utf8")).toBe(pushed);
+    const fresh = tempDir("roster-fresh-");
+    git(fresh, "clone", "--quiet", `file://${remote}`, ".");
+    expect(parse(readFileSync(path.join(fresh, "customers", "roster.yaml"), "utf8")).customers.map((c: { id: string }) => c.id)).toContain(id);
+    // The same job run again (after a crash past the push) finds its commit and pushes nothing.
+    const again = await onboard(entry(id), { projectDir: dir, stack: "test", engine, job: "job-1" });
+    expect(again.commit).toBe(tip);
+    expect(git(remote, "rev-parse", "main").trim()).toBe(tip);
+    // Offboarding lands the same way: one commit, one line of the roster.
+    const off = await offboard(id, { projectDir: dir, stack: "test", engine });
+    expect(off.commit).toBe(git(remote, "rev-parse", "main").trim());
+    expect(git(remote, "diff", "--unified=0", tip, off.commit!).split("\n").filter((l) => /^[-+][^-+]/.test(l))).toEqual(["+    status: offboarded"]);
+  });
+
+  it("a writer that pushed first: the edit is made again on the new tip; one that changed the same customer fails the job, naming both commits", async () => {
+    const { dir, remote } = gitProject();
+    const engine = new FakeEngine();
+    const [a, b] = idsInShard(0, 2, "race");
+    let other = "";
+    engine.onCall = (op) => {
+      if (op === "preview" && !other) other = pushFromElsewhere(remote, appended("elsewhere"));
+    };
+    const r = await onboard(entry(a), { projectDir: dir, stack: "test", engine });
+    // Ours on top of theirs; both entries on the branch.
+    expect(git(remote, "rev-parse", "main~1").trim()).toBe(other);
+    expect(r.commit).toBe(git(remote, "rev-parse", "main").trim());
+    expect(parse(git(remote, "show", "main:customers/roster.yaml")).customers.map((c: { id: string }) => c.id)).toEqual(["acme", "elsewhere", a]);
+
+    other = "";
+    engine.onCall = (op) => {
+      if (op === "preview" && !other) other = pushFromElsewhere(remote, appended(b));
+    };
+    const base = git(remote, "rev-parse", "main").trim();
+    const failed = await onboard(entry(b), { projectDir: dir, stack: "test", engine }).then(
+      () => undefined,
+      (e: Error) => e.message,
+    );
+    expect(failed).toBe(`onboard ${b}: customer ${b} was changed by commit ${other.slice(0, 12)} on main while this change was made from ${base.slice(0, 12)}; nothing was pushed: run it again on the new roster`);
+    expect(git(remote, "rev-parse", "main").trim()).toBe(other);
+  });
+
+  it("apply: ci pushes after the preview and leaves the update to CI; an unreachable remote changes nothing", async () => {
+    const { dir, remote } = gitProject("ci");
+    const engine = new FakeEngine();
+    const [id] = idsInShard(2, 1, "cico");
+    const r = await onboard(entry(id), { projectDir: dir, stack: "test", engine });
+    expect(r).toMatchObject({ applied: "ci", changes: {}, commit: git(remote, "rev-parse", "main").trim() });
+    expect(engine.calls.map((c) => c.op)).toEqual(["preview"]);
+
+    const tip = git(remote, "rev-parse", "main").trim();
+    git(dir, "remote", "set-url", "origin", `file://${remote}-gone`);
+    const before = readFileSync(path.join(dir, "customers", "roster.yaml"), "utf8");
+    await expect(onboard(entry(`${id}x`), { projectDir: dir, stack: "test", engine })).rejects.toThrow(/git fetch origin main failed, nothing was committed/);
+    expect(readFileSync(path.join(dir, "customers", "roster.yaml"), "utf8")).toBe(before);
+    expect(git(remote, "rev-parse", "main").trim()).toBe(tip);
+  });
+});
+

@@ -59,7 +59,7 @@ describe("stack settings", () => {
 
   it("unknown settings and a missing aws block are errors", () => {
     expect(problems({ ...base, repoPrefx: "x" })).toEqual([
-      "registry-intake:repoPrefx: unknown setting (known: environment, repoPrefix, enabledKinds, tags, tiers, aws, ecr, acr, gar, ghcr, distribution, deliveries, shard, prices, retained, pullSecrets, asOf, roster, requireSignature)",
+      "registry-intake:repoPrefx: unknown setting (known: environment, repoPrefix, enabledKinds, tags, tiers, aws, ecr, acr, gar, ghcr, distribution, deliveries, shard, prices, retained, pullSecrets, onboarding, asOf, roster, requireSignature)",
     ]);
     expect(problems({ ...base, ecr: { keep: 3 } })).toEqual(["registry-intake:ecr.keep: unknown setting"]);
     expect(problems({ ...base, aws: undefined })).toEqual(["registry-intake:aws: is required while ecr is in enabledKinds (accountId, region)"]);

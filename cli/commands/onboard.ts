@@ -10,6 +10,7 @@ export function register(cli: Command, ctx: CommandContext): void {
     ctx.io.out(`${r.action} ${r.customer} on stack ${r.stack}${r.shard !== undefined ? ` (shard ${r.shard})` : ""}: ${Object.entries(r.changes).map(([k, n]) => `${n} ${k}`).join(", ") || "no changes"}`);
     for (const [kind, ns] of Object.entries(r.namespaces)) ctx.io.out(`  ${kind.padEnd(12)} ${ns}`);
     for (const c of r.credentials) ctx.io.out(`  credentials: ${c}`);
+    if (r.commit) ctx.io.out(`  roster commit: ${r.commit}${r.applied === "ci" ? " (pushed; CI's pulumi up applies it)" : ""}`);
   };
 
   cli

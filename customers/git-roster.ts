@@ -1,0 +1,150 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { InvalidInput } from "../core/errors";
+import { editedText, type RosterEdit } from "./edit-text";
+
+/** Where a roster change is committed: the roster repository's remote and branch, and who commits. */
+export interface RosterGit {
+  /** The git folder the roster file is in (a clone of the roster repository). */
+  repoDir: string;
+  /** The remote's name in that clone (`origin`) or its URL. */
+  remote: string;
+  branch: string;
+  authorName: string;
+  authorEmail: string;
+}
+
+/** A roster change git would not take, or that met another change of the same customer. Nothing was pushed. */
+export class RosterGitError extends InvalidInput {}
+
+export interface RosterCommit {
+  /** The commit on the branch that holds the change. */
+  commit: string;
+  /** The roster file's text at that commit. */
+  text: string;
+  /** How many pushes it took (more than one when another writer pushed first). */
+  attempts: number;
+  /** The job's commit was already on the branch (a job run again after a crash): nothing was pushed. */
+  found: boolean;
+}
+
+export interface RosterCommitRequest {
+  /** The roster file, as a path in the work tree of `git.repoDir`. */
+  rosterFile: string;
+  customer: string;
+  /** The commit's subject, e.g. `onboard acme`. */
+  subject: string;
+  /** The job's id, written as the trailer `Intake-Job: <id>` so a job run again finds its commit. */
+  job: string;
+  edit: RosterEdit;
+  /** Validates the edited text (the whole roster) made from `base`, the branch's; throws to refuse. */
+  validate: (text: string, base: string) => void;
+  /** Called once the candidate is made from the branch's tip and validated, before it is committed (a preview). */
+  beforeCommit?: (text: string) => Promise<void>;
+  /** How many times a push refused as non-fast-forward is tried again on the new tip (default 5). */
+  retries?: number;
+  onOutput?: (line: string) => void;
+}
+
+/**
+ * Commit a roster change on the roster repository's branch, never only into a work tree: fetch the
+ * branch, apply the one-customer edit to the roster file as the branch holds it (customers/edit-text.ts:
+ * nothing else in the file changes), validate it whole, commit it with the trailer `Intake-Job`
+ * (in a private index: the work tree and its index are not touched), push. A push refused because
+ * another writer pushed first is taken again from the new tip: the edit re-applied and validated
+ * again, with back-off. If that writer changed the same customer, the job fails naming both
+ * commits. A job whose commit is already on the branch (found by its trailer) pushes nothing.
+ */
+export async function commitRosterChange(git: RosterGit, req: RosterCommitRequest): Promise<RosterCommit> {
+  const run: Git = (args, o = {}) => gitRun(git.repoDir, args, o);
+  const top = (await run(["rev-parse", "--show-toplevel"])).trim();
+  const rel = path.relative(top, path.resolve(req.rosterFile)).split(path.sep).join("/");
+  if (rel.startsWith("..")) throw new RosterGitError(`${req.rosterFile} is not in the git repository at ${top}`);
+  const ref = `refs/intake/jobs/${req.job}`;
+  const retries = req.retries ?? 5;
+  let base: { commit: string; entry: string } | undefined;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      await run(["fetch", "--quiet", "--no-tags", git.remote, `+refs/heads/${git.branch}:${ref}`]).catch((e: Error) => {
+        throw new RosterGitError(`git fetch ${git.remote} ${git.branch} failed, nothing was committed: ${firstLine(e.message)}`);
+      });
+      const tip = (await run(["rev-parse", ref])).trim();
+      const found = (await run(["log", "-n", "1", "--format=%H", "--fixed-strings", `--grep=Intake-Job: ${req.job}`, tip])).trim();
+      if (found) return { commit: found, text: await run(["show", `${found}:${rel}`]), attempts: attempt - 1, found: true };
+      const current = await run(["show", `${tip}:${rel}`]).catch(() => {
+        throw new RosterGitError(`${git.remote} ${git.branch} has no ${rel}, nothing was committed`);
+      });
+      const entry = entryOf(current, req.customer);
+      if (base && entry !== base.entry) {
+        throw new RosterGitError(`customer ${req.customer} was changed by commit ${tip.slice(0, 12)} on ${git.branch} while this change was made from ${base.commit.slice(0, 12)}; nothing was pushed: run it again on the new roster`);
+      }
+      base ??= { commit: tip, entry };
+      const text = editedText(current, req.edit);
+      req.validate(text, current);
+      if (attempt === 1) await req.beforeCommit?.(text);
+      const commit = await commitText(run, tip, rel, text, git, `${req.subject}\n\nIntake-Job: ${req.job}\n`);
+      req.onOutput?.(`roster: commit ${commit.slice(0, 12)} (${req.subject}) onto ${git.branch} ${tip.slice(0, 12)}; pushing to ${git.remote}`);
+      const pushed = await run(["push", "--porcelain", git.remote, `${commit}:refs/heads/${git.branch}`]).then(
+        () => true,
+        (e: Error) => {
+          if (/\[rejected\]|non-fast-forward|fetch first|\(stale info\)|cannot lock ref/.test(e.message)) return false;
+          throw new RosterGitError(`git push ${git.remote} ${git.branch} failed, nothing was pushed: ${firstLine(e.message)}`);
+        },
+      );
+      if (pushed) return { commit, text, attempts: attempt, found: false };
+      if (attempt > retries) throw new RosterGitError(`git push ${git.remote} ${git.branch} was refused ${attempt} times (other writers kept pushing first); nothing was pushed: run it again`);
+      req.onOutput?.(`roster: ${git.branch} moved on; applying the change again on its new tip`);
+      await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random())));
+    }
+  } finally {
+    await run(["update-ref", "-d", ref]).catch(() => {});
+  }
+}
+
+/** A commit of `text` as the roster file on top of `parent`, made in a private index (the work tree is not touched). */
+type Git = (args: string[], o?: { input?: string; env?: NodeJS.ProcessEnv }) => Promise<string>;
+
+async function commitText(run: Git, parent: string, rel: string, text: string, git: RosterGit, message: string): Promise<string> {
+  const dir = mkdtempSync(path.join(tmpdir(), "intake-index-"));
+  try {
+    const env = { GIT_INDEX_FILE: path.join(dir, "index") };
+    const mode = (await run(["ls-tree", parent, "--", rel])).split(/\s/)[0] || "100644";
+    const blob = (await run(["hash-object", "-w", "--stdin"], { input: text })).trim();
+    await run(["read-tree", parent], { env });
+    await run(["update-index", "--cacheinfo", `${mode},${blob},${rel}`], { env });
+    const tree = (await run(["write-tree"], { env })).trim();
+    const who = { GIT_AUTHOR_NAME: git.authorName, GIT_AUTHOR_EMAIL: git.authorEmail, GIT_COMMITTER_NAME: git.authorName, GIT_COMMITTER_EMAIL: git.authorEmail };
+    return (await run(["commit-tree", tree, "-p", parent, "-F", "-"], { input: message, env: who })).trim();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The customer's entry in a roster text, as data (to see whether another commit changed it). */
+function entryOf(text: string, id: string): string {
+  try {
+    const doc = parse(text) as { customers?: { id?: unknown }[] } | null;
+    return JSON.stringify(doc?.customers?.find((c) => c?.id === id) ?? null);
+  } catch {
+    return "unreadable";
+  }
+}
+
+function firstLine(s: string): string {
+  return s.split("\n").find((l) => l.trim() && !l.startsWith("Command failed")) ?? s.split("\n")[0];
+}
+
+/** `git -C dir args…`, its stdout; an error carries git's stderr. */
+function gitRun(dir: string, args: string[], o: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile("git", ["-C", dir, ...args], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024, env: { ...process.env, GIT_TERMINAL_PROMPT: "0", ...o.env } }, (err, stdout, stderr) => {
+      // stdout too: `push --porcelain` says why a ref was refused there ("[rejected] (fetch first)").
+      if (err) reject(new Error(`${stderr || err.message}\n${stdout}`.trim()));
+      else resolve(stdout);
+    });
+    if (o.input !== undefined) child.stdin!.end(o.input);
+  });
+}
