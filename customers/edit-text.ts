@@ -23,6 +23,17 @@ export function editedText(current: string, edit: RosterEdit): string {
   const after = parseDocument(current);
   edit(after);
   const whole = () => after.toString(WRITE);
+  try {
+    return spliced(current, before, after) ?? whole();
+  } catch {
+    // Something the splicing does not know (an alias into another entry, say): yaml's own output.
+    return whole();
+  }
+}
+
+/** The edited text as splices of `current`, or undefined where only yaml's whole document will do. */
+function spliced(current: string, before: Document, after: Document): string | undefined {
+  const whole = () => undefined;
   if (before.errors.length || after.errors.length) return whole();
   const seqBefore = before.get("customers", true);
   const seqAfter = after.get("customers", true);
@@ -50,11 +61,11 @@ export function editedText(current: string, edit: RosterEdit): string {
     const last = beforeItems[beforeItems.length - 1] as Node | undefined;
     if (!last) return whole();
     const end = last.range![2];
-    const indent = columnOf(current, (last as Node).range![0]) - 2;
+    const { dash, content } = itemColumns(current, last.range![0]);
     // Entries separated by a blank line get one before the new ones too.
     const blank = beforeItems.length > 1 && /(^|\n)[ \t]*\n/.test(current.slice((beforeItems[beforeItems.length - 2] as Node).range![2], (last as Node).range![0]));
     const lead = current[end - 1] === "\n" ? "" : "\n";
-    const text = added.map((n) => `${blank ? "\n" : ""}${" ".repeat(indent)}- ${block(n as Node, indent + 2)}`).join("");
+    const text = added.map((n) => `${blank ? "\n" : ""}${" ".repeat(dash)}-${" ".repeat(content - dash - 1)}${block(n as Node, content)}`).join("");
     splices.push({ from: end, to: end, text: lead + text });
   }
   return apply(current, splices);
@@ -68,7 +79,9 @@ interface Splice {
 
 function apply(text: string, splices: Splice[]): string {
   let out = text;
-  for (const s of [...splices].sort((x, y) => y.from - x.from)) out = out.slice(0, s.from) + s.text + out.slice(s.to);
+  // From the end; at one offset the later-made first, so that the text keeps the order they were made in.
+  const order = splices.map((s, i) => ({ s, i })).sort((x, y) => y.s.from - x.s.from || y.i - x.i);
+  for (const { s } of order) out = out.slice(0, s.from) + s.text + out.slice(s.to);
   return out;
 }
 
@@ -106,9 +119,10 @@ function mapSplices(text: string, b: YAMLMap, a: YAMLMap): Splice[] | undefined 
     const bv = bPairs[i].value as Node | null;
     const av = aPairs[i].value as Node | null;
     if (same(bv, av)) continue;
-    if (isScalar(bv) && isScalar(av) && bv.range) {
+    if (isScalar(bv) && isScalar(av) && bv.range && bv.range[0] < bv.range[1] && !BLOCK.has(String(bv.type))) {
       const written = scalarText(av);
-      if (written === undefined) return undefined;
+      // In a flow map a comma, bracket or `#` would end the value: the entry is written anew.
+      if (written === undefined || ((b.flow || a.flow) && /[[\]{},#]/.test(written))) return undefined;
       splices.push(scalarSplice(text, bv.range, written));
       continue;
     }
@@ -164,6 +178,9 @@ function scalarText(n: Node): string | undefined {
   const c = n.clone() as Node;
   c.comment = undefined;
   c.commentBefore = undefined;
+  // Its anchor and tag are in the file before the range written.
+  c.anchor = undefined;
+  c.tag = undefined;
   const d = new Document();
   d.contents = c;
   const s = d.toString(WRITE).replace(/\n$/, "");
@@ -178,12 +195,29 @@ function pairMap(p: Pair): Node {
   return m;
 }
 
-/** A node written as a block at column `indent` (its first line without the indent), ending in a newline. */
+/**
+ * A node written as a block at column `indent` (its first line without the indent), ending in a
+ * newline. Its comment above, anchor and tag stay where the file has them (before the range written).
+ */
 function block(n: Node, indent: number): string {
+  const c = n.clone() as Node;
+  c.commentBefore = undefined;
+  c.anchor = undefined;
   const d = new Document();
-  d.contents = n;
+  d.contents = c;
   const lines = d.toString(WRITE).replace(/\n$/, "").split("\n");
   return lines.map((l, i) => (i === 0 || l === "" ? l : " ".repeat(indent) + l)).join("\n") + "\n";
+}
+
+/** Block scalars (`|`, `>`): their text runs to the next line of lesser indent, so they are written with their entry. */
+const BLOCK = new Set(["BLOCK_LITERAL", "BLOCK_FOLDED"]);
+
+/** The columns of a list item's `-` and of its content, from its content's offset. */
+function itemColumns(text: string, offset: number): { dash: number; content: number } {
+  const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
+  const content = offset - lineStart;
+  const dash = text.lastIndexOf("-", offset - 1) - lineStart;
+  return { dash: dash >= 0 ? dash : content - 2, content };
 }
 
 function columnOf(text: string, offset: number): number {

@@ -81,6 +81,35 @@ describe("roster edits keep the file as written outside the change", () => {
     expect(parse(editedText(empty, add))).toEqual(expected(empty, add));
   });
 
+  it("forms it must not break: two keys added at one place, empty and block values, flow-map values, anchors, a wider dash", () => {
+    const cases: [string, string, (d: Document) => void][] = [
+      [
+        "a rotation of all kinds (a key into ecr and acr beside it, at one offset)",
+        "customers:\n  - id: a\n    credentials:\n      ecr:\n        generation: 3\n",
+        (d) => {
+          setCustomerField("r", "a", ["credentials", "ecr", "previousUntil"], "2026-12-10")(d);
+          setCustomerField("r", "a", ["credentials", "acr"], { generation: 2 })(d);
+        },
+      ],
+      ["an empty value", "customers:\n  - id: a\n    status:\n    name: A\n", setCustomerField("r", "a", "status", "offboarded")],
+      ["an empty value with a comment", "customers:\n  - id: a\n    status:   # x\n    name: A\n", setCustomerField("r", "a", "status", "offboarded")],
+      ["a block scalar", "customers:\n  - id: a\n    name: |\n      two\n      lines\n    tier: standard\n", setCustomerField("r", "a", "name", "one")],
+      ["a value with a comma in a flow map", "customers:\n  - { id: a, name: A }\n", setCustomerField("r", "a", "name", "Acme, Inc.")],
+      ["an anchored value", "customers:\n  - id: a\n    tier: &pro professional\n  - id: b\n    tier: *pro\n", setCustomerField("r", "a", "tier", "enterprise")],
+      ["an anchored entry with a comment above", "customers:\n  # the first\n  - &first\n    id: a\n    name: A\n", setCustomerField("r", "a", "name", "B")],
+      ["a wider dash", "customers:\n-   id: a\n    name: A\n", addNewCustomer("r", { id: "b", name: "B", tier: "standard", license: { expires: "2030-01-01" } })],
+      ["no newline at the end", "customers:\n  - id: a\n    name: A", addNewCustomer("r", { id: "b", name: "B", tier: "standard", license: { expires: "2030-01-01" } })],
+    ];
+    for (const [what, text, edit] of cases) {
+      const out = editedText(text, edit);
+      expect(parseDocument(out).errors, what).toEqual([]);
+      expect(parse(out), what).toEqual(expected(text, edit));
+    }
+    // A comment above an entry is not written twice.
+    const commented = "customers:\n  # the first\n  - id: a\n    tags: [x]\n";
+    expect(editedText(commented, setCustomerField("r", "a", "tags", ["x", "y"])).match(/# the first/g)).toHaveLength(1);
+  });
+
   it("gives the document the edit made, for 300 random edits of a generated roster (values, nested keys, new keys, new entries)", () => {
     let seed = 29;
     const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
