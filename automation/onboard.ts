@@ -10,7 +10,7 @@ import { type Settings } from "../core/settings";
 import { engineConfig } from "../components/stack-settings";
 import type { Roster } from "../customers/roster";
 import { addCustomer, addNewCustomer, readCustomerFile as readEntry, rosterStore, RosterEditError, setCustomerField, type RosterEdit, type RosterStore } from "../customers/store";
-import { commitRosterChange, RosterGitError, type RosterCommit } from "../customers/git-roster";
+import { commitRosterChange, latestRoster, RosterGitError, type RosterCommit } from "../customers/git-roster";
 import { shardOf, shardStackName } from "../customers/shards";
 import { PROJECT } from "../planning/plan";
 import { loadStackContext, stackSettings } from "../core/stack";
@@ -196,19 +196,33 @@ async function applyThroughGit(engine: Engine, t: Target, o: OnboardOptions, id:
       if (e instanceof RosterGitError) throw new OnboardError(`${what}: ${e.message}`);
       throw e;
     }
-    const roster = refused(() => t.store.previewOf(pushed.text, () => {})).roster;
     await fastForward(path.dirname(t.rosterFile), git.branch, pushed.commit, onOutput);
     if (settings.apply === "ci") {
-      onOutput(`${what}: pushed ${pushed.commit.slice(0, 12)} to ${git.remote} ${git.branch}; CI's pulumi up applies it`);
+      const roster = refused(() => t.store.previewOf(pushed.text, () => {})).roster;
+      onOutput(`${what}: pushed ${pushed.commit.slice(0, 12)} to ${git.branch}; CI's pulumi up applies it`);
       return { ...result(t, roster, id, action, { changes: {}, outputs: {} }), commit: pushed.commit, applied: "ci" };
     }
+    // The branch as it is now (it holds this change, and maybe later ones): an update never goes
+    // back past another writer's later change.
+    const gitOf = { repoDir: path.dirname(t.rosterFile), remote: git.remote, branch: git.branch, authorName: git.authorName, authorEmail: git.authorEmail };
+    const latest = async () => {
+      try {
+        return await latestRoster(gitOf, t.rosterFile, pushed.commit);
+      } catch (e) {
+        if (e instanceof RosterGitError) throw new OnboardError(`${what}: the change is pushed (${pushed.commit.slice(0, 12)}), but ${e.message}`, []);
+        throw e;
+      }
+    };
+    const now = await latest();
+    const roster = refused(() => t.store.previewOf(now.text, () => {})).roster;
     let done: { changes: Record<string, number>; outputs: OutputMap };
     try {
-      done = await update(engine, t, { roster, text: pushed.text }, o, what, ["up"]);
+      done = await update(engine, t, { roster, text: now.text }, o, what, ["up"]);
     } catch (e) {
       throw new OnboardError(`${(e as Error).message.replace("the roster file was not changed", `the roster change is pushed (${pushed.commit.slice(0, 12)}), so CI's next pulumi up applies it too`)}`, [t.stack]);
     }
-    await refreshPlatform(engine, t, o, what, action === "offboarded" && roster.customers.some((c) => c.id === id && c.registries.includes("ecr")), pushed.text);
+    const ecr = action === "offboarded" && roster.customers.some((c) => c.id === id && c.registries.includes("ecr"));
+    if (t.shard !== undefined && (t.settings.distribution?.kubernetes || ecr)) await refreshPlatform(engine, t, o, what, ecr, (await latest()).text);
     return { ...result(t, roster, id, action, done), commit: pushed.commit, applied: "self" };
   });
 }

@@ -198,7 +198,7 @@ const onboardingSettings = z.strictObject({
    */
   git: z
     .strictObject({
-      remote: z.string().min(1).default("origin"),
+      remote: z.string().min(1).regex(/^[^-]/, { message: "must be a remote's name or URL, not an option" }).default("origin"),
       branch: z
         .string()
         .regex(/^(?!\/|-)(?!.*(\.\.|\/\/|@\{|\.lock$|\/$))[A-Za-z0-9._\/-]+$/, { message: "must be a git branch name such as main" })
@@ -270,6 +270,9 @@ export const settingsInputSchema = z
       if (p.mode === "eso" && s.enabledKinds.includes("gar") && !s.gar?.serviceAccountKeys && !p.gke) {
         ctx.addIssue({ code: "custom", path: ["pullSecrets", "gke"], message: "is required for gar with mode eso (the cluster whose workload identity binds each customer's service account): projectId, location, name" });
       }
+    }
+    if (s.onboarding?.apply === "ci" && !s.onboarding.git) {
+      ctx.addIssue({ code: "custom", path: ["onboarding", "apply"], message: "ci needs onboarding.git: CI can only apply a change that was pushed to the roster branch" });
     }
     if (s.acr && s.acr.sku !== "Premium") {
       if (s.acr.replicaLocations.length > 0) ctx.addIssue({ code: "custom", path: ["acr", "replicaLocations"], message: `geo-replication needs the Premium SKU, not ${s.acr.sku}` });

@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -59,24 +60,34 @@ export interface RosterCommitRequest {
  * commits. A job whose commit is already on the branch (found by its trailer) pushes nothing.
  */
 export async function commitRosterChange(git: RosterGit, req: RosterCommitRequest): Promise<RosterCommit> {
+  try {
+    return await commitOnce(git, req);
+  } catch (e) {
+    if (e instanceof RosterGitError) throw e;
+    // git itself failed (not a repository, a signing key missing, ...): one line, no trace.
+    throw new RosterGitError(`git: ${redact(firstLine((e as Error).message))}; nothing was pushed`);
+  }
+}
+
+async function commitOnce(git: RosterGit, req: RosterCommitRequest): Promise<RosterCommit> {
   const run: Git = (args, o = {}) => gitRun(git.repoDir, args, o);
-  const top = (await run(["rev-parse", "--show-toplevel"])).trim();
-  const rel = path.relative(top, path.resolve(req.rosterFile)).split(path.sep).join("/");
-  if (rel.startsWith("..")) throw new RosterGitError(`${req.rosterFile} is not in the git repository at ${top}`);
-  const ref = `refs/intake/jobs/${req.job}`;
+  const rel = await pathInRepo(req.rosterFile);
+  // A ref name of the job's own (any id is safe in it), and of this run (two runs of one job never share it).
+  const ref = `refs/intake/jobs/${createHash("sha256").update(req.job).digest("hex").slice(0, 16)}-${randomBytes(4).toString("hex")}`;
   const retries = req.retries ?? 5;
   let base: { commit: string; entry: string } | undefined;
   try {
     for (let attempt = 1; ; attempt++) {
       await run(["fetch", "--quiet", "--no-tags", git.remote, `+refs/heads/${git.branch}:${ref}`]).catch((e: Error) => {
-        throw new RosterGitError(`git fetch ${git.remote} ${git.branch} failed, nothing was committed: ${firstLine(e.message)}`);
+        throw new RosterGitError(`git fetch ${redact(git.remote)} ${git.branch} failed, nothing was committed: ${redact(firstLine(e.message))}`);
       });
       const tip = (await run(["rev-parse", ref])).trim();
-      const found = (await run(["log", "-n", "1", "--format=%H", "--fixed-strings", `--grep=Intake-Job: ${req.job}`, tip])).trim();
-      if (found) return { commit: found, text: await run(["show", `${found}:${rel}`]), attempts: attempt - 1, found: true };
       const current = await run(["show", `${tip}:${rel}`]).catch(() => {
-        throw new RosterGitError(`${git.remote} ${git.branch} has no ${rel}, nothing was committed`);
+        throw new RosterGitError(`${redact(git.remote)} ${git.branch} has no ${rel}, nothing was committed`);
       });
+      const found = await jobCommit(run, tip, req.job);
+      // The job's commit is on the branch already (a run after a crash): the branch's roster as it is now.
+      if (found) return { commit: found, text: current, attempts: attempt - 1, found: true };
       const entry = entryOf(current, req.customer);
       if (base && entry !== base.entry) {
         throw new RosterGitError(`customer ${req.customer} was changed by commit ${tip.slice(0, 12)} on ${git.branch} while this change was made from ${base.commit.slice(0, 12)}; nothing was pushed: run it again on the new roster`);
@@ -84,24 +95,75 @@ export async function commitRosterChange(git: RosterGit, req: RosterCommitReques
       base ??= { commit: tip, entry };
       const text = editedText(current, req.edit);
       req.validate(text, current);
+      // Nothing to change (the roster already says so): no empty commit.
+      if (text === current) return { commit: tip, text, attempts: attempt - 1, found: false };
       if (attempt === 1) await req.beforeCommit?.(text);
       const commit = await commitText(run, tip, rel, text, git, `${req.subject}\n\nIntake-Job: ${req.job}\n`);
-      req.onOutput?.(`roster: commit ${commit.slice(0, 12)} (${req.subject}) onto ${git.branch} ${tip.slice(0, 12)}; pushing to ${git.remote}`);
+      req.onOutput?.(`roster: commit ${commit.slice(0, 12)} (${req.subject}) onto ${git.branch} ${tip.slice(0, 12)}; pushing to ${redact(git.remote)}`);
       const pushed = await run(["push", "--porcelain", git.remote, `${commit}:refs/heads/${git.branch}`]).then(
         () => true,
         (e: Error) => {
           if (/\[rejected\]|non-fast-forward|fetch first|\(stale info\)|cannot lock ref/.test(e.message)) return false;
-          throw new RosterGitError(`git push ${git.remote} ${git.branch} failed, nothing was pushed: ${firstLine(e.message)}`);
+          throw new RosterGitError(`git push ${redact(git.remote)} ${git.branch} failed, nothing was pushed: ${redact(firstLine(e.message))}`);
         },
       );
       if (pushed) return { commit, text, attempts: attempt, found: false };
-      if (attempt > retries) throw new RosterGitError(`git push ${git.remote} ${git.branch} was refused ${attempt} times (other writers kept pushing first); nothing was pushed: run it again`);
+      if (attempt > retries) throw new RosterGitError(`git push ${redact(git.remote)} ${git.branch} was refused ${attempt} times (other writers kept pushing first); nothing was pushed: run it again`);
       req.onOutput?.(`roster: ${git.branch} moved on; applying the change again on its new tip`);
       await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random())));
     }
   } finally {
     await run(["update-ref", "-d", ref]).catch(() => {});
   }
+}
+
+/**
+ * The roster as the branch holds it now, once it holds `commit` (a change pushed by this job):
+ * what an `up` applies, so that an update never goes back past another writer's later change.
+ */
+export async function latestRoster(git: RosterGit, rosterFile: string, commit: string): Promise<{ commit: string; text: string }> {
+  const run: Git = (args, o = {}) => gitRun(git.repoDir, args, o);
+  const rel = await pathInRepo(rosterFile);
+  const ref = `refs/intake/latest-${randomBytes(6).toString("hex")}`;
+  try {
+    await run(["fetch", "--quiet", "--no-tags", git.remote, `+refs/heads/${git.branch}:${ref}`]);
+    const tip = (await run(["rev-parse", ref])).trim();
+    const holds = await run(["merge-base", "--is-ancestor", commit, tip]).then(
+      () => true,
+      () => false,
+    );
+    if (!holds) throw new RosterGitError(`${git.branch} no longer holds ${commit.slice(0, 12)} (rewritten or reverted): nothing was updated; look at the branch's history`);
+    return { commit: tip, text: await run(["show", `${tip}:${rel}`]) };
+  } catch (e) {
+    if (e instanceof RosterGitError) throw e;
+    throw new RosterGitError(`git: ${redact(firstLine((e as Error).message))}; nothing was updated`);
+  } finally {
+    await run(["update-ref", "-d", ref]).catch(() => {});
+  }
+}
+
+/** The commit on `tip`'s history whose trailer `Intake-Job` is exactly `job`, or "". */
+async function jobCommit(run: Git, tip: string, job: string): Promise<string> {
+  const log = await run(["log", "--fixed-strings", `--grep=Intake-Job: ${job}`, "--format=%H%x00%(trailers:key=Intake-Job,valueonly,separator=%x01)%x00", tip]);
+  for (const record of log.split("\n")) {
+    const [hash, trailers] = record.split("\0");
+    if (hash && trailers?.split("\x01").some((v) => v.trim() === job)) return hash.trim();
+  }
+  return "";
+}
+
+/** The roster file's path in its repository (from its own folder, so a symlinked project works too). */
+async function pathInRepo(file: string): Promise<string> {
+  const dir = path.dirname(path.resolve(file));
+  const prefix = (await gitRun(dir, ["rev-parse", "--show-prefix"]).catch(() => {
+    throw new RosterGitError(`${file} is not in a git repository: set up the roster repository's clone, or unset the onboarding.git setting`);
+  })).trim();
+  return `${prefix}${path.basename(file)}`;
+}
+
+/** A remote URL or git message without the password or token in it. */
+function redact(s: string): string {
+  return s.replace(/(\w+:\/\/)[^/@\s]+@/g, "$1***@");
 }
 
 /** A commit of `text` as the roster file on top of `parent`, made in a private index (the work tree is not touched). */

@@ -328,10 +328,15 @@ describe("onboarding where git holds the roster (onboarding.git)", () => {
     const again = await onboard(entry(id), { projectDir: dir, stack: "test", engine, job: "job-1" });
     expect(again.commit).toBe(tip);
     expect(git(remote, "rev-parse", "main").trim()).toBe(tip);
+    // A job whose id another's begins with is no rerun of it: `job` is committed anew.
+    const [other] = idsInShard(1, 2, "gitco").slice(1);
+    const prefixed = await onboard(entry(other), { projectDir: dir, stack: "test", engine, job: "job" });
+    expect(prefixed.commit).not.toBe(tip);
+    expect(git(remote, "rev-parse", "main~1").trim()).toBe(tip);
     // Offboarding lands the same way: one commit, one line of the roster.
     const off = await offboard(id, { projectDir: dir, stack: "test", engine });
     expect(off.commit).toBe(git(remote, "rev-parse", "main").trim());
-    expect(git(remote, "diff", "--unified=0", tip, off.commit!).split("\n").filter((l) => /^[-+][^-+]/.test(l))).toEqual(["+    status: offboarded"]);
+    expect(git(remote, "diff", "--unified=0", prefixed.commit!, off.commit!).split("\n").filter((l) => /^[-+][^-+]/.test(l))).toEqual(["+    status: offboarded"]);
   });
 
   it("a writer that pushed first: the edit is made again on the new tip; one that changed the same customer fails the job, naming both commits", async () => {

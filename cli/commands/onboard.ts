@@ -20,13 +20,14 @@ export function register(cli: Command, ctx: CommandContext): void {
     .requiredOption("--stack <name>", "the base (platform) stack; with sharding the customer's shard stack is chosen from it", stackName)
     .option("--roster <path>", "roster file (default: the stack's roster setting)")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
+    .option("--job <id>", "the job's id, the trailer Intake-Job of its roster commit where git holds the roster: run again with the same id after a crash and nothing is committed twice (default: a new one)")
     .option("--json", "print the result as JSON")
-    .action(async (opts: { file: string; stack: string; roster?: string; project?: string; json?: boolean }) => {
+    .action(async (opts: { file: string; stack: string; roster?: string; project?: string; json?: boolean; job?: string }) => {
       deferSdkClosureModules();
       const projectDir = projectDirOf(opts);
       const { onboard, readCustomerFile } = await import("../../automation/onboard.js");
       const entry = readCustomerFile(opts.file);
-      const r = await onboard(entry, { projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), onOutput: (l) => ctx.io.err(l.trimEnd()) });
+      const r = await onboard(entry, { projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), job: opts.job, onOutput: (l) => ctx.io.err(l.trimEnd()) });
       if (opts.json) ctx.io.out(JSON.stringify(r, null, 2));
       else printOnboard(r);
     });
@@ -38,12 +39,13 @@ export function register(cli: Command, ctx: CommandContext): void {
     .requiredOption("--stack <name>", "the base (platform) stack", stackName)
     .option("--roster <path>", "roster file (default: the stack's roster setting)")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
+    .option("--job <id>", "the job's id, the trailer Intake-Job of its roster commit where git holds the roster: run again with the same id after a crash and nothing is committed twice (default: a new one)")
     .option("--json", "print the result as JSON")
-    .action(async (opts: { customer: string; stack: string; roster?: string; project?: string; json?: boolean }) => {
+    .action(async (opts: { customer: string; stack: string; roster?: string; project?: string; json?: boolean; job?: string }) => {
       deferSdkClosureModules();
       const projectDir = projectDirOf(opts);
       const { offboard } = await import("../../automation/onboard.js");
-      const r = await offboard(opts.customer, { projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), onOutput: (l) => ctx.io.err(l.trimEnd()) });
+      const r = await offboard(opts.customer, { projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), job: opts.job, onOutput: (l) => ctx.io.err(l.trimEnd()) });
       if (opts.json) ctx.io.out(JSON.stringify(r, null, 2));
       else printOnboard(r);
     });
