@@ -1,5 +1,4 @@
 import { LocalWorkspace, PulumiCommand, type InlineProgramArgs, type LocalWorkspaceOptions, type OutputMap, type PreviewOptions, type PreviewResult, type UpOptions, type UpResult } from "@pulumi/pulumi/automation";
-import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,7 +9,7 @@ import { type Settings } from "../core/settings";
 import { engineConfig } from "../components/stack-settings";
 import type { Roster } from "../customers/roster";
 import { addCustomer, addNewCustomer, readCustomerFile as readEntry, rosterStore, RosterEditError, setCustomerField, type RosterEdit, type RosterStore } from "../customers/store";
-import { commitRosterChange, latestRoster, RosterGitError, type RosterCommit } from "../customers/git-roster";
+import { commitRosterChange, fastForwardWorkTree, latestRoster, RosterGitError, type RosterCommit } from "../customers/git-roster";
 import { shardOf, shardStackName } from "../customers/shards";
 import { PROJECT } from "../planning/plan";
 import { loadStackContext, stackSettings } from "../core/stack";
@@ -196,7 +195,7 @@ async function applyThroughGit(engine: Engine, t: Target, o: OnboardOptions, id:
       if (e instanceof RosterGitError) throw new OnboardError(`${what}: ${e.message}`);
       throw e;
     }
-    await fastForward(path.dirname(t.rosterFile), git.branch, pushed.commit, onOutput);
+    await fastForwardWorkTree(path.dirname(t.rosterFile), git.branch, pushed.commit, onOutput);
     if (settings.apply === "ci") {
       const roster = refused(() => t.store.previewOf(pushed.text, () => {})).roster;
       onOutput(`${what}: pushed ${pushed.commit.slice(0, 12)} to ${git.branch}; CI's pulumi up applies it`);
@@ -225,14 +224,6 @@ async function applyThroughGit(engine: Engine, t: Target, o: OnboardOptions, id:
     if (t.shard !== undefined && (t.settings.distribution?.kubernetes || ecr)) await refreshPlatform(engine, t, o, what, ecr, (await latest()).text);
     return { ...result(t, roster, id, action, done), commit: pushed.commit, applied: "self" };
   });
-}
-
-/** Bring the work tree up to the pushed commit when it is on that branch and can be fast-forwarded; else say so. */
-async function fastForward(repoDir: string, branch: string, commit: string, onOutput: (line: string) => void): Promise<void> {
-  const git = (args: string[]) => new Promise<string>((resolve, reject) => execFile("git", ["-C", repoDir, ...args], { encoding: "utf8" }, (err, out, errOut) => (err ? reject(new Error(errOut || err.message)) : resolve(out))));
-  const head = await git(["symbolic-ref", "--quiet", "--short", "HEAD"]).catch(() => "");
-  if (head.trim() !== branch) return onOutput(`roster: the work tree is not on ${branch}; pull to see ${commit.slice(0, 12)}`);
-  await git(["merge", "--ff-only", "--quiet", commit]).catch(() => onOutput(`roster: the work tree could not be fast-forwarded to ${commit.slice(0, 12)} (local changes?): pull when ready`));
 }
 
 /**

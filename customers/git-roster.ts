@@ -142,6 +142,13 @@ export async function latestRoster(git: RosterGit, rosterFile: string, commit: s
   }
 }
 
+/** Bring the work tree up to the pushed commit when it is on that branch and can be fast-forwarded; else say so. */
+export async function fastForwardWorkTree(repoDir: string, branch: string, commit: string, onOutput: (line: string) => void): Promise<void> {
+  const head = await gitRun(repoDir, ["symbolic-ref", "--quiet", "--short", "HEAD"]).catch(() => "");
+  if (head.trim() !== branch) return onOutput(`roster: the work tree is not on ${branch}; pull to see ${commit.slice(0, 12)}`);
+  await gitRun(repoDir, ["merge", "--ff-only", "--quiet", commit]).catch(() => onOutput(`roster: the work tree could not be fast-forwarded to ${commit.slice(0, 12)} (local changes?): pull when ready`));
+}
+
 /** The commit on `tip`'s history whose trailer `Intake-Job` is exactly `job`, or "". */
 async function jobCommit(run: Git, tip: string, job: string): Promise<string> {
   const log = await run(["log", "--fixed-strings", `--grep=Intake-Job: ${job}`, "--format=%H%x00%(trailers:key=Intake-Job,valueonly,separator=%x01)%x00", tip]);
