@@ -1,4 +1,4 @@
-import { LocalWorkspace, PulumiCommand, type InlineProgramArgs, type LocalWorkspaceOptions, type OutputMap, type PreviewOptions, type PreviewResult, type UpOptions, type UpResult } from "@pulumi/pulumi/automation";
+import { ConcurrentUpdateError, LocalWorkspace, PulumiCommand, type InlineProgramArgs, type LocalWorkspaceOptions, type OutputMap, type PreviewOptions, type PreviewResult, type UpOptions, type UpResult } from "@pulumi/pulumi/automation";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -63,6 +63,11 @@ export interface OnboardOptions {
   onOutput?: (line: string) => void;
   /** The job's id, the trailer `Intake-Job` of its roster commit when git holds the roster (default: a new one). */
   job?: string;
+  /**
+   * Another update holding the stack's lock (CI's up.yml, another onboarding): how often to try
+   * again and the first wait, doubled each time up to a minute (default 10 tries from 2 s).
+   */
+  lockWait?: { tries: number; firstMs: number };
 }
 
 export interface OnboardResult {
@@ -307,10 +312,25 @@ async function updateWith(engine: Engine, t: Target, roster: Roster, rosterCopy:
   const stack = await engine.stack(inline, { workDir: o.projectDir, envVars: { INTAKE_ROSTER: rosterCopy } });
   const policyPacks = [o.policyPack ?? path.join(o.projectDir, "policy")];
   const onOutput = o.onOutput ?? (() => {});
+  // An update that meets another's lock on the stack waits and tries again: both read the same
+  // roster or a later one, so either order converges.
+  const unlocked = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
+    const { tries, firstMs } = o.lockWait ?? { tries: 10, firstMs: 2000 };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (e) {
+        if (!(e instanceof ConcurrentUpdateError) || attempt >= tries) throw e;
+        const wait = Math.round(Math.min(60_000, firstMs * 2 ** (attempt - 1)) * (0.5 + Math.random()));
+        onOutput(`${what}: stack ${t.stack} is locked by another update; ${step} again in ${(wait / 1000).toFixed(1)} s (${attempt} of ${tries - 1})`);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  };
   if (steps.includes("preview")) {
     try {
       onOutput(`${what}: preview of ${t.stack} with the policy pack`);
-      await stack.preview({ policyPacks, onOutput, color: "never", message: `registry-intake: ${what}` } as PreviewOptions);
+      await unlocked("preview", () => stack.preview({ policyPacks, onOutput, color: "never", message: `registry-intake: ${what}` } as PreviewOptions));
     } catch (e) {
       throw new OnboardError(`${what}: preview of stack ${t.stack} failed, nothing was changed: ${(e as Error).message.split("\n").slice(0, 6).join(" | ")}`);
     }
@@ -318,7 +338,7 @@ async function updateWith(engine: Engine, t: Target, roster: Roster, rosterCopy:
   if (!steps.includes("up")) return { changes: {}, outputs: {} };
   try {
     onOutput(`${what}: up ${t.stack}`);
-    const r = await stack.up({ policyPacks, onOutput, color: "never", message: `registry-intake: ${what}` } as UpOptions);
+    const r = await unlocked("up", () => stack.up({ policyPacks, onOutput, color: "never", message: `registry-intake: ${what}` } as UpOptions));
     return { changes: (r.summary?.resourceChanges ?? {}) as Record<string, number>, outputs: r.outputs ?? {} };
   } catch (e) {
     throw new OnboardError(`${what}: up of stack ${t.stack} failed; the roster file was not changed, run \`pulumi up -s ${t.stack}\` after fixing the cause: ${(e as Error).message.split("\n").slice(0, 6).join(" | ")}`, [t.stack]);

@@ -60,6 +60,8 @@ class FakeEngine implements Engine {
   failUp?: string;
   /** Hold every `up` until this resolves (to see which run at the same time). */
   gate: Promise<void> = Promise.resolve();
+  /** How many more previews or ups meet another update's lock (the CLI's own stderr, classified by the Automation API). */
+  locked = 0;
   /** Called as each preview or up starts (a test pushes another writer's commit there). */
   onCall?: (op: "preview" | "up", stack: string) => void | Promise<void>;
   private readonly mocks = pLimit(1);
@@ -70,6 +72,12 @@ class FakeEngine implements Engine {
       const call: Call = { stack: args.stackName, op, start: performance.now(), end: 0, opts: o };
       this.calls.push(call);
       await this.onCall?.(op, args.stackName);
+      if (this.locked > 0) {
+        this.locked--;
+        const { createCommandError } = require("@pulumi/pulumi/automation/errors") as { createCommandError(r: unknown): Error };
+        const stderr = `error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with \`pulumi cancel\`.`;
+        throw createCommandError({ stdout: "", stderr, code: 255, toString: () => `code: 255\nstderr: ${stderr}` });
+      }
       if (op === "up") await this.gate;
       if (op === "up" && this.failUp === args.stackName) throw new Error("code: 255\nerror: update failed");
       const outputs = await this.mocks(async () => {
@@ -296,6 +304,26 @@ function pushFromElsewhere(remote: string, change: (text: string) => string): st
 }
 
 const appended = (id: string) => (text: string) => `${text}  - id: ${id}\n    name: ${id}\n    tier: standard\n    license: { expires: "2099-12-31" }\n    github: { members: [${id}-dev] }\n`;
+
+describe("an update that meets another update's lock on the stack", () => {
+  it("waits and tries again, then succeeds; past its tries it fails with the engine's reason and the roster unchanged", async () => {
+    const { dir, roster } = project();
+    const engine = new FakeEngine();
+    const [a, b] = idsInShard(0, 2, "locked");
+    engine.locked = 2;
+    const lines: string[] = [];
+    const r = await onboard(entry(a), { projectDir: dir, stack: "test", engine, lockWait: { tries: 4, firstMs: 5 }, onOutput: (l) => lines.push(l) });
+    expect(r).toMatchObject({ customer: a, changes: { create: 5 } });
+    expect(lines.filter((l) => /is locked by another update/.test(l))).toEqual([
+      expect.stringMatching(new RegExp(`^onboard ${a}: stack test-shard-00 is locked by another update; preview again in \\d+\\.\\d s \\(1 of 3\\)$`)),
+      expect.stringMatching(/preview again in .* \(2 of 3\)$/),
+    ]);
+    const before = readFileSync(roster, "utf8");
+    engine.locked = 10;
+    await expect(onboard(entry(b), { projectDir: dir, stack: "test", engine, lockWait: { tries: 3, firstMs: 5 } })).rejects.toThrow(/preview of stack test-shard-00 failed, nothing was changed: .*currently locked/);
+    expect(readFileSync(roster, "utf8")).toBe(before);
+  });
+});
 
 describe("onboarding where git holds the roster (onboarding.git)", () => {
   it("commits and pushes the change before the up, which reads exactly the pushed roster; a fresh clone holds the customer", async () => {
