@@ -24,7 +24,8 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--stack <name>", "stack whose settings to use", stackName, "dev")
     .option("--roster <path>", "roster file (default: the stack's roster setting)")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
-    .action(async (opts: { customer: string; kind?: RotatedKind; overlapDays: number; stack: string; roster?: string; project?: string }) => {
+    .option("--job <id>", "the job's id, the trailer Intake-Job of its roster commit where git holds the roster (default: a new one)")
+    .action(async (opts: { customer: string; kind?: RotatedKind; overlapDays: number; stack: string; roster?: string; project?: string; job?: string }) => {
       const { customerById } = await import("../../core/access.js");
       const { listStacks, loadStackContext, stackSettings } = await import("../../core/stack.js");
       const { customerState } = await import("../../customers/status.js");
@@ -65,8 +66,33 @@ export function register(cli: Command, ctx: CommandContext): void {
       const file = path.resolve(opts.roster ?? path.resolve(projectDir, settings.roster));
       const store = rosterStore(file, { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } });
       const all: RosterEdit = (doc) => edits.forEach((e) => e(doc));
-      store.preview(all); // the whole roster validated before anything is written
-      await store.commit(all);
+      const git = settings.onboarding?.git;
+      let committed = "";
+      if (git) {
+        // Git holds the roster: the rotation is a commit on its branch, which CI's next up applies.
+        const { commitRosterChange, fastForwardWorkTree, RosterGitError } = await import("../../customers/git-roster.js");
+        const { randomUUID } = await import("node:crypto");
+        const repo = { repoDir: path.dirname(file), remote: git.remote, branch: git.branch, authorName: git.authorName, authorEmail: git.authorEmail };
+        try {
+          const r = await commitRosterChange(repo, {
+            rosterFile: file,
+            customer: c.id,
+            subject: `registry-intake: rotate ${c.id} ${kinds.join(", ")}`,
+            job: opts.job ?? randomUUID(),
+            edit: all,
+            validate: (_text, base) => void store.previewOf(base, all),
+            onOutput: (l) => ctx.io.err(l),
+          });
+          committed = r.commit;
+          await fastForwardWorkTree(repo.repoDir, git.branch, r.commit, (l) => ctx.io.err(l));
+        } catch (e) {
+          if (e instanceof RosterGitError) throw new InputError(e.message);
+          throw e;
+        }
+      } else {
+        store.preview(all); // the whole roster validated before anything is written
+        await store.commit(all);
+      }
       // Every stack that reads this roster file applies the rotation at its next update.
       const readers = listStacks(projectDir).filter((st) => {
         try {
@@ -75,9 +101,10 @@ export function register(cli: Command, ctx: CommandContext): void {
           return false;
         }
       });
+      const written = committed ? `Committed ${committed.slice(0, 12)} to ${settings.onboarding!.git!.branch}: ${roster.source}` : `Written to ${roster.source}`;
       const where = readers.length
-        ? `Written to ${roster.source}, which stack${readers.length === 1 ? "" : "s"} ${readers.join(", ")} read${readers.length === 1 ? "s" : ""}: each creates the new credential${kinds.length > 1 ? "s" : ""} at its next \`pulumi up\` (CI's up.yml from the roster change);`
-        : `Written to ${roster.source}, which no stack's roster setting names: no \`pulumi up\` applies it until one does;`;
+        ? `${written}, which stack${readers.length === 1 ? "" : "s"} ${readers.join(", ")} read${readers.length === 1 ? "s" : ""}: each creates the new credential${kinds.length > 1 ? "s" : ""} at its next \`pulumi up\` (CI's up.yml from the roster change);`
+        : `${written}, which no stack's roster setting names: no \`pulumi up\` applies it until one does;`;
       ctx.io.out(
         [
           ...lines,
