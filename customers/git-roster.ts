@@ -107,7 +107,10 @@ async function commitOnce(git: RosterGit, req: RosterCommitRequest): Promise<Ros
           throw new RosterGitError(`git push ${redact(git.remote)} ${git.branch} failed, nothing was pushed: ${redact(firstLine(e.message))}`);
         },
       );
-      if (pushed) return { commit, text, attempts: attempt, found: false };
+      if (pushed) {
+        req.onOutput?.(`roster: pushed ${commit.slice(0, 12)} to ${git.branch}`);
+        return { commit, text, attempts: attempt, found: false };
+      }
       if (attempt > retries) throw new RosterGitError(`git push ${redact(git.remote)} ${git.branch} was refused ${attempt} times (other writers kept pushing first); nothing was pushed: run it again`);
       req.onOutput?.(`roster: ${git.branch} moved on; applying the change again on its new tip`);
       await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random())));

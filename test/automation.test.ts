@@ -394,6 +394,20 @@ describe("onboarding where git holds the roster (onboarding.git)", () => {
     expect(git(remote, "rev-parse", "main").trim()).toBe(other);
   });
 
+  it("a writer that pushes after this change but before its up: the up applies both, never going back past it", async () => {
+    const { dir, remote } = gitProject();
+    const engine = new FakeEngine();
+    const [ours, theirs] = idsInShard(1, 2, "later");
+    let other = "";
+    const onOutput = (line: string) => {
+      if (line.startsWith("roster: pushed") && !other) other = pushFromElsewhere(remote, appended(theirs));
+    };
+    const r = await onboard(entry(ours), { projectDir: dir, stack: "test", engine, onOutput });
+    expect(git(remote, "rev-parse", "main~1").trim()).toBe(r.commit);
+    expect(git(remote, "rev-parse", "main").trim()).toBe(other);
+    expect(engine.declared["test-shard-01"]).toEqual(expect.arrayContaining([ours, theirs]));
+  });
+
   it("apply: ci pushes after the preview and leaves the update to CI; an unreachable remote changes nothing", async () => {
     const { dir, remote } = gitProject("ci");
     const engine = new FakeEngine();
