@@ -1,6 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { InlineProgramArgs, LocalWorkspaceOptions, PreviewOptions, PreviewResult, UpOptions, UpResult } from "@pulumi/pulumi/automation";
-import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import pLimit from "p-limit";
@@ -12,6 +11,7 @@ import { readStackConfig } from "../core/stack";
 import { main } from "../cli/main";
 import { shardOf } from "../customers/shards";
 import { ACCOUNT, customer, REGION } from "./helpers";
+import { git, withBareRemote } from "./git";
 import { tempDir } from "./tmp";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -272,24 +272,10 @@ describe("onboarding through the Automation API", () => {
   });
 });
 
-/** `git -C dir …`, its stdout. */
-function git(dir: string, ...args: string[]): string {
-  const r = spawnSync("git", ["-C", dir, ...args], { encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" } });
-  if (r.status !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
-
 /** A project whose roster lives in a git repository with a bare remote (file://), settings naming it. */
 function gitProject(apply: "self" | "ci" = "self"): { dir: string; roster: string; remote: string } {
   const { dir, roster } = project({ "registry-intake:onboarding": { git: { remote: "origin", branch: "main" }, apply } });
-  const remote = tempDir("roster-remote-");
-  git(remote, "init", "--quiet", "--bare", "--initial-branch=main");
-  git(dir, "init", "--quiet", "--initial-branch=main");
-  git(dir, "add", "-A");
-  git(dir, "commit", "--quiet", "-m", "the roster");
-  git(dir, "remote", "add", "origin", `file://${remote}`);
-  git(dir, "push", "--quiet", "origin", "main");
-  return { dir, roster, remote };
+  return { dir, roster, remote: withBareRemote(dir) };
 }
 
 /** Another writer (CI, a pull request, another replica): a clone that commits `change` to the roster and pushes. */

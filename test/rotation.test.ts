@@ -1,5 +1,4 @@
 // Rotation as data: a new generation is created, the previous kept through its overlap, then removed.
-import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import bcryptjs from "bcryptjs";
@@ -16,6 +15,7 @@ import { TokenBroker } from "../runtime/broker/broker";
 import { loadSigningKey } from "../runtime/broker/keys";
 import { makeKeyPair, writeBrokerFixture } from "./e2e/harness";
 import { ACCOUNT, customer, planOf, REGION, testRoster, testSettings, unwrap } from "./helpers";
+import { git, withBareRemote } from "./git";
 import { tempDir } from "./tmp";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -170,11 +170,6 @@ describe("intake rotate", () => {
 
   it("where git holds the roster, commits the rotation to the branch and pushes it, the rest of the file as it was", async () => {
     const dir = tempDir("rotate-git-");
-    const sh = (cwd: string, ...args: string[]) => {
-      const r = spawnSync("git", ["-C", cwd, ...args], { encoding: "utf8", env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" } });
-      if (r.status !== 0) throw new Error(r.stderr);
-      return r.stdout;
-    };
     for (const f of ["Pulumi.yaml", "Pulumi.prod.yaml"]) writeFileSync(path.join(dir, f), readFileSync(path.join(ROOT, f)));
     const dev = parse(readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
     dev.config["registry-intake:onboarding"] = { git: { remote: "origin", branch: "main" }, apply: "ci" };
@@ -183,26 +178,20 @@ describe("intake rotate", () => {
     const roster = path.join(dir, "customers", "roster.yaml");
     const before = readFileSync(path.join(ROOT, "customers", "roster.yaml"), "utf8");
     writeFileSync(roster, before);
-    const remote = tempDir("rotate-remote-");
-    sh(remote, "init", "--quiet", "--bare", "--initial-branch=main");
-    sh(dir, "init", "--quiet", "--initial-branch=main");
-    sh(dir, "add", "-A");
-    sh(dir, "commit", "--quiet", "-m", "roster");
-    sh(dir, "remote", "add", "origin", `file://${remote}`);
-    sh(dir, "push", "--quiet", "origin", "main");
-    const base = sh(remote, "rev-parse", "main").trim();
+    const remote = withBareRemote(dir);
+    const base = git(remote, "rev-parse", "main").trim();
     const r = await run(["rotate", "--customer", "acme", "--stack", "dev", "--project", dir, "--kind", "ecr", "--job", "rot-1"]);
     expect(r.code, r.err).toBe(0);
-    const tip = sh(remote, "rev-parse", "main").trim();
+    const tip = git(remote, "rev-parse", "main").trim();
     expect(tip).not.toBe(base);
-    expect(sh(remote, "log", "-1", "--format=%B", "main").trim()).toBe("registry-intake: rotate acme ecr\n\nIntake-Job: rot-1");
+    expect(git(remote, "log", "-1", "--format=%B", "main").trim()).toBe("registry-intake: rotate acme ecr\n\nIntake-Job: rot-1");
     expect(r.out).toContain(`Committed ${tip.slice(0, 12)} to main: `);
     const today = new Date().toISOString().slice(0, 10);
     const until = new Date(Date.parse(`${today}T00:00:00Z`) + 7 * 86400_000).toISOString().slice(0, 10);
     // Only the rotation's lines, added to acme's entry.
-    const added = sh(remote, "diff", "--unified=0", base, tip).split("\n").filter((l) => /^[-+][^-+]/.test(l));
+    const added = git(remote, "diff", "--unified=0", base, tip).split("\n").filter((l) => /^[-+][^-+]/.test(l));
     expect(added).toEqual(["+    credentials:", "+      ecr:", "+        generation: 2", `+        previousUntil: ${until}`]);
-    expect(readFileSync(roster, "utf8")).toBe(sh(remote, "show", "main:customers/roster.yaml"));
+    expect(readFileSync(roster, "utf8")).toBe(git(remote, "show", "main:customers/roster.yaml"));
   });
 
   it("refuses what has nothing to rotate, in one line, writing nothing", async () => {
