@@ -45,16 +45,22 @@ export function shortcutOn(name: ShortcutName): boolean {
  */
 export function usable(name: ShortcutName, shape: () => string | undefined): boolean {
   if (!shortcutOn(name)) return false;
+  // Every run of a plan (each worker slice) installs the shortcuts again; the SDK is checked once.
+  if (fits.has(name)) return true;
   let why: string | undefined;
   try {
     why = shape();
   } catch (e) {
     why = `checking it threw ${e instanceof Error ? e.message : String(e)}`;
   }
-  if (why === undefined) return true;
+  if (why === undefined) {
+    fits.add(name);
+    return true;
+  }
   leaveOff(name, why);
   return false;
 }
+const fits = new Set<ShortcutName>();
 
 /**
  * Leave a shortcut off for the rest of this process and say so once: its shape changed, or it
@@ -90,6 +96,7 @@ export function shortcutsLeftOff(): ReadonlyMap<ShortcutName, string> {
 /** Forget what was left off (tests that plant an SDK change, one after another). */
 export function resetShortcuts(): void {
   leftOff.clear();
+  fits.clear();
 }
 
 /** `fn`'s shape, for the checks: "a function of N arguments" or what it is instead. */
