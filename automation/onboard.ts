@@ -9,7 +9,7 @@ import { type Settings } from "../core/settings";
 import { engineConfig } from "../components/stack-settings";
 import type { Roster } from "../customers/roster";
 import { addCustomer, addNewCustomer, readCustomerFile as readEntry, rosterStore, RosterEditError, setCustomerField, type RosterEdit, type RosterStore } from "../customers/store";
-import { commitRosterChange, fastForwardWorkTree, latestRoster, RosterGitError, type RosterCommit } from "../customers/git-roster";
+import { commitRosterChange, fastForwardWorkTree, latestRoster, rosterGit, RosterGitError, type RosterCommit } from "../customers/git-roster";
 import { shardOf, shardStackName } from "../customers/shards";
 import { PROJECT } from "../planning/plan";
 import { loadStackContext, stackSettings } from "../core/stack";
@@ -182,7 +182,7 @@ async function applyThroughGit(engine: Engine, t: Target, o: OnboardOptions, id:
     let pushed: RosterCommit;
     try {
       pushed = await commitRosterChange(
-        { repoDir: path.dirname(t.rosterFile), remote: git.remote, branch: git.branch, authorName: git.authorName, authorEmail: git.authorEmail },
+        rosterGit(git, t.rosterFile),
         {
           rosterFile: t.rosterFile,
           customer: id,
@@ -208,7 +208,7 @@ async function applyThroughGit(engine: Engine, t: Target, o: OnboardOptions, id:
     }
     // The branch as it is now (it holds this change, and maybe later ones): an update never goes
     // back past another writer's later change.
-    const gitOf = { repoDir: path.dirname(t.rosterFile), remote: git.remote, branch: git.branch, authorName: git.authorName, authorEmail: git.authorEmail };
+    const gitOf = rosterGit(git, t.rosterFile);
     const latest = async () => {
       try {
         return await latestRoster(gitOf, t.rosterFile, pushed.commit);

@@ -18,6 +18,11 @@ export interface RosterGit {
   authorEmail: string;
 }
 
+/** The RosterGit of a roster file under the stack's `onboarding.git` setting (its clone is the file's folder's repository). */
+export function rosterGit(setting: { remote: string; branch: string; authorName: string; authorEmail: string }, rosterFile: string): RosterGit {
+  return { repoDir: path.dirname(rosterFile), remote: setting.remote, branch: setting.branch, authorName: setting.authorName, authorEmail: setting.authorEmail };
+}
+
 /** A roster change git would not take, or that met another change of the same customer. Nothing was pushed. */
 export class RosterGitError extends InvalidInput {}
 

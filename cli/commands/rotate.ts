@@ -70,9 +70,9 @@ export function register(cli: Command, ctx: CommandContext): void {
       let committed = "";
       if (git) {
         // Git holds the roster: the rotation is a commit on its branch, which CI's next up applies.
-        const { commitRosterChange, fastForwardWorkTree, RosterGitError } = await import("../../customers/git-roster.js");
+        const { commitRosterChange, fastForwardWorkTree, rosterGit, RosterGitError } = await import("../../customers/git-roster.js");
         const { randomUUID } = await import("node:crypto");
-        const repo = { repoDir: path.dirname(file), remote: git.remote, branch: git.branch, authorName: git.authorName, authorEmail: git.authorEmail };
+        const repo = rosterGit(git, file);
         try {
           const r = await commitRosterChange(repo, {
             rosterFile: file,
