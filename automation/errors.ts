@@ -5,14 +5,36 @@ import { EXIT, IntakeError, NoEngine } from "../core/errors";
 /** No Pulumi CLI: nothing was changed. One line, for the caller to print as is. */
 export class PulumiCliMissing extends NoEngine {}
 
-/** A refused onboarding or offboarding: bad entry, unknown customer, failed preview or up. Nothing was changed unless `changed` says so. */
+/**
+ * A refused onboarding or other roster change: bad entry, unknown customer, failed preview or up.
+ * Nothing was changed unless `changed` says so. `why` says whose the fault is, for callers that
+ * answer by kind (the service's 400, 404, 409).
+ */
 export class OnboardError extends IntakeError {
-  constructor(message: string, readonly changed: string[] = []) {
+  constructor(
+    message: string,
+    readonly changed: string[] = [],
+    readonly why: "input" | "unknown" | "conflict" = "input",
+  ) {
     super(message);
   }
 
   /** Refused before anything changed: the input's fault (2); part-way: a failure (4). */
   get exitCode() {
     return this.changed.length ? EXIT.failed : EXIT.invalidInput;
+  }
+}
+
+/** The customer named is not in the roster. */
+export class UnknownCustomer extends OnboardError {
+  constructor(message: string) {
+    super(message, [], "unknown");
+  }
+}
+
+/** The customer's id is in the roster already. */
+export class CustomerExists extends OnboardError {
+  constructor(message: string) {
+    super(message, [], "conflict");
   }
 }

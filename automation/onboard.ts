@@ -1,23 +1,28 @@
 import { ConcurrentUpdateError, LocalWorkspace, PulumiCommand, type InlineProgramArgs, type LocalWorkspaceOptions, type OutputMap, type PreviewOptions, type PreviewResult, type UpOptions, type UpResult } from "@pulumi/pulumi/automation";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import pLimit from "p-limit";
 import { customerNamespace } from "../kinds";
 import { type Settings } from "../core/settings";
 import { engineConfig } from "../components/stack-settings";
-import type { Roster } from "../customers/roster";
-import { addCustomer, addNewCustomer, readCustomerFile as readEntry, rosterStore, RosterEditError, setCustomerField, type RosterEdit, type RosterStore } from "../customers/store";
+import type { Customer, Roster } from "../customers/roster";
+import { addCustomer, addNewCustomer, DuplicateCustomer, readCustomerFile as readEntry, rosterStore, RosterEditError, setCustomerField, type RosterEdit, type RosterStore } from "../customers/store";
 import { commitRosterChange, fastForwardWorkTree, latestRoster, rosterGit, RosterGitError, type RosterCommit } from "../customers/git-roster";
 import { shardOf, shardStackName } from "../customers/shards";
 import { PROJECT } from "../planning/plan";
 import { loadStackContext, stackSettings } from "../core/stack";
 import { stackRole } from "../program";
 import { stackProgram } from "../stack-program";
-import { OnboardError, PulumiCliMissing } from "./errors";
+import { CustomerExists, OnboardError, PulumiCliMissing, UnknownCustomer } from "./errors";
+import { rotation, RotationRefused, type RotationRequest } from "./rotate";
 
-export { OnboardError, PulumiCliMissing } from "./errors";
+export { CustomerExists, OnboardError, PulumiCliMissing, UnknownCustomer } from "./errors";
+
+/** What a roster change did to the customer. */
+export type Action = "onboarded" | "offboarded" | "changed" | "rotated";
+const VERB: Record<Action, string> = { onboarded: "onboard", offboarded: "offboard", changed: "change", rotated: "rotate" };
 
 /** The part of an Automation API stack onboarding uses. */
 export interface EngineStack {
@@ -72,7 +77,7 @@ export interface OnboardOptions {
 
 export interface OnboardResult {
   customer: string;
-  action: "onboarded" | "offboarded";
+  action: Action;
   /** The stack that was updated, and the shard when sharded. */
   stack: string;
   shard?: number;
@@ -97,6 +102,7 @@ function refused<T>(fn: () => T): T {
   try {
     return fn();
   } catch (e) {
+    if (e instanceof DuplicateCustomer) throw new CustomerExists(e.message);
     if (e instanceof RosterEditError) throw new OnboardError(e.message);
     throw e;
   }
@@ -121,11 +127,25 @@ interface Target {
  * file. Onboardings into one stack run one at a time; into different shards, in parallel.
  */
 export async function onboard(entry: Record<string, unknown>, o: OnboardOptions): Promise<OnboardResult> {
+  return (await onboardOr(entry, o, false))!;
+}
+
+/** onboard()'s checks alone, against the roster as it is now (the branch's tip when git holds it): nothing is changed. */
+export async function checkOnboard(entry: Record<string, unknown>, o: OnboardOptions): Promise<void> {
+  await onboardOr(entry, o, true);
+}
+
+async function onboardOr(entry: Record<string, unknown>, o: OnboardOptions, checkOnly: boolean): Promise<OnboardResult | undefined> {
   const engine = o.engine ?? automationEngine;
   const id = String(entry.id);
   const base = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath });
   const t = target(base, o, { id, shard: entry.shard as number | undefined });
   const pinned = t.shard === undefined ? entry : { ...entry, shard: t.shard };
+  if (checkOnly) {
+    const now = await currentRoster(base, o);
+    refused(() => t.store.previewOf(now.text, addNewCustomer(t.rosterFile, pinned), id));
+    return undefined;
+  }
   return lockFor(t.stack)(async () => {
     // Where git holds the roster, the change is made and checked from the branch's tip, not the work tree.
     if (t.settings.onboarding?.git) return apply(engine, t, o, id, undefined, addNewCustomer(t.rosterFile, pinned), "onboarded");
@@ -136,26 +156,117 @@ export async function onboard(entry: Record<string, unknown>, o: OnboardOptions)
 
 /** Offboard one customer: status offboarded (credentials deleted, repositories kept and marked orphaned). */
 export async function offboard(id: string, o: OnboardOptions): Promise<OnboardResult> {
+  return changeWith(id, o, "offboarded", offboardEdit(id));
+}
+
+/** The fields of an entry a change may set (the roster's own schema checks them in the whole roster). */
+export interface CustomerChange {
+  tier?: string;
+  registries?: string[];
+  license?: { expires: string };
+  /** Suspend or reinstate; offboarding is offboard(). */
+  status?: "active" | "suspended";
+}
+
+/** Change one customer's tier, registries, license expiry or status, through its stack as onboard() does. */
+export async function changeCustomer(id: string, change: CustomerChange, o: OnboardOptions): Promise<OnboardResult> {
+  return changeWith(id, o, "changed", changeEdit(id, change));
+}
+
+/** Rotate one customer's long-lived credentials (automation/rotate.ts) and, with `apply: self`, create the new generation. */
+export async function rotateCustomer(id: string, req: RotationRequest, o: OnboardOptions): Promise<OnboardResult> {
+  return changeWith(id, o, "rotated", rotateEdit(req));
+}
+
+/** The checks of offboard(), changeCustomer() or rotateCustomer() alone, against the roster as it is now: nothing is changed. */
+export async function checkChange(id: string, change: { offboard: true } | { change: CustomerChange } | { rotate: RotationRequest }, o: OnboardOptions): Promise<void> {
+  if ("offboard" in change) await changeWith(id, o, "offboarded", offboardEdit(id), true);
+  else if ("change" in change) await changeWith(id, o, "changed", changeEdit(id, change.change), true);
+  else await changeWith(id, o, "rotated", rotateEdit(change.rotate), true);
+}
+
+type EditOf = (c: Customer, file: string, settings: Settings) => RosterEdit;
+
+const offboardEdit =
+  (id: string): EditOf =>
+  (c, file) => {
+    if (c.status === "offboarded") throw new OnboardError(`customer ${id} is already offboarded in ${file}`, [], "conflict");
+    return setCustomerField(file, id, "status", "offboarded");
+  };
+
+const changeEdit =
+  (id: string, change: CustomerChange): EditOf =>
+  (c, file) => {
+    if (c.status === "offboarded") throw new OnboardError(`customer ${id} is offboarded in ${file}: onboard it again under a new id, or edit its entry by hand`, [], "conflict");
+    const edits: RosterEdit[] = [];
+    if (change.tier !== undefined) edits.push(setCustomerField(file, id, "tier", change.tier));
+    if (change.registries !== undefined) edits.push(setCustomerField(file, id, "registries", change.registries));
+    if (change.license?.expires !== undefined) edits.push(setCustomerField(file, id, ["license", "expires"], change.license.expires));
+    if (change.status !== undefined) edits.push(setCustomerField(file, id, "status", change.status));
+    if (!edits.length) throw new OnboardError(`customer ${id}: the change names no field (tier, registries, license.expires, status)`);
+    return (doc) => edits.forEach((e) => e(doc));
+  };
+
+const rotateEdit =
+  (req: RotationRequest): EditOf =>
+  (c, file, settings) => {
+    try {
+      return rotation(settings, c, file, req).edit;
+    } catch (e) {
+      if (e instanceof RotationRefused) throw new OnboardError(e.message, [], e.why === "overlap" ? "conflict" : "input");
+      throw e;
+    }
+  };
+
+/**
+ * A change of an existing customer: judged against the roster as it is now (the roster branch's
+ * when git holds the roster: the work tree may lag), made through the customer's stack.
+ */
+async function changeWith(id: string, o: OnboardOptions, action: Action, editOf: EditOf, checkOnly = false): Promise<OnboardResult> {
   const engine = o.engine ?? automationEngine;
   const base = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath });
-  const existing = base.roster.customers.find((c) => c.id === id);
-  if (!existing) throw new OnboardError(`customer ${id} is not in ${base.roster.source}`);
-  if (existing.status === "offboarded") throw new OnboardError(`customer ${id} is already offboarded in ${base.roster.source}`);
+  const now = await currentRoster(base, o);
+  const existing = now.roster.customers.find((c) => c.id === id);
+  if (!existing) throw new UnknownCustomer(`customer ${id} is not in ${now.roster.source}`);
   const t = target(base, o, existing);
-  const setStatus = setCustomerField(t.rosterFile, id, "status", "offboarded");
+  const edit = refused(() => editOf(existing, t.rosterFile, t.settings));
+  if (checkOnly) {
+    refused(() => t.store.previewOf(now.text, edit, id));
+    return undefined as never;
+  }
   return lockFor(t.stack)(async () => {
-    return apply(engine, t, o, id, refused(() => t.store.preview(setStatus, id)), setStatus, "offboarded");
+    if (t.settings.onboarding?.git) return apply(engine, t, o, id, undefined, edit, action);
+    return apply(engine, t, o, id, refused(() => t.store.preview(edit, id)), edit, action);
   });
+}
+
+/**
+ * The roster a change is judged against: the roster branch's tip when git holds the roster (what
+ * the change will be committed onto), else the roster file.
+ */
+export async function currentRoster(base: { settings: Settings; roster: Roster }, o: Pick<OnboardOptions, "projectDir" | "rosterPath">): Promise<{ roster: Roster; text: string }> {
+  const git = base.settings.onboarding?.git;
+  if (!git) return { roster: base.roster, text: readFileSync(rosterFileOf(base.settings, o), "utf8") };
+  const file = rosterFileOf(base.settings, o);
+  const store = rosterStore(file, { tierTable: base.settings.tierTable, prefix: { repoPrefix: base.settings.repoPrefix } });
+  let text: string;
+  try {
+    text = (await latestRoster(rosterGit(git, file), file)).text;
+  } catch (e) {
+    if (e instanceof RosterGitError) throw new OnboardError(e.message.replace("nothing was updated", "nothing was changed"));
+    throw e;
+  }
+  return { roster: refused(() => store.previewOf(text, () => {})).roster, text };
 }
 
 /**
  * Update the stack with the edited roster, then write the roster file and, where the broker runs
  * on Kubernetes, the platform stack. The edit counts as under way (see inFlight) until done.
  */
-async function apply(engine: Engine, t: Target, o: OnboardOptions, id: string, candidate: Candidate | undefined, edit: RosterEdit, action: "onboarded" | "offboarded"): Promise<OnboardResult> {
+async function apply(engine: Engine, t: Target, o: OnboardOptions, id: string, candidate: Candidate | undefined, edit: RosterEdit, action: Action): Promise<OnboardResult> {
   // The input is validated by now: only then is the Pulumi CLI needed.
   await engine.check();
-  const what = `${action === "onboarded" ? "onboard" : "offboard"} ${id}`;
+  const what = `${VERB[action]} ${id}`;
   if (t.settings.onboarding?.git || !candidate) return applyThroughGit(engine, t, o, id, edit, action, what);
   const roster = candidate.roster;
   return t.store.underWayWhile(id, edit, async () => {
@@ -173,7 +284,7 @@ async function apply(engine: Engine, t: Target, o: OnboardOptions, id: string, c
  * with exactly the pushed roster; with `apply: ci` up.yml does. A push that met another writer's is
  * made again on the new tip (customers/git-roster.ts).
  */
-async function applyThroughGit(engine: Engine, t: Target, o: OnboardOptions, id: string, edit: RosterEdit, action: "onboarded" | "offboarded", what: string): Promise<OnboardResult> {
+async function applyThroughGit(engine: Engine, t: Target, o: OnboardOptions, id: string, edit: RosterEdit, action: Action, what: string): Promise<OnboardResult> {
   const settings = t.settings.onboarding!;
   const git = settings.git!;
   const onOutput = o.onOutput ?? (() => {});
@@ -249,8 +360,12 @@ async function refreshPlatform(engine: Engine, t: Target, o: OnboardOptions, wha
   });
 }
 
+function rosterFileOf(settings: Settings, o: Pick<OnboardOptions, "projectDir" | "rosterPath">): string {
+  return path.resolve(o.rosterPath ?? path.resolve(o.projectDir, settings.roster));
+}
+
 function target(base: { settings: Settings; roster: Roster }, o: OnboardOptions, c: { id: string; shard?: number }): Target {
-  const rosterFile = path.resolve(o.rosterPath ?? path.resolve(o.projectDir, base.settings.roster));
+  const rosterFile = rosterFileOf(base.settings, o);
   const store = rosterStore(rosterFile, { tierTable: base.settings.tierTable, prefix: { repoPrefix: base.settings.repoPrefix } });
   const sh = base.settings.shard;
   if (!sh) return { settings: base.settings, rosterFile, store, stack: o.stack };

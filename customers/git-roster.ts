@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
-import { InvalidInput } from "../core/errors";
+import { IntakeError, InvalidInput } from "../core/errors";
 import { editedText, type RosterEdit } from "./edit-text";
 
 /** Where a roster change is committed: the roster repository's remote and branch, and who commits. */
@@ -68,7 +68,8 @@ export async function commitRosterChange(git: RosterGit, req: RosterCommitReques
   try {
     return await commitOnce(git, req);
   } catch (e) {
-    if (e instanceof RosterGitError) throw e;
+    // Refused by git below, or by the caller's validate or preview: their own message.
+    if (e instanceof IntakeError) throw e;
     // git itself failed (not a repository, a signing key missing, ...): one line, no trace.
     throw new RosterGitError(`git: ${redact(firstLine((e as Error).message))}; nothing was pushed`);
   }
@@ -126,21 +127,22 @@ async function commitOnce(git: RosterGit, req: RosterCommitRequest): Promise<Ros
 }
 
 /**
- * The roster as the branch holds it now, once it holds `commit` (a change pushed by this job):
- * what an `up` applies, so that an update never goes back past another writer's later change.
+ * The roster as the branch holds it now (once it holds `commit`, a change pushed by this job):
+ * what an `up` applies, so that an update never goes back past another writer's later change, and
+ * what a change is judged against (the work tree may lag behind the branch).
  */
-export async function latestRoster(git: RosterGit, rosterFile: string, commit: string): Promise<{ commit: string; text: string }> {
+export async function latestRoster(git: RosterGit, rosterFile: string, commit?: string): Promise<{ commit: string; text: string }> {
   const run: Git = (args, o = {}) => gitRun(git.repoDir, args, o);
   const rel = await pathInRepo(rosterFile);
   const ref = `refs/intake/latest-${randomBytes(6).toString("hex")}`;
   try {
     await run(["fetch", "--quiet", "--no-tags", git.remote, `+refs/heads/${git.branch}:${ref}`]);
     const tip = (await run(["rev-parse", ref])).trim();
-    const holds = await run(["merge-base", "--is-ancestor", commit, tip]).then(
+    const holds = commit === undefined || await run(["merge-base", "--is-ancestor", commit, tip]).then(
       () => true,
       () => false,
     );
-    if (!holds) throw new RosterGitError(`${git.branch} no longer holds ${commit.slice(0, 12)} (rewritten or reverted): nothing was updated; look at the branch's history`);
+    if (!holds) throw new RosterGitError(`${git.branch} no longer holds ${commit!.slice(0, 12)} (rewritten or reverted): nothing was updated; look at the branch's history`);
     return { commit: tip, text: await run(["show", `${tip}:${rel}`]) };
   } catch (e) {
     if (e instanceof RosterGitError) throw e;

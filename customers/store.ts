@@ -18,6 +18,9 @@ export type { RosterEdit };
 /** A roster change that would leave the roster invalid, or a customer file that is not an entry. Nothing was written. */
 export class RosterEditError extends InvalidInput {}
 
+/** The entry to add has an id the roster holds already. */
+export class DuplicateCustomer extends RosterEditError {}
+
 /** Adds `entry` unless its id is there already (a commit re-applies the edit to the file as written by then). */
 export function addCustomer(entry: Record<string, unknown>): RosterEdit {
   return (doc) => {
@@ -51,7 +54,7 @@ export function addNewCustomer(file: string, entry: Record<string, unknown>): Ro
   const add = addCustomer(entry);
   return (doc) => {
     if (!isSeq(doc.get("customers"))) throw new RosterEditError(`${file}: customers: must be a list`);
-    if (customerNode(doc, String(entry.id))) throw new RosterEditError(`${file}: customer ${String(entry.id)} is already in the roster (offboard it, or edit its entry)`);
+    if (customerNode(doc, String(entry.id))) throw new DuplicateCustomer(`${file}: customer ${String(entry.id)} is already in the roster (offboard it, or edit its entry)`);
     add(doc);
   };
 }

@@ -1,8 +1,7 @@
 import { Command } from "commander";
 import * as path from "node:path";
-import { addDays, liveGenerations, ROTATED_KINDS, type RotatedKind } from "../../core/rotation";
+import { ROTATED_KINDS, type RotatedKind } from "../../core/rotation";
 import { REGISTRY_KINDS } from "../../core/tiers";
-import type { RosterEdit } from "../../customers/store";
 import { InputError, positiveInt, projectDirOf, stackName, type CommandContext } from "../options";
 
 /** `intake rotate`: a new generation of a customer's long-lived credentials, the previous kept through an overlap. */
@@ -28,44 +27,23 @@ export function register(cli: Command, ctx: CommandContext): void {
     .action(async (opts: { customer: string; kind?: RotatedKind; overlapDays: number; stack: string; roster?: string; project?: string; job?: string }) => {
       const { customerById } = await import("../../core/access.js");
       const { listStacks, loadStackContext, stackSettings } = await import("../../core/stack.js");
-      const { customerState } = await import("../../customers/status.js");
-      const { rosterStore, setCustomerField } = await import("../../customers/store.js");
+      const { rosterStore } = await import("../../customers/store.js");
       const projectDir = projectDirOf(opts);
       const { settings, roster } = loadStackContext({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
       const c = customerById(roster, opts.customer);
       if (!c) throw new InputError(`--customer: ${opts.customer} is not in ${roster.source}`);
-      if (c.status === "offboarded") throw new InputError(`--customer: ${c.id} is offboarded and holds no credentials to rotate`);
       // Rotated kinds the customer holds on this stack (Artifact Registry only where keys are declared).
-      const held = ROTATED_KINDS.filter((k) => c.registries.includes(k) && settings.enabledKinds.includes(k) && (k !== "gar" || settings.gar?.serviceAccountKeys));
-      const kinds = opts.kind ? [opts.kind] : held;
-      if (opts.kind && !held.includes(opts.kind)) throw new InputError(`--kind: customer ${c.id} holds no long-lived ${opts.kind} credential on stack ${settings.stack} (it holds: ${held.join(", ") || "none"})`);
-      if (kinds.length === 0) throw new InputError(`--customer: ${c.id} holds no long-lived credential on stack ${settings.stack} (${ROTATED_KINDS.join(", ")}; gar only with gar.serviceAccountKeys)`);
-      const today = new Date().toISOString().slice(0, 10);
-      const until = addDays(today, opts.overlapDays);
-      const edits: RosterEdit[] = [];
-      const lines: string[] = [];
-      // Rotating again inside an overlap would cut the generation still kept at once.
-      const blocked = kinds.map((k) => [k, liveGenerations(c.credentials?.[k], today)] as const).filter(([, g]) => g.previous !== undefined);
-      if (blocked.length) {
-        throw new InputError(
-          `customer ${c.id}: ${blocked.map(([k, g]) => `${k} generation ${g.previous} is kept through ${g.previousUntil}`).join(", ")}; ` +
-            "rotate again once a pulumi up has run after that day, so no client loses its credential at once",
-        );
+      const { rotation, RotationRefused } = await import("../../automation/rotate.js");
+      let r: Awaited<ReturnType<typeof rotation>>;
+      try {
+        r = rotation(settings, c, roster.source, { kind: opts.kind, overlapDays: opts.overlapDays, names: { customer: "--customer", kind: "--kind" } });
+      } catch (e) {
+        if (e instanceof RotationRefused) throw new InputError(e.message);
+        throw e;
       }
-      const suspended = customerState(c, today).status !== "active";
-      for (const kind of kinds) {
-        const now = liveGenerations(c.credentials?.[kind], today);
-        const next = now.current + 1;
-        edits.push(setCustomerField(roster.source, c.id, ["credentials", kind], { generation: next, previousUntil: until }));
-        lines.push(
-          suspended
-            ? `${c.id} ${kind}: generation ${now.current} → ${next}; both stay disabled while the customer is ${customerState(c, today).reason}`
-            : `${c.id} ${kind}: generation ${now.current} → ${next}; generation ${now.current} keeps working through ${until}`,
-        );
-      }
+      const { kinds, until, lines, edit: all } = r;
       const file = path.resolve(opts.roster ?? path.resolve(projectDir, settings.roster));
       const store = rosterStore(file, { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } });
-      const all: RosterEdit = (doc) => edits.forEach((e) => e(doc));
       const git = settings.onboarding?.git;
       let committed = "";
       if (git) {
