@@ -2,6 +2,7 @@ import { ConcurrentUpdateError, LocalWorkspace, PulumiCommand, type InlineProgra
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import * as path from "node:path";
 import pLimit from "p-limit";
 import { customerNamespace } from "../kinds";
@@ -9,8 +10,9 @@ import { type Settings } from "../core/settings";
 import { engineConfig } from "../components/stack-settings";
 import type { Customer, Roster } from "../customers/roster";
 import { addCustomer, addNewCustomer, DuplicateCustomer, readCustomerFile as readEntry, rosterStore, RosterEditError, setCustomerField, type RosterEdit, type RosterStore } from "../customers/store";
-import { commitRosterChange, fastForwardWorkTree, latestRoster, rosterGit, RosterGitError, type RosterCommit } from "../customers/git-roster";
+import { commitRosterChange, fastForwardWorkTree, jobOnBranch, latestRoster, rosterGit, RosterGitError, type RosterCommit } from "../customers/git-roster";
 import { shardOf, shardStackName } from "../customers/shards";
+import { customerState } from "../customers/status";
 import { PROJECT } from "../planning/plan";
 import { loadStackContext, stackSettings } from "../core/stack";
 import { stackRole } from "../program";
@@ -73,6 +75,8 @@ export interface OnboardOptions {
    * again and the first wait, doubled each time up to a minute (default 10 tries from 2 s).
    */
   lockWait?: { tries: number; firstMs: number };
+  /** Aborts a preview or up under way (the engine cancels it) and any wait for a lock. */
+  signal?: AbortSignal;
 }
 
 export interface OnboardResult {
@@ -127,15 +131,15 @@ interface Target {
  * file. Onboardings into one stack run one at a time; into different shards, in parallel.
  */
 export async function onboard(entry: Record<string, unknown>, o: OnboardOptions): Promise<OnboardResult> {
-  return (await onboardOr(entry, o, false))!;
+  return (await onboardOr(entry, o, false)) as OnboardResult;
 }
 
 /** onboard()'s checks alone, against the roster as it is now (the branch's tip when git holds it): nothing is changed. */
-export async function checkOnboard(entry: Record<string, unknown>, o: OnboardOptions): Promise<void> {
-  await onboardOr(entry, o, true);
+export async function checkOnboard(entry: Record<string, unknown>, o: OnboardOptions): Promise<{ stack: string }> {
+  return (await onboardOr(entry, o, true)) as { stack: string };
 }
 
-async function onboardOr(entry: Record<string, unknown>, o: OnboardOptions, checkOnly: boolean): Promise<OnboardResult | undefined> {
+async function onboardOr(entry: Record<string, unknown>, o: OnboardOptions, checkOnly: boolean): Promise<OnboardResult | { stack: string }> {
   const engine = o.engine ?? automationEngine;
   const id = String(entry.id);
   const base = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath });
@@ -144,7 +148,7 @@ async function onboardOr(entry: Record<string, unknown>, o: OnboardOptions, chec
   if (checkOnly) {
     const now = await currentRoster(base, o);
     refused(() => t.store.previewOf(now.text, addNewCustomer(t.rosterFile, pinned), id));
-    return undefined;
+    return { stack: t.stack };
   }
   return lockFor(t.stack)(async () => {
     // Where git holds the roster, the change is made and checked from the branch's tip, not the work tree.
@@ -156,7 +160,7 @@ async function onboardOr(entry: Record<string, unknown>, o: OnboardOptions, chec
 
 /** Offboard one customer: status offboarded (credentials deleted, repositories kept and marked orphaned). */
 export async function offboard(id: string, o: OnboardOptions): Promise<OnboardResult> {
-  return changeWith(id, o, "offboarded", offboardEdit(id));
+  return <Promise<OnboardResult>>changeWith(id, o, "offboarded", offboardEdit(id));
 }
 
 /** The fields of an entry a change may set (the roster's own schema checks them in the whole roster). */
@@ -170,19 +174,19 @@ export interface CustomerChange {
 
 /** Change one customer's tier, registries, license expiry or status, through its stack as onboard() does. */
 export async function changeCustomer(id: string, change: CustomerChange, o: OnboardOptions): Promise<OnboardResult> {
-  return changeWith(id, o, "changed", changeEdit(id, change));
+  return <Promise<OnboardResult>>changeWith(id, o, "changed", changeEdit(id, change));
 }
 
 /** Rotate one customer's long-lived credentials (automation/rotate.ts) and, with `apply: self`, create the new generation. */
 export async function rotateCustomer(id: string, req: RotationRequest, o: OnboardOptions): Promise<OnboardResult> {
-  return changeWith(id, o, "rotated", rotateEdit(req));
+  return <Promise<OnboardResult>>changeWith(id, o, "rotated", rotateEdit(req));
 }
 
 /** The checks of offboard(), changeCustomer() or rotateCustomer() alone, against the roster as it is now: nothing is changed. */
-export async function checkChange(id: string, change: { offboard: true } | { change: CustomerChange } | { rotate: RotationRequest }, o: OnboardOptions): Promise<void> {
-  if ("offboard" in change) await changeWith(id, o, "offboarded", offboardEdit(id), true);
-  else if ("change" in change) await changeWith(id, o, "changed", changeEdit(id, change.change), true);
-  else await changeWith(id, o, "rotated", rotateEdit(change.rotate), true);
+export async function checkChange(id: string, change: { offboard: true } | { change: CustomerChange } | { rotate: RotationRequest }, o: OnboardOptions): Promise<{ stack: string }> {
+  if ("offboard" in change) return (await changeWith(id, o, "offboarded", offboardEdit(id), true)) as { stack: string };
+  if ("change" in change) return (await changeWith(id, o, "changed", changeEdit(id, change.change), true)) as { stack: string };
+  return (await changeWith(id, o, "rotated", rotateEdit(change.rotate), true)) as { stack: string };
 }
 
 type EditOf = (c: Customer, file: string, settings: Settings) => RosterEdit;
@@ -222,18 +226,26 @@ const rotateEdit =
  * A change of an existing customer: judged against the roster as it is now (the roster branch's
  * when git holds the roster: the work tree may lag), made through the customer's stack.
  */
-async function changeWith(id: string, o: OnboardOptions, action: Action, editOf: EditOf, checkOnly = false): Promise<OnboardResult> {
+async function changeWith(id: string, o: OnboardOptions, action: Action, editOf: EditOf, checkOnly = false): Promise<OnboardResult | { stack: string }> {
   const engine = o.engine ?? automationEngine;
   const base = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath });
   const now = await currentRoster(base, o);
   const existing = now.roster.customers.find((c) => c.id === id);
   if (!existing) throw new UnknownCustomer(`customer ${id} is not in ${now.roster.source}`);
   const t = target(base, o, existing);
-  const edit = refused(() => editOf(existing, t.rosterFile, t.settings));
-  if (checkOnly) {
-    refused(() => t.store.previewOf(now.text, edit, id));
-    return undefined as never;
+  let edit: RosterEdit;
+  try {
+    edit = refused(() => editOf(existing, t.rosterFile, t.settings));
+    if (checkOnly) refused(() => t.store.previewOf(now.text, edit, id));
+  } catch (e) {
+    // A job run again after a crash: its change is on the branch already (found by its trailer),
+    // so the edit no longer applies (already offboarded, already rotated); commitRosterChange finds
+    // the commit and the update converges.
+    const git = t.settings.onboarding?.git;
+    if (checkOnly || !git || !o.job || !(e instanceof OnboardError) || !(await jobOnBranch(rosterGit(git, t.rosterFile), o.job))) throw e;
+    edit = () => {};
   }
+  if (checkOnly) return { stack: t.stack };
   return lockFor(t.stack)(async () => {
     if (t.settings.onboarding?.git) return apply(engine, t, o, id, undefined, edit, action);
     return apply(engine, t, o, id, refused(() => t.store.preview(edit, id)), edit, action);
@@ -438,14 +450,14 @@ async function updateWith(engine: Engine, t: Target, roster: Roster, rosterCopy:
         if (!(e instanceof ConcurrentUpdateError) || attempt >= tries) throw e;
         const wait = Math.round(Math.min(60_000, firstMs * 2 ** (attempt - 1)) * (0.5 + Math.random()));
         onOutput(`${what}: stack ${t.stack} is locked by another update; ${step} again in ${(wait / 1000).toFixed(1)} s (${attempt} of ${tries - 1})`);
-        await new Promise((r) => setTimeout(r, wait));
+        await sleep(wait, undefined, { signal: o.signal });
       }
     }
   };
   if (steps.includes("preview")) {
     try {
       onOutput(`${what}: preview of ${t.stack} with the policy pack`);
-      await unlocked("preview", () => stack.preview({ policyPacks, onOutput, color: "never", message: `registry-intake: ${what}` } as PreviewOptions));
+      await unlocked("preview", () => stack.preview({ policyPacks, onOutput, color: "never", message: `registry-intake: ${what}`, signal: o.signal } as PreviewOptions));
     } catch (e) {
       throw new OnboardError(`${what}: preview of stack ${t.stack} failed, nothing was changed: ${(e as Error).message.split("\n").slice(0, 6).join(" | ")}`);
     }
@@ -453,7 +465,7 @@ async function updateWith(engine: Engine, t: Target, roster: Roster, rosterCopy:
   if (!steps.includes("up")) return { changes: {}, outputs: {} };
   try {
     onOutput(`${what}: up ${t.stack}`);
-    const r = await unlocked("up", () => stack.up({ policyPacks, onOutput, color: "never", message: `registry-intake: ${what}` } as UpOptions));
+    const r = await unlocked("up", () => stack.up({ policyPacks, onOutput, color: "never", message: `registry-intake: ${what}`, signal: o.signal } as UpOptions));
     return { changes: (r.summary?.resourceChanges ?? {}) as Record<string, number>, outputs: r.outputs ?? {} };
   } catch (e) {
     throw new OnboardError(`${what}: up of stack ${t.stack} failed; the roster file was not changed, run \`pulumi up -s ${t.stack}\` after fixing the cause: ${(e as Error).message.split("\n").slice(0, 6).join(" | ")}`, [t.stack]);
@@ -476,4 +488,30 @@ function result(t: Target, roster: Roster, id: string, action: OnboardResult["ac
     changes,
     applied: "self",
   };
+}
+
+/** A customer as the roster holds it now (the branch's tip when git holds it): what `GET /v1/customers/{id}` answers. */
+export interface CustomerView {
+  id: string;
+  /** active, suspended (by status or a lapsed license) or offboarded, and why. */
+  status: string;
+  reason: string;
+  tier: string;
+  licenseExpires: string;
+  registries: string[];
+  stack: string;
+  shard?: number;
+  namespaces: Record<string, string>;
+  credentials: string[];
+}
+
+export async function customerView(id: string, o: Pick<OnboardOptions, "projectDir" | "stack" | "rosterPath">): Promise<CustomerView> {
+  const base = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath });
+  const now = await currentRoster(base, o);
+  const c = now.roster.customers.find((x) => x.id === id);
+  if (!c) throw new UnknownCustomer(`customer ${id} is not in ${now.roster.source}`);
+  const t = target(base, o, c);
+  const state = customerState(c, base.settings.asOf ?? new Date().toISOString().slice(0, 10));
+  const r = result(t, now.roster, id, state.status === "offboarded" ? "offboarded" : "onboarded", { changes: {}, outputs: {} });
+  return { id, status: state.status, reason: state.reason, tier: c.tier, licenseExpires: c.license.expires, registries: c.registries, stack: r.stack, ...(r.shard !== undefined ? { shard: r.shard } : {}), namespaces: r.namespaces, credentials: r.credentials };
 }

@@ -6,6 +6,7 @@ import { register as registerOnboard } from "./commands/onboard";
 import { register as registerPlan } from "./commands/plan";
 import { register as registerPolicy } from "./commands/policy";
 import { register as registerRotate } from "./commands/rotate";
+import { register as registerServe } from "./commands/serve";
 import { register as registerShards } from "./commands/shards";
 import { register as registerToken } from "./commands/token";
 import { register as registerUsage } from "./commands/usage";
@@ -44,6 +45,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   registerOnboard(cli, ctx);
   registerVerify(cli, ctx);
   registerRotate(cli, ctx);
+  registerServe(cli, ctx);
   try {
     await cli.parseAsync(argv, { from: "user" });
   } catch (e) {

@@ -152,6 +152,20 @@ export async function latestRoster(git: RosterGit, rosterFile: string, commit?: 
   }
 }
 
+/** Whether the branch holds a commit of job `job` (its trailer `Intake-Job`): a job run again after a crash. */
+export async function jobOnBranch(git: RosterGit, job: string): Promise<boolean> {
+  const run: Git = (args, o = {}) => gitRun(git.repoDir, args, o);
+  const ref = `refs/intake/probe-${randomBytes(6).toString("hex")}`;
+  try {
+    await run(["fetch", "--quiet", "--no-tags", git.remote, `+refs/heads/${git.branch}:${ref}`]);
+    return (await jobCommit(run, ref, job)) !== "";
+  } catch {
+    return false;
+  } finally {
+    await run(["update-ref", "-d", ref]).catch(() => {});
+  }
+}
+
 /** Bring the work tree up to the pushed commit when it is on that branch and can be fast-forwarded; else say so. */
 export async function fastForwardWorkTree(repoDir: string, branch: string, commit: string, onOutput: (line: string) => void): Promise<void> {
   const head = await gitRun(repoDir, ["symbolic-ref", "--quiet", "--short", "HEAD"]).catch(() => "");

@@ -122,7 +122,14 @@ export class RosterStore {
     if (id !== undefined && others.length) {
       // Theirs first, so a conflict is reported on this entry.
       const all = parseDocument(current);
-      for (const [, e] of others) e(all);
+      for (const [, e] of others) {
+        try {
+          e(all);
+        } catch (err) {
+          // Another edit that no longer applies is on the roster already (pushed, its update under way) or refused on its own.
+          if (!(err instanceof RosterEditError)) throw err;
+        }
+      }
       edit(all);
       try {
         parseRoster(all.toString({ flowCollectionPadding: false }), this.file, this.opts);

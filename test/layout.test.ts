@@ -8,7 +8,7 @@ const ROOT = path.resolve(__dirname, "..");
 
 /**
  * The layers, lowest first. An import may point to its own layer or a lower one, never up:
- * core <- components / runtime / policy <- program <- planning <- automation <- cli.
+ * core <- components / runtime / policy <- program <- planning <- automation <- service <- cli.
  * A kind's facts (kinds/<kind>/kind.ts) are part of the Pulumi-free base; its component, minting
  * and platform part are parts like components/ and runtime/.
  */
@@ -18,6 +18,7 @@ const LAYERS: [name: string, match: RegExp][] = [
   ["program", /^(program|stack-program|index)\.ts$/],
   ["planning", /^planning\//],
   ["automation", /^(automation|providers)\//],
+  ["service", /^service\//],
   ["cli", /^cli\//],
 ];
 
