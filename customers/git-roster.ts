@@ -23,6 +23,12 @@ export function rosterGit(setting: { remote: string; branch: string; authorName:
   return { repoDir: path.dirname(rosterFile), remote: setting.remote, branch: setting.branch, authorName: setting.authorName, authorEmail: setting.authorEmail };
 }
 
+/**
+ * A fetch into a private ref alone: no remote-tracking ref updated (`--refmap=`) and no FETCH_HEAD
+ * written, so jobs running at once in one clone do not race on those refs' locks.
+ */
+const PRIVATE_FETCH = ["--quiet", "--no-tags", "--no-write-fetch-head", "--refmap="];
+
 /** A roster change git would not take, or that met another change of the same customer. Nothing was pushed. */
 export class RosterGitError extends InvalidInput {}
 
@@ -84,7 +90,7 @@ async function commitOnce(git: RosterGit, req: RosterCommitRequest): Promise<Ros
   let base: { commit: string; entry: string } | undefined;
   try {
     for (let attempt = 1; ; attempt++) {
-      await run(["fetch", "--quiet", "--no-tags", git.remote, `+refs/heads/${git.branch}:${ref}`]).catch((e: Error) => {
+      await run(["fetch", ...PRIVATE_FETCH, git.remote, `+refs/heads/${git.branch}:${ref}`]).catch((e: Error) => {
         throw new RosterGitError(`git fetch ${redact(git.remote)} ${git.branch} failed, nothing was committed: ${redact(firstLine(e.message))}`);
       });
       const tip = (await run(["rev-parse", ref])).trim();
@@ -136,7 +142,7 @@ export async function latestRoster(git: RosterGit, rosterFile: string, commit?: 
   const rel = await pathInRepo(rosterFile);
   const ref = `refs/intake/latest-${randomBytes(6).toString("hex")}`;
   try {
-    await run(["fetch", "--quiet", "--no-tags", git.remote, `+refs/heads/${git.branch}:${ref}`]);
+    await run(["fetch", ...PRIVATE_FETCH, git.remote, `+refs/heads/${git.branch}:${ref}`]);
     const tip = (await run(["rev-parse", ref])).trim();
     const holds = commit === undefined || await run(["merge-base", "--is-ancestor", commit, tip]).then(
       () => true,
@@ -157,7 +163,7 @@ export async function jobOnBranch(git: RosterGit, job: string): Promise<boolean>
   const run: Git = (args, o = {}) => gitRun(git.repoDir, args, o);
   const ref = `refs/intake/probe-${randomBytes(6).toString("hex")}`;
   try {
-    await run(["fetch", "--quiet", "--no-tags", git.remote, `+refs/heads/${git.branch}:${ref}`]);
+    await run(["fetch", ...PRIVATE_FETCH, git.remote, `+refs/heads/${git.branch}:${ref}`]);
     return (await jobCommit(run, ref, job)) !== "";
   } catch {
     return false;

@@ -1,10 +1,12 @@
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import * as path from "node:path";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { main } from "../cli/main";
 import { openApi } from "../service/api";
 import { openJobStore, type Job, type JobStore } from "../service/jobs";
 import { OnboardingService, type ServeOptions } from "../service/serve";
@@ -314,6 +316,52 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
     } finally {
       await store.close();
     }
+  });
+
+  it("intake serve: bad flags and settings in one line, exit 2; a started service stops on SIGTERM with exit 0", async () => {
+    const { dir } = gitProject();
+    const plain = gitProject();
+    writeFileSync(path.join(plain.dir, "Pulumi.test.yaml"), readFileSync(path.join(plain.dir, "Pulumi.test.yaml"), "utf8").replace(/\n {2}registry-intake:onboarding:[\s\S]*?(?=\n {2}\S|$)/, ""));
+    const tokens = tokensFile(tempDir("tokens-"));
+    const run = async (args: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await main(["serve", "--listen", "127.0.0.1:0", "--stack", "test", ...args], { out: (l) => out.push(l), err: (l) => err.push(l) });
+      return { code, err: err.join("\n") };
+    };
+    const cases: [string[], RegExp][] = [
+      [["--project", dir], /^error: intake serve: no way to authenticate callers: give --tokens FILE, or --oidc-issuer URL with --oidc-audience AUD$/],
+      [["--project", dir, "--tokens", path.join(dir, "none.json")], /^error: --tokens .*none\.json: no such file$/],
+      [["--project", dir, "--tokens", path.join(dir, "Pulumi.yaml")], /^error: --tokens .*Pulumi\.yaml: not JSON/],
+      [["--project", dir, "--oidc-issuer", "https://idp.example.com"], /^error: --oidc-issuer and --oidc-audience: give both/],
+      [["--project", dir, "--tokens", tokens, "--database", "mysql://x"], /^error: --database mysql:\/\/x: not sqlite:FILE or postgres:/],
+      [["--project", dir, "--tokens", tokens, "--database", "postgres://intake:hunter2@127.0.0.1:1/jobs"], /^error: --database postgres:\/\/intake:\*\*\*@127\.0\.0\.1:1\/jobs: cannot use it \(ECONNREFUSED/],
+      [["--project", dir, "--tokens", tokens, "--workers", "0"], /--workers/],
+      [["--project", plain.dir, "--tokens", tokens], /^error: intake serve: stack test has no onboarding\.git setting/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(args);
+      expect([r.code, r.err.split("\n")[0]], args.join(" ")).toEqual([2, expect.stringMatching(message)]);
+      expect(r.err).not.toMatch(/hunter2|\n\s+at /);
+    }
+    // The built command, as a process: serves, answers, stops on SIGTERM with exit 0.
+    const child = spawn(process.execPath, [path.join(ROOT, "cli/bin/intake.js"), "serve", "--project", dir, "--stack", "test", "--listen", "127.0.0.1:0", "--tokens", tokens, "--database", `sqlite:${path.join(tempDir("jobs-"), "jobs.db")}`], { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stderr!.on("data", (d) => {
+        stderr += d;
+        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\/v1/.exec(stderr);
+        if (m) resolve(Number(m[1]));
+      });
+      child.once("exit", () => reject(new Error(`intake serve exited: ${stderr}`)));
+    });
+    expect((await call(`http://127.0.0.1:${port}`, "GET", "/healthz", undefined, {}, null)).body).toEqual({ ok: true });
+    expect((await call(`http://127.0.0.1:${port}`, "GET", "/v1/customers/acme", undefined, {}, READ)).body).toMatchObject({ id: "acme", status: "active" });
+    const exit = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    child.kill("SIGTERM");
+    expect(await exit).toBe(0);
+    expect(stderr).toMatch(/intake serve: SIGTERM: taking no new jobs; 0 running may take up to 600 s\n(.*\n)*intake serve: stopped/);
+    expect(stderr).not.toMatch(/ExperimentalWarning/);
   });
 
   it("the committed OpenAPI document is the one the schemas make", () => {
