@@ -7,7 +7,7 @@ import type { SuiteOptions } from "./run";
 export const about = "pulumi preview of a 50-customer shard on the real engine beside intake plan of the same roster: wall and peak memory; option --customers";
 
 /** Resident memory (bytes) of a process and all its descendants (plugins start in their own groups), summed. */
-function treeRss(root: number): number {
+export function treeRss(root: number): number {
   const procs = new Map<number, { ppid: number; rss: number }>();
   for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
     try {

@@ -4,6 +4,7 @@ import * as broker from "./broker";
 import * as cli from "./cli";
 import * as engine from "./engine";
 import * as fanout from "./fanout";
+import * as onboarding from "./onboarding";
 import * as plan from "./plan";
 import * as scale from "./scale";
 import * as shard from "./shard";
@@ -18,7 +19,7 @@ interface Suite {
   run(opts: SuiteOptions): Promise<void>;
 }
 
-const SUITES: Record<string, Suite> = { cli, plan, types, broker, fanout, shard, engine, scale };
+const SUITES: Record<string, Suite> = { cli, plan, types, broker, fanout, shard, engine, onboarding, scale };
 
 function parseArgs(argv: string[]): { names: string[]; opts: Record<string, string> } {
   const names: string[] = [];
