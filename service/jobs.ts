@@ -115,6 +115,51 @@ export interface JobStore {
   close(): Promise<void>;
 }
 
+/** A jobs table row as either database hands it back: JSON as text (SQLite) or parsed (PostgreSQL), times as text or Date. */
+export interface JobRow {
+  id: string;
+  state: string;
+  action: string;
+  customer: string;
+  stack: string;
+  request: unknown;
+  caller: string;
+  idem_hash: string | null;
+  callback_url: string | null;
+  callback_tries: number;
+  steps: unknown;
+  commit_sha: string | null;
+  changes: unknown;
+  error: string | null;
+  attempts: number;
+  created_at: string | Date;
+  updated_at: string | Date;
+}
+
+/** A stored row as a JobRecord. */
+export function jobRecord(r: JobRow): JobRecord {
+  const json = <T>(v: unknown): T => (typeof v === "string" ? JSON.parse(v) : v) as T;
+  const time = (v: string | Date) => (v instanceof Date ? v.toISOString() : v);
+  return {
+    id: r.id,
+    state: r.state as JobRecord["state"],
+    action: r.action as JobRecord["action"],
+    customer: r.customer,
+    stack: r.stack,
+    request: json(r.request),
+    caller: r.caller,
+    callbackUrl: r.callback_url,
+    idempotencyHash: r.idem_hash,
+    steps: json<JobStep[]>(r.steps),
+    commit: r.commit_sha,
+    changes: r.changes == null ? null : json<Record<string, number>>(r.changes),
+    error: r.error,
+    attempts: Number(r.attempts),
+    createdAt: time(r.created_at),
+    updatedAt: time(r.updated_at),
+  };
+}
+
 /** The API's view of a stored job. */
 export function publicJob(j: JobRecord): Job {
   const { id, state, action, customer, stack, steps, commit, changes, error, createdAt, updatedAt } = j;

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { InvalidInput } from "../core/errors";
-import { IdempotencyConflict, redactUrl, type AuditEntry, type JobEnd, type JobRecord, type JobStep, type JobStore, type NewJob } from "./jobs";
+import { IdempotencyConflict, jobRecord, type JobRow, redactUrl, type AuditEntry, type JobEnd, type JobRecord, type JobStep, type JobStore, type NewJob } from "./jobs";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS intake_jobs (
@@ -38,46 +38,8 @@ CREATE TABLE IF NOT EXISTS intake_audit (
 /** Claims are serialized across replicas by this transaction-scoped advisory lock: a claim is one short query. */
 const CLAIM_LOCK = 0x1a7a4e;
 
-interface Row {
-  id: string;
-  state: string;
-  action: string;
-  customer: string;
-  stack: string;
-  request: unknown;
-  caller: string;
-  idem_hash: string | null;
-  callback_url: string | null;
-  callback_tries: number;
-  steps: JobStep[];
-  commit_sha: string | null;
-  changes: Record<string, number> | null;
-  error: string | null;
-  attempts: number;
-  created_at: Date;
-  updated_at: Date;
-}
-
-function record(r: Row): JobRecord {
-  return {
-    id: r.id,
-    state: r.state as JobRecord["state"],
-    action: r.action as JobRecord["action"],
-    customer: r.customer,
-    stack: r.stack,
-    request: r.request,
-    caller: r.caller,
-    callbackUrl: r.callback_url,
-    idempotencyHash: r.idem_hash,
-    steps: r.steps,
-    commit: r.commit_sha,
-    changes: r.changes,
-    error: r.error,
-    attempts: r.attempts,
-    createdAt: r.created_at.toISOString(),
-    updatedAt: r.updated_at.toISOString(),
-  };
-}
+type Row = JobRow;
+const record = jobRecord;
 
 /**
  * Jobs in PostgreSQL, shared by several replicas. Leases are judged by the database's clock (no

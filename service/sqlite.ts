@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import * as path from "node:path";
 import type { DatabaseSync as Database } from "node:sqlite";
 import { InvalidInput } from "../core/errors";
-import { IdempotencyConflict, type AuditEntry, type JobEnd, type JobRecord, type JobStep, type JobStore, type NewJob } from "./jobs";
+import { IdempotencyConflict, jobRecord, type JobRow, type AuditEntry, type JobEnd, type JobRecord, type JobStep, type JobStore, type NewJob } from "./jobs";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -37,46 +37,8 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 `;
 
-interface Row {
-  id: string;
-  state: string;
-  action: string;
-  customer: string;
-  stack: string;
-  request: string;
-  caller: string;
-  idem_hash: string | null;
-  callback_url: string | null;
-  callback_tries: number;
-  steps: string;
-  commit_sha: string | null;
-  changes: string | null;
-  error: string | null;
-  attempts: number;
-  created_at: string;
-  updated_at: string;
-}
-
-function record(r: Row): JobRecord {
-  return {
-    id: r.id,
-    state: r.state as JobRecord["state"],
-    action: r.action as JobRecord["action"],
-    customer: r.customer,
-    stack: r.stack,
-    request: JSON.parse(r.request),
-    caller: r.caller,
-    callbackUrl: r.callback_url,
-    idempotencyHash: r.idem_hash,
-    steps: JSON.parse(r.steps) as JobStep[],
-    commit: r.commit_sha,
-    changes: r.changes ? (JSON.parse(r.changes) as Record<string, number>) : null,
-    error: r.error,
-    attempts: r.attempts,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-  };
-}
+type Row = JobRow;
+const record = jobRecord;
 
 /**
  * Jobs in one SQLite file (Node's built-in node:sqlite: no native module to build), for one
@@ -164,7 +126,7 @@ export class SqliteJobStore implements JobStore {
         )
         .get(now, now) as Row | undefined;
       if (!r) return undefined;
-      const steps = [...(JSON.parse(r.steps) as JobStep[]), { name: r.state === "running" ? "resumed" : "running", at: this.now(), replica: owner }];
+      const steps = [...(jobRecord(r).steps), { name: r.state === "running" ? "resumed" : "running", at: this.now(), replica: owner }];
       this.db
         .prepare("UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, steps = ?, updated_at = ? WHERE id = ?")
         .run(owner, now + leaseMs, JSON.stringify(steps), this.now(), r.id);
@@ -189,7 +151,7 @@ export class SqliteJobStore implements JobStore {
       const r = this.db.prepare("SELECT * FROM jobs WHERE id = ? AND owner = ? AND state = 'running'").get(id, owner) as Row | undefined;
       if (!r) return false;
       const at = this.now();
-      const steps = [...(JSON.parse(r.steps) as JobStep[]), { name: end.state, at }];
+      const steps = [...(jobRecord(r).steps), { name: end.state, at }];
       this.db
         .prepare(
           "UPDATE jobs SET state = ?, steps = ?, commit_sha = coalesce(?, commit_sha), changes = ?, error = ?, owner = NULL, lease_until = NULL, callback_state = CASE WHEN callback_url IS NULL THEN NULL ELSE 'due' END, callback_due = 0, updated_at = ? WHERE id = ?",
