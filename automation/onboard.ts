@@ -1,7 +1,8 @@
 import { ConcurrentUpdateError, LocalWorkspace, PulumiCommand, type InlineProgramArgs, type LocalWorkspaceOptions, type OutputMap, type PreviewOptions, type PreviewResult, type UpOptions, type UpResult } from "@pulumi/pulumi/automation";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { hostname, tmpdir } from "node:os";
+import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as path from "node:path";
 import pLimit from "p-limit";
@@ -448,6 +449,12 @@ async function updateWith(engine: Engine, t: Target, roster: Roster, rosterCopy:
         return await fn();
       } catch (e) {
         if (!(e instanceof ConcurrentUpdateError) || attempt >= tries) throw e;
+        const stale = staleLocks(e.message);
+        if (stale) {
+          for (const f of stale) rmSync(f, { force: true });
+          onOutput(`${what}: stack ${t.stack} was locked by a process of this host that is gone (a replica that died mid-update); removed its lock ${stale.map((f) => path.basename(f)).join(", ")} and trying again`);
+          continue;
+        }
         const wait = Math.round(Math.min(60_000, firstMs * 2 ** (attempt - 1)) * (0.5 + Math.random()));
         onOutput(`${what}: stack ${t.stack} is locked by another update; ${step} again in ${(wait / 1000).toFixed(1)} s (${attempt} of ${tries - 1})`);
         await sleep(wait, undefined, { signal: o.signal });
@@ -514,4 +521,30 @@ export async function customerView(id: string, o: Pick<OnboardOptions, "projectD
   const state = customerState(c, base.settings.asOf ?? new Date().toISOString().slice(0, 10));
   const r = result(t, now.roster, id, state.status === "offboarded" ? "offboarded" : "onboarded", { changes: {}, outputs: {} });
   return { id, status: state.status, reason: state.reason, tier: c.tier, licenseExpires: c.license.expires, registries: c.registries, stack: r.stack, ...(r.shard !== undefined ? { shard: r.shard } : {}), namespaces: r.namespaces, credentials: r.credentials };
+}
+
+/**
+ * Locks of the file (DIY) backend left by a process of this host that is gone: a replica killed
+ * during an update (kill -9, a crash) leaves its lock file behind, and no later update of the
+ * stack could run until someone ran `pulumi cancel`. The engine names each lock in its refusal
+ * (`file:///…/.pulumi/locks/…/<id>.json: created by user@host (pid N) at …`); only when every one
+ * is a file on this host whose process no longer exists are they removed, each by its own path
+ * (a lock of a live process, of another host or of another backend is never touched).
+ */
+export function staleLocks(message: string, host = hostname()): string[] | undefined {
+  const locks = [...message.matchAll(/^\s*(\S+): created by \S*@(\S+) \(pid (\d+)\) at /gm)].map(([, url, h, pid]) => ({ url, host: h, pid: Number(pid) }));
+  if (!locks.length) return undefined;
+  for (const l of locks) {
+    if (!l.url.startsWith("file://") || l.host !== host || alive(l.pid)) return undefined;
+  }
+  return locks.map((l) => fileURLToPath(l.url));
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

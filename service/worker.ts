@@ -114,9 +114,9 @@ export class Worker {
       else if (/^roster: commit /.test(l)) step("commit");
       else if (/^roster: pushed /.test(l)) step("pushed");
       else if (/: up \S+$/.test(l)) step("up");
-      if (/is locked by another update/.test(l)) metrics?.retry("lock");
+      if (/is locked by another update|was locked by a process of this host that is gone/.test(l)) metrics?.retry("lock");
       if (/^roster: \S+ moved on/.test(l)) metrics?.retry("push");
-      if (/^roster: |: (preview|up) |locked by another/.test(l)) this.o.log({ level: "info", msg: l, job: job.id });
+      if (/^roster: |: (preview|up) |locked by /.test(l)) this.o.log({ level: "info", msg: l, job: job.id });
     };
     this.o.log({ level: "info", msg: `job ${job.action} ${job.customer} on ${job.stack}${job.attempts > 1 ? ` (taken again, attempt ${job.attempts})` : ""}`, job: job.id });
     let end: { state: "succeeded" | "failed"; commit?: string | null; changes?: Record<string, number> | null; error?: string | null };

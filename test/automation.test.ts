@@ -2,7 +2,7 @@ import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from "nod
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { automationEngine, offboard, onboard, PulumiCliMissing, readCustomerFile } from "../automation/onboard";
+import { automationEngine, offboard, onboard, PulumiCliMissing, readCustomerFile, staleLocks } from "../automation/onboard";
 import { main } from "../cli/main";
 import { shardOf } from "../customers/shards";
 import { ACCOUNT, customer, REGION } from "./helpers";
@@ -301,3 +301,21 @@ describe("onboarding where git holds the roster (onboarding.git)", () => {
   });
 });
 
+
+describe("a lock left by a replica that died", () => {
+  it("is removed only when every lock the engine names is a file of this host whose process is gone", () => {
+    const { hostname } = require("node:os") as typeof import("node:os");
+    const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
+    const dead = spawnSync("true").pid!; // a process that has ended
+    const msg = (lines: string[]) => `error: the stack is currently locked by ${lines.length} lock(s). Either wait for the other process(es) to end or delete the lock file with \`pulumi cancel\`.\n${lines.join("\n")}`;
+    const lock = (url: string, host: string, pid: number) => `  ${url}: created by root@${host} (pid ${pid}) at 2026-12-04T23:59:00Z`;
+    const file = "file:///srv/state/.pulumi/locks/organization/registry-intake/dev/5f1c.json";
+    expect(staleLocks(msg([lock(file, hostname(), dead)]))).toEqual(["/srv/state/.pulumi/locks/organization/registry-intake/dev/5f1c.json"]);
+    // A live process (this one), another host, another backend, or any one of them among stale ones: left alone.
+    expect(staleLocks(msg([lock(file, hostname(), process.pid)]))).toBeUndefined();
+    expect(staleLocks(msg([lock(file, "ci-runner-7", dead)]))).toBeUndefined();
+    expect(staleLocks(msg([lock("s3://state-bucket/.pulumi/locks/organization/registry-intake/dev/5f1c.json", hostname(), dead)]))).toBeUndefined();
+    expect(staleLocks(msg([lock(file, hostname(), dead), lock(file.replace("5f1c", "77aa"), hostname(), process.pid)]))).toBeUndefined();
+    expect(staleLocks("error: [409] Conflict: Another update is currently in progress.")).toBeUndefined();
+  });
+});
