@@ -497,6 +497,152 @@ function result(t: Target, roster: Roster, id: string, action: OnboardResult["ac
   };
 }
 
+/** One change of a batch, as the service's job holds it. */
+export type Change = { onboard: Record<string, unknown> } | { change: CustomerChange; id: string } | { offboard: true; id: string } | { rotate: RotationRequest; id: string };
+
+/** A batch's change and its outcome: the result, or the one-line error of that change alone. */
+export interface BatchOutcome {
+  job: string;
+  result?: OnboardResult;
+  error?: Error;
+}
+
+/**
+ * Changes of customers of one stack, made together where git holds the roster (the service's jobs
+ * queued behind each other): each is validated and committed on its own (its own commit and
+ * `Intake-Job` trailer, as alone), but one preview with the policy pack judges them all before the
+ * first commit, and one `up` applies them after the last push. A change that is refused fails
+ * alone; a preview that fails takes each change alone, so the one at fault fails by itself. A
+ * batch of one, or without git, is the single path.
+ */
+export async function applyBatch(items: { job: string; change: Change }[], o: OnboardOptions): Promise<BatchOutcome[]> {
+  const one = (item: { job: string; change: Change }) => single(item, o);
+  const base = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath });
+  if (items.length < 2 || !base.settings.onboarding?.git) return Promise.all(items.map(one));
+  const engine = o.engine ?? automationEngine;
+  const onOutput = o.onOutput ?? (() => {});
+  const outcomes = new Map<string, BatchOutcome>();
+  const fail = (job: string, e: unknown) => outcomes.set(job, { job, error: e instanceof Error ? e : new Error(String(e)) });
+  const now = await currentRoster(base, o);
+  // Each change prepared against the branch's tip and the changes before it.
+  const ready: { job: string; id: string; edit: RosterEdit; action: Action; t: Target }[] = [];
+  let text = now.text;
+  const git0 = base.settings.onboarding.git;
+  for (const { job, change } of items) {
+    try {
+      const { id, edit, action, t } = prepared(change, base, now.roster, o);
+      text = refused(() => t.store.previewOf(text, edit, id)).text;
+      ready.push({ job, id, edit, action, t });
+    } catch (e) {
+      // A job run again after a crash: its change is on the branch already (its commit is found
+      // by the trailer), so the edit no longer applies; the update converges.
+      if (e instanceof OnboardError && !(e instanceof UnknownCustomer) && (await jobOnBranch(rosterGit(git0, rosterFileOf(base.settings, o)), job))) {
+        ready.push({ job, ...identity(change, base, now.roster, o), edit: () => {} });
+      } else fail(job, e);
+    }
+  }
+  const stacks = new Set(ready.map((r) => r.t.stack));
+  if (stacks.size > 1) throw new Error(`applyBatch: changes of several stacks (${[...stacks].join(", ")}); a batch is one stack's`);
+  if (ready.length < 2) {
+    for (const r of ready) outcomes.set(r.job, await one(items.find((i) => i.job === r.job)!));
+    return items.map((i) => outcomes.get(i.job)!);
+  }
+  const t = ready[0].t;
+  const git = t.settings.onboarding!.git!;
+  const what = ready.map((r) => `${VERB[r.action]} ${r.id}`).join(", ");
+  await engine.check();
+  return lockFor(t.stack)(async () => {
+    const preview = (candidate: string, about: string) => update(engine, t, { roster: refused(() => t.store.previewOf(candidate, () => {})).roster, text: candidate }, o, about, ["preview"]);
+    let good = ready;
+    try {
+      await preview(text, what);
+    } catch (e) {
+      if (!(e instanceof OnboardError)) throw e;
+      // Which change the preview refused is not known: each is previewed alone (as it would be
+      // alone); the refused fail, the rest go on together.
+      onOutput(`${what}: the preview of them together failed; each is previewed alone`);
+      good = [];
+      for (const r of ready) {
+        try {
+          await preview(refused(() => t.store.previewOf(now.text, r.edit, r.id)).text, `${VERB[r.action]} ${r.id}`);
+          good.push(r);
+        } catch (err) {
+          fail(r.job, err);
+        }
+      }
+    }
+    const committed: { job: string; id: string; action: Action; commit: string }[] = [];
+    for (const r of good) {
+      try {
+        const pushed = await commitRosterChange(rosterGit(git, t.rosterFile), {
+          rosterFile: t.rosterFile,
+          customer: r.id,
+          subject: `registry-intake: ${VERB[r.action]} ${r.id}`,
+          job: r.job,
+          edit: r.edit,
+          validate: (_text, current) => void refused(() => r.t.store.previewOf(current, r.edit, r.id)),
+          onOutput,
+        });
+        committed.push({ job: r.job, id: r.id, action: r.action, commit: pushed.commit });
+      } catch (e) {
+        fail(r.job, e instanceof RosterGitError ? new OnboardError(`${VERB[r.action]} ${r.id}: ${e.message}`) : e);
+      }
+    }
+    if (committed.length) {
+      const last = committed.at(-1)!.commit;
+      await fastForwardWorkTree(path.dirname(t.rosterFile), git.branch, last, onOutput);
+      try {
+        const latest = await latestRoster(rosterGit(git, t.rosterFile), t.rosterFile, last);
+        const roster = refused(() => t.store.previewOf(latest.text, () => {})).roster;
+        const applied = committed.map((c) => `${VERB[c.action]} ${c.id}`).join(", ");
+        const done = t.settings.onboarding!.apply === "ci" ? { changes: {}, outputs: {} } : await update(engine, t, { roster, text: latest.text }, o, applied, ["up"]);
+        const ecr = committed.some((c) => c.action === "offboarded" && roster.customers.some((x) => x.id === c.id && x.registries.includes("ecr")));
+        if (t.settings.onboarding!.apply !== "ci" && t.shard !== undefined && (t.settings.distribution?.kubernetes || ecr)) await refreshPlatform(engine, t, o, applied, ecr, (await latestRoster(rosterGit(git, t.rosterFile), t.rosterFile)).text);
+        for (const c of committed) outcomes.set(c.job, { job: c.job, result: { ...result(t, roster, c.id, c.action, done), commit: c.commit, applied: t.settings.onboarding!.apply } });
+      } catch (e) {
+        const message = e instanceof RosterGitError ? e.message : (e as Error).message;
+        for (const c of committed) fail(c.job, new OnboardError(`${message.replace("the roster file was not changed", `the roster change is pushed (${c.commit.slice(0, 12)}), so CI's next pulumi up applies it too`)}`, [t.stack]));
+      }
+    }
+    return items.map((i) => outcomes.get(i.job)!);
+  });
+}
+
+/** One change through the single path; its error as the outcome. */
+async function single(item: { job: string; change: Change }, o: OnboardOptions): Promise<BatchOutcome> {
+  const opts = { ...o, job: item.job };
+  const c = item.change;
+  try {
+    const result = "onboard" in c ? await onboard(c.onboard, opts) : "change" in c ? await changeCustomer(c.id, c.change, opts) : "rotate" in c ? await rotateCustomer(c.id, c.rotate, opts) : await offboard(c.id, opts);
+    return { job: item.job, result };
+  } catch (e) {
+    return { job: item.job, error: e as Error };
+  }
+}
+
+/** A change's customer, edit and stack, judged against the roster as it is now. */
+/** Whose change it is, what it does, and the stack it goes through (the edit aside). */
+function identity(c: Change, base: { settings: Settings; roster: Roster }, roster: Roster, o: OnboardOptions): { id: string; action: Action; t: Target } {
+  const id = "onboard" in c ? String(c.onboard.id) : c.id;
+  const shard = "onboard" in c ? (c.onboard.shard as number | undefined) : roster.customers.find((x) => x.id === id)?.shard;
+  const action: Action = "onboard" in c ? "onboarded" : "change" in c ? "changed" : "rotate" in c ? "rotated" : "offboarded";
+  return { id, action, t: target(base, o, { id, shard }) };
+}
+
+function prepared(c: Change, base: { settings: Settings; roster: Roster }, roster: Roster, o: OnboardOptions): { id: string; edit: RosterEdit; action: Action; t: Target } {
+  if ("onboard" in c) {
+    const id = String(c.onboard.id);
+    const t = target(base, o, { id, shard: c.onboard.shard as number | undefined });
+    const pinned = t.shard === undefined ? c.onboard : { ...c.onboard, shard: t.shard };
+    return { id, edit: addNewCustomer(t.rosterFile, pinned), action: "onboarded", t };
+  }
+  const existing = roster.customers.find((x) => x.id === c.id);
+  if (!existing) throw new UnknownCustomer(`customer ${c.id} is not in ${roster.source}`);
+  const t = target(base, o, existing);
+  const [action, editOf]: [Action, EditOf] = "change" in c ? ["changed", changeEdit(c.id, c.change)] : "rotate" in c ? ["rotated", rotateEdit(c.rotate)] : ["offboarded", offboardEdit(c.id)];
+  return { id: c.id, edit: refused(() => editOf(existing, t.rosterFile, t.settings)), action, t };
+}
+
 /** A customer as the roster holds it now (the branch's tip when git holds it): what `GET /v1/customers/{id}` answers. */
 export interface CustomerView {
   id: string;

@@ -97,6 +97,11 @@ export interface JobStore {
    * has no other job running under a live lease: `running`, leased to `owner` for `leaseMs`.
    */
   claim(owner: string, leaseMs: number): Promise<JobRecord | undefined>;
+  /**
+   * Takes up to `limit` more queued jobs of `stack` for `owner`, oldest first, once it holds a
+   * job of that stack (no other replica may run one then): run as one batch, one update.
+   */
+  claimSameStack(owner: string, leaseMs: number, stack: string, limit: number): Promise<JobRecord[]>;
   /** Extends the lease; false when the job is no longer this owner's (it lost the lease). */
   renew(id: string, owner: string, leaseMs: number): Promise<boolean>;
   /** Records progress (steps, the commit) while the owner holds the job. */

@@ -129,6 +129,21 @@ export class PostgresJobStore implements JobStore {
     });
   }
 
+  async claimSameStack(owner: string, leaseMs: number, stack: string, limit: number): Promise<JobRecord[]> {
+    if (limit < 1) return [];
+    return this.tx(async (c) => {
+      await c.query("SELECT pg_advisory_xact_lock($1)", [CLAIM_LOCK]);
+      const step = JSON.stringify([{ name: "running", at: new Date().toISOString(), replica: owner }]);
+      const r = await c.query<Row>(
+        `UPDATE intake_jobs SET state = 'running', owner = $2, lease_until = now() + make_interval(secs => $3::double precision / 1000),
+           attempts = attempts + 1, steps = steps || $4::jsonb, updated_at = now()
+         WHERE id IN (SELECT id FROM intake_jobs WHERE state = 'queued' AND stack = $1 ORDER BY seq LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING *`,
+        [stack, owner, leaseMs, step, limit],
+      );
+      return r.rows.sort((a, b) => Number((a as Row & { seq: string }).seq) - Number((b as Row & { seq: string }).seq)).map(record);
+    });
+  }
+
   async renew(id: string, owner: string, leaseMs: number): Promise<boolean> {
     const r = await this.pool.query("UPDATE intake_jobs SET lease_until = now() + make_interval(secs => $3::double precision / 1000) WHERE id = $1 AND owner = $2 AND state = 'running'", [id, owner, leaseMs]);
     return r.rowCount === 1;

@@ -134,6 +134,19 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
+  async claimSameStack(owner: string, leaseMs: number, stack: string, limit: number): Promise<JobRecord[]> {
+    if (limit < 1) return [];
+    return this.tx(() => {
+      const rows = this.db.prepare("SELECT * FROM jobs WHERE state = 'queued' AND stack = ? ORDER BY seq LIMIT ?").all(stack, limit) as unknown as Row[];
+      const now = Date.now();
+      return rows.map((r) => {
+        const steps = [...jobRecord(r).steps, { name: "running", at: this.now(), replica: owner }];
+        this.db.prepare("UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, steps = ?, updated_at = ? WHERE id = ?").run(owner, now + leaseMs, JSON.stringify(steps), this.now(), r.id);
+        return record(this.db.prepare("SELECT * FROM jobs WHERE id = ?").get(r.id) as unknown as Row);
+      });
+    });
+  }
+
   async renew(id: string, owner: string, leaseMs: number): Promise<boolean> {
     return Number(this.db.prepare("UPDATE jobs SET lease_until = ? WHERE id = ? AND owner = ? AND state = 'running'").run(Date.now() + leaseMs, id, owner).changes) === 1;
   }

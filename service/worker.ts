@@ -1,7 +1,7 @@
 import { createHmac } from "node:crypto";
-import { changeCustomer, offboard, onboard, OnboardError, rotateCustomer, type CustomerChange, type Engine, type OnboardOptions, type OnboardResult } from "../automation/onboard";
+import { applyBatch, OnboardError, type BatchOutcome, type Change, type CustomerChange, type Engine, type OnboardOptions } from "../automation/onboard";
 import type { RotationRequest } from "../automation/rotate";
-import { publicJob, type JobRecord, type JobStep, type JobStore } from "./jobs";
+import { publicJob, type JobRecord, type JobStore } from "./jobs";
 import type { ServiceMetrics } from "./metrics";
 
 /** What a job's request holds, by action (stored as JSON with the job). */
@@ -13,6 +13,8 @@ export interface WorkerOptions {
   replica: string;
   /** Jobs of different stacks run at once, up to this many. */
   workers: number;
+  /** At most this many queued jobs of one stack run as one batch (one preview, one up); default 10. */
+  batch?: number;
   /** How long a lease lasts without renewal; renewed every third of it. */
   leaseMs: number;
   /** How often to look for work when none was found. */
@@ -22,6 +24,18 @@ export interface WorkerOptions {
   callbackSecret?: string;
   metrics?: ServiceMetrics;
   log: (fields: Record<string, unknown>) => void;
+}
+
+/** How a job's action is named in the onboarding library's lines (`onboard acme: up dev`). */
+const VERBS: Record<JobRecord["action"], string> = { onboard: "onboard", change: "change", offboard: "offboard", rotate: "rotate" };
+
+/** The library's change of a stored job. */
+function changeOf(j: JobRecord): Change {
+  const req = j.request as JobRequest;
+  if ("entry" in req) return { onboard: req.entry };
+  if ("change" in req) return { change: req.change, id: j.customer };
+  if ("rotate" in req) return { rotate: req.rotate, id: j.customer };
+  return { offboard: true, id: j.customer };
 }
 
 /** How a callback is retried: this many tries, waiting 1 s, 2 s, 4 s … up to 5 minutes between them. */
@@ -58,7 +72,9 @@ export class Worker {
           const job = await this.o.store.claim(this.o.replica, this.o.leaseMs);
           if (job) {
             took = true;
-            this.begin(job);
+            // The stack is this replica's now: the jobs queued behind it go with it, one update for all.
+            const more = await this.o.store.claimSameStack(this.o.replica, this.o.leaseMs, job.stack, (this.o.batch ?? 10) - 1);
+            this.begin([job, ...more]);
           }
         }
         took = (await this.deliverCallback()) || took;
@@ -78,78 +94,94 @@ export class Worker {
     }
   }
 
-  private begin(job: JobRecord): void {
+  private begin(jobs: JobRecord[]): void {
     const abort = new AbortController();
-    const done = this.execute(job, abort.signal).finally(() => {
-      this.running.delete(job.id);
+    const key = jobs[0].id;
+    const done = this.execute(jobs, abort.signal).finally(() => {
+      this.running.delete(key);
       this.poke();
     });
-    this.running.set(job.id, { abort, done });
+    this.running.set(key, { abort, done });
   }
 
-  private async execute(job: JobRecord, signal: AbortSignal): Promise<void> {
+  /** Runs a batch of one stack's jobs (applyBatch: each its own commit, one preview, one up) and records each job's end. */
+  private async execute(jobs: JobRecord[], signal: AbortSignal): Promise<void> {
     const { store, replica, leaseMs, metrics } = this.o;
     const started = Date.now();
-    const steps: JobStep[] = [...job.steps];
-    let lost = false;
+    const steps = new Map(jobs.map((j) => [j.id, [...j.steps]]));
+    const lost = new Set<string>();
     const renew = setInterval(() => {
-      store.renew(job.id, replica, leaseMs).then(
-        (held) => {
-          if (!held && !lost) {
-            lost = true;
-            this.o.log({ level: "warn", msg: "lost the lease of a job (another replica took it)", job: job.id });
-          }
-        },
-        () => {},
-      );
+      for (const j of jobs) {
+        store.renew(j.id, replica, leaseMs).then(
+          (held) => {
+            if (!held && !lost.has(j.id)) {
+              lost.add(j.id);
+              this.o.log({ level: "warn", msg: "lost the lease of a job (another replica took it)", job: j.id });
+            }
+          },
+          () => {},
+        );
+      }
     }, Math.max(50, Math.floor(leaseMs / 3)));
-    const step = (name: string) => {
-      if (steps.at(-1)?.name === name) return;
-      steps.push({ name, at: new Date().toISOString() });
-      void store.progress(job.id, replica, { steps: [...steps] }).catch(() => {});
+    // A line names its change as `<verb> <customer>`; a line naming none is the batch's.
+    const whose = (line: string) => {
+      const named = jobs.filter((j) => line.split(/[\s,:()]+/).some((w, i, words) => w === j.customer && words[i - 1] === VERBS[j.action]));
+      return named.length ? named : jobs;
     };
+    const step = (name: string, of: JobRecord[]) => {
+      for (const j of of) {
+        const list = steps.get(j.id)!;
+        if (list.at(-1)?.name === name) continue;
+        list.push({ name, at: new Date().toISOString() });
+        void store.progress(j.id, replica, { steps: [...list] }).catch(() => {});
+      }
+    };
+    let lastCommitted: JobRecord[] = jobs;
     const onOutput = (line: string) => {
       const l = line.trimEnd();
-      if (/: preview of \S+ with the policy pack$/.test(l)) step("preview");
-      else if (/^roster: commit /.test(l)) step("commit");
-      else if (/^roster: pushed /.test(l)) step("pushed");
-      else if (/: up \S+$/.test(l)) step("up");
+      if (/: preview of \S+ with the policy pack$/.test(l)) step("preview", whose(l.split(": preview of")[0]));
+      else if (/^roster: commit /.test(l)) step("commit", (lastCommitted = whose(l)));
+      else if (/^roster: pushed /.test(l)) step("pushed", lastCommitted);
+      else if (/: up \S+$/.test(l)) step("up", whose(l.split(": up ")[0]));
       if (/is locked by another update|was locked by a process of this host that is gone/.test(l)) metrics?.retry("lock");
       if (/^roster: \S+ moved on/.test(l)) metrics?.retry("push");
-      if (/^roster: |: (preview|up) |locked by /.test(l)) this.o.log({ level: "info", msg: l, job: job.id });
+      if (/^roster: |: (preview|up) |locked by |made alone/.test(l)) this.o.log({ level: "info", msg: l, job: jobs.map((j) => j.id).join(",") });
     };
-    this.o.log({ level: "info", msg: `job ${job.action} ${job.customer} on ${job.stack}${job.attempts > 1 ? ` (taken again, attempt ${job.attempts})` : ""}`, job: job.id });
-    let end: { state: "succeeded" | "failed"; commit?: string | null; changes?: Record<string, number> | null; error?: string | null };
+    for (const j of jobs) this.o.log({ level: "info", msg: `job ${j.action} ${j.customer} on ${j.stack}${j.attempts > 1 ? ` (taken again, attempt ${j.attempts})` : ""}${jobs.length > 1 ? ` (one of ${jobs.length} in one update)` : ""}`, job: j.id });
+    let outcomes: BatchOutcome[];
     try {
-      const r = await this.perform(job, { ...this.o.onboarding, job: job.id, onOutput, signal });
-      end = { state: "succeeded", commit: r.commit ?? null, changes: r.changes };
+      outcomes = await applyBatch(
+        jobs.map((j) => ({ job: j.id, change: changeOf(j) })),
+        { ...this.o.onboarding, onOutput, signal },
+      );
     } catch (e) {
-      if (signal.aborted) {
-        // Stopping past the deadline: the job goes back to the queue for the next replica.
-        clearInterval(renew);
-        await store.release(job.id, replica).catch(() => {});
-        this.o.log({ level: "warn", msg: "job given back unfinished (the service is stopping)", job: job.id });
-        return;
-      }
-      const message = e instanceof OnboardError ? e.message : `internal error: ${(e as Error).message}`;
-      if (!(e instanceof OnboardError)) this.o.log({ level: "error", msg: (e as Error).stack ?? String(e), job: job.id });
-      end = { state: "failed", error: message.split("\n").map((l) => l.trim()).filter(Boolean).join("; ") };
+      outcomes = jobs.map((j) => ({ job: j.id, error: e as Error }));
     } finally {
       clearInterval(renew);
     }
-    const ours = await store.finish(job.id, replica, end);
-    if (!ours) return this.o.log({ level: "warn", msg: "the job was taken by another replica meanwhile; its end is that replica's to record", job: job.id });
-    metrics?.finished(job.action, end.state, (Date.now() - started) / 1000);
-    this.o.log({ level: end.state === "succeeded" ? "info" : "warn", msg: `job ${end.state}${end.error ? `: ${end.error}` : ""}`, job: job.id, commit: end.commit ?? undefined });
-    if (job.callbackUrl) this.poke();
-  }
-
-  private perform(job: JobRecord, o: OnboardOptions): Promise<OnboardResult> {
-    const req = job.request as JobRequest;
-    if ("entry" in req) return onboard(req.entry, o);
-    if ("change" in req) return changeCustomer(job.customer, req.change, o);
-    if ("rotate" in req) return rotateCustomer(job.customer, req.rotate, o);
-    return offboard(job.customer, o);
+    if (signal.aborted) {
+      // Stopping past the deadline: the jobs go back to the queue for the next replica.
+      for (const j of jobs) await store.release(j.id, replica).catch(() => {});
+      this.o.log({ level: "warn", msg: "jobs given back unfinished (the service is stopping)", job: jobs.map((j) => j.id).join(",") });
+      return;
+    }
+    for (const o of outcomes) {
+      const job = jobs.find((j) => j.id === o.job)!;
+      const e = o.error;
+      if (e && !(e instanceof OnboardError)) this.o.log({ level: "error", msg: e.stack ?? String(e), job: job.id });
+      const message = e ? (e instanceof OnboardError ? e.message : `internal error: ${e.message}`) : "";
+      const end = o.result
+        ? { state: "succeeded" as const, commit: o.result.commit ?? null, changes: o.result.changes }
+        : { state: "failed" as const, error: message.split("\n").map((l) => l.trim()).filter(Boolean).join("; ") };
+      const ours = await store.finish(job.id, replica, end);
+      if (!ours) {
+        this.o.log({ level: "warn", msg: "the job was taken by another replica meanwhile; its end is that replica's to record", job: job.id });
+        continue;
+      }
+      metrics?.finished(job.action, end.state, (Date.now() - started) / 1000);
+      this.o.log({ level: end.state === "succeeded" ? "info" : "warn", msg: `job ${end.state}${"error" in end ? `: ${end.error}` : ""}`, job: job.id, commit: "commit" in end ? (end.commit ?? undefined) : undefined });
+    }
+    if (jobs.some((j) => j.callbackUrl)) this.poke();
   }
 
   /** Sends one due callback: POST of `{ job }`, signed `Intake-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`. */

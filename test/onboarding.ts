@@ -59,6 +59,8 @@ export class FakeEngine implements Engine {
   failUp?: string;
   /** A preview of any stack fails with this engine output (a policy violation). */
   failPreview?: string;
+  /** A preview fails with the output this gives for the candidate roster it judges (the policy pack reads INTAKE_ROSTER). */
+  failPreviewOf?: (roster: string) => string | undefined;
   /** Hold every `up` until this resolves (to see which run at the same time). */
   gate: Promise<void> = Promise.resolve();
   /** How many more previews or ups meet another update's lock (the CLI's own stderr, classified by the Automation API). */
@@ -80,6 +82,8 @@ export class FakeEngine implements Engine {
         throw createCommandError({ stdout: "", stderr, code: 255, toString: () => `code: 255\nstderr: ${stderr}` });
       }
       if (op === "preview" && this.failPreview) throw new Error(`code: 255\n${this.failPreview}`);
+      const refusal = op === "preview" && this.failPreviewOf?.(readFileSync(String(opts.envVars?.INTAKE_ROSTER), "utf8"));
+      if (refusal) throw new Error(`code: 255\n${refusal}`);
       if (op === "up") {
         // An abort (the service stopping) ends a held up as the engine's cancel would.
         const signal = (o as { signal?: AbortSignal }).signal;

@@ -211,6 +211,49 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
     expect(metrics).toMatch(/intake_job_retries_total\{reason="lock"\} 2/);
   });
 
+  it("jobs queued behind one stack's running job go as one batch: each its own commit, one preview and one up for all; a refused one fails alone", async () => {
+    const s = await serve();
+    const before = git(s.remote, "rev-parse", "main").trim();
+    const [first, a, b, bad, c] = idsInShard(2, 5, "batch");
+    let release!: () => void;
+    s.engine.gate = new Promise((r) => (release = r));
+    const p1 = await call(s.url, "POST", "/v1/customers", entry(first));
+    for (let i = 0; i < 400 && !s.engine.calls.some((x) => x.op === "up"); i++) await new Promise((r) => setTimeout(r, 25));
+    // Queued behind it: three good ones and one the policy pack refuses.
+    s.engine.failPreviewOf = (roster) => (roster.includes(`id: ${bad}`) ? `error: preview failed\nmandatory: [grants-confined-to-customer] refused ${bad}` : undefined);
+    const queued = [];
+    for (const id of [a, bad, b, c]) queued.push(await call(s.url, "POST", "/v1/customers", entry(id)));
+    expect(queued.map((q) => q.body.job.state)).toEqual(["queued", "queued", "queued", "queued"]);
+    s.engine.gate = Promise.resolve();
+    release();
+    const jobs = await Promise.all([p1, ...queued].map((q) => ended(s.url, q.body.job.id)));
+    expect(jobs.map((j) => [j.customer, j.state])).toEqual([[first, "succeeded"], [a, "succeeded"], [bad, "failed"], [b, "succeeded"], [c, "succeeded"]]);
+    expect(jobs[2].error).toMatch(/preview of stack test-shard-02 failed, nothing was changed: .*grants-confined-to-customer/);
+    // Each good job its own commit; the refused one none.
+    const trailers = git(s.remote, "log", "--format=%(trailers:key=Intake-Job,valueonly)", `${before}..main`).split("\n").filter(Boolean).sort();
+    expect(trailers).toEqual([jobs[0].id, jobs[1].id, jobs[3].id, jobs[4].id].sort());
+    expect(rosterOnBranch(s.remote).customers.map((x) => x.id)).not.toContain(bad);
+    // The batch's preview failed (the bad one in it), so each was previewed alone; one up for the three good ones.
+    const ups = s.engine.calls.filter((x) => x.op === "up" && x.stack === "test-shard-02");
+    expect(ups).toHaveLength(2);
+    for (const j of [jobs[1], jobs[3], jobs[4]]) expect(j.steps.map((st) => st.name)).toEqual(expect.arrayContaining(["preview", "commit", "pushed", "up", "succeeded"]));
+
+    // Without a refusal, a batch is one preview and one up for all.
+    const more = idsInShard(2, 9, "batch").slice(5);
+    s.engine.gate = new Promise((r) => (release = r));
+    const head = await call(s.url, "POST", "/v1/customers", entry(more[0]));
+    for (let i = 0; i < 400 && s.engine.calls.filter((x) => x.op === "up").length < 3; i++) await new Promise((r) => setTimeout(r, 25));
+    const rest = [];
+    for (const id of more.slice(1)) rest.push(await call(s.url, "POST", "/v1/customers", entry(id)));
+    const calls = s.engine.calls.length;
+    s.engine.gate = Promise.resolve();
+    release();
+    const done = await Promise.all([head, ...rest].map((q) => ended(s.url, q.body.job.id)));
+    expect(done.map((j) => j.state)).toEqual(["succeeded", "succeeded", "succeeded", "succeeded"]);
+    expect(new Set(done.map((j) => j.commit)).size).toBe(4);
+    expect(s.engine.calls.slice(calls).map((x) => x.op)).toEqual(["preview", "up"]);
+  });
+
   it("a job whose replica died is taken again once its lease runs out: its commit is found, not made twice", async () => {
     const project = gitProject();
     const engine = new FakeEngine();
