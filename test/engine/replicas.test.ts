@@ -2,8 +2,9 @@
 // an `up` leaves the job to the other, which finishes it; a `pulumi up` holding the stack's lock
 // (as CI's would) is waited out. After each, a fresh clone of the roster branch previews with no change.
 import { spawn, type ChildProcess } from "node:child_process";
-import { createHash } from "node:crypto";
-import { appendFileSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { createHash, randomUUID } from "node:crypto";
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -105,9 +106,13 @@ describe.skipIf(!!unavailable)("two service replicas on PostgreSQL, the real eng
   afterAll(async () => {
     for (const r of replicas) {
       if (r.child.exitCode === null && r.child.signalCode === null) {
+        // SIGTERM, then (a job still waiting for a lock would drain for minutes) the whole tree.
+        const tree = descendants(r.child.pid!);
         const exited = new Promise((res) => r.child.once("exit", res));
         r.child.kill("SIGTERM");
+        const late = setTimeout(() => tree.forEach((pid) => void (() => { try { process.kill(pid, "SIGKILL"); } catch { /* gone */ } })()), 5000);
         await exited;
+        clearTimeout(late);
       }
     }
     await pg?.stop();
@@ -157,6 +162,28 @@ describe.skipIf(!!unavailable)("two service replicas on PostgreSQL, the real eng
     const preview = await freshPreview();
     expect(preview.code, `${preview.stdout}\n${preview.stderr}`).toBe(0);
   }, 900_000);
+
+  it("a lock held by another update (as CI's pulumi up would hold it) is waited out, never removed; the job then succeeds", async () => {
+    const b = replicas.find((r) => r.child.exitCode === null && r.child.signalCode === null)!;
+    // A live process of this host holds the stack (this test's own process, as a CI runner's pulumi would).
+    const locks = path.join(p.env.PULUMI_BACKEND_URL!.replace(/^file:\/\//, ""), ".pulumi", "locks", "organization", "registry-intake", "dev");
+    mkdirSync(locks, { recursive: true });
+    const lock = path.join(locks, `${randomUUID()}.json`);
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, username: "ci", hostname: hostname(), timestamp: new Date().toISOString() }));
+    const posted = await api(b, "POST", "/v1/customers", { id: "lockco", name: "LockCo", tier: "standard", registries: ["ghcr"], license: { expires: "2099-12-31" }, github: { members: ["lockco-dev"] } });
+    expect(posted.status).toBe(202);
+    for (let i = 0; i < 600 && !/lockco: stack dev is locked by another update/.test(b.log()); i++) await new Promise((res) => setTimeout(res, 50));
+    // The preview reads the state without the lock; the up waits for it.
+    expect(b.log()).toMatch(/lockco: stack dev is locked by another update; up again in/);
+    expect(existsSync(lock)).toBe(true);
+    expect((await api(b, "GET", `/v1/jobs/${posted.body.job.id}`)).body.state).toBe("running");
+    // The other update ends.
+    rmSync(lock);
+    const job = await until(b, posted.body.job.id, ended);
+    expect(job, b.log().slice(-3000)).toMatchObject({ state: "succeeded", error: null });
+    const preview = await freshPreview();
+    expect(preview.code, `${preview.stdout}\n${preview.stderr}`).toBe(0);
+  }, 600_000);
 });
 
 /** A process and all its descendants (by parent pid, from /proc), the process first. */
