@@ -8,13 +8,15 @@ export class PulumiCliMissing extends NoEngine {}
 /**
  * A refused onboarding or other roster change: bad entry, unknown customer, failed preview or up.
  * Nothing was changed unless `changed` says so. `why` says whose the fault is, for callers that
- * answer by kind (the service's 400, 404, 409).
+ * answer by kind (the service's 400, 404, 409; 503 when git or the remote is unreachable).
  */
 export class OnboardError extends IntakeError {
   constructor(
     message: string,
     readonly changed: string[] = [],
-    readonly why: "input" | "unknown" | "conflict" = "input",
+    readonly why: "input" | "unknown" | "conflict" | "unavailable" = "input",
+    /** The roster commit that holds the change when it was pushed before the failure (CI's up applies it). */
+    readonly commit?: string,
   ) {
     super(message);
   }

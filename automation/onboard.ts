@@ -266,7 +266,7 @@ export async function currentRoster(base: { settings: Settings; roster: Roster }
   try {
     text = (await latestRoster(rosterGit(git, file), file)).text;
   } catch (e) {
-    if (e instanceof RosterGitError) throw new OnboardError(e.message.replace("nothing was updated", "nothing was changed"));
+    if (e instanceof RosterGitError) throw new OnboardError(e.message.replace("nothing was updated", "nothing was changed"), [], "unavailable");
     throw e;
   }
   return { roster: refused(() => store.previewOf(text, () => {})).roster, text };
@@ -337,7 +337,7 @@ async function applyThroughGit(engine: Engine, t: Target, o: OnboardOptions, id:
       try {
         return await latestRoster(gitOf, t.rosterFile, pushed.commit);
       } catch (e) {
-        if (e instanceof RosterGitError) throw new OnboardError(`${what}: the change is pushed (${pushed.commit.slice(0, 12)}), but ${e.message}`, []);
+        if (e instanceof RosterGitError) throw new OnboardError(`${what}: the change is pushed (${pushed.commit.slice(0, 12)}), but ${e.message}`, [], "unavailable", pushed.commit);
         throw e;
       }
     };
@@ -347,7 +347,7 @@ async function applyThroughGit(engine: Engine, t: Target, o: OnboardOptions, id:
     try {
       done = await update(engine, t, { roster, text: now.text }, o, what, ["up"]);
     } catch (e) {
-      throw new OnboardError(`${(e as Error).message.replace("the roster file was not changed", `the roster change is pushed (${pushed.commit.slice(0, 12)}), so CI's next pulumi up applies it too`)}`, [t.stack]);
+      throw new OnboardError(`${(e as Error).message.replace("the roster file was not changed", `the roster change is pushed (${pushed.commit.slice(0, 12)}), so CI's next pulumi up applies it too`)}`, [t.stack], "input", pushed.commit);
     }
     const ecr = action === "offboarded" && roster.customers.some((c) => c.id === id && c.registries.includes("ecr"));
     if (t.shard !== undefined && (t.settings.distribution?.kubernetes || ecr)) await refreshPlatform(engine, t, o, what, ecr, (await latest()).text);
@@ -527,11 +527,15 @@ export async function applyBatch(items: { job: string; change: Change }[], o: On
   // Each change prepared against the branch's tip and the changes before it.
   const ready: { job: string; id: string; edit: RosterEdit; action: Action; t: Target }[] = [];
   let text = now.text;
+  // Each judged against the roster as the changes before it leave it, as one after another would be
+  // (an offboarding then a reinstatement of the same customer: the second is refused).
+  let roster = now.roster;
   const git0 = base.settings.onboarding.git;
   for (const { job, change } of items) {
     try {
-      const { id, edit, action, t } = prepared(change, base, now.roster, o);
-      text = refused(() => t.store.previewOf(text, edit, id)).text;
+      const { id, edit, action, t } = prepared(change, base, roster, o);
+      const next = refused(() => t.store.previewOf(text, edit, id));
+      ({ text, roster } = next);
       ready.push({ job, id, edit, action, t });
     } catch (e) {
       // A job run again after a crash: its change is on the branch already (its commit is found
@@ -558,14 +562,17 @@ export async function applyBatch(items: { job: string; change: Change }[], o: On
       await preview(text, what);
     } catch (e) {
       if (!(e instanceof OnboardError)) throw e;
-      // Which change the preview refused is not known: each is previewed alone (as it would be
-      // alone); the refused fail, the rest go on together.
-      onOutput(`${what}: the preview of them together failed; each is previewed alone`);
+      // Which change the preview refused is not known: one after another, each previewed with the
+      // ones accepted before it (as one job after another would be); the refused fail.
+      onOutput(`${what}: the preview of them together failed; each is previewed after the ones before it`);
       good = [];
+      let accepted = now.text;
       for (const r of ready) {
         try {
-          await preview(refused(() => t.store.previewOf(now.text, r.edit, r.id)).text, `${VERB[r.action]} ${r.id}`);
+          const candidate = refused(() => t.store.previewOf(accepted, r.edit, r.id)).text;
+          await preview(candidate, `${VERB[r.action]} ${r.id}`);
           good.push(r);
+          accepted = candidate;
         } catch (err) {
           fail(r.job, err);
         }
@@ -601,7 +608,7 @@ export async function applyBatch(items: { job: string; change: Change }[], o: On
         for (const c of committed) outcomes.set(c.job, { job: c.job, result: { ...result(t, roster, c.id, c.action, done), commit: c.commit, applied: t.settings.onboarding!.apply } });
       } catch (e) {
         const message = e instanceof RosterGitError ? e.message : (e as Error).message;
-        for (const c of committed) fail(c.job, new OnboardError(`${message.replace("the roster file was not changed", `the roster change is pushed (${c.commit.slice(0, 12)}), so CI's next pulumi up applies it too`)}`, [t.stack]));
+        for (const c of committed) fail(c.job, new OnboardError(`${message.replace("the roster file was not changed", `the roster change is pushed (${c.commit.slice(0, 12)}), so CI's next pulumi up applies it too`)}`, [t.stack], "input", c.commit));
       }
     }
     return items.map((i) => outcomes.get(i.job)!);

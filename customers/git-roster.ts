@@ -237,9 +237,13 @@ function firstLine(s: string): string {
 }
 
 /** `git -C dir args…`, its stdout; an error carries git's stderr. */
+/** A git command that takes longer (a stalled fetch or push) is stopped: a job must never hang on its remote. */
+const GIT_TIMEOUT_MS = Number(process.env.INTAKE_GIT_TIMEOUT_MS ?? 120_000);
+
 function gitRun(dir: string, args: string[], o: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile("git", ["-C", dir, ...args], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024, env: { ...process.env, GIT_TERMINAL_PROMPT: "0", ...o.env } }, (err, stdout, stderr) => {
+    const child = execFile("git", ["-C", dir, ...args], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024, timeout: GIT_TIMEOUT_MS, killSignal: "SIGKILL", env: { ...process.env, GIT_TERMINAL_PROMPT: "0", ...o.env } }, (err, stdout, stderr) => {
+      if (err && (err as { killed?: boolean }).killed) return reject(new Error(`git ${args[0]} took over ${GIT_TIMEOUT_MS / 1000} s and was stopped (is the remote reachable?)`));
       // stdout too: `push --porcelain` says why a ref was refused there ("[rejected] (fetch first)").
       if (err) reject(new Error(`${stderr || err.message}\n${stdout}`.trim()));
       else resolve(stdout);

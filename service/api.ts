@@ -72,6 +72,13 @@ export class Api {
   private async route(req: IncomingMessage): Promise<{ status: number; body: unknown }> {
     const url = new URL(req.url ?? "/", "http://service");
     const p = url.pathname;
+    const decode = (v: string) => {
+      try {
+        return decodeURIComponent(v);
+      } catch {
+        throw new HttpError(400, `the path ${p.slice(0, 200)} has a malformed %-escape`);
+      }
+    };
     const m = req.method ?? "GET";
     if (p === "/healthz" && m === "GET") return { status: 200, body: { ok: true } };
     if (p === "/openapi.json" && m === "GET") return { status: 200, body: openApi() };
@@ -80,9 +87,9 @@ export class Api {
     const job = /^\/v1\/jobs\/([^/]+)$/.exec(p);
     const routes: [boolean, string[], () => Promise<{ status: number; body: unknown }>][] = [
       [p === "/v1/customers", ["POST"], async () => this.onboard(req, await this.who(req, "write"))],
-      [!!customer, ["GET", "PATCH", "DELETE"], async () => (m === "GET" ? this.customer(decodeURIComponent(customer![1]), await this.who(req, "read")) : this.change(req, decodeURIComponent(customer![1]), m, await this.who(req, "write")))],
-      [!!rotate, ["POST"], async () => this.change(req, decodeURIComponent(rotate![1]), "ROTATE", await this.who(req, "write"))],
-      [!!job, ["GET"], async () => this.job(decodeURIComponent(job![1]), await this.who(req, "read"))],
+      [!!customer, ["GET", "PATCH", "DELETE"], async () => (m === "GET" ? this.customer(decode(customer![1]), await this.who(req, "read")) : this.change(req, decode(customer![1]), m, await this.who(req, "write")))],
+      [!!rotate, ["POST"], async () => this.change(req, decode(rotate![1]), "ROTATE", await this.who(req, "write"))],
+      [!!job, ["GET"], async () => this.job(decode(job![1]), await this.who(req, "read"))],
     ];
     const r = routes.find(([match]) => match);
     if (!r) throw new HttpError(404, `no such endpoint: ${m} ${p} (see /openapi.json)`);
@@ -131,7 +138,8 @@ export class Api {
       if (!this.o.canCallBack) throw new HttpError(400, "Intake-Callback-Url: the service has no callback key to sign callbacks with (start it with --callback-secret-file)");
       if (!/^https?:\/\/[^\s]+$/.test(callbackUrl) || !URL.canParse(callbackUrl)) throw new HttpError(400, `Intake-Callback-Url: ${JSON.stringify(callbackUrl.slice(0, 200))} is not an http(s) URL`);
     }
-    const hash = createHash("sha256").update(JSON.stringify({ action, customer, request, callbackUrl })).digest("hex");
+    // The request's meaning, not its bytes: the same entry with its keys in another order is the same request.
+    const hash = createHash("sha256").update(canonical({ action, customer, request, callbackUrl })).digest("hex");
     if (key !== undefined) {
       const had = await this.o.store.byIdempotencyKey(caller.name, key);
       if (had) {
@@ -143,7 +151,7 @@ export class Api {
     try {
       ({ stack } = await check());
     } catch (e) {
-      if (e instanceof OnboardError) throw new HttpError(e.why === "unknown" ? 404 : e.why === "conflict" ? 409 : 400, oneLine(e.message));
+      if (e instanceof OnboardError) throw new HttpError(statusOf(e), oneLine(e.message));
       throw e;
     }
     let created;
@@ -167,7 +175,7 @@ export class Api {
       const jobs = (await this.o.store.openJobs(id)).map((j) => ({ id: j.id, action: j.action, state: j.state }));
       return { status: 200, body: { ...view, jobs } };
     } catch (e) {
-      if (e instanceof OnboardError) throw new HttpError(e.why === "unknown" ? 404 : 400, oneLine(e.message));
+      if (e instanceof OnboardError) throw new HttpError(statusOf(e), oneLine(e.message));
       throw e;
     }
   }
@@ -177,6 +185,18 @@ export class Api {
     if (!j) throw new HttpError(404, `no job ${id}`);
     return { status: 200, body: publicJob(j) };
   }
+}
+
+/** 404 unknown customer, 409 conflict, 503 git or the remote unreachable (try again), else 400. */
+function statusOf(e: OnboardError): number {
+  return { unknown: 404, conflict: 409, unavailable: 503, input: 400 }[e.why];
+}
+
+/** JSON with object keys sorted at every depth. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v && typeof v === "object") return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(",")}}`;
+  return JSON.stringify(v);
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
 import { z } from "zod";
 import { InvalidInput } from "../core/errors";
+import { parseJsonFile } from "../core/json";
 
 /** What a caller may do: read (GET), or read and write. */
 export type Role = "read" | "write";
@@ -16,7 +17,7 @@ export interface Caller {
 /** A request the service refuses: 401 (who are you) or 403 (not allowed). One line. */
 export class AuthError extends Error {
   constructor(
-    readonly status: 401 | 403,
+    readonly status: 401 | 403 | 503,
     message: string,
   ) {
     super(message);
@@ -79,12 +80,14 @@ export class Authenticator {
       if (e instanceof joseErrors.JWTClaimValidationFailed) throw new AuthError(401, `the token's ${e.claim} claim is not accepted here (${e.reason === "check_failed" ? "expected " + (e.claim === "aud" ? audience : e.claim === "iss" ? issuer : "another value") : e.reason})`);
       if (e instanceof joseErrors.JWTExpired) throw new AuthError(401, "the token has expired");
       if (e instanceof joseErrors.JOSEError) throw new AuthError(401, `the token is not valid (${e.code})`);
-      throw new AuthError(401, `the token could not be checked: the issuer's keys are not reachable (${(e as Error).message.split("\n")[0]})`);
+      throw new AuthError(503, `the token could not be checked: the issuer's keys are not reachable (${(e as Error).message.split("\n")[0]}); try again`);
     }
-    const scopes = new Set(String(payload.scope ?? (Array.isArray(payload.scp) ? payload.scp.join(" ") : (payload.scp ?? ""))).split(/\s+/));
+    if (typeof payload.sub !== "string" || !payload.sub) throw new AuthError(401, "the token has no sub claim: the service records who wrote");
+    const claim = payload.scope ?? payload.scp ?? "";
+    const scopes = new Set((Array.isArray(claim) ? claim.map(String) : String(claim).split(/\s+/)).filter(Boolean));
     const role: Role | undefined = scopes.has("intake:write") ? "write" : scopes.has("intake:read") ? "read" : undefined;
     if (!role) throw new AuthError(403, "the token carries neither scope intake:read nor intake:write");
-    return { name: `oidc:${payload.sub ?? "unknown"}`, role };
+    return { name: `oidc:${payload.sub}`, role };
   }
 }
 
@@ -99,12 +102,14 @@ async function jwksUri(issuer: string): Promise<string> {
 }
 
 function readTokens(file: string): { name: string; hash: Buffer; role: Role }[] {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
+    text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new InvalidInput(`--tokens ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : `not JSON (${(e as Error).message.split("\n")[0]})`}`);
+    throw new InvalidInput(`--tokens ${file}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message.split("\n")[0]}`);
   }
+  // Its parse error names a position, never the text (the file holds digests).
+  const raw = parseJsonFile(`--tokens ${file}`, text);
   const r = tokensFile.safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0];

@@ -186,5 +186,13 @@ export async function openJobStore(url: string): Promise<JobStore> {
 
 /** A database URL without its password. */
 export function redactUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]+):[^@/]*@/, "$1:***@");
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    for (const k of [...u.searchParams.keys()]) if (/pass|secret|token|key/i.test(k)) u.searchParams.set(k, "***");
+    return u.toString();
+  } catch {
+    // Not a URL: everything between the scheme and the last @ may be a password.
+    return url.replace(/\/\/.*@/, "//***@");
+  }
 }

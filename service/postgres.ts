@@ -10,7 +10,7 @@ CREATE TABLE IF NOT EXISTS intake_jobs (
   action TEXT NOT NULL,
   customer TEXT NOT NULL,
   stack TEXT NOT NULL,
-  request JSONB NOT NULL,
+  request TEXT NOT NULL,
   caller TEXT NOT NULL,
   idem_key TEXT,
   idem_hash TEXT,

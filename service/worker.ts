@@ -50,6 +50,7 @@ const CALLBACK_TRIES = 8;
 export class Worker {
   private readonly running = new Map<string, { abort: AbortController; done: Promise<void> }>();
   private stopping = false;
+  private runs = 0;
   private wake?: () => void;
   private loop?: Promise<void>;
 
@@ -77,7 +78,8 @@ export class Worker {
             this.begin([job, ...more]);
           }
         }
-        took = (await this.deliverCallback()) || took;
+        // Only a replica with the key signs callbacks; the others leave them to it.
+        if (this.o.callbackSecret) took = (await this.deliverCallback()) || took;
       } catch (e) {
         this.o.log({ level: "error", msg: `job store: ${(e as Error).message.split("\n")[0]}` });
       }
@@ -96,8 +98,12 @@ export class Worker {
 
   private begin(jobs: JobRecord[]): void {
     const abort = new AbortController();
-    const key = jobs[0].id;
-    const done = this.execute(jobs, abort.signal).finally(() => {
+    // A key of this run's own: the same job taken again (its lease ran out) is another run.
+    const key = `${jobs[0].id}#${++this.runs}`;
+    const done = this.execute(jobs, abort).then(
+      () => {},
+      (e: Error) => this.o.log({ level: "error", msg: `a batch ended in error: ${e.stack ?? e.message}`, job: jobs.map((j) => j.id).join(",") }),
+    ).finally(() => {
       this.running.delete(key);
       this.poke();
     });
@@ -105,35 +111,46 @@ export class Worker {
   }
 
   /** Runs a batch of one stack's jobs (applyBatch: each its own commit, one preview, one up) and records each job's end. */
-  private async execute(jobs: JobRecord[], signal: AbortSignal): Promise<void> {
+  private async execute(jobs: JobRecord[], abort: AbortController): Promise<void> {
     const { store, replica, leaseMs, metrics } = this.o;
+    const signal = abort.signal;
     const started = Date.now();
     const steps = new Map(jobs.map((j) => [j.id, [...j.steps]]));
-    const lost = new Set<string>();
+    // A lease lost (another replica took a job: this one stalled, or could not reach the store for
+    // a whole lease) stops the batch: the engine's update is cancelled, the other replica runs it.
+    let lostLease = false;
+    let renewedAt = Date.now();
+    const loseLease = (why: string) => {
+      if (lostLease) return;
+      lostLease = true;
+      this.o.log({ level: "warn", msg: `stopping the batch: ${why}; another replica takes its jobs`, job: jobs.map((j) => j.id).join(",") });
+      abort.abort();
+    };
     const renew = setInterval(() => {
-      for (const j of jobs) {
-        store.renew(j.id, replica, leaseMs).then(
-          (held) => {
-            if (!held && !lost.has(j.id)) {
-              lost.add(j.id);
-              this.o.log({ level: "warn", msg: "lost the lease of a job (another replica took it)", job: j.id });
-            }
-          },
-          () => {},
-        );
-      }
+      Promise.all(jobs.map((j) => store.renew(j.id, replica, leaseMs))).then(
+        (held) => {
+          if (held.every(Boolean)) renewedAt = Date.now();
+          else loseLease("a job's lease was taken by another replica");
+        },
+        () => {
+          if (Date.now() - renewedAt >= leaseMs) loseLease(`the job store was unreachable for the whole lease (${leaseMs / 1000} s)`);
+        },
+      );
     }, Math.max(50, Math.floor(leaseMs / 3)));
     // A line names its change as `<verb> <customer>`; a line naming none is the batch's.
     const whose = (line: string) => {
       const named = jobs.filter((j) => line.split(/[\s,:()]+/).some((w, i, words) => w === j.customer && words[i - 1] === VERBS[j.action]));
       return named.length ? named : jobs;
     };
+    // Step writes one after another: a later list never lands before an earlier one.
+    let writes = Promise.resolve();
     const step = (name: string, of: JobRecord[]) => {
       for (const j of of) {
         const list = steps.get(j.id)!;
         if (list.at(-1)?.name === name) continue;
         list.push({ name, at: new Date().toISOString() });
-        void store.progress(j.id, replica, { steps: [...list] }).catch(() => {});
+        const snapshot = [...list];
+        writes = writes.then(() => store.progress(j.id, replica, { steps: snapshot }).then(() => {}, () => {}));
       }
     };
     let lastCommitted: JobRecord[] = jobs;
@@ -159,21 +176,30 @@ export class Worker {
     } finally {
       clearInterval(renew);
     }
-    if (signal.aborted) {
-      // Stopping past the deadline: the jobs go back to the queue for the next replica.
-      for (const j of jobs) await store.release(j.id, replica).catch(() => {});
-      this.o.log({ level: "warn", msg: "jobs given back unfinished (the service is stopping)", job: jobs.map((j) => j.id).join(",") });
-      return;
-    }
+    await writes;
     for (const o of outcomes) {
       const job = jobs.find((j) => j.id === o.job)!;
+      if (signal.aborted && !o.result) {
+        // Stopped (SIGTERM past the deadline, or a lease lost): an unfinished job goes back to the
+        // queue (a no-op when another replica holds it now); a finished one is recorded below.
+        await store.release(job.id, replica).catch(() => {});
+        this.o.log({ level: "warn", msg: "job given back unfinished", job: job.id });
+        continue;
+      }
       const e = o.error;
       if (e && !(e instanceof OnboardError)) this.o.log({ level: "error", msg: e.stack ?? String(e), job: job.id });
       const message = e ? (e instanceof OnboardError ? e.message : `internal error: ${e.message}`) : "";
       const end = o.result
         ? { state: "succeeded" as const, commit: o.result.commit ?? null, changes: o.result.changes }
-        : { state: "failed" as const, error: message.split("\n").map((l) => l.trim()).filter(Boolean).join("; ") };
-      const ours = await store.finish(job.id, replica, end);
+        : { state: "failed" as const, commit: e instanceof OnboardError ? (e.commit ?? null) : null, error: message.split("\n").map((l) => l.trim()).filter(Boolean).join("; ") };
+      let ours: boolean;
+      try {
+        ours = await store.finish(job.id, replica, end);
+      } catch (err) {
+        // The store is unreachable: the lease runs out and another replica runs the job again (its commit found by its trailer).
+        this.o.log({ level: "error", msg: `could not record the job's end (${(err as Error).message.split("\n")[0]}); it is run again once its lease runs out`, job: job.id });
+        continue;
+      }
       if (!ours) {
         this.o.log({ level: "warn", msg: "the job was taken by another replica meanwhile; its end is that replica's to record", job: job.id });
         continue;
@@ -191,7 +217,7 @@ export class Worker {
     const { job, tries } = due;
     const body = JSON.stringify({ job: publicJob(job) });
     const t = Math.floor(Date.now() / 1000);
-    const signature = createHmac("sha256", this.o.callbackSecret ?? "").update(`${t}.${body}`).digest("hex");
+    const signature = createHmac("sha256", this.o.callbackSecret!).update(`${t}.${body}`).digest("hex");
     let status = 0;
     let why = "";
     try {

@@ -254,6 +254,54 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
     expect(s.engine.calls.slice(calls).map((x) => x.op)).toEqual(["preview", "up"]);
   });
 
+  it("a batch judges each change after the ones before it: an offboarding then a reinstatement, two rotations of one kind", async () => {
+    const s = await serve();
+    const [first, x] = idsInShard(0, 2, "seq");
+    for (const id of [first, x]) expect((await ended(s.url, (await call(s.url, "POST", "/v1/customers", entry(id))).body.job.id)).state).toBe("succeeded");
+    let release!: () => void;
+    s.engine.gate = new Promise((r) => (release = r));
+    const holder = await call(s.url, "PATCH", `/v1/customers/${first}`, { tier: "enterprise" });
+    for (let i = 0; i < 400 && s.engine.calls.filter((c) => c.op === "up").length < 3; i++) await new Promise((r) => setTimeout(r, 25));
+    // Queued behind it on the same stack, checked each against the branch tip when posted (all pass).
+    const off = await call(s.url, "DELETE", `/v1/customers/${x}`);
+    const back = await call(s.url, "PATCH", `/v1/customers/${x}`, { status: "active" });
+    const rot1 = await call(s.url, "POST", `/v1/customers/${first}/rotate`, { kind: "ecr" });
+    const rot2 = await call(s.url, "POST", `/v1/customers/${first}/rotate`, { kind: "ecr" });
+    expect([off, back, rot1, rot2].map((r) => r.status)).toEqual([202, 202, 202, 202]);
+    s.engine.gate = Promise.resolve();
+    release();
+    const jobs = await Promise.all([holder, off, back, rot1, rot2].map((r) => ended(s.url, r.body.job.id)));
+    expect(jobs.map((j) => [j.action, j.state])).toEqual([["change", "succeeded"], ["offboard", "succeeded"], ["change", "failed"], ["rotate", "succeeded"], ["rotate", "failed"]]);
+    expect(jobs[2].error).toMatch(/is offboarded/);
+    expect(jobs[4].error).toMatch(/ecr generation 1 is kept through/);
+    expect(rosterOnBranch(s.remote).customers.find((c) => c.id === x)).toMatchObject({ status: "offboarded" });
+    expect((await call(s.url, "GET", "/v1/customers/%E0%A4%A", undefined, {}, READ)).status).toBe(400);
+  });
+
+  it("a replica whose lease was taken stops the batch's update and leaves the job to the other", async () => {
+    const lines: string[] = [];
+    const s = await serve({ leaseMs: 300, logTo: { write: (l: string) => (lines.push(l), true) } as unknown as NodeJS.WritableStream });
+    s.engine.gate = new Promise(() => {});
+    const [id] = idsInShard(0, 1, "lease");
+    const posted = await call(s.url, "POST", "/v1/customers", entry(id));
+    for (let i = 0; i < 400 && !s.engine.calls.some((c) => c.op === "up"); i++) await new Promise((r) => setTimeout(r, 25));
+    const store = s.service.store as { renew: JobStore["renew"] };
+    const renew = store.renew;
+    // Another replica took the job: this one's renewals now fail.
+    store.renew = async () => false;
+    const up = s.engine.calls.find((c) => c.op === "up")!;
+    const signal = (up.opts as { signal?: AbortSignal }).signal!;
+    for (let i = 0; i < 200 && !signal.aborted; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(signal.aborted).toBe(true);
+    store.renew = renew;
+    s.engine.gate = Promise.resolve();
+    // Given back (the store still named this replica), then taken and finished.
+    const job = await ended(s.url, posted.body.job.id);
+    expect(job.state).toBe("succeeded");
+    expect(job.steps.filter((st) => st.name === "running" || st.name === "resumed").length).toBeGreaterThanOrEqual(2);
+    expect(lines.join("")).toMatch(/stopping the batch: a job's lease was taken by another replica/);
+  });
+
   it("a job whose replica died is taken again once its lease runs out: its commit is found, not made twice", async () => {
     const project = gitProject();
     const engine = new FakeEngine();
@@ -375,7 +423,7 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
     const cases: [string[], RegExp][] = [
       [["--project", dir], /^error: intake serve: no way to authenticate callers: give --tokens FILE, or --oidc-issuer URL with --oidc-audience AUD$/],
       [["--project", dir, "--tokens", path.join(dir, "none.json")], /^error: --tokens .*none\.json: no such file$/],
-      [["--project", dir, "--tokens", path.join(dir, "Pulumi.yaml")], /^error: --tokens .*Pulumi\.yaml: not JSON/],
+      [["--project", dir, "--tokens", path.join(dir, "Pulumi.yaml")], /^error: --tokens .*Pulumi\.yaml: not valid JSON( at line \d+, column \d+)?$/],
       [["--project", dir, "--oidc-issuer", "https://idp.example.com"], /^error: --oidc-issuer and --oidc-audience: give both/],
       [["--project", dir, "--tokens", tokens, "--database", "mysql://x"], /^error: --database mysql:\/\/x: not sqlite:FILE or postgres:/],
       [["--project", dir, "--tokens", tokens, "--database", "postgres://intake:hunter2@127.0.0.1:1/jobs"], /^error: --database postgres:\/\/intake:\*\*\*@127\.0\.0\.1:1\/jobs: cannot use it \(ECONNREFUSED/],
