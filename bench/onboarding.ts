@@ -1,10 +1,9 @@
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
-import * as path from "node:path";
 import { parse, stringify } from "yaml";
-import { EngineProject, engineUnavailable, ok, ROOT } from "../test/engine/harness";
+import { EngineProject, engineUnavailable, ok } from "../test/engine/harness";
 import { withBareRemote } from "../test/git";
+import { serveProcess } from "../test/serve-process";
 import { removeTempDirs } from "../test/tmp";
 import { treeRss } from "./engine";
 import type { SuiteOptions } from "./run";
@@ -54,16 +53,8 @@ export async function run(opts: SuiteOptions): Promise<void> {
     // The service: all posted at once.
     const tokens = p.file("tokens.json");
     writeFileSync(tokens, JSON.stringify({ tokens: [{ name: "bench", sha256: createHash("sha256").update(TOKEN).digest("hex"), role: "write" }] }));
-    const child = spawn(process.execPath, [path.join(ROOT, "cli/bin/intake.js"), "serve", "--project", p.dir, "--stack", "dev", "--listen", "127.0.0.1:0", "--tokens", tokens, "--workers", "4"], { cwd: p.dir, env: p.env, stdio: ["ignore", "ignore", "pipe"], detached: true });
-    let log = "";
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stderr!.on("data", (d) => {
-        log += d;
-        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\/v1/.exec(log);
-        if (m) resolve(Number(m[1]));
-      });
-      child.once("exit", () => reject(new Error(`intake serve exited: ${log.slice(-2000)}`)));
-    });
+    const serve = await serveProcess(["--project", p.dir, "--stack", "dev", "--listen", "127.0.0.1:0", "--tokens", tokens, "--workers", "4"], { cwd: p.dir, env: p.env, detached: true });
+    const { child, port } = serve;
     let peakService = 0;
     let peakTree = 0;
     const sample = setInterval(() => {
@@ -96,7 +87,7 @@ export async function run(opts: SuiteOptions): Promise<void> {
     await new Promise((r) => child.once("exit", r));
     const failed = ends.filter((j) => j.state !== "succeeded");
     if (failed.length) throw new Error(`${failed.length} jobs failed: ${failed.map((j) => j.error).join(" | ").slice(0, 2000)}`);
-    const metricsLog = log.split("\n").filter((l) => /locked by another update|moved on/.test(l)).length;
+    const metricsLog = serve.log().split("\n").filter((l) => /locked by another update|moved on/.test(l)).length;
     console.log(`onboarding suite: ${n} customers (ghcr + ecr) into 4 shard stacks on the real engine, git holding the roster; ${metricsLog} lock or push retries in the service's log`);
     console.log(["", "wall s", "per customer s", "vs sequential"].map((h, i) => (i ? h.padStart(16) : h.padEnd(44))).join(""));
     for (const [what, s] of [[`${n} x intake onboard, one after another`, sequential], [`intake serve --workers 4, ${n} posted at once`, concurrent]] as const) {

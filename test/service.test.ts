@@ -1,6 +1,5 @@
 import { createHash, createHmac, randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import * as path from "node:path";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
@@ -12,6 +11,7 @@ import { openJobStore, type Job, type JobStore } from "../service/jobs";
 import { OnboardingService, type ServeOptions } from "../service/serve";
 import { Worker } from "../service/worker";
 import { git } from "./git";
+import { serveProcess } from "./serve-process";
 import { entry, FakeEngine, gitProject, idsInShard } from "./onboarding";
 import { tempDir } from "./tmp";
 
@@ -436,23 +436,14 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
       expect(r.err).not.toMatch(/hunter2|\n\s+at /);
     }
     // The built command, as a process: serves, answers, stops on SIGTERM with exit 0.
-    const child = spawn(process.execPath, [path.join(ROOT, "cli/bin/intake.js"), "serve", "--project", dir, "--stack", "test", "--listen", "127.0.0.1:0", "--tokens", tokens, "--database", `sqlite:${path.join(tempDir("jobs-"), "jobs.db")}`], { stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stderr!.on("data", (d) => {
-        stderr += d;
-        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\/v1/.exec(stderr);
-        if (m) resolve(Number(m[1]));
-      });
-      child.once("exit", () => reject(new Error(`intake serve exited: ${stderr}`)));
-    });
+    const { child, port, log } = await serveProcess(["--project", dir, "--stack", "test", "--listen", "127.0.0.1:0", "--tokens", tokens, "--database", `sqlite:${path.join(tempDir("jobs-"), "jobs.db")}`]);
     expect((await call(`http://127.0.0.1:${port}`, "GET", "/healthz", undefined, {}, null)).body).toEqual({ ok: true });
     expect((await call(`http://127.0.0.1:${port}`, "GET", "/v1/customers/acme", undefined, {}, READ)).body).toMatchObject({ id: "acme", status: "active" });
     const exit = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
     child.kill("SIGTERM");
     expect(await exit).toBe(0);
-    expect(stderr).toMatch(/intake serve: SIGTERM: taking no new jobs; 0 running may take up to 600 s\n(.*\n)*intake serve: stopped/);
-    expect(stderr).not.toMatch(/ExperimentalWarning/);
+    expect(log()).toMatch(/intake serve: SIGTERM: taking no new jobs; 0 running may take up to 600 s\n(.*\n)*intake serve: stopped/);
+    expect(log()).not.toMatch(/ExperimentalWarning/);
   });
 
   it("the committed OpenAPI document is the one the schemas make", () => {

@@ -2,9 +2,10 @@
 // local provider plugins of providers/bin, a file backend and a passphrase, in a scratch copy of
 // the project (so `pulumi stack init` never writes into the working tree).
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { git, withBareRemote } from "../git";
 
 export const ROOT = path.resolve(__dirname, "../..");
 
@@ -71,7 +72,7 @@ export class EngineProject {
   }
 
   /** Run the real `pulumi` here; never throws, resolves with the exit code and output. */
-  pulumi(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
+  pulumi(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<Run> {
     return this.exec("pulumi", args, opts);
   }
 
@@ -80,9 +81,9 @@ export class EngineProject {
     return this.exec(process.execPath, [path.join(ROOT, "cli/bin/intake.js"), ...args], opts);
   }
 
-  private exec(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<Run> {
+  private exec(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string }): Promise<Run> {
     return new Promise((resolve) => {
-      const child = spawn(cmd, args, { cwd: this.dir, env: { ...this.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+      const child = spawn(cmd, args, { cwd: opts.cwd ?? this.dir, env: { ...this.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"], detached: true });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d) => (stdout += d));
@@ -120,4 +121,34 @@ export class EngineProject {
 export function ok(r: Run, what: string): Run {
   if (r.code !== 0) throw new Error(`${what} exited ${r.code}:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
   return r;
+}
+
+/**
+ * Make the scratch project the roster repository's clone (a bare remote beside it) with git
+ * holding the roster (`onboarding.git` on the dev stack); init dev and commit its settings as a
+ * user would; CI's first `pulumi up`. Returns the remote's folder.
+ */
+export async function rosterRepository(p: EngineProject): Promise<string> {
+  // Its local state is not the roster's.
+  appendFileSync(p.file(".gitignore"), "/node_modules\n/.state/\n/.pulumi-home/\n/.fake-cloud.json\n/.intake/\n");
+  appendFileSync(p.file("Pulumi.dev.yaml"), "  registry-intake:onboarding:\n    git: { remote: origin, branch: main }\n    apply: self\n");
+  const remote = withBareRemote(p.dir);
+  await p.initStack("dev");
+  git(p.dir, "add", "-A");
+  git(p.dir, "commit", "--quiet", "-m", "stack dev");
+  git(p.dir, "push", "--quiet", "origin", "main");
+  ok(await p.pulumi(["up", "--yes", "--policy-pack", "policy", "--stack", "dev"]), "CI's first pulumi up");
+  return remote;
+}
+
+/** `pulumi preview --expect-no-changes` of dev from a fresh clone of the roster branch, as CI's up.yml would start; the clone is removed. */
+export async function freshClonePreview(p: EngineProject, remote: string): Promise<Run> {
+  const fresh = mkdtempSync(path.join(tmpdir(), "intake-fresh-clone-"));
+  try {
+    git(fresh, "clone", "--quiet", `file://${remote}`, ".");
+    symlinkSync(path.join(ROOT, "node_modules"), path.join(fresh, "node_modules"));
+    return await p.pulumi(["preview", "--expect-no-changes", "--policy-pack", "policy", "--stack", "dev"], { cwd: fresh });
+  } finally {
+    rmSync(fresh, { recursive: true, force: true });
+  }
 }

@@ -1,28 +1,24 @@
 // Two onboarding-service replicas on PostgreSQL and the real engine: kill -9 of the replica running
 // an `up` leaves the job to the other, which finishes it; a `pulumi up` holding the stack's lock
 // (as CI's would) is waited out. After each, a fresh clone of the roster branch previews with no change.
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { git, withBareRemote } from "../git";
+import { git } from "../git";
 import { postgresBin, startPostgres, type RunningPostgres } from "../postgres";
+import { serveProcess, type ServeProcess } from "../serve-process";
 import { tempDir } from "../tmp";
-import { EngineProject, engineUnavailable, ok, ROOT, type Run } from "./harness";
+import { EngineProject, engineUnavailable, freshClonePreview, ROOT, rosterRepository } from "./harness";
 
 const unavailable = engineUnavailable() ?? postgresBin().why;
 if (unavailable) console.log(`skipping the real-engine replica tests: ${unavailable}`);
 
 const TOKEN = "replicas-crm-token-0123456789";
 
-interface Replica {
-  child: ChildProcess;
-  port: number;
-  log: () => string;
-}
+type Replica = ServeProcess;
 
 describe.skipIf(!!unavailable)("two service replicas on PostgreSQL, the real engine", () => {
   let p: EngineProject;
@@ -31,45 +27,14 @@ describe.skipIf(!!unavailable)("two service replicas on PostgreSQL, the real eng
   let database: string;
   const replicas: Replica[] = [];
 
-  function run(cmd: string, args: string[], cwd: string): Promise<Run> {
-    return new Promise((resolve) => {
-      const child = spawn(cmd, args, { cwd, env: p.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
-  }
-
-  async function freshPreview(): Promise<Run> {
-    const fresh = tempDir("fresh-clone-");
-    git(fresh, "clone", "--quiet", `file://${remote}`, ".");
-    symlinkSync(path.join(ROOT, "node_modules"), path.join(fresh, "node_modules"));
-    return run("pulumi", ["preview", "--expect-no-changes", "--policy-pack", "policy", "--stack", "dev"], fresh);
-  }
+  const freshPreview = () => freshClonePreview(p, remote);
 
   async function replica(name: string, dir: string): Promise<Replica> {
     const tokens = path.join(tempDir("tokens-"), "tokens.json");
     writeFileSync(tokens, JSON.stringify({ tokens: [{ name: "crm", sha256: createHash("sha256").update(TOKEN).digest("hex"), role: "write" }] }));
-    // Its own process group: kill -9 takes the service and the engine it runs.
-    const child = spawn(process.execPath, [path.join(ROOT, "cli/bin/intake.js"), "serve", "--project", dir, "--stack", "dev", "--listen", "127.0.0.1:0", "--tokens", tokens, "--database", database, "--lease-seconds", "5", "--replica", name], {
-      cwd: dir,
-      // Its own temp folder: what a killed replica cannot clean up is removed with the test's folders.
-      env: { ...p.env, TMPDIR: tempDir(`${name}-tmp-`) },
-      stdio: ["ignore", "ignore", "pipe"],
-      detached: true,
-    });
-    let log = "";
-    const port = await new Promise<number>((resolve, reject) => {
-      child.stderr!.on("data", (d) => {
-        log += d;
-        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\/v1/.exec(log);
-        if (m) resolve(Number(m[1]));
-      });
-      child.once("exit", () => reject(new Error(`intake serve ${name} exited: ${log}`)));
-    });
-    const r = { child, port, log: () => log };
+    // Its own process group, and its own temp folder: what a killed replica cannot clean up is
+    // removed with the test's folders.
+    const r = await serveProcess(["--project", dir, "--stack", "dev", "--listen", "127.0.0.1:0", "--tokens", tokens, "--database", database, "--lease-seconds", "5", "--replica", name], { cwd: dir, env: { ...p.env, TMPDIR: tempDir(`${name}-tmp-`) }, detached: true });
     replicas.push(r);
     return r;
   }
@@ -93,14 +58,7 @@ describe.skipIf(!!unavailable)("two service replicas on PostgreSQL, the real eng
     pg = await startPostgres();
     database = await pg.createDatabase("replicas");
     p = new EngineProject();
-    appendFileSync(p.file(".gitignore"), "/node_modules\n/.state/\n/.pulumi-home/\n/.fake-cloud.json\n/.intake/\n");
-    appendFileSync(p.file("Pulumi.dev.yaml"), "  registry-intake:onboarding:\n    git: { remote: origin, branch: main }\n    apply: self\n");
-    remote = withBareRemote(p.dir);
-    await p.initStack("dev");
-    git(p.dir, "add", "-A");
-    git(p.dir, "commit", "--quiet", "-m", "stack dev");
-    git(p.dir, "push", "--quiet", "origin", "main");
-    ok(await p.pulumi(["up", "--yes", "--policy-pack", "policy", "--stack", "dev"]), "CI's first pulumi up");
+    remote = await rosterRepository(p);
   }, 600_000);
 
   afterAll(async () => {

@@ -2,15 +2,16 @@
 // preview from a fresh clone, and onboarding (the `intake onboard` command and the `intake serve`
 // service) with git holding the roster. After every onboarding or offboarding, a fresh clone of the
 // roster branch previews with no change: CI's next `pulumi up` undoes nothing.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { appendFileSync, symlinkSync } from "node:fs";
+import { appendFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { git, withBareRemote } from "../git";
+import { git } from "../git";
+import { serveProcess } from "../serve-process";
 import { tempDir } from "../tmp";
-import { EngineProject, engineUnavailable, ok, ROOT, type Run } from "./harness";
+import { EngineProject, engineUnavailable, freshClonePreview, ok, rosterRepository } from "./harness";
 
 const unavailable = engineUnavailable();
 if (unavailable) console.log(`skipping the real-engine three-paths tests: ${unavailable}`);
@@ -22,43 +23,13 @@ describe.skipIf(!!unavailable)("three paths on one roster, git holding it (real 
   let remote: string;
   let serve: ChildProcess | undefined;
 
-  /** `pulumi preview --expect-no-changes` of dev from a fresh clone of the roster branch, as CI's up.yml would start. */
-  async function freshPreview(): Promise<Run> {
-    const fresh = tempDir("fresh-clone-");
-    git(fresh, "clone", "--quiet", `file://${remote}`, ".");
-    symlinkSync(path.join(ROOT, "node_modules"), path.join(fresh, "node_modules"));
-    return run("pulumi", ["preview", "--expect-no-changes", "--policy-pack", "policy", "--stack", "dev"], fresh);
-  }
-
-  function run(cmd: string, args: string[], cwd: string): Promise<Run> {
-    return new Promise((resolve) => {
-      const child = spawn(cmd, args, { cwd, env: p.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      const timer = setTimeout(() => child.pid && process.kill(-child.pid, "SIGKILL"), 300_000);
-      child.on("close", (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? -1, stdout, stderr });
-      });
-    });
-  }
+  const freshPreview = () => freshClonePreview(p, remote);
 
   const onBranch = () => parse(git(remote, "show", "main:customers/roster.yaml")) as { customers: { id: string; status?: string }[] };
 
   beforeAll(async () => {
     p = new EngineProject();
-    // The scratch project is the roster repository's clone: its local state is not the roster's.
-    appendFileSync(p.file(".gitignore"), "/node_modules\n/.state/\n/.pulumi-home/\n/.fake-cloud.json\n/.intake/\n");
-    appendFileSync(p.file("Pulumi.dev.yaml"), "  registry-intake:onboarding:\n    git: { remote: origin, branch: main }\n    apply: self\n");
-    remote = withBareRemote(p.dir);
-    await p.initStack("dev");
-    // The stack's settings as `pulumi stack init` and `config set --secret` wrote them are committed, as a user would.
-    git(p.dir, "add", "-A");
-    git(p.dir, "commit", "--quiet", "-m", "stack dev");
-    git(p.dir, "push", "--quiet", "origin", "main");
-    ok(await p.pulumi(["up", "--yes", "--policy-pack", "policy", "--stack", "dev"]), "CI's first pulumi up");
+    remote = await rosterRepository(p);
   }, 600_000);
 
   afterAll(async () => {
@@ -94,20 +65,10 @@ describe.skipIf(!!unavailable)("three paths on one roster, git holding it (real 
   it("the service: POST, then DELETE, each a job that commits and ups; a fresh clone's preview has no change after each", async () => {
     const tokens = path.join(tempDir("tokens-"), "tokens.json");
     appendFileSync(tokens, JSON.stringify({ tokens: [{ name: "crm", sha256: createHash("sha256").update(TOKEN).digest("hex"), role: "write" }] }));
-    serve = spawn(process.execPath, [path.join(ROOT, "cli/bin/intake.js"), "serve", "--project", p.dir, "--stack", "dev", "--listen", "127.0.0.1:0", "--tokens", tokens, "--database", `sqlite:${path.join(tempDir("jobs-"), "jobs.db")}`], {
-      cwd: p.dir,
-      env: p.env,
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let log = "";
-    const port = await new Promise<number>((resolve, reject) => {
-      serve!.stderr!.on("data", (d) => {
-        log += d;
-        const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\/v1/.exec(log);
-        if (m) resolve(Number(m[1]));
-      });
-      serve!.once("exit", () => reject(new Error(`intake serve exited: ${log}`)));
-    });
+    const started = await serveProcess(["--project", p.dir, "--stack", "dev", "--listen", "127.0.0.1:0", "--tokens", tokens, "--database", `sqlite:${path.join(tempDir("jobs-"), "jobs.db")}`], { cwd: p.dir, env: p.env });
+    serve = started.child;
+    const port = started.port;
+    const log = started.log;
     const api = async (method: string, p: string, body?: unknown) => {
       const r = await fetch(`http://127.0.0.1:${port}${p}`, { method, headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
       return { status: r.status, body: (await r.json()) as Record<string, any> };
@@ -118,13 +79,13 @@ describe.skipIf(!!unavailable)("three paths on one roster, git holding it (real 
         if (j.state === "succeeded" || j.state === "failed") return j;
         await new Promise((r) => setTimeout(r, 250));
       }
-      throw new Error(`job ${id} did not end: ${log.slice(-3000)}`);
+      throw new Error(`job ${id} did not end: ${log().slice(-3000)}`);
     };
 
     const posted = await api("POST", "/v1/customers", { id: "svcco", name: "SvcCo", tier: "professional", registries: ["ecr", "acr"], license: { expires: "2099-12-31" } });
     expect(posted.status).toBe(202);
     const job = await ended(posted.body.job.id);
-    expect(job, log.slice(-3000)).toMatchObject({ state: "succeeded", commit: git(remote, "rev-parse", "main").trim() });
+    expect(job, log().slice(-3000)).toMatchObject({ state: "succeeded", commit: git(remote, "rev-parse", "main").trim() });
     expect(job.changes.create).toBeGreaterThan(0);
     expect(git(remote, "log", "-1", "--format=%B", "main")).toContain(`Intake-Job: ${job.id}`);
     expect((await api("GET", "/v1/customers/svcco")).body).toMatchObject({ status: "active", stack: "dev" });
