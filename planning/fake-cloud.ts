@@ -40,8 +40,31 @@ function uuid(seed: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+/**
+ * A number of `digits` digits (no leading zero) from a seed, spread evenly over its whole range
+ * (the leading digits of a hash's decimal form cluster: two GitHub teams shared an id at a few
+ * thousand customers, and the policy pack saw one customer's grants as another's).
+ */
 function numeric(seed: string, digits: number): string {
-  return BigInt(`0x${digest("n", seed).slice(0, 15)}`).toString().padStart(digits, "1").slice(0, digits);
+  const low = 10n ** BigInt(digits - 1);
+  return (low + (BigInt(`0x${digest("n", seed).slice(0, 32)}`) % (9n * low))).toString();
+}
+
+/**
+ * Ids of one type issued in this process, so two names never share one: on the rare clash the
+ * later name takes the next candidate of its own seed. Same name, same id (a resource read again).
+ */
+const issued = new Map<string, Map<string, string>>();
+function uniqueId(type: string, name: string, make: (attempt: number) => string): string {
+  const ids = issued.get(type) ?? issued.set(type, new Map()).get(type)!;
+  for (let attempt = 0; ; attempt++) {
+    const id = make(attempt);
+    const holder = ids.get(id);
+    if (holder === undefined || holder === name) {
+      ids.set(id, name);
+      return id;
+    }
+  }
 }
 
 function alnum(seed: string, n: number): string {
@@ -172,7 +195,8 @@ export const MAKERS: Record<string, Maker> = {
     state: { ...i, fullName: `${c.githubOwner ?? "github-owner"}/${i.name}`, htmlUrl: `https://github.com/${c.githubOwner ?? "github-owner"}/${i.name}`, nodeId: `R_${alnum(`repo:${i.name}`, 14)}`, repoId: Number(numeric(`repo:${i.name}`, 9)) },
   }),
   "github:index/team:Team": (_n, i) => {
-    const id = numeric(`team:${i.name}`, 7);
+    // 15 digits (a JavaScript number holds them exactly): unique across hundreds of thousands of teams, and checked.
+    const id = uniqueId("github-team", String(i.name), (n) => numeric(`team:${i.name}${n ? `:${n}` : ""}`, 15));
     return { id, state: { ...i, slug: String(i.name).toLowerCase(), nodeId: `T_${alnum(`team:${i.name}`, 14)}` } };
   },
   "github:index/teamMembership:TeamMembership": (_n, i) => ({ id: `${i.teamId}:${i.username}`, state: { ...i } }),
