@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { stringify } from "yaml";
 import { main } from "../cli/main";
 import { TokenBroker } from "../runtime/broker/broker";
-import type { UsageReport } from "../runtime/broker/usage";
+import { brokerUsage, type UsageReport } from "../runtime/broker/usage";
 import { tempDir } from "./tmp";
 
 async function run(args: string[]) {
@@ -190,5 +190,73 @@ describe("intake usage", () => {
     expect(r.out).toBe("");
     if (typeof message === "string") expect(r.err).toBe(message);
     else expect(r.err).toMatch(message);
+  });
+});
+
+describe("intake usage on a crafted or hostile log", () => {
+  const issue = (customer: string, repo: string, extra: Record<string, unknown> = {}) => JSON.stringify({ level: 30, time: 1_795_000_000_000, event: "issue", customer, user: `intake-robot-${customer}`, granted: [{ name: repo, actions: ["pull", "push"] }], ...extra });
+
+  it("counts names like constructor, hasOwnProperty and __proto__ as any other; a time no date holds is a skipped line; so is a line too long to hold", async () => {
+    const dir = tempDir("usage-crafted-");
+    const log = path.join(dir, "broker.log");
+    const lines = [
+      issue("acme", "constructor"),
+      issue("acme", "constructor"),
+      issue("acme", "hasOwnProperty"),
+      issue("acme", "__proto__"),
+      JSON.stringify({ level: 40, time: 1_795_000_000_000, event: "deny", customer: "acme", code: "toString" }),
+      issue("acme", "intake/acme/app", { time: 9e15 }),
+      issue("acme", "intake/acme/app", { time: -9e15 }),
+      issue("acme", "x".repeat(3 * 1024 * 1024)),
+      issue("acme", "intake/acme/app"),
+    ];
+    writeFileSync(log, lines.join("\n") + "\n");
+    const r = await brokerUsage(log, { maxLineBytes: 1024 * 1024 });
+    const acme = r.customers.find((c) => c.customer === "acme")!;
+    expect(Object.entries(acme.pushed).sort()).toEqual([["__proto__", 1], ["constructor", 2], ["hasOwnProperty", 1], ["intake/acme/app", 1]]);
+    expect(JSON.parse(JSON.stringify(acme.pushed))).toEqual(JSON.parse('{"constructor":2,"hasOwnProperty":1,"__proto__":1,"intake/acme/app":1}'));
+    expect({ ...acme.denials }).toEqual({ toString: 1 });
+    expect(r.skipped).toEqual({ count: 3, firstLine: 6 });
+    expect(r.lines).toBe(9);
+    // The command as users run it: exit 0, the report, no trace.
+    const cli = await run(["usage", "--log", log, "--format", "json"]);
+    expect(cli.code, cli.err).toBe(0);
+    expect((JSON.parse(cli.out) as UsageReport).customers.find((c) => c.customer === "acme")!.pushed.constructor).toBe(2);
+  });
+
+  it("reads 10,000 generated hostile lines without an exception: each is counted or skipped", async () => {
+    const dir = tempDir("usage-fuzz-");
+    const log = path.join(dir, "broker.log");
+    let seed = 42;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)];
+    const names = ["constructor", "__proto__", "toString", "valueOf", "hasOwnProperty", "", " ", "\u0000", "🙂", "a".repeat(300), "intake/acme/app"];
+    const values: unknown[] = [null, true, 0, -1, 1e308, -1e308, 9e15, "2026-11-21T10:00:00Z", "not a date", [], {}, [[]], { name: 1 }, ...names];
+    const out: string[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      const kind = rnd();
+      if (kind < 0.1) out.push(String(pick(values)));
+      else if (kind < 0.2) out.push(JSON.stringify(pick(values)));
+      else if (kind < 0.25) out.push("{".repeat(Math.floor(rnd() * 5000)));
+      else {
+        const doc: Record<string, unknown> = { time: rnd() < 0.8 ? 1_795_000_000_000 + i : pick(values), event: pick(["issue", "deny", "reload", ...names]), customer: pick([...names, null, 7]) };
+        if (rnd() < 0.7) doc.granted = rnd() < 0.8 ? [{ name: pick(names), actions: [pick(["push", "pull", "*", ...names])] }] : pick(values);
+        if (rnd() < 0.3) doc.code = pick(values);
+        if (rnd() < 0.2) doc.endpoint = pick(["credentials", "token", ...names]);
+        if (rnd() < 0.2) doc.kind = pick(values);
+        if (rnd() < 0.1) doc.role = pick(["delivery", ...names]);
+        out.push(JSON.stringify(doc));
+      }
+    }
+    writeFileSync(log, out.join(pick(["\n", "\r\n"])) + "\n");
+    const r = await brokerUsage(log);
+    expect(r.lines).toBe(10_000);
+    expect(r.entries + r.skipped.count).toBeLessThanOrEqual(10_000);
+    expect(r.skipped.count).toBeGreaterThan(1000);
+    const cli = await run(["usage", "--log", log]);
+    expect(cli.code, cli.err).toBe(0);
+    const json = await run(["usage", "--log", log, "--format", "json"]);
+    expect(json.code, json.err).toBe(0);
+    expect((JSON.parse(json.out) as UsageReport).lines).toBe(10_000);
   });
 });

@@ -1,6 +1,5 @@
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
-import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { InvalidInput } from "../../core/errors";
 import { NO_CUSTOMER } from "./principal";
@@ -42,6 +41,8 @@ export interface UsageReport {
 export interface UsageOptions {
   /** Leave out entries before this time. */
   since?: Date;
+  /** A line longer than this many bytes is skipped and counted, never held whole (default 1 MiB). */
+  maxLineBytes?: number;
   /** Only these customers (a row each, even with nothing to show). */
   customers?: readonly string[];
 }
@@ -64,7 +65,8 @@ function entryOf(line: string): { time: number; event: "issue" | "deny"; custome
   // Other broker lines (reloads, errors) are not token decisions.
   if (e.event !== "issue" && e.event !== "deny") return undefined;
   const time = typeof e.time === "number" ? e.time : typeof e.time === "string" ? Date.parse(e.time) : NaN;
-  if (!Number.isFinite(time)) return "bad";
+  // Outside what a Date can hold (±8.64e15 ms) is no log time.
+  if (!Number.isFinite(time) || Math.abs(time) > 8.64e15) return "bad";
   const granted = e.granted ?? [];
   if (!Array.isArray(granted) || !granted.every((g) => typeof g?.name === "string" && Array.isArray(g.actions) && g.actions.every((a: unknown) => typeof a === "string"))) return "bad";
   const credentials = e.endpoint === "credentials";
@@ -82,6 +84,41 @@ function entryOf(line: string): { time: number; event: "issue" | "deny"; custome
 }
 
 const bump = (m: Record<string, number>, k: string) => void (m[k] = (m[k] ?? 0) + 1);
+
+/** A counter keyed by names from the log: no prototype, so `constructor` or `__proto__` is a name like any other. */
+const counter = (): Record<string, number> => Object.create(null) as Record<string, number>;
+
+/**
+ * The lines of a stream, each at most `max` bytes: a longer one is not held (it yields `null` in
+ * its place, once its end is found), so a hostile log cannot exhaust memory or a string's length.
+ */
+async function* boundedLines(input: Readable, max: number): AsyncGenerator<string | null> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  let tooLong = false;
+  const end = () => {
+    const line = tooLong ? null : Buffer.concat(parts, size).toString("utf8").replace(/\r$/, "");
+    parts = [];
+    size = 0;
+    tooLong = false;
+    return line;
+  };
+  for await (const chunk of input as AsyncIterable<Buffer | string>) {
+    const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+    let from = 0;
+    for (let nl = buf.indexOf(10, from); nl !== -1; nl = buf.indexOf(10, from)) {
+      if (!tooLong && size + (nl - from) <= max) parts.push(buf.subarray(from, nl)), (size += nl - from);
+      else tooLong = true;
+      yield end();
+      from = nl + 1;
+    }
+    if (from < buf.length) {
+      if (!tooLong && size + (buf.length - from) <= max) parts.push(buf.subarray(from)), (size += buf.length - from);
+      else (tooLong = true), (parts = []), (size = 0);
+    }
+  }
+  if (size || tooLong) yield end();
+}
 
 /** Lines of a file (or standard input for "-"), read as a stream: a log of any size. */
 async function linesOf(file: string): Promise<Readable> {
@@ -109,7 +146,7 @@ export async function brokerUsage(file: string, opts: UsageOptions = {}): Promis
   const rows = new Map<string, CustomerUsage>();
   const row = (customer: string) => {
     let r = rows.get(customer);
-    if (!r) rows.set(customer, (r = { customer, issued: 0, denied: 0, denials: {}, pushed: {}, pulled: {}, credentials: {} }));
+    if (!r) rows.set(customer, (r = { customer, issued: 0, denied: 0, denials: counter(), pushed: counter(), pulled: counter(), credentials: counter() }));
     return r;
   };
   for (const c of opts.customers ?? []) row(c);
@@ -117,12 +154,11 @@ export async function brokerUsage(file: string, opts: UsageOptions = {}): Promis
   let from = Infinity;
   let to = -Infinity;
   const input = await linesOf(file);
-  const rl = createInterface({ input, crlfDelay: Infinity });
   try {
-    for await (const line of rl) {
+    for await (const line of boundedLines(input, opts.maxLineBytes ?? 1024 * 1024)) {
       report.lines++;
-      if (!line.trim()) continue;
-      const e = entryOf(line);
+      if (line !== null && !line.trim()) continue;
+      const e = line === null ? "bad" : entryOf(line);
       if (e === undefined) continue;
       if (e === "bad") {
         report.skipped.count++;
@@ -149,7 +185,6 @@ export async function brokerUsage(file: string, opts: UsageOptions = {}): Promis
   } catch (e) {
     throw new UsageLogError(`--log ${file}: reading it failed at line ${report.lines + 1} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   } finally {
-    rl.close();
     if (input !== process.stdin) input.destroy();
   }
   if (report.entries) {
