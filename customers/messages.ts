@@ -10,20 +10,31 @@ export function issueMessage(issue: z.core.$ZodIssue): string {
     case "invalid_type":
       return input === undefined ? `is required (${issue.expected})` : `must be ${article(issue.expected)}, got ${describe(input)}`;
     case "invalid_value":
-      return input === undefined ? `is required: ${issue.message}` : `${JSON.stringify(input)} ${issue.message}`;
+      return input === undefined ? `is required: ${issue.message}` : `${quoted(input)} ${issue.message}`;
     case "invalid_key":
-      return `key ${JSON.stringify(input)}: ${issue.issues.map((i) => i.message).join("; ")}`;
+      return `key ${quoted(input)}: ${issue.issues.map((i) => i.message).join("; ")}`;
     case "too_small":
       return issue.origin === "array" || issue.origin === "string"
-        ? `${describe(input)} ${issue.message}`
-        : `${JSON.stringify(input)} is below the minimum of ${issue.minimum}`;
+        ? `${describe(input)} ${ownWords(issue.message) ?? `has ${sizeOf(input)}, under the minimum of ${issue.minimum}`}`
+        : `${quoted(input)} is below the minimum of ${issue.minimum}`;
     case "too_big":
       return issue.origin === "array" || issue.origin === "string"
-        ? `${describe(input)} ${issue.message}`
-        : `${JSON.stringify(input)} is above the maximum of ${issue.maximum}`;
+        ? `${describe(input)} ${ownWords(issue.message) ?? `has ${sizeOf(input)}, over the maximum of ${issue.maximum}`}`
+        : `${quoted(input)} is above the maximum of ${issue.maximum}`;
     default:
-      return input !== undefined && typeof input !== "object" ? `${JSON.stringify(input)} ${issue.message}` : issue.message;
+      return input !== undefined && typeof input !== "object" ? `${quoted(input)} ${issue.message}` : issue.message;
   }
+}
+
+/** A schema's own message, or undefined for zod's stock wording ("Too big: expected string to have <=200 characters"). */
+function ownWords(message: string): string | undefined {
+  return /^Too (big|small): expected /.test(message) ? undefined : message;
+}
+
+function sizeOf(v: unknown): string {
+  if (typeof v === "string") return `${v.length} character${v.length === 1 ? "" : "s"}`;
+  if (Array.isArray(v)) return `${v.length} item${v.length === 1 ? "" : "s"}`;
+  return "a size";
 }
 
 function article(t: string): string {
@@ -34,5 +45,11 @@ export function describe(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
-  return `${typeof v} ${JSON.stringify(v)}`;
+  return `${typeof v} ${quoted(v)}`;
+}
+
+/** A value as JSON, cut to a readable length (a 10 MB value must not bury the rule that refused it). */
+export function quoted(v: unknown, max = 80): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length <= max ? s : `${s.slice(0, max - 1)}…" (${typeof v === "string" ? `${v.length} characters` : `${s.length} characters of JSON`})`;
 }

@@ -1,10 +1,10 @@
 import { readFileSync, statSync } from "node:fs";
 import { mergeRosterParts, rosterPartFiles } from "./roster-parts";
 import { FAILSAFE_SCHEMA, load as fastLoad, Type } from "js-yaml";
-import { isScalar, LineCounter, parseDocument, Schema, type Document, type ScalarTag, type YAMLError } from "yaml";
+import { isAlias, isCollection, isScalar, LineCounter, parseDocument, Schema, visit, type Document, type ScalarTag, type YAMLError } from "yaml";
 import type { z } from "zod";
 import { CUSTOMER_ID, DEFAULT_PREFIX, nameProblems, type NamingPrefix } from "../core/naming";
-import { issueMessage } from "./messages";
+import { issueMessage, quoted } from "./messages";
 import { rosterSchema, type CustomerEntry } from "./schema";
 import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, tierKinds, type RegistryKind, type TierTable } from "../core/tiers";
 import { InvalidInput } from "../core/errors";
@@ -126,9 +126,37 @@ export function parseRoster(text: string, file: string, opts: RosterOptions = {}
     // The first syntax error only: the ones after it are mostly its echoes.
     throw new RosterError([yamlProblem(doc.errors[0], text, file)]);
   }
-  const out = validate(doc.toJS() ?? {}, file, opts, locator(doc, lineCounter));
+  const out = validate(documentData(doc, file) ?? {}, file, opts, locator(doc, lineCounter));
   if ("problems" in out) throw new RosterError(sortProblems(out.problems));
   return out;
+}
+
+/**
+ * A document's data; aliases that expand beyond the yaml library's limit (an alias bomb: a few
+ * lines that would become millions of values) are one problem, not a crash.
+ */
+export function documentData(doc: Document, file: string): unknown {
+  // A list or mapping as a key (`? [a]: …`) has no place in the roster; the yaml library would
+  // turn it into a string and warn on the process's stderr.
+  let collectionKey = false;
+  visit(doc, {
+    Pair(_, pair) {
+      const key = pair.key;
+      if (isCollection(key) || isAlias(key) || (isScalar(key) && key.value !== null && typeof key.value === "object")) {
+        collectionKey = true;
+        return visit.BREAK;
+      }
+    },
+  });
+  if (collectionKey) throw new RosterError([{ file, message: "a list, mapping, alias or binary value is used as a key: the roster's keys are plain words" }]);
+  try {
+    return doc.toJS();
+  } catch (e) {
+    if (e instanceof ReferenceError && /alias/i.test(e.message)) {
+      throw new RosterError([{ file, message: "YAML aliases that expand too far (each * repeats what its & names): write the values out, or use fewer nested aliases" }]);
+    }
+    throw e;
+  }
 }
 
 /**
@@ -375,7 +403,7 @@ function sortProblems(ps: RosterProblem[]): RosterProblem[] {
 
 function zodMessage(issue: z.core.$ZodIssue): string {
   if (issue.code === "unrecognized_keys") {
-    return `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} (not part of the roster format)`;
+    return `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => quoted(k)).join(", ")} (not part of the roster format)`;
   }
   return issueMessage(issue);
 }

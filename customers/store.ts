@@ -4,7 +4,7 @@ import { isMap, isScalar, isSeq, parseDocument, visit, type Document, type YAMLM
 import { InvalidInput } from "../core/errors";
 import { editedText, type RosterEdit } from "./edit-text";
 import { issueMessage } from "./messages";
-import { parseRoster, RosterError, type Roster, type RosterOptions } from "./roster";
+import { documentData, parseRoster, RosterError, type Roster, type RosterOptions } from "./roster";
 import { customerSchema } from "./schema";
 
 /**
@@ -69,7 +69,13 @@ export function readCustomerFile(file: string): Record<string, unknown> {
   if (!existsSync(file)) throw new RosterEditError(`${file}: no such file`);
   const doc = parseDocument(readFileSync(file, "utf8"), { uniqueKeys: true });
   if (doc.errors.length) throw new RosterEditError(`${file}: ${doc.errors[0].message.split("\n")[0]}`);
-  let value = doc.toJS() as unknown;
+  let value: unknown;
+  try {
+    value = documentData(doc, file);
+  } catch (e) {
+    if (e instanceof RosterError) throw new RosterEditError(e.message);
+    throw e;
+  }
   if (value && typeof value === "object" && "customers" in value) {
     const list = (value as { customers: unknown }).customers;
     if (!Array.isArray(list) || list.length !== 1) throw new RosterEditError(`${file}: customers: must hold exactly one entry to onboard`);

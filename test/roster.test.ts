@@ -5,8 +5,11 @@ import { loadRoster, parseRoster, RosterError, type RosterProblem } from "../cus
 import { namesFor, nameProblems } from "../core/naming";
 import { customerState } from "../customers/status";
 import { DEFAULT_TIER_TABLE, STATUSES, TIERS } from "../core/tiers";
+import { main } from "../cli/main";
 import { customer, rosterYaml } from "./helpers";
 import { tempDir } from "./tmp";
+
+const ROOT = path.resolve(__dirname, "..");
 
 function problemsOf(yaml: string, file = "roster.yaml", opts = {}): RosterProblem[] {
   try {
@@ -222,4 +225,57 @@ describe("YAML syntax errors point where the mistake is", () => {
     expect(one('customers:\n  - id: acme\n    name: "Acme\n    tier: standard\n  - id: globex\n')).toBe("roster.yaml:3:11: YAML syntax: the double quote opened here is never closed");
     expect(one("customers:\n  - id: acme\n    registries: [ghcr, ecr\n    name: Acme\n  - id: b\n")).toBe("roster.yaml:3:17: YAML syntax: the [ opened here is never closed with ]");
   });
+});
+
+describe("hostile roster YAML", () => {
+  it("an alias bomb and a 10 MB value: one short line each, exit 2, no trace", async () => {
+    const dir = tempDir("hostile-");
+    const bomb = path.join(dir, "bomb.yaml");
+    const levels = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]", ..."bcdefg".split("").map((l, i) => `${l}: &${l} [${Array(9).fill(`*${"abcdefg"[i]}`).join(", ")}]`)];
+    writeFileSync(bomb, `${levels.join("\n")}\ncustomers: []\n`);
+    const big = path.join(dir, "big.yaml");
+    writeFileSync(big, `customers:\n  - id: big\n    name: ${"x".repeat(10_000_000)}\n    tier: standard\n    license: { expires: "2099-12-31" }\n`);
+    for (const [file, message] of [
+      [bomb, /^error: .*bomb\.yaml: YAML aliases that expand too far/],
+      [big, /^error: .*big\.yaml:3:11: customer big field name: string "x{78}…" \(10000000 characters\) has 10000000 characters, over the maximum of 200$/],
+    ] as const) {
+      const err: string[] = [];
+      const code = await main(["plan", "--stack", "dev", "--roster", file, "--project", ROOT], { out: () => {}, err: (l) => err.push(l) });
+      expect(code).toBe(2);
+      expect(err.join("\n")).toMatch(message);
+      expect(err.join("\n").length).toBeLessThan(400);
+    }
+  });
+
+  it("10,000 generated hostile rosters: each is a roster or one RosterError, never another exception or a process warning", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => void warnings.push(w.message);
+    process.on("warning", onWarning);
+    const base = `customers:\n  - id: acme\n    name: Acme\n    tier: enterprise\n    license: { expires: "2099-12-31" }\n    github: { members: [wile-e] }\n  - id: globex\n    name: Globex\n    tier: standard\n    license:\n      expires: 2027-01-31\n`;
+    let seed = 7;
+    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)];
+    const pieces = ["&x ", "*x", "*nope", "!!binary ", "!!str ", "!!map ", "!custom ", "<<: *x\n", "? [a]\n", "[", "]", "{", "}", ": ", "- ", "\n", "\t", "  ", "'", '"', "#", "%YAML 1.1\n---\n", "---\n", "...\n", "\u0000", "\uFEFF", "🙂", "\\u", "~", "null", "0x1F", "1e400", ".nan", "2026-02-30", "a".repeat(500), "constructor", "__proto__", "id: acme\n", "customers:\n"];
+    let rosters = 0;
+    for (let i = 0; i < 10_000; i++) {
+      let text = base;
+      for (let m = 1 + Math.floor(rnd() * 4); m > 0; m--) {
+        const at = Math.floor(rnd() * (text.length + 1));
+        const cut = rnd() < 0.3 ? Math.floor(rnd() * 10) : 0;
+        text = text.slice(0, at) + pick(pieces) + text.slice(at + cut);
+      }
+      try {
+        parseRoster(text, "fuzz.yaml", { reader: rnd() < 0.5 ? "yaml" : undefined });
+        rosters++;
+      } catch (e) {
+        if (!(e instanceof RosterError)) throw new Error(`input ${JSON.stringify(text)} threw ${(e as Error).stack}`);
+        for (const line of e.message.split("\n")) expect(line.length).toBeLessThan(600);
+      }
+    }
+    await new Promise((r) => setImmediate(r));
+    process.off("warning", onWarning);
+    expect(warnings).toEqual([]);
+    // Most mutations break the roster; a few leave it valid (an extra comment, a quote that fits).
+    expect(rosters).toBeGreaterThan(5);
+  }, 120_000);
 });
