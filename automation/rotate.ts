@@ -70,7 +70,7 @@ export function rotation(settings: Settings, c: Customer, rosterSource: string, 
     edits.push(setCustomerField(rosterSource, c.id, ["credentials", kind], { generation: next, previousUntil: until }));
     lines.push(
       suspended
-        ? `${c.id} ${kind}: generation ${now.current} → ${next}; both stay disabled while the customer is ${customerState(c, today).reason}`
+        ? `${c.id} ${kind}: generation ${now.current} → ${next}; both stay disabled (the customer's ${customerState(c, today).reason})`
         : `${c.id} ${kind}: generation ${now.current} → ${next}; generation ${now.current} keeps working through ${until}`,
     );
   }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { CUSTOMER_ID, CUSTOMER_ID_RULE } from "../core/naming";
-import { ECR_REPOSITORY_RULE, isEcrComponent } from "../kinds/ecr/kind";
+import { ECR_COMPONENT_RULE, isEcrComponent } from "../kinds/ecr/kind";
 import type { RotatedKind } from "../core/rotation";
 import { REGISTRY_KINDS, STATUSES, TIERS } from "../core/tiers";
 
@@ -52,7 +52,7 @@ export const customerSchema = z.strictObject({
       repositories: z
         .array(
           z.string().refine(isEcrComponent, {
-            message: `is not a valid repository name: ${ECR_REPOSITORY_RULE} (one component, no '/')`,
+            message: `is not a valid repository name: ${ECR_COMPONENT_RULE}`,
           }),
         )
         .optional(),

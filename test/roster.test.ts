@@ -152,6 +152,8 @@ describe("roster: every bad-input rule names file, customer, field and rule", ()
     expect(ps.map((p) => p.field)).toEqual(["status", "ecr.repositories.0", "ecr.repositories.1", "ecr.repositories.3"]);
     expect(ps[0].message).toBe('"paused" must be one of active, suspended, offboarded (customer status)');
     expect(ps[1].message).toContain('"Worker" is not a valid repository name');
+    // One rule, not two that contradict each other ("'/'-separated components" and "no '/'").
+    expect(ps[1].message).toMatch(/valid repository name: one component of \[a-z0-9\] runs joined by single '\.', '_' or '-', no '\/' \(the customer's prefix is added\)$/);
     expect(ps[3].message).toBe('lists repository "api" more than once');
   });
 

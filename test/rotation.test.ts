@@ -9,6 +9,7 @@ import { parse, stringify } from "yaml";
 import { main } from "../cli/main";
 import type { Acl } from "../core/acl";
 import { liveGenerations } from "../core/rotation";
+import { rotation } from "../automation/rotate";
 import { runUnderMocks } from "../planning/engine";
 import { program } from "../program";
 import { TokenBroker } from "../runtime/broker/broker";
@@ -215,5 +216,15 @@ describe("intake rotate", () => {
       expect(r.err).toMatch(message);
     }
     expect(readFileSync(roster, "utf8")).toBe(before);
+  });
+});
+
+describe("the rotation's own words", () => {
+  it("names why a suspended or lapsed customer's generations stay disabled, in one sentence", () => {
+    const settings = testSettings();
+    const roster = testRoster([customer("paused", "enterprise", { status: "suspended", registries: ["ecr"] }), customer("lapsed", "enterprise", { license: { expires: "2026-01-31" }, registries: ["ecr"] })]);
+    const of = (id: string) => rotation(settings, roster.customers.find((c) => c.id === id)!, roster.source, { kind: "ecr", overlapDays: 7, today: "2026-12-04" }).lines[0];
+    expect(of("paused")).toBe("paused ecr: generation 1 → 2; both stay disabled (the customer's status is suspended)");
+    expect(of("lapsed")).toBe("lapsed ecr: generation 1 → 2; both stay disabled (the customer's license expired on 2026-01-31)");
   });
 });

@@ -6,6 +6,9 @@ const ECR_COMPONENT = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 export const ECR_REPOSITORY_RULE =
   "ECR repository names are '/'-separated components of [a-z0-9] runs joined by single '.', '_' or '-', 2-256 chars";
 
+/** One component of an ECR repository name: what a customer's `ecr.repositories` entry is (the prefix adds the rest). */
+export const ECR_COMPONENT_RULE = "one component of [a-z0-9] runs joined by single '.', '_' or '-', no '/' (the customer's prefix is added)";
+
 export function isEcrRepositoryName(name: string): boolean {
   return name.length >= 2 && name.length <= 256 && name.split("/").every((c) => ECR_COMPONENT.test(c));
 }
