@@ -87,9 +87,9 @@ export class Api {
     const job = /^\/v1\/jobs\/([^/]+)$/.exec(p);
     const routes: [boolean, string[], () => Promise<{ status: number; body: unknown }>][] = [
       [p === "/v1/customers", ["POST"], async () => this.onboard(req, await this.who(req, "write"))],
-      [!!customer, ["GET", "PATCH", "DELETE"], async () => (m === "GET" ? this.customer(decode(customer![1]), await this.who(req, "read")) : this.change(req, decode(customer![1]), m, await this.who(req, "write")))],
+      [!!customer, ["GET", "PATCH", "DELETE"], async () => (m === "GET" ? (await this.who(req, "read"), this.customer(decode(customer![1]))) : this.change(req, decode(customer![1]), m, await this.who(req, "write")))],
       [!!rotate, ["POST"], async () => this.change(req, decode(rotate![1]), "ROTATE", await this.who(req, "write"))],
-      [!!job, ["GET"], async () => this.job(decode(job![1]), await this.who(req, "read"))],
+      [!!job, ["GET"], async () => (await this.who(req, "read"), this.job(decode(job![1])))],
     ];
     const r = routes.find(([match]) => match);
     if (!r) throw new HttpError(404, `no such endpoint: ${m} ${p} (see /openapi.json)`);
@@ -169,7 +169,7 @@ export class Api {
     return { status: 202, body: { job: publicJob(created.job) } };
   }
 
-  private async customer(id: string, _caller: Caller) {
+  private async customer(id: string) {
     try {
       const view = await customerView(id, this.o.onboarding);
       const jobs = (await this.o.store.openJobs(id)).map((j) => ({ id: j.id, action: j.action, state: j.state }));
@@ -180,7 +180,7 @@ export class Api {
     }
   }
 
-  private async job(id: string, _caller: Caller) {
+  private async job(id: string) {
     const j = await this.o.store.get(id);
     if (!j) throw new HttpError(404, `no job ${id}`);
     return { status: 200, body: publicJob(j) };

@@ -26,9 +26,6 @@ export interface WorkerOptions {
   log: (fields: Record<string, unknown>) => void;
 }
 
-/** How a job's action is named in the onboarding library's lines (`onboard acme: up dev`). */
-const VERBS: Record<JobRecord["action"], string> = { onboard: "onboard", change: "change", offboard: "offboard", rotate: "rotate" };
-
 /** The library's change of a stored job. */
 function changeOf(j: JobRecord): Change {
   const req = j.request as JobRequest;
@@ -137,9 +134,9 @@ export class Worker {
         },
       );
     }, Math.max(50, Math.floor(leaseMs / 3)));
-    // A line names its change as `<verb> <customer>`; a line naming none is the batch's.
+    // A line names its change as `<action> <customer>` (`onboard acme: up dev`); a line naming none is the batch's.
     const whose = (line: string) => {
-      const named = jobs.filter((j) => line.split(/[\s,:()]+/).some((w, i, words) => w === j.customer && words[i - 1] === VERBS[j.action]));
+      const named = jobs.filter((j) => line.split(/[\s,:()]+/).some((w, i, words) => w === j.customer && words[i - 1] === j.action));
       return named.length ? named : jobs;
     };
     // Step writes one after another: a later list never lands before an earlier one.
