@@ -73,7 +73,8 @@ export class DeliveryProgress {
         : e.type === "retry"
           ? `retry     ${e.kind.padEnd(12)} ${e.customer.padEnd(24)} try ${e.attempt} failed (${e.reason})${e.delayMs ? `; again in ${(e.delayMs / 1000).toFixed(1)} s` : ""}`
           : resultLine(e.result);
-    if (!this.tty) return this.line(text);
+    // Without a terminal each result is printed once, on stdout, when all are done (CI logs join both streams).
+    if (!this.tty) return e.type === "done" ? undefined : this.line(text);
     // The newest news last: a target's line moves to the end of the block when it changes.
     this.state.delete(key);
     this.state.set(key, text);

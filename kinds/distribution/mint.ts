@@ -36,5 +36,5 @@ export const distributionDelivery: SharedDelivery = async (customers, o) => {
     const d = o.settings.distribution!;
     credential = { username, password: (await mintRobotCredential(o.mint.signingKey, { username, service: d.service, issuer: d.issuer })).password };
   } else throw new Error(`the delivery robot ${username} needs its password (INTAKE_DELIVERY_PASSWORD, the stack output distributionDeliveryPassword) or the broker's key (--key)`);
-  return [{ registry: o.registry, credential, customers }];
+  return [{ registry: o.registry, credential, customers, given: o.deliveryPassword ? "INTAKE_DELIVERY_PASSWORD" : undefined }];
 };

@@ -1,6 +1,6 @@
 import type { RegistryKind } from "../../core/tiers";
 import { copyImage, type CopyTool } from "./copy";
-import { discard, manifestParts, RegistryClient, RegistryError, type Manifest, type RegistryCredential } from "./manifest";
+import { discard, manifestParts, RegistryClient, RegistryError, TokenRefused, type Manifest, type RegistryCredential } from "./manifest";
 import { apiHost, formatReference, parseReference, ImageReferenceError, type ImageReference } from "../../core/reference";
 import { attemptsOf, DEFAULT_RETRY, errorText, withRetry, type RetryPolicy } from "./retry";
 import { InvalidInput } from "../../core/errors";
@@ -41,6 +41,11 @@ export interface CredentialGroup {
   registry: string;
   credential?: RegistryCredential;
   customers: string[];
+  /**
+   * Where the user gave the credential (an environment variable): a token endpoint that refuses
+   * it is the user's to fix, found before anything is written (InvalidInput, exit 2).
+   */
+  given?: string;
   /**
    * Where the provider's own API is cheaper than a HEAD per tag (ECR DescribeImages): every tag
    * of a repository with its digest in one call. Used for the cache check and the extra tags;
@@ -231,7 +236,7 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
     ...(withLatest ? [{ tag: "latest", manifest: source.root, last: true }] : []),
   ];
 
-  const groups: { group: CredentialGroup; targets: Target[] }[] = [];
+  const groups: { group: CredentialGroup; targets: Target[]; client: RegistryClient }[] = [];
   for (const [kind, targets] of allowed) {
     let answer: (CredentialGroup | CredentialFailure)[];
     try {
@@ -241,20 +246,41 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
     }
     const creds = answer.filter((g): g is CredentialGroup => !("reason" in g));
     const refused = answer.filter((g): g is CredentialFailure => "reason" in g);
-    for (const g of creds) groups.push({ group: g, targets: targets.filter((t) => g.customers.includes(t.customer)) });
+    for (const g of creds) groups.push({ group: g, targets: targets.filter((t) => g.customers.includes(t.customer)), client: new RegistryClient(g.credential, req.fetchImpl) });
     for (const t of targets.filter((t) => !creds.some((g) => g.customers.includes(t.customer)))) {
       const why = refused.find((f) => f.customers.includes(t.customer));
       finish({ customer: t.customer, kind, target: formatReference(t.ref), status: "failed", seconds: 0, bytes: 0, attempts: 1, tags: [], reason: why ? `no ${kind} delivery credential: ${why.reason}` : `no ${kind} delivery credential reaches customer ${t.customer}` });
     }
   }
 
-  await Promise.all(groups.map(({ group, targets }) => deliverGroup(group, targets)));
+  await checkGiven(groups);
+  await Promise.all(groups.map(({ group, targets, client }) => deliverGroup(group, targets, client)));
   // Results in the order the targets were asked for.
   const order = (r: { customer: string; kind: RegistryKind }) => req.targets.findIndex((t) => t.customer === r.customer && t.kind === r.kind);
   return results.sort((a, b) => order(a) - order(b));
 
-  async function deliverGroup(group: CredentialGroup, targets: Target[]): Promise<void> {
-    const client = new RegistryClient(group.credential, req.fetchImpl);
+  /**
+   * Credentials the user gave are tried once (a token for reading the first target: no registry
+   * request but the host's `GET /v2/`) before anything is written: a wrong password is bad input,
+   * not a failed delivery.
+   */
+  async function checkGiven(list: { group: CredentialGroup; targets: Target[]; client: RegistryClient }[]): Promise<void> {
+    const refused: string[] = [];
+    await Promise.all(
+      list
+        .filter(({ group, targets }) => group.given && targets.length)
+        .map(async ({ group, targets, client }) => {
+          try {
+            await withRetry(() => client.authorize(apiHost(targets[0].ref), targets[0].repository, "pull"), policy);
+          } catch (e) {
+            if (e instanceof TokenRefused && e.status === 401) refused.push(`${group.given}: ${group.registry}'s token endpoint refused ${group.credential?.username ?? "the credential"} (401): the value is wrong or stale; set it again and retry (nothing was delivered)`);
+          }
+        }),
+    );
+    if (refused.length) throw new InvalidInput([...new Set(refused)].sort().join("; "));
+  }
+
+  async function deliverGroup(group: CredentialGroup, targets: Target[], client: RegistryClient): Promise<void> {
     const carrier = new AttachedCopier(client, { client: sourceClient, host: sourceHost, repository: req.source.repository }, carried);
     const started = new Map<Target, number>();
     const result = (t: Target, r: Omit<TargetResult, "customer" | "kind" | "target" | "seconds">): TargetResult => ({

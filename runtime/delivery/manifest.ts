@@ -29,6 +29,14 @@ export class RegistryError extends Error {
   }
 }
 
+/** The token endpoint refused the credential itself (not a scope): 401 or 403 from the realm. */
+export class TokenRefused extends RegistryError {
+  constructor(status: number, readonly endpoint: string) {
+    super(status, `token endpoint ${endpoint} answered ${status}`);
+    this.name = "TokenRefused";
+  }
+}
+
 /** Loopback registries are spoken to over plain HTTP; everything else over HTTPS. */
 export function baseUrl(host: string): string {
   return /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$/.test(host) ? `http://${host}` : `https://${host}`;
@@ -127,6 +135,10 @@ export class RegistryClient {
     if (this.credential) headers.authorization = this.basicAuth();
     this.tokenRequests++;
     const r = await this.fetchImpl(url, { headers });
+    if (r.status === 401 || r.status === 403) {
+      await discard(r);
+      throw new TokenRefused(r.status, `${url.origin}${url.pathname}`);
+    }
     if (!r.ok) throw new RegistryError(r.status, `token endpoint ${url.origin}${url.pathname} answered ${r.status}`);
     const body = (await r.json()) as { token?: string; access_token?: string; expires_in?: number };
     const token = body.token ?? body.access_token;
@@ -182,6 +194,28 @@ export class RegistryClient {
       r = await this.fetchImpl(url, { ...rest, headers });
     }
     return r;
+  }
+
+  /**
+   * Fetch (and keep) the token `request` would fetch for `actions` on `repository`, without a
+   * registry request beyond learning the host's token endpoint once (`GET /v2/`). Throws
+   * TokenRefused when the endpoint refuses the credential; a host that asks for no token, or for
+   * Basic, needs nothing here.
+   */
+  async authorize(host: string, repository: string, actions: string): Promise<void> {
+    if (!this.realms.has(host) && !this.basic.has(host)) {
+      const r = await this.fetchImpl(`${baseUrl(host)}/v2/`, { method: "GET" });
+      await discard(r);
+      if (r.status !== 401) return;
+      const challenge = r.headers.get("www-authenticate");
+      if (challenge && /^Basic\s/i.test(challenge)) return void this.basic.add(host);
+      const ch = parseChallenge(challenge);
+      if (!ch) return;
+      this.realms.set(host, { realm: ch.realm, service: ch.service });
+    }
+    const realm = this.realms.get(host);
+    if (realm && !this.cached(host, `${host}\0${repository}\0${actions}`, accessOf([`repository:${repository}:${actions}`])))
+      await this.token({ ...realm, scope: `repository:${repository}:${actions}` }, `${host}\0${repository}\0${actions}`);
   }
 
   /** Does `ref` exist, and with which digest? A HEAD with all four manifest types accepted. */

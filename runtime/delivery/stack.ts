@@ -3,6 +3,7 @@ import type { RegistryKind } from "../../core/tiers";
 import { customerNamespace, registryHost } from "../../kinds";
 import { distributionDelivery } from "../../kinds/distribution/mint";
 import { ecrDelivery } from "../../kinds/ecr/mint";
+import { ghcrTokenVariable } from "../../kinds/ghcr/mint";
 import { mintFor } from "../mint/index";
 import type { CredentialFailure, CredentialGroup, DeliveryRequest } from "./deliver";
 import { each, type SharedDelivery, type StackDeliveryOptions } from "./shared";
@@ -38,7 +39,9 @@ export function stackDelivery(o: StackDeliveryOptions): Pick<DeliveryRequest, "a
         customers.map((customer) => [customer]),
         async ([customer]) => {
           const c = await mintFor(customer, kind, { ...o.mint, settings: s, roster: o.roster, today: asOf, ghcrToken: o.ghcrToken?.(customer) });
-          return { registry: c.registry, credential: { username: c.username, password: c.password }, customers: [customer] };
+          // A GHCR machine user's PAT is the user's own, from the environment.
+          const given = kind === "ghcr" ? ghcrTokenVariable(customer) : undefined;
+          return { registry: c.registry, credential: { username: c.username, password: c.password }, customers: [customer], given };
         },
       );
     },

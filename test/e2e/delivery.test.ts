@@ -354,6 +354,8 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
       expect(out.at(-1)).toMatch(/^2 targets in [\d.]+ s: 0 delivered, 1 cached, 1 denied, 0 failed/);
       // Progress went to stderr as plain lines (no terminal here).
       expect(err.join("\n")).toMatch(/^check +distribution +acme/m);
+      // Each result is printed once (stdout); CI logs join both streams.
+      expect(err.join("\n")).not.toMatch(/^(cached|delivered|denied|failed) /m);
       const doc = JSON.parse(readFileSync(json, "utf8"));
       expect(doc.results.map((r: TargetResult) => [r.customer, r.status])).toEqual([["acme", "cached"], ["initech", "denied"]]);
       expect(JSON.stringify(doc)).not.toContain(deliveryPassword);
@@ -370,6 +372,16 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
       expect(await cli(["--source", `127.0.0.1:${source.port}/builds/app:1.0.0`, "--build", "app", "--version", "latest", "--customer", "acme"])).toBe(2);
       expect(err.join("\n")).toMatch(/version "latest"/);
       expect(await tagsOf("intake/acme/app")).not.toContain("9.9.9");
+
+      // A wrong delivery password is the user's to fix: exit 2, one line naming the variable, nothing delivered.
+      process.env.INTAKE_DELIVERY_PASSWORD = `${deliveryPassword}-wrong`;
+      err.length = 0;
+      out.length = 0;
+      expect(await cli(["--source", `127.0.0.1:${source.port}/builds/app:1.0.0`, "--build", "app", "--version", "9.9.8", "--customer", "acme"])).toBe(2);
+      expect(err.filter((l) => l.startsWith("error:"))).toHaveLength(1);
+      expect(err.join("\n")).toMatch(/^error: INTAKE_DELIVERY_PASSWORD: .*token endpoint refused intake-delivery.* \(401\).*nothing was delivered/m);
+      expect(err.join("\n") + out.join("\n")).not.toContain(deliveryPassword);
+      expect(await tagsOf("intake/acme/app")).not.toContain("9.9.8");
     } finally {
       delete process.env.INTAKE_DELIVERY_PASSWORD;
     }
