@@ -156,12 +156,12 @@ describe("broker metrics without a listener", () => {
     // Start-up is no reload.
     expect(await count("intake_broker_reloads_total", "roster")).toBe(0);
     writeFileSync(f.rosterFile, rosterOf("active"));
-    broker.reload();
+    await broker.reload();
     expect(await count("intake_broker_reloads_total", "roster")).toBe(1);
     expect(await count("intake_broker_reloads_total", "access_list")).toBe(1);
     // The access list half written: that source fails and keeps its last good copy; the roster still reloads.
     writeFileSync(f.aclFile, '{"version":1,"entries":[');
-    broker.reload();
+    await broker.reload();
     expect(await count("intake_broker_reload_failures_total", "access_list")).toBe(1);
     expect(await count("intake_broker_reloads_total", "access_list")).toBe(1);
     expect(await count("intake_broker_reloads_total", "roster")).toBe(2);

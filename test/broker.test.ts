@@ -273,7 +273,7 @@ describe.skipIf(!!unavailable)("review findings: the broker distrusts its access
     expect(logs.join("")).toContain("access-list paths intake/* are outside customer acme's namespace intake/acme/*");
     acl.entries[0].passwordHash = "hunter2-plaintext";
     writeFileSync(files.aclFile, JSON.stringify(acl));
-    broker.reload();
+    await broker.reload();
     expect(logs.join("")).toContain("reload-failed");
     expect(logs.join("")).not.toContain("hunter2-plaintext");
   });

@@ -228,7 +228,7 @@ describe.skipIf(!!unavailable)("the broker's delivery robot", () => {
     const access = async () => JSON.parse(Buffer.from((await token()).token.split(".")[1], "base64url").toString()).access;
     expect(await access()).toEqual([{ type: "repository", name: "intake/acme/app", actions: ["push", "pull"] }]);
     writeFileSync(aclFile, acl(false));
-    broker.reload();
+    await broker.reload();
     expect(await access()).toEqual([]);
     expect((await broker.tokenFor({ username: "intake-delivery", password: "wrong" }, "svc", [])).status).toBe(401);
   });

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
-import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { readdirSync, readlinkSync, statSync } from "node:fs";
 import * as path from "node:path";
 import type { Logger } from "pino";
 import { issueMessage } from "../../customers/messages";
-import { loadRoster, parseRoster, type Roster, type RosterOptions } from "../../customers/roster";
+import { parseRoster, type Roster, type RosterOptions } from "../../customers/roster";
 import { conflictText, mergeRosterParts, rosterPartFiles } from "../../customers/roster-parts";
 import { customerById } from "../../core/access";
 import { aclSchema, type Acl, type AclDelivery, type AclEntry } from "../../core/acl";
@@ -11,6 +11,18 @@ import { InvalidInput } from "../../core/errors";
 import { parseJsonFile } from "../../core/json";
 import type { ReloadSource } from "./metrics";
 import { fileSignature } from "../../core/stack";
+import { readSourceFile, readSourceFileSync, SourceFileRefused } from "./files";
+
+/** Why a file could not be read, in a few words (never its contents). */
+function unreadableWhy(e: unknown): string {
+  if (e instanceof SourceFileRefused) return e.message;
+  return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+}
+
+/** A part that failed is read again when its file changes, and at least this often (a chmod changes no signature). */
+const RETRY_FAILED_MS = 10_000;
+/** The same failure of the same file is logged again at most this often. */
+const RELOG_FAILED_MS = 60_000;
 
 /** A bad access-list file: names the file and the problem, never its contents. */
 export class AclFileError extends InvalidInput {}
@@ -19,9 +31,9 @@ export class AclFileError extends InvalidInput {}
 export function readAcl(file: string): Acl {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readSourceFileSync(file);
   } catch (e) {
-    throw new AclFileError(`${file}: cannot read the access list (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new AclFileError(`${file}: cannot read the access list (${unreadableWhy(e)})`);
   }
   return parseAcl(text, file);
 }
@@ -108,10 +120,15 @@ export function readAclSource(fileOrDir: string): Acl {
 export function readCallerTokens(file: string): Set<string> {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readSourceFileSync(file);
   } catch (e) {
-    throw new AclFileError(`${file}: cannot read the caller-token file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new AclFileError(`${file}: cannot read the caller-token file (${unreadableWhy(e)})`);
   }
+  return callerTokens(text, file);
+}
+
+/** Caller-token text into its digests; `file` names it in messages. */
+function callerTokens(text: string, file: string): Set<string> {
   const lines = text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
   const bad = lines.findIndex((h) => !/^[0-9a-f]{64}$/.test(h));
   if (bad >= 0) throw new AclFileError(`${file}: each line must be the sha256 of a caller token in hex (64 characters 0-9a-f); entry ${bad + 1} is not`);
@@ -161,14 +178,15 @@ class Parts<T> {
   private readonly digests = new Map<string, string>();
   private stamp?: string;
   private listing?: string;
-  /** Parts that failed at the last look: looked at again at the next, whatever `..data` says. */
-  private failing = 0;
+  /** Parts that failed, with when they are tried again whatever their signature says. */
+  private readonly failing = new Map<string, number>();
 
   constructor(
     readonly where: string,
     private readonly list: (dir: string) => string[],
     private readonly parse: (text: string, file: string) => T,
     private readonly unreadable: (file: string, e: NodeJS.ErrnoException) => Error,
+    private readonly now: () => number = Date.now,
   ) {
     let folder = false;
     try {
@@ -183,14 +201,8 @@ class Parts<T> {
     return this.folder ? this.list(this.where) : [this.where];
   }
 
-  /** Read one part: true when its text differs from what was parsed last (then parsed and kept). */
-  private read(file: string): boolean {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch (e) {
-      throw this.unreadable(file, e as NodeJS.ErrnoException);
-    }
+  /** Keep one part's text: true when it differs from what was parsed last (then parsed and kept). */
+  private take(file: string, text: string): boolean {
     const digest = createHash("sha256").update(text).digest("hex");
     if (this.digests.get(file) === digest && this.parts.has(file)) return false;
     this.parts.set(file, this.parse(text, file));
@@ -198,7 +210,7 @@ class Parts<T> {
     return true;
   }
 
-  /** Read every part (start-up): any problem throws; a folder must hold at least one. */
+  /** Read every part (start-up, before anything is served): any problem throws; a folder must hold at least one. */
   loadAll(empty: string): void {
     this.stamp = this.folder ? atomicWriterStamp(this.where) : undefined;
     this.listing = this.folder ? fileSignature(this.where) : undefined;
@@ -206,47 +218,63 @@ class Parts<T> {
     if (this.folder && !files.length) throw new AclFileError(`${this.where}: ${empty}`);
     for (const f of files) {
       this.seen.set(f, fileSignature(f));
-      this.read(f);
+      let text: string;
+      try {
+        text = readSourceFileSync(f);
+      } catch (e) {
+        throw this.unreadable(f, e as NodeJS.ErrnoException);
+      }
+      this.take(f, text);
     }
   }
 
   /**
-   * Look for changes: the parts changed, added or gone since the last look, each re-read (a part
-   * that fails keeps its last good copy, and is tried again at the next look). Returns what changed
-   * and what failed; nothing is looked at in an atomic-writer folder whose `..data` did not move.
+   * Look for changes: the parts changed, added or gone since the last look, each re-read off the
+   * event loop (regular files only, at most MAX_SOURCE_BYTES: a FIFO or a huge file never stalls
+   * token requests). A part that fails keeps its last good copy and is read again when its file
+   * changes, or after RETRY_FAILED_MS. Nothing is looked at in an atomic-writer folder whose
+   * `..data` did not move.
    */
-  look(): { changed: string[]; failed: { file: string; error: Error }[] } {
+  async look(): Promise<{ changed: string[]; failed: { file: string; error: Error }[] }> {
     const changed: string[] = [];
     const failed: { file: string; error: Error }[] = [];
+    const now = this.now();
+    const retry = [...this.failing.values()].some((at) => at <= now);
     if (this.folder) {
       const stamp = atomicWriterStamp(this.where);
       const listing = fileSignature(this.where);
-      // Unchanged `..data` and folder: nothing was written (a failed part is tried again regardless).
-      if (stamp !== undefined && stamp === this.stamp && listing === this.listing && this.failing === 0) return { changed, failed };
+      // Unchanged `..data` and folder: nothing was written.
+      if (stamp !== undefined && stamp === this.stamp && listing === this.listing && !retry) return { changed, failed };
       this.stamp = stamp;
       this.listing = listing;
     }
-    const now = new Set(this.files());
+    const present = new Set(this.files());
     for (const f of [...this.parts.keys()]) {
-      if (now.has(f) || !this.folder) continue;
+      if (present.has(f) || !this.folder) continue;
       this.parts.delete(f);
       this.seen.delete(f);
       this.digests.delete(f);
+      this.failing.delete(f);
       changed.push(f);
     }
-    for (const f of now) {
+    for (const f of [...this.failing.keys()]) if (!present.has(f)) this.failing.delete(f);
+    for (const f of present) {
       const sig = fileSignature(f);
-      if (this.seen.get(f) === sig) continue;
+      const due = (this.failing.get(f) ?? Infinity) <= now;
+      if (this.seen.get(f) === sig && !due) continue;
+      this.seen.set(f, sig);
       try {
-        if (this.read(f)) changed.push(f);
-        this.seen.set(f, sig);
+        const text = await readSourceFile(f).catch((e: NodeJS.ErrnoException) => {
+          throw this.unreadable(f, e);
+        });
+        if (this.take(f, text)) changed.push(f);
+        this.failing.delete(f);
       } catch (e) {
-        // Read again at the next look: a half-written part is whole by then.
-        this.seen.set(f, "failed");
+        // A half-written part is read again once its writer is done (its signature changes).
+        this.failing.set(f, now + RETRY_FAILED_MS);
         failed.push({ file: f, error: e as Error });
       }
     }
-    this.failing = failed.length;
     return { changed, failed };
   }
 
@@ -254,6 +282,7 @@ class Parts<T> {
   forget(): void {
     this.seen.clear();
     this.digests.clear();
+    this.failing.clear();
     this.stamp = undefined;
     this.listing = undefined;
   }
@@ -279,19 +308,15 @@ export class BrokerStore {
   private deliveryEntry?: AclDelivery;
   private tokens: ReadonlySet<string> = new Set();
   private tokensSeen?: string;
+  /** When a caller-token file that failed is read again whatever its signature. */
+  private tokensRetry?: number;
+  private looking?: Promise<void>;
   private timer?: NodeJS.Timeout;
 
   constructor(private readonly o: StoreOptions) {
     isDir(o.acl); // a missing access list is named as such
-    this.aclParts = new Parts(o.acl, aclParts, (text, f) => this.checkedPart(text, f), (f, e) => new AclFileError(`${f}: cannot read the access list (${e.code ?? e.message})`));
-    this.rosterParts = new Parts(o.roster, rosterPartFiles, (text, f) => parseRoster(text, f, o.rosterOptions), (f) => {
-      try {
-        loadRoster(f, o.rosterOptions); // its own words for a file it cannot read
-      } catch (e) {
-        return e as Error;
-      }
-      return new Error(`${f}: cannot read the roster`);
-    });
+    this.aclParts = new Parts(o.acl, aclParts, (text, f) => this.checkedPart(text, f), (f, e) => new AclFileError(`${f}: cannot read the access list (${unreadableWhy(e)})`));
+    this.rosterParts = new Parts(o.roster, rosterPartFiles, (text, f) => parseRoster(text, f, o.rosterOptions), (f, e) => new AclFileError(`${f}: cannot read the roster (${unreadableWhy(e)})`));
     // Start-up is strict: a broker that starts on a bad file would serve nobody and say little.
     this.aclParts.loadAll("no access-list files (*.json) in this folder");
     this.mergeAcl(true);
@@ -354,61 +379,83 @@ export class BrokerStore {
     this.deliveryEntry = acl.delivery;
   }
 
+  /** The last failure logged per file, and when: the same one is logged again at most every RELOG_FAILED_MS. */
+  private readonly logged = new Map<string, { error: string; at: number }>();
+
   /** Log and count one source's look: what was reloaded, what kept its last good copy. */
   private report(kind: ReloadSource, label: (file: string) => string, r: { changed: string[]; failed: { file: string; error: Error }[] }): boolean {
     for (const f of r.changed) {
+      this.logged.delete(f);
       this.o.log.info({ event: "reload", source: label(f), robots: this.robots.size, customers: this.rosterValue.customers.length }, `${label(f)} reloaded`);
       this.o.onReload?.(kind, true);
     }
+    const now = Date.now();
     for (const { file, error } of r.failed) {
-      this.o.log.error({ event: "reload-failed", source: label(file), error: error.message }, `kept the last good ${label(file)}`);
       this.o.onReload?.(kind, false);
+      const last = this.logged.get(file);
+      if (last && last.error === error.message && now - last.at < RELOG_FAILED_MS) continue;
+      this.logged.set(file, { error: error.message, at: now });
+      this.o.log.error({ event: "reload-failed", source: label(file), error: error.message }, `kept the last good ${label(file)}`);
     }
     return r.failed.length === 0;
   }
 
   /** Look at the roster: the parts that changed are re-read, then merged. */
-  reloadRoster(): boolean {
-    const r = this.rosterParts.look();
+  async reloadRoster(): Promise<boolean> {
+    const r = await this.rosterParts.look();
     if (r.changed.length) this.mergeRoster(false);
     return this.report("roster", (f) => (this.rosterParts.folder ? `roster part ${path.basename(f)}` : "roster"), r);
   }
 
   /** Look at the access list: the parts that changed (or were added or removed) are re-read, then merged. */
-  reloadAcl(): boolean {
-    const r = this.aclParts.look();
+  async reloadAcl(): Promise<boolean> {
+    const r = await this.aclParts.look();
     if (r.changed.length) this.mergeAcl(false);
     return this.report("access_list", (f) => `access-list part ${path.basename(f)}`, r);
   }
 
-  reloadCallerTokens(): boolean {
+  async reloadCallerTokens(): Promise<boolean> {
     const file = this.o.callerTokens;
     if (!file) return true;
     const sig = fileSignature(file);
-    if (sig === this.tokensSeen) return true;
+    if (sig === this.tokensSeen && (this.tokensRetry ?? Infinity) > Date.now()) return true;
+    this.tokensSeen = sig;
     try {
-      this.tokens = readCallerTokens(file);
-      this.tokensSeen = sig;
+      this.tokens = callerTokens(await readSourceFile(file).catch((e) => {
+        throw new AclFileError(`${file}: cannot read the caller-token file (${unreadableWhy(e)})`);
+      }), file);
+      this.tokensRetry = undefined;
       return this.report("caller_tokens", () => "caller tokens", { changed: [file], failed: [] });
     } catch (e) {
-      this.tokensSeen = "failed";
+      this.tokensRetry = Date.now() + RETRY_FAILED_MS;
       return this.report("caller_tokens", () => "caller tokens", { changed: [], failed: [{ file, error: e as Error }] });
     }
   }
 
-  /** Look at every source now. */
-  look(): void {
-    this.reloadRoster();
-    this.reloadAcl();
-    this.reloadCallerTokens();
+  /** Look at every source now; a look already under way is waited for, not doubled. */
+  look(): Promise<void> {
+    this.looking ??= (async () => {
+      try {
+        await this.reloadRoster();
+        await this.reloadAcl();
+        await this.reloadCallerTokens();
+      } catch (e) {
+        // A listing that failed (the folder gone): said once per minute like any failure.
+        this.report("access_list", () => "sources", { changed: [], failed: [{ file: this.o.acl, error: e as Error }] });
+      } finally {
+        this.looking = undefined;
+      }
+    })();
+    return this.looking;
   }
 
   /** Re-read everything (SIGHUP, tests). */
-  reloadAll(): void {
+  async reloadAll(): Promise<void> {
+    await this.looking;
     this.rosterParts.forget();
     this.aclParts.forget();
     this.tokensSeen = undefined;
-    this.look();
+    await this.look();
   }
 
   /**
@@ -418,7 +465,7 @@ export class BrokerStore {
    */
   startWatching(): void {
     if (this.timer) return;
-    this.timer = setInterval(() => this.look(), this.o.watchIntervalMs ?? 250);
+    this.timer = setInterval(() => void this.look(), this.o.watchIntervalMs ?? 250);
     this.timer.unref();
   }
 
