@@ -1,5 +1,6 @@
 import type { LoadConfig } from "./broker-load";
 import { spawn } from "node:child_process";
+import { request as httpRequest } from "node:http";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -18,7 +19,7 @@ const TARGET = { tokensPerSecond: 2000, p99Ms: 10, underAttackP99Ms: 50, timingG
 const ROBOTS = 60;
 const ATTACKERS = 50;
 
-export const about = "tokens/s and p50/p99 beside a bare server; legitimate p99 under a password flood; known/unknown user timing";
+export const about = "tokens/s and p50/p99 beside a bare server; legitimate p99 under a password flood; a robot's token while its password is guessed; refused-login timing";
 
 export interface LoadResult {
   ok: number;
@@ -108,8 +109,8 @@ async function throughput(dir: string): Promise<void> {
 /**
  * A password flood: ${ATTACKERS} connections send wrong passwords for the ${ROBOTS} known robots
  * (bcrypt cost 10) while one robot that has logged in before keeps asking for tokens; beside
- * the same legitimate load alone. Then the time a wrong password takes for a known and an
- * unknown user name, alternated, with throttling off so that bcrypt itself is what is timed.
+ * the same legitimate load alone. Then a robot's first token while it is guessed (lockout), and
+ * the time a refused login takes by case (timing).
  */
 async function attack(dir: string): Promise<void> {
   const pair = makeKeyPair(dir);
@@ -147,21 +148,105 @@ async function attack(dir: string): Promise<void> {
   const worst = Math.max(...rows.slice(1).map((r) => r.legit.p99));
   console.log(`target: legitimate p99 under attack ${worst.toFixed(2)} ms < ${TARGET.underAttackP99Ms} ms ${ok(worst < TARGET.underAttackP99Ms)}`);
 
-  const broker = new TokenBroker({ aclFile, rosterFile, key, service: "svc", issuer: "iss", logger: pino({ level: "silent" }), authLimits: { userFailures: 1e9, sourceFailures: 1e9 } });
-  const port = await broker.listen("127.0.0.1", 0);
-  const timeOne = async (user: string) => {
+  await lockout({ aclFile, rosterFile, key });
+  await timing(dir, { rosterFile, key, hashes, users });
+}
+
+/** One token request from `localAddress`: its status and Retry-After. */
+function tokenFrom(url: string, auth: string, localAddress: string): Promise<{ status: number; retryAfter: number }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { localAddress, headers: { authorization: `Basic ${Buffer.from(auth).toString("base64")}` } }, (res) => {
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode!, retryAfter: Number(res.headers["retry-after"] ?? 1) }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/**
+ * A robot whose password is no longer remembered (as after 15 min idle) while ${ATTACKERS}
+ * sources guess it: the time its right password takes to get a token, following 429's
+ * Retry-After as a registry client would, from the address it logged in from before and from
+ * one it never used.
+ */
+async function lockout(o: { aclFile: string; rosterFile: string; key: ReturnType<typeof loadSigningKey> }): Promise<void> {
+  const rows: string[] = [];
+  let usual = Infinity;
+  for (const [name, address] of [
+    ["from its usual address", "127.0.0.1"],
+    ["from a new address", "127.0.0.200"],
+  ] as const) {
+    // verifiedTtlMs 1: the verified password is forgotten at once, as after 15 min idle.
+    const broker = new TokenBroker({ ...o, service: "svc", issuer: "iss", logger: pino({ level: "silent" }), authLimits: { verifiedTtlMs: 1 } });
+    const port = await broker.listen("127.0.0.1", 0);
+    const url = `http://127.0.0.1:${port}/token?service=svc&scope=repository:intake/acme/app:pull`;
+    if ((await tokenFrom(url, "intake-robot-acme:pw-acme", "127.0.0.1")).status !== 200) throw new Error("the robot's first login failed");
+    const guessing = load({ url, connections: ATTACKERS, seconds: 4, attack: { users: ["intake-robot-acme"] }, localAddresses: ATTACKERS });
+    await new Promise((r) => setTimeout(r, 2000));
     const t0 = performance.now();
-    await fetch(`http://127.0.0.1:${port}/token?service=svc`, { headers: { authorization: `Basic ${Buffer.from(`${user}:wrong`).toString("base64")}` } }).then((r) => r.arrayBuffer());
+    let tries = 0;
+    let status = 0;
+    while (status !== 200 && performance.now() - t0 < 30_000) {
+      tries++;
+      const r = await tokenFrom(url, "intake-robot-acme:pw-acme", address);
+      status = r.status;
+      if (status === 429) await new Promise((res) => setTimeout(res, r.retryAfter * 1000));
+    }
+    const ms = performance.now() - t0;
+    const attackers = await guessing;
+    await broker.close();
+    if (address === "127.0.0.1") usual = status === 200 ? ms : Infinity;
+    const answers = Object.entries(attackers.statuses).map(([s, n]) => `${n} x ${s}`).join(", ");
+    rows.push(`${name.padEnd(28)}${ms.toFixed(0).padStart(10)}${String(tries).padStart(8)}${String(status).padStart(8)}    ${answers}`);
+  }
+  console.log(`\nlockout: ${ATTACKERS} sources guess intake-robot-acme's password for 4 s; after 2 s the robot, its password no longer remembered, asks with it (Retry-After followed)`);
+  console.log(`${"".padEnd(28)}${"ms".padStart(10)}${"tries".padStart(8)}${"status".padStart(8)}    guesses answered`);
+  for (const r of rows) console.log(r);
+  console.log(`target: from its usual address, the robot's token within 1000 ms: ${usual.toFixed(0)} ms ${ok(usual < 1000)} (a new address waits for the guessing sources' own first checks)`);
+}
+
+/**
+ * The time a refused login takes, throttling off so that the checks themselves are timed: a known
+ * robot's wrong password, an unknown name, a robot in a rotation's overlap (two hashes), and an
+ * offline-credential-shaped password for a known robot; 200 each, taken in turn.
+ */
+async function timing(dir: string, o: { rosterFile: string; key: ReturnType<typeof loadSigningKey>; hashes: string[]; users: string[] }): Promise<void> {
+  const aclFile = path.join(dir, "timing-acl.json");
+  const previous = await bcrypt.hash("pw-before", 10);
+  const ids = o.users.map((u) => u.replace(/^intake-robot-/, ""));
+  writeFileSync(
+    aclFile,
+    JSON.stringify({
+      version: 1,
+      service: "svc",
+      issuer: "iss",
+      entries: ids.map((id, i) => ({ customer: id, username: o.users[i], passwordHash: o.hashes[i], paths: [`intake/${id}/*`], actions: ["pull", "push"], enabled: true, ...(i === 1 ? { previousPasswordHash: previous, previousUntil: "2099-12-31" } : {}) })),
+    }),
+  );
+  const broker = new TokenBroker({ aclFile, rosterFile: o.rosterFile, key: o.key, service: "svc", issuer: "iss", logger: pino({ level: "silent" }), authLimits: { pairFailures: 1e9, sourceFailures: 1e9, userFailures: 1e9 } });
+  const port = await broker.listen("127.0.0.1", 0);
+  const timeOne = async (user: string, password: string) => {
+    const t0 = performance.now();
+    await fetch(`http://127.0.0.1:${port}/token?service=svc`, { headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` } }).then((r) => r.arrayBuffer());
     return performance.now() - t0;
   };
-  const known: number[] = [];
-  const unknown: number[] = [];
-  for (let i = 0; i < 40; i++) {
-    known.push(await timeOne(users[i % users.length]));
-    unknown.push(await timeOne(`intake-robot-ghost${i}`));
-  }
+  const jwtShaped = `eyJhbGciOiJFUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: o.users[0] })).toString("base64url")}.c2ln`;
+  const cases = [
+    { name: "known robot", user: () => o.users[0], password: () => "wrong" },
+    { name: "unknown name", user: (i: number) => `intake-robot-ghost${i}`, password: () => "wrong" },
+    { name: "robot in an overlap", user: () => o.users[1], password: () => "wrong" },
+    { name: "JWT-shaped password", user: () => o.users[0], password: () => jwtShaped },
+  ];
+  const times = cases.map(() => [] as number[]);
+  const TRIES = 200;
+  for (let i = 0; i < TRIES; i++) for (const [c, k] of cases.entries()) times[c].push(await timeOne(k.user(i), k.password()));
   await broker.close();
-  const gap = Math.abs(median(unknown) - median(known)) / median(known);
-  console.log(`\nwrong password, 40 each alternated: known user median ${median(known).toFixed(1)} ms, unknown user ${median(unknown).toFixed(1)} ms (unknown/known ${(median(unknown) / median(known)).toFixed(2)}x)`);
-  console.log(`target: timing difference ${(gap * 100).toFixed(1)} % < ${TARGET.timingGap * 100} % ${ok(gap < TARGET.timingGap)}`);
+  const medians = times.map(median);
+  const base = medians[0];
+  console.log(`
+refused login, ${TRIES} each taken in turn (bcrypt cost 10, throttling off): median ms and ratio to a known robot's wrong password`);
+  for (const [c, k] of cases.entries()) console.log(`${k.name.padEnd(28)}${medians[c].toFixed(1).padStart(10)}${`${(medians[c] / base).toFixed(2)}x`.padStart(10)}`);
+  const gap = Math.max(...medians.map((m) => Math.abs(m - base) / base));
+  console.log(`target: largest timing difference ${(gap * 100).toFixed(1)} % < ${TARGET.timingGap * 100} % ${ok(gap < TARGET.timingGap)}`);
 }

@@ -1,13 +1,15 @@
 // The broker as an attacker and an operator meet it: malformed requests, password floods,
 // revocations that must apply at once, and logs that must hold no secret.
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import * as path from "node:path";
 import bcryptjs from "bcryptjs";
 import { decodeJwt, SignJWT } from "jose";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import bcrypt from "bcrypt";
+import { HASH_CHECKS } from "../runtime/broker/auth";
 import { stringify } from "yaml";
 import { credentialAudience, mintRobotCredential, TokenBroker } from "../runtime/broker/broker";
 import { loadSigningKey, type SigningKey } from "../runtime/broker/keys";
@@ -281,6 +283,31 @@ describe.skipIf(!!unavailable)("revocation, credentials and logs", () => {
     await within(2000, async () => (await access("intake-robot-initech", "pw-initech")).access.length === 1);
   });
 
+  it("a FIFO and a part over 64 MiB in the folder, and a broken roster: tokens keep flowing, each failure is logged once, nothing is read whole", async () => {
+    const fifo = path.join(parts, "shard-03.json");
+    const big = path.join(parts, "shard-04.json");
+    execFileSync("mkfifo", [fifo]); // a read of it blocks until a writer comes
+    writeFileSync(big, "");
+    truncateSync(big, 65 * 1024 * 1024); // sparse: 65 MiB long, nothing on disk
+    const rosterText = readFileSync(path.join(dir, "roster.yaml"), "utf8");
+    writeFileSync(path.join(dir, "roster.yaml"), "customers: [\n");
+    try {
+      const failed = (what: string) => logs.filter((l) => l.includes("reload-failed") && l.includes(what));
+      await within(3000, async () => failed("shard-03.json").length > 0 && failed("shard-04.json").length > 0 && failed("roster").length > 0);
+      // The event loop was never held: tokens are issued while the broken sources stay.
+      for (let i = 0; i < 5; i++) expect((await access("intake-robot-acme", "pw-acme")).access).toHaveLength(1);
+      await new Promise((r) => setTimeout(r, 1000)); // 20 looks at 50 ms
+      expect(failed("shard-03.json").join("\n")).toMatch(/not a regular file/);
+      expect(failed("shard-04.json").join("\n")).toMatch(/68157440 bytes, over the 67108864-byte limit/);
+      expect([failed("shard-03.json").length, failed("shard-04.json").length, failed("\"source\":\"roster\"").length]).toEqual([1, 1, 1]);
+    } finally {
+      rmSync(fifo);
+      rmSync(big);
+      writeFileSync(path.join(dir, "roster.yaml"), rosterText);
+    }
+    await within(2000, async () => logs.some((l) => l.includes('"event":"reload"') && l.includes('"source":"roster"')));
+  });
+
   it("the roster's distribution.access: pull removes push at the next token", async () => {
     writeFileSync(path.join(dir, "roster.yaml"), rosterOf({ acme: { distribution: { access: "pull" } } }));
     await within(2000, async () => JSON.stringify((await access("intake-robot-acme", "pw-acme")).access) === JSON.stringify([{ type: "repository", name: "intake/acme/app", actions: ["pull"] }]));
@@ -320,22 +347,21 @@ describe.skipIf(!!unavailable)("revocation, credentials and logs", () => {
 });
 
 describe.skipIf(!!unavailable)("password floods", () => {
-  it("throttles a user name after repeated failures without bcrypt, keeps serving the robot that already logged in, and treats unknown names alike", async () => {
+  /** A broker over one robot `acme` (password "pw"); `over` changes its access-list entry. */
+  const brokerWith = (authLimits: Record<string, number>, over: Record<string, unknown> = {}, now?: () => number) => {
     const dir = scratch();
     const pair = makeKeyPair(dir);
     writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: [customer("acme", "enterprise", { license: { expires: "2099-12-31" } })] }));
-    writeFileSync(path.join(dir, "acl.json"), acl([robot("acme", "pw")]));
-    const broker = new TokenBroker({
-      aclFile: path.join(dir, "acl.json"),
-      rosterFile: path.join(dir, "roster.yaml"),
-      key: loadSigningKey(pair.key, pair.cert),
-      service: "svc",
-      issuer: "iss",
-      logger: pino({ level: "silent" }),
-      authLimits: { userFailures: 3, sourceFailures: 1000, backoffMs: 60_000 },
-    });
+    writeFileSync(path.join(dir, "acl.json"), acl([robot("acme", "pw", over)]));
+    const key = loadSigningKey(pair.key, pair.cert);
+    const broker = new TokenBroker({ aclFile: path.join(dir, "acl.json"), rosterFile: path.join(dir, "roster.yaml"), key, service: "svc", issuer: "iss", logger: pino({ level: "silent" }), authLimits, authClock: now });
+    const status = async (u: string, p: string, remote = "10.0.0.9") => (await broker.tokenFor({ username: u, password: p }, "svc", [], remote)).status;
+    return { broker, key, status };
+  };
+
+  it("throttles a (name, source) after repeated failures without bcrypt, keeps serving the robot that already logged in, and treats unknown names alike", async () => {
+    const { broker, status } = brokerWith({ pairFailures: 3, sourceFailures: 1000, backoffMs: 60_000 });
     try {
-      const status = async (u: string, p: string) => (await broker.tokenFor({ username: u, password: p }, "svc", [], "10.0.0.9")).status;
       expect(await status("intake-robot-acme", "pw")).toBe(200);
       const known = [];
       const unknown = [];
@@ -350,6 +376,98 @@ describe.skipIf(!!unavailable)("password floods", () => {
       expect(throttled.headers?.["retry-after"]).toMatch(/^\d+$/);
       // The robot's own verified password still works: a flood on its name does not lock it out.
       expect(await status("intake-robot-acme", "pw")).toBe(200);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it("an offline-credential-shaped password that does not verify counts toward throttling like any wrong password", async () => {
+    const { broker, key, status } = brokerWith({ pairFailures: 3, sourceFailures: 1000, backoffMs: 60_000 });
+    try {
+      const forged = `eyJhbGciOiJFUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: "intake-robot-acme" })).toString("base64url")}.c2ln`;
+      const answers = [];
+      for (let i = 0; i < 4; i++) answers.push(await status("intake-robot-acme", forged));
+      expect(answers).toEqual([401, 401, 401, 429]);
+      // A credential the broker's key signed still passes, throttled source or not.
+      const { password } = await mintRobotCredential(key, { username: "intake-robot-acme", service: "svc", issuer: "iss" });
+      expect(await status("intake-robot-acme", password)).toBe(200);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it("every refusal costs the same bcrypt work: known robot, unknown name, robot in an overlap, offline-credential-shaped password", async () => {
+    const { broker } = brokerWith({ pairFailures: 1e9, sourceFailures: 1e9, userFailures: 1e9 }, { previousPasswordHash: hash("old-pw"), previousUntil: "2099-12-31" });
+    const compare = vi.spyOn(bcrypt, "compare");
+    try {
+      const checks = async (u: string, p: string) => {
+        compare.mockClear();
+        const r = await broker.tokenFor({ username: u, password: p }, "svc", [], "10.7.0.1");
+        return [r.status, compare.mock.calls.length];
+      };
+      const forged = `eyJhbGciOiJFUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: "intake-robot-acme" })).toString("base64url")}.c2ln`;
+      expect(await checks("intake-robot-acme", "wrong")).toEqual([401, HASH_CHECKS]); // in an overlap: current, previous
+      expect(await checks("intake-robot-nobody", "wrong")).toEqual([401, HASH_CHECKS]);
+      expect(await checks("intake-robot-acme", forged)).toEqual([401, HASH_CHECKS]);
+      expect(await checks("intake-robot-nobody", forged)).toEqual([401, HASH_CHECKS]);
+      // The previous password works through the overlap.
+      expect((await checks("intake-robot-acme", "old-pw"))[0]).toBe(200);
+    } finally {
+      compare.mockRestore();
+      await broker.close();
+    }
+    const single = brokerWith({ pairFailures: 1e9, sourceFailures: 1e9, userFailures: 1e9 });
+    const spy = vi.spyOn(bcrypt, "compare");
+    try {
+      expect((await single.broker.tokenFor({ username: "intake-robot-acme", password: "wrong" }, "svc", [], "10.7.0.1")).status).toBe(401);
+      expect(spy.mock.calls.length).toBe(HASH_CHECKS); // no overlap: current, then a dummy
+    } finally {
+      spy.mockRestore();
+      await single.broker.close();
+    }
+  });
+
+  it("a robot idle for 15 min, guessed wrong from 50 sources, gets its token with the right password at once; the guessing sources are rationed", async () => {
+    let clock = Date.parse("2026-12-05T10:00:00Z");
+    const { broker, status } = brokerWith({ sourceFailures: 1000 }, {}, () => clock);
+    try {
+      expect(await status("intake-robot-acme", "pw", "10.0.1.1")).toBe(200);
+      clock += 16 * 60_000; // the verified password is forgotten after 15 min
+      const guesses: Record<number, number> = {};
+      const legit: number[] = [];
+      for (let round = 0; round < 6; round++) {
+        for (let s = 0; s < 50; s++) {
+          clock += 10; // 100 guesses a second
+          const code = await status("intake-robot-acme", `guess-${round}-${s}`, `10.9.0.${s}`);
+          guesses[code] = (guesses[code] ?? 0) + 1;
+        }
+        // The robot itself, in the middle of the guessing, from the address it always uses.
+        if (round === 3) legit.push(await status("intake-robot-acme", "pw", "10.0.1.1"));
+      }
+      expect(legit).toEqual([200]);
+      // 20 before the ration, each source's first, then 5 a second: the rest wait.
+      expect(guesses[401]).toBeLessThanOrEqual(20 + 50 + 5 * 3 + 1);
+      expect(guesses[429]).toBeGreaterThanOrEqual(200);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  it("past 20 failures from anywhere, sources that failed for the name share a ration; a right password from one waits its turn", async () => {
+    let clock = Date.parse("2026-12-05T10:00:00Z");
+    const { broker, status } = brokerWith({ sourceFailures: 1000, userChecksPerSecond: 5 }, {}, () => clock);
+    try {
+      for (let s = 0; s < 20; s++) expect(await status("intake-robot-acme", "wrong", `10.8.0.${s}`)).toBe(401);
+      // The ration's first check goes, the one right after it waits.
+      expect(await status("intake-robot-acme", "wrong", "10.8.0.1")).toBe(401);
+      const waited = await broker.tokenFor({ username: "intake-robot-acme", password: "pw" }, "svc", [], "10.8.0.2");
+      expect(waited.status).toBe(429);
+      expect(waited.headers?.["retry-after"]).toBe("1");
+      clock += 200;
+      expect(await status("intake-robot-acme", "pw", "10.8.0.2")).toBe(200);
+      // A success clears the name's count: no ration any more.
+      expect(await status("intake-robot-acme", "wrong", "10.8.0.3")).toBe(401);
+      expect(await status("intake-robot-acme", "wrong", "10.8.0.4")).toBe(401);
     } finally {
       await broker.close();
     }

@@ -2,16 +2,25 @@ import * as crypto from "node:crypto";
 import { availableParallelism } from "node:os";
 import bcrypt from "bcrypt";
 import { jwtVerify, type CryptoKey, type KeyObject } from "jose";
-import pLimit from "p-limit";
+import PQueue from "p-queue";
 
 /**
  * Password and credential checks that a flood cannot turn against the broker:
  * - bcrypt runs in native code on libuv's thread pool, never on the event loop, and at most
  *   `maxConcurrent` at a time with `maxQueued` waiting; past that a login is refused at once (429);
- * - failures are counted per user name and per source address; past a limit that name or source
- *   is refused without a bcrypt check, with a back-off that doubles up to `maxBackoffMs`;
- * - an unknown user name costs the same bcrypt check as a known one (a dummy hash of the list's
- *   cost), so neither the answer nor its timing says which robots exist;
+ * - failures are counted per (user name, source address) and per source address; past a limit
+ *   that pair or source is refused without a bcrypt check, with a back-off that doubles up to
+ *   `maxBackoffMs`. A name that fails from many sources is not locked (anyone could then keep a
+ *   robot that logs in rarely from logging in): the checks of sources that failed for it are
+ *   rationed to `userChecksPerSecond` together, and a source that never failed for it is checked
+ *   at once, so the robot's right password gets through whatever the guessing;
+ * - every refusal takes one path whatever the name: exactly `HASH_CHECKS` bcrypt checks (the
+ *   robot's hash, its previous one during a rotation's overlap, else a dummy hash of the list's
+ *   cost; an unknown name gets dummies only), and an offline-credential-shaped password that does
+ *   not verify is then checked as a password, so neither the answer nor its timing says which
+ *   robots exist or which are in an overlap;
+ * - a (user name, source address) whose password was right once is trusted for `trustedTtlMs`:
+ *   its checks skip the ration, the source's lock and the queue's limit, and go first;
  * - a (user, password, hash) verified once is remembered, so a robot that logs in again is served
  *   from memory, flood or not; a rotated hash misses that memory by construction;
  * - an offline credential (a JWT signed by the broker's key) must carry `exp` and `iat` and is
@@ -22,15 +31,21 @@ export interface AuthLimits {
   maxConcurrent: number;
   /** bcrypt checks waiting for a slot; past that a login gets 429 at once (default 32). */
   maxQueued: number;
-  /** Failures per user name, and per source address, within `windowMs` before back-off (defaults 5 and 20). */
-  userFailures: number;
+  /** Failures per (user name, source address), and per source address, within `windowMs` before back-off (defaults 5 and 20). */
+  pairFailures: number;
   sourceFailures: number;
+  /** Failures per user name from all sources within `windowMs` past which the checks of sources that failed for it are rationed (default 20)... */
+  userFailures: number;
+  /** ...to this many per second (default 5): the rest get 429 with Retry-After 1. */
+  userChecksPerSecond: number;
   windowMs: number;
   /** First back-off once a limit is reached; doubles per further failure up to `maxBackoffMs` (defaults 1 s, 5 min). */
   backoffMs: number;
   maxBackoffMs: number;
   /** How long a verified password is remembered (default 15 min). */
   verifiedTtlMs: number;
+  /** How long a (user name, source) whose password was right is trusted (default 7 days). */
+  trustedTtlMs: number;
   /** Oldest offline credential accepted, by its `iat` (default 3600 s). */
   credentialMaxAgeSeconds: number;
 }
@@ -38,12 +53,15 @@ export interface AuthLimits {
 export const DEFAULT_AUTH_LIMITS: AuthLimits = {
   maxConcurrent: Math.max(1, availableParallelism() - 1),
   maxQueued: 32,
-  userFailures: 5,
+  pairFailures: 5,
   sourceFailures: 20,
+  userFailures: 20,
+  userChecksPerSecond: 5,
   windowMs: 5 * 60_000,
   backoffMs: 1_000,
   maxBackoffMs: 5 * 60_000,
   verifiedTtlMs: 15 * 60_000,
+  trustedTtlMs: 7 * 24 * 3600_000,
   credentialMaxAgeSeconds: 3600,
 };
 
@@ -60,6 +78,14 @@ interface Failures {
   count: number;
   first: number;
   lockedUntil: number;
+}
+
+/** bcrypt checks of every password login that is refused: the current hash and the previous one (or dummies). */
+export const HASH_CHECKS = 2;
+
+/** A password shaped like an offline credential (a compact JWS). */
+function jwtShaped(password: string): boolean {
+  return password.startsWith("ey") && password.split(".").length === 3;
 }
 
 /** Bounded maps: a flood of distinct names or addresses evicts the oldest records, never grows memory. */
@@ -81,8 +107,11 @@ function verifiedKey(username: string, password: string, hash: string): string {
 
 export class Authenticator {
   private readonly limits: AuthLimits;
-  private readonly limit: ReturnType<typeof pLimit>;
+  /** bcrypt checks: trusted sources first, then sources that never failed for the name, then the rest. */
+  private readonly queue: PQueue;
+  private readonly trusted = new Map<string, number>();
   private readonly verified = new Map<string, number>();
+  private readonly byPair = new Map<string, Failures>();
   private readonly byUser = new Map<string, Failures>();
   private readonly bySource = new Map<string, Failures>();
   private readonly dummies = new Map<string, string>();
@@ -93,18 +122,19 @@ export class Authenticator {
     private readonly now: () => number = Date.now,
   ) {
     this.limits = { ...DEFAULT_AUTH_LIMITS, ...limits };
-    this.limit = pLimit(this.limits.maxConcurrent);
+    this.queue = new PQueue({ concurrency: this.limits.maxConcurrent });
   }
 
   /** bcrypt checks running and waiting (for metrics and tests). */
   get pending(): number {
-    return this.limit.activeCount + this.limit.pendingCount;
+    return this.queue.pending + this.queue.size;
   }
 
   /**
    * Check a password for `username`, whose bcrypt hashes are `hashes` (the current one, and during
-   * a rotation's overlap the previous one; none: unknown user). `remote` is the source address,
-   * counted for failures.
+   * a rotation's overlap the previous one; none: unknown user). A password shaped like an offline
+   * credential is first checked as one (a JWT the broker's key signed for a known `username`).
+   * `remote` is the source address, counted for failures.
    */
   async password(username: string, password: string, hashes: string | string[] | undefined, remote: string | undefined, typicalHash: string | undefined): Promise<LoginResult> {
     const all = hashes === undefined ? [] : Array.isArray(hashes) ? hashes : [hashes];
@@ -113,22 +143,58 @@ export class Authenticator {
       const until = this.verified.get(verifiedKey(username, password, hash));
       if (until !== undefined && until > now) return { ok: true, via: "password" };
     }
-    const locked = Math.max(this.lockedUntil(this.byUser, username, now), this.lockedUntil(this.bySource, remote ?? "", now));
+    // A credential signed by the broker's key cannot be guessed: it passes every throttle.
+    let refusedCredential: string | undefined;
+    if (jwtShaped(password)) {
+      const r = all.length ? await this.offline(username, password) : undefined;
+      if (r?.ok) return r;
+      refusedCredential = r?.reason ?? "credential refused: unknown user";
+    }
+    const source = remote ?? "";
+    const pair = `${username}\0${source}`;
+    const trusted = (this.trusted.get(pair) ?? 0) > now;
+    const locked = Math.max(this.lockedUntil(this.byPair, pair, now), trusted ? 0 : this.lockedUntil(this.bySource, source, now));
     if (locked > now) return { ok: false, throttled: true, reason: "too many failed logins", code: "throttled", retryAfterSeconds: Math.ceil((locked - now) / 1000) };
-    if (this.pending >= this.limits.maxConcurrent + this.limits.maxQueued) return { ok: false, throttled: true, reason: "too many logins at once", code: "busy", retryAfterSeconds: 1 };
-    // Unknown user: the same work against a dummy hash of the list's cost, then a refusal.
-    const against = all.length ? all : [await this.dummy(typicalHash)];
-    for (const hash of against) {
-      const match = await this.limit(() => bcrypt.compare(password, hash));
-      if (match && all.length) {
+    // A source that never failed for this name is not rationed: the robot's own first try passes.
+    const failedBefore = this.byPair.has(pair);
+    const rationed = failedBefore && !trusted ? this.ration(username, now) : 0;
+    if (rationed) return { ok: false, throttled: true, reason: "too many failed logins for this name", code: "throttled", retryAfterSeconds: rationed };
+    if (!trusted && this.pending >= this.limits.maxConcurrent + this.limits.maxQueued) return { ok: false, throttled: true, reason: "too many logins at once", code: "busy", retryAfterSeconds: 1 };
+    const priority = trusted ? 2 : failedBefore ? 0 : 1;
+    // The same work whatever the name: the hashes it has, then dummies of the list's cost.
+    for (let i = 0; i < HASH_CHECKS; i++) {
+      const hash = all[i] ?? (await this.dummy(typicalHash));
+      const match = await this.queue.add(() => bcrypt.compare(password, hash), { priority });
+      if (match && i < all.length) {
+        this.byPair.delete(pair);
         this.byUser.delete(username);
         bounded(this.verified, verifiedKey(username, password, hash), this.now() + this.limits.verifiedTtlMs);
+        bounded(this.trusted, pair, this.now() + this.limits.trustedTtlMs);
         return { ok: true, via: "password" };
       }
     }
-    this.fail(this.byUser, username, this.limits.userFailures);
-    this.fail(this.bySource, remote ?? "", this.limits.sourceFailures);
+    this.fail(this.byPair, pair, this.limits.pairFailures);
+    this.fail(this.bySource, source, this.limits.sourceFailures);
+    // Counted only: `ration` reads the count and keeps its own next-check time.
+    this.fail(this.byUser, username, Infinity);
+    if (refusedCredential && all.length) return { ok: false, throttled: false, reason: refusedCredential, code: "credential_refused" };
     return all.length ? { ok: false, throttled: false, reason: "wrong password", code: "wrong_password" } : { ok: false, throttled: false, reason: "unknown user", code: "unknown_user" };
+  }
+
+  /**
+   * A name that failed `userFailures` times from anywhere gets its checks rationed: one each
+   * 1/`userChecksPerSecond` s, the rest refused. The seconds to wait, or 0 when this one may go.
+   */
+  private ration(username: string, now: number): number {
+    const f = this.byUser.get(username);
+    if (!f || f.count < this.limits.userFailures) return 0;
+    if (now - f.first > this.limits.windowMs) {
+      this.byUser.delete(username);
+      return 0;
+    }
+    if (f.lockedUntil > now) return Math.ceil((f.lockedUntil - now) / 1000);
+    f.lockedUntil = now + 1000 / this.limits.userChecksPerSecond;
+    return 0;
   }
 
   /** Check an offline credential (a JWT the broker's key signed for `username`). */
