@@ -13,7 +13,7 @@ import { parseScope } from "../runtime/broker/scope";
 import { chooseTool, copyArgs, copyImage, CopyError } from "../runtime/delivery/copy";
 import { deliver } from "../runtime/delivery/deliver";
 import { platformSuffix, type TargetResult } from "../runtime/delivery/deliver";
-import { RegistryClient, RegistryError } from "../runtime/delivery/manifest";
+import { readLimited, RegistryClient, RegistryError } from "../runtime/delivery/manifest";
 import { AttachedCopier } from "../runtime/delivery/attached";
 import { parseReference } from "../core/reference";
 import { backoffMs, isTransient, withRetry } from "../runtime/delivery/retry";
@@ -397,6 +397,35 @@ describe("the registry client's tokens", () => {
       "HEAD /v2/c/app/manifests/3",
     ]);
     expect(client.tokenRequests).toBe(4);
+  });
+});
+
+describe("what the registry client reads whole", () => {
+  /** A registry whose every answer is `body` (chunked: no content-length), counting the bytes it was asked to send. */
+  const sending = (body: () => Uint8Array, count: { sent: number }) =>
+    (async () => {
+      let left = 8;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (left-- <= 0) return c.close();
+          const chunk = body();
+          count.sent += chunk.byteLength;
+          c.enqueue(chunk);
+        },
+      });
+      return new Response(stream, { status: 200, headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" } });
+    }) as unknown as typeof fetch;
+
+  it("stops at the cap: a manifest past 4 MiB, a token answer past 4 MiB are refused after the cap, never read whole", async () => {
+    const count = { sent: 0 };
+    const client = new RegistryClient(undefined, sending(() => new Uint8Array(1024 * 1024).fill(32), count));
+    await expect(client.getManifest("r.example.com", "a/app", "1")).rejects.toThrow(/GET manifest r\.example\.com\/a\/app:1: the registry sent more than 4194304 bytes/);
+    // Five chunks of 1 MiB were pulled (the fifth crossed the cap), not all eight.
+    expect(count.sent).toBeLessThanOrEqual(6 * 1024 * 1024);
+    const small = await readLimited(new Response("{}"), 2);
+    expect(small?.toString()).toBe("{}");
+    expect(await readLimited(new Response("{} "), 2)).toBeUndefined();
+    expect(await readLimited(new Response("x", { headers: { "content-length": "999" } }), 10)).toBeUndefined();
   });
 });
 

@@ -1,6 +1,6 @@
 import type { RegistryKind } from "../../core/tiers";
 import { copyImage, type CopyTool } from "./copy";
-import { discard, manifestParts, RegistryClient, RegistryError, TokenRefused, type Manifest, type RegistryCredential } from "./manifest";
+import { discard, manifestParts, READ_LIMITS, readLimited, RegistryClient, RegistryError, TokenRefused, type Manifest, type RegistryCredential } from "./manifest";
 import { apiHost, formatReference, parseReference, ImageReferenceError, type ImageReference } from "../../core/reference";
 import { attemptsOf, DEFAULT_RETRY, errorText, withRetry, type RetryPolicy } from "./retry";
 import { InvalidInput } from "../../core/errors";
@@ -157,11 +157,17 @@ export async function readSource(client: RegistryClient, source: ImageReference)
     for (const b of parts.blobs) blobs.set(b.digest, b.size);
     const config = parts.blobs[0];
     const r = await client.request(host, `/v2/${source.repository}/blobs/${config.digest}`, { method: "GET", repository: source.repository, actions: "pull" });
-    if (r.ok) {
-      const doc = (await r.json()) as { architecture?: string; os?: string; variant?: string };
+    const bytes = r.ok ? await readLimited(r, READ_LIMITS.json) : undefined;
+    if (bytes) {
+      let doc: { architecture?: string; os?: string; variant?: string } = {};
+      try {
+        doc = JSON.parse(bytes.toString("utf8"));
+      } catch {
+        // Not a JSON config: no platform tag, the image itself is copied as it is.
+      }
       const suffix = doc.architecture && doc.os ? platformSuffix({ architecture: doc.architecture, os: doc.os, variant: doc.variant }) : undefined;
       if (suffix) platformTags.push({ suffix, manifest: root });
-    } else await discard(r);
+    } else if (!r.ok) await discard(r);
   }
   for (const size of blobs.values()) bytes += size;
   return { digest: root.digest, root, children, blobs: [...blobs].map(([digest, size]) => ({ digest, size })), bytes, platformTags };

@@ -140,7 +140,7 @@ export class RegistryClient {
       throw new TokenRefused(r.status, `${url.origin}${url.pathname}`);
     }
     if (!r.ok) throw new RegistryError(r.status, `token endpoint ${url.origin}${url.pathname} answered ${r.status}`);
-    const body = (await r.json()) as { token?: string; access_token?: string; expires_in?: number };
+    const body = await readJson<{ token?: string; access_token?: string; expires_in?: number }>(r, `token endpoint ${url.origin}${url.pathname}`);
     const token = body.token ?? body.access_token;
     if (!token) throw new RegistryError(502, `token endpoint ${url.origin}${url.pathname} returned no token`);
     // Renew 30 s early; 60 s is the spec's default lifetime when none is given.
@@ -243,7 +243,9 @@ export class RegistryClient {
   async getManifest(host: string, repository: string, reference: string): Promise<Manifest> {
     const r = await this.request(host, `/v2/${repository}/manifests/${reference}`, { method: "GET", headers: { accept: MANIFEST_ACCEPT }, repository, actions: "pull" });
     await failUnlessOk(r, `GET manifest ${host}/${repository}:${reference}`);
-    const bytes = Buffer.from(await r.arrayBuffer());
+    // Distribution refuses manifests over 4 MiB: a larger answer is not read.
+    const bytes = await readLimited(r, READ_LIMITS.manifest);
+    if (!bytes) throw new RegistryError(502, `GET manifest ${host}/${repository}:${reference}: the registry sent more than ${READ_LIMITS.manifest} bytes`);
     const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
     if (reference.startsWith("sha256:") && reference !== digest) throw new RegistryError(502, `${host}/${repository}@${reference}: the registry sent bytes whose digest is ${digest}`);
     const mediaType = (r.headers.get("content-type") ?? "").split(";")[0].trim() || (JSON.parse(bytes.toString("utf8")) as { mediaType?: string }).mediaType || "";
@@ -282,7 +284,7 @@ export class RegistryClient {
       await discard(r);
       return undefined;
     }
-    const body = (await r.json()) as { manifests?: Descriptor[] };
+    const body = await readJson<{ manifests?: Descriptor[] }>(r, `GET referrers ${host}/${repository}`);
     return body.manifests ?? [];
   }
 
@@ -328,7 +330,7 @@ export class RegistryClient {
       return [];
     }
     await failUnlessOk(r, `GET tags ${host}/${repository}`);
-    const body = (await r.json()) as { tags?: string[] | null };
+    const body = await readJson<{ tags?: string[] | null }>(r, `GET tags ${host}/${repository}`);
     return /rel="?next"?/.test(r.headers.get("link") ?? "") ? undefined : (body.tags ?? []);
   }
 
@@ -415,6 +417,46 @@ export interface Descriptor {
  * Done with a response: a small body is read to its end, so that its connection goes back to the
  * pool (cancelling a body closes the connection); a large or unknown one is cancelled.
  */
+/** Caps on what is read whole from a registry: anything larger is refused, read no further. */
+export const READ_LIMITS = { manifest: 4 * 1024 * 1024, json: 4 * 1024 * 1024, error: 64 * 1024 } as const;
+
+/**
+ * A response body read whole, up to `max` bytes: the bytes, or undefined once more arrive (the
+ * rest is never read). A body that claims more than `max` in its content-length is not read at all.
+ */
+export async function readLimited(r: Response, max: number): Promise<Buffer | undefined> {
+  if (!r.body) return Buffer.alloc(0);
+  if (Number(r.headers.get("content-length") ?? 0) > max) {
+    await r.body.cancel().catch(() => undefined);
+    return undefined;
+  }
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  const reader = r.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > max) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, n);
+}
+
+/** A JSON body of at most `max` bytes, else a RegistryError(502) naming `what`. */
+async function readJson<T>(r: Response, what: string, max: number = READ_LIMITS.json): Promise<T> {
+  const bytes = await readLimited(r, max);
+  if (!bytes) throw new RegistryError(502, `${what}: the registry sent more than ${max} bytes`);
+  try {
+    return JSON.parse(bytes.toString("utf8")) as T;
+  } catch {
+    throw new RegistryError(502, `${what}: the registry sent something that is not JSON`);
+  }
+}
+
 export async function discard(r: Response): Promise<void> {
   if (!r.body) return;
   if (Number(r.headers.get("content-length") ?? Number.NaN) <= 64 * 1024) await r.arrayBuffer().catch(() => undefined);
@@ -425,7 +467,7 @@ async function failUnlessOk(r: Response, what: string): Promise<void> {
   if (r.ok) return;
   let detail = "";
   try {
-    const body = (await r.json()) as { errors?: { code?: string; message?: string }[] };
+    const body = await readJson<{ errors?: { code?: string; message?: string }[] }>(r, what, READ_LIMITS.error);
     detail = body.errors?.map((e) => `${e.code ?? ""} ${e.message ?? ""}`.trim()).join("; ") ?? "";
   } catch {
     /* no JSON body */

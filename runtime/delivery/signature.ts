@@ -1,8 +1,8 @@
-import { createPublicKey, verify, type KeyObject } from "node:crypto";
+import { createHash, createPublicKey, verify, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { Failed, InvalidInput } from "../../core/errors";
 import type { AttachedArtifact } from "./attached";
-import type { RegistryClient } from "./manifest";
+import { readLimited, type RegistryClient } from "./manifest";
 
 /**
  * Keyed cosign signatures (`cosign sign --key`): the `sha256-<hex>.sig` manifest's layers are
@@ -89,8 +89,17 @@ export async function requireSignature(client: RegistryClient, host: string, rep
       reasons.push(`a payload of ${l.size} bytes`);
       continue;
     }
+    // Read no further than the layer declares: a registry that sends more is refused, not believed.
     const r = await client.getBlob(host, repository, l.digest);
-    const payload = Buffer.from(await r.arrayBuffer());
+    const payload = await readLimited(r, l.size);
+    if (!payload) {
+      reasons.push(`its payload is larger than the ${l.size} bytes its layer declares`);
+      continue;
+    }
+    if (`sha256:${createHash("sha256").update(payload).digest("hex")}` !== l.digest) {
+      reasons.push(`its payload is not the layer ${l.digest}`);
+      continue;
+    }
     const why = check(payload, signature, digest, key.key);
     if (!why) return;
     reasons.push(why);

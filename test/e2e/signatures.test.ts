@@ -16,7 +16,7 @@ import { parseReference } from "../../core/reference";
 import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../helpers";
 import { e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "./harness";
 import { writeMultiArchImage } from "./oci";
-import { attachSbom, cosignAttest, cosignSign, makeCosignKey, opensslVerify } from "./cosign";
+import { attachSbom, cosignAttest, cosignSign, makeCosignKey, opensslVerify, pushManifest } from "./cosign";
 import { RegistryProxy } from "./proxy";
 import { tempDir } from "../tmp";
 
@@ -240,6 +240,30 @@ describe.skipIf(!!unavailable)("intake deliver carries signatures, attestations 
     }
     void unsigned;
   }, 120_000);
+
+  it("a signature layer that names a blob larger than it declares is refused after the declared bytes, not read whole", async () => {
+    const img = await build("2.3.0");
+    // A .sig whose one layer says 100 bytes and names a 20 MiB blob.
+    const big = Buffer.alloc(20 * 1024 * 1024, 7);
+    const sha = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
+    const config = Buffer.from(JSON.stringify({ architecture: "", os: "", rootfs: { type: "layers", diff_ids: [sha(big)] }, config: {} }));
+    await pushManifest(
+      src,
+      "builds/app",
+      `${img.digest.replace(":", "-")}.sig`,
+      {
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        config: { mediaType: "application/vnd.oci.image.config.v1+json", size: config.length, digest: sha(config) },
+        layers: [{ mediaType: "application/vnd.dev.cosign.simplesigning.v1+json", size: 100, digest: sha(big), annotations: { "dev.cosignproject.cosign/signature": "MEUCIQ==" } }],
+      },
+      [config, big],
+    );
+    expect(await cli(["--source", `${src}/builds/app:2.3.0`, "--version", "2.3.0", "--require-signature", signer.pub])).toBe(4);
+    expect(err).toHaveLength(1);
+    expect(err[0]).toMatch(/1 signature, none valid: its payload is larger than the 100 bytes its layer declares\): nothing delivered/);
+    for (const id of THREE) expect(await manifestAt(`intake/${id}/app`, "2.3.0")).toBeUndefined();
+  }, 60_000);
 
   it("the stack's requireSignature setting holds every delivery to it; a bad key file is bad input", async () => {
     const file = path.join(project, "Pulumi.e2e.yaml");
