@@ -1,5 +1,6 @@
 import type { Settings } from "../core/settings";
 import type { RegistryKind } from "../core/tiers";
+import type { Customer } from "../customers/roster";
 
 /** A provider's rule for one name a customer id turns into. */
 export interface NameRule<N> {
@@ -37,6 +38,11 @@ export interface KindFacts<N extends object> {
   types: RegExp;
   /** Of those, the ones whose name says whose they are. */
   owners: OwnerRule[];
+  /**
+   * Whether the customer's credential may delete a manifest, and why (`intake verify --write`
+   * holds the registry to it: a deletion the credential should not manage is a failed check).
+   */
+  deletes(c: Customer): { may: boolean; why: string };
   /** The kind's cloud SDK saying it found no credentials, and what to set. */
   noCredentials?: { is: (e: Error) => boolean; fix: string };
 }

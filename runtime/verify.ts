@@ -4,8 +4,10 @@ import type { RegistryKind } from "../core/tiers";
 import type { Roster } from "../customers/roster";
 import { customerState } from "../customers/status";
 import { customerNamespace } from "../kinds";
-import { RegistryClient, RegistryError } from "./delivery/manifest";
+import { baseUrl, RegistryClient, RegistryError } from "./delivery/manifest";
 import { AccessDenied, mintFor } from "./mint";
+import { InvalidInput } from "../core/errors";
+import { KINDS } from "../kinds";
 import type { MintContext } from "./mint/types";
 
 /** One request of the proof, as an auditor reads it. */
@@ -29,6 +31,8 @@ export interface KindEvidence {
   /** The credential was minted (never printed), or the reason it was refused. */
   minted: boolean;
   reason?: string;
+  /** Nothing could be checked (no credential to test with: a PAT, a key or a subscription not given; a roster entry without a GHCR machine user): `reason` says why. */
+  skipped?: boolean;
   registry?: string;
   /** The customer whose namespace was tried as the neighbour. */
   neighbour?: string;
@@ -46,6 +50,8 @@ export interface VerifyReport {
   ok: boolean;
   /** Some registry could not be reached: the evidence is incomplete (exit 4), not a failed isolation. */
   unreachable: boolean;
+  /** Pairs not checked, each with its reason in `results`. */
+  skipped: number;
 }
 
 export interface VerifyOptions {
@@ -88,7 +94,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     }
   }
   const unreachable = results.some((r) => r.probes.some((p) => p.status === 0));
-  return { stack: o.settings.stack, startedAt, finishedAt: now().toISOString(), results, ok: results.every((r) => r.ok), unreachable };
+  return { stack: o.settings.stack, startedAt, finishedAt: now().toISOString(), results, ok: results.every((r) => r.ok), unreachable, skipped: results.filter((r) => r.skipped).length };
 }
 
 async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now: () => Date): Promise<KindEvidence> {
@@ -98,6 +104,8 @@ async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now:
   try {
     cred = await mintFor(id, kind, { ...o.mint(id), settings: o.settings, roster: o.roster });
   } catch (err) {
+    // Nothing to test with: said, and the other pairs are checked.
+    if (err instanceof InvalidInput && !(err instanceof AccessDenied)) return { customer: id, kind, licensed, minted: false, skipped: true, reason: err.message, probes: [], ok: true };
     if (!(err instanceof AccessDenied)) throw err;
     // Refused: right for a customer the license denies, wrong for one it allows.
     return { customer: id, kind, licensed, minted: false, reason: err.message, probes: [], ok: !licensed };
@@ -131,12 +139,16 @@ async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now:
   if (neighbour) await probe("list neighbour's", `${ns(neighbour)}${OWN_REPOSITORY}`, "refused", list(`${ns(neighbour)}${OWN_REPOSITORY}`), (s) => s === 200 || s === 404);
   const note = neighbour ? undefined : `no other customer holds ${kind}: no neighbour's namespace to try`;
   // A pull-only robot must be refused the push.
-  if (o.write) await writeProbe(client, cred.registry, `${ns(id)}${PROBE_REPOSITORY}`, probes, now, kind === "distribution" && c.distribution?.access === "pull" ? "refused" : "allowed");
+  if (o.write) await writeProbe(client, cred.registry, `${ns(id)}${PROBE_REPOSITORY}`, probes, now, kind === "distribution" && c.distribution?.access === "pull" ? "refused" : "allowed", KINDS[kind].deletes(c));
   return { customer: id, kind, licensed, minted: true, registry: cred.registry, neighbour, probes, ok: licensed && probes.every((p) => p.ok), ...(note ? { note } : {}) };
 }
 
-/** Push a 2-byte config and an empty-layered image manifest, then delete it by digest. */
-async function writeProbe(client: RegistryClient, host: string, repository: string, probes: Probe[], now: () => Date, expected: Probe["expected"]): Promise<void> {
+/**
+ * Push a 2-byte config and an empty-layered image manifest, then delete it by digest: the
+ * deletion must go as the kind says the credential may (`deletes`); a registry that deletes no
+ * manifests (405) leaves that untested, and the report says so.
+ */
+async function writeProbe(client: RegistryClient, host: string, repository: string, probes: Probe[], now: () => Date, expected: Probe["expected"], deletes: { may: boolean; why: string }): Promise<void> {
   const config = Buffer.from("{}");
   const configDigest = `sha256:${createHash("sha256").update(config).digest("hex")}`;
   const manifest = Buffer.from(
@@ -150,7 +162,7 @@ async function writeProbe(client: RegistryClient, host: string, repository: stri
   await start.body?.cancel();
   const location = start.headers.get("location");
   if (start.status !== 202 || !location) return record("push probe", start.status, false);
-  const upload = new URL(location, `${start.url}`);
+  const upload = new URL(location, `${baseUrl(host)}/`);
   upload.searchParams.set("digest", configDigest);
   const put = await client.request(host, `${upload.pathname}${upload.search}`, { method: "PUT", body: config, headers: { "content-type": "application/octet-stream" }, repository, actions: "pull,push" });
   await put.body?.cancel();
@@ -162,11 +174,17 @@ async function writeProbe(client: RegistryClient, host: string, repository: stri
   if (m.status !== 201) return;
   const del = await client.request(host, `/v2/${repository}/manifests/${manifestDigest}`, { method: "DELETE", repository, actions: "delete" });
   await del.body?.cancel();
-  // 202: deleted. Otherwise the probe stays, which is no failed isolation: the registry keeps
-  // manifests (405), or the credential is not granted deletion (401, 403: Distribution robots,
-  // ACR tokens without allowDelete).
-  const kept = del.status === 405 ? "the registry does not delete manifests" : del.status === 401 || del.status === 403 ? "this credential may not delete" : undefined;
-  probes.push({ what: "delete probe", repository, status: del.status, expected: "allowed", ok: del.status === 202 || kept !== undefined, at: now().toISOString(), ...(kept ? { note: `${kept}; the probe stays, tagged ${tag}` } : {}) });
+  const refused = del.status === 401 || del.status === 403;
+  const note =
+    del.status === 405
+      ? `the registry deletes no manifests: not tested; the probe stays, tagged ${tag}`
+      : refused
+        ? `${deletes.why}; the probe stays, tagged ${tag}`
+        : del.status === 202 && !deletes.may
+          ? `deleted, though ${deletes.why}`
+          : undefined;
+  const ok = del.status === 405 || (deletes.may ? del.status === 202 : refused);
+  probes.push({ what: "delete probe", repository, status: del.status, expected: deletes.may ? "allowed" : "refused", ok, at: now().toISOString(), ...(note ? { note } : {}) });
 }
 
 /** The report as text, one line per request. */
@@ -174,6 +192,10 @@ export function renderVerifyText(r: VerifyReport): string {
   const lines = [`Isolation evidence for stack ${r.stack}, ${r.startedAt} to ${r.finishedAt}`];
   for (const e of r.results) {
     const head = `${e.ok ? "ok  " : "FAIL"} ${e.customer} ${e.kind}`;
+    if (e.skipped) {
+      lines.push(`skip ${e.customer} ${e.kind}: ${e.reason}`);
+      continue;
+    }
     if (!e.minted) {
       lines.push(`${head}: no credential (${e.reason})${e.licensed ? " but the license allows it" : ""}`);
       continue;
@@ -182,7 +204,9 @@ export function renderVerifyText(r: VerifyReport): string {
     for (const p of e.probes) lines.push(`     ${p.ok ? "ok  " : "FAIL"} ${p.what} ${p.repository}: ${p.status}, ${p.expected === "allowed" ? "must be allowed" : "must be refused"} (${p.at})${p.note ? `: ${p.note}` : ""}`);
   }
   const failed = r.results.filter((e) => !e.ok).length;
-  lines.push(failed === 0 ? `Isolation holds: ${r.results.length} customer-kind pair(s) checked.` : `${failed} of ${r.results.length} customer-kind pair(s) FAILED.`);
+  const checked = r.results.length - r.skipped;
+  const skipped = r.skipped ? `; ${r.skipped} skipped (no credential to test with)` : "";
+  lines.push(failed === 0 ? `Isolation holds: ${checked} customer-kind pair(s) checked${skipped}.` : `${failed} of ${checked} customer-kind pair(s) FAILED${skipped}.`);
   return lines.join("\n");
 }
 
@@ -191,12 +215,14 @@ export function renderVerifyMarkdown(r: VerifyReport): string {
   const rows = r.results.flatMap((e) =>
     e.minted
       ? e.probes.map((p) => `| ${e.customer} | ${e.kind} | ${p.what} | \`${p.repository}\` | ${p.status} | ${p.expected} | ${p.ok ? "ok" : "**FAIL**"}${p.note ? ` (${p.note})` : ""} | ${p.at} |`)
-      : [`| ${e.customer} | ${e.kind} | mint | | | ${e.licensed ? "allowed" : "refused"} | ${e.ok ? "ok" : "**FAIL**"} (${e.reason}) | |`],
+      : e.skipped
+        ? [`| ${e.customer} | ${e.kind} | mint | | | | skipped (${e.reason}) | |`]
+        : [`| ${e.customer} | ${e.kind} | mint | | | ${e.licensed ? "allowed" : "refused"} | ${e.ok ? "ok" : "**FAIL**"} (${e.reason}) | |`],
   );
   return [
     `## Isolation evidence: stack ${r.stack}`,
     "",
-    `From ${r.startedAt} to ${r.finishedAt}: ${r.ok ? "isolation holds" : "**isolation FAILED**"}.`,
+    `From ${r.startedAt} to ${r.finishedAt}: ${r.ok ? "isolation holds" : "**isolation FAILED**"}${r.skipped ? ` (${r.skipped} customer-kind pair(s) skipped: no credential to test with)` : ""}.`,
     "",
     "| customer | kind | request | repository | status | must be | result | at |",
     "| --- | --- | --- | --- | --- | --- | --- | --- |",

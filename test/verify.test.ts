@@ -7,7 +7,11 @@ import * as path from "node:path";
 import { writeFileSync, readFileSync, copyFileSync } from "node:fs";
 import { stringify } from "yaml";
 import { tempDir } from "./tmp";
-import { customer } from "./helpers";
+import { customer, testSettings } from "./helpers";
+import { generateKeyPairSync } from "node:crypto";
+import { loadPrivateSigningKey } from "../runtime/broker/keys";
+import { parseRoster } from "../customers/roster";
+import { renderVerifyText, verify } from "../runtime/verify";
 
 describe("the registry client answers a Basic challenge with the credential (ECR)", () => {
   it("retries once with Basic, and does not loop when the credential is refused", async () => {
@@ -74,5 +78,95 @@ describe("intake verify against a registry out of reach", () => {
     expect(report.unreachable).toBe(true);
     expect(report.results[0].probes[0]).toMatchObject({ what: "list own", status: 0, ok: false, note: "unreachable: ECONNREFUSED" });
     expect(out.join("\n")).toContain(`FAIL acme distribution at 127.0.0.1:${port} (127.0.0.1:${port} is out of reach: nothing proven)`);
+  });
+});
+
+describe("intake verify over customers and kinds that cannot all be verified", () => {
+  const settings = () => testSettings({ enabledKinds: ["ghcr", "distribution"], ghcr: { owner: "example-org" }, distribution: { host: "127.0.0.1:5999", service: "svc", issuer: "iss" } });
+  const rosterOf = (s: ReturnType<typeof settings>) =>
+    parseRoster(
+      stringify({
+        customers: [
+          customer("acme", "enterprise", { license: { expires: "2099-12-31" }, github: { machineUser: "acme-ci-bot" } }),
+          customer("northwind", "enterprise", { license: { expires: "2099-12-31" } }),
+        ],
+      }),
+      "roster.yaml",
+      { tierTable: s.tierTable },
+    );
+  /** A registry that answers each request as `answer` says, logging them. */
+  const registry = (answer: (method: string, path: string) => Response, log: string[]): typeof fetch =>
+    (async (input: string | URL | Request, init?: RequestInit) => {
+      const u = new URL(String(input instanceof Request ? input.url : input));
+      log.push(`${init?.method ?? "GET"} ${u.pathname}`);
+      return answer(init?.method ?? "GET", u.pathname);
+    }) as typeof fetch;
+
+  it("reports a pair it cannot check as skipped with the reason, and checks the others", async () => {
+    const dir = tempDir("verify-skip-");
+    const keyFile = path.join(dir, "broker.key");
+    writeFileSync(keyFile, generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }));
+    const s = settings();
+    const log: string[] = [];
+    const fetchImpl = registry((_m, p) => new Response(null, { status: p.includes("/northwind/") && p.startsWith("/v2/intake/northwind/app") ? 401 : p.includes("/acme/") ? 404 : 401 }), log);
+    const report = await verify({ settings: s, roster: rosterOf(s), customers: ["acme", "northwind"], mint: () => ({ signingKey: loadPrivateSigningKey(keyFile) }), fetchImpl });
+    const pairs = report.results.map((r) => [r.customer, r.kind, r.skipped ? "skipped" : r.ok ? "ok" : "FAIL"]);
+    expect(pairs).toEqual([
+      ["acme", "ghcr", "skipped"],
+      ["acme", "distribution", "ok"],
+      ["northwind", "ghcr", "skipped"],
+      ["northwind", "distribution", expect.any(String)],
+    ]);
+    expect(report.results[0].reason).toMatch(/no PAT for acme-ci-bot in INTAKE_GHCR_TOKEN_ACME/);
+    expect(report.results[2].reason).toMatch(/customer northwind has no github\.machineUser/);
+    expect(report.skipped).toBe(2);
+    const text = renderVerifyText(report);
+    expect(text).toMatch(/^skip northwind ghcr: ghcr: customer northwind has no github\.machineUser/m);
+    expect(text).toMatch(/customer-kind pair\(s\) (checked|FAILED); 2 skipped \(no credential to test with\)\.$/);
+    expect(log.some((l) => l.includes("/v2/intake/acme/app/tags/list"))).toBe(true);
+  });
+
+  it("--write: a Distribution robot's delete must be refused; one the registry lets through fails the check", async () => {
+    const dir = tempDir("verify-delete-");
+    const keyFile = path.join(dir, "broker.key");
+    writeFileSync(keyFile, generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }));
+    const s = testSettings({ enabledKinds: ["distribution"], distribution: { host: "127.0.0.1:5999", service: "svc", issuer: "iss" } });
+    const roster = parseRoster(stringify({ customers: [customer("acme", "enterprise", { license: { expires: "2099-12-31" } }), customer("globex", "enterprise", { license: { expires: "2099-12-31" } })] }), "roster.yaml", { tierTable: s.tierTable });
+    const run = (deleteStatus: number) =>
+      verify({
+        settings: s,
+        roster,
+        customers: ["acme"],
+        write: true,
+        mint: () => ({ signingKey: loadPrivateSigningKey(keyFile) }),
+        fetchImpl: registry((m, p) => {
+          if (p.includes("/globex/")) return new Response(null, { status: 401 });
+          if (m === "POST") return new Response(null, { status: 202, headers: { location: "/v2/intake/acme/intake-verify-probe/blobs/uploads/u1" } });
+          if (m === "PUT") return new Response(null, { status: 201 });
+          if (m === "DELETE") return new Response(null, { status: deleteStatus });
+          return new Response(null, { status: 404 });
+        }, []),
+      });
+    const kept = await run(401);
+    expect(kept.results[0].probes.at(-1)).toMatchObject({ what: "delete probe", status: 401, expected: "refused", ok: true });
+    expect(renderVerifyText(kept)).toMatch(/ok {3}delete probe intake\/acme\/intake-verify-probe: 401, must be refused .*: the broker grants robots pull and push only; the probe stays, tagged verify-\d{14}/);
+    const deleted = await run(202);
+    expect(deleted.ok).toBe(false);
+    expect(renderVerifyText(deleted)).toMatch(/FAIL delete probe intake\/acme\/intake-verify-probe: 202, must be refused .*: deleted, though the broker grants robots pull and push only/);
+    const untested = await run(405);
+    expect(untested.results[0].probes.at(-1)).toMatchObject({ ok: true, note: expect.stringMatching(/^the registry deletes no manifests: not tested/) });
+  });
+
+  it("every pair skipped is nothing verified: one line, exit 2", async () => {
+    const dir = tempDir("verify-none-");
+    copyFileSync(path.resolve(__dirname, "..", "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+    writeFileSync(path.join(dir, "Pulumi.t.yaml"), stringify({ config: { "registry-intake:environment": "dev", "registry-intake:enabledKinds": ["ghcr"], "registry-intake:ghcr": { owner: "example-org" } } }));
+    const roster = path.join(dir, "roster.yaml");
+    writeFileSync(roster, stringify({ customers: [customer("northwind", "enterprise", { license: { expires: "2099-12-31" } })] }));
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(["verify", "--all", "--stack", "t", "--project", dir, "--roster", roster], { out: (s) => out.push(s), err: (s) => err.push(s) });
+    expect(code).toBe(2);
+    expect(err).toEqual([expect.stringMatching(/^error: nothing could be verified: ghcr: customer northwind has no github\.machineUser/)]);
   });
 });

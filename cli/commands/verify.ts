@@ -43,8 +43,10 @@ export function register(cli: Command, ctx: CommandContext): void {
         kinds: opts.kind,
         write: opts.write,
         mint: (customer) => ({ signingKey, ghcrToken: process.env[ghcrTokenVariable(customer)], azureSubscriptionId: opts.subscription ?? process.env.AZURE_SUBSCRIPTION_ID }),
-        progress: (e) => ctx.io.tty?.(`${e.ok ? "ok  " : "FAIL"} ${e.customer} ${e.kind}\n`),
+        progress: (e) => ctx.io.tty?.(`${e.skipped ? "skip" : e.ok ? "ok  " : "FAIL"} ${e.customer} ${e.kind}\n`),
       });
+      // Evidence that checks nothing is none: every pair skipped is the user's to fix.
+      if (report.results.length && report.skipped === report.results.length) throw new InputError(`nothing could be verified: ${[...new Set(report.results.map((r) => r.reason))].join("; ")}`);
       const emit = (target: string, text: string) => (target === "-" ? ctx.io.out(text) : writeOut(target, text));
       if (opts.json) emit(opts.json, JSON.stringify(report, null, 2));
       if (opts.markdown) emit(opts.markdown, renderVerifyMarkdown(report));

@@ -21,6 +21,7 @@ export const acr: KindFacts<AcrNames> = {
   host: (s) => `${need(s.acr, "acr").registryName.toLowerCase()}.azurecr.io`,
   path: (n) => n.acrRepositoryPrefix,
   types: /^azure-native:containerregistry:(ScopeMap|Token)$/,
+  deletes: (c) => (c.acr?.allowDelete ? { may: true, why: "the scope map grants content/delete (roster acr.allowDelete)" } : { may: false, why: "the scope map grants no content/delete (roster acr.allowDelete is off)" }),
   owners: [
     { type: "azure-native:containerregistry:ScopeMap", input: "scopeMapName", pattern: (p) => `^${p}-(.+)-scope$` },
     { type: "azure-native:containerregistry:Token", input: "tokenName", pattern: (p) => `^${p}-(.+)$` },

@@ -16,5 +16,6 @@ export const distribution: KindFacts<DistributionNames> = {
   host: (s) => need(s.distribution, "distribution").host,
   path: (n) => n.distributionPathPrefix,
   types: /^random:index\/randomPassword:RandomPassword$/,
+  deletes: () => ({ may: false, why: "the broker grants robots pull and push only" }),
   owners: [],
 };

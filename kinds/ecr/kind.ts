@@ -57,6 +57,7 @@ export const ecr: KindFacts<EcrNames> = {
   },
   path: (n) => n.ecrRepositoryPrefix,
   types: /^aws:(ecr\/(repository|lifecyclePolicy):|iam\/(user|userPolicy|accessKey):)/,
+  deletes: () => ({ may: false, why: "the customer's policy and push sessions carry no ecr:BatchDeleteImage" }),
   owners: [
     { type: "aws:ecr/repository:Repository", input: "name", pattern: (p) => `^${p}/([^/]+)/` },
     { type: "aws:ecr/lifecyclePolicy:LifecyclePolicy", input: "repository", pattern: (p) => `^${p}/([^/]+)/` },

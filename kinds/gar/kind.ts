@@ -28,6 +28,7 @@ export const gar: KindFacts<GarNames> = {
   host: (s) => `${need(s.gar, "gar").location}-docker.pkg.dev`,
   path: (n, s) => `${need(s.gar, "gar").project}/${n.garRepositoryId}/`,
   types: /^gcp:(artifactregistry\/(repository|repositoryIamMember):|serviceaccount\/)/,
+  deletes: () => ({ may: false, why: "roles/artifactregistry.writer deletes no versions" }),
   owners: [
     { type: "gcp:artifactregistry/repository:Repository", input: "repositoryId", pattern: (p) => `^${p}-(.+)$` },
     { type: "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember", input: "repository", pattern: (p) => `(?:^|/)${p}-([^/]+)$` },

@@ -27,6 +27,7 @@ export const ghcr: KindFacts<GhcrNames> = {
   host: () => "ghcr.io",
   path: (n, s) => `${need(s.ghcr, "ghcr").owner.toLowerCase()}/${n.githubRepository}/`,
   types: /^github:index\/(repository|team|teamMembership|teamRepository):/,
+  deletes: () => ({ may: false, why: "the machine user's PAT carries read:packages, not delete:packages" }),
   owners: [
     { type: "github:index/repository:Repository", input: "name", pattern: (p) => `^${p}-(.+)$` },
     { type: "github:index/team:Team", input: "name", pattern: (p) => `^${p}-(.+)$` },

@@ -256,7 +256,8 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
       ["delete probe", "intake/acme/intake-verify-probe", 401],
     ]);
     // Robots are granted pull and push, never delete: the probe stays, and the report says so.
-    expect(of("acme").probes[3].note).toMatch(/^this credential may not delete; the probe stays, tagged verify-\d{14}$/);
+    expect(of("acme").probes[3]).toMatchObject({ expected: "refused", ok: true });
+    expect(of("acme").probes[3].note).toMatch(/^the broker grants robots pull and push only; the probe stays, tagged verify-\d{14}$/);
     // A pull-only robot is refused the push; a lapsed license and a tier without the kind get no credential.
     expect(of("wayne").probes.find((p) => p.what === "push probe")).toMatchObject({ expected: "refused", ok: true });
     expect(of("hooli")).toMatchObject({ minted: false, licensed: false, ok: true });
