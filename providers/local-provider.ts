@@ -216,6 +216,11 @@ export interface ProviderConfig {
   owner?: string;
 }
 
+/** The cloud's refusal of a name it already holds (another stack's, or one retained). */
+function alreadyExists(type: string, id: string): string {
+  return `AlreadyExists: ${type} ${id} exists in the cloud (retained, or another stack's in this account: give each stack its own repoPrefix and registry names): import it or choose another name`;
+}
+
 export class LocalProvider implements provider.Provider {
   readonly version: string;
   private config: ProviderConfig = {};
@@ -260,8 +265,17 @@ export class LocalProvider implements provider.Provider {
     doc.context = { accountId: ctx.accountId, region: ctx.region, ...(ctx.githubOwner ? { githubOwner: ctx.githubOwner } : {}) };
   }
 
-  async check(_urn: string, _olds: unknown, news: unknown): Promise<provider.CheckResult> {
-    // Every type is accepted as it is, including ones the fake cloud does not model.
+  async check(urn: string, olds: unknown, news: unknown): Promise<provider.CheckResult> {
+    // Every type is accepted as it is, including ones the fake cloud does not model. A create (no
+    // old inputs: an import brings the ones it read) of a name the cloud already holds is refused
+    // here, at preview, in the words `create` would refuse it with at `up`.
+    const { type, name } = typeOf(urn);
+    const inputs = plainState(news);
+    if (!this.stateless && !PUT_TYPES.has(type) && Object.keys(plainState(olds)).length === 0 && !JSON.stringify(inputs).includes(UNKNOWN)) {
+      const doc = this.store.read();
+      const made = this.make(type, name, inputs, this.context(doc));
+      if (doc.resources[recordKey(type, made.id)]) throw new Error(alreadyExists(type, made.id));
+    }
     return { inputs: news ?? {} };
   }
 
@@ -293,7 +307,7 @@ export class LocalProvider implements provider.Provider {
     await this.store.update((cloud) => {
       const key = recordKey(type, made.id);
       if (cloud.resources[key] && !PUT_TYPES.has(type)) {
-        throw new Error(`AlreadyExists: ${type} ${made.id} exists in the cloud (retained or created outside this stack): import it or choose another name`);
+        throw new Error(alreadyExists(type, made.id));
       }
       this.settleContext(cloud);
       cloud.resources[key] = { type, id: made.id, urn, inputs, outputs: made.state, created: new Date().toISOString() };

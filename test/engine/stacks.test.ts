@@ -139,3 +139,40 @@ function normal(v: unknown): unknown {
   }
   return v;
 }
+
+describe.skipIf(!!unavailable)("a second stack copied from dev, in the same account", () => {
+  let p: EngineProject;
+  beforeAll(async () => {
+    p = new EngineProject();
+    await p.initStack("dev");
+    ok(await p.pulumi(["up", "--yes", "--stack", "dev"]), "pulumi up dev");
+    p.write("Pulumi.staging.yaml", readFileSync(p.file("Pulumi.dev.yaml"), "utf8"));
+    await p.initStack("staging");
+  }, 300_000);
+  afterAll(() => p?.remove());
+
+  it("its preview refuses the names dev holds, as its up would, and names the fix; its own repoPrefix and registry name preview clean", async () => {
+    const refused = await p.pulumi(["preview", "--stack", "staging"]);
+    expect(refused.code).not.toBe(0);
+    const out = refused.stdout + refused.stderr;
+    expect(out).toMatch(/AlreadyExists: \S+ \S+ exists in the cloud \(retained, or another stack's in this account: give each stack its own repoPrefix and registry names\)/);
+    // Nothing was made: an up refuses the same way.
+    const up = await p.pulumi(["up", "--yes", "--stack", "staging"]);
+    expect(up.code).not.toBe(0);
+    expect(up.stdout + up.stderr).toMatch(/AlreadyExists/);
+    ok(await p.pulumi(["config", "set", "registry-intake:repoPrefix", "staging", "--stack", "staging"]), "pulumi config set");
+    // ACR names are global: the registry is named in the stack's settings, not by the prefix.
+    ok(await p.pulumi(["config", "set", "--path", "registry-intake:acr.registryName", "intakestagingregistry", "--stack", "staging"]), "pulumi config set");
+    const own = ok(await p.pulumi(["preview", "--stack", "staging"]), "pulumi preview with its own repoPrefix");
+    expect(own.stdout).toMatch(/\+ \d+ to create/);
+  }, 300_000);
+
+  it("a bad setting is the CLI's one line under the engine: no unhandled exception, no stack trace", async () => {
+    ok(await p.pulumi(["config", "set", "registry-intake:repoPrefix", "Bad Prefix!", "--stack", "staging"]), "pulumi config set");
+    const r = await p.pulumi(["preview", "--stack", "staging"]);
+    expect(r.code).not.toBe(0);
+    const out = r.stdout + r.stderr;
+    expect(out).toMatch(/error: .*repoPrefix.*"Bad Prefix!"/);
+    expect(out).not.toMatch(/unhandled exception|SettingsError|\n\s+at /);
+  }, 120_000);
+});
