@@ -491,7 +491,12 @@ function result(t: Target, roster: Roster, id: string, action: OnboardResult["ac
     stack: t.stack,
     ...(t.shard !== undefined ? { shard: t.shard } : {}),
     namespaces,
-    credentials: kinds.map((k) => `intake token --customer ${id} --kind ${k} --stack ${t.stack}${k === "distribution" ? " --key broker.key" : ""}`),
+    // GHCR has no credential to mint without a machine user: its people use their own PATs.
+    credentials: kinds.map((k) =>
+      k === "ghcr" && !c.github?.machineUser
+        ? "ghcr: no github.machineUser, so no token to hand out: the team's members log in with their own classic PATs (read:packages)"
+        : `intake token --customer ${id} --kind ${k} --stack ${t.stack}${k === "distribution" ? " --key broker.key" : ""}`,
+    ),
     changes,
     applied: "self",
   };

@@ -1,3 +1,4 @@
+import { placed, withFile, type PathKey } from "./yaml";
 import { parseReference } from "./reference";
 import { z } from "zod";
 import { isLedgerKey } from "./ledger";
@@ -322,8 +323,8 @@ const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr", "acr"
 
 export class SettingsError extends InvalidInput {
   constructor(readonly source: string, readonly problems: string[]) {
-    // One problem is one line; several are listed under the file.
-    super(problems.length === 1 ? `${source}: ${problems[0]}` : `stack settings in ${source} are invalid:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+    // One problem is one line; several are listed under the file, each with its place.
+    super(problems.length === 1 ? withFile(source, problems[0]) : `stack settings in ${source} are invalid:\n${problems.map((p) => `  ${withFile(source, p)}`).join("\n")}`);
   }
 }
 
@@ -331,18 +332,20 @@ export class SettingsError extends InvalidInput {
  * Validate raw settings (config keys without the namespace, structured values already parsed).
  * `source` names the file or stack in messages.
  */
-export function parseSettings(raw: Record<string, unknown>, stack: string, source: string, today = new Date()): Settings {
+export function parseSettings(raw: Record<string, unknown>, stack: string, source: string, today = new Date(), locate?: SettingsLocator): Settings {
   const r = settingsSchema(stack, today).safeParse(raw, { reportInput: true });
   if (!r.success) {
+    // Where the key is written (`ns:key`, then the path inside its value), when read from a file.
+    const at = (path: PropertyKey[]) => (locate && path.length ? locate(`${CONFIG_NAMESPACE}:${String(path[0])}`, path.slice(1).map((k) => (typeof k === "number" ? k : String(k)))) : {});
     throw new SettingsError(
       source,
       r.error.issues.flatMap((i) => {
         const key = (path: PropertyKey[]) => `${CONFIG_NAMESPACE}:${path.map(String).join(".")}`;
         if (i.code === "unrecognized_keys") {
           const known = i.path.length === 0 ? ` (known: ${Object.keys(settingsInputSchema.def.shape).join(", ")})` : "";
-          return i.keys.map((k) => `${key([...i.path, k])}: unknown setting${known}`);
+          return i.keys.map((k) => placed(at([...i.path, k]), `${key([...i.path, k])}: unknown setting${known}`));
         }
-        return [`${key(i.path)}: ${issueMessage(i)}`];
+        return [placed(at(i.path), `${key(i.path)}: ${issueMessage(i)}`)];
       }),
     );
   }
@@ -418,12 +421,16 @@ export function shardStackConfig(own: Record<string, string>, platform: Record<s
  * as secrets. The `pulumi up` path is settingsFromConfig (components/stack-settings.ts); offline
  * readers pass the values of Pulumi.<stack>.yaml directly, without loading the Pulumi SDK.
  */
+/** Where a setting (`ns:key`, then a path inside its value) is written in its file. */
+export type SettingsLocator = (fullKey: string, path: PathKey[]) => { line?: number; column?: number };
+
 export function settingsFromValues(
   all: Record<string, string>,
   isSecret: ((key: string) => boolean) | undefined,
   source: string,
   stack: string,
   today = new Date(),
+  locate?: SettingsLocator,
 ): Settings {
   // Every key of our namespace, so a misspelt key is an error rather than silently ignored.
   const raw: Record<string, unknown> = {};
@@ -438,7 +445,7 @@ export function settingsFromValues(
     try {
       raw[key] = JSON.parse(value);
     } catch {
-      problems.push(`${CONFIG_NAMESPACE}:${key}: must be structured config (a YAML mapping or list), got ${JSON.stringify(value)}`);
+      problems.push(placed(locate?.(fullKey, []) ?? {}, `${CONFIG_NAMESPACE}:${key}: must be structured config (a YAML mapping or list), got ${JSON.stringify(value)}`));
     }
   }
   // Machine-user PATs are credentials: refuse them unless the stack holds them as secrets.
@@ -450,5 +457,5 @@ export function settingsFromValues(
     );
   }
   if (problems.length) throw new SettingsError(source, problems);
-  return parseSettings(raw, stack, source, today);
+  return parseSettings(raw, stack, source, today, locate);
 }

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
-import { parse } from "yaml";
+import { LineCounter, parseDocument } from "yaml";
+import { placed, withFile, yamlLocator, yamlSyntaxProblem, type PathKey } from "./yaml";
 import { CONFIG_NAMESPACE, referencedStack, SettingsError, settingsFromValues, shardOfConfig, shardStackConfig, type Settings } from "./settings";
 import { shardStackName } from "../customers/shards";
 import { loadRoster, parseRoster, parseRosterParts, type Roster } from "../customers/roster";
@@ -24,8 +25,8 @@ export const PROVIDER_SECRET_KEYS = new Set([
 
 export class StackConfigError extends InvalidInput {
   constructor(readonly file: string, readonly problems: string[]) {
-    // One problem is one line; several are listed under the file.
-    super(problems.length === 1 ? `${file}: ${problems[0]}` : `${file} is invalid:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+    // One problem is one line; several are listed under the file, each with its place.
+    super(problems.length === 1 ? withFile(file, problems[0]) : `${file} is invalid:\n${problems.map((p) => `  ${withFile(file, p)}`).join("\n")}`);
   }
 }
 
@@ -36,6 +37,8 @@ export interface StackConfig {
   config: Record<string, string>;
   /** Keys whose values are `secure:` ciphertext, replaced offline by a marked placeholder. */
   secretKeys: string[];
+  /** Where a key (`ns:key`, then a path inside its value) is written in the file, when read from one. */
+  locate?: (fullKey: string, path: PathKey[]) => { line?: number; column?: number };
 }
 
 /** The marked stand-in for a `secure:` value, which cannot be decrypted without the stack's secrets provider. */
@@ -60,27 +63,37 @@ export function readStackConfig(projectDir: string, stack: string, text?: string
   if (text === undefined && !existsSync(file)) {
     throw new StackConfigError(file, [`no such stack file (stacks here: ${listStacks(projectDir).join(", ") || "none"})`]);
   }
+  const source = text ?? readFileSync(file, "utf8");
+  const lineCounter = new LineCounter();
+  const ydoc = parseDocument(source, { lineCounter });
+  if (ydoc.errors.length) {
+    const p = yamlSyntaxProblem(ydoc.errors[0], source);
+    throw new StackConfigError(file, [placed(p, p.message)]);
+  }
   let doc: unknown;
   try {
-    doc = parse(text ?? readFileSync(file, "utf8"));
+    doc = ydoc.toJS();
   } catch (e) {
-    throw new StackConfigError(file, [`YAML syntax: ${(e as Error).message.split("\n")[0]}`]);
+    throw new StackConfigError(file, [`YAML: ${(e as Error).message.split("\n")[0]}`]);
   }
+  const at = yamlLocator(ydoc, lineCounter);
   const raw = (doc as { config?: unknown } | null)?.config ?? {};
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new StackConfigError(file, ["config: must be a mapping of keys to values"]);
 
   const problems: string[] = [];
   const config: Record<string, string> = {};
   const secretKeys: string[] = [];
+  const written = new Map<string, string>();
   for (const [key, value] of Object.entries(raw)) {
     const fullKey = key.includes(":") ? key : `${CONFIG_NAMESPACE}:${key}`;
+    written.set(fullKey, key);
     if (isSecure(value)) {
       config[fullKey] = secretPlaceholder(file, fullKey);
       secretKeys.push(fullKey);
       continue;
     }
     if (PROVIDER_SECRET_KEYS.has(fullKey)) {
-      problems.push(`${fullKey}: holds a credential in plain text; set it with \`pulumi config set --secret ${fullKey}\``);
+      problems.push(placed(at(["config", key]), `${fullKey}: holds a credential in plain text; set it with \`pulumi config set --secret ${fullKey}\``));
       continue;
     }
     if (value !== null && typeof value === "object") {
@@ -96,7 +109,11 @@ export function readStackConfig(projectDir: string, stack: string, text?: string
     }
   }
   if (problems.length) throw new StackConfigError(file, problems);
-  return { stack, file, config, secretKeys };
+  const locate = (fullKey: string, p: PathKey[]) => {
+    const key = written.get(fullKey);
+    return key === undefined ? at(["config"]) : at(["config", key, ...p]);
+  };
+  return { stack, file, config, secretKeys, locate };
 }
 
 function isSecure(v: unknown): v is { secure: string } {
@@ -233,7 +250,16 @@ export function stackSettings(
   const secret = new Set(stackConfig.secretKeys);
   // The engine may not tell which keys are secret (older SDKs): then nothing is judged by it.
   const isSecret = o.engineConfig ? o.engineConfig.isSecret : (k: string) => secret.has(k);
-  const settings = settingsFromValues(stackConfig.config, isSecret, source, stack, o.today);
+  // Under the engine the file is read again for places only: a problem names its line.
+  let locate = own.locate;
+  if (o.engineConfig) {
+    try {
+      locate = readStackConfig(projectDir, stack).locate;
+    } catch {
+      // No file, or one the engine read differently: problems without a line.
+    }
+  }
+  const settings = settingsFromValues(stackConfig.config, isSecret, source, stack, o.today, own.config === stackConfig.config ? locate : undefined);
   const files = o.engineConfig || o.stackText !== undefined ? [] : [path.join(projectDir, "Pulumi.yaml"), own.file];
   const platformStack = shardOfConfig(own.config)?.platformStack;
   if (platformStack) files.push(path.join(projectDir, `Pulumi.${referencedStack(platformStack)}.yaml`));

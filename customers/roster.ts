@@ -1,7 +1,8 @@
 import { readFileSync, statSync } from "node:fs";
 import { mergeRosterParts, rosterPartFiles } from "./roster-parts";
 import { FAILSAFE_SCHEMA, load as fastLoad, Type } from "js-yaml";
-import { isAlias, isCollection, isScalar, LineCounter, parseDocument, Schema, visit, type Document, type ScalarTag, type YAMLError } from "yaml";
+import { isAlias, isCollection, isScalar, LineCounter, parseDocument, Schema, visit, type Document, type ScalarTag } from "yaml";
+import { yamlLocator, yamlSyntaxProblem, type PathKey } from "../core/yaml";
 import type { z } from "zod";
 import { CUSTOMER_ID, DEFAULT_PREFIX, nameProblems, type NamingPrefix } from "../core/naming";
 import { issueMessage, quoted } from "./messages";
@@ -58,7 +59,6 @@ export interface RosterOptions {
   reader?: "fast" | "yaml";
 }
 
-type PathKey = string | number;
 
 /**
  * Load and validate a roster file, or a folder of roster files read as one roster (one file per
@@ -124,9 +124,9 @@ export function parseRoster(text: string, file: string, opts: RosterOptions = {}
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   if (doc.errors.length > 0) {
     // The first syntax error only: the ones after it are mostly its echoes.
-    throw new RosterError([yamlProblem(doc.errors[0], text, file)]);
+    throw new RosterError([{ file, ...yamlSyntaxProblem(doc.errors[0], text) }]);
   }
-  const out = validate(documentData(doc, file) ?? {}, file, opts, locator(doc, lineCounter));
+  const out = validate(documentData(doc, file) ?? {}, file, opts, yamlLocator(doc, lineCounter));
   if ("problems" in out) throw new RosterError(sortProblems(out.problems));
   return out;
 }
@@ -159,44 +159,6 @@ export function documentData(doc: Document, file: string): unknown {
   }
 }
 
-/**
- * A YAML syntax error as a problem: the library's first sentence, without its own trailing
- * position; a quote left open is placed where it opened, not at the end of the file.
- */
-function yamlProblem(e: YAMLError, text: string, file: string): { file: string; line?: number; column?: number; message: string } {
-  let line = e.linePos?.[0].line;
-  let column = e.linePos?.[0].col;
-  let message = e.message.split("\n")[0].replace(/ at line \d+, column \d+:?$/, "");
-  const open = /^Missing closing (["'])quote/.exec(message);
-  if (open && line !== undefined) {
-    const lines = text.split("\n");
-    for (let i = Math.min(line, lines.length) - 1; i >= 0; i--) {
-      const at = lines[i].indexOf(`: ${open[1]}`) >= 0 ? lines[i].indexOf(`: ${open[1]}`) + 2 : lines[i].indexOf(`- ${open[1]}`) >= 0 ? lines[i].indexOf(`- ${open[1]}`) + 2 : -1;
-      if (at >= 0 && (lines[i].slice(at + 1).split(open[1]).length - 1) % 2 === 0) {
-        line = i + 1;
-        column = at + 1;
-        message = `the ${open[1] === '"' ? "double" : "single"} quote opened here is never closed`;
-        break;
-      }
-    }
-  }
-  const flow = /end with a ([\]}])/.exec(message);
-  if (flow && line !== undefined) {
-    // An unclosed [ or { is placed where it opened: the nearest line above with more openers than closers.
-    const [opener, closer] = flow[1] === "]" ? ["[", "]"] : ["{", "}"];
-    const lines = text.split("\n");
-    for (let i = Math.min(line, lines.length) - 1; i >= 0; i--) {
-      const l = lines[i];
-      if (l.split(opener).length > l.split(closer).length) {
-        line = i + 1;
-        column = l.lastIndexOf(opener) + 1;
-        message = `the ${opener} opened here is never closed with ${closer}`;
-        break;
-      }
-    }
-  }
-  return { file, line, column, message: `YAML syntax: ${message}` };
-}
 
 /** The roster rules over already-read data; `locate` maps a data path to where it is written. */
 function validate(
@@ -408,18 +370,3 @@ function zodMessage(issue: z.core.$ZodIssue): string {
   return issueMessage(issue);
 }
 
-/** Maps a data path to the line/column of the nearest node that exists in the document. */
-function locator(doc: Document, lc: LineCounter) {
-  return (path: PathKey[]): { line?: number; column?: number } => {
-    for (let n = path.length; n >= 0; n--) {
-      const sub = path.slice(0, n);
-      const node = sub.length === 0 ? doc.contents : doc.getIn(sub, true);
-      const range = (node as { range?: [number, number, number] } | undefined)?.range;
-      if (range) {
-        const pos = lc.linePos(range[0]);
-        return { line: pos.line, column: pos.col };
-      }
-    }
-    return {};
-  };
-}

@@ -121,7 +121,7 @@ export class RosterStore {
     try {
       roster = parseRoster(text, this.file, this.opts);
     } catch (e) {
-      if (e instanceof RosterError) throw new RosterEditError(`the roster with this change would be invalid, so nothing was changed:\n${e.message}`);
+      if (e instanceof RosterError) throw new RosterEditError(`the roster with this change would be invalid, so nothing was changed:\n${inFile(e, current, text).message}`);
       throw e;
     }
     const others = [...this.underWay].filter(([other]) => other !== id);
@@ -137,13 +137,14 @@ export class RosterStore {
         }
       }
       edit(all);
+      const combined = all.toString({ flowCollectionPadding: false });
       try {
-        parseRoster(all.toString({ flowCollectionPadding: false }), this.file, this.opts);
+        parseRoster(combined, this.file, this.opts);
       } catch (e) {
         if (!(e instanceof RosterError)) throw e;
         throw new RosterEditError(
           `the roster with this change and the ones under way (${others.map(([o]) => o).join(", ")}) would be invalid, so nothing was changed; ` +
-            `fix the entry, or run it again once they finish:\n${e.message}`,
+            `fix the entry, or run it again once they finish:\n${inFile(e, current, combined).message}`,
         );
       }
     }
@@ -222,4 +223,26 @@ async function withFileLock(lock: string, fn: () => void): Promise<void> {
   } finally {
     rmSync(lock, { force: true });
   }
+}
+
+/**
+ * A roster error found in `edited` (the file's text `original` with one change) with its places
+ * in the file: a line before the change keeps its number, one after it moves back by the lines the
+ * change added, and one inside the change is "in this change" (it is in no line of the file yet).
+ */
+export function inFile(e: RosterError, original: string, edited: string): RosterError {
+  const a = original.split("\n");
+  const b = edited.split("\n");
+  let head = 0;
+  while (head < a.length && head < b.length && a[head] === b[head]) head++;
+  let tail = 0;
+  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
+  return new RosterError(
+    e.problems.map((p) => {
+      if (p.line === undefined || p.line <= head) return p;
+      if (p.line > b.length - tail) return { ...p, line: p.line - (b.length - a.length) };
+      const { line: _l, column: _c, ...rest } = p;
+      return { ...rest, file: `${p.file} (in this change)` };
+    }),
+  );
 }

@@ -19,7 +19,11 @@ describe("onboarding through the Automation API", () => {
     const r = await onboard(entry(id), { projectDir: dir, stack: "test", engine });
     expect(r).toMatchObject({ customer: id, action: "onboarded", stack: "test-shard-02", shard: 2, changes: { create: 5 } });
     expect(r.namespaces).toEqual({ ghcr: `ghcr.io/example-org/intake-${id}/`, ecr: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/intake/${id}/` });
-    expect(r.credentials).toEqual([`intake token --customer ${id} --kind ghcr --stack test-shard-02`, `intake token --customer ${id} --kind ecr --stack test-shard-02`]);
+    // No machine user: no GHCR token to suggest (`intake token --kind ghcr` would refuse it).
+    expect(r.credentials).toEqual([
+      "ghcr: no github.machineUser, so no token to hand out: the team's members log in with their own classic PATs (read:packages)",
+      `intake token --customer ${id} --kind ecr --stack test-shard-02`,
+    ]);
     // What the Automation API was handed.
     expect(engine.stacks.map((s) => [s.args.projectName, s.args.stackName, s.opts.workDir])).toEqual([["registry-intake", "test-shard-02", dir]]);
     expect(engine.calls.map((c) => [c.stack, c.op, c.opts.policyPacks])).toEqual([
@@ -47,15 +51,20 @@ describe("onboarding through the Automation API", () => {
     await expect(onboard(entry("acme"), { projectDir: dir, stack: "test", engine })).rejects.toThrow(/customer acme is already in the roster/);
     await expect(onboard(entry("globex", { github: { members: ["dup"] } }), { projectDir: dir, stack: "test", engine })).resolves.toBeDefined();
     const afterGlobex = readFileSync(roster, "utf8");
-    await expect(onboard(entry("initech", { github: { members: ["dup"] } }), { projectDir: dir, stack: "test", engine })).rejects.toThrow(
-      /the roster with this change would be invalid, so nothing was changed:[\s\S]*dup/,
-    );
+    const dup = await onboard(entry("initech", { github: { members: ["dup"] } }), { projectDir: dir, stack: "test", engine }).catch((e: Error) => e);
+    expect((dup as Error).message).toMatch(/the roster with this change would be invalid, so nothing was changed:[\s\S]*dup/);
+    // The new entry is in no line of the file yet: the problem is placed "in this change", never at a line past the file's end.
+    expect((dup as Error).message).toMatch(/roster\.yaml \(in this change\): customer initech field github\.members\.0: GitHub user "dup" is already listed by customer globex/);
+    for (const m of (dup as Error).message.matchAll(/roster\.yaml:(\d+):/g)) expect(Number(m[1])).toBeLessThanOrEqual(afterGlobex.split("\n").length);
     const [id] = idsInShard(0, 1, "fails");
     engine.failUp = "test-shard-00";
     await expect(onboard(entry(id), { projectDir: dir, stack: "test", engine })).rejects.toThrow(/up of stack test-shard-00 failed; the roster file was not changed/);
     expect(readFileSync(roster, "utf8")).toBe(afterGlobex);
     expect(before).not.toBe(afterGlobex);
     await expect(onboard(entry("x-shard"), { projectDir: dir, stack: "test-shard-01", engine })).rejects.toThrow(/--stack test-shard-01 is a shard stack/);
+    engine.failUp = undefined;
+    const withBot = await onboard(entry("hooli", { github: { machineUser: "hooli-ci-bot" } }), { projectDir: dir, stack: "test", engine });
+    expect(withBot.credentials[0]).toMatch(/^intake token --customer hooli --kind ghcr --stack test-shard-\d\d$/);
   });
 
   it("onboardings into one shard run one at a time; into different shards at the same time", async () => {

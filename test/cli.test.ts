@@ -104,7 +104,9 @@ describe("intake plan", () => {
     writeFileSync(file, original.replace("registry-intake:repoPrefix: intake", "registry-intake:repoPrefx: intake"));
     const b = await run(["plan", "--project", dir]);
     expect(b.code).toBe(2);
-    expect(b.err).toMatch(/Pulumi\.dev\.yaml: registry-intake:repoPrefx: unknown setting \(known: /);
+    // Each problem names its line in the stack file.
+    const lineOf = (text: string, needle: string) => text.split("\n").findIndex((l) => l.includes(needle)) + 1;
+    expect(b.err).toMatch(new RegExp(`Pulumi\\.dev\\.yaml:${lineOf(original, "registry-intake:repoPrefix")}:\\d+: registry-intake:repoPrefx: unknown setting \\(known: `));
     writeFileSync(file, original.replace(/acme:\n\s+secure: \S+/, "acme: ghp_plainpat"));
     const d = await run(["plan", "--project", dir]);
     expect(d.code).toBe(2);
@@ -113,7 +115,15 @@ describe("intake plan", () => {
     writeFileSync(file, original.replace('accountId: "111122223333"', "accountId: 1111"));
     const c = await run(["plan", "--project", dir]);
     expect(c.code).toBe(2);
+    expect(c.err).toContain(`Pulumi.dev.yaml:${lineOf(original, "accountId:")}:`);
     expect(c.err).toContain("registry-intake:aws.accountId: must be a string, got number 1111");
+    // A YAML syntax error: its line and column, and no dangling "at line ..." of the library's own.
+    writeFileSync(file, original.replace("registry-intake:repoPrefix: intake", "registry-intake:repoPrefix: [intake"));
+    const e = await run(["plan", "--project", dir]);
+    expect(e.code).toBe(2);
+    expect(e.err.split("\n")).toHaveLength(1);
+    expect(e.err).toMatch(new RegExp(`Pulumi\\.dev\\.yaml:${lineOf(original, "registry-intake:repoPrefix")}:\\d+: YAML syntax: `));
+    expect(e.err).not.toMatch(/at line \d+, column \d+/);
   });
 
   it("never prints a secure: value of the stack file", async () => {
