@@ -137,3 +137,26 @@ export interface CommandContext {
   io: Io;
   exit: (code: number) => void;
 }
+
+/**
+ * Call `stop` once, on SIGTERM or SIGINT, or when the npm process that started this one is gone
+ * (`npx intake broker`, `npm exec`, `npm run`: npm does not pass a SIGTERM on to its child, which
+ * would run on, orphaned). The parent is looked at each second only under npm.
+ */
+export function untilStopped(stop: (why: string) => void, env: NodeJS.ProcessEnv = process.env): void {
+  const parent = process.ppid;
+  let timer: NodeJS.Timeout | undefined;
+  let done = false;
+  const once = (why: string) => {
+    if (done) return;
+    done = true;
+    if (timer) clearInterval(timer);
+    stop(why);
+  };
+  process.once("SIGTERM", () => once("SIGTERM"));
+  process.once("SIGINT", () => once("SIGINT"));
+  if (env.npm_command) {
+    timer = setInterval(() => process.ppid !== parent && once("its npm launcher exited"), 1000);
+    timer.unref();
+  }
+}

@@ -474,6 +474,43 @@ describe.skipIf(!!unavailable)("password floods", () => {
   });
 });
 
+describe.skipIf(!!unavailable)("started by npm (npx intake broker)", () => {
+  it("stops when its npm launcher is gone, which passes no SIGTERM on", async () => {
+    const dir = scratch();
+    const pair = makeKeyPair(dir);
+    writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: [customer("acme", "enterprise", { license: { expires: "2099-12-31" } })] }));
+    writeFileSync(path.join(dir, "acl.json"), acl([robot("acme", "pw")]));
+    const port = await freePort();
+    const args = [path.join(ROOT, "cli/bin/intake.js"), "broker", "--project", ROOT, "--acl", path.join(dir, "acl.json"), "--roster", path.join(dir, "roster.yaml"), "--listen", `127.0.0.1:${port}`, "--key", pair.key, "--cert", pair.cert, "--service", "svc", "--issuer", "iss"];
+    // The launcher as npm exec is: a parent that starts the command with npm_command set, and dies on SIGTERM without passing it on.
+    const launcher = spawn(
+      process.execPath,
+      ["-e", `const c = require("node:child_process").spawn(process.execPath, ${JSON.stringify(args)}, { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, npm_command: "exec" } }); console.log(c.pid); setInterval(() => {}, 1000);`],
+      { stdio: ["ignore", "pipe", "pipe"], detached: true },
+    );
+    let stderr = "";
+    launcher.stderr!.on("data", (d) => (stderr += d));
+    const pid = await new Promise<number>((resolve) => launcher.stdout!.once("data", (d) => resolve(Number(String(d).trim()))));
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      await within(20_000, async () => (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false)));
+      process.kill(launcher.pid!, "SIGKILL");
+      await within(5_000, async () => !alive());
+      expect(stderr).toMatch(/intake broker: its npm launcher exited: stopping/);
+    } finally {
+      if (alive()) process.kill(pid, "SIGKILL");
+      if (launcher.exitCode === null && launcher.signalCode === null) process.kill(-launcher.pid!, "SIGKILL");
+    }
+  }, 40_000);
+});
+
 describe.skipIf(!!unavailable)("ordinary mistakes at the command line: one line, exit 2, nothing started", () => {
   const run = async (args: string[], env: Record<string, string | undefined> = {}) => {
     const { main } = await import("../cli/main.js");

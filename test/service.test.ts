@@ -117,7 +117,8 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
     expect(got.status).toBe(200);
     expect(got.body).toMatchObject({ id, status: "active", tier: "professional", stack: "test-shard-01", shard: 1, jobs: [] });
     expect(Object.keys(got.body.namespaces)).toEqual(["ghcr", "ecr"]);
-    expect(got.body.credentials[0]).toBe(`intake token --customer ${id} --kind ghcr --stack test-shard-01`);
+    expect(got.body.credentials[0]).toMatch(/^ghcr: no github\.machineUser, so no token to hand out/);
+    expect(got.body.credentials[1]).toBe(`intake token --customer ${id} --kind ecr --stack test-shard-01`);
 
     // Suspend (PATCH), rotate, then offboard (DELETE): each one commit of its own lines.
     const patched = await call(s.url, "PATCH", `/v1/customers/${id}`, { status: "suspended" });

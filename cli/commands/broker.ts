@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import type { Roster } from "../../customers/roster";
 import { TTL_BOUNDS } from "../../runtime/broker/ttl";
-import { projectDirOf, InputError, listenAddress, stackName, ttlSeconds, type CommandContext } from "../options";
+import { projectDirOf, InputError, listenAddress, stackName, ttlSeconds, untilStopped, type CommandContext } from "../options";
 
 /** `intake broker`. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -79,10 +79,11 @@ export function register(cli: Command, ctx: CommandContext): void {
       const port = await listening("--listen", opts.listen, () => broker.listen(opts.listen.host, opts.listen.port));
       ctx.io.err(`intake broker: listening on http://${opts.listen.host}:${port}/token (service ${opts.service})`);
       if (m) ctx.io.err(`intake broker: metrics on http://${m.host}:${metricsPort}/metrics`);
-      await new Promise<void>((resolve) => {
-        const stop = () => void broker.close().then(resolve);
-        process.once("SIGTERM", stop);
-        process.once("SIGINT", stop);
-      });
+      await new Promise<void>((resolve) =>
+        untilStopped((why) => {
+          ctx.io.err(`intake broker: ${why}: stopping`);
+          void broker.close().then(resolve);
+        }),
+      );
     });
 }

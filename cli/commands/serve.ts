@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { deferSdkClosureModules } from "../../planning/sdk-modules";
-import { InputError, listenAddress, positiveInt, projectDirOf, stackName, type CommandContext } from "../options";
+import { InputError, listenAddress, positiveInt, projectDirOf, stackName, untilStopped, type CommandContext } from "../options";
 
 /** `intake serve`: the onboarding service. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -77,8 +77,7 @@ export function register(cli: Command, ctx: CommandContext): void {
             ctx.io.err(`intake serve: ${signal}: taking no new jobs; ${service.worker.busy} running may take up to ${opts.drainSeconds} s`);
             void service.stop(opts.drainSeconds * 1000).then(resolve);
           };
-          process.once("SIGTERM", () => stop("SIGTERM"));
-          process.once("SIGINT", () => stop("SIGINT"));
+          untilStopped(stop);
         });
         ctx.io.err("intake serve: stopped");
       },
