@@ -17,8 +17,11 @@ export interface CopyRequest {
 }
 
 export interface CopyResult {
-  /** The manifest digest written to the target. */
-  digest: string;
+  /**
+   * The manifest digest the tool says it wrote (skopeo's --digestfile); crane says none on its
+   * output (it logs to stderr). The caller reads the tag back either way: that is the evidence.
+   */
+  digest?: string;
   seconds: number;
 }
 
@@ -101,10 +104,10 @@ export async function copyImage(tool: CopyTool, req: CopyRequest, signal?: Abort
     writeFileSync(authFile, authFileContent([{ registry: req.source.registry, credential: req.sourceCredential }, { registry: req.target.registry, credential: req.targetCredential }]), { mode: 0o600 });
     const digestFile = path.join(dir, "digest");
     const args = copyArgs(tool, req, dir, digestFile);
-    const { code, stdout, stderr } = await run(tool, args, tool === "crane" ? { DOCKER_CONFIG: dir } : {}, signal);
+    const { code, stderr } = await run(tool, args, tool === "crane" ? { DOCKER_CONFIG: dir } : {}, signal);
     if (code !== 0) throw new CopyError(tool, code, stderr);
-    const digest = tool === "skopeo" ? readFileSync(digestFile, "utf8").trim() : craneDigest(stdout);
-    return { digest, seconds: (performance.now() - t0) / 1000 };
+    const digest = tool === "skopeo" ? readFileSync(digestFile, "utf8").trim() : undefined;
+    return { ...(digest ? { digest } : {}), seconds: (performance.now() - t0) / 1000 };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     untrack(dir);
@@ -156,12 +159,6 @@ function untrack(dir: string): void {
     for (const s of STOP_SIGNALS) process.removeListener(s, onStop);
     process.removeListener("exit", removeLive);
   }
-}
-
-function craneDigest(stdout: string): string {
-  const m = /sha256:[a-f0-9]{64}/.exec(stdout);
-  if (!m) throw new CopyError("crane", 0, `no digest in its output: ${stdout.slice(0, 200)}`);
-  return m[0];
 }
 
 function run(cmd: string, args: string[], env: Record<string, string>, signal?: AbortSignal): Promise<{ code: number | null; stdout: string; stderr: string }> {

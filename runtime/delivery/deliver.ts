@@ -312,6 +312,10 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
     let holder: Target | undefined;
     let copying: Copying | undefined;
     const waiting = new Map<Target, number>();
+    // Source and targets on one registry (the build registry is the customers', or one ECR
+    // account and region): every blob is mounted from the source repository, no tool copy at all,
+    // until a mount from it is refused (the credential cannot read the source).
+    let fromSource = targets.length > 0 && apiHost(targets[0].ref) === sourceHost;
     let wake = () => {};
     let changed = new Promise<void>((r) => (wake = r));
     const notify = () => {
@@ -390,7 +394,7 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
      */
     async function missing(t: Target, before: Promise<boolean>[]): Promise<void> {
       await Promise.all(before);
-      let role: "copy" | "mount" = holder || copying ? "mount" : (claim(t), "copy");
+      let role: "copy" | "mount" = fromSource || holder || copying ? "mount" : (claim(t), "copy");
       for (;;) {
         if (role === "copy") {
           const c = copying!;
@@ -416,11 +420,19 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
         }
         step(t, "mount");
         let got: Got;
+        const viaSource = fromSource;
         try {
           got = await mountFromSeed(t);
         } catch (e) {
           if (e === TAKEOVER) {
             role = "copy";
+            continue;
+          }
+          if (viaSource) {
+            // The source cannot be mounted from: one copy, and the rest mount from it, as across registries.
+            if (fromSource) emit({ type: "retry", customer: t.customer, kind: t.kind, attempt: attemptsOf(e), delayMs: 0, reason: `mount from the source ${req.source.repository} refused (${errorText(e)}); one copy, then mounts from it` });
+            fromSource = false;
+            role = holder || copying ? "mount" : (claim(t), "copy");
             continue;
           }
           // A mount refused for good (no read on the seed, mounting off) still has the tool copy to try.
@@ -475,6 +487,7 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
      * `t` is the first target, in the order asked, waiting for one).
      */
     async function seedOf(t: Target, digest: string): Promise<string> {
+      if (fromSource) return req.source.repository;
       waiting.set(t, (waiting.get(t) ?? 0) + 1);
       try {
         for (;;) {

@@ -16,7 +16,7 @@ import { parseReference } from "../../core/reference";
 import type { RetryPolicy } from "../../runtime/delivery/retry";
 import { stackDelivery } from "../../runtime/delivery/stack";
 import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../helpers";
-import { e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "./harness";
+import { craneTool, e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "./harness";
 import { writeMultiArchImage } from "./oci";
 import { RegistryProxy } from "./proxy";
 import { resultLine } from "../../cli/deliver";
@@ -65,14 +65,14 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
   const targets = (ids: string[]): DeliveryPlanTarget[] => ids.map((customer) => ({ customer, kind: "distribution" }));
   type Credentials = DeliveryRequest["credentials"];
   /** Deliver `version` to `ids`; `credentials` wraps the stack's own credential function. */
-  const run = (version: string, ids: string[], extra: { retry?: RetryPolicy; concurrency?: number; credentials?: (base: Credentials) => Credentials; immutableTags?: boolean } = {}) => {
+  const run = (version: string, ids: string[], extra: { retry?: RetryPolicy; concurrency?: number; credentials?: (base: Credentials) => Credentials; immutableTags?: boolean; tool?: "skopeo" | "crane" } = {}) => {
     const base = stackDelivery({ settings, roster, deliveryPassword, mint: {}, today: TODAY });
     return deliver({
       source: parseReference(`127.0.0.1:${source.port}/builds/app:${version}`),
       build: "app",
       version,
       targets: targets(ids),
-      tool: "skopeo",
+      tool: extra.tool ?? "skopeo",
       concurrency: extra.concurrency ?? 2,
       retry: extra.retry ?? FAST,
       ...base,
@@ -100,13 +100,16 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
     writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: CUSTOMERS }));
     broker = new TokenBroker({ aclFile: path.join(dir, "acl.json"), rosterFile: path.join(dir, "roster.yaml"), key, service: SERVICE, issuer: ISSUER, today: () => TODAY, logger: pino({ level: "silent" }) });
     const brokerPort = await broker.listen("127.0.0.1", 0);
-    auth = { realm: `http://127.0.0.1:${brokerPort}/token`, service: SERVICE, issuer: ISSUER, rootcertbundle: pair.cert };
+    // One host:port serves the registry and its token service (as one ingress does): the proxy
+    // in front of the registry passes /token to the broker.
+    proxy = new RegistryProxy(0, brokerPort);
+    host = `127.0.0.1:${await proxy.listen()}`;
+    auth = { realm: `http://${host}/token`, service: SERVICE, issuer: ISSUER, rootcertbundle: pair.cert };
     mkdirSync(path.join(dir, "source"));
     mkdirSync(path.join(dir, "target"));
     source = await startRegistry(path.join(dir, "source"));
     registry = await startRegistry(path.join(dir, "target"), auth);
-    proxy = new RegistryProxy(registry.port);
-    host = `127.0.0.1:${await proxy.listen()}`;
+    proxy.upstreamPort = registry.port;
     settings = testSettings({ distribution: { host } });
     await build("1.0.0", 1024 * 1024);
   }, 60_000);
@@ -330,6 +333,72 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
       proxy.hooks = {};
     }
   }, 60_000);
+
+  describe("source and targets on one registry", () => {
+    /** Deliver `version` from acme's repository on the target registry itself to `ids`. */
+    const fromAcme = (version: string, ids: string[], events: string[]) =>
+      deliver({
+        source: parseReference(`${host}/intake/acme/app:1.0.0`),
+        sourceCredential: { username: "intake-delivery", password: deliveryPassword },
+        build: "app",
+        version,
+        targets: targets(ids),
+        tool: "skopeo",
+        concurrency: 2,
+        retry: FAST,
+        onEvent: (e) => void (e.type === "retry" && events.push(e.reason)),
+        ...stackDelivery({ settings, roster, deliveryPassword, mint: {}, today: TODAY }),
+      });
+
+    it("mounts every blob from the source repository: no tool copy, manifests only on the wire", async () => {
+      proxy.bytesIn = 0;
+      const events: string[] = [];
+      const rs = byCustomer(await fromAcme("8.0.0", ["acme-eu", "wayne"], events));
+      expect(Object.fromEntries(Object.entries(rs).map(([id, r]) => [id, [r.status, r.via]]))).toEqual({ "acme-eu": ["delivered", "mount"], wayne: ["delivered", "mount"] });
+      expect(events).toEqual([]);
+      for (const id of ["acme-eu", "wayne"]) expect(await digestAt(`intake/${id}/app`, "8.0.0")).toBe(images["1.0.0"].digest);
+      // Requests and manifests only: no layer crossed the wire (under 5 % of the image, headers and tokens included).
+      expect(proxy.bytesIn).toBeLessThan(0.05 * images["1.0.0"].bytes);
+    }, 60_000);
+
+    it("a registry that refuses mounts from the source: one copy, the others mount from it", async () => {
+      const events: string[] = [];
+      proxy.hooks.respond = (req) =>
+        req.method === "POST" && (req.url ?? "").includes(`from=${encodeURIComponent("intake/acme/app")}`)
+          ? { status: 403, headers: { "content-type": "application/json" }, body: JSON.stringify({ errors: [{ code: "DENIED", message: "no mounts from here" }] }) }
+          : undefined;
+      try {
+        const rs = byCustomer(await fromAcme("8.1.0", ["acme-eu", "wayne"], events));
+        expect(Object.values(rs).map((r) => r.status)).toEqual(["delivered", "delivered"]);
+        expect(Object.values(rs).map((r) => r.via).sort()).toEqual(["copy", "mount"]);
+        expect(events.some((e) => /^mount from the source intake\/acme\/app refused \(.*403.*\); one copy, then mounts from it$/.test(e))).toBe(true);
+      } finally {
+        proxy.hooks = {};
+      }
+    }, 60_000);
+  });
+
+  it("with crane (go-containerregistry, built from the module proxy): every target delivered, the image uploaded once", async (ctx) => {
+    const crane = craneTool();
+    if (!crane.dir) {
+      console.log(`skipping the crane delivery: ${crane.why}`);
+      return ctx.skip();
+    }
+    await build("7.0.0", 1024 * 1024);
+    const saved = process.env.PATH;
+    process.env.PATH = `${crane.dir}${path.delimiter}${saved}`;
+    try {
+      proxy.bytesIn = 0;
+      const rs = byCustomer(await run("7.0.0", ["acme", "acme-eu", "wayne"], { tool: "crane" }));
+      // crane logs to stderr and prints no digest: a copy that succeeded is read back, never reported failed.
+      expect(Object.fromEntries(Object.entries(rs).map(([id, r]) => [id, [r.status, r.via, r.reason ?? ""]]))).toEqual({ acme: ["delivered", "copy", ""], "acme-eu": ["delivered", "mount", ""], wayne: ["delivered", "mount", ""] });
+      for (const id of ["acme", "acme-eu", "wayne"]) expect(await digestAt(`intake/${id}/app`, "7.0.0")).toBe(images["7.0.0"].digest);
+      // One copy of the image's bytes, then mounts: well under two.
+      expect(proxy.bytesIn).toBeLessThan(1.5 * images["7.0.0"].bytes);
+    } finally {
+      process.env.PATH = saved;
+    }
+  }, 120_000);
 
   it("`intake deliver` reports per target, writes JSON, and exits 3 when a target was denied", async () => {
     const project = path.join(dir, "project");

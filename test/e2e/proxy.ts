@@ -22,7 +22,15 @@ export class RegistryProxy {
   hooks: ProxyHooks = {};
   private server?: Server;
 
-  constructor(public upstreamPort: number) {}
+  /**
+   * `tokenPort`: requests for /token go to this port instead (the token service behind the
+   * registry's own host:port, as one ingress serves both; crane refuses a realm on another
+   * private address).
+   */
+  constructor(
+    public upstreamPort: number,
+    public tokenPort?: number,
+  ) {}
 
   async listen(): Promise<number> {
     this.server = createServer((req, res) => {
@@ -41,7 +49,8 @@ export class RegistryProxy {
         res.end(own.body);
         return;
       }
-      const up = request({ host: "127.0.0.1", port: this.upstreamPort, method: req.method, path: req.url, headers: req.headers }, (ur) => {
+      const port = this.tokenPort !== undefined && /^\/token(\?|$)/.test(req.url ?? "") ? this.tokenPort : this.upstreamPort;
+      const up = request({ host: "127.0.0.1", port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
         const headers = { ...ur.headers };
         this.hooks.headers?.(req, headers);
         res.writeHead(ur.statusCode ?? 502, headers);
