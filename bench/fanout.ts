@@ -13,13 +13,15 @@ import { parseReference } from "../core/reference";
 import { stackDelivery } from "../runtime/delivery/stack";
 import { parseRoster } from "../customers/roster";
 import { parseSettings } from "../core/settings";
-import { e2eUnavailable, makeKeyPair, skopeo, startRegistry } from "../test/e2e/harness";
+import { copyToolsDir, e2eUnavailable, makeKeyPair, skopeo, startRegistry } from "../test/e2e/harness";
+import { runPeers } from "./fanout-peers";
 import { writeMultiArchImage } from "../test/e2e/oci";
 import { RegistryProxy } from "../test/e2e/proxy";
 import type { SuiteOptions } from "./run";
 import { PhaseTrace } from "./fanout-phases";
 
-export const about = "fan-out of one image (default 200 MB) to N customer namespaces (default 20) vs a naive copy loop; options --mb, --customers, --phases (where deliver's time goes), --skip-naive";
+export const about =
+  "fan-out of one image (default 200 MB) to N customer namespaces (default 20) vs a naive copy loop, then vs crane and regctl scripts on two layouts; options --mb, --customers, --phases (where deliver's time goes), --skip-naive, --reps (default 5), --skip-peers";
 
 const TARGET = { bytesRatio: 1.01, timeRatio: 1.3 };
 const PASSWORD = "delivery-bench-password";
@@ -51,7 +53,7 @@ export async function run(opts: SuiteOptions): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), "fanout-bench-"));
   try {
     const ids = Array.from({ length: n }, (_, i) => `cust${String(i + 1).padStart(2, "0")}`);
-    const customers = [...ids, "baseline"].map((id) => ({ id, name: id, tier: "enterprise", registries: ["distribution"], license: { expires: "2099-12-31" } }));
+    const customers = [...ids, "baseline", "seed"].map((id) => ({ id, name: id, tier: "enterprise", registries: ["distribution"], license: { expires: "2099-12-31" } }));
     writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers }));
     writeFileSync(
       path.join(dir, "acl.json"),
@@ -63,9 +65,11 @@ export async function run(opts: SuiteOptions): Promise<void> {
     mkdirSync(path.join(dir, "source"));
     mkdirSync(path.join(dir, "target"));
     const source = await startRegistry(path.join(dir, "source"));
-    const target = await startRegistry(path.join(dir, "target"), { realm: `http://127.0.0.1:${brokerPort}/token`, service: "registry-intake", issuer: "registry-intake-broker", rootcertbundle: pair.cert });
-    const proxy = new RegistryProxy(target.port);
+    // The registry and its token service on one host:port (the proxy passes /token to the broker), as one ingress serves them: crane refuses a realm on another private address.
+    const proxy = new RegistryProxy(0, brokerPort);
     const host = `127.0.0.1:${await proxy.listen()}`;
+    const target = await startRegistry(path.join(dir, "target"), { realm: `http://${host}/token`, service: "registry-intake", issuer: "registry-intake-broker", rootcertbundle: pair.cert });
+    proxy.upstreamPort = target.port;
     try {
       // The build: 2 platforms x 4 layers, random (incompressible) bytes, pushed as is.
       const layerBytes = Math.round((mb * 1e6) / 8);
@@ -141,6 +145,27 @@ export async function run(opts: SuiteOptions): Promise<void> {
         `  targets: uploaded <= ${TARGET.bytesRatio}x image ${okBytes ? "met" : "NOT met"}; wall <= ${TARGET.timeRatio}x one copy ${okTime ? "met" : "NOT met"}; ` +
           `all delivered ${okDelivered ? "yes" : "NO"}; second run all cached ${okCached ? "yes" : "NO"}.` +
           (opts["skip-naive"] ? "" : ` Naive loop: ${(naive.bytes / fan.bytes).toFixed(1)}x the bytes, ${(naive.seconds / fan.seconds).toFixed(1)}x the time of deliver.`),
+      );
+
+      // The peers a careful user scripts: crane and regctl, built by scripts/copy-tools.sh.
+      if (opts["skip-peers"]) return;
+      const tools = copyToolsDir();
+      if (!tools.dir) {
+        console.log(`  peers skipped: ${tools.why}`);
+        return;
+      }
+      const reps = Number(opts.reps ?? 5);
+      if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a whole number of at least 1 (got ${opts.reps})`);
+      console.log(`\nfanout peers: deliver (--tool crane) beside crane ${"v0.22.1"} and regctl ${"v0.11.7"} scripts: copy once, then from the first customer's repository`);
+      const seed = `${host}/intake/seed/app:1.0.0`;
+      await runPeers(
+        { dir, tools: tools.dir, proxy, host, ids, settings, roster, password: PASSWORD, imageBytes: image.bytes, reps },
+        `127.0.0.1:${source.port}/builds/app:1.0.0`,
+        async () => {
+          const r = await deliver({ source: src, build: "app", version: "1.0.0", targets: [{ customer: "seed", kind: "distribution" }], tool: "skopeo", ...stackDelivery({ settings, roster, deliveryPassword: PASSWORD, mint: {} }) });
+          if (r[0].status !== "delivered") throw new Error(`seeding the target registry failed: ${r[0].reason}`);
+          return seed;
+        },
       );
     } finally {
       await proxy.close();

@@ -16,7 +16,7 @@ import { parseReference } from "../../core/reference";
 import type { RetryPolicy } from "../../runtime/delivery/retry";
 import { stackDelivery } from "../../runtime/delivery/stack";
 import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../helpers";
-import { craneTool, e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "./harness";
+import { copyToolsDir, e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "./harness";
 import { writeMultiArchImage } from "./oci";
 import { RegistryProxy } from "./proxy";
 import { resultLine } from "../../cli/deliver";
@@ -379,7 +379,7 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
   });
 
   it("with crane (go-containerregistry, built from the module proxy): every target delivered, the image uploaded once", async (ctx) => {
-    const crane = craneTool();
+    const crane = copyToolsDir();
     if (!crane.dir) {
       console.log(`skipping the crane delivery: ${crane.why}`);
       return ctx.skip();

@@ -13,14 +13,14 @@ export function e2eUnavailable(): string | undefined {
   return undefined;
 }
 
-let crane: { dir?: string; why?: string } | undefined;
-/** crane's folder, built once from the Go module proxy by scripts/crane.sh (cached under .tools), or why it cannot be had. */
-export function craneTool(): { dir?: string; why?: string } {
-  if (crane) return crane;
-  const r = spawnSync("bash", [path.resolve(__dirname, "../../scripts/crane.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 15 * 60_000 });
+let copyTools: { dir?: string; why?: string } | undefined;
+/** The folder of crane and regctl, built once from the Go module proxy by scripts/copy-tools.sh (cached under .tools), or why they cannot be had. */
+export function copyToolsDir(): { dir?: string; why?: string } {
+  if (copyTools) return copyTools;
+  const r = spawnSync("bash", [path.resolve(__dirname, "../../scripts/copy-tools.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 15 * 60_000 });
   const dir = r.stdout?.trim().split("\n").pop();
-  crane = r.status === 0 && dir ? { dir } : { why: `scripts/crane.sh could not build crane: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(-2).join(" | ")}` };
-  return crane;
+  copyTools = r.status === 0 && dir ? { dir } : { why: `scripts/copy-tools.sh could not build crane and regctl: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(-2).join(" | ")}` };
+  return copyTools;
 }
 
 export function freePort(): Promise<number> {
