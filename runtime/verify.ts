@@ -205,8 +205,11 @@ export function renderVerifyText(r: VerifyReport): string {
   }
   const failed = r.results.filter((e) => !e.ok).length;
   const checked = r.results.length - r.skipped;
+  // What the evidence is made of: requests to registries, and credentials refused as the license says.
+  const probed = r.results.filter((e) => e.minted).length;
+  const how = `: ${probed} probed at their registry, ${checked - probed} refused a credential as their license says`;
   const skipped = r.skipped ? `; ${r.skipped} skipped (no credential to test with)` : "";
-  lines.push(failed === 0 ? `Isolation holds: ${checked} customer-kind pair(s) checked${skipped}.` : `${failed} of ${checked} customer-kind pair(s) FAILED${skipped}.`);
+  lines.push(failed === 0 ? `Isolation holds: ${checked} customer-kind pair(s) checked${how}${skipped}.` : `${failed} of ${checked} customer-kind pair(s) FAILED${how}${skipped}.`);
   return lines.join("\n");
 }
 

@@ -143,6 +143,18 @@ describe("intake plan", () => {
     expect(r.stdout).toContain("Plan for stack prod");
   });
 
+  it("a missing Google credential is one line: no MetadataLookupWarning from the credential discovery on stderr", () => {
+    const home = tmp();
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+    delete env.GOOGLE_APPLICATION_CREDENTIALS;
+    delete env.CLOUDSDK_CONFIG;
+    // Every kind of the dev stack, none with a credential here: each pair skipped with its one line, stderr empty.
+    const r = spawnSync(process.execPath, [path.join(ROOT, "cli", "bin", "intake.js"), "verify", "--all"], { cwd: ROOT, encoding: "utf8", timeout: 60_000, env });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toMatch(/^skip acme gar: gar: no Google credentials found: set GOOGLE_APPLICATION_CREDENTIALS/m);
+    expect(r.status).toBe(0);
+  });
+
   it("the credential helper and the CLI's entry load neither the Pulumi SDK nor the program until a command needs them", () => {
     // docker runs the credential helper for every pull and push; `intake token` and `intake
     // deliver` are called from scripts. Only plan, audit, onboard and offboard load the SDK.

@@ -122,7 +122,7 @@ describe("intake verify over customers and kinds that cannot all be verified", (
     expect(report.skipped).toBe(2);
     const text = renderVerifyText(report);
     expect(text).toMatch(/^skip northwind ghcr: ghcr: customer northwind has no github\.machineUser/m);
-    expect(text).toMatch(/customer-kind pair\(s\) (checked|FAILED); 2 skipped \(no credential to test with\)\.$/);
+    expect(text).toMatch(/customer-kind pair\(s\) (checked|FAILED): 2 probed at their registry, 0 refused a credential as their license says; 2 skipped \(no credential to test with\)\.$/);
     expect(log.some((l) => l.includes("/v2/intake/acme/app/tags/list"))).toBe(true);
   });
 

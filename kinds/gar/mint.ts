@@ -41,10 +41,29 @@ export async function mintGar(o: GarMintOptions): Promise<MintedCredential> {
   };
 }
 
+let quiet = false;
+/**
+ * Keep google-auth-library's MetadataLookupWarning off stderr from now on: off Google Cloud its
+ * credential discovery finds no metadata server and warns (at times after the discovery has
+ * failed); the missing-credential line that follows says what to set, in one line. Every other
+ * warning goes through.
+ */
+function withoutMetadataWarning(): void {
+  if (quiet) return;
+  quiet = true;
+  const emit = process.emitWarning;
+  process.emitWarning = function (this: NodeJS.Process, warning: string | Error, ...rest: unknown[]) {
+    const type = typeof warning === "string" ? (typeof rest[0] === "string" ? rest[0] : (rest[0] as { type?: string } | undefined)?.type) : warning.name;
+    if (type === "MetadataLookupWarning") return;
+    return (emit as (...a: unknown[]) => void).call(this, warning, ...rest);
+  } as typeof process.emitWarning;
+}
+
 /** A 1 h access token of the customer's service account, by impersonation. */
 export const mint: Minter = async (c, ctx) => {
   const s = ctx.settings;
   const { GoogleAuth } = await import("google-auth-library");
+  withoutMetadataWarning();
   const client = await new GoogleAuth({ scopes: ["https://www.googleapis.com/auth/cloud-platform"] }).getClient();
   return mintGar({ customerId: c.id, repoPrefix: s.repoPrefix, project: s.gar!.project, location: s.gar!.location, client: client as never });
 };

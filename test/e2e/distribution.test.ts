@@ -263,7 +263,8 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
     expect(of("hooli")).toMatchObject({ minted: false, licensed: false, ok: true });
     expect(of("hooli").reason).toContain("expired on 2026-01-31");
     expect(report.results.find((r) => r.customer === "initech")).toBeUndefined(); // standard tier: distribution is not among its kinds
-    expect(out.join("\n")).toMatch(/Isolation holds: \d+ customer-kind pair\(s\) checked\./);
+    // The summary says what the evidence is made of: probes, and credentials refused (hooli's lapsed license).
+    expect(out.join("\n")).toMatch(/Isolation holds: \d+ customer-kind pair\(s\) checked: \d+ probed at their registry, 1 refused a credential as their license says\./);
     expect(readFileSync(path.join(project, "evidence.md"), "utf8")).toContain("| acme | distribution | list neighbour's | `intake/acme-eu/app` | 401 | refused | ok |");
     // The broker saw the verification's requests as any others.
     expect(logLines.some((l) => l.includes("intake-robot-acme"))).toBe(true);
