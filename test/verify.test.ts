@@ -81,6 +81,13 @@ describe("intake verify against a registry out of reach", () => {
   });
 });
 
+/** A broker signing key (EC P-256, PEM) in a temp folder of its own. */
+function brokerKeyFile(): string {
+  const keyFile = path.join(tempDir("verify-key-"), "broker.key");
+  writeFileSync(keyFile, generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }));
+  return keyFile;
+}
+
 describe("intake verify over customers and kinds that cannot all be verified", () => {
   const settings = () => testSettings({ enabledKinds: ["ghcr", "distribution"], ghcr: { owner: "example-org" }, distribution: { host: "127.0.0.1:5999", service: "svc", issuer: "iss" } });
   const rosterOf = (s: ReturnType<typeof settings>) =>
@@ -103,9 +110,7 @@ describe("intake verify over customers and kinds that cannot all be verified", (
     }) as typeof fetch;
 
   it("reports a pair it cannot check as skipped with the reason, and checks the others", async () => {
-    const dir = tempDir("verify-skip-");
-    const keyFile = path.join(dir, "broker.key");
-    writeFileSync(keyFile, generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }));
+    const keyFile = brokerKeyFile();
     const s = settings();
     const log: string[] = [];
     const fetchImpl = registry((_m, p) => new Response(null, { status: p.includes("/northwind/") && p.startsWith("/v2/intake/northwind/app") ? 401 : p.includes("/acme/") ? 404 : 401 }), log);
@@ -127,9 +132,7 @@ describe("intake verify over customers and kinds that cannot all be verified", (
   });
 
   it("--write: a Distribution robot's delete must be refused; one the registry lets through fails the check", async () => {
-    const dir = tempDir("verify-delete-");
-    const keyFile = path.join(dir, "broker.key");
-    writeFileSync(keyFile, generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }));
+    const keyFile = brokerKeyFile();
     const s = testSettings({ enabledKinds: ["distribution"], distribution: { host: "127.0.0.1:5999", service: "svc", issuer: "iss" } });
     const roster = parseRoster(stringify({ customers: [customer("acme", "enterprise", { license: { expires: "2099-12-31" } }), customer("globex", "enterprise", { license: { expires: "2099-12-31" } })] }), "roster.yaml", { tierTable: s.tierTable });
     const run = (deleteStatus: number) =>

@@ -161,15 +161,14 @@ function untrack(dir: string): void {
   }
 }
 
-function run(cmd: string, args: string[], env: Record<string, string>, signal?: AbortSignal): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Run a copy tool: its exit code and stderr (where both tools say what went wrong; their stdout is progress only). */
+function run(cmd: string, args: string[], env: Record<string, string>, signal?: AbortSignal): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env }, signal });
-    let stdout = "";
+    const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...env }, signal });
     let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
     // Stopped by the signal: wait for the tool to exit (close) before its auth folder goes.
-    child.on("error", (e) => e.name !== "AbortError" && resolve({ code: 127, stdout, stderr: `${cmd}: ${e.message}` }));
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.on("error", (e) => e.name !== "AbortError" && resolve({ code: 127, stderr: `${cmd}: ${e.message}` }));
+    child.on("close", (code) => resolve({ code, stderr }));
   });
 }
