@@ -10,7 +10,8 @@ import pino from "pino";
 import { stringify } from "yaml";
 import { TokenBroker } from "../runtime/broker/broker";
 import { loadSigningKey } from "../runtime/broker/keys";
-import { makeKeyPair, writeBrokerFixture } from "../test/e2e/harness";
+import { freePort, makeKeyPair, writeBrokerFixture } from "../test/e2e/harness";
+import type { SuiteOptions } from "./run";
 
 const SECONDS = 5;
 /** Concurrent keep-alive connections: latency grows with the queue, so each level is its own row. */
@@ -51,13 +52,103 @@ const ok = (x: boolean) => (x ? "met" : "NOT MET");
  * 10, as random.RandomPassword hashes, verified once then cached) and signs an ES256 token.
  * Baseline: the same load against a bare HTTP server that answers a fixed JSON body.
  */
-export async function run(): Promise<void> {
+export async function run(opts: SuiteOptions = {}): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), "broker-bench-"));
   try {
     await throughput(dir);
+    await beside(dir, opts["docker-auth"]);
     await attack(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The broker beside cesanta/docker_auth with the same users, key and bcrypt hashes: repeat logins
+ * of one robot (wrk, tokens/s) and first logins of 100 robots (each once, 8 at a time; both are
+ * bcrypt-bound). docker_auth is not on the Go module proxy: pass `--docker-auth=BINARY`, built
+ * from its source (`go build` in its auth_server folder); without it this says so and moves on.
+ */
+async function beside(dir: string, bin: string | undefined): Promise<void> {
+  if (!bin || bin === "true" || !existsSync(bin)) {
+    console.log("\ndocker_auth: not measured (pass --docker-auth=BINARY, built with `go build` in cesanta/docker_auth's auth_server folder: it is not on the Go module proxy)");
+    return;
+  }
+  const USERS = 100;
+  const pair = makeKeyPair(dir);
+  const key = loadSigningKey(pair.key, pair.cert);
+  const ids = Array.from({ length: USERS }, (_, i) => `da${String(i).padStart(3, "0")}`);
+  const hashes = await Promise.all(ids.map((id) => bcrypt.hash(`pw-${id}`, 10)));
+  const rosterFile = path.join(dir, "da-roster.yaml");
+  const aclFile = path.join(dir, "da-acl.json");
+  writeFileSync(rosterFile, stringify({ customers: ids.map((id) => ({ id, name: id, tier: "enterprise", license: { expires: "2099-12-31" } })) }));
+  writeFileSync(aclFile, JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries: ids.map((id, i) => ({ customer: id, username: `intake-robot-${id}`, passwordHash: hashes[i], paths: [`intake/${id}/*`], actions: ["pull", "push"], enabled: true })) }));
+  const daPort = await freePort();
+  const daConfig = path.join(dir, "docker_auth.yml");
+  writeFileSync(
+    daConfig,
+    stringify({
+      server: { addr: `127.0.0.1:${daPort}` },
+      token: { issuer: "iss", expiration: 300, certificate: pair.cert, key: pair.key },
+      users: Object.fromEntries(ids.map((id, i) => [`intake-robot-${id}`, { password: hashes[i] }])),
+      acl: ids.map((id) => ({ match: { account: `intake-robot-${id}`, name: `intake/${id}/*` }, actions: ["pull", "push"] })),
+    }),
+  );
+  const da = spawn(bin, [daConfig], { stdio: ["ignore", "ignore", "pipe"], detached: true });
+  let daErr = "";
+  da.stderr!.on("data", (d) => (daErr += d));
+  const made = async (n: number) => {
+    // A fresh broker per measure: no password remembered from the one before.
+    const broker = new TokenBroker({ aclFile, rosterFile, key, service: "svc", issuer: "iss", logger: pino({ level: "silent" }) });
+    return { broker, port: await broker.listen("127.0.0.1", 0), n };
+  };
+  try {
+    const daBase = `http://127.0.0.1:${daPort}/auth?service=svc&scope=repository:intake/${ids[0]}/app:pull,push`;
+    for (let t0 = Date.now(); ; ) {
+      const up = await fetch(`http://127.0.0.1:${daPort}/`).then(() => true).catch(() => false);
+      if (up) break;
+      if (Date.now() - t0 > 10_000 || da.exitCode !== null) throw new Error(`docker_auth did not start: ${daErr.trim().split("\n").slice(-2).join(" | ")}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const auth0 = Buffer.from(`intake-robot-${ids[0]}:pw-${ids[0]}`).toString("base64");
+    const check = await fetch(daBase, { headers: { authorization: `Basic ${auth0}` } });
+    if (check.status !== 200) throw new Error(`docker_auth answered ${check.status}: ${await check.text()}`);
+    const { broker, port } = await made(0);
+    const brokerUrl = `http://127.0.0.1:${port}/token?service=svc&scope=repository:intake/${ids[0]}/app:pull,push`;
+    await wrk(brokerUrl, 4, 1, auth0); // warm-up, the robot's password verified once
+    const repeat: string[] = [];
+    for (const c of WRK_LEVELS) {
+      const b = await wrk(brokerUrl, c, SECONDS, auth0);
+      const d = await wrk(daBase, c, SECONDS, auth0);
+      repeat.push(`  repeat logins, ${String(c).padStart(2)} connections: broker ${b.rate.toFixed(0)} tokens/s (p99 ${b.p99.toFixed(2)} ms), docker_auth ${d.rate.toFixed(0)} (p99 ${d.p99.toFixed(2)} ms): ${(b.rate / d.rate).toFixed(0)}x`);
+    }
+    await broker.close();
+    /** Each robot logs in once, 8 at a time: logins per second. */
+    const firsts = async (url: (id: string) => string) => {
+      const queue = [...ids];
+      const t0 = performance.now();
+      let bad = 0;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+            const r = await fetch(url(id), { headers: { authorization: `Basic ${Buffer.from(`intake-robot-${id}:pw-${id}`).toString("base64")}` } });
+            await r.arrayBuffer();
+            if (r.status !== 200) bad++;
+          }
+        }),
+      );
+      return { rate: ids.length / ((performance.now() - t0) / 1000), bad };
+    };
+    const fresh = await made(0);
+    const bf = await firsts((id) => `http://127.0.0.1:${fresh.port}/token?service=svc&scope=repository:intake/${id}/app:pull`);
+    await fresh.broker.close();
+    const df = await firsts((id) => `http://127.0.0.1:${daPort}/auth?service=svc&scope=repository:intake/${id}/app:pull`);
+    console.log(`\nbeside cesanta/docker_auth (${path.basename(bin)}), the same ${USERS} robots, key and bcrypt hashes (cost 10), wrk ${SECONDS} s per row`);
+    for (const l of repeat) console.log(l);
+    console.log(`  first logins, ${USERS} robots once each, 8 at a time: broker ${bf.rate.toFixed(1)}/s, docker_auth ${df.rate.toFixed(1)}/s: ${(bf.rate / df.rate).toFixed(2)}x${bf.bad + df.bad ? ` (refused: broker ${bf.bad}, docker_auth ${df.bad})` : ""}`);
+    console.log(`target: first logins >= 1.0x docker_auth: ${ok(bf.rate >= df.rate && bf.bad === 0)}`);
+  } finally {
+    if (da.pid && da.exitCode === null) process.kill(-da.pid, "SIGTERM");
   }
 }
 

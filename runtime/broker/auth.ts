@@ -27,7 +27,11 @@ import PQueue from "p-queue";
  *   refused past `credentialMaxAgeSeconds` of age, whatever its `exp` says.
  */
 export interface AuthLimits {
-  /** bcrypt checks running at once (default: the cores less one, at least one; the rest serve tokens). */
+  /**
+   * bcrypt checks running at once (default: one per core, as many as a Go server such as
+   * docker_auth runs; tokens are still served between them: signing is short and on the event
+   * loop, bcrypt on the thread pool. A flood's checks are rationed and throttled before this).
+   */
   maxConcurrent: number;
   /** bcrypt checks waiting for a slot; past that a login gets 429 at once (default 32). */
   maxQueued: number;
@@ -51,7 +55,7 @@ export interface AuthLimits {
 }
 
 export const DEFAULT_AUTH_LIMITS: AuthLimits = {
-  maxConcurrent: Math.max(1, availableParallelism() - 1),
+  maxConcurrent: availableParallelism(),
   maxQueued: 32,
   pairFailures: 5,
   sourceFailures: 20,
