@@ -79,7 +79,7 @@ export function loadRoster(file: string, opts: RosterOptions = {}): Roster {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "a folder, not a file" : (e as Error).message;
-    throw new RosterError([{ file, message: `cannot read the roster (${why}): pass --roster, or set the stack's registry-intake:roster setting` }]);
+    throw new RosterError([{ file, message: `cannot read the roster (${why}): check the path (--roster, else the stack's registry-intake:roster setting, default customers/roster.yaml)` }]);
   }
   return parseRoster(text, file, opts);
 }

@@ -205,6 +205,9 @@ describe("signing keys", () => {
     writeFileSync(path.join(dir, "junk.pem"), "not a key");
     expect(() => loadSigningKey(path.join(dir, "junk.pem"), cert)).toThrow(KeyFileError);
     expect(() => loadSigningKey(path.join(dir, "junk.pem"), cert)).toThrow(/junk\.pem: not a PEM private key/);
+    // A file that is not there is said as such, not as "not a PEM private key".
+    expect(() => loadSigningKey(path.join(dir, "nope.pem"), cert)).toThrow(/nope\.pem: cannot read the private key \(no such file\): check the path given/);
+    expect(() => loadSigningKey(path.join(dir, "junk.pem"), path.join(dir, "nope.crt"))).toThrow(/junk\.pem: not a PEM private key|nope\.crt: cannot read the certificate/);
     const other = makeKeyPair(tempDir("keys2-"));
     expect(() => loadSigningKey(key, other.cert)).toThrow(/its public key does not match/);
   });

@@ -170,6 +170,6 @@ describe("intake verify over customers and kinds that cannot all be verified", (
     const err: string[] = [];
     const code = await main(["verify", "--all", "--stack", "t", "--project", dir, "--roster", roster], { out: (s) => out.push(s), err: (s) => err.push(s) });
     expect(code).toBe(2);
-    expect(err).toEqual([expect.stringMatching(/^error: nothing could be verified: ghcr: customer northwind has no github\.machineUser/)]);
+    expect(err).toEqual([expect.stringMatching(/^error: nothing could be verified at a registry: 1 licensed pair\(s\) skipped: ghcr: customer northwind has no github\.machineUser/)]);
   });
 });

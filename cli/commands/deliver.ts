@@ -43,6 +43,7 @@ export function register(cli: Command, ctx: CommandContext): void {
         const { DeliveryProgress, resultLine, summaryLine } = await import("../deliver.js");
         const { loadStackContext } = await import("../../core/stack.js");
         const { loadSignatureKey } = await import("../../runtime/delivery/signature.js");
+        const { errorText } = await import("../../runtime/delivery/retry.js");
         const projectDir = projectDirOf(opts);
         const { settings, roster } = loadStackContext({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
         const signatureKey = opts.requireSignature
@@ -107,7 +108,7 @@ export function register(cli: Command, ctx: CommandContext): void {
         } catch (e) {
           progress.end();
           if (e instanceof IntakeError) throw e;
-          ctx.io.err(`error: the source ${opts.source} could not be read: ${(e as Error).message}`);
+          ctx.io.err(`error: the source ${opts.source} could not be read: ${errorText(e)}`);
           ctx.exit(EXIT.failed);
           return;
         }

@@ -45,8 +45,13 @@ export function register(cli: Command, ctx: CommandContext): void {
         mint: (customer) => ({ signingKey, ghcrToken: process.env[ghcrTokenVariable(customer)], azureSubscriptionId: opts.subscription ?? process.env.AZURE_SUBSCRIPTION_ID }),
         progress: (e) => ctx.io.tty?.(`${e.skipped ? "skip" : e.ok ? "ok  " : "FAIL"} ${e.customer} ${e.kind}\n`),
       });
-      // Evidence that checks nothing is none: every pair skipped is the user's to fix.
-      if (report.results.length && report.skipped === report.results.length) throw new InputError(`nothing could be verified: ${[...new Set(report.results.map((r) => r.reason))].join("; ")}`);
+      // Evidence that checks nothing is none: every pair skipped, or every licensed pair skipped
+      // with only refusals left (no registry asked), is the user's to fix.
+      const skipped = report.results.filter((r) => r.skipped);
+      if (skipped.length && !report.results.some((r) => r.minted)) {
+        const reasons = [...new Set(skipped.map((r) => r.reason))];
+        throw new InputError(`nothing could be verified at a registry: ${skipped.length} licensed pair(s) skipped: ${reasons.slice(0, 3).join("; ")}${reasons.length > 3 ? `; and ${reasons.length - 3} more` : ""}`);
+      }
       const emit = (target: string, text: string) => (target === "-" ? ctx.io.out(text) : writeOut(target, text));
       if (opts.json) emit(opts.json, JSON.stringify(report, null, 2));
       if (opts.markdown) emit(opts.markdown, renderVerifyMarkdown(report));

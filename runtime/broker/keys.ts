@@ -4,6 +4,16 @@ import { InvalidInput } from "../../core/errors";
 
 export class KeyFileError extends InvalidInput {}
 
+/** A key or certificate file's bytes; one that cannot be read is said as such (not "not a PEM key"). */
+function readKeyFile(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new KeyFileError(`${file}: cannot read the ${what} (${code === "ENOENT" ? "no such file" : (code ?? (e as Error).message)}): check the path given`);
+  }
+}
+
 export interface SigningKey {
   alg: "ES256" | "RS256";
   privateKey: KeyObject;
@@ -20,12 +30,14 @@ export function loadSigningKey(keyFile: string, certFile: string): SigningKey {
   let privateKey: KeyObject;
   let cert: X509Certificate;
   try {
-    privateKey = createPrivateKey(readFileSync(keyFile));
+    privateKey = createPrivateKey(readKeyFile(keyFile, "private key"));
   } catch (e) {
+    if (e instanceof KeyFileError) throw e;
     throw new KeyFileError(`${keyFile}: not a PEM private key (${(e as Error).message})`);
   }
+  const certBytes = readKeyFile(certFile, "certificate");
   try {
-    cert = new X509Certificate(readFileSync(certFile));
+    cert = new X509Certificate(certBytes);
   } catch (e) {
     throw new KeyFileError(`${certFile}: not a PEM certificate (${(e as Error).message})`);
   }
@@ -38,8 +50,9 @@ export function loadSigningKey(keyFile: string, certFile: string): SigningKey {
 export function loadPrivateSigningKey(keyFile: string, loaded?: KeyObject): SigningKey {
   let privateKey: KeyObject;
   try {
-    privateKey = loaded ?? createPrivateKey(readFileSync(keyFile));
+    privateKey = loaded ?? createPrivateKey(readKeyFile(keyFile, "private key"));
   } catch (e) {
+    if (e instanceof KeyFileError) throw e;
     throw new KeyFileError(`${keyFile}: not a PEM private key (${(e as Error).message})`);
   }
   const publicKey = createPublicKey(privateKey);

@@ -56,7 +56,7 @@ function isDir(p: string): boolean {
   try {
     return statSync(p).isDirectory();
   } catch (e) {
-    throw new AclFileError(`${p}: no such access-list file or folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new AclFileError(`${p}: no such access-list file or folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): write it with \`pulumi stack output distributionAcl --show-secrets > acl.json\` and pass --acl`);
   }
 }
 
