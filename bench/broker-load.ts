@@ -5,7 +5,7 @@
 // `localAddresses: N` spreads the connections over 127.0.0.2 .. 127.0.0.(N+1), as many sources.
 // `targets: [{ url, auth }]` with `requests: N` sends N requests taking the targets in turn over the
 // connections (many robots, each with its own scope), instead of `url`/`auth` for `seconds`.
-// Prints one JSON line: counts and latencies (ms).
+// Prints one JSON line: counts, latencies and the time from the first request to the last answer (ms).
 import { Agent, request } from "node:http";
 
 /** What the load is: the process's one argument, as JSON. */
@@ -56,9 +56,11 @@ async function loop(conn: number) {
   else while (performance.now() < end) await once(conn);
 }
 
+const began = performance.now();
 Promise.all(Array.from({ length: cfg.connections }, (_, i) => loop(i))).then(() => {
+  const elapsedMs = performance.now() - began;
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
-  process.stdout.write(JSON.stringify({ ok: latencies.length, errors, statuses, seconds: cfg.seconds, p50: q(0.5), p99: q(0.99), max: latencies[latencies.length - 1] }) + "\n");
+  process.stdout.write(JSON.stringify({ ok: latencies.length, errors, statuses, seconds: cfg.seconds, elapsedMs, p50: q(0.5), p99: q(0.99), max: latencies[latencies.length - 1] }) + "\n");
   for (const a of agents) a.destroy();
 });

@@ -1,5 +1,18 @@
 import type { DeliveryEvent } from "../runtime/delivery/deliver";
+import { readFileSync } from "node:fs";
 import { nodeFetch } from "../runtime/delivery/http";
+
+/** CPU seconds a process has used (user and system), and those of its children it has waited for; undefined once it is gone. */
+function cpuSeconds(pid: number | "self"): { own: number; children: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command's closing parenthesis: utime, stime, cutime, cstime are the 12th to 15th.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+    return { own: (f[11] + f[12]) / 100, children: (f[13] + f[14]) / 100 };
+  } catch {
+    return undefined;
+  }
+}
 
 /** One HTTP request deliver made (registry or token endpoint), in ms from the run's start. */
 interface Request {
@@ -18,11 +31,25 @@ export class PhaseTrace {
   private origin = performance.now();
   private readonly requests: Request[] = [];
   private readonly events: { t: number; e: DeliveryEvent }[] = [];
+  /** Processes whose CPU time is counted over the run (a registry), by name. */
+  private readonly watched = new Map<string, number>();
+  private cpuAtStart = new Map<string, { own: number; children: number } | undefined>();
+
+  /** Count `pid`'s CPU seconds over each run as `name`'s. */
+  watch(name: string, pid: number): this {
+    this.watched.set(name, pid);
+    return this;
+  }
+
+  private cpuNow() {
+    return new Map<string, { own: number; children: number } | undefined>([["self", cpuSeconds("self")], ...[...this.watched].map(([n, pid]) => [n, cpuSeconds(pid)] as const)]);
+  }
 
   reset(): void {
     this.origin = performance.now();
     this.requests.length = 0;
     this.events.length = 0;
+    this.cpuAtStart = this.cpuNow();
   }
 
   private now = () => performance.now() - this.origin;
@@ -68,6 +95,7 @@ export class PhaseTrace {
   }
 
   print(log: (s: string) => void = console.log): void {
+    const cpu = this.cpuNow();
     const ms = (n: number) => `${Math.round(n)}`.padStart(6);
     const steps = this.steps();
     const source = this.events.find((x) => x.e.type === "source")?.t ?? 0;
@@ -88,6 +116,16 @@ export class PhaseTrace {
     log(`      ${"token fetches".padEnd(22)} ${tokens.length} in all, ${Math.round(tokens.reduce((n, r) => n + r.t1 - r.t0, 0))} ms summed`);
     const end = Math.max(0, ...this.events.map((x) => x.t));
     log(`      ${"last result".padEnd(22)} ${ms(end)}`);
+    // Where the CPU went: on a machine of few cores a fan-out is bound by it, not by the wire.
+    const used = (name: string, part: "own" | "children") => {
+      const a = this.cpuAtStart.get(name)?.[part];
+      const b = cpu.get(name)?.[part];
+      return a === undefined || b === undefined ? "?" : (b - a).toFixed(2);
+    };
+    log(
+      `      ${"CPU seconds".padEnd(22)} ${[...this.watched.keys()].map((n) => `${n} ${used(n, "own")}`).join(", ")}, ` +
+        `this process (client, proxy, broker) ${used("self", "own")}, tool copies ${used("self", "children")}`,
+    );
     log(`    per target (step start..end):`);
     for (const customer of [...new Set(steps.map((s) => s.customer))]) {
       log(`      ${customer.padEnd(8)} ${steps.filter((s) => s.customer === customer).map((s) => `${s.step} ${Math.round(s.start)}..${Math.round(s.end)}`).join("  ")}`);

@@ -110,11 +110,11 @@ export async function run(opts: SuiteOptions): Promise<void> {
           version: "1.0.0",
           targets: ids.map((customer) => ({ customer, kind: "distribution" as const })),
           tool: "skopeo",
-          concurrency: 4,
+          concurrency: Number(process.env.BC ?? 4),
           ...(trace ? { fetchImpl: trace.fetchImpl, onEvent: trace.onEvent } : {}),
           ...stackDelivery({ settings, roster, deliveryPassword: PASSWORD, mint: {} }),
         });
-      const trace = opts.phases ? new PhaseTrace() : undefined;
+      const trace = opts.phases ? new PhaseTrace().watch("target registry", target.pid).watch("source registry", source.pid) : undefined;
       const traced = async () => {
         trace?.reset();
         const r = await measure(request);

@@ -45,6 +45,8 @@ export function makeKeyPair(dir: string): { key: string; cert: string } {
 
 export interface RunningRegistry {
   port: number;
+  /** The registry's process, for the benches' CPU accounting. */
+  pid: number;
   url: string;
   stop: () => Promise<void>;
   /** SIGKILL: the registry dies mid-request, as a crashed one does. */
@@ -91,6 +93,7 @@ export async function startRegistry(dir: string, auth?: { realm: string; service
   const exited = () => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve())));
   return {
     port,
+    pid: child.pid!,
     url,
     kill: async () => {
       child.kill("SIGKILL");
