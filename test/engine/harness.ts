@@ -38,13 +38,15 @@ const SKIP = new Set(["node_modules", ".git", ".tools", "test", "bench", "out", 
 
 /**
  * A scratch copy of the project with its own backend, PULUMI_HOME and fake cloud. `pulumi(...)`
- * runs the real CLI there; `remove()` deletes it all (the caller's afterAll).
+ * runs the real CLI there; `remove()` deletes it all (the caller's afterAll). With a `cluster`,
+ * Kubernetes is real: the Pulumi Kubernetes provider built by scripts/kube.sh (ahead of the local
+ * stand-in on PATH) against that cluster's API server.
  */
 export class EngineProject {
   readonly dir: string;
   readonly env: NodeJS.ProcessEnv;
 
-  constructor() {
+  constructor(opts: { cluster?: { kubeconfig: string; binDir: string } } = {}) {
     this.dir = mkdtempSync(path.join(tmpdir(), "intake-engine-"));
     cpSync(ROOT, this.dir, { recursive: true, filter: (src) => src === ROOT || !SKIP.has(path.relative(ROOT, src).split(path.sep)[0]) });
     symlinkSync(path.join(ROOT, "node_modules"), path.join(this.dir, "node_modules"));
@@ -52,7 +54,8 @@ export class EngineProject {
     mkdirSync(state);
     this.env = {
       ...process.env,
-      PATH: [engineBinDir(), path.join(ROOT, "providers", "bin"), process.env.PATH].join(path.delimiter),
+      PATH: [engineBinDir(), ...(opts.cluster ? [opts.cluster.binDir] : []), path.join(ROOT, "providers", "bin"), process.env.PATH].join(path.delimiter),
+      ...(opts.cluster ? { KUBECONFIG: opts.cluster.kubeconfig } : {}),
       PULUMI_BACKEND_URL: `file://${state}`,
       PULUMI_CONFIG_PASSPHRASE: "engine-test-passphrase",
       PULUMI_SKIP_UPDATE_CHECK: "true",
@@ -119,8 +122,10 @@ export class EngineProject {
 
 /** Fail with the engine's own words when a command did not succeed. */
 export function ok(r: Run, what: string): Run {
-  if (r.code !== 0) throw new Error(`${what} exited ${r.code}:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
-  return r;
+  if (r.code === 0) return r;
+  // The engine's error lines first: a long output's tail is often the outputs' diff, not the cause.
+  const errors = r.stdout.split("\n").filter((l) => /\berror\b/.test(l)).slice(0, 20);
+  throw new Error(`${what} exited ${r.code}:\n${errors.length ? `${errors.join("\n")}\n...\n` : ""}${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
 }
 
 /**
