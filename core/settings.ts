@@ -106,6 +106,11 @@ const distributionSettings = z.strictObject({
       brokerImage: z.string().min(1),
       storageSize: z.string().regex(/^\d+(Mi|Gi|Ti)$/, { message: "must be a size such as 100Gi" }).default("100Gi"),
       storageClassName: z.string().optional(),
+      /**
+       * The registry's PersistentVolumeClaim (default `<repoPrefix>-registry-data`): one name, so
+       * that the claim kept after a destroy is taken up again by the next `up`.
+       */
+      dataClaimName: z.string().regex(K8S_NAMESPACE, { message: "must be a PersistentVolumeClaim name" }).optional(),
       /** Existing kubernetes.io/tls Secret: the broker signs with tls.key, the registry trusts tls.crt. */
       signingSecretName: z.string().regex(K8S_NAMESPACE, { message: "must be a Secret name" }),
     })

@@ -7,7 +7,7 @@ import { shardOf, shardStackName } from "../customers/shards";
 import { revokedCustomers } from "../customers/status";
 import type { RegistryKind } from "../core/tiers";
 import type { PolicyConfig, Violation } from "../policy/evaluate";
-import { REPLACE_ON } from "./replace-on";
+import { replacedBy } from "./replace-on";
 import { planProgram, type PlannedResource } from "./plan";
 import { KEPT_KINDS, ledgerKey, type Ledger } from "../core/ledger";
 import { program } from "../program";
@@ -212,7 +212,7 @@ export async function planDiff(o: { projectDir: string; stack: string; base: str
     const bucket = r.customer ? perCustomer.get(r.customer) : undefined;
     if (!old) (bucket ?? platform).add.push(label(r));
     else if (JSON.stringify(compared(old)) !== JSON.stringify(compared(r))) {
-      const replace = (REPLACE_ON[r.type] ?? []).filter((k) => !r.ignoreChanges?.includes(k)).some((k) => JSON.stringify(old.inputs[k]) !== JSON.stringify(r.inputs[k])) || JSON.stringify((old.inputs.metadata as { name?: unknown })?.name) !== JSON.stringify((r.inputs.metadata as { name?: unknown })?.name);
+      const replace = replacedBy(r.type, old.inputs, r.inputs, r.ignoreChanges).length > 0;
       if (bucket) (replace ? bucket.replace : bucket.update).push(label(r));
       else platform.update.push(label(r));
     }

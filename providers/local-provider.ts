@@ -5,14 +5,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type * as provider from "@pulumi/pulumi/provider";
 import { cloudRefusal, cloudUpdateRefusal, deleteLeaves, MAKERS, PUT_TYPES, type FakeCloudContext, type State } from "../planning/fake-cloud";
-import { REPLACE_ON } from "../planning/replace-on";
+import { replacedBy } from "../planning/replace-on";
 import { PACKAGE_ROOT } from "../core/package";
 
 /**
  * A local stand-in for one cloud provider plugin (aws, azure-native, gcp, github, kubernetes,
  * random), served by the SDK's own provider server (providers/main.ts). Resources "exist" in one
  * JSON file shared by every plugin process (the fake cloud); their outputs come from the MAKERS
- * the offline plan uses, and their replacements from REPLACE_ON, so the plan and a real engine agree.
+ * the offline plan uses, and their replacements from REPLACE_ON (replacedBy), so the plan and a real engine agree.
  */
 
 // Wire sentinels of the Pulumi property protocol (sdk/nodejs/runtime/rpc.ts).
@@ -289,10 +289,8 @@ export class LocalProvider implements provider.Provider {
     const oldInputs = requested ? plainState(requested) : Object.fromEntries(Object.keys(newInputs).map((k) => [k, oldOutputs[k]]));
     const keys = [...new Set([...Object.keys(oldInputs), ...Object.keys(newInputs)])];
     const differing = keys.filter((k) => changed(oldInputs[k], newInputs[k]));
-    const replaces = differing.filter((k) => (REPLACE_ON[type] ?? []).includes(k));
-    // As the offline plan: a Kubernetes object whose metadata.name changes is another object.
-    const metaName = (s: State) => (isObject(s.metadata) ? s.metadata.name : undefined);
-    if (differing.includes("metadata") && changed(metaName(oldInputs), metaName(newInputs))) replaces.push("metadata");
+    // The inputs holding a replace-on field that changed (as the offline plan decides).
+    const replaces = [...new Set(replacedBy(type, oldInputs, newInputs).map((f) => f.split(".")[0]))];
     return { changes: differing.length > 0, replaces };
   }
 

@@ -240,7 +240,7 @@ describe("Distribution: robot accounts and the broker's access list", () => {
       ["00", "01", "02"].map((i) => [`intake-broker-roster-shard-${i}`, true, `intake-broker-roster-shard-${i}.yaml`]),
     );
     expect(spec.containers[0].args.join(" ")).toContain("--roster /etc/intake/roster ");
-    expect(platform.recorded.filter((r) => r.type === "kubernetes:core/v1:ConfigMap").map((r) => (r.inputs.metadata as { name?: string }).name ?? r.name)).toEqual(["distribution-registry-config"]);
+    expect(platform.recorded.filter((r) => r.type === "kubernetes:core/v1:ConfigMap").map((r) => (r.inputs.metadata as { name?: string }).name ?? r.name)).toEqual(["intake-registry-config"]);
     const roster = [customer("acme", "enterprise"), customer("globex", "enterprise"), customer("initech", "enterprise")];
     const parts = [];
     // One at a time: the mock engine is the process's.

@@ -1,7 +1,7 @@
 // The local provider plugins' fake cloud, called as the engine calls them (no engine here).
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { FakeCloudStore, LocalProvider } from "../providers/local-provider";
+import { FakeCloudStore, LocalProvider, requestOldInputs } from "../providers/local-provider";
 import { tempDir } from "./tmp";
 
 const urn = (type: string, name: string) => `urn:pulumi:dev::registry-intake::${type}::${name}`;
@@ -40,5 +40,31 @@ describe("the local github plugin's fake cloud", () => {
     // or visibility, which the provider writes afterwards in calls of their own.
     await expect(gh.update(id, urn(REPO, "acme-repo"), outs, { ...inputs, archived: true, topics: ["x"] })).rejects.toThrow(/changing topics on an archived repository/);
     expect((await gh.update(id, urn(REPO, "acme-repo"), outs, { ...inputs, archived: true, description: "orphaned" })).outs).toMatchObject({ archived: true });
+  });
+});
+
+describe("the local kubernetes plugin replaces what the real provider replaces (its diff.go, with the project's mutable Secrets and ConfigMaps)", () => {
+  const diff = (type: string, olds: Record<string, unknown>, news: Record<string, unknown>) =>
+    requestOldInputs.run(olds, () => new LocalProvider("kubernetes", new FakeCloudStore(path.join(tempDir("fake-cloud-"), "cloud.json")), "0.0.0").diff("id", urn(type, "x"), olds, news));
+  const secret = { metadata: { name: "intake-broker-acl", namespace: "registry-intake" }, type: "Opaque", stringData: { "acl.json": "{}" } };
+
+  it("a Secret's or ConfigMap's data: in place; its type, name or namespace: replaced", async () => {
+    expect(await diff("kubernetes:core/v1:Secret", secret, { ...secret, stringData: { "acl.json": '{"entries":[]}' } })).toEqual({ changes: true, replaces: [] });
+    expect(await diff("kubernetes:core/v1:Secret", secret, { ...secret, type: "kubernetes.io/dockerconfigjson" })).toEqual({ changes: true, replaces: ["type"] });
+    expect(await diff("kubernetes:core/v1:Secret", secret, { ...secret, metadata: { ...secret.metadata, namespace: "other" } })).toEqual({ changes: true, replaces: ["metadata"] });
+    const map = { metadata: { name: "intake-broker-roster" }, data: { "roster.yaml": "customers: []\n" } };
+    expect(await diff("kubernetes:core/v1:ConfigMap", map, { ...map, data: { "roster.yaml": "customers: [a]\n" } })).toEqual({ changes: true, replaces: [] });
+    // Labels change in place.
+    expect(await diff("kubernetes:core/v1:Secret", secret, { ...secret, metadata: { ...secret.metadata, labels: { "intake-status": "suspended" } } })).toEqual({ changes: true, replaces: [] });
+  });
+
+  it("a claim's storage class, a Deployment's selector, a RoleBinding's role: replaced; a Deployment's pod template: in place", async () => {
+    const pvc = { metadata: { name: "intake-registry-data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "100Gi" } } } };
+    expect(await diff("kubernetes:core/v1:PersistentVolumeClaim", pvc, { ...pvc, spec: { ...pvc.spec, storageClassName: "fast" } })).toEqual({ changes: true, replaces: ["spec"] });
+    const deployment = { metadata: {}, spec: { selector: { matchLabels: { a: "1" } }, template: { metadata: { annotations: { "registry-intake/config-sha256": "1" } } } } };
+    expect(await diff("kubernetes:apps/v1:Deployment", deployment, { ...deployment, spec: { ...deployment.spec, template: { metadata: { annotations: { "registry-intake/config-sha256": "2" } } } } })).toEqual({ changes: true, replaces: [] });
+    expect(await diff("kubernetes:apps/v1:Deployment", deployment, { ...deployment, spec: { ...deployment.spec, selector: { matchLabels: { a: "2" } } } })).toEqual({ changes: true, replaces: ["spec"] });
+    const binding = { metadata: { name: "r" }, roleRef: { kind: "Role", name: "a" } };
+    expect(await diff("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", binding, { ...binding, roleRef: { kind: "Role", name: "b" } })).toEqual({ changes: true, replaces: ["roleRef"] });
   });
 });

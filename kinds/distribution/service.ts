@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import * as appsv1 from "@pulumi/kubernetes/apps/v1";
 import * as corev1 from "@pulumi/kubernetes/core/v1";
 import * as pulumi from "@pulumi/pulumi";
@@ -32,7 +33,7 @@ export interface DistributionServiceArgs {
  * What the broker mounts is kept under it, with room for the object's metadata.
  */
 export const K8S_OBJECT_LIMIT = 1024 * 1024;
-const OBJECT_DATA_LIMIT = K8S_OBJECT_LIMIT - 16 * 1024;
+export const OBJECT_DATA_LIMIT = K8S_OBJECT_LIMIT - 16 * 1024;
 
 /** A stack's part of what the broker mounts is too large for one Kubernetes object: say how many shards fit it. */
 function tooLarge(what: string, bytes: number, s: Settings, customers: number): string {
@@ -90,6 +91,11 @@ export function rosterDocument(roster: Roster): string {
 }
 
 /** The Kubernetes Secret holding one stack's part of the access list; the broker mounts them all. */
+/** The registry's PersistentVolumeClaim: `distribution.kubernetes.dataClaimName`, else `<repoPrefix>-registry-data`. */
+export function dataClaimName(s: Settings): string {
+  return s.distribution?.kubernetes?.dataClaimName ?? `${s.repoPrefix}-registry-data`;
+}
+
 export function aclSecretName(s: Settings): string {
   const sh = s.shard;
   return sh?.index !== undefined ? `${s.repoPrefix}-broker-acl-shard-${shardSuffix(sh.index, sh.count)}` : `${s.repoPrefix}-broker-acl`;
@@ -193,11 +199,15 @@ export class DistributionService extends pulumi.ComponentResource {
       const meta = (component: string) => ({ namespace: k.namespace, labels: { ...labels, "app.kubernetes.io/component": component } });
       const selector = (component: string) => ({ "app.kubernetes.io/part-of": "registry-intake", "app.kubernetes.io/component": component });
 
-      const config = new corev1.ConfigMap(`${name}-registry-config`, { metadata: meta("registry"), data: { "config.yml": registryConfig(d) } }, { parent: this });
+      // Named, and updated in place (the project's kubernetes:enableConfigMapMutable); the registry
+      // reads its configuration once, so its pods carry the configuration's digest and roll when it changes.
+      const configText = registryConfig(d);
+      const config = new corev1.ConfigMap(`${name}-registry-config`, { metadata: { ...meta("registry"), name: `${args.settings.repoPrefix}-registry-config` }, data: { "config.yml": configText } }, { parent: this });
       const pvc = new corev1.PersistentVolumeClaim(
         `${name}-registry-data`,
         {
-          metadata: meta("registry"),
+          // One name: the claim kept after a destroy is taken up again (with its images) by the next up.
+          metadata: { ...meta("registry"), name: dataClaimName(args.settings) },
           spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: k.storageSize } }, storageClassName: k.storageClassName },
         },
         // The images live here: never deleted with the stack.
@@ -212,7 +222,7 @@ export class DistributionService extends pulumi.ComponentResource {
             strategy: { type: "Recreate" },
             selector: { matchLabels: selector("registry") },
             template: {
-              metadata: { labels: { ...labels, ...selector("registry") } },
+              metadata: { labels: { ...labels, ...selector("registry") }, annotations: { "registry-intake/config-sha256": createHash("sha256").update(configText).digest("hex") } },
               spec: {
                 containers: [
                   {
@@ -262,7 +272,8 @@ export class DistributionService extends pulumi.ComponentResource {
               }),
             },
           }
-        : { name: "roster", configMap: { name: new corev1.ConfigMap(`${name}-broker-roster`, { metadata: meta("broker"), data: { "roster.yaml": rosterText ?? "customers: []\n" } }, { parent: this }).metadata.name } };
+        : // Named, and updated in place: the broker reloads the roster it mounts, no pod restarts.
+          { name: "roster", configMap: { name: new corev1.ConfigMap(`${name}-broker-roster`, { metadata: { ...meta("broker"), name: rosterMapName(args.settings) }, data: { "roster.yaml": rosterText ?? "customers: []\n" } }, { parent: this }).metadata.name } };
       const broker = new appsv1.Deployment(
         `${name}-broker`,
         {
