@@ -97,8 +97,12 @@ export function esoDockerConfigTemplate(host: string): string {
  * - otherwise with `pullSecrets` set: the refresher, a CronJob in the platform's namespace running
  *   `intake token` with the platform's identity, allowed by a Role to patch this one Secret only;
  * - without `pullSecrets`: the Secret is declared empty and annotated with the command that fills it.
- * Secrets a refresher fills are declared with ignoreChanges on their data, so `pulumi up` never
- * overwrites a fresh token with a stale one.
+ * A Secret a writer fills (ESO's ExternalSecret, the refresher, or your own) is one resource in every
+ * mode, declared empty with ignoreChanges on its data: `pulumi up` never overwrites a fresh token,
+ * and a change of mode never deletes or recreates it, only changes who writes it. ESO merges into
+ * it (creationPolicy Merge: no owner reference, so deleting the ExternalSecret never takes the
+ * Secret with it); the provider forces the fields it declares (`pulumi.com/patchForce`), so a
+ * Secret an earlier ExternalSecret created and owned is taken over without a field conflict.
  */
 export class KubernetesPullSecrets extends pulumi.ComponentResource {
   public readonly secretNames: Partial<Record<RegistryKind, pulumi.Output<string>>> = {};
@@ -138,8 +142,9 @@ export class KubernetesPullSecrets extends pulumi.ComponentResource {
     ).metadata.name;
   }
 
-  /** The generator, what it authenticates with, and the ExternalSecret that owns the pull secret. */
+  /** The pull secret, the generator, what it authenticates with, and the ExternalSecret that writes the Secret. */
   private generated(child: string, names: PullSecretNames, namespace: string, labels: Record<string, string>, src: PullSecretSource, g: PullGenerator): pulumi.Output<string> {
+    const secret = this.writtenSecret(child, names, namespace, labels, src, { "registry-intake/written-by": `ExternalSecret ${names.secret}` });
     const dependsOn: pulumi.Resource[] = [];
     if (g.authSecret) {
       const values = pulumi.secret(
@@ -175,33 +180,42 @@ export class KubernetesPullSecrets extends pulumi.ComponentResource {
           refreshInterval: g.refreshInterval,
           target: {
             name: names.secret,
-            creationPolicy: "Owner",
+            // The Secret is this stack's: ESO writes its data, never owns or deletes it.
+            creationPolicy: "Merge",
             template: { type: "kubernetes.io/dockerconfigjson", metadata: { labels }, data: { ".dockerconfigjson": esoDockerConfigTemplate(src.host) } },
           },
           dataFrom: [{ sourceRef: { generatorRef: { apiVersion: "generators.external-secrets.io/v1alpha1", kind: g.kind, name: names.secret } } }],
         },
       },
-      { parent: this, dependsOn: [generator] },
+      { parent: this, dependsOn: [generator, secret] },
     );
-    return pulumi.output(names.secret);
+    return secret.metadata.name;
   }
 
-  /** The Secret, empty and left to a refresher: the project's own CronJob where settings name it, else the one the annotation names. */
-  private refreshed(child: string, names: PullSecretNames, args: KubernetesPullSecretsArgs, labels: Record<string, string>, src: PullSecretSource): pulumi.Output<string> {
-    const secret = new corev1.Secret(
+  /**
+   * The Secret a writer fills, the same resource whatever writes it: declared empty, its data left
+   * to the writer (ignoreChanges), forced where the provider would meet another writer's fields.
+   */
+  private writtenSecret(child: string, names: PullSecretNames, namespace: string, labels: Record<string, string>, src: PullSecretSource, annotations: Record<string, string>): corev1.Secret {
+    return new corev1.Secret(
       child,
       {
         metadata: {
           name: names.secret,
-          namespace: args.namespace,
+          namespace,
           labels,
-          annotations: { "registry-intake/registry": src.host, "registry-intake/refresh": refreshCommand(args.customerId, src.kind) },
+          annotations: { "registry-intake/registry": src.host, ...annotations, "pulumi.com/patchForce": "true" },
         },
         type: "kubernetes.io/dockerconfigjson",
         stringData: { ".dockerconfigjson": JSON.stringify({ auths: {} }) },
       },
       { parent: this, ignoreChanges: ["stringData", "data"] },
     );
+  }
+
+  /** The Secret, empty and left to a refresher: the project's own CronJob where settings name it, else the one the annotation names. */
+  private refreshed(child: string, names: PullSecretNames, args: KubernetesPullSecretsArgs, labels: Record<string, string>, src: PullSecretSource): pulumi.Output<string> {
+    const secret = this.writtenSecret(child, names, args.namespace, labels, src, { "registry-intake/refresh": refreshCommand(args.customerId, src.kind) });
     const r = args.pullSecrets?.refresher;
     if (r) {
       // The refresher may patch this one Secret in the customer's namespace, and nothing else there.

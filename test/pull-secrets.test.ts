@@ -49,13 +49,17 @@ describe("pull secrets with External Secrets Operator (pullSecrets.mode eso)", (
     const [ext] = named(recorded, K.external, "intake-acme-ecr");
     const spec = ext.inputs.spec as { refreshInterval: string; target: { name: string; creationPolicy: string; template: { type: string; data: Record<string, string> } }; dataFrom: unknown[] };
     expect(spec.refreshInterval).toBe("6h");
-    expect(spec.target).toMatchObject({ name: "intake-acme-ecr", creationPolicy: "Owner", template: { type: "kubernetes.io/dockerconfigjson" } });
+    expect(spec.target).toMatchObject({ name: "intake-acme-ecr", creationPolicy: "Merge", template: { type: "kubernetes.io/dockerconfigjson" } });
     expect(spec.target.template.data[".dockerconfigjson"]).toBe(
       '{"auths":{"111122223333.dkr.ecr.eu-west-1.amazonaws.com":{"username":"{{ .username }}","password":"{{ .password }}","auth":"{{ printf "%s:%s" .username .password | b64enc }}"}}}',
     );
     expect(spec.dataFrom).toEqual([{ sourceRef: { generatorRef: { apiVersion: "generators.external-secrets.io/v1alpha1", kind: "ECRAuthorizationToken", name: "intake-acme-ecr" } } }]);
-    // The ExternalSecret owns the pull secret: the program does not declare it too.
-    expect(named(recorded, K.secret, "intake-acme-ecr")).toEqual([]);
+    // The program declares the pull secret (empty, its data left to ESO, forced over another writer's
+    // fields); ESO merges the token into it and never owns it, so a change of mode never deletes it.
+    const [pull] = named(recorded, K.secret, "intake-acme-ecr");
+    expect(pull.inputs.type).toBe("kubernetes.io/dockerconfigjson");
+    expect(meta(pull).annotations).toMatchObject({ "pulumi.com/patchForce": "true", "registry-intake/written-by": "ExternalSecret intake-acme-ecr" });
+    expect(pull.ignoreChanges).toEqual(["stringData", "data"]);
   });
 
   it("Artifact Registry: a service account in the customer's namespace, allowed by workload identity to act as the customer's own", async () => {
