@@ -1,0 +1,222 @@
+// Kubernetes for real: the program under the real Pulumi engine with the real Pulumi Kubernetes
+// provider (built by scripts/kube.sh) against a real kube-apiserver (etcd, controller manager and
+// a fake kubelet: test/engine/kube.ts). Every object the stacks declare is checked by the server,
+// ESO's objects by ESO's own CRDs. The clouds' providers stay the local stand-ins.
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { EngineProject, engineUnavailable, ok } from "./harness";
+import { K8S_OBJECT_LIMIT, OBJECT_DATA_LIMIT } from "../../kinds/distribution/service";
+import { kubeBinDir, kubeUnavailable, LocalCluster } from "./kube";
+
+const unavailable = engineUnavailable() ?? kubeUnavailable();
+if (unavailable) console.log(`skipping the real Kubernetes tests: ${unavailable}`);
+
+type Entry = Record<string, unknown> & { id: string };
+type Obj = Record<string, any>;
+
+/** The namespaces a cluster admin makes before the stacks run: the customers' and the platform's. */
+const NAMESPACES = ["acme-apps", "wayne-apps", "intake-system", "registry-intake"];
+
+async function prepare(cluster: LocalCluster): Promise<void> {
+  await cluster.installEsoCrds();
+  await cluster.createNamespaces(NAMESPACES);
+}
+
+/** A cluster with ESO's CRDs and the namespaces, and a scratch project whose Kubernetes is that cluster's. */
+function onCluster(stack: string) {
+  const ctx = {} as { cluster: LocalCluster; p: EngineProject };
+  beforeAll(async () => {
+    ctx.cluster = await LocalCluster.start();
+    await prepare(ctx.cluster);
+    ctx.p = new EngineProject({ cluster: { kubeconfig: ctx.cluster.kubeconfig, binDir: kubeBinDir() } });
+    await ctx.p.initStack(stack);
+  }, 300_000);
+  afterAll(async () => {
+    ctx.p?.remove();
+    await ctx.cluster?.stop();
+  }, 60_000);
+  const up = async (args: string[] = []) => ok(await ctx.p.pulumi(["up", "--yes", "--skip-preview", "--stack", stack, ...args], { timeoutMs: 600_000 }), `pulumi up ${stack}`);
+  const unchanged = async () => ok(await ctx.p.pulumi(["preview", "--expect-no-changes", "--stack", stack], { timeoutMs: 600_000 }), `pulumi preview --expect-no-changes ${stack}`);
+  const roster = () => parse(readFileSync(ctx.p.file("customers/roster.yaml"), "utf8")) as { customers: Entry[] };
+  const setRoster = (customers: Entry[]) => ctx.p.write("customers/roster.yaml", stringify({ customers }));
+  const config = async (...args: string[]) => ok(await ctx.p.pulumi(["config", ...args, "--stack", stack]), `pulumi config ${args.join(" ")}`);
+  return { ctx, up, unchanged, roster, setRoster, config };
+}
+
+/** UIDs of the objects at these API paths (a missing one: "missing"). */
+async function uids(cluster: LocalCluster, paths: string[]): Promise<string[]> {
+  return Promise.all(paths.map(async (x) => (await cluster.get(x))?.metadata?.uid ?? "missing"));
+}
+
+/** The decoded `.dockerconfigjson` of a Secret. */
+async function dockerConfig(cluster: LocalCluster, namespace: string, name: string): Promise<string | undefined> {
+  const s = await cluster.get(`/api/v1/namespaces/${namespace}/secrets/${name}`);
+  const v = s?.data?.[".dockerconfigjson"];
+  return v === undefined ? undefined : Buffer.from(v, "base64").toString("utf8");
+}
+
+describe.skipIf(!!unavailable)("prod on a real API server with the real Kubernetes provider: registry, broker, refreshed pull secrets", () => {
+  const { ctx, up, unchanged, roster, setRoster } = onCluster("prod");
+  const NS = "registry-intake";
+  const brokerObjects = [`/api/v1/namespaces/${NS}/secrets/intake-broker-acl`, `/api/v1/namespaces/${NS}/configmaps/intake-broker-roster`];
+
+  it("every object is accepted, the Deployments roll out, and a second preview changes nothing", async () => {
+    const r = await up();
+    expect(r.stdout).toMatch(/\+ \d+ created/);
+    await unchanged();
+    const deployments = (await ctx.cluster.get(`/apis/apps/v1/namespaces/${NS}/deployments`))!.items as Obj[];
+    expect(deployments.map((d) => d.metadata.labels["app.kubernetes.io/component"]).sort()).toEqual(["broker", "registry"]);
+    for (const d of deployments) expect(d.status.availableReplicas, d.metadata.name).toBe(d.spec.replicas);
+    expect(await ctx.cluster.get(`/api/v1/namespaces/${NS}/persistentvolumeclaims/intake-registry-data`)).toBeDefined();
+    expect(await uids(ctx.cluster, brokerObjects)).not.toContain("missing");
+    // The refresher's Secret exists, empty, for the CronJob to fill.
+    expect(JSON.parse((await dockerConfig(ctx.cluster, "acme-apps", "intake-acme-acr"))!)).toEqual({ auths: {} });
+  }, 900_000);
+
+  it("a suspension is applied in place: the broker's access list, roster and pods are never away; a Secret the refresher filled keeps its token", async () => {
+    // The refresher's kubectl patch: another field manager writes the token.
+    const token = JSON.stringify({ auths: { "intakeprodregistry.azurecr.io": { username: "intake-acme", password: "refreshed-token" } } });
+    const patched = await ctx.cluster.api("PATCH", "/api/v1/namespaces/acme-apps/secrets/intake-acme-acr?fieldManager=kubectl-patch", { data: { ".dockerconfigjson": Buffer.from(token).toString("base64") } }, "application/merge-patch+json");
+    expect(patched.status).toBe(200);
+    const deployment = async () => ((await ctx.cluster.get(`/apis/apps/v1/namespaces/${NS}/deployments`))!.items as Obj[]).find((d) => d.metadata.labels["app.kubernetes.io/component"] === "broker")!;
+    const pods = async () => ((await ctx.cluster.get(`/api/v1/namespaces/${NS}/pods?labelSelector=app.kubernetes.io%2Fcomponent%3Dbroker`))!.items as Obj[]).map((x) => x.metadata.uid).sort();
+    const before = { objects: await uids(ctx.cluster, brokerObjects), deployment: (await deployment()).metadata.uid, pods: await pods() };
+    const aclBefore = (await ctx.cluster.get(brokerObjects[0]))!.data["acl.json"];
+    setRoster(roster().customers.map((c) => (c.id === "acme" ? { ...c, status: "suspended" } : c)));
+    // Watch the broker's objects through the up, every 100 ms.
+    let watching = true;
+    const seen: string[][] = [];
+    const watcher = (async () => {
+      while (watching) {
+        seen.push([...(await uids(ctx.cluster, brokerObjects)), (await deployment())?.metadata.uid ?? "missing"]);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      await up();
+    } finally {
+      watching = false;
+      await watcher;
+    }
+    expect(seen.length).toBeGreaterThan(5);
+    expect(seen.flat()).not.toContain("missing");
+    expect(new Set(seen.map((x) => x.join()))).toEqual(new Set([[...before.objects, before.deployment].join()]));
+    expect(await pods()).toEqual(before.pods);
+    // The access list did change: acme's robot is disabled.
+    const acl = JSON.parse(Buffer.from((await ctx.cluster.get(brokerObjects[0]))!.data["acl.json"], "base64").toString("utf8"));
+    expect(aclBefore).not.toBe((await ctx.cluster.get(brokerObjects[0]))!.data["acl.json"]);
+    expect(acl.entries.find((e: Obj) => e.customer === "acme").enabled).toBe(false);
+    // The refreshed token is still there, the labels say suspended, and nothing is left to change.
+    expect(await dockerConfig(ctx.cluster, "acme-apps", "intake-acme-acr")).toBe(token);
+    expect((await ctx.cluster.get("/api/v1/namespaces/acme-apps/secrets/intake-acme-acr"))!.metadata.labels["intake-status"]).toBe("suspended");
+    await unchanged();
+  }, 900_000);
+
+  it("the 1 MiB the program keeps the broker's roster and access list under is the server's own: the most it writes is accepted, a byte over 1 MiB is refused", async () => {
+    // Only data counts (the program keeps 16 KiB for metadata); the server's answer is what it says.
+    const map = (name: string, bytes: number) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: NS }, data: { "roster.yaml": "x".repeat(bytes) } });
+    const fits = await ctx.cluster.api("POST", `/api/v1/namespaces/${NS}/configmaps`, map("fits", OBJECT_DATA_LIMIT));
+    expect(fits.status).toBe(201);
+    const over = await ctx.cluster.api<{ message: string }>("POST", `/api/v1/namespaces/${NS}/configmaps`, map("over", K8S_OBJECT_LIMIT + 1));
+    expect(over.status).toBe(422);
+    expect(over.body.message).toMatch(/may not be more than 1048576 bytes/);
+    const secret = await ctx.cluster.api("POST", `/api/v1/namespaces/${NS}/secrets`, { apiVersion: "v1", kind: "Secret", metadata: { name: "over", namespace: NS }, stringData: { "acl.json": "x".repeat(K8S_OBJECT_LIMIT + 1) } });
+    expect(secret.status).toBe(422);
+    await ctx.cluster.api("DELETE", `/api/v1/namespaces/${NS}/configmaps/fits`);
+  }, 60_000);
+
+  it("a destroy keeps the registry's claim (and its images); the next up takes it up again", async () => {
+    const claim = `/api/v1/namespaces/${NS}/persistentvolumeclaims/intake-registry-data`;
+    const [uid] = await uids(ctx.cluster, [claim]);
+    // The registry's part of the stack: its claim and what depends on it. (A whole-stack destroy
+    // cannot be followed by an up on the local clouds: they keep the KMS key and repositories the
+    // program retains, as the real ones do, and an up must adopt those first.)
+    const state = JSON.parse(ok(await ctx.p.pulumi(["stack", "export", "--stack", "prod"]), "pulumi stack export").stdout).deployment.resources as { urn: string; type: string }[];
+    const pvc = state.find((r) => r.type === "kubernetes:core/v1:PersistentVolumeClaim")!.urn;
+    ok(await ctx.p.pulumi(["destroy", "--yes", "--skip-preview", "--stack", "prod", "--target", pvc, "--target-dependents"], { timeoutMs: 600_000 }), "pulumi destroy --target the claim");
+    expect(await uids(ctx.cluster, [claim])).toEqual([uid]);
+    const components = async () => ((await ctx.cluster.get(`/apis/apps/v1/namespaces/${NS}/deployments`))!.items as Obj[]).map((d) => d.metadata.labels["app.kubernetes.io/component"]).sort();
+    expect(await components()).toEqual(["broker"]);
+    await up();
+    expect(await uids(ctx.cluster, [claim])).toEqual([uid]);
+    expect(await components()).toEqual(["broker", "registry"]);
+    const registry = ((await ctx.cluster.get(`/apis/apps/v1/namespaces/${NS}/deployments`))!.items as Obj[]).find((d) => d.metadata.labels["app.kubernetes.io/component"] === "registry")!;
+    expect(registry.spec.template.spec.volumes.find((v: Obj) => v.name === "data").persistentVolumeClaim.claimName).toBe("intake-registry-data");
+    await unchanged();
+  }, 900_000);
+});
+
+describe.skipIf(!!unavailable)("dev on a real API server: every pull-secret mode change, with the Secret ESO and the refresher wrote", () => {
+  const { ctx, up, unchanged, config } = onCluster("dev");
+  const secret = "/api/v1/namespaces/acme-apps/secrets/intake-acme-ecr";
+  const external = "/apis/external-secrets.io/v1/namespaces/acme-apps/externalsecrets/intake-acme-ecr";
+  const token = (n: string) => JSON.stringify({ auths: { "111122223333.dkr.ecr.eu-west-1.amazonaws.com": { username: "AWS", password: n } } });
+  const current = () => dockerConfig(ctx.cluster, "acme-apps", "intake-acme-ecr");
+
+  /** A writer's update of the Secret's data, as ESO's controller (creationPolicy Merge) or the refresher's kubectl patch sends it. */
+  async function writes(manager: string, value: string): Promise<void> {
+    const r = await ctx.cluster.api("PATCH", `${secret}?fieldManager=${encodeURIComponent(manager)}`, { data: { ".dockerconfigjson": Buffer.from(value).toString("base64") } }, "application/merge-patch+json");
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+  }
+  const ESO = "externalsecrets.external-secrets.io/intake-acme-ecr";
+
+  it("eso, refresher, eso, none, eso: the Secret is one object throughout, keeps the token its writer put there, and nothing is left to change", async () => {
+    await up();
+    await unchanged();
+    const [uid] = await uids(ctx.cluster, [secret]);
+    expect((await ctx.cluster.get(external))!.spec.target.creationPolicy).toBe("Merge");
+    await writes(ESO, token("from-eso"));
+    // eso -> refresher: the ExternalSecret goes, the Secret and ESO's token stay.
+    await config("set", "--path", "registry-intake:pullSecrets.mode", "refresher");
+    await up();
+    expect(await ctx.cluster.get(external)).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 2000)); // the garbage collector's turn, had anything owned the Secret
+    expect(await current()).toBe(token("from-eso"));
+    await unchanged();
+    // The refresher writes; refresher -> eso.
+    await writes("kubectl-patch", token("from-refresher"));
+    await config("set", "--path", "registry-intake:pullSecrets.mode", "eso");
+    await up();
+    expect(await current()).toBe(token("from-refresher"));
+    await writes(ESO, token("from-eso-again"));
+    await unchanged();
+    // eso -> none (no pullSecrets at all), then none -> eso.
+    const file = ctx.p.file("Pulumi.dev.yaml");
+    const withEso = readFileSync(file, "utf8");
+    const doc = parse(withEso) as { config: Record<string, unknown> };
+    delete doc.config["registry-intake:pullSecrets"];
+    ctx.p.write("Pulumi.dev.yaml", stringify(doc));
+    await up();
+    await unchanged();
+    ctx.p.write("Pulumi.dev.yaml", withEso);
+    await up();
+    await unchanged();
+    expect(await current()).toBe(token("from-eso-again"));
+    expect(await uids(ctx.cluster, [secret])).toEqual([uid]);
+  }, 1_800_000);
+
+  it("a Secret an ExternalSecret created and owns (creationPolicy Owner, an earlier version of this program) is taken over without a field conflict", async () => {
+    // The stack forgets the Secret (and the ExternalSecret that names it); ESO's Owner policy made it: its owner reference and its apply.
+    const state = JSON.parse(ok(await ctx.p.pulumi(["stack", "export", "--stack", "dev"]), "pulumi stack export").stdout).deployment.resources as { urn: string; type: string }[];
+    const urn = state.find((r) => r.type === "kubernetes:core/v1:Secret" && r.urn.endsWith("::acme-pull-secrets-ecr"))!.urn;
+    ok(await ctx.p.pulumi(["state", "delete", urn, "--target-dependents", "--yes", "--stack", "dev"]), "pulumi state delete");
+    const es = (await ctx.cluster.get(external))!;
+    const owned = await ctx.cluster.api(
+      "PATCH",
+      `${secret}?fieldManager=${encodeURIComponent(ESO)}&force=true`,
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "intake-acme-ecr", namespace: "acme-apps", ownerReferences: [{ apiVersion: "external-secrets.io/v1", kind: "ExternalSecret", name: "intake-acme-ecr", uid: es.metadata.uid, controller: true, blockOwnerDeletion: true }] },
+        type: "kubernetes.io/dockerconfigjson",
+        data: { ".dockerconfigjson": Buffer.from(token("owned-by-eso")).toString("base64") },
+      },
+      "application/apply-patch+yaml",
+    );
+    expect(owned.status, JSON.stringify(owned.body)).toBe(200);
+    await up();
+    await unchanged();
+    expect((await ctx.cluster.get(secret))!.metadata.annotations["pulumi.com/patchForce"]).toBe("true");
+  }, 900_000);
+});
