@@ -9,23 +9,32 @@ import { git, withBareRemote } from "../git";
 
 export const ROOT = path.resolve(__dirname, "../..");
 
-let engineBin: string | undefined;
-let why: string | undefined;
-
-/** Why the engine tests cannot run here, or undefined (then `engineBinDir()` is set). Builds the engine once. */
-export function engineUnavailable(): string | undefined {
-  if (engineBin || why) return why;
-  const r = spawnSync("bash", [path.join(ROOT, "scripts/engine.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 30 * 60_000 });
-  const dir = r.stdout?.trim().split("\n").pop();
-  if (r.status !== 0 || !dir) why = `scripts/engine.sh could not build the Pulumi engine: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(-3).join(" | ")}`;
-  else engineBin = dir;
-  return why;
+/**
+ * A build script of scripts/ that prints its folder as its last line, run once per process when
+ * first asked: `unavailable()` says why it could not build (its last lines of stderr) or is
+ * undefined, and then `dir()` is the folder.
+ */
+export function builtBy(script: string, what: string, timeoutMs: number): { unavailable: () => string | undefined; dir: () => string } {
+  let result: { dir?: string; why?: string } | undefined;
+  const run = () => {
+    if (result) return result;
+    const r = spawnSync("bash", [path.join(ROOT, "scripts", script)], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
+    const dir = r.stdout?.trim().split("\n").pop();
+    result = r.status !== 0 || !dir ? { why: `scripts/${script} could not build ${what}: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(-3).join(" | ")}` } : { dir };
+    return result;
+  };
+  return {
+    unavailable: () => run().why,
+    dir: () => {
+      const { dir } = run();
+      if (!dir) throw new Error(`scripts/${script}: ask unavailable() first`);
+      return dir;
+    },
+  };
 }
 
-export function engineBinDir(): string {
-  if (!engineBin) throw new Error("engineUnavailable() first");
-  return engineBin;
-}
+/** The engine tests' Pulumi engine (scripts/engine.sh): why it cannot run here, or its folder. */
+export const { unavailable: engineUnavailable, dir: engineBinDir } = builtBy("engine.sh", "the Pulumi engine", 30 * 60_000);
 
 export interface Run {
   code: number;

@@ -4,7 +4,7 @@
 // Ready; terminating pods removed) so that Deployments roll out without a container runtime, and a
 // volume provisioner's part (a hostPath PersistentVolume made for each claim that waits for one).
 // Everything lives in one temporary folder and process groups, removed and stopped by `stop()`.
-import { spawn, spawnSync, execFileSync, type ChildProcess } from "node:child_process";
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import https from "node:https";
@@ -12,25 +12,10 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { freePort } from "../e2e/harness";
-import { ROOT } from "./harness";
+import { builtBy } from "./harness";
 
-let kubeBin: string | undefined;
-let why: string | undefined;
-
-/** Why a local cluster cannot run here, or undefined (then `kubeBinDir()` is set). Builds the parts once. */
-export function kubeUnavailable(): string | undefined {
-  if (kubeBin || why) return why;
-  const r = spawnSync("bash", [path.join(ROOT, "scripts/kube.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 40 * 60_000 });
-  const dir = r.stdout?.trim().split("\n").pop();
-  if (r.status !== 0 || !dir) why = `scripts/kube.sh could not build the Kubernetes parts: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(-3).join(" | ")}`;
-  else kubeBin = dir;
-  return why;
-}
-
-export function kubeBinDir(): string {
-  if (!kubeBin) throw new Error("kubeUnavailable() first");
-  return kubeBin;
-}
+/** The Kubernetes parts (scripts/kube.sh): why a local cluster cannot run here, or their folder. */
+export const { unavailable: kubeUnavailable, dir: kubeBinDir } = builtBy("kube.sh", "the Kubernetes parts", 40 * 60_000);
 
 export interface ApiAnswer<T = Record<string, unknown>> {
   status: number;
