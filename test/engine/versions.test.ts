@@ -37,3 +37,13 @@ describe("the Pulumi engine and SDK versions", () => {
     expect(minor(r.stdout.trim())).toBe(minor(lockedSdk()));
   });
 });
+
+describe("the Pulumi Kubernetes SDK and provider versions", () => {
+  it("the locked @pulumi/kubernetes is the provider release scripts/kube.sh builds: the engine is asked for the provider it runs", () => {
+    const lock = JSON.parse(readFileSync(path.join(ROOT, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string }> };
+    const built = /^provider_version=(\S+)$/m.exec(readFileSync(path.join(ROOT, "scripts/kube.sh"), "utf8"))?.[1];
+    expect(built).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(lock.packages["node_modules/@pulumi/kubernetes"].version).toBe(built);
+    expect((JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies["@pulumi/kubernetes"]).toBe(built);
+  });
+});
