@@ -29,6 +29,13 @@ Environment:
   INTAKE_DELIVERY_PASSWORD  the delivery robot's password (deliver to distribution; or --key)
   INTAKE_BROKER_KEY         the broker's private key file, for the credential helper's distribution credentials (commands take --key)
   INTAKE_COPY_TOOL          crane or skopeo (deliver; default crane when on PATH)
+  REGISTRY_<HOST>_USERNAME, REGISTRY_<HOST>_PASSWORD
+                            the source registry's credential (deliver; host upper-cased, others as _,
+                            e.g. REGISTRY_GHCR_IO_USERNAME); else INTAKE_SOURCE_DOCKERCONFIGJSON, then
+                            the docker config (credHelpers, auths, credsStore)
+  INTAKE_SOURCE_DOCKERCONFIGJSON  a mounted .dockerconfigjson file with the source's credential (deliver)
+  INTAKE_CREDENTIAL_CACHE   where minted credentials are kept, or off (token; default
+                            $XDG_CACHE_HOME or ~/.cache, then registry-intake/credentials)
   INTAKE_ROSTER             another roster file for the policy pack (onboarding sets it)
   AZURE_SUBSCRIPTION_ID     the ACR registry's subscription (token, deliver; or --subscription)
   AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_*   the clouds' own credential chains (token, deliver)`;

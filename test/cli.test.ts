@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../cli/main";
@@ -187,5 +187,24 @@ describe("intake --version and --help", () => {
     const help = out.join("\n");
     expect(help).toMatch(/Exit codes \(every command\):\n\s+0\s+done[\s\S]*\n\s+2\s+invalid input/);
     expect(help).toMatch(/INTAKE_GHCR_TOKEN_<ID>[\s\S]*INTAKE_DELIVERY_PASSWORD/);
+  });
+
+  it("names every INTAKE_ and REGISTRY_ variable the intake commands read (the credential helper's own are in its --help)", async () => {
+    const out: string[] = [];
+    expect(await main(["--help"], { out: (s: string) => out.push(s), err: (s: string) => out.push(s) })).toBe(0);
+    const help = out.join("\n");
+    const root = path.join(__dirname, "..");
+    const helperOnly = new Set(["INTAKE_CUSTOMER", "INTAKE_STACK", "INTAKE_PROJECT"]);
+    const read = new Set<string>();
+    for (const dir of ["cli", "runtime", "core", "kinds", "components"]) {
+      for (const f of readdirSync(path.join(root, dir), { recursive: true }) as string[]) {
+        if (!f.endsWith(".ts") || f.includes("credential-helper")) continue;
+        const text = readFileSync(path.join(root, dir, f), "utf8");
+        for (const m of text.matchAll(/env(?:\.|\[")(INTAKE_[A-Z_]+)/g)) if (!helperOnly.has(m[1])) read.add(m[1]);
+        if (/`REGISTRY_\$\{/.test(text)) read.add("REGISTRY_<HOST>_USERNAME");
+      }
+    }
+    expect(read.size).toBeGreaterThan(4);
+    expect([...read].filter((v) => !help.includes(v)).sort()).toEqual([]);
   });
 });
