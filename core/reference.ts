@@ -35,7 +35,13 @@ export function parseReference(ref: string): ImageReference {
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) throw new ImageReferenceError(ref, `digest "${digest}" is not algorithm:hex, e.g. sha256:<64 hex>`);
+    if (!DIGEST.test(digest)) {
+      const sha = /^sha256:([0-9a-f]*)$/.exec(digest);
+      throw new ImageReferenceError(
+        ref,
+        sha ? `digest "${digest}" has ${sha[1].length} hex digits; a sha256 digest has 64 (a short digest such as docker prints cannot be pulled by)` : `digest "${digest}" is not algorithm:hex, e.g. sha256:<64 hex>`,
+      );
+    }
     if (digest.startsWith("sha256:") && !/^sha256:[a-f0-9]{64}$/.test(digest)) throw new ImageReferenceError(ref, "a sha256 digest is 64 lower-case hex characters");
   }
   // A first component with a dot or a colon, or `localhost`, is a registry host.
