@@ -8,6 +8,7 @@ import pino from "pino";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { TokenBroker } from "../runtime/broker/broker";
+import { parseAcl } from "../runtime/broker/store";
 import { loadSigningKey, type SigningKey } from "../runtime/broker/keys";
 import { customer } from "./helpers";
 import { e2eUnavailable, makeKeyPair } from "./e2e/harness";
@@ -153,5 +154,21 @@ describe.skipIf(!!unavailable)("the broker on a sharded stack's volumes: roster 
       const r = await fetch(`${base}/token?service=svc&scope=repository:intake/acme/app:pull`, { headers: { authorization: basic("intake-robot-acme", "pw") } });
       return ((decodeJwt(((await r.json()) as { token: string }).token) as { access: unknown[] }).access ?? []).length === 0;
     });
+  });
+});
+
+describe("an access list that is not one", () => {
+  const good = { version: 1, service: "svc", issuer: "iss", entries: [] };
+  it("names the file and the field, says what it must be, and never echoes a value", () => {
+    expect(() => parseAcl(JSON.stringify({ ...good, version: 2 }), "acl.json")).toThrow(/^acl\.json: not an access list:\n {2}version: must be 1 \(the access-list format this broker reads; write the file again with `pulumi stack output distributionAcl --show-secrets`\)$/);
+    const plain = JSON.stringify({ ...good, entries: [{ customer: "acme", username: "intake-robot-acme", passwordHash: "hunter2-plain-password", paths: ["intake/acme/*"], actions: ["pull"], enabled: true }] });
+    let message = "";
+    try {
+      parseAcl(plain, "acl.json");
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/entries\.0\.passwordHash/);
+    expect(message).not.toContain("hunter2");
   });
 });
