@@ -43,7 +43,12 @@ export function parseAcl(text: string, file: string): Acl {
   const doc = parseJsonFile(file, text);
   // No reportInput: a plain password written where a hash belongs must not reach the log.
   const r = aclSchema.safeParse(doc);
-  if (!r.success) throw new AclFileError(`${file}: not an access list:\n${r.error.issues.map((i) => `  ${i.path.join(".")}: ${issueMessage(i)}`).join("\n")}`);
+  if (!r.success) {
+    // Without the values, a field that is there but wrong is told what it must be, not "required".
+    const present = (p: PropertyKey[]) => p.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined), doc) !== undefined;
+    const said = (i: (typeof r.error.issues)[number]) => (!present(i.path) ? issueMessage(i) : i.code === "invalid_type" ? `must be ${i.expected}` : i.message);
+    throw new AclFileError(`${file}: not an access list:\n${r.error.issues.map((i) => `  ${i.path.join(".")}: ${said(i)}`).join("\n")}`);
+  }
   return r.data;
 }
 
