@@ -47,6 +47,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   registerRotate(cli, ctx);
   registerServe(cli, ctx);
   try {
+    unknownOptionsFirst(cli, argv);
     await cli.parseAsync(argv, { from: "user" });
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.invalidInput;
@@ -58,4 +59,29 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     throw e;
   }
   return code;
+}
+
+/**
+ * Commander reports a missing required option before an unknown one, so `deliver --sorce x` said
+ * "--source not specified" and never named the typo. The subcommand's words are looked at first:
+ * an option it does not know is reported as commander reports one (with its "Did you mean").
+ */
+function unknownOptionsFirst(cli: Command, argv: string[]): void {
+  let cmd = cli;
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const sub = cmd.commands.find((c) => c.name() === argv[i] || c.aliases().includes(argv[i]));
+    if (!sub) break;
+    cmd = sub;
+  }
+  if (cmd === cli) return;
+  const known = new Set(cmd.options.flatMap((o) => [o.long, o.short]).filter((f): f is string => !!f));
+  for (const word of argv.slice(i)) {
+    if (word === "--") return;
+    const flag = word.split("=")[0];
+    if (!flag.startsWith("-") || flag === "-" || known.has(flag) || flag === "-h" || flag === "--help") continue;
+    if (/^-\d/.test(flag)) continue; // a negative number given as a value
+    // Commander's own report (its JavaScript API; not in its type declarations).
+    (cmd as unknown as { unknownOption(flag: string): never }).unknownOption(flag);
+  }
 }

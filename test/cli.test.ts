@@ -176,6 +176,19 @@ describe("intake plan", () => {
   });
 });
 
+describe("a mistyped option", () => {
+  it("is named, with the option meant, before any complaint about a required one; exit 2", async () => {
+    const err: string[] = [];
+    const io = { out: () => {}, err: (s: string) => err.push(s) };
+    expect(await main(["deliver", "--sorce", "ghcr.io/a/b:1", "--build", "app", "--version", "1.0.0"], io)).toBe(2);
+    expect(err.join("\n")).toMatch(/^error: unknown option '--sorce'\n\(Did you mean --source\?\)/);
+    expect(err.join("\n")).not.toMatch(/not specified/);
+    err.length = 0;
+    expect(await main(["policy", "audit", "--stak=dev"], io)).toBe(2);
+    expect(err.join("\n")).toMatch(/unknown option '--stak'\n\(Did you mean --stack\?\)/);
+  });
+});
+
 describe("intake --version and --help", () => {
   it("prints the package version, and the exit codes and environment variables after the help", async () => {
     const out: string[] = [];
