@@ -25,8 +25,10 @@ export const PROVIDER_SECRET_KEYS = new Set([
 
 export class StackConfigError extends InvalidInput {
   constructor(readonly file: string, readonly problems: string[]) {
-    // One problem is one line; several are listed under the file, each with its place.
-    super(problems.length === 1 ? withFile(file, problems[0]) : `${file} is invalid:\n${problems.map((p) => `  ${withFile(file, p)}`).join("\n")}`);
+    // One problem is one line; several are listed under the file, each with its place. The file
+    // as the user would type it from here.
+    const shown = shownPath(file);
+    super(problems.length === 1 ? withFile(shown, problems[0]) : `${shown} is invalid:\n${problems.map((p) => `  ${withFile(shown, p)}`).join("\n")}`);
   }
 }
 

@@ -176,6 +176,17 @@ describe("intake plan", () => {
   });
 });
 
+describe("a broken stack file", () => {
+  it("is named as the user would type it from where intake runs (relative below it), with line and column", () => {
+    const dir = scratchProject();
+    writeFileSync(path.join(dir, "Pulumi.dev.yaml"), `${readFileSync(path.join(dir, "Pulumi.dev.yaml"), "utf8")}  registry-intake:repoPrefix: [oops\n`);
+    const r = spawnSync(process.execPath, [path.join(ROOT, "cli", "bin", "intake.js"), "plan", "--stack", "dev"], { cwd: dir, encoding: "utf8", timeout: 60_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^error: Pulumi\.dev\.yaml:\d+:\d+: YAML syntax: /);
+    expect(r.stderr).not.toContain(dir);
+  });
+});
+
 describe("a mistyped option", () => {
   it("is named, with the option meant, before any complaint about a required one; exit 2", async () => {
     const err: string[] = [];
