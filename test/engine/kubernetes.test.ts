@@ -148,7 +148,7 @@ describe.skipIf(!!unavailable)("prod on a real API server with the real Kubernet
 });
 
 describe.skipIf(!!unavailable)("dev on a real API server: every pull-secret mode change, with the Secret ESO and the refresher wrote", () => {
-  const { ctx, up, unchanged, config } = onCluster("dev");
+  const { ctx, up, unchanged, config, roster, setRoster } = onCluster("dev");
   const secret = "/api/v1/namespaces/acme-apps/secrets/intake-acme-ecr";
   const external = "/apis/external-secrets.io/v1/namespaces/acme-apps/externalsecrets/intake-acme-ecr";
   const token = (n: string) => JSON.stringify({ auths: { "111122223333.dkr.ecr.eu-west-1.amazonaws.com": { username: "AWS", password: n } } });
@@ -218,5 +218,40 @@ describe.skipIf(!!unavailable)("dev on a real API server: every pull-secret mode
     await up();
     await unchanged();
     expect((await ctx.cluster.get(secret))!.metadata.annotations["pulumi.com/patchForce"]).toBe("true");
+  }, 900_000);
+
+  it("a key rotation changes the ECR generator's key Secret in place (never away); an offboarding removes the customer's objects from its namespace", async () => {
+    const auth = "/api/v1/namespaces/acme-apps/secrets/intake-acme-ecr-auth";
+    const [uid] = await uids(ctx.cluster, [auth]);
+    expect(uid).not.toBe("missing");
+    const keyBefore = (await ctx.cluster.get(auth))!.data["access-key-id"];
+    const acme = roster().customers.find((c) => c.id === "acme")!;
+    setRoster(roster().customers.map((c) => (c.id === "acme" ? { ...acme, credentials: { ecr: { generation: 2, previousUntil: "2099-12-31" } } } : c)));
+    let watching = true;
+    const seen: string[] = [];
+    const watcher = (async () => {
+      while (watching) {
+        seen.push(...(await uids(ctx.cluster, [auth])));
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    try {
+      await up();
+    } finally {
+      watching = false;
+      await watcher;
+    }
+    expect(new Set(seen)).toEqual(new Set([uid]));
+    expect((await ctx.cluster.get(auth))!.data["access-key-id"]).not.toBe(keyBefore);
+    await unchanged();
+    // Offboarded: its pull secrets, their writers and what they authenticate with are gone from acme-apps.
+    setRoster(roster().customers.map((c) => (c.id === "acme" ? { ...c, status: "offboarded" } : c)));
+    await up();
+    const names = async (plural: string, api = "/api/v1") => ((await ctx.cluster.get(`${api}/namespaces/acme-apps/${plural}`))!.items as Obj[]).map((o) => o.metadata.name).filter((n) => n.startsWith("intake-acme-"));
+    expect(await names("secrets")).toEqual([]);
+    expect(await names("externalsecrets", "/apis/external-secrets.io/v1")).toEqual([]);
+    expect(await names("ecrauthorizationtokens", "/apis/generators.external-secrets.io/v1alpha1")).toEqual([]);
+    expect(await names("serviceaccounts")).toEqual([]);
+    await unchanged();
   }, 900_000);
 });

@@ -1,13 +1,19 @@
 // A customer's life on one stack, each step a real `pulumi up`: onboard (Automation API, policy
 // pack), tier change, suspension, lapse, offboarding, re-onboarding; credentials disabled then
-// deleted, repositories never deleted, nothing in state the roster does not explain.
+// deleted, repositories never deleted, nothing in state the roster does not explain. Kubernetes
+// (the customers' pull secrets) is a real API server with the real provider (test/engine/kube.ts).
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { EngineProject, engineUnavailable, ok } from "./harness";
+import { kubeBinDir, kubeUnavailable, LocalCluster } from "./kube";
 
 const unavailable = engineUnavailable();
 if (unavailable) console.log(`skipping the real-engine lifecycle tests: ${unavailable}`);
+// Kubernetes is a real API server with the real provider where it can be built (the customers'
+// pull secrets, their generators and refreshers); else the local stand-in, saying so.
+const noKube = unavailable ? undefined : kubeUnavailable();
+if (noKube) console.log(`the lifecycle tests run Kubernetes on the local stand-in: ${noKube}`);
 
 type Step = { op: string; type: string };
 type Entry = Record<string, unknown> & { id: string };
@@ -47,13 +53,22 @@ describe.skipIf(!!unavailable)("a customer's lifecycle through real `pulumi up`s
   }
   const cloud = () => JSON.parse(readFileSync(p.file(".fake-cloud.json"), "utf8")) as { resources: Record<string, { type: string; id: string; outputs: Record<string, unknown> }> };
 
+  let cluster: LocalCluster | undefined;
   beforeAll(async () => {
-    p = new EngineProject();
+    if (!noKube) {
+      cluster = await LocalCluster.start();
+      await cluster.installEsoCrds();
+      await cluster.createNamespaces(["acme-apps", "wayne-apps", "intake-system"]);
+    }
+    p = new EngineProject(cluster ? { cluster: { kubeconfig: cluster.kubeconfig, binDir: kubeBinDir() } } : {});
     setRoster([ACME]);
     await p.initStack("dev");
     ok(await p.pulumi(["up", "--yes", "--stack", "dev"]), "first pulumi up");
   }, 300_000);
-  afterAll(() => p?.remove());
+  afterAll(async () => {
+    p?.remove();
+    await cluster?.stop();
+  }, 60_000);
 
   it("onboards through the Automation API with the policy pack, writing the roster only after up", async () => {
     p.write("wayne.yaml", stringify(WAYNE));
