@@ -49,6 +49,26 @@ async function uids(cluster: LocalCluster, paths: string[]): Promise<string[]> {
   return Promise.all(paths.map(async (x) => (await cluster.get(x))?.metadata?.uid ?? "missing"));
 }
 
+/** `look` every 100 ms while `during` runs (and once more after): what it saw, in order. */
+async function sampledThrough<T>(look: () => Promise<T>, during: () => Promise<unknown>): Promise<T[]> {
+  const seen: T[] = [];
+  let running = true;
+  const sampler = (async () => {
+    while (running) {
+      seen.push(await look());
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    seen.push(await look());
+  })();
+  try {
+    await during();
+  } finally {
+    running = false;
+    await sampler;
+  }
+  return seen;
+}
+
 /** The decoded `.dockerconfigjson` of a Secret. */
 async function dockerConfig(cluster: LocalCluster, namespace: string, name: string): Promise<string | undefined> {
   const s = await cluster.get(`/api/v1/namespaces/${namespace}/secrets/${name}`);
@@ -85,20 +105,7 @@ describe.skipIf(!!unavailable)("prod on a real API server with the real Kubernet
     const aclBefore = (await ctx.cluster.get(brokerObjects[0]))!.data["acl.json"];
     setRoster(roster().customers.map((c) => (c.id === "acme" ? { ...c, status: "suspended" } : c)));
     // Watch the broker's objects through the up, every 100 ms.
-    let watching = true;
-    const seen: string[][] = [];
-    const watcher = (async () => {
-      while (watching) {
-        seen.push([...(await uids(ctx.cluster, brokerObjects)), (await deployment())?.metadata.uid ?? "missing"]);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
-    try {
-      await up();
-    } finally {
-      watching = false;
-      await watcher;
-    }
+    const seen = await sampledThrough(async () => [...(await uids(ctx.cluster, brokerObjects)), (await deployment())?.metadata.uid ?? "missing"], () => up());
     expect(seen.length).toBeGreaterThan(5);
     expect(seen.flat()).not.toContain("missing");
     expect(new Set(seen.map((x) => x.join()))).toEqual(new Set([[...before.objects, before.deployment].join()]));
@@ -227,21 +234,9 @@ describe.skipIf(!!unavailable)("dev on a real API server: every pull-secret mode
     const keyBefore = (await ctx.cluster.get(auth))!.data["access-key-id"];
     const acme = roster().customers.find((c) => c.id === "acme")!;
     setRoster(roster().customers.map((c) => (c.id === "acme" ? { ...acme, credentials: { ecr: { generation: 2, previousUntil: "2099-12-31" } } } : c)));
-    let watching = true;
-    const seen: string[] = [];
-    const watcher = (async () => {
-      while (watching) {
-        seen.push(...(await uids(ctx.cluster, [auth])));
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
-    try {
-      await up();
-    } finally {
-      watching = false;
-      await watcher;
-    }
-    expect(new Set(seen)).toEqual(new Set([uid]));
+    const seen = await sampledThrough(() => uids(ctx.cluster, [auth]), () => up());
+    expect(seen.length).toBeGreaterThan(5);
+    expect(new Set(seen.flat())).toEqual(new Set([uid]));
     expect((await ctx.cluster.get(auth))!.data["access-key-id"]).not.toBe(keyBefore);
     await unchanged();
     // Offboarded: its pull secrets, their writers and what they authenticate with are gone from acme-apps.
