@@ -62,6 +62,11 @@ if [ "${PULUMI_ENGINE_REBUILD:-}" != 1 ] && [ -n "$sdk_version" ] && command -v 
   fi
 fi
 
+# One build at a time: test files that start in parallel each run this; the later ones wait,
+# then find the stamp of the first.
+mkdir -p "$out"
+exec 9>"$out/.lock"
+flock 9
 # 2. A previous build of the same sources.
 want="$(
   printf 'pulumi %s\nactionlint %s\n' "$pulumi_version" "$actionlint_version"

@@ -36,6 +36,11 @@ tools=(etcd kube-apiserver kube-controller-manager pulumi-resource-kubernetes)
 
 log() { printf 'kube.sh: %s\n' "$*" >&2; }
 
+# One build at a time: test files that start in parallel each run this; the later ones wait,
+# then find the stamp of the first.
+mkdir -p "$out"
+exec 9>"$out/.lock"
+flock 9
 want="$(
   printf 'kubernetes %s\nprovider %s %s\neso %s %s\n' "$kube_version" "$provider_pseudo" "$provider_version" "$eso_version" "${crds[*]}"
   go env GOVERSION GOOS GOARCH
