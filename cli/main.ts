@@ -1,4 +1,4 @@
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Help, type Option } from "commander";
 import { EXIT, IntakeError } from "../core/errors";
 import { register as registerBroker } from "./commands/broker";
 import { register as registerDeliver } from "./commands/deliver";
@@ -33,7 +33,14 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     .addHelpText("after", HELP_AFTER)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
-    .showHelpAfterError("(add --help for usage)");
+    .showHelpAfterError("(add --help for usage)")
+    // Every command's --help marks the options it cannot run without.
+    .configureHelp({
+      optionDescription(this: Help, option: Option): string {
+        const said = Help.prototype.optionDescription.call(this, option);
+        return option.mandatory ? `${said} (required)` : said;
+      },
+    });
 
   registerPlan(cli, ctx);
   registerPolicy(cli, ctx);

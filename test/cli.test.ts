@@ -213,6 +213,14 @@ describe("intake --version and --help", () => {
     expect(help).toMatch(/INTAKE_GHCR_TOKEN_<ID>[\s\S]*INTAKE_DELIVERY_PASSWORD/);
   });
 
+  it("a command's --help marks the options it cannot run without, and only those", async () => {
+    const out: string[] = [];
+    expect(await main(["deliver", "--help"], { out: (s: string) => out.push(s), err: (s: string) => out.push(s) })).toBe(0);
+    const options = out.join("\n").split(/\n(?= {2}-)/).filter((o) => o.startsWith("  -"));
+    const required = options.filter((o) => /\(required\)\s*$/.test(o)).map((o) => o.trim().split(/[ ,]/)[0]);
+    expect(required).toEqual(["--source", "--build", "--version", "--customer"]);
+  });
+
   it("names every INTAKE_ and REGISTRY_ variable the intake commands read (the credential helper's own are in its --help)", async () => {
     const out: string[] = [];
     expect(await main(["--help"], { out: (s: string) => out.push(s), err: (s: string) => out.push(s) })).toBe(0);
