@@ -7,6 +7,7 @@ import { issueMessage } from "../customers/messages";
 import { GITHUB_LOGIN, isoDate, K8S_NAMESPACE } from "../customers/schema";
 import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, TIERS, type RegistryKind, type TierTable } from "./tiers";
 import { InvalidInput } from "./errors";
+import { didYouMean, keysAt } from "./suggest";
 
 /** The Pulumi config namespace of this project (the `name` in Pulumi.yaml). */
 export const CONFIG_NAMESPACE = "registry-intake";
@@ -347,8 +348,12 @@ export function parseSettings(raw: Record<string, unknown>, stack: string, sourc
       r.error.issues.flatMap((i) => {
         const key = (path: PropertyKey[]) => `${CONFIG_NAMESPACE}:${path.map(String).join(".")}`;
         if (i.code === "unrecognized_keys") {
-          const known = i.path.length === 0 ? ` (known: ${Object.keys(settingsInputSchema.def.shape).join(", ")})` : "";
-          return i.keys.map((k) => placed(at([...i.path, k]), `${key([...i.path, k])}: unknown setting${known}`));
+          const keys = keysAt(settingsInputSchema, i.path);
+          const known = i.path.length === 0 ? ` (known: ${keys.join(", ")})` : "";
+          return i.keys.map((k) => {
+            const meant = didYouMean(k, keys);
+            return placed(at([...i.path, k]), `${key([...i.path, k])}: unknown setting${meant ? ` (did you mean ${key([...i.path, meant])}?)` : known}`);
+          });
         }
         return [placed(at(i.path), `${key(i.path)}: ${issueMessage(i)}`)];
       }),

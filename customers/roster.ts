@@ -5,6 +5,7 @@ import { isAlias, isCollection, isScalar, LineCounter, parseDocument, Schema, vi
 import { yamlLocator, yamlSyntaxProblem, type PathKey } from "../core/yaml";
 import type { z } from "zod";
 import { CUSTOMER_ID, DEFAULT_PREFIX, nameProblems, type NamingPrefix } from "../core/naming";
+import { didYouMean, keysAt } from "../core/suggest";
 import { issueMessage, quoted } from "./messages";
 import { rosterSchema, type CustomerEntry } from "./schema";
 import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, tierKinds, type RegistryKind, type TierTable } from "../core/tiers";
@@ -365,7 +366,9 @@ function sortProblems(ps: RosterProblem[]): RosterProblem[] {
 
 function zodMessage(issue: z.core.$ZodIssue): string {
   if (issue.code === "unrecognized_keys") {
-    return `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => quoted(k)).join(", ")} (not part of the roster format)`;
+    const known = keysAt(rosterSchema, issue.path);
+    const meant = issue.keys.length === 1 ? didYouMean(issue.keys[0], known) : undefined;
+    return `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => quoted(k)).join(", ")} (${meant ? `did you mean "${meant}"?` : "not part of the roster format"})`;
   }
   return issueMessage(issue);
 }

@@ -106,7 +106,7 @@ describe("intake plan", () => {
     expect(b.code).toBe(2);
     // Each problem names its line in the stack file.
     const lineOf = (text: string, needle: string) => text.split("\n").findIndex((l) => l.includes(needle)) + 1;
-    expect(b.err).toMatch(new RegExp(`Pulumi\\.dev\\.yaml:${lineOf(original, "registry-intake:repoPrefix")}:\\d+: registry-intake:repoPrefx: unknown setting \\(known: `));
+    expect(b.err).toMatch(new RegExp(`Pulumi\\.dev\\.yaml:${lineOf(original, "registry-intake:repoPrefix")}:\\d+: registry-intake:repoPrefx: unknown setting \\(did you mean registry-intake:repoPrefix\\?\\)`));
     writeFileSync(file, original.replace(/acme:\n\s+secure: \S+/, "acme: ghp_plainpat"));
     const d = await run(["plan", "--project", dir]);
     expect(d.code).toBe(2);

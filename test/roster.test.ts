@@ -145,6 +145,9 @@ describe("roster: every bad-input rule names file, customer, field and rule", ()
       ["acme", undefined, 'unknown field "colour" (not part of the roster format)'],
       [undefined, undefined, 'unknown field "extra" (not part of the roster format)'],
     ]);
+    // A typo is told the field it is near, at its own level.
+    const typos = problemsOf(rosterYaml([customer("acme", "standard", { regsitries: ["ghcr"], license: { expire: "2027-01-01" } })]));
+    expect(typos.map((p) => p.message)).toEqual(expect.arrayContaining(['unknown field "regsitries" (did you mean "registries"?)', 'unknown field "expire" (did you mean "expires"?)']));
   });
 
   it("bad status and bad extra repository names", () => {

@@ -58,10 +58,13 @@ describe("stack settings", () => {
   });
 
   it("unknown settings and a missing aws block are errors", () => {
-    expect(problems({ ...base, repoPrefx: "x" })).toEqual([
-      "registry-intake:repoPrefx: unknown setting (known: environment, repoPrefix, enabledKinds, tags, tiers, aws, ecr, acr, gar, ghcr, distribution, deliveries, shard, prices, retained, pullSecrets, onboarding, asOf, roster, requireSignature)",
+    // A typo is told the setting it is near; anything else lists what there is.
+    expect(problems({ ...base, repoPrefx: "x" })).toEqual(["registry-intake:repoPrefx: unknown setting (did you mean registry-intake:repoPrefix?)"]);
+    expect(problems({ ...base, colour: "x" })).toEqual([
+      "registry-intake:colour: unknown setting (known: environment, repoPrefix, enabledKinds, tags, tiers, aws, ecr, acr, gar, ghcr, distribution, deliveries, shard, prices, retained, pullSecrets, onboarding, asOf, roster, requireSignature)",
     ]);
     expect(problems({ ...base, ecr: { keep: 3 } })).toEqual(["registry-intake:ecr.keep: unknown setting"]);
+    expect(problems({ ...base, ecr: { keepImage: 3 } })).toEqual(["registry-intake:ecr.keepImage: unknown setting (did you mean registry-intake:ecr.keepImages?)"]);
     expect(problems({ ...base, aws: undefined })).toEqual(["registry-intake:aws: is required while ecr is in enabledKinds (accountId, region)"]);
     expect(problems({ environment: "dev" })).toEqual([
       "registry-intake:aws: is required while ecr is in enabledKinds (accountId, region)",
