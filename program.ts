@@ -74,7 +74,7 @@ export function program(settings: Settings, roster: Roster, previous: Partial<Le
   if (tooLarge) throw new Error(tooLarge);
   // The push role is the platform's: it revokes the sessions of every customer whose ECR license no longer holds.
   const revokedEcrCustomers = revokedCustomers(roster, "ecr", settings.asOf);
-  const platform = role === "shard" ? new PlatformReference(settings) : new PlatformRegistries("platform", { settings, revokedEcrCustomers });
+  const platform = role === "shard" ? new PlatformReference(settings) : new PlatformRegistries("platform", { settings, revokedEcrCustomers, ledger });
   const declared = part ? mine.customers.filter((c) => part.customers.has(c.id)) : mine.customers;
   const customers = declared.map((customer) => new CustomerRegistries(customer.id, { customer, settings, platform, ledger }));
   const own = new Map(customers.map((c) => [c.customerId, c]));
@@ -88,6 +88,7 @@ export function program(settings: Settings, roster: Roster, previous: Partial<Le
           settings,
           role,
           roster: mine,
+          ledger,
           entries: mine.customers.flatMap((c) => {
             const e = entryOf(c.id);
             return e ? [e] : [];

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { acrPlatform } from "../kinds/acr/platform";
+import type { RetainedLedger } from "./retained";
 import { ecrPlatform } from "../kinds/ecr/platform";
 import { platformTags } from "../core/labels";
 import type { Settings } from "../core/settings";
@@ -8,6 +9,8 @@ export interface PlatformRegistriesArgs {
   settings: Settings;
   /** Customers with ECR whose license no longer holds (suspended, lapsed, offboarded): their sessions are revoked. */
   revokedEcrCustomers?: string[];
+  /** Kept resources: the ACR registry a destroyed stack left is adopted, as repositories are. */
+  ledger?: RetainedLedger;
 }
 
 /** What customer components need from the platform: the PlatformRegistries itself, or (on a shard stack) a stack reference to it. */
@@ -61,7 +64,7 @@ export class PlatformRegistries extends pulumi.ComponentResource {
 
     const a = s.acr;
     if (s.enabledKinds.includes("acr") && a) {
-      const r = acrPlatform(name, a, tags, this);
+      const r = acrPlatform(name, a, tags, this, args.ledger);
       this.acrRegistryName = r.registryName;
       this.acrLoginServer = r.loginServer;
     } else {

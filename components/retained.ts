@@ -10,6 +10,8 @@ export class RetainedLedger {
   private readonly known: Set<string>;
   private readonly legacy: boolean;
   private readonly declared = new Map<string, pulumi.Output<string>>();
+  /** Kept keys adopted by `adoptionWhere` (declared under no key of their own until they exist). */
+  private readonly adoptedWhere = new Set<string>();
 
   /**
    * @param previous the `retained` output of the stack's last update; `legacy` when the stack has
@@ -38,10 +40,27 @@ export class RetainedLedger {
     return this.kept.has(ledgerKey(kind, id)) ? { import: id } : {};
   }
 
+  /**
+   * The options that adopt a kept resource whose cloud id the program cannot spell before it
+   * exists (an ACR registry's holds the subscription): the kept key of `kind` whose id `matches`.
+   */
+  adoptionWhere(kind: KeptKind, matches: (id: string) => boolean): { import?: string } {
+    const prefix = ledgerKey(kind, "");
+    const key = [...this.kept].find((k) => k.startsWith(prefix) && matches(k.slice(prefix.length)));
+    if (!key) return {};
+    this.adoptedWhere.add(key);
+    return { import: key.slice(prefix.length) };
+  }
+
   /** Record a kept resource declared in this update (its id resolves once it exists). */
   track(kind: KeptKind, id: string, resource: pulumi.CustomResource): void {
     const key = ledgerKey(kind, id);
     this.declared.set(key, resource.id.apply(() => key));
+  }
+
+  /** Record a kept resource by the id the cloud gave it. */
+  trackById(kind: KeptKind, resource: pulumi.CustomResource): void {
+    this.declared.set(`${kind}#${this.declared.size}`, resource.id.apply((id) => ledgerKey(kind, id)));
   }
 
   /** Whether the stack holds, or has kept in the cloud, this resource. */
@@ -61,7 +80,7 @@ export class RetainedLedger {
 
   /** Keys this update adopts: declared now, kept before. */
   adopted(): string[] {
-    return [...this.declared.keys()].filter((k) => this.kept.has(k)).sort();
+    return [...this.declared.keys(), ...this.adoptedWhere].filter((k) => this.kept.has(k)).sort();
   }
 
   /**

@@ -16,6 +16,8 @@ export const KEPT_KINDS = {
   "aws:ecr/repository:Repository": "ecr",
   "gcp:artifactregistry/repository:Repository": "gar",
   "github:index/repository:Repository": "github",
+  "azure-native:containerregistry:Registry": "acr",
+  "kubernetes:core/v1:PersistentVolumeClaim": "pvc",
 } as const;
 
 export type KeptKind = (typeof KEPT_KINDS)[keyof typeof KEPT_KINDS];
@@ -23,8 +25,12 @@ export type KeptKind = (typeof KEPT_KINDS)[keyof typeof KEPT_KINDS];
 /** The stack output holding the ledger. */
 export const LEDGER_OUTPUT = "retained";
 
-/** `ecr:intake/acme/app`, `gar:projects/p/locations/l/repositories/r`, `github:intake-acme`. */
-const KEY = /^(ecr|gar|github):(\S+)$/;
+/**
+ * `ecr:intake/acme/app`, `gar:projects/p/locations/l/repositories/r`, `github:intake-acme`,
+ * `acr:/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/r`,
+ * `pvc:registry-intake/intake-registry-data` (the Distribution registry's claim: namespace/name).
+ */
+const KEY = /^(ecr|gar|github|acr|pvc):(\S+)$/;
 
 export const ledgerKey = (kind: KeptKind, id: string) => `${kind}:${id}`;
 

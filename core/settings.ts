@@ -186,7 +186,7 @@ const pricesSettings = z.strictObject({
   perCustomerMonthly: z.partialRecord(kind, z.number().min(0)).default({}),
 });
 
-const ledgerKeyList = z.array(z.string().refine(isLedgerKey, { message: "must be <kind>:<cloud id> with kind ecr, gar or github, e.g. ecr:intake/acme/app" })).default([]);
+const ledgerKeyList = z.array(z.string().refine(isLedgerKey, { message: "must be <kind>:<cloud id> with kind ecr, gar, github, acr or pvc, e.g. ecr:intake/acme/app" })).default([]);
 
 /** Kept resources to adopt or to forget beyond the stack's own ledger (components/retained.ts). */
 const retainedSettings = z.strictObject({

@@ -232,6 +232,12 @@ export const MAKERS: Record<string, Maker> = {
  */
 export const PUT_TYPES: ReadonlySet<string> = new Set(["aws:ecr/accountSetting:AccountSetting", "aws:ecr/replicationConfiguration:ReplicationConfiguration"]);
 
+/**
+ * Types whose id the cloud chooses at create (a KMS key's id is a fresh UUID): one left in the
+ * cloud by `retainOnDelete` is never a name clash, and the next create gets another id.
+ */
+export const CLOUD_NAMED_TYPES: ReadonlySet<string> = new Set(["aws:kms/key:Key"]);
+
 /** JSON whitespace IAM does not count toward a policy's size. */
 function policySize(policy: unknown): number {
   return typeof policy === "string" ? policy.replace(/\s+/g, "").length : JSON.stringify(policy ?? "").length;

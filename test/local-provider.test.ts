@@ -16,6 +16,17 @@ describe("the local aws plugin's fake cloud", () => {
     await aws.create(urn("aws:ecr/accountSetting:AccountSetting", "platform-ecr-blob-mounting"), setting);
     expect((await aws.create(urn("aws:ecr/accountSetting:AccountSetting", "other-stack-blob-mounting"), setting)).id).toBe("BLOB_MOUNTING");
   });
+
+  it("a KMS key left in the cloud is no clash: the cloud picks the next key another id, as KMS does", async () => {
+    const aws = new LocalProvider("aws", new FakeCloudStore(path.join(tempDir("fake-cloud-"), "cloud.json")), "0.0.0");
+    const key = { description: "registry-intake ECR", enableKeyRotation: true };
+    const first = await aws.create(urn("aws:kms/key:Key", "platform-ecr-key"), key);
+    // retainOnDelete: the engine drops it from state and never calls delete; the same URN creates again.
+    await expect(aws.check(urn("aws:kms/key:Key", "platform-ecr-key"), {}, key)).resolves.toBeDefined();
+    const second = await aws.create(urn("aws:kms/key:Key", "platform-ecr-key"), key);
+    expect(second.id).not.toBe(first.id);
+    expect(second.outs.arn).toMatch(new RegExp(`:key/${second.id}$`));
+  });
 });
 
 describe("the local github plugin's fake cloud", () => {

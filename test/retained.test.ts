@@ -31,10 +31,13 @@ describe("the ledger of kept resources", () => {
     expect(first.declared).toEqual(
       expect.arrayContaining(["ecr:intake/acme/app", "ecr:intake/acme/tools", "github:intake-acme", expect.stringMatching(/^gar:projects\/.+\/repositories\/intake-acme$/)]),
     );
+    // The platform's ACR registry, by the id the cloud gave it.
+    const acr = first.declared.filter((k) => k.startsWith("acr:"));
+    expect(acr).toEqual([expect.stringMatching(/^acr:\/subscriptions\/[0-9a-f-]+\/resourceGroups\/.+\/providers\/Microsoft\.ContainerRegistry\/registries\/\w+$/)]);
     // Downgrade to standard: ECR and Artifact Registry leave the program, GitHub stays.
     const second = (await exported([customer("acme", "standard")], first)) as { declared: string[]; kept: string[] };
-    expect(second.declared).toEqual(["github:intake-acme"]);
-    expect(second.kept).toEqual(first.declared.filter((k) => k !== "github:intake-acme"));
+    expect(second.declared).toEqual([...acr, "github:intake-acme"]);
+    expect(second.kept).toEqual(first.declared.filter((k) => k !== "github:intake-acme" && !k.startsWith("acr:")));
     expect(parseLedger(second)).toEqual(second);
     expect(parseLedger({ declared: ["not a key"] })).toBeUndefined();
   });
@@ -47,6 +50,14 @@ describe("the ledger of kept resources", () => {
     // Still in the stack's state: no import option.
     expect(owned(plan, recorded, "acme", T.ghRepo).map((r) => r.importId)).toEqual([undefined]);
     expect(plan.resources.filter((r) => r.adopted).map((r) => r.adopted)).toEqual(["intake/acme/app"]);
+  });
+
+  it("the ACR registry a destroyed stack left is adopted by the rest of its id (the program cannot spell the subscription); another registry's is not", async () => {
+    const id = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/RG-Intake/providers/Microsoft.ContainerRegistry/registries/IntakeTest";
+    const registry = (ledger: Record<string, unknown>) => planWith([customer("acme", "enterprise")], ledger).then(({ plan }) => plan.resources.find((r) => r.type === "azure-native:containerregistry:Registry")!);
+    expect((await registry({ declared: [], kept: [`acr:${id}`] })).adopted).toBe(id);
+    expect((await registry({ declared: [], kept: [`acr:${id.replace("IntakeTest", "othertest")}`] })).adopted).toBeUndefined();
+    expect((await registry({})).adopted).toBeUndefined();
   });
 
   it("an offboarded customer: kept repositories the stack holds or kept are declared (tagged orphaned, GitHub archived), none created", async () => {

@@ -1,9 +1,19 @@
 import * as containerregistry from "@pulumi/azure-native/containerregistry";
 import type * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "../../core/settings";
+import type { RetainedLedger } from "../../components/retained";
 
 /** The ACR part of the platform: the one shared registry every customer's scope map and token live in, and its replicas. */
-export function acrPlatform(name: string, a: NonNullable<Settings["acr"]>, tags: Record<string, string>, parent: pulumi.Resource): { registryName: pulumi.Output<string>; loginServer: pulumi.Output<string> } {
+export function acrPlatform(
+  name: string,
+  a: NonNullable<Settings["acr"]>,
+  tags: Record<string, string>,
+  parent: pulumi.Resource,
+  ledger?: RetainedLedger,
+): { registryName: pulumi.Output<string>; loginServer: pulumi.Output<string> } {
+  // Its id holds the subscription, which the program does not know: a kept one is found by the
+  // rest of its id (ARM ids are case-insensitive).
+  const tail = `/resourcegroups/${a.resourceGroupName}/providers/microsoft.containerregistry/registries/${a.registryName}`.toLowerCase();
   const registry = new containerregistry.Registry(
     `${name}-acr`,
     {
@@ -20,8 +30,9 @@ export function acrPlatform(name: string, a: NonNullable<Settings["acr"]>, tags:
       tags,
     },
     // Every customer's images live in this one registry.
-    { parent, retainOnDelete: true },
+    { parent, retainOnDelete: true, ...ledger?.adoptionWhere("acr", (id) => id.toLowerCase().endsWith(tail)) },
   );
+  ledger?.trackById("acr", registry);
   for (const location of a.replicaLocations) {
     new containerregistry.Replication(
       `${name}-acr-replica-${location}`,

@@ -9,6 +9,7 @@ import type { Roster } from "../../customers/roster";
 import { stringify } from "yaml";
 import type { Acl, AclEntry } from "../../core/acl";
 import { MANAGED_BY } from "../../core/labels";
+import type { RetainedLedger } from "../../components/retained";
 import type { Settings } from "../../core/settings";
 
 export interface DistributionServiceArgs {
@@ -26,6 +27,8 @@ export interface DistributionServiceArgs {
    * roster ConfigMap (on a sharded stack one part per shard, mounted together).
    */
   roster?: Roster;
+  /** Kept resources: the registry's claim a destroyed stack left is adopted, as repositories are. */
+  ledger?: RetainedLedger;
 }
 
 /**
@@ -90,12 +93,12 @@ export function rosterDocument(roster: Roster): string {
   return text;
 }
 
-/** The Kubernetes Secret holding one stack's part of the access list; the broker mounts them all. */
 /** The registry's PersistentVolumeClaim: `distribution.kubernetes.dataClaimName`, else `<repoPrefix>-registry-data`. */
 export function dataClaimName(s: Settings): string {
   return s.distribution?.kubernetes?.dataClaimName ?? `${s.repoPrefix}-registry-data`;
 }
 
+/** The Kubernetes Secret holding one stack's part of the access list; the broker mounts them all. */
 export function aclSecretName(s: Settings): string {
   const sh = s.shard;
   return sh?.index !== undefined ? `${s.repoPrefix}-broker-acl-shard-${shardSuffix(sh.index, sh.count)}` : `${s.repoPrefix}-broker-acl`;
@@ -203,16 +206,26 @@ export class DistributionService extends pulumi.ComponentResource {
       // reads its configuration once, so its pods carry the configuration's digest and roll when it changes.
       const configText = registryConfig(d);
       const config = new corev1.ConfigMap(`${name}-registry-config`, { metadata: { ...meta("registry"), name: `${args.settings.repoPrefix}-registry-config` }, data: { "config.yml": configText } }, { parent: this });
+      // One name: the claim kept after a destroy is taken up again (with its images) by the next up,
+      // imported when the ledger (or retained.adopt) holds it.
+      const claimId = `${k.namespace}/${dataClaimName(args.settings)}`;
       const pvc = new corev1.PersistentVolumeClaim(
         `${name}-registry-data`,
         {
-          // One name: the claim kept after a destroy is taken up again (with its images) by the next up.
           metadata: { ...meta("registry"), name: dataClaimName(args.settings) },
           spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: k.storageSize } }, storageClassName: k.storageClassName },
         },
-        // The images live here: never deleted with the stack.
-        { parent: this, retainOnDelete: true },
+        // The images live here: never deleted with the stack. What the cluster fills in (the bound
+        // volume, the default volume mode and storage class, the binder's annotations and the
+        // protection finalizer) is left to it, so an import matches and nothing replaces the claim.
+        {
+          parent: this,
+          retainOnDelete: true,
+          ignoreChanges: ["metadata.annotations", "metadata.finalizers", "spec.volumeName", "spec.volumeMode", "spec.storageClassName"],
+          ...args.ledger?.adoption("pvc", claimId),
+        },
       );
+      args.ledger?.track("pvc", claimId, pvc);
       const registry = new appsv1.Deployment(
         `${name}-registry`,
         {

@@ -93,6 +93,11 @@ export class EngineProject {
     return this.exec(process.execPath, [path.join(ROOT, "cli/bin/intake.js"), ...args], opts);
   }
 
+  /** Run a shell line as a user would type it, here, with this project's engine environment. */
+  shell(line: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
+    return this.exec("bash", ["-euo", "pipefail", "-c", line], opts);
+  }
+
   private exec(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string }): Promise<Run> {
     return new Promise((resolve) => {
       const child = spawn(cmd, args, { cwd: opts.cwd ?? this.dir, env: { ...this.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"], detached: true });

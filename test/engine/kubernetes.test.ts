@@ -69,6 +69,14 @@ async function sampledThrough<T>(look: () => Promise<T>, during: () => Promise<u
   return seen;
 }
 
+/** The README's shell block that holds `marker`. */
+function readmeBlock(marker: string): string {
+  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const block = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes(marker));
+  if (!block) throw new Error(`README.md has no sh block with ${marker}`);
+  return block;
+}
+
 /** The decoded `.dockerconfigjson` of a Secret. */
 async function dockerConfig(cluster: LocalCluster, namespace: string, name: string): Promise<string | undefined> {
   const s = await cluster.get(`/api/v1/namespaces/${namespace}/secrets/${name}`);
@@ -133,22 +141,31 @@ describe.skipIf(!!unavailable)("prod on a real API server with the real Kubernet
     await ctx.cluster.api("DELETE", `/api/v1/namespaces/${NS}/configmaps/fits`);
   }, 60_000);
 
-  it("a destroy keeps the registry's claim (and its images); the next up takes it up again", async () => {
+  it("a whole destroy keeps the registry's claim (and its images); the next up, given the saved ledger, adopts it and the kept cloud registries", async () => {
     const claim = `/api/v1/namespaces/${NS}/persistentvolumeclaims/intake-registry-data`;
     const [uid] = await uids(ctx.cluster, [claim]);
-    // The registry's part of the stack: its claim and what depends on it. (A whole-stack destroy
-    // cannot be followed by an up on the local clouds: they keep the KMS key and repositories the
-    // program retains, as the real ones do, and an up must adopt those first.)
-    const state = JSON.parse(ok(await ctx.p.pulumi(["stack", "export", "--stack", "prod"]), "pulumi stack export").stdout).deployment.resources as { urn: string; type: string }[];
-    const pvc = state.find((r) => r.type === "kubernetes:core/v1:PersistentVolumeClaim")!.urn;
-    ok(await ctx.p.pulumi(["destroy", "--yes", "--skip-preview", "--stack", "prod", "--target", pvc, "--target-dependents"], { timeoutMs: 600_000 }), "pulumi destroy --target the claim");
+    const volume = (await ctx.cluster.get(claim))!.spec.volumeName;
+    // The ledger goes with the stack's outputs: saved before the destroy and handed to the next up
+    // by the README's own lines (all but its interactive destroy).
+    const lines = readmeBlock("pulumi config set-all").split("\n").filter((l) => l.startsWith("pulumi "));
+    expect(lines.map((l) => l.split(" ").slice(0, 3).join(" "))).toEqual(["pulumi stack output", "pulumi destroy --stack", "pulumi config set-all", "pulumi up --stack"]);
+    ok(await ctx.p.shell(lines[0]), lines[0]);
+    const saved = JSON.parse(readFileSync(ctx.p.file("retained.json"), "utf8")) as { declared: string[]; kept: string[] };
+    expect(saved.declared).toContain(`pvc:${NS}/intake-registry-data`);
+    expect(saved.declared.filter((k) => k.startsWith("acr:"))).toHaveLength(1);
+    ok(await ctx.p.pulumi(["destroy", "--yes", "--skip-preview", "--stack", "prod"], { timeoutMs: 600_000 }), "pulumi destroy");
     expect(await uids(ctx.cluster, [claim])).toEqual([uid]);
-    const components = async () => ((await ctx.cluster.get(`/apis/apps/v1/namespaces/${NS}/deployments`))!.items as Obj[]).map((d) => d.metadata.labels["app.kubernetes.io/component"]).sort();
-    expect(await components()).toEqual(["broker"]);
-    await up();
+    expect((await ctx.cluster.get(`/apis/apps/v1/namespaces/${NS}/deployments`))!.items).toEqual([]);
+    // Without the ledger the next up would fail on the first kept name (the stand-in clouds refuse it as the real ones do).
+    const keys = [...saved.declared, ...saved.kept];
+    ok(await ctx.p.shell(lines[2]), lines[2]);
+    const r = await up();
+    expect(r.stdout).toMatch(new RegExp(`= ${keys.length} imported`));
     expect(await uids(ctx.cluster, [claim])).toEqual([uid]);
-    expect(await components()).toEqual(["broker", "registry"]);
-    const registry = ((await ctx.cluster.get(`/apis/apps/v1/namespaces/${NS}/deployments`))!.items as Obj[]).find((d) => d.metadata.labels["app.kubernetes.io/component"] === "registry")!;
+    expect((await ctx.cluster.get(claim))!.spec.volumeName).toBe(volume);
+    const deployments = (await ctx.cluster.get(`/apis/apps/v1/namespaces/${NS}/deployments`))!.items as Obj[];
+    expect(deployments.map((d) => d.metadata.labels["app.kubernetes.io/component"]).sort()).toEqual(["broker", "registry"]);
+    const registry = deployments.find((d) => d.metadata.labels["app.kubernetes.io/component"] === "registry")!;
     expect(registry.spec.template.spec.volumes.find((v: Obj) => v.name === "data").persistentVolumeClaim.claimName).toBe("intake-registry-data");
     await unchanged();
   }, 900_000);
