@@ -1,6 +1,6 @@
 // The broker of a sharded stack: the access list and the roster each a folder of parts, mounted as
 // Kubernetes writes a projected volume (files linked through a `..data` link swapped on change).
-import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import bcryptjs from "bcryptjs";
 import { decodeJwt } from "jose";
@@ -13,6 +13,7 @@ import { loadSigningKey, type SigningKey } from "../runtime/broker/keys";
 import { customer } from "./helpers";
 import { e2eUnavailable, makeKeyPair } from "./e2e/harness";
 import { tempDir } from "./tmp";
+import { AtomicVolume } from "./atomic-volume";
 
 const unavailable = e2eUnavailable();
 if (unavailable) console.log(`skipping the broker parts tests: ${unavailable}`);
@@ -22,38 +23,6 @@ const HASH = bcryptjs.hashSync("pw", 4);
 const robot = (id: string) => ({ customer: id, username: `intake-robot-${id}`, passwordHash: HASH, paths: [`intake/${id}/*`], actions: ["pull", "push"], enabled: true });
 const acl = (ids: string[]) => JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries: ids.map(robot) });
 const roster = (ids: string[], over: Record<string, Record<string, unknown>> = {}) => stringify({ customers: ids.map((id) => customer(id, "enterprise", { license: { expires: "2099-12-31" }, ...over[id] })) });
-
-/**
- * A folder written the way the kubelet writes a ConfigMap or Secret volume: each version in a
- * `..<stamp>` folder, `..data` linking to the current one (swapped by rename), each file a link
- * through `..data`.
- */
-class AtomicVolume {
-  private n = 0;
-  constructor(readonly dir: string) {
-    mkdirSync(dir, { recursive: true });
-  }
-
-  write(files: Record<string, string>): void {
-    const version = `..2026_11_30_${String(this.n++).padStart(3, "0")}`;
-    mkdirSync(path.join(this.dir, version));
-    for (const [name, text] of Object.entries(files)) writeFileSync(path.join(this.dir, version, name), text);
-    symlinkSync(version, path.join(this.dir, "..data_tmp"));
-    renameSync(path.join(this.dir, "..data_tmp"), path.join(this.dir, "..data"));
-    for (const name of Object.keys(files)) {
-      try {
-        symlinkSync(path.join("..data", name), path.join(this.dir, name));
-      } catch {
-        // already linked
-      }
-    }
-  }
-
-  /** A key gone from the Secret: its link goes. */
-  remove(name: string): void {
-    rmSync(path.join(this.dir, name));
-  }
-}
 
 async function within(limitMs: number, probe: () => Promise<boolean>): Promise<void> {
   const t0 = Date.now();

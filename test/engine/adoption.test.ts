@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { EngineProject, engineUnavailable, ok } from "./harness";
+import { projectOnCluster } from "./kube";
 
 const unavailable = engineUnavailable();
 if (unavailable) console.log(`skipping the real-engine adoption tests: ${unavailable}`);
@@ -19,6 +20,7 @@ const REPO_TYPES = ["aws:ecr/repository:Repository", "gcp:artifactregistry/repos
 
 describe.skipIf(!!unavailable)("kept resources come back adopted under real `pulumi up`s", () => {
   let p: EngineProject;
+  let at: Awaited<ReturnType<typeof projectOnCluster>> | undefined;
   const cloud = () => JSON.parse(readFileSync(p.file(".fake-cloud.json"), "utf8")) as { resources: Record<string, { type: string; id: string; outputs: Record<string, unknown> }> };
   const cloudRepos = (customer: string) =>
     Object.values(cloud().resources)
@@ -47,11 +49,12 @@ describe.skipIf(!!unavailable)("kept resources come back adopted under real `pul
   }
 
   beforeAll(async () => {
-    p = new EngineProject();
+    at = await projectOnCluster();
+    p = at.p;
     p.write("customers/roster.yaml", stringify({ customers: [OLDCO, WAYNE] }));
     await p.initStack("dev");
   }, 300_000);
-  afterAll(() => p?.remove());
+  afterAll(async () => at?.stop(), 60_000);
 
   it("a new stack whose roster holds an offboarded customer comes up, and creates nothing of it", async () => {
     ok(await p.pulumi(["up", "--yes", "--stack", "dev"]), "first pulumi up");

@@ -13,12 +13,14 @@ import { customer } from "../helpers";
 import { e2eUnavailable, freePort, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "../e2e/harness";
 import { writeMultiArchImage } from "../e2e/oci";
 import { EngineProject, engineUnavailable, ok } from "./harness";
+import { projectOnCluster } from "./kube";
 
 const unavailable = engineUnavailable() ?? e2eUnavailable();
 if (unavailable) console.log(`skipping the real-engine delivery test: ${unavailable}`);
 
 describe.skipIf(!!unavailable)("deliveries under `pulumi up`", () => {
   let p: EngineProject;
+  let at: Awaited<ReturnType<typeof projectOnCluster>> | undefined;
   let source: RunningRegistry;
   let target: RunningRegistry;
   let broker: TokenBroker | undefined;
@@ -32,7 +34,8 @@ describe.skipIf(!!unavailable)("deliveries under `pulumi up`", () => {
   };
 
   beforeAll(async () => {
-    p = new EngineProject();
+    at = await projectOnCluster();
+    p = at.p;
     const dir = p.file(".e2e");
     mkdirSync(dir);
     const pair = makeKeyPair(dir);
@@ -62,7 +65,7 @@ describe.skipIf(!!unavailable)("deliveries under `pulumi up`", () => {
     await broker?.close();
     await source?.stop();
     await target?.stop();
-    p?.remove();
+    await at?.stop();
   });
 
   it("pulumi up runs intake deliver after the namespaces exist; the build is in each customer's namespace, by digest", async () => {

@@ -12,7 +12,8 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { parse, stringify } from "yaml";
 import { freePort } from "../e2e/harness";
-import { builtBy } from "./harness";
+import { AtomicVolume } from "../atomic-volume";
+import { builtBy, EngineProject } from "./harness";
 
 /** The Kubernetes parts (scripts/kube.sh): why a local cluster cannot run here, or their folder. */
 export const { unavailable: kubeUnavailable, dir: kubeBinDir } = builtBy("kube.sh", "the Kubernetes parts", 40 * 60_000);
@@ -212,6 +213,83 @@ export class LocalCluster {
   }
 
   /**
+   * The kubelet's volume part for one container of a pod template: each Secret, ConfigMap and
+   * projected volume it mounts is written under `root` + its mount path as the kubelet writes it
+   * (atomic `..data` swaps, test/atomic-volume.ts), and rewritten within 200 ms of a change of
+   * its objects. `stop()` ends the syncing; `synced()` resolves after the next full pass.
+   */
+  mountVolumes(namespace: string, template: Record<string, any>, container: string, root: string): { stop(): void; synced(): Promise<void> } {
+    const spec = template.spec;
+    const c = (spec.containers as Record<string, any>[]).find((x) => x.name === container);
+    if (!c) throw new Error(`no container ${container} in the pod template`);
+    type Source = { kind: "secrets" | "configmaps"; name: string; optional?: boolean; items?: { key: string; path: string }[] };
+    const sourcesOf = (v: Record<string, any>): Source[] => {
+      if (v.secret) return [{ kind: "secrets", name: v.secret.secretName, optional: v.secret.optional, items: v.secret.items }];
+      if (v.configMap) return [{ kind: "configmaps", name: v.configMap.name, optional: v.configMap.optional, items: v.configMap.items }];
+      if (v.projected) return (v.projected.sources as Record<string, any>[]).flatMap((s) => sourcesOf(s.secret ? { secret: { ...s.secret, secretName: s.secret.name } } : s));
+      return [];
+    };
+    const mounts = (c.volumeMounts as { name: string; mountPath: string }[]).flatMap((m) => {
+      const v = (spec.volumes as Record<string, any>[]).find((x) => x.name === m.name);
+      const sources = v ? sourcesOf(v) : [];
+      return sources.length ? [{ volume: new AtomicVolume(path.join(root, m.mountPath)), sources, last: "" }] : [];
+    });
+    const files = async (sources: Source[]): Promise<Record<string, string>> => {
+      const out: Record<string, string> = {};
+      for (const s of sources) {
+        const o = await this.get(`/api/v1/namespaces/${namespace}/${s.kind}/${s.name}`);
+        if (!o) {
+          if (s.optional) continue;
+          throw new Error(`${s.kind} ${namespace}/${s.name} does not exist`);
+        }
+        const data: Record<string, string> = Object.fromEntries(Object.entries((o.data ?? {}) as Record<string, string>).map(([k, x]) => [k, s.kind === "secrets" ? Buffer.from(x, "base64").toString("utf8") : x]));
+        for (const [k, x] of Object.entries(data)) {
+          const item = s.items ? s.items.find((i) => i.key === k) : { path: k };
+          if (item) out[item.path] = x;
+        }
+      }
+      return out;
+    };
+    let running = true;
+    let passes = 0;
+    let failed: unknown;
+    const pass = async () => {
+      for (const m of mounts) {
+        const f = await files(m.sources);
+        const text = JSON.stringify(f);
+        if (text !== m.last) {
+          m.volume.write(f);
+          m.last = text;
+        }
+      }
+      passes++;
+    };
+    const loop = (async () => {
+      while (running) {
+        await pass().then(
+          () => (failed = undefined),
+          (e) => {
+            failed = e;
+            passes++;
+          },
+        );
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    return {
+      stop: () => {
+        running = false;
+        void loop;
+      },
+      synced: async () => {
+        const target = passes + 2;
+        while (passes < target) await new Promise((r) => setTimeout(r, 50));
+        if (failed) throw failed;
+      },
+    };
+  }
+
+  /**
    * The fake kubelet: one Ready Node; every 250 ms, pods not yet scheduled are bound to it, bound
    * pods are reported Running with every container ready, and pods being deleted are removed; a
    * claim waiting for a volume gets a hostPath PersistentVolume bound to it (the binder binds them).
@@ -336,4 +414,35 @@ export class LocalCluster {
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The namespaces the committed rosters' pull secrets and the registry use, made by a cluster admin before the stacks run. */
+export const STACK_NAMESPACES = ["acme-apps", "wayne-apps", "intake-system", "registry-intake"];
+
+/**
+ * A scratch project whose Kubernetes is a local cluster of its own (ESO's CRDs installed, the
+ * namespaces made) with the real provider, or the local stand-in where the Kubernetes parts are
+ * not built (`why` says so). `stop()` removes the project and stops the cluster.
+ */
+export async function projectOnCluster(namespaces: string[] = STACK_NAMESPACES): Promise<{ p: EngineProject; cluster?: LocalCluster; stop(): Promise<void> }> {
+  let cluster: LocalCluster | undefined;
+  if (!kubeUnavailable()) {
+    cluster = await LocalCluster.start();
+    try {
+      await cluster.installEsoCrds();
+      await cluster.createNamespaces(namespaces);
+    } catch (e) {
+      await cluster.stop();
+      throw e;
+    }
+  }
+  const p = new EngineProject(cluster ? { cluster: { kubeconfig: cluster.kubeconfig, binDir: kubeBinDir() } } : {});
+  return {
+    p,
+    cluster,
+    async stop() {
+      p.remove();
+      await cluster?.stop();
+    },
+  };
 }

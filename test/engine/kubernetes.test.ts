@@ -2,12 +2,16 @@
 // provider (built by scripts/kube.sh) against a real kube-apiserver (etcd, controller manager and
 // a fake kubelet: test/engine/kube.ts). Every object the stacks declare is checked by the server,
 // ESO's objects by ESO's own CRDs. The clouds' providers stay the local stand-ins.
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { EngineProject, engineUnavailable, ok } from "./harness";
+import { EngineProject, engineUnavailable, ok, ROOT } from "./harness";
 import { K8S_OBJECT_LIMIT, OBJECT_DATA_LIMIT } from "../../kinds/distribution/service";
 import { kubeBinDir, kubeUnavailable, LocalCluster } from "./kube";
+import { makeKeyPair } from "../e2e/harness";
+import { decodeJwt } from "jose";
 
 const unavailable = engineUnavailable() ?? kubeUnavailable();
 if (unavailable) console.log(`skipping the real Kubernetes tests: ${unavailable}`);
@@ -69,9 +73,73 @@ async function sampledThrough<T>(look: () => Promise<T>, during: () => Promise<u
   return seen;
 }
 
+/**
+ * The broker as its Deployment runs it: the container's own arguments, its Secret and ConfigMap
+ * volumes written from the cluster as the kubelet writes them (and rewritten on change), on
+ * loopback. The signing Secret the stack expects is made first, as an operator would.
+ */
+async function runBroker(cluster: LocalCluster, p: EngineProject, namespace: string, deployment: Obj): Promise<{ port: number; service: string; log(): string; stop(): Promise<void> }> {
+  const container = (deployment.spec.template.spec.containers as Obj[]).find((c) => c.name === "broker")!;
+  const signing = (deployment.spec.template.spec.volumes as Obj[]).find((v) => v.name === "signing")!.secret.secretName as string;
+  const keys = p.file("signing");
+  mkdirSync(keys);
+  const pair = makeKeyPair(keys);
+  const made = await cluster.api("POST", `/api/v1/namespaces/${namespace}/secrets`, {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "kubernetes.io/tls",
+    metadata: { name: signing, namespace },
+    data: { "tls.crt": readFileSync(pair.cert).toString("base64"), "tls.key": readFileSync(pair.key).toString("base64") },
+  });
+  rmSync(keys, { recursive: true, force: true });
+  expect(made.status).toBe(201);
+  const root = p.file("pod");
+  const volumes = cluster.mountVolumes(namespace, deployment.spec.template, "broker", root);
+  await volumes.synced();
+  const args = (container.args as string[]).map((a) => (a.startsWith("/etc/") ? path.join(root, a) : /^0\.0\.0\.0:\d+$/.test(a) ? "127.0.0.1:0" : a));
+  const child = spawn(process.execPath, [path.join(ROOT, "cli/bin/intake.js"), ...args, "--project", p.dir], { stdio: ["ignore", "ignore", "pipe"], detached: true });
+  let log = "";
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stderr!.on("data", (d) => {
+      log += d;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\/token/.exec(log);
+      if (m) resolve(Number(m[1]));
+    });
+    child.once("exit", (code) => reject(new Error(`the broker exited ${code}: ${log}`)));
+  });
+  return {
+    port,
+    service: args[args.indexOf("--service") + 1],
+    log: () => log,
+    async stop() {
+      volumes.stop();
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        process.kill(-child.pid!, "SIGTERM");
+        await exited;
+      }
+    },
+  };
+}
+
+/**
+ * A token request for `username` and a pull of `repository`, as the registry's client makes it:
+ * `pull` when the token grants it, `empty` when the broker answers with a token that grants
+ * nothing (how the token protocol refuses), else the HTTP status (`0`: no answer).
+ */
+async function tokenFor(port: number, service: string, username: string, password: string, repository: string): Promise<string> {
+  const url = `http://127.0.0.1:${port}/token?service=${encodeURIComponent(service)}&scope=${encodeURIComponent(`repository:${repository}:pull`)}`;
+  const r = await fetch(url, { headers: { authorization: `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}` } }).catch(() => undefined);
+  if (!r) return "0";
+  if (r.status !== 200) return String(r.status);
+  const { token } = (await r.json()) as { token: string };
+  const access = (decodeJwt(token).access ?? []) as { name: string; actions: string[] }[];
+  return access.some((a) => a.name === repository && a.actions.includes("pull")) ? "pull" : "empty";
+}
+
 /** The README's shell block that holds `marker`. */
 function readmeBlock(marker: string): string {
-  const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+  const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
   const block = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes(marker));
   if (!block) throw new Error(`README.md has no sh block with ${marker}`);
   return block;
@@ -102,22 +170,46 @@ describe.skipIf(!!unavailable)("prod on a real API server with the real Kubernet
     expect(JSON.parse((await dockerConfig(ctx.cluster, "acme-apps", "intake-acme-acr"))!)).toEqual({ auths: {} });
   }, 900_000);
 
-  it("a suspension is applied in place: the broker's access list, roster and pods are never away; a Secret the refresher filled keeps its token", async () => {
+  it("a suspension is applied in place: the broker answers throughout and refuses the suspended robot after; its objects and pods are never away; a Secret the refresher filled keeps its token", async () => {
     // The refresher's kubectl patch: another field manager writes the token.
     const token = JSON.stringify({ auths: { "intakeprodregistry.azurecr.io": { username: "intake-acme", password: "refreshed-token" } } });
     const patched = await ctx.cluster.api("PATCH", "/api/v1/namespaces/acme-apps/secrets/intake-acme-acr?fieldManager=kubectl-patch", { data: { ".dockerconfigjson": Buffer.from(token).toString("base64") } }, "application/merge-patch+json");
     expect(patched.status).toBe(200);
     const deployment = async () => ((await ctx.cluster.get(`/apis/apps/v1/namespaces/${NS}/deployments`))!.items as Obj[]).find((d) => d.metadata.labels["app.kubernetes.io/component"] === "broker")!;
     const pods = async () => ((await ctx.cluster.get(`/api/v1/namespaces/${NS}/pods?labelSelector=app.kubernetes.io%2Fcomponent%3Dbroker`))!.items as Obj[]).map((x) => x.metadata.uid).sort();
+    // A second active customer on the registry, whose robot must answer throughout.
+    setRoster([...roster().customers, { id: "wayne", name: "Wayne Enterprises", tier: "enterprise", license: { expires: "2099-12-31" }, github: { members: ["bruce-wayne"] }, kubernetes: { namespace: "wayne-apps" } }]);
+    await up();
     const before = { objects: await uids(ctx.cluster, brokerObjects), deployment: (await deployment()).metadata.uid, pods: await pods() };
     const aclBefore = (await ctx.cluster.get(brokerObjects[0]))!.data["acl.json"];
-    setRoster(roster().customers.map((c) => (c.id === "acme" ? { ...c, status: "suspended" } : c)));
-    // Watch the broker's objects through the up, every 100 ms.
-    const seen = await sampledThrough(async () => [...(await uids(ctx.cluster, brokerObjects)), (await deployment())?.metadata.uid ?? "missing"], () => up());
-    expect(seen.length).toBeGreaterThan(5);
-    expect(seen.flat()).not.toContain("missing");
-    expect(new Set(seen.map((x) => x.join()))).toEqual(new Set([[...before.objects, before.deployment].join()]));
-    expect(await pods()).toEqual(before.pods);
+    // The broker running on what the cluster mounts: acme's robot and wayne's.
+    const broker = await runBroker(ctx.cluster, ctx.p, NS, await deployment());
+    try {
+      const outputs = JSON.parse(ok(await ctx.p.pulumi(["stack", "output", "--json", "--show-secrets", "--stack", "prod"]), "pulumi stack output").stdout);
+      const entries = JSON.parse(Buffer.from(aclBefore, "base64").toString("utf8")) as { entries: Obj[]; delivery: Obj };
+      const robot = (id: string) => ({ ...outputs.customers[id].credentials.distribution, repository: entries.entries.find((e) => e.customer === id)!.paths[0].replace("*", "app") });
+      const [acme, wayne] = [robot("acme"), robot("wayne")];
+      const status = (r: { id: string; secret: string; repository: string }) => tokenFor(broker.port, broker.service, r.id, r.secret, r.repository);
+      expect([await status(acme), await status(wayne)]).toEqual(["pull", "pull"]);
+      setRoster(roster().customers.map((c) => (c.id === "acme" ? { ...c, status: "suspended" } : c)));
+      // Watch the broker's objects and its answers through the up, every 100 ms.
+      const seen = await sampledThrough(async () => ({ objects: [...(await uids(ctx.cluster, brokerObjects)), (await deployment())?.metadata.uid ?? "missing"], wayne: await status(wayne) }), () => up());
+      expect(seen.length).toBeGreaterThan(5);
+      expect(seen.flatMap((s) => s.objects)).not.toContain("missing");
+      expect(new Set(seen.map((s) => s.objects.join()))).toEqual(new Set([[...before.objects, before.deployment].join()]));
+      expect(new Set(seen.map((s) => s.wayne))).toEqual(new Set(["pull"]));
+      expect(await pods()).toEqual(before.pods);
+      // The kubelet's next sync and the broker's reload (within 2 s): acme's robot is refused, the other still answered.
+      let answer = "pull";
+      for (let i = 0; i < 50 && answer === "pull"; i++) {
+        answer = await status(acme);
+        if (answer === "pull") await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(answer).toBe("empty");
+      expect(await status(wayne)).toBe("pull");
+    } finally {
+      await broker.stop();
+    }
     // The access list did change: acme's robot is disabled.
     const acl = JSON.parse(Buffer.from((await ctx.cluster.get(brokerObjects[0]))!.data["acl.json"], "base64").toString("utf8"));
     expect(aclBefore).not.toBe((await ctx.cluster.get(brokerObjects[0]))!.data["acl.json"]);

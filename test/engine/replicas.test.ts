@@ -12,6 +12,7 @@ import { postgresBin, startPostgres, type RunningPostgres } from "../postgres";
 import { serveProcess, type ServeProcess } from "../serve-process";
 import { tempDir } from "../tmp";
 import { EngineProject, engineUnavailable, freshClonePreview, ROOT, rosterRepository } from "./harness";
+import { projectOnCluster } from "./kube";
 
 const unavailable = engineUnavailable() ?? postgresBin().why;
 if (unavailable) console.log(`skipping the real-engine replica tests: ${unavailable}`);
@@ -22,6 +23,7 @@ type Replica = ServeProcess;
 
 describe.skipIf(!!unavailable)("two service replicas on PostgreSQL, the real engine", () => {
   let p: EngineProject;
+  let at: Awaited<ReturnType<typeof projectOnCluster>> | undefined;
   let remote: string;
   let pg: RunningPostgres;
   let database: string;
@@ -57,7 +59,8 @@ describe.skipIf(!!unavailable)("two service replicas on PostgreSQL, the real eng
   beforeAll(async () => {
     pg = await startPostgres();
     database = await pg.createDatabase("replicas");
-    p = new EngineProject();
+    at = await projectOnCluster();
+    p = at.p;
     remote = await rosterRepository(p);
   }, 600_000);
 
@@ -74,7 +77,7 @@ describe.skipIf(!!unavailable)("two service replicas on PostgreSQL, the real eng
       }
     }
     await pg?.stop();
-    p?.remove();
+    await at?.stop();
   });
 
   it("kill -9 of the replica running an up: the other takes the job after its lease and finishes it; nothing twice; no change left", async () => {

@@ -7,6 +7,7 @@ import { parse, stringify } from "yaml";
 import { readAclSource } from "../../runtime/broker/store";
 import { customer } from "../helpers";
 import { EngineProject, engineUnavailable, ok } from "./harness";
+import { projectOnCluster } from "./kube";
 
 const unavailable = engineUnavailable();
 if (unavailable) console.log(`skipping the real-engine shard test: ${unavailable}`);
@@ -15,11 +16,13 @@ const IDS = ["acme", "globex", "hooli", "initech", "umbrella", "wayne"];
 
 describe.skipIf(!!unavailable)("a platform stack and two shard stacks", () => {
   let p: EngineProject;
+  let at: Awaited<ReturnType<typeof projectOnCluster>> | undefined;
   const stateOf = async (stack: string) =>
     (JSON.parse(ok(await p.pulumi(["stack", "export", "--stack", stack]), "pulumi stack export").stdout).deployment.resources as { urn: string; type: string }[]).map((r) => r.urn);
 
   beforeAll(async () => {
-    p = new EngineProject();
+    at = await projectOnCluster();
+    p = at.p;
     const far = { license: { expires: "2099-12-31" } };
     p.write("customers/roster.yaml", stringify({ customers: IDS.map((id) => customer(id, "enterprise", { ...far, registries: ["ghcr", "distribution"] })) }));
     const doc = parse(readFileSync(p.file("Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
@@ -29,7 +32,7 @@ describe.skipIf(!!unavailable)("a platform stack and two shard stacks", () => {
     expect(init.code, init.stderr).toBe(0);
     for (const stack of ["dev", "dev-shard-00", "dev-shard-01"]) await p.initStack(stack);
   }, 300_000);
-  afterAll(() => p?.remove());
+  afterAll(async () => at?.stop(), 60_000);
 
   it("up of the platform then each shard; every customer in exactly one shard; the parts merge for the broker; then no changes", async () => {
     ok(await p.pulumi(["up", "--yes", "--policy-pack", "policy", "--stack", "dev"]), "pulumi up dev (platform)");

@@ -4,9 +4,26 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EngineProject, engineUnavailable, ok } from "./harness";
+import { kubeUnavailable, projectOnCluster } from "./kube";
 
 const unavailable = engineUnavailable();
 if (unavailable) console.log(`skipping the real-engine tests: ${unavailable}`);
+const noKube = unavailable ? undefined : kubeUnavailable();
+if (noKube) console.log(`the stack tests run Kubernetes on the local stand-in: ${noKube}`);
+
+/** A scratch project on a local cluster of its own (real API server and provider), for a describe block. */
+function onCluster(): { get p(): EngineProject } {
+  let at: Awaited<ReturnType<typeof projectOnCluster>> | undefined;
+  beforeAll(async () => {
+    at = await projectOnCluster();
+  }, 300_000);
+  afterAll(async () => at?.stop(), 60_000);
+  return {
+    get p() {
+      return at!.p;
+    },
+  };
+}
 
 /** Resources of a `pulumi preview --json`: URN → step. */
 function previewSteps(json: string): Map<string, { op: string; type: string; parent?: string; inputs: Record<string, unknown> }> {
@@ -20,12 +37,12 @@ function mandatory(out: string): string[] {
 }
 
 describe.skipIf(!!unavailable).each(["dev", "prod"])("the %s stack on the real engine", (stack) => {
+  const at = onCluster();
   let p: EngineProject;
   beforeAll(async () => {
-    p = new EngineProject();
+    p = at.p;
     await p.initStack(stack);
   }, 120_000);
-  afterAll(() => p?.remove());
 
   it("previews and applies with the policy pack and no violation; a second preview changes nothing", async () => {
     const preview = ok(await p.pulumi(["preview", "--policy-pack", "policy", "--stack", stack]), "pulumi preview");
@@ -72,12 +89,12 @@ describe.skipIf(!!unavailable)("the committed stack files on a new stack", () =>
 });
 
 describe.skipIf(!!unavailable)("the policy pack as the engine runs it", () => {
+  const at = onCluster();
   let p: EngineProject;
   beforeAll(async () => {
-    p = new EngineProject();
+    p = at.p;
     await p.initStack("dev");
   }, 120_000);
-  afterAll(() => p?.remove());
 
   it("a resource that breaks a tier fails the preview with the rule's name", async () => {
     // A program variant: one more repository, labelled for initech, whose tier (standard) has no ECR.
@@ -141,15 +158,15 @@ function normal(v: unknown): unknown {
 }
 
 describe.skipIf(!!unavailable)("a second stack copied from dev, in the same account", () => {
+  const at = onCluster();
   let p: EngineProject;
   beforeAll(async () => {
-    p = new EngineProject();
+    p = at.p;
     await p.initStack("dev");
     ok(await p.pulumi(["up", "--yes", "--stack", "dev"]), "pulumi up dev");
     p.write("Pulumi.staging.yaml", readFileSync(p.file("Pulumi.dev.yaml"), "utf8"));
     await p.initStack("staging");
   }, 300_000);
-  afterAll(() => p?.remove());
 
   it("its preview refuses the names dev holds, as its up would, and names the fix; its own repoPrefix and registry name preview clean", async () => {
     const refused = await p.pulumi(["preview", "--stack", "staging"]);

@@ -12,6 +12,7 @@ import { git } from "../git";
 import { serveProcess } from "../serve-process";
 import { tempDir } from "../tmp";
 import { EngineProject, engineUnavailable, freshClonePreview, ok, rosterRepository } from "./harness";
+import { projectOnCluster } from "./kube";
 
 const unavailable = engineUnavailable();
 if (unavailable) console.log(`skipping the real-engine three-paths tests: ${unavailable}`);
@@ -20,6 +21,7 @@ const TOKEN = "three-paths-crm-token-0123456789";
 
 describe.skipIf(!!unavailable)("three paths on one roster, git holding it (real engine)", () => {
   let p: EngineProject;
+  let at: Awaited<ReturnType<typeof projectOnCluster>> | undefined;
   let remote: string;
   let serve: ChildProcess | undefined;
 
@@ -28,7 +30,8 @@ describe.skipIf(!!unavailable)("three paths on one roster, git holding it (real 
   const onBranch = () => parse(git(remote, "show", "main:customers/roster.yaml")) as { customers: { id: string; status?: string }[] };
 
   beforeAll(async () => {
-    p = new EngineProject();
+    at = await projectOnCluster();
+    p = at.p;
     remote = await rosterRepository(p);
   }, 600_000);
 
@@ -38,7 +41,7 @@ describe.skipIf(!!unavailable)("three paths on one roster, git holding it (real 
       serve.kill("SIGTERM");
       await exited;
     }
-    p?.remove();
+    await at?.stop();
   });
 
   it("intake onboard commits and pushes, then ups; a fresh clone's preview has no change; so after intake offboard", async () => {
