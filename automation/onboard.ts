@@ -15,7 +15,7 @@ import { commitRosterChange, fastForwardWorkTree, jobOnBranch, latestRoster, ros
 import { shardOf, shardStackName } from "../customers/shards";
 import { customerState } from "../customers/status";
 import { PROJECT } from "../planning/plan";
-import { loadStackContext, stackSettings } from "../core/stack";
+import { loadStackContext, rosterOptionsFor, stackSettings } from "../core/stack";
 import { stackRole } from "../program";
 import { stackProgram } from "../stack-program";
 import { CustomerExists, OnboardError, PulumiCliMissing, UnknownCustomer } from "./errors";
@@ -261,7 +261,7 @@ export async function currentRoster(base: { settings: Settings; roster: Roster }
   const git = base.settings.onboarding?.git;
   if (!git) return { roster: base.roster, text: readFileSync(rosterFileOf(base.settings, o), "utf8") };
   const file = rosterFileOf(base.settings, o);
-  const store = rosterStore(file, { tierTable: base.settings.tierTable, prefix: { repoPrefix: base.settings.repoPrefix } });
+  const store = rosterStore(file, rosterOptionsFor(base.settings));
   let text: string;
   try {
     text = (await latestRoster(rosterGit(git, file), file)).text;
@@ -379,7 +379,7 @@ function rosterFileOf(settings: Settings, o: Pick<OnboardOptions, "projectDir" |
 
 function target(base: { settings: Settings; roster: Roster }, o: OnboardOptions, c: { id: string; shard?: number }): Target {
   const rosterFile = rosterFileOf(base.settings, o);
-  const store = rosterStore(rosterFile, { tierTable: base.settings.tierTable, prefix: { repoPrefix: base.settings.repoPrefix } });
+  const store = rosterStore(rosterFile, rosterOptionsFor(base.settings));
   const sh = base.settings.shard;
   if (!sh) return { settings: base.settings, rosterFile, store, stack: o.stack };
   if (stackRole(base.settings) === "shard") throw new OnboardError(`--stack ${o.stack} is a shard stack: name the platform stack (its shard.index is unset) and the customer's shard is chosen from it`);

@@ -1,3 +1,4 @@
+import type { NotReached } from "../customers/audience";
 import type { DeliveryEvent, TargetResult } from "../runtime/delivery/deliver";
 
 const SYMBOL: Record<TargetResult["status"], string> = { delivered: "delivered", cached: "cached", denied: "denied", failed: "FAILED" };
@@ -33,10 +34,17 @@ function attachedText(a: NonNullable<TargetResult["attached"]>): string {
   return `${kinds}${copied && copied < a.length ? ` (${copied} new)` : ""}`;
 }
 
-export function summaryLine(results: TargetResult[], seconds: number): string {
+export function summaryLine(results: TargetResult[], seconds: number, notReached: readonly NotReached[] = []): string {
   const count = (s: TargetResult["status"]) => results.filter((r) => r.status === s).length;
   const bytes = results.reduce((n, r) => n + r.bytes, 0);
-  return `${results.length} targets in ${seconds.toFixed(1)} s: ${count("delivered")} delivered, ${count("cached")} cached, ${count("denied")} denied, ${count("failed")} failed; ${mib(bytes)} sent`;
+  const others = (["not-entitled", "inactive"] as const).map((s) => [s, notReached.filter((n) => n.status === s).length] as const).filter(([, n]) => n > 0);
+  const tail = others.map(([s, n]) => `; ${n} customer${n > 1 ? "s" : ""} ${s}`).join("");
+  return `${results.length} targets in ${seconds.toFixed(1)} s: ${count("delivered")} delivered, ${count("cached")} cached, ${count("denied")} denied, ${count("failed")} failed; ${mib(bytes)} sent${tail}`;
+}
+
+/** A customer a release does not go to: `not-entitled  globex  entitled to app on stable, not beta`. */
+export function notReachedLine(n: NotReached): string {
+  return `${n.status.padEnd(22)} ${n.customer.padEnd(24)} ${n.reason}`;
 }
 
 /**

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import type { Roster } from "../customers/roster";
 import { customerState } from "../customers/status";
+import { releaseAudience } from "../customers/audience";
 import type { Settings } from "../core/settings";
 import { PACKAGE_ROOT } from "../core/package";
 
@@ -16,14 +17,21 @@ function sh(v: string): string {
   return `'${v.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The customers a delivery goes to: the listed ones (all must be in the roster), else every active one. */
+/**
+ * The customers a delivery goes to: the listed ones (all must be in the roster), else every
+ * active one; a release of a catalogue product only to those entitled to it (so a customer that
+ * gains the product gets the release at the next `pulumi up`).
+ */
 export function deliveryCustomers(d: DeliverySetting, index: number, s: Settings, roster: Roster): string[] {
   if (d.customers) {
     const unknown = d.customers.filter((id) => !roster.customers.some((c) => c.id === id));
     if (unknown.length) throw new Error(`registry-intake:deliveries[${index}].customers: ${unknown.join(", ")} not in ${roster.source}`);
-    return d.customers;
   }
-  return roster.customers.filter((c) => customerState(c, s.asOf).status === "active").map((c) => c.id);
+  if (d.product !== undefined) {
+    const release = { product: d.product, channel: d.channel ?? "stable", version: d.version, released: d.released ?? s.asOf };
+    return releaseAudience(roster.customers, release, s.tierEntitlements, s.asOf, d.customers).to;
+  }
+  return d.customers ?? roster.customers.filter((c) => customerState(c, s.asOf).status === "active").map((c) => c.id);
 }
 
 /** The `intake deliver` command line for one delivery (no secret in it: the password goes by environment). */
@@ -33,7 +41,10 @@ export function deliverCommand(d: DeliverySetting, customers: string[], s: Setti
     "--source", sh(d.source),
     "--build", sh(d.build),
     "--version", sh(d.version),
-    "--customer", sh(customers.join(",")),
+    ...(d.product !== undefined ? ["--product", sh(d.product), "--channel", sh(d.channel ?? "stable"), "--released", sh(d.released ?? s.asOf)] : []),
+    // A release: the command judges entitlements itself (and reports who it does not reach);
+    // `customers` (the audience now) only re-runs it when that changes.
+    ...(d.product === undefined ? ["--customer", sh(customers.join(","))] : d.customers ? ["--customer", sh(d.customers.join(","))] : []),
     ...(d.kinds ? ["--kind", sh(d.kinds.join(","))] : []),
     ...(d.tool ? ["--tool", d.tool] : []),
     "--stack", sh(s.stack),

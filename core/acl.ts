@@ -19,8 +19,8 @@ export const aclEntrySchema = z.strictObject({
   /** During a rotation's overlap: bcrypt of the previous password, accepted through `previousUntil` (YYYY-MM-DD, UTC) and never after. */
   previousPasswordHash: bcryptHash.optional(),
   previousUntil: day.optional(),
-  /** Repository globs, each `<prefix>/<id>/*`. */
-  paths: z.array(z.string().regex(/^[a-z0-9._/-]+\/\*$/, { message: "must be a repository path glob ending in /*" })).min(1),
+  /** Repository globs: `<prefix>/<id>/*`, or with a product catalogue `<prefix>/<id>/<product>/*` per entitled product (none: entitled to nothing). */
+  paths: z.array(z.string().regex(/^[a-z0-9._/-]+\/\*$/, { message: "must be a repository path glob ending in /*" })),
   actions: z.array(z.enum(ROBOT_ACTIONS)).min(1),
   /** False while the customer is suspended or its license has lapsed. */
   enabled: z.boolean(),

@@ -4,7 +4,8 @@ import { z } from "zod";
 import { isLedgerKey } from "./ledger";
 import { REPO_PREFIX, REPO_PREFIX_RULE } from "./naming";
 import { issueMessage } from "../customers/messages";
-import { GITHUB_LOGIN, isoDate, K8S_NAMESPACE } from "../customers/schema";
+import { GITHUB_LOGIN, isoDate, K8S_NAMESPACE, PRODUCT_NAME, PRODUCT_NAME_RULE } from "../customers/schema";
+import { catalogueSchema, entitlementProblem, PRODUCT_KINDS, releaseProblems, tierEntitlementsSchema } from "../customers/entitlements";
 import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, TIERS, type RegistryKind, type TierTable } from "./tiers";
 import { InvalidInput } from "./errors";
 import { didYouMean, keysAt } from "./suggest";
@@ -167,6 +168,15 @@ const deliverySettings = z.strictObject({
   /** Default: each customer's own registry kinds. */
   kinds: z.array(kind).min(1).optional(),
   tool: z.enum(["crane", "skopeo"]).optional(),
+  /**
+   * A release of a catalogue product (setting `products`): it goes to the customers entitled to
+   * it (product, channel, version, released on or before their `updatesUntil`), into
+   * `<namespace>/<product>/<build>`; `version` is then a semver version.
+   */
+  product: z.string().regex(PRODUCT_NAME, { message: `must be a product name: ${PRODUCT_NAME_RULE}` }).optional(),
+  channel: z.string().regex(PRODUCT_NAME, { message: `must be a channel name: ${PRODUCT_NAME_RULE}` }).optional(),
+  /** The release day (YYYY-MM-DD); default the stack's asOf day. */
+  released: isoDate.optional(),
 });
 
 /**
@@ -236,6 +246,10 @@ export const settingsInputSchema = z
     ghcr: ghcrSettings.optional(),
     distribution: distributionSettings.optional(),
     deliveries: z.array(deliverySettings).default([]),
+    /** The product catalogue: each product's repositories and release channels (customers/entitlements.ts). */
+    products: catalogueSchema.optional(),
+    /** Entitlements a tier's customers get when their roster entry lists none. */
+    tierEntitlements: tierEntitlementsSchema.optional(),
     shard: shardSettings.optional(),
     prices: pricesSettings.optional(),
     retained: retainedSettings.default({ adopt: [], forget: [] }),
@@ -266,7 +280,17 @@ export const settingsInputSchema = z
     }
     s.deliveries.forEach((d, i) => {
       for (const k of d.kinds ?? []) if (!s.enabledKinds.includes(k)) ctx.addIssue({ code: "custom", path: ["deliveries", i, "kinds"], message: `${k} is not in enabledKinds` });
+      for (const problem of releaseProblems(s.products, d)) ctx.addIssue({ code: "custom", path: ["deliveries", i, problem.field], message: problem.message });
+      if (d.product !== undefined && (!d.kinds || d.kinds.some((k) => !PRODUCT_KINDS.includes(k)))) {
+        ctx.addIssue({ code: "custom", path: ["deliveries", i, "kinds"], message: `must be [${PRODUCT_KINDS.join(", ")}] for a release of a product (the other kinds have no repositories by product yet)` });
+      }
     });
+    for (const [tier, list] of Object.entries(s.tierEntitlements ?? {})) {
+      (list ?? []).forEach((e, j) => {
+        const problem = entitlementProblem(s.products, e);
+        if (problem) ctx.addIssue({ code: "custom", path: ["tierEntitlements", tier, j, problem.field], message: problem.message });
+      });
+    }
     const p = s.pullSecrets;
     if (p) {
       // Which kinds would be refreshed by the refresher, and whether ESO can reach Artifact Registry.
@@ -310,6 +334,9 @@ export function settingsSchema(stack: string, today = new Date()) {
     ghcr: s.ghcr,
     distribution: s.distribution && { ...s.distribution, realm: s.distribution.realm ?? `https://${s.distribution.host}/auth/token` },
     deliveries: s.deliveries,
+    /** Absent: no catalogue (every build reaches every active customer, one `app` repository each). */
+    products: s.products,
+    tierEntitlements: s.tierEntitlements ?? {},
     /** Absent: one stack holds everything. */
     shard: s.shard,
     prices: s.prices,
@@ -325,7 +352,7 @@ export function settingsSchema(stack: string, today = new Date()) {
 export type Settings = z.output<ReturnType<typeof settingsSchema>>;
 
 /** Keys that hold JSON (structured config); every other key is a plain string. */
-const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr", "acr", "gar", "ghcr", "distribution", "deliveries", "shard", "prices", "retained", "pullSecrets", "onboarding"]);
+const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr", "acr", "gar", "ghcr", "distribution", "deliveries", "products", "tierEntitlements", "shard", "prices", "retained", "pullSecrets", "onboarding"]);
 
 export class SettingsError extends InvalidInput {
   constructor(readonly source: string, readonly problems: string[]) {

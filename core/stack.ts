@@ -4,7 +4,7 @@ import { LineCounter, parseDocument } from "yaml";
 import { placed, withFile, yamlLocator, yamlSyntaxProblem, type PathKey } from "./yaml";
 import { CONFIG_NAMESPACE, referencedStack, SettingsError, settingsFromValues, shardOfConfig, shardStackConfig, type Settings } from "./settings";
 import { shardStackName } from "../customers/shards";
-import { loadRoster, parseRoster, parseRosterParts, type Roster } from "../customers/roster";
+import { loadRoster, parseRoster, parseRosterParts, type Roster, type RosterOptions } from "../customers/roster";
 import { rosterPartFiles } from "../customers/roster-parts";
 import { InvalidInput } from "./errors";
 
@@ -163,6 +163,11 @@ export interface StackContext {
   files: string[];
 }
 
+/** How a stack's settings read its roster: its tier table, repository prefix and product catalogue. */
+export function rosterOptionsFor(settings: Settings): RosterOptions {
+  return { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix }, products: settings.products };
+}
+
 /**
  * The one way every entry point (index.ts under the engine, each CLI command, the audit, the
  * policy pack, the broker, onboarding) gets a stack's settings and roster: the settings from
@@ -173,7 +178,7 @@ export interface StackContext {
 export function loadStackContext(opts: LoadStackOptions): StackContext {
   const { settings, stackConfig, files } = stackSettings(opts.projectDir, opts.stack, opts);
   const rosterPath = opts.rosterPath ?? path.resolve(opts.projectDir, settings.roster);
-  const rosterOpts = { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } };
+  const rosterOpts = rosterOptionsFor(settings);
   const roster =
     opts.rosterText === undefined
       ? loadRoster(shownPath(rosterPath), rosterOpts)

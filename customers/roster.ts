@@ -10,6 +10,7 @@ import { issueMessage, quoted } from "./messages";
 import { rosterSchema, type CustomerEntry } from "./schema";
 import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, tierKinds, type RegistryKind, type TierTable } from "../core/tiers";
 import { InvalidInput } from "../core/errors";
+import { entitlementProblem, type Catalogue } from "./entitlements";
 
 /** A validated customer: `registries` resolved to the kinds it asks for and its tier allows. */
 export interface Customer extends Omit<CustomerEntry, "registries"> {
@@ -53,6 +54,8 @@ export class RosterError extends InvalidInput {
 export interface RosterOptions {
   tierTable?: TierTable;
   prefix?: NamingPrefix;
+  /** The stack's product catalogue: entitlements must name its products and channels (none: no entitlements allowed). */
+  products?: Catalogue;
   /**
    * "yaml" reads with the yaml library only. By default a fast reader is tried first and the
    * yaml library reads again whatever the fast reader cannot vouch for; both give the same roster.
@@ -248,6 +251,14 @@ function validate(
       if (owner !== undefined && owner !== i) {
         problemAt(["customers", i, "kubernetes", "namespace"], `"${c.kubernetes.namespace}" is already customer ${label(owner)}'s: a namespace holds one customer's pull secrets, which any pod there can read`);
       } else namespaceOwners.set(c.kubernetes.namespace, i);
+    }
+    if (Array.isArray(c.entitlements)) {
+      if (c.status === "offboarded" && c.entitlements.length > 0) problemAt(["customers", i, "entitlements"], "an offboarded customer has no entitlements: remove them (suspend it instead to keep them for its return)");
+      else
+        c.entitlements.forEach((e: unknown, j: number) => {
+          const problem = isRecord(e) ? entitlementProblem(opts.products, e) : undefined;
+          if (problem) problemAt(["customers", i, "entitlements", j, problem.field], problem.message);
+        });
     }
     if (isRecord(c.ecr) && Array.isArray(c.ecr.repositories)) {
       const repos = c.ecr.repositories as unknown[];

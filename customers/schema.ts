@@ -1,3 +1,4 @@
+import { validRange } from "semver";
 import { z } from "zod";
 import { CUSTOMER_ID, CUSTOMER_ID_RULE } from "../core/naming";
 import { ECR_COMPONENT_RULE, isEcrComponent } from "../kinds/ecr/kind";
@@ -36,6 +37,28 @@ const rotation = z
     previousUntil: isoDate.optional(),
   })
   .refine((r) => r.previousUntil === undefined || r.generation > 1, { message: "needs a generation above 1 (there is no previous one)", path: ["previousUntil"] });
+
+/** A product or channel name: a slug (it becomes a path component of the product's repositories). */
+export const PRODUCT_NAME = /^(?=.{1,32}$)[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+export const PRODUCT_NAME_RULE = "a slug of up to 32 chars: [a-z0-9] runs joined by single '-', starting with a letter";
+
+/**
+ * What a customer bought of one product (customers/entitlements.ts judges a release by it): a
+ * channel, a semver range of versions, and the last release day its updates cover.
+ */
+export const entitlementSchema = z.strictObject({
+  product: z.string().regex(PRODUCT_NAME, { message: `must be a product name: ${PRODUCT_NAME_RULE}` }),
+  channel: z.string().regex(PRODUCT_NAME, { message: `must be a channel name: ${PRODUCT_NAME_RULE}` }).default("stable"),
+  /** A semver range (`>=1.2 <3`, `^2`, `1.x`); default any version. */
+  versions: z
+    .string()
+    .refine((r) => validRange(r) !== null, { message: "must be a semver range, e.g. ^2, >=1.4 <3 or 1.x" })
+    .default("*"),
+  /** Builds released after this day are not delivered (the update period bought). */
+  updatesUntil: isoDate.optional(),
+  /** Pulls a day of this product's repositories (the Distribution broker refuses past it). */
+  maxPullsPerDay: z.number({ message: wholeFromOne }).int({ message: wholeFromOne }).min(1, { message: wholeFromOne }).optional(),
+});
 
 export const customerSchema = z.strictObject({
   id: z.string().regex(CUSTOMER_ID, { message: `breaks the id rule: ${CUSTOMER_ID_RULE}` }),
@@ -78,6 +101,8 @@ export const customerSchema = z.strictObject({
       machineUser: githubLogin.optional(),
     })
     .optional(),
+  /** The products this customer bought (with the stack setting `products`); default its tier's `tierEntitlements`. */
+  entitlements: z.array(entitlementSchema).optional(),
   /** Pinned shard stack (set by `intake onboard`); without it the id's hash decides. */
   shard: z.number({ message: "must be a shard number" }).int({ message: "must be a whole number" }).min(0, { message: "must be 0 or more" }).optional(),
   /** Rotation of the long-lived credentials (`intake rotate` edits it): a generation per kind, the previous one kept through `previousUntil`. */

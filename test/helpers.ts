@@ -32,7 +32,7 @@ export function rosterYaml(customers: unknown[]): string {
 }
 
 export function testRoster(customers: unknown[], settings = testSettings()): Roster {
-  return parseRoster(rosterYaml(customers), "roster.yaml", { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } });
+  return parseRoster(rosterYaml(customers), "roster.yaml", { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix }, products: settings.products });
 }
 
 export function customer(id: string, tier: string, extra: Record<string, unknown> = {}): Record<string, unknown> {

@@ -56,6 +56,8 @@ export function register(cli: Command, ctx: CommandContext): void {
             }
           : undefined,
         tierTable: stackSettings.tierTable,
+        products: stackSettings.products,
+        tierEntitlements: stackSettings.tierEntitlements,
         enabledKinds: stackSettings.enabledKinds,
         repoPrefix: stackSettings.repoPrefix,
         aclFile: opts.acl,

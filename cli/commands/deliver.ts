@@ -1,6 +1,8 @@
 import { Command } from "commander";
 import * as path from "node:path";
 import { EXIT, IntakeError } from "../../core/errors";
+import { isoDate } from "../../customers/schema";
+import { PRODUCT_KINDS } from "../../customers/entitlements";
 import { REGISTRY_KINDS, type RegistryKind } from "../../core/tiers";
 import type { DeliveryPlanTarget, TargetResult } from "../../runtime/delivery/deliver";
 import { projectDirOf, idList, InputError, kindList, positiveInt, stackName, writeOut, type CommandContext } from "../options";
@@ -11,9 +13,12 @@ export function register(cli: Command, ctx: CommandContext): void {
     .command("deliver")
     .description("copy one build into customers' namespaces, registry to registry: cache check, copy or blob mounts, then tags")
     .requiredOption("--source <ref>", "the build's image, e.g. build.example.com/app:1.4.2 or ...@sha256:...")
-    .requiredOption("--build <name>", "repository name inside each customer's namespace, e.g. app")
-    .requiredOption("--version <tag>", "the versioned tag to deliver (never overwritten once delivered)")
-    .requiredOption("--customer <ids>", "customer ids, comma-separated or repeated", idList)
+    .option("--build <name>", "repository name inside each customer's namespace, e.g. app (with --product: one of the product's repositories, default its first); required without --product")
+    .requiredOption("--version <tag>", "the versioned tag to deliver (never overwritten once delivered); with --product a semver version")
+    .option("--product <name>", "a product of the stack's catalogue (setting products): deliver to the customers entitled to this release, into <namespace>/<product>/<build>")
+    .option("--channel <name>", "with --product: the release channel", "stable")
+    .option("--released <date>", "with --product: the release day, YYYY-MM-DD (default: the stack's asOf day, today)")
+    .option("--customer <ids>", "customer ids, comma-separated or repeated; required without --product (with it: narrows the entitled customers)", idList)
     .option("--kind <kinds>", `registry kinds, comma-separated (default: every kind each customer asked for): ${REGISTRY_KINDS.join(", ")}`, kindList)
     .option("--tool <tool>", "crane or skopeo (default INTAKE_COPY_TOOL, else crane when on PATH, else skopeo)")
     .option("--concurrency <n>", "registry operations at once", positiveInt, 4)
@@ -29,7 +34,7 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .action(
       async (opts: {
-        source: string; build: string; version: string; customer: string[]; kind?: RegistryKind[]; tool?: string; concurrency: number; latest: boolean;
+        source: string; build?: string; version: string; customer?: string[]; product?: string; channel: string; released?: string; kind?: RegistryKind[]; tool?: string; concurrency: number; latest: boolean;
         json?: string; stack: string; roster?: string; key?: string; subscription?: string; sourceConfig?: string; project?: string;
         requireSignature?: string; attached: boolean;
       }) => {
@@ -40,7 +45,7 @@ export function register(cli: Command, ctx: CommandContext): void {
         const { parseReference } = await import("../../core/reference.js");
         const { stackDelivery } = await import("../../runtime/delivery/stack.js");
         const { ghcrTokenVariable } = await import("../../kinds/ghcr/mint.js");
-        const { DeliveryProgress, resultLine, summaryLine } = await import("../deliver.js");
+        const { DeliveryProgress, notReachedLine, resultLine, summaryLine } = await import("../deliver.js");
         const { loadStackContext } = await import("../../core/stack.js");
         const { loadSignatureKey } = await import("../../runtime/delivery/signature.js");
         const { errorText } = await import("../../runtime/delivery/retry.js");
@@ -57,19 +62,48 @@ export function register(cli: Command, ctx: CommandContext): void {
         } catch (e) {
           throw new InputError(`--source: ${(e as Error).message}`);
         }
-        const unknown = opts.customer.filter((id) => !roster.customers.some((c) => c.id === id));
+        const unknown = (opts.customer ?? []).filter((id) => !roster.customers.some((c) => c.id === id));
         if (unknown.length) throw new InputError(`--customer: ${unknown.join(", ")} ${unknown.length > 1 ? "are" : "is"} not in ${roster.source}`);
+        const { releaseAudience } = await import("../../customers/audience.js");
+        const { releaseProblems } = await import("../../customers/entitlements.js");
+        let build: string;
+        let customers: string[];
+        let notReached: import("../../customers/audience").NotReached[] = [];
+        if (opts.product !== undefined) {
+          const product = settings.products?.[opts.product];
+          build = opts.build ?? product?.repositories[0] ?? "";
+          const released = opts.released ?? settings.asOf;
+          if (!isoDate.safeParse(released).success) throw new InputError(`--released: "${released}" must be a real calendar date written YYYY-MM-DD`);
+          const problems = releaseProblems(settings.products, { product: opts.product, channel: opts.channel, version: opts.version, build, released });
+          if (problems.length) {
+            const p = problems[0];
+            throw new InputError(`--${p.field}: ${p.message}${p.field === "product" && !settings.products ? ` (stack ${opts.stack})` : ""}`);
+          }
+          const audience = releaseAudience(roster.customers, { product: opts.product, channel: opts.channel, version: opts.version, released }, settings.tierEntitlements, settings.asOf, opts.customer);
+          customers = audience.to;
+          notReached = audience.notReached;
+          build = `${opts.product}/${build}`;
+        } else {
+          if (opts.channel !== "stable" || opts.released !== undefined) throw new InputError(`--${opts.released !== undefined ? "released" : "channel"}: needs --product (a release of a catalogue product)`);
+          if (!opts.build) throw new InputError("--build: required without --product (the repository name inside each customer's namespace, e.g. app)");
+          if (!opts.customer) throw new InputError("--customer: required without --product (customer ids, comma-separated)");
+          build = opts.build;
+          customers = opts.customer;
+        }
         let tool;
         try {
           tool = chooseTool(opts.tool);
         } catch (e) {
           throw new InputError((e as Error).message);
         }
-        const targets: DeliveryPlanTarget[] = opts.customer.flatMap((id) => {
+        const targets: DeliveryPlanTarget[] = customers.flatMap((id) => {
           const c = roster.customers.find((x) => x.id === id)!;
           const kinds = opts.kind ?? c.registries.filter((k) => settings.enabledKinds.includes(k));
           return kinds.map((kind) => ({ customer: id, kind }));
         });
+        // Repositories by product are declared on the self-hosted registry only, so far.
+        const unready = [...new Set(targets.filter((t) => opts.product !== undefined && !PRODUCT_KINDS.includes(t.kind)).map((t) => t.kind))];
+        if (unready.length) throw new InputError(`--product: a release reaches ${PRODUCT_KINDS.join(", ")} only so far (${unready.join(", ")} have no repositories by product yet): add --kind ${PRODUCT_KINDS.join(",")}`);
         const onStack = stackDelivery({
           settings,
           roster,
@@ -94,7 +128,7 @@ export function register(cli: Command, ctx: CommandContext): void {
           results = await deliver({
             source,
             sourceCredential,
-            build: opts.build,
+            build,
             version: opts.version,
             targets,
             tool,
@@ -114,8 +148,10 @@ export function register(cli: Command, ctx: CommandContext): void {
         }
         progress.end();
         for (const r of results) ctx.io.out(resultLine(r));
-        ctx.io.out(summaryLine(results, (performance.now() - t0) / 1000));
-        if (opts.json) writeOut(opts.json, JSON.stringify({ source: opts.source, build: opts.build, version: opts.version, tool, results }, null, 2) + "\n");
+        for (const n of notReached) ctx.io.out(notReachedLine(n));
+        ctx.io.out(summaryLine(results, (performance.now() - t0) / 1000, notReached));
+        const release = opts.product !== undefined ? { product: opts.product, channel: opts.channel, released: opts.released ?? settings.asOf } : {};
+        if (opts.json) writeOut(opts.json, JSON.stringify({ source: opts.source, build, version: opts.version, ...release, tool, results, notReached }, null, 2) + "\n");
         ctx.exit(results.some((r) => r.status === "failed") ? EXIT.failed : results.some((r) => r.status === "denied") ? EXIT.denied : EXIT.ok);
       },
     );

@@ -26,7 +26,7 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--job <id>", "the job's id, the trailer Intake-Job of its roster commit where git holds the roster (default: a new one)")
     .action(async (opts: { customer: string; kind?: RotatedKind; overlapDays: number; stack: string; roster?: string; project?: string; job?: string }) => {
       const { customerById } = await import("../../core/access.js");
-      const { listStacks, loadStackContext, stackSettings } = await import("../../core/stack.js");
+      const { listStacks, loadStackContext, rosterOptionsFor, stackSettings } = await import("../../core/stack.js");
       const { rosterStore } = await import("../../customers/store.js");
       const projectDir = projectDirOf(opts);
       const { settings, roster } = loadStackContext({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
@@ -43,7 +43,7 @@ export function register(cli: Command, ctx: CommandContext): void {
       }
       const { kinds, until, lines, edit: all } = r;
       const file = path.resolve(opts.roster ?? path.resolve(projectDir, settings.roster));
-      const store = rosterStore(file, { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } });
+      const store = rosterStore(file, rosterOptionsFor(settings));
       const git = settings.onboarding?.git;
       let committed = "";
       if (git) {

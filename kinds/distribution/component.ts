@@ -4,6 +4,7 @@ import type { EffectiveStatus } from "../../customers/status";
 import { robotActions, type AclEntry } from "../../core/acl";
 import { LABEL } from "../../core/labels";
 import { type KindBuilder } from "../../components/kind";
+import { entitledProducts } from "../../customers/entitlements";
 import { eachGeneration, generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
 
 export interface DistributionNamespaceArgs {
@@ -12,6 +13,8 @@ export interface DistributionNamespaceArgs {
   pathPrefix: string;
   robotUsername: string;
   access: "pull" | "push";
+  /** With a product catalogue: the products the customer is entitled to, each `<pathPrefix><product>/*` (none: the whole namespace). */
+  products?: string[];
   status: EffectiveStatus;
   /** The robot password's generations (core/rotation.ts): the broker accepts the previous one through its last day. */
   passwords?: LiveGenerations;
@@ -57,7 +60,7 @@ export class DistributionNamespace extends pulumi.ComponentResource {
             username: args.robotUsername,
             passwordHash: hash,
             ...(previousHash && live.previousUntil ? { previousPasswordHash: previousHash, previousUntil: live.previousUntil } : {}),
-            paths: [`${args.pathPrefix}*`],
+            paths: args.products ? args.products.map((p) => `${args.pathPrefix}${p}/*`) : [`${args.pathPrefix}*`],
             actions: robotActions(args.access),
             enabled: args.status === "active",
           }),
@@ -76,6 +79,7 @@ export const build: KindBuilder = (ctx) => {
       customerId: ctx.customer.id,
       pathPrefix: ctx.names.distributionPathPrefix,
       robotUsername: ctx.names.distributionRobot,
+      products: ctx.settings.products && entitledProducts(ctx.customer, ctx.settings.products, ctx.settings.tierEntitlements),
       access: ctx.customer.distribution?.access ?? "push",
       status: ctx.state.status,
       passwords: liveGenerations(ctx.customer.credentials?.distribution, ctx.settings.asOf),

@@ -13,6 +13,7 @@ import { BrokerMetrics, routeOf, type DenyCode, type Endpoint, type Route } from
 import { NO_CUSTOMER } from "./principal";
 import { parseScope, type Access } from "./scope";
 import { BrokerStore } from "./store";
+import type { Catalogue, TierEntitlements } from "../../customers/entitlements";
 
 import { BrokerOptionError, TTL_BOUNDS } from "./ttl";
 
@@ -32,6 +33,9 @@ export interface BrokerOptions {
   tierTable?: TierTable;
   /** Kinds the stack declares (default all): the broker's license decision is `checkAccess`'s. */
   enabledKinds?: readonly RegistryKind[];
+  /** The stack's product catalogue (setting `products`): the roster's entitlements name it, and robots reach only their customer's entitled products. */
+  products?: Catalogue;
+  tierEntitlements?: TierEntitlements;
   /** The stack's repo prefix: a robot's only allowed path is `<prefix>/<customer>/*`. */
   repoPrefix?: string;
   /** The day licenses are judged against; default today (UTC). */
@@ -164,7 +168,7 @@ export class TokenBroker {
     this.store = new BrokerStore({
       acl: opts.aclFile,
       roster: opts.rosterFile,
-      rosterOptions: { tierTable: opts.tierTable, prefix: { repoPrefix: opts.repoPrefix ?? "intake" } },
+      rosterOptions: { tierTable: opts.tierTable, prefix: { repoPrefix: opts.repoPrefix ?? "intake" }, products: opts.products },
       service: opts.service,
       issuer: opts.issuer,
       callerTokens: opts.credentials?.callerTokensFile,
@@ -201,6 +205,7 @@ export class TokenBroker {
       asOf,
       enabledKinds: this.opts.enabledKinds ?? REGISTRY_KINDS,
       repoPrefix: this.opts.repoPrefix ?? "intake",
+      ...(this.opts.products ? { products: this.opts.products, tierEntitlements: this.opts.tierEntitlements ?? {} } : {}),
       ...(rosterLabel ? { rosterLabel } : {}),
     });
     if (!rosterLabel) this.dayContext = ctx;

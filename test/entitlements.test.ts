@@ -1,0 +1,141 @@
+// Products and entitlements: the judge of a release, the roster's and the settings' refusals, the
+// access list a catalogue gives each robot, and the broker's grants by entitlement.
+import { describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { judgeRelease, entitledProducts, type Entitlement } from "../customers/entitlements";
+import { releaseAudience } from "../customers/audience";
+import { parseRoster, RosterError } from "../customers/roster";
+import { parseSettings } from "../core/settings";
+import { BASE_SETTINGS, customer, testRoster, testSettings, TODAY } from "./helpers";
+import { robotGrant, deliveryGrant } from "../runtime/broker/grant";
+import { runUnderMocks } from "../planning/engine";
+import { program } from "../program";
+import type { AclEntry } from "../core/acl";
+import { DEFAULT_TIER_TABLE, REGISTRY_KINDS } from "../core/tiers";
+
+export const PRODUCTS = {
+  app: { repositories: ["app", "cli"], channels: ["stable", "beta"] },
+  worker: { repositories: ["worker"] },
+  tools: { repositories: ["tools"] },
+};
+const DAY = TODAY.toISOString().slice(0, 10);
+const e = (x: Partial<Entitlement> & { product: string }): Entitlement => ({ channel: "stable", versions: "*", ...x });
+
+describe("a release judged by entitlements", () => {
+  const release = { product: "app", channel: "stable", version: "2.0.0", released: "2026-12-01" };
+  it.each([
+    [[e({ product: "worker" })], "no-product", "not entitled to app"],
+    [[e({ product: "app", channel: "beta" })], "other-channel", "entitled to app on beta, not stable"],
+    [[e({ product: "app", versions: "^1" }), e({ product: "app", versions: "<2.0.0" })], "outside-range", "2.0.0 is outside the entitled versions ^1 or <2.0.0"],
+    [[e({ product: "app", updatesUntil: "2026-11-30" })], "updates-ended", "updates ended on 2026-11-30 (released 2026-12-01)"],
+  ])("%j: %s", (list, code, reason) => {
+    expect(judgeRelease(list, release)).toEqual({ entitled: false, code, reason });
+  });
+  it("the entitlement that covers it: the range holds and the release is within the update period (the day itself included)", () => {
+    const ok = e({ product: "app", versions: ">=1.4 <3", updatesUntil: "2026-12-01" });
+    expect(judgeRelease([e({ product: "app", versions: "^1" }), ok], release)).toEqual({ entitled: true, entitlement: ok });
+    // A pre-release reaches a beta channel's range, never a stable one's.
+    expect(judgeRelease([e({ product: "app", channel: "beta", versions: "^2" })], { ...release, channel: "beta", version: "2.1.0-rc.1" }).entitled).toBe(true);
+    expect(judgeRelease([e({ product: "app", versions: "^2" })], { ...release, version: "2.1.0-rc.1" }).entitled).toBe(false);
+  });
+  it("who a release goes to: entitled and active; the others named with the reason; offboarded not asked; a named list narrows", () => {
+    const settings = testSettings({ products: PRODUCTS, tierEntitlements: { enterprise: [{ product: "app" }] } });
+    const roster = testRoster(
+      [
+        customer("acme", "enterprise", { entitlements: [{ product: "app", versions: "^2" }] }),
+        customer("globex", "enterprise", { entitlements: [{ product: "app", versions: "^1" }] }),
+        customer("stark", "enterprise"),
+        customer("hooli", "enterprise", { status: "suspended", entitlements: [{ product: "app" }] }),
+        customer("oldco", "enterprise", { status: "offboarded" }),
+        customer("initech", "standard"),
+      ],
+      settings,
+    );
+    const a = releaseAudience(roster.customers, release, settings.tierEntitlements, DAY);
+    expect(a.to).toEqual(["acme", "stark"]);
+    expect(a.notReached.map((n) => [n.customer, n.status, n.reason])).toEqual([
+      ["globex", "not-entitled", "2.0.0 is outside the entitled versions ^1"],
+      ["hooli", "inactive", "status is suspended"],
+      ["initech", "not-entitled", "not entitled to app"],
+    ]);
+    expect(releaseAudience(roster.customers, release, settings.tierEntitlements, DAY, ["globex", "hooli"]).to).toEqual(["hooli"]);
+    expect(entitledProducts(roster.customers[2], settings.products!, settings.tierEntitlements)).toEqual(["app"]);
+  });
+});
+
+describe("entitlements in the roster and the catalogue in the settings", () => {
+  const settings = () => testSettings({ products: PRODUCTS });
+  const problems = (entry: Record<string, unknown>, products: typeof PRODUCTS | null = PRODUCTS) => {
+    const text = stringify({ customers: [customer("acme", "enterprise", entry)] });
+    try {
+      parseRoster(text, "customers/roster.yaml", { tierTable: settings().tierTable, products: products ? settings().products : undefined });
+      return [];
+    } catch (err) {
+      return (err as RosterError).problems.map((p) => `${p.file}:${p.line} ${p.field}: ${p.message}`);
+    }
+  };
+  it("an unknown product or channel, a range that is not one, an offboarded customer's, one without a catalogue: one line each with file:line", () => {
+    expect(problems({ entitlements: [{ product: "ap" }] })).toEqual([expect.stringMatching(/^customers\/roster\.yaml:\d+ entitlements\.0\.product: "ap" is not in the stack's products \(app, worker, tools\)$/)]);
+    expect(problems({ entitlements: [{ product: "worker", channel: "beta" }] })).toEqual([expect.stringMatching(/entitlements\.0\.channel: "beta" is not a channel of worker \(stable\)$/)]);
+    expect(problems({ entitlements: [{ product: "app", versions: "two" }] })).toEqual([expect.stringMatching(/entitlements\.0\.versions: "two" must be a semver range/)]);
+    expect(problems({ entitlements: [{ product: "app", updatesUntil: "2026-02-30" }] })).toEqual([expect.stringMatching(/entitlements\.0\.updatesUntil: "2026-02-30" must be a real calendar date/)]);
+    expect(problems({ status: "offboarded", entitlements: [{ product: "app" }] })).toEqual([expect.stringMatching(/entitlements: an offboarded customer has no entitlements/)]);
+    expect(problems({ status: "suspended", entitlements: [{ product: "app" }] })).toEqual([]);
+    expect(problems({ entitlements: [{ product: "app" }] }, null)).toEqual([expect.stringMatching(/entitlements\.0\.product: needs the stack setting products/)]);
+  });
+  it("the settings: a product's repositories, a tier's entitlement of an unknown product, a release a delivery names", () => {
+    const bad = (over: Record<string, unknown>) => {
+      try {
+        parseSettings({ ...BASE_SETTINGS, ...over }, "dev", "Pulumi.dev.yaml", TODAY);
+        return "";
+      } catch (err) {
+        return (err as Error).message;
+      }
+    };
+    expect(bad({ products: { app: { repositories: ["Bad Name"] } } })).toMatch(/products\.app\.repositories\.0.*not a valid repository name/);
+    expect(bad({ products: PRODUCTS, tierEntitlements: { enterprise: [{ product: "nope" }] } })).toMatch(/tierEntitlements\.enterprise\.0\.product.*"nope" is not in the stack's products/);
+    const delivery = { source: `build.example.com/app@sha256:${"a".repeat(64)}`, build: "app", version: "2.0.0", product: "app", kinds: ["distribution"] };
+    expect(bad({ products: PRODUCTS, deliveries: [delivery] })).toBe("");
+    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, kinds: ["distribution", "ecr"] }] })).toMatch(/deliveries\.0\.kinds.*must be \[distribution\] for a release/);
+    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, version: "release-7" }] })).toMatch(/deliveries\.0\.version.*"release-7" is not a semver version/);
+    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, build: "worker" }] })).toMatch(/deliveries\.0\.build.*"worker" is not a repository of app \(app, cli\)/);
+    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, channel: "nightly" }] })).toMatch(/deliveries\.0\.channel.*"nightly" is not a channel of app/);
+  });
+});
+
+describe("what a catalogue gives each robot", () => {
+  const settings = testSettings({ products: PRODUCTS, tierEntitlements: { enterprise: [{ product: "tools" }] } });
+  const roster = testRoster(
+    [
+      customer("acme", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [{ product: "app" }, { product: "worker", channel: "stable" }] }),
+      customer("stark", "enterprise", { license: { expires: "2099-12-31" } }),
+    ],
+    settings,
+  );
+  const ctx = { tierTable: DEFAULT_TIER_TABLE, asOf: DAY, enabledKinds: REGISTRY_KINDS, repoPrefix: "intake", products: settings.products, tierEntitlements: settings.tierEntitlements };
+  const pull = (name: string) => [{ type: "repository" as const, name, actions: ["pull" as const] }];
+
+  it("the access list names one path per entitled product; the broker grants within them only, by the roster's entitlements of now", async () => {
+    const { result } = await runUnderMocks(() => program(settings, roster), { project: "p", stack: "test", cloud: { accountId: "111122223333", region: "eu-west-1" } });
+    const acl = JSON.parse(await new Promise<string>((r) => (result.distribution!.acl as unknown as { apply: (f: (v: string) => void) => void }).apply(r))) as { entries: AclEntry[] };
+    const paths = Object.fromEntries(acl.entries.map((x) => [x.customer, x.paths]));
+    expect(paths).toEqual({ acme: ["intake/acme/app/*", "intake/acme/worker/*"], stark: ["intake/stark/tools/*"] });
+    const acme = acl.entries.find((x) => x.customer === "acme")!;
+    expect(robotGrant(roster, acme, pull("intake/acme/app/cli"), ctx).granted).toEqual(pull("intake/acme/app/cli"));
+    expect(robotGrant(roster, acme, pull("intake/acme/tools/tools"), ctx).granted).toEqual([]);
+    // An access list written before the catalogue (the whole namespace) still reaches only the entitled products.
+    expect(robotGrant(roster, { ...acme, paths: ["intake/acme/*"] }, pull("intake/acme/tools/tools"), ctx).granted).toEqual([]);
+    expect(robotGrant(roster, { ...acme, paths: ["intake/acme/*"] }, pull("intake/acme/worker/worker"), ctx).granted).toEqual(pull("intake/acme/worker/worker"));
+    // The roster drops worker: gone at the next token, before any `pulumi up` rewrites the access list.
+    const less = testRoster([customer("acme", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [{ product: "app" }] })], settings);
+    expect(robotGrant(less, acme, pull("intake/acme/worker/worker"), ctx).granted).toEqual([]);
+    // A path outside the customer's namespace is never trusted.
+    expect(robotGrant(roster, { ...acme, paths: ["intake/stark/tools/*"] }, pull("intake/stark/tools/tools"), ctx).code).toBe("path_outside_namespace");
+    // The delivery robot writes only into a product the customer is entitled to.
+    const push = (name: string) => [{ type: "repository" as const, name, actions: ["pull" as const, "push" as const] }];
+    expect(deliveryGrant(roster, [...push("intake/acme/app/app"), ...push("intake/acme/tools/tools")], ctx)).toEqual({
+      granted: push("intake/acme/app/app"),
+      refused: ["intake/acme/tools/tools: customer acme is not entitled to a product tools"],
+    });
+  });
+});
