@@ -260,7 +260,9 @@ function validate(
           if (problem) problemAt(["customers", i, "entitlements", j, problem.field], problem.message);
         });
     }
-    if (isRecord(c.ecr) && Array.isArray(c.ecr.repositories)) {
+    if (isRecord(c.ecr) && Array.isArray(c.ecr.repositories) && opts.products) {
+      problemAt(["customers", i, "ecr", "repositories"], "comes from the products the customer is entitled to while the stack has a catalogue (setting products): list them under entitlements");
+    } else if (isRecord(c.ecr) && Array.isArray(c.ecr.repositories)) {
       const repos = c.ecr.repositories as unknown[];
       repos.forEach((r, j) => {
         if (repos.indexOf(r) !== j) problemAt(["customers", i, "ecr", "repositories", j], `lists repository "${String(r)}" more than once`);

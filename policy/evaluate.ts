@@ -1,4 +1,5 @@
 import type { Settings } from "../core/settings";
+import { entitledProducts } from "../customers/entitlements";
 import type { Roster } from "../customers/roster";
 import { customerState } from "../customers/status";
 import type { Enforcement, IntakeResource, IntakeRule, PolicyContext } from "./model";
@@ -19,7 +20,7 @@ export interface Violation {
 export type PolicyConfig = Record<string, Enforcement | { enforcementLevel?: Enforcement }>;
 
 /** What the policies know of the stack: the roster's customers (status as of the stack's day), tiers, prefix, environment. */
-export function policyContext(roster: Roster, settings: Pick<Settings, "tierTable" | "repoPrefix" | "environment" | "asOf">): PolicyContext {
+export function policyContext(roster: Roster, settings: Pick<Settings, "tierTable" | "repoPrefix" | "environment" | "asOf" | "products" | "tierEntitlements">): PolicyContext {
   return {
     customers: new Map(
       roster.customers.map((c) => [
@@ -31,12 +32,14 @@ export function policyContext(roster: Roster, settings: Pick<Settings, "tierTabl
           status: customerState(c, settings.asOf).status,
           registries: c.registries,
           githubLogins: [...(c.github?.members ?? []), ...(c.github?.machineUser ? [c.github.machineUser] : [])].map((l) => l.toLowerCase()),
+          ...(settings.products ? { products: entitledProducts(c, settings.products, settings.tierEntitlements) } : {}),
         },
       ]),
     ),
     tierTable: settings.tierTable,
     repoPrefix: settings.repoPrefix,
     environment: settings.environment,
+    catalogue: settings.products !== undefined,
   };
 }
 

@@ -29,6 +29,8 @@ export interface PolicyCustomer {
   status: Status;
   registries: RegistryKind[];
   githubLogins: string[];
+  /** With a product catalogue: the products the customer is entitled to. */
+  products?: string[];
 }
 
 export interface PolicyContext {
@@ -36,6 +38,8 @@ export interface PolicyContext {
   tierTable: TierTable;
   repoPrefix: string;
   environment: string;
+  /** Whether the stack has a product catalogue (setting `products`). */
+  catalogue?: boolean;
 }
 
 export type Enforcement = "mandatory" | "advisory" | "disabled";

@@ -12,6 +12,9 @@ import { runUnderMocks } from "../planning/engine";
 import { program } from "../program";
 import type { AclEntry } from "../core/acl";
 import { DEFAULT_TIER_TABLE, REGISTRY_KINDS } from "../core/tiers";
+import { planProgram, fromRecorded } from "../planning/plan";
+import { evaluate, policyContext } from "../policy/evaluate";
+import { ecrSessionPolicy } from "../kinds/ecr/mint";
 
 export const PRODUCTS = {
   app: { repositories: ["app", "cli"], channels: ["stable", "beta"] },
@@ -96,7 +99,7 @@ describe("entitlements in the roster and the catalogue in the settings", () => {
     expect(bad({ products: PRODUCTS, tierEntitlements: { enterprise: [{ product: "nope" }] } })).toMatch(/tierEntitlements\.enterprise\.0\.product.*"nope" is not in the stack's products/);
     const delivery = { source: `build.example.com/app@sha256:${"a".repeat(64)}`, build: "app", version: "2.0.0", product: "app", kinds: ["distribution"] };
     expect(bad({ products: PRODUCTS, deliveries: [delivery] })).toBe("");
-    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, kinds: ["distribution", "ecr"] }] })).toMatch(/deliveries\.0\.kinds.*must be \[distribution\] for a release/);
+    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, kinds: ["distribution", "gar"] }] })).toMatch(/deliveries\.0\.kinds.*must be \[ecr, distribution\] for a release/);
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, version: "release-7" }] })).toMatch(/deliveries\.0\.version.*"release-7" is not a semver version/);
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, build: "worker" }] })).toMatch(/deliveries\.0\.build.*"worker" is not a repository of app \(app, cli\)/);
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, channel: "nightly" }] })).toMatch(/deliveries\.0\.channel.*"nightly" is not a channel of app/);
@@ -137,5 +140,59 @@ describe("what a catalogue gives each robot", () => {
       granted: push("intake/acme/app/app"),
       refused: ["intake/acme/tools/tools: customer acme is not entitled to a product tools"],
     });
+  });
+});
+
+describe("ECR by product, and the rule that keeps grants to entitled products", () => {
+  const settings = testSettings({ products: PRODUCTS, tierEntitlements: { enterprise: [{ product: "tools" }] } });
+  const roster = testRoster(
+    [
+      customer("acme", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [{ product: "app" }, { product: "worker" }] }),
+      customer("stark", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [] }),
+    ],
+    settings,
+  );
+
+  it("repositories under <prefix>/<id>/<product>/, one policy ARN per product, none for a customer entitled to nothing; the plan has no violation", async () => {
+    const plan = await planProgram(settings, roster);
+    const of = (id: string, type: string) => plan.resources.filter((r) => r.customer === id && r.type === type);
+    expect(of("acme", "aws:ecr/repository:Repository").map((r) => r.inputs.name).sort()).toEqual(["intake/acme/app/app", "intake/acme/app/cli", "intake/acme/worker/worker"]);
+    const [policy] = of("acme", "aws:iam/userPolicy:UserPolicy");
+    const arns = (JSON.parse(String(policy.inputs.policy)).Statement as { Resource: string | string[] }[]).flatMap((s) => s.Resource);
+    expect(arns.filter((a) => a !== "*")).toEqual([expect.stringMatching(/:repository\/intake\/acme\/app\/\*$/), expect.stringMatching(/:repository\/intake\/acme\/worker\/\*$/)]);
+    expect(of("stark", "aws:ecr/repository:Repository")).toEqual([]);
+    expect(of("stark", "aws:iam/userPolicy:UserPolicy")).toEqual([]);
+    expect(plan.violations).toEqual([]);
+  });
+
+  it("a planted repository or grant of a product not entitled is a mandatory violation; the whole namespace is one too", async () => {
+    const plan = await planProgram(settings, roster);
+    const resources = fromRecorded(plan.recorded ?? []);
+    const ctx = policyContext(roster, settings);
+    const repo = resources.find((r) => r.type === "aws:ecr/repository:Repository" && r.props.name === "intake/acme/app/app")!;
+    const policy = resources.find((r) => r.type === "aws:iam/userPolicy:UserPolicy" && r.urn.includes("acme"))!;
+    const planted = [
+      { ...repo, urn: `${repo.urn}-planted`, props: { ...repo.props, name: "intake/acme/tools/tools" } },
+      { ...policy, urn: `${policy.urn}-planted`, props: { ...policy.props, policy: String(policy.props.policy).replace("intake/acme/app/*", "intake/acme/*") } },
+    ];
+    const found = evaluate([...resources, ...planted], ctx).filter((v) => v.policy === "entitled-products-only");
+    expect(found.map((v) => [v.enforcement, v.message])).toEqual([
+      ["mandatory", expect.stringMatching(/"intake\/acme\/tools\/tools": repository intake\/acme\/tools\/tools is product tools, which customer acme is not entitled to \(entitled: app, worker\)/)],
+      ["mandatory", expect.stringMatching(/grant on intake\/acme\/\* is not inside one of customer acme's products/)],
+    ]);
+  });
+
+  it("a minted ECR session reaches each entitled product's glob; a customer entitled to nothing gets no session", () => {
+    const productsOf = (id: string) => (id === "acme" ? ["app", "worker"] : []);
+    const policy = JSON.parse(ecrSessionPolicy({ customerId: "acme", repoPrefix: "intake", accountId: "111122223333", region: "eu-west-1", productsOf }));
+    expect(policy.Statement.flatMap((s: { Resource: string | string[] }) => s.Resource).filter((r: string) => r !== "*")).toEqual([
+      "arn:aws:ecr:eu-west-1:111122223333:repository/intake/acme/app/*",
+      "arn:aws:ecr:eu-west-1:111122223333:repository/intake/acme/worker/*",
+    ]);
+    expect(() => ecrSessionPolicy({ customerId: "stark", repoPrefix: "intake", accountId: "111122223333", region: "eu-west-1", productsOf })).toThrow(/stark is entitled to no product/);
+  });
+
+  it("the roster's ecr.repositories is refused while a catalogue decides the repositories", () => {
+    expect(() => testRoster([customer("acme", "enterprise", { ecr: { repositories: ["tools"] } })], settings)).toThrow(/ecr\.repositories: comes from the products the customer is entitled to/);
   });
 });

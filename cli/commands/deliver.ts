@@ -103,7 +103,7 @@ export function register(cli: Command, ctx: CommandContext): void {
         });
         // Repositories by product are declared on the self-hosted registry only, so far.
         const unready = [...new Set(targets.filter((t) => opts.product !== undefined && !PRODUCT_KINDS.includes(t.kind)).map((t) => t.kind))];
-        if (unready.length) throw new InputError(`--product: a release reaches ${PRODUCT_KINDS.join(", ")} only so far (${unready.join(", ")} have no repositories by product yet): add --kind ${PRODUCT_KINDS.join(",")}`);
+        if (unready.length) throw new InputError(`--product: a release reaches ${PRODUCT_KINDS.join(", ")} only so far (${unready.join(", ")} ${unready.length > 1 ? "have" : "has"} no repositories by product yet): add --kind ${PRODUCT_KINDS.join(",")}`);
         const onStack = stackDelivery({
           settings,
           roster,

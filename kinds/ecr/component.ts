@@ -8,12 +8,18 @@ import { RetainedLedger } from "../../components/retained";
 import { need, type KindBuilder } from "../../components/kind";
 import { eachGeneration, generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
 import type { PullGenerator } from "../../components/pull-secrets";
+import { entitledProducts } from "../../customers/entitlements";
 
 export interface EcrNamespaceArgs {
   /** Repository path prefix, ending in `/` (e.g. `intake/acme/`). */
   repositoryPrefix: string;
-  /** Repository names under the prefix; at least one. */
+  /** Repository names under the prefix; at least one, unless `products` says the customer is entitled to none. */
   repositories: string[];
+  /**
+   * With a product catalogue: the products the customer is entitled to; the user's policy then
+   * names `<prefix><product>/*` for each (one ARN per product), and none at all for no product.
+   */
+  products?: string[];
   /** IAM user that holds the customer's long-lived credential, and its IAM path. */
   userName: string;
   userPath: string;
@@ -69,7 +75,7 @@ export class EcrNamespace extends pulumi.ComponentResource {
     if (!args.repositoryPrefix.endsWith("/")) {
       throw new Error(`EcrNamespace ${name}: repositoryPrefix "${args.repositoryPrefix}" must end with "/"`);
     }
-    if (args.repositories.length === 0) throw new Error(`EcrNamespace ${name}: repositories must list at least one repository`);
+    if (args.repositories.length === 0 && !args.products) throw new Error(`EcrNamespace ${name}: repositories must list at least one repository`);
 
     const ledger = args.ledger ?? new RetainedLedger();
     const offboarded = args.status === "offboarded";
@@ -77,7 +83,7 @@ export class EcrNamespace extends pulumi.ComponentResource {
     const repos = declared.map((repo) => {
       const repositoryName = `${args.repositoryPrefix}${repo}`;
       const r = new ecr.Repository(
-        `${name}-${repo}`,
+        `${name}-${repo.replace(/\//g, "-")}`,
         {
           name: repositoryName,
           ...ecrTagMutability(args.immutableTags),
@@ -93,7 +99,7 @@ export class EcrNamespace extends pulumi.ComponentResource {
       );
       ledger.track("ecr", repositoryName, r);
       new ecr.LifecyclePolicy(
-        `${name}-${repo}-lifecycle`,
+        `${name}-${repo.replace(/\//g, "-")}-lifecycle`,
         { repository: r.name, policy: lifecyclePolicy(args.untaggedExpiryDays, args.keepImages) },
         { parent: this },
       );
@@ -115,21 +121,22 @@ export class EcrNamespace extends pulumi.ComponentResource {
         { name: args.userName, path: args.userPath, forceDestroy: true, tags: args.tags },
         { parent: this },
       );
-      new iam.UserPolicy(
-        `${name}-policy`,
-        {
-          user: user.name,
-          name: "ecr-namespace",
-          // One prefix ARN (`repository/intake/acme/*`), not one per repository: an inline user policy
-          // holds 2,048 characters, which about 20 repository ARNs exceed. The prefix is the
-          // customer's namespace, as the runtime's session policy names it; the partition and
-          // account come from the repositories' own ARNs.
-          policy: this.repositoryArns.apply((arns) =>
-            JSON.stringify(ecrPushPullPolicy("PushPullOwnRepositories", [arns[0].replace(/:repository\/.*$/, `:repository/${args.repositoryPrefix}*`)])),
-          ),
-        },
-        { parent: this },
-      );
+      // One prefix ARN (`repository/intake/acme/*`), or one per entitled product
+      // (`repository/intake/acme/app/*`), not one per repository: an inline user policy holds
+      // 2,048 characters, which about 20 repository ARNs exceed. The globs are the ones the
+      // runtime's session policy names; the partition and account come from the repositories' own ARNs.
+      const globs = args.products ? args.products.map((p) => `${args.repositoryPrefix}${p}/*`) : [`${args.repositoryPrefix}*`];
+      if (globs.length > 0) {
+        new iam.UserPolicy(
+          `${name}-policy`,
+          {
+            user: user.name,
+            name: "ecr-namespace",
+            policy: this.repositoryArns.apply((arns) => JSON.stringify(ecrPushPullPolicy("PushPullOwnRepositories", globs.map((g) => arns[0].replace(/:repository\/.*$/, `:repository/${g}`))))),
+          },
+          { parent: this },
+        );
+      }
       // IAM holds two access keys per user: the current generation and, while it overlaps, the previous.
       const { current: key } = eachGeneration(
         args.keys ?? { current: 1 },
@@ -155,6 +162,17 @@ export class EcrNamespace extends pulumi.ComponentResource {
   }
 }
 
+/**
+ * The repositories a customer gets: `app` and its roster's `ecr.repositories`, or with a product
+ * catalogue `<product>/<repository>` of each product it is entitled to.
+ */
+function ecrRepositories(ctx: Parameters<KindBuilder>[0]): { repositories: string[]; products?: string[] } {
+  const catalogue = ctx.settings.products;
+  if (!catalogue) return { repositories: ["app", ...(ctx.customer.ecr?.repositories ?? []).filter((r) => r !== "app")] };
+  const products = entitledProducts(ctx.customer, catalogue, ctx.settings.tierEntitlements);
+  return { products, repositories: products.flatMap((p) => catalogue[p].repositories.map((r) => `${p}/${r}`)) };
+}
+
 /** A customer's ECR part: its repositories and IAM user, the access key as a secret output. */
 export const build: KindBuilder = (ctx) => {
   need(ctx.settings.aws, "settings.aws", ctx.customer.id);
@@ -163,7 +181,7 @@ export const build: KindBuilder = (ctx) => {
     `${ctx.name}-ecr`,
     {
       repositoryPrefix: ctx.names.ecrRepositoryPrefix,
-      repositories: ["app", ...(ctx.customer.ecr?.repositories ?? []).filter((r) => r !== "app")],
+      ...ecrRepositories(ctx),
       userName: ctx.names.iamUserName,
       userPath: ctx.names.iamPath,
       status: ctx.state.status,

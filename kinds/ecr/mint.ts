@@ -4,12 +4,19 @@ import { awsPartition, CUSTOMER_SESSION_TAG, ecrPushPullPolicy, ecrRepositoryArn
 import { namesFor } from "../../core/naming";
 import { TOKEN_SECONDS, type MintedCredential, type Minter } from "../../runtime/mint/types";
 import type { Settings } from "../../core/settings";
+import type { Roster } from "../../customers/roster";
+import { entitledProducts } from "../../customers/entitlements";
 import { each, type SharedDelivery } from "../../runtime/delivery/shared";
 
 export interface EcrMintOptions {
   customerId: string;
   /** Delivery: one session reaching several customers' prefixes (so blobs mount between them). */
   customerIds?: string[];
+  /**
+   * With a product catalogue: the products a customer is entitled to, each `<prefix><product>/*`
+   * in the session policy (undefined: the whole prefix).
+   */
+  productsOf?: (customerId: string) => string[] | undefined;
   repoPrefix: string;
   accountId: string;
   region: string;
@@ -27,16 +34,21 @@ export const SESSION_POLICY_LIMIT = 2048;
  * The inline session policy: push and pull under the customer's prefix only. A prefix glob,
  * not a list of ARNs, so it stays far under STS's 2,048 characters whatever the customer has.
  */
-export function ecrSessionPolicy(o: Pick<EcrMintOptions, "customerId" | "customerIds" | "repoPrefix" | "accountId" | "region">): string {
+export function ecrSessionPolicy(o: Pick<EcrMintOptions, "customerId" | "customerIds" | "repoPrefix" | "accountId" | "region" | "productsOf">): string {
   const ids = o.customerIds ?? [o.customerId];
-  const arns = ids.map((id) => ecrRepositoryArn(o.region, o.accountId, `${namesFor(id, { repoPrefix: o.repoPrefix }).ecrRepositoryPrefix}*`));
+  const arns = ids.flatMap((id) => {
+    const prefix = namesFor(id, { repoPrefix: o.repoPrefix }).ecrRepositoryPrefix;
+    const products = o.productsOf?.(id);
+    return (products ? products.map((p) => `${prefix}${p}/*`) : [`${prefix}*`]).map((glob) => ecrRepositoryArn(o.region, o.accountId, glob));
+  });
+  if (arns.length === 0) throw new Error(`customer ${ids.join(", ")} is entitled to no product: no ECR repository to reach`);
   const policy = JSON.stringify(ecrPushPullPolicy("CustomerPrefix", arns));
   if (policy.length > SESSION_POLICY_LIMIT) throw new Error(`session policy for ${ids.join(", ")} is ${policy.length} characters, over STS's ${SESSION_POLICY_LIMIT}`);
   return policy;
 }
 
 /** Split customers into runs whose one session policy fits STS's limit: each run is one delivery session. */
-export function ecrDeliveryBatches(o: Pick<EcrMintOptions, "repoPrefix" | "accountId" | "region">, customerIds: string[]): string[][] {
+export function ecrDeliveryBatches(o: Pick<EcrMintOptions, "repoPrefix" | "accountId" | "region" | "productsOf">, customerIds: string[]): string[][] {
   const batches: string[][] = [];
   let current: string[] = [];
   for (const id of customerIds) {
@@ -115,6 +127,16 @@ export async function ecrTagDigests(ecr: ECRClient, repositoryName: string): Pro
   return tags;
 }
 
+/** With a catalogue, each customer's entitled products (the roster's word now); without one, none asked. */
+function productsOf(s: Settings, roster: Roster): ((id: string) => string[] | undefined) | undefined {
+  const catalogue = s.products;
+  if (!catalogue) return undefined;
+  return (id) => {
+    const c = roster.customers.find((x) => x.id === id);
+    return c ? entitledProducts(c, catalogue, s.tierEntitlements) : [];
+  };
+}
+
 /** The push role's ARN as the platform (kinds/ecr/platform.ts) names it. */
 export function defaultPushRoleArn(s: Settings): string {
   return `arn:${awsPartition(s.aws!.region).partition}:iam::${s.aws!.accountId}:role/${s.repoPrefix}/${s.repoPrefix}-ecr-push`;
@@ -123,13 +145,13 @@ export function defaultPushRoleArn(s: Settings): string {
 /** A 12 h ECR token for one customer, through the push role narrowed to its prefix. */
 export const mint: Minter = (c, ctx) => {
   const s = ctx.settings;
-  return mintEcr({ customerId: c.id, repoPrefix: s.repoPrefix, accountId: s.aws!.accountId, region: s.aws!.region, pushRoleArn: ctx.pushRoleArn ?? defaultPushRoleArn(s) });
+  return mintEcr({ customerId: c.id, repoPrefix: s.repoPrefix, accountId: s.aws!.accountId, region: s.aws!.region, pushRoleArn: ctx.pushRoleArn ?? defaultPushRoleArn(s), productsOf: productsOf(s, ctx.roster) });
 };
 
 /** Delivery: the push role with one session policy over a batch of customers' prefixes (as many as STS's 2,048-character limit allows), so blobs mount within each batch. */
 export const ecrDelivery: SharedDelivery = (customers, o) => {
   const s = o.settings;
-  const base = { repoPrefix: s.repoPrefix, accountId: s.aws!.accountId, region: s.aws!.region };
+  const base = { repoPrefix: s.repoPrefix, accountId: s.aws!.accountId, region: s.aws!.region, productsOf: productsOf(s, o.roster) };
   return each(ecrDeliveryBatches(base, customers), async (batch) => {
     const { credential: c, ecr } = await mintEcrSession({ ...base, customerId: batch[0], customerIds: batch, pushRoleArn: o.mint.pushRoleArn ?? defaultPushRoleArn(s), ...o.ecr });
     return { registry: o.registry, credential: { username: c.username, password: c.password }, customers: batch, tagLookup: (repository: string) => ecrTagDigests(ecr, repository) };

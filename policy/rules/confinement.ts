@@ -50,9 +50,10 @@ export const noWildcardGrants: IntakeRule = {
         if (resources.includes("*") && actions.some((a) => a !== ECR_AUTH_ACTION)) {
           flag(`Resource "*" with ${actions.filter((a) => a !== ECR_AUTH_ACTION).join(", ")} (only ${ECR_AUTH_ACTION} may use "*")`);
         }
-        // The one wildcard allowed: a customer's whole namespace, `<prefix>/<id>/*` (which
-        // grants-confined-to-customer then checks is this customer's).
-        const namespace = new RegExp(`^${ctx.repoPrefix}/[a-z0-9-]+/\\*$`);
+        // The one wildcard allowed: a customer's whole namespace, `<prefix>/<id>/*`, or one of its
+        // products, `<prefix>/<id>/<product>/*` (grants-confined-to-customer then checks it is this
+        // customer's; entitled-products-only that the product is entitled).
+        const namespace = new RegExp(`^${ctx.repoPrefix}/[a-z0-9-]+/(?:[a-z0-9-]+/)?\\*$`);
         for (const res of resources) {
           const repo = ecrRepositoryOfArn(res);
           if (res !== "*" && /[*?]/.test(repo ?? res) && !(repo && namespace.test(repo))) flag(`wildcard resource "${res}"`);
@@ -63,7 +64,7 @@ export const noWildcardGrants: IntakeRule = {
       for (const a of (r.props.actions as string[] | undefined) ?? []) {
         const m = /^repositories\/(.+)\/(content|metadata)\/(read|write|delete)$/.exec(a);
         if (!m) flag(`action "${a}" is not a repository-scoped action`);
-        else if (!new RegExp(`^${ctx.repoPrefix}/[a-z0-9-]+/\\*$`).test(m[1]) && m[1].includes("*")) flag(`action "${a}" uses a wildcard wider than one customer's path`);
+        else if (!new RegExp(`^${ctx.repoPrefix}/[a-z0-9-]+/(?:[a-z0-9-]+/)?\\*$`).test(m[1]) && m[1].includes("*")) flag(`action "${a}" uses a wildcard wider than one customer's path`);
       }
     }
     if (r.type === "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember" || r.type === "gcp:serviceaccount/iAMMember:IAMMember") {
@@ -216,6 +217,56 @@ export const noSharedPaths: IntakeRule = {
         const [cb, rb] = [...claims.get(`acr:${b}`)!.entries()][0];
         if (ca !== cb) out.push({ urn: rb.urn, customer: cb, message: `acr path ${b} lies inside customer ${ca}'s path ${a}` });
       }
+    }
+    return out;
+  },
+};
+
+/** The product a repository path names under a customer's namespace (`<prefix>/<id>/<product>/…`), or undefined. */
+function productOfPath(path: string, prefix: string, id: string): string | undefined {
+  const rest = path.startsWith(`${prefix}/${id}/`) ? path.slice(`${prefix}/${id}/`.length) : undefined;
+  const product = rest?.split("/")[0];
+  return product && product !== "*" && rest!.includes("/") ? product : undefined;
+}
+
+/**
+ * With a product catalogue, a customer's repositories and grants name only products it is
+ * entitled to: ECR repositories, IAM policy ARNs (a product glob each, never the whole
+ * namespace), and the Distribution access list's paths. An offboarded customer's kept
+ * repositories are declared only to tag them orphaned and are not asked.
+ */
+export const entitledProductsOnly: IntakeRule = {
+  name: "entitled-products-only",
+  description: "With a product catalogue, no repository or grant of a customer reaches a product it is not entitled to.",
+  enforcementLevel: "mandatory",
+  resource: (r, ctx): Finding[] => {
+    if (!ctx.catalogue) return [];
+    const p = ctx.repoPrefix;
+    const out: Finding[] = [];
+    const check = (id: string | undefined, path: string, what: string) => {
+      const c = id ? ctx.customers.get(id) : undefined;
+      if (!c?.products || c.status === "offboarded") return;
+      const product = productOfPath(path, p, c.id);
+      if (product === undefined) out.push({ urn: r.urn, customer: c.id, message: `${shown(r)}: ${what} ${path} is not inside one of customer ${c.id}'s products (${p}/${c.id}/<product>/…)` });
+      else if (!c.products.includes(product)) out.push({ urn: r.urn, customer: c.id, message: `${shown(r)}: ${what} ${path} is product ${product}, which customer ${c.id} is not entitled to (entitled: ${c.products.join(", ") || "none"})` });
+    };
+    const { id } = customerOf(r, p);
+    if (r.type === "aws:ecr/repository:Repository" && typeof r.props.name === "string") check(id, r.props.name, "repository");
+    if (r.type === "aws:iam/userPolicy:UserPolicy") {
+      for (const s of statements(r.props.policy)) for (const res of list(s.Resource)) {
+        const repo = ecrRepositoryOfArn(res);
+        if (repo) check(id, repo, "grant on");
+      }
+    }
+    const aclText = (r.props.stringData as Record<string, unknown> | undefined)?.["acl.json"];
+    if (r.type === "kubernetes:core/v1:Secret" && typeof aclText === "string") {
+      let acl: { entries?: { customer?: string; paths?: string[] }[] } = {};
+      try {
+        acl = JSON.parse(aclText);
+      } catch {
+        // not an access list
+      }
+      for (const e of acl.entries ?? []) for (const path of e.paths ?? []) check(e.customer, path, "access-list path");
     }
     return out;
   },

@@ -1,5 +1,5 @@
 import type { IntakeRule } from "../model";
-import { grantsConfined, noSharedPaths, noWildcardGrants } from "./confinement";
+import { entitledProductsOnly, grantsConfined, noSharedPaths, noWildcardGrants } from "./confinement";
 import { cleanupPolicyPresent, ecrScanOnPush, immutableTagsInProd, labelsPresent } from "./hygiene";
 import { repositoriesRetained } from "./retention";
 import { credentialsSecret } from "./secrets";
@@ -13,6 +13,7 @@ export const RULES: IntakeRule[] = [
   grantsConfined,
   noWildcardGrants,
   noSharedPaths,
+  entitledProductsOnly,
   credentialsSecret,
   repositoriesRetained,
   ecrScanOnPush,
