@@ -2,6 +2,7 @@
 // stacks with the policy pack, a planted violation, the audit of a real stack export, and the
 // offline plan's fidelity to what the engine previews.
 import { readFileSync, writeFileSync } from "node:fs";
+import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EngineProject, engineUnavailable, ok } from "./harness";
 import { kubeUnavailable, projectOnCluster } from "./kube";
@@ -142,6 +143,35 @@ describe.skipIf(!!unavailable)("the policy pack as the engine runs it", () => {
         if (e === UNKNOWN) continue; // unknown at preview
         expect({ [k]: normal(e) }, r.urn).toEqual({ [k]: normal(unknownWhere(e, v)) });
       }
+    }
+  }, 300_000);
+
+  it("with a product catalogue: the engine previews the repositories the plan declares, and a planted repository of a product not entitled fails with entitled-products-only", async () => {
+    const files = ["index.ts", "Pulumi.dev.yaml", "customers/roster.yaml"].map((f) => [f, readFileSync(p.file(f), "utf8")] as const);
+    try {
+      const doc = parse(files[1][1]) as { config: Record<string, unknown> };
+      doc.config["registry-intake:products"] = { app: { repositories: ["app", "cli"] }, tools: { repositories: ["tools"] } };
+      p.write("Pulumi.dev.yaml", stringify(doc));
+      p.write("customers/roster.yaml", stringify({ customers: [{ id: "acme", name: "Acme", tier: "enterprise", license: { expires: "2099-12-31" }, entitlements: [{ product: "app" }], kubernetes: { namespace: "acme-apps" } }] }));
+      const preview = ok(await p.pulumi(["preview", "--json", "--policy-pack", "policy", "--stack", "dev"]), "pulumi preview --json with a catalogue");
+      const repos = (steps: Map<string, { type: string; inputs: Record<string, unknown> }>) =>
+        [...steps.values()].filter((s) => s.type === "aws:ecr/repository:Repository").map((s) => s.inputs.name).sort();
+      const planFile = p.file("plan-products.json");
+      ok(await p.intake(["plan", "--project", p.dir, "--stack", "dev", "--json", planFile]), "intake plan with a catalogue");
+      const plan = JSON.parse(readFileSync(planFile, "utf8")) as { resources: { type: string; inputs: Record<string, unknown> }[]; violations: unknown[] };
+      expect(repos(previewSteps(preview.stdout))).toEqual(["intake/acme/app/app", "intake/acme/app/cli"]);
+      expect(plan.resources.filter((r) => r.type === "aws:ecr/repository:Repository").map((r) => r.inputs.name).sort()).toEqual(["intake/acme/app/app", "intake/acme/app/cli"]);
+      expect(plan.violations).toEqual([]);
+      p.write(
+        "index.ts",
+        `${files[0][1]}\nimport * as aws from "@pulumi/aws";\nnew aws.ecr.Repository("planted", { name: "intake/acme/tools/tools", imageScanningConfiguration: { scanOnPush: true }, tags: { "intake-customer": "acme", "intake-tier": "enterprise", "managed-by": "registry-intake" } }, { retainOnDelete: true });\n`,
+      );
+      const r = await p.pulumi(["preview", "--policy-pack", "policy", "--stack", "dev"]);
+      expect(r.code).not.toBe(0);
+      expect(mandatory(r.stdout).join("\n")).toMatch(/entitled-products-only/);
+      expect(r.stdout).toMatch(/product tools, which customer acme is not entitled to \(entitled: app\)/);
+    } finally {
+      for (const [f, text] of files) p.write(f, text);
     }
   }, 300_000);
 });
