@@ -15,6 +15,14 @@ import { DEFAULT_TIER_TABLE, REGISTRY_KINDS } from "../core/tiers";
 import { planProgram, fromRecorded } from "../planning/plan";
 import { evaluate, policyContext } from "../policy/evaluate";
 import { ecrSessionPolicy } from "../kinds/ecr/mint";
+import { writeFileSync } from "node:fs";
+import * as path from "node:path";
+import pino from "pino";
+import { TokenBroker } from "../runtime/broker/broker";
+import { loadSigningKey } from "../runtime/broker/keys";
+import { makeKeyPair } from "./e2e/harness";
+import { tempDir } from "./tmp";
+import { unwrap } from "./helpers";
 
 export const PRODUCTS = {
   app: { repositories: ["app", "cli"], channels: ["stable", "beta"] },
@@ -194,5 +202,39 @@ describe("ECR by product, and the rule that keeps grants to entitled products", 
 
   it("the roster's ecr.repositories is refused while a catalogue decides the repositories", () => {
     expect(() => testRoster([customer("acme", "enterprise", { ecr: { repositories: ["tools"] } })], settings)).toThrow(/ecr\.repositories: comes from the products the customer is entitled to/);
+  });
+});
+
+describe("maxPullsPerDay, kept by the broker", () => {
+  it("a token that would pull a product past its limit is refused with 429 and the reason; other products and customers go on; a new UTC day starts again", async () => {
+    const dir = tempDir("pull-limits-");
+    const settings = testSettings({ products: PRODUCTS });
+    const customers = [
+      customer("acme", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [{ product: "app", maxPullsPerDay: 2 }, { product: "worker" }] }),
+      customer("stark", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [{ product: "app", maxPullsPerDay: 5 }] }),
+    ];
+    const roster = testRoster(customers, settings);
+    const { result } = await runUnderMocks(() => program(settings, roster), { project: "p", stack: "test", cloud: { accountId: "111122223333", region: "eu-west-1" } });
+    writeFileSync(path.join(dir, "acl.json"), await unwrap(result.distribution!.acl));
+    writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers }));
+    const robots = Object.fromEntries(await Promise.all(result.customers.map(async (c) => [c.customerId, { u: await unwrap(c.credentials.distribution!.id!), p: await unwrap(c.credentials.distribution!.secret!) }])));
+    const pair = makeKeyPair(dir);
+    let day = "2026-12-05";
+    const broker = new TokenBroker({ aclFile: path.join(dir, "acl.json"), rosterFile: path.join(dir, "roster.yaml"), key: loadSigningKey(pair.key, pair.cert), service: "registry-intake", issuer: "registry-intake-broker", today: () => day, products: settings.products, logger: pino({ level: "silent" }) });
+    try {
+      const ask = async (id: string, repository: string) => {
+        const r = await broker.tokenFor({ username: robots[id].u, password: robots[id].p }, "registry-intake", [`repository:${repository}:pull`]);
+        return r.status === 200 ? "pull" : `${r.status} ${(r.body as { errors: { message: string }[] }).errors[0].message}`;
+      };
+      expect([await ask("acme", "intake/acme/app/app"), await ask("acme", "intake/acme/app/cli")]).toEqual(["pull", "pull"]);
+      expect(await ask("acme", "intake/acme/app/app")).toBe("429 customer acme has pulled app 2 times today, its limit (maxPullsPerDay 2); more after 00:00 UTC");
+      // No limit on worker; stark's own count.
+      expect([await ask("acme", "intake/acme/worker/worker"), await ask("stark", "intake/stark/app/app")]).toEqual(["pull", "pull"]);
+      expect(await broker.metrics.registry.metrics()).toMatch(/intake_broker_tokens_denied_total\{customer="acme",endpoint="token",reason="pull_limit"\} 1/);
+      day = "2026-12-06";
+      expect(await ask("acme", "intake/acme/app/app")).toBe("pull");
+    } finally {
+      await broker.close();
+    }
   });
 });

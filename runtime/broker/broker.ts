@@ -4,7 +4,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { SignJWT } from "jose";
 import pino, { type Logger } from "pino";
 import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, type RegistryKind, type TierTable } from "../../core/tiers";
-import { AccessDenied, checkAccess } from "../../core/access";
+import { AccessDenied, checkAccess, customerById } from "../../core/access";
+import { PullLimits } from "./pull-limits";
 import type { MintedCredential } from "../mint/types";
 import { Authenticator, type AuthLimits, type LoginResult } from "./auth";
 import { deliveryGrant, robotGrant, type GrantContext } from "./grant";
@@ -152,6 +153,8 @@ export class TokenBroker {
   private day = { date: "", from: 0, to: 0 };
   /** The grant context of `day.date`; see context(). */
   private dayContext?: GrantContext;
+  /** Pulls per customer and product today, against their entitlements' maxPullsPerDay. */
+  private readonly pullLimits = new PullLimits();
   /** issued_at of the current second (tokens carry whole seconds). */
   private issuedAt = { second: -1, iso: "" };
   /** Tokens decided this event-loop turn, signed together after its I/O (see issued()). */
@@ -341,6 +344,15 @@ export class TokenBroker {
     const { granted, reason, code } = robotGrant(this.store.roster, robot!, requested, this.context());
     const customer = robot!.customer;
     const fields = { user: username, customer, via: auth.via, requested: scopes, granted, remote };
+    // A product's maxPullsPerDay: a token that would pull past it is refused (429), and counts nothing.
+    const entry = this.opts.products && granted.length ? customerById(this.store.roster, customer) : undefined;
+    const over = entry && this.pullLimits.take(this.today(), entry, this.opts.repoPrefix ?? "intake", granted, this.opts.tierEntitlements ?? {});
+    if (over) {
+      const message = `customer ${customer} has pulled ${over.product} ${over.pulled} times today, its limit (maxPullsPerDay ${over.limit}); more after 00:00 UTC`;
+      this.logDeny("token", customer, "pull_limit", { ...fields, granted: [], reason: message }, "pull limit reached", "info");
+      const retry = Math.max(1, Math.ceil((Date.parse(`${this.today()}T00:00:00Z`) + 86_400_000 - Date.now()) / 1000));
+      return { status: 429, body: { errors: [{ code: "TOOMANYREQUESTS", message }] }, headers: { "retry-after": String(retry) } };
+    }
     if (code) this.logDeny("token", customer, code, { ...fields, reason }, "access denied: empty token", "info");
     else if (scopes.length > 0 && granted.length === 0) {
       const own = `${this.context().repoPrefix}/${customer}/*`;

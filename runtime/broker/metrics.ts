@@ -17,7 +17,8 @@ export type DenyCode =
   | "delivery_disabled"
   | "caller_not_authenticated"
   | "mint_denied"
-  | "mint_failed";
+  | "mint_failed"
+  | "pull_limit";
 
 /** Which broker answer a decision belongs to: `/token` (and `/auth/token`) or `/registry/credentials`. */
 export type Endpoint = "token" | "credentials";
