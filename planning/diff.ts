@@ -10,12 +10,13 @@ import type { PolicyConfig, Violation } from "../policy/evaluate";
 import { replacedBy } from "./replace-on";
 import { planProgram, type PlannedResource } from "./plan";
 import { KEPT_KINDS, ledgerKey, type Ledger } from "../core/ledger";
+import { entitledProducts, entitlementsOf } from "../customers/entitlements";
 import { program } from "../program";
 import { checkShardStacks } from "./shard-init";
 import { InvalidInput } from "../core/errors";
 import { loadStackContext } from "../core/stack";
 
-export type CustomerChangeKind = "added" | "removed" | "tier" | "status" | "registries" | "other";
+export type CustomerChangeKind = "added" | "removed" | "tier" | "status" | "registries" | "products" | "other";
 
 export interface CustomerChange {
   id: string;
@@ -120,14 +121,31 @@ export function changedSince(projectDir: string, ref: string, pattern: string): 
 
 const entryOf = (c: Customer) => JSON.stringify({ ...c, registriesExplicit: undefined });
 
-function customerChanges(base: Roster, head: Roster, settings: Settings): Omit<CustomerChange, "stack" | "resources" | "monthlyCost">[] {
+/** A customer's entitled products under a stack's catalogue (none without one). */
+function productsUnder(c: Customer, s: Settings): string[] {
+  return s.products ? entitledProducts(c, s.products, s.tierEntitlements) : [];
+}
+
+/** `gains worker; loses tools`, or `entitlements changed` when the products stay and their terms move; undefined when nothing changed. */
+function productChange(old: Customer, c: Customer, baseSettings: Settings, settings: Settings): string | undefined {
+  const before = productsUnder(old, baseSettings);
+  const after = productsUnder(c, settings);
+  const gains = after.filter((p) => !before.includes(p));
+  const loses = before.filter((p) => !after.includes(p));
+  if (gains.length || loses.length) return [gains.length ? `gains ${gains.join(", ")}` : "", loses.length ? `loses ${loses.join(", ")}` : ""].filter(Boolean).join("; ");
+  const terms = (x: Customer, s: Settings) => JSON.stringify(s.products ? entitlementsOf(x, s.tierEntitlements) : []);
+  return terms(old, baseSettings) !== terms(c, settings) ? "entitlements changed" : undefined;
+}
+
+function customerChanges(base: Roster, head: Roster, baseSettings: Settings, settings: Settings): Omit<CustomerChange, "stack" | "resources" | "monthlyCost">[] {
   const b = new Map(base.customers.map((c) => [c.id, c]));
   const h = new Map(head.customers.map((c) => [c.id, c]));
   const out: Omit<CustomerChange, "stack" | "resources" | "monthlyCost">[] = [];
   for (const c of head.customers) {
     const old = b.get(c.id);
     if (!old) {
-      out.push({ id: c.id, changes: ["added"], details: [`${c.tier}, ${c.registries.join(", ")}`] });
+      const products = productsUnder(c, settings);
+      out.push({ id: c.id, changes: ["added"], details: [`${c.tier}, ${c.registries.join(", ")}${products.length ? `; products ${products.join(", ")}` : ""}`] });
       continue;
     }
     if (entryOf(old) === entryOf(c)) continue;
@@ -145,6 +163,11 @@ function customerChanges(base: Roster, head: Roster, settings: Settings): Omit<C
       changes.push("registries");
       details.push(`registries ${old.registries.join(", ")} → ${c.registries.join(", ")}`);
     }
+    const products = productChange(old, c, baseSettings, settings);
+    if (products) {
+      changes.push("products");
+      details.push(products);
+    }
     if (!changes.length) {
       changes.push("other");
       details.push("other fields");
@@ -152,7 +175,6 @@ function customerChanges(base: Roster, head: Roster, settings: Settings): Omit<C
     out.push({ id: c.id, changes, details });
   }
   for (const c of base.customers) if (!h.has(c.id)) out.push({ id: c.id, changes: ["removed"], details: ["removed from the roster (its repositories are kept)"] });
-  void settings;
   return out;
 }
 
@@ -180,10 +202,16 @@ export async function planDiff(o: { projectDir: string; stack: string; base: str
   const base = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath, stackText: baseStackText, rosterText: baseRosterText, label: ` at ${o.base}` });
   // A settings change (prefix, kinds, tiers...) can touch every customer: then all are compared.
   const settingsChanged = JSON.stringify({ ...base.settings, asOf: 0 }) !== JSON.stringify({ ...head.settings, asOf: 0 }) || (baseStackText !== undefined && baseStackText !== headStackText);
-  let changes = customerChanges(base.roster, head.roster, head.settings);
+  let changes = customerChanges(base.roster, head.roster, base.settings, head.settings);
   if (settingsChanged) {
     const listed = new Set(changes.map((c) => c.id));
-    for (const c of head.roster.customers) if (!listed.has(c.id)) changes.push({ id: c.id, changes: ["other"], details: ["stack settings changed"] });
+    const before = new Map(base.roster.customers.map((c) => [c.id, c]));
+    for (const c of head.roster.customers) {
+      if (listed.has(c.id)) continue;
+      // A catalogue or tier default that moves: said as what the customer gains or loses.
+      const products = before.has(c.id) ? productChange(before.get(c.id)!, c, base.settings, head.settings) : undefined;
+      changes.push(products ? { id: c.id, changes: ["products"], details: [products] } : { id: c.id, changes: ["other"], details: ["stack settings changed"] });
+    }
   }
   const ids = new Set(changes.map((c) => c.id));
   // Plan only the changed customers, as one stack holding everything (a customer's resources do
@@ -301,7 +329,7 @@ export function affectedStacks(o: { projectDir: string; stack: string; base: str
   const base = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath, stackText: baseStackText, rosterText: gitShowRoster(o.projectDir, o.base, rosterFile), label: ` at ${o.base}` });
   const sh = head.settings.shard;
   const settingsChanged = baseStackText !== readFileSync(path.join(o.projectDir, `Pulumi.${o.stack}.yaml`), "utf8");
-  const changed = customerChanges(base.roster, head.roster, head.settings).map((c) => c.id);
+  const changed = customerChanges(base.roster, head.roster, base.settings, head.settings).map((c) => c.id);
   const customerOf = eitherRoster(head.roster, base.roster);
   const shardStack = (id: string) => shardStackName(o.stack, shardOf(customerOf(id), sh!.count), sh!.count);
   const all = sh ? [o.stack, ...Array.from({ length: sh.count }, (_, i) => shardStackName(o.stack, i, sh.count))] : [o.stack];
@@ -421,7 +449,7 @@ export function renderDiffMarkdown(d: PlanDiff, limit = COMMENT_LIMIT): string {
   const shown = d.customers.filter(worthAListing);
   const unlisted = d.customers.length - shown.length;
   head.push(
-    `Against \`${d.base}\`: ${n("added")} added, ${n("removed")} removed, ${n("tier")} tier changes, ${n("status")} status changes, ${n("registries")} registry changes. ` +
+    `Against \`${d.base}\`: ${n("added")} added, ${n("removed")} removed, ${n("tier")} tier changes, ${n("status")} status changes, ${n("registries")} registry changes${n("products") ? `, ${n("products")} product changes` : ""}. ` +
       (d.prices ? `Estimated monthly cost change **${money(d.monthlyCost, d.currency)}**. ` : "") +
       `Stacks to update: ${d.stacks.map((s) => `\`${s}\``).join(", ") || "none"}.`,
   );

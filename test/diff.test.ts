@@ -87,6 +87,47 @@ describe("intake plan --base", () => {
     expect(text).toMatch(/Against `HEAD`: 1 added, 0 removed, 1 tier changes, 1 status changes/);
   });
 
+  it("who gains or loses a product: by the roster's entitlements and by the catalogue's tier defaults; the PR comment counts them", async () => {
+    const products = { "registry-intake:products": { app: { repositories: ["app"] }, tools: { repositories: ["tools"] } }, "registry-intake:tierEntitlements": { professional: [{ product: "app" }] } };
+    const { dir, write, stackFile, git } = repo(products);
+    write([
+      customer("acme", "enterprise", { ...LICENSE, entitlements: [{ product: "app" }, { product: "tools" }] }),
+      customer("globex", "professional", LICENSE),
+      customer("initech", "standard", LICENSE),
+      customer("hooli", "professional", LICENSE),
+    ]);
+    git("add", ".");
+    git("commit", "-qm", "entitlements");
+    write([
+      customer("acme", "enterprise", { ...LICENSE, entitlements: [{ product: "app", versions: "^2" }] }), // loses tools, app's terms change
+      customer("globex", "professional", { ...LICENSE, entitlements: [{ product: "tools" }] }), // its own list replaces the tier's
+      customer("initech", "standard", LICENSE),
+      customer("hooli", "professional", LICENSE),
+    ]);
+    const json = path.join(dir, "p.json");
+    const md = path.join(dir, "p.md");
+    const r = await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", json, "--markdown", md]);
+    expect(r.code, r.err).toBe(0);
+    const d = JSON.parse(readFileSync(json, "utf8"));
+    expect(d.customers.map((c: { id: string; changes: string[]; details: string[] }) => [c.id, c.changes, c.details])).toEqual([
+      ["acme", ["products"], ["loses tools"]],
+      ["globex", ["products"], ["gains tools; loses app"]],
+    ]);
+    const by = Object.fromEntries(d.customers.map((c: { id: string }) => [c.id, c]));
+    // Its ECR repository of tools is kept, not deleted; globex's tools repository is added.
+    expect(by.acme.resources.retain).toEqual(["Repository acme-ecr-tools-tools"]);
+    expect(by.globex.resources.add).toEqual(expect.arrayContaining(["Repository globex-ecr-tools-tools"]));
+    expect(readFileSync(md, "utf8")).toMatch(/0 registry changes, 2 product changes\./);
+    // A tier default that moves reaches every customer on that tier without a list of its own.
+    git("add", ".");
+    git("commit", "-qm", "more");
+    writeFileSync(stackFile, readFileSync(stackFile, "utf8").replace("professional:\n      - product: app", "professional:\n      - product: tools"));
+    const r2 = await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", json]);
+    expect(r2.code, r2.err).toBe(0);
+    const d2 = JSON.parse(readFileSync(json, "utf8"));
+    expect(d2.customers.filter((c: { changes: string[] }) => c.changes.includes("products")).map((c: { id: string; details: string[] }) => [c.id, c.details])).toEqual([["hooli", ["gains tools; loses app"]]]);
+  });
+
   it("a removed customer's retained repositories are kept, not deleted; a settings change compares everyone", async () => {
     const { dir, write, stackFile } = repo();
     write([customer("acme", "enterprise", LICENSE), customer("globex", "professional", LICENSE), customer("hooli", "professional", LICENSE)]);
