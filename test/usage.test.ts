@@ -130,6 +130,8 @@ describe("intake usage", () => {
       pushed: { "intake/acme/app": 1 },
       pulled: { "intake/acme/base": 1, "intake/acme/app": 1 },
       credentials: { ecr: 1 },
+      // No product catalogue: repositories directly under the namespace belong to no product.
+      products: {},
     });
     const day2 = await json("--since", "2026-11-22");
     expect(day2).toMatchObject({ since: "2026-11-22T00:00:00.000Z", entries: 8, from: "2026-11-22T10:00:00.000Z" });
@@ -190,6 +192,29 @@ describe("intake usage", () => {
     expect(r.out).toBe("");
     if (typeof message === "string") expect(r.err).toBe(message);
     else expect(r.err).toMatch(message);
+  });
+});
+
+describe("intake usage by product", () => {
+  it("with a catalogue's repositories (<prefix>/<customer>/<product>/…): pull and push tokens per product, each token once per product", async () => {
+    const dir = tempDir("usage-products-");
+    const log = path.join(dir, "broker.log");
+    const issue = (granted: { name: string; actions: string[] }[]) => JSON.stringify({ level: 30, time: 1_795_000_000_000, event: "issue", customer: "acme", user: "intake-robot-acme", granted });
+    writeFileSync(
+      log,
+      [
+        issue([{ name: "intake/acme/app/app", actions: ["pull"] }]),
+        issue([{ name: "intake/acme/app/app", actions: ["pull"] }, { name: "intake/acme/app/cli", actions: ["pull"] }, { name: "intake/acme/worker/worker", actions: ["pull"] }]),
+        issue([{ name: "intake/acme/app/app", actions: ["pull", "push"] }]),
+        // Not acme's namespace: no product of acme's.
+        issue([{ name: "intake/globex/app/app", actions: ["pull"] }]),
+      ].join("\n") + "\n",
+    );
+    const r = await run(["usage", "--log", log, "--format", "json"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).customers[0].products).toEqual({ app: { pulled: 3, pushed: 1 }, worker: { pulled: 1, pushed: 0 } });
+    const text = await run(["usage", "--log", log]);
+    expect(text.out).toMatch(/^ +products +app 3, worker 1 \(pull tokens\)$/m);
   });
 });
 

@@ -21,6 +21,11 @@ export interface CustomerUsage {
   pulled: Record<string, number>;
   /** Credentials minted by /registry/credentials, per registry kind. */
   credentials: Record<string, number>;
+  /**
+   * With a product catalogue (repositories `<prefix>/<customer>/<product>/…`): tokens granting
+   * pull, and push, of each product's repositories (a token counts once per product).
+   */
+  products: Record<string, { pulled: number; pushed: number }>;
 }
 
 export interface UsageReport {
@@ -85,6 +90,12 @@ function entryOf(line: string): { time: number; event: "issue" | "deny"; custome
 
 const bump = (m: Record<string, number>, k: string) => void (m[k] = (m[k] ?? 0) + 1);
 
+/** The product of a repository a customer was granted: `<prefix>/<customer>/<product>/<repository>`, else none. */
+function productOf(name: string, customer: string): string | undefined {
+  const parts = name.split("/");
+  return parts.length >= 4 && parts[1] === customer ? parts[2] : undefined;
+}
+
 /** A counter keyed by names from the log: no prototype, so `constructor` or `__proto__` is a name like any other. */
 const counter = (): Record<string, number> => Object.create(null) as Record<string, number>;
 
@@ -146,7 +157,7 @@ export async function brokerUsage(file: string, opts: UsageOptions = {}): Promis
   const rows = new Map<string, CustomerUsage>();
   const row = (customer: string) => {
     let r = rows.get(customer);
-    if (!r) rows.set(customer, (r = { customer, issued: 0, denied: 0, denials: counter(), pushed: counter(), pulled: counter(), credentials: counter() }));
+    if (!r) rows.set(customer, (r = { customer, issued: 0, denied: 0, denials: counter(), pushed: counter(), pulled: counter(), credentials: counter(), products: Object.create(null) }));
     return r;
   };
   for (const c of opts.customers ?? []) row(c);
@@ -176,9 +187,19 @@ export async function brokerUsage(file: string, opts: UsageOptions = {}): Promis
       } else if (e.credentialKind) bump(r.credentials, e.credentialKind);
       else {
         r.issued++;
+        const pushedProducts = new Set<string>();
+        const pulledProducts = new Set<string>();
         for (const g of e.granted) {
           if (g.actions.includes("push")) bump(r.pushed, g.name);
           else if (g.actions.includes("pull")) bump(r.pulled, g.name);
+          const product = productOf(g.name, e.customer);
+          if (product && g.actions.includes("push")) pushedProducts.add(product);
+          if (product && g.actions.includes("pull")) pulledProducts.add(product);
+        }
+        for (const p of new Set([...pushedProducts, ...pulledProducts])) {
+          const n = (r.products[p] ??= { pulled: 0, pushed: 0 });
+          if (pulledProducts.has(p)) n.pulled++;
+          if (pushedProducts.has(p)) n.pushed++;
         }
       }
     }
@@ -229,15 +250,17 @@ export function renderUsageText(r: UsageReport): string {
       out.push("");
       out.push("Repositories of the granted scopes (tokens granting each), and credentials minted by /registry/credentials:");
       for (const c of withRepos) {
+        const byProduct = Object.fromEntries(Object.entries(c.products).map(([p, n]) => [p, n.pulled]));
         const parts = (
           [
             ["pushed", c.pushed, 5],
             ["pulled", c.pulled, 5],
+            ["products", Object.values(byProduct).some((n) => n > 0) ? byProduct : {}, Infinity],
             ["credentials", c.credentials, Infinity],
           ] as const
         )
           .filter(([, m]) => Object.keys(m).length)
-          .map(([label, m, max]) => `${label.padEnd(11)} ${counts(m, max)}`);
+          .map(([label, m, max]) => `${label.padEnd(11)} ${counts(m, max)}${label === "products" ? " (pull tokens)" : ""}`);
         parts.forEach((p, i) => out.push(`${(i === 0 ? c.customer : "").padEnd(w)}  ${p}`));
       }
     }
