@@ -9,10 +9,11 @@ import { AccessDenied, mintFor } from "./mint";
 import { InvalidInput } from "../core/errors";
 import { KINDS } from "../kinds";
 import type { MintContext } from "./mint/types";
+import { entitledProducts, PRODUCT_KINDS } from "../customers/entitlements";
 
 /** One request of the proof, as an auditor reads it. */
 export interface Probe {
-  what: "list own" | "list neighbour's" | "push probe" | "delete probe";
+  what: "list own" | "list neighbour's" | "list not entitled" | "push probe" | "delete probe";
   repository: string;
   status: number;
   /** What isolation requires of this request. */
@@ -133,13 +134,29 @@ async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now:
   };
   const list = (repository: string) => () => client.request(cred.registry, `/v2/${repository}/tags/list`, { method: "GET", repository, actions: "pull" });
 
-  await probe("list own", `${ns(id)}${OWN_REPOSITORY}`, "allowed", list(`${ns(id)}${OWN_REPOSITORY}`), (s) => s === 200 || s === 404);
-  if (probes[0].status === 0) return { customer: id, kind, licensed, minted: true, registry: cred.registry, probes, ok: false, note: `${cred.registry} is out of reach: nothing proven` };
+  // With a product catalogue (on the kinds that follow it), repositories live in product folders:
+  // the own one tried is the first entitled product's, and a product not entitled must be refused.
+  const catalogue = o.settings.products && PRODUCT_KINDS.includes(kind) ? o.settings.products : undefined;
+  const entitled = catalogue ? entitledProducts(c, catalogue, o.settings.tierEntitlements) : [];
+  const folder = (product: string | undefined) => (product && catalogue ? `${product}/` : "");
+  const repoOf = (product: string | undefined) => (product && catalogue ? `${product}/${catalogue[product].repositories[0]}` : OWN_REPOSITORY);
+  const own = catalogue ? entitled[0] : undefined;
+  const notEntitled = catalogue ? Object.keys(catalogue).find((p) => !entitled.includes(p)) : undefined;
+  const notes: string[] = [];
+  if (catalogue && !own) notes.push("entitled to no product: no repository of its own to list");
+  if (!catalogue || own) {
+    await probe("list own", `${ns(id)}${repoOf(own)}`, "allowed", list(`${ns(id)}${repoOf(own)}`), (s) => s === 200 || s === 404);
+    if (probes[0].status === 0) return { customer: id, kind, licensed, minted: true, registry: cred.registry, probes, ok: false, note: `${cred.registry} is out of reach: nothing proven` };
+  }
+  if (notEntitled) await probe("list not entitled", `${ns(id)}${repoOf(notEntitled)}`, "refused", list(`${ns(id)}${repoOf(notEntitled)}`), (s) => s === 200 || s === 404);
+  else if (catalogue) notes.push("entitled to every product: none to try refused");
   const neighbour = o.roster.customers.map((x) => x.id).filter((x) => x !== id && o.roster.customers.find((y) => y.id === x)!.registries.includes(kind)).sort()[0];
-  if (neighbour) await probe("list neighbour's", `${ns(neighbour)}${OWN_REPOSITORY}`, "refused", list(`${ns(neighbour)}${OWN_REPOSITORY}`), (s) => s === 200 || s === 404);
-  const note = neighbour ? undefined : `no other customer holds ${kind}: no neighbour's namespace to try`;
+  // The neighbour's repository tried is one this customer would reach by name if its own folder were not enforced.
+  if (neighbour) await probe("list neighbour's", `${ns(neighbour)}${repoOf(own ?? notEntitled)}`, "refused", list(`${ns(neighbour)}${repoOf(own ?? notEntitled)}`), (s) => s === 200 || s === 404);
+  else notes.push(`no other customer holds ${kind}: no neighbour's namespace to try`);
+  const note = notes.length ? notes.join("; ") : undefined;
   // A pull-only robot must be refused the push.
-  if (o.write) await writeProbe(client, cred.registry, `${ns(id)}${PROBE_REPOSITORY}`, probes, now, kind === "distribution" && c.distribution?.access === "pull" ? "refused" : "allowed", KINDS[kind].deletes(c));
+  if (o.write && (!catalogue || own)) await writeProbe(client, cred.registry, `${ns(id)}${folder(own)}${PROBE_REPOSITORY}`, probes, now, kind === "distribution" && c.distribution?.access === "pull" ? "refused" : "allowed", KINDS[kind].deletes(c));
   return { customer: id, kind, licensed, minted: true, registry: cred.registry, neighbour, probes, ok: licensed && probes.every((p) => p.ok), ...(note ? { note } : {}) };
 }
 

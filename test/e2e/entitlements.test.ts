@@ -20,6 +20,7 @@ import { e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistr
 import { writeMultiArchImage } from "./oci";
 import { RegistryProxy } from "./proxy";
 import { tempDir } from "../tmp";
+import type { VerifyReport } from "../../runtime/verify";
 
 const unavailable = e2eUnavailable();
 if (unavailable) console.log(`skipping the entitlement delivery tests: ${unavailable}`);
@@ -52,10 +53,12 @@ describe.skipIf(!!unavailable)("intake deliver --product: entitlements decide wh
   let deliveryPassword: string;
   const robots: Record<string, { username: string; password: string }> = {};
   let digest: string;
+  let keyFile: string;
 
   beforeAll(async () => {
     dir = tempDir("intake-entitled-");
     const pair = makeKeyPair(dir);
+    keyFile = pair.key;
     const over = { enabledKinds: ["distribution"], products: PRODUCTS, tierEntitlements: TIER_ENTITLEMENTS };
     const settings = testSettings(over);
     const roster = parseRoster(stringify({ customers: CUSTOMERS }), "roster.yaml", { tierTable: settings.tierTable, products: settings.products });
@@ -166,6 +169,31 @@ describe.skipIf(!!unavailable)("intake deliver --product: entitlements decide wh
       delete process.env.INTAKE_DELIVERY_PASSWORD;
     }
   }, 60_000);
+
+  it("intake verify --write: each robot lists its own product, is refused a product it is not entitled to and the neighbour's", async () => {
+    const json = path.join(dir, "evidence.json");
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(["verify", "--all", "--write", "--stack", "e2e", "--project", project, "--roster", path.join(project, "roster.yaml"), "--key", keyFile, "--json", json], { out: (s) => out.push(s), err: (s) => err.push(s) });
+    expect(err).toEqual([]);
+    const report = JSON.parse(readFileSync(json, "utf8")) as VerifyReport;
+    expect(report.results.filter((r) => !r.ok)).toEqual([]);
+    expect(code).toBe(0);
+    const of = (id: string) => report.results.find((r) => r.customer === id)!;
+    const seen = (id: string) => of(id).probes.map((p) => [p.what, p.repository, p.what === "list own" ? "allowed" : p.status]);
+    expect(seen("acme")).toEqual([
+      ["list own", "intake/acme/app/app", "allowed"],
+      ["list not entitled", "intake/acme/worker/worker", 401],
+      ["list neighbour's", "intake/globex/app/app", 401],
+      ["push probe", "intake/acme/app/intake-verify-probe", 201],
+      ["delete probe", "intake/acme/app/intake-verify-probe", 401],
+    ]);
+    expect(seen("wayne").slice(0, 2)).toEqual([
+      ["list own", "intake/wayne/worker/worker", "allowed"],
+      ["list not entitled", "intake/wayne/app/app", 401],
+    ]);
+    expect(of("hooli")).toMatchObject({ minted: false, licensed: false, ok: true });
+  }, 120_000);
 
   it("bad input names the flag and changes nothing", async () => {
     const bad = async (args: string[]) => {
