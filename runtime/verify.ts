@@ -100,7 +100,9 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
 
 async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now: () => Date): Promise<KindEvidence> {
   const c = o.roster.customers.find((x) => x.id === id)!;
-  const licensed = customerState(c, o.settings.asOf).status === "active" && o.settings.tierTable[c.tier].includes(kind);
+  // A customer entitled to no product of the catalogue gets no credential of a kind that follows it, rightly.
+  const entitledToSome = !o.settings.products || !PRODUCT_KINDS.includes(kind) || entitledProducts(c, o.settings.products, o.settings.tierEntitlements).length > 0;
+  const licensed = customerState(c, o.settings.asOf).status === "active" && o.settings.tierTable[c.tier].includes(kind) && entitledToSome;
   let cred;
   try {
     cred = await mintFor(id, kind, { ...o.mint(id), settings: o.settings, roster: o.roster });

@@ -23,6 +23,7 @@ import { loadSigningKey } from "../runtime/broker/keys";
 import { makeKeyPair } from "./e2e/harness";
 import { tempDir } from "./tmp";
 import { unwrap } from "./helpers";
+import { mintFor } from "../runtime/mint";
 
 export const PRODUCTS = {
   app: { repositories: ["app", "cli"], channels: ["stable", "beta"] },
@@ -107,7 +108,7 @@ describe("entitlements in the roster and the catalogue in the settings", () => {
     expect(bad({ products: PRODUCTS, tierEntitlements: { enterprise: [{ product: "nope" }] } })).toMatch(/tierEntitlements\.enterprise\.0\.product.*"nope" is not in the stack's products/);
     const delivery = { source: `build.example.com/app@sha256:${"a".repeat(64)}`, build: "app", version: "2.0.0", product: "app", kinds: ["distribution"] };
     expect(bad({ products: PRODUCTS, deliveries: [delivery] })).toBe("");
-    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, kinds: ["distribution", "gar"] }] })).toMatch(/deliveries\.0\.kinds.*must be \[ecr, distribution\] for a release/);
+    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, kinds: ["distribution", "gar"] }] })).toMatch(/deliveries\.0\.kinds.*must be \[ecr, acr, distribution\] for a release/);
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, version: "release-7" }] })).toMatch(/deliveries\.0\.version.*"release-7" is not a semver version/);
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, build: "worker" }] })).toMatch(/deliveries\.0\.build.*"worker" is not a repository of app \(app, cli\)/);
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, channel: "nightly" }] })).toMatch(/deliveries\.0\.channel.*"nightly" is not a channel of app/);
@@ -236,5 +237,33 @@ describe("maxPullsPerDay, kept by the broker", () => {
     } finally {
       await broker.close();
     }
+  });
+});
+
+describe("ACR by product", () => {
+  const settings = testSettings({ products: PRODUCTS });
+  const roster = testRoster(
+    [
+      customer("acme", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [{ product: "app" }, { product: "tools" }], acr: { allowDelete: true } }),
+      customer("stark", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [] }),
+    ],
+    settings,
+  );
+  it("the scope map names each entitled product's folder, no scope map or token for no product; a planted action on another product is a violation; no credential is minted for no product", async () => {
+    const plan = await planProgram(settings, roster);
+    const [map] = plan.resources.filter((r) => r.customer === "acme" && r.type === "azure-native:containerregistry:ScopeMap");
+    expect(map.inputs.actions).toEqual([
+      ...["content/read", "content/write", "metadata/read", "content/delete", "metadata/write"].map((v) => `repositories/intake/acme/app/*/${v}`),
+      ...["content/read", "content/write", "metadata/read", "content/delete", "metadata/write"].map((v) => `repositories/intake/acme/tools/*/${v}`),
+    ]);
+    expect(plan.resources.filter((r) => r.customer === "stark" && r.type.startsWith("azure-native:containerregistry:"))).toEqual([]);
+    expect(plan.violations).toEqual([]);
+    const resources = fromRecorded(plan.recorded ?? []);
+    const m = resources.find((r) => r.type === "azure-native:containerregistry:ScopeMap" && r.urn.includes("acme"))!;
+    const planted = { ...m, urn: `${m.urn}-planted`, props: { ...m.props, actions: ["repositories/intake/acme/worker/*/content/read"] } };
+    expect(evaluate([...resources, planted], policyContext(roster, settings)).filter((v) => v.policy === "entitled-products-only").map((v) => v.message)).toEqual([
+      expect.stringMatching(/scope-map action on intake\/acme\/worker\/\* is product worker, which customer acme is not entitled to \(entitled: app, tools\)/),
+    ]);
+    await expect(mintFor("stark", "acr", { settings, roster, azureSubscriptionId: "s" })).rejects.toThrow(/customer stark is entitled to no product of the stack's catalogue: a acr credential would reach nothing/);
   });
 });

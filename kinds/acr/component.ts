@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { EffectiveStatus } from "../../customers/status";
 import { need, type KindBuilder } from "../../components/kind";
 import { labelDescription } from "../../core/labels";
+import { entitledProducts } from "../../customers/entitlements";
 
 export interface AcrNamespaceArgs {
   resourceGroupName: pulumi.Input<string>;
@@ -13,16 +14,18 @@ export interface AcrNamespaceArgs {
   tokenName: string;
   /** Grant content/delete and metadata/write too. */
   allowDelete: boolean;
+  /** With a product catalogue: the products the customer is entitled to, each `repositories/<prefix><product>/*` (none: no scope map or token at all). */
+  products?: string[];
   status: EffectiveStatus;
   /** Scope maps and tokens take no tags: the labels go into the description. */
   description: string;
 }
 
-/** The repository-scoped actions of a scope map on one repository glob. */
-export function acrScopeActions(repositoryPrefix: string, allowDelete: boolean): string[] {
-  const glob = `repositories/${repositoryPrefix}*`;
+/** The repository-scoped actions of a scope map: on the customer's whole prefix, or on each of its products' folders. */
+export function acrScopeActions(repositoryPrefix: string, allowDelete: boolean, products?: string[]): string[] {
+  const globs = products ? products.map((p) => `repositories/${repositoryPrefix}${p}/*`) : [`repositories/${repositoryPrefix}*`];
   const verbs = ["content/read", "content/write", "metadata/read", ...(allowDelete ? ["content/delete", "metadata/write"] : [])];
-  return verbs.map((v) => `${glob}/${v}`);
+  return globs.flatMap((glob) => verbs.map((v) => `${glob}/${v}`));
 }
 
 /**
@@ -39,9 +42,10 @@ export class AcrNamespace extends pulumi.ComponentResource {
   constructor(name: string, args: AcrNamespaceArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("registry-intake:azure:AcrNamespace", name, {}, opts);
     if (!args.repositoryPrefix.endsWith("/")) throw new Error(`AcrNamespace ${name}: repositoryPrefix "${args.repositoryPrefix}" must end with "/"`);
-    this.actions = acrScopeActions(args.repositoryPrefix, args.allowDelete);
+    this.actions = acrScopeActions(args.repositoryPrefix, args.allowDelete, args.products);
 
-    if (args.status === "offboarded") {
+    // Offboarded, or entitled to no product (a scope map must name an action): no token to mint with.
+    if (args.status === "offboarded" || this.actions.length === 0) {
       this.tokenId = pulumi.output(undefined);
       this.scopeMapId = pulumi.output(undefined);
     } else {
@@ -86,6 +90,7 @@ export const build: KindBuilder = (ctx) => {
       scopeMapName: ctx.names.acrScopeMapName,
       tokenName: ctx.names.acrTokenName,
       allowDelete: ctx.customer.acr?.allowDelete ?? false,
+      products: ctx.settings.products && entitledProducts(ctx.customer, ctx.settings.products, ctx.settings.tierEntitlements),
       status: ctx.state.status,
       description: labelDescription(`registry-intake: ${ctx.customer.name}`, ctx.tags),
     },

@@ -232,7 +232,7 @@ function productOfPath(path: string, prefix: string, id: string): string | undef
 /**
  * With a product catalogue, a customer's repositories and grants name only products it is
  * entitled to: ECR repositories, IAM policy ARNs (a product glob each, never the whole
- * namespace), and the Distribution access list's paths. An offboarded customer's kept
+ * namespace), ACR scope-map actions, and the Distribution access list's paths. An offboarded customer's kept
  * repositories are declared only to tag them orphaned and are not asked.
  */
 export const entitledProductsOnly: IntakeRule = {
@@ -256,6 +256,12 @@ export const entitledProductsOnly: IntakeRule = {
       for (const s of statements(r.props.policy)) for (const res of list(s.Resource)) {
         const repo = ecrRepositoryOfArn(res);
         if (repo) check(id, repo, "grant on");
+      }
+    }
+    if (r.type === "azure-native:containerregistry:ScopeMap") {
+      for (const a of (r.props.actions as string[] | undefined) ?? []) {
+        const path = /^repositories\/(.+)\/(content|metadata)\/[a-z]+$/.exec(a)?.[1];
+        if (path) check(id, path, "scope-map action on");
       }
     }
     const aclText = (r.props.stringData as Record<string, unknown> | undefined)?.["acl.json"];
