@@ -32,6 +32,8 @@ export function deliveryRobotName(prefix: NamingPrefix = DEFAULT_PREFIX): string
  */
 export const CUSTOMER_ID_RULE = "lower-case, 3-23 chars: runs of [a-z0-9] joined by single '-', starting with a letter, not ending with '-'";
 export const CUSTOMER_ID = /^(?=.{3,23}$)[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
+/** The longest customer id. */
+export const CUSTOMER_ID_MAX = 23;
 
 /**
  * Every provider rule the names of `id` break, as human sentences. Empty when the id is good

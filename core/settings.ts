@@ -2,7 +2,8 @@ import { placed, withFile, type PathKey } from "./yaml";
 import { parseReference } from "./reference";
 import { z } from "zod";
 import { isLedgerKey } from "./ledger";
-import { REPO_PREFIX, REPO_PREFIX_RULE } from "./naming";
+import { CUSTOMER_ID_MAX, REPO_PREFIX, REPO_PREFIX_RULE } from "./naming";
+import { GAR_REPOSITORY_ID_MAX } from "../kinds/gar/kind";
 import { issueMessage } from "../customers/messages";
 import { GITHUB_LOGIN, isoDate, K8S_NAMESPACE, PRODUCT_NAME, PRODUCT_NAME_RULE } from "../customers/schema";
 import { catalogueSchema, entitlementProblem, PRODUCT_KINDS, releaseProblems, tierEntitlementsSchema } from "../customers/entitlements";
@@ -285,6 +286,14 @@ export const settingsInputSchema = z
         ctx.addIssue({ code: "custom", path: ["deliveries", i, "kinds"], message: `must be [${PRODUCT_KINDS.join(", ")}] for a release of a product (the other kinds have no repositories by product yet)` });
       }
     });
+    // Artifact Registry holds a product in a repository of its own, `<prefix>-<id>--<product>`: it
+    // must fit 63 characters for the longest customer id.
+    if (s.enabledKinds.includes("gar")) {
+      const room = GAR_REPOSITORY_ID_MAX - s.repoPrefix.length - 1 - CUSTOMER_ID_MAX - 2;
+      for (const name of Object.keys(s.products ?? {})) {
+        if (name.length > room) ctx.addIssue({ code: "custom", path: ["products", name], message: `is too long for Artifact Registry: ${s.repoPrefix}-<customer id>--${name} must fit its 63 characters for a customer id of 23, so a product name may have at most ${room} characters here` });
+      }
+    }
     for (const [tier, list] of Object.entries(s.tierEntitlements ?? {})) {
       (list ?? []).forEach((e, j) => {
         const problem = entitlementProblem(s.products, e);

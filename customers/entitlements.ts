@@ -36,7 +36,7 @@ export const tierEntitlementsSchema = z.partialRecord(z.enum(TIERS), z.array(ent
 export type TierEntitlements = Partial<Record<Tier, Entitlement[]>>;
 
 /** The kinds whose repositories and credentials follow the catalogue so far. */
-export const PRODUCT_KINDS: readonly RegistryKind[] = ["ecr", "acr", "distribution"];
+export const PRODUCT_KINDS: readonly RegistryKind[] = ["ecr", "acr", "gar", "distribution"];
 
 /** A customer as far as entitlements go. */
 export interface Entitled {

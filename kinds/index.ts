@@ -42,9 +42,11 @@ export function registryHost(kind: RegistryKind, s: Settings): string {
 }
 
 /** `host/path/` under which all of a customer's repositories on `kind` live. */
-export function customerNamespace(kind: RegistryKind, id: string, s: Settings): string {
+export function customerNamespace(kind: RegistryKind, id: string, s: Settings, product?: string): string {
   const k = KINDS[kind];
-  return `${k.host(s)}/${k.path(k.names(id, s.repoPrefix), s)}`;
+  const n = k.names(id, s.repoPrefix);
+  if (product === undefined) return `${k.host(s)}/${k.path(n, s)}`;
+  return `${k.host(s)}/${k.productPath ? k.productPath(n, s, product) : `${k.path(n, s)}${product}/`}`;
 }
 
 /** Which registry kind a resource type belongs to; undefined for platform-only types. */

@@ -34,6 +34,11 @@ export interface KindFacts<N extends object> {
   host(s: Settings): string;
   /** The path on the host under which all of one customer's repositories live, ending in `/`. */
   path(n: N, s: Settings): string;
+  /**
+   * With a product catalogue: the path under which one product's repositories live, ending in
+   * `/`; default `<path><product>/` (a kind that isolates by repository, not path, names its own).
+   */
+  productPath?(n: N, s: Settings, product: string): string;
   /** Resource types a customer of this kind gets (whatever their name). */
   types: RegExp;
   /** Of those, the ones whose name says whose they are. */

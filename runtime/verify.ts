@@ -113,7 +113,7 @@ async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now:
     // Refused: right for a customer the license denies, wrong for one it allows.
     return { customer: id, kind, licensed, minted: false, reason: err.message, probes: [], ok: !licensed };
   }
-  const ns = (customer: string) => customerNamespace(kind, customer, o.settings).slice(cred.registry.length + 1);
+  const ns = (customer: string, product?: string) => customerNamespace(kind, customer, o.settings, product).slice(cred.registry.length + 1);
   const client = new RegistryClient({ username: cred.username, password: cred.password }, o.fetchImpl);
   const probes: Probe[] = [];
   const probe = async (what: Probe["what"], repository: string, expected: Probe["expected"], send: () => Promise<Response>, allowed: (s: number) => boolean) => {
@@ -140,25 +140,26 @@ async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now:
   // the own one tried is the first entitled product's, and a product not entitled must be refused.
   const catalogue = o.settings.products && PRODUCT_KINDS.includes(kind) ? o.settings.products : undefined;
   const entitled = catalogue ? entitledProducts(c, catalogue, o.settings.tierEntitlements) : [];
-  const folder = (product: string | undefined) => (product && catalogue ? `${product}/` : "");
-  const repoOf = (product: string | undefined) => (product && catalogue ? `${product}/${catalogue[product].repositories[0]}` : OWN_REPOSITORY);
+  // A product's repository path under a customer's namespace (a product folder, or on Artifact Registry a repository of its own).
+  const at = (customer: string, product: string | undefined, repository?: string) =>
+    product && catalogue ? `${ns(customer, product)}${repository ?? catalogue[product].repositories[0]}` : `${ns(customer)}${repository ?? OWN_REPOSITORY}`;
   const own = catalogue ? entitled[0] : undefined;
   const notEntitled = catalogue ? Object.keys(catalogue).find((p) => !entitled.includes(p)) : undefined;
   const notes: string[] = [];
   if (catalogue && !own) notes.push("entitled to no product: no repository of its own to list");
   if (!catalogue || own) {
-    await probe("list own", `${ns(id)}${repoOf(own)}`, "allowed", list(`${ns(id)}${repoOf(own)}`), (s) => s === 200 || s === 404);
+    await probe("list own", at(id, own), "allowed", list(at(id, own)), (s) => s === 200 || s === 404);
     if (probes[0].status === 0) return { customer: id, kind, licensed, minted: true, registry: cred.registry, probes, ok: false, note: `${cred.registry} is out of reach: nothing proven` };
   }
-  if (notEntitled) await probe("list not entitled", `${ns(id)}${repoOf(notEntitled)}`, "refused", list(`${ns(id)}${repoOf(notEntitled)}`), (s) => s === 200 || s === 404);
+  if (notEntitled) await probe("list not entitled", at(id, notEntitled), "refused", list(at(id, notEntitled)), (s) => s === 200 || s === 404);
   else if (catalogue) notes.push("entitled to every product: none to try refused");
   const neighbour = o.roster.customers.map((x) => x.id).filter((x) => x !== id && o.roster.customers.find((y) => y.id === x)!.registries.includes(kind)).sort()[0];
   // The neighbour's repository tried is one this customer would reach by name if its own folder were not enforced.
-  if (neighbour) await probe("list neighbour's", `${ns(neighbour)}${repoOf(own ?? notEntitled)}`, "refused", list(`${ns(neighbour)}${repoOf(own ?? notEntitled)}`), (s) => s === 200 || s === 404);
+  if (neighbour) await probe("list neighbour's", at(neighbour, own ?? notEntitled), "refused", list(at(neighbour, own ?? notEntitled)), (s) => s === 200 || s === 404);
   else notes.push(`no other customer holds ${kind}: no neighbour's namespace to try`);
   const note = notes.length ? notes.join("; ") : undefined;
   // A pull-only robot must be refused the push.
-  if (o.write && (!catalogue || own)) await writeProbe(client, cred.registry, `${ns(id)}${folder(own)}${PROBE_REPOSITORY}`, probes, now, kind === "distribution" && c.distribution?.access === "pull" ? "refused" : "allowed", KINDS[kind].deletes(c));
+  if (o.write && (!catalogue || own)) await writeProbe(client, cred.registry, at(id, own, PROBE_REPOSITORY), probes, now, kind === "distribution" && c.distribution?.access === "pull" ? "refused" : "allowed", KINDS[kind].deletes(c));
   return { customer: id, kind, licensed, minted: true, registry: cred.registry, neighbour, probes, ok: licensed && probes.every((p) => p.ok), ...(note ? { note } : {}) };
 }
 

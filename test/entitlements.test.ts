@@ -24,6 +24,7 @@ import { makeKeyPair } from "./e2e/harness";
 import { tempDir } from "./tmp";
 import { unwrap } from "./helpers";
 import { mintFor } from "../runtime/mint";
+import { customerNamespace } from "../kinds";
 
 export const PRODUCTS = {
   app: { repositories: ["app", "cli"], channels: ["stable", "beta"] },
@@ -108,7 +109,7 @@ describe("entitlements in the roster and the catalogue in the settings", () => {
     expect(bad({ products: PRODUCTS, tierEntitlements: { enterprise: [{ product: "nope" }] } })).toMatch(/tierEntitlements\.enterprise\.0\.product.*"nope" is not in the stack's products/);
     const delivery = { source: `build.example.com/app@sha256:${"a".repeat(64)}`, build: "app", version: "2.0.0", product: "app", kinds: ["distribution"] };
     expect(bad({ products: PRODUCTS, deliveries: [delivery] })).toBe("");
-    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, kinds: ["distribution", "gar"] }] })).toMatch(/deliveries\.0\.kinds.*must be \[ecr, acr, distribution\] for a release/);
+    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, kinds: ["distribution", "ghcr"] }] })).toMatch(/deliveries\.0\.kinds.*must be \[ecr, acr, gar, distribution\] for a release/);
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, version: "release-7" }] })).toMatch(/deliveries\.0\.version.*"release-7" is not a semver version/);
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, build: "worker" }] })).toMatch(/deliveries\.0\.build.*"worker" is not a repository of app \(app, cli\)/);
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, channel: "nightly" }] })).toMatch(/deliveries\.0\.channel.*"nightly" is not a channel of app/);
@@ -265,5 +266,37 @@ describe("ACR by product", () => {
       expect.stringMatching(/scope-map action on intake\/acme\/worker\/\* is product worker, which customer acme is not entitled to \(entitled: app, tools\)/),
     ]);
     await expect(mintFor("stark", "acr", { settings, roster, azureSubscriptionId: "s" })).rejects.toThrow(/customer stark is entitled to no product of the stack's catalogue: a acr credential would reach nothing/);
+  });
+});
+
+describe("Artifact Registry by product: a repository per product", () => {
+  const settings = testSettings({ products: PRODUCTS });
+  const roster = testRoster(
+    [
+      customer("acme", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [{ product: "app" }, { product: "worker" }] }),
+      customer("stark", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [] }),
+    ],
+    settings,
+  );
+  it("<prefix>-<id>--<product> with the writer role on each; none for no product; a product's namespace is its repository; a planted one is a violation", async () => {
+    const plan = await planProgram(settings, roster);
+    const of = (id: string, type: string) => plan.resources.filter((r) => r.customer === id && r.type === type);
+    expect(of("acme", "gcp:artifactregistry/repository:Repository").map((r) => r.inputs.repositoryId).sort()).toEqual(["intake-acme--app", "intake-acme--worker"]);
+    expect(of("acme", "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")).toHaveLength(2);
+    expect(of("stark", "gcp:artifactregistry/repository:Repository")).toEqual([]);
+    expect(of("stark", "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")).toEqual([]);
+    expect(plan.violations).toEqual([]);
+    expect(customerNamespace("gar", "acme", settings, "app")).toBe("europe-west1-docker.pkg.dev/intake-test-123/intake-acme--app/");
+    expect(customerNamespace("ecr", "acme", settings, "app")).toMatch(/\.amazonaws\.com\/intake\/acme\/app\/$/);
+    const resources = fromRecorded(plan.recorded ?? []);
+    const repo = resources.find((r) => r.type === "gcp:artifactregistry/repository:Repository" && r.props.repositoryId === "intake-acme--app")!;
+    const planted = { ...repo, urn: `${repo.urn}-planted`, props: { ...repo.props, repositoryId: "intake-acme--tools", name: "intake-acme--tools" } };
+    expect(evaluate([...resources, planted], policyContext(roster, settings)).filter((v) => v.policy === "entitled-products-only").map((v) => v.message)).toEqual([
+      expect.stringMatching(/"intake-acme--tools": repository intake\/acme\/tools\/\* is product tools, which customer acme is not entitled to \(entitled: app, worker\)/),
+    ]);
+  });
+  it("a product name too long for Artifact Registry's 63 characters is refused while gar is enabled", () => {
+    expect(() => testSettings({ products: { "a-very-long-product-name-here-xy": { repositories: ["app"] } } })).toThrow(/products\.a-very-long-product-name-here-xy.*at most 31 characters here/);
+    expect(() => testSettings({ enabledKinds: ["ecr", "distribution"], products: { "a-very-long-product-name-here-xy": { repositories: ["app"] } } })).not.toThrow();
   });
 });

@@ -82,7 +82,6 @@ export function register(cli: Command, ctx: CommandContext): void {
           const audience = releaseAudience(roster.customers, { product: opts.product, channel: opts.channel, version: opts.version, released }, settings.tierEntitlements, settings.asOf, opts.customer);
           customers = audience.to;
           notReached = audience.notReached;
-          build = `${opts.product}/${build}`;
         } else {
           if (opts.channel !== "stable" || opts.released !== undefined) throw new InputError(`--${opts.released !== undefined ? "released" : "channel"}: needs --product (a release of a catalogue product)`);
           if (!opts.build) throw new InputError("--build: required without --product (the repository name inside each customer's namespace, e.g. app)");
@@ -107,6 +106,7 @@ export function register(cli: Command, ctx: CommandContext): void {
         const onStack = stackDelivery({
           settings,
           roster,
+          product: opts.product,
           deliveryPassword: process.env.INTAKE_DELIVERY_PASSWORD,
           ghcrToken: (id) => process.env[ghcrTokenVariable(id)],
           mint: { signingKey: opts.key ? loadPrivateSigningKey(opts.key) : undefined, azureSubscriptionId: opts.subscription ?? process.env.AZURE_SUBSCRIPTION_ID },

@@ -7,6 +7,8 @@ import { need, type KindBuilder } from "../../components/kind";
 import { pullSecretNames } from "../../components/pull-secrets";
 import { eachGeneration, generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
 import { gcpLabels } from "../../core/labels";
+import { entitledProducts } from "../../customers/entitlements";
+import { garProductRepositoryId } from "./kind";
 
 export interface GarNamespaceArgs {
   project: string;
@@ -29,6 +31,12 @@ export interface GarNamespaceArgs {
   labels: Record<string, string>;
   /** Kept resources of earlier updates: a repository that comes back is adopted, not created. */
   ledger?: RetainedLedger;
+  /**
+   * With a product catalogue: the products the customer is entitled to, each a repository of its
+   * own (`<repositoryId>--<product>`, Artifact Registry grants by repository) with the writer role
+   * on it; none: no repository and no grant.
+   */
+  products?: string[];
 }
 
 /** Artifact Registry cleanup policies: untagged versions expire, the newest N are kept. At most 10 per repository. */
@@ -59,19 +67,22 @@ export class GarNamespace extends pulumi.ComponentResource {
   constructor(name: string, args: GarNamespaceArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("registry-intake:gcp:GarNamespace", name, {}, opts);
     const ledger = args.ledger ?? new RetainedLedger();
-    // The id Artifact Registry gives the repository, and the one `import` takes.
-    const repositoryPath = `projects/${args.project}/locations/${args.location}/repositories/${args.repositoryId}`;
-    // Declared while the customer is one; once offboarded, only if the stack holds or kept it.
-    let repo: artifactregistry.Repository | undefined;
-    if (ledger.declares("gar", repositoryPath, args.status === "offboarded")) {
-      repo = new artifactregistry.Repository(
-        `${name}-repo`,
+    // One repository, or one per entitled product (the first keeps the names it always had).
+    const wanted = args.products ? args.products.map((p) => ({ suffix: `-${p}`, id: garProductRepositoryId(args.repositoryId, p), product: p as string | undefined })) : [{ suffix: "", id: args.repositoryId, product: undefined }];
+    const repos: { suffix: string; repo: artifactregistry.Repository }[] = [];
+    for (const w of wanted) {
+      // The id Artifact Registry gives the repository, and the one `import` takes.
+      const repositoryPath = `projects/${args.project}/locations/${args.location}/repositories/${w.id}`;
+      // Declared while the customer is one; once offboarded, only if the stack holds or kept it.
+      if (!ledger.declares("gar", repositoryPath, args.status === "offboarded")) continue;
+      const repo = new artifactregistry.Repository(
+        `${name}-repo${w.suffix}`,
         {
           project: args.project,
           location: args.location,
-          repositoryId: args.repositoryId,
+          repositoryId: w.id,
           format: "DOCKER",
-          description: `Container images of customer ${args.displayName}`,
+          description: `Container images of customer ${args.displayName}${w.product ? `, product ${w.product}` : ""}`,
           dockerConfig: { immutableTags: args.immutableTags },
           cleanupPolicyDryRun: false,
           cleanupPolicies: garCleanupPolicies(args.untaggedExpiryDays, args.keepVersions),
@@ -80,8 +91,9 @@ export class GarNamespace extends pulumi.ComponentResource {
         { parent: this, retainOnDelete: true, ...ledger.adoption("gar", repositoryPath) },
       );
       ledger.track("gar", repositoryPath, repo);
+      repos.push({ suffix: w.suffix, repo });
     }
-    this.repositoryUrl = pulumi.output(`${args.location}-docker.pkg.dev/${args.project}/${args.repositoryId}`);
+    this.repositoryUrl = pulumi.output(`${args.location}-docker.pkg.dev/${args.project}/${args.products ? "" : args.repositoryId}`.replace(/\/$/, ""));
 
     if (args.status === "offboarded") {
       this.serviceAccountEmail = pulumi.output(undefined);
@@ -101,18 +113,20 @@ export class GarNamespace extends pulumi.ComponentResource {
       // GCP ignores `disabled` when it creates an account: a customer first declared while
       // suspended would get an enabled account. So the account holds nothing unless active:
       // no writer grant, no Token Creator, no key; suspension withdraws them at once.
-      if (args.status === "active" && repo) {
-        new artifactregistry.RepositoryIamMember(
-          `${name}-writer`,
-          {
-            project: args.project,
-            location: args.location,
-            repository: repo.name,
-            role: GAR_WRITER_ROLE,
-            member: pulumi.interpolate`serviceAccount:${sa.email}`,
-          },
-          { parent: this },
-        );
+      if (args.status === "active" && repos.length) {
+        for (const { suffix, repo } of repos) {
+          new artifactregistry.RepositoryIamMember(
+            `${name}-writer${suffix}`,
+            {
+              project: args.project,
+              location: args.location,
+              repository: repo.name,
+              role: GAR_WRITER_ROLE,
+              member: pulumi.interpolate`serviceAccount:${sa.email}`,
+            },
+            { parent: this },
+          );
+        }
         if (args.runtimeMember) {
           new serviceaccount.IAMMember(
             `${name}-token-creator`,
@@ -171,6 +185,7 @@ export const build: KindBuilder = (ctx) => {
       workloadIdentityMember: puller && `serviceAccount:${gke!.projectId}.svc.id.goog[${k8sNamespace}/${puller}]`,
       labels: gcpLabels(ctx.tags),
       ledger: ctx.ledger,
+      products: ctx.settings.products && entitledProducts(ctx.customer, ctx.settings.products, ctx.settings.tierEntitlements),
     },
     { parent: ctx.parent },
   );

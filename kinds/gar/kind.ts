@@ -7,6 +7,14 @@ export interface GarNames {
   gcpServiceAccountId: string;
 }
 
+/** A product's Artifact Registry repository id: `intake-acme--app`. */
+export function garProductRepositoryId(repositoryId: string, product: string): string {
+  return `${repositoryId}--${product}`;
+}
+
+/** Artifact Registry's limit on a repository id. */
+export const GAR_REPOSITORY_ID_MAX = 63;
+
 /** GCP Artifact Registry: a repository per customer, a service account writer on that repository only. */
 export const gar: KindFacts<GarNames> = {
   kind: "gar",
@@ -27,11 +35,14 @@ export const gar: KindFacts<GarNames> = {
   ],
   host: (s) => `${need(s.gar, "gar").location}-docker.pkg.dev`,
   path: (n, s) => `${need(s.gar, "gar").project}/${n.garRepositoryId}/`,
+  // Artifact Registry grants by repository: a product is a repository of its own, `<id>--<product>`
+  // (a customer id never holds "--", so the owner stays unambiguous).
+  productPath: (n, s, product) => `${need(s.gar, "gar").project}/${garProductRepositoryId(n.garRepositoryId, product)}/`,
   types: /^gcp:(artifactregistry\/(repository|repositoryIamMember):|serviceaccount\/)/,
   deletes: () => ({ may: false, why: "roles/artifactregistry.writer deletes no versions" }),
   owners: [
-    { type: "gcp:artifactregistry/repository:Repository", input: "repositoryId", pattern: (p) => `^${p}-(.+)$` },
-    { type: "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember", input: "repository", pattern: (p) => `(?:^|/)${p}-([^/]+)$` },
+    { type: "gcp:artifactregistry/repository:Repository", input: "repositoryId", pattern: (p) => `^${p}-(.+?)(?:--[a-z0-9-]+)?$` },
+    { type: "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember", input: "repository", pattern: (p) => `(?:^|/)${p}-([^/]+?)(?:--[a-z0-9-]+)?$` },
     { type: "gcp:serviceaccount/account:Account", input: "accountId", pattern: (p) => `^${p}-(.+)$` },
     { type: "gcp:serviceaccount/key:Key", input: "serviceAccountId", pattern: (p) => `serviceAccounts/${p}-([^@]+)@` },
     { type: "gcp:serviceaccount/iAMMember:IAMMember", input: "serviceAccountId", pattern: (p) => `serviceAccounts/${p}-([^@]+)@` },

@@ -232,7 +232,8 @@ function productOfPath(path: string, prefix: string, id: string): string | undef
 /**
  * With a product catalogue, a customer's repositories and grants name only products it is
  * entitled to: ECR repositories, IAM policy ARNs (a product glob each, never the whole
- * namespace), ACR scope-map actions, and the Distribution access list's paths. An offboarded customer's kept
+ * namespace), ACR scope-map actions, Artifact Registry repositories and their grants, and the
+ * Distribution access list's paths. An offboarded customer's kept
  * repositories are declared only to tag them orphaned and are not asked.
  */
 export const entitledProductsOnly: IntakeRule = {
@@ -247,7 +248,7 @@ export const entitledProductsOnly: IntakeRule = {
       const c = id ? ctx.customers.get(id) : undefined;
       if (!c?.products || c.status === "offboarded") return;
       const product = productOfPath(path, p, c.id);
-      if (product === undefined) out.push({ urn: r.urn, customer: c.id, message: `${shown(r)}: ${what} ${path} is not inside one of customer ${c.id}'s products (${p}/${c.id}/<product>/…)` });
+      if (product === undefined) out.push({ urn: r.urn, customer: c.id, message: `${shown(r)}: ${what} ${path} is not inside one of customer ${c.id}'s products (${p}/${c.id}/<product>/…, on Artifact Registry ${p}-${c.id}--<product>)` });
       else if (!c.products.includes(product)) out.push({ urn: r.urn, customer: c.id, message: `${shown(r)}: ${what} ${path} is product ${product}, which customer ${c.id} is not entitled to (entitled: ${c.products.join(", ") || "none"})` });
     };
     const { id } = customerOf(r, p);
@@ -263,6 +264,13 @@ export const entitledProductsOnly: IntakeRule = {
         const path = /^repositories\/(.+)\/(content|metadata)\/[a-z]+$/.exec(a)?.[1];
         if (path) check(id, path, "scope-map action on");
       }
+    }
+    // Artifact Registry: a product is a repository of its own, `<prefix>-<id>--<product>`.
+    const garRepository =
+      r.type === "gcp:artifactregistry/repository:Repository" ? r.props.repositoryId : r.type === "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember" ? String(r.props.repository ?? "").split("/").pop() : undefined;
+    if (typeof garRepository === "string" && id) {
+      const product = garRepository.startsWith(`${p}-${id}--`) ? garRepository.slice(`${p}-${id}--`.length) : undefined;
+      check(id, product === undefined ? garRepository : `${p}/${id}/${product}/*`, r.type.endsWith("Repository") ? "repository" : "grant on");
     }
     const aclText = (r.props.stringData as Record<string, unknown> | undefined)?.["acl.json"];
     if (r.type === "kubernetes:core/v1:Secret" && typeof aclText === "string") {

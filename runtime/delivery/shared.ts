@@ -17,6 +17,8 @@ export interface StackDeliveryOptions {
   ghcrToken?: (customer: string) => string | undefined;
   /** YYYY-MM-DD the licenses are judged against; default today. */
   today?: string;
+  /** A release of a catalogue product: each customer's namespace is the product's (customerNamespace). */
+  product?: string;
 }
 
 /** What a kind with one credential for many customers gets to make its credential groups. */

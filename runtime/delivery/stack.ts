@@ -28,7 +28,7 @@ export function stackDelivery(o: StackDeliveryOptions): Pick<DeliveryRequest, "a
       const d = checkAccess(o.roster, customer, kind, { tierTable: s.tierTable, asOf, enabledKinds: s.enabledKinds });
       return d.allowed ? { allowed: true } : { allowed: false, reason: d.reason };
     },
-    namespace: (customer, kind) => customerNamespace(kind, customer, s),
+    namespace: (customer, kind) => customerNamespace(kind, customer, s, o.product),
     // Artifact Registry's immutable tags have no exceptions; ECR's immutable repositories let
     // latest and cosign's tags move (kinds/ecr/kind.ts ECR_MUTABLE_TAGS).
     immutableTags: (kind) => kind === "gar" && s.gar?.immutableTags === true,
