@@ -153,19 +153,24 @@ describe("what a catalogue gives each robot", () => {
   });
 });
 
+/** acme entitled to app and worker, stark to nothing; both licensed for good. */
+function acmeAndStark(settings: ReturnType<typeof testSettings>) {
+  const licensed = { license: { expires: "2099-12-31" } };
+  return testRoster([customer("acme", "enterprise", { ...licensed, entitlements: [{ product: "app" }, { product: "worker" }] }), customer("stark", "enterprise", { ...licensed, entitlements: [] })], settings);
+}
+
+/** The offline plan, and its resources of one customer and type. */
+async function planned(settings: ReturnType<typeof testSettings>, roster: ReturnType<typeof testRoster>) {
+  const plan = await planProgram(settings, roster);
+  return { plan, of: (id: string, type: string) => plan.resources.filter((r) => r.customer === id && r.type === type) };
+}
+
 describe("ECR by product, and the rule that keeps grants to entitled products", () => {
   const settings = testSettings({ products: PRODUCTS, tierEntitlements: { enterprise: [{ product: "tools" }] } });
-  const roster = testRoster(
-    [
-      customer("acme", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [{ product: "app" }, { product: "worker" }] }),
-      customer("stark", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [] }),
-    ],
-    settings,
-  );
+  const roster = acmeAndStark(settings);
 
   it("repositories under <prefix>/<id>/<product>/, one policy ARN per product, none for a customer entitled to nothing; the plan has no violation", async () => {
-    const plan = await planProgram(settings, roster);
-    const of = (id: string, type: string) => plan.resources.filter((r) => r.customer === id && r.type === type);
+    const { plan, of } = await planned(settings, roster);
     expect(of("acme", "aws:ecr/repository:Repository").map((r) => r.inputs.name).sort()).toEqual(["intake/acme/app/app", "intake/acme/app/cli", "intake/acme/worker/worker"]);
     const [policy] = of("acme", "aws:iam/userPolicy:UserPolicy");
     const arns = (JSON.parse(String(policy.inputs.policy)).Statement as { Resource: string | string[] }[]).flatMap((s) => s.Resource);
@@ -271,16 +276,9 @@ describe("ACR by product", () => {
 
 describe("Artifact Registry by product: a repository per product", () => {
   const settings = testSettings({ products: PRODUCTS });
-  const roster = testRoster(
-    [
-      customer("acme", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [{ product: "app" }, { product: "worker" }] }),
-      customer("stark", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [] }),
-    ],
-    settings,
-  );
+  const roster = acmeAndStark(settings);
   it("<prefix>-<id>--<product> with the writer role on each; none for no product; a product's namespace is its repository; a planted one is a violation", async () => {
-    const plan = await planProgram(settings, roster);
-    const of = (id: string, type: string) => plan.resources.filter((r) => r.customer === id && r.type === type);
+    const { plan, of } = await planned(settings, roster);
     expect(of("acme", "gcp:artifactregistry/repository:Repository").map((r) => r.inputs.repositoryId).sort()).toEqual(["intake-acme--app", "intake-acme--worker"]);
     expect(of("acme", "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")).toHaveLength(2);
     expect(of("stark", "gcp:artifactregistry/repository:Repository")).toEqual([]);

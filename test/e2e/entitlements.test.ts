@@ -16,9 +16,8 @@ import { loadSigningKey } from "../../runtime/broker/keys";
 import { RegistryClient } from "../../runtime/delivery/manifest";
 import { parseReference } from "../../core/reference";
 import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../helpers";
-import { e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "./harness";
+import { e2eUnavailable, makeKeyPair, skopeo, startBrokeredRegistries, type RunningRegistry } from "./harness";
 import { writeMultiArchImage } from "./oci";
-import { RegistryProxy } from "./proxy";
 import { tempDir } from "../tmp";
 import type { VerifyReport } from "../../runtime/verify";
 
@@ -48,7 +47,7 @@ describe.skipIf(!!unavailable)("intake deliver --product: entitlements decide wh
   let broker: TokenBroker;
   let source: RunningRegistry;
   let registry: RunningRegistry;
-  let proxy: RegistryProxy;
+  let registries: Awaited<ReturnType<typeof startBrokeredRegistries>> | undefined;
   let host: string;
   let deliveryPassword: string;
   const robots: Record<string, { username: string; password: string }> = {};
@@ -80,13 +79,8 @@ describe.skipIf(!!unavailable)("intake deliver --product: entitlements decide wh
       tierEntitlements: settings.tierEntitlements,
       logger: pino({ level: "silent" }),
     });
-    proxy = new RegistryProxy(0, await broker.listen("127.0.0.1", 0));
-    host = `127.0.0.1:${await proxy.listen()}`;
-    mkdirSync(path.join(dir, "source"));
-    mkdirSync(path.join(dir, "target"));
-    source = await startRegistry(path.join(dir, "source"));
-    registry = await startRegistry(path.join(dir, "target"), { realm: `http://${host}/token`, service: "registry-intake", issuer: "registry-intake-broker", rootcertbundle: pair.cert });
-    proxy.upstreamPort = registry.port;
+    registries = await startBrokeredRegistries(dir, broker, { service: "registry-intake", issuer: "registry-intake-broker", rootcertbundle: pair.cert });
+    ({ host, source, registry } = registries);
     const img = writeMultiArchImage(path.join(dir, "image"), "2.0.0", { layers: 1, layerBytes: 64 * 1024 });
     const pushed = await skopeo(["copy", "--all", "--preserve-digests", "--dest-tls-verify=false", `oci:${img.layout}:2.0.0`, `docker://127.0.0.1:${source.port}/builds/app:2.0.0`], dir);
     expect(pushed.ok, pushed.stderr).toBe(true);
@@ -100,12 +94,7 @@ describe.skipIf(!!unavailable)("intake deliver --product: entitlements decide wh
     writeFileSync(path.join(project, "Pulumi.e2e.yaml"), stringify({ config }));
   }, 60_000);
 
-  afterAll(async () => {
-    await proxy?.close();
-    await registry?.stop();
-    await source?.stop();
-    await broker?.close();
-  });
+  afterAll(async () => registries?.close());
 
   const cli = async (args: string[]) => {
     const out: string[] = [];

@@ -4,6 +4,7 @@ import { createServer } from "node:net";
 import * as path from "node:path";
 import bcryptjs from "bcryptjs";
 import { stringify } from "yaml";
+import { RegistryProxy } from "./proxy";
 
 /** Why the real-registry tests cannot run here, or undefined when they can. */
 export function e2eUnavailable(): string | undefined {
@@ -144,4 +145,34 @@ export function writeBrokerFixture(dir: string, o: { username: string; password:
     JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries: [{ customer: "acme", username: o.username, passwordHash, paths: ["intake/acme/*"], actions: ["pull", "push"], enabled: true }] }),
   );
   return { aclFile, rosterFile };
+}
+
+/**
+ * A source registry and a target registry whose token service is `broker`, both behind one
+ * host:port as one ingress serves them (the proxy passes /token to the broker). `close()` stops
+ * them all.
+ */
+export async function startBrokeredRegistries(
+  dir: string,
+  broker: { listen(host: string, port: number): Promise<number>; close(): Promise<void> },
+  auth: { service: string; issuer: string; rootcertbundle: string },
+): Promise<{ host: string; source: RunningRegistry; registry: RunningRegistry; close(): Promise<void> }> {
+  const proxy = new RegistryProxy(0, await broker.listen("127.0.0.1", 0));
+  const host = `127.0.0.1:${await proxy.listen()}`;
+  mkdirSync(path.join(dir, "source"), { recursive: true });
+  mkdirSync(path.join(dir, "target"), { recursive: true });
+  const source = await startRegistry(path.join(dir, "source"));
+  const registry = await startRegistry(path.join(dir, "target"), { realm: `http://${host}/token`, ...auth });
+  proxy.upstreamPort = registry.port;
+  return {
+    host,
+    source,
+    registry,
+    async close() {
+      await proxy.close();
+      await registry.stop();
+      await source.stop();
+      await broker.close();
+    },
+  };
 }
