@@ -23,10 +23,17 @@ function inside(path: string, own: string): boolean {
   return rest === "" || rest.split("/").slice(0, -1).every((p) => p !== "" && p !== "." && p !== "..");
 }
 
+/** Each roster entry's product paths, made once per entry (a reload makes new entries) and catalogue. */
+const pathsOf = new WeakMap<Customer, { products: Catalogue; paths: string[] }>();
+
 /** With a catalogue, the paths a customer's products give it now (the roster's entitlements, not the access list's word). */
 function entitledPaths(customer: Customer, ctx: GrantContext): string[] | undefined {
   if (!ctx.products) return undefined;
-  return entitledProducts(customer, ctx.products, ctx.tierEntitlements).map((p) => `${ctx.repoPrefix}/${customer.id}/${p}/*`);
+  const known = pathsOf.get(customer);
+  if (known?.products === ctx.products) return known.paths;
+  const paths = entitledProducts(customer, ctx.products, ctx.tierEntitlements).map((p) => `${ctx.repoPrefix}/${customer.id}/${p}/*`);
+  pathsOf.set(customer, { products: ctx.products, paths });
+  return paths;
 }
 
 /**
