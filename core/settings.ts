@@ -282,8 +282,8 @@ export const settingsInputSchema = z
     s.deliveries.forEach((d, i) => {
       for (const k of d.kinds ?? []) if (!s.enabledKinds.includes(k)) ctx.addIssue({ code: "custom", path: ["deliveries", i, "kinds"], message: `${k} is not in enabledKinds` });
       for (const problem of releaseProblems(s.products, d)) ctx.addIssue({ code: "custom", path: ["deliveries", i, problem.field], message: problem.message });
-      if (d.product !== undefined && (!d.kinds || d.kinds.some((k) => !PRODUCT_KINDS.includes(k)))) {
-        ctx.addIssue({ code: "custom", path: ["deliveries", i, "kinds"], message: `must be [${PRODUCT_KINDS.join(", ")}] for a release of a product (the other kinds have no repositories by product yet)` });
+      if (d.product !== undefined && d.kinds?.some((k) => !PRODUCT_KINDS.includes(k))) {
+        ctx.addIssue({ code: "custom", path: ["deliveries", i, "kinds"], message: `must be among ${PRODUCT_KINDS.join(", ")} for a release of a product (the other kinds have no repositories by product yet); left out, each customer's of those` });
       }
     });
     // Artifact Registry holds a product in a repository of its own, `<prefix>-<id>--<product>`: it

@@ -1,4 +1,4 @@
-import { satisfies, valid } from "semver";
+import { prerelease, satisfies, valid } from "semver";
 import { z } from "zod";
 import { isEcrComponent, ECR_COMPONENT_RULE } from "../kinds/ecr/kind";
 import { TIERS, type RegistryKind, type Tier } from "../core/tiers";
@@ -81,6 +81,9 @@ export function judgeRelease(entitlements: Entitlement[], r: Release): ReleaseVe
     return { entitled: false, code: "other-channel", reason: `entitled to ${r.product} on ${channels}, not ${r.channel}` };
   }
   const inRange = channel.filter((e) => satisfies(r.version, e.versions, { includePrerelease: r.channel !== "stable" }));
+  if (!inRange.length && r.channel === "stable" && prerelease(r.version)) {
+    return { entitled: false, code: "outside-range", reason: `${r.version} is a pre-release: the stable channel takes none (release it on another channel)` };
+  }
   if (!inRange.length) {
     const ranges = channel.map((e) => e.versions).join(" or ");
     return { entitled: false, code: "outside-range", reason: `${r.version} is outside the entitled versions ${ranges}` };
@@ -101,7 +104,7 @@ export function releaseVersion(tag: string): string | undefined {
 /** The catalogue's word on one entitlement: its product and channel must be in it. */
 export function entitlementProblem(catalogue: Catalogue | undefined, e: { product?: unknown; channel?: unknown }): { field: "product" | "channel"; message: string } | undefined {
   if (typeof e.product !== "string") return undefined;
-  if (!catalogue) return { field: "product", message: "needs the stack setting products (the catalogue entitlements name products of)" };
+  if (!catalogue) return { field: "product", message: "needs a product catalogue: add the stack setting registry-intake:products (each product's repositories and channels)" };
   const product = catalogue[e.product];
   if (!product) return { field: "product", message: `"${e.product}" is not in the stack's products (${Object.keys(catalogue).join(", ")})` };
   const channel = typeof e.channel === "string" ? e.channel : "stable";

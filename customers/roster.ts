@@ -261,7 +261,7 @@ function validate(
         });
     }
     if (isRecord(c.ecr) && Array.isArray(c.ecr.repositories) && opts.products) {
-      problemAt(["customers", i, "ecr", "repositories"], "comes from the products the customer is entitled to while the stack has a catalogue (setting products): list them under entitlements");
+      problemAt(["customers", i, "ecr", "repositories"], "is not used while the stack has a product catalogue (setting products): a customer's ECR repositories are its entitled products' repositories; remove ecr.repositories and name those repositories under products.<product>.repositories");
     } else if (isRecord(c.ecr) && Array.isArray(c.ecr.repositories)) {
       const repos = c.ecr.repositories as unknown[];
       repos.forEach((r, j) => {

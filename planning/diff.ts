@@ -130,6 +130,10 @@ function productsUnder(c: Customer, s: Settings): string[] {
 function productChange(old: Customer, c: Customer, baseSettings: Settings, settings: Settings): string | undefined {
   const before = productsUnder(old, baseSettings);
   const after = productsUnder(c, settings);
+  // A catalogue that comes (or goes) moves every customer's repositories and credentials.
+  if (!baseSettings.products !== !settings.products) {
+    return settings.products ? `catalogue: entitled to ${after.length ? after.join(", ") : "no product (credentials reach nothing)"}` : "catalogue removed";
+  }
   const gains = after.filter((p) => !before.includes(p));
   const loses = before.filter((p) => !after.includes(p));
   if (gains.length || loses.length) return [gains.length ? `gains ${gains.join(", ")}` : "", loses.length ? `loses ${loses.join(", ")}` : ""].filter(Boolean).join("; ");

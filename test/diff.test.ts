@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { main } from "../cli/main";
 import { COMMENT_LIMIT, renderDiffMarkdown } from "../planning/diff";
 import { shardOf, shardStackName } from "../customers/shards";
@@ -126,6 +126,24 @@ describe("intake plan --base", () => {
     expect(r2.code, r2.err).toBe(0);
     const d2 = JSON.parse(readFileSync(json, "utf8"));
     expect(d2.customers.filter((c: { changes: string[] }) => c.changes.includes("products")).map((c: { id: string; details: string[] }) => [c.id, c.details])).toEqual([["hooli", ["gains tools; loses app"]]]);
+  });
+
+  it("a catalogue that comes says per customer what it is entitled to, and who is entitled to nothing", async () => {
+    const { dir, stackFile } = repo();
+    const doc = parse(readFileSync(stackFile, "utf8")) as { config: Record<string, unknown> };
+    doc.config["registry-intake:products"] = { app: { repositories: ["app"] } };
+    doc.config["registry-intake:tierEntitlements"] = { enterprise: [{ product: "app" }] };
+    writeFileSync(stackFile, stringify(doc));
+    const json = path.join(dir, "c.json");
+    const r = await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", json]);
+    expect(r.code, r.err).toBe(0);
+    const d = JSON.parse(readFileSync(json, "utf8"));
+    expect(Object.fromEntries(d.customers.map((c: { id: string; details: string[] }) => [c.id, c.details.join("; ")]))).toEqual({
+      acme: "catalogue: entitled to app",
+      globex: "catalogue: entitled to no product (credentials reach nothing)",
+      initech: "catalogue: entitled to no product (credentials reach nothing)",
+      hooli: "catalogue: entitled to no product (credentials reach nothing)",
+    });
   });
 
   it("a removed customer's retained repositories are kept, not deleted; a settings change compares everyone", async () => {

@@ -15,7 +15,7 @@ import { DEFAULT_TIER_TABLE, REGISTRY_KINDS } from "../core/tiers";
 import { planProgram, fromRecorded } from "../planning/plan";
 import { evaluate, policyContext } from "../policy/evaluate";
 import { ecrSessionPolicy } from "../kinds/ecr/mint";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import pino from "pino";
 import { TokenBroker } from "../runtime/broker/broker";
@@ -25,6 +25,7 @@ import { tempDir } from "./tmp";
 import { unwrap } from "./helpers";
 import { mintFor } from "../runtime/mint";
 import { customerNamespace } from "../kinds";
+import { main } from "../cli/main";
 
 export const PRODUCTS = {
   app: { repositories: ["app", "cli"], channels: ["stable", "beta"] },
@@ -49,7 +50,10 @@ describe("a release judged by entitlements", () => {
     expect(judgeRelease([e({ product: "app", versions: "^1" }), ok], release)).toEqual({ entitled: true, entitlement: ok });
     // A pre-release reaches a beta channel's range, never a stable one's.
     expect(judgeRelease([e({ product: "app", channel: "beta", versions: "^2" })], { ...release, channel: "beta", version: "2.1.0-rc.1" }).entitled).toBe(true);
-    expect(judgeRelease([e({ product: "app", versions: "^2" })], { ...release, version: "2.1.0-rc.1" }).entitled).toBe(false);
+    expect(judgeRelease([e({ product: "app", versions: "^2" })], { ...release, version: "2.1.0-rc.1" })).toMatchObject({
+      entitled: false,
+      reason: "2.1.0-rc.1 is a pre-release: the stable channel takes none (release it on another channel)",
+    });
   });
   it("who a release goes to: entitled and active; the others named with the reason; offboarded not asked; a named list narrows", () => {
     const settings = testSettings({ products: PRODUCTS, tierEntitlements: { enterprise: [{ product: "app" }] } });
@@ -94,7 +98,7 @@ describe("entitlements in the roster and the catalogue in the settings", () => {
     expect(problems({ entitlements: [{ product: "app", updatesUntil: "2026-02-30" }] })).toEqual([expect.stringMatching(/entitlements\.0\.updatesUntil: "2026-02-30" must be a real calendar date/)]);
     expect(problems({ status: "offboarded", entitlements: [{ product: "app" }] })).toEqual([expect.stringMatching(/entitlements: an offboarded customer has no entitlements/)]);
     expect(problems({ status: "suspended", entitlements: [{ product: "app" }] })).toEqual([]);
-    expect(problems({ entitlements: [{ product: "app" }] }, null)).toEqual([expect.stringMatching(/entitlements\.0\.product: needs the stack setting products/)]);
+    expect(problems({ entitlements: [{ product: "app" }] }, null)).toEqual([expect.stringMatching(/entitlements\.0\.product: needs a product catalogue: add the stack setting registry-intake:products/)]);
   });
   it("the settings: a product's repositories, a tier's entitlement of an unknown product, a release a delivery names", () => {
     const bad = (over: Record<string, unknown>) => {
@@ -109,7 +113,8 @@ describe("entitlements in the roster and the catalogue in the settings", () => {
     expect(bad({ products: PRODUCTS, tierEntitlements: { enterprise: [{ product: "nope" }] } })).toMatch(/tierEntitlements\.enterprise\.0\.product.*"nope" is not in the stack's products/);
     const delivery = { source: `build.example.com/app@sha256:${"a".repeat(64)}`, build: "app", version: "2.0.0", product: "app", kinds: ["distribution"] };
     expect(bad({ products: PRODUCTS, deliveries: [delivery] })).toBe("");
-    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, kinds: ["distribution", "ghcr"] }] })).toMatch(/deliveries\.0\.kinds.*must be \[ecr, acr, gar, distribution\] for a release/);
+    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, kinds: ["distribution", "ghcr"] }] })).toMatch(/deliveries\.0\.kinds.*must be among ecr, acr, gar, distribution for a release/);
+    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, kinds: undefined }] })).toBe("");
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, version: "release-7" }] })).toMatch(/deliveries\.0\.version.*"release-7" is not a semver version/);
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, build: "worker" }] })).toMatch(/deliveries\.0\.build.*"worker" is not a repository of app \(app, cli\)/);
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, channel: "nightly" }] })).toMatch(/deliveries\.0\.channel.*"nightly" is not a channel of app/);
@@ -208,7 +213,7 @@ describe("ECR by product, and the rule that keeps grants to entitled products", 
   });
 
   it("the roster's ecr.repositories is refused while a catalogue decides the repositories", () => {
-    expect(() => testRoster([customer("acme", "enterprise", { ecr: { repositories: ["tools"] } })], settings)).toThrow(/ecr\.repositories: comes from the products the customer is entitled to/);
+    expect(() => testRoster([customer("acme", "enterprise", { ecr: { repositories: ["tools"] } })], settings)).toThrow(/ecr\.repositories: is not used while the stack has a product catalogue .*remove ecr\.repositories and name those repositories under products\.<product>\.repositories/);
   });
 });
 
@@ -296,5 +301,21 @@ describe("Artifact Registry by product: a repository per product", () => {
   it("a product name too long for Artifact Registry's 63 characters is refused while gar is enabled", () => {
     expect(() => testSettings({ products: { "a-very-long-product-name-here-xy": { repositories: ["app"] } } })).toThrow(/products\.a-very-long-product-name-here-xy.*at most 31 characters here/);
     expect(() => testSettings({ enabledKinds: ["ecr", "distribution"], products: { "a-very-long-product-name-here-xy": { repositories: ["app"] } } })).not.toThrow();
+  });
+});
+
+describe("intake deliver --product without --kind", () => {
+  it("goes to each customer's kinds that hold repositories by product, and says which it leaves out", async () => {
+    const project = tempDir("release-kinds-");
+    writeFileSync(path.join(project, "Pulumi.yaml"), readFileSync(path.join(__dirname, "..", "Pulumi.yaml")));
+    const config = { environment: "dev", enabledKinds: ["ghcr", "distribution"], ghcr: { owner: "example-org" }, distribution: { host: "127.0.0.1:1" }, products: PRODUCTS };
+    writeFileSync(path.join(project, "Pulumi.t.yaml"), stringify({ config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`registry-intake:${k}`, v])) }));
+    writeFileSync(path.join(project, "roster.yaml"), stringify({ customers: [customer("acme", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [{ product: "app" }] })] }));
+    const err: string[] = [];
+    const out: string[] = [];
+    const code = await main(["deliver", "--source", "127.0.0.1:1/builds/app:2.0.0", "--product", "app", "--version", "2.0.0", "--stack", "t", "--project", project, "--roster", path.join(project, "roster.yaml"), "--key", makeKeyPair(project).key, "--tool", "skopeo"], { out: (s) => out.push(s), err: (s) => err.push(s) });
+    expect(err.join("\n")).toContain("note: ghcr holds no repositories by product yet: the release does not go there (acme)");
+    // The source cannot be read (nothing listens there): exit 4, after the kinds were chosen.
+    expect(code).toBe(4);
   });
 });
