@@ -385,7 +385,7 @@ export function parseSettings(raw: Record<string, unknown>, stack: string, sourc
         const key = (path: PropertyKey[]) => `${CONFIG_NAMESPACE}:${path.map(String).join(".")}`;
         if (i.code === "unrecognized_keys") {
           const keys = keysAt(settingsInputSchema, i.path);
-          const known = i.path.length === 0 ? ` (known: ${keys.join(", ")})` : "";
+          const known = keys.length ? ` (known: ${keys.join(", ")})` : "";
           return i.keys.map((k) => {
             const meant = didYouMean(k, keys);
             return placed(at([...i.path, k]), `${key([...i.path, k])}: unknown setting${meant ? ` (did you mean ${key([...i.path, meant])}?)` : known}`);

@@ -31,7 +31,7 @@ export const catalogueSchema = z
 export type Catalogue = z.output<typeof catalogueSchema>;
 
 /** A tier's default entitlements, for customers whose roster entry lists none. */
-export const tierEntitlementsSchema = z.partialRecord(z.enum(TIERS), z.array(entitlementSchema));
+export const tierEntitlementsSchema = z.strictObject(Object.fromEntries(TIERS.map((t) => [t, z.array(entitlementSchema).optional()])) as Record<Tier, z.ZodOptional<z.ZodArray<typeof entitlementSchema>>>);
 
 export type TierEntitlements = Partial<Record<Tier, Entitlement[]>>;
 

@@ -95,6 +95,8 @@ describe("entitlements in the roster and the catalogue in the settings", () => {
     expect(problems({ entitlements: [{ product: "ap" }] })).toEqual([expect.stringMatching(/^customers\/roster\.yaml:\d+ entitlements\.0\.product: "ap" is not in the stack's products \(app, worker, tools\)$/)]);
     expect(problems({ entitlements: [{ product: "worker", channel: "beta" }] })).toEqual([expect.stringMatching(/entitlements\.0\.channel: "beta" is not a channel of worker \(stable\)$/)]);
     expect(problems({ entitlements: [{ product: "app", versions: "two" }] })).toEqual([expect.stringMatching(/entitlements\.0\.versions: "two" must be a semver range/)]);
+    // YAML reads 2 as a number (and 1.10 as 1.1): the message says to quote it.
+    expect(problems({ entitlements: [{ product: "app", versions: 2 }] })).toEqual([expect.stringMatching(/entitlements\.0\.versions: must be a string, got number 2: write it in quotes \(YAML reads it as a number\)$/)]);
     expect(problems({ entitlements: [{ product: "app", updatesUntil: "2026-02-30" }] })).toEqual([expect.stringMatching(/entitlements\.0\.updatesUntil: "2026-02-30" must be a real calendar date/)]);
     expect(problems({ status: "offboarded", entitlements: [{ product: "app" }] })).toEqual([expect.stringMatching(/entitlements: an offboarded customer has no entitlements/)]);
     expect(problems({ status: "suspended", entitlements: [{ product: "app" }] })).toEqual([]);

@@ -63,7 +63,8 @@ describe("stack settings", () => {
     expect(problems({ ...base, colour: "x" })).toEqual([
       "registry-intake:colour: unknown setting (known: environment, repoPrefix, enabledKinds, tags, tiers, aws, ecr, acr, gar, ghcr, distribution, deliveries, products, tierEntitlements, shard, prices, retained, pullSecrets, onboarding, asOf, roster, requireSignature)",
     ]);
-    expect(problems({ ...base, ecr: { keep: 3 } })).toEqual(["registry-intake:ecr.keep: unknown setting"]);
+    expect(problems({ ...base, ecr: { keep: 3 } })).toEqual([expect.stringMatching(/^registry-intake:ecr\.keep: unknown setting \(known: immutableTags, .*keepImages/)]);
+    expect(problems({ ...base, tierEntitlements: { platinum: [] } })).toEqual(["registry-intake:tierEntitlements.platinum: unknown setting (known: enterprise, professional, standard)"]);
     expect(problems({ ...base, ecr: { keepImage: 3 } })).toEqual(["registry-intake:ecr.keepImage: unknown setting (did you mean registry-intake:ecr.keepImages?)"]);
     expect(problems({ ...base, aws: undefined })).toEqual(["registry-intake:aws: is required while ecr is in enabledKinds (accountId, region)"]);
     expect(problems({ environment: "dev" })).toEqual([
