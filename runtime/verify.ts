@@ -113,7 +113,11 @@ async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now:
     // Refused: right for a customer the license denies, wrong for one it allows.
     return { customer: id, kind, licensed, minted: false, reason: err.message, probes: [], ok: !licensed };
   }
-  const ns = (customer: string, product?: string) => customerNamespace(kind, customer, o.settings, product).slice(cred.registry.length + 1);
+  // The path under the registry's host (the credential's registry may name the host another way: an ECR proxy endpoint).
+  const ns = (customer: string, product?: string) => {
+    const full = customerNamespace(kind, customer, o.settings, product);
+    return full.slice(full.indexOf("/") + 1);
+  };
   const client = new RegistryClient({ username: cred.username, password: cred.password }, o.fetchImpl);
   const probes: Probe[] = [];
   const probe = async (what: Probe["what"], repository: string, expected: Probe["expected"], send: () => Promise<Response>, allowed: (s: number) => boolean) => {

@@ -26,6 +26,8 @@ import { unwrap } from "./helpers";
 import { mintFor } from "../runtime/mint";
 import { customerNamespace } from "../kinds";
 import { main } from "../cli/main";
+import { verify } from "../runtime/verify";
+import { policyAllows, startFakeEcr } from "./fake-ecr";
 
 export const PRODUCTS = {
   app: { repositories: ["app", "cli"], channels: ["stable", "beta"] },
@@ -319,5 +321,43 @@ describe("intake deliver --product without --kind", () => {
     expect(err.join("\n")).toContain("note: ghcr holds no repositories by product yet: the release does not go there (acme)");
     // The source cannot be read (nothing listens there): exit 4, after the kinds were chosen.
     expect(code).toBe(4);
+  });
+});
+
+describe("intake verify on ECR: the minted session's policy judged as IAM would", () => {
+  it("each customer's credential lists its own product, is refused a product it is not entitled to and the neighbour's; none for no product", async () => {
+    const fake = await startFakeEcr({ region: "eu-west-1", accountId: "111122223333" });
+    try {
+      const settings = testSettings({ products: PRODUCTS, enabledKinds: ["ecr"] });
+      const licensed = { license: { expires: "2099-12-31" } };
+      const roster = testRoster(
+        [
+          customer("acme", "enterprise", { ...licensed, entitlements: [{ product: "app" }, { product: "worker" }] }),
+          customer("stark", "enterprise", { ...licensed, entitlements: [] }),
+          customer("wayne", "enterprise", { ...licensed, entitlements: [{ product: "worker" }] }),
+        ],
+        settings,
+      );
+      const report = await verify({ settings, roster, customers: ["acme", "stark", "wayne"], kinds: ["ecr"], mint: () => ({ pushRoleArn: "arn:aws:iam::111122223333:role/intake/intake-ecr-push" }) });
+      const seen = (id: string) => report.results.find((r) => r.customer === id)!.probes.map((p) => [p.what, p.repository, p.status, p.ok]);
+      expect(seen("acme")).toEqual([
+        ["list own", "intake/acme/app/app", 404, true],
+        ["list not entitled", "intake/acme/tools/tools", 403, true],
+        ["list neighbour's", "intake/stark/app/app", 403, true],
+      ]);
+      expect(seen("wayne")).toEqual([
+        ["list own", "intake/wayne/worker/worker", 404, true],
+        ["list not entitled", "intake/wayne/app/app", 403, true],
+        ["list neighbour's", "intake/acme/worker/worker", 403, true],
+      ]);
+      expect(report.results.find((r) => r.customer === "stark")).toMatchObject({ minted: false, licensed: false, ok: true });
+      expect(report.ok).toBe(true);
+      expect(fake.judged).toContain("ecr:ListImages intake/acme/tools/tools 403");
+      // The judge is IAM's: the whole namespace, as a session before the catalogue had it, reaches every product.
+      const whole = JSON.stringify({ Statement: [{ Effect: "Allow", Action: ["ecr:ListImages"], Resource: ["arn:aws:ecr:eu-west-1:111122223333:repository/intake/acme/*"] }] });
+      expect(policyAllows(whole, "ecr:ListImages", "arn:aws:ecr:eu-west-1:111122223333:repository/intake/acme/tools/tools")).toBe(true);
+    } finally {
+      await fake.close();
+    }
   });
 });
