@@ -6,7 +6,7 @@ import { CUSTOMER_ID_MAX, REPO_PREFIX, REPO_PREFIX_RULE } from "./naming";
 import { GAR_REPOSITORY_ID_MAX } from "../kinds/gar/kind";
 import { issueMessage } from "../customers/messages";
 import { GITHUB_LOGIN, isoDate, K8S_NAMESPACE, PRODUCT_NAME, PRODUCT_NAME_RULE } from "../customers/schema";
-import { catalogueSchema, entitlementProblem, PRODUCT_KINDS, releaseProblems, tierEntitlementsSchema } from "../customers/entitlements";
+import { catalogueSchema, entitlementProblem, releaseProblems, tierEntitlementsSchema } from "../customers/entitlements";
 import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, TIERS, type RegistryKind, type TierTable } from "./tiers";
 import { InvalidInput } from "./errors";
 import { didYouMean, keysAt } from "./suggest";
@@ -282,9 +282,6 @@ export const settingsInputSchema = z
     s.deliveries.forEach((d, i) => {
       for (const k of d.kinds ?? []) if (!s.enabledKinds.includes(k)) ctx.addIssue({ code: "custom", path: ["deliveries", i, "kinds"], message: `${k} is not in enabledKinds` });
       for (const problem of releaseProblems(s.products, d)) ctx.addIssue({ code: "custom", path: ["deliveries", i, problem.field], message: problem.message });
-      if (d.product !== undefined && d.kinds?.some((k) => !PRODUCT_KINDS.includes(k))) {
-        ctx.addIssue({ code: "custom", path: ["deliveries", i, "kinds"], message: `must be among ${PRODUCT_KINDS.join(", ")} for a release of a product (the other kinds have no repositories by product yet); left out, each customer's of those` });
-      }
     });
     // Artifact Registry holds a product in a repository of its own, `<prefix>-<id>--<product>`: it
     // must fit 63 characters for the longest customer id.

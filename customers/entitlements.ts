@@ -1,7 +1,7 @@
 import { prerelease, satisfies, valid } from "semver";
 import { z } from "zod";
 import { isEcrComponent, ECR_COMPONENT_RULE } from "../kinds/ecr/kind";
-import { TIERS, type RegistryKind, type Tier } from "../core/tiers";
+import { TIERS, type Tier } from "../core/tiers";
 import { entitlementSchema, PRODUCT_NAME, PRODUCT_NAME_RULE } from "./schema";
 
 /**
@@ -34,9 +34,6 @@ export type Catalogue = z.output<typeof catalogueSchema>;
 export const tierEntitlementsSchema = z.strictObject(Object.fromEntries(TIERS.map((t) => [t, z.array(entitlementSchema).optional()])) as Record<Tier, z.ZodOptional<z.ZodArray<typeof entitlementSchema>>>);
 
 export type TierEntitlements = Partial<Record<Tier, Entitlement[]>>;
-
-/** The kinds whose repositories and credentials follow the catalogue so far. */
-export const PRODUCT_KINDS: readonly RegistryKind[] = ["ecr", "acr", "gar", "distribution"];
 
 /** A customer as far as entitlements go. */
 export interface Entitled {
@@ -115,12 +112,12 @@ export function entitlementProblem(catalogue: Catalogue | undefined, e: { produc
 /** What is wrong with a release a delivery names (none without a product: a plain build). */
 export function releaseProblems(
   catalogue: Catalogue | undefined,
-  d: { product?: string; channel?: string; version: string; build: string; released?: string; kinds?: readonly RegistryKind[] },
-): { field: "product" | "channel" | "version" | "build" | "released" | "kinds"; message: string }[] {
+  d: { product?: string; channel?: string; version: string; build: string; released?: string },
+): { field: "product" | "channel" | "version" | "build" | "released"; message: string }[] {
   if (d.product === undefined) {
     return [...(d.channel !== undefined ? [{ field: "channel" as const, message: "needs a product" }] : []), ...(d.released !== undefined ? [{ field: "released" as const, message: "needs a product" }] : [])];
   }
-  const problems: { field: "product" | "channel" | "version" | "build" | "released" | "kinds"; message: string }[] = [];
+  const problems: { field: "product" | "channel" | "version" | "build" | "released"; message: string }[] = [];
   const p = entitlementProblem(catalogue, { product: d.product, channel: d.channel });
   if (p) problems.push(p);
   const product = catalogue?.[d.product];

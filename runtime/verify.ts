@@ -9,7 +9,7 @@ import { AccessDenied, mintFor } from "./mint";
 import { InvalidInput } from "../core/errors";
 import { KINDS } from "../kinds";
 import type { MintContext } from "./mint/types";
-import { entitledProducts, PRODUCT_KINDS } from "../customers/entitlements";
+import { entitledProducts } from "../customers/entitlements";
 
 /** One request of the proof, as an auditor reads it. */
 export interface Probe {
@@ -101,7 +101,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
 async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now: () => Date): Promise<KindEvidence> {
   const c = o.roster.customers.find((x) => x.id === id)!;
   // A customer entitled to no product of the catalogue gets no credential of a kind that follows it, rightly.
-  const entitledToSome = !o.settings.products || !PRODUCT_KINDS.includes(kind) || entitledProducts(c, o.settings.products, o.settings.tierEntitlements).length > 0;
+  const entitledToSome = !o.settings.products || entitledProducts(c, o.settings.products, o.settings.tierEntitlements).length > 0;
   const licensed = customerState(c, o.settings.asOf).status === "active" && o.settings.tierTable[c.tier].includes(kind) && entitledToSome;
   let cred;
   try {
@@ -140,9 +140,9 @@ async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now:
   };
   const list = (repository: string) => () => client.request(cred.registry, `/v2/${repository}/tags/list`, { method: "GET", repository, actions: "pull" });
 
-  // With a product catalogue (on the kinds that follow it), repositories live in product folders:
-  // the own one tried is the first entitled product's, and a product not entitled must be refused.
-  const catalogue = o.settings.products && PRODUCT_KINDS.includes(kind) ? o.settings.products : undefined;
+  // With a product catalogue, repositories live in product folders (or repositories): the own one
+  // tried is the first entitled product's, and a product not entitled must be refused.
+  const catalogue = o.settings.products;
   const entitled = catalogue ? entitledProducts(c, catalogue, o.settings.tierEntitlements) : [];
   // A product's repository path under a customer's namespace (a product folder, or on Artifact Registry a repository of its own).
   const at = (customer: string, product: string | undefined, repository?: string) =>

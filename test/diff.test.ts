@@ -114,8 +114,8 @@ describe("intake plan --base", () => {
       ["globex", ["products"], ["gains tools; loses app"]],
     ]);
     const by = Object.fromEntries(d.customers.map((c: { id: string }) => [c.id, c]));
-    // Its ECR repository of tools is kept, not deleted; globex's tools repository is added.
-    expect(by.acme.resources.retain).toEqual(["Repository acme-ecr-tools-tools"]);
+    // Its ECR and GitHub repositories of tools are kept, not deleted; globex's tools repository is added.
+    expect([...by.acme.resources.retain].sort()).toEqual(["Repository acme-ecr-tools-tools", "Repository acme-ghcr-repo-tools"]);
     expect(by.globex.resources.add).toEqual(expect.arrayContaining(["Repository globex-ecr-tools-tools"]));
     expect(readFileSync(md, "utf8")).toMatch(/0 registry changes, 2 product changes\./);
     // A tier default that moves reaches every customer on that tier without a list of its own.

@@ -15,7 +15,7 @@ import { DEFAULT_TIER_TABLE, REGISTRY_KINDS } from "../core/tiers";
 import { planProgram, fromRecorded } from "../planning/plan";
 import { evaluate, policyContext } from "../policy/evaluate";
 import { ecrSessionPolicy } from "../kinds/ecr/mint";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import pino from "pino";
 import { TokenBroker } from "../runtime/broker/broker";
@@ -25,7 +25,6 @@ import { tempDir } from "./tmp";
 import { unwrap } from "./helpers";
 import { mintFor } from "../runtime/mint";
 import { customerNamespace } from "../kinds";
-import { main } from "../cli/main";
 import { verify } from "../runtime/verify";
 import { policyAllows, startFakeEcr } from "./fake-ecr";
 
@@ -117,7 +116,7 @@ describe("entitlements in the roster and the catalogue in the settings", () => {
     expect(bad({ products: PRODUCTS, tierEntitlements: { enterprise: [{ product: "nope" }] } })).toMatch(/tierEntitlements\.enterprise\.0\.product.*"nope" is not in the stack's products/);
     const delivery = { source: `build.example.com/app@sha256:${"a".repeat(64)}`, build: "app", version: "2.0.0", product: "app", kinds: ["distribution"] };
     expect(bad({ products: PRODUCTS, deliveries: [delivery] })).toBe("");
-    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, kinds: ["distribution", "ghcr"] }] })).toMatch(/deliveries\.0\.kinds.*must be among ecr, acr, gar, distribution for a release/);
+    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, kinds: ["distribution", "ghcr"] }] })).toBe("");
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, kinds: undefined }] })).toBe("");
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, version: "release-7" }] })).toMatch(/deliveries\.0\.version.*"release-7" is not a semver version/);
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, build: "worker" }] })).toMatch(/deliveries\.0\.build.*"worker" is not a repository of app \(app, cli\)/);
@@ -308,19 +307,22 @@ describe("Artifact Registry by product: a repository per product", () => {
   });
 });
 
-describe("intake deliver --product without --kind", () => {
-  it("goes to each customer's kinds that hold repositories by product, and says which it leaves out", async () => {
-    const project = tempDir("release-kinds-");
-    writeFileSync(path.join(project, "Pulumi.yaml"), readFileSync(path.join(__dirname, "..", "Pulumi.yaml")));
-    const config = { environment: "dev", enabledKinds: ["ghcr", "distribution"], ghcr: { owner: "example-org" }, distribution: { host: "127.0.0.1:1" }, products: PRODUCTS };
-    writeFileSync(path.join(project, "Pulumi.t.yaml"), stringify({ config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`registry-intake:${k}`, v])) }));
-    writeFileSync(path.join(project, "roster.yaml"), stringify({ customers: [customer("acme", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [{ product: "app" }] })] }));
-    const err: string[] = [];
-    const out: string[] = [];
-    const code = await main(["deliver", "--source", "127.0.0.1:1/builds/app:2.0.0", "--product", "app", "--version", "2.0.0", "--stack", "t", "--project", project, "--roster", path.join(project, "roster.yaml"), "--key", makeKeyPair(project).key, "--tool", "skopeo"], { out: (s) => out.push(s), err: (s) => err.push(s) });
-    expect(err.join("\n")).toContain("note: ghcr holds no repositories by product yet: the release does not go there (acme)");
-    // The source cannot be read (nothing listens there): exit 4, after the kinds were chosen.
-    expect(code).toBe(4);
+describe("GHCR by product: a repository per product, read by the customer's team", () => {
+  it("<prefix>-<id>--<product> repositories with the team's read on each; a product's namespace is its repository; a planted one is a violation", async () => {
+    const settings = testSettings({ products: PRODUCTS });
+    const roster = acmeAndStark(settings);
+    const { plan, of } = await planned(settings, roster);
+    expect(of("acme", "github:index/repository:Repository").map((r) => r.inputs.name).sort()).toEqual(["intake-acme--app", "intake-acme--worker"]);
+    expect(of("acme", "github:index/teamRepository:TeamRepository").map((r) => r.name).sort()).toEqual(["acme-ghcr-read-app", "acme-ghcr-read-worker"]);
+    expect(of("stark", "github:index/repository:Repository")).toEqual([]);
+    expect(plan.violations).toEqual([]);
+    expect(customerNamespace("ghcr", "acme", settings, "app")).toBe("ghcr.io/example-org/intake-acme--app/");
+    const resources = fromRecorded(plan.recorded ?? []);
+    const repo = resources.find((r) => r.type === "github:index/repository:Repository" && r.props.name === "intake-acme--app")!;
+    const planted = { ...repo, urn: `${repo.urn}-planted`, props: { ...repo.props, name: "intake-acme--tools" } };
+    expect(evaluate([...resources, planted], policyContext(roster, settings)).filter((v) => v.policy === "entitled-products-only").map((v) => v.message)).toEqual([
+      expect.stringMatching(/"intake-acme--tools": repository intake\/acme\/tools\/\* is product tools, which customer acme is not entitled to/),
+    ]);
   });
 });
 

@@ -2,7 +2,6 @@ import { Command } from "commander";
 import * as path from "node:path";
 import { EXIT, IntakeError } from "../../core/errors";
 import { isoDate } from "../../customers/schema";
-import { PRODUCT_KINDS } from "../../customers/entitlements";
 import { REGISTRY_KINDS, type RegistryKind } from "../../core/tiers";
 import type { DeliveryPlanTarget, TargetResult } from "../../runtime/delivery/deliver";
 import { projectDirOf, idList, InputError, kindList, positiveInt, stackName, writeOut, type CommandContext } from "../options";
@@ -95,21 +94,11 @@ export function register(cli: Command, ctx: CommandContext): void {
         } catch (e) {
           throw new InputError((e as Error).message);
         }
-        const leftOut = new Map<RegistryKind, string[]>();
         const targets: DeliveryPlanTarget[] = customers.flatMap((id) => {
           const c = roster.customers.find((x) => x.id === id)!;
-          let kinds = opts.kind ?? c.registries.filter((k) => settings.enabledKinds.includes(k));
-          // A release goes by default to the customer's kinds that hold repositories by product.
-          if (opts.product !== undefined && !opts.kind) {
-            for (const k of kinds.filter((k) => !PRODUCT_KINDS.includes(k))) leftOut.set(k, [...(leftOut.get(k) ?? []), id]);
-            kinds = kinds.filter((k) => PRODUCT_KINDS.includes(k));
-          }
+          const kinds = opts.kind ?? c.registries.filter((k) => settings.enabledKinds.includes(k));
           return kinds.map((kind) => ({ customer: id, kind }));
         });
-        for (const [kind, ids] of leftOut) ctx.io.err(`note: ${kind} holds no repositories by product yet: the release does not go there (${ids.join(", ")})`);
-        // Repositories by product are declared on the self-hosted registry only, so far.
-        const unready = [...new Set(targets.filter((t) => opts.product !== undefined && !PRODUCT_KINDS.includes(t.kind)).map((t) => t.kind))];
-        if (unready.length) throw new InputError(`--kind: a release reaches ${PRODUCT_KINDS.join(", ")} only so far (${unready.join(", ")} ${unready.length > 1 ? "have" : "has"} no repositories by product yet): add --kind ${PRODUCT_KINDS.join(",")}`);
         const onStack = stackDelivery({
           settings,
           roster,

@@ -4,6 +4,8 @@ import type { EffectiveStatus } from "../../customers/status";
 import { RetainedLedger } from "../../components/retained";
 import { need, type KindBuilder } from "../../components/kind";
 import { labelDescription } from "../../core/labels";
+import { entitledProducts } from "../../customers/entitlements";
+import { ghcrProductRepository } from "./kind";
 
 export interface GhcrNamespaceArgs {
   /** The GitHub organisation (the provider's `github:owner`). */
@@ -19,6 +21,11 @@ export interface GhcrNamespaceArgs {
   description: string;
   /** Kept resources of earlier updates: an archived repository that comes back is adopted (and unarchived). */
   ledger?: RetainedLedger;
+  /**
+   * With a product catalogue: the products the customer is entitled to, each a repository of its
+   * own (`<repositoryName>--<product>`) owning that product's packages, read by the team.
+   */
+  products?: string[];
 }
 
 /**
@@ -44,32 +51,41 @@ export class GhcrNamespace extends pulumi.ComponentResource {
     this.namespace = `ghcr.io/${args.owner.toLowerCase()}/${args.repositoryName}/`;
     const ledger = args.ledger ?? new RetainedLedger();
     const offboarded = args.status === "offboarded";
-    if (!ledger.declares("github", args.repositoryName, offboarded)) {
+    // One repository, or one per entitled product (the first keeps the names it always had).
+    const wanted = args.products
+      ? args.products.map((p) => ({ suffix: `-${p}`, repositoryName: ghcrProductRepository(args.repositoryName, p), product: p as string | undefined }))
+      : [{ suffix: "", repositoryName: args.repositoryName, product: undefined }];
+    const repos: { suffix: string; repo: github.Repository }[] = [];
+    for (const w of wanted) {
+      if (!ledger.declares("github", w.repositoryName, offboarded)) continue;
+      const repo = new github.Repository(
+        `${name}-repo${w.suffix}`,
+        {
+          name: w.repositoryName,
+          description: `${w.product ? `Product ${w.product}. ` : ""}${args.description}`.slice(0, 350),
+          visibility: "private",
+          archiveOnDestroy: true,
+          archived: offboarded,
+          autoInit: true,
+          hasIssues: false,
+          hasProjects: false,
+          hasWiki: false,
+          hasDownloads: false,
+          vulnerabilityAlerts: true,
+          topics: w.product ? [...args.topics, `product-${w.product}`] : args.topics,
+        },
+        { parent: this, ...ledger.adoption("github", w.repositoryName) },
+      );
+      ledger.track("github", w.repositoryName, repo);
+      repos.push({ suffix: w.suffix, repo });
+    }
+    if (!args.products && repos.length === 0) {
       this.repositoryName = pulumi.output(undefined);
       this.teamSlug = pulumi.output(undefined);
       this.registerOutputs({ namespace: this.namespace, repositoryName: this.repositoryName, teamSlug: this.teamSlug });
       return;
     }
-    const repo = new github.Repository(
-      `${name}-repo`,
-      {
-        name: args.repositoryName,
-        description: args.description.slice(0, 350),
-        visibility: "private",
-        archiveOnDestroy: true,
-        archived: offboarded,
-        autoInit: true,
-        hasIssues: false,
-        hasProjects: false,
-        hasWiki: false,
-        hasDownloads: false,
-        vulnerabilityAlerts: true,
-        topics: args.topics,
-      },
-      { parent: this, ...ledger.adoption("github", args.repositoryName) },
-    );
-    ledger.track("github", args.repositoryName, repo);
-    this.repositoryName = repo.name;
+    this.repositoryName = repos[0]?.repo.name ?? pulumi.output(undefined);
     if (offboarded) {
       this.teamSlug = pulumi.output(undefined);
       this.registerOutputs({ namespace: this.namespace, repositoryName: this.repositoryName, teamSlug: this.teamSlug });
@@ -85,7 +101,7 @@ export class GhcrNamespace extends pulumi.ComponentResource {
       new github.TeamMembership(`${name}-member-${user.toLowerCase()}`, { teamId: team.id, username: user, role: "member" }, { parent: this });
     }
     if (args.status === "active") {
-      new github.TeamRepository(`${name}-read`, { teamId: team.id, repository: repo.name, permission: "pull" }, { parent: this });
+      for (const { suffix, repo } of repos) new github.TeamRepository(`${name}-read${suffix}`, { teamId: team.id, repository: repo.name, permission: "pull" }, { parent: this });
     }
     this.teamSlug = team.slug;
     this.registerOutputs({ namespace: this.namespace, repositoryName: this.repositoryName, teamSlug: this.teamSlug });
@@ -109,6 +125,7 @@ export const build: KindBuilder = (ctx) => {
       topics: ["registry-intake", `customer-${ctx.customer.id}`, `tier-${ctx.customer.tier}`],
       description: labelDescription(`Container packages of ${ctx.customer.name}`, ctx.tags),
       ledger: ctx.ledger,
+      products: ctx.settings.products && entitledProducts(ctx.customer, ctx.settings.products, ctx.settings.tierEntitlements),
     },
     { parent: ctx.parent },
   );

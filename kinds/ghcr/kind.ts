@@ -6,6 +6,11 @@ export interface GhcrNames {
   githubTeam: string;
 }
 
+/** A product's GitHub repository: `intake-acme--app` (a customer id never holds "--"). */
+export function ghcrProductRepository(repository: string, product: string): string {
+  return `${repository}--${product}`;
+}
+
 /** GitHub Container Registry: packages owned by a repository per customer, read by the customer's team. */
 export const ghcr: KindFacts<GhcrNames> = {
   kind: "ghcr",
@@ -26,11 +31,13 @@ export const ghcr: KindFacts<GhcrNames> = {
   ],
   host: () => "ghcr.io",
   path: (n, s) => `${need(s.ghcr, "ghcr").owner.toLowerCase()}/${n.githubRepository}/`,
+  // A product's packages are owned by a repository of its own (access is by repository).
+  productPath: (n, s, product) => `${need(s.ghcr, "ghcr").owner.toLowerCase()}/${ghcrProductRepository(n.githubRepository, product)}/`,
   types: /^github:index\/(repository|team|teamMembership|teamRepository):/,
   deletes: () => ({ may: false, why: "the machine user's PAT carries read:packages, not delete:packages" }),
   owners: [
-    { type: "github:index/repository:Repository", input: "name", pattern: (p) => `^${p}-(.+)$` },
+    { type: "github:index/repository:Repository", input: "name", pattern: (p) => `^${p}-(.+?)(?:--[a-z0-9-]+)?$` },
     { type: "github:index/team:Team", input: "name", pattern: (p) => `^${p}-(.+)$` },
-    { type: "github:index/teamRepository:TeamRepository", input: "repository", pattern: (p) => `^${p}-(.+)$` },
+    { type: "github:index/teamRepository:TeamRepository", input: "repository", pattern: (p) => `^${p}-(.+?)(?:--[a-z0-9-]+)?$` },
   ],
 };

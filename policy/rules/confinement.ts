@@ -232,8 +232,8 @@ function productOfPath(path: string, prefix: string, id: string): string | undef
 /**
  * With a product catalogue, a customer's repositories and grants name only products it is
  * entitled to: ECR repositories, IAM policy ARNs (a product glob each, never the whole
- * namespace), ACR scope-map actions, Artifact Registry repositories and their grants, and the
- * Distribution access list's paths. An offboarded customer's kept
+ * namespace), ACR scope-map actions, Artifact Registry and GitHub repositories and their grants,
+ * and the Distribution access list's paths. An offboarded customer's kept
  * repositories are declared only to tag them orphaned and are not asked.
  */
 export const entitledProductsOnly: IntakeRule = {
@@ -265,12 +265,17 @@ export const entitledProductsOnly: IntakeRule = {
         if (path) check(id, path, "scope-map action on");
       }
     }
-    // Artifact Registry: a product is a repository of its own, `<prefix>-<id>--<product>`.
-    const garRepository =
-      r.type === "gcp:artifactregistry/repository:Repository" ? r.props.repositoryId : r.type === "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember" ? String(r.props.repository ?? "").split("/").pop() : undefined;
-    if (typeof garRepository === "string" && id) {
-      const product = garRepository.startsWith(`${p}-${id}--`) ? garRepository.slice(`${p}-${id}--`.length) : undefined;
-      check(id, product === undefined ? garRepository : `${p}/${id}/${product}/*`, r.type.endsWith("Repository") ? "repository" : "grant on");
+    // Artifact Registry and GitHub: a product is a repository of its own, `<prefix>-<id>--<product>`.
+    const ownRepository: Record<string, (x: Record<string, unknown>) => unknown> = {
+      "gcp:artifactregistry/repository:Repository": (x) => x.repositoryId,
+      "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": (x) => String(x.repository ?? "").split("/").pop(),
+      "github:index/repository:Repository": (x) => x.name,
+      "github:index/teamRepository:TeamRepository": (x) => x.repository,
+    };
+    const named = ownRepository[r.type]?.(r.props);
+    if (typeof named === "string" && id) {
+      const product = named.startsWith(`${p}-${id}--`) ? named.slice(`${p}-${id}--`.length) : undefined;
+      check(id, product === undefined ? named : `${p}/${id}/${product}/*`, r.type.endsWith(":Repository") ? "repository" : "grant on");
     }
     const aclText = (r.props.stringData as Record<string, unknown> | undefined)?.["acl.json"];
     if (r.type === "kubernetes:core/v1:Secret" && typeof aclText === "string") {

@@ -1,7 +1,7 @@
 import { AccessDenied, checkAccess } from "../../core/access";
 import type { RegistryKind } from "../../core/tiers";
 import { KINDS } from "../../kinds";
-import { entitledProducts, PRODUCT_KINDS } from "../../customers/entitlements";
+import { entitledProducts } from "../../customers/entitlements";
 import { MissingCredential, type MintContext, type MintedCredential, type Minter } from "./types";
 
 export type { MintContext } from "./types";
@@ -34,8 +34,8 @@ async function mintWith(customerId: string, kind: RegistryKind, ctx: MintContext
   const s = ctx.settings;
   const decision = checkAccess(ctx.roster, customerId, kind, { tierTable: s.tierTable, asOf: ctx.today ?? new Date().toISOString().slice(0, 10), enabledKinds: s.enabledKinds });
   if (!decision.allowed) throw new AccessDenied(decision.reason);
-  // With a catalogue, a credential of a kind that follows it reaches the entitled products only: none, no credential.
-  if (s.products && PRODUCT_KINDS.includes(kind) && entitledProducts(decision.customer, s.products, s.tierEntitlements).length === 0) {
+  // With a catalogue, a credential reaches the entitled products only: none, no credential.
+  if (s.products && entitledProducts(decision.customer, s.products, s.tierEntitlements).length === 0) {
     throw new AccessDenied(`customer ${customerId} is entitled to no product of the stack's catalogue: a ${kind} credential would reach nothing`);
   }
   return (await MINTERS[kind]())(decision.customer, ctx);
