@@ -28,7 +28,7 @@ export function deliveryCustomers(d: DeliverySetting, index: number, s: Settings
     if (unknown.length) throw new Error(`registry-intake:deliveries[${index}].customers: ${unknown.join(", ")} not in ${roster.source}`);
   }
   if (d.product !== undefined) {
-    const release = { product: d.product, channel: d.channel ?? "stable", version: d.version, released: d.released ?? s.asOf };
+    const release = { product: d.product, channel: d.channel ?? "stable", version: d.version, released: d.released! };
     return releaseAudience(roster.customers, release, s.tierEntitlements, s.asOf, d.customers).to;
   }
   return d.customers ?? roster.customers.filter((c) => customerState(c, s.asOf).status === "active").map((c) => c.id);
@@ -41,7 +41,7 @@ export function deliverCommand(d: DeliverySetting, customers: string[], s: Setti
     "--source", sh(d.source),
     "--build", sh(d.build),
     "--version", sh(d.version),
-    ...(d.product !== undefined ? ["--product", sh(d.product), "--channel", sh(d.channel ?? "stable"), "--released", sh(d.released ?? s.asOf)] : []),
+    ...(d.product !== undefined ? ["--product", sh(d.product), "--channel", sh(d.channel ?? "stable"), "--released", sh(d.released!)] : []),
     // A release: the command judges entitlements itself (and reports who it does not reach);
     // `customers` (the audience now) only re-runs it when that changes.
     ...(d.product === undefined ? ["--customer", sh(customers.join(","))] : d.customers ? ["--customer", sh(d.customers.join(","))] : []),

@@ -282,6 +282,10 @@ export const settingsInputSchema = z
     s.deliveries.forEach((d, i) => {
       for (const k of d.kinds ?? []) if (!s.enabledKinds.includes(k)) ctx.addIssue({ code: "custom", path: ["deliveries", i, "kinds"], message: `${k} is not in enabledKinds` });
       for (const problem of releaseProblems(s.products, d)) ctx.addIssue({ code: "custom", path: ["deliveries", i, problem.field], message: problem.message });
+      // A release's day is fixed once: judged as of "today", the delivery would run again every day.
+      if (d.product !== undefined && d.released === undefined) ctx.addIssue({ code: "custom", path: ["deliveries", i, "released"], message: "is required for a release of a product (the day it was released, YYYY-MM-DD): update periods are judged by it" });
+      // With a catalogue every repository is a product's: a build outside one reaches no credential.
+      if (s.products && d.product === undefined) ctx.addIssue({ code: "custom", path: ["deliveries", i, "product"], message: `is required while the stack has a product catalogue (${Object.keys(s.products).join(", ")}): repositories are the products'` });
     });
     // Artifact Registry holds a product in a repository of its own, `<prefix>-<id>--<product>`: it
     // must fit 63 characters for the longest customer id.

@@ -45,5 +45,7 @@ export function mergeRosterParts(source: string, parts: { file: string; roster: 
   }
   const customers: Customer[] = [];
   for (const { roster } of parts) for (const c of roster.customers) if (!twice.has(c.id)) customers.push(c);
-  return { roster: { source, customers }, conflicts };
+  // Each shard's part carries the same catalogue (one stack's settings): the first one's stands.
+  const catalogue = parts.find((p) => p.roster.catalogue)?.roster.catalogue;
+  return { roster: { source, customers, ...(catalogue ? { catalogue } : {}) }, conflicts };
 }

@@ -10,7 +10,7 @@ import { issueMessage, quoted } from "./messages";
 import { rosterSchema, type CustomerEntry } from "./schema";
 import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, tierKinds, type RegistryKind, type TierTable } from "../core/tiers";
 import { InvalidInput } from "../core/errors";
-import { entitlementProblem, type Catalogue } from "./entitlements";
+import { catalogueSchema, entitlementProblem, tierEntitlementsSchema, type Catalogue, type TierEntitlements } from "./entitlements";
 
 /** A validated customer: `registries` resolved to the kinds it asks for and its tier allows. */
 export interface Customer extends Omit<CustomerEntry, "registries"> {
@@ -24,6 +24,8 @@ export interface Roster {
   /** Where it came from, for messages. */
   source: string;
   customers: Customer[];
+  /** The catalogue the document itself carries (a roster the program wrote for the broker). */
+  catalogue?: { products: Catalogue; tierEntitlements: TierEntitlements };
 }
 
 export interface RosterProblem {
@@ -191,6 +193,14 @@ function validate(
     });
   };
 
+  // The document's own catalogue (a roster the program wrote for the broker) wins over the options'.
+  const carried = isRecord(raw) && isRecord(raw.catalogue) ? raw.catalogue : undefined;
+  const carriedProducts = carried ? catalogueSchema.safeParse(carried.products) : undefined;
+  const carriedDefaults = carried ? tierEntitlementsSchema.safeParse(carried.tierEntitlements ?? {}) : undefined;
+  if (carriedProducts && !carriedProducts.success) problemAt(["catalogue", "products"], "is not a product catalogue (products: { <name>: { repositories, channels } })");
+  if (carriedDefaults && !carriedDefaults.success) problemAt(["catalogue", "tierEntitlements"], "is not a list of entitlements per tier");
+  const products = carriedProducts?.success ? carriedProducts.data : opts.products;
+  opts = { ...opts, products };
   const parsed = rosterSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
@@ -281,7 +291,7 @@ function validate(
       registriesExplicit: registries !== undefined,
     };
   });
-  return { source: file, customers };
+  return { source: file, customers, ...(carriedProducts?.success && carriedDefaults?.success ? { catalogue: { products: carriedProducts.data, tierEntitlements: carriedDefaults.data } } : {}) };
 }
 
 /**

@@ -120,6 +120,12 @@ export const customerSchema = z.strictObject({
 
 export const rosterSchema = z.strictObject({
   customers: z.array(customerSchema),
+  /**
+   * The stack's product catalogue and tier entitlements, as the program writes them beside the
+   * roster it mounts for the broker (so the two arrive and reload together); a hand-kept roster
+   * has none: the stack's settings give them.
+   */
+  catalogue: z.strictObject({ products: z.record(z.string(), z.unknown()), tierEntitlements: z.record(z.string(), z.unknown()).optional() }).optional(),
 });
 
 export type CustomerInput = z.input<typeof customerSchema>;

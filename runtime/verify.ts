@@ -100,7 +100,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
 
 async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now: () => Date): Promise<KindEvidence> {
   const c = o.roster.customers.find((x) => x.id === id)!;
-  // A customer entitled to no product of the catalogue gets no credential of a kind that follows it, rightly.
+  // A customer entitled to no product of the catalogue gets no credential, rightly.
   const entitledToSome = !o.settings.products || entitledProducts(c, o.settings.products, o.settings.tierEntitlements).length > 0;
   const licensed = customerState(c, o.settings.asOf).status === "active" && o.settings.tierTable[c.tier].includes(kind) && entitledToSome;
   let cred;

@@ -115,8 +115,8 @@ describe("intake plan --base", () => {
     ]);
     const by = Object.fromEntries(d.customers.map((c: { id: string }) => [c.id, c]));
     // Its ECR and GitHub repositories of tools are kept, not deleted; globex's tools repository is added.
-    expect([...by.acme.resources.retain].sort()).toEqual(["Repository acme-ecr-tools-tools", "Repository acme-ghcr-repo-tools"]);
-    expect(by.globex.resources.add).toEqual(expect.arrayContaining(["Repository globex-ecr-tools-tools"]));
+    expect([...by.acme.resources.retain].sort()).toEqual(["Repository acme-ecr-tools--tools", "Repository acme-ghcr-repo-tools"]);
+    expect(by.globex.resources.add).toEqual(expect.arrayContaining(["Repository globex-ecr-tools--tools"]));
     expect(readFileSync(md, "utf8")).toMatch(/0 registry changes, 2 product changes\./);
     // A tier default that moves reaches every customer on that tier without a list of its own.
     git("add", ".");

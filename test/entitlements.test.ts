@@ -15,6 +15,8 @@ import { DEFAULT_TIER_TABLE, REGISTRY_KINDS } from "../core/tiers";
 import { planProgram, fromRecorded } from "../planning/plan";
 import { evaluate, policyContext } from "../policy/evaluate";
 import { ecrSessionPolicy } from "../kinds/ecr/mint";
+import { rosterDocument } from "../kinds/distribution/service";
+import { decodeJwt } from "jose";
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import pino from "pino";
@@ -114,8 +116,11 @@ describe("entitlements in the roster and the catalogue in the settings", () => {
     };
     expect(bad({ products: { app: { repositories: ["Bad Name"] } } })).toMatch(/products\.app\.repositories\.0.*not a valid repository name/);
     expect(bad({ products: PRODUCTS, tierEntitlements: { enterprise: [{ product: "nope" }] } })).toMatch(/tierEntitlements\.enterprise\.0\.product.*"nope" is not in the stack's products/);
-    const delivery = { source: `build.example.com/app@sha256:${"a".repeat(64)}`, build: "app", version: "2.0.0", product: "app", kinds: ["distribution"] };
+    const delivery = { source: `build.example.com/app@sha256:${"a".repeat(64)}`, build: "app", version: "2.0.0", product: "app", released: "2026-12-01", kinds: ["distribution"] };
     expect(bad({ products: PRODUCTS, deliveries: [delivery] })).toBe("");
+    // A release's day is fixed in the setting; with a catalogue a build is always a product's.
+    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, released: undefined }] })).toMatch(/deliveries\.0\.released: is required for a release of a product/);
+    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, product: undefined }] })).toMatch(/deliveries\.0\.product: is required while the stack has a product catalogue \(app, worker, tools\)/);
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, kinds: ["distribution", "ghcr"] }] })).toBe("");
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, kinds: undefined }] })).toBe("");
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, version: "release-7" }] })).toMatch(/deliveries\.0\.version.*"release-7" is not a semver version/);
@@ -221,7 +226,7 @@ describe("ECR by product, and the rule that keeps grants to entitled products", 
 });
 
 describe("maxPullsPerDay, kept by the broker", () => {
-  it("a token that would pull a product past its limit is refused with 429 and the reason; other products and customers go on; a new UTC day starts again", async () => {
+  it("a token that would pull a product past its limit is refused with 429 and the reason; other products and customers go on; a new UTC day starts again (the catalogue comes with the roster the program writes)", async () => {
     const dir = tempDir("pull-limits-");
     const settings = testSettings({ products: PRODUCTS });
     const customers = [
@@ -231,17 +236,23 @@ describe("maxPullsPerDay, kept by the broker", () => {
     const roster = testRoster(customers, settings);
     const { result } = await runUnderMocks(() => program(settings, roster), { project: "p", stack: "test", cloud: { accountId: "111122223333", region: "eu-west-1" } });
     writeFileSync(path.join(dir, "acl.json"), await unwrap(result.distribution!.acl));
-    writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers }));
+    // As the program mounts it for the broker: the roster with the stack's catalogue, so a broker
+    // told nothing of the stack's settings judges by it.
+    writeFileSync(path.join(dir, "roster.yaml"), rosterDocument(roster, settings));
     const robots = Object.fromEntries(await Promise.all(result.customers.map(async (c) => [c.customerId, { u: await unwrap(c.credentials.distribution!.id!), p: await unwrap(c.credentials.distribution!.secret!) }])));
     const pair = makeKeyPair(dir);
     let day = "2026-12-05";
-    const broker = new TokenBroker({ aclFile: path.join(dir, "acl.json"), rosterFile: path.join(dir, "roster.yaml"), key: loadSigningKey(pair.key, pair.cert), service: "registry-intake", issuer: "registry-intake-broker", today: () => day, products: settings.products, logger: pino({ level: "silent" }) });
+    const broker = new TokenBroker({ aclFile: path.join(dir, "acl.json"), rosterFile: path.join(dir, "roster.yaml"), key: loadSigningKey(pair.key, pair.cert), service: "registry-intake", issuer: "registry-intake-broker", today: () => day, logger: pino({ level: "silent" }) });
     try {
       const ask = async (id: string, repository: string) => {
         const r = await broker.tokenFor({ username: robots[id].u, password: robots[id].p }, "registry-intake", [`repository:${repository}:pull`]);
         return r.status === 200 ? "pull" : `${r.status} ${(r.body as { errors: { message: string }[] }).errors[0].message}`;
       };
       expect([await ask("acme", "intake/acme/app/app"), await ask("acme", "intake/acme/app/cli")]).toEqual(["pull", "pull"]);
+      // A product acme is not entitled to: an empty token (the catalogue came with the roster).
+      const tools = await broker.tokenFor({ username: robots.acme.u, password: robots.acme.p }, "registry-intake", ["repository:intake/acme/tools/tools:pull"]);
+      expect(tools.status).toBe(200);
+      expect(decodeJwt((tools.body as { token: string }).token).access).toEqual([]);
       expect(await ask("acme", "intake/acme/app/app")).toBe("429 customer acme has pulled app 2 times today, its limit (maxPullsPerDay 2); more after 00:00 UTC");
       // No limit on worker; stark's own count.
       expect([await ask("acme", "intake/acme/worker/worker"), await ask("stark", "intake/stark/app/app")]).toEqual(["pull", "pull"]);

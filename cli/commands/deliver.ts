@@ -82,6 +82,7 @@ export function register(cli: Command, ctx: CommandContext): void {
           customers = audience.to;
           notReached = audience.notReached;
         } else {
+          if (settings.products) throw new InputError(`--product: required while stack ${opts.stack} has a product catalogue (${Object.keys(settings.products).join(", ")}): every repository is a product's`);
           if (opts.channel !== "stable" || opts.released !== undefined) throw new InputError(`--${opts.released !== undefined ? "released" : "channel"}: needs --product (a release of a catalogue product)`);
           if (!opts.build) throw new InputError("--build: required without --product (the repository name inside each customer's namespace, e.g. app)");
           if (!opts.customer) throw new InputError("--customer: required without --product (customer ids, comma-separated)");

@@ -56,7 +56,7 @@ function tooLarge(what: string, bytes: number, s: Settings, customers: number): 
  */
 export function rosterPartProblem(s: Settings, stackCustomers: Roster): string | undefined {
   if (!s.enabledKinds.includes("distribution") || !s.distribution?.kubernetes || stackCustomers.customers.length === 0) return undefined;
-  const bytes = Buffer.byteLength(rosterDocument(stackCustomers));
+  const bytes = Buffer.byteLength(rosterDocument(stackCustomers, s));
   if (bytes > OBJECT_DATA_LIMIT) return tooLarge("roster ConfigMap", bytes, s, stackCustomers.customers.length);
   // The access list's entries, each as long as the real one (a bcrypt hash is 60 characters); the
   // Secret itself is checked again when its hashes are known.
@@ -81,12 +81,17 @@ function shardSuffix(index: number, count: number): string {
 
 const documents = new WeakMap<Roster, string>();
 
-/** The roster as a file the broker loads (the entries as written, without derived fields); made once per roster (the size check and the ConfigMap share it). */
-export function rosterDocument(roster: Roster): string {
+/**
+ * The roster as a file the broker loads (the entries as written, without derived fields, and the
+ * stack's product catalogue when it has one, so a catalogue change reaches the broker with the
+ * roster that names it); made once per roster (the size check and the ConfigMap share it).
+ */
+export function rosterDocument(roster: Roster, s?: Pick<Settings, "products" | "tierEntitlements">): string {
   let text = documents.get(roster);
   if (text === undefined) {
     text = stringify({
       customers: roster.customers.map(({ registriesExplicit, registries, ...c }) => ({ ...c, ...(registriesExplicit ? { registries } : {}) })),
+      ...(s?.products ? { catalogue: { products: s.products, ...(Object.keys(s.tierEntitlements ?? {}).length ? { tierEntitlements: s.tierEntitlements } : {}) } } : {}),
     });
     documents.set(roster, text);
   }
@@ -185,7 +190,7 @@ export class DistributionService extends pulumi.ComponentResource {
         return text;
       }),
     );
-    const rosterText = args.roster && role !== "platform" ? rosterDocument(args.roster) : undefined;
+    const rosterText = args.roster && role !== "platform" ? rosterDocument(args.roster, args.settings) : undefined;
 
     const k = d.kubernetes;
     if (k && role === "shard") {

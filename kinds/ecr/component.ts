@@ -83,7 +83,7 @@ export class EcrNamespace extends pulumi.ComponentResource {
     const repos = declared.map((repo) => {
       const repositoryName = `${args.repositoryPrefix}${repo}`;
       const r = new ecr.Repository(
-        `${name}-${repo.replace(/\//g, "-")}`,
+        `${name}-${repo.replace(/\//g, "--")}`,
         {
           name: repositoryName,
           ...ecrTagMutability(args.immutableTags),
@@ -99,7 +99,7 @@ export class EcrNamespace extends pulumi.ComponentResource {
       );
       ledger.track("ecr", repositoryName, r);
       new ecr.LifecyclePolicy(
-        `${name}-${repo.replace(/\//g, "-")}-lifecycle`,
+        `${name}-${repo.replace(/\//g, "--")}-lifecycle`,
         { repository: r.name, policy: lifecyclePolicy(args.untaggedExpiryDays, args.keepImages) },
         { parent: this },
       );

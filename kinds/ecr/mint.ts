@@ -36,15 +36,21 @@ export const SESSION_POLICY_LIMIT = 2048;
  */
 export function ecrSessionPolicy(o: Pick<EcrMintOptions, "customerId" | "customerIds" | "repoPrefix" | "accountId" | "region" | "productsOf">): string {
   const ids = o.customerIds ?? [o.customerId];
+  const policy = sessionPolicyText(o);
+  if (policy.length > SESSION_POLICY_LIMIT) throw new Error(`session policy for ${ids.join(", ")} is ${policy.length} characters, over STS's ${SESSION_POLICY_LIMIT}`);
+  return policy;
+}
+
+/** The session policy's text, whatever its length (batching measures it). */
+function sessionPolicyText(o: Pick<EcrMintOptions, "customerId" | "customerIds" | "repoPrefix" | "accountId" | "region" | "productsOf">): string {
+  const ids = o.customerIds ?? [o.customerId];
   const arns = ids.flatMap((id) => {
     const prefix = namesFor(id, { repoPrefix: o.repoPrefix }).ecrRepositoryPrefix;
     const products = o.productsOf?.(id);
     return (products ? products.map((p) => `${prefix}${p}/*`) : [`${prefix}*`]).map((glob) => ecrRepositoryArn(o.region, o.accountId, glob));
   });
   if (arns.length === 0) throw new Error(`customer ${ids.join(", ")} is entitled to no product: no ECR repository to reach`);
-  const policy = JSON.stringify(ecrPushPullPolicy("CustomerPrefix", arns));
-  if (policy.length > SESSION_POLICY_LIMIT) throw new Error(`session policy for ${ids.join(", ")} is ${policy.length} characters, over STS's ${SESSION_POLICY_LIMIT}`);
-  return policy;
+  return JSON.stringify(ecrPushPullPolicy("CustomerPrefix", arns));
 }
 
 /** Split customers into runs whose one session policy fits STS's limit: each run is one delivery session. */
@@ -53,7 +59,7 @@ export function ecrDeliveryBatches(o: Pick<EcrMintOptions, "repoPrefix" | "accou
   let current: string[] = [];
   for (const id of customerIds) {
     const next = [...current, id];
-    if (current.length && ecrSessionPolicy({ ...o, customerId: id, customerIds: next }).length > SESSION_POLICY_LIMIT - 64) {
+    if (current.length && sessionPolicyText({ ...o, customerId: id, customerIds: next }).length > SESSION_POLICY_LIMIT - 64) {
       batches.push(current);
       current = [id];
     } else current = next;
@@ -151,7 +157,8 @@ export const mint: Minter = (c, ctx) => {
 /** Delivery: the push role with one session policy over a batch of customers' prefixes (as many as STS's 2,048-character limit allows), so blobs mount within each batch. */
 export const ecrDelivery: SharedDelivery = (customers, o) => {
   const s = o.settings;
-  const base = { repoPrefix: s.repoPrefix, accountId: s.aws!.accountId, region: s.aws!.region, productsOf: productsOf(s, o.roster) };
+  // A release reaches its own product only (its customers are the entitled ones): one glob each.
+  const base = { repoPrefix: s.repoPrefix, accountId: s.aws!.accountId, region: s.aws!.region, productsOf: o.product !== undefined ? () => [o.product!] : productsOf(s, o.roster) };
   return each(ecrDeliveryBatches(base, customers), async (batch) => {
     const { credential: c, ecr } = await mintEcrSession({ ...base, customerId: batch[0], customerIds: batch, pushRoleArn: o.mint.pushRoleArn ?? defaultPushRoleArn(s), ...o.ecr });
     return { registry: o.registry, credential: { username: c.username, password: c.password }, customers: batch, tagLookup: (repository: string) => ecrTagDigests(ecr, repository) };

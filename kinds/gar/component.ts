@@ -67,7 +67,8 @@ export class GarNamespace extends pulumi.ComponentResource {
   constructor(name: string, args: GarNamespaceArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("registry-intake:gcp:GarNamespace", name, {}, opts);
     const ledger = args.ledger ?? new RetainedLedger();
-    // One repository, or one per entitled product (the first keeps the names it always had).
+    // One repository, or one per entitled product (named by the product: a catalogue that comes
+    // leaves the customer's repository to the ledger, kept, and declares the products' anew).
     const wanted = args.products ? args.products.map((p) => ({ suffix: `-${p}`, id: garProductRepositoryId(args.repositoryId, p), product: p as string | undefined })) : [{ suffix: "", id: args.repositoryId, product: undefined }];
     const repos: { suffix: string; repo: artifactregistry.Repository }[] = [];
     for (const w of wanted) {

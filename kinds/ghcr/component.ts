@@ -51,7 +51,8 @@ export class GhcrNamespace extends pulumi.ComponentResource {
     this.namespace = `ghcr.io/${args.owner.toLowerCase()}/${args.repositoryName}/`;
     const ledger = args.ledger ?? new RetainedLedger();
     const offboarded = args.status === "offboarded";
-    // One repository, or one per entitled product (the first keeps the names it always had).
+    // One repository, or one per entitled product (named by the product: a catalogue that comes
+    // leaves the customer's repository to the ledger, archived, and declares the products' anew).
     const wanted = args.products
       ? args.products.map((p) => ({ suffix: `-${p}`, repositoryName: ghcrProductRepository(args.repositoryName, p), product: p as string | undefined }))
       : [{ suffix: "", repositoryName: args.repositoryName, product: undefined }];

@@ -8,7 +8,7 @@ import { AccessDenied, checkAccess, customerById } from "../../core/access";
 import { PullLimits } from "./pull-limits";
 import type { MintedCredential } from "../mint/types";
 import { Authenticator, type AuthLimits, type LoginResult } from "./auth";
-import { deliveryGrant, robotGrant, type GrantContext } from "./grant";
+import { catalogueOf, deliveryGrant, robotGrant, type GrantContext } from "./grant";
 import { jwsSigner, type SigningKey } from "./keys";
 import { BrokerMetrics, routeOf, type DenyCode, type Endpoint, type Route } from "./metrics";
 import { NO_CUSTOMER } from "./principal";
@@ -345,8 +345,9 @@ export class TokenBroker {
     const customer = robot!.customer;
     const fields = { user: username, customer, via: auth.via, requested: scopes, granted, remote };
     // A product's maxPullsPerDay: a token that would pull past it is refused (429), and counts nothing.
-    const entry = this.opts.products && granted.length ? customerById(this.store.roster, customer) : undefined;
-    const over = entry && this.pullLimits.take(this.today(), entry, this.opts.repoPrefix ?? "intake", granted, this.opts.tierEntitlements ?? {});
+    const catalogue = granted.length ? catalogueOf(this.store.roster, this.context()) : undefined;
+    const entry = catalogue && customerById(this.store.roster, customer);
+    const over = entry && this.pullLimits.take(this.today(), entry, this.opts.repoPrefix ?? "intake", granted, catalogue.tierEntitlements);
     if (over) {
       const message = `customer ${customer} has pulled ${over.product} ${over.pulled} times today, its limit (maxPullsPerDay ${over.limit}); more after 00:00 UTC`;
       this.logDeny("token", customer, "pull_limit", { ...fields, granted: [], reason: message }, "pull limit reached", "info");

@@ -16,23 +16,35 @@ export interface GrantContext extends AccessContext {
 /** Why a robot's grant is empty before its scopes are looked at: its entry, or checkAccess's word. */
 export type RobotDenialCode = "robot_disabled" | "path_outside_namespace" | AccessDenialCode;
 
-/** Whether an access-list path lies inside a customer's namespace (`own` ends with `/`): the namespace or a folder of it, as `<…>/*`. */
-function inside(path: string, own: string): boolean {
-  if (!path.startsWith(own) || !path.endsWith("/*")) return false;
-  const rest = path.slice(own.length, -1);
-  return rest === "" || rest.split("/").slice(0, -1).every((p) => p !== "" && p !== "." && p !== "..");
+/**
+ * Whether an access-list path is one the program writes for this customer (`own` ends with `/`):
+ * its whole namespace `<own>*`, or with a catalogue a product's folder `<own><product>/*` (the
+ * whole namespace stays accepted there, narrowed to the entitled products: an access list written
+ * before the catalogue may reach the broker after the roster that brings it).
+ */
+function inside(path: string, own: string, catalogue: Catalogue | undefined): boolean {
+  if (path === `${own}*`) return true;
+  if (!catalogue) return false;
+  const product = path.startsWith(own) && path.endsWith("/*") ? path.slice(own.length, -2) : undefined;
+  return product !== undefined && Object.hasOwn(catalogue, product);
 }
 
 /** Each roster entry's product paths, made once per entry (a reload makes new entries) and catalogue. */
-const pathsOf = new WeakMap<Customer, { products: Catalogue; paths: string[] }>();
+const pathsOf = new WeakMap<Customer, { products: Catalogue; defaults: TierEntitlements; paths: string[] }>();
+
+/** The catalogue a grant is judged by: the one the roster carries (written with it by the program), else the stack's. */
+export function catalogueOf(roster: Roster, ctx: GrantContext): { products: Catalogue; tierEntitlements: TierEntitlements } | undefined {
+  return roster.catalogue ?? (ctx.products ? { products: ctx.products, tierEntitlements: ctx.tierEntitlements ?? {} } : undefined);
+}
 
 /** With a catalogue, the paths a customer's products give it now (the roster's entitlements, not the access list's word). */
-function entitledPaths(customer: Customer, ctx: GrantContext): string[] | undefined {
-  if (!ctx.products) return undefined;
+function entitledPaths(roster: Roster, customer: Customer, ctx: GrantContext): string[] | undefined {
+  const catalogue = catalogueOf(roster, ctx);
+  if (!catalogue) return undefined;
   const known = pathsOf.get(customer);
-  if (known?.products === ctx.products) return known.paths;
-  const paths = entitledProducts(customer, ctx.products, ctx.tierEntitlements).map((p) => `${ctx.repoPrefix}/${customer.id}/${p}/*`);
-  pathsOf.set(customer, { products: ctx.products, paths });
+  if (known?.products === catalogue.products && known.defaults === catalogue.tierEntitlements) return known.paths;
+  const paths = entitledProducts(customer, catalogue.products, catalogue.tierEntitlements).map((p) => `${ctx.repoPrefix}/${customer.id}/${p}/*`);
+  pathsOf.set(customer, { products: catalogue.products, defaults: catalogue.tierEntitlements, paths });
   return paths;
 }
 
@@ -47,14 +59,14 @@ export function robotGrant(roster: Roster, entry: AclEntry, requested: Access[],
   if (!entry.enabled) return { granted: [], reason: "robot disabled in the access list", code: "robot_disabled" };
   // Never trust a path the access list claims: a robot reaches its own customer's namespace only.
   const own = `${ctx.repoPrefix}/${entry.customer}/`;
-  const foreign = entry.paths.filter((p) => !inside(p, own));
+  const foreign = entry.paths.filter((p) => !inside(p, own, catalogueOf(roster, ctx)?.products));
   if (foreign.length) return { granted: [], reason: `access-list paths ${foreign.join(", ")} are outside customer ${entry.customer}'s namespace ${own}*`, code: "path_outside_namespace" };
   const d = checkAccess(roster, entry.customer, "distribution", ctx);
   if (!d.allowed) return { granted: [], reason: d.reason, code: d.code };
   const allowed = robotActions(d.customer.distribution?.access ?? "push");
   // A product the roster no longer entitles is out of reach at the next token, before any `pulumi up`.
   const granted = grant({ ...entry, actions: entry.actions.filter((a) => allowed.includes(a)) }, requested);
-  const products = entitledPaths(d.customer, ctx);
+  const products = entitledPaths(roster, d.customer, ctx);
   return { granted: products ? granted.filter((a) => products.some((q) => pathCovers(q, a.name))) : granted };
 }
 
@@ -79,7 +91,7 @@ export function deliveryGrant(roster: Roster, requested: Access[], ctx: GrantCon
       refused.push(`${r.name}: ${d.reason}`);
       continue;
     }
-    const products = entitledPaths(d.customer, ctx);
+    const products = entitledPaths(roster, d.customer, ctx);
     if (products && !products.some((q) => pathCovers(q, r.name))) {
       refused.push(`${r.name}: customer ${parts[0]} is not entitled to a product ${parts[1]}`);
       continue;

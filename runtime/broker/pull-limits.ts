@@ -5,7 +5,8 @@ import type { Access } from "./scope";
 /**
  * `maxPullsPerDay` of an entitlement, kept by the broker: a pull is a token that grants pull on a
  * repository of the product (a client asks one per repository it pulls), counted per customer,
- * product and UTC day in this process (with several broker replicas, each keeps its own count).
+ * product and UTC day in this process (with several broker replicas, each keeps its own count;
+ * a restart starts the day's count again). A push token holds pull too and is not a pull.
  */
 export class PullLimits {
   private day = "";
@@ -34,7 +35,8 @@ export class PullLimits {
       this.day = day;
       this.counts.clear();
     }
-    const products = [...new Set(granted.filter((a) => a.actions.includes("pull")).map((a) => PullLimits.productOf(a.name, prefix, customer.id)))].filter((p): p is string => !!p);
+    // A push token holds pull too (a push reads layers first): only pull-only grants are pulls.
+    const products = [...new Set(granted.filter((a) => a.actions.includes("pull") && !a.actions.includes("push")).map((a) => PullLimits.productOf(a.name, prefix, customer.id)))].filter((p): p is string => !!p);
     const limited = products.map((product) => ({ product, limit: PullLimits.limitOf(customer, product, defaults) })).filter((x): x is { product: string; limit: number } => x.limit !== undefined);
     for (const { product, limit } of limited) {
       const pulled = this.counts.get(`${customer.id}/${product}`) ?? 0;

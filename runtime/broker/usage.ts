@@ -193,8 +193,9 @@ export async function brokerUsage(file: string, opts: UsageOptions = {}): Promis
           if (g.actions.includes("push")) bump(r.pushed, g.name);
           else if (g.actions.includes("pull")) bump(r.pulled, g.name);
           const product = productOf(g.name, e.customer);
+          // As pushed and pulled above: a push token holds pull too, and is a push.
           if (product && g.actions.includes("push")) pushedProducts.add(product);
-          if (product && g.actions.includes("pull")) pulledProducts.add(product);
+          else if (product && g.actions.includes("pull")) pulledProducts.add(product);
         }
         for (const p of new Set([...pushedProducts, ...pulledProducts])) {
           const n = (r.products[p] ??= { pulled: 0, pushed: 0 });

@@ -440,6 +440,13 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
       err.length = 0;
       expect(await cli(["--source", `127.0.0.1:${source.port}/builds/app:1.0.0`, "--build", "app", "--version", "latest", "--customer", "acme"])).toBe(2);
       expect(err.join("\n")).toMatch(/version "latest"/);
+      // Without a catalogue a build names its repository and its customers.
+      err.length = 0;
+      expect(await cli(["--source", `127.0.0.1:${source.port}/builds/app:1.0.0`, "--version", "1.0.0", "--customer", "acme"])).toBe(2);
+      expect(err.join("\n")).toMatch(/--build: required without --product/);
+      err.length = 0;
+      expect(await cli(["--source", `127.0.0.1:${source.port}/builds/app:1.0.0`, "--build", "app", "--version", "1.0.0"])).toBe(2);
+      expect(err.join("\n")).toMatch(/--customer: required without --product/);
       expect(await tagsOf("intake/acme/app")).not.toContain("9.9.9");
 
       // A wrong delivery password is the user's to fix: exit 2, one line naming the variable, nothing delivered.

@@ -196,7 +196,7 @@ describe.skipIf(!!unavailable)("intake deliver --product: entitlements decide wh
     expect(await bad(["--product", "app", "--version", "build-7"])).toMatch(/--version: "build-7" is not a semver version/);
     expect(await bad(["--product", "app", "--build", "worker", "--version", "2.0.0"])).toMatch(/--build: "worker" is not a repository of app \(app, cli\)/);
     expect(await bad(["--product", "app", "--version", "2.0.0", "--released", "2026-13-01"])).toMatch(/--released: "2026-13-01" must be a real calendar date/);
-    expect(await bad(["--build", "app", "--version", "2.0.0"])).toMatch(/--customer: required without --product/);
-    expect(await bad(["--version", "2.0.0", "--customer", "acme"])).toMatch(/--build: required without --product/);
+    // With a catalogue, every build is a product's release.
+    expect(await bad(["--build", "app", "--version", "2.0.0", "--customer", "acme"])).toMatch(/--product: required while stack e2e has a product catalogue \(app, worker, tools\)/);
   }, 60_000);
 });
