@@ -1,7 +1,6 @@
 import { Command } from "commander";
 import * as path from "node:path";
 import { EXIT, IntakeError } from "../../core/errors";
-import { isoDate } from "../../customers/schema";
 import { REGISTRY_KINDS, type RegistryKind } from "../../core/tiers";
 import type { DeliveryPlanTarget, TargetResult } from "../../runtime/delivery/deliver";
 import { projectDirOf, idList, InputError, kindList, positiveInt, stackName, writeOut, type CommandContext } from "../options";
@@ -65,6 +64,7 @@ export function register(cli: Command, ctx: CommandContext): void {
         if (unknown.length) throw new InputError(`--customer: ${unknown.join(", ")} ${unknown.length > 1 ? "are" : "is"} not in ${roster.source}`);
         const { releaseAudience } = await import("../../customers/audience.js");
         const { releaseProblems } = await import("../../customers/entitlements.js");
+        const { isoDate } = await import("../../customers/schema.js");
         let build: string;
         let customers: string[];
         let notReached: import("../../customers/audience").NotReached[] = [];
