@@ -126,7 +126,7 @@ function productsUnder(c: Customer, s: Settings): string[] {
   return s.products ? entitledProducts(c, s.products, s.tierEntitlements) : [];
 }
 
-/** `gains worker; loses tools`, or `entitlements changed` when the products stay and their terms move; undefined when nothing changed. */
+/** `gains worker; loses tools`, or `entitlements: app stable ^1 → stable ^2` when the products stay and their terms move; undefined when nothing changed. */
 function productChange(old: Customer, c: Customer, baseSettings: Settings, settings: Settings): string | undefined {
   const before = productsUnder(old, baseSettings);
   const after = productsUnder(c, settings);
@@ -137,8 +137,14 @@ function productChange(old: Customer, c: Customer, baseSettings: Settings, setti
   const gains = after.filter((p) => !before.includes(p));
   const loses = before.filter((p) => !after.includes(p));
   if (gains.length || loses.length) return [gains.length ? `gains ${gains.join(", ")}` : "", loses.length ? `loses ${loses.join(", ")}` : ""].filter(Boolean).join("; ");
-  const terms = (x: Customer, s: Settings) => JSON.stringify(s.products ? entitlementsOf(x, s.tierEntitlements) : []);
-  return terms(old, baseSettings) !== terms(c, settings) ? "entitlements changed" : undefined;
+  // The same products on other terms: each product whose terms moved, before → after.
+  const terms = (x: Customer, s: Settings, product: string) =>
+    entitlementsOf(x, s.tierEntitlements)
+      .filter((e) => e.product === product)
+      .map((e) => [e.channel, e.versions, e.updatesUntil && `until ${e.updatesUntil}`, e.maxPullsPerDay && `${e.maxPullsPerDay} pulls/day`].filter(Boolean).join(" "))
+      .join(" + ");
+  const moved = after.filter((p) => terms(old, baseSettings, p) !== terms(c, settings, p)).map((p) => `${p} ${terms(old, baseSettings, p)} → ${terms(c, settings, p)}`);
+  return moved.length ? `entitlements: ${moved.join("; ")}` : undefined;
 }
 
 function customerChanges(base: Roster, head: Roster, baseSettings: Settings, settings: Settings): Omit<CustomerChange, "stack" | "resources" | "monthlyCost">[] {

@@ -118,6 +118,18 @@ describe("intake plan --base", () => {
     expect([...by.acme.resources.retain].sort()).toEqual(["Repository acme-ecr-tools--tools", "Repository acme-ghcr-repo-tools"]);
     expect(by.globex.resources.add).toEqual(expect.arrayContaining(["Repository globex-ecr-tools--tools"]));
     expect(readFileSync(md, "utf8")).toMatch(/0 registry changes, 2 product changes\./);
+    // The same products on other terms: what moved, per product.
+    git("add", ".");
+    git("commit", "-qm", "terms");
+    write([
+      customer("acme", "enterprise", { ...LICENSE, entitlements: [{ product: "app", versions: "^3", updatesUntil: "2027-06-30" }] }),
+      customer("globex", "professional", { ...LICENSE, entitlements: [{ product: "tools" }] }),
+      customer("initech", "standard", LICENSE),
+      customer("hooli", "professional", LICENSE),
+    ]);
+    const r3 = await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", json]);
+    expect(r3.code, r3.err).toBe(0);
+    expect(JSON.parse(readFileSync(json, "utf8")).customers.map((c: { id: string; details: string[] }) => [c.id, c.details])).toEqual([["acme", ["entitlements: app stable ^2 → stable ^3 until 2027-06-30"]]]);
     // A tier default that moves reaches every customer on that tier without a list of its own.
     git("add", ".");
     git("commit", "-qm", "more");
