@@ -9,6 +9,7 @@ import { customerState, type CustomerState } from "../customers/status";
 import { customerNamespace, registryHost } from "../kinds";
 import { COMPONENTS } from "../kinds/components";
 import type { KindContext } from "./kind";
+import { entitledProducts } from "../customers/entitlements";
 import type { PlatformOutputs } from "./platform";
 import { KubernetesPullSecrets, type PullSecretSource } from "./pull-secrets";
 import { RetainedLedger } from "./retained";
@@ -68,6 +69,7 @@ export class CustomerRegistries extends pulumi.ComponentResource {
       platform,
       tags,
       ledger: args.ledger ?? new RetainedLedger(),
+      products: settings.products && entitledProducts(customer, settings.products, settings.tierEntitlements),
       parent: this,
     };
     this.namespaces = {};

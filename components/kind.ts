@@ -31,6 +31,8 @@ export interface KindContext {
   platform: PlatformOutputs;
   tags: Record<string, string>;
   ledger: RetainedLedger;
+  /** With a product catalogue: the products the customer is entitled to (undefined: no catalogue). */
+  products?: string[];
   parent: pulumi.Resource;
 }
 

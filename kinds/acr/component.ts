@@ -3,7 +3,6 @@ import * as pulumi from "@pulumi/pulumi";
 import type { EffectiveStatus } from "../../customers/status";
 import { need, type KindBuilder } from "../../components/kind";
 import { labelDescription } from "../../core/labels";
-import { entitledProducts } from "../../customers/entitlements";
 
 export interface AcrNamespaceArgs {
   resourceGroupName: pulumi.Input<string>;
@@ -90,7 +89,7 @@ export const build: KindBuilder = (ctx) => {
       scopeMapName: ctx.names.acrScopeMapName,
       tokenName: ctx.names.acrTokenName,
       allowDelete: ctx.customer.acr?.allowDelete ?? false,
-      products: ctx.settings.products && entitledProducts(ctx.customer, ctx.settings.products, ctx.settings.tierEntitlements),
+      products: ctx.products,
       status: ctx.state.status,
       description: labelDescription(`registry-intake: ${ctx.customer.name}`, ctx.tags),
     },

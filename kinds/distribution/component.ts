@@ -4,7 +4,6 @@ import type { EffectiveStatus } from "../../customers/status";
 import { robotActions, type AclEntry } from "../../core/acl";
 import { LABEL } from "../../core/labels";
 import { type KindBuilder } from "../../components/kind";
-import { entitledProducts } from "../../customers/entitlements";
 import { eachGeneration, generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
 
 export interface DistributionNamespaceArgs {
@@ -79,7 +78,7 @@ export const build: KindBuilder = (ctx) => {
       customerId: ctx.customer.id,
       pathPrefix: ctx.names.distributionPathPrefix,
       robotUsername: ctx.names.distributionRobot,
-      products: ctx.settings.products && entitledProducts(ctx.customer, ctx.settings.products, ctx.settings.tierEntitlements),
+      products: ctx.products,
       access: ctx.customer.distribution?.access ?? "push",
       status: ctx.state.status,
       passwords: liveGenerations(ctx.customer.credentials?.distribution, ctx.settings.asOf),

@@ -8,7 +8,6 @@ import { RetainedLedger } from "../../components/retained";
 import { need, type KindBuilder } from "../../components/kind";
 import { eachGeneration, generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
 import type { PullGenerator } from "../../components/pull-secrets";
-import { entitledProducts } from "../../customers/entitlements";
 
 export interface EcrNamespaceArgs {
   /** Repository path prefix, ending in `/` (e.g. `intake/acme/`). */
@@ -168,8 +167,8 @@ export class EcrNamespace extends pulumi.ComponentResource {
  */
 function ecrRepositories(ctx: Parameters<KindBuilder>[0]): { repositories: string[]; products?: string[] } {
   const catalogue = ctx.settings.products;
-  if (!catalogue) return { repositories: ["app", ...(ctx.customer.ecr?.repositories ?? []).filter((r) => r !== "app")] };
-  const products = entitledProducts(ctx.customer, catalogue, ctx.settings.tierEntitlements);
+  const products = ctx.products;
+  if (!catalogue || !products) return { repositories: ["app", ...(ctx.customer.ecr?.repositories ?? []).filter((r) => r !== "app")] };
   return { products, repositories: products.flatMap((p) => catalogue[p].repositories.map((r) => `${p}/${r}`)) };
 }
 

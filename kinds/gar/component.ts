@@ -7,7 +7,6 @@ import { need, type KindBuilder } from "../../components/kind";
 import { pullSecretNames } from "../../components/pull-secrets";
 import { eachGeneration, generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
 import { gcpLabels } from "../../core/labels";
-import { entitledProducts } from "../../customers/entitlements";
 import { garProductRepositoryId } from "./kind";
 
 export interface GarNamespaceArgs {
@@ -186,7 +185,7 @@ export const build: KindBuilder = (ctx) => {
       workloadIdentityMember: puller && `serviceAccount:${gke!.projectId}.svc.id.goog[${k8sNamespace}/${puller}]`,
       labels: gcpLabels(ctx.tags),
       ledger: ctx.ledger,
-      products: ctx.settings.products && entitledProducts(ctx.customer, ctx.settings.products, ctx.settings.tierEntitlements),
+      products: ctx.products,
     },
     { parent: ctx.parent },
   );

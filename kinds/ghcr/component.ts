@@ -4,7 +4,6 @@ import type { EffectiveStatus } from "../../customers/status";
 import { RetainedLedger } from "../../components/retained";
 import { need, type KindBuilder } from "../../components/kind";
 import { labelDescription } from "../../core/labels";
-import { entitledProducts } from "../../customers/entitlements";
 import { ghcrProductRepository } from "./kind";
 
 export interface GhcrNamespaceArgs {
@@ -126,7 +125,7 @@ export const build: KindBuilder = (ctx) => {
       topics: ["registry-intake", `customer-${ctx.customer.id}`, `tier-${ctx.customer.tier}`],
       description: labelDescription(`Container packages of ${ctx.customer.name}`, ctx.tags),
       ledger: ctx.ledger,
-      products: ctx.settings.products && entitledProducts(ctx.customer, ctx.settings.products, ctx.settings.tierEntitlements),
+      products: ctx.products,
     },
     { parent: ctx.parent },
   );
