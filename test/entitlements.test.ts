@@ -6,7 +6,7 @@ import { judgeRelease, entitledProducts, type Entitlement } from "../customers/e
 import { releaseAudience } from "../customers/audience";
 import { parseRoster, RosterError } from "../customers/roster";
 import { parseSettings } from "../core/settings";
-import { BASE_SETTINGS, customer, testRoster, testSettings, TODAY } from "./helpers";
+import { BASE_SETTINGS, customer, PRODUCTS, testRoster, testSettings, TODAY } from "./helpers";
 import { robotGrant, deliveryGrant } from "../runtime/broker/grant";
 import { runUnderMocks } from "../planning/engine";
 import { program } from "../program";
@@ -30,11 +30,6 @@ import { customerNamespace } from "../kinds";
 import { verify } from "../runtime/verify";
 import { policyAllows, startFakeEcr } from "./fake-ecr";
 
-export const PRODUCTS = {
-  app: { repositories: ["app", "cli"], channels: ["stable", "beta"] },
-  worker: { repositories: ["worker"] },
-  tools: { repositories: ["tools"] },
-};
 const DAY = TODAY.toISOString().slice(0, 10);
 const e = (x: Partial<Entitlement> & { product: string }): Entitlement => ({ channel: "stable", versions: "*", ...x });
 

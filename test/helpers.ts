@@ -23,6 +23,13 @@ export const BASE_SETTINGS = {
   distribution: { host: "registry.test.example.com" },
 };
 
+/** A catalogue of three products, one with two channels. */
+export const PRODUCTS = {
+  app: { repositories: ["app", "cli"], channels: ["stable", "beta"] },
+  worker: { repositories: ["worker"] },
+  tools: { repositories: ["tools"] },
+};
+
 export function testSettings(over: Record<string, unknown> = {}, stack = "test"): Settings {
   return parseSettings({ ...BASE_SETTINGS, ...over }, stack, "test settings", TODAY);
 }
