@@ -1,4 +1,5 @@
 import { ECR_AUTH_ACTION } from "../../core/iam";
+import { productOfPath } from "../../core/product-path";
 import { customerOf, get, shown, type Finding, type IntakeResource, type IntakeRule } from "../model";
 
 interface Statement {
@@ -222,13 +223,6 @@ export const noSharedPaths: IntakeRule = {
   },
 };
 
-/** The product a repository path names under a customer's namespace (`<prefix>/<id>/<product>/…`), or undefined. */
-function productOfPath(path: string, prefix: string, id: string): string | undefined {
-  const rest = path.startsWith(`${prefix}/${id}/`) ? path.slice(`${prefix}/${id}/`.length) : undefined;
-  const product = rest?.split("/")[0];
-  return product && product !== "*" && rest!.includes("/") ? product : undefined;
-}
-
 /**
  * With a product catalogue, a customer's repositories and grants name only products it is
  * entitled to: ECR repositories, IAM policy ARNs (a product glob each, never the whole
@@ -247,7 +241,7 @@ export const entitledProductsOnly: IntakeRule = {
     const check = (id: string | undefined, path: string, what: string) => {
       const c = id ? ctx.customers.get(id) : undefined;
       if (!c?.products || c.status === "offboarded") return;
-      const product = productOfPath(path, p, c.id);
+      const product = productOfPath(path, c.id, p);
       if (product === undefined) out.push({ urn: r.urn, customer: c.id, message: `${shown(r)}: ${what} ${path} is not inside one of customer ${c.id}'s products (${p}/${c.id}/<product>/…, on Artifact Registry ${p}-${c.id}--<product>)` });
       else if (!c.products.includes(product)) out.push({ urn: r.urn, customer: c.id, message: `${shown(r)}: ${what} ${path} is product ${product}, which customer ${c.id} is not entitled to (entitled: ${c.products.join(", ") || "none"})` });
     };
