@@ -21,6 +21,8 @@ import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import pino from "pino";
 import { TokenBroker } from "../runtime/broker/broker";
+import { brokerUsage, renderUsageMarkdown, renderUsageText } from "../runtime/broker/usage";
+import { pullLimitsOf } from "../runtime/broker/pull-limits";
 import { loadSigningKey } from "../runtime/broker/keys";
 import { makeKeyPair } from "./e2e/harness";
 import { tempDir } from "./tmp";
@@ -237,7 +239,10 @@ describe("maxPullsPerDay, kept by the broker", () => {
     const robots = Object.fromEntries(await Promise.all(result.customers.map(async (c) => [c.customerId, { u: await unwrap(c.credentials.distribution!.id!), p: await unwrap(c.credentials.distribution!.secret!) }])));
     const pair = makeKeyPair(dir);
     let day = "2026-12-05";
-    const broker = new TokenBroker({ aclFile: path.join(dir, "acl.json"), rosterFile: path.join(dir, "roster.yaml"), key: loadSigningKey(pair.key, pair.cert), service: "registry-intake", issuer: "registry-intake-broker", today: () => day, logger: pino({ level: "silent" }) });
+    // Its log, timed by the broker's day, for `intake usage` below.
+    const log = path.join(dir, "broker.log");
+    const logger = pino({ timestamp: () => `,"time":${Date.parse(`${day}T12:00:00Z`)}` }, pino.destination({ dest: log, sync: true }));
+    const broker = new TokenBroker({ aclFile: path.join(dir, "acl.json"), rosterFile: path.join(dir, "roster.yaml"), key: loadSigningKey(pair.key, pair.cert), service: "registry-intake", issuer: "registry-intake-broker", today: () => day, logger });
     try {
       const ask = async (id: string, repository: string) => {
         const r = await broker.tokenFor({ username: robots[id].u, password: robots[id].p }, "registry-intake", [`repository:${repository}:pull`]);
@@ -257,6 +262,23 @@ describe("maxPullsPerDay, kept by the broker", () => {
     } finally {
       await broker.close();
     }
+    // `intake usage` reports each limit against the busiest day, the refusals, and the kinds where nothing counts pulls.
+    const report = await brokerUsage(log, { limits: pullLimitsOf(roster, settings) });
+    const products = (id: string) => report.customers.find((c) => c.customer === id)!.products;
+    const elsewhere = ["ghcr", "ecr", "acr", "gar"];
+    expect(products("acme")).toEqual({
+      app: { pulled: 3, pushed: 0, busiest: { day: "2026-12-05", pulled: 2 }, refusedAtLimit: 1, limit: { maxPullsPerDay: 2, overOn: [], notEnforcedOn: elsewhere } },
+      worker: { pulled: 1, pushed: 0, busiest: { day: "2026-12-05", pulled: 1 } },
+    });
+    expect(products("stark")).toEqual({ app: { pulled: 1, pushed: 0, busiest: { day: "2026-12-05", pulled: 1 }, limit: { maxPullsPerDay: 5, overOn: [], notEnforcedOn: elsewhere } } });
+    // A day past the limit (two replicas each counting their own) is named.
+    const doubled = await brokerUsage(log, { limits: { acme: { app: { maxPullsPerDay: 1, notEnforcedOn: [] } } } });
+    expect(doubled.customers.find((c) => c.customer === "acme")!.products.app.limit).toEqual({ maxPullsPerDay: 1, overOn: [{ day: "2026-12-05", pulled: 2 }], notEnforcedOn: [] });
+    expect(renderUsageText(report)).toContain(
+      "acme      app: 2 a day; busiest 2026-12-05 with 2; 1 refused at the limit; not enforced on ghcr, ecr, acr, gar (pulls there go to the cloud's registry, not through the broker)",
+    );
+    expect(renderUsageText(doubled)).toMatch(/app: 1 a day; busiest 2026-12-05 with 2; 1 refused at the limit; OVER on 2026-12-05 \(2\): each broker replica counts its own pulls$/m);
+    expect(renderUsageMarkdown(report)).toContain("| `acme` | `app` | 2 | 2026-12-05 (2) | 1 | - | ghcr, ecr, acr, gar |");
   });
 });
 

@@ -1,12 +1,12 @@
 // `intake usage` over a log the broker itself wrote: per customer, tokens issued, repositories
 // pushed and pulled, denials by reason; --since, --customer, the three formats, and bad input.
 import { createHash, generateKeyPairSync } from "node:crypto";
-import { appendFileSync, createWriteStream, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, createWriteStream, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import bcryptjs from "bcryptjs";
 import pino from "pino";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { main } from "../cli/main";
 import { TokenBroker } from "../runtime/broker/broker";
 import { brokerUsage, type UsageReport } from "../runtime/broker/usage";
@@ -19,6 +19,7 @@ async function run(args: string[]) {
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
+const ROOT = path.resolve(__dirname, "..");
 const PW = { acme: "acme-pw", globex: "globex-pw", delivery: "delivery-pw" };
 
 describe("intake usage", () => {
@@ -213,9 +214,39 @@ describe("intake usage by product", () => {
     const r = await run(["usage", "--log", log, "--format", "json"]);
     expect(r.code).toBe(0);
     // The push token holds pull too: it is a push, not a pull (as the pulled column counts).
-    expect(JSON.parse(r.out).customers[0].products).toEqual({ app: { pulled: 2, pushed: 1 }, worker: { pulled: 1, pushed: 0 } });
+    expect(JSON.parse(r.out).customers[0].products).toEqual({ app: { pulled: 2, pushed: 1, busiest: { day: "2026-11-18", pulled: 2 } }, worker: { pulled: 1, pushed: 0, busiest: { day: "2026-11-18", pulled: 1 } } });
     const text = await run(["usage", "--log", log]);
     expect(text.out).toMatch(/^ +products +app 2, worker 1 \(pull tokens\)$/m);
+  });
+});
+
+describe("intake usage --stack: the catalogue's pull limits beside the log", () => {
+  it("reads the stack's catalogue and roster; without a catalogue, or --roster without --stack, one line and exit 2", async () => {
+    const dir = tempDir("usage-limits-");
+    cpSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+    cpSync(path.join(ROOT, "customers", "roster.yaml"), path.join(dir, "customers", "roster.yaml"));
+    const stack = parse(readFileSync(path.join(ROOT, "Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
+    writeFileSync(path.join(dir, "Pulumi.plain.yaml"), stringify(stack));
+    stack.config["registry-intake:products"] = { app: { repositories: ["app"] } };
+    stack.config["registry-intake:enabledKinds"] = ["ecr", "distribution"];
+    writeFileSync(path.join(dir, "Pulumi.dev.yaml"), stringify(stack));
+    const roster = path.join(dir, "roster.yaml");
+    writeFileSync(roster, stringify({ customers: [{ id: "acme", name: "Acme", tier: "enterprise", license: { expires: "2099-12-31" }, entitlements: [{ product: "app", maxPullsPerDay: 3 }] }] }));
+    const log = path.join(dir, "broker.log");
+    const pull = (t: string) => JSON.stringify({ level: 30, time: Date.parse(t), event: "issue", customer: "acme", user: "intake-robot-acme", granted: [{ name: "intake/acme/app/app", actions: ["pull"] }] });
+    writeFileSync(log, [pull("2026-12-01T10:00:00Z"), pull("2026-12-02T10:00:00Z"), pull("2026-12-02T11:00:00Z")].join("\n") + "\n");
+    const r = await run(["usage", "--log", log, "--stack", "dev", "--project", dir, "--roster", roster]);
+    expect(r.err).toBe("");
+    expect(r.out).toMatch(/^acme +app: 3 a day; busiest 2026-12-02 with 2; not enforced on ecr \(pulls there go to the cloud's registry, not through the broker\)$/m);
+    const bad = [
+      [["--roster", roster], /^error: --roster is read with --stack only: add --stack NAME to report pull limits$/],
+      [["--stack", "plain", "--project", dir], /^error: --stack plain: the stack has no product catalogue \(setting products\), so no pull limits to report; leave --stack out$/],
+    ] as const;
+    for (const [args, line] of bad) {
+      const b = await run(["usage", "--log", log, ...args]);
+      expect([b.code, b.out, b.err.split("\n").length], args.join(" ")).toEqual([2, "", 1]);
+      expect(b.err).toMatch(line);
+    }
   });
 });
 

@@ -120,6 +120,14 @@ describe("intake verify under a catalogue, judged by the declared grants", () =>
     expect(report.ok).toBe(true);
   });
 
+  it("a minted credential names where each entitled product lives, and those only", async () => {
+    const { mintFor } = await import("../runtime/mint/index.js");
+    const ctx = { settings, roster, azureSubscriptionId: "00000000-0000-4000-a000-000000000000", ghcrToken: "pat-wayne" };
+    expect((await mintFor("wayne", "gar", ctx)).products).toEqual({ worker: "europe-west1-docker.pkg.dev/intake-test-123/intake-wayne--worker/" });
+    expect((await mintFor("acme", "acr", ctx)).products).toEqual({ app: "intaketest.azurecr.io/intake/acme/app/", worker: "intaketest.azurecr.io/intake/acme/worker/" });
+    expect((await mintFor("wayne", "ghcr", ctx)).products).toEqual({ worker: "ghcr.io/example-org/intake-wayne--worker/" });
+  });
+
   it("the judges can fail: a scope map on the whole namespace, a project-wide reader, a team holding every product are each caught", async () => {
     const widened = resources.map((r) => {
       const p = r.props as Record<string, unknown>;

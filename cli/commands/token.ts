@@ -74,7 +74,7 @@ function render(cred: MintedCredential, format: "json" | "docker-config"): strin
   return format === "docker-config"
     ? JSON.stringify(dockerConfig(cred), null, 2)
     : JSON.stringify(
-        { registry: cred.registry, namespace: cred.namespace, username: cred.username, password: cred.password, expiresAt: cred.expiresAt?.toISOString() ?? null, ...(cred.longLived ? { longLived: true } : {}) },
+        { registry: cred.registry, namespace: cred.namespace, ...(cred.products ? { products: cred.products } : {}), username: cred.username, password: cred.password, expiresAt: cred.expiresAt?.toISOString() ?? null, ...(cred.longLived ? { longLived: true } : {}) },
         null,
         2,
       );

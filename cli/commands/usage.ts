@@ -1,5 +1,6 @@
 import { Command } from "commander";
-import { idList, InputError, sinceTime, type CommandContext } from "../options";
+import * as path from "node:path";
+import { idList, InputError, projectDirOf, sinceTime, stackName, type CommandContext } from "../options";
 
 const FORMATS = ["text", "json", "markdown"] as const;
 type Format = (typeof FORMATS)[number];
@@ -16,9 +17,21 @@ export function register(cli: Command, ctx: CommandContext): void {
       if (!(FORMATS as readonly string[]).includes(v)) throw new InputError(`--format ${v}: must be ${FORMATS.join(", ")}`);
       return v as Format;
     }, "text")
-    .action(async (opts: { log: string; since?: Date; customer?: string[]; format: Format }) => {
+    .option("--stack <name>", "also report each product's maxPullsPerDay from this stack's catalogue and roster, against the busiest day", stackName)
+    .option("--roster <path>", "with --stack: roster file (default: the stack's roster setting)")
+    .option("--project <dir>", "with --stack: project folder holding Pulumi.yaml (default: found from the working folder)")
+    .action(async (opts: { log: string; since?: Date; customer?: string[]; format: Format; stack?: string; roster?: string; project?: string }) => {
       const { brokerUsage, renderUsageMarkdown, renderUsageText } = await import("../../runtime/broker/usage.js");
-      const report = await brokerUsage(opts.log, { since: opts.since, customers: opts.customer });
+      if (!opts.stack && (opts.roster || opts.project)) throw new InputError(`${opts.roster ? "--roster" : "--project"} is read with --stack only: add --stack NAME to report pull limits`);
+      let limits;
+      if (opts.stack) {
+        const { loadStackContext } = await import("../../core/stack.js");
+        const { pullLimitsOf } = await import("../../runtime/broker/pull-limits.js");
+        const { settings, roster } = loadStackContext({ projectDir: projectDirOf(opts), stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster) });
+        if (!settings.products) throw new InputError(`--stack ${opts.stack}: the stack has no product catalogue (setting products), so no pull limits to report; leave --stack out`);
+        limits = pullLimitsOf(roster, settings);
+      }
+      const report = await brokerUsage(opts.log, { since: opts.since, customers: opts.customer, limits });
       ctx.io.out(opts.format === "json" ? JSON.stringify(report, null, 2) : opts.format === "markdown" ? renderUsageMarkdown(report).trimEnd() : renderUsageText(report));
     });
 }

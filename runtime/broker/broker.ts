@@ -350,7 +350,7 @@ export class TokenBroker {
     const over = entry && this.pullLimits.take(this.today(), entry, this.opts.repoPrefix ?? "intake", granted, catalogue.tierEntitlements);
     if (over) {
       const message = `customer ${customer} has pulled ${over.product} ${over.pulled} times today, its limit (maxPullsPerDay ${over.limit}); more after 00:00 UTC`;
-      this.logDeny("token", customer, "pull_limit", { ...fields, granted: [], reason: message }, "pull limit reached", "info");
+      this.logDeny("token", customer, "pull_limit", { ...fields, granted: [], product: over.product, reason: message }, "pull limit reached", "info");
       const retry = Math.max(1, Math.ceil((Date.parse(`${this.today()}T00:00:00Z`) + 86_400_000 - Date.now()) / 1000));
       return { status: 429, body: { errors: [{ code: "TOOMANYREQUESTS", message }] }, headers: { "retry-after": String(retry) } };
     }
@@ -439,7 +439,7 @@ export class TokenBroker {
     try {
       const cred = await c.mint(customer, kind as RegistryKind);
       this.logIssue("credentials", label, { endpoint: "credentials", ...who, expiresAt: cred.expiresAt?.toISOString() ?? null, longLived: cred.longLived ?? false }, "credential minted");
-      send(200, { registry: cred.registry, namespace: cred.namespace, username: cred.username, password: cred.password, expiresAt: cred.expiresAt?.toISOString() ?? null, ...(cred.longLived ? { longLived: true } : {}) });
+      send(200, { registry: cred.registry, namespace: cred.namespace, ...(cred.products ? { products: cred.products } : {}), username: cred.username, password: cred.password, expiresAt: cred.expiresAt?.toISOString() ?? null, ...(cred.longLived ? { longLived: true } : {}) });
     } catch (e) {
       const denied = e instanceof AccessDenied;
       const ref = randomUUID().slice(0, 8);

@@ -1,6 +1,8 @@
-import { entitlementsOf, type TierEntitlements } from "../../customers/entitlements";
-import type { Customer } from "../../customers/roster";
+import { entitledProducts, entitlementsOf, type Catalogue, type TierEntitlements } from "../../customers/entitlements";
+import type { Customer, Roster } from "../../customers/roster";
 import type { Access } from "./scope";
+import { productOfPath } from "../../core/product-path";
+import { REGISTRY_KINDS } from "../../core/tiers";
 
 /**
  * `maxPullsPerDay` of an entitlement, kept by the broker: a pull is a token that grants pull on a
@@ -11,12 +13,6 @@ import type { Access } from "./scope";
 export class PullLimits {
   private day = "";
   private readonly counts = new Map<string, number>();
-
-  /** The product a granted repository belongs to: `<prefix>/<customer>/<product>/…`. */
-  private static productOf(name: string, prefix: string, customer: string): string | undefined {
-    const own = `${prefix}/${customer}/`;
-    return name.startsWith(own) ? name.slice(own.length).split("/")[0] : undefined;
-  }
 
   /** A product's daily limit for this customer: the largest its entitlements to it set (none if one sets none). */
   static limitOf(customer: Customer, product: string, defaults: TierEntitlements): number | undefined {
@@ -36,7 +32,7 @@ export class PullLimits {
       this.counts.clear();
     }
     // A push token holds pull too (a push reads layers first): only pull-only grants are pulls.
-    const products = [...new Set(granted.filter((a) => a.actions.includes("pull") && !a.actions.includes("push")).map((a) => PullLimits.productOf(a.name, prefix, customer.id)))].filter((p): p is string => !!p);
+    const products = [...new Set(granted.filter((a) => a.actions.includes("pull") && !a.actions.includes("push")).map((a) => productOfPath(a.name, customer.id, prefix)))].filter((p): p is string => !!p);
     const limited = products.map((product) => ({ product, limit: PullLimits.limitOf(customer, product, defaults) })).filter((x): x is { product: string; limit: number } => x.limit !== undefined);
     for (const { product, limit } of limited) {
       const pulled = this.counts.get(`${customer.id}/${product}`) ?? 0;
@@ -45,4 +41,21 @@ export class PullLimits {
     for (const { product } of limited) this.counts.set(`${customer.id}/${product}`, (this.counts.get(`${customer.id}/${product}`) ?? 0) + 1);
     return undefined;
   }
+}
+
+/**
+ * The roster's daily pull limits, per customer and product (`intake usage --stack`), with the kinds
+ * the customer holds where nothing counts them: only the broker's registry sees each pull.
+ */
+export function pullLimitsOf(roster: Roster, o: { products?: Catalogue; tierEntitlements: TierEntitlements; enabledKinds: readonly string[] }): Record<string, Record<string, { maxPullsPerDay: number; notEnforcedOn: string[] }>> {
+  const out: Record<string, Record<string, { maxPullsPerDay: number; notEnforcedOn: string[] }>> = {};
+  if (!o.products) return out;
+  for (const c of roster.customers) {
+    const notEnforcedOn = REGISTRY_KINDS.filter((k) => k !== "distribution" && c.registries.includes(k) && o.enabledKinds.includes(k));
+    for (const product of entitledProducts(c, o.products, o.tierEntitlements)) {
+      const limit = PullLimits.limitOf(c, product, o.tierEntitlements);
+      if (limit !== undefined) (out[c.id] ??= {})[product] = { maxPullsPerDay: limit, notEnforcedOn };
+    }
+  }
+  return out;
 }

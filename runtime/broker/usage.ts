@@ -2,6 +2,7 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import type { Readable } from "node:stream";
 import { InvalidInput } from "../../core/errors";
+import { productOfPath } from "../../core/product-path";
 import { NO_CUSTOMER } from "./principal";
 
 /** A log that cannot be read: names the file and why. */
@@ -25,8 +26,24 @@ export interface CustomerUsage {
    * With a product catalogue (repositories `<prefix>/<customer>/<product>/…`): tokens granting
    * pull, and push, of each product's repositories (a token counts once per product).
    */
-  products: Record<string, { pulled: number; pushed: number }>;
+  products: Record<string, ProductUsage>;
 }
+
+/** A customer's use of one product, and where the stack's entitlements set one, its daily pull limit. */
+export interface ProductUsage {
+  /** Tokens granting pull (and no push) of the product's repositories, and granting push. */
+  pulled: number;
+  pushed: number;
+  /** The UTC day with the most pull tokens. */
+  busiest?: { day: string; pulled: number };
+  /** Tokens the broker refused because the day's pulls had reached the limit. */
+  refusedAtLimit?: number;
+  /** With `limits`: the entitlement's maxPullsPerDay, the days past it (several broker replicas each count their own), and the kinds where nothing enforces or counts it. */
+  limit?: { maxPullsPerDay: number; overOn: { day: string; pulled: number }[]; notEnforcedOn: string[] };
+}
+
+/** Per customer and product: an entitlement's maxPullsPerDay, and the customer's kinds other than the broker's registry (where pulls go to the cloud's own registry). */
+export type PullLimitsByCustomer = Record<string, Record<string, { maxPullsPerDay: number; notEnforcedOn: string[] }>>;
 
 export interface UsageReport {
   log: string;
@@ -50,6 +67,8 @@ export interface UsageOptions {
   maxLineBytes?: number;
   /** Only these customers (a row each, even with nothing to show). */
   customers?: readonly string[];
+  /** The stack's pull limits, reported beside each product's busiest day. */
+  limits?: PullLimitsByCustomer;
 }
 
 interface Granted {
@@ -58,7 +77,7 @@ interface Granted {
 }
 
 /** The fields of an issue or deny line that usage reads; undefined for a line that is not one, "bad" for one that is broken. */
-function entryOf(line: string): { time: number; event: "issue" | "deny"; customer: string; code?: string; granted: Granted[]; credentialKind?: string } | undefined | "bad" {
+function entryOf(line: string): { time: number; event: "issue" | "deny"; customer: string; code?: string; granted: Granted[]; credentialKind?: string; product?: string } | undefined | "bad" {
   let doc: unknown;
   try {
     doc = JSON.parse(line);
@@ -85,16 +104,11 @@ function entryOf(line: string): { time: number; event: "issue" | "deny"; custome
         : e.event === "issue" && e.user === null && !credentials
           ? NO_CUSTOMER.anonymous
           : NO_CUSTOMER.unknown;
-  return { time, event: e.event, customer, code, granted: granted as Granted[], credentialKind: credentials && typeof e.kind === "string" ? e.kind : credentials ? "unknown" : undefined };
+  const product = typeof e.product === "string" ? e.product : undefined;
+  return { time, event: e.event, customer, code, granted: granted as Granted[], credentialKind: credentials && typeof e.kind === "string" ? e.kind : credentials ? "unknown" : undefined, ...(product ? { product } : {}) };
 }
 
 const bump = (m: Record<string, number>, k: string) => void (m[k] = (m[k] ?? 0) + 1);
-
-/** The product of a repository a customer was granted: `<prefix>/<customer>/<product>/<repository>`, else none. */
-function productOf(name: string, customer: string): string | undefined {
-  const parts = name.split("/");
-  return parts.length >= 4 && parts[1] === customer ? parts[2] : undefined;
-}
 
 /** A counter keyed by names from the log: no prototype, so `constructor` or `__proto__` is a name like any other. */
 const counter = (): Record<string, number> => Object.create(null) as Record<string, number>;
@@ -162,6 +176,9 @@ export async function brokerUsage(file: string, opts: UsageOptions = {}): Promis
   };
   for (const c of opts.customers ?? []) row(c);
   const report: UsageReport = { log: file, ...(opts.since ? { since: opts.since.toISOString() } : {}), lines: 0, entries: 0, skipped: { count: 0 }, customers: [] };
+  // Pull tokens per customer, product and UTC day.
+  const daily = new Map<string, Map<string, number>>();
+  const product = (r: CustomerUsage, p: string) => (r.products[p] ??= { pulled: 0, pushed: 0 });
   let from = Infinity;
   let to = -Infinity;
   const input = await linesOf(file);
@@ -184,6 +201,10 @@ export async function brokerUsage(file: string, opts: UsageOptions = {}): Promis
       if (e.event === "deny") {
         r.denied++;
         bump(r.denials, e.code ?? "unspecified");
+        if (e.code === "pull_limit" && e.product) {
+          const n = product(r, e.product);
+          n.refusedAtLimit = (n.refusedAtLimit ?? 0) + 1;
+        }
       } else if (e.credentialKind) bump(r.credentials, e.credentialKind);
       else {
         r.issued++;
@@ -192,14 +213,19 @@ export async function brokerUsage(file: string, opts: UsageOptions = {}): Promis
         for (const g of e.granted) {
           if (g.actions.includes("push")) bump(r.pushed, g.name);
           else if (g.actions.includes("pull")) bump(r.pulled, g.name);
-          const product = productOf(g.name, e.customer);
+          const product = productOfPath(g.name, e.customer);
           // As pushed and pulled above: a push token holds pull too, and is a push.
           if (product && g.actions.includes("push")) pushedProducts.add(product);
           else if (product && g.actions.includes("pull")) pulledProducts.add(product);
         }
+        const day = new Date(e.time).toISOString().slice(0, 10);
         for (const p of new Set([...pushedProducts, ...pulledProducts])) {
-          const n = (r.products[p] ??= { pulled: 0, pushed: 0 });
-          if (pulledProducts.has(p)) n.pulled++;
+          const n = product(r, p);
+          if (pulledProducts.has(p)) {
+            n.pulled++;
+            const days = daily.get(`${e.customer}/${p}`) ?? daily.set(`${e.customer}/${p}`, new Map()).get(`${e.customer}/${p}`)!;
+            days.set(day, (days.get(day) ?? 0) + 1);
+          }
           if (pushedProducts.has(p)) n.pushed++;
         }
       }
@@ -208,6 +234,20 @@ export async function brokerUsage(file: string, opts: UsageOptions = {}): Promis
     throw new UsageLogError(`--log ${file}: reading it failed at line ${report.lines + 1} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   } finally {
     if (input !== process.stdin) input.destroy();
+  }
+  for (const [key, days] of daily) {
+    const [customer, p] = [key.slice(0, key.indexOf("/")), key.slice(key.indexOf("/") + 1)];
+    const [day, pulled] = [...days].sort(([a, x], [b, y]) => y - x || (a < b ? -1 : 1))[0];
+    rows.get(customer)!.products[p].busiest = { day, pulled };
+  }
+  // The stack's limits: every limited product of a customer asked, with nothing pulled too.
+  for (const [customer, products] of Object.entries(opts.limits ?? {})) {
+    if (only && !only.has(customer)) continue;
+    for (const [p, l] of Object.entries(products)) {
+      const days = daily.get(`${customer}/${p}`) ?? new Map<string, number>();
+      const overOn = [...days].filter(([, n]) => n > l.maxPullsPerDay).sort(([a], [b]) => (a < b ? -1 : 1)).map(([day, pulled]) => ({ day, pulled }));
+      product(row(customer), p).limit = { maxPullsPerDay: l.maxPullsPerDay, overOn, notEnforcedOn: l.notEnforcedOn };
+    }
   }
   if (report.entries) {
     report.from = new Date(from).toISOString();
@@ -266,9 +306,27 @@ export function renderUsageText(r: UsageReport): string {
       }
     }
   }
+  const limited = rows.flatMap((c) => Object.entries(c.products).filter(([, n]) => n.limit).map(([p, n]) => [c.customer, p, n] as const));
+  if (limited.length) {
+    out.push("", "Pull limits (maxPullsPerDay of the entitlements; the broker counts pull tokens per UTC day):");
+    const w = Math.max(8, ...limited.map(([c]) => c.length));
+    for (const [c, p, n] of limited) out.push(`${c.padEnd(w)}  ${limitLine(p, n)}`);
+  }
   const note = skippedNote(r);
   if (note) out.push("", note);
   return out.join("\n");
+}
+
+/** `app: 10 a day; busiest 2026-12-03 with 7; 3 refused at the limit; not enforced on ecr (…)`. */
+function limitLine(product: string, n: ProductUsage): string {
+  const l = n.limit!;
+  return [
+    `${product}: ${l.maxPullsPerDay} a day`,
+    n.busiest ? `busiest ${n.busiest.day} with ${n.busiest.pulled}` : "no pull in the log",
+    ...(n.refusedAtLimit ? [`${n.refusedAtLimit} refused at the limit`] : []),
+    ...(l.overOn.length ? [`OVER on ${l.overOn.map((o) => `${o.day} (${o.pulled})`).join(", ")}: each broker replica counts its own pulls`] : []),
+    ...(l.notEnforcedOn.length ? [`not enforced on ${l.notEnforcedOn.join(", ")} (pulls there go to the cloud's registry, not through the broker)`] : []),
+  ].join("; ");
 }
 
 function md(s: string): string {
@@ -287,6 +345,14 @@ export function renderUsageMarkdown(r: UsageReport): string {
     for (const c of r.customers) {
       const cells = [code(c.customer), c.issued, c.denied, md(counts(c.denials)) || "-", counts(c.pushed, 10, code) || "-", counts(c.pulled, 10, code) || "-", ...(minted ? [counts(c.credentials) || "-"] : [])];
       out.push(`| ${cells.join(" | ")} |`);
+    }
+    const limited = r.customers.flatMap((c) => Object.entries(c.products).filter(([, n]) => n.limit).map(([p, n]) => [c.customer, p, n] as const));
+    if (limited.length) {
+      out.push("", "Pull limits (maxPullsPerDay; pull tokens per UTC day):", "", "| customer | product | limit | busiest day | refused at the limit | over the limit on | not enforced on |", "| --- | --- | ---: | --- | ---: | --- | --- |");
+      for (const [c, p, n] of limited) {
+        const l = n.limit!;
+        out.push(`| ${code(c)} | ${code(p)} | ${l.maxPullsPerDay} | ${n.busiest ? `${n.busiest.day} (${n.busiest.pulled})` : "-"} | ${n.refusedAtLimit ?? 0} | ${l.overOn.map((o) => `**${o.day} (${o.pulled})**`).join(", ") || "-"} | ${l.notEnforcedOn.join(", ") || "-"} |`);
+      }
     }
   }
   return out.join("\n") + "\n";

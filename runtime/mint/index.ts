@@ -1,6 +1,6 @@
 import { AccessDenied, checkAccess } from "../../core/access";
 import type { RegistryKind } from "../../core/tiers";
-import { KINDS } from "../../kinds";
+import { customerNamespace, KINDS } from "../../kinds";
 import { entitledProducts } from "../../customers/entitlements";
 import { MissingCredential, type MintContext, type MintedCredential, type Minter } from "./types";
 
@@ -34,9 +34,12 @@ async function mintWith(customerId: string, kind: RegistryKind, ctx: MintContext
   const s = ctx.settings;
   const decision = checkAccess(ctx.roster, customerId, kind, { tierTable: s.tierTable, asOf: ctx.today ?? new Date().toISOString().slice(0, 10), enabledKinds: s.enabledKinds });
   if (!decision.allowed) throw new AccessDenied(decision.reason);
+  if (!s.products) return (await MINTERS[kind]())(decision.customer, ctx);
   // With a catalogue, a credential reaches the entitled products only: none, no credential.
-  if (s.products && entitledProducts(decision.customer, s.products, s.tierEntitlements).length === 0) {
-    throw new AccessDenied(`customer ${customerId} is entitled to no product of the stack's catalogue: a ${kind} credential would reach nothing`);
-  }
-  return (await MINTERS[kind]())(decision.customer, ctx);
+  const entitled = entitledProducts(decision.customer, s.products, s.tierEntitlements);
+  if (entitled.length === 0) throw new AccessDenied(`customer ${customerId} is entitled to no product of the stack's catalogue: a ${kind} credential would reach nothing`);
+  const cred = await (await MINTERS[kind]())(decision.customer, ctx);
+  // Under the credential's own host (an ECR proxy endpoint may name it another way than the settings).
+  const under = (full: string) => `${cred.registry}/${full.slice(full.indexOf("/") + 1)}`;
+  return { ...cred, products: Object.fromEntries(entitled.map((p) => [p, under(customerNamespace(kind, customerId, s, p))])) };
 }

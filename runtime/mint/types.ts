@@ -11,6 +11,12 @@ export interface MintedCredential {
   registry: string;
   /** Where the customer's repositories are, `host/path/`. */
   namespace: string;
+  /**
+   * With a product catalogue: where each entitled product's repositories are, `host/path/` (the
+   * credential reaches these only; on Artifact Registry and GHCR each is a repository of its own,
+   * beside the namespace rather than under it).
+   */
+  products?: Record<string, string>;
   username: string;
   /** A secret: never logged, never written to shared files. */
   password: string;
