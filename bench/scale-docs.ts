@@ -15,7 +15,7 @@ export { shardBuckets };
 import { customerState } from "../customers/status";
 import { aclSecretName, DistributionService, rosterMapName, rosterPartProblem } from "../kinds/distribution/service";
 import { runUnderMocks } from "../planning/engine";
-import { mockOptions } from "../planning/plan";
+import { mockOptions } from "../planning/mock-options";
 
 /** Kubernetes refuses a Secret or ConfigMap whose data is over 1 MiB (the API server's validation). */
 export const K8S_DATA_LIMIT = 1_048_576;

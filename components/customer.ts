@@ -10,7 +10,7 @@ import { customerNamespace, registryHost } from "../kinds";
 import { COMPONENTS } from "../kinds/components";
 import type { KindContext } from "./kind";
 import { entitledProducts } from "../customers/entitlements";
-import type { PlatformOutputs } from "./platform";
+import type { PlatformOutputs } from "./kind";
 import { KubernetesPullSecrets, type PullSecretSource } from "./pull-secrets";
 import { RetainedLedger } from "./retained";
 

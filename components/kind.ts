@@ -4,9 +4,14 @@ import type { CustomerNames } from "../core/naming";
 import type { Settings } from "../core/settings";
 import type { Customer } from "../customers/roster";
 import type { CustomerState } from "../customers/status";
-import type { PlatformOutputs } from "./platform";
 import type { PullGenerator } from "./pull-secrets";
 import type { RetainedLedger } from "./retained";
+
+/** What customer components need from the platform: the PlatformRegistries itself, or (on a shard stack) a stack reference to it. */
+export interface PlatformOutputs {
+  ecrKmsKeyArn?: pulumi.Output<string>;
+  acrRegistryName?: pulumi.Output<string>;
+}
 
 /** What one registry kind's component hands back to the customer. */
 export interface KindResult {

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { acrPlatform } from "../kinds/acr/platform";
 import type { RetainedLedger } from "./retained";
+import type { PlatformOutputs } from "./kind";
 import { ecrPlatform } from "../kinds/ecr/platform";
 import { platformTags } from "../core/labels";
 import type { Settings } from "../core/settings";
@@ -13,11 +14,6 @@ export interface PlatformRegistriesArgs {
   ledger?: RetainedLedger;
 }
 
-/** What customer components need from the platform: the PlatformRegistries itself, or (on a shard stack) a stack reference to it. */
-export interface PlatformOutputs {
-  ecrKmsKeyArn?: pulumi.Output<string>;
-  acrRegistryName?: pulumi.Output<string>;
-}
 
 /**
  * A shard stack's view of the platform stack's outputs (`pulumi.StackReference`). Only outputs the

@@ -1,4 +1,4 @@
-import type { Customer, Roster } from "../customers/roster";
+import type { Customer, Roster } from "../customers/types";
 import { customerState } from "../customers/status";
 import { tierAllows, tierKinds, TIERS, type RegistryKind, type TierTable } from "./tiers";
 import { Denied } from "./errors";

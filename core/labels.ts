@@ -1,5 +1,4 @@
-import type { Tier } from "./tiers";
-import type { EffectiveStatus } from "../customers/status";
+import type { EffectiveStatus, Tier } from "./tiers";
 
 export const MANAGED_BY = "registry-intake";
 

@@ -32,3 +32,10 @@ export function tierKinds(tier: Tier, table: TierTable = DEFAULT_TIER_TABLE): Re
 export function tierAllows(tier: Tier, kind: RegistryKind, table: TierTable = DEFAULT_TIER_TABLE): boolean {
   return table[tier].includes(kind);
 }
+
+/**
+ * What the license means today (customers/status.ts decides). `suspended` covers both a suspended
+ * status and a lapsed license: everything is kept and every credential is disabled. `offboarded`
+ * deletes credentials and keeps (orphans) the repositories.
+ */
+export type EffectiveStatus = "active" | "suspended" | "offboarded";

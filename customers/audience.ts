@@ -1,5 +1,5 @@
 import { entitlementsOf, judgeRelease, type Release, type TierEntitlements } from "./entitlements";
-import type { Customer } from "./roster";
+import type { Customer } from "./types";
 import { customerState } from "./status";
 
 /** A customer a release does not go to, and why. */

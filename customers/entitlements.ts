@@ -1,6 +1,6 @@
 import { prerelease, satisfies, valid } from "semver";
 import { z } from "zod";
-import { isEcrComponent, ECR_COMPONENT_RULE } from "../kinds/ecr/kind";
+import { isEcrComponent, ECR_COMPONENT_RULE } from "../core/ids";
 import { TIERS, type Tier } from "../core/tiers";
 import { entitlementSchema, PRODUCT_NAME, PRODUCT_NAME_RULE } from "./schema";
 

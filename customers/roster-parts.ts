@@ -1,6 +1,6 @@
 import { readdirSync } from "node:fs";
 import * as path from "node:path";
-import type { Customer, Roster } from "./roster";
+import type { Customer, Roster } from "./types";
 
 /**
  * A roster in parts: a folder of roster files, one per shard stack (each shard's ConfigMap, mounted

@@ -4,29 +4,17 @@ import { FAILSAFE_SCHEMA, load as fastLoad, Type } from "js-yaml";
 import { isAlias, isCollection, isScalar, LineCounter, parseDocument, Schema, visit, type Document, type ScalarTag } from "yaml";
 import { yamlLocator, yamlSyntaxProblem, type PathKey } from "../core/yaml";
 import type { z } from "zod";
-import { CUSTOMER_ID, DEFAULT_PREFIX, nameProblems, type NamingPrefix } from "../core/naming";
+import { CUSTOMER_ID, DEFAULT_PREFIX, type NamingPrefix } from "../core/ids";
+import { nameProblems } from "../core/naming";
 import { didYouMean, keysAt } from "../core/suggest";
 import { issueMessage, quoted } from "./messages";
-import { rosterSchema, type CustomerEntry } from "./schema";
+import { rosterSchema } from "./schema";
 import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, tierKinds, type RegistryKind, type TierTable } from "../core/tiers";
 import { InvalidInput } from "../core/errors";
-import { catalogueSchema, entitlementProblem, tierEntitlementsSchema, type Catalogue, type TierEntitlements } from "./entitlements";
+import { catalogueSchema, entitlementProblem, tierEntitlementsSchema, type Catalogue } from "./entitlements";
 
-/** A validated customer: `registries` resolved to the kinds it asks for and its tier allows. */
-export interface Customer extends Omit<CustomerEntry, "registries"> {
-  /** Kinds this customer gets, in canonical order (the roster's list, or all its tier allows). */
-  registries: RegistryKind[];
-  /** Whether `registries` was written in the roster or defaulted from the tier. */
-  registriesExplicit: boolean;
-}
-
-export interface Roster {
-  /** Where it came from, for messages. */
-  source: string;
-  customers: Customer[];
-  /** The catalogue the document itself carries (a roster the program wrote for the broker). */
-  catalogue?: { products: Catalogue; tierEntitlements: TierEntitlements };
-}
+import type { Customer, Roster } from "./types";
+export type { Customer, Roster } from "./types";
 
 export interface RosterProblem {
   file: string;

@@ -1,7 +1,6 @@
 import { validRange } from "semver";
 import { z } from "zod";
-import { CUSTOMER_ID, CUSTOMER_ID_RULE } from "../core/naming";
-import { ECR_COMPONENT_RULE, isEcrComponent } from "../kinds/ecr/kind";
+import { CUSTOMER_ID, CUSTOMER_ID_RULE, ECR_COMPONENT_RULE, isEcrComponent } from "../core/ids";
 import type { RotatedKind } from "../core/rotation";
 import { REGISTRY_KINDS, STATUSES, TIERS } from "../core/tiers";
 
@@ -128,5 +127,4 @@ export const rosterSchema = z.strictObject({
   catalogue: z.strictObject({ products: z.record(z.string(), z.unknown()), tierEntitlements: z.record(z.string(), z.unknown()).optional() }).optional(),
 });
 
-export type CustomerInput = z.input<typeof customerSchema>;
 export type CustomerEntry = z.output<typeof customerSchema>;

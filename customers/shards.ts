@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Customer, Roster } from "./roster";
+import type { Customer, Roster } from "./types";
 
 /**
  * Jump consistent hash (Lamping & Veach): a key's bucket among `buckets`. Adding customers never

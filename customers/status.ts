@@ -1,12 +1,7 @@
-import type { RegistryKind } from "../core/tiers";
-import type { Customer, Roster } from "./roster";
+import type { EffectiveStatus, RegistryKind } from "../core/tiers";
+import type { Customer, Roster } from "./types";
 
-/**
- * What the license means today. `suspended` covers both a suspended status and a lapsed
- * license: everything is kept and every credential is disabled. `offboarded` deletes
- * credentials and keeps (orphans) the repositories.
- */
-export type EffectiveStatus = "active" | "suspended" | "offboarded";
+export type { EffectiveStatus } from "../core/tiers";
 
 export interface CustomerState {
   status: EffectiveStatus;

@@ -1,6 +1,6 @@
 import type { Settings } from "../core/settings";
 import type { RegistryKind } from "../core/tiers";
-import type { Customer } from "../customers/roster";
+import type { Customer } from "../customers/types";
 
 /** A provider's rule for one name a customer id turns into. */
 export interface NameRule<N> {

@@ -315,4 +315,3 @@ export function fakeCloud(ctx: FakeCloudContext): (args: pulumi.runtime.MockReso
 }
 
 /** Types the fake cloud models; the plan lists others as "inputs only". */
-export const MODELLED_TYPES = new Set(Object.keys(MAKERS));

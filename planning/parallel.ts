@@ -8,7 +8,7 @@ import type { Roster } from "../customers/roster";
 import { stackRoster } from "../program";
 import type { AclEntry } from "../core/acl";
 import type { RecordedResource } from "./engine";
-import type { Declared, PlanOptions } from "./plan";
+import type { Declared, PlanOptions } from "./types";
 import { SLICE_SIZE, slices } from "./slices";
 import { leaveOff, type LeftOff } from "./shortcuts";
 
@@ -68,7 +68,7 @@ export async function declareInParts(settings: Settings, roster: Roster, ledger:
   // The platform and the stack-wide parts in this process, while the workers plan the customers:
   // the Distribution service waits for each customer's entry from its slice.
   const { runUnderMocks } = await import("./engine.js");
-  const { mockOptions } = await import("./plan.js");
+  const { mockOptions } = await import("./mock-options.js");
   const { program } = await import("../program.js");
   const aclEntry = (id: string) => {
     const i = sliceOf.get(id);

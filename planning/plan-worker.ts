@@ -12,7 +12,7 @@ async function modules() {
   const pulumi = await import("@pulumi/pulumi");
   const { program } = await import("../program.js");
   const { runUnderMocks } = await import("./engine.js");
-  const { mockOptions, ownerOf } = await import("./plan.js");
+  const [{ mockOptions }, { ownerOf }] = await Promise.all([import("./mock-options.js"), import("./plan.js")]);
   return { pulumi, program, runUnderMocks, mockOptions, ownerOf };
 }
 // Loaded while the stack is on its way. A failure (the program or the SDK not loading) ends the

@@ -1,90 +1,22 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type Settings } from "../core/settings";
-import { awsPartition } from "../core/iam";
 import type { Customer, Roster } from "../customers/roster";
-import { liveGenerations, ROTATED_KINDS, type RotatedKind } from "../core/rotation";
-import type { RegistryKind, Tier } from "../core/tiers";
-import type { EffectiveStatus } from "../customers/status";
+import { liveGenerations, ROTATED_KINDS } from "../core/rotation";
+import type { RegistryKind } from "../core/tiers";
 import { program } from "../program";
 import type { Ledger } from "../core/ledger";
-import { runUnderMocks, type MockRunOptions, type RecordedResource } from "./engine";
-import { evaluate, policyContext, type PolicyConfig, type Violation } from "../policy/evaluate";
+import { runUnderMocks, type RecordedResource } from "./engine";
+import { evaluate, policyContext, type PolicyConfig } from "../policy/evaluate";
 import type { IntakeResource } from "../policy/model";
 import { loadStackContext, type LoadStackOptions } from "../core/stack";
 import { configWarnings, quotaWarnings } from "./warnings";
+import { mockOptions } from "./mock-options";
+import type { Declared, PlanOptions, PlannedCustomer, PlanResult } from "./types";
 
-export const PROJECT = "registry-intake";
+export { PROJECT } from "./mock-options";
 const CUSTOMER_TYPE = "registry-intake:index:CustomerRegistries";
 
-export interface PlannedCustomer {
-  id: string;
-  name: string;
-  tier: Tier;
-  status: EffectiveStatus;
-  /** Why the status is what it is (e.g. "license expired on 2026-01-31"). */
-  reason: string;
-  /** Kinds declared for the customer. */
-  registries: RegistryKind[];
-  /** Long-lived credentials past their first generation (roster `credentials`): what rotates, and when the previous one goes. */
-  rotations?: { kind: RotatedKind; generation: number; previous?: number; previousUntil?: string }[];
-}
-
-export interface PlannedResource {
-  urn: string;
-  type: string;
-  name: string;
-  parent: string | null;
-  /** The customer that owns it, or null for platform resources. */
-  customer: string | null;
-  custom: boolean;
-  retainOnDelete: boolean;
-  /** Inputs whose changes the engine ignores for it (ignoreChanges), if any. */
-  ignoreChanges?: string[];
-  /** The cloud id it is adopted under (kept in the cloud by an earlier update), if adopted. */
-  adopted?: string;
-  /** Inputs with every secret replaced by "[secret]". */
-  inputs: Record<string, unknown>;
-}
-
-export type { Violation } from "../policy/evaluate";
-
-export interface PlanResult {
-  stack: string;
-  asOf: string;
-  roster: string;
-  customers: PlannedCustomer[];
-  resources: PlannedResource[];
-  violations: Violation[];
-  /** Limits the roster is about to reach, and roster/settings mismatches. */
-  warnings: string[];
-}
-
-/** What a plan's program declared: every registration, and the customers it declared. */
-export interface Declared {
-  recorded: RecordedResource[];
-  customers: DeclaredCustomer[];
-}
-
-export interface DeclaredCustomer {
-  customerId: string;
-  state: { status: EffectiveStatus; reason: string };
-  kinds: RegistryKind[];
-}
-
-export interface PlanOptions {
-  /**
-   * Plan in this many worker processes at once, each a slice of the customers under its own
-   * mock engine (planning/parallel.ts); 1 plans in this process. Only the real program is split,
-   * and only a roster over one slice.
-   */
-  workers?: number;
-  /** Most customers one worker process plans (its memory grows with them). */
-  sliceSize?: number;
-  /** The stack's config, as the engine hands it to the program: each worker sets it too. */
-  config?: { values: Record<string, string>; secretKeys: string[] };
-  /** Called as slices finish: customers planned so far, of all. */
-  onProgress?: (done: number, total: number) => void;
-}
+export type { Declared, DeclaredCustomer, PlanOptions, PlannedCustomer, PlannedResource, PlanResult, Violation } from "./types";
 
 /** Plan `program(settings, roster)` under the mock engine. */
 export async function planProgram(
@@ -104,20 +36,6 @@ export async function planProgram(
 }
 
 /** The mock engine's options for a stack: the fake cloud of its account, region and kept resources. */
-export function mockOptions(settings: Settings, ledger: Partial<Ledger>): MockRunOptions {
-  return {
-    project: PROJECT,
-    stack: settings.stack,
-    cloud: {
-      accountId: settings.aws?.accountId ?? "000000000000",
-      region: settings.aws?.region ?? "us-east-1",
-      githubOwner: settings.ghcr?.owner,
-      existing: new Set(ledger.declared ?? []),
-      platformOutputs: platformOutputsFor(settings),
-    },
-  };
-}
-
 /** The whole program in this process. */
 async function declareWhole(settings: Settings, roster: Roster, ledger: Partial<Ledger>, run: typeof program): Promise<Declared> {
   const { result, resources } = await runUnderMocks(() => run(settings, roster, ledger), mockOptions(settings, ledger));
@@ -188,17 +106,6 @@ export function ownerOf(byUrn: ReadonlyMap<string, RecordedResource>): (r: Recor
     return c;
   };
   return customerOf;
-}
-
-/** What the platform stack would export, for a shard stack's offline plan. */
-function platformOutputsFor(s: Settings): Record<string, unknown> {
-  const region = s.aws?.region ?? "us-east-1";
-  const account = s.aws?.accountId ?? "000000000000";
-  return {
-    ...(s.ecr.kms ? { ecrKmsKeyArn: `arn:${awsPartition(region).partition}:kms:${region}:${account}:key/00000000-0000-4000-a000-platform0key` } : {}),
-    ...(s.acr ? { acrRegistryName: s.acr.registryName } : {}),
-    ...(s.distribution ? { distributionDeliveryPassword: "[secret from the platform stack]" } : {}),
-  };
 }
 
 export interface PlanStackOptions extends LoadStackOptions {

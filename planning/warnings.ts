@@ -1,7 +1,7 @@
 import type { Settings } from "../core/settings";
 import type { Customer } from "../customers/roster";
 import type { RegistryKind } from "../core/tiers";
-import type { PlannedResource } from "./plan";
+import type { PlannedResource } from "./types";
 
 /** Published default limits that a roster can run into. */
 export const LIMITS = {

@@ -171,19 +171,6 @@ export function publicJob(j: JobRecord): Job {
   return { id, state, action, customer, stack, steps, commit, changes, error, createdAt, updatedAt };
 }
 
-/** `--database`: `sqlite:FILE` (the default, one replica) or `postgres://…` (several). */
-export async function openJobStore(url: string): Promise<JobStore> {
-  if (/^postgres(ql)?:\/\//.test(url)) {
-    const { PostgresJobStore } = await import("./postgres.js");
-    return PostgresJobStore.open(url);
-  }
-  if (url.startsWith("sqlite:")) {
-    const { SqliteJobStore } = await import("./sqlite.js");
-    return SqliteJobStore.open(url.slice("sqlite:".length));
-  }
-  throw new InvalidInput(`--database ${redactUrl(url)}: not sqlite:FILE or postgres://USER@HOST:PORT/DB`);
-}
-
 /** A database URL without its password. */
 export function redactUrl(url: string): string {
   try {

@@ -6,7 +6,8 @@ import { InvalidInput } from "../core/errors";
 import { loadStackContext } from "../core/stack";
 import { Api } from "./api";
 import { Authenticator, type AuthOptions } from "./auth";
-import { openJobStore, type JobStore } from "./jobs";
+import type { JobStore } from "./jobs";
+import { openJobStore } from "./stores";
 import { ServiceMetrics } from "./metrics";
 import { Worker } from "./worker";
 

@@ -6,7 +6,7 @@ import { rosterYaml } from "../bench/roster-gen";
 import { loadStackContext } from "../core/stack";
 import { runUnderMocks } from "../planning/engine";
 import { MAKERS } from "../planning/fake-cloud";
-import { mockOptions } from "../planning/plan";
+import { mockOptions } from "../planning/mock-options";
 import { program } from "../program";
 import { tempDir } from "./tmp";
 

@@ -8,12 +8,21 @@ const ROOT = path.resolve(__dirname, "..");
 
 /**
  * The layers, lowest first. An import may point to its own layer or a lower one, never up:
- * core <- components / runtime / policy <- program <- planning <- automation <- service <- cli.
- * A kind's facts (kinds/<kind>/kind.ts) are part of the Pulumi-free base; its component, minting
- * and platform part are parts like components/ and runtime/.
+ * core <- customers <- settings <- kinds' facts <- loaders <- components / runtime / policy
+ * <- program <- planning <- automation <- service <- cli.
+ * - core: primitives with no knowledge of a roster or a stack (ids, names' limits, errors, tiers, YAML positions, IAM documents);
+ * - customers: the roster's schema and what an entry means (status, entitlements, shards), not how it is read;
+ * - settings: the stack's settings, typed and checked;
+ * - kinds' facts: what each registry kind is (kinds/index.ts, kinds/types.ts, kinds/<kind>/kind.ts);
+ * - loaders: what needs every kind's facts: names, the roster and stack loaders, the license check.
+ * These five are the Pulumi-free base.
  */
 const LAYERS: [name: string, match: RegExp][] = [
-  ["base", /^(core\/|customers\/|kinds\/(index|types)\.ts$|kinds\/[^/]+\/kind\.ts$)/],
+  ["core", /^core\/(?!(naming|settings|stack|access)\.ts$)/],
+  ["customers", /^customers\/(?!(roster|store)\.ts$)/],
+  ["settings", /^core\/settings\.ts$/],
+  ["kinds' facts", /^kinds\/(index|types)\.ts$|^kinds\/[^/]+\/kind\.ts$/],
+  ["loaders", /^(core\/(naming|stack|access)|customers\/(roster|store))\.ts$/],
   ["parts", /^(components\/|runtime\/|policy\/|kinds\/)/],
   ["program", /^(program|stack-program|index)\.ts$/],
   ["planning", /^planning\//],
@@ -21,6 +30,7 @@ const LAYERS: [name: string, match: RegExp][] = [
   ["service", /^service\//],
   ["cli", /^cli\//],
 ];
+const BASE = new Set(["core", "customers", "settings", "kinds' facts", "loaders"]);
 
 /** Folders that may use anything: they are not shipped code. */
 const FREE = /^(test|bench|scripts)\//;
@@ -85,6 +95,56 @@ function backEdges(files: Map<string, string>): string[] {
     .map((e) => `${e.from} -> ${e.to} (${LAYERS[layerOf(e.from)][0]} -> ${LAYERS[layerOf(e.to)][0]})`);
 }
 
+/**
+ * Import cycles among the given files (value, type and lazy imports alike), each as its files in
+ * order, `a -> b -> a`: Tarjan's strongly connected components, then one cycle through each.
+ */
+function cycles(files: Map<string, string>, skip: RegExp = /^bench\//): string[] {
+  const edges = new Map<string, string[]>();
+  for (const [f, text] of files) {
+    if (skip.test(f)) continue;
+    edges.set(f, [...new Set(importsOf(f, text).map((e) => e.to).filter((t) => files.has(t) && !skip.test(t)))]);
+  }
+  let next = 0;
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const found: string[] = [];
+  const connect = (v: string) => {
+    index.set(v, next);
+    low.set(v, next++);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of edges.get(v)!) {
+      if (!index.has(w)) connect(w), low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component = new Set<string>();
+    for (let w = ""; w !== v; ) component.add((w = stack.pop()!)), onStack.delete(w);
+    const self = edges.get(v)!.includes(v);
+    if (component.size < 2 && !self) return;
+    // One cycle through the component: from its first file (by name), the shortest way back.
+    const start = [...component].sort()[0];
+    const back = new Map<string, string>([[start, ""]]);
+    const queue = [start];
+    let end = "";
+    while (queue.length && !end) {
+      const f = queue.shift()!;
+      for (const t of edges.get(f)!.filter((x) => component.has(x))) {
+        if (t === start) { end = f; break; }
+        if (!back.has(t)) back.set(t, f), queue.push(t);
+      }
+    }
+    const path = [start];
+    for (let f = end; f !== start; f = back.get(f)!) path.splice(1, 0, f);
+    found.push([...path, start].join(" -> "));
+  };
+  for (const f of edges.keys()) if (!index.has(f)) connect(f);
+  return found.sort();
+}
+
 /** Every file `entry` loads when it starts (static, non-type imports, transitively), and the packages among them. */
 function loadedAtStart(files: Map<string, string>, entry: string): { files: Set<string>; packages: Set<string> } {
   const seen = new Set<string>();
@@ -110,18 +170,31 @@ describe("layout: imports point one way", () => {
     expect(backEdges(files)).toEqual([]);
   });
 
-  it("a planted back-edge is caught: core importing the program, a kind's facts importing its component", () => {
+  it("no import cycle outside bench/, by value, type or lazy import, tests included", () => {
+    expect(cycles(files)).toEqual([]);
+  });
+
+  it("a planted cycle is caught, a type import's too", () => {
+    const planted = new Map(files);
+    planted.set("core/ids.ts", `import type { Settings } from "./settings";\n${files.get("core/ids.ts")}`);
+    expect(cycles(planted)).toEqual(["core/ids.ts -> core/settings.ts -> core/ids.ts"]);
+  });
+
+  it("a planted back-edge is caught: the settings importing the program, the roster schema the names, a kind's facts its component", () => {
     const planted = new Map(files);
     planted.set("core/settings.ts", `import { program } from "../program";\n${files.get("core/settings.ts")}`);
     planted.set("kinds/ecr/kind.ts", `import type { EcrNamespace } from "./component";\n${files.get("kinds/ecr/kind.ts")}`);
+    // Inside the base too: the roster's schema asking the names every kind gives (a loader's job).
+    planted.set("customers/schema.ts", `import { nameProblems } from "../core/naming";\n${files.get("customers/schema.ts")}`);
     expect(backEdges(planted)).toEqual([
-      "core/settings.ts -> program.ts (base -> program)",
-      "kinds/ecr/kind.ts -> kinds/ecr/component.ts (base -> parts)",
+      "core/settings.ts -> program.ts (settings -> program)",
+      "customers/schema.ts -> core/naming.ts (customers -> loaders)",
+      "kinds/ecr/kind.ts -> kinds/ecr/component.ts (kinds' facts -> parts)",
     ]);
   });
 
   it("the Pulumi-free base loads no Pulumi package, even by a type", () => {
-    const pulumi = graph(files).filter((e) => LAYERS[layerOf(e.from)][0] === "base" && e.to.startsWith("@pulumi/"));
+    const pulumi = graph(files).filter((e) => BASE.has(LAYERS[layerOf(e.from)][0]) && e.to.startsWith("@pulumi/"));
     expect(pulumi.map((e) => `${e.from} -> ${e.to}`)).toEqual([]);
   });
 

@@ -8,7 +8,7 @@ import { loadRoster, parseRoster } from "../customers/roster";
 import { rosterForShard } from "../customers/shards";
 import { rosterMapName } from "../kinds/distribution/service";
 import { runUnderMocks } from "../planning/engine";
-import { mockOptions } from "../planning/plan";
+import { mockOptions } from "../planning/mock-options";
 import { program } from "../program";
 import { readAclSource } from "../runtime/broker/store";
 import { testSettings, unwrap } from "./helpers";

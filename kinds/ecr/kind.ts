@@ -1,21 +1,10 @@
 import { awsPartition } from "../../core/iam";
 import { need, type KindFacts } from "../types";
+import { isEcrRepositoryName } from "../../core/ids";
 
-/** ECR: each path component is `[a-z0-9]+(?:[._-][a-z0-9]+)*`; the whole name is 2-256 chars. */
-const ECR_COMPONENT = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 export const ECR_REPOSITORY_RULE =
   "ECR repository names are '/'-separated components of [a-z0-9] runs joined by single '.', '_' or '-', 2-256 chars";
 
-/** One component of an ECR repository name: what a customer's `ecr.repositories` entry is (the prefix adds the rest). */
-export const ECR_COMPONENT_RULE = "one component of [a-z0-9] runs joined by single '.', '_' or '-', no '/' (the customer's prefix is added)";
-
-export function isEcrRepositoryName(name: string): boolean {
-  return name.length >= 2 && name.length <= 256 && name.split("/").every((c) => ECR_COMPONENT.test(c));
-}
-
-export function isEcrComponent(name: string): boolean {
-  return ECR_COMPONENT.test(name);
-}
 
 /**
  * The tags an ECR repository with immutable tags still lets move (IMMUTABLE_WITH_EXCLUSION,

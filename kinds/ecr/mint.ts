@@ -6,9 +6,9 @@ import { TOKEN_SECONDS, type MintedCredential, type Minter } from "../../runtime
 import type { Settings } from "../../core/settings";
 import type { Roster } from "../../customers/roster";
 import { entitledProducts } from "../../customers/entitlements";
-import { each, type SharedDelivery } from "../../runtime/delivery/shared";
+import { each, type EcrClients, type SharedDelivery } from "../../runtime/delivery/shared";
 
-export interface EcrMintOptions {
+export interface EcrMintOptions extends EcrClients {
   customerId: string;
   /** Delivery: one session reaching several customers' prefixes (so blobs mount between them). */
   customerIds?: string[];
@@ -22,9 +22,6 @@ export interface EcrMintOptions {
   region: string;
   /** The platform push role (stack output ecrPushRoleArn). */
   pushRoleArn: string;
-  sts?: STSClient;
-  /** Makes the ECR client that runs with the assumed session's credentials. */
-  ecrClient?: (credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string }) => ECRClient;
 }
 
 /** STS's limit on an inline session policy (packed). */

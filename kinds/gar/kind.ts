@@ -12,8 +12,6 @@ export function garProductRepositoryId(repositoryId: string, product: string): s
   return `${repositoryId}--${product}`;
 }
 
-/** Artifact Registry's limit on a repository id. */
-export const GAR_REPOSITORY_ID_MAX = 63;
 
 /** GCP Artifact Registry: a repository per customer, a service account writer on that repository only. */
 export const gar: KindFacts<GarNames> = {

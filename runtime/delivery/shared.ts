@@ -1,8 +1,16 @@
 import type { Settings } from "../../core/settings";
 import type { Roster } from "../../customers/roster";
-import type { EcrMintOptions } from "../../kinds/ecr/mint";
+import type { ECRClient } from "@aws-sdk/client-ecr";
+import type { STSClient } from "@aws-sdk/client-sts";
 import type { MintContext } from "../mint/types";
 import type { CredentialFailure, CredentialGroup } from "./deliver";
+
+/** The AWS clients an ECR minting uses, handed in by tests and embedders (default: the SDK's own). */
+export interface EcrClients {
+  sts?: STSClient;
+  /** Makes the ECR client that runs with the assumed session's credentials. */
+  ecrClient?: (credentials: { accessKeyId: string; secretAccessKey: string; sessionToken: string }) => ECRClient;
+}
 
 export interface StackDeliveryOptions {
   settings: Settings;
@@ -12,7 +20,7 @@ export interface StackDeliveryOptions {
   /** distribution: the delivery robot's password (stack output distributionDeliveryPassword), else the broker's key in `mint.signingKey`. */
   deliveryPassword?: string;
   /** ecr: clients for tests (STS, and the ECR client of the assumed session). */
-  ecr?: Pick<EcrMintOptions, "sts" | "ecrClient">;
+  ecr?: EcrClients;
   /** ghcr: each customer's machine-user PAT. */
   ghcrToken?: (customer: string) => string | undefined;
   /** YYYY-MM-DD the licenses are judged against; default today. */

@@ -1,5 +1,0 @@
-export * from "../core/tiers";
-export * from "../core/naming";
-export * from "./schema";
-export * from "./roster";
-export * from "./status";
