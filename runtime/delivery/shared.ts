@@ -3,7 +3,7 @@ import type { Roster } from "../../customers/roster";
 import type { ECRClient } from "@aws-sdk/client-ecr";
 import type { STSClient } from "@aws-sdk/client-sts";
 import type { MintContext } from "../mint/types";
-import type { CredentialFailure, CredentialGroup } from "./deliver";
+import type { CredentialFailure, CredentialGroup } from "./types";
 
 /** The AWS clients an ECR minting uses, handed in by tests and embedders (default: the SDK's own). */
 export interface EcrClients {

@@ -5,7 +5,7 @@ import { distributionDelivery } from "../../kinds/distribution/mint";
 import { ecrDelivery } from "../../kinds/ecr/mint";
 import { ghcrTokenVariable } from "../../kinds/ghcr/mint";
 import { mintFor } from "../mint/index";
-import type { CredentialFailure, CredentialGroup, DeliveryRequest } from "./deliver";
+import type { CredentialFailure, CredentialGroup, DeliveryRequest } from "./types";
 import { each, type SharedDelivery, type StackDeliveryOptions } from "./shared";
 
 export type { StackDeliveryOptions } from "./shared";
