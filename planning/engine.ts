@@ -352,123 +352,10 @@ export async function runUnderMocks<T>(fn: () => T | Promise<T>, opts: MockRunOp
     const qualified = parentType && parentType !== "pulumi:pulumi:Stack" ? `${parentType}$${type}` : type;
     return `urn:pulumi:${opts.stack}::${opts.project}::${qualified}::${name}`;
   };
-  const recorded: RecordedResource[] = [];
-  const failures: unknown[] = [];
   // INTAKE_PLAN_STACKS=1 (debugging the program): stack traces, source positions, the SDK's
   // promise wrapping and its mock monitor as they are (test/plan-shortcuts.test.ts compares).
   const debugging = opts.stacks ?? process.env.INTAKE_PLAN_STACKS === "1";
-  const sdkRegister = monitor.registerResource.bind(monitor);
-  // The SDK's own, recorded from its protobuf request and answer.
-  const sdkRecordedRegister = (req: any, callback: (err: any, resp: any) => void) =>
-    sdkRegister(req, (err, resp) => {
-      try {
-        if (err) failures.push(err);
-        else record(req, req.getObject(), resp.getUrn(), resp.getId() ?? "", monitor.resources.get(resp.getUrn())?.state ?? {});
-      } catch (e) {
-        failures.push(e);
-      }
-      callback(err, resp);
-    });
-  // fast-monitor: the mock monitor's registration (runtime/mocks.ts MockMonitor.registerResource),
-  // with the recording, in one pass: the request's Struct is read once (the SDK's mock reads it for
-  // the fake cloud, the recording read it again), and the answer's object is no protobuf Struct for
-  // the SDK to read back but the serialized state itself, in the order a Struct gives it. The answer
-  // is the SDK's own RegisterResourceResponse with only getObject replaced, so a field a later SDK
-  // asks of it (getUnknown from 3.256) has the protobuf default, as the SDK's mock answer has.
-  const answers = sdkModule<{ RegisterResourceResponse: new () => any }>("proto/resource_pb");
-  const fast = !debugging && usable("fast-monitor", () => fastMonitorShape(monitor, answers?.RegisterResourceResponse));
-  const fastRegister = async (req: any, callback: (err: any, resp: any) => void) => {
-    // A request with transforms (none in this program) or a shortcut left off: the SDK's own.
-    if (!shortcutOn("fast-monitor") || req.getTransformsList?.()?.length) return sdkRecordedRegister(req, callback);
-    let struct: Struct;
-    let args: pulumi.runtime.MockResourceArgs;
-    try {
-      struct = asStruct(req.getObject().toJavaScript());
-      args = { type: req.getType(), name: req.getName(), inputs: pulumi.runtime.deserializeProperties(struct), provider: req.getProvider(), custom: req.getCustom(), id: req.getImportid() };
-    } catch (e) {
-      // Nothing registered yet: the SDK's own takes this request from the start.
-      leaveOff("fast-monitor", `reading a registration threw ${e instanceof Error ? e.message : String(e)}`);
-      return sdkRecordedRegister(req, callback);
-    }
-    try {
-      const result = await newResource(args);
-      const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
-      const state = await pulumi.runtime.serializeProperties("", result.state);
-      monitor.resources.set(urn, { urn, id: result.id ?? null, state });
-      try {
-        record(req, struct, urn, result.id ?? "", state);
-      } catch (e) {
-        failures.push(e);
-      }
-      let resp: any;
-      try {
-        resp = new answers!.RegisterResourceResponse();
-        resp.setUrn(urn);
-        resp.setId(result.id || "");
-        const properties = asStruct(structOrder(state));
-        resp.getObject = () => properties;
-      } catch (e) {
-        // The fake cloud has answered: this registration is finished the SDK's way, not run again.
-        leaveOff("fast-monitor", `answering a registration threw ${e instanceof Error ? e.message : String(e)}`);
-        resp = sdkAnswer(urn, result.id, state);
-      }
-      callback(null, resp);
-    } catch (e) {
-      failures.push(e);
-      callback(e, undefined);
-    }
-  };
-  monitor.registerResource = fast ? fastRegister : sdkRecordedRegister;
-  // Reads (a StackReference) are recorded too, marked as such: they are not resources this stack manages.
-  const originalRead = monitor.readResource.bind(monitor);
-  monitor.readResource = (req: any, callback) =>
-    originalRead(req, (err, resp) => {
-      try {
-        if (err) failures.push(err);
-        else
-          recorded.push({
-            urn: resp.getUrn(),
-            id: req.getId() ?? "",
-            type: req.getType(),
-            name: req.getName(),
-            parent: req.getParent() || undefined,
-            custom: true,
-            read: true,
-            inputs: maskSecrets(pulumi.runtime.deserializeProperties(req.getProperties(), true), "", []) as Record<string, unknown>,
-            secretInputs: [],
-            state: unwrapSecrets(pulumi.runtime.deserializeProperties(resp.getProperties(), true)) as Record<string, unknown>,
-            retainOnDelete: false,
-            protect: false,
-            additionalSecretOutputs: [],
-            ignoreChanges: [],
-            dependencies: [],
-          });
-      } catch (e) {
-        failures.push(e);
-      }
-      callback(err, resp);
-    });
-  const record = (req: any, struct: Struct, urn: string, id: string, state: Record<string, unknown>) => {
-    const secretInputs: string[] = [];
-    const inputs = maskSecrets(pulumi.runtime.deserializeProperties(struct, true), "", secretInputs) as Record<string, unknown>;
-    recorded.push({
-      urn,
-      id,
-      type: req.getType(),
-      name: req.getName(),
-      parent: req.getParent() || undefined,
-      custom: req.getCustom(),
-      inputs,
-      secretInputs,
-      state: unwrapSecrets(state) as Record<string, unknown>,
-      retainOnDelete: req.getRetainondelete?.() ?? false,
-      ...(req.getImportid?.() ? { importId: req.getImportid() } : {}),
-      protect: req.getProtect?.() ?? false,
-      additionalSecretOutputs: req.getAdditionalsecretoutputsList?.() ?? [],
-      ignoreChanges: req.getIgnorechangesList?.() ?? [],
-      dependencies: req.getDependenciesList?.() ?? [],
-    });
-  };
+  const { recorded, failures } = recordRegistrations(monitor, newResource, debugging);
 
   const rejections: unknown[] = [];
   // An Output that rejects (an apply that throws) leaves its resource waiting forever: fail
@@ -502,6 +389,137 @@ export async function runUnderMocks<T>(fn: () => T | Promise<T>, opts: MockRunOp
     restoreShortcuts();
     process.off("unhandledRejection", onRejection);
   }
+}
+
+type Register = (req: any, callback: (err: any, resp: any) => void) => Promise<void>;
+type RecordFn = (req: any, struct: Struct, urn: string, id: string, state: Record<string, unknown>) => void;
+
+/**
+ * Have the mock monitor record every registration and read into `recorded` (failures into
+ * `failures`): through the SDK's own registration, or, unless debugging, fast-monitor's one pass.
+ */
+function recordRegistrations(monitor: MonitorLike, newResource: ReturnType<typeof fakeCloud>, debugging: boolean): { recorded: RecordedResource[]; failures: unknown[] } {
+  const recorded: RecordedResource[] = [];
+  const failures: unknown[] = [];
+  const record: RecordFn = (req, struct, urn, id, state) => {
+    const secretInputs: string[] = [];
+    const inputs = maskSecrets(pulumi.runtime.deserializeProperties(struct, true), "", secretInputs) as Record<string, unknown>;
+    recorded.push({
+      urn,
+      id,
+      type: req.getType(),
+      name: req.getName(),
+      parent: req.getParent() || undefined,
+      custom: req.getCustom(),
+      inputs,
+      secretInputs,
+      state: unwrapSecrets(state) as Record<string, unknown>,
+      retainOnDelete: req.getRetainondelete?.() ?? false,
+      ...(req.getImportid?.() ? { importId: req.getImportid() } : {}),
+      protect: req.getProtect?.() ?? false,
+      additionalSecretOutputs: req.getAdditionalsecretoutputsList?.() ?? [],
+      ignoreChanges: req.getIgnorechangesList?.() ?? [],
+      dependencies: req.getDependenciesList?.() ?? [],
+    });
+  };
+
+  const sdkRegister = monitor.registerResource.bind(monitor);
+  // The SDK's own, recorded from its protobuf request and answer.
+  const sdkRecordedRegister = (req: any, callback: (err: any, resp: any) => void) =>
+    sdkRegister(req, (err, resp) => {
+      try {
+        if (err) failures.push(err);
+        else record(req, req.getObject(), resp.getUrn(), resp.getId() ?? "", monitor.resources.get(resp.getUrn())?.state ?? {});
+      } catch (e) {
+        failures.push(e);
+      }
+      callback(err, resp);
+    });
+  monitor.registerResource = debugging ? sdkRecordedRegister : fastRegistration(monitor, newResource, record, failures, sdkRecordedRegister);
+  // Reads (a StackReference) are recorded too, marked as such: they are not resources this stack manages.
+  const originalRead = monitor.readResource.bind(monitor);
+  monitor.readResource = (req: any, callback) =>
+    originalRead(req, (err, resp) => {
+      try {
+        if (err) failures.push(err);
+        else
+          recorded.push({
+            urn: resp.getUrn(),
+            id: req.getId() ?? "",
+            type: req.getType(),
+            name: req.getName(),
+            parent: req.getParent() || undefined,
+            custom: true,
+            read: true,
+            inputs: maskSecrets(pulumi.runtime.deserializeProperties(req.getProperties(), true), "", []) as Record<string, unknown>,
+            secretInputs: [],
+            state: unwrapSecrets(pulumi.runtime.deserializeProperties(resp.getProperties(), true)) as Record<string, unknown>,
+            retainOnDelete: false,
+            protect: false,
+            additionalSecretOutputs: [],
+            ignoreChanges: [],
+            dependencies: [],
+          });
+      } catch (e) {
+        failures.push(e);
+      }
+      callback(err, resp);
+    });
+  return { recorded, failures };
+}
+
+/** fast-monitor's registration if this SDK has the shape it relies on, else the SDK's own (`fallback`). */
+function fastRegistration(monitor: MonitorLike, newResource: ReturnType<typeof fakeCloud>, record: RecordFn, failures: unknown[], fallback: Register): Register {
+  // fast-monitor: the mock monitor's registration (runtime/mocks.ts MockMonitor.registerResource),
+  // with the recording, in one pass: the request's Struct is read once (the SDK's mock reads it for
+  // the fake cloud, the recording read it again), and the answer's object is no protobuf Struct for
+  // the SDK to read back but the serialized state itself, in the order a Struct gives it. The answer
+  // is the SDK's own RegisterResourceResponse with only getObject replaced, so a field a later SDK
+  // asks of it (getUnknown from 3.256) has the protobuf default, as the SDK's mock answer has.
+  const answers = sdkModule<{ RegisterResourceResponse: new () => any }>("proto/resource_pb");
+  const fast = usable("fast-monitor", () => fastMonitorShape(monitor, answers?.RegisterResourceResponse));
+  const fastRegister = async (req: any, callback: (err: any, resp: any) => void) => {
+    // A request with transforms (none in this program) or a shortcut left off: the SDK's own.
+    if (!shortcutOn("fast-monitor") || req.getTransformsList?.()?.length) return fallback(req, callback);
+    let struct: Struct;
+    let args: pulumi.runtime.MockResourceArgs;
+    try {
+      struct = asStruct(req.getObject().toJavaScript());
+      args = { type: req.getType(), name: req.getName(), inputs: pulumi.runtime.deserializeProperties(struct), provider: req.getProvider(), custom: req.getCustom(), id: req.getImportid() };
+    } catch (e) {
+      // Nothing registered yet: the SDK's own takes this request from the start.
+      leaveOff("fast-monitor", `reading a registration threw ${e instanceof Error ? e.message : String(e)}`);
+      return fallback(req, callback);
+    }
+    try {
+      const result = await newResource(args);
+      const urn = monitor.newUrn(req.getParent(), req.getType(), req.getName());
+      const state = await pulumi.runtime.serializeProperties("", result.state);
+      monitor.resources.set(urn, { urn, id: result.id ?? null, state });
+      try {
+        record(req, struct, urn, result.id ?? "", state);
+      } catch (e) {
+        failures.push(e);
+      }
+      let resp: any;
+      try {
+        resp = new answers!.RegisterResourceResponse();
+        resp.setUrn(urn);
+        resp.setId(result.id || "");
+        const properties = asStruct(structOrder(state));
+        resp.getObject = () => properties;
+      } catch (e) {
+        // The fake cloud has answered: this registration is finished the SDK's way, not run again.
+        leaveOff("fast-monitor", `answering a registration threw ${e instanceof Error ? e.message : String(e)}`);
+        resp = sdkAnswer(urn, result.id, state);
+      }
+      callback(null, resp);
+    } catch (e) {
+      failures.push(e);
+      callback(e, undefined);
+    }
+  };
+  return fast ? fastRegister : fallback;
 }
 
 /**

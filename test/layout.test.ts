@@ -145,6 +145,23 @@ function cycles(files: Map<string, string>, skip: RegExp = /^bench\//): string[]
   return found.sort();
 }
 
+/** Functions (declarations, methods, arrows, expressions) of more than `max` lines, as `file:line name (n lines)`. */
+function longFunctions(file: string, text: string, max: number): string[] {
+  const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const out: string[] = [];
+  const visit = (n: ts.Node) => {
+    if (ts.isFunctionDeclaration(n) || ts.isMethodDeclaration(n) || ts.isArrowFunction(n) || ts.isFunctionExpression(n) || ts.isConstructorDeclaration(n)) {
+      const from = sf.getLineAndCharacterOfPosition(n.getStart(sf)).line;
+      const lines = sf.getLineAndCharacterOfPosition(n.getEnd()).line - from + 1;
+      const name = (n as { name?: ts.Node }).name?.getText(sf) ?? (ts.isVariableDeclaration(n.parent) ? n.parent.name.getText(sf) : "(anonymous)");
+      if (lines > max) out.push(`${file}:${from + 1} ${name} (${lines} lines)`);
+    }
+    ts.forEachChild(n, visit);
+  };
+  visit(sf);
+  return out;
+}
+
 /** Every file `entry` loads when it starts (static, non-type imports, transitively), and the packages among them. */
 function loadedAtStart(files: Map<string, string>, entry: string): { files: Set<string>; packages: Set<string> } {
   const seen = new Set<string>();
@@ -215,5 +232,20 @@ describe("layout: imports point one way", () => {
     }
     const outside = graph(files).filter((e) => !e.from.startsWith("kinds/") && /^kinds\/[^/]+\/component\.ts$/.test(e.to));
     expect(outside.map((e) => `${e.from} -> ${e.to}`)).toEqual([]);
+  });
+});
+
+describe("functions a reader can hold", () => {
+  const files = sources();
+
+  it("no function in runtime/ or planning/ is over 120 lines; deliver() is at most 80", () => {
+    const long = [...files].filter(([f]) => /^(runtime|planning)\//.test(f)).flatMap(([f, text]) => longFunctions(f, text, 120));
+    expect(long).toEqual([]);
+    expect(longFunctions("runtime/delivery/deliver.ts", files.get("runtime/delivery/deliver.ts")!, 80)).toEqual([]);
+  });
+
+  it("a planted long function is counted, an arrow's by the name it is given", () => {
+    const body = Array.from({ length: 121 }, (_, i) => `  const x${i} = ${i};`).join("\n");
+    expect(longFunctions("runtime/x.ts", `export const f = () => {\n${body}\n};\n`, 120)).toEqual(["runtime/x.ts:1 f (123 lines)"]);
   });
 });
