@@ -11,16 +11,13 @@ import { z } from "zod";
  * declared, ever), read back at the next update through a StackReference to itself. The
  * `retained.adopt` setting adds resources kept before the ledger existed or by another stack;
  * `retained.forget` drops those deleted by hand since (an import of a missing resource fails).
+ *
+ * Which resource types are kept, and under which prefix, each kind's descriptor says (`kept`,
+ * kinds/<kind>/kind.ts).
  */
-export const KEPT_KINDS = {
-  "aws:ecr/repository:Repository": "ecr",
-  "gcp:artifactregistry/repository:Repository": "gar",
-  "github:index/repository:Repository": "github",
-  "azure-native:containerregistry:Registry": "acr",
-  "kubernetes:core/v1:PersistentVolumeClaim": "pvc",
-} as const;
+export const LEDGER_PREFIXES = ["ecr", "gar", "github", "acr", "pvc"] as const;
 
-export type KeptKind = (typeof KEPT_KINDS)[keyof typeof KEPT_KINDS];
+export type KeptKind = (typeof LEDGER_PREFIXES)[number];
 
 /** The stack output holding the ledger. */
 export const LEDGER_OUTPUT = "retained";
@@ -30,7 +27,7 @@ export const LEDGER_OUTPUT = "retained";
  * `acr:/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/r`,
  * `pvc:registry-intake/intake-registry-data` (the Distribution registry's claim: namespace/name).
  */
-const KEY = /^(ecr|gar|github|acr|pvc):(\S+)$/;
+const KEY = new RegExp(`^(${LEDGER_PREFIXES.join("|")}):(\\S+)$`);
 
 export const ledgerKey = (kind: KeptKind, id: string) => `${kind}:${id}`;
 

@@ -1,3 +1,4 @@
+import type { KeptKind } from "../core/ledger";
 import type { Settings } from "../core/settings";
 import type { RegistryKind } from "../core/tiers";
 import { acr, type AcrNames } from "./acr/kind";
@@ -5,7 +6,7 @@ import { distribution, type DistributionNames } from "./distribution/kind";
 import { ecr, type EcrNames } from "./ecr/kind";
 import { gar, type GarNames } from "./gar/kind";
 import { ghcr, type GhcrNames } from "./ghcr/kind";
-import type { KindFacts } from "./types";
+import type { KindFacts, ResourceFacts } from "./types";
 
 /**
  * The registry kinds, each described once in kinds/<kind>/kind.ts. Nothing else branches on the
@@ -49,9 +50,25 @@ export function customerNamespace(kind: RegistryKind, id: string, s: Settings, p
   return `${k.host(s)}/${k.productPath ? k.productPath(n, s, product) : `${k.path(n, s)}${product}/`}`;
 }
 
-/** Which registry kind a resource type belongs to; undefined for platform-only types. */
+const FACTS = new Map(ORDERED.flatMap((k) => k.resources.map((r) => [r.type, { kind: k.kind, facts: r }] as const)));
+
+/** Every resource type some kind declares, with the kind that declares it. */
+export const KIND_RESOURCES: readonly (ResourceFacts & { kind: RegistryKind })[] = ORDERED.flatMap((k) => k.resources.map((r) => ({ ...r, kind: k.kind })));
+
+/** What the kind that declares `type` says of it; undefined for a type no kind declares. */
+export function resourceFacts(type: string): ResourceFacts | undefined {
+  return FACTS.get(type)?.facts;
+}
+
+/** The ledger's prefix for a type left in the cloud when it leaves the program (core/ledger.ts); undefined for others. */
+export function keptAs(type: string): KeptKind | undefined {
+  return FACTS.get(type)?.facts.kept;
+}
+
+/** Which registry kind a customer's resource type belongs to; undefined for platform types. */
 export function kindOfType(type: string): RegistryKind | undefined {
-  return ORDERED.find((k) => k.types.test(type))?.kind;
+  const f = FACTS.get(type);
+  return f?.facts.of === "customer" ? f.kind : undefined;
 }
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");

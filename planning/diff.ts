@@ -9,7 +9,8 @@ import type { RegistryKind } from "../core/tiers";
 import type { PolicyConfig, Violation } from "../policy/evaluate";
 import { replacedBy } from "./replace-on";
 import { planProgram, type PlannedResource } from "./plan";
-import { KEPT_KINDS, ledgerKey, type Ledger } from "../core/ledger";
+import { ledgerKey, type Ledger } from "../core/ledger";
+import { keptAs, kindOfType, resourceFacts } from "../kinds";
 import { entitledProducts, entitlementsOf } from "../customers/entitlements";
 import { program } from "../program";
 import { checkShardStacks } from "./shard-init";
@@ -232,7 +233,7 @@ export async function planDiff(o: { projectDir: string; stack: string; base: str
   // The stack is taken to hold what the base declares: its kept repositories stay declared (an
   // offboarded customer's are tagged orphaned, not dropped).
   const held = before.recorded.flatMap((r) => {
-    const kind = KEPT_KINDS[r.type as keyof typeof KEPT_KINDS];
+    const kind = keptAs(r.type);
     return kind && r.id ? [ledgerKey(kind, r.id)] : [];
   });
   const after = await only(head.settings, head.roster, { declared: held });
@@ -316,7 +317,7 @@ function compared(r: PlannedResource): Record<string, unknown> {
 function diffWarnings(base: Settings, head: Settings, after: PlannedResource[]): string[] {
   const out: string[] = [];
   if (base.ecr.kms !== head.ecr.kms) {
-    const existing = after.filter((r) => r.type === "aws:ecr/repository:Repository").length;
+    const existing = after.filter((r) => kindOfType(r.type) === "ecr" && resourceFacts(r.type)?.repository).length;
     out.push(
       `ecr.kms turned ${head.ecr.kms ? "on" : "off"}: repositories created from now on are encrypted with ${head.ecr.kms ? "the platform's KMS key" : "AES256"}; ` +
         `existing ones (${existing} among the customers compared) keep their encryption, since ECR cannot change a repository's (move images to a new repository to change it)`,

@@ -1,6 +1,7 @@
 import bcrypt from "bcrypt";
 import { awsPartition } from "../core/iam";
-import { KEPT_KINDS, ledgerKey } from "../core/ledger";
+import { ledgerKey } from "../core/ledger";
+import { keptAs } from "../kinds";
 import { createHash } from "node:crypto";
 import type * as pulumi from "@pulumi/pulumi";
 
@@ -305,7 +306,7 @@ export function fakeCloud(ctx: FakeCloudContext): (args: pulumi.runtime.MockReso
     const make = MAKERS[args.type];
     const made = make?.(args.name, args.inputs ?? {}, ctx);
     // An adoption (import) reads what exists; a kept resource the state holds is updated: neither is a create.
-    const kind = KEPT_KINDS[args.type as keyof typeof KEPT_KINDS];
+    const kind = keptAs(args.type);
     const exists = args.id || (kind && made?.id && ctx.existing?.has(ledgerKey(kind, made.id)));
     const refused = exists ? undefined : cloudRefusal(args.type, args.inputs ?? {});
     if (refused) throw new Error(`${args.type} ${args.name}: ${refused}`);

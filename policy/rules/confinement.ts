@@ -1,5 +1,6 @@
 import { ECR_AUTH_ACTION } from "../../core/iam";
 import { productOfPath } from "../../core/product-path";
+import { kindOfType, resourceFacts } from "../../kinds";
 import { customerOf, get, shown, type Finding, type IntakeResource, type IntakeRule } from "../model";
 
 interface Statement {
@@ -30,7 +31,8 @@ function ecrRepositoryOfArn(arn: string): string | undefined {
   return /^arn:[^:]+:ecr:[^:]*:[^:]*:repository\/(.+)$/.exec(arn)?.[1];
 }
 
-const ALLOWED_GCP_ROLES = new Set(["roles/artifactregistry.writer", "roles/artifactregistry.reader", "roles/iam.serviceAccountTokenCreator", "roles/iam.workloadIdentityUser"]);
+/** The shape of grant a resource is, as its kind declares it (kinds/types.ts, GrantShape). */
+const grantOf = (r: IntakeResource) => resourceFacts(r.type)?.grant;
 
 /** No wildcard actions or resources in customer grants (but for ecr:GetAuthorizationToken, which needs "*"). */
 export const noWildcardGrants: IntakeRule = {
@@ -41,7 +43,8 @@ export const noWildcardGrants: IntakeRule = {
     const { id } = customerOf(r, ctx.repoPrefix);
     const out: Finding[] = [];
     const flag = (message: string) => out.push({ customer: id ?? null, message: `${shown(r)}: ${message}` });
-    if (r.type === "aws:iam/userPolicy:UserPolicy") {
+    const grant = grantOf(r);
+    if (grant === "iam-policy") {
       for (const s of statements(r.props.policy)) {
         if (s.Effect !== "Allow") continue;
         if (s.NotAction !== undefined || s.NotResource !== undefined) flag("uses NotAction/NotResource, which grants everything else");
@@ -61,19 +64,20 @@ export const noWildcardGrants: IntakeRule = {
         }
       }
     }
-    if (r.type === "azure-native:containerregistry:ScopeMap") {
+    if (grant === "repository-actions") {
       for (const a of (r.props.actions as string[] | undefined) ?? []) {
         const m = /^repositories\/(.+)\/(content|metadata)\/(read|write|delete)$/.exec(a);
         if (!m) flag(`action "${a}" is not a repository-scoped action`);
         else if (!new RegExp(`^${ctx.repoPrefix}/[a-z0-9-]+/(?:[a-z0-9-]+/)?\\*$`).test(m[1]) && m[1].includes("*")) flag(`action "${a}" uses a wildcard wider than one customer's path`);
       }
     }
-    if (r.type === "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember" || r.type === "gcp:serviceaccount/iAMMember:IAMMember") {
+    const roles = resourceFacts(r.type)?.roles;
+    if (roles) {
       const role = String(r.props.role ?? "");
-      if (!ALLOWED_GCP_ROLES.has(role)) flag(`grants role ${role}; customer grants are limited to ${[...ALLOWED_GCP_ROLES].join(", ")}`);
+      if (!roles.includes(role)) flag(`grants role ${role}; customer grants are limited to ${roles.join(", ")}`);
       if (/^(allUsers|allAuthenticatedUsers)$/.test(String(r.props.member))) flag(`grants to ${r.props.member}`);
     }
-    if (r.type === "github:index/teamRepository:TeamRepository" && r.props.permission !== "pull") {
+    if (grant === "team-access" && r.props.permission !== "pull") {
       flag(`grants ${String(r.props.permission ?? "push")} on the customer's repository; customer teams only pull`);
     }
     return out;
@@ -108,8 +112,8 @@ export const grantsConfined: IntakeRule = {
     for (const r of rs) {
       const { id, conflict } = customerOf(r, p);
       if (conflict) flag(r, id, conflict);
-      switch (r.type) {
-        case "aws:iam/userPolicy:UserPolicy": {
+      switch (grantOf(r)) {
+        case "iam-policy": {
           if (!id) break;
           for (const s of statements(r.props.policy)) {
             for (const res of list(s.Resource)) {
@@ -120,26 +124,26 @@ export const grantsConfined: IntakeRule = {
           }
           break;
         }
-        case "azure-native:containerregistry:ScopeMap": {
+        case "repository-actions": {
           if (!id) break;
           for (const a of (r.props.actions as string[] | undefined) ?? []) {
             if (!a.startsWith(`repositories/${p}/${id}/`)) flag(r, id, `action "${a}" reaches outside customer ${id}'s path ${p}/${id}/`);
           }
           break;
         }
-        case "azure-native:containerregistry:Token": {
+        case "scope-map-binding": {
           const sm = String(r.props.scopeMapId ?? "");
           const mapName = /\/scopeMaps\/([^/]+)$/.exec(sm)?.[1] ?? (byId.get(sm)?.props.scopeMapName as string | undefined);
           if (id && mapName && mapName !== `${p}-${id}-scope`) flag(r, id, `is bound to scope map ${mapName}, not customer ${id}'s`);
           break;
         }
-        case "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": {
+        case "repository-member": {
           const member = String(r.props.member ?? "");
           const sa = new RegExp(`^serviceAccount:${p}-([^@]+)@`).exec(member)?.[1];
           if (id && sa !== id) flag(r, id, `binds ${member} on customer ${id}'s repository; only ${p}-${id}@ may be bound there`);
           break;
         }
-        case "gcp:serviceaccount/iAMMember:IAMMember": {
+        case "account-member": {
           // Another customer's service account must never be able to act as this one.
           const other = new RegExp(`^serviceAccount:${p}-([^@]+)@`).exec(String(r.props.member ?? ""))?.[1];
           if (id && other && other !== id && ctx.customers.has(other)) flag(r, id, `lets ${r.props.member} act as customer ${id}'s service account`);
@@ -148,15 +152,15 @@ export const grantsConfined: IntakeRule = {
           if (id && ksa !== undefined && ksa !== `${ctx.repoPrefix}-${id}-gar-puller`) flag(r, id, `lets Kubernetes service account ${ksa} act as customer ${id}'s service account; only ${ctx.repoPrefix}-${id}-gar-puller may`);
           break;
         }
-        case "gcp:serviceaccount/key:Key":
+        case "account-key":
           break; // confined by name to one service account (customerOf)
-        case "github:index/teamRepository:TeamRepository": {
+        case "team-access": {
           const team = byId.get(String(r.props.teamId ?? ""));
           const teamOwner = team ? customerOf(team, p).id : undefined;
           if (teamOwner && id && teamOwner !== id) flag(r, teamOwner, `gives customer ${teamOwner}'s team access to customer ${id}'s repository ${r.props.repository}`);
           break;
         }
-        case "github:index/teamMembership:TeamMembership": {
+        case "team-membership": {
           const team = byId.get(String(r.props.teamId ?? ""));
           const teamOwner = team ? customerOf(team, p).id : undefined;
           const login = String(r.props.username ?? "").toLowerCase();
@@ -184,21 +188,27 @@ export const noSharedPaths: IntakeRule = {
       if (!m.has(customer)) m.set(customer, r);
       claims.set(path, m);
     };
+    // The kinds whose claims are path globs (scope-map actions), which may also overlap.
+    const globbed = new Set<string>();
     for (const r of rs) {
       const { id } = customerOf(r, ctx.repoPrefix);
       const labelled = (get(r.props, "tags.intake-customer") ?? get(r.props, "labels.intake-customer")) as string | undefined;
-      if (r.type === "aws:ecr/repository:Repository" && typeof r.props.name === "string") {
-        for (const c of new Set([id, labelled].filter((x): x is string => !!x))) claim(`ecr:${r.props.name}`, c, r);
+      const facts = resourceFacts(r.type);
+      const kind = kindOfType(r.type);
+      const path = facts?.path?.(r.props);
+      if (kind && typeof path === "string") {
+        for (const c of new Set([id, labelled].filter((x): x is string => !!x))) claim(`${kind}:${path}`, c, r);
       }
-      if (r.type === "azure-native:containerregistry:ScopeMap" && id) {
+      if (kind && facts?.grant === "repository-actions" && id) {
+        globbed.add(kind);
         for (const a of (r.props.actions as string[] | undefined) ?? []) {
           const path = /^repositories\/(.+?)\*?\/(content|metadata)\//.exec(a)?.[1];
-          if (path) claim(`acr:${path}`, id, r);
+          if (path) claim(`${kind}:${path}`, id, r);
         }
       }
-      if (r.type === "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember") {
+      if (kind && facts?.grant === "repository-member") {
         const sa = new RegExp(`^serviceAccount:${ctx.repoPrefix}-([^@]+)@`).exec(String(r.props.member ?? ""))?.[1];
-        if (sa) claim(`gar:${r.props.repository}`, sa, r);
+        if (sa) claim(`${kind}:${r.props.repository}`, sa, r);
       }
     }
     const out: Finding[] = [];
@@ -207,16 +217,18 @@ export const noSharedPaths: IntakeRule = {
       const ids = [...owners.keys()].sort();
       for (const [c, r] of owners) out.push({ urn: r.urn, customer: c, message: `${path.replace(/^(\w+):/, "$1 ")} is claimed by customers ${ids.join(" and ")}` });
     }
-    // Overlapping ACR globs: one customer's path a prefix of another's.
+    // Overlapping globs: one customer's path a prefix of another's.
     // Sorted, every path that starts with `a` follows `a` in one run: no need to compare all pairs.
-    const acr = [...claims.keys()].filter((k) => k.startsWith("acr:")).map((k) => k.slice(4)).sort();
-    for (let i = 0; i < acr.length; i++) {
-      const a = acr[i];
-      for (let j = i + 1; j < acr.length && acr[j].startsWith(a); j++) {
-        const b = acr[j];
-        const [ca] = claims.get(`acr:${a}`)!.keys();
-        const [cb, rb] = [...claims.get(`acr:${b}`)!.entries()][0];
-        if (ca !== cb) out.push({ urn: rb.urn, customer: cb, message: `acr path ${b} lies inside customer ${ca}'s path ${a}` });
+    for (const kind of globbed) {
+      const paths = [...claims.keys()].filter((k) => k.startsWith(`${kind}:`)).map((k) => k.slice(kind.length + 1)).sort();
+      for (let i = 0; i < paths.length; i++) {
+        const a = paths[i];
+        for (let j = i + 1; j < paths.length && paths[j].startsWith(a); j++) {
+          const b = paths[j];
+          const [ca] = claims.get(`${kind}:${a}`)!.keys();
+          const [cb, rb] = [...claims.get(`${kind}:${b}`)!.entries()][0];
+          if (ca !== cb) out.push({ urn: rb.urn, customer: cb, message: `${kind} path ${b} lies inside customer ${ca}'s path ${a}` });
+        }
       }
     }
     return out;
@@ -246,30 +258,26 @@ export const entitledProductsOnly: IntakeRule = {
       else if (!c.products.includes(product)) out.push({ urn: r.urn, customer: c.id, message: `${shown(r)}: ${what} ${path} is product ${product}, which customer ${c.id} is not entitled to (entitled: ${c.products.join(", ") || "none"})` });
     };
     const { id } = customerOf(r, p);
-    if (r.type === "aws:ecr/repository:Repository" && typeof r.props.name === "string") check(id, r.props.name, "repository");
-    if (r.type === "aws:iam/userPolicy:UserPolicy") {
+    const facts = resourceFacts(r.type);
+    const path = facts?.path?.(r.props);
+    if (typeof path === "string") check(id, path, "repository");
+    if (facts?.grant === "iam-policy") {
       for (const s of statements(r.props.policy)) for (const res of list(s.Resource)) {
         const repo = ecrRepositoryOfArn(res);
         if (repo) check(id, repo, "grant on");
       }
     }
-    if (r.type === "azure-native:containerregistry:ScopeMap") {
+    if (facts?.grant === "repository-actions") {
       for (const a of (r.props.actions as string[] | undefined) ?? []) {
         const path = /^repositories\/(.+)\/(content|metadata)\/[a-z]+$/.exec(a)?.[1];
         if (path) check(id, path, "scope-map action on");
       }
     }
     // Artifact Registry and GitHub: a product is a repository of its own, `<prefix>-<id>--<product>`.
-    const ownRepository: Record<string, (x: Record<string, unknown>) => unknown> = {
-      "gcp:artifactregistry/repository:Repository": (x) => x.repositoryId,
-      "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember": (x) => String(x.repository ?? "").split("/").pop(),
-      "github:index/repository:Repository": (x) => x.name,
-      "github:index/teamRepository:TeamRepository": (x) => x.repository,
-    };
-    const named = ownRepository[r.type]?.(r.props);
+    const named = facts?.ownRepository?.(r.props);
     if (typeof named === "string" && id) {
       const product = named.startsWith(`${p}-${id}--`) ? named.slice(`${p}-${id}--`.length) : undefined;
-      check(id, product === undefined ? named : `${p}/${id}/${product}/*`, r.type.endsWith(":Repository") ? "repository" : "grant on");
+      check(id, product === undefined ? named : `${p}/${id}/${product}/*`, facts?.repository ? "repository" : "grant on");
     }
     const aclText = (r.props.stringData as Record<string, unknown> | undefined)?.["acl.json"];
     if (r.type === "kubernetes:core/v1:Secret" && typeof aclText === "string") {

@@ -1,16 +1,18 @@
-import { ECR_MUTABLE_TAGS } from "../../kinds/ecr/kind";
 import { LABEL } from "../../core/labels";
-import { customerOf, get, kindOfType, shown, type Finding, type IntakeRule } from "../model";
+import { KIND_RESOURCES, resourceFacts } from "../../kinds";
+import { customerOf, kindOfType, shown, type Finding, type IntakeRule } from "../model";
 
 /** ECR repositories scan on push. */
 export const ecrScanOnPush: IntakeRule = {
   name: "ecr-scan-on-push",
   description: "Customer ECR repositories scan images on push.",
   enforcementLevel: "advisory",
-  resource: (r, ctx): Finding[] =>
-    r.type === "aws:ecr/repository:Repository" && get(r.props, "imageScanningConfiguration.scanOnPush") !== true
+  resource: (r, ctx): Finding[] => {
+    const scans = resourceFacts(r.type)?.scansOnPush;
+    return scans && !scans(r.props)
       ? [{ customer: customerOf(r, ctx.repoPrefix).id ?? null, message: `${shown(r)}: scan on push is off` }]
-      : [],
+      : [];
+  },
 };
 
 /** Tags are immutable in prod. */
@@ -20,20 +22,13 @@ export const immutableTagsInProd: IntakeRule = {
   enforcementLevel: "advisory",
   resource: (r, ctx): Finding[] => {
     if (ctx.environment !== "prod") return [];
-    const id = customerOf(r, ctx.repoPrefix).id ?? null;
-    if (r.type === "aws:ecr/repository:Repository") {
-      if (r.props.imageTagMutability === "IMMUTABLE") return [];
-      if (r.props.imageTagMutability !== "IMMUTABLE_WITH_EXCLUSION") return [{ customer: id, message: `${shown(r)}: tags are mutable in prod` }];
-      // Exclusions beyond `latest` and cosign's digest-named tags let versioned tags move.
-      const filters = ((r.props.imageTagMutabilityExclusionFilters as { filter?: string }[] | undefined) ?? []).map((f) => String(f.filter));
-      const extra = filters.filter((f) => !(ECR_MUTABLE_TAGS as readonly string[]).includes(f));
-      if (extra.length) return [{ customer: id, message: `${shown(r)}: tags matching ${extra.join(", ")} are mutable in prod (only ${ECR_MUTABLE_TAGS.join(" and ")} may move)` }];
-      return [];
-    }
-    if (r.type === "gcp:artifactregistry/repository:Repository" && get(r.props, "dockerConfig.immutableTags") !== true) return [{ customer: id, message: `${shown(r)}: tags are mutable in prod` }];
-    return [];
+    const moving = resourceFacts(r.type)?.movingTags?.(r.props);
+    return moving ? [{ customer: customerOf(r, ctx.repoPrefix).id ?? null, message: `${shown(r)}: ${moving}` }] : [];
   },
 };
+
+/** Types that are a cleanup policy of another resource, and the input that names it. */
+const CLEANUP_BY = new Map(KIND_RESOURCES.flatMap((f) => (f.cleanup?.by ? [[f.cleanup.by.type, f.cleanup.by.input] as const] : [])));
 
 /** Every repository has a lifecycle or cleanup policy, and the shared ACR registry a retention policy where it can. */
 export const cleanupPolicyPresent: IntakeRule = {
@@ -41,27 +36,22 @@ export const cleanupPolicyPresent: IntakeRule = {
   description: "ECR repositories have a lifecycle policy, Artifact Registry repositories cleanup policies, a Premium ACR registry a retention policy.",
   enforcementLevel: "advisory",
   stack: (rs, ctx): Finding[] => {
-    const withLifecycle = new Set(rs.filter((r) => r.type === "aws:ecr/lifecyclePolicy:LifecyclePolicy").map((r) => String(r.props.repository)));
+    // Cleanup policies that are resources of their own: the repositories they name, by type.
+    const named = new Map<string, Set<string>>();
+    for (const r of rs) {
+      const input = CLEANUP_BY.get(r.type);
+      if (input) (named.get(r.type) ?? named.set(r.type, new Set()).get(r.type)!).add(String(r.props[input]));
+    }
     const out: Finding[] = [];
     for (const r of rs) {
-      const id = customerOf(r, ctx.repoPrefix).id ?? null;
-      if (r.type === "aws:ecr/repository:Repository" && !withLifecycle.has(String(r.props.name))) out.push({ urn: r.urn, customer: id, message: `${shown(r)}: no lifecycle policy` });
-      if (r.type === "gcp:artifactregistry/repository:Repository" && !(Array.isArray(r.props.cleanupPolicies) && r.props.cleanupPolicies.length > 0)) {
-        out.push({ urn: r.urn, customer: id, message: `${shown(r)}: no cleanup policies` });
-      }
-      if (r.type === "azure-native:containerregistry:Registry" && get(r.props, "sku.name") === "Premium" && get(r.props, "policies.retentionPolicy.status") !== "enabled") {
-        out.push({ urn: r.urn, customer: null, message: `${shown(r)}: Premium registry without a retention policy for untagged manifests` });
-      }
+      const f = resourceFacts(r.type);
+      const cleanup = f?.cleanup;
+      if (!cleanup) continue;
+      const has = cleanup.by ? (named.get(cleanup.by.type)?.has(String(r.props[cleanup.by.names])) ?? false) : cleanup.has(r.props);
+      if (!has) out.push({ urn: r.urn, customer: f.of === "platform" ? null : (customerOf(r, ctx.repoPrefix).id ?? null), message: `${shown(r)}: ${cleanup.missing}` });
     }
     return out;
   },
-};
-
-const TAGGED: Record<string, "tags" | "labels" | "topics"> = {
-  "aws:ecr/repository:Repository": "tags",
-  "aws:iam/user:User": "tags",
-  "gcp:artifactregistry/repository:Repository": "labels",
-  "github:index/repository:Repository": "topics",
 };
 
 /** Customer resources carry the four labels the README promises: intake-customer, intake-tier, intake-status and managed-by. */
@@ -70,7 +60,7 @@ export const labelsPresent: IntakeRule = {
   description: "Customer resources that take tags or labels carry intake-customer, intake-tier, intake-status and managed-by=registry-intake.",
   enforcementLevel: "advisory",
   resource: (r, ctx): Finding[] => {
-    const field = TAGGED[r.type];
+    const field = resourceFacts(r.type)?.labels;
     if (!field || !kindOfType(r.type)) return [];
     const id = customerOf(r, ctx.repoPrefix).id ?? null;
     if (field === "topics") {

@@ -1,12 +1,9 @@
+import { resourceFacts } from "../../kinds";
 import { customerOf, shown, type Finding, type IntakeRule } from "../model";
 
-/** Credential-bearing properties per type. */
-export const CREDENTIAL_PROPS: Record<string, string[]> = {
-  "aws:iam/accessKey:AccessKey": ["secret", "sesSmtpPasswordV4", "encryptedSecret"],
-  "gcp:serviceaccount/key:Key": ["privateKey"],
-  "random:index/randomPassword:RandomPassword": ["result", "bcryptHash"],
+/** Credential-bearing properties of the types no kind declares (each kind says its own: `secrets`). */
+const SHARED_SECRETS: Record<string, string[]> = {
   "kubernetes:core/v1:Secret": ["stringData", "data"],
-  "azure-native:containerregistry:Token": ["credentials"],
 };
 
 /** Every credential a resource carries is a secret (in state, in outputs, in the plan). */
@@ -15,7 +12,8 @@ export const credentialsSecret: IntakeRule = {
   description: "Access keys, service-account keys, robot passwords, pull secrets and token passwords are only ever secrets.",
   enforcementLevel: "mandatory",
   resource: (r, ctx): Finding[] => {
-    const props = CREDENTIAL_PROPS[r.type];
+    const facts = resourceFacts(r.type);
+    const props = facts?.secrets ?? SHARED_SECRETS[r.type];
     if (!props) return [];
     const { id } = customerOf(r, ctx.repoPrefix);
     const out: Finding[] = [];
@@ -26,7 +24,7 @@ export const credentialsSecret: IntakeRule = {
         out.push({ customer: id ?? null, message: `${shown(r)}: ${prop} is held in plain text; it must be a secret` });
       }
       // Outputs the engine will produce: the resource must declare them secret up front.
-      if (!present && (r.type === "aws:iam/accessKey:AccessKey" || r.type === "gcp:serviceaccount/key:Key") && prop !== "encryptedSecret" && !declaredSecret) {
+      if (!present && facts?.secretOutputs?.includes(prop) && !declaredSecret) {
         out.push({ customer: id ?? null, message: `${shown(r)}: output ${prop} is not declared secret (additionalSecretOutputs)` });
       }
     }

@@ -1,22 +1,6 @@
 import { tierAllows } from "../../core/tiers";
+import { resourceFacts } from "../../kinds";
 import { customerOf, kindOfType, shown, type Finding, type IntakeResource, type IntakeRule, type PolicyContext } from "../model";
-
-/** Resource types that are credentials or grants (deleted when a customer is offboarded). */
-const CREDENTIAL_TYPES = new Set([
-  "aws:iam/user:User",
-  "aws:iam/userPolicy:UserPolicy",
-  "aws:iam/accessKey:AccessKey",
-  "azure-native:containerregistry:ScopeMap",
-  "azure-native:containerregistry:Token",
-  "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
-  "gcp:serviceaccount/account:Account",
-  "gcp:serviceaccount/key:Key",
-  "gcp:serviceaccount/iAMMember:IAMMember",
-  "github:index/team:Team",
-  "github:index/teamMembership:TeamMembership",
-  "github:index/teamRepository:TeamRepository",
-  "random:index/randomPassword:RandomPassword",
-]);
 
 function owner(r: IntakeResource, ctx: PolicyContext) {
   const kind = kindOfType(r.type);
@@ -51,7 +35,7 @@ export const statusHonoured: IntakeRule = {
     const o = owner(r, ctx);
     if (!o?.customer) return [];
     const { status } = o.customer;
-    if (status === "offboarded" && CREDENTIAL_TYPES.has(r.type)) {
+    if (status === "offboarded" && resourceFacts(r.type)?.credential) {
       return [{ customer: o.id, message: `${shown(r)} is a credential of customer ${o.id}, which is offboarded: it must be deleted` }];
     }
     return [];
@@ -69,12 +53,8 @@ export const suspendedDisabled: IntakeRule = {
   resource: (r, ctx): Finding[] => {
     const o = owner(r, ctx);
     if (o?.customer?.status !== "suspended") return [];
-    const p = r.props;
-    const bad =
-      (r.type === "aws:iam/accessKey:AccessKey" && p.status !== "Inactive") ||
-      (r.type === "azure-native:containerregistry:Token" && p.status !== "disabled") ||
-      (r.type === "gcp:serviceaccount/account:Account" && p.disabled !== true) ||
-      r.type === "github:index/teamRepository:TeamRepository";
+    const disabled = resourceFacts(r.type)?.disabled;
+    const bad = disabled !== undefined && !disabled(r.props);
     return bad ? [{ customer: o.id, message: `${shown(r)} keeps a credential of suspended customer ${o.id} enabled` }] : [];
   },
 };
