@@ -1,51 +1,16 @@
+import { resourceFacts } from "../kinds";
 import type { PlanResult, PlannedResource } from "../planning/plan";
 
-/** A short, human name for a resource: its physical name where it has one. */
+/** A short, human name for a resource: its physical name where it has one (as its kind says: `display`). */
 export function displayName(r: PlannedResource): string {
   const i = r.inputs;
-  switch (r.type) {
-    case "aws:iam/accessKey:AccessKey":
-      return `${i.user} (${i.status ?? "Active"})`;
-    case "aws:iam/userPolicy:UserPolicy":
-      return `${i.user}/${i.name}`;
-    case "aws:iam/rolePolicy:RolePolicy":
-      return `${i.role}/${i.name}`;
-    case "aws:ecr/lifecyclePolicy:LifecyclePolicy":
-      return String(i.repository);
-    case "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate":
-      return `prefix ${i.prefix}/`;
-    case "aws:ecr/replicationConfiguration:ReplicationConfiguration":
-      return "replication rules";
-    case "azure-native:containerregistry:Registry":
-      return `${i.registryName} (${(i.sku as { name?: string } | undefined)?.name ?? "?"})`;
-    case "azure-native:containerregistry:Replication":
-      return `${i.registryName}/${i.replicationName}`;
-    case "azure-native:containerregistry:ScopeMap":
-      return String(i.scopeMapName);
-    case "azure-native:containerregistry:Token":
-      return `${i.tokenName} (${i.status})`;
-    case "gcp:artifactregistry/repository:Repository":
-      return `${i.location}/${i.repositoryId}`;
-    case "gcp:serviceaccount/account:Account":
-      return `${i.accountId}${i.disabled ? " (disabled)" : ""}`;
-    case "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember":
-    case "gcp:serviceaccount/iAMMember:IAMMember":
-      return String(i.role);
-    case "github:index/teamMembership:TeamMembership":
-      return String(i.username);
-    case "github:index/teamRepository:TeamRepository":
-      return `team read on ${i.repository}`;
-    case "github:index/repository:Repository":
-      return `${i.name}${i.archived ? " (archived)" : ""}`;
-    case "random:index/randomPassword:RandomPassword":
-      return `robot secret ${r.name}`;
-    default:
-      if (r.type.startsWith("kubernetes:")) {
-        const meta = (i.metadata ?? {}) as { name?: string; namespace?: string };
-        return meta.name ? `${meta.namespace ?? "default"}/${meta.name}` : r.name;
-      }
-      return typeof i.name === "string" ? i.name : r.name;
+  const display = resourceFacts(r.type)?.display;
+  if (display) return display(i, r.name);
+  if (r.type.startsWith("kubernetes:")) {
+    const meta = (i.metadata ?? {}) as { name?: string; namespace?: string };
+    return meta.name ? `${meta.namespace ?? "default"}/${meta.name}` : r.name;
   }
+  return typeof i.name === "string" ? i.name : r.name;
 }
 
 export interface TypeGroup {

@@ -7,21 +7,14 @@ import { shardStackName } from "../customers/shards";
 import { loadRoster, parseRoster, parseRosterParts, type Roster, type RosterOptions } from "../customers/roster";
 import { rosterPartFiles } from "../customers/roster-parts";
 import { InvalidInput } from "./errors";
+import { KINDS } from "../kinds";
 
 /**
- * Provider config keys that hold credentials. A stack file that holds one of them in plain
- * text is refused: it must be set with `pulumi config set --secret`.
+ * Provider config keys that hold credentials: each kind's provider's (kinds/<kind>/kind.ts), and
+ * the Kubernetes provider's. A stack file that holds one of them in plain text is refused: it must
+ * be set with `pulumi config set --secret`.
  */
-export const PROVIDER_SECRET_KEYS = new Set([
-  "aws:secretKey",
-  "aws:token",
-  "azure-native:clientSecret",
-  "azure-native:clientCertificatePassword",
-  "gcp:credentials",
-  "gcp:accessToken",
-  "github:token",
-  "kubernetes:kubeconfig",
-]);
+export const PROVIDER_SECRET_KEYS = new Set([...Object.values(KINDS).flatMap((k) => k.providerSecrets ?? []), "kubernetes:kubeconfig"]);
 
 export class StackConfigError extends InvalidInput {
   constructor(readonly file: string, readonly problems: string[]) {

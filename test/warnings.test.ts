@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { configWarnings, LIMITS, quotaWarnings } from "../planning/warnings";
+import { ECR_LIMITS } from "../kinds/ecr/kind";
+import { configWarnings, quotaWarnings } from "../planning/warnings";
 import type { PlannedResource } from "../planning/plan";
 import { customer, planOf, testRoster, testSettings } from "./helpers";
 
@@ -47,7 +48,7 @@ describe("quota warnings", () => {
     expect(quotaWarnings(many("aws:iam/user:User", 4000), s)).toEqual([
       "IAM users in account 111122223333: 4000 planned is close to the limit of 5000 (80%): ask AWS for a higher quota or spread customers over accounts",
     ]);
-    expect(quotaWarnings(many("aws:ecr/repository:Repository", LIMITS.ecrRepositoriesPerRegion + 1), s)[0]).toMatch(
+    expect(quotaWarnings(many("aws:ecr/repository:Repository", ECR_LIMITS.repositoriesPerRegion + 1), s)[0]).toMatch(
       /^ECR repositories in eu-west-1: 10001 planned is OVER the limit of 10000/,
     );
   });
