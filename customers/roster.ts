@@ -1,7 +1,6 @@
 import { readFileSync, statSync } from "node:fs";
 import { mergeRosterParts, rosterPartFiles } from "./roster-parts";
-import { FAILSAFE_SCHEMA, load as fastLoad, Type } from "js-yaml";
-import { isAlias, isCollection, isScalar, LineCounter, parseDocument, Schema, visit, type Document, type ScalarTag } from "yaml";
+import { isAlias, isCollection, isScalar, LineCounter, parseDocument, visit, type Document } from "yaml";
 import { yamlLocator, yamlSyntaxProblem, type PathKey } from "../core/yaml";
 import type { z } from "zod";
 import { CUSTOMER_ID, DEFAULT_PREFIX, type NamingPrefix } from "../core/ids";
@@ -46,11 +45,6 @@ export interface RosterOptions {
   prefix?: NamingPrefix;
   /** The stack's product catalogue: entitlements must name its products and channels (none: no entitlements allowed). */
   products?: Catalogue;
-  /**
-   * "yaml" reads with the yaml library only. By default a fast reader is tried first and the
-   * yaml library reads again whatever the fast reader cannot vouch for; both give the same roster.
-   */
-  reader?: "fast" | "yaml";
 }
 
 
@@ -60,13 +54,29 @@ export interface RosterOptions {
  * Throws RosterError listing every problem found.
  */
 export function loadRoster(file: string, opts: RosterOptions = {}): Roster {
-  let folder = false;
+  let st: ReturnType<typeof statSync> | undefined;
   try {
-    folder = statSync(file).isDirectory();
+    st = statSync(file);
   } catch {
     // not there: said below in the reader's words
   }
-  if (folder) return loadRosterFolder(file, opts);
+  if (st?.isDirectory()) return loadRosterFolder(file, opts);
+  return loadRosterFile(file, opts, st);
+}
+
+/**
+ * Rosters read, by file and options, with the file's signature when read: a file read again
+ * unchanged (same inode, size and times) is not parsed again. A long-lived process (the
+ * onboarding service) reads its roster once per change, not once per job.
+ */
+const parsed = new Map<string, { signature: string; roster: Roster }>();
+const PARSED_MAX = 64;
+
+function loadRosterFile(file: string, opts: RosterOptions, st: ReturnType<typeof statSync> | undefined): Roster {
+  const key = `${file}\0${JSON.stringify([opts.tierTable, opts.prefix, opts.products])}`;
+  const signature = st ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : "";
+  const hit = parsed.get(key);
+  if (hit && signature && hit.signature === signature) return hit.roster;
   let text: string;
   try {
     text = readFileSync(file, "utf8");
@@ -75,7 +85,14 @@ export function loadRoster(file: string, opts: RosterOptions = {}): Roster {
     const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "a folder, not a file" : (e as Error).message;
     throw new RosterError([{ file, message: `cannot read the roster (${why}): check the path (--roster, else the stack's registry-intake:roster setting, default customers/roster.yaml)` }]);
   }
-  return parseRoster(text, file, opts);
+  // Shared by every caller that reads the file unchanged: read-only.
+  const read = parseRoster(text, file, opts);
+  const roster: Roster = Object.freeze({ ...read, customers: Object.freeze(read.customers) as Customer[] });
+  if (signature) {
+    if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value!);
+    parsed.set(key, { signature, roster });
+  }
+  return roster;
 }
 
 function loadRosterFolder(dir: string, opts: RosterOptions): Roster {
@@ -104,25 +121,24 @@ export function parseRosterParts(source: string, texts: { file: string; text: st
 
 /** Validate roster YAML text; `file` names it in messages. */
 export function parseRoster(text: string, file: string, opts: RosterOptions = {}): Roster {
-  // A valid roster read by the fast reader is the same roster the yaml library reads (see
-  // fastRead); anything else (a problem, an alias, a directive, a reader error) is read again by
-  // the yaml library, which places every problem at its line and column.
-  if (opts.reader !== "yaml") {
-    const raw = fastRead(text);
-    if (raw !== undefined) {
-      const out = validate(raw, file, opts, () => ({}));
-      if (!("problems" in out)) return out;
-    }
-  }
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
+  const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) {
     // The first syntax error only: the ones after it are mostly its echoes.
     throw new RosterError([{ file, ...yamlSyntaxProblem(doc.errors[0], text) }]);
   }
-  const out = validate(documentData(doc, file) ?? {}, file, opts, yamlLocator(doc, lineCounter));
+  // Positions are worked out only for a roster with problems: the lines are counted then.
+  let locate: ReturnType<typeof yamlLocator> | undefined;
+  const out = validate(documentData(doc, file) ?? {}, file, opts, (path) => (locate ??= yamlLocator(doc, linesOf(text)))(path));
   if ("problems" in out) throw new RosterError(sortProblems(out.problems));
   return out;
+}
+
+/** A LineCounter of `text`, as the parser would have filled it. */
+function linesOf(text: string): LineCounter {
+  const lc = new LineCounter();
+  lc.addNewLine(0);
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) lc.addNewLine(i + 1);
+  return lc;
 }
 
 /**
@@ -166,7 +182,8 @@ function validate(
   const rawCustomers = isRecord(raw) && Array.isArray(raw.customers) ? raw.customers : [];
   const label = (index: number): string => {
     const c = rawCustomers[index];
-    return isRecord(c) && typeof c.id === "string" && c.id !== "" ? c.id : `#${index + 1}`;
+    // An id too long to be one (a paste gone wrong) is named by its entry number: the id field's own problem shows its start.
+    return isRecord(c) && typeof c.id === "string" && c.id !== "" && c.id.length <= 64 ? c.id : `#${index + 1}`;
   };
   const problems: RosterProblem[] = [];
   const problemAt = (path: PathKey[], message: string, at: PathKey[] = path) => {
@@ -280,87 +297,6 @@ function validate(
     };
   });
   return { source: file, customers, ...(carriedProducts?.success && carriedDefaults?.success ? { catalogue: { products: carriedProducts.data, tierEntitlements: carriedDefaults.data } } : {}) };
-}
-
-/**
- * js-yaml, told to resolve plain scalars exactly as the yaml library's core schema does: one
- * js-yaml type per core tag, each testing and constructing with the yaml library's own tag
- * definitions, in the same order. Without this the two libraries disagree at the edges (js-yaml's
- * core schema reads `-.5` as a string and `0b11` as a number; the yaml library does the opposite).
- */
-const FAST_SCHEMA = (() => {
-  const byTag = new Map<string, ScalarTag[]>();
-  for (const t of new Schema({ schema: "core" }).tags) {
-    if (t.collection || t.default !== true || !t.test) continue;
-    byTag.set(t.tag, [...(byTag.get(t.tag) ?? []), t]);
-  }
-  const implicit = [...byTag].map(
-    ([tag, tags]) =>
-      new Type(tag, {
-        kind: "scalar",
-        resolve: (data: unknown) => typeof data === "string" && tags.some((t) => t.test!.test(data)),
-        construct: (data: string) => {
-          const tag = tags.find((t) => t.test!.test(data))!;
-          const value = tag.resolve(data, (msg) => { throw new Error(msg); }, { intAsBigInt: false } as never);
-          return isScalar(value) ? value.value : value;
-        },
-      }),
-  );
-  return FAILSAFE_SCHEMA.extend({ implicit });
-})();
-
-/**
- * Read roster text with js-yaml (about six times faster than the yaml library on a large roster),
- * or undefined where its reading might differ from the yaml library's:
- * - a directive (`%YAML 1.1` changes how scalars resolve);
- * - a reader error (including duplicate keys and several documents);
- * - a scalar or flow collection written over several lines (js-yaml accepts continuation lines
- *   the yaml library refuses as under-indented);
- * - text that only the yaml library reads as written (aliases among them): see FULL_READER_ONLY.
- */
-export function fastRead(text: string): unknown {
-  if (FULL_READER_ONLY.some((re) => re.test(text))) return undefined;
-  let raw: unknown;
-  let multiLine = false;
-  const opened: { line: number; flow: boolean }[] = [];
-  try {
-    raw = fastLoad(text, {
-      schema: FAST_SCHEMA,
-      listener(event, state) {
-        if (event === "open") {
-          opened.push({ line: state.line, flow: startsFlowCollection(text, state.position) });
-        } else {
-          const o = opened.pop();
-          if (o && state.line > o.line && (state.kind === "scalar" || o.flow)) multiLine = true;
-        }
-      },
-    });
-  } catch {
-    return undefined;
-  }
-  return multiLine ? undefined : (raw ?? {});
-}
-
-/**
- * Text the fast reader hands to the yaml library unread (false alarms, e.g. inside quotes, only
- * cost time):
- * - a directive: `%YAML 1.1` changes how scalars resolve;
- * - an explicit key `? …` or a flow collection as a key (`[id]: …`): js-yaml turns the key into
- *   plain text (`id`), the yaml library into `[ id ]`;
- * - an alias (`*name`): the yaml library bounds alias expansion;
- * - a comment touching a quoted scalar or a flow collection (`"acme"#x`): the yaml library refuses it.
- */
-const FULL_READER_ONLY = [/^%/m, /(^|[\s[{,])\?([ \t]|$)/m, /[\]}][ \t]*:/, /(^|[\s[{,])\*[^\s,[\]{}]/m, /["'\]}]#/];
-
-/** Whether the node starting at `at` (after white space, an anchor or a tag) is `[...]` or `{...}`. */
-function startsFlowCollection(text: string, at: number): boolean {
-  let i = at;
-  for (;;) {
-    while (i < text.length && /\s/.test(text[i])) i++;
-    if (text[i] !== "&" && text[i] !== "!") break;
-    while (i < text.length && !/\s/.test(text[i])) i++;
-  }
-  return text[i] === "[" || text[i] === "{";
 }
 
 function isKnownKind(k: string): boolean {

@@ -1,4 +1,4 @@
-import { writeFileSync } from "node:fs";
+import { utimesSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadRoster, parseRoster, RosterError, type RosterProblem } from "../customers/roster";
@@ -270,7 +270,7 @@ describe("hostile roster YAML", () => {
         text = text.slice(0, at) + pick(pieces) + text.slice(at + cut);
       }
       try {
-        parseRoster(text, "fuzz.yaml", { reader: rnd() < 0.5 ? "yaml" : undefined });
+        parseRoster(text, "fuzz.yaml");
         rosters++;
       } catch (e) {
         if (!(e instanceof RosterError)) throw new Error(`input ${JSON.stringify(text)} threw ${(e as Error).stack}`);
@@ -284,3 +284,25 @@ describe("hostile roster YAML", () => {
     expect(rosters).toBeGreaterThan(5);
   }, 120_000);
 });
+
+describe("a roster file read again", () => {
+  it("unchanged: the roster read before, read-only; changed (size or time): read anew", () => {
+    const dir = tempDir("roster-cache-");
+    const file = path.join(dir, "roster.yaml");
+    const text = rosterYaml([customer("acme", "enterprise")]);
+    writeFileSync(file, text);
+    const first = loadRoster(file);
+    expect(loadRoster(file)).toBe(first);
+    expect(() => (first.customers as unknown[]).push({})).toThrow(TypeError);
+    // Other options are another reading.
+    expect(loadRoster(file, { prefix: { repoPrefix: "acme" } })).not.toBe(first);
+    writeFileSync(file, rosterYaml([customer("acme", "enterprise"), customer("globex", "standard")]));
+    const second = loadRoster(file);
+    expect(second.customers.map((c) => c.id)).toEqual(["acme", "globex"]);
+    // Same size, another time: read anew too.
+    writeFileSync(file, text);
+    utimesSync(file, new Date(Date.now() + 5000), new Date(Date.now() + 5000));
+    expect(loadRoster(file).customers.map((c) => c.id)).toEqual(["acme"]);
+  });
+});
+
