@@ -1,6 +1,6 @@
 import type { DeliveryEvent } from "../runtime/delivery/deliver";
 import { readFileSync } from "node:fs";
-import { nodeFetch } from "../runtime/delivery/http";
+import { nodeFetch } from "../runtime/registry/transport";
 
 /** CPU seconds a process has used (user and system), and those of its children it has waited for; undefined once it is gone. */
 function cpuSeconds(pid: number | "self"): { own: number; children: number } | undefined {

@@ -8,7 +8,7 @@ import { TokenBroker } from "../runtime/broker/broker";
 import { loadSigningKey } from "../runtime/broker/keys";
 import { copyImage } from "../runtime/delivery/copy";
 import { deliver, readSource } from "../runtime/delivery/deliver";
-import { RegistryClient } from "../runtime/delivery/manifest";
+import { RegistryClient } from "../runtime/registry/client";
 import { parseReference } from "../core/reference";
 import { stackDelivery } from "../runtime/delivery/stack";
 import { parseRoster } from "../customers/roster";

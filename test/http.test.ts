@@ -4,7 +4,7 @@ import { createServer as createHttps } from "node:https";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { nodeFetch } from "../runtime/delivery/http";
+import { nodeFetch } from "../runtime/registry/transport";
 import { makeKeyPair } from "./e2e/harness";
 import { tempDir } from "./tmp";
 

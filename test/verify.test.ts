@@ -1,7 +1,7 @@
 // intake verify's parts that need no registry: Basic-challenge registries (ECR), refusals at the token endpoint.
 import { describe, expect, it } from "vitest";
 import { main } from "../cli/main";
-import { RegistryClient } from "../runtime/delivery/manifest";
+import { RegistryClient } from "../runtime/registry/client";
 import { loadStackContext } from "../core/stack";
 import * as path from "node:path";
 import { writeFileSync, readFileSync, copyFileSync } from "node:fs";

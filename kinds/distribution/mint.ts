@@ -1,6 +1,6 @@
 import { deliveryRobotName, namesFor } from "../../core/naming";
 import type { SharedDelivery } from "../../runtime/delivery/shared";
-import type { RegistryCredential } from "../../runtime/delivery/manifest";
+import type { RegistryCredential } from "../../runtime/registry/auth";
 import { mintRobotCredential } from "../../runtime/broker/broker";
 import type { SigningKey } from "../../runtime/broker/keys";
 import { MissingCredential, type MintedCredential, type Minter } from "../../runtime/mint/types";

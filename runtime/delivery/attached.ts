@@ -1,4 +1,6 @@
-import { manifestParts, RegistryClient, RegistryError, type Descriptor, type Manifest } from "./manifest";
+import { manifestParts, type Descriptor, type Manifest } from "../registry/manifests";
+import { RegistryClient } from "../registry/client";
+import { RegistryError } from "../registry/errors";
 
 /**
  * What a build carries beside its image, so that a customer's admission controller can check what

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { accessSync, chmodSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { baseUrl, type RegistryCredential } from "./manifest";
+import { baseUrl, type RegistryCredential } from "../registry/auth";
 import { formatReference, type ImageReference } from "../../core/reference";
 
 export type CopyTool = "skopeo" | "crane";

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import * as path from "node:path";
-import type { RegistryCredential } from "./manifest";
+import type { RegistryCredential } from "../registry/auth";
 
 export interface DiscoveredCredential extends RegistryCredential {
   /** Where it came from, for logs (never the secret). */
@@ -72,7 +72,7 @@ function readConfig(file: string): DockerConfig | undefined {
   try {
     return JSON.parse(readFileSync(file, "utf8")) as DockerConfig;
   } catch (e) {
-    throw new Error(`${file}: not a docker config (${(e as Error).message})`);
+    throw new Error(`${file}: not a docker config (${(e as Error).message})`, { cause: e });
   }
 }
 

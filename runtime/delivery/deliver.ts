@@ -1,5 +1,5 @@
 import { apiHost, type ImageReference } from "../../core/reference";
-import { RegistryClient } from "./manifest";
+import { RegistryClient } from "../registry/client";
 import { DEFAULT_RETRY, withRetry } from "./retry";
 import { findAttached } from "./attached";
 import { requireSignature } from "./signature";

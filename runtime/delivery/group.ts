@@ -1,6 +1,7 @@
 import { apiHost, formatReference, type ImageReference } from "../../core/reference";
 import { copyImage } from "./copy";
-import { manifestParts, type Manifest, type RegistryClient } from "./manifest";
+import { manifestParts, type Manifest } from "../registry/manifests";
+import { type RegistryClient } from "../registry/client";
 import { attemptsOf, errorText, withRetry, type RetryPolicy } from "./retry";
 import { AttachedCopier, type AttachedArtifact } from "./attached";
 import { Seed, type Copying } from "./seed";

@@ -1,5 +1,5 @@
 import { CopyError } from "./copy";
-import { RegistryError } from "./manifest";
+import { RegistryError } from "../registry/errors";
 
 export interface RetryPolicy {
   /** Tries in all, the first included. */

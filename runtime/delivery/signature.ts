@@ -2,7 +2,8 @@ import { createHash, createPublicKey, verify, type KeyObject } from "node:crypto
 import { readFileSync } from "node:fs";
 import { Failed, InvalidInput } from "../../core/errors";
 import type { AttachedArtifact } from "./attached";
-import { readLimited, type RegistryClient } from "./manifest";
+import { readLimited } from "../registry/errors";
+import { type RegistryClient } from "../registry/client";
 
 /**
  * Keyed cosign signatures (`cosign sign --key`): the `sha256-<hex>.sig` manifest's layers are
@@ -53,7 +54,7 @@ function hashOf(key: KeyObject): string | null {
 
 /** Why one signature layer does not count, or undefined when it does. */
 function check(payload: Buffer, signature: string, digest: string, key: KeyObject): string | undefined {
-  let ok = false;
+  let ok: boolean;
   try {
     ok = verify(hashOf(key), payload, key, Buffer.from(signature, "base64"));
   } catch {

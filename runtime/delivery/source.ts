@@ -1,4 +1,6 @@
-import { discard, manifestParts, READ_LIMITS, readLimited, RegistryError, type RegistryClient } from "./manifest";
+import { discard, READ_LIMITS, readLimited, RegistryError } from "../registry/errors";
+import { manifestParts } from "../registry/manifests";
+import { type RegistryClient } from "../registry/client";
 import { formatReference, type ImageReference } from "../../core/reference";
 import type { SourceImage } from "./types";
 

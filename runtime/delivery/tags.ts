@@ -1,4 +1,5 @@
-import { RegistryError, type RegistryClient } from "./manifest";
+import { RegistryError } from "../registry/errors";
+import { type RegistryClient } from "../registry/client";
 import type { Limit } from "./limit";
 import type { ExtraTag, TagState, Target, TargetResult } from "./types";
 

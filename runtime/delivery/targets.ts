@@ -1,7 +1,8 @@
 import type { RegistryKind } from "../../core/tiers";
 import { InvalidInput } from "../../core/errors";
 import { apiHost, formatReference, ImageReferenceError, parseReference } from "../../core/reference";
-import { RegistryClient, TokenRefused } from "./manifest";
+import { RegistryClient } from "../registry/client";
+import { TokenRefused } from "../registry/errors";
 import { errorText, withRetry, type RetryPolicy } from "./retry";
 import type { CredentialFailure, CredentialGroup, DeliveryRequest, Target, TargetResult } from "./types";
 

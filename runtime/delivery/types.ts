@@ -3,7 +3,8 @@
 import type { RegistryKind } from "../../core/tiers";
 import type { ImageReference } from "../../core/reference";
 import type { CopyTool } from "./copy";
-import type { Manifest, RegistryCredential } from "./manifest";
+import type { Manifest } from "../registry/manifests";
+import type { RegistryCredential } from "../registry/auth";
 import type { RetryPolicy } from "./retry";
 import type { AttachedArtifact, AttachedResult } from "./attached";
 import type { SignatureKey } from "./signature";

@@ -11,7 +11,7 @@ import { program } from "../../program";
 import { TokenBroker } from "../../runtime/broker/broker";
 import { loadSigningKey } from "../../runtime/broker/keys";
 import { deliver, readSource, type DeliveryPlanTarget, type DeliveryRequest, type TargetResult } from "../../runtime/delivery/deliver";
-import { RegistryClient } from "../../runtime/delivery/manifest";
+import { RegistryClient } from "../../runtime/registry/client";
 import { parseReference } from "../../core/reference";
 import type { RetryPolicy } from "../../runtime/delivery/retry";
 import { stackDelivery } from "../../runtime/delivery/stack";

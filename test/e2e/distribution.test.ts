@@ -16,7 +16,7 @@ import { loadSigningKey, type SigningKey } from "../../runtime/broker/keys";
 import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../helpers";
 import { e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "./harness";
 import { writeOciImage } from "./oci";
-import { RegistryClient } from "../../runtime/delivery/manifest";
+import { RegistryClient } from "../../runtime/registry/client";
 import { copyArgs, copyImage } from "../../runtime/delivery/copy";
 import { parseReference } from "../../core/reference";
 import { tempDir } from "../tmp";

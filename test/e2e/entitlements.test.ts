@@ -13,7 +13,7 @@ import { parseRoster } from "../../customers/roster";
 import { program } from "../../program";
 import { TokenBroker } from "../../runtime/broker/broker";
 import { loadSigningKey } from "../../runtime/broker/keys";
-import { RegistryClient } from "../../runtime/delivery/manifest";
+import { RegistryClient } from "../../runtime/registry/client";
 import { parseReference } from "../../core/reference";
 import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../helpers";
 import { e2eUnavailable, makeKeyPair, skopeo, startBrokeredRegistries, type RunningRegistry } from "./harness";

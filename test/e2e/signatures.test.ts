@@ -11,7 +11,7 @@ import { program } from "../../program";
 import { TokenBroker } from "../../runtime/broker/broker";
 import { loadSigningKey } from "../../runtime/broker/keys";
 import type { TargetResult } from "../../runtime/delivery/deliver";
-import { RegistryClient } from "../../runtime/delivery/manifest";
+import { RegistryClient } from "../../runtime/registry/client";
 import { parseReference } from "../../core/reference";
 import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../helpers";
 import { e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "./harness";

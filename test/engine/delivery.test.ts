@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { TokenBroker } from "../../runtime/broker/broker";
 import { loadSigningKey } from "../../runtime/broker/keys";
-import { RegistryClient } from "../../runtime/delivery/manifest";
+import { RegistryClient } from "../../runtime/registry/client";
 import { parseReference } from "../../core/reference";
 import { customer } from "../helpers";
 import { e2eUnavailable, freePort, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "../e2e/harness";
