@@ -367,7 +367,7 @@ async function countSyscalls(pid: number, seconds: number): Promise<{ counts: Ma
   st.kill("SIGINT");
   const elapsed = (performance.now() - t0) / 1000;
   await Promise.race([exited, sleep(10_000)]);
-  let text = "";
+  let text: string;
   try {
     text = readFileSync(out, "utf8");
   } catch {

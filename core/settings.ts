@@ -218,7 +218,7 @@ const onboardingSettings = z.strictObject({
       remote: z.string().min(1).regex(/^[^-]/, { message: "must be a remote's name or URL, not an option" }).default("origin"),
       branch: z
         .string()
-        .regex(/^(?!\/|-)(?!.*(\.\.|\/\/|@\{|\.lock$|\/$))[A-Za-z0-9._\/-]+$/, { message: "must be a git branch name such as main" })
+        .regex(/^(?!\/|-)(?!.*(\.\.|\/\/|@\{|\.lock$|\/$))[A-Za-z0-9._/-]+$/, { message: "must be a git branch name such as main" })
         .default("main"),
       authorName: z.string().min(1).default("registry-intake"),
       authorEmail: z.string().regex(/^[^\s<>@]+@[^\s<>@]+$/, { message: "must be an e-mail address" }).default("registry-intake@localhost"),

@@ -213,7 +213,7 @@ export async function planDiff(o: { projectDir: string; stack: string; base: str
   const base = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath, stackText: baseStackText, rosterText: baseRosterText, label: ` at ${o.base}` });
   // A settings change (prefix, kinds, tiers...) can touch every customer: then all are compared.
   const settingsChanged = JSON.stringify({ ...base.settings, asOf: 0 }) !== JSON.stringify({ ...head.settings, asOf: 0 }) || (baseStackText !== undefined && baseStackText !== headStackText);
-  let changes = customerChanges(base.roster, head.roster, base.settings, head.settings);
+  const changes = customerChanges(base.roster, head.roster, base.settings, head.settings);
   if (settingsChanged) {
     const listed = new Set(changes.map((c) => c.id));
     const before = new Map(base.roster.customers.map((c) => [c.id, c]));

@@ -154,8 +154,14 @@ export class SqliteJobStore implements JobStore {
   async progress(id: string, owner: string, p: { steps?: JobStep[]; commit?: string | null }): Promise<boolean> {
     const sets: string[] = ["updated_at = ?"];
     const args: (string | null)[] = [this.now()];
-    if (p.steps) sets.push("steps = ?"), args.push(JSON.stringify(p.steps));
-    if (p.commit !== undefined) sets.push("commit_sha = ?"), args.push(p.commit);
+    if (p.steps) {
+      sets.push("steps = ?");
+      args.push(JSON.stringify(p.steps));
+    }
+    if (p.commit !== undefined) {
+      sets.push("commit_sha = ?");
+      args.push(p.commit);
+    }
     return Number(this.db.prepare(`UPDATE jobs SET ${sets.join(", ")} WHERE id = ? AND owner = ? AND state = 'running'`).run(...args, id, owner).changes) === 1;
   }
 

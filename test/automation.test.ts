@@ -47,7 +47,7 @@ describe("onboarding through the Automation API", () => {
     const engine = new FakeEngine();
     const file = path.join(dir, "new.yaml");
     writeFileSync(file, stringify({ id: "Bad_Id", name: "X", tier: "platinum", license: { expires: "2099-12-31" } }));
-    expect(() => readCustomerFile(file)).toThrow(/new\.yaml: not a valid customer entry:\n  id: "Bad_Id" breaks the id rule[\s\S]*tier: "platinum"/);
+    expect(() => readCustomerFile(file)).toThrow(/new\.yaml: not a valid customer entry:\n {2}id: "Bad_Id" breaks the id rule[\s\S]*tier: "platinum"/);
     await expect(onboard(entry("acme"), { projectDir: dir, stack: "test", engine })).rejects.toThrow(/customer acme is already in the roster/);
     await expect(onboard(entry("globex", { github: { members: ["dup"] } }), { projectDir: dir, stack: "test", engine })).resolves.toBeDefined();
     const afterGlobex = readFileSync(roster, "utf8");

@@ -35,7 +35,7 @@ describe("intake plan", () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^Plan for stack dev \(roster customers\/roster\.yaml; licenses judged as of \d{4}-\d{2}-\d{2}\)/);
     for (const id of ["acme", "globex", "initech", "umbrella", "hooli", "soylent"]) expect(r.out).toMatch(new RegExp(`^${id}  `, "m"));
-    expect(r.out).toMatch(/aws:ecr\/Repository\s+3\s+intake\/acme\/app, \+2 more  \[all kept on delete\]/);
+    expect(r.out).toMatch(/aws:ecr\/Repository\s+3\s+intake\/acme\/app, \+2 more {2}\[all kept on delete\]/);
     // Every line but the warnings fits 120 columns; what does not fit is counted.
     expect(r.out.split("\n").filter((l) => !l.startsWith("warning:") && l.length > 120)).toEqual([]);
     expect(r.out).toContain("intake-customer-umbrella (Inactive)");
@@ -164,8 +164,8 @@ describe("intake plan", () => {
       require("./cli/main.ts");
       const files = Object.keys(require.cache);
       console.log(JSON.stringify({
-        heavy: files.filter((f) => /node_modules[\\/]@pulumi[\\/]/.test(f) || /[\\/](program|automation[\\/]onboard)\.ts$/.test(f)),
-        ours: files.filter((f) => /[\\/]cli[\\/]options\.ts$|disk-cache\.ts$/.test(f)).length,
+        heavy: files.filter((f) => /node_modules[\\/]@pulumi[\\/]/.test(f) || /[\\/](program|automation[\\/]onboard)\\.ts$/.test(f)),
+        ours: files.filter((f) => /[\\/]cli[\\/]options\\.ts$|disk-cache\\.ts$/.test(f)).length,
       }));
     });`;
     const r = spawnSync(process.execPath, ["-e", script], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });

@@ -117,12 +117,18 @@ function cycles(files: Map<string, string>, skip: RegExp = /^bench\//): string[]
     stack.push(v);
     onStack.add(v);
     for (const w of edges.get(v)!) {
-      if (!index.has(w)) connect(w), low.set(v, Math.min(low.get(v)!, low.get(w)!));
-      else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+      if (!index.has(w)) {
+        connect(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
     }
     if (low.get(v) !== index.get(v)) return;
     const component = new Set<string>();
-    for (let w = ""; w !== v; ) component.add((w = stack.pop()!)), onStack.delete(w);
+    for (let w = ""; w !== v; ) {
+      w = stack.pop()!;
+      component.add(w);
+      onStack.delete(w);
+    }
     const self = edges.get(v)!.includes(v);
     if (component.size < 2 && !self) return;
     // One cycle through the component: from its first file (by name), the shortest way back.
@@ -133,8 +139,14 @@ function cycles(files: Map<string, string>, skip: RegExp = /^bench\//): string[]
     while (queue.length && !end) {
       const f = queue.shift()!;
       for (const t of edges.get(f)!.filter((x) => component.has(x))) {
-        if (t === start) { end = f; break; }
-        if (!back.has(t)) back.set(t, f), queue.push(t);
+        if (t === start) {
+          end = f;
+          break;
+        }
+        if (!back.has(t)) {
+          back.set(t, f);
+          queue.push(t);
+        }
       }
     }
     const path = [start];

@@ -51,11 +51,10 @@ describe("the plan's shortcuts through the SDK (planning/engine.ts planShortcuts
 
   it("drop only the aliases a provider SDK merges in for its own type's other names", async () => {
     // The program's own type-only alias survives the provider's merges; the provider's do not.
-    const pulumi = await import("@pulumi/pulumi");
     const seen: unknown[] = [];
     await runUnderMocks(
       () => {
-        const merge = (require("@pulumi/pulumi") as typeof pulumi).mergeOptions;
+        const merge = (require("@pulumi/pulumi") as typeof import("@pulumi/pulumi")).mergeOptions;
         const mine = merge({ version: "1.0.0" }, { aliases: [{ type: "registry-intake:index:Old" }] });
         seen.push(mine.aliases, merge(mine, { aliases: [{ type: "azure-native:containerregistry/v20190501preview:Token" }] }).aliases);
       },

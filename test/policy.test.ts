@@ -189,7 +189,7 @@ describe("done when: a hand-edited program is caught by intake plan, intake poli
     const policy = analyzerPolicies(policyContext(dev.roster, dev.settings)).find((p) => p.name === "tier-allows-kind")!;
     const reported: string[] = [];
     const sneaky = plan.recorded.find((r) => r.name === "initech-sneaky")!;
-    (policy as { validateResource: Function }).validateResource(
+    (policy as { validateResource: (...args: unknown[]) => unknown }).validateResource(
       { type: sneaky.type, urn: sneaky.urn, name: sneaky.name, props: sneaky.inputs, opts: { protect: false, additionalSecretOutputs: [], ignoreChanges: [], aliases: [], customTimeouts: {} } },
       (m: string) => reported.push(m),
     );
@@ -211,7 +211,7 @@ describe("done when: a hand-edited program is caught by intake plan, intake poli
     const policy = analyzerPolicies(policyContext(dev.roster, dev.settings)).find((p) => p.name === "grants-confined-to-customer")!;
     const reported: string[] = [];
     const asAnalyzer = rs.filter((r) => r.custom).map((r) => ({ type: r.type, urn: r.urn, name: r.name, props: { ...r.state, ...r.inputs, id: r.id }, opts: { protect: false, additionalSecretOutputs: [], ignoreChanges: [], aliases: [], customTimeouts: {} } }));
-    (policy as { validateStack: Function }).validateStack({ resources: asAnalyzer }, (m: string) => reported.push(m));
+    (policy as { validateStack: (...args: unknown[]) => unknown }).validateStack({ resources: asAnalyzer }, (m: string) => reported.push(m));
     expect(reported).toEqual(named(plan, "grants-confined-to-customer").map((v) => v.message));
   });
 });

@@ -273,7 +273,7 @@ describe("hostile roster YAML", () => {
         parseRoster(text, "fuzz.yaml");
         rosters++;
       } catch (e) {
-        if (!(e instanceof RosterError)) throw new Error(`input ${JSON.stringify(text)} threw ${(e as Error).stack}`);
+        if (!(e instanceof RosterError)) throw new Error(`input ${JSON.stringify(text)} threw ${(e as Error).stack}`, { cause: e });
         for (const line of e.message.split("\n")) expect(line.length).toBeLessThan(600);
       }
     }

@@ -132,14 +132,22 @@ async function* boundedLines(input: Readable, max: number): AsyncGenerator<strin
     const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
     let from = 0;
     for (let nl = buf.indexOf(10, from); nl !== -1; nl = buf.indexOf(10, from)) {
-      if (!tooLong && size + (nl - from) <= max) parts.push(buf.subarray(from, nl)), (size += nl - from);
-      else tooLong = true;
+      if (!tooLong && size + (nl - from) <= max) {
+        parts.push(buf.subarray(from, nl));
+        size += nl - from;
+      } else tooLong = true;
       yield end();
       from = nl + 1;
     }
     if (from < buf.length) {
-      if (!tooLong && size + (buf.length - from) <= max) parts.push(buf.subarray(from)), (size += buf.length - from);
-      else (tooLong = true), (parts = []), (size = 0);
+      if (!tooLong && size + (buf.length - from) <= max) {
+        parts.push(buf.subarray(from));
+        size += buf.length - from;
+      } else {
+        tooLong = true;
+        parts = [];
+        size = 0;
+      }
     }
   }
   if (size || tooLong) yield end();
