@@ -116,9 +116,10 @@ export interface ResourceFacts {
 /**
  * Everything about one registry kind that needs no Pulumi SDK and no cloud SDK: the names a
  * customer id turns into and the rules they must follow, where the registry is and where a
- * customer's images go, how a declared resource names its customer, and what a missing cloud
- * credential looks like. The program, the policy pack, the runtime and the offline plan all ask
- * here; the kind's component (`component.ts`) and minting (`mint.ts`) sit beside it.
+ * customer's images go, how a declared resource names its customer, every resource type it
+ * declares and what is asked of each, its limits, and what a missing cloud credential looks like.
+ * The program, the policy pack, the runtime and the offline plan all ask here; the kind's
+ * component (`component.ts`), fake cloud (`fake.ts`) and minting (`mint.ts`) sit beside it.
  */
 export interface KindFacts<N extends object> {
   kind: RegistryKind;
