@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { main } from "../cli/main";
-import { COMMENT_LIMIT, renderDiffMarkdown } from "../planning/diff";
+import { COMMENT_LIMIT, renderDiffMarkdown } from "../cli/render-diff";
 import { shardOf, shardStackName } from "../customers/shards";
 import { ACCOUNT, customer, REGION } from "./helpers";
 import { tempDir } from "./tmp";

@@ -27,7 +27,7 @@ export function register(cli: Command, ctx: CommandContext): void {
       const ledger = readLedgerFile(opts.retained);
       if (ledger && opts.base) throw new InputError("--retained and --base: pick one (--retained shows adoption in a full plan)");
       if (opts.base) {
-        const { planDiff, renderDiffMarkdown, renderDiffText } = await import("../../planning/diff.js");
+        const [{ planDiff }, { renderDiffMarkdown, renderDiffText }] = await Promise.all([import("../../planning/diff.js"), import("../render-diff.js")]);
         const diff = await planDiff({ projectDir, stack: opts.stack, base: opts.base, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig });
         ctx.io.out(renderDiffText(diff));
         if (opts.json) writeOut(opts.json, JSON.stringify(diff, null, 2) + "\n");
