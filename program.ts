@@ -103,10 +103,14 @@ export function program(settings: Settings, roster: Roster, previous: Partial<Le
       : distribution?.deliveryPassword;
   const deliveries = (role === "platform" || !(part?.stackWide ?? true) ? [] : settings.deliveries).map(
     (delivery, index) =>
-      new BuildDelivery(
-        `deliver-${delivery.build.replace(/[^a-z0-9-]/g, "-")}-${delivery.version.replace(/[^A-Za-z0-9-]/g, "-")}`,
-        { settings, roster: mine, delivery, index, deliveryPassword, after: [...customers, ...(distribution ? [distribution] : [])] },
-      ),
+      new BuildDelivery(`deliver-${delivery.build.replace(/[^a-z0-9-]/g, "-")}-${delivery.version.replace(/[^A-Za-z0-9-]/g, "-")}`, {
+        settings,
+        roster: mine,
+        delivery,
+        index,
+        deliveryPassword,
+        after: [...customers, ...(distribution ? [distribution] : [])],
+      }),
   );
   const ownPlatform = platform instanceof PlatformRegistries ? platform : undefined;
   const outputs = {

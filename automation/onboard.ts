@@ -1,4 +1,15 @@
-import { ConcurrentUpdateError, LocalWorkspace, PulumiCommand, type InlineProgramArgs, type LocalWorkspaceOptions, type OutputMap, type PreviewOptions, type PreviewResult, type UpOptions, type UpResult } from "@pulumi/pulumi/automation";
+import {
+  ConcurrentUpdateError,
+  LocalWorkspace,
+  PulumiCommand,
+  type InlineProgramArgs,
+  type LocalWorkspaceOptions,
+  type OutputMap,
+  type PreviewOptions,
+  type PreviewResult,
+  type UpOptions,
+  type UpResult,
+} from "@pulumi/pulumi/automation";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
@@ -10,7 +21,17 @@ import { customerNamespace } from "../kinds";
 import { type Settings } from "../core/settings";
 import { engineConfig } from "../components/stack-settings";
 import type { Customer, Roster } from "../customers/roster";
-import { addCustomer, addNewCustomer, DuplicateCustomer, readCustomerFile as readEntry, rosterStore, RosterEditError, setCustomerField, type RosterEdit, type RosterStore } from "../customers/store";
+import {
+  addCustomer,
+  addNewCustomer,
+  DuplicateCustomer,
+  readCustomerFile as readEntry,
+  rosterStore,
+  RosterEditError,
+  setCustomerField,
+  type RosterEdit,
+  type RosterStore,
+} from "../customers/store";
 import { commitRosterChange, fastForwardWorkTree, jobOnBranch, latestRoster, rosterGit, RosterGitError, type RosterCommit } from "../customers/git-roster";
 import { shardOf, shardStackName } from "../customers/shards";
 import { customerState } from "../customers/status";
@@ -55,7 +76,9 @@ async function pulumiCommand(): Promise<PulumiCommand> {
   try {
     return await PulumiCommand.get({ skipVersionCheck: true });
   } catch {
-    throw new PulumiCliMissing("the pulumi CLI is not on PATH: nothing was changed (install it from https://www.pulumi.com/docs/install/ to onboard with the Automation API)");
+    throw new PulumiCliMissing(
+      "the pulumi CLI is not on PATH: nothing was changed (install it from https://www.pulumi.com/docs/install/ to onboard with the Automation API)",
+    );
   }
 }
 
@@ -184,7 +207,11 @@ export async function rotateCustomer(id: string, req: RotationRequest, o: Onboar
 }
 
 /** The checks of offboard(), changeCustomer() or rotateCustomer() alone, against the roster as it is now: nothing is changed. */
-export async function checkChange(id: string, change: { offboard: true } | { change: CustomerChange } | { rotate: RotationRequest }, o: OnboardOptions): Promise<{ stack: string }> {
+export async function checkChange(
+  id: string,
+  change: { offboard: true } | { change: CustomerChange } | { rotate: RotationRequest },
+  o: OnboardOptions,
+): Promise<{ stack: string }> {
   if ("offboard" in change) return (await changeWith(id, o, "offboarded", offboardEdit(id), true)) as { stack: string };
   if ("change" in change) return (await changeWith(id, o, "changed", changeEdit(id, change.change), true)) as { stack: string };
   return (await changeWith(id, o, "rotated", rotateEdit(change.rotate), true)) as { stack: string };
@@ -202,7 +229,8 @@ const offboardEdit =
 const changeEdit =
   (id: string, change: CustomerChange): EditOf =>
   (c, file) => {
-    if (c.status === "offboarded") throw new OnboardError(`customer ${id} is offboarded in ${file}: onboard it again under a new id, or edit its entry by hand`, [], "conflict");
+    if (c.status === "offboarded")
+      throw new OnboardError(`customer ${id} is offboarded in ${file}: onboard it again under a new id, or edit its entry by hand`, [], "conflict");
     const edits: RosterEdit[] = [];
     if (change.tier !== undefined) edits.push(setCustomerField(file, id, "tier", change.tier));
     if (change.registries !== undefined) edits.push(setCustomerField(file, id, "registries", change.registries));
@@ -249,7 +277,15 @@ async function changeWith(id: string, o: OnboardOptions, action: Action, editOf:
   if (checkOnly) return { stack: t.stack };
   return lockFor(t.stack)(async () => {
     if (t.settings.onboarding?.git) return apply(engine, t, o, id, undefined, edit, action);
-    return apply(engine, t, o, id, refused(() => t.store.preview(edit, id)), edit, action);
+    return apply(
+      engine,
+      t,
+      o,
+      id,
+      refused(() => t.store.preview(edit, id)),
+      edit,
+      action,
+    );
   });
 }
 
@@ -257,7 +293,10 @@ async function changeWith(id: string, o: OnboardOptions, action: Action, editOf:
  * The roster a change is judged against: the roster branch's tip when git holds the roster (what
  * the change will be committed onto), else the roster file.
  */
-export async function currentRoster(base: { settings: Settings; roster: Roster }, o: Pick<OnboardOptions, "projectDir" | "rosterPath">): Promise<{ roster: Roster; text: string }> {
+export async function currentRoster(
+  base: { settings: Settings; roster: Roster },
+  o: Pick<OnboardOptions, "projectDir" | "rosterPath">,
+): Promise<{ roster: Roster; text: string }> {
   const git = base.settings.onboarding?.git;
   if (!git) return { roster: base.roster, text: readFileSync(rosterFileOf(base.settings, o), "utf8") };
   const file = rosterFileOf(base.settings, o);
@@ -276,7 +315,15 @@ export async function currentRoster(base: { settings: Settings; roster: Roster }
  * Update the stack with the edited roster, then write the roster file and, where the broker runs
  * on Kubernetes, the platform stack. The edit counts as under way (see inFlight) until done.
  */
-async function apply(engine: Engine, t: Target, o: OnboardOptions, id: string, candidate: Candidate | undefined, edit: RosterEdit, action: Action): Promise<OnboardResult> {
+async function apply(
+  engine: Engine,
+  t: Target,
+  o: OnboardOptions,
+  id: string,
+  candidate: Candidate | undefined,
+  edit: RosterEdit,
+  action: Action,
+): Promise<OnboardResult> {
   // The input is validated by now: only then is the Pulumi CLI needed.
   await engine.check();
   const what = `${VERB[action]} ${id}`;
@@ -297,7 +344,15 @@ async function apply(engine: Engine, t: Target, o: OnboardOptions, id: string, c
  * with exactly the pushed roster; with `apply: ci` up.yml does. A push that met another writer's is
  * made again on the new tip (customers/git-roster.ts).
  */
-async function applyThroughGit(engine: Engine, t: Target, o: OnboardOptions, id: string, edit: RosterEdit, action: Action, what: string): Promise<OnboardResult> {
+async function applyThroughGit(
+  engine: Engine,
+  t: Target,
+  o: OnboardOptions,
+  id: string,
+  edit: RosterEdit,
+  action: Action,
+  what: string,
+): Promise<OnboardResult> {
   const settings = t.settings.onboarding!;
   const git = settings.git!;
   const onOutput = o.onOutput ?? (() => {});
@@ -305,21 +360,18 @@ async function applyThroughGit(engine: Engine, t: Target, o: OnboardOptions, id:
   return t.store.underWayWhile(id, edit, async () => {
     let pushed: RosterCommit;
     try {
-      pushed = await commitRosterChange(
-        rosterGit(git, t.rosterFile),
-        {
-          rosterFile: t.rosterFile,
-          customer: id,
-          subject: `registry-intake: ${what}`,
-          job,
-          edit,
-          validate: (_text, base) => void refused(() => t.store.previewOf(base, edit, id)),
-          beforeCommit: async (text) => {
-            await update(engine, t, { roster: refused(() => t.store.previewOf(text, () => {})).roster, text }, o, what, ["preview"]);
-          },
-          onOutput,
+      pushed = await commitRosterChange(rosterGit(git, t.rosterFile), {
+        rosterFile: t.rosterFile,
+        customer: id,
+        subject: `registry-intake: ${what}`,
+        job,
+        edit,
+        validate: (_text, base) => void refused(() => t.store.previewOf(base, edit, id)),
+        beforeCommit: async (text) => {
+          await update(engine, t, { roster: refused(() => t.store.previewOf(text, () => {})).roster, text }, o, what, ["preview"]);
         },
-      );
+        onOutput,
+      });
     } catch (e) {
       if (e instanceof RosterGitError) throw new OnboardError(`${what}: ${e.message}`);
       throw e;
@@ -337,7 +389,8 @@ async function applyThroughGit(engine: Engine, t: Target, o: OnboardOptions, id:
       try {
         return await latestRoster(gitOf, t.rosterFile, pushed.commit);
       } catch (e) {
-        if (e instanceof RosterGitError) throw new OnboardError(`${what}: the change is pushed (${pushed.commit.slice(0, 12)}), but ${e.message}`, [], "unavailable", pushed.commit);
+        if (e instanceof RosterGitError)
+          throw new OnboardError(`${what}: the change is pushed (${pushed.commit.slice(0, 12)}), but ${e.message}`, [], "unavailable", pushed.commit);
         throw e;
       }
     };
@@ -347,7 +400,12 @@ async function applyThroughGit(engine: Engine, t: Target, o: OnboardOptions, id:
     try {
       done = await update(engine, t, { roster, text: now.text }, o, what, ["up"]);
     } catch (e) {
-      throw new OnboardError(`${(e as Error).message.replace("the roster file was not changed", `the roster change is pushed (${pushed.commit.slice(0, 12)}), so CI's next pulumi up applies it too`)}`, [t.stack], "input", pushed.commit);
+      throw new OnboardError(
+        `${(e as Error).message.replace("the roster file was not changed", `the roster change is pushed (${pushed.commit.slice(0, 12)}), so CI's next pulumi up applies it too`)}`,
+        [t.stack],
+        "input",
+        pushed.commit,
+      );
     }
     const ecr = action === "offboarded" && roster.customers.some((c) => c.id === id && c.registries.includes("ecr"));
     if (t.shard !== undefined && (t.settings.distribution?.kubernetes || ecr)) await refreshPlatform(engine, t, o, what, ecr, (await latest()).text);
@@ -368,7 +426,10 @@ async function refreshPlatform(engine: Engine, t: Target, o: OnboardOptions, wha
       const candidate = rosterText === undefined ? refused(() => t.store.preview(() => {})) : refused(() => t.store.previewOf(rosterText, () => {}));
       await update(engine, { ...t, stack: o.stack, shard: undefined }, candidate, o, `${what} (the broker's roster)`);
     } catch (e) {
-      throw new OnboardError(`${(e as Error).message} The customer's shard stack ${t.stack} and the roster file are updated; run \`pulumi up -s ${o.stack}\` so the broker sees it.`, [t.stack]);
+      throw new OnboardError(
+        `${(e as Error).message} The customer's shard stack ${t.stack} and the roster file are updated; run \`pulumi up -s ${o.stack}\` so the broker sees it.`,
+        [t.stack],
+      );
     }
   });
 }
@@ -382,8 +443,12 @@ function target(base: { settings: Settings; roster: Roster }, o: OnboardOptions,
   const store = rosterStore(rosterFile, rosterOptionsFor(base.settings));
   const sh = base.settings.shard;
   if (!sh) return { settings: base.settings, rosterFile, store, stack: o.stack };
-  if (stackRole(base.settings) === "shard") throw new OnboardError(`--stack ${o.stack} is a shard stack: name the platform stack (its shard.index is unset) and the customer's shard is chosen from it`);
-  if (c.shard !== undefined && c.shard >= sh.count) throw new OnboardError(`customer ${c.id}: shard: ${c.shard} is not below the stack's shard count ${sh.count}`);
+  if (stackRole(base.settings) === "shard")
+    throw new OnboardError(
+      `--stack ${o.stack} is a shard stack: name the platform stack (its shard.index is unset) and the customer's shard is chosen from it`,
+    );
+  if (c.shard !== undefined && c.shard >= sh.count)
+    throw new OnboardError(`customer ${c.id}: shard: ${c.shard} is not below the stack's shard count ${sh.count}`);
   const shard = shardOf(c, sh.count);
   return { settings: base.settings, rosterFile, store, stack: shardStackName(o.stack, shard, sh.count), shard };
 }
@@ -417,7 +482,14 @@ interface Candidate {
  * from disk (it runs in its own process); it is pointed at a private copy of the candidate
  * (INTAKE_ROSTER), so it judges the customer being onboarded, not the roster before it.
  */
-async function update(engine: Engine, t: Target, candidate: Candidate, o: OnboardOptions, what: string, steps: Step[] = ["preview", "up"]): Promise<{ changes: Record<string, number>; outputs: OutputMap }> {
+async function update(
+  engine: Engine,
+  t: Target,
+  candidate: Candidate,
+  o: OnboardOptions,
+  what: string,
+  steps: Step[] = ["preview", "up"],
+): Promise<{ changes: Record<string, number>; outputs: OutputMap }> {
   const dir = mkdtempSync(path.join(tmpdir(), "intake-onboard-"));
   try {
     const rosterCopy = path.join(dir, "roster.yaml");
@@ -430,7 +502,15 @@ async function update(engine: Engine, t: Target, candidate: Candidate, o: Onboar
 
 type Step = "preview" | "up";
 
-async function updateWith(engine: Engine, t: Target, roster: Roster, rosterCopy: string, o: OnboardOptions, what: string, steps: Step[]): Promise<{ changes: Record<string, number>; outputs: OutputMap }> {
+async function updateWith(
+  engine: Engine,
+  t: Target,
+  roster: Roster,
+  rosterCopy: string,
+  o: OnboardOptions,
+  what: string,
+  steps: Step[],
+): Promise<{ changes: Record<string, number>; outputs: OutputMap }> {
   const inline: InlineProgramArgs = {
     projectName: PROJECT,
     stackName: t.stack,
@@ -452,7 +532,9 @@ async function updateWith(engine: Engine, t: Target, roster: Roster, rosterCopy:
         const stale = staleLocks(e.message);
         if (stale) {
           for (const f of stale) rmSync(f, { force: true });
-          onOutput(`${what}: stack ${t.stack} was locked by a process of this host that is gone (a replica that died mid-update); removed its lock ${stale.map((f) => path.basename(f)).join(", ")} and trying again`);
+          onOutput(
+            `${what}: stack ${t.stack} was locked by a process of this host that is gone (a replica that died mid-update); removed its lock ${stale.map((f) => path.basename(f)).join(", ")} and trying again`,
+          );
           continue;
         }
         const wait = Math.round(Math.min(60_000, firstMs * 2 ** (attempt - 1)) * (0.5 + Math.random()));
@@ -464,7 +546,9 @@ async function updateWith(engine: Engine, t: Target, roster: Roster, rosterCopy:
   if (steps.includes("preview")) {
     try {
       onOutput(`${what}: preview of ${t.stack} with the policy pack`);
-      await unlocked("preview", () => stack.preview({ policyPacks, onOutput, color: "never", message: `registry-intake: ${what}`, signal: o.signal } as PreviewOptions));
+      await unlocked("preview", () =>
+        stack.preview({ policyPacks, onOutput, color: "never", message: `registry-intake: ${what}`, signal: o.signal } as PreviewOptions),
+      );
     } catch (e) {
       throw new OnboardError(`${what}: preview of stack ${t.stack} failed, nothing was changed: ${(e as Error).message.split("\n").slice(0, 6).join(" | ")}`);
     }
@@ -472,14 +556,25 @@ async function updateWith(engine: Engine, t: Target, roster: Roster, rosterCopy:
   if (!steps.includes("up")) return { changes: {}, outputs: {} };
   try {
     onOutput(`${what}: up ${t.stack}`);
-    const r = await unlocked("up", () => stack.up({ policyPacks, onOutput, color: "never", message: `registry-intake: ${what}`, signal: o.signal } as UpOptions));
+    const r = await unlocked("up", () =>
+      stack.up({ policyPacks, onOutput, color: "never", message: `registry-intake: ${what}`, signal: o.signal } as UpOptions),
+    );
     return { changes: (r.summary?.resourceChanges ?? {}) as Record<string, number>, outputs: r.outputs ?? {} };
   } catch (e) {
-    throw new OnboardError(`${what}: up of stack ${t.stack} failed; the roster file was not changed, run \`pulumi up -s ${t.stack}\` after fixing the cause: ${(e as Error).message.split("\n").slice(0, 6).join(" | ")}`, [t.stack]);
+    throw new OnboardError(
+      `${what}: up of stack ${t.stack} failed; the roster file was not changed, run \`pulumi up -s ${t.stack}\` after fixing the cause: ${(e as Error).message.split("\n").slice(0, 6).join(" | ")}`,
+      [t.stack],
+    );
   }
 }
 
-function result(t: Target, roster: Roster, id: string, action: OnboardResult["action"], done: { changes: Record<string, number>; outputs: OutputMap }): OnboardResult {
+function result(
+  t: Target,
+  roster: Roster,
+  id: string,
+  action: OnboardResult["action"],
+  done: { changes: Record<string, number>; outputs: OutputMap },
+): OnboardResult {
   const { changes, outputs } = done;
   const c = roster.customers.find((x) => x.id === id)!;
   const kinds = action === "offboarded" ? [] : c.registries.filter((k) => t.settings.enabledKinds.includes(k));
@@ -503,7 +598,8 @@ function result(t: Target, roster: Roster, id: string, action: OnboardResult["ac
 }
 
 /** One change of a batch, as the service's job holds it. */
-export type Change = { onboard: Record<string, unknown> } | { change: CustomerChange; id: string } | { offboard: true; id: string } | { rotate: RotationRequest; id: string };
+export type Change =
+  { onboard: Record<string, unknown> } | { change: CustomerChange; id: string } | { offboard: true; id: string } | { rotate: RotationRequest; id: string };
 
 /** A batch's change and its outcome: the result, or the one-line error of that change alone. */
 export interface BatchOutcome {
@@ -561,7 +657,8 @@ export async function applyBatch(items: { job: string; change: Change }[], o: On
   const what = ready.map((r) => `${VERB[r.action]} ${r.id}`).join(", ");
   await engine.check();
   return lockFor(t.stack)(async () => {
-    const preview = (candidate: string, about: string) => update(engine, t, { roster: refused(() => t.store.previewOf(candidate, () => {})).roster, text: candidate }, o, about, ["preview"]);
+    const preview = (candidate: string, about: string) =>
+      update(engine, t, { roster: refused(() => t.store.previewOf(candidate, () => {})).roster, text: candidate }, o, about, ["preview"]);
     let good = ready;
     try {
       await preview(text, what);
@@ -607,13 +704,25 @@ export async function applyBatch(items: { job: string; change: Change }[], o: On
         const latest = await latestRoster(rosterGit(git, t.rosterFile), t.rosterFile, last);
         const roster = refused(() => t.store.previewOf(latest.text, () => {})).roster;
         const applied = committed.map((c) => `${VERB[c.action]} ${c.id}`).join(", ");
-        const done = t.settings.onboarding!.apply === "ci" ? { changes: {}, outputs: {} } : await update(engine, t, { roster, text: latest.text }, o, applied, ["up"]);
+        const done =
+          t.settings.onboarding!.apply === "ci" ? { changes: {}, outputs: {} } : await update(engine, t, { roster, text: latest.text }, o, applied, ["up"]);
         const ecr = committed.some((c) => c.action === "offboarded" && roster.customers.some((x) => x.id === c.id && x.registries.includes("ecr")));
-        if (t.settings.onboarding!.apply !== "ci" && t.shard !== undefined && (t.settings.distribution?.kubernetes || ecr)) await refreshPlatform(engine, t, o, applied, ecr, (await latestRoster(rosterGit(git, t.rosterFile), t.rosterFile)).text);
-        for (const c of committed) outcomes.set(c.job, { job: c.job, result: { ...result(t, roster, c.id, c.action, done), commit: c.commit, applied: t.settings.onboarding!.apply } });
+        if (t.settings.onboarding!.apply !== "ci" && t.shard !== undefined && (t.settings.distribution?.kubernetes || ecr))
+          await refreshPlatform(engine, t, o, applied, ecr, (await latestRoster(rosterGit(git, t.rosterFile), t.rosterFile)).text);
+        for (const c of committed)
+          outcomes.set(c.job, { job: c.job, result: { ...result(t, roster, c.id, c.action, done), commit: c.commit, applied: t.settings.onboarding!.apply } });
       } catch (e) {
         const message = e instanceof RosterGitError ? e.message : (e as Error).message;
-        for (const c of committed) fail(c.job, new OnboardError(`${message.replace("the roster file was not changed", `the roster change is pushed (${c.commit.slice(0, 12)}), so CI's next pulumi up applies it too`)}`, [t.stack], "input", c.commit));
+        for (const c of committed)
+          fail(
+            c.job,
+            new OnboardError(
+              `${message.replace("the roster file was not changed", `the roster change is pushed (${c.commit.slice(0, 12)}), so CI's next pulumi up applies it too`)}`,
+              [t.stack],
+              "input",
+              c.commit,
+            ),
+          );
       }
     }
     return items.map((i) => outcomes.get(i.job)!);
@@ -625,7 +734,14 @@ async function single(item: { job: string; change: Change }, o: OnboardOptions):
   const opts = { ...o, job: item.job };
   const c = item.change;
   try {
-    const result = "onboard" in c ? await onboard(c.onboard, opts) : "change" in c ? await changeCustomer(c.id, c.change, opts) : "rotate" in c ? await rotateCustomer(c.id, c.rotate, opts) : await offboard(c.id, opts);
+    const result =
+      "onboard" in c
+        ? await onboard(c.onboard, opts)
+        : "change" in c
+          ? await changeCustomer(c.id, c.change, opts)
+          : "rotate" in c
+            ? await rotateCustomer(c.id, c.rotate, opts)
+            : await offboard(c.id, opts);
     return { job: item.job, result };
   } catch (e) {
     return { job: item.job, error: e as Error };
@@ -641,7 +757,12 @@ function identity(c: Change, base: { settings: Settings; roster: Roster }, roste
   return { id, action, t: target(base, o, { id, shard }) };
 }
 
-function prepared(c: Change, base: { settings: Settings; roster: Roster }, roster: Roster, o: OnboardOptions): { id: string; edit: RosterEdit; action: Action; t: Target } {
+function prepared(
+  c: Change,
+  base: { settings: Settings; roster: Roster },
+  roster: Roster,
+  o: OnboardOptions,
+): { id: string; edit: RosterEdit; action: Action; t: Target } {
   if ("onboard" in c) {
     const id = String(c.onboard.id);
     const t = target(base, o, { id, shard: c.onboard.shard as number | undefined });
@@ -651,7 +772,8 @@ function prepared(c: Change, base: { settings: Settings; roster: Roster }, roste
   const existing = roster.customers.find((x) => x.id === c.id);
   if (!existing) throw new UnknownCustomer(`customer ${c.id} is not in ${roster.source}`);
   const t = target(base, o, existing);
-  const [action, editOf]: [Action, EditOf] = "change" in c ? ["changed", changeEdit(c.id, c.change)] : "rotate" in c ? ["rotated", rotateEdit(c.rotate)] : ["offboarded", offboardEdit(c.id)];
+  const [action, editOf]: [Action, EditOf] =
+    "change" in c ? ["changed", changeEdit(c.id, c.change)] : "rotate" in c ? ["rotated", rotateEdit(c.rotate)] : ["offboarded", offboardEdit(c.id)];
   return { id: c.id, edit: refused(() => editOf(existing, t.rosterFile, t.settings)), action, t };
 }
 
@@ -678,7 +800,18 @@ export async function customerView(id: string, o: Pick<OnboardOptions, "projectD
   const t = target(base, o, c);
   const state = customerState(c, base.settings.asOf ?? new Date().toISOString().slice(0, 10));
   const r = result(t, now.roster, id, state.status === "offboarded" ? "offboarded" : "onboarded", { changes: {}, outputs: {} });
-  return { id, status: state.status, reason: state.reason, tier: c.tier, licenseExpires: c.license.expires, registries: c.registries, stack: r.stack, ...(r.shard !== undefined ? { shard: r.shard } : {}), namespaces: r.namespaces, credentials: r.credentials };
+  return {
+    id,
+    status: state.status,
+    reason: state.reason,
+    tier: c.tier,
+    licenseExpires: c.license.expires,
+    registries: c.registries,
+    stack: r.stack,
+    ...(r.shard !== undefined ? { shard: r.shard } : {}),
+    namespaces: r.namespaces,
+    credentials: r.credentials,
+  };
 }
 
 /**

@@ -44,13 +44,20 @@ export interface Rotation {
  */
 export function rotation(settings: Settings, c: Customer, rosterSource: string, req: RotationRequest): Rotation {
   const names = req.names ?? { customer: "customer", kind: "kind" };
-  if (req.overlapDays < 1 || req.overlapDays > 90 || !Number.isInteger(req.overlapDays)) throw new RotationRefused(`overlapDays: ${req.overlapDays} must be a whole number of days from 1 to 90`);
+  if (req.overlapDays < 1 || req.overlapDays > 90 || !Number.isInteger(req.overlapDays))
+    throw new RotationRefused(`overlapDays: ${req.overlapDays} must be a whole number of days from 1 to 90`);
   if (c.status === "offboarded") throw new RotationRefused(`${names.customer}: ${c.id} is offboarded and holds no credentials to rotate`);
   // Rotated kinds the customer holds on this stack (Artifact Registry only where keys are declared).
   const held = ROTATED_KINDS.filter((k) => c.registries.includes(k) && settings.enabledKinds.includes(k) && (k !== "gar" || settings.gar?.serviceAccountKeys));
-  if (req.kind && !held.includes(req.kind)) throw new RotationRefused(`${names.kind}: customer ${c.id} holds no long-lived ${req.kind} credential on stack ${settings.stack} (it holds: ${held.join(", ") || "none"})`);
+  if (req.kind && !held.includes(req.kind))
+    throw new RotationRefused(
+      `${names.kind}: customer ${c.id} holds no long-lived ${req.kind} credential on stack ${settings.stack} (it holds: ${held.join(", ") || "none"})`,
+    );
   const kinds = req.kind ? [req.kind] : held;
-  if (kinds.length === 0) throw new RotationRefused(`${names.customer}: ${c.id} holds no long-lived credential on stack ${settings.stack} (${ROTATED_KINDS.join(", ")}; gar only with gar.serviceAccountKeys)`);
+  if (kinds.length === 0)
+    throw new RotationRefused(
+      `${names.customer}: ${c.id} holds no long-lived credential on stack ${settings.stack} (${ROTATED_KINDS.join(", ")}; gar only with gar.serviceAccountKeys)`,
+    );
   const today = req.today ?? new Date().toISOString().slice(0, 10);
   const until = addDays(today, req.overlapDays);
   const blocked = kinds.map((k) => [k, liveGenerations(c.credentials?.[k], today)] as const).filter(([, g]) => g.previous !== undefined);

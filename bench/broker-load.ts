@@ -21,7 +21,10 @@ export interface LoadConfig {
 }
 
 const cfg = JSON.parse(process.argv[2]) as LoadConfig;
-const agents = Array.from({ length: Math.max(1, cfg.localAddresses ?? 1) }, (_, i) => new Agent({ keepAlive: true, maxSockets: cfg.connections, ...(cfg.localAddresses ? { localAddress: `127.0.0.${i + 2}` } : {}) }));
+const agents = Array.from(
+  { length: Math.max(1, cfg.localAddresses ?? 1) },
+  (_, i) => new Agent({ keepAlive: true, maxSockets: cfg.connections, ...(cfg.localAddresses ? { localAddress: `127.0.0.${i + 2}` } : {}) }),
+);
 const latencies: number[] = [];
 const statuses: Record<string, number> = {};
 let errors = 0;
@@ -61,6 +64,17 @@ Promise.all(Array.from({ length: cfg.connections }, (_, i) => loop(i))).then(() 
   const elapsedMs = performance.now() - began;
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
-  process.stdout.write(JSON.stringify({ ok: latencies.length, errors, statuses, seconds: cfg.seconds, elapsedMs, p50: q(0.5), p99: q(0.99), max: latencies[latencies.length - 1] }) + "\n");
+  process.stdout.write(
+    JSON.stringify({
+      ok: latencies.length,
+      errors,
+      statuses,
+      seconds: cfg.seconds,
+      elapsedMs,
+      p50: q(0.5),
+      p99: q(0.99),
+      max: latencies[latencies.length - 1],
+    }) + "\n",
+  );
   for (const a of agents) a.destroy();
 });

@@ -22,7 +22,8 @@ const TARGET = { vsFloor: 0.7, p99VsFloor: 2, underAttackP99Ms: 50, timingGap: 0
 const ROBOTS = 60;
 const ATTACKERS = 50;
 
-export const about = "tokens/s and p50/p99 with wrk beside an ES256 signing floor and a bare server; legitimate p99 under a password flood; a robot's token while its password is guessed; refused-login timing; options --docker-auth=BINARY, --only=throughput|beside|attack";
+export const about =
+  "tokens/s and p50/p99 with wrk beside an ES256 signing floor and a bare server; legitimate p99 under a password flood; a robot's token while its password is guessed; refused-login timing; options --docker-auth=BINARY, --only=throughput|beside|attack";
 
 export interface LoadResult {
   ok: number;
@@ -37,7 +38,9 @@ export interface LoadResult {
 /** Run the load generator (bench/broker-load.ts) in its own process with this configuration. */
 export function load(cfg: LoadConfig): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "broker-load.ts"), JSON.stringify(cfg)], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "broker-load.ts"), JSON.stringify(cfg)], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.on("close", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").pop()!)) : reject(new Error(`load generator exited ${code}`))));
@@ -77,7 +80,9 @@ export async function run(opts: SuiteOptions = {}): Promise<void> {
  */
 async function beside(dir: string, bin: string | undefined): Promise<void> {
   if (!bin || bin === "true" || !existsSync(bin)) {
-    console.log("\ndocker_auth: not measured (pass --docker-auth=BINARY, built with `go build` in cesanta/docker_auth's auth_server folder: it is not on the Go module proxy)");
+    console.log(
+      "\ndocker_auth: not measured (pass --docker-auth=BINARY, built with `go build` in cesanta/docker_auth's auth_server folder: it is not on the Go module proxy)",
+    );
     return;
   }
   const USERS = 100;
@@ -88,7 +93,22 @@ async function beside(dir: string, bin: string | undefined): Promise<void> {
   const rosterFile = path.join(dir, "da-roster.yaml");
   const aclFile = path.join(dir, "da-acl.json");
   writeFileSync(rosterFile, stringify({ customers: ids.map((id) => ({ id, name: id, tier: "enterprise", license: { expires: "2099-12-31" } })) }));
-  writeFileSync(aclFile, JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries: ids.map((id, i) => ({ customer: id, username: `intake-robot-${id}`, passwordHash: hashes[i], paths: [`intake/${id}/*`], actions: ["pull", "push"], enabled: true })) }));
+  writeFileSync(
+    aclFile,
+    JSON.stringify({
+      version: 1,
+      service: "svc",
+      issuer: "iss",
+      entries: ids.map((id, i) => ({
+        customer: id,
+        username: `intake-robot-${id}`,
+        passwordHash: hashes[i],
+        paths: [`intake/${id}/*`],
+        actions: ["pull", "push"],
+        enabled: true,
+      })),
+    }),
+  );
   const daPort = await freePort();
   const daConfig = path.join(dir, "docker_auth.yml");
   writeFileSync(
@@ -110,8 +130,10 @@ async function beside(dir: string, bin: string | undefined): Promise<void> {
   };
   try {
     const daBase = `http://127.0.0.1:${daPort}/auth?service=svc&scope=repository:intake/${ids[0]}/app:pull,push`;
-    for (let t0 = Date.now(); ; ) {
-      const up = await fetch(`http://127.0.0.1:${daPort}/`).then(() => true).catch(() => false);
+    for (let t0 = Date.now(); ;) {
+      const up = await fetch(`http://127.0.0.1:${daPort}/`)
+        .then(() => true)
+        .catch(() => false);
       if (up) break;
       if (Date.now() - t0 > 10_000 || da.exitCode !== null) throw new Error(`docker_auth did not start: ${daErr.trim().split("\n").slice(-2).join(" | ")}`);
       await new Promise((r) => setTimeout(r, 100));
@@ -126,7 +148,9 @@ async function beside(dir: string, bin: string | undefined): Promise<void> {
     for (const c of WRK_LEVELS) {
       const b = await wrk(brokerUrl, c, SECONDS, auth0);
       const d = await wrk(daBase, c, SECONDS, auth0);
-      repeat.push(`  repeat logins, ${String(c).padStart(2)} connections: broker ${b.rate.toFixed(0)} tokens/s (p99 ${b.p99.toFixed(2)} ms), docker_auth ${d.rate.toFixed(0)} (p99 ${d.p99.toFixed(2)} ms): ${(b.rate / d.rate).toFixed(0)}x`);
+      repeat.push(
+        `  repeat logins, ${String(c).padStart(2)} connections: broker ${b.rate.toFixed(0)} tokens/s (p99 ${b.p99.toFixed(2)} ms), docker_auth ${d.rate.toFixed(0)} (p99 ${d.p99.toFixed(2)} ms): ${(b.rate / d.rate).toFixed(0)}x`,
+      );
     }
     await broker.close();
     /**
@@ -134,7 +158,13 @@ async function beside(dir: string, bin: string | undefined): Promise<void> {
      * docker_auth): logins per second. A fresh broker each time remembers no password.
      */
     const firsts = async (url: (id: string) => string) => {
-      const r = await load({ url: "", connections: 8, seconds: 0, targets: ids.map((id) => ({ url: url(id), auth: Buffer.from(`intake-robot-${id}:pw-${id}`).toString("base64") })), requests: ids.length });
+      const r = await load({
+        url: "",
+        connections: 8,
+        seconds: 0,
+        targets: ids.map((id) => ({ url: url(id), auth: Buffer.from(`intake-robot-${id}:pw-${id}`).toString("base64") })),
+        requests: ids.length,
+      });
       return { rate: r.ok / (r.elapsedMs / 1000), bad: ids.length - r.ok };
     };
     const brokerFirsts = async () => {
@@ -185,7 +215,12 @@ function wrk(url: string, connections: number, seconds: number, auth?: string): 
       };
       const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
       const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-      resolve({ rate: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN), p50: pct("50"), p99: pct("99"), errors: non2xx + (socket ? socket.slice(1).reduce((n, x) => n + Number(x), 0) : 0) });
+      resolve({
+        rate: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
+        p50: pct("50"),
+        p99: pct("99"),
+        errors: non2xx + (socket ? socket.slice(1).reduce((n, x) => n + Number(x), 0) : 0),
+      });
     });
   });
 }
@@ -221,7 +256,8 @@ async function throughput(dir: string): Promise<void> {
   const port = await broker.listen("127.0.0.1", 0);
   const auth = Buffer.from("intake-robot-acme:pw").toString("base64");
   const url = `http://127.0.0.1:${port}/token?service=svc&scope=repository:intake/acme/app:pull,push`;
-  const listen = async (server: ReturnType<typeof createServer>) => new Promise<number>((r) => server.listen(0, "127.0.0.1", () => r((server.address() as { port: number }).port)));
+  const listen = async (server: ReturnType<typeof createServer>) =>
+    new Promise<number>((r) => server.listen(0, "127.0.0.1", () => r((server.address() as { port: number }).port)));
   const floor = signingFloor(key);
   const floorUrl = `http://127.0.0.1:${await listen(floor)}/token`;
   const bare = createServer((_q, res) => {
@@ -252,13 +288,17 @@ async function throughput(dir: string): Promise<void> {
     const at = (name: string, c: number) => rows.find((x) => x.name === name && x.connections === c)!.r;
     for (const { name, connections, r } of rows) {
       const ratio = name === "ES256 floor" ? "" : `${(r.rate / at("ES256 floor", connections).rate).toFixed(2)}x`;
-      console.log([name, String(connections), r.rate.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), String(r.errors), ratio].map((x) => x.padStart(13)).join(""));
+      console.log(
+        [name, String(connections), r.rate.toFixed(0), r.p50.toFixed(2), r.p99.toFixed(2), String(r.errors), ratio].map((x) => x.padStart(13)).join(""),
+      );
     }
     for (const c of WRK_LEVELS) {
       const b = at("broker", c);
       const f = at("ES256 floor", c);
       const met = b.rate >= TARGET.vsFloor * f.rate && b.p99 <= TARGET.p99VsFloor * f.p99 && b.errors === 0;
-      console.log(`target at ${c} connections: >= ${TARGET.vsFloor}x the floor's tokens/s (${(b.rate / f.rate).toFixed(2)}x), p99 <= ${TARGET.p99VsFloor}x the floor's (${(b.p99 / f.p99).toFixed(2)}x), no errors: ${ok(met)}`);
+      console.log(
+        `target at ${c} connections: >= ${TARGET.vsFloor}x the floor's tokens/s (${(b.rate / f.rate).toFixed(2)}x), p99 <= ${TARGET.p99VsFloor}x the floor's (${(b.p99 / f.p99).toFixed(2)}x), no errors: ${ok(met)}`,
+      );
     }
   } finally {
     await broker.close();
@@ -283,7 +323,19 @@ async function attack(dir: string): Promise<void> {
   const hashes = await Promise.all(ids.map((id) => bcrypt.hash(`pw-${id}`, 10)));
   writeFileSync(
     aclFile,
-    JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries: ids.map((id, i) => ({ customer: id, username: `intake-robot-${id}`, passwordHash: hashes[i], paths: [`intake/${id}/*`], actions: ["pull", "push"], enabled: true })) }),
+    JSON.stringify({
+      version: 1,
+      service: "svc",
+      issuer: "iss",
+      entries: ids.map((id, i) => ({
+        customer: id,
+        username: `intake-robot-${id}`,
+        passwordHash: hashes[i],
+        paths: [`intake/${id}/*`],
+        actions: ["pull", "push"],
+        enabled: true,
+      })),
+    }),
   );
   const users = ids.map((id) => `intake-robot-${id}`);
   const legitAuth = Buffer.from("intake-robot-acme:pw-acme").toString("base64");
@@ -295,16 +347,36 @@ async function attack(dir: string): Promise<void> {
     const url = `http://127.0.0.1:${port}/token?service=svc&scope=repository:intake/acme/app:pull,push`;
     await load({ url, auth: legitAuth, connections: 1, seconds: 0.5 }); // the robot has logged in before
     const legit = load({ url, auth: legitAuth, connections: 2, seconds: SECONDS });
-    const attackers = mode === "alone" ? undefined : load({ url, connections: ATTACKERS, seconds: SECONDS, attack: { users }, ...(mode === "one source" ? {} : { localAddresses: ATTACKERS }) });
+    const attackers =
+      mode === "alone"
+        ? undefined
+        : load({ url, connections: ATTACKERS, seconds: SECONDS, attack: { users }, ...(mode === "one source" ? {} : { localAddresses: ATTACKERS }) });
     rows.push({ name: mode === "alone" ? "legitimate alone" : `under attack, ${mode}`, legit: await legit, attackers: await attackers });
     await broker.close();
   }
-  console.log(`\npassword flood: ${ATTACKERS} connections of wrong passwords for ${ROBOTS} known robots (bcrypt cost 10), ${SECONDS} s, beside one robot's own token requests (2 connections)`);
-  console.log(["", "legit p50 ms", "legit p99 ms", "vs alone", "legit tokens", "attack answers"].map((h, i) => (i === 0 ? h.padEnd(28) : h.padStart(15))).join(""));
+  console.log(
+    `\npassword flood: ${ATTACKERS} connections of wrong passwords for ${ROBOTS} known robots (bcrypt cost 10), ${SECONDS} s, beside one robot's own token requests (2 connections)`,
+  );
+  console.log(
+    ["", "legit p50 ms", "legit p99 ms", "vs alone", "legit tokens", "attack answers"].map((h, i) => (i === 0 ? h.padEnd(28) : h.padStart(15))).join(""),
+  );
   const alone = rows[0].legit;
   for (const r of rows) {
-    const answers = r.attackers ? Object.entries(r.attackers.statuses).map(([s, n]) => `${n} x ${s}`).join(", ") : "";
-    console.log([r.name.padEnd(28), r.legit.p50.toFixed(2).padStart(15), r.legit.p99.toFixed(2).padStart(15), `${(r.legit.p99 / alone.p99).toFixed(2)}x`.padStart(15), String(r.legit.ok).padStart(15), "  " + answers].join(""));
+    const answers = r.attackers
+      ? Object.entries(r.attackers.statuses)
+          .map(([s, n]) => `${n} x ${s}`)
+          .join(", ")
+      : "";
+    console.log(
+      [
+        r.name.padEnd(28),
+        r.legit.p50.toFixed(2).padStart(15),
+        r.legit.p99.toFixed(2).padStart(15),
+        `${(r.legit.p99 / alone.p99).toFixed(2)}x`.padStart(15),
+        String(r.legit.ok).padStart(15),
+        "  " + answers,
+      ].join(""),
+    );
   }
   const worst = Math.max(...rows.slice(1).map((r) => r.legit.p99));
   console.log(`target: legitimate p99 under attack ${worst.toFixed(2)} ms < ${TARGET.underAttackP99Ms} ms ${ok(worst < TARGET.underAttackP99Ms)}`);
@@ -358,13 +430,19 @@ async function lockout(o: { aclFile: string; rosterFile: string; key: ReturnType
     const attackers = await guessing;
     await broker.close();
     if (address === "127.0.0.1") usual = status === 200 ? ms : Infinity;
-    const answers = Object.entries(attackers.statuses).map(([s, n]) => `${n} x ${s}`).join(", ");
+    const answers = Object.entries(attackers.statuses)
+      .map(([s, n]) => `${n} x ${s}`)
+      .join(", ");
     rows.push(`${name.padEnd(28)}${ms.toFixed(0).padStart(10)}${String(tries).padStart(8)}${String(status).padStart(8)}    ${answers}`);
   }
-  console.log(`\nlockout: ${ATTACKERS} sources guess intake-robot-acme's password for 4 s; after 2 s the robot, its password no longer remembered, asks with it (Retry-After followed)`);
+  console.log(
+    `\nlockout: ${ATTACKERS} sources guess intake-robot-acme's password for 4 s; after 2 s the robot, its password no longer remembered, asks with it (Retry-After followed)`,
+  );
   console.log(`${"".padEnd(28)}${"ms".padStart(10)}${"tries".padStart(8)}${"status".padStart(8)}    guesses answered`);
   for (const r of rows) console.log(r);
-  console.log(`target: from its usual address, the robot's token within 1000 ms: ${usual.toFixed(0)} ms ${ok(usual < 1000)} (a new address waits for the guessing sources' own first checks)`);
+  console.log(
+    `target: from its usual address, the robot's token within 1000 ms: ${usual.toFixed(0)} ms ${ok(usual < 1000)} (a new address waits for the guessing sources' own first checks)`,
+  );
 }
 
 /**
@@ -382,14 +460,32 @@ async function timing(dir: string, o: { rosterFile: string; key: ReturnType<type
       version: 1,
       service: "svc",
       issuer: "iss",
-      entries: ids.map((id, i) => ({ customer: id, username: o.users[i], passwordHash: o.hashes[i], paths: [`intake/${id}/*`], actions: ["pull", "push"], enabled: true, ...(i === 1 ? { previousPasswordHash: previous, previousUntil: "2099-12-31" } : {}) })),
+      entries: ids.map((id, i) => ({
+        customer: id,
+        username: o.users[i],
+        passwordHash: o.hashes[i],
+        paths: [`intake/${id}/*`],
+        actions: ["pull", "push"],
+        enabled: true,
+        ...(i === 1 ? { previousPasswordHash: previous, previousUntil: "2099-12-31" } : {}),
+      })),
     }),
   );
-  const broker = new TokenBroker({ aclFile, rosterFile: o.rosterFile, key: o.key, service: "svc", issuer: "iss", logger: pino({ level: "silent" }), authLimits: { pairFailures: 1e9, sourceFailures: 1e9, userFailures: 1e9 } });
+  const broker = new TokenBroker({
+    aclFile,
+    rosterFile: o.rosterFile,
+    key: o.key,
+    service: "svc",
+    issuer: "iss",
+    logger: pino({ level: "silent" }),
+    authLimits: { pairFailures: 1e9, sourceFailures: 1e9, userFailures: 1e9 },
+  });
   const port = await broker.listen("127.0.0.1", 0);
   const timeOne = async (user: string, password: string) => {
     const t0 = performance.now();
-    await fetch(`http://127.0.0.1:${port}/token?service=svc`, { headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` } }).then((r) => r.arrayBuffer());
+    await fetch(`http://127.0.0.1:${port}/token?service=svc`, {
+      headers: { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}` },
+    }).then((r) => r.arrayBuffer());
     return performance.now() - t0;
   };
   const jwtShaped = `eyJhbGciOiJFUzI1NiJ9.${Buffer.from(JSON.stringify({ sub: o.users[0] })).toString("base64url")}.c2ln`;
@@ -407,7 +503,8 @@ async function timing(dir: string, o: { rosterFile: string; key: ReturnType<type
   const base = medians[0];
   console.log(`
 refused login, ${TRIES} each taken in turn (bcrypt cost 10, throttling off): median ms and ratio to a known robot's wrong password`);
-  for (const [c, k] of cases.entries()) console.log(`${k.name.padEnd(28)}${medians[c].toFixed(1).padStart(10)}${`${(medians[c] / base).toFixed(2)}x`.padStart(10)}`);
+  for (const [c, k] of cases.entries())
+    console.log(`${k.name.padEnd(28)}${medians[c].toFixed(1).padStart(10)}${`${(medians[c] / base).toFixed(2)}x`.padStart(10)}`);
   const gap = Math.max(...medians.map((m) => Math.abs(m - base) / base));
   console.log(`target: largest timing difference ${(gap * 100).toFixed(1)} % < ${TARGET.timingGap * 100} % ${ok(gap < TARGET.timingGap)}`);
 }

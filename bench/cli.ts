@@ -36,7 +36,14 @@ export async function run(opts: SuiteOptions = {}): Promise<void> {
     const roster = path.join(dir, "roster.yaml");
     writeFileSync(roster, stringify({ customers: [{ id: "acme", name: "Acme", tier: "enterprise", license: { expires: "2099-12-31" } }] }));
     const cache = path.join(dir, "cache");
-    const env = { ...process.env, INTAKE_CUSTOMER: "acme", INTAKE_BROKER_KEY: key, INTAKE_PROJECT: ROOT, INTAKE_ROSTER: roster, INTAKE_CREDENTIAL_CACHE: cache };
+    const env = {
+      ...process.env,
+      INTAKE_CUSTOMER: "acme",
+      INTAKE_BROKER_KEY: key,
+      INTAKE_PROJECT: ROOT,
+      INTAKE_ROSTER: roster,
+      INTAKE_CREDENTIAL_CACHE: cache,
+    };
     const helper = path.join(ROOT, "cli", "bin", "docker-credential-intake.js");
     const intake = path.join(ROOT, "cli", "bin", "intake.js");
     const tokenArgs = [intake, "token", "--customer", "acme", "--kind", "distribution", "--roster", roster, "--key", key];
@@ -64,11 +71,15 @@ export async function run(opts: SuiteOptions = {}): Promise<void> {
     const floor = median(times[0]);
     console.log(`cli suite: wall time of whole processes, median of ${runs} alternated runs, beside \`node -e 0\` in this run (Node ${process.versions.node})`);
     console.log(`  ${"".padEnd(48)} ${"median".padStart(9)} ${"vs node -e 0".padStart(13)}`);
-    commands.forEach((c, j) => console.log(`  ${c.name.padEnd(48)} ${`${median(times[j]).toFixed(0)} ms`.padStart(9)} ${`${(median(times[j]) / floor).toFixed(2)}x`.padStart(13)}`));
+    commands.forEach((c, j) =>
+      console.log(`  ${c.name.padEnd(48)} ${`${median(times[j]).toFixed(0)} ms`.padStart(9)} ${`${(median(times[j]) / floor).toFixed(2)}x`.padStart(13)}`),
+    );
     const get = median(times[1]) / floor;
     const help = median(times[2]) / floor;
     const ok = (x: boolean) => (x ? "met" : "NOT MET");
-    console.log(`target: cached get ${get.toFixed(2)}x <= ${TARGET.helperGet}x ${ok(get <= TARGET.helperGet)}; --help ${help.toFixed(2)}x <= ${TARGET.help}x ${ok(help <= TARGET.help)}`);
+    console.log(
+      `target: cached get ${get.toFixed(2)}x <= ${TARGET.helperGet}x ${ok(get <= TARGET.helperGet)}; --help ${help.toFixed(2)}x <= ${TARGET.help}x ${ok(help <= TARGET.help)}`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

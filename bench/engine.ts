@@ -29,7 +29,12 @@ export function treeRss(root: number): number {
 }
 
 /** Run a command; wall seconds and the peak resident memory of its process tree. */
-function measured(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ seconds: number; peakBytes: number; code: number; out: string }> {
+function measured(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ seconds: number; peakBytes: number; code: number; out: string }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const child = spawn(cmd, args, { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
@@ -67,15 +72,31 @@ export async function run(opts: SuiteOptions): Promise<void> {
     const plan = await measured(process.execPath, [`${p.dir}/cli/bin/intake.js`, "plan", "--project", p.dir, "--stack", "dev"], p.dir, p.env);
     const preview = await measured("pulumi", ["preview", "--stack", "dev"], p.dir, p.env);
     const policy = await measured("pulumi", ["preview", "--stack", "dev", "--policy-pack", "policy"], p.dir, p.env);
-    for (const [what, r] of [["intake plan", plan], ["pulumi preview", preview], ["pulumi preview --policy-pack", policy]] as const) {
+    for (const [what, r] of [
+      ["intake plan", plan],
+      ["pulumi preview", preview],
+      ["pulumi preview --policy-pack", policy],
+    ] as const) {
       if (r.code !== 0) throw new Error(`${what} exited ${r.code}: ${r.out.slice(-2000)}`);
     }
     const resources = /\+ (\d+) to create/.exec(preview.out)?.[1] ?? "?";
-    console.log(`engine suite: ${n} generated customers (every kind), ${resources} resources, dev stack; peak = resident memory of the process and all its children, summed`);
+    console.log(
+      `engine suite: ${n} generated customers (every kind), ${resources} resources, dev stack; peak = resident memory of the process and all its children, summed`,
+    );
     console.log(["", "wall s", "vs plan", "peak MiB", "vs plan"].map((h, i) => (i ? h.padStart(10) : h.padEnd(30))).join(""));
-    for (const [what, r] of [["intake plan (mock engine)", plan], ["pulumi preview", preview], ["pulumi preview --policy-pack", policy]] as const) {
+    for (const [what, r] of [
+      ["intake plan (mock engine)", plan],
+      ["pulumi preview", preview],
+      ["pulumi preview --policy-pack", policy],
+    ] as const) {
       console.log(
-        [what.padEnd(30), r.seconds.toFixed(1).padStart(10), `${(r.seconds / plan.seconds).toFixed(2)}x`.padStart(10), (r.peakBytes / 2 ** 20).toFixed(0).padStart(10), `${(r.peakBytes / plan.peakBytes).toFixed(2)}x`.padStart(10)].join(""),
+        [
+          what.padEnd(30),
+          r.seconds.toFixed(1).padStart(10),
+          `${(r.seconds / plan.seconds).toFixed(2)}x`.padStart(10),
+          (r.peakBytes / 2 ** 20).toFixed(0).padStart(10),
+          `${(r.peakBytes / plan.peakBytes).toFixed(2)}x`.padStart(10),
+        ].join(""),
       );
     }
   } finally {

@@ -44,16 +44,20 @@ function tool(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void
     let err = "";
     child.stderr.on("data", (d) => (err += d));
     child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${path.basename(cmd)} ${args.join(" ")}: exit ${code}: ${err.trim().split("\n").slice(-2).join(" | ")}`))));
+    child.on("close", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${path.basename(cmd)} ${args.join(" ")}: exit ${code}: ${err.trim().split("\n").slice(-2).join(" | ")}`)),
+    );
   });
 }
 
 /** `n` at a time over `items`. */
 async function pool<T>(items: T[], n: number, f: (x: T) => Promise<void>): Promise<void> {
   const queue = [...items];
-  await Promise.all(Array.from({ length: Math.min(n, queue.length) }, async () => {
-    for (let x = queue.shift(); x !== undefined; x = queue.shift()) await f(x);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(n, queue.length) }, async () => {
+      for (let x = queue.shift(); x !== undefined; x = queue.shift()) await f(x);
+    }),
+  );
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -67,7 +71,10 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 export async function runPeers(o: PeerSetup, sourceRef: string, seedOnTarget: () => Promise<string>): Promise<void> {
   const home = path.join(o.dir, "peer-home");
   mkdirSync(path.join(home, ".docker"), { recursive: true });
-  writeFileSync(path.join(home, ".docker", "config.json"), JSON.stringify({ auths: { [o.host]: { auth: Buffer.from(`intake-delivery:${o.password}`).toString("base64") } } }));
+  writeFileSync(
+    path.join(home, ".docker", "config.json"),
+    JSON.stringify({ auths: { [o.host]: { auth: Buffer.from(`intake-delivery:${o.password}`).toString("base64") } } }),
+  );
   const env = { ...process.env, HOME: home, DOCKER_CONFIG: path.join(home, ".docker"), PATH: `${o.tools}${path.delimiter}${process.env.PATH}` };
   const crane = path.join(o.tools, "crane");
   const regctl = path.join(o.tools, "regctl");
@@ -116,14 +123,20 @@ export async function runPeers(o: PeerSetup, sourceRef: string, seedOnTarget: ()
         }
       }
       const d = runs.get("deliver")!;
-      console.log(`\n  ${layout.name}: ${o.ids.length} targets, ${o.reps} interleaved repetitions (load ${Math.min(...loads).toFixed(2)}-${Math.max(...loads).toFixed(2)})`);
-      console.log(`  ${"".padEnd(30)}${"wall median".padStart(12)}${"uploaded".padStart(12)}${"vs image".padStart(10)}${"deliver / this (median, range)".padStart(34)}`);
+      console.log(
+        `\n  ${layout.name}: ${o.ids.length} targets, ${o.reps} interleaved repetitions (load ${Math.min(...loads).toFixed(2)}-${Math.max(...loads).toFixed(2)})`,
+      );
+      console.log(
+        `  ${"".padEnd(30)}${"wall median".padStart(12)}${"uploaded".padStart(12)}${"vs image".padStart(10)}${"deliver / this (median, range)".padStart(34)}`,
+      );
       for (const peer of PEERS) {
         const r = runs.get(peer)!;
         const ratios = r.map((x, i) => d[i].seconds / x.seconds);
         const paired = peer === "deliver" ? "" : `${median(ratios).toFixed(2)}x (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`;
         const bytes = median(r.map((x) => x.bytes));
-        console.log(`  ${peer.padEnd(30)}${`${median(r.map((x) => x.seconds)).toFixed(2)} s`.padStart(12)}${`${(bytes / 1e6).toFixed(1)} MB`.padStart(12)}${`${(bytes / o.imageBytes).toFixed(3)}x`.padStart(10)}${paired.padStart(34)}`);
+        console.log(
+          `  ${peer.padEnd(30)}${`${median(r.map((x) => x.seconds)).toFixed(2)} s`.padStart(12)}${`${(bytes / 1e6).toFixed(1)} MB`.padStart(12)}${`${(bytes / o.imageBytes).toFixed(3)}x`.padStart(10)}${paired.padStart(34)}`,
+        );
       }
       const vsScript = median(runs.get("crane script, 4 at a time")!.map((x, i) => d[i].seconds / x.seconds));
       const vsOne = median(runs.get("one crane copy")!.map((x, i) => d[i].seconds / x.seconds));

@@ -7,7 +7,10 @@ function cpuSeconds(pid: number | "self"): { own: number; children: number } | u
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Fields after the command's closing parenthesis: utime, stime, cutime, cstime are the 12th to 15th.
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ").map(Number);
+    const f = stat
+      .slice(stat.lastIndexOf(")") + 2)
+      .split(" ")
+      .map(Number);
     return { own: (f[11] + f[12]) / 100, children: (f[13] + f[14]) / 100 };
   } catch {
     return undefined;
@@ -42,7 +45,10 @@ export class PhaseTrace {
   }
 
   private cpuNow() {
-    return new Map<string, { own: number; children: number } | undefined>([["self", cpuSeconds("self")], ...[...this.watched].map(([n, pid]) => [n, cpuSeconds(pid)] as const)]);
+    return new Map<string, { own: number; children: number } | undefined>([
+      ["self", cpuSeconds("self")],
+      ...[...this.watched].map(([n, pid]) => [n, cpuSeconds(pid)] as const),
+    ]);
   }
 
   reset(): void {
@@ -110,7 +116,9 @@ export class PhaseTrace {
         .map(([k, n]) => `${n} ${k}`)
         .join(", ");
       const busy = reqs.reduce((n, r) => n + r.t1 - r.t0, 0);
-      log(`      ${`${step} (${names.size} targets)`.padEnd(22)} ${ms(Math.min(...s.map((x) => x.start)))} .. ${ms(Math.max(...s.map((x) => x.end)))}  busy ${ms(busy)}  ${counts}`);
+      log(
+        `      ${`${step} (${names.size} targets)`.padEnd(22)} ${ms(Math.min(...s.map((x) => x.start)))} .. ${ms(Math.max(...s.map((x) => x.end)))}  busy ${ms(busy)}  ${counts}`,
+      );
     }
     const tokens = this.requests.filter((r) => r.kind === "token");
     log(`      ${"token fetches".padEnd(22)} ${tokens.length} in all, ${Math.round(tokens.reduce((n, r) => n + r.t1 - r.t0, 0))} ms summed`);
@@ -128,7 +136,12 @@ export class PhaseTrace {
     );
     log(`    per target (step start..end):`);
     for (const customer of [...new Set(steps.map((s) => s.customer))]) {
-      log(`      ${customer.padEnd(8)} ${steps.filter((s) => s.customer === customer).map((s) => `${s.step} ${Math.round(s.start)}..${Math.round(s.end)}`).join("  ")}`);
+      log(
+        `      ${customer.padEnd(8)} ${steps
+          .filter((s) => s.customer === customer)
+          .map((s) => `${s.step} ${Math.round(s.start)}..${Math.round(s.end)}`)
+          .join("  ")}`,
+      );
     }
   }
 }

@@ -49,18 +49,38 @@ export async function run(opts: SuiteOptions): Promise<void> {
   }
   const mb = Number(opts.mb ?? 200);
   const n = Number(opts.customers ?? 20);
-  if (!(mb > 0) || !Number.isInteger(n) || n < 2) throw new Error(`--mb must be above 0 and --customers a whole number of at least 2 (got ${opts.mb}, ${opts.customers})`);
+  if (!(mb > 0) || !Number.isInteger(n) || n < 2)
+    throw new Error(`--mb must be above 0 and --customers a whole number of at least 2 (got ${opts.mb}, ${opts.customers})`);
   const dir = mkdtempSync(path.join(tmpdir(), "fanout-bench-"));
   try {
     const ids = Array.from({ length: n }, (_, i) => `cust${String(i + 1).padStart(2, "0")}`);
-    const customers = [...ids, "baseline", "seed"].map((id) => ({ id, name: id, tier: "enterprise", registries: ["distribution"], license: { expires: "2099-12-31" } }));
+    const customers = [...ids, "baseline", "seed"].map((id) => ({
+      id,
+      name: id,
+      tier: "enterprise",
+      registries: ["distribution"],
+      license: { expires: "2099-12-31" },
+    }));
     writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers }));
     writeFileSync(
       path.join(dir, "acl.json"),
-      JSON.stringify({ version: 1, service: "registry-intake", issuer: "registry-intake-broker", entries: [], delivery: { username: "intake-delivery", passwordHash: bcrypt.hashSync(PASSWORD, 10), enabled: true } }),
+      JSON.stringify({
+        version: 1,
+        service: "registry-intake",
+        issuer: "registry-intake-broker",
+        entries: [],
+        delivery: { username: "intake-delivery", passwordHash: bcrypt.hashSync(PASSWORD, 10), enabled: true },
+      }),
     );
     const pair = makeKeyPair(dir);
-    const broker = new TokenBroker({ aclFile: path.join(dir, "acl.json"), rosterFile: path.join(dir, "roster.yaml"), key: loadSigningKey(pair.key, pair.cert), service: "registry-intake", issuer: "registry-intake-broker", logger: pino({ level: "warn" }) });
+    const broker = new TokenBroker({
+      aclFile: path.join(dir, "acl.json"),
+      rosterFile: path.join(dir, "roster.yaml"),
+      key: loadSigningKey(pair.key, pair.cert),
+      service: "registry-intake",
+      issuer: "registry-intake-broker",
+      logger: pino({ level: "warn" }),
+    });
     const brokerPort = await broker.listen("127.0.0.1", 0);
     mkdirSync(path.join(dir, "source"));
     mkdirSync(path.join(dir, "target"));
@@ -68,13 +88,21 @@ export async function run(opts: SuiteOptions): Promise<void> {
     // The registry and its token service on one host:port (the proxy passes /token to the broker), as one ingress serves them: crane refuses a realm on another private address.
     const proxy = new RegistryProxy(0, brokerPort);
     const host = `127.0.0.1:${await proxy.listen()}`;
-    const target = await startRegistry(path.join(dir, "target"), { realm: `http://${host}/token`, service: "registry-intake", issuer: "registry-intake-broker", rootcertbundle: pair.cert });
+    const target = await startRegistry(path.join(dir, "target"), {
+      realm: `http://${host}/token`,
+      service: "registry-intake",
+      issuer: "registry-intake-broker",
+      rootcertbundle: pair.cert,
+    });
     proxy.upstreamPort = target.port;
     try {
       // The build: 2 platforms x 4 layers, random (incompressible) bytes, pushed as is.
       const layerBytes = Math.round((mb * 1e6) / 8);
       const img = writeMultiArchImage(path.join(dir, "image"), "1.0.0", { layers: 4, layerBytes });
-      const pushed = await skopeo(["copy", "--all", "--preserve-digests", "--dest-tls-verify=false", `oci:${img.layout}:1.0.0`, `docker://127.0.0.1:${source.port}/builds/app:1.0.0`], dir);
+      const pushed = await skopeo(
+        ["copy", "--all", "--preserve-digests", "--dest-tls-verify=false", `oci:${img.layout}:1.0.0`, `docker://127.0.0.1:${source.port}/builds/app:1.0.0`],
+        dir,
+      );
       if (!pushed.ok) throw new Error(`pushing the bench image failed: ${pushed.stderr}`);
       rmSync(path.join(dir, "image"), { recursive: true, force: true });
       const src = parseReference(`127.0.0.1:${source.port}/builds/app:1.0.0`);
@@ -86,7 +114,12 @@ export async function run(opts: SuiteOptions): Promise<void> {
         const value = await f();
         return { value, seconds: (performance.now() - t0) / 1000, bytes: proxy.bytesIn };
       };
-      const copyTo = (repo: string) => copyImage("skopeo", { source: { ...src, tag: undefined, digest: image.digest }, target: parseReference(`${host}/${repo}:1.0.0`), targetCredential: credential });
+      const copyTo = (repo: string) =>
+        copyImage("skopeo", {
+          source: { ...src, tag: undefined, digest: image.digest },
+          target: parseReference(`${host}/${repo}:1.0.0`),
+          targetCredential: credential,
+        });
 
       // 1. The baseline: one copy on a fresh tool cache.
       clearToolCache();
@@ -125,10 +158,15 @@ export async function run(opts: SuiteOptions): Promise<void> {
       const fan = await traced();
       const again = await traced();
 
-      const statuses = (rs: { status: string }[]) => Object.entries(rs.reduce<Record<string, number>>((m, r) => ({ ...m, [r.status]: (m[r.status] ?? 0) + 1 }), {})).map(([s, c]) => `${c} ${s}`).join(", ");
+      const statuses = (rs: { status: string }[]) =>
+        Object.entries(rs.reduce<Record<string, number>>((m, r) => ({ ...m, [r.status]: (m[r.status] ?? 0) + 1 }), {}))
+          .map(([s, c]) => `${c} ${s}`)
+          .join(", ");
       const MB = (b: number) => `${(b / 1e6).toFixed(1)} MB`;
       const row = (name: string, r: { seconds: number; bytes: number }, note = "") =>
-        console.log(`  ${name.padEnd(28)} ${r.seconds.toFixed(2).padStart(8)} s ${(r.seconds / one.seconds).toFixed(2).padStart(7)}x  ${MB(r.bytes).padStart(10)} ${(r.bytes / image.bytes).toFixed(3).padStart(7)}x image  ${note}`);
+        console.log(
+          `  ${name.padEnd(28)} ${r.seconds.toFixed(2).padStart(8)} s ${(r.seconds / one.seconds).toFixed(2).padStart(7)}x  ${MB(r.bytes).padStart(10)} ${(r.bytes / image.bytes).toFixed(3).padStart(7)}x image  ${note}`,
+        );
       console.log(`fanout: one ${MB(image.bytes)} image (2 platforms, 8 layers) into ${n} namespaces on one Distribution registry, skopeo ${"copy"}, 2 cores`);
       console.log(`  ${"".padEnd(28)} ${"wall".padStart(10)} ${"vs one".padStart(8)}  ${"uploaded".padStart(10)} ${"vs image".padStart(13)}`);
       row("one copy (baseline)", one);
@@ -144,7 +182,9 @@ export async function run(opts: SuiteOptions): Promise<void> {
       console.log(
         `  targets: uploaded <= ${TARGET.bytesRatio}x image ${okBytes ? "met" : "NOT met"}; wall <= ${TARGET.timeRatio}x one copy ${okTime ? "met" : "NOT met"}; ` +
           `all delivered ${okDelivered ? "yes" : "NO"}; second run all cached ${okCached ? "yes" : "NO"}.` +
-          (opts["skip-naive"] ? "" : ` Naive loop: ${(naive.bytes / fan.bytes).toFixed(1)}x the bytes, ${(naive.seconds / fan.seconds).toFixed(1)}x the time of deliver.`),
+          (opts["skip-naive"]
+            ? ""
+            : ` Naive loop: ${(naive.bytes / fan.bytes).toFixed(1)}x the bytes, ${(naive.seconds / fan.seconds).toFixed(1)}x the time of deliver.`),
       );
 
       // The peers a careful user scripts: crane and regctl, built by scripts/copy-tools.sh.
@@ -156,13 +196,22 @@ export async function run(opts: SuiteOptions): Promise<void> {
       }
       const reps = Number(opts.reps ?? 5);
       if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a whole number of at least 1 (got ${opts.reps})`);
-      console.log(`\nfanout peers: deliver (--tool crane) beside crane ${"v0.22.1"} and regctl ${"v0.11.7"} scripts: copy once, then from the first customer's repository`);
+      console.log(
+        `\nfanout peers: deliver (--tool crane) beside crane ${"v0.22.1"} and regctl ${"v0.11.7"} scripts: copy once, then from the first customer's repository`,
+      );
       const seed = `${host}/intake/seed/app:1.0.0`;
       await runPeers(
         { dir, tools: tools.dir, proxy, host, ids, settings, roster, password: PASSWORD, imageBytes: image.bytes, reps },
         `127.0.0.1:${source.port}/builds/app:1.0.0`,
         async () => {
-          const r = await deliver({ source: src, build: "app", version: "1.0.0", targets: [{ customer: "seed", kind: "distribution" }], tool: "skopeo", ...stackDelivery({ settings, roster, deliveryPassword: PASSWORD, mint: {} }) });
+          const r = await deliver({
+            source: src,
+            build: "app",
+            version: "1.0.0",
+            targets: [{ customer: "seed", kind: "distribution" }],
+            tool: "skopeo",
+            ...stackDelivery({ settings, roster, deliveryPassword: PASSWORD, mint: {} }),
+          });
           if (r[0].status !== "delivered") throw new Error(`seeding the target registry failed: ${r[0].reason}`);
           return seed;
         },

@@ -8,7 +8,8 @@ import { removeTempDirs } from "../test/tmp";
 import { treeRss } from "./engine";
 import type { SuiteOptions } from "./run";
 
-export const about = "20 onboardings on the real engine into 4 shard stacks: posted at once to intake serve (--workers 4) beside 20 sequential intake onboard runs, in one run; wall and the service's peak memory; option --customers";
+export const about =
+  "20 onboardings on the real engine into 4 shard stacks: posted at once to intake serve (--workers 4) beside 20 sequential intake onboard runs, in one run; wall and the service's peak memory; option --customers";
 
 const TOKEN = "bench-onboarding-token-0123456789";
 
@@ -29,10 +30,31 @@ export async function run(opts: SuiteOptions): Promise<void> {
   const p = new EngineProject();
   try {
     const doc = parse(readFileSync(p.file("Pulumi.dev.yaml"), "utf8")) as { config: Record<string, unknown> };
-    Object.assign(doc.config, { "registry-intake:shard": { count: 4 }, "registry-intake:enabledKinds": ["ghcr", "ecr"], "registry-intake:onboarding": { git: { remote: "origin", branch: "main" }, apply: "self" } });
+    Object.assign(doc.config, {
+      "registry-intake:shard": { count: 4 },
+      "registry-intake:enabledKinds": ["ghcr", "ecr"],
+      "registry-intake:onboarding": { git: { remote: "origin", branch: "main" }, apply: "self" },
+    });
     p.write("Pulumi.dev.yaml", stringify(doc));
-    p.write("customers/roster.yaml", stringify({ customers: [{ id: "acme", name: "Acme", tier: "professional", registries: ["ghcr", "ecr"], license: { expires: "2099-12-31" }, github: { members: ["wile-e-coyote"] } }] }));
-    ok(await p.intake(["shards", "--stack", "dev", "--init", "--platform-stack", "organization/registry-intake/dev", "--project", p.dir]), "intake shards --init");
+    p.write(
+      "customers/roster.yaml",
+      stringify({
+        customers: [
+          {
+            id: "acme",
+            name: "Acme",
+            tier: "professional",
+            registries: ["ghcr", "ecr"],
+            license: { expires: "2099-12-31" },
+            github: { members: ["wile-e-coyote"] },
+          },
+        ],
+      }),
+    );
+    ok(
+      await p.intake(["shards", "--stack", "dev", "--init", "--platform-stack", "organization/registry-intake/dev", "--project", p.dir]),
+      "intake shards --init",
+    );
     appendFileSync(p.file(".gitignore"), "/node_modules\n/.state/\n/.pulumi-home/\n/.fake-cloud.json\n/.intake/\n");
     withBareRemote(p.dir);
     const stacks = ["dev", "dev-shard-00", "dev-shard-01", "dev-shard-02", "dev-shard-03"];
@@ -40,20 +62,34 @@ export async function run(opts: SuiteOptions): Promise<void> {
       await p.initStack(s);
       ok(await p.pulumi(["up", "--yes", "--stack", s]), `pulumi up ${s}`);
     }
-    const entry = (id: string) => ({ id, name: id, tier: "professional", registries: ["ghcr", "ecr"], license: { expires: "2099-12-31" }, github: { members: [`${id}-dev`] } });
+    const entry = (id: string) => ({
+      id,
+      name: id,
+      tier: "professional",
+      registries: ["ghcr", "ecr"],
+      license: { expires: "2099-12-31" },
+      github: { members: [`${id}-dev`] },
+    });
 
     // Baseline: one `intake onboard` after another.
     const t0 = performance.now();
     for (let i = 0; i < n; i++) {
       p.write(`seq-${i}.yaml`, stringify(entry(`seq-${i}`)));
-      ok(await p.intake(["onboard", "--file", p.file(`seq-${i}.yaml`), "--stack", "dev", "--project", p.dir], { timeoutMs: 600_000 }), `intake onboard seq-${i}`);
+      ok(
+        await p.intake(["onboard", "--file", p.file(`seq-${i}.yaml`), "--stack", "dev", "--project", p.dir], { timeoutMs: 600_000 }),
+        `intake onboard seq-${i}`,
+      );
     }
     const sequential = (performance.now() - t0) / 1000;
 
     // The service: all posted at once.
     const tokens = p.file("tokens.json");
     writeFileSync(tokens, JSON.stringify({ tokens: [{ name: "bench", sha256: createHash("sha256").update(TOKEN).digest("hex"), role: "write" }] }));
-    const serve = await serveProcess(["--project", p.dir, "--stack", "dev", "--listen", "127.0.0.1:0", "--tokens", tokens, "--workers", "4"], { cwd: p.dir, env: p.env, detached: true });
+    const serve = await serveProcess(["--project", p.dir, "--stack", "dev", "--listen", "127.0.0.1:0", "--tokens", tokens, "--workers", "4"], {
+      cwd: p.dir,
+      env: p.env,
+      detached: true,
+    });
     const { child, port } = serve;
     let peakService = 0;
     let peakTree = 0;
@@ -66,7 +102,14 @@ export async function run(opts: SuiteOptions): Promise<void> {
         /* gone */
       }
     }, 100);
-    const api = async (method: string, route: string, body?: unknown) => (await fetch(`http://127.0.0.1:${port}${route}`, { method, headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) })).json() as Promise<Record<string, any>>;
+    const api = async (method: string, route: string, body?: unknown) =>
+      (
+        await fetch(`http://127.0.0.1:${port}${route}`, {
+          method,
+          headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        })
+      ).json() as Promise<Record<string, any>>;
     const t1 = performance.now();
     const posted = await Promise.all(Array.from({ length: n }, (_, i) => api("POST", "/v1/customers", entry(`svc-${i}`))));
     const ends: Record<string, any>[] = [];
@@ -86,14 +129,30 @@ export async function run(opts: SuiteOptions): Promise<void> {
     child.kill("SIGTERM");
     await new Promise((r) => child.once("exit", r));
     const failed = ends.filter((j) => j.state !== "succeeded");
-    if (failed.length) throw new Error(`${failed.length} jobs failed: ${failed.map((j) => j.error).join(" | ").slice(0, 2000)}`);
-    const metricsLog = serve.log().split("\n").filter((l) => /locked by another update|moved on/.test(l)).length;
-    console.log(`onboarding suite: ${n} customers (ghcr + ecr) into 4 shard stacks on the real engine, git holding the roster; ${metricsLog} lock or push retries in the service's log`);
+    if (failed.length)
+      throw new Error(
+        `${failed.length} jobs failed: ${failed
+          .map((j) => j.error)
+          .join(" | ")
+          .slice(0, 2000)}`,
+      );
+    const metricsLog = serve
+      .log()
+      .split("\n")
+      .filter((l) => /locked by another update|moved on/.test(l)).length;
+    console.log(
+      `onboarding suite: ${n} customers (ghcr + ecr) into 4 shard stacks on the real engine, git holding the roster; ${metricsLog} lock or push retries in the service's log`,
+    );
     console.log(["", "wall s", "per customer s", "vs sequential"].map((h, i) => (i ? h.padStart(16) : h.padEnd(44))).join(""));
-    for (const [what, s] of [[`${n} x intake onboard, one after another`, sequential], [`intake serve --workers 4, ${n} posted at once`, concurrent]] as const) {
+    for (const [what, s] of [
+      [`${n} x intake onboard, one after another`, sequential],
+      [`intake serve --workers 4, ${n} posted at once`, concurrent],
+    ] as const) {
       console.log([what.padEnd(44), s.toFixed(1).padStart(16), (s / n).toFixed(1).padStart(16), `${(s / sequential).toFixed(2)}x`.padStart(16)].join(""));
     }
-    console.log(`intake serve peak resident memory: ${(peakService / 2 ** 20).toFixed(0)} MiB (the service process); ${(peakTree / 2 ** 20).toFixed(0)} MiB with its engine processes`);
+    console.log(
+      `intake serve peak resident memory: ${(peakService / 2 ** 20).toFixed(0)} MiB (the service process); ${(peakTree / 2 ** 20).toFixed(0)} MiB with its engine processes`,
+    );
   } finally {
     p.remove();
     removeTempDirs();

@@ -79,7 +79,13 @@ export async function run(opts: SuiteOptions = {}): Promise<void> {
   const dir = path.join(__dirname, "results");
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, "plan.json");
-  const env = { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model, childHeapMiB: CHILD_HEAP_MIB };
+  const env = {
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    childHeapMiB: CHILD_HEAP_MIB,
+  };
   writeFileSync(file, JSON.stringify({ measuredAt: new Date().toISOString(), env, target: TARGET, suiteSeconds, rows, verdicts }, null, 2) + "\n");
   console.log(`raw figures: ${path.relative(process.cwd(), file)}`);
 }
@@ -134,7 +140,19 @@ const gib = (kib: number) => kib / 2 ** 20;
 const fmtGiB = (kib: number) => `${gib(kib).toFixed(2)} GiB`;
 
 function printTable(rows: Row[]): void {
-  const header = ["customers", "registrations", "plan s", "floor s", "ratio", "plan peak RSS", "floor peak RSS", "ratio", "plan proc s", "floor proc s", "runs"];
+  const header = [
+    "customers",
+    "registrations",
+    "plan s",
+    "floor s",
+    "ratio",
+    "plan peak RSS",
+    "floor peak RSS",
+    "ratio",
+    "plan proc s",
+    "floor proc s",
+    "runs",
+  ];
   const cells = rows.map((r) => [
     `${r.customers}${r.kinds === "all" ? "" : ` ${r.kinds}`}`,
     `${r.registrations} (${r.custom})`,
@@ -169,7 +187,9 @@ function printPerCustomer(row: Row): void {
   const classes = Object.keys(per).sort((a, b) => order.indexOf(a) - order.indexOf(b));
   console.log(`custom resources per customer (${row.customers} customers, ${row.kinds} kinds; suspended includes lapsed licenses):`);
   for (const cls of classes) {
-    const counts = Object.entries(per[cls]).map(([n, customers]) => ({ n: Number(n), customers })).sort((a, b) => a.n - b.n);
+    const counts = Object.entries(per[cls])
+      .map(([n, customers]) => ({ n: Number(n), customers }))
+      .sort((a, b) => a.n - b.n);
     const customers = counts.reduce((s, c) => s + c.customers, 0);
     const mean = counts.reduce((s, c) => s + c.n * c.customers, 0) / customers;
     const spread = counts.map((c) => `${c.n} ×${c.customers}`).join(", ");
@@ -186,7 +206,9 @@ function verdict(r: Row): string {
     `  time  ${met(cli.wallSeconds <= seconds)}: ${cli.wallSeconds.toFixed(2)} s vs <= ${seconds} s (one process: ${r.plan.wallSeconds.toFixed(2)} s; the SDK floor of as many registrations: ${r.floor.seconds.toFixed(2)} s)`,
   ];
   if (r.customers === TARGET.customers) {
-    lines.push(`  memory ${met(gib(cli.peakProcessKiB) <= TARGET.processGiB)}: largest process ${fmtGiB(cli.peakProcessKiB)} vs <= ${TARGET.processGiB} GiB (one process: ${fmtGiB(r.plan.maxRssKiB)})`);
+    lines.push(
+      `  memory ${met(gib(cli.peakProcessKiB) <= TARGET.processGiB)}: largest process ${fmtGiB(cli.peakProcessKiB)} vs <= ${TARGET.processGiB} GiB (one process: ${fmtGiB(r.plan.maxRssKiB)})`,
+    );
   }
   return lines.join("\n");
 }
@@ -243,10 +265,14 @@ async function shortcutsWorth(customers: number, reps: number): Promise<void> {
     for (let i = 0; i < reps; i++) {
       for (const off of sets) {
         process.stderr.write(`  ${customers} customers, left off: ${off || "none"} ${i + 1}/${reps} ...`);
-        const m = await runTree(process.execPath, [path.join(root, "cli", "bin", "intake.js"), "plan", "--stack", "prod", "--roster", roster, "--workers", "1"], {
-          cwd: root,
-          env: { ...process.env, INTAKE_PLAN_SHORTCUTS_OFF: off, INTAKE_PLAN_STACKS: "" },
-        });
+        const m = await runTree(
+          process.execPath,
+          [path.join(root, "cli", "bin", "intake.js"), "plan", "--stack", "prod", "--roster", roster, "--workers", "1"],
+          {
+            cwd: root,
+            env: { ...process.env, INTAKE_PLAN_SHORTCUTS_OFF: off, INTAKE_PLAN_STACKS: "" },
+          },
+        );
         process.stderr.write(` ${m.wallSeconds.toFixed(2)} s\n`);
         walls.get(off)!.push(m.wallSeconds);
       }
@@ -255,11 +281,12 @@ async function shortcutsWorth(customers: number, reps: number): Promise<void> {
     rmSync(scratch, { recursive: true, force: true });
   }
   const base = median(walls.get("")!);
-  console.log(`plan shortcuts: intake plan --workers 1 of ${customers} customers (prod stack), median wall of ${reps} alternated runs, beside all shortcuts on`);
+  console.log(
+    `plan shortcuts: intake plan --workers 1 of ${customers} customers (prod stack), median wall of ${reps} alternated runs, beside all shortcuts on`,
+  );
   const rows = sets.map((off) => [off || "none", `${median(walls.get(off)!).toFixed(2)} s`, `${(median(walls.get(off)!) / base).toFixed(2)}x`]);
   const header = ["left off", "wall", "vs all on"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   console.log(header.map((h, i) => (i === 0 ? h.padEnd(widths[i]) : h.padStart(widths[i]))).join("  "));
   for (const r of rows) console.log(r.map((x, i) => (i === 0 ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join("  "));
 }
-

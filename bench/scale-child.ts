@@ -129,7 +129,16 @@ async function main(): Promise<ScaleChild> {
       if (!e?.enabled) return [];
       const names = namesFor(c.id, { repoPrefix: prod.repoPrefix });
       const scope = `repository:${names.distributionPathPrefix}app:pull,push`;
-      return [{ id: c.id, username: e.username, path: `/token?service=${encodeURIComponent(prod.distribution!.service)}&scope=${encodeURIComponent(scope)}`, shard, file: fileOf.get(shard)!, rosterFile: rosterFileOf.get(shard)! }];
+      return [
+        {
+          id: c.id,
+          username: e.username,
+          path: `/token?service=${encodeURIComponent(prod.distribution!.service)}&scope=${encodeURIComponent(scope)}`,
+          shard,
+          file: fileOf.get(shard)!,
+          rosterFile: rosterFileOf.get(shard)!,
+        },
+      ];
     }),
   );
   const rand = random(n);
@@ -139,7 +148,10 @@ async function main(): Promise<ScaleChild> {
 
   // 6. The plan of one shard stack: the shard of the customer whose roster entry changes.
   await planProgram(shardSettings(platformSettings(prod, 20), 0), warmRoster);
-  const shard = shardOf(roster.customers.find((c) => c.id === rosterChange.id)!, count);
+  const shard = shardOf(
+    roster.customers.find((c) => c.id === rosterChange.id)!,
+    count,
+  );
   const settings = shardSettings(platform, shard);
   t0 = performance.now();
   const plan = await planProgram(settings, roster);
@@ -149,13 +161,17 @@ async function main(): Promise<ScaleChild> {
   const programAcl = (secret?.state.stringData as Record<string, string> | undefined)?.["acl.json"];
   const written = mounted.parts.find((p) => p.shard === shard)!.text;
   if (programAcl === undefined || withHash(programAcl, hash) !== written) {
-    throw new Error(`shard ${shard}: the access-list part built for the bench differs from the one the program plans (bench/scale-docs.ts aclEntryOf is out of date)`);
+    throw new Error(
+      `shard ${shard}: the access-list part built for the bench differs from the one the program plans (bench/scale-docs.ts aclEntryOf is out of date)`,
+    );
   }
   // And its roster ConfigMap must be the roster part written above.
   const map = plan.recorded.find((r) => r.type === "kubernetes:core/v1:ConfigMap" && r.name === "distribution-broker-roster");
   const programRoster = (map?.state.data as Record<string, string> | undefined)?.["roster.yaml"];
   if (programRoster === undefined || programRoster !== mounted.rosterParts.find((p) => p.shard === shard)!.text) {
-    throw new Error(`shard ${shard}: the roster part built for the bench differs from the ConfigMap the program plans (bench/scale-docs.ts mountedDocuments is out of date)`);
+    throw new Error(
+      `shard ${shard}: the roster part built for the bench differs from the ConfigMap the program plans (bench/scale-docs.ts mountedDocuments is out of date)`,
+    );
   }
 
   return {

@@ -33,7 +33,11 @@ export function platformSettings(s: Settings, count: number): Settings {
 /** Shard `index`'s stack settings: the platform's, with its index and the platform's stack reference. */
 export function shardSettings(platform: Settings, index: number): Settings {
   const count = platform.shard!.count;
-  return { ...platform, stack: shardStackName(platform.stack, index, count), shard: { count, index, platformStack: `organization/registry-intake/${platform.stack}` } };
+  return {
+    ...platform,
+    stack: shardStackName(platform.stack, index, count),
+    shard: { count, index, platformStack: `organization/registry-intake/${platform.stack}` },
+  };
 }
 
 /**
@@ -109,14 +113,20 @@ interface DeploymentInputs {
 }
 
 /** The file name each Secret / ConfigMap of a projected volume is given, checked to be the one key. */
-function projectedPaths(volumes: DeploymentInputs["spec"]["template"]["spec"]["volumes"], volume: string, kind: "secret" | "configMap", key: string): Map<string, string> {
+function projectedPaths(
+  volumes: DeploymentInputs["spec"]["template"]["spec"]["volumes"],
+  volume: string,
+  kind: "secret" | "configMap",
+  key: string,
+): Map<string, string> {
   const v = volumes.find((x) => x.name === volume);
   if (!v?.projected) throw new Error(`the broker Deployment has no projected volume "${volume}"`);
   const paths = new Map<string, string>();
   for (const s of v.projected.sources) {
     const src = s[kind];
     if (!src) throw new Error(`the broker's "${volume}" volume mounts something other than a ${kind}`);
-    if (src.items.length !== 1 || src.items[0].key !== key) throw new Error(`the broker's "${volume}" volume takes ${JSON.stringify(src.items)} of ${src.name}, not its ${key}`);
+    if (src.items.length !== 1 || src.items[0].key !== key)
+      throw new Error(`the broker's "${volume}" volume takes ${JSON.stringify(src.items)} of ${src.name}, not its ${key}`);
     paths.set(src.name, src.items[0].path);
   }
   return paths;
@@ -133,29 +143,44 @@ function projectedPaths(volumes: DeploymentInputs["spec"]["template"]["spec"]["v
  * Deployment mounts every shard's Secret and ConfigMap and runs the broker on the two folders,
  * and that the platform stack declares no roster ConfigMap of its own.
  */
-export async function mountedDocuments(platform: Settings, roster: Roster, hash: string, buckets = shardBuckets(roster, platform.shard!.count)): Promise<Mounted> {
+export async function mountedDocuments(
+  platform: Settings,
+  roster: Roster,
+  hash: string,
+  buckets = shardBuckets(roster, platform.shard!.count),
+): Promise<Mounted> {
   const count = platform.shard!.count;
   // The program refuses a stack whose part would not fit one Kubernetes object: so does the bench.
   const refused = buckets.flatMap((customers, i) => rosterPartProblem(shardSettings(platform, i), { ...roster, customers }) ?? []);
   if (refused.length) throw new Error(`the program refuses ${refused.length} of ${count} shard stacks, e.g. ${refused[0]}`);
-  const { result, resources } = await runUnderMocks(async () => {
-    const own = program(platform, roster);
-    const shards = buckets.map((customers, i) => {
-      const s = shardSettings(platform, i);
-      const entries = customers.flatMap((c) => {
-        const e = aclEntryOf(c, s, hash);
-        return e ? [pulumi.output(e)] : [];
+  const { result, resources } = await runUnderMocks(
+    async () => {
+      const own = program(platform, roster);
+      const shards = buckets.map((customers, i) => {
+        const s = shardSettings(platform, i);
+        const entries = customers.flatMap((c) => {
+          const e = aclEntryOf(c, s, hash);
+          return e ? [pulumi.output(e)] : [];
+        });
+        // One mock engine holds every shard stack's service: a name of its own for each (each stack calls it "distribution").
+        // The roster it declares is the shard's slice (program.ts stackRoster = rosterForShard; the buckets hold the same customers in the same order).
+        const svc = new DistributionService(`distribution-shard-${i}`, { settings: s, role: "shard", entries, roster: { ...roster, customers } });
+        return {
+          secret: aclSecretName(s),
+          configMap: rosterMapName(s),
+          shard: i,
+          entries: entries.length,
+          customers: customers.length,
+          text: valueOf(svc.acl),
+        };
       });
-      // One mock engine holds every shard stack's service: a name of its own for each (each stack calls it "distribution").
-      // The roster it declares is the shard's slice (program.ts stackRoster = rosterForShard; the buckets hold the same customers in the same order).
-      const svc = new DistributionService(`distribution-shard-${i}`, { settings: s, role: "shard", entries, roster: { ...roster, customers } });
-      return { secret: aclSecretName(s), configMap: rosterMapName(s), shard: i, entries: entries.length, customers: customers.length, text: valueOf(svc.acl) };
-    });
-    return {
-      platform: { secret: aclSecretName(platform), shard: undefined, entries: 0, text: await valueOf(own.distribution!.acl) },
-      shards: await Promise.all(shards.map(async (p) => ({ ...p, text: await p.text }))),
-    };
-  }, mockOptions(platform, {}));
+      return {
+        platform: { secret: aclSecretName(platform), shard: undefined, entries: 0, text: await valueOf(own.distribution!.acl) },
+        shards: await Promise.all(shards.map(async (p) => ({ ...p, text: await p.text }))),
+      };
+    },
+    mockOptions(platform, {}),
+  );
   const deployment = resources.find((r) => r.type === "kubernetes:apps/v1:Deployment" && r.name === "distribution-broker");
   if (!deployment) throw new Error("the platform stack declared no broker Deployment: does the stack set distribution.kubernetes?");
   const configMaps = new Map<string, string>();
@@ -165,12 +190,14 @@ export async function mountedDocuments(platform: Settings, roster: Roster, hash:
     const name = inputs.metadata?.name;
     if (name && inputs.data?.["roster.yaml"] !== undefined) configMaps.set(name, inputs.data["roster.yaml"]);
   }
-  if (configMaps.has(rosterMapName(platform))) throw new Error(`the platform stack of a sharded stack declared a roster ConfigMap of its own (${rosterMapName(platform)})`);
+  if (configMaps.has(rosterMapName(platform)))
+    throw new Error(`the platform stack of a sharded stack declared a roster ConfigMap of its own (${rosterMapName(platform)})`);
   const spec = (deployment.inputs as unknown as DeploymentInputs).spec.template.spec;
   const broker = spec.containers.find((c) => c.name === "broker");
   const rosterArg = broker?.args[broker.args.indexOf("--roster") + 1];
   const rosterMount = broker?.volumeMounts.find((m) => m.name === "roster")?.mountPath;
-  if (rosterArg !== "/etc/intake/roster" || rosterMount !== "/etc/intake/roster") throw new Error(`the broker runs with --roster ${rosterArg} and mounts the roster at ${rosterMount}, not the folder /etc/intake/roster`);
+  if (rosterArg !== "/etc/intake/roster" || rosterMount !== "/etc/intake/roster")
+    throw new Error(`the broker runs with --roster ${rosterArg} and mounts the roster at ${rosterMount}, not the folder /etc/intake/roster`);
   const aclPath = projectedPaths(spec.volumes, "acl", "secret", "acl.json");
   if (aclPath.size !== count + 1) throw new Error(`the broker's projected volume mounts ${aclPath.size} Secrets, not ${count + 1}`);
   const rosterPath = projectedPaths(spec.volumes, "roster", "configMap", "roster.yaml");

@@ -11,7 +11,8 @@ import { rosterYaml } from "./roster-gen";
 import { K8S_DATA_LIMIT, withStatus } from "./scale-docs";
 import type { SuiteOptions } from "./run";
 
-export const about = "10,000 / 30,000 / 100,000 customers, ~100 per shard: roster read, shard assignment, what the broker mounts, the broker on plain and Kubernetes-style folders, `intake shards --base`, one shard's plan (--sizes, --per-shard)";
+export const about =
+  "10,000 / 30,000 / 100,000 customers, ~100 per shard: roster read, shard assignment, what the broker mounts, the broker on plain and Kubernetes-style folders, `intake shards --base`, one shard's plan (--sizes, --per-shard)";
 
 const ROOT = path.resolve(__dirname, "..");
 const BIN = path.join(ROOT, "cli", "bin", "intake.js");
@@ -147,16 +148,30 @@ export async function run(opts: SuiteOptions = {}): Promise<void> {
     rmSync(scratch, { recursive: true, force: true });
   }
   const loadAfter = loadavg();
-  const built = require(path.join(ROOT, "cli", "bin", "compiled.js")).compiledEntry(ROOT, "cli/main") ? "the compiled build (out/)" : "the sources through tsx (no current `npm run build`)";
+  const built = require(path.join(ROOT, "cli", "bin", "compiled.js")).compiledEntry(ROOT, "cli/main")
+    ? "the compiled build (out/)"
+    : "the sources through tsx (no current `npm run build`)";
   const verdicts = report(rows, perShard, built);
   const suiteSeconds = (performance.now() - started) / 1000;
-  console.log(`load average (1, 5, 15 min) before: ${loadBefore.map((x) => x.toFixed(2)).join(", ")}; after: ${loadAfter.map((x) => x.toFixed(2)).join(", ")}; ${cpus().length} cores`);
+  console.log(
+    `load average (1, 5, 15 min) before: ${loadBefore.map((x) => x.toFixed(2)).join(", ")}; after: ${loadAfter.map((x) => x.toFixed(2)).join(", ")}; ${cpus().length} cores`,
+  );
   console.log(`suite took ${suiteSeconds.toFixed(0)} s`);
 
   const dir = path.join(__dirname, "results");
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, "scale.json");
-  const env = { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length, cpuModel: cpus()[0]?.model, childHeapMiB: CHILD_HEAP_MIB, loadBefore, loadAfter, bin: built, strace: STRACE ?? null };
+  const env = {
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    childHeapMiB: CHILD_HEAP_MIB,
+    loadBefore,
+    loadAfter,
+    bin: built,
+    strace: STRACE ?? null,
+  };
   const raw = rows.map((r) => ({ ...r, child: { ...r.child, broker: { ...r.child.broker, pool: r.child.broker.pool.length } } }));
   writeFileSync(file, JSON.stringify({ measuredAt: new Date().toISOString(), env, perShard, suiteSeconds, rows: raw, verdicts }, null, 2) + "\n");
   console.log(`raw figures: ${path.relative(process.cwd(), file)}`);
@@ -258,7 +273,28 @@ async function startBroker(acl: string, roster: string, c: ScaleChild, pair: { k
   let child: ChildProcess | undefined;
   const reloads: { time: number; source: string }[] = [];
   let pending = "";
-  const args = [BIN, "broker", "--acl", acl, "--roster", roster, "--listen", `127.0.0.1:${port}`, "--key", pair.key, "--cert", pair.cert, "--service", c.broker.service, "--issuer", c.broker.issuer, "--stack", "prod", "--project", ROOT];
+  const args = [
+    BIN,
+    "broker",
+    "--acl",
+    acl,
+    "--roster",
+    roster,
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--key",
+    pair.key,
+    "--cert",
+    pair.cert,
+    "--service",
+    c.broker.service,
+    "--issuer",
+    c.broker.issuer,
+    "--stack",
+    "prod",
+    "--project",
+    ROOT,
+  ];
   const t0 = performance.now();
   const tree = runTree(process.execPath, args, {
     cwd: ROOT,
@@ -290,7 +326,10 @@ async function startBroker(acl: string, roster: string, c: ScaleChild, pair: { k
     for (;;) {
       if (exited) throw exited;
       if (performance.now() - t0 > RELOAD_LIMIT_MS) throw new Error("the broker did not answer within 5 minutes");
-      const ok = await fetch(`${base}/healthz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${base}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) break;
       await sleep(20);
     }
@@ -308,7 +347,13 @@ async function startBroker(acl: string, roster: string, c: ScaleChild, pair: { k
     kill,
     stop: async () => {
       process.kill(-pid, "SIGTERM");
-      const stopped = await Promise.race([tree.then((m) => m, () => undefined), sleep(30_000).then(() => undefined)]);
+      const stopped = await Promise.race([
+        tree.then(
+          (m) => m,
+          () => undefined,
+        ),
+        sleep(30_000).then(() => undefined),
+      ]);
       return (stopped as TreeMeasure | undefined)?.peakProcessKiB ?? NaN;
     },
   };
@@ -408,7 +453,12 @@ async function measureFiles(dir: string, c: ScaleChild, pair: { key: string; cer
     const warm = await load({ url: b.base, connections: CONNECTIONS, seconds: 0, targets, requests: WARM_REQUESTS });
     if (cold.errors || warm.errors) throw new Error(`token requests failed: ${JSON.stringify({ cold: cold.statuses, warm: warm.statuses })}`);
     const robot = c.broker.robotChange;
-    const robotReload = await reloadAfter(b, robot, replaceFile(path.join(acl, robot.file), (t) => disabled(t, robot.username)), "access-list part");
+    const robotReload = await reloadAfter(
+      b,
+      robot,
+      replaceFile(path.join(acl, robot.file), (t) => disabled(t, robot.username)),
+      "access-list part",
+    );
     const customer = c.broker.rosterChange;
     const rosterReload = await reloadAfter(b, customer, replaceFile(path.join(roster, customer.rosterFile), suspended(customer.id)), "roster part");
     const peakRssKiB = await b.stop();
@@ -431,7 +481,12 @@ async function measureKubelet(kube: string, c: ScaleChild, pair: { key: string; 
   try {
     const idle = await measureIdle(b.pid, LOOKS_PER_SECOND * 2);
     const robot = c.broker.swapChange;
-    const robotSwap = await reloadAfter(b, robot, kubeletSwap(acl, robot.file, (t) => disabled(t, robot.username)), "access-list part");
+    const robotSwap = await reloadAfter(
+      b,
+      robot,
+      kubeletSwap(acl, robot.file, (t) => disabled(t, robot.username)),
+      "access-list part",
+    );
     const customer = c.broker.rosterSwapChange;
     const rosterSwap = await reloadAfter(b, customer, kubeletSwap(roster, customer.rosterFile, suspended(customer.id)), "roster part");
     const peakRssKiB = await b.stop();
@@ -489,12 +544,19 @@ async function measureShardsCli(dir: string, c: ScaleChild): Promise<CliMeasure>
   const project = path.join(dir, "project");
   mkdirSync(path.join(project, "customers"), { recursive: true });
   copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(project, "Pulumi.yaml"));
-  writeFileSync(path.join(project, "Pulumi.prod.yaml"), `${readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8").trimEnd()}\n  registry-intake:shard:\n    count: ${c.shards}\n`);
+  writeFileSync(
+    path.join(project, "Pulumi.prod.yaml"),
+    `${readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8").trimEnd()}\n  registry-intake:shard:\n    count: ${c.shards}\n`,
+  );
   const rosterFile = path.join(project, "customers", "roster.yaml");
   // The roster as the project's repository holds it (the broker rows changed only their own copies).
   const original = readFileSync(path.join(dir, "project-roster.yaml"), "utf8");
   writeFileSync(rosterFile, original);
-  const git = (...a: string[]) => execFileSync("git", ["-c", "user.name=scale bench", "-c", "user.email=bench@example.invalid", "-c", "commit.gpgsign=false", ...a], { cwd: project, stdio: "pipe" });
+  const git = (...a: string[]) =>
+    execFileSync("git", ["-c", "user.name=scale bench", "-c", "user.email=bench@example.invalid", "-c", "commit.gpgsign=false", ...a], {
+      cwd: project,
+      stdio: "pipe",
+    });
   git("init", "-q");
   git("add", "-A");
   git("commit", "-q", "-m", "roster");
@@ -592,7 +654,8 @@ function table(title: string, notes: string[], rows: Row[], columns: Column[], v
     const span = `${c.format(first)} at ${int(rows[0].child.customers)} -> ${c.format(last)} at ${int(rows[rows.length - 1].child.customers)} (${(last / first).toFixed(1)}x for ${(rows[rows.length - 1].child.customers / rows[0].child.customers).toFixed(0)}x the customers, k=${k.toFixed(2)})`;
     const judged = c.floor === undefined || last >= c.floor;
     if (judged && Number.isFinite(k) && k > 1.2) verdicts.push({ measure: title, column: c.name, kind: "worse than linear", text: span });
-    else if (judged && Number.isFinite(k) && c.expect === "flat" && k > 0.35) verdicts.push({ measure: title, column: c.name, kind: "grows where it should stay flat", text: span });
+    else if (judged && Number.isFinite(k) && c.expect === "flat" && k > 0.35)
+      verdicts.push({ measure: title, column: c.name, kind: "grows where it should stay flat", text: span });
     if (c.limit) {
       const over = rows.filter((r) => c.value(r) > c.limit!.value);
       if (over.length) {
@@ -613,11 +676,19 @@ function table(title: string, notes: string[], rows: Row[], columns: Column[], v
 function report(rows: Row[], perShard: number, built: string): Verdict[] {
   const v: Verdict[] = [];
   const b = rows[0];
-  console.log(`scale suite: generated rosters (bench/roster-gen.ts), ~${perShard} customers a shard (shard.count capped at 1000), prod stack settings; each figure beside the ${int(b.child.customers)} row of this run`);
-  table("1. roster read and validated (parseRoster of the generated YAML, after an unmeasured warm-up)", [], rows, [
-    { name: "YAML bytes", value: (r) => r.child.rosterBytes, format: int, expect: "linear" },
-    { name: "read", value: (r) => r.child.readSeconds, format: secs, expect: "linear", floor: 0.05 },
-  ], v);
+  console.log(
+    `scale suite: generated rosters (bench/roster-gen.ts), ~${perShard} customers a shard (shard.count capped at 1000), prod stack settings; each figure beside the ${int(b.child.customers)} row of this run`,
+  );
+  table(
+    "1. roster read and validated (parseRoster of the generated YAML, after an unmeasured warm-up)",
+    [],
+    rows,
+    [
+      { name: "YAML bytes", value: (r) => r.child.rosterBytes, format: int, expect: "linear" },
+      { name: "read", value: (r) => r.child.readSeconds, format: secs, expect: "linear", floor: 0.05 },
+    ],
+    v,
+  );
   table(
     "2. shard assignment",
     [
@@ -646,9 +717,14 @@ function report(rows: Row[], perShard: number, built: string): Verdict[] {
       "sizes are the Secret's stringData / ConfigMap data before base64 (the API server checks the decoded data against 1 MiB; a Secret's base64 in etcd is 4/3 of it)",
       "ACL parts: the platform stack's acl.json and one per shard stack's Secret (the `acl` projected volume); roster parts: one per shard stack's ConfigMap (the `roster` projected volume, --roster /etc/intake/roster), the platform stack declares none",
       "largest object: the largest of the largest ACL part, the largest roster part and the broker Deployment (its two projected volumes list a source per shard), against 1 MiB",
-      ...rows.map((r) => `${int(r.child.customers)}: largest object ${largest(r).what} (${int(largest(r).bytes)} B); largest ACL part ${r.child.largestPart.file} (${r.child.largestPart.entries} robots), largest roster part ${r.child.largestRosterPart.file} (${r.child.largestRosterPart.customers} customers)`),
+      ...rows.map(
+        (r) =>
+          `${int(r.child.customers)}: largest object ${largest(r).what} (${int(largest(r).bytes)} B); largest ACL part ${r.child.largestPart.file} (${r.child.largestPart.entries} robots), largest roster part ${r.child.largestRosterPart.file} (${r.child.largestRosterPart.customers} customers)`,
+      ),
       ...(rows.length > 1 && deploymentPerShard > 0
-        ? [`the Deployment grows ~${int(deploymentPerShard)} B a shard: it would pass 1 MiB at about ${int((K8S_DATA_LIMIT - deploymentBase) / deploymentPerShard)} shards (shard.count is capped at 1000)`]
+        ? [
+            `the Deployment grows ~${int(deploymentPerShard)} B a shard: it would pass 1 MiB at about ${int((K8S_DATA_LIMIT - deploymentBase) / deploymentPerShard)} shards (shard.count is capped at 1000)`,
+          ]
         : []),
     ],
     rows,
@@ -686,7 +762,9 @@ function report(rows: Row[], perShard: number, built: string): Verdict[] {
       "est. stat/s (runtime/broker/store.ts Parts.look, no ..data): per look and folder a readlink of ..data (absent), a stat of the folder, a listing (readdir) and a stat of every file",
       measuredNote,
       ...(straced
-        ? ["looks/s traced: measured stat/s over the stats of one look; strace slows every call it traces, so where a look makes thousands of calls fewer than 4 looks fit in a traced second and stat/s falls below est. (the untraced rate is est.: idle CPU is measured untraced)"]
+        ? [
+            "looks/s traced: measured stat/s over the stats of one look; strace slows every call it traces, so where a look makes thousands of calls fewer than 4 looks fit in a traced second and stat/s falls below est. (the untraced rate is est.: idle CPU is measured untraced)",
+          ]
         : []),
       ...top("files").map((t) => `busiest calls, ${t}`),
     ],
@@ -698,7 +776,12 @@ function report(rows: Row[], perShard: number, built: string): Verdict[] {
       { name: "idle CPU", value: (r) => r.broker.files.idle.cpuPercent, format: pct, expect: "linear", floor: 1 },
       { name: "stat/s", value: (r) => na(r.broker.files.idle.statsPerSecond), format: rate, expect: "linear" },
       { name: "est. stat/s", value: (r) => r.broker.files.idle.estimatedStatsPerSecond, format: int, expect: "linear" },
-      { name: "looks/s traced", value: (r) => na(r.broker.files.idle.statsPerSecond) / (r.broker.files.idle.estimatedStatsPerSecond / LOOKS_PER_SECOND), format: (v) => (Number.isNaN(v) ? "n/a" : v.toFixed(1)), expect: "flat" },
+      {
+        name: "looks/s traced",
+        value: (r) => na(r.broker.files.idle.statsPerSecond) / (r.broker.files.idle.estimatedStatsPerSecond / LOOKS_PER_SECOND),
+        format: (v) => (Number.isNaN(v) ? "n/a" : v.toFixed(1)),
+        expect: "flat",
+      },
       { name: "readlink/s", value: (r) => na(r.broker.files.idle.readlinksPerSecond), format: rate, expect: "flat" },
       { name: "calls/s", value: (r) => na(r.broker.files.idle.syscallsPerSecond), format: rate, expect: "linear" },
     ],
@@ -732,11 +815,23 @@ function report(rows: Row[], perShard: number, built: string): Verdict[] {
     [
       { name: "robot served", value: (r) => r.broker.files.robotReload.servedSeconds, format: secs, expect: "flat", floor: 0.5 },
       { name: "of it reload", value: (r) => r.broker.files.robotReload.stallSeconds, format: secs, expect: "flat", floor: 0.05 },
-      { name: "of it waiting", value: (r) => r.broker.files.robotReload.servedSeconds - r.broker.files.robotReload.stallSeconds, format: secs, expect: "flat", floor: 0.5 },
+      {
+        name: "of it waiting",
+        value: (r) => r.broker.files.robotReload.servedSeconds - r.broker.files.robotReload.stallSeconds,
+        format: secs,
+        expect: "flat",
+        floor: 0.5,
+      },
       { name: "parsed", value: (r) => r.broker.files.robotReload.partReloads, format: int, expect: "flat" },
       { name: "roster served", value: (r) => r.broker.files.rosterReload.servedSeconds, format: secs, expect: "flat", floor: 0.5 },
       { name: "of it reload", value: (r) => r.broker.files.rosterReload.stallSeconds, format: secs, expect: "flat", floor: 0.05 },
-      { name: "of it waiting", value: (r) => r.broker.files.rosterReload.servedSeconds - r.broker.files.rosterReload.stallSeconds, format: secs, expect: "flat", floor: 0.5 },
+      {
+        name: "of it waiting",
+        value: (r) => r.broker.files.rosterReload.servedSeconds - r.broker.files.rosterReload.stallSeconds,
+        format: secs,
+        expect: "flat",
+        floor: 0.5,
+      },
       { name: "parsed", value: (r) => r.broker.files.rosterReload.partReloads, format: int, expect: "flat" },
     ],
     v,
@@ -790,7 +885,8 @@ function report(rows: Row[], perShard: number, built: string): Verdict[] {
     ] as const;
   for (const r of rows) {
     for (const [name, x] of reloadRows(r)) {
-      if (x.timedOut) console.log(`  ${int(r.child.customers)}: the ${name} reload was cut at ${RELOAD_LIMIT_MS / 1000} s (${x.partReloads} part reloads logged by then)`);
+      if (x.timedOut)
+        console.log(`  ${int(r.child.customers)}: the ${name} reload was cut at ${RELOAD_LIMIT_MS / 1000} s (${x.partReloads} part reloads logged by then)`);
     }
   }
   table(
@@ -838,7 +934,9 @@ function report(rows: Row[], perShard: number, built: string): Verdict[] {
   if (rows.length < 2) console.log("one size only: no growth to judge");
   for (const kind of ["hard limit", "worse than linear", "grows where it should stay flat"] as const) {
     const these = v.filter((x) => x.kind === kind);
-    console.log(`${kind === "hard limit" ? "CROSSES A HARD LIMIT" : kind === "worse than linear" ? "WORSE THAN LINEAR" : "GROWS WHERE IT SHOULD STAY FLAT"}: ${these.length ? "" : "none"}`);
+    console.log(
+      `${kind === "hard limit" ? "CROSSES A HARD LIMIT" : kind === "worse than linear" ? "WORSE THAN LINEAR" : "GROWS WHERE IT SHOULD STAY FLAT"}: ${these.length ? "" : "none"}`,
+    );
     for (const x of these) console.log(`  ${x.measure.split(" (")[0]}: ${x.column}: ${x.text}`);
   }
   return v;

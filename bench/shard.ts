@@ -40,17 +40,30 @@ export async function run(opts: SuiteOptions): Promise<void> {
     const plan = await planProgram(settings, roster);
     const program = (performance.now() - t1) / 1000;
     if (!plan.customers.some((c) => c.id === newcomer.id)) throw new Error("the newcomer is not in its shard's plan");
-    rows.push({ n, shards: count, load, program, customers: rosterForShard(roster, index, count).customers.length, resources: plan.resources.filter((r) => r.custom).length });
+    rows.push({
+      n,
+      shards: count,
+      load,
+      program,
+      customers: rosterForShard(roster, index, count).customers.length,
+      resources: plan.resources.filter((r) => r.custom).length,
+    });
   }
   rows.shift();
   const base = rows[0];
   console.log(`shard: onboarding one enterprise customer, planning only its shard (dev stack, every kind, ~${perShard} customers per shard), 2 cores`);
-  console.log(`  ${"roster".padStart(8)} ${"shards".padStart(7)} ${"in shard".padStart(9)} ${"resources".padStart(10)} ${"roster read".padStart(12)} ${"program".padStart(9)} ${"vs 100".padStart(7)}`);
+  console.log(
+    `  ${"roster".padStart(8)} ${"shards".padStart(7)} ${"in shard".padStart(9)} ${"resources".padStart(10)} ${"roster read".padStart(12)} ${"program".padStart(9)} ${"vs 100".padStart(7)}`,
+  );
   for (const r of rows) {
-    console.log(`  ${String(r.n).padStart(8)} ${String(r.shards).padStart(7)} ${String(r.customers).padStart(9)} ${String(r.resources).padStart(10)} ${r.load.toFixed(2).padStart(10)} s ${r.program.toFixed(2).padStart(7)} s ${(r.program / base.program).toFixed(2).padStart(6)}x`);
+    console.log(
+      `  ${String(r.n).padStart(8)} ${String(r.shards).padStart(7)} ${String(r.customers).padStart(9)} ${String(r.resources).padStart(10)} ${r.load.toFixed(2).padStart(10)} s ${r.program.toFixed(2).padStart(7)} s ${(r.program / base.program).toFixed(2).padStart(6)}x`,
+    );
   }
   const last = rows[rows.length - 1];
-  console.log(`  target: program time <= ${TARGET_SECONDS} s at ${last.n} customers: ${last.program <= TARGET_SECONDS ? "met" : "NOT met"} (${last.program.toFixed(2)} s); growth from ${base.n} to ${last.n}: ${(last.program / base.program).toFixed(2)}x`);
+  console.log(
+    `  target: program time <= ${TARGET_SECONDS} s at ${last.n} customers: ${last.program <= TARGET_SECONDS ? "met" : "NOT met"} (${last.program.toFixed(2)} s); growth from ${base.n} to ${last.n}: ${(last.program / base.program).toFixed(2)}x`,
+  );
 }
 
 function indentEntry(e: Record<string, unknown>): string {

@@ -25,8 +25,11 @@ const MAKE: Record<string, (i: number) => void> = {
 
 const [type, n] = [process.argv[2], Number(process.argv[3])];
 const t0 = performance.now();
-runUnderMocks(() => {
-  for (let i = 0; i < n; i++) MAKE[type](i);
-}, { project: "registry-intake", stack: "bench", cloud: { accountId: "111122223333", region: "eu-west-1" } }).then(() => {
+runUnderMocks(
+  () => {
+    for (let i = 0; i < n; i++) MAKE[type](i);
+  },
+  { project: "registry-intake", stack: "bench", cloud: { accountId: "111122223333", region: "eu-west-1" } },
+).then(() => {
   process.stdout.write(JSON.stringify({ type, count: n, seconds: (performance.now() - t0) / 1000, maxRssMiB: process.resourceUsage().maxRSS / 1024 }) + "\n");
 });

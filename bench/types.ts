@@ -23,6 +23,10 @@ export async function run(): Promise<void> {
   console.log(`types suite: ${COUNT} registrations of one type per process (same engine as the plan)`);
   console.log(["type", "ms each", "vs ecr", "peak MiB"].map((h) => h.padStart(30)).join(""));
   for (const r of rows) {
-    console.log([r.type, ((r.seconds * 1000) / r.count).toFixed(2), `${(r.seconds / ecr.seconds).toFixed(2)}x`, r.maxRssMiB.toFixed(0)].map((c) => c.padStart(30)).join(""));
+    console.log(
+      [r.type, ((r.seconds * 1000) / r.count).toFixed(2), `${(r.seconds / ecr.seconds).toFixed(2)}x`, r.maxRssMiB.toFixed(0)]
+        .map((c) => c.padStart(30))
+        .join(""),
+    );
   }
 }

@@ -18,7 +18,13 @@ export const NOT_FOUND = "credentials not found in native keychain";
  * INTAKE_ROSTER (default the stack's); the registry kind
  * from the host docker asks about.
  */
-export async function credentialHelper(action: string, input: string, env: NodeJS.ProcessEnv, projectDefault: string, version = "0.0.0"): Promise<HelperResult> {
+export async function credentialHelper(
+  action: string,
+  input: string,
+  env: NodeJS.ProcessEnv,
+  projectDefault: string,
+  version = "0.0.0",
+): Promise<HelperResult> {
   if (action === "list") return { code: 0, stdout: "{}\n", stderr: "" };
   if (action === "version") return { code: 0, stdout: `docker-credential-intake (registry-intake) ${version}\n`, stderr: "" };
   if (action === "--help" || action === "-h" || action === "help") return { code: 0, stdout: HELPER_HELP, stderr: "" };
@@ -72,14 +78,28 @@ settings; 3 denied by the customer's license; 4 failed.
  * Answer from the credential cache while the roster, the stack files and the day are those the
  * license decision was made on (see DiskCredentialCache); else load the stack, decide and mint.
  */
-async function get(customer: string, input: string, env: NodeJS.ProcessEnv, projectDefault: string, cache: DiskCredentialCache | undefined): Promise<HelperResult> {
+async function get(
+  customer: string,
+  input: string,
+  env: NodeJS.ProcessEnv,
+  projectDefault: string,
+  cache: DiskCredentialCache | undefined,
+): Promise<HelperResult> {
   const serverUrl = input.trim();
   const host = serverUrl.replace(/^https?:\/\//, "").replace(/\/.*$/, "");
   const projectDir = path.resolve(env.INTAKE_PROJECT ?? projectDefault);
   const stack = env.INTAKE_STACK ?? "dev";
   const rosterPath = env.INTAKE_ROSTER && path.resolve(env.INTAKE_ROSTER);
   const signingKeyFile = env.INTAKE_BROKER_KEY && path.resolve(env.INTAKE_BROKER_KEY);
-  const key: CacheKey = { project: projectDir, stack, roster: rosterPath, customer, target: host, signingKey: signingKeyFile, subscription: env.AZURE_SUBSCRIPTION_ID };
+  const key: CacheKey = {
+    project: projectDir,
+    stack,
+    roster: rosterPath,
+    customer,
+    target: host,
+    signingKey: signingKeyFile,
+    subscription: env.AZURE_SUBSCRIPTION_ID,
+  };
   const day = decisionDay();
   const hit = cache?.get(key, day);
   if (hit) return answer(serverUrl, hit.credential);

@@ -19,9 +19,15 @@ export function resultLine(r: TargetResult): string {
     r.attached?.length ? attachedText(r.attached) : undefined,
   ].filter(Boolean);
   // Tags and cosign tags the registry would not let move: said under the line, as a reason is.
-  const fixed = [...(r.kept ?? []).map((k) => `${k.tag} (holds ${k.digest.slice(0, 19)})`), ...(r.attached ?? []).filter((a) => a.how === "kept").map((a) => `${a.tag} (holds ${a.held?.slice(0, 19)})`)];
+  const fixed = [
+    ...(r.kept ?? []).map((k) => `${k.tag} (holds ${k.digest.slice(0, 19)})`),
+    ...(r.attached ?? []).filter((a) => a.how === "kept").map((a) => `${a.tag} (holds ${a.held?.slice(0, 19)})`),
+  ];
   const note = fixed.length ? `tags are immutable here; left as they are: ${fixed.join(", ")}` : undefined;
-  const under = [r.reason, note].filter(Boolean).map((x) => `\n          ${x}`).join("");
+  const under = [r.reason, note]
+    .filter(Boolean)
+    .map((x) => `\n          ${x}`)
+    .join("");
   return `${SYMBOL[r.status].padEnd(9)} ${r.kind.padEnd(12)} ${r.customer.padEnd(24)} ${r.target}${tail.length ? `  (${tail.join(", ")})` : ""}${under}`;
 }
 

@@ -35,14 +35,22 @@ export function readLedgerFile(file: string | undefined): Partial<Ledger> | unde
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
-    throw new InputError(`--retained ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); write it with \`pulumi stack output --json > ${file}\``);
+    throw new InputError(
+      `--retained ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); write it with \`pulumi stack output --json > ${file}\``,
+    );
   }
   const doc = parseJsonFile(file, text);
   const value = typeof doc === "object" && doc !== null && LEDGER_OUTPUT in doc ? (doc as Record<string, unknown>)[LEDGER_OUTPUT] : doc;
   const ledger = parseLedger(value);
   const lists = typeof value === "object" && value !== null ? [(value as Record<string, unknown>).declared, (value as Record<string, unknown>).kept] : [];
   const bad = lists.flatMap((l) => (Array.isArray(l) ? l.filter((k) => !isLedgerKey(k)) : []));
-  if (!ledger && bad.length) throw new InputError(`--retained ${file}: ${bad.map((k) => JSON.stringify(k)).join(", ")} ${bad.length > 1 ? "are not kept resources" : "is not a kept resource"} (<kind>:<cloud id>, kind ecr, gar or github)`);
-  if (!ledger) throw new InputError(`--retained ${file}: holds no ledger of kept resources (a "${LEDGER_OUTPUT}" output with declared and kept lists); write it with \`pulumi stack output --json > ${file}\``);
+  if (!ledger && bad.length)
+    throw new InputError(
+      `--retained ${file}: ${bad.map((k) => JSON.stringify(k)).join(", ")} ${bad.length > 1 ? "are not kept resources" : "is not a kept resource"} (<kind>:<cloud id>, kind ecr, gar or github)`,
+    );
+  if (!ledger)
+    throw new InputError(
+      `--retained ${file}: holds no ledger of kept resources (a "${LEDGER_OUTPUT}" output with declared and kept lists); write it with \`pulumi stack output --json > ${file}\``,
+    );
   return ledger;
 }

@@ -87,7 +87,8 @@ export function positiveInt(v: string): number {
 
 export function ttlSeconds(v: string): number {
   const n = Number(v);
-  if (!/^\d+$/.test(v) || n < TTL_BOUNDS.min || n > TTL_BOUNDS.max) throw new InvalidArgumentError(`must be a whole number of seconds from ${TTL_BOUNDS.min} to ${TTL_BOUNDS.max}`);
+  if (!/^\d+$/.test(v) || n < TTL_BOUNDS.min || n > TTL_BOUNDS.max)
+    throw new InvalidArgumentError(`must be a whole number of seconds from ${TTL_BOUNDS.min} to ${TTL_BOUNDS.max}`);
   return n;
 }
 
@@ -98,7 +99,10 @@ const DURATION = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
  * duration back from `now` (90m, 24h, 7d). A one-line InputError names the flag otherwise.
  */
 export function sinceTime(v: string, now = Date.now()): Date {
-  const fail = () => new InputError(`--since ${v}: must be an ISO date or time (2026-11-22, 2026-11-22T09:30:00Z; UTC unless it gives an offset) or a duration back from now (90m, 24h, 7d)`);
+  const fail = () =>
+    new InputError(
+      `--since ${v}: must be an ISO date or time (2026-11-22, 2026-11-22T09:30:00Z; UTC unless it gives an offset) or a duration back from now (90m, 24h, 7d)`,
+    );
   const d = /^(\d+)([smhd])$/.exec(v);
   if (d) return new Date(now - Number(d[1]) * DURATION[d[2] as keyof typeof DURATION]);
   const m = /^(\d{4}-\d{2}-\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/.exec(v);
@@ -130,7 +134,10 @@ export const processIo: Io = {
 };
 
 export function idList(v: string, previous: string[] = []): string[] {
-  const ids = v.split(",").map((x) => x.trim()).filter(Boolean);
+  const ids = v
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
   if (!ids.length) throw new InvalidArgumentError("must name at least one customer id");
   return [...new Set([...previous, ...ids])];
 }

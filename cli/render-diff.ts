@@ -6,15 +6,17 @@ function money(n: number, currency: string): string {
 }
 
 function counts(r: CustomerChange["resources"]): string {
-  return [
-    r.add.length && `+${r.add.length}`,
-    r.remove.length && `−${r.remove.length}`,
-    r.retain.length && `${r.retain.length} kept`,
-    r.update.length && `~${r.update.length}`,
-    r.replace.length && `±${r.replace.length} replaced`,
-  ]
-    .filter(Boolean)
-    .join(" ") || "no resource changes";
+  return (
+    [
+      r.add.length && `+${r.add.length}`,
+      r.remove.length && `−${r.remove.length}`,
+      r.retain.length && `${r.retain.length} kept`,
+      r.update.length && `~${r.update.length}`,
+      r.replace.length && `±${r.replace.length} replaced`,
+    ]
+      .filter(Boolean)
+      .join(" ") || "no resource changes"
+  );
 }
 
 /** Terminal text. */
@@ -26,7 +28,14 @@ export function renderDiffText(d: PlanDiff): string {
   const cost = (n: number) => (d.prices ? `  ${money(n, d.currency)}/month` : "");
   for (const c of shown) {
     out.push(`  ${c.id.padEnd(24)} ${c.changes.join(", ").padEnd(18)} ${c.details.join("; ")}  [${c.stack}]  ${counts(c.resources)}${cost(c.monthlyCost)}`);
-    for (const [k, sign] of [["add", "+"], ["remove", "-"], ["retain", "kept"], ["update", "~"], ["replace", "replace"]] as const) for (const r of [...c.resources[k]].sort()) out.push(`      ${sign} ${r}`);
+    for (const [k, sign] of [
+      ["add", "+"],
+      ["remove", "-"],
+      ["retain", "kept"],
+      ["update", "~"],
+      ["replace", "replace"],
+    ] as const)
+      for (const r of [...c.resources[k]].sort()) out.push(`      ${sign} ${r}`);
   }
   if (shown.length < d.customers.length) out.push(`  (${d.customers.length - shown.length} more compared, with no resource change)`);
   for (const r of d.platform.add) out.push(`  platform + ${r}`);
@@ -34,7 +43,11 @@ export function renderDiffText(d: PlanDiff): string {
   for (const r of d.platform.remove) out.push(`  platform - ${r}`);
   out.push(`${d.prices ? `Estimated monthly cost change: ${money(d.monthlyCost, d.currency)}. ` : ""}Stacks to update: ${d.stacks.join(", ") || "none"}.`);
   for (const w of d.warnings) out.push(`warning: ${w}`);
-  out.push(d.violations.length ? `Policy: ${d.violations.length} violation(s): ${d.violations.map((v) => `${v.enforcement} ${v.policy}`).join(", ")}` : "Policy: no violations.");
+  out.push(
+    d.violations.length
+      ? `Policy: ${d.violations.length} violation(s): ${d.violations.map((v) => `${v.enforcement} ${v.policy}`).join(", ")}`
+      : "Policy: no violations.",
+  );
   return out.join("\n");
 }
 
@@ -83,7 +96,8 @@ function mermaid(d: PlanDiff, shown: CustomerChange[]): string[] {
   }
   for (const st of d.stacks) out.push(`  ${node(`s_${st}`)}[("${st}")]`);
   // The platform stack is updated for a settings or platform change: drawn with its reason.
-  if (d.stacks.includes(d.stack) && !shown.some((c) => c.stack === d.stack)) out.push(`  ${node("why_platform")}["${d.settingsChanged ? "stack settings" : "platform resources"}"] --> ${node(`s_${d.stack}`)}`);
+  if (d.stacks.includes(d.stack) && !shown.some((c) => c.stack === d.stack))
+    out.push(`  ${node("why_platform")}["${d.settingsChanged ? "stack settings" : "platform resources"}"] --> ${node(`s_${d.stack}`)}`);
   out.push("```", "");
   return out;
 }
@@ -126,7 +140,10 @@ export function renderDiffMarkdown(d: PlanDiff, limit = COMMENT_LIMIT): string {
   }
   head.push(...mermaid(d, shown));
   const policy = d.violations.length
-    ? `Policy: ${d.violations.slice(0, 50).map((v) => `**${v.enforcement}** \`${v.policy}\` ${v.customer ?? "platform"}: ${mdEscape(v.message)}`).join("; ")}${d.violations.length > 50 ? `; ... and ${d.violations.length - 50} more (plan.json)` : ""}`
+    ? `Policy: ${d.violations
+        .slice(0, 50)
+        .map((v) => `**${v.enforcement}** \`${v.policy}\` ${v.customer ?? "platform"}: ${mdEscape(v.message)}`)
+        .join("; ")}${d.violations.length > 50 ? `; ... and ${d.violations.length - 50} more (plan.json)` : ""}`
     : "Policy: no violations.";
 
   // The table, then the details, line by line until the budget (room kept for the notes and policy line).
@@ -155,7 +172,13 @@ export function renderDiffMarkdown(d: PlanDiff, limit = COMMENT_LIMIT): string {
     let listed = 0;
     for (const c of detail) {
       const lines = [`**${c.id}**`, ""];
-      for (const [k, word] of [["add", "add"], ["remove", "delete"], ["retain", "drop from state, kept in the cloud"], ["update", "update"], ["replace", "replace"]] as const) {
+      for (const [k, word] of [
+        ["add", "add"],
+        ["remove", "delete"],
+        ["retain", "drop from state, kept in the cloud"],
+        ["update", "update"],
+        ["replace", "replace"],
+      ] as const) {
         for (const r of [...c.resources[k]].sort()) lines.push(`- ${word}: \`${r}\``);
       }
       lines.push("");

@@ -87,7 +87,12 @@ export function renderText(plan: PlanResult): string {
   out.push("");
   const groupsOf = typeGroups(plan.resources);
   const platform = groupsOf(null);
-  out.push(`platform  ${count(platform.reduce((n, g) => n + g.count, 0), "resource")}`);
+  out.push(
+    `platform  ${count(
+      platform.reduce((n, g) => n + g.count, 0),
+      "resource",
+    )}`,
+  );
   const row = (g: TypeGroup, marks = "") => {
     const head = `    ${shortType(g.type).padEnd(42)} ${String(g.count).padStart(3)}  `;
     return `${head}${fitted(g.names, WIDTH - head.length - marks.length)}${marks}`;
@@ -119,7 +124,13 @@ export function renderText(plan: PlanResult): string {
       `(${custom.filter((r) => r.customer === null).length} platform), secrets masked.`,
   );
   const adopted = custom.filter((r) => r.adopted);
-  if (adopted.length) out.push(`Adopted from the cloud (kept by an earlier update; imported, not created): ${list(adopted.map((r) => `${r.type.split(":").pop()} ${r.adopted}`), 8)}`);
+  if (adopted.length)
+    out.push(
+      `Adopted from the cloud (kept by an earlier update; imported, not created): ${list(
+        adopted.map((r) => `${r.type.split(":").pop()} ${r.adopted}`),
+        8,
+      )}`,
+    );
   for (const w of warnings) out.push(`warning: ${w}`);
   const mandatory = plan.violations.filter((v) => v.enforcement === "mandatory");
   for (const v of plan.violations) out.push(`${v.enforcement} violation [${v.policy}] ${v.customer ?? "platform"}: ${v.message}`);
@@ -166,7 +177,14 @@ export function renderMarkdown(plan: PlanResult): string {
   }
   const adopted = custom.filter((r) => r.adopted);
   if (adopted.length) {
-    out.push(`Adopted from the cloud (kept by an earlier update; imported, not created): ${md(list(adopted.map((r) => `\`${r.adopted}\``), 8))}`);
+    out.push(
+      `Adopted from the cloud (kept by an earlier update; imported, not created): ${md(
+        list(
+          adopted.map((r) => `\`${r.adopted}\``),
+          8,
+        ),
+      )}`,
+    );
     out.push("");
   }
   out.push("<details><summary>Resources per customer</summary>");

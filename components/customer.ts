@@ -80,7 +80,13 @@ export class CustomerRegistries extends pulumi.ComponentResource {
       this.namespaces[kind] = customerNamespace(kind, customer.id, settings);
       if (built.credentialId || built.credentialSecret) this.credentials[kind] = { id: built.credentialId, secret: built.credentialSecret };
       if (built.aclEntry) this.aclEntry = built.aclEntry;
-      pullSources.push({ kind, host: registryHost(kind, settings), username: built.pull?.username, password: built.pull?.password, generator: built.generator });
+      pullSources.push({
+        kind,
+        host: registryHost(kind, settings),
+        username: built.pull?.username,
+        password: built.pull?.password,
+        generator: built.generator,
+      });
     }
 
     this.pullSecrets = {};
@@ -103,6 +109,12 @@ export class CustomerRegistries extends pulumi.ComponentResource {
       );
       this.pullSecrets = secrets.secretNames;
     }
-    this.registerOutputs({ status: this.state.status, kinds: this.kinds, namespaces: this.namespaces, credentials: this.credentials, pullSecrets: this.pullSecrets });
+    this.registerOutputs({
+      status: this.state.status,
+      kinds: this.kinds,
+      namespaces: this.namespaces,
+      credentials: this.credentials,
+      pullSecrets: this.pullSecrets,
+    });
   }
 }

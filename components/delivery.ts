@@ -37,18 +37,25 @@ export function deliveryCustomers(d: DeliverySetting, index: number, s: Settings
 /** The `intake deliver` command line for one delivery (no secret in it: the password goes by environment). */
 export function deliverCommand(d: DeliverySetting, customers: string[], s: Settings): string {
   return [
-    "node", sh(path.join(PROJECT_DIR, "cli", "bin", "intake.js")), "deliver",
-    "--source", sh(d.source),
-    "--build", sh(d.build),
-    "--version", sh(d.version),
+    "node",
+    sh(path.join(PROJECT_DIR, "cli", "bin", "intake.js")),
+    "deliver",
+    "--source",
+    sh(d.source),
+    "--build",
+    sh(d.build),
+    "--version",
+    sh(d.version),
     ...(d.product !== undefined ? ["--product", sh(d.product), "--channel", sh(d.channel ?? "stable"), "--released", sh(d.released!)] : []),
     // A release: the command judges entitlements itself (and reports who it does not reach);
     // `customers` (the audience now) only re-runs it when that changes.
     ...(d.product === undefined ? ["--customer", sh(customers.join(","))] : d.customers ? ["--customer", sh(d.customers.join(","))] : []),
     ...(d.kinds ? ["--kind", sh(d.kinds.join(","))] : []),
     ...(d.tool ? ["--tool", d.tool] : []),
-    "--stack", sh(s.stack),
-    "--project", sh(PROJECT_DIR),
+    "--stack",
+    sh(s.stack),
+    "--project",
+    sh(PROJECT_DIR),
   ].join(" ");
 }
 

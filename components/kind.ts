@@ -49,4 +49,3 @@ export function need<T>(v: T | undefined, what: string, id: string): T {
   if (v === undefined) throw new Error(`customer ${id}: ${what} is required by this registry kind`);
   return v;
 }
-

@@ -14,7 +14,6 @@ export interface PlatformRegistriesArgs {
   ledger?: RetainedLedger;
 }
 
-
 /**
  * A shard stack's view of the platform stack's outputs (`pulumi.StackReference`). Only outputs the
  * platform stack declares are read: a KMS key and the ACR registry name when its settings have them.

@@ -143,24 +143,38 @@ export class KubernetesPullSecrets extends pulumi.ComponentResource {
   }
 
   /** The pull secret, the generator, what it authenticates with, and the ExternalSecret that writes the Secret. */
-  private generated(child: string, names: PullSecretNames, namespace: string, labels: Record<string, string>, src: PullSecretSource, g: PullGenerator): pulumi.Output<string> {
+  private generated(
+    child: string,
+    names: PullSecretNames,
+    namespace: string,
+    labels: Record<string, string>,
+    src: PullSecretSource,
+    g: PullGenerator,
+  ): pulumi.Output<string> {
     const secret = this.writtenSecret(child, names, namespace, labels, src, { "registry-intake/written-by": `ExternalSecret ${names.secret}` });
     const dependsOn: pulumi.Resource[] = [];
     if (g.authSecret) {
       const values = pulumi.secret(
         pulumi.all(g.authSecret).apply((v) => {
-          const missing = Object.entries(v).filter(([, x]) => !x).map(([k]) => k);
+          const missing = Object.entries(v)
+            .filter(([, x]) => !x)
+            .map(([k]) => k);
           if (missing.length) throw new Error(`pull secret ${names.secret}: ${missing.join(", ")} of the ${src.kind} credential is empty`);
           return v as Record<string, string>;
         }),
       );
-      dependsOn.push(new corev1.Secret(`${child}-auth`, { metadata: { name: names.authSecret, namespace, labels }, type: "Opaque", stringData: values }, { parent: this }));
+      dependsOn.push(
+        new corev1.Secret(`${child}-auth`, { metadata: { name: names.authSecret, namespace, labels }, type: "Opaque", stringData: values }, { parent: this }),
+      );
     }
     if (g.serviceAccount) {
       dependsOn.push(
         new corev1.ServiceAccount(
           `${child}-puller`,
-          { metadata: { name: names.serviceAccount, namespace, labels, annotations: g.serviceAccount.annotations as Record<string, pulumi.Input<string>> }, automountServiceAccountToken: false },
+          {
+            metadata: { name: names.serviceAccount, namespace, labels, annotations: g.serviceAccount.annotations as Record<string, pulumi.Input<string>> },
+            automountServiceAccountToken: false,
+          },
           { parent: this },
         ),
       );
@@ -196,7 +210,14 @@ export class KubernetesPullSecrets extends pulumi.ComponentResource {
    * The Secret a writer fills, the same resource whatever writes it: declared empty, its data left
    * to the writer (ignoreChanges), forced where the provider would meet another writer's fields.
    */
-  private writtenSecret(child: string, names: PullSecretNames, namespace: string, labels: Record<string, string>, src: PullSecretSource, annotations: Record<string, string>): corev1.Secret {
+  private writtenSecret(
+    child: string,
+    names: PullSecretNames,
+    namespace: string,
+    labels: Record<string, string>,
+    src: PullSecretSource,
+    annotations: Record<string, string>,
+  ): corev1.Secret {
     return new corev1.Secret(
       child,
       {
@@ -214,14 +235,23 @@ export class KubernetesPullSecrets extends pulumi.ComponentResource {
   }
 
   /** The Secret, empty and left to a refresher: the project's own CronJob where settings name it, else the one the annotation names. */
-  private refreshed(child: string, names: PullSecretNames, args: KubernetesPullSecretsArgs, labels: Record<string, string>, src: PullSecretSource): pulumi.Output<string> {
+  private refreshed(
+    child: string,
+    names: PullSecretNames,
+    args: KubernetesPullSecretsArgs,
+    labels: Record<string, string>,
+    src: PullSecretSource,
+  ): pulumi.Output<string> {
     const secret = this.writtenSecret(child, names, args.namespace, labels, src, { "registry-intake/refresh": refreshCommand(args.customerId, src.kind) });
     const r = args.pullSecrets?.refresher;
     if (r) {
       // The refresher may patch this one Secret in the customer's namespace, and nothing else there.
       const role = new rbacv1.Role(
         `${child}-refresher`,
-        { metadata: { name: names.refresher, namespace: args.namespace, labels }, rules: [{ apiGroups: [""], resources: ["secrets"], resourceNames: [names.secret], verbs: ["get", "patch"] }] },
+        {
+          metadata: { name: names.refresher, namespace: args.namespace, labels },
+          rules: [{ apiGroups: [""], resources: ["secrets"], resourceNames: [names.secret], verbs: ["get", "patch"] }],
+        },
         { parent: this },
       );
       new rbacv1.RoleBinding(

@@ -19,11 +19,7 @@ export class RetainedLedger {
    * @param adopt keys to adopt though the ledger does not hold them (kept before it existed, or by another stack)
    * @param forget keys deleted by hand since: created anew rather than imported (and tracked again)
    */
-  constructor(
-    previous: Partial<Ledger> & { legacy?: boolean } = {},
-    adopt: readonly string[] = [],
-    forget: readonly string[] = [],
-  ) {
+  constructor(previous: Partial<Ledger> & { legacy?: boolean } = {}, adopt: readonly string[] = [], forget: readonly string[] = []) {
     this.legacy = previous.legacy === true;
     const inState = new Set(previous.declared ?? []);
     const gone = new Set(forget);
@@ -55,12 +51,18 @@ export class RetainedLedger {
   /** Record a kept resource declared in this update (its id resolves once it exists). */
   track(kind: KeptKind, id: string, resource: pulumi.CustomResource): void {
     const key = ledgerKey(kind, id);
-    this.declared.set(key, resource.id.apply(() => key));
+    this.declared.set(
+      key,
+      resource.id.apply(() => key),
+    );
   }
 
   /** Record a kept resource by the id the cloud gave it. */
   trackById(kind: KeptKind, resource: pulumi.CustomResource): void {
-    this.declared.set(`${kind}#${this.declared.size}`, resource.id.apply((id) => ledgerKey(kind, id)));
+    this.declared.set(
+      `${kind}#${this.declared.size}`,
+      resource.id.apply((id) => ledgerKey(kind, id)),
+    );
   }
 
   /** Whether the stack holds, or has kept in the cloud, this resource. */

@@ -10,8 +10,7 @@ export class AccessDenied extends Denied {}
 export type AccessDenialCode = "no_customer" | "offboarded" | "suspended" | "license_expired" | "tier" | "kind_not_requested" | "kind_disabled";
 
 export type AccessDecision =
-  | { allowed: true; customer: Customer; kind: RegistryKind; expires: string }
-  | { allowed: false; reason: string; code: AccessDenialCode };
+  { allowed: true; customer: Customer; kind: RegistryKind; expires: string } | { allowed: false; reason: string; code: AccessDenialCode };
 
 export interface AccessContext {
   tierTable: TierTable;
@@ -45,11 +44,16 @@ export function checkAccess(roster: Roster, customerId: string, kind: RegistryKi
   const source = ctx.rosterLabel ?? roster.source;
   if (!customer) return { allowed: false, code: "no_customer", reason: `no customer "${customerId}" in ${source}` };
   const state = customerState(customer, ctx.asOf);
-  if (state.status === "offboarded") return { allowed: false, code: "offboarded", reason: `customer ${customerId} is offboarded: its credentials were deleted` };
+  if (state.status === "offboarded")
+    return { allowed: false, code: "offboarded", reason: `customer ${customerId} is offboarded: its credentials were deleted` };
   if (state.status === "suspended") {
     return customer.status === "suspended"
       ? { allowed: false, code: "suspended", reason: `customer ${customerId} is suspended: set its status to active in ${source} to restore access` }
-      : { allowed: false, code: "license_expired", reason: `the license of customer ${customerId} expired on ${customer.license.expires}: renew it (license.expires in ${source}) to restore access` };
+      : {
+          allowed: false,
+          code: "license_expired",
+          reason: `the license of customer ${customerId} expired on ${customer.license.expires}: renew it (license.expires in ${source}) to restore access`,
+        };
   }
   if (!tierAllows(customer.tier, kind, ctx.tierTable)) {
     const upgrade = TIERS.find((t) => tierAllows(t, kind, ctx.tierTable));
@@ -62,7 +66,11 @@ export function checkAccess(roster: Roster, customerId: string, kind: RegistryKi
     };
   }
   if (!customer.registries.includes(kind)) {
-    return { allowed: false, code: "kind_not_requested", reason: `customer ${customerId} did not ask for ${kind} (registries: ${customer.registries.join(", ")}): add it to its registries in ${source}` };
+    return {
+      allowed: false,
+      code: "kind_not_requested",
+      reason: `customer ${customerId} did not ask for ${kind} (registries: ${customer.registries.join(", ")}): add it to its registries in ${source}`,
+    };
   }
   if (!ctx.enabledKinds.includes(kind)) return { allowed: false, code: "kind_disabled", reason: `${kind} is not enabled on this stack (enabledKinds)` };
   return { allowed: true, customer, kind, expires: customer.license.expires };

@@ -41,7 +41,9 @@ export const aclDeliverySchema = z.strictObject({
 });
 
 export const aclSchema = z.strictObject({
-  version: z.literal(1, { message: "must be 1 (the access-list format this broker reads; write the file again with `pulumi stack output distributionAcl --show-secrets`)" }),
+  version: z.literal(1, {
+    message: "must be 1 (the access-list format this broker reads; write the file again with `pulumi stack output distributionAcl --show-secrets`)",
+  }),
   service: z.string().min(1),
   issuer: z.string().min(1),
   entries: z.array(aclEntrySchema),

@@ -30,12 +30,7 @@ export const ECR_PULL_ACTIONS = [
 ] as const;
 
 /** Write images (always together with pull: a push checks layers first). */
-export const ECR_PUSH_ACTIONS = [
-  "ecr:InitiateLayerUpload",
-  "ecr:UploadLayerPart",
-  "ecr:CompleteLayerUpload",
-  "ecr:PutImage",
-] as const;
+export const ECR_PUSH_ACTIONS = ["ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage"] as const;
 
 /** Manage repositories under the prefix: what the controller role may do. */
 export const ECR_MANAGE_ACTIONS = [

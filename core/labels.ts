@@ -14,12 +14,7 @@ export const LABEL = {
  * Tags for a customer's resources. `orphaned` marks what an offboarded customer leaves behind,
  * `suspended` what is kept but locked. Stack-wide tags come first so ours always win.
  */
-export function customerTags(
-  stackTags: Record<string, string>,
-  customerId: string,
-  tier: Tier,
-  status: EffectiveStatus,
-): Record<string, string> {
+export function customerTags(stackTags: Record<string, string>, customerId: string, tier: Tier, status: EffectiveStatus): Record<string, string> {
   return {
     ...stackTags,
     [LABEL.customer]: customerId,
@@ -38,7 +33,11 @@ export function platformTags(stackTags: Record<string, string>): Record<string, 
  * starting with a letter. Anything else is folded to '_' so stack tags can be reused as labels.
  */
 export function gcpLabels(tags: Record<string, string>): Record<string, string> {
-  const fold = (s: string) => s.toLowerCase().replace(/[^a-z0-9_-]/g, "_").slice(0, 63);
+  const fold = (s: string) =>
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9_-]/g, "_")
+      .slice(0, 63);
   return Object.fromEntries(
     Object.entries(tags).map(([k, v]) => {
       const key = fold(k);

@@ -43,7 +43,10 @@ export interface Ledger {
   kept: string[];
 }
 
-const ledgerSchema = z.strictObject({ declared: z.array(z.string().refine(isLedgerKey)).default([]), kept: z.array(z.string().refine(isLedgerKey)).default([]) });
+const ledgerSchema = z.strictObject({
+  declared: z.array(z.string().refine(isLedgerKey)).default([]),
+  kept: z.array(z.string().refine(isLedgerKey)).default([]),
+});
 
 /** A `retained` output read back: the ledger, or undefined when it is absent or not one. */
 export function parseLedger(value: unknown): Ledger | undefined {

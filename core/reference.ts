@@ -15,7 +15,10 @@ export interface ImageReference {
 
 /** An image reference that breaks the distribution spec's grammar (not JavaScript's ReferenceError). */
 export class ImageReferenceError extends InvalidInput {
-  constructor(readonly reference: string, rule: string) {
+  constructor(
+    readonly reference: string,
+    rule: string,
+  ) {
     super(`image reference "${reference}": ${rule}`);
   }
 }
@@ -39,10 +42,13 @@ export function parseReference(ref: string): ImageReference {
       const sha = /^sha256:([0-9a-f]*)$/.exec(digest);
       throw new ImageReferenceError(
         ref,
-        sha ? `digest "${digest}" has ${sha[1].length} hex digits; a sha256 digest has 64 (a short digest such as docker prints cannot be pulled by)` : `digest "${digest}" is not algorithm:hex, e.g. sha256:<64 hex>`,
+        sha
+          ? `digest "${digest}" has ${sha[1].length} hex digits; a sha256 digest has 64 (a short digest such as docker prints cannot be pulled by)`
+          : `digest "${digest}" is not algorithm:hex, e.g. sha256:<64 hex>`,
       );
     }
-    if (digest.startsWith("sha256:") && !/^sha256:[a-f0-9]{64}$/.test(digest)) throw new ImageReferenceError(ref, "a sha256 digest is 64 lower-case hex characters");
+    if (digest.startsWith("sha256:") && !/^sha256:[a-f0-9]{64}$/.test(digest))
+      throw new ImageReferenceError(ref, "a sha256 digest is 64 lower-case hex characters");
   }
   // A first component with a dot or a colon, or `localhost`, is a registry host.
   const slash = rest.indexOf("/");

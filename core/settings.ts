@@ -18,7 +18,12 @@ const kind = z.enum(REGISTRY_KINDS, { message: `must be one of ${REGISTRY_KINDS.
 // AWS tag rules: keys 1-128, values 0-256, letters, digits, spaces and _ . : / = + - @.
 const TAG_CHARS = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u;
 const tags = z.record(
-  z.string().min(1).max(128).regex(TAG_CHARS, { message: "tag keys may hold letters, digits, spaces and _ . : / = + - @" }).refine((k) => !k.startsWith("aws:"), { message: "tag keys may not start with 'aws:'" }),
+  z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(TAG_CHARS, { message: "tag keys may hold letters, digits, spaces and _ . : / = + - @" })
+    .refine((k) => !k.startsWith("aws:"), { message: "tag keys may not start with 'aws:'" }),
   z.string().max(256).regex(TAG_CHARS, { message: "tag values may hold letters, digits, spaces and _ . : / = + - @" }),
 );
 
@@ -54,7 +59,9 @@ const ecrSettings = z.strictObject({
 });
 
 const acrSettings = z.strictObject({
-  resourceGroupName: z.string().regex(/^[-\w._()]{1,89}[-\w_()]$/, { message: "must be an Azure resource group name (1-90 chars of letters, digits, - _ . ( ), not ending with '.')" }),
+  resourceGroupName: z
+    .string()
+    .regex(/^[-\w._()]{1,89}[-\w_()]$/, { message: "must be an Azure resource group name (1-90 chars of letters, digits, - _ . ( ), not ending with '.')" }),
   registryName: z.string().regex(/^[a-zA-Z0-9]{5,50}$/, { message: "must be 5-50 letters and digits (ACR registry names)" }),
   location: z.string().regex(/^[a-z0-9]+$/, { message: "must be an Azure location such as westeurope" }),
   sku: z.enum(["Basic", "Standard", "Premium"], { message: "must be Basic, Standard or Premium" }).default("Premium"),
@@ -74,7 +81,12 @@ const garSettings = z.strictObject({
   /** Declare a service-account key per customer (off: the runtime impersonates instead). */
   serviceAccountKeys: z.boolean().default(false),
   /** The identity the runtime mints tokens as (granted Token Creator on each customer's service account only). */
-  runtimeMember: z.string().regex(/^(serviceAccount|user|group):[^\s@]+@[^\s@]+$/, { message: "must be an IAM member such as serviceAccount:intake-runtime@PROJECT.iam.gserviceaccount.com" }).optional(),
+  runtimeMember: z
+    .string()
+    .regex(/^(serviceAccount|user|group):[^\s@]+@[^\s@]+$/, {
+      message: "must be an IAM member such as serviceAccount:intake-runtime@PROJECT.iam.gserviceaccount.com",
+    })
+    .optional(),
 });
 
 const ghcrSettings = z.strictObject({
@@ -98,7 +110,10 @@ const distributionSettings = z.strictObject({
       generation: z.number().int().min(1, { message: "must be a whole number from 1" }),
       previousUntil: isoDate.optional(),
     })
-    .refine((r) => r.previousUntil === undefined || r.generation > 1, { message: "needs a generation above 1 (there is no previous one)", path: ["previousUntil"] })
+    .refine((r) => r.previousUntil === undefined || r.generation > 1, {
+      message: "needs a generation above 1 (there is no previous one)",
+      path: ["previousUntil"],
+    })
     .optional(),
   /** Run the registry and the broker on Kubernetes (the stack's cluster). */
   kubernetes: z
@@ -106,7 +121,10 @@ const distributionSettings = z.strictObject({
       namespace: z.string().regex(K8S_NAMESPACE, { message: "must be a Kubernetes namespace name" }),
       registryImage: z.string().min(1).default("registry:2.8.3"),
       brokerImage: z.string().min(1),
-      storageSize: z.string().regex(/^\d+(Mi|Gi|Ti)$/, { message: "must be a size such as 100Gi" }).default("100Gi"),
+      storageSize: z
+        .string()
+        .regex(/^\d+(Mi|Gi|Ti)$/, { message: "must be a size such as 100Gi" })
+        .default("100Gi"),
       storageClassName: z.string().optional(),
       /**
        * The registry's PersistentVolumeClaim (default `<repoPrefix>-registry-data`): one name, so
@@ -156,13 +174,21 @@ const deliverySettings = z.strictObject({
   /** The build's image, pinned by digest: the digest is what triggers a new delivery. */
   source: z.string().superRefine((v, ctx) => {
     try {
-      if (!parseReference(v).digest) ctx.addIssue({ code: "custom", message: `must be pinned by digest (...@sha256:<64 hex>): the digest is what triggers a delivery` });
+      if (!parseReference(v).digest)
+        ctx.addIssue({ code: "custom", message: `must be pinned by digest (...@sha256:<64 hex>): the digest is what triggers a delivery` });
     } catch (e) {
       ctx.addIssue({ code: "custom", message: (e as Error).message });
     }
   }),
-  build: z.string().regex(/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/, { message: "must be a repository name: lower-case path components" }),
-  version: z.string().regex(/^[\w][\w.-]{0,99}$/, { message: "must be a tag of 1-100 chars of [A-Za-z0-9_.-], not starting with '.' or '-'" }).refine((v) => v !== "latest", { message: "must name a version; latest is moved after it" }),
+  build: z
+    .string()
+    .regex(/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/, {
+      message: "must be a repository name: lower-case path components",
+    }),
+  version: z
+    .string()
+    .regex(/^[\w][\w.-]{0,99}$/, { message: "must be a tag of 1-100 chars of [A-Za-z0-9_.-], not starting with '.' or '-'" })
+    .refine((v) => v !== "latest", { message: "must name a version; latest is moved after it" }),
   /** Default: every customer active on the stack's asOf day. */
   customers: z.array(z.string().min(1)).min(1).optional(),
   /** Default: each customer's own registry kinds. */
@@ -173,8 +199,14 @@ const deliverySettings = z.strictObject({
    * it (product, channel, version, released on or before their `updatesUntil`), into
    * `<namespace>/<product>/<build>`; `version` is then a semver version.
    */
-  product: z.string().regex(PRODUCT_NAME, { message: `must be a product name: ${PRODUCT_NAME_RULE}` }).optional(),
-  channel: z.string().regex(PRODUCT_NAME, { message: `must be a channel name: ${PRODUCT_NAME_RULE}` }).optional(),
+  product: z
+    .string()
+    .regex(PRODUCT_NAME, { message: `must be a product name: ${PRODUCT_NAME_RULE}` })
+    .optional(),
+  channel: z
+    .string()
+    .regex(PRODUCT_NAME, { message: `must be a channel name: ${PRODUCT_NAME_RULE}` })
+    .optional(),
   /** The release day (YYYY-MM-DD); default the stack's asOf day. */
   released: isoDate.optional(),
 });
@@ -192,11 +224,16 @@ const shardSettings = z.strictObject({
 
 /** Estimated monthly price per customer of each kind (the cost delta of `intake plan --base`). */
 const pricesSettings = z.strictObject({
-  currency: z.string().regex(/^[A-Z]{3}$/, { message: "must be an ISO 4217 code such as USD" }).default("USD"),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, { message: "must be an ISO 4217 code such as USD" })
+    .default("USD"),
   perCustomerMonthly: z.partialRecord(kind, z.number().min(0)).default({}),
 });
 
-const ledgerKeyList = z.array(z.string().refine(isLedgerKey, { message: "must be <kind>:<cloud id> with kind ecr, gar, github, acr or pvc, e.g. ecr:intake/acme/app" })).default([]);
+const ledgerKeyList = z
+  .array(z.string().refine(isLedgerKey, { message: "must be <kind>:<cloud id> with kind ecr, gar, github, acr or pvc, e.g. ecr:intake/acme/app" }))
+  .default([]);
 
 /** Kept resources to adopt or to forget beyond the stack's own ledger (components/retained.ts). */
 const retainedSettings = z.strictObject({
@@ -221,21 +258,26 @@ const onboardingSettings = z.strictObject({
         .regex(/^(?!\/|-)(?!.*(\.\.|\/\/|@\{|\.lock$|\/$))[A-Za-z0-9._/-]+$/, { message: "must be a git branch name such as main" })
         .default("main"),
       authorName: z.string().min(1).default("registry-intake"),
-      authorEmail: z.string().regex(/^[^\s<>@]+@[^\s<>@]+$/, { message: "must be an e-mail address" }).default("registry-intake@localhost"),
+      authorEmail: z
+        .string()
+        .regex(/^[^\s<>@]+@[^\s<>@]+$/, { message: "must be an e-mail address" })
+        .default("registry-intake@localhost"),
     })
     .optional(),
   /** self: the command runs `up` from exactly the pushed commit; ci: it stops after the push and up.yml applies it. */
   apply: z.enum(["self", "ci"], { message: "must be self or ci" }).default("self"),
 });
 
-const tierOverride = z.strictObject(
-  Object.fromEntries(TIERS.map((t) => [t, z.array(kind)])) as Record<(typeof TIERS)[number], z.ZodArray<typeof kind>>,
-);
+const tierOverride = z.strictObject(Object.fromEntries(TIERS.map((t) => [t, z.array(kind)])) as Record<(typeof TIERS)[number], z.ZodArray<typeof kind>>);
 
 export const settingsInputSchema = z
   .strictObject({
     environment: z.enum(["dev", "staging", "prod"], { message: "must be dev, staging or prod" }),
-    repoPrefix: z.string().regex(REPO_PREFIX, { message: `must be ${REPO_PREFIX_RULE}` }).max(16).default("intake"),
+    repoPrefix: z
+      .string()
+      .regex(REPO_PREFIX, { message: `must be ${REPO_PREFIX_RULE}` })
+      .max(16)
+      .default("intake"),
     enabledKinds: z.array(kind).default([...REGISTRY_KINDS]),
     tags: tags.default({}),
     tiers: tierOverride.optional(),
@@ -267,7 +309,8 @@ export const settingsInputSchema = z
   })
   .superRefine((s, ctx) => {
     const need = (kind: RegistryKind, key: keyof typeof s, what: string) => {
-      if (s.enabledKinds.includes(kind) && !s[key]) ctx.addIssue({ code: "custom", path: [key], message: `is required while ${kind} is in enabledKinds (${what})` });
+      if (s.enabledKinds.includes(kind) && !s[key])
+        ctx.addIssue({ code: "custom", path: [key], message: `is required while ${kind} is in enabledKinds (${what})` });
     };
     need("ecr", "aws", "accountId, region");
     need("acr", "acr", "resourceGroupName, registryName, location");
@@ -276,22 +319,39 @@ export const settingsInputSchema = z
     need("distribution", "distribution", "host");
     if (s.shard?.index !== undefined) {
       if (s.shard.index >= s.shard.count) ctx.addIssue({ code: "custom", path: ["shard", "index"], message: `must be below count ${s.shard.count}` });
-      if (!s.shard.platformStack) ctx.addIssue({ code: "custom", path: ["shard", "platformStack"], message: "is required on a shard stack (the stack reference of the platform stack)" });
+      if (!s.shard.platformStack)
+        ctx.addIssue({ code: "custom", path: ["shard", "platformStack"], message: "is required on a shard stack (the stack reference of the platform stack)" });
     }
     s.deliveries.forEach((d, i) => {
-      for (const k of d.kinds ?? []) if (!s.enabledKinds.includes(k)) ctx.addIssue({ code: "custom", path: ["deliveries", i, "kinds"], message: `${k} is not in enabledKinds` });
+      for (const k of d.kinds ?? [])
+        if (!s.enabledKinds.includes(k)) ctx.addIssue({ code: "custom", path: ["deliveries", i, "kinds"], message: `${k} is not in enabledKinds` });
       for (const problem of releaseProblems(s.products, d)) ctx.addIssue({ code: "custom", path: ["deliveries", i, problem.field], message: problem.message });
       // A release's day is fixed once: judged as of "today", the delivery would run again every day.
-      if (d.product !== undefined && d.released === undefined) ctx.addIssue({ code: "custom", path: ["deliveries", i, "released"], message: "is required for a release of a product (the day it was released, YYYY-MM-DD): update periods are judged by it" });
+      if (d.product !== undefined && d.released === undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["deliveries", i, "released"],
+          message: "is required for a release of a product (the day it was released, YYYY-MM-DD): update periods are judged by it",
+        });
       // With a catalogue every repository is a product's: a build outside one reaches no credential.
-      if (s.products && d.product === undefined) ctx.addIssue({ code: "custom", path: ["deliveries", i, "product"], message: `is required while the stack has a product catalogue (${Object.keys(s.products).join(", ")}): repositories are the products'` });
+      if (s.products && d.product === undefined)
+        ctx.addIssue({
+          code: "custom",
+          path: ["deliveries", i, "product"],
+          message: `is required while the stack has a product catalogue (${Object.keys(s.products).join(", ")}): repositories are the products'`,
+        });
     });
     // Artifact Registry holds a product in a repository of its own, `<prefix>-<id>--<product>`: it
     // must fit 63 characters for the longest customer id.
     if (s.enabledKinds.includes("gar")) {
       const room = GAR_REPOSITORY_ID_MAX - s.repoPrefix.length - 1 - CUSTOMER_ID_MAX - 2;
       for (const name of Object.keys(s.products ?? {})) {
-        if (name.length > room) ctx.addIssue({ code: "custom", path: ["products", name], message: `is too long for Artifact Registry: ${s.repoPrefix}-<customer id>--${name} must fit its 63 characters for a customer id of 23, so a product name may have at most ${room} characters here` });
+        if (name.length > room)
+          ctx.addIssue({
+            code: "custom",
+            path: ["products", name],
+            message: `is too long for Artifact Registry: ${s.repoPrefix}-<customer id>--${name} must fit its 63 characters for a customer id of 23, so a product name may have at most ${room} characters here`,
+          });
       }
     }
     for (const [tier, list] of Object.entries(s.tierEntitlements ?? {})) {
@@ -303,19 +363,34 @@ export const settingsInputSchema = z
     const p = s.pullSecrets;
     if (p) {
       // Which kinds would be refreshed by the refresher, and whether ESO can reach Artifact Registry.
-      const refreshed = REGISTRY_KINDS.filter((k) => s.enabledKinds.includes(k) && (k === "acr" || (p.mode === "refresher" && (k === "ecr" || (k === "gar" && !s.gar?.serviceAccountKeys)))));
+      const refreshed = REGISTRY_KINDS.filter(
+        (k) => s.enabledKinds.includes(k) && (k === "acr" || (p.mode === "refresher" && (k === "ecr" || (k === "gar" && !s.gar?.serviceAccountKeys)))),
+      );
       if (refreshed.length > 0 && !p.refresher) {
-        ctx.addIssue({ code: "custom", path: ["pullSecrets", "refresher"], message: `is required for ${refreshed.join(", ")} (no External Secrets Operator generator keeps those customers' scope): namespace, serviceAccount, image` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["pullSecrets", "refresher"],
+          message: `is required for ${refreshed.join(", ")} (no External Secrets Operator generator keeps those customers' scope): namespace, serviceAccount, image`,
+        });
       }
       if (p.mode === "eso" && s.enabledKinds.includes("gar") && !s.gar?.serviceAccountKeys && !p.gke) {
-        ctx.addIssue({ code: "custom", path: ["pullSecrets", "gke"], message: "is required for gar with mode eso (the cluster whose workload identity binds each customer's service account): projectId, location, name" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["pullSecrets", "gke"],
+          message: "is required for gar with mode eso (the cluster whose workload identity binds each customer's service account): projectId, location, name",
+        });
       }
     }
     if (s.onboarding?.apply === "ci" && !s.onboarding.git) {
-      ctx.addIssue({ code: "custom", path: ["onboarding", "apply"], message: "ci needs onboarding.git: CI can only apply a change that was pushed to the roster branch" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["onboarding", "apply"],
+        message: "ci needs onboarding.git: CI can only apply a change that was pushed to the roster branch",
+      });
     }
     if (s.acr && s.acr.sku !== "Premium") {
-      if (s.acr.replicaLocations.length > 0) ctx.addIssue({ code: "custom", path: ["acr", "replicaLocations"], message: `geo-replication needs the Premium SKU, not ${s.acr.sku}` });
+      if (s.acr.replicaLocations.length > 0)
+        ctx.addIssue({ code: "custom", path: ["acr", "replicaLocations"], message: `geo-replication needs the Premium SKU, not ${s.acr.sku}` });
       if (s.acr.untaggedRetentionDays !== undefined) {
         ctx.addIssue({ code: "custom", path: ["acr", "untaggedRetentionDays"], message: `the retention policy needs the Premium SKU, not ${s.acr.sku}` });
       }
@@ -361,12 +436,37 @@ export function settingsSchema(stack: string, today = new Date()) {
 export type Settings = z.output<ReturnType<typeof settingsSchema>>;
 
 /** Keys that hold JSON (structured config); every other key is a plain string. */
-const STRUCTURED = new Set(["enabledKinds", "tags", "tiers", "aws", "ecr", "acr", "gar", "ghcr", "distribution", "deliveries", "products", "tierEntitlements", "shard", "prices", "retained", "pullSecrets", "onboarding"]);
+const STRUCTURED = new Set([
+  "enabledKinds",
+  "tags",
+  "tiers",
+  "aws",
+  "ecr",
+  "acr",
+  "gar",
+  "ghcr",
+  "distribution",
+  "deliveries",
+  "products",
+  "tierEntitlements",
+  "shard",
+  "prices",
+  "retained",
+  "pullSecrets",
+  "onboarding",
+]);
 
 export class SettingsError extends InvalidInput {
-  constructor(readonly source: string, readonly problems: string[]) {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
     // One problem is one line; several are listed under the file, each with its place.
-    super(problems.length === 1 ? withFile(source, problems[0]) : `stack settings in ${source} are invalid:\n${problems.map((p) => `  ${withFile(source, p)}`).join("\n")}`);
+    super(
+      problems.length === 1
+        ? withFile(source, problems[0])
+        : `stack settings in ${source} are invalid:\n${problems.map((p) => `  ${withFile(source, p)}`).join("\n")}`,
+    );
   }
 }
 
@@ -378,7 +478,13 @@ export function parseSettings(raw: Record<string, unknown>, stack: string, sourc
   const r = settingsSchema(stack, today).safeParse(raw, { reportInput: true });
   if (!r.success) {
     // Where the key is written (`ns:key`, then the path inside its value), when read from a file.
-    const at = (path: PropertyKey[]) => (locate && path.length ? locate(`${CONFIG_NAMESPACE}:${String(path[0])}`, path.slice(1).map((k) => (typeof k === "number" ? k : String(k)))) : {});
+    const at = (path: PropertyKey[]) =>
+      locate && path.length
+        ? locate(
+            `${CONFIG_NAMESPACE}:${String(path[0])}`,
+            path.slice(1).map((k) => (typeof k === "number" ? k : String(k))),
+          )
+        : {};
     throw new SettingsError(
       source,
       r.error.issues.flatMap((i) => {
@@ -422,7 +528,12 @@ export function shardOfConfig(all: Record<string, string>): { index?: number; co
  * key, its customers' machine-user tokens (secrets of its own) and provider config. Any other
  * setting in a shard's file is refused, naming the platform file to set it in.
  */
-export function shardStackConfig(own: Record<string, string>, platform: Record<string, string>, ownSource: string, platformSource: string): Record<string, string> {
+export function shardStackConfig(
+  own: Record<string, string>,
+  platform: Record<string, string>,
+  ownSource: string,
+  platformSource: string,
+): Record<string, string> {
   const problems: string[] = [];
   const ns = `${CONFIG_NAMESPACE}:`;
   let ownTokens: unknown;
@@ -440,7 +551,9 @@ export function shardStackConfig(own: Record<string, string>, platform: Record<s
         ownTokens = v!.machineUserTokens;
         continue;
       }
-      problems.push(`${key}.${extra.join(", ")}: a shard stack takes this setting from its platform stack; remove it here and set it in ${platformSource} (only ghcr.machineUserTokens belong here)`);
+      problems.push(
+        `${key}.${extra.join(", ")}: a shard stack takes this setting from its platform stack; remove it here and set it in ${platformSource} (only ghcr.machineUserTokens belong here)`,
+      );
       continue;
     }
     problems.push(`${key}: a shard stack takes every ${CONFIG_NAMESPACE} setting from its platform stack; remove it here and set it in ${platformSource}`);
@@ -491,7 +604,9 @@ export function settingsFromValues(
     try {
       raw[key] = JSON.parse(value);
     } catch {
-      problems.push(placed(locate?.(fullKey, []) ?? {}, `${CONFIG_NAMESPACE}:${key}: must be structured config (a YAML mapping or list), got ${JSON.stringify(value)}`));
+      problems.push(
+        placed(locate?.(fullKey, []) ?? {}, `${CONFIG_NAMESPACE}:${key}: must be structured config (a YAML mapping or list), got ${JSON.stringify(value)}`),
+      );
     }
   }
   // Machine-user PATs are credentials: refuse them unless the stack holds them as secrets.

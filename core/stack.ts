@@ -17,7 +17,10 @@ import { KINDS } from "../kinds";
 export const PROVIDER_SECRET_KEYS = new Set([...Object.values(KINDS).flatMap((k) => k.providerSecrets ?? []), "kubernetes:kubeconfig"]);
 
 export class StackConfigError extends InvalidInput {
-  constructor(readonly file: string, readonly problems: string[]) {
+  constructor(
+    readonly file: string,
+    readonly problems: string[],
+  ) {
     // One problem is one line; several are listed under the file, each with its place. The file
     // as the user would type it from here.
     const shown = shownPath(file);
@@ -177,7 +180,11 @@ export function loadStackContext(opts: LoadStackOptions): StackContext {
       ? loadRoster(shownPath(rosterPath), rosterOpts)
       : typeof opts.rosterText === "string"
         ? parseRoster(opts.rosterText, `${shownPath(rosterPath)}${opts.label ?? ""}`, rosterOpts)
-        : parseRosterParts(`${shownPath(rosterPath)}${opts.label ?? ""}`, opts.rosterText.map((p) => ({ file: `${shownPath(p.file)}${opts.label ?? ""}`, text: p.text })), rosterOpts);
+        : parseRosterParts(
+            `${shownPath(rosterPath)}${opts.label ?? ""}`,
+            opts.rosterText.map((p) => ({ file: `${shownPath(p.file)}${opts.label ?? ""}`, text: p.text })),
+            rosterOpts,
+          );
   // The platform's namespaces run what can reach every customer (the refresher's identity, the broker).
   const platform = new Map([
     [settings.pullSecrets?.refresher?.namespace, "pullSecrets.refresher.namespace"],
@@ -186,7 +193,10 @@ export function loadStackContext(opts: LoadStackOptions): StackContext {
   for (const c of roster.customers) {
     const ns = c.kubernetes?.namespace;
     const key = ns && platform.get(ns);
-    if (key) throw new StackConfigError(roster.source, [`customer ${c.id} field kubernetes.namespace: "${ns}" is the platform's (${CONFIG_NAMESPACE}:${key} of stack ${settings.stack}); give the customer a namespace of its own`]);
+    if (key)
+      throw new StackConfigError(roster.source, [
+        `customer ${c.id} field kubernetes.namespace: "${ns}" is the platform's (${CONFIG_NAMESPACE}:${key} of stack ${settings.stack}); give the customer a namespace of its own`,
+      ]);
   }
   return { settings, roster, stackConfig, files: opts.rosterText !== undefined ? files : [...files, ...rosterFiles(path.resolve(rosterPath))] };
 }
@@ -281,7 +291,8 @@ export function withPlatformSettings(projectDir: string, own: Record<string, str
   const theirs = settingsFromValues(platform.config, (k) => secret.has(k), platformSource, platformName).shard;
   const key = `${CONFIG_NAMESPACE}:shard`;
   const problems: string[] = [];
-  if (!theirs || theirs.index !== undefined) problems.push(`${key}.platformStack: ${shard.platformStack} is not a sharded platform stack (${platformSource} sets no shard: { count })`);
+  if (!theirs || theirs.index !== undefined)
+    problems.push(`${key}.platformStack: ${shard.platformStack} is not a sharded platform stack (${platformSource} sets no shard: { count })`);
   else if (shard.count !== theirs.count) problems.push(`${key}.count: ${shard.count}, but ${platformSource} has ${theirs.count}; make them equal`);
   else if (stack && shard.index !== undefined && stack !== shardStackName(platformName, shard.index, theirs.count)) {
     problems.push(`${key}.index: ${shard.index} is the shard of stack ${shardStackName(platformName, shard.index, theirs.count)}, not of ${stack}`);

@@ -15,7 +15,12 @@ export function yamlSyntaxProblem(e: YAMLError, text: string): { line?: number; 
   if (open && line !== undefined) {
     const lines = text.split("\n");
     for (let i = Math.min(line, lines.length) - 1; i >= 0; i--) {
-      const at = lines[i].indexOf(`: ${open[1]}`) >= 0 ? lines[i].indexOf(`: ${open[1]}`) + 2 : lines[i].indexOf(`- ${open[1]}`) >= 0 ? lines[i].indexOf(`- ${open[1]}`) + 2 : -1;
+      const at =
+        lines[i].indexOf(`: ${open[1]}`) >= 0
+          ? lines[i].indexOf(`: ${open[1]}`) + 2
+          : lines[i].indexOf(`- ${open[1]}`) >= 0
+            ? lines[i].indexOf(`- ${open[1]}`) + 2
+            : -1;
       if (at >= 0 && (lines[i].slice(at + 1).split(open[1]).length - 1) % 2 === 0) {
         line = i + 1;
         column = at + 1;

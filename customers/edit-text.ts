@@ -63,7 +63,8 @@ function spliced(current: string, before: Document, after: Document): string | u
     const end = last.range![2];
     const { dash, content } = itemColumns(current, last.range![0]);
     // Entries separated by a blank line get one before the new ones too.
-    const blank = beforeItems.length > 1 && /(^|\n)[ \t]*\n/.test(current.slice((beforeItems[beforeItems.length - 2] as Node).range![2], (last as Node).range![0]));
+    const blank =
+      beforeItems.length > 1 && /(^|\n)[ \t]*\n/.test(current.slice((beforeItems[beforeItems.length - 2] as Node).range![2], (last as Node).range![0]));
     const lead = current[end - 1] === "\n" ? "" : "\n";
     const text = added.map((n) => `${blank ? "\n" : ""}${" ".repeat(dash)}-${" ".repeat(content - dash - 1)}${block(n as Node, content)}`).join("");
     splices.push({ from: end, to: end, text: lead + text });

@@ -16,9 +16,14 @@ export type Entitlement = z.output<typeof entitlementSchema>;
 
 export const productSchema = z.strictObject({
   /** Repository names inside the product (`<prefix>/<customer>/<product>/<repository>`). */
-  repositories: z.array(z.string().refine(isEcrComponent, { message: `is not a valid repository name: ${ECR_COMPONENT_RULE}` })).min(1, { message: "must name at least one repository" }),
+  repositories: z
+    .array(z.string().refine(isEcrComponent, { message: `is not a valid repository name: ${ECR_COMPONENT_RULE}` }))
+    .min(1, { message: "must name at least one repository" }),
   /** Release channels, e.g. stable and beta. */
-  channels: z.array(z.string().regex(PRODUCT_NAME, { message: `must be a channel name: ${PRODUCT_NAME_RULE}` })).min(1, { message: "must name at least one channel" }).default(["stable"]),
+  channels: z
+    .array(z.string().regex(PRODUCT_NAME, { message: `must be a channel name: ${PRODUCT_NAME_RULE}` }))
+    .min(1, { message: "must name at least one channel" })
+    .default(["stable"]),
 });
 
 export type Product = z.output<typeof productSchema>;
@@ -31,7 +36,9 @@ export const catalogueSchema = z
 export type Catalogue = z.output<typeof catalogueSchema>;
 
 /** A tier's default entitlements, for customers whose roster entry lists none. */
-export const tierEntitlementsSchema = z.strictObject(Object.fromEntries(TIERS.map((t) => [t, z.array(entitlementSchema).optional()])) as Record<Tier, z.ZodOptional<z.ZodArray<typeof entitlementSchema>>>);
+export const tierEntitlementsSchema = z.strictObject(
+  Object.fromEntries(TIERS.map((t) => [t, z.array(entitlementSchema).optional()])) as Record<Tier, z.ZodOptional<z.ZodArray<typeof entitlementSchema>>>,
+);
 
 export type TierEntitlements = Partial<Record<Tier, Entitlement[]>>;
 
@@ -62,8 +69,7 @@ export interface Release {
 }
 
 export type ReleaseVerdict =
-  | { entitled: true; entitlement: Entitlement }
-  | { entitled: false; code: "no-product" | "other-channel" | "outside-range" | "updates-ended"; reason: string };
+  { entitled: true; entitlement: Entitlement } | { entitled: false; code: "no-product" | "other-channel" | "outside-range" | "updates-ended"; reason: string };
 
 /**
  * Whether these entitlements cover a release, and if not, the reason nearest to covering it
@@ -87,7 +93,10 @@ export function judgeRelease(entitlements: Entitlement[], r: Release): ReleaseVe
   }
   const current = inRange.find((e) => e.updatesUntil === undefined || r.released <= e.updatesUntil);
   if (!current) {
-    const until = inRange.map((e) => e.updatesUntil!).sort().at(-1)!;
+    const until = inRange
+      .map((e) => e.updatesUntil!)
+      .sort()
+      .at(-1)!;
     return { entitled: false, code: "updates-ended", reason: `updates ended on ${until} (released ${r.released})` };
   }
   return { entitled: true, entitlement: current };
@@ -99,13 +108,21 @@ export function releaseVersion(tag: string): string | undefined {
 }
 
 /** The catalogue's word on one entitlement: its product and channel must be in it. */
-export function entitlementProblem(catalogue: Catalogue | undefined, e: { product?: unknown; channel?: unknown }): { field: "product" | "channel"; message: string } | undefined {
+export function entitlementProblem(
+  catalogue: Catalogue | undefined,
+  e: { product?: unknown; channel?: unknown },
+): { field: "product" | "channel"; message: string } | undefined {
   if (typeof e.product !== "string") return undefined;
-  if (!catalogue) return { field: "product", message: "needs a product catalogue: add the stack setting registry-intake:products (each product's repositories and channels)" };
+  if (!catalogue)
+    return {
+      field: "product",
+      message: "needs a product catalogue: add the stack setting registry-intake:products (each product's repositories and channels)",
+    };
   const product = catalogue[e.product];
   if (!product) return { field: "product", message: `"${e.product}" is not in the stack's products (${Object.keys(catalogue).join(", ")})` };
   const channel = typeof e.channel === "string" ? e.channel : "stable";
-  if (!product.channels.includes(channel)) return { field: "channel", message: `"${channel}" is not a channel of ${e.product} (${product.channels.join(", ")})` };
+  if (!product.channels.includes(channel))
+    return { field: "channel", message: `"${channel}" is not a channel of ${e.product} (${product.channels.join(", ")})` };
   return undefined;
 }
 
@@ -115,13 +132,18 @@ export function releaseProblems(
   d: { product?: string; channel?: string; version: string; build: string; released?: string },
 ): { field: "product" | "channel" | "version" | "build" | "released"; message: string }[] {
   if (d.product === undefined) {
-    return [...(d.channel !== undefined ? [{ field: "channel" as const, message: "needs a product" }] : []), ...(d.released !== undefined ? [{ field: "released" as const, message: "needs a product" }] : [])];
+    return [
+      ...(d.channel !== undefined ? [{ field: "channel" as const, message: "needs a product" }] : []),
+      ...(d.released !== undefined ? [{ field: "released" as const, message: "needs a product" }] : []),
+    ];
   }
   const problems: { field: "product" | "channel" | "version" | "build" | "released"; message: string }[] = [];
   const p = entitlementProblem(catalogue, { product: d.product, channel: d.channel });
   if (p) problems.push(p);
   const product = catalogue?.[d.product];
-  if (product && !product.repositories.includes(d.build)) problems.push({ field: "build", message: `"${d.build}" is not a repository of ${d.product} (${product.repositories.join(", ")})` });
-  if (!releaseVersion(d.version)) problems.push({ field: "version", message: `"${d.version}" is not a semver version (e.g. 1.4.2): a product's releases are judged by version ranges` });
+  if (product && !product.repositories.includes(d.build))
+    problems.push({ field: "build", message: `"${d.build}" is not a repository of ${d.product} (${product.repositories.join(", ")})` });
+  if (!releaseVersion(d.version))
+    problems.push({ field: "version", message: `"${d.version}" is not a semver version (e.g. 1.4.2): a product's releases are judged by version ranges` });
   return problems;
 }

@@ -20,7 +20,13 @@ export interface RosterGit {
 
 /** The RosterGit of a roster file under the stack's `onboarding.git` setting (its clone is the file's folder's repository). */
 export function rosterGit(setting: { remote: string; branch: string; authorName: string; authorEmail: string }, rosterFile: string): RosterGit {
-  return { repoDir: path.dirname(rosterFile), remote: setting.remote, branch: setting.branch, authorName: setting.authorName, authorEmail: setting.authorEmail };
+  return {
+    repoDir: path.dirname(rosterFile),
+    remote: setting.remote,
+    branch: setting.branch,
+    authorName: setting.authorName,
+    authorEmail: setting.authorEmail,
+  };
 }
 
 /**
@@ -102,7 +108,9 @@ async function commitOnce(git: RosterGit, req: RosterCommitRequest): Promise<Ros
       if (found) return { commit: found, text: current, attempts: attempt - 1, found: true };
       const entry = entryOf(current, req.customer);
       if (base && entry !== base.entry) {
-        throw new RosterGitError(`customer ${req.customer} was changed by commit ${tip.slice(0, 12)} on ${git.branch} while this change was made from ${base.commit.slice(0, 12)}; nothing was pushed: run it again on the new roster`);
+        throw new RosterGitError(
+          `customer ${req.customer} was changed by commit ${tip.slice(0, 12)} on ${git.branch} while this change was made from ${base.commit.slice(0, 12)}; nothing was pushed: run it again on the new roster`,
+        );
       }
       base ??= { commit: tip, entry };
       const text = editedText(current, req.edit);
@@ -123,7 +131,10 @@ async function commitOnce(git: RosterGit, req: RosterCommitRequest): Promise<Ros
         req.onOutput?.(`roster: pushed ${commit.slice(0, 12)} to ${git.branch}`);
         return { commit, text, attempts: attempt, found: false };
       }
-      if (attempt > retries) throw new RosterGitError(`git push ${redact(git.remote)} ${git.branch} was refused ${attempt} times (other writers kept pushing first); nothing was pushed: run it again`);
+      if (attempt > retries)
+        throw new RosterGitError(
+          `git push ${redact(git.remote)} ${git.branch} was refused ${attempt} times (other writers kept pushing first); nothing was pushed: run it again`,
+        );
       req.onOutput?.(`roster: ${git.branch} moved on; applying the change again on its new tip`);
       await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt) * (0.5 + Math.random())));
     }
@@ -144,11 +155,16 @@ export async function latestRoster(git: RosterGit, rosterFile: string, commit?: 
   try {
     await run(["fetch", ...PRIVATE_FETCH, git.remote, `+refs/heads/${git.branch}:${ref}`]);
     const tip = (await run(["rev-parse", ref])).trim();
-    const holds = commit === undefined || await run(["merge-base", "--is-ancestor", commit, tip]).then(
-      () => true,
-      () => false,
-    );
-    if (!holds) throw new RosterGitError(`${git.branch} no longer holds ${commit!.slice(0, 12)} (rewritten or reverted): nothing was updated; look at the branch's history`);
+    const holds =
+      commit === undefined ||
+      (await run(["merge-base", "--is-ancestor", commit, tip]).then(
+        () => true,
+        () => false,
+      ));
+    if (!holds)
+      throw new RosterGitError(
+        `${git.branch} no longer holds ${commit!.slice(0, 12)} (rewritten or reverted): nothing was updated; look at the branch's history`,
+      );
     return { commit: tip, text: await run(["show", `${tip}:${rel}`]) };
   } catch (e) {
     if (e instanceof RosterGitError) throw e;
@@ -176,7 +192,9 @@ export async function jobOnBranch(git: RosterGit, job: string): Promise<boolean>
 export async function fastForwardWorkTree(repoDir: string, branch: string, commit: string, onOutput: (line: string) => void): Promise<void> {
   const head = await gitRun(repoDir, ["symbolic-ref", "--quiet", "--short", "HEAD"]).catch(() => "");
   if (head.trim() !== branch) return onOutput(`roster: the work tree is not on ${branch}; pull to see ${commit.slice(0, 12)}`);
-  await gitRun(repoDir, ["merge", "--ff-only", "--quiet", commit]).catch(() => onOutput(`roster: the work tree could not be fast-forwarded to ${commit.slice(0, 12)} (local changes?): pull when ready`));
+  await gitRun(repoDir, ["merge", "--ff-only", "--quiet", commit]).catch(() =>
+    onOutput(`roster: the work tree could not be fast-forwarded to ${commit.slice(0, 12)} (local changes?): pull when ready`),
+  );
 }
 
 /** The commit on `tip`'s history whose trailer `Intake-Job` is exactly `job`, or "". */
@@ -192,9 +210,11 @@ async function jobCommit(run: Git, tip: string, job: string): Promise<string> {
 /** The roster file's path in its repository (from its own folder, so a symlinked project works too). */
 async function pathInRepo(file: string): Promise<string> {
   const dir = path.dirname(path.resolve(file));
-  const prefix = (await gitRun(dir, ["rev-parse", "--show-prefix"]).catch(() => {
-    throw new RosterGitError(`${file} is not in a git repository: set up the roster repository's clone, or unset the onboarding.git setting`);
-  })).trim();
+  const prefix = (
+    await gitRun(dir, ["rev-parse", "--show-prefix"]).catch(() => {
+      throw new RosterGitError(`${file} is not in a git repository: set up the roster repository's clone, or unset the onboarding.git setting`);
+    })
+  ).trim();
   return `${prefix}${path.basename(file)}`;
 }
 
@@ -215,7 +235,12 @@ async function commitText(run: Git, parent: string, rel: string, text: string, g
     await run(["read-tree", parent], { env });
     await run(["update-index", "--cacheinfo", `${mode},${blob},${rel}`], { env });
     const tree = (await run(["write-tree"], { env })).trim();
-    const who = { GIT_AUTHOR_NAME: git.authorName, GIT_AUTHOR_EMAIL: git.authorEmail, GIT_COMMITTER_NAME: git.authorName, GIT_COMMITTER_EMAIL: git.authorEmail };
+    const who = {
+      GIT_AUTHOR_NAME: git.authorName,
+      GIT_AUTHOR_EMAIL: git.authorEmail,
+      GIT_COMMITTER_NAME: git.authorName,
+      GIT_COMMITTER_EMAIL: git.authorEmail,
+    };
     return (await run(["commit-tree", tree, "-p", parent, "-F", "-"], { input: message, env: who })).trim();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -242,12 +267,24 @@ const GIT_TIMEOUT_MS = Number(process.env.INTAKE_GIT_TIMEOUT_MS ?? 120_000);
 
 function gitRun(dir: string, args: string[], o: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = execFile("git", ["-C", dir, ...args], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024, timeout: GIT_TIMEOUT_MS, killSignal: "SIGKILL", env: { ...process.env, GIT_TERMINAL_PROMPT: "0", ...o.env } }, (err, stdout, stderr) => {
-      if (err && (err as { killed?: boolean }).killed) return reject(new Error(`git ${args[0]} took over ${GIT_TIMEOUT_MS / 1000} s and was stopped (is the remote reachable?)`));
-      // stdout too: `push --porcelain` says why a ref was refused there ("[rejected] (fetch first)").
-      if (err) reject(new Error(`${stderr || err.message}\n${stdout}`.trim()));
-      else resolve(stdout);
-    });
+    const child = execFile(
+      "git",
+      ["-C", dir, ...args],
+      {
+        encoding: "utf8",
+        maxBuffer: 256 * 1024 * 1024,
+        timeout: GIT_TIMEOUT_MS,
+        killSignal: "SIGKILL",
+        env: { ...process.env, GIT_TERMINAL_PROMPT: "0", ...o.env },
+      },
+      (err, stdout, stderr) => {
+        if (err && (err as { killed?: boolean }).killed)
+          return reject(new Error(`git ${args[0]} took over ${GIT_TIMEOUT_MS / 1000} s and was stopped (is the remote reachable?)`));
+        // stdout too: `push --porcelain` says why a ref was refused there ("[rejected] (fetch first)").
+        if (err) reject(new Error(`${stderr || err.message}\n${stdout}`.trim()));
+        else resolve(stdout);
+      },
+    );
     if (o.input !== undefined) child.stdin!.end(o.input);
   });
 }

@@ -10,7 +10,8 @@ export function issueMessage(issue: z.core.$ZodIssue): string {
     case "invalid_type":
       if (input === undefined) return `is required (${issue.expected})`;
       // YAML reads 2, 1.10 or 444455556666 as numbers (1.10 as 1.1): a string is written in quotes.
-      if (issue.expected === "string" && (typeof input === "number" || typeof input === "boolean")) return `must be a string, got ${describe(input)}: write it in quotes (YAML reads it as a ${typeof input})`;
+      if (issue.expected === "string" && (typeof input === "number" || typeof input === "boolean"))
+        return `must be a string, got ${describe(input)}: write it in quotes (YAML reads it as a ${typeof input})`;
       return `must be ${article(issue.expected)}, got ${describe(input)}`;
     case "invalid_value":
       return input === undefined ? `is required: ${issue.message}` : `${quoted(input)} ${issue.message}`;

@@ -36,7 +36,11 @@ export function formatProblem(p: RosterProblem): string {
 export class RosterError extends InvalidInput {
   constructor(readonly problems: RosterProblem[]) {
     // One problem is one line; several are listed under a count.
-    super(problems.length === 1 ? formatProblem(problems[0]) : `roster is invalid (${problems.length} problems):\n${problems.map((p) => `  ${formatProblem(p)}`).join("\n")}`);
+    super(
+      problems.length === 1
+        ? formatProblem(problems[0])
+        : `roster is invalid (${problems.length} problems):\n${problems.map((p) => `  ${formatProblem(p)}`).join("\n")}`,
+    );
   }
 }
 
@@ -46,7 +50,6 @@ export interface RosterOptions {
   /** The stack's product catalogue: entitlements must name its products and channels (none: no entitlements allowed). */
   products?: Catalogue;
 }
-
 
 /**
  * Load and validate a roster file, or a folder of roster files read as one roster (one file per
@@ -82,8 +85,14 @@ function loadRosterFile(file: string, opts: RosterOptions, st: ReturnType<typeof
     text = readFileSync(file, "utf8");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "a folder, not a file" : (e as Error).message;
-    throw new RosterError([{ file, message: `cannot read the roster (${why}): check the path (--roster, else the stack's registry-intake:roster setting, default customers/roster.yaml)` }]);
+    const why =
+      code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "a folder, not a file" : (e as Error).message;
+    throw new RosterError([
+      {
+        file,
+        message: `cannot read the roster (${why}): check the path (--roster, else the stack's registry-intake:roster setting, default customers/roster.yaml)`,
+      },
+    ]);
   }
   // Shared by every caller that reads the file unchanged: read-only.
   const read = parseRoster(text, file, opts);
@@ -98,7 +107,11 @@ function loadRosterFile(file: string, opts: RosterOptions, st: ReturnType<typeof
 function loadRosterFolder(dir: string, opts: RosterOptions): Roster {
   const files = rosterPartFiles(dir);
   if (!files.length) throw new RosterError([{ file: dir, message: "no roster files (*.yaml) in this folder" }]);
-  return parseRosterParts(dir, files.map((file) => ({ file, text: readFileSync(file, "utf8") })), opts);
+  return parseRosterParts(
+    dir,
+    files.map((file) => ({ file, text: readFileSync(file, "utf8") })),
+    opts,
+  );
 }
 
 /** Several roster files' texts read as one roster (`source` names it); every problem of every file, and each customer in two files. */
@@ -163,12 +176,13 @@ export function documentData(doc: Document, file: string): unknown {
     return doc.toJS();
   } catch (e) {
     if (e instanceof ReferenceError && /alias/i.test(e.message)) {
-      throw new RosterError([{ file, message: "YAML aliases that expand too far (each * repeats what its & names): write the values out, or use fewer nested aliases" }]);
+      throw new RosterError([
+        { file, message: "YAML aliases that expand too far (each * repeats what its & names): write the values out, or use fewer nested aliases" },
+      ]);
     }
     throw e;
   }
 }
-
 
 /** The roster rules over already-read data; `locate` maps a data path to where it is written. */
 function validate(
@@ -202,7 +216,8 @@ function validate(
   const carried = isRecord(raw) && isRecord(raw.catalogue) ? raw.catalogue : undefined;
   const carriedProducts = carried ? catalogueSchema.safeParse(carried.products) : undefined;
   const carriedDefaults = carried ? tierEntitlementsSchema.safeParse(carried.tierEntitlements ?? {}) : undefined;
-  if (carriedProducts && !carriedProducts.success) problemAt(["catalogue", "products"], "is not a product catalogue (products: { <name>: { repositories, channels } })");
+  if (carriedProducts && !carriedProducts.success)
+    problemAt(["catalogue", "products"], "is not a product catalogue (products: { <name>: { repositories, channels } })");
   if (carriedDefaults && !carriedDefaults.success) problemAt(["catalogue", "tierEntitlements"], "is not a list of entitlements per tier");
   const products = carriedProducts?.success ? carriedProducts.data : opts.products;
   opts = { ...opts, products };
@@ -234,10 +249,7 @@ function validate(
       const allowed = tierKinds(tier as keyof TierTable, tierTable);
       c.registries.forEach((k, j) => {
         if (typeof k === "string" && !allowed.includes(k as RegistryKind) && isKnownKind(k)) {
-          problemAt(
-            ["customers", i, "registries", j],
-            `"${k}" is outside tier ${tier}, which allows only ${allowed.join(", ")}`,
-          );
+          problemAt(["customers", i, "registries", j], `"${k}" is outside tier ${tier}, which allows only ${allowed.join(", ")}`);
         }
       });
       const dupKinds = c.registries.filter((k, j) => c.registries.indexOf(k) !== j);
@@ -254,7 +266,10 @@ function validate(
         const key = login.toLowerCase();
         const owner = githubOwners.get(key);
         if (owner && owner.index !== i) {
-          problemAt(["customers", i, ...at], `GitHub user "${login}" is already listed by customer ${label(owner.index)} (${owner.field}): one identity would read both customers' packages`);
+          problemAt(
+            ["customers", i, ...at],
+            `GitHub user "${login}" is already listed by customer ${label(owner.index)} (${owner.field}): one identity would read both customers' packages`,
+          );
         } else if (!owner) {
           githubOwners.set(key, { index: i, field: at.join(".") });
         }
@@ -264,11 +279,15 @@ function validate(
     if (isRecord(c.kubernetes) && typeof c.kubernetes.namespace === "string") {
       const owner = namespaceOwners.get(c.kubernetes.namespace);
       if (owner !== undefined && owner !== i) {
-        problemAt(["customers", i, "kubernetes", "namespace"], `"${c.kubernetes.namespace}" is already customer ${label(owner)}'s: a namespace holds one customer's pull secrets, which any pod there can read`);
+        problemAt(
+          ["customers", i, "kubernetes", "namespace"],
+          `"${c.kubernetes.namespace}" is already customer ${label(owner)}'s: a namespace holds one customer's pull secrets, which any pod there can read`,
+        );
       } else namespaceOwners.set(c.kubernetes.namespace, i);
     }
     if (Array.isArray(c.entitlements)) {
-      if (c.status === "offboarded" && c.entitlements.length > 0) problemAt(["customers", i, "entitlements"], "an offboarded customer has no entitlements: remove them (suspend it instead to keep them for its return)");
+      if (c.status === "offboarded" && c.entitlements.length > 0)
+        problemAt(["customers", i, "entitlements"], "an offboarded customer has no entitlements: remove them (suspend it instead to keep them for its return)");
       else
         c.entitlements.forEach((e: unknown, j: number) => {
           const problem = isRecord(e) ? entitlementProblem(opts.products, e) : undefined;
@@ -276,7 +295,10 @@ function validate(
         });
     }
     if (isRecord(c.ecr) && Array.isArray(c.ecr.repositories) && opts.products) {
-      problemAt(["customers", i, "ecr", "repositories"], "is not used while the stack has a product catalogue (setting products): a customer's ECR repositories are its entitled products' repositories; remove ecr.repositories and name those repositories under products.<product>.repositories");
+      problemAt(
+        ["customers", i, "ecr", "repositories"],
+        "is not used while the stack has a product catalogue (setting products): a customer's ECR repositories are its entitled products' repositories; remove ecr.repositories and name those repositories under products.<product>.repositories",
+      );
     } else if (isRecord(c.ecr) && Array.isArray(c.ecr.repositories)) {
       const repos = c.ecr.repositories as unknown[];
       repos.forEach((r, j) => {
@@ -296,7 +318,11 @@ function validate(
       registriesExplicit: registries !== undefined,
     };
   });
-  return { source: file, customers, ...(carriedProducts?.success && carriedDefaults?.success ? { catalogue: { products: carriedProducts.data, tierEntitlements: carriedDefaults.data } } : {}) };
+  return {
+    source: file,
+    customers,
+    ...(carriedProducts?.success && carriedDefaults?.success ? { catalogue: { products: carriedProducts.data, tierEntitlements: carriedDefaults.data } } : {}),
+  };
 }
 
 function isKnownKind(k: string): boolean {
@@ -319,4 +345,3 @@ function zodMessage(issue: z.core.$ZodIssue): string {
   }
   return issueMessage(issue);
 }
-

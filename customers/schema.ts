@@ -15,8 +15,7 @@ export const isoDate = z.string().refine(
   { message: "must be a real calendar date written YYYY-MM-DD" },
 );
 
-const oneOf = (what: string, values: readonly string[]) =>
-  `must be one of ${values.join(", ")} (${what})`;
+const oneOf = (what: string, values: readonly string[]) => `must be one of ${values.join(", ")} (${what})`;
 
 /** GitHub logins: 1-39 chars of [A-Za-z0-9-], no leading, trailing or doubled hyphen. */
 export const GITHUB_LOGIN = /^(?=.{1,39}$)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$/;
@@ -35,7 +34,10 @@ const rotation = z
     /** The last day the previous generation still works. */
     previousUntil: isoDate.optional(),
   })
-  .refine((r) => r.previousUntil === undefined || r.generation > 1, { message: "needs a generation above 1 (there is no previous one)", path: ["previousUntil"] });
+  .refine((r) => r.previousUntil === undefined || r.generation > 1, {
+    message: "needs a generation above 1 (there is no previous one)",
+    path: ["previousUntil"],
+  });
 
 /** A product or channel name: a slug (it becomes a path component of the product's repositories). */
 export const PRODUCT_NAME = /^(?=.{1,32}$)[a-z][a-z0-9]*(?:-[a-z0-9]+)*$/;
@@ -47,7 +49,10 @@ export const PRODUCT_NAME_RULE = "a slug of up to 32 chars: [a-z0-9] runs joined
  */
 export const entitlementSchema = z.strictObject({
   product: z.string().regex(PRODUCT_NAME, { message: `must be a product name: ${PRODUCT_NAME_RULE}` }),
-  channel: z.string().regex(PRODUCT_NAME, { message: `must be a channel name: ${PRODUCT_NAME_RULE}` }).default("stable"),
+  channel: z
+    .string()
+    .regex(PRODUCT_NAME, { message: `must be a channel name: ${PRODUCT_NAME_RULE}` })
+    .default("stable"),
   /** A semver range (`>=1.2 <3`, `^2`, `1.x`); default any version. */
   versions: z
     .string()
@@ -105,14 +110,18 @@ export const customerSchema = z.strictObject({
   /** Pinned shard stack (set by `intake onboard`); without it the id's hash decides. */
   shard: z.number({ message: "must be a shard number" }).int({ message: "must be a whole number" }).min(0, { message: "must be 0 or more" }).optional(),
   /** Rotation of the long-lived credentials (`intake rotate` edits it): a generation per kind, the previous one kept through `previousUntil`. */
-  credentials: z.strictObject({ ecr: rotation.optional(), gar: rotation.optional(), distribution: rotation.optional() } satisfies Record<RotatedKind, unknown>).optional(),
+  credentials: z
+    .strictObject({ ecr: rotation.optional(), gar: rotation.optional(), distribution: rotation.optional() } satisfies Record<RotatedKind, unknown>)
+    .optional(),
   kubernetes: z
     .strictObject({
       /** Namespace that receives a dockerconfigjson pull secret per registry kind. */
       namespace: z
         .string()
         .regex(K8S_NAMESPACE, { message: "is not a Kubernetes namespace name (DNS-1123 label: lower-case letters, digits and '-', ≤ 63 chars)" })
-        .refine((ns) => ns !== "default" && !ns.startsWith("kube-"), { message: "is a namespace of the cluster itself (default, kube-*): give the customer its own" }),
+        .refine((ns) => ns !== "default" && !ns.startsWith("kube-"), {
+          message: "is a namespace of the cluster itself (default, kube-*): give the customer its own",
+        }),
     })
     .optional(),
 });

@@ -54,7 +54,8 @@ export function addNewCustomer(file: string, entry: Record<string, unknown>): Ro
   const add = addCustomer(entry);
   return (doc) => {
     if (!isSeq(doc.get("customers"))) throw new RosterEditError(`${file}: customers: must be a list`);
-    if (customerNode(doc, String(entry.id))) throw new DuplicateCustomer(`${file}: customer ${String(entry.id)} is already in the roster (offboard it, or edit its entry)`);
+    if (customerNode(doc, String(entry.id)))
+      throw new DuplicateCustomer(`${file}: customer ${String(entry.id)} is already in the roster (offboard it, or edit its entry)`);
     add(doc);
   };
 }
@@ -82,7 +83,10 @@ export function readCustomerFile(file: string): Record<string, unknown> {
     value = list[0];
   }
   const r = customerSchema.safeParse(value, { reportInput: true });
-  if (!r.success) throw new RosterEditError(`${file}: not a valid customer entry:\n${r.error.issues.map((i) => `  ${i.path.join(".") || "(entry)"}: ${issueMessage(i)}`).join("\n")}`);
+  if (!r.success)
+    throw new RosterEditError(
+      `${file}: not a valid customer entry:\n${r.error.issues.map((i) => `  ${i.path.join(".") || "(entry)"}: ${issueMessage(i)}`).join("\n")}`,
+    );
   return value as Record<string, unknown>;
 }
 
@@ -121,7 +125,8 @@ export class RosterStore {
     try {
       roster = parseRoster(text, this.file, this.opts);
     } catch (e) {
-      if (e instanceof RosterError) throw new RosterEditError(`the roster with this change would be invalid, so nothing was changed:\n${inFile(e, current, text).message}`);
+      if (e instanceof RosterError)
+        throw new RosterEditError(`the roster with this change would be invalid, so nothing was changed:\n${inFile(e, current, text).message}`);
       throw e;
     }
     const others = [...this.underWay].filter(([other]) => other !== id);

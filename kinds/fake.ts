@@ -90,7 +90,6 @@ export function alnum(seed: string, n: number): string {
   return out;
 }
 
-
 /** Kubernetes auto-names a resource `<logical>-<5 random chars>` unless metadata.name is set. */
 export function k8s(name: string, i: State): { id: string; state: State } {
   const meta = (i.metadata ?? {}) as Record<string, unknown>;

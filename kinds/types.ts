@@ -36,14 +36,7 @@ export const K8S_META = ["metadata.name", "metadata.namespace"];
  * - team-membership: a GitHub login (`username`) in a team (`teamId`).
  */
 export type GrantShape =
-  | "iam-policy"
-  | "repository-actions"
-  | "scope-map-binding"
-  | "repository-member"
-  | "account-member"
-  | "account-key"
-  | "team-access"
-  | "team-membership";
+  "iam-policy" | "repository-actions" | "scope-map-binding" | "repository-member" | "account-member" | "account-key" | "team-access" | "team-membership";
 
 /** One limit measured: what, how much is used, the limit, what to do about it. */
 export interface Measure {

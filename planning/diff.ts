@@ -74,18 +74,28 @@ function productChange(old: Customer, c: Customer, baseSettings: Settings, setti
   }
   const gains = after.filter((p) => !before.includes(p));
   const loses = before.filter((p) => !after.includes(p));
-  if (gains.length || loses.length) return [gains.length ? `gains ${gains.join(", ")}` : "", loses.length ? `loses ${loses.join(", ")}` : ""].filter(Boolean).join("; ");
+  if (gains.length || loses.length)
+    return [gains.length ? `gains ${gains.join(", ")}` : "", loses.length ? `loses ${loses.join(", ")}` : ""].filter(Boolean).join("; ");
   // The same products on other terms: each product whose terms moved, before → after.
   const terms = (x: Customer, s: Settings, product: string) =>
     entitlementsOf(x, s.tierEntitlements)
       .filter((e) => e.product === product)
-      .map((e) => [e.channel, e.versions, e.updatesUntil && `until ${e.updatesUntil}`, e.maxPullsPerDay && `${e.maxPullsPerDay} pulls/day`].filter(Boolean).join(" "))
+      .map((e) =>
+        [e.channel, e.versions, e.updatesUntil && `until ${e.updatesUntil}`, e.maxPullsPerDay && `${e.maxPullsPerDay} pulls/day`].filter(Boolean).join(" "),
+      )
       .join(" + ");
-  const moved = after.filter((p) => terms(old, baseSettings, p) !== terms(c, settings, p)).map((p) => `${p} ${terms(old, baseSettings, p)} → ${terms(c, settings, p)}`);
+  const moved = after
+    .filter((p) => terms(old, baseSettings, p) !== terms(c, settings, p))
+    .map((p) => `${p} ${terms(old, baseSettings, p)} → ${terms(c, settings, p)}`);
   return moved.length ? `entitlements: ${moved.join("; ")}` : undefined;
 }
 
-function customerChanges(base: Roster, head: Roster, baseSettings: Settings, settings: Settings): Omit<CustomerChange, "stack" | "resources" | "monthlyCost">[] {
+function customerChanges(
+  base: Roster,
+  head: Roster,
+  baseSettings: Settings,
+  settings: Settings,
+): Omit<CustomerChange, "stack" | "resources" | "monthlyCost">[] {
   const b = new Map(base.customers.map((c) => [c.id, c]));
   const h = new Map(head.customers.map((c) => [c.id, c]));
   const out: Omit<CustomerChange, "stack" | "resources" | "monthlyCost">[] = [];
@@ -93,7 +103,11 @@ function customerChanges(base: Roster, head: Roster, baseSettings: Settings, set
     const old = b.get(c.id);
     if (!old) {
       const products = productsUnder(c, settings);
-      out.push({ id: c.id, changes: ["added"], details: [`${c.tier}, ${c.registries.join(", ")}${products.length ? `; products ${products.join(", ")}` : ""}`] });
+      out.push({
+        id: c.id,
+        changes: ["added"],
+        details: [`${c.tier}, ${c.registries.join(", ")}${products.length ? `; products ${products.join(", ")}` : ""}`],
+      });
       continue;
     }
     if (entryOf(old) === entryOf(c)) continue;
@@ -122,7 +136,8 @@ function customerChanges(base: Roster, head: Roster, baseSettings: Settings, set
     }
     out.push({ id: c.id, changes, details });
   }
-  for (const c of base.customers) if (!h.has(c.id)) out.push({ id: c.id, changes: ["removed"], details: ["removed from the roster (its repositories are kept)"] });
+  for (const c of base.customers)
+    if (!h.has(c.id)) out.push({ id: c.id, changes: ["removed"], details: ["removed from the roster (its repositories are kept)"] });
   return out;
 }
 
@@ -147,9 +162,18 @@ export async function planDiff(o: { projectDir: string; stack: string; base: str
   const baseStackText = gitShow(o.projectDir, o.base, `Pulumi.${o.stack}.yaml`);
   const headStackText = readFileSync(path.join(o.projectDir, `Pulumi.${o.stack}.yaml`), "utf8");
   const baseRosterText = gitShowRoster(o.projectDir, o.base, rosterFile);
-  const base = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath, stackText: baseStackText, rosterText: baseRosterText, label: ` at ${o.base}` });
+  const base = loadStackContext({
+    projectDir: o.projectDir,
+    stack: o.stack,
+    rosterPath: o.rosterPath,
+    stackText: baseStackText,
+    rosterText: baseRosterText,
+    label: ` at ${o.base}`,
+  });
   // A settings change (prefix, kinds, tiers...) can touch every customer: then all are compared.
-  const settingsChanged = JSON.stringify({ ...base.settings, asOf: 0 }) !== JSON.stringify({ ...head.settings, asOf: 0 }) || (baseStackText !== undefined && baseStackText !== headStackText);
+  const settingsChanged =
+    JSON.stringify({ ...base.settings, asOf: 0 }) !== JSON.stringify({ ...head.settings, asOf: 0 }) ||
+    (baseStackText !== undefined && baseStackText !== headStackText);
   const changes = customerChanges(base.roster, head.roster, base.settings, head.settings);
   if (settingsChanged) {
     const listed = new Set(changes.map((c) => c.id));
@@ -219,12 +243,19 @@ export async function planDiff(o: { projectDir: string; stack: string; base: str
     platform,
     currency: head.settings.prices?.currency ?? "USD",
     monthlyCost: round2(customers.reduce((n, c) => n + c.monthlyCost, 0)),
-    stacks: [...new Set([...(settingsChanged || platform.add.length + platform.remove.length + platform.update.length ? [o.stack] : []), ...customers.map((c) => c.stack)])].sort(),
+    stacks: [
+      ...new Set([
+        ...(settingsChanged || platform.add.length + platform.remove.length + platform.update.length ? [o.stack] : []),
+        ...customers.map((c) => c.stack),
+      ]),
+    ].sort(),
     violations: after.violations,
     warnings: [
       ...diffWarnings(base.settings, head.settings, after.resources),
       // Shard stack files that disagree with the platform's would make `pulumi up` differ from this plan.
-      ...(head.settings.shard && head.settings.shard.index === undefined ? checkShardStacks({ projectDir: o.projectDir, stack: o.stack }).problems.map((p) => `shards --check: ${p}`) : []),
+      ...(head.settings.shard && head.settings.shard.index === undefined
+        ? checkShardStacks({ projectDir: o.projectDir, stack: o.stack }).problems.map((p) => `shards --check: ${p}`)
+        : []),
     ],
   };
 }
@@ -270,11 +301,22 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
  * the stack settings changed; else the shard of each added, removed or changed customer. For CI's
  * `pulumi up` matrix.
  */
-export function affectedStacks(o: { projectDir: string; stack: string; base: string; rosterPath?: string }): { stacks: string[]; customers: string[]; settingsChanged: boolean } {
+export function affectedStacks(o: { projectDir: string; stack: string; base: string; rosterPath?: string }): {
+  stacks: string[];
+  customers: string[];
+  settingsChanged: boolean;
+} {
   const head = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath });
   const rosterFile = o.rosterPath ?? path.resolve(o.projectDir, head.settings.roster);
   const baseStackText = gitShow(o.projectDir, o.base, `Pulumi.${o.stack}.yaml`);
-  const base = loadStackContext({ projectDir: o.projectDir, stack: o.stack, rosterPath: o.rosterPath, stackText: baseStackText, rosterText: gitShowRoster(o.projectDir, o.base, rosterFile), label: ` at ${o.base}` });
+  const base = loadStackContext({
+    projectDir: o.projectDir,
+    stack: o.stack,
+    rosterPath: o.rosterPath,
+    stackText: baseStackText,
+    rosterText: gitShowRoster(o.projectDir, o.base, rosterFile),
+    label: ` at ${o.base}`,
+  });
   const sh = head.settings.shard;
   const settingsChanged = baseStackText !== readFileSync(path.join(o.projectDir, `Pulumi.${o.stack}.yaml`), "utf8");
   const changed = customerChanges(base.roster, head.roster, base.settings, head.settings).map((c) => c.id);

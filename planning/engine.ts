@@ -122,7 +122,10 @@ function planShortcuts(): () => void {
     const debuggable = sdkModule<{ debuggablePromise: <T>(p: Promise<T>, ctx: unknown) => Promise<T> }>("runtime/debuggable");
     install(
       "no-promise-tracking",
-      () => missing(debuggable, "runtime/debuggable") ?? fnShape(debuggable!.debuggablePromise, 2, "runtime/debuggable debuggablePromise(p, ctx)") ?? writableShape(debuggable!, "debuggablePromise", "debuggablePromise"),
+      () =>
+        missing(debuggable, "runtime/debuggable") ??
+        fnShape(debuggable!.debuggablePromise, 2, "runtime/debuggable debuggablePromise(p, ctx)") ??
+        writableShape(debuggable!, "debuggablePromise", "debuggablePromise"),
       () => {
         const promise = debuggable!.debuggablePromise;
         debuggable!.debuggablePromise = (p) => p;
@@ -231,11 +234,14 @@ function lazyPropertiesShape(sdkTransfer: TransferProperties): string | undefine
   const theirResolvers = sdkTransfer(theirs, "shape", props);
   const ourResolvers = lazyTransferProperties(ours, "shape", props);
   for (const r of [...Object.values(theirResolvers), ...Object.values(ourResolvers)]) r("v", true, false, []);
-  if (Object.keys(theirs).join() !== Object.keys(ours).join()) return `transferProperties defines ${Object.keys(theirs).join(", ")}, the shortcut ${Object.keys(ours).join(", ")}`;
+  if (Object.keys(theirs).join() !== Object.keys(ours).join())
+    return `transferProperties defines ${Object.keys(theirs).join(", ")}, the shortcut ${Object.keys(ours).join(", ")}`;
   const [theirOutput, ourOutput] = [theirs.a, ours.a];
   if (!pulumi.Output.isInstance(theirOutput)) return "transferProperties no longer makes an Output per property";
-  if (!pulumi.Output.isInstance(ourOutput) || Object.getPrototypeOf(theirOutput) !== Object.getPrototypeOf(ourOutput)) return "the Output the shortcut makes is not the SDK's";
-  if (theirResolvers.a.length !== ourResolvers.a.length) return `transferProperties' resolvers take ${theirResolvers.a.length} arguments, not ${ourResolvers.a.length}`;
+  if (!pulumi.Output.isInstance(ourOutput) || Object.getPrototypeOf(theirOutput) !== Object.getPrototypeOf(ourOutput))
+    return "the Output the shortcut makes is not the SDK's";
+  if (theirResolvers.a.length !== ourResolvers.a.length)
+    return `transferProperties' resolvers take ${theirResolvers.a.length} arguments, not ${ourResolvers.a.length}`;
   return undefined;
 }
 
@@ -302,7 +308,10 @@ function defineLazy(onto: Record<string, unknown>, key: string, resolvers: Recor
 /** Options that are nothing but aliases of another type name: what provider SDKs merge in. */
 export function typeAliasesOnly(opts: pulumi.ResourceOptions | undefined): boolean {
   if (!opts || Object.keys(opts).length !== 1 || !Array.isArray(opts.aliases) || opts.aliases.length === 0) return false;
-  return opts.aliases.every((a) => typeof a === "object" && a !== null && !pulumi.Output.isInstance(a) && Object.keys(a).length === 1 && typeof (a as { type?: unknown }).type === "string");
+  return opts.aliases.every(
+    (a) =>
+      typeof a === "object" && a !== null && !pulumi.Output.isInstance(a) && Object.keys(a).length === 1 && typeof (a as { type?: unknown }).type === "string",
+  );
 }
 
 /**
@@ -398,7 +407,11 @@ type RecordFn = (req: any, struct: Struct, urn: string, id: string, state: Recor
  * Have the mock monitor record every registration and read into `recorded` (failures into
  * `failures`): through the SDK's own registration, or, unless debugging, fast-monitor's one pass.
  */
-function recordRegistrations(monitor: MonitorLike, newResource: ReturnType<typeof fakeCloud>, debugging: boolean): { recorded: RecordedResource[]; failures: unknown[] } {
+function recordRegistrations(
+  monitor: MonitorLike,
+  newResource: ReturnType<typeof fakeCloud>,
+  debugging: boolean,
+): { recorded: RecordedResource[]; failures: unknown[] } {
   const recorded: RecordedResource[] = [];
   const failures: unknown[] = [];
   const record: RecordFn = (req, struct, urn, id, state) => {
@@ -469,7 +482,13 @@ function recordRegistrations(monitor: MonitorLike, newResource: ReturnType<typeo
 }
 
 /** fast-monitor's registration if this SDK has the shape it relies on, else the SDK's own (`fallback`). */
-function fastRegistration(monitor: MonitorLike, newResource: ReturnType<typeof fakeCloud>, record: RecordFn, failures: unknown[], fallback: Register): Register {
+function fastRegistration(
+  monitor: MonitorLike,
+  newResource: ReturnType<typeof fakeCloud>,
+  record: RecordFn,
+  failures: unknown[],
+  fallback: Register,
+): Register {
   // fast-monitor: the mock monitor's registration (runtime/mocks.ts MockMonitor.registerResource),
   // with the recording, in one pass: the request's Struct is read once (the SDK's mock reads it for
   // the fake cloud, the recording read it again), and the answer's object is no protobuf Struct for
@@ -485,7 +504,14 @@ function fastRegistration(monitor: MonitorLike, newResource: ReturnType<typeof f
     let args: pulumi.runtime.MockResourceArgs;
     try {
       struct = asStruct(req.getObject().toJavaScript());
-      args = { type: req.getType(), name: req.getName(), inputs: pulumi.runtime.deserializeProperties(struct), provider: req.getProvider(), custom: req.getCustom(), id: req.getImportid() };
+      args = {
+        type: req.getType(),
+        name: req.getName(),
+        inputs: pulumi.runtime.deserializeProperties(struct),
+        provider: req.getProvider(),
+        custom: req.getCustom(),
+        id: req.getImportid(),
+      };
     } catch (e) {
       // Nothing registered yet: the SDK's own takes this request from the start.
       leaveOff("fast-monitor", `reading a registration threw ${e instanceof Error ? e.message : String(e)}`);
@@ -533,7 +559,8 @@ function fastMonitorShape(monitor: MonitorLike, Answer: (new () => any) | undefi
   if (registered) return registered;
   if (!(monitor.resources instanceof Map)) return "the mock monitor has no resources map";
   if (typeof Answer !== "function") return "proto/resource_pb has no RegisterResourceResponse";
-  for (const m of ["setUrn", "setId", "getObject", "getUrn", "getId"]) if (typeof Answer.prototype[m] !== "function") return `RegisterResourceResponse has no ${m}`;
+  for (const m of ["setUrn", "setId", "getObject", "getUrn", "getId"])
+    if (typeof Answer.prototype[m] !== "function") return `RegisterResourceResponse has no ${m}`;
   const Struct = structClass();
   const sample = { a: "x", n: [1.5, { b: true, z: null }], s: { [SIG]: SECRET_SIG, value: { k: "v" } }, u: pulumi.runtime.unknownValue };
   const viaStruct = JSON.stringify(pulumi.runtime.deserializeProperties(Struct.fromJavaScript(sample), true));
@@ -568,7 +595,11 @@ function structOrder(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(structOrder);
   if (typeof v === "object" && v !== null) {
     const o = v as Record<string, unknown>;
-    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, structOrder(o[k])]));
+    return Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .map((k) => [k, structOrder(o[k])]),
+    );
   }
   return v;
 }

@@ -81,7 +81,10 @@ export function fakeCloud(ctx: FakeCloudContext): (args: pulumi.runtime.MockReso
     if (args.custom === false) return { id: undefined, state: {} };
     if (args.type === "pulumi:pulumi:StackReference") {
       const outputs = ctx.platformOutputs ?? {};
-      return { id: String(args.inputs?.name ?? args.name), state: { name: args.inputs?.name, outputs, secretOutputNames: Object.keys(outputs).filter((k) => /password|secret/i.test(k)) } };
+      return {
+        id: String(args.inputs?.name ?? args.name),
+        state: { name: args.inputs?.name, outputs, secretOutputNames: Object.keys(outputs).filter((k) => /password|secret/i.test(k)) },
+      };
     }
     const make = MAKERS[args.type];
     const made = make?.(args.name, args.inputs ?? {}, ctx);

@@ -8,7 +8,11 @@ import { InvalidInput } from "../core/errors";
 export function gitShow(projectDir: string, ref: string, file: string): string | undefined {
   const rel = gitPath(projectDir, ref, file);
   try {
-    return execFileSync("git", ["-C", projectDir, "show", `${ref}:${rel}`], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 256 * 1024 * 1024 });
+    return execFileSync("git", ["-C", projectDir, "show", `${ref}:${rel}`], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      maxBuffer: 256 * 1024 * 1024,
+    });
   } catch {
     return undefined;
   }
@@ -35,10 +39,17 @@ export function gitShowRoster(projectDir: string, ref: string, rosterPath: strin
   const text = gitShow(projectDir, ref, rosterPath);
   // `git show` of a folder prints "tree <ref>:<path>" and its entries.
   if (text === undefined || !text.startsWith(`tree ${ref}:`)) return text ?? "customers: []\n";
-  const names = text.split("\n").slice(2).filter((n) => /\.ya?ml$/.test(n) && !n.startsWith("."));
+  const names = text
+    .split("\n")
+    .slice(2)
+    .filter((n) => /\.ya?ml$/.test(n) && !n.startsWith("."));
   if (!names.length) return [];
   const rel = gitPath(projectDir, ref, rosterPath);
-  const out = execFileSync("git", ["-C", projectDir, "cat-file", "--batch"], { input: names.map((n) => `${ref}:${rel}/${n}\n`).join(""), stdio: ["pipe", "pipe", "pipe"], maxBuffer: 256 * 1024 * 1024 });
+  const out = execFileSync("git", ["-C", projectDir, "cat-file", "--batch"], {
+    input: names.map((n) => `${ref}:${rel}/${n}\n`).join(""),
+    stdio: ["pipe", "pipe", "pipe"],
+    maxBuffer: 256 * 1024 * 1024,
+  });
   // Each object: "<id> blob <size>\n", its bytes, "\n".
   const files: { file: string; text: string }[] = [];
   let at = 0;
@@ -56,7 +67,8 @@ export function gitShowRoster(projectDir: string, ref: string, rosterPath: strin
  * tree: changed or deleted since, or new and not yet committed. Names relative to the project.
  */
 export function changedSince(projectDir: string, ref: string, pattern: string): Set<string> {
-  const git = (...args: string[]) => execFileSync("git", ["-C", projectDir, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 });
+  const git = (...args: string[]) =>
+    execFileSync("git", ["-C", projectDir, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 });
   try {
     const diffed = git("diff", "--name-only", "--relative", ref, "--", pattern);
     const untracked = git("ls-files", "--others", "--exclude-standard", "--", pattern);

@@ -76,7 +76,9 @@ export async function declareInParts(settings: Settings, roster: Roster, ledger:
     // Only the entry goes into the Output (the SDK walks an Output's whole value), with its
     // secretness as the worker saw it: an Output returned from apply lends its own.
     const entry = answers[i].promise.then((r) => r?.entries.get(id));
-    return pulumi.output(entry).apply((e): pulumi.Input<AclEntry | undefined> => (e?.secret ? pulumi.secret(e.value as AclEntry) : (e?.value as AclEntry | undefined))) as pulumi.Output<
+    return pulumi
+      .output(entry)
+      .apply((e): pulumi.Input<AclEntry | undefined> => (e?.secret ? pulumi.secret(e.value as AclEntry) : (e?.value as AclEntry | undefined))) as pulumi.Output<
       AclEntry | undefined
     >;
   };
@@ -148,7 +150,11 @@ class PlanWorker {
   constructor(stack: WorkerStack) {
     const ts = __filename.endsWith(".ts");
     const file = path.join(__dirname, `plan-worker.${ts ? "ts" : "js"}`);
-    this.child = fork(file, [], { execArgv: [...(ts ? ["--import", "tsx"] : []), ...WORKER_V8_FLAGS], serialization: "advanced", stdio: ["ignore", "inherit", "pipe", "ipc"] });
+    this.child = fork(file, [], {
+      execArgv: [...(ts ? ["--import", "tsx"] : []), ...WORKER_V8_FLAGS],
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "pipe", "ipc"],
+    });
     this.child.stderr!.on("data", (d) => (this.stderr += d));
     this.child.on("message", (m: FromWorker) => {
       const w = this.waiting;

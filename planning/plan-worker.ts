@@ -41,7 +41,10 @@ async function work(customers: string[]): Promise<WorkerResult> {
   if (task.config && !configured) pulumi.runtime.setAllConfig(task.config.values, task.config.secretKeys);
   configured = true;
   const mine = new Set(customers);
-  const { result, resources } = await runUnderMocks(() => program(task.settings, task.roster, task.ledger, { customers: mine, stackWide: false }), mockOptions(task.settings, task.ledger));
+  const { result, resources } = await runUnderMocks(
+    () => program(task.settings, task.roster, task.ledger, { customers: mine, stackWide: false }),
+    mockOptions(task.settings, task.ledger),
+  );
   // This slice's customers' registrations: the platform is declared again by the process that merges.
   const customerOf = ownerOf(new Map(resources.map((r) => [r.urn, r])));
   const ours = (r: (typeof resources)[number]) => mine.has(customerOf(r) ?? "");

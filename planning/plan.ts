@@ -31,7 +31,9 @@ export async function planProgram(
 ): Promise<PlanResult & { recorded: RecordedResource[] }> {
   const { inParts, declareInParts } = await import("./parallel.js");
   const declared =
-    run === program && inParts(settings, roster, options) ? await declareInParts(settings, roster, ledger, options) : await declareWhole(settings, roster, ledger, run);
+    run === program && inParts(settings, roster, options)
+      ? await declareInParts(settings, roster, ledger, options)
+      : await declareWhole(settings, roster, ledger, run);
   return assemble(settings, roster, declared, policyConfig);
 }
 
@@ -91,7 +93,14 @@ export function assemble(settings: Settings, roster: Roster, declared: Declared,
     violations: [],
     recorded: all,
   };
-  plan.warnings = [...quotaWarnings(plan.resources, settings, roster.customers), ...configWarnings(roster.customers, settings, declared.customers.map((c) => byId.get(c.customerId)!))];
+  plan.warnings = [
+    ...quotaWarnings(plan.resources, settings, roster.customers),
+    ...configWarnings(
+      roster.customers,
+      settings,
+      declared.customers.map((c) => byId.get(c.customerId)!),
+    ),
+  ];
   plan.violations = evaluate(fromRecorded(resources), policyContext(roster, settings), policyConfig);
   return plan;
 }
@@ -120,7 +129,16 @@ export async function planStack(opts: PlanStackOptions & Omit<PlanOptions, "conf
   // The program reads its settings from `settings`; the SDK's config is set as `pulumi up` would.
   pulumi.runtime.setAllConfig(stackConfig.config, stackConfig.secretKeys);
   const config = { values: stackConfig.config, secretKeys: stackConfig.secretKeys };
-  return { settings, roster, plan: await planProgram(settings, roster, opts.policyConfig, program, opts.ledger, { workers: opts.workers, sliceSize: opts.sliceSize, onProgress: opts.onProgress, config }) };
+  return {
+    settings,
+    roster,
+    plan: await planProgram(settings, roster, opts.policyConfig, program, opts.ledger, {
+      workers: opts.workers,
+      sliceSize: opts.sliceSize,
+      onProgress: opts.onProgress,
+      config,
+    }),
+  };
 }
 
 /** Resources of the offline plan, as the policies see them. */
@@ -142,7 +160,8 @@ export function fromRecorded(recorded: RecordedResource[]): IntakeResource[] {
 
 /** A customer's rotated credentials on the kinds it is declared with (none: no field, so plans of unrotated rosters stay as they were). */
 function rotationsOf(c: Customer, kinds: RegistryKind[], asOf: string): Pick<PlannedCustomer, "rotations"> {
-  const rotations = ROTATED_KINDS.filter((k) => kinds.includes(k) && c.credentials?.[k]).map((kind) => ({ kind, ...liveGenerations(c.credentials![kind], asOf) }))
+  const rotations = ROTATED_KINDS.filter((k) => kinds.includes(k) && c.credentials?.[k])
+    .map((kind) => ({ kind, ...liveGenerations(c.credentials![kind], asOf) }))
     .map(({ kind, current, previous, previousUntil }) => ({ kind, generation: current, ...(previous !== undefined ? { previous, previousUntil } : {}) }));
   return rotations.length ? { rotations } : {};
 }

@@ -36,7 +36,9 @@ export function initShardStacks(o: { projectDir: string; stack: string; platform
   const shown = shownPath(base.file);
   const sh = platformShards(settings, shown, o.stack);
   if (!STACK_REFERENCE.test(o.platformStack) || referencedStack(o.platformStack) !== o.stack) {
-    throw new StackConfigError(shown, [`--platform-stack "${o.platformStack}": must be a stack reference to ${o.stack} (${o.stack}, project/${o.stack} or org/project/${o.stack})`]);
+    throw new StackConfigError(shown, [
+      `--platform-stack "${o.platformStack}": must be a stack reference to ${o.stack} (${o.stack}, project/${o.stack} or org/project/${o.stack})`,
+    ]);
   }
 
   const text = readFileSync(base.file, "utf8");
@@ -87,7 +89,9 @@ export function initShardStacks(o: { projectDir: string; stack: string; platform
           const customer = sp[0] === `${CONFIG_NAMESPACE}:ghcr` && sp[1] === "machineUserTokens" ? roster.customers.find((c) => c.id === sp[2]) : undefined;
           return !customer || shardOf(customer, sh.count) === p.index;
         })
-        .map(([key, ...rest]) => (rest.length ? `-s ${o.stack} --dest ${p.stack} --path '${[key, ...rest].join(".")}'` : `-s ${o.stack} --dest ${p.stack} ${key}`)),
+        .map(([key, ...rest]) =>
+          rest.length ? `-s ${o.stack} --dest ${p.stack} --path '${[key, ...rest].join(".")}'` : `-s ${o.stack} --dest ${p.stack} ${key}`,
+        ),
     ),
   };
 }
@@ -107,7 +111,8 @@ function platformShards(settings: { shard?: { count: number; index?: number } },
 function shardProblems(projectDir: string, platform: string, index: number, count: number, platformStack?: string): string[] {
   const stack = shardStackName(platform, index, count);
   const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
-  if (!existsSync(file)) return [`${shownPath(file)}: missing; write it with \`intake shards --init --stack ${platform} --platform-stack <org/project/${platform}>\``];
+  if (!existsSync(file))
+    return [`${shownPath(file)}: missing; write it with \`intake shards --init --stack ${platform} --platform-stack <org/project/${platform}>\``];
   let have;
   try {
     have = stackSettings(projectDir, stack).settings.shard;
@@ -116,7 +121,12 @@ function shardProblems(projectDir: string, platform: string, index: number, coun
     return [`${shownPath(file)}: exists and is invalid (${e.problems.join("; ")})`];
   }
   const want = { count, index, platformStack: platformStack ?? have?.platformStack };
-  if (have?.count !== want.count || have.index !== want.index || have.platformStack !== want.platformStack || referencedStack(have.platformStack ?? "") !== platform) {
+  if (
+    have?.count !== want.count ||
+    have.index !== want.index ||
+    have.platformStack !== want.platformStack ||
+    referencedStack(have.platformStack ?? "") !== platform
+  ) {
     return [`${shownPath(file)}: exists with shard ${JSON.stringify(have ?? null)}, expected ${JSON.stringify(want)}; fix it by hand or remove it`];
   }
   // Provider config (not ours, not secret) must equal the platform's: the same account, region, owner.

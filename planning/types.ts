@@ -37,7 +37,6 @@ export interface PlannedResource {
   inputs: Record<string, unknown>;
 }
 
-
 export interface PlanResult {
   stack: string;
   asOf: string;

@@ -71,10 +71,14 @@ export function configWarnings(customers: Customer[], settings: Settings, stackC
   }
   // Short-lived kinds in a Kubernetes namespace, with nothing to keep their pull secrets fresh.
   if (!settings.pullSecrets) {
-    const shortLived = (c: Customer) => c.registries.filter((k) => settings.enabledKinds.includes(k) && (k === "ecr" || k === "acr" || (k === "gar" && !settings.gar?.serviceAccountKeys)));
+    const shortLived = (c: Customer) =>
+      c.registries.filter((k) => settings.enabledKinds.includes(k) && (k === "ecr" || k === "acr" || (k === "gar" && !settings.gar?.serviceAccountKeys)));
     const empty = stackCustomers.filter((c) => c.kubernetes?.namespace && c.status !== "offboarded" && shortLived(c).length > 0);
     if (empty.length > 0) {
-      const named = empty.slice(0, 5).map((c) => `${c.id} (${shortLived(c).join(", ")})`).join(", ");
+      const named = empty
+        .slice(0, 5)
+        .map((c) => `${c.id} (${shortLived(c).join(", ")})`)
+        .join(", ");
       out.push(
         `${empty.length} customer(s) with a Kubernetes namespace get empty pull secrets for short-lived kinds: ${named}${empty.length > 5 ? `, +${empty.length - 5} more` : ""}; ` +
           "set registry-intake:pullSecrets (mode eso or refresher) to keep them filled, or run the command each Secret's registry-intake/refresh annotation names",
@@ -85,7 +89,10 @@ export function configWarnings(customers: Customer[], settings: Settings, stackC
   for (const id of Object.keys(tokens)) {
     const c = byId.get(id);
     if (!c?.github?.machineUser) out.push(`registry-intake:ghcr.machineUserTokens.${id}: no customer ${id} with a github.machineUser; the token is unused`);
-    else if (!here.has(id)) out.push(`registry-intake:ghcr.machineUserTokens.${id}: customer ${id} is not declared by stack ${settings.stack}; set the token on its own (shard) stack`);
+    else if (!here.has(id))
+      out.push(
+        `registry-intake:ghcr.machineUserTokens.${id}: customer ${id} is not declared by stack ${settings.stack}; set the token on its own (shard) stack`,
+      );
   }
   return out;
 }

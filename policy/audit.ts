@@ -37,11 +37,19 @@ export function auditStackExport(opts: AuditOptions): AuditResult {
   const { settings, roster } = loadStackContext({ projectDir: opts.projectDir, stack, rosterPath: opts.rosterPath, today: opts.today });
   const violations = evaluate(resources, policyContext(roster, settings), opts.policyConfig);
   for (const o of plainOutputs) {
-    violations.push({ policy: "credentials-are-secret", enforcement: "mandatory", customer: null, urn: o.urn, message: `stack output ${o.path} holds a credential in plain text` });
+    violations.push({
+      policy: "credentials-are-secret",
+      enforcement: "mandatory",
+      customer: null,
+      urn: o.urn,
+      message: `stack output ${o.path} holds a credential in plain text`,
+    });
   }
   const warnings =
     opts.stack && stackName && opts.stack !== stackName
-      ? [`--stack ${opts.stack}: the export's resources belong to stack ${stackName}; they are judged by ${opts.stack}'s settings and roster (drop --stack to use ${stackName}'s)`]
+      ? [
+          `--stack ${opts.stack}: the export's resources belong to stack ${stackName}; they are judged by ${opts.stack}'s settings and roster (drop --stack to use ${stackName}'s)`,
+        ]
       : [];
   return { stack, file: opts.exportFile, resources: resources.length, violations, warnings };
 }

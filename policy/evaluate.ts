@@ -20,7 +20,10 @@ export interface Violation {
 export type PolicyConfig = Record<string, Enforcement | { enforcementLevel?: Enforcement }>;
 
 /** What the policies know of the stack: the roster's customers (status as of the stack's day), tiers, prefix, environment. */
-export function policyContext(roster: Roster, settings: Pick<Settings, "tierTable" | "repoPrefix" | "environment" | "asOf" | "products" | "tierEntitlements">): PolicyContext {
+export function policyContext(
+  roster: Roster,
+  settings: Pick<Settings, "tierTable" | "repoPrefix" | "environment" | "asOf" | "products" | "tierEntitlements">,
+): PolicyContext {
   return {
     customers: new Map(
       roster.customers.map((c) => [

@@ -22,7 +22,11 @@ export function analyzerPolicies(context: PolicyContext | ((urn: string) => Poli
         validateStack: (args, reportViolation) => {
           if (!args.resources.length) return;
           const ctx = ctxFor(args.resources[0].urn);
-          for (const f of stack(args.resources.map((r) => fromAnalyzer({ ...r, opts: { ...r.opts, parent: r.parent?.urn } })), ctx)) reportViolation(f.message, f.urn);
+          for (const f of stack(
+            args.resources.map((r) => fromAnalyzer({ ...r, opts: { ...r.opts, parent: r.parent?.urn } })),
+            ctx,
+          ))
+            reportViolation(f.message, f.urn);
         },
       } satisfies StackValidationPolicy;
     }

@@ -48,7 +48,10 @@ function holdsSecret(v: unknown): boolean {
 }
 
 export class StackExportError extends InvalidInput {
-  constructor(readonly file: string, message: string) {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
     super(`${file}: ${message}`);
   }
 }
@@ -82,7 +85,10 @@ export function fromStackExport(exp: StackExport): { resources: IntakeResource[]
     .map((r): IntakeResource => {
       const inputs = r.inputs ?? {};
       const outputs = r.outputs ?? {};
-      const secretProps = new Set([...Object.keys(inputs).filter((k) => holdsSecret(inputs[k])), ...Object.keys(outputs).filter((k) => holdsSecret(outputs[k]))]);
+      const secretProps = new Set([
+        ...Object.keys(inputs).filter((k) => holdsSecret(inputs[k])),
+        ...Object.keys(outputs).filter((k) => holdsSecret(outputs[k])),
+      ]);
       return {
         urn: r.urn,
         type: r.type,
@@ -102,7 +108,13 @@ export function fromStackExport(exp: StackExport): { resources: IntakeResource[]
 }
 
 /** The analyzer's view of a resource (props and options only: retainOnDelete and secretness are not visible there). */
-export function fromAnalyzer(args: { urn: string; type: string; name: string; props: Record<string, unknown>; opts: { protect: boolean; additionalSecretOutputs: string[]; parent?: string } }): IntakeResource {
+export function fromAnalyzer(args: {
+  urn: string;
+  type: string;
+  name: string;
+  props: Record<string, unknown>;
+  opts: { protect: boolean; additionalSecretOutputs: string[]; parent?: string };
+}): IntakeResource {
   return {
     urn: args.urn,
     type: args.type,

@@ -4,7 +4,16 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type * as provider from "@pulumi/pulumi/provider";
-import { CLOUD_NAMED_TYPES, cloudRefusal, cloudUpdateRefusal, deleteLeaves, MAKERS, PUT_TYPES, type FakeCloudContext, type State } from "../planning/fake-cloud";
+import {
+  CLOUD_NAMED_TYPES,
+  cloudRefusal,
+  cloudUpdateRefusal,
+  deleteLeaves,
+  MAKERS,
+  PUT_TYPES,
+  type FakeCloudContext,
+  type State,
+} from "../planning/fake-cloud";
 import { replacedBy } from "../planning/replace-on";
 import { PACKAGE_ROOT } from "../core/package";
 
@@ -271,7 +280,13 @@ export class LocalProvider implements provider.Provider {
     // here, at preview, in the words `create` would refuse it with at `up`.
     const { type, name } = typeOf(urn);
     const inputs = plainState(news);
-    if (!this.stateless && !PUT_TYPES.has(type) && !CLOUD_NAMED_TYPES.has(type) && Object.keys(plainState(olds)).length === 0 && !JSON.stringify(inputs).includes(UNKNOWN)) {
+    if (
+      !this.stateless &&
+      !PUT_TYPES.has(type) &&
+      !CLOUD_NAMED_TYPES.has(type) &&
+      Object.keys(plainState(olds)).length === 0 &&
+      !JSON.stringify(inputs).includes(UNKNOWN)
+    ) {
       const doc = this.store.read();
       const made = this.make(type, name, inputs, this.context(doc));
       if (doc.resources[recordKey(type, made.id)]) throw new Error(alreadyExists(type, made.id));
@@ -304,7 +319,8 @@ export class LocalProvider implements provider.Provider {
     if (this.stateless) return { id: made.id, outs: made.state };
     await this.store.update((cloud) => {
       // An id the cloud chooses: another one where a retained resource holds this one.
-      for (let n = 1; CLOUD_NAMED_TYPES.has(type) && cloud.resources[recordKey(type, made.id)]; n++) made = this.make(type, `${name}#${n}`, inputs, this.context(cloud));
+      for (let n = 1; CLOUD_NAMED_TYPES.has(type) && cloud.resources[recordKey(type, made.id)]; n++)
+        made = this.make(type, `${name}#${n}`, inputs, this.context(cloud));
       const key = recordKey(type, made.id);
       if (cloud.resources[key] && !PUT_TYPES.has(type)) {
         throw new Error(alreadyExists(type, made.id));

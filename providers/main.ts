@@ -7,7 +7,13 @@ import { LocalProvider, requestOldInputs } from "./local-provider";
  * providers/bin/pulumi-resource-<package>. Serves LocalProvider with the SDK's provider server.
  */
 
-type Call = { request: { getArgs(): { toJavaScript(): Record<string, unknown> } | undefined; getVariablesMap(): { entries(): Iterable<[string, string]> }; getOldInputs?(): { toJavaScript(): Record<string, unknown> } | undefined } };
+type Call = {
+  request: {
+    getArgs(): { toJavaScript(): Record<string, unknown> } | undefined;
+    getVariablesMap(): { entries(): Iterable<[string, string]> };
+    getOldInputs?(): { toJavaScript(): Record<string, unknown> } | undefined;
+  };
+};
 type Callback = (err: unknown, resp?: { setAcceptsecrets(v: boolean): void } | null, ...rest: unknown[]) => void;
 type Handler = (call: Call, callback: Callback) => unknown;
 
@@ -31,7 +37,9 @@ function wrapServerHandlers(provider: LocalProvider): void {
   // changed that gives the stand-in no configuration and no old inputs: say so and stop, rather
   // than serve a provider that answers wrongly.
   const moved = (what: string) => {
-    console.error(`pulumi-resource-${pkg}: @pulumi/pulumi ${(require("@pulumi/pulumi/package.json") as { version: string }).version}: ${what}; the local provider cannot serve on this SDK`);
+    console.error(
+      `pulumi-resource-${pkg}: @pulumi/pulumi ${(require("@pulumi/pulumi/package.json") as { version: string }).version}: ${what}; the local provider cannot serve on this SDK`,
+    );
     process.exit(1);
   };
   if (typeof addService !== "function" || addService.length !== 2) moved("@grpc/grpc-js Server.addService(service, implementation) moved");

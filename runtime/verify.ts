@@ -97,7 +97,15 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
     }
   }
   const unreachable = results.some((r) => r.probes.some((p) => p.status === 0));
-  return { stack: o.settings.stack, startedAt, finishedAt: now().toISOString(), results, ok: results.every((r) => r.ok), unreachable, skipped: results.filter((r) => r.skipped).length };
+  return {
+    stack: o.settings.stack,
+    startedAt,
+    finishedAt: now().toISOString(),
+    results,
+    ok: results.every((r) => r.ok),
+    unreachable,
+    skipped: results.filter((r) => r.skipped).length,
+  };
 }
 
 async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now: () => Date): Promise<KindEvidence> {
@@ -110,7 +118,8 @@ async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now:
     cred = await mintFor(id, kind, { ...o.mint(id), settings: o.settings, roster: o.roster });
   } catch (err) {
     // Nothing to test with: said, and the other pairs are checked.
-    if (err instanceof InvalidInput && !(err instanceof AccessDenied)) return { customer: id, kind, licensed, minted: false, skipped: true, reason: err.message, probes: [], ok: true };
+    if (err instanceof InvalidInput && !(err instanceof AccessDenied))
+      return { customer: id, kind, licensed, minted: false, skipped: true, reason: err.message, probes: [], ok: true };
     if (!(err instanceof AccessDenied)) throw err;
     // Refused: right for a customer the license denies, wrong for one it allows.
     return { customer: id, kind, licensed, minted: false, reason: err.message, probes: [], ok: !licensed };
@@ -122,7 +131,13 @@ async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now:
   };
   const client = new RegistryClient({ username: cred.username, password: cred.password }, o.fetchImpl);
   const probes: Probe[] = [];
-  const probe = async (what: Probe["what"], repository: string, expected: Probe["expected"], send: () => Promise<Response>, allowed: (s: number) => boolean) => {
+  const probe = async (
+    what: Probe["what"],
+    repository: string,
+    expected: Probe["expected"],
+    send: () => Promise<Response>,
+    allowed: (s: number) => boolean,
+  ) => {
     let status: number;
     try {
       const r = await send();
@@ -133,7 +148,15 @@ async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now:
       if (err instanceof RegistryError) status = err.status;
       else if (err instanceof TypeError && /fetch failed/.test(err.message)) {
         const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-        probes.push({ what, repository, status: 0, expected, ok: false, at: now().toISOString(), note: `unreachable: ${cause?.code ?? cause?.message ?? err.message}` });
+        probes.push({
+          what,
+          repository,
+          status: 0,
+          expected,
+          ok: false,
+          at: now().toISOString(),
+          note: `unreachable: ${cause?.code ?? cause?.message ?? err.message}`,
+        });
         return;
       } else throw err;
     }
@@ -155,18 +178,51 @@ async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now:
   if (catalogue && !own) notes.push("entitled to no product: no repository of its own to list");
   if (!catalogue || own) {
     await probe("list own", at(id, own), "allowed", list(at(id, own)), (s) => s === 200 || s === 404);
-    if (probes[0].status === 0) return { customer: id, kind, licensed, minted: true, registry: cred.registry, probes, ok: false, note: `${cred.registry} is out of reach: nothing proven` };
+    if (probes[0].status === 0)
+      return {
+        customer: id,
+        kind,
+        licensed,
+        minted: true,
+        registry: cred.registry,
+        probes,
+        ok: false,
+        note: `${cred.registry} is out of reach: nothing proven`,
+      };
   }
   if (notEntitled) await probe("list not entitled", at(id, notEntitled), "refused", list(at(id, notEntitled)), (s) => s === 200 || s === 404);
   else if (catalogue) notes.push("entitled to every product: none to try refused");
-  const neighbour = o.roster.customers.map((x) => x.id).filter((x) => x !== id && o.roster.customers.find((y) => y.id === x)!.registries.includes(kind)).sort()[0];
+  const neighbour = o.roster.customers
+    .map((x) => x.id)
+    .filter((x) => x !== id && o.roster.customers.find((y) => y.id === x)!.registries.includes(kind))
+    .sort()[0];
   // The neighbour's repository tried is one this customer would reach by name if its own folder were not enforced.
-  if (neighbour) await probe("list neighbour's", at(neighbour, own ?? notEntitled), "refused", list(at(neighbour, own ?? notEntitled)), (s) => s === 200 || s === 404);
+  if (neighbour)
+    await probe("list neighbour's", at(neighbour, own ?? notEntitled), "refused", list(at(neighbour, own ?? notEntitled)), (s) => s === 200 || s === 404);
   else notes.push(`no other customer holds ${kind}: no neighbour's namespace to try`);
   const note = notes.length ? notes.join("; ") : undefined;
   // A pull-only robot must be refused the push.
-  if (o.write && (!catalogue || own)) await writeProbe(client, cred.registry, at(id, own, PROBE_REPOSITORY), probes, now, kind === "distribution" && c.distribution?.access === "pull" ? "refused" : "allowed", KINDS[kind].deletes(c));
-  return { customer: id, kind, licensed, minted: true, registry: cred.registry, neighbour, probes, ok: licensed && probes.every((p) => p.ok), ...(note ? { note } : {}) };
+  if (o.write && (!catalogue || own))
+    await writeProbe(
+      client,
+      cred.registry,
+      at(id, own, PROBE_REPOSITORY),
+      probes,
+      now,
+      kind === "distribution" && c.distribution?.access === "pull" ? "refused" : "allowed",
+      KINDS[kind].deletes(c),
+    );
+  return {
+    customer: id,
+    kind,
+    licensed,
+    minted: true,
+    registry: cred.registry,
+    neighbour,
+    probes,
+    ok: licensed && probes.every((p) => p.ok),
+    ...(note ? { note } : {}),
+  };
 }
 
 /**
@@ -174,11 +230,24 @@ async function verifyKind(o: VerifyOptions, id: string, kind: RegistryKind, now:
  * deletion must go as the kind says the credential may (`deletes`); a registry that deletes no
  * manifests (405) leaves that untested, and the report says so.
  */
-async function writeProbe(client: RegistryClient, host: string, repository: string, probes: Probe[], now: () => Date, expected: Probe["expected"], deletes: { may: boolean; why: string }): Promise<void> {
+async function writeProbe(
+  client: RegistryClient,
+  host: string,
+  repository: string,
+  probes: Probe[],
+  now: () => Date,
+  expected: Probe["expected"],
+  deletes: { may: boolean; why: string },
+): Promise<void> {
   const config = Buffer.from("{}");
   const configDigest = `sha256:${createHash("sha256").update(config).digest("hex")}`;
   const manifest = Buffer.from(
-    JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest, size: config.length }, layers: [] }),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest, size: config.length },
+      layers: [],
+    }),
   );
   const manifestDigest = `sha256:${createHash("sha256").update(manifest).digest("hex")}`;
   const record = (what: Probe["what"], status: number, ok: boolean): void => {
@@ -190,11 +259,26 @@ async function writeProbe(client: RegistryClient, host: string, repository: stri
   if (start.status !== 202 || !location) return record("push probe", start.status, false);
   const upload = new URL(location, `${baseUrl(host)}/`);
   upload.searchParams.set("digest", configDigest);
-  const put = await client.request(host, `${upload.pathname}${upload.search}`, { method: "PUT", body: config, headers: { "content-type": "application/octet-stream" }, repository, actions: "pull,push" });
+  const put = await client.request(host, `${upload.pathname}${upload.search}`, {
+    method: "PUT",
+    body: config,
+    headers: { "content-type": "application/octet-stream" },
+    repository,
+    actions: "pull,push",
+  });
   await put.body?.cancel();
   if (put.status !== 201) return record("push probe", put.status, false);
-  const tag = `verify-${now().toISOString().replace(/[^0-9]/g, "").slice(0, 14)}`;
-  const m = await client.request(host, `/v2/${repository}/manifests/${tag}`, { method: "PUT", body: manifest, headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" }, repository, actions: "pull,push" });
+  const tag = `verify-${now()
+    .toISOString()
+    .replace(/[^0-9]/g, "")
+    .slice(0, 14)}`;
+  const m = await client.request(host, `/v2/${repository}/manifests/${tag}`, {
+    method: "PUT",
+    body: manifest,
+    headers: { "content-type": "application/vnd.oci.image.manifest.v1+json" },
+    repository,
+    actions: "pull,push",
+  });
   await m.body?.cancel();
   record("push probe", m.status, m.status === 201);
   if (m.status !== 201) return;
@@ -210,7 +294,15 @@ async function writeProbe(client: RegistryClient, host: string, repository: stri
           ? `deleted, though ${deletes.why}`
           : undefined;
   const ok = del.status === 405 || (deletes.may ? del.status === 202 : refused);
-  probes.push({ what: "delete probe", repository, status: del.status, expected: deletes.may ? "allowed" : "refused", ok, at: now().toISOString(), ...(note ? { note } : {}) });
+  probes.push({
+    what: "delete probe",
+    repository,
+    status: del.status,
+    expected: deletes.may ? "allowed" : "refused",
+    ok,
+    at: now().toISOString(),
+    ...(note ? { note } : {}),
+  });
 }
 
 /** The report as text, one line per request. */
@@ -227,7 +319,10 @@ export function renderVerifyText(r: VerifyReport): string {
       continue;
     }
     lines.push(`${head} at ${e.registry}${e.note ? ` (${e.note})` : ""}`);
-    for (const p of e.probes) lines.push(`     ${p.ok ? "ok  " : "FAIL"} ${p.what} ${p.repository}: ${p.status}, ${p.expected === "allowed" ? "must be allowed" : "must be refused"} (${p.at})${p.note ? `: ${p.note}` : ""}`);
+    for (const p of e.probes)
+      lines.push(
+        `     ${p.ok ? "ok  " : "FAIL"} ${p.what} ${p.repository}: ${p.status}, ${p.expected === "allowed" ? "must be allowed" : "must be refused"} (${p.at})${p.note ? `: ${p.note}` : ""}`,
+      );
   }
   const failed = r.results.filter((e) => !e.ok).length;
   const checked = r.results.length - r.skipped;
@@ -235,7 +330,11 @@ export function renderVerifyText(r: VerifyReport): string {
   const probed = r.results.filter((e) => e.minted).length;
   const how = `: ${probed} probed at their registry, ${checked - probed} refused a credential as their license says`;
   const skipped = r.skipped ? `; ${r.skipped} skipped (no credential to test with)` : "";
-  lines.push(failed === 0 ? `Isolation holds: ${checked} customer-kind pair(s) checked${how}${skipped}.` : `${failed} of ${checked} customer-kind pair(s) FAILED${how}${skipped}.`);
+  lines.push(
+    failed === 0
+      ? `Isolation holds: ${checked} customer-kind pair(s) checked${how}${skipped}.`
+      : `${failed} of ${checked} customer-kind pair(s) FAILED${how}${skipped}.`,
+  );
   return lines.join("\n");
 }
 
@@ -243,7 +342,10 @@ export function renderVerifyText(r: VerifyReport): string {
 export function renderVerifyMarkdown(r: VerifyReport): string {
   const rows = r.results.flatMap((e) =>
     e.minted
-      ? e.probes.map((p) => `| ${e.customer} | ${e.kind} | ${p.what} | \`${p.repository}\` | ${p.status} | ${p.expected} | ${p.ok ? "ok" : "**FAIL**"}${p.note ? ` (${p.note})` : ""} | ${p.at} |`)
+      ? e.probes.map(
+          (p) =>
+            `| ${e.customer} | ${e.kind} | ${p.what} | \`${p.repository}\` | ${p.status} | ${p.expected} | ${p.ok ? "ok" : "**FAIL**"}${p.note ? ` (${p.note})` : ""} | ${p.at} |`,
+        )
       : e.skipped
         ? [`| ${e.customer} | ${e.kind} | mint | | | | skipped (${e.reason}) | |`]
         : [`| ${e.customer} | ${e.kind} | mint | | | ${e.licensed ? "allowed" : "refused"} | ${e.ok ? "ok" : "**FAIL**"} (${e.reason}) | |`],

@@ -16,14 +16,21 @@ export const customerPatchSchema = z
     tier: customerSchema.shape.tier.optional(),
     registries: customerSchema.shape.registries,
     license: customerSchema.shape.license.optional(),
-    status: z.enum(STATUSES.filter((s) => s !== "offboarded") as ["active", "suspended"], { message: "must be active or suspended (offboard with DELETE)" }).optional(),
+    status: z
+      .enum(STATUSES.filter((s) => s !== "offboarded") as ["active", "suspended"], { message: "must be active or suspended (offboard with DELETE)" })
+      .optional(),
   })
   .refine((p) => Object.keys(p).length > 0, { message: "names no field to change: tier, registries, license, status" });
 
 /** A rotation: one kind (default: each the customer holds) and the overlap in days. */
 export const rotateSchema = z.strictObject({
   kind: z.enum(ROTATED_KINDS, { message: `must be one of ${ROTATED_KINDS.join(", ")}` }).optional(),
-  overlapDays: z.number({ message: "must be a number of days" }).int({ message: "must be a whole number of days" }).min(1, { message: "must be at least 1" }).max(90, { message: "must be at most 90" }).default(7),
+  overlapDays: z
+    .number({ message: "must be a number of days" })
+    .int({ message: "must be a whole number of days" })
+    .min(1, { message: "must be at least 1" })
+    .max(90, { message: "must be at most 90" })
+    .default(7),
 });
 
 /** The largest request body taken (a roster entry is well under a kilobyte). */
@@ -62,7 +69,8 @@ export class Api {
     this.route(req).then(
       ({ status, body }) => send(res, status, body),
       (e: unknown) => {
-        if (e instanceof HttpError || e instanceof AuthError) return send(res, e.status, { error: e.message }, e.status === 401 ? { "www-authenticate": 'Bearer realm="registry-intake"' } : {});
+        if (e instanceof HttpError || e instanceof AuthError)
+          return send(res, e.status, { error: e.message }, e.status === 401 ? { "www-authenticate": 'Bearer realm="registry-intake"' } : {});
         this.o.log({ level: "error", msg: (e as Error).stack ?? String(e) });
         send(res, 500, { error: "internal error; the service's log has the details" });
       },
@@ -87,7 +95,14 @@ export class Api {
     const job = /^\/v1\/jobs\/([^/]+)$/.exec(p);
     const routes: [boolean, string[], () => Promise<{ status: number; body: unknown }>][] = [
       [p === "/v1/customers", ["POST"], async () => this.onboard(req, await this.who(req, "write"))],
-      [!!customer, ["GET", "PATCH", "DELETE"], async () => (m === "GET" ? (await this.who(req, "read"), this.customer(decode(customer![1]))) : this.change(req, decode(customer![1]), m, await this.who(req, "write")))],
+      [
+        !!customer,
+        ["GET", "PATCH", "DELETE"],
+        async () =>
+          m === "GET"
+            ? (await this.who(req, "read"), this.customer(decode(customer![1])))
+            : this.change(req, decode(customer![1]), m, await this.who(req, "write")),
+      ],
       [!!rotate, ["POST"], async () => this.change(req, decode(rotate![1]), "ROTATE", await this.who(req, "write"))],
       [!!job, ["GET"], async () => (await this.who(req, "read"), this.job(decode(job![1])))],
     ];
@@ -132,18 +147,22 @@ export class Api {
   /** Idempotency, the request's checks, then a queued job (202). */
   private async queue(req: IncomingMessage, caller: Caller, action: JobAction, customer: string, request: JobRequest, check: () => Promise<{ stack: string }>) {
     const key = header(req, "idempotency-key");
-    if (key !== undefined && !/^[\x21-\x7e]{1,200}$/.test(key)) throw new HttpError(400, "Idempotency-Key: must be 1-200 printable characters without spaces (a UUID will do)");
+    if (key !== undefined && !/^[\x21-\x7e]{1,200}$/.test(key))
+      throw new HttpError(400, "Idempotency-Key: must be 1-200 printable characters without spaces (a UUID will do)");
     const callbackUrl = header(req, "intake-callback-url");
     if (callbackUrl !== undefined) {
-      if (!this.o.canCallBack) throw new HttpError(400, "Intake-Callback-Url: the service has no callback key to sign callbacks with (start it with --callback-secret-file)");
-      if (!/^https?:\/\/[^\s]+$/.test(callbackUrl) || !URL.canParse(callbackUrl)) throw new HttpError(400, `Intake-Callback-Url: ${JSON.stringify(callbackUrl.slice(0, 200))} is not an http(s) URL`);
+      if (!this.o.canCallBack)
+        throw new HttpError(400, "Intake-Callback-Url: the service has no callback key to sign callbacks with (start it with --callback-secret-file)");
+      if (!/^https?:\/\/[^\s]+$/.test(callbackUrl) || !URL.canParse(callbackUrl))
+        throw new HttpError(400, `Intake-Callback-Url: ${JSON.stringify(callbackUrl.slice(0, 200))} is not an http(s) URL`);
     }
     // The request's meaning, not its bytes: the same entry with its keys in another order is the same request.
     const hash = createHash("sha256").update(canonical({ action, customer, request, callbackUrl })).digest("hex");
     if (key !== undefined) {
       const had = await this.o.store.byIdempotencyKey(caller.name, key);
       if (had) {
-        if (had.idempotencyHash !== hash) throw new HttpError(409, `Idempotency-Key ${key} was sent before with another request (job ${had.id}); use a new key for a new request`);
+        if (had.idempotencyHash !== hash)
+          throw new HttpError(409, `Idempotency-Key ${key} was sent before with another request (job ${had.id}); use a new key for a new request`);
         return { status: 202, body: { job: publicJob(had) } };
       }
     }
@@ -156,7 +175,16 @@ export class Api {
     }
     let created;
     try {
-      created = await this.o.store.create({ id: randomUUID(), action, customer, stack, request, caller: caller.name, callbackUrl, idempotency: key === undefined ? undefined : { key, hash } });
+      created = await this.o.store.create({
+        id: randomUUID(),
+        action,
+        customer,
+        stack,
+        request,
+        caller: caller.name,
+        callbackUrl,
+        idempotency: key === undefined ? undefined : { key, hash },
+      });
     } catch (e) {
       if (e instanceof IdempotencyConflict) throw new HttpError(409, e.message);
       throw e;
@@ -195,7 +223,12 @@ function statusOf(e: OnboardError): number {
 /** JSON with object keys sorted at every depth. */
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  if (v && typeof v === "object") return `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(",")}}`;
+  if (v && typeof v === "object")
+    return `{${Object.keys(v)
+      .sort()
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
   return JSON.stringify(v);
 }
 
@@ -253,7 +286,11 @@ const jsonSchema = (s: z.ZodType) => z.toJSONSchema(s, { io: "input", unrepresen
 /** The OpenAPI 3.1 document of the API, generated from the schemas the API checks with (committed as service/openapi.json). */
 export function openApi(): Record<string, unknown> {
   const error = { type: "object", properties: { error: { type: "string", description: "one line: what was refused and how to fix it" } }, required: ["error"] };
-  const step = { type: "object", properties: { name: { type: "string" }, at: { type: "string", format: "date-time" }, replica: { type: "string" } }, required: ["name", "at"] };
+  const step = {
+    type: "object",
+    properties: { name: { type: "string" }, at: { type: "string", format: "date-time" }, replica: { type: "string" } },
+    required: ["name", "at"],
+  };
   const job = {
     type: "object",
     properties: {
@@ -272,33 +309,119 @@ export function openApi(): Record<string, unknown> {
     required: ["id", "state", "action", "customer", "stack", "steps", "commit", "changes", "error", "createdAt", "updatedAt"],
   };
   const answer = (d: string) => ({ description: d, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } });
-  const accepted = { description: "queued: the job", content: { "application/json": { schema: { type: "object", properties: { job: { $ref: "#/components/schemas/Job" } }, required: ["job"] } } } };
+  const accepted = {
+    description: "queued: the job",
+    content: { "application/json": { schema: { type: "object", properties: { job: { $ref: "#/components/schemas/Job" } }, required: ["job"] } } },
+  };
   const writeHeaders = [
-    { name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", maxLength: 200 }, description: "the same key with the same request answers the same job; with another request, 409" },
-    { name: "Intake-Callback-Url", in: "header", required: false, schema: { type: "string", format: "uri" }, description: "POSTed `{ job }` when the job ends, signed `Intake-Signature: t=<unix>,v1=<hex HMAC-SHA256 of \"t.body\">`" },
+    {
+      name: "Idempotency-Key",
+      in: "header",
+      required: false,
+      schema: { type: "string", maxLength: 200 },
+      description: "the same key with the same request answers the same job; with another request, 409",
+    },
+    {
+      name: "Intake-Callback-Url",
+      in: "header",
+      required: false,
+      schema: { type: "string", format: "uri" },
+      description: 'POSTed `{ job }` when the job ends, signed `Intake-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`',
+    },
   ];
   const id = { name: "id", in: "path", required: true, schema: { type: "string" } };
   const body = (ref: string) => ({ required: true, content: { "application/json": { schema: { $ref: `#/components/schemas/${ref}` } } } });
   const common = { "401": answer("no or unknown credentials"), "403": answer("the caller may not do this") };
   return {
     openapi: "3.1.0",
-    info: { title: "registry-intake onboarding service", version: "1", description: "Onboards, changes, rotates and offboards customers: each write is a commit on the roster branch and a Pulumi update, run as a durable job." },
+    info: {
+      title: "registry-intake onboarding service",
+      version: "1",
+      description: "Onboards, changes, rotates and offboards customers: each write is a commit on the roster branch and a Pulumi update, run as a durable job.",
+    },
     security: [{ bearer: [] }],
     paths: {
-      "/v1/customers": { post: { summary: "onboard one roster entry", parameters: writeHeaders, requestBody: body("Customer"), responses: { "202": accepted, "400": answer("invalid entry"), "409": answer("the id exists, or the Idempotency-Key was used with another request"), ...common } } },
-      "/v1/customers/{id}": {
-        get: { summary: "the customer now: status, tier, namespaces per kind, credential commands", parameters: [id], responses: { "200": { description: "the customer", content: { "application/json": { schema: { type: "object" } } } }, "404": answer("no such customer"), ...common } },
-        patch: { summary: "change tier, registries, license.expires or status (suspend, reinstate)", parameters: [id, ...writeHeaders], requestBody: body("CustomerChange"), responses: { "202": accepted, "400": answer("invalid change"), "404": answer("no such customer"), "409": answer("the customer is offboarded"), ...common } },
-        delete: { summary: "offboard (credentials deleted, repositories kept)", parameters: [id, ...writeHeaders], responses: { "202": accepted, "404": answer("no such customer"), "409": answer("already offboarded"), ...common } },
+      "/v1/customers": {
+        post: {
+          summary: "onboard one roster entry",
+          parameters: writeHeaders,
+          requestBody: body("Customer"),
+          responses: {
+            "202": accepted,
+            "400": answer("invalid entry"),
+            "409": answer("the id exists, or the Idempotency-Key was used with another request"),
+            ...common,
+          },
+        },
       },
-      "/v1/customers/{id}/rotate": { post: { summary: "rotate a kind's long-lived credential", parameters: [id, ...writeHeaders], requestBody: body("Rotation"), responses: { "202": accepted, "400": answer("nothing to rotate"), "404": answer("no such customer"), "409": answer("a previous generation is still inside its overlap"), ...common } } },
-      "/v1/jobs/{id}": { get: { summary: "a job: state, steps with times, the commit, the change summary, the error", parameters: [id], responses: { "200": { description: "the job", content: { "application/json": { schema: { $ref: "#/components/schemas/Job" } } } }, "404": answer("no such job"), ...common } } },
+      "/v1/customers/{id}": {
+        get: {
+          summary: "the customer now: status, tier, namespaces per kind, credential commands",
+          parameters: [id],
+          responses: {
+            "200": { description: "the customer", content: { "application/json": { schema: { type: "object" } } } },
+            "404": answer("no such customer"),
+            ...common,
+          },
+        },
+        patch: {
+          summary: "change tier, registries, license.expires or status (suspend, reinstate)",
+          parameters: [id, ...writeHeaders],
+          requestBody: body("CustomerChange"),
+          responses: {
+            "202": accepted,
+            "400": answer("invalid change"),
+            "404": answer("no such customer"),
+            "409": answer("the customer is offboarded"),
+            ...common,
+          },
+        },
+        delete: {
+          summary: "offboard (credentials deleted, repositories kept)",
+          parameters: [id, ...writeHeaders],
+          responses: { "202": accepted, "404": answer("no such customer"), "409": answer("already offboarded"), ...common },
+        },
+      },
+      "/v1/customers/{id}/rotate": {
+        post: {
+          summary: "rotate a kind's long-lived credential",
+          parameters: [id, ...writeHeaders],
+          requestBody: body("Rotation"),
+          responses: {
+            "202": accepted,
+            "400": answer("nothing to rotate"),
+            "404": answer("no such customer"),
+            "409": answer("a previous generation is still inside its overlap"),
+            ...common,
+          },
+        },
+      },
+      "/v1/jobs/{id}": {
+        get: {
+          summary: "a job: state, steps with times, the commit, the change summary, the error",
+          parameters: [id],
+          responses: {
+            "200": { description: "the job", content: { "application/json": { schema: { $ref: "#/components/schemas/Job" } } } },
+            "404": answer("no such job"),
+            ...common,
+          },
+        },
+      },
       "/healthz": { get: { summary: "liveness", security: [], responses: { "200": { description: "alive" } } } },
       "/openapi.json": { get: { summary: "this document", security: [], responses: { "200": { description: "OpenAPI 3.1" } } } },
     },
     components: {
-      securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "a token of the service's tokens file, or an OIDC JWT (scope intake:read or intake:write)" } },
-      schemas: { Customer: jsonSchema(customerSchema), CustomerChange: jsonSchema(customerPatchSchema), Rotation: jsonSchema(rotateSchema), Job: job, Step: step, Error: error },
+      securitySchemes: {
+        bearer: { type: "http", scheme: "bearer", description: "a token of the service's tokens file, or an OIDC JWT (scope intake:read or intake:write)" },
+      },
+      schemas: {
+        Customer: jsonSchema(customerSchema),
+        CustomerChange: jsonSchema(customerPatchSchema),
+        Rotation: jsonSchema(rotateSchema),
+        Job: job,
+        Step: step,
+        Error: error,
+      },
     },
   };
 }

@@ -54,7 +54,8 @@ export class Authenticator {
 
   constructor(private readonly o: AuthOptions) {
     this.tokens = o.tokensFile ? readTokens(o.tokensFile) : [];
-    if (!o.tokensFile && !o.oidc) throw new InvalidInput("intake serve: no way to authenticate callers: give --tokens FILE, or --oidc-issuer URL with --oidc-audience AUD");
+    if (!o.tokensFile && !o.oidc)
+      throw new InvalidInput("intake serve: no way to authenticate callers: give --tokens FILE, or --oidc-issuer URL with --oidc-audience AUD");
   }
 
   async caller(authorization: string | undefined): Promise<Caller> {
@@ -77,7 +78,11 @@ export class Authenticator {
       this.jwks ??= createRemoteJWKSet(new URL(await jwksUri(issuer)));
       ({ payload } = await jwtVerify(token, this.jwks, { issuer, audience, clockTolerance: 30 }));
     } catch (e) {
-      if (e instanceof joseErrors.JWTClaimValidationFailed) throw new AuthError(401, `the token's ${e.claim} claim is not accepted here (${e.reason === "check_failed" ? "expected " + (e.claim === "aud" ? audience : e.claim === "iss" ? issuer : "another value") : e.reason})`);
+      if (e instanceof joseErrors.JWTClaimValidationFailed)
+        throw new AuthError(
+          401,
+          `the token's ${e.claim} claim is not accepted here (${e.reason === "check_failed" ? "expected " + (e.claim === "aud" ? audience : e.claim === "iss" ? issuer : "another value") : e.reason})`,
+        );
       if (e instanceof joseErrors.JWTExpired) throw new AuthError(401, "the token has expired");
       if (e instanceof joseErrors.JOSEError) throw new AuthError(401, `the token is not valid (${e.code})`);
       throw new AuthError(503, `the token could not be checked: the issuer's keys are not reachable (${(e as Error).message.split("\n")[0]}); try again`);
@@ -113,7 +118,9 @@ function readTokens(file: string): { name: string; hash: Buffer; role: Role }[] 
   const r = tokensFile.safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0];
-    throw new InvalidInput(`--tokens ${file}: ${i.path.join(".") || "(file)"}: ${i.message}; the file is {"tokens":[{"name":"crm","sha256":"<hex sha256 of the token>","role":"write"}]}`);
+    throw new InvalidInput(
+      `--tokens ${file}: ${i.path.join(".") || "(file)"}: ${i.message}; the file is {"tokens":[{"name":"crm","sha256":"<hex sha256 of the token>","role":"write"}]}`,
+    );
   }
   return r.data.tokens.map((t) => ({ name: t.name, role: t.role, hash: Buffer.from(t.sha256, "hex") }));
 }

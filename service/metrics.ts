@@ -34,7 +34,12 @@ export class ServiceMetrics {
       buckets: [1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 1200],
       registers: [registry],
     });
-    this.retries = new Counter({ name: "intake_job_retries_total", help: "Retries of a job step: lock (another update held the stack) or push (another writer pushed first).", labelNames: ["reason"], registers: [registry] });
+    this.retries = new Counter({
+      name: "intake_job_retries_total",
+      help: "Retries of a job step: lock (another update held the stack) or push (another writer pushed first).",
+      labelNames: ["reason"],
+      registers: [registry],
+    });
     this.callbacks = new Counter({ name: "intake_callbacks_total", help: "Callback tries by result.", labelNames: ["result"], registers: [registry] });
     this.retries.inc({ reason: "lock" }, 0);
     this.retries.inc({ reason: "push" }, 0);

@@ -1,6 +1,17 @@
 import pg from "pg";
 import { InvalidInput } from "../core/errors";
-import { IdempotencyConflict, jobRecord, type JobRow, redactUrl, type AuditEntry, type JobEnd, type JobRecord, type JobStep, type JobStore, type NewJob } from "./jobs";
+import {
+  IdempotencyConflict,
+  jobRecord,
+  type JobRow,
+  redactUrl,
+  type AuditEntry,
+  type JobEnd,
+  type JobRecord,
+  type JobStep,
+  type JobStore,
+  type NewJob,
+} from "./jobs";
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS intake_jobs (
@@ -85,12 +96,25 @@ export class PostgresJobStore implements JobStore {
         `INSERT INTO intake_jobs (id, state, action, customer, stack, request, caller, idem_key, idem_hash, callback_url, steps)
          VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, $8, $9, jsonb_build_array(jsonb_build_object('name', 'queued', 'at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))))
          ON CONFLICT (caller, idem_key) WHERE idem_key IS NOT NULL DO NOTHING RETURNING *`,
-        [j.id, j.action, j.customer, j.stack, JSON.stringify(j.request), j.caller, j.idempotency?.key ?? null, j.idempotency?.hash ?? null, j.callbackUrl ?? null],
+        [
+          j.id,
+          j.action,
+          j.customer,
+          j.stack,
+          JSON.stringify(j.request),
+          j.caller,
+          j.idempotency?.key ?? null,
+          j.idempotency?.hash ?? null,
+          j.callbackUrl ?? null,
+        ],
       );
     const r = await insert();
     if (r.rows[0]) return { job: record(r.rows[0]), existing: false };
     const had = (await this.pool.query<Row>("SELECT * FROM intake_jobs WHERE caller = $1 AND idem_key = $2", [j.caller, j.idempotency!.key])).rows[0];
-    if (had.idem_hash !== j.idempotency!.hash) throw new IdempotencyConflict(`Idempotency-Key ${j.idempotency!.key} was sent before with another request (job ${had.id}); use a new key for a new request`);
+    if (had.idem_hash !== j.idempotency!.hash)
+      throw new IdempotencyConflict(
+        `Idempotency-Key ${j.idempotency!.key} was sent before with another request (job ${had.id}); use a new key for a new request`,
+      );
     return { job: record(had), existing: true };
   }
 
@@ -105,7 +129,9 @@ export class PostgresJobStore implements JobStore {
   }
 
   async openJobs(customer: string): Promise<JobRecord[]> {
-    return (await this.pool.query<Row>("SELECT * FROM intake_jobs WHERE customer = $1 AND state IN ('queued', 'running') ORDER BY seq", [customer])).rows.map(record);
+    return (await this.pool.query<Row>("SELECT * FROM intake_jobs WHERE customer = $1 AND state IN ('queued', 'running') ORDER BY seq", [customer])).rows.map(
+      record,
+    );
   }
 
   async claim(owner: string, leaseMs: number): Promise<JobRecord | undefined> {
@@ -145,7 +171,10 @@ export class PostgresJobStore implements JobStore {
   }
 
   async renew(id: string, owner: string, leaseMs: number): Promise<boolean> {
-    const r = await this.pool.query("UPDATE intake_jobs SET lease_until = now() + make_interval(secs => $3::double precision / 1000) WHERE id = $1 AND owner = $2 AND state = 'running'", [id, owner, leaseMs]);
+    const r = await this.pool.query(
+      "UPDATE intake_jobs SET lease_until = now() + make_interval(secs => $3::double precision / 1000) WHERE id = $1 AND owner = $2 AND state = 'running'",
+      [id, owner, leaseMs],
+    );
     return r.rowCount === 1;
   }
 
@@ -170,7 +199,10 @@ export class PostgresJobStore implements JobStore {
   }
 
   async release(id: string, owner: string): Promise<void> {
-    await this.pool.query("UPDATE intake_jobs SET state = 'queued', owner = NULL, lease_until = NULL, updated_at = now() WHERE id = $1 AND owner = $2 AND state = 'running'", [id, owner]);
+    await this.pool.query(
+      "UPDATE intake_jobs SET state = 'queued', owner = NULL, lease_until = NULL, updated_at = now() WHERE id = $1 AND owner = $2 AND state = 'running'",
+      [id, owner],
+    );
   }
 
   async claimCallback(owner: string, holdMs: number): Promise<{ job: JobRecord; tries: number } | undefined> {
@@ -187,15 +219,26 @@ export class PostgresJobStore implements JobStore {
 
   async callbackDone(id: string, r: { delivered: boolean; retryMs?: number; giveUp?: boolean }): Promise<void> {
     const state = r.delivered ? "delivered" : r.giveUp ? "failed" : "due";
-    await this.pool.query("UPDATE intake_jobs SET callback_state = $2, callback_due = now() + make_interval(secs => $3::double precision / 1000) WHERE id = $1", [id, state, r.retryMs ?? 0]);
+    await this.pool.query(
+      "UPDATE intake_jobs SET callback_state = $2, callback_due = now() + make_interval(secs => $3::double precision / 1000) WHERE id = $1",
+      [id, state, r.retryMs ?? 0],
+    );
   }
 
   async audit(e: AuditEntry): Promise<void> {
-    await this.pool.query("INSERT INTO intake_audit (at, caller, action, customer, job) VALUES ($1, $2, $3, $4, $5)", [e.at, e.caller, e.action, e.customer, e.job]);
+    await this.pool.query("INSERT INTO intake_audit (at, caller, action, customer, job) VALUES ($1, $2, $3, $4, $5)", [
+      e.at,
+      e.caller,
+      e.action,
+      e.customer,
+      e.job,
+    ]);
   }
 
   async counts() {
-    const r = await this.pool.query<{ state: JobRecord["state"]; action: JobRecord["action"]; n: string }>("SELECT state, action, count(*) AS n FROM intake_jobs GROUP BY state, action");
+    const r = await this.pool.query<{ state: JobRecord["state"]; action: JobRecord["action"]; n: string }>(
+      "SELECT state, action, count(*) AS n FROM intake_jobs GROUP BY state, action",
+    );
     return r.rows.map((x) => ({ state: x.state, action: x.action, n: Number(x.n) }));
   }
 

@@ -81,7 +81,9 @@ export class OnboardingService {
     const api = new Api({ store, auth, onboarding, canCallBack: o.callbackSecret !== undefined, queued: () => worker.poke(), log: write });
     const service = new OnboardingService(store, worker, api, metrics, o, log);
     try {
-      const metricsPort = o.metricsListen ? await listening("--metrics-listen", o.metricsListen, () => metrics.listen(o.metricsListen!.host, o.metricsListen!.port)) : undefined;
+      const metricsPort = o.metricsListen
+        ? await listening("--metrics-listen", o.metricsListen, () => metrics.listen(o.metricsListen!.host, o.metricsListen!.port))
+        : undefined;
       const port = await listening("--listen", o.listen, () => service.listen());
       worker.start();
       return { service, port, metricsPort };

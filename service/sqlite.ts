@@ -86,7 +86,10 @@ export class SqliteJobStore implements JobStore {
       if (j.idempotency) {
         const had = this.db.prepare("SELECT * FROM jobs WHERE caller = ? AND idem_key = ?").get(j.caller, j.idempotency.key) as Row | undefined;
         if (had) {
-          if (had.idem_hash !== j.idempotency.hash) throw new IdempotencyConflict(`Idempotency-Key ${j.idempotency.key} was sent before with another request (job ${had.id}); use a new key for a new request`);
+          if (had.idem_hash !== j.idempotency.hash)
+            throw new IdempotencyConflict(
+              `Idempotency-Key ${j.idempotency.key} was sent before with another request (job ${had.id}); use a new key for a new request`,
+            );
           return { job: record(had), existing: true };
         }
       }
@@ -96,7 +99,21 @@ export class SqliteJobStore implements JobStore {
         .prepare(
           "INSERT INTO jobs (id, seq, state, action, customer, stack, request, caller, idem_key, idem_hash, callback_url, steps, created_at, updated_at) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .run(j.id, seq, j.action, j.customer, j.stack, JSON.stringify(j.request), j.caller, j.idempotency?.key ?? null, j.idempotency?.hash ?? null, j.callbackUrl ?? null, JSON.stringify([{ name: "queued", at }]), at, at);
+        .run(
+          j.id,
+          seq,
+          j.action,
+          j.customer,
+          j.stack,
+          JSON.stringify(j.request),
+          j.caller,
+          j.idempotency?.key ?? null,
+          j.idempotency?.hash ?? null,
+          j.callbackUrl ?? null,
+          JSON.stringify([{ name: "queued", at }]),
+          at,
+          at,
+        );
       return { job: record(this.db.prepare("SELECT * FROM jobs WHERE id = ?").get(j.id) as unknown as Row), existing: false };
     });
   }
@@ -112,7 +129,9 @@ export class SqliteJobStore implements JobStore {
   }
 
   async openJobs(customer: string): Promise<JobRecord[]> {
-    return (this.db.prepare("SELECT * FROM jobs WHERE customer = ? AND state IN ('queued', 'running') ORDER BY seq").all(customer) as unknown as Row[]).map(record);
+    return (this.db.prepare("SELECT * FROM jobs WHERE customer = ? AND state IN ('queued', 'running') ORDER BY seq").all(customer) as unknown as Row[]).map(
+      record,
+    );
   }
 
   async claim(owner: string, leaseMs: number): Promise<JobRecord | undefined> {
@@ -126,7 +145,7 @@ export class SqliteJobStore implements JobStore {
         )
         .get(now, now) as Row | undefined;
       if (!r) return undefined;
-      const steps = [...(jobRecord(r).steps), { name: r.state === "running" ? "resumed" : "running", at: this.now(), replica: owner }];
+      const steps = [...jobRecord(r).steps, { name: r.state === "running" ? "resumed" : "running", at: this.now(), replica: owner }];
       this.db
         .prepare("UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, steps = ?, updated_at = ? WHERE id = ?")
         .run(owner, now + leaseMs, JSON.stringify(steps), this.now(), r.id);
@@ -141,14 +160,20 @@ export class SqliteJobStore implements JobStore {
       const now = Date.now();
       return rows.map((r) => {
         const steps = [...jobRecord(r).steps, { name: "running", at: this.now(), replica: owner }];
-        this.db.prepare("UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, steps = ?, updated_at = ? WHERE id = ?").run(owner, now + leaseMs, JSON.stringify(steps), this.now(), r.id);
+        this.db
+          .prepare("UPDATE jobs SET state = 'running', owner = ?, lease_until = ?, attempts = attempts + 1, steps = ?, updated_at = ? WHERE id = ?")
+          .run(owner, now + leaseMs, JSON.stringify(steps), this.now(), r.id);
         return record(this.db.prepare("SELECT * FROM jobs WHERE id = ?").get(r.id) as unknown as Row);
       });
     });
   }
 
   async renew(id: string, owner: string, leaseMs: number): Promise<boolean> {
-    return Number(this.db.prepare("UPDATE jobs SET lease_until = ? WHERE id = ? AND owner = ? AND state = 'running'").run(Date.now() + leaseMs, id, owner).changes) === 1;
+    return (
+      Number(
+        this.db.prepare("UPDATE jobs SET lease_until = ? WHERE id = ? AND owner = ? AND state = 'running'").run(Date.now() + leaseMs, id, owner).changes,
+      ) === 1
+    );
   }
 
   async progress(id: string, owner: string, p: { steps?: JobStep[]; commit?: string | null }): Promise<boolean> {
@@ -170,7 +195,7 @@ export class SqliteJobStore implements JobStore {
       const r = this.db.prepare("SELECT * FROM jobs WHERE id = ? AND owner = ? AND state = 'running'").get(id, owner) as Row | undefined;
       if (!r) return false;
       const at = this.now();
-      const steps = [...(jobRecord(r).steps), { name: end.state, at }];
+      const steps = [...jobRecord(r).steps, { name: end.state, at }];
       this.db
         .prepare(
           "UPDATE jobs SET state = ?, steps = ?, commit_sha = coalesce(?, commit_sha), changes = ?, error = ?, owner = NULL, lease_until = NULL, callback_state = CASE WHEN callback_url IS NULL THEN NULL ELSE 'due' END, callback_due = 0, updated_at = ? WHERE id = ?",
@@ -181,13 +206,16 @@ export class SqliteJobStore implements JobStore {
   }
 
   async release(id: string, owner: string): Promise<void> {
-    this.db.prepare("UPDATE jobs SET state = 'queued', owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND owner = ? AND state = 'running'").run(this.now(), id, owner);
+    this.db
+      .prepare("UPDATE jobs SET state = 'queued', owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ? AND owner = ? AND state = 'running'")
+      .run(this.now(), id, owner);
   }
 
   async claimCallback(owner: string, holdMs: number): Promise<{ job: JobRecord; tries: number } | undefined> {
     return this.tx(() => {
       const now = Date.now();
-      const r = this.db.prepare("SELECT * FROM jobs WHERE callback_state = 'due' AND callback_due <= ? ORDER BY callback_due LIMIT 1").get(now) as Row | undefined;
+      const r = this.db.prepare("SELECT * FROM jobs WHERE callback_state = 'due' AND callback_due <= ? ORDER BY callback_due LIMIT 1").get(now) as
+        Row | undefined;
       if (!r) return undefined;
       this.db.prepare("UPDATE jobs SET callback_due = ?, callback_tries = callback_tries + 1 WHERE id = ?").run(now + holdMs, r.id);
       void owner;
@@ -205,7 +233,13 @@ export class SqliteJobStore implements JobStore {
   }
 
   async counts() {
-    return (this.db.prepare("SELECT state, action, count(*) AS n FROM jobs GROUP BY state, action").all() as unknown as { state: JobRecord["state"]; action: JobRecord["action"]; n: number }[]).map((r) => ({ ...r, n: Number(r.n) }));
+    return (
+      this.db.prepare("SELECT state, action, count(*) AS n FROM jobs GROUP BY state, action").all() as unknown as {
+        state: JobRecord["state"];
+        action: JobRecord["action"];
+        n: number;
+      }[]
+    ).map((r) => ({ ...r, n: Number(r.n) }));
   }
 
   async close(): Promise<void> {

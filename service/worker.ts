@@ -97,13 +97,15 @@ export class Worker {
     const abort = new AbortController();
     // A key of this run's own: the same job taken again (its lease ran out) is another run.
     const key = `${jobs[0].id}#${++this.runs}`;
-    const done = this.execute(jobs, abort).then(
-      () => {},
-      (e: Error) => this.o.log({ level: "error", msg: `a batch ended in error: ${e.stack ?? e.message}`, job: jobs.map((j) => j.id).join(",") }),
-    ).finally(() => {
-      this.running.delete(key);
-      this.poke();
-    });
+    const done = this.execute(jobs, abort)
+      .then(
+        () => {},
+        (e: Error) => this.o.log({ level: "error", msg: `a batch ended in error: ${e.stack ?? e.message}`, job: jobs.map((j) => j.id).join(",") }),
+      )
+      .finally(() => {
+        this.running.delete(key);
+        this.poke();
+      });
     this.running.set(key, { abort, done });
   }
 
@@ -123,17 +125,20 @@ export class Worker {
       this.o.log({ level: "warn", msg: `stopping the batch: ${why}; another replica takes its jobs`, job: jobs.map((j) => j.id).join(",") });
       abort.abort();
     };
-    const renew = setInterval(() => {
-      Promise.all(jobs.map((j) => store.renew(j.id, replica, leaseMs))).then(
-        (held) => {
-          if (held.every(Boolean)) renewedAt = Date.now();
-          else loseLease("a job's lease was taken by another replica");
-        },
-        () => {
-          if (Date.now() - renewedAt >= leaseMs) loseLease(`the job store was unreachable for the whole lease (${leaseMs / 1000} s)`);
-        },
-      );
-    }, Math.max(50, Math.floor(leaseMs / 3)));
+    const renew = setInterval(
+      () => {
+        Promise.all(jobs.map((j) => store.renew(j.id, replica, leaseMs))).then(
+          (held) => {
+            if (held.every(Boolean)) renewedAt = Date.now();
+            else loseLease("a job's lease was taken by another replica");
+          },
+          () => {
+            if (Date.now() - renewedAt >= leaseMs) loseLease(`the job store was unreachable for the whole lease (${leaseMs / 1000} s)`);
+          },
+        );
+      },
+      Math.max(50, Math.floor(leaseMs / 3)),
+    );
     // A line names its change as `<action> <customer>` (`onboard acme: up dev`); a line naming none is the batch's.
     const whose = (line: string) => {
       const named = jobs.filter((j) => line.split(/[\s,:()]+/).some((w, i, words) => w === j.customer && words[i - 1] === j.action));
@@ -147,7 +152,12 @@ export class Worker {
         if (list.at(-1)?.name === name) continue;
         list.push({ name, at: new Date().toISOString() });
         const snapshot = [...list];
-        writes = writes.then(() => store.progress(j.id, replica, { steps: snapshot }).then(() => {}, () => {}));
+        writes = writes.then(() =>
+          store.progress(j.id, replica, { steps: snapshot }).then(
+            () => {},
+            () => {},
+          ),
+        );
       }
     };
     let lastCommitted: JobRecord[] = jobs;
@@ -161,7 +171,12 @@ export class Worker {
       if (/^roster: \S+ moved on/.test(l)) metrics?.retry("push");
       if (/^roster: |: (preview|up) |locked by |made alone/.test(l)) this.o.log({ level: "info", msg: l, job: jobs.map((j) => j.id).join(",") });
     };
-    for (const j of jobs) this.o.log({ level: "info", msg: `job ${j.action} ${j.customer} on ${j.stack}${j.attempts > 1 ? ` (taken again, attempt ${j.attempts})` : ""}${jobs.length > 1 ? ` (one of ${jobs.length} in one update)` : ""}`, job: j.id });
+    for (const j of jobs)
+      this.o.log({
+        level: "info",
+        msg: `job ${j.action} ${j.customer} on ${j.stack}${j.attempts > 1 ? ` (taken again, attempt ${j.attempts})` : ""}${jobs.length > 1 ? ` (one of ${jobs.length} in one update)` : ""}`,
+        job: j.id,
+      });
     let outcomes: BatchOutcome[];
     try {
       outcomes = await applyBatch(
@@ -188,13 +203,25 @@ export class Worker {
       const message = e ? (e instanceof OnboardError ? e.message : `internal error: ${e.message}`) : "";
       const end = o.result
         ? { state: "succeeded" as const, commit: o.result.commit ?? null, changes: o.result.changes }
-        : { state: "failed" as const, commit: e instanceof OnboardError ? (e.commit ?? null) : null, error: message.split("\n").map((l) => l.trim()).filter(Boolean).join("; ") };
+        : {
+            state: "failed" as const,
+            commit: e instanceof OnboardError ? (e.commit ?? null) : null,
+            error: message
+              .split("\n")
+              .map((l) => l.trim())
+              .filter(Boolean)
+              .join("; "),
+          };
       let ours: boolean;
       try {
         ours = await store.finish(job.id, replica, end);
       } catch (err) {
         // The store is unreachable: the lease runs out and another replica runs the job again (its commit found by its trailer).
-        this.o.log({ level: "error", msg: `could not record the job's end (${(err as Error).message.split("\n")[0]}); it is run again once its lease runs out`, job: job.id });
+        this.o.log({
+          level: "error",
+          msg: `could not record the job's end (${(err as Error).message.split("\n")[0]}); it is run again once its lease runs out`,
+          job: job.id,
+        });
         continue;
       }
       if (!ours) {
@@ -202,7 +229,12 @@ export class Worker {
         continue;
       }
       metrics?.finished(job.action, end.state, (Date.now() - started) / 1000);
-      this.o.log({ level: end.state === "succeeded" ? "info" : "warn", msg: `job ${end.state}${"error" in end ? `: ${end.error}` : ""}`, job: job.id, commit: "commit" in end ? (end.commit ?? undefined) : undefined });
+      this.o.log({
+        level: end.state === "succeeded" ? "info" : "warn",
+        msg: `job ${end.state}${"error" in end ? `: ${end.error}` : ""}`,
+        job: job.id,
+        commit: "commit" in end ? (end.commit ?? undefined) : undefined,
+      });
     }
     if (jobs.some((j) => j.callbackUrl)) this.poke();
   }
@@ -218,7 +250,13 @@ export class Worker {
     let status = 0;
     let why = "";
     try {
-      const r = await fetch(job.callbackUrl!, { method: "POST", headers: { "content-type": "application/json", "intake-signature": `t=${t},v1=${signature}`, "intake-job": job.id }, body, signal: AbortSignal.timeout(10_000), redirect: "manual" });
+      const r = await fetch(job.callbackUrl!, {
+        method: "POST",
+        headers: { "content-type": "application/json", "intake-signature": `t=${t},v1=${signature}`, "intake-job": job.id },
+        body,
+        signal: AbortSignal.timeout(10_000),
+        redirect: "manual",
+      });
       status = r.status;
       await r.arrayBuffer().catch(() => {});
     } catch (e) {
@@ -228,7 +266,12 @@ export class Worker {
     const giveUp = !delivered && tries >= CALLBACK_TRIES;
     await this.o.store.callbackDone(job.id, { delivered, giveUp, retryMs: Math.min(300_000, 1000 * 2 ** (tries - 1)) });
     this.o.metrics?.callback(delivered ? "delivered" : giveUp ? "failed" : "retry");
-    if (!delivered) this.o.log({ level: "warn", msg: `callback ${giveUp ? "given up" : "to be retried"} after try ${tries}: ${status ? `answered ${status}` : why}`, job: job.id });
+    if (!delivered)
+      this.o.log({
+        level: "warn",
+        msg: `callback ${giveUp ? "given up" : "to be retried"} after try ${tries}: ${status ? `answered ${status}` : why}`,
+        job: job.id,
+      });
     return true;
   }
 
@@ -251,4 +294,3 @@ export class Worker {
     return this.running.size;
   }
 }
-

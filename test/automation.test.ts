@@ -54,11 +54,15 @@ describe("onboarding through the Automation API", () => {
     const dup = await onboard(entry("initech", { github: { members: ["dup"] } }), { projectDir: dir, stack: "test", engine }).catch((e: Error) => e);
     expect((dup as Error).message).toMatch(/the roster with this change would be invalid, so nothing was changed:[\s\S]*dup/);
     // The new entry is in no line of the file yet: the problem is placed "in this change", never at a line past the file's end.
-    expect((dup as Error).message).toMatch(/roster\.yaml \(in this change\): customer initech field github\.members\.0: GitHub user "dup" is already listed by customer globex/);
+    expect((dup as Error).message).toMatch(
+      /roster\.yaml \(in this change\): customer initech field github\.members\.0: GitHub user "dup" is already listed by customer globex/,
+    );
     for (const m of (dup as Error).message.matchAll(/roster\.yaml:(\d+):/g)) expect(Number(m[1])).toBeLessThanOrEqual(afterGlobex.split("\n").length);
     const [id] = idsInShard(0, 1, "fails");
     engine.failUp = "test-shard-00";
-    await expect(onboard(entry(id), { projectDir: dir, stack: "test", engine })).rejects.toThrow(/up of stack test-shard-00 failed; the roster file was not changed/);
+    await expect(onboard(entry(id), { projectDir: dir, stack: "test", engine })).rejects.toThrow(
+      /up of stack test-shard-00 failed; the roster file was not changed/,
+    );
     expect(readFileSync(roster, "utf8")).toBe(afterGlobex);
     expect(before).not.toBe(afterGlobex);
     await expect(onboard(entry("x-shard"), { projectDir: dir, stack: "test-shard-01", engine })).rejects.toThrow(/--stack test-shard-01 is a shard stack/);
@@ -77,7 +81,10 @@ describe("onboarding through the Automation API", () => {
     const all = Promise.all([a, b, c].map((id) => onboard(entry(id), { projectDir: dir, stack: "test", engine })));
     // Let every onboarding reach as far as it can while the gate holds the ups.
     await new Promise((r) => setTimeout(r, 300));
-    const inFlight = engine.calls.filter((x) => x.op === "up" && x.end === 0).map((x) => x.stack).sort();
+    const inFlight = engine.calls
+      .filter((x) => x.op === "up" && x.end === 0)
+      .map((x) => x.stack)
+      .sort();
     expect(inFlight).toEqual(["test-shard-00", "test-shard-01"]);
     open();
     await all;
@@ -86,7 +93,11 @@ describe("onboarding through the Automation API", () => {
     expect(ups[1].start).toBeGreaterThanOrEqual(ups[0].end);
     // The second into shard 0 saw the first: its program declared both.
     expect(engine.declared["test-shard-00"]).toEqual(expect.arrayContaining([a, b]));
-    expect(parse(readFileSync(roster, "utf8")).customers.map((x: { id: string }) => x.id).sort()).toEqual(["acme", a, b, c].sort());
+    expect(
+      parse(readFileSync(roster, "utf8"))
+        .customers.map((x: { id: string }) => x.id)
+        .sort(),
+    ).toEqual(["acme", a, b, c].sort());
   });
 
   it("two onboardings into different shards that would collide (one GitHub login) are caught before the second's up", async () => {
@@ -101,7 +112,13 @@ describe("onboarding through the Automation API", () => {
     // Each alone is valid; together they would give one GitHub user both customers' packages.
     const second = onboard(entry(b, { github: { members: ["Shared-Dev"] } }), { projectDir: dir, stack: "test", engine });
     setTimeout(() => open(), 5_000); // never leave the first (and its stack lock) held if this fails
-    await expect(second).rejects.toMatchObject({ name: "OnboardError", changed: [], message: expect.stringMatching(new RegExp(`the ones under way \\(${a}\\)[\\s\\S]*customer ${b} field github.members.0: GitHub user "Shared-Dev" is already listed by customer ${a}`)) });
+    await expect(second).rejects.toMatchObject({
+      name: "OnboardError",
+      changed: [],
+      message: expect.stringMatching(
+        new RegExp(`the ones under way \\(${a}\\)[\\s\\S]*customer ${b} field github.members.0: GitHub user "Shared-Dev" is already listed by customer ${a}`),
+      ),
+    });
     open();
     await first;
     expect(engine.calls.filter((c) => c.stack === "test-shard-01")).toEqual([]);
@@ -119,7 +136,13 @@ describe("onboarding through the Automation API", () => {
     await new Promise((r) => setTimeout(r, 200));
     writeFileSync(roster, "customers: 5\n");
     open();
-    await expect(run).rejects.toMatchObject({ name: "OnboardError", changed: ["test-shard-02"], message: expect.stringMatching(/^stack test-shard-02 is updated, but \S+roster\.yaml could not be written: the roster with this change would be invalid[\s\S]*the next `pulumi up -s test-shard-02` undoes it/) });
+    await expect(run).rejects.toMatchObject({
+      name: "OnboardError",
+      changed: ["test-shard-02"],
+      message: expect.stringMatching(
+        /^stack test-shard-02 is updated, but \S+roster\.yaml could not be written: the roster with this change would be invalid[\s\S]*the next `pulumi up -s test-shard-02` undoes it/,
+      ),
+    });
     expect(readFileSync(roster, "utf8")).toBe("customers: 5\n");
     // A lock file from a process that died two minutes ago does not block the next one.
     writeFileSync(roster, "customers: []\n");
@@ -159,7 +182,10 @@ describe("onboarding through the Automation API", () => {
   it("with a broker on Kubernetes, the platform stack is updated after the shard so the broker's roster knows the customer", async () => {
     const { dir } = project({
       "registry-intake:enabledKinds": ["ghcr", "ecr", "distribution"],
-      "registry-intake:distribution": { host: "registry.example.com", kubernetes: { namespace: "registry", brokerImage: "example/intake:1", signingSecretName: "broker-signing" } },
+      "registry-intake:distribution": {
+        host: "registry.example.com",
+        kubernetes: { namespace: "registry", brokerImage: "example/intake:1", signingSecretName: "broker-signing" },
+      },
     });
     const engine = new FakeEngine();
     const [id] = idsInShard(1, 1, "k8s");
@@ -181,7 +207,9 @@ describe("onboarding through the Automation API", () => {
       writeFileSync(file, stringify(entry("globex")));
       const code = await main(["onboard", "--file", file, "--stack", "test", "--project", dir], { out: () => {}, err: (s) => err.push(s) });
       expect(code).toBe(5);
-      expect(err).toEqual(["error: the pulumi CLI is not on PATH: nothing was changed (install it from https://www.pulumi.com/docs/install/ to onboard with the Automation API)"]);
+      expect(err).toEqual([
+        "error: the pulumi CLI is not on PATH: nothing was changed (install it from https://www.pulumi.com/docs/install/ to onboard with the Automation API)",
+      ]);
     } finally {
       process.env.PATH = saved;
     }
@@ -205,7 +233,9 @@ describe("an update that meets another update's lock on the stack", () => {
     ]);
     const before = readFileSync(roster, "utf8");
     engine.locked = 10;
-    await expect(onboard(entry(b), { projectDir: dir, stack: "test", engine, lockWait: { tries: 3, firstMs: 5 } })).rejects.toThrow(/preview of stack test-shard-00 failed, nothing was changed: .*currently locked/);
+    await expect(onboard(entry(b), { projectDir: dir, stack: "test", engine, lockWait: { tries: 3, firstMs: 5 } })).rejects.toThrow(
+      /preview of stack test-shard-00 failed, nothing was changed: .*currently locked/,
+    );
     expect(readFileSync(roster, "utf8")).toBe(before);
   });
 });
@@ -249,7 +279,11 @@ describe("onboarding where git holds the roster (onboarding.git)", () => {
     // Offboarding lands the same way: one commit, one line of the roster.
     const off = await offboard(id, { projectDir: dir, stack: "test", engine });
     expect(off.commit).toBe(git(remote, "rev-parse", "main").trim());
-    expect(git(remote, "diff", "--unified=0", prefixed.commit!, off.commit!).split("\n").filter((l) => /^[-+][^-+]/.test(l))).toEqual(["+    status: offboarded"]);
+    expect(
+      git(remote, "diff", "--unified=0", prefixed.commit!, off.commit!)
+        .split("\n")
+        .filter((l) => /^[-+][^-+]/.test(l)),
+    ).toEqual(["+    status: offboarded"]);
   });
 
   it("a writer that pushed first: the edit is made again on the new tip; one that changed the same customer fails the job, naming both commits", async () => {
@@ -275,7 +309,9 @@ describe("onboarding where git holds the roster (onboarding.git)", () => {
       () => undefined,
       (e: Error) => e.message,
     );
-    expect(failed).toBe(`onboard ${b}: customer ${b} was changed by commit ${other.slice(0, 12)} on main while this change was made from ${base.slice(0, 12)}; nothing was pushed: run it again on the new roster`);
+    expect(failed).toBe(
+      `onboard ${b}: customer ${b} was changed by commit ${other.slice(0, 12)} on main while this change was made from ${base.slice(0, 12)}; nothing was pushed: run it again on the new roster`,
+    );
     expect(git(remote, "rev-parse", "main").trim()).toBe(other);
   });
 
@@ -310,13 +346,13 @@ describe("onboarding where git holds the roster (onboarding.git)", () => {
   });
 });
 
-
 describe("a lock left by a replica that died", () => {
   it("is removed only when every lock the engine names is a file of this host whose process is gone", () => {
     const { hostname } = require("node:os") as typeof import("node:os");
     const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
     const dead = spawnSync("true").pid!; // a process that has ended
-    const msg = (lines: string[]) => `error: the stack is currently locked by ${lines.length} lock(s). Either wait for the other process(es) to end or delete the lock file with \`pulumi cancel\`.\n${lines.join("\n")}`;
+    const msg = (lines: string[]) =>
+      `error: the stack is currently locked by ${lines.length} lock(s). Either wait for the other process(es) to end or delete the lock file with \`pulumi cancel\`.\n${lines.join("\n")}`;
     const lock = (url: string, host: string, pid: number) => `  ${url}: created by root@${host} (pid ${pid}) at 2026-12-04T23:59:00Z`;
     const file = "file:///srv/state/.pulumi/locks/organization/registry-intake/dev/5f1c.json";
     expect(staleLocks(msg([lock(file, hostname(), dead)]))).toEqual(["/srv/state/.pulumi/locks/organization/registry-intake/dev/5f1c.json"]);

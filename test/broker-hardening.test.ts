@@ -82,10 +82,46 @@ function* malformed(count: number, seed = 1): Generator<string | Buffer> {
   };
   const pick = <T>(a: readonly T[]) => a[rnd(a.length)];
   const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => rnd(256)));
-  const paths = ["//", "//?x", "/\\", "//%zz", "//x:99999", "/token", "/token?scope=%", "/auth/token?service=svc&scope=repository:intake/acme/app:pull", "/%", "/..%2f..%2fetc", "/token?" + "scope=repository:a:pull&".repeat(80), "/registry/credentials?customer=%00&kind=ecr", "*", "http://evil/token", "/healthz#x", "/token?service=%E0%A4%A", "/" + "a".repeat(9000)];
+  const paths = [
+    "//",
+    "//?x",
+    "/\\",
+    "//%zz",
+    "//x:99999",
+    "/token",
+    "/token?scope=%",
+    "/auth/token?service=svc&scope=repository:intake/acme/app:pull",
+    "/%",
+    "/..%2f..%2fetc",
+    "/token?" + "scope=repository:a:pull&".repeat(80),
+    "/registry/credentials?customer=%00&kind=ecr",
+    "*",
+    "http://evil/token",
+    "/healthz#x",
+    "/token?service=%E0%A4%A",
+    "/" + "a".repeat(9000),
+  ];
   const methods = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD", "PATCH", "G\0ET", "CONNECT", "BREW", ""];
-  const auths = ["Basic", "Basic !!!", "Basic " + Buffer.from("intake-robot-acme:wrong").toString("base64"), "Basic " + Buffer.from(":").toString("base64"), "Basic " + Buffer.from("\u0000:\uffff").toString("base64"), "Bearer x", "Basic " + "QQ==".repeat(1000), "Basic " + Buffer.from("intake-robot-acme:eyJ.a.b").toString("base64"), "Basic " + Buffer.from("x".repeat(300) + ":y").toString("base64")];
-  const scopes = ["repository:intake/acme/app:pull", "repository::", ":::", "repository:intake/../globex/app:pull,push", "registry:catalog:*", "repository(x:intake/acme/app:pull", "%ff%fe"];
+  const auths = [
+    "Basic",
+    "Basic !!!",
+    "Basic " + Buffer.from("intake-robot-acme:wrong").toString("base64"),
+    "Basic " + Buffer.from(":").toString("base64"),
+    "Basic " + Buffer.from("\u0000:\uffff").toString("base64"),
+    "Bearer x",
+    "Basic " + "QQ==".repeat(1000),
+    "Basic " + Buffer.from("intake-robot-acme:eyJ.a.b").toString("base64"),
+    "Basic " + Buffer.from("x".repeat(300) + ":y").toString("base64"),
+  ];
+  const scopes = [
+    "repository:intake/acme/app:pull",
+    "repository::",
+    ":::",
+    "repository:intake/../globex/app:pull,push",
+    "registry:catalog:*",
+    "repository(x:intake/acme/app:pull",
+    "%ff%fe",
+  ];
   for (let i = 0; i < count; i++) {
     const kind = rnd(6);
     if (kind === 0) {
@@ -98,10 +134,21 @@ function* malformed(count: number, seed = 1): Generator<string | Buffer> {
     if (rnd(2)) headers.push(`Authorization: ${pick(auths)}`);
     let body = "";
     if (method === "POST" || rnd(4) === 0) {
-      body = pick(["grant_type=password&username=intake-robot-acme&password=x&scope=" + pick(scopes), "grant_type=refresh_token", "%%%", "a=".repeat(5000), "grant_type=password&username=&password="]);
-      headers.push(rnd(3) ? `Content-Length: ${body.length}` : pick(["Content-Length: -1", "Content-Length: 99999999", "Transfer-Encoding: chunked", "Content-Length: 1, 2"]));
+      body = pick([
+        "grant_type=password&username=intake-robot-acme&password=x&scope=" + pick(scopes),
+        "grant_type=refresh_token",
+        "%%%",
+        "a=".repeat(5000),
+        "grant_type=password&username=&password=",
+      ]);
+      headers.push(
+        rnd(3)
+          ? `Content-Length: ${body.length}`
+          : pick(["Content-Length: -1", "Content-Length: 99999999", "Transfer-Encoding: chunked", "Content-Length: 1, 2"]),
+      );
     }
-    if (rnd(5) === 0) headers.push(pick(["X: \u0001", "Bad Header", "Content-Type: application/x-www-form-urlencoded; charset=%", "Connection: upgrade\r\nUpgrade: h2c"]));
+    if (rnd(5) === 0)
+      headers.push(pick(["X: \u0001", "Bad Header", "Content-Type: application/x-www-form-urlencoded; charset=%", "Connection: upgrade\r\nUpgrade: h2c"]));
     yield `${method} ${target} HTTP/1.1\r\n${headers.join("\r\n")}\r\nConnection: close\r\n\r\n${body}`;
   }
 }
@@ -124,11 +171,38 @@ describe.skipIf(!!unavailable)("the broker process under malformed requests (fuz
     metricsPort = await freePort();
     child = spawn(
       process.execPath,
-      [path.join(ROOT, "cli/bin/intake.js"), "broker", "--project", ROOT, "--acl", path.join(dir, "acl.json"), "--roster", path.join(dir, "roster.yaml"), "--listen", `127.0.0.1:${port}`, "--key", pair.key, "--cert", pair.cert, "--service", "svc", "--issuer", "iss", "--metrics-listen", `127.0.0.1:${metricsPort}`],
+      [
+        path.join(ROOT, "cli/bin/intake.js"),
+        "broker",
+        "--project",
+        ROOT,
+        "--acl",
+        path.join(dir, "acl.json"),
+        "--roster",
+        path.join(dir, "roster.yaml"),
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--key",
+        pair.key,
+        "--cert",
+        pair.cert,
+        "--service",
+        "svc",
+        "--issuer",
+        "iss",
+        "--metrics-listen",
+        `127.0.0.1:${metricsPort}`,
+      ],
       { stdio: ["ignore", "ignore", "pipe"], detached: true },
     );
     child.stderr!.on("data", (d) => (stderr += d));
-    await within(20_000, async () => (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false)) || child.exitCode !== null);
+    await within(
+      20_000,
+      async () =>
+        (await fetch(`http://127.0.0.1:${port}/healthz`)
+          .then((r) => r.ok)
+          .catch(() => false)) || child.exitCode !== null,
+    );
     expect(child.exitCode).toBeNull();
   }, 30_000);
 
@@ -139,7 +213,9 @@ describe.skipIf(!!unavailable)("the broker process under malformed requests (fuz
   it("answers each of the requests that used to end the process, then thousands of malformed ones, and still issues correct tokens", async () => {
     // The legitimate robot logs in first, as a running registry client would have.
     const tokenNow = async (pw: string) =>
-      fetch(`http://127.0.0.1:${port}/token?service=svc&scope=repository:intake/acme/app:pull,push&scope=repository:intake/globex/app:pull`, { headers: { authorization: basic("intake-robot-acme", pw) } });
+      fetch(`http://127.0.0.1:${port}/token?service=svc&scope=repository:intake/acme/app:pull,push&scope=repository:intake/globex/app:pull`, {
+        headers: { authorization: basic("intake-robot-acme", pw) },
+      });
     expect((await tokenNow("right-password")).status).toBe(200);
 
     for (const target of ["//", "//?x", "/\\", "//%zz", "//x:99999"]) {
@@ -170,11 +246,15 @@ describe.skipIf(!!unavailable)("the broker process under malformed requests (fuz
     // Still correct: the robot's own path with its actions, nothing of globex.
     const ok = await tokenNow("right-password");
     expect(ok.status).toBe(200);
-    expect(decodeJwt(((await ok.json()) as { token: string }).token).access).toEqual([{ type: "repository", name: "intake/acme/app", actions: ["pull", "push"] }]);
+    expect(decodeJwt(((await ok.json()) as { token: string }).token).access).toEqual([
+      { type: "repository", name: "intake/acme/app", actions: ["pull", "push"] },
+    ]);
     const { password } = await mintRobotCredential(key, { username: "intake-robot-acme", service: "svc", issuer: "iss" });
     const viaCredential = await tokenNow(password);
     expect(viaCredential.status).toBe(200);
-    expect(decodeJwt(((await viaCredential.json()) as { token: string }).token).access).toEqual([{ type: "repository", name: "intake/acme/app", actions: ["pull", "push"] }]);
+    expect(decodeJwt(((await viaCredential.json()) as { token: string }).token).access).toEqual([
+      { type: "repository", name: "intake/acme/app", actions: ["pull", "push"] },
+    ]);
   }, 120_000);
 
   it("after the fuzz, /metrics (on --metrics-listen only) holds fixed words and the one roster id in its labels, and the process metrics", async () => {
@@ -277,7 +357,9 @@ describe.skipIf(!!unavailable)("revocation, credentials and logs", () => {
   it("a part added to the folder is loaded; a robot in two parts is refused, the rest keep working", async () => {
     writeFileSync(path.join(parts, "shard-02.json"), acl([robot("initech", "pw-other")]));
     await within(2000, async () => logs.some((l) => l.includes("reload-conflict") && l.includes("intake-robot-initech")));
-    expect(await fetch(`${base}/token?service=svc`, { headers: { authorization: basic("intake-robot-initech", "pw-initech") } }).then((r) => r.status)).toBe(401);
+    expect(await fetch(`${base}/token?service=svc`, { headers: { authorization: basic("intake-robot-initech", "pw-initech") } }).then((r) => r.status)).toBe(
+      401,
+    );
     expect((await access("intake-robot-globex", "pw-globex")).access).toHaveLength(1);
     rmSync(path.join(parts, "shard-02.json"));
     await within(2000, async () => (await access("intake-robot-initech", "pw-initech")).access.length === 1);
@@ -299,7 +381,7 @@ describe.skipIf(!!unavailable)("revocation, credentials and logs", () => {
       await new Promise((r) => setTimeout(r, 1000)); // 20 looks at 50 ms
       expect(failed("shard-03.json").join("\n")).toMatch(/not a regular file/);
       expect(failed("shard-04.json").join("\n")).toMatch(/68157440 bytes, over the 67108864-byte limit/);
-      expect([failed("shard-03.json").length, failed("shard-04.json").length, failed("\"source\":\"roster\"").length]).toEqual([1, 1, 1]);
+      expect([failed("shard-03.json").length, failed("shard-04.json").length, failed('"source":"roster"').length]).toEqual([1, 1, 1]);
     } finally {
       rmSync(fifo);
       rmSync(big);
@@ -310,7 +392,12 @@ describe.skipIf(!!unavailable)("revocation, credentials and logs", () => {
 
   it("the roster's distribution.access: pull removes push at the next token", async () => {
     writeFileSync(path.join(dir, "roster.yaml"), rosterOf({ acme: { distribution: { access: "pull" } } }));
-    await within(2000, async () => JSON.stringify((await access("intake-robot-acme", "pw-acme")).access) === JSON.stringify([{ type: "repository", name: "intake/acme/app", actions: ["pull"] }]));
+    await within(
+      2000,
+      async () =>
+        JSON.stringify((await access("intake-robot-acme", "pw-acme")).access) ===
+        JSON.stringify([{ type: "repository", name: "intake/acme/app", actions: ["pull"] }]),
+    );
     writeFileSync(path.join(dir, "roster.yaml"), rosterOf());
     await within(2000, async () => (await access("intake-robot-acme", "pw-acme")).access[0]?.actions.length === 2);
   });
@@ -354,7 +441,16 @@ describe.skipIf(!!unavailable)("password floods", () => {
     writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: [customer("acme", "enterprise", { license: { expires: "2099-12-31" } })] }));
     writeFileSync(path.join(dir, "acl.json"), acl([robot("acme", "pw", over)]));
     const key = loadSigningKey(pair.key, pair.cert);
-    const broker = new TokenBroker({ aclFile: path.join(dir, "acl.json"), rosterFile: path.join(dir, "roster.yaml"), key, service: "svc", issuer: "iss", logger: pino({ level: "silent" }), authLimits, authClock: now });
+    const broker = new TokenBroker({
+      aclFile: path.join(dir, "acl.json"),
+      rosterFile: path.join(dir, "roster.yaml"),
+      key,
+      service: "svc",
+      issuer: "iss",
+      logger: pino({ level: "silent" }),
+      authLimits,
+      authClock: now,
+    });
     const status = async (u: string, p: string, remote = "10.0.0.9") => (await broker.tokenFor({ username: u, password: p }, "svc", [], remote)).status;
     return { broker, key, status };
   };
@@ -397,7 +493,10 @@ describe.skipIf(!!unavailable)("password floods", () => {
   });
 
   it("every refusal costs the same bcrypt work: known robot, unknown name, robot in an overlap, offline-credential-shaped password", async () => {
-    const { broker } = brokerWith({ pairFailures: 1e9, sourceFailures: 1e9, userFailures: 1e9 }, { previousPasswordHash: hash("old-pw"), previousUntil: "2099-12-31" });
+    const { broker } = brokerWith(
+      { pairFailures: 1e9, sourceFailures: 1e9, userFailures: 1e9 },
+      { previousPasswordHash: hash("old-pw"), previousUntil: "2099-12-31" },
+    );
     const compare = vi.spyOn(bcrypt, "compare");
     try {
       const checks = async (u: string, p: string) => {
@@ -481,11 +580,33 @@ describe.skipIf(!!unavailable)("started by npm (npx intake broker)", () => {
     writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: [customer("acme", "enterprise", { license: { expires: "2099-12-31" } })] }));
     writeFileSync(path.join(dir, "acl.json"), acl([robot("acme", "pw")]));
     const port = await freePort();
-    const args = [path.join(ROOT, "cli/bin/intake.js"), "broker", "--project", ROOT, "--acl", path.join(dir, "acl.json"), "--roster", path.join(dir, "roster.yaml"), "--listen", `127.0.0.1:${port}`, "--key", pair.key, "--cert", pair.cert, "--service", "svc", "--issuer", "iss"];
+    const args = [
+      path.join(ROOT, "cli/bin/intake.js"),
+      "broker",
+      "--project",
+      ROOT,
+      "--acl",
+      path.join(dir, "acl.json"),
+      "--roster",
+      path.join(dir, "roster.yaml"),
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--key",
+      pair.key,
+      "--cert",
+      pair.cert,
+      "--service",
+      "svc",
+      "--issuer",
+      "iss",
+    ];
     // The launcher as npm exec is: a parent that starts the command with npm_command set, and dies on SIGTERM without passing it on.
     const launcher = spawn(
       process.execPath,
-      ["-e", `const c = require("node:child_process").spawn(process.execPath, ${JSON.stringify(args)}, { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, npm_command: "exec" } }); console.log(c.pid); setInterval(() => {}, 1000);`],
+      [
+        "-e",
+        `const c = require("node:child_process").spawn(process.execPath, ${JSON.stringify(args)}, { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, npm_command: "exec" } }); console.log(c.pid); setInterval(() => {}, 1000);`,
+      ],
       { stdio: ["ignore", "pipe", "pipe"], detached: true },
     );
     let stderr = "";
@@ -500,7 +621,13 @@ describe.skipIf(!!unavailable)("started by npm (npx intake broker)", () => {
       }
     };
     try {
-      await within(20_000, async () => (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok).catch(() => false)));
+      await within(
+        20_000,
+        async () =>
+          await fetch(`http://127.0.0.1:${port}/healthz`)
+            .then((r) => r.ok)
+            .catch(() => false),
+      );
       process.kill(launcher.pid!, "SIGKILL");
       await within(5_000, async () => !alive());
       expect(stderr).toMatch(/intake broker: its npm launcher exited: stopping/);
@@ -515,22 +642,34 @@ describe.skipIf(!!unavailable)("ordinary mistakes at the command line: one line,
   const run = async (args: string[], env: Record<string, string | undefined> = {}) => {
     const { main } = await import("../cli/main.js");
     const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-    for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
+    for (const [k, v] of Object.entries(env))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
     const err: string[] = [];
     try {
       const code = await main(args, { out: () => undefined, err: (s: string) => err.push(s) });
       return { code, err: err.join("\n") };
     } finally {
-      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
+      for (const [k, v] of Object.entries(saved))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
     }
   };
 
   it.each([
     ["token: distribution without --key", ["token", "--customer", "acme", "--kind", "distribution"], {}, /--key KEY\.pem/],
-    ["token: acr without a subscription", ["token", "--customer", "acme", "--kind", "acr"], { AZURE_SUBSCRIPTION_ID: undefined }, /--subscription ID or set AZURE_SUBSCRIPTION_ID/],
-    ["token: ghcr without the PAT variable", ["token", "--customer", "acme", "--kind", "ghcr"], { INTAKE_GHCR_TOKEN_ACME: undefined }, /no PAT for acme-ci-bot in INTAKE_GHCR_TOKEN_ACME/],
+    [
+      "token: acr without a subscription",
+      ["token", "--customer", "acme", "--kind", "acr"],
+      { AZURE_SUBSCRIPTION_ID: undefined },
+      /--subscription ID or set AZURE_SUBSCRIPTION_ID/,
+    ],
+    [
+      "token: ghcr without the PAT variable",
+      ["token", "--customer", "acme", "--kind", "ghcr"],
+      { INTAKE_GHCR_TOKEN_ACME: undefined },
+      /no PAT for acme-ci-bot in INTAKE_GHCR_TOKEN_ACME/,
+    ],
   ] as const)("%s", async (_name, args, env, message) => {
     const r = await run([...args, "--project", ROOT], env);
     expect(r.code).toBe(2);
@@ -543,7 +682,9 @@ describe.skipIf(!!unavailable)("ordinary mistakes at the command line: one line,
     const err: string[] = [];
     const code = await main(["plan", "--project", "/nonexistent-project"], { out: () => undefined, err: (s: string) => err.push(s) });
     expect(code).toBe(2);
-    expect(err.join("\n")).toMatch(/\/nonexistent-project: is not a Pulumi project folder \(no Pulumi\.yaml\): pass --project with the folder that holds Pulumi\.yaml/s);
+    expect(err.join("\n")).toMatch(
+      /\/nonexistent-project: is not a Pulumi project folder \(no Pulumi\.yaml\): pass --project with the folder that holds Pulumi\.yaml/s,
+    );
     expect(err.join("\n")).not.toMatch(/\n\s+at /);
   });
 
@@ -554,14 +695,36 @@ describe.skipIf(!!unavailable)("ordinary mistakes at the command line: one line,
     writeFileSync(path.join(dir, "bad.json"), '{"version":1,"entries":[{"passwordHash":"hunter2"');
     writeFileSync(path.join(dir, "other.json"), JSON.stringify({ version: 1, service: "elsewhere", issuer: "iss", entries: [] }));
     const broker = (aclFile: string, ...more: string[]) =>
-      run(["broker", "--project", ROOT, "--acl", aclFile, "--roster", path.join(dir, "roster.yaml"), "--listen", "127.0.0.1:0", "--key", pair.key, "--cert", pair.cert, "--service", "svc", "--issuer", "iss", ...more]);
+      run([
+        "broker",
+        "--project",
+        ROOT,
+        "--acl",
+        aclFile,
+        "--roster",
+        path.join(dir, "roster.yaml"),
+        "--listen",
+        "127.0.0.1:0",
+        "--key",
+        pair.key,
+        "--cert",
+        pair.cert,
+        "--service",
+        "svc",
+        "--issuer",
+        "iss",
+        ...more,
+      ]);
     const cases: [Awaited<ReturnType<typeof run>>, RegExp][] = [
       [await broker(path.join(dir, "missing.json")), /missing\.json: no such access-list file or folder \(ENOENT\)/],
       [await broker(path.join(dir, "bad.json")), /bad\.json: not valid JSON at line 1, column 50$/],
       [await broker(path.join(dir, "other.json")), /other\.json: access list is for service elsewhere \/ issuer iss, the broker for svc \/ iss/],
       [await broker(path.join(dir, "other.json"), "--ttl", "10"), /--ttl.*from 60 to 3600/],
       [await broker(path.join(dir, "other.json"), "--metrics-listen", "127.0.0.1:0:1"), /--metrics-listen.*must be host:port/],
-      [await broker(path.join(dir, "other.json"), "--listen", "127.0.0.1:5999", "--metrics-listen", "127.0.0.1:5999"), /^error: --metrics-listen 127\.0\.0\.1:5999: the same address as --listen; the metrics need a listener of their own/],
+      [
+        await broker(path.join(dir, "other.json"), "--listen", "127.0.0.1:5999", "--metrics-listen", "127.0.0.1:5999"),
+        /^error: --metrics-listen 127\.0\.0\.1:5999: the same address as --listen; the metrics need a listener of their own/,
+      ],
     ];
     for (const [r, message] of cases) {
       expect(r.code).toBe(2);

@@ -22,7 +22,14 @@ function key(): SigningKey {
   return { alg: "ES256", privateKey, publicKey, x5c: [] };
 }
 
-const robot = (id: string, pw: string) => ({ customer: id, username: `intake-robot-${id}`, passwordHash: bcryptjs.hashSync(pw, 4), paths: [`intake/${id}/*`], actions: ["pull", "push"], enabled: true });
+const robot = (id: string, pw: string) => ({
+  customer: id,
+  username: `intake-robot-${id}`,
+  passwordHash: bcryptjs.hashSync(pw, 4),
+  paths: [`intake/${id}/*`],
+  actions: ["pull", "push"],
+  enabled: true,
+});
 const rosterOf = (globexStatus: "active" | "suspended") =>
   stringify({
     customers: [
@@ -35,7 +42,10 @@ const rosterOf = (globexStatus: "active" | "suspended") =>
 function files(dir: string): { aclFile: string; rosterFile: string } {
   const aclFile = path.join(dir, "acl.json");
   const rosterFile = path.join(dir, "roster.yaml");
-  writeFileSync(aclFile, JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries: [robot("acme", PASSWORDS.acme), robot("globex", PASSWORDS.globex)] }));
+  writeFileSync(
+    aclFile,
+    JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries: [robot("acme", PASSWORDS.acme), robot("globex", PASSWORDS.globex)] }),
+  );
   writeFileSync(rosterFile, rosterOf("suspended"));
   return { aclFile, rosterFile };
 }
@@ -99,7 +109,12 @@ describe("broker metrics over HTTP", () => {
     // Every issue or deny line of the log is one count, under the same reason code.
     const lines = logs.map((l) => JSON.parse(l)).filter((l) => l.event === "issue" || l.event === "deny");
     expect(lines.filter((l) => l.event === "issue")).toHaveLength(issued({}));
-    expect(lines.filter((l) => l.event === "deny").map((l) => l.code).sort()).toEqual(["nothing_allowed", "suspended", "unknown_service", "unknown_user", "unknown_user", "wrong_password"]);
+    expect(
+      lines
+        .filter((l) => l.event === "deny")
+        .map((l) => l.code)
+        .sort(),
+    ).toEqual(["nothing_allowed", "suspended", "unknown_service", "unknown_user", "unknown_user", "wrong_password"]);
     const failures = (reason: string) => sampleSum(samples, "intake_broker_auth_failures_total", { reason });
     expect([failures("wrong_password"), failures("unknown_user")]).toEqual([1, 2]);
     expect(sampleSum(samples, "intake_broker_auth_failures_total")).toBe(3);
@@ -110,9 +125,14 @@ describe("broker metrics over HTTP", () => {
     expect(count("token", "4xx")).toBe(statuses.filter((s) => s >= 400).length);
     expect([count("healthz", "2xx"), count("other", "4xx")]).toEqual([1, 1]);
     expect(sampleSum(samples, "intake_broker_request_duration_seconds_sum", { route: "token", status_class: "4xx" })).toBeGreaterThan(0);
-    const inf = samples.find((s) => s.name === "intake_broker_request_duration_seconds_bucket" && s.labels.route === "token" && s.labels.status_class === "2xx" && s.labels.le === "+Inf");
+    const inf = samples.find(
+      (s) =>
+        s.name === "intake_broker_request_duration_seconds_bucket" && s.labels.route === "token" && s.labels.status_class === "2xx" && s.labels.le === "+Inf",
+    );
     expect(inf?.value).toBe(count("token", "2xx"));
-    expect(new Set(samples.filter((s) => s.name === "intake_broker_request_duration_seconds_count").map((s) => s.labels.route))).toEqual(new Set(["token", "healthz", "other"]));
+    expect(new Set(samples.filter((s) => s.name === "intake_broker_request_duration_seconds_count").map((s) => s.labels.route))).toEqual(
+      new Set(["token", "healthz", "other"]),
+    );
     // Process metrics are the CLI's choice (processMetrics); a library broker has only its own.
     expect(samples.filter((s) => !s.name.startsWith("intake_broker_"))).toEqual([]);
   });
@@ -179,7 +199,8 @@ describe("broker metrics without a listener", () => {
       writeFileSync(f.rosterFile, rosterOf("active"));
       const deadline = Date.now() + 5000;
       let n = 0;
-      while ((n = sampleSum(parseExposition(await broker.metrics.text()), "intake_broker_reloads_total", { source: "roster" })) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while ((n = sampleSum(parseExposition(await broker.metrics.text()), "intake_broker_reloads_total", { source: "roster" })) === 0 && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
       expect(n).toBeGreaterThanOrEqual(1);
     } finally {
       await broker.close();
@@ -198,7 +219,12 @@ describe("broker metrics without a listener", () => {
     const sockets: Socket[] = [];
     try {
       expect(await open()).toBe(0);
-      for (let i = 0; i < 3; i++) sockets.push(await new Promise<Socket>((resolve) => { const s = connect(port, "127.0.0.1", () => resolve(s)); }));
+      for (let i = 0; i < 3; i++)
+        sockets.push(
+          await new Promise<Socket>((resolve) => {
+            const s = connect(port, "127.0.0.1", () => resolve(s));
+          }),
+        );
       expect(await until(3)).toBe(3);
       sockets.pop()!.destroy();
       expect(await until(2)).toBe(2);

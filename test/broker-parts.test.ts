@@ -20,9 +20,17 @@ if (unavailable) console.log(`skipping the broker parts tests: ${unavailable}`);
 
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString("base64")}`;
 const HASH = bcryptjs.hashSync("pw", 4);
-const robot = (id: string) => ({ customer: id, username: `intake-robot-${id}`, passwordHash: HASH, paths: [`intake/${id}/*`], actions: ["pull", "push"], enabled: true });
+const robot = (id: string) => ({
+  customer: id,
+  username: `intake-robot-${id}`,
+  passwordHash: HASH,
+  paths: [`intake/${id}/*`],
+  actions: ["pull", "push"],
+  enabled: true,
+});
 const acl = (ids: string[]) => JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries: ids.map(robot) });
-const roster = (ids: string[], over: Record<string, Record<string, unknown>> = {}) => stringify({ customers: ids.map((id) => customer(id, "enterprise", { license: { expires: "2099-12-31" }, ...over[id] })) });
+const roster = (ids: string[], over: Record<string, Record<string, unknown>> = {}) =>
+  stringify({ customers: ids.map((id) => customer(id, "enterprise", { license: { expires: "2099-12-31" }, ...over[id] })) });
 
 async function within(limitMs: number, probe: () => Promise<boolean>): Promise<void> {
   const t0 = Date.now();
@@ -50,11 +58,21 @@ describe.skipIf(!!unavailable)("the broker on a sharded stack's volumes: roster 
   });
 
   async function start(aclDir: string, rosterDir: string): Promise<(id: string) => Promise<string[]>> {
-    broker = new TokenBroker({ aclFile: aclDir, rosterFile: rosterDir, key, service: "svc", issuer: "iss", watchIntervalMs: 50, logger: pino({}, { write: (s: string) => void logs.push(s) }) });
+    broker = new TokenBroker({
+      aclFile: aclDir,
+      rosterFile: rosterDir,
+      key,
+      service: "svc",
+      issuer: "iss",
+      watchIntervalMs: 50,
+      logger: pino({}, { write: (s: string) => void logs.push(s) }),
+    });
     const base = `http://127.0.0.1:${await broker.listen("127.0.0.1", 0)}`;
     // The actions customer `id`'s robot is granted on its own repository ([] when refused).
     return async (id: string) => {
-      const r = await fetch(`${base}/token?service=svc&scope=repository:intake/${id}/app:pull,push`, { headers: { authorization: basic(`intake-robot-${id}`, "pw") } });
+      const r = await fetch(`${base}/token?service=svc&scope=repository:intake/${id}/app:pull,push`, {
+        headers: { authorization: basic(`intake-robot-${id}`, "pw") },
+      });
       if (r.status !== 200) return [`status ${r.status}`];
       const access = (decodeJwt(((await r.json()) as { token: string }).token) as { access: { actions: string[] }[] }).access;
       return access[0]?.actions ?? [];
@@ -104,7 +122,14 @@ describe.skipIf(!!unavailable)("the broker on a sharded stack's volumes: roster 
     const dir = tempDir("broker-parts-");
     mkdirSync(path.join(dir, "roster"));
     writeFileSync(path.join(dir, "acl.json"), acl(["acme"]));
-    const o = { aclFile: path.join(dir, "acl.json"), rosterFile: path.join(dir, "roster"), key, service: "svc", issuer: "iss", logger: pino({ level: "silent" }) };
+    const o = {
+      aclFile: path.join(dir, "acl.json"),
+      rosterFile: path.join(dir, "roster"),
+      key,
+      service: "svc",
+      issuer: "iss",
+      logger: pino({ level: "silent" }),
+    };
     expect(() => new TokenBroker(o)).toThrow(/roster: no roster parts \(\*\.yaml\) in this folder: each shard stack writes its own/);
     writeFileSync(path.join(dir, "roster", "a.yaml"), roster(["acme"]));
     writeFileSync(path.join(dir, "roster", "b.yaml"), roster(["acme"]));
@@ -115,12 +140,22 @@ describe.skipIf(!!unavailable)("the broker on a sharded stack's volumes: roster 
     const dir = tempDir("broker-parts-");
     writeFileSync(path.join(dir, "acl.json"), acl(["acme"]));
     writeFileSync(path.join(dir, "roster.yaml"), roster(["acme"]));
-    broker = new TokenBroker({ aclFile: path.join(dir, "acl.json"), rosterFile: path.join(dir, "roster.yaml"), key, service: "svc", issuer: "iss", watchIntervalMs: 50, logger: pino({ level: "silent" }) });
+    broker = new TokenBroker({
+      aclFile: path.join(dir, "acl.json"),
+      rosterFile: path.join(dir, "roster.yaml"),
+      key,
+      service: "svc",
+      issuer: "iss",
+      watchIntervalMs: 50,
+      logger: pino({ level: "silent" }),
+    });
     // Loaded in the constructor; suspended before the watch begins (listen).
     writeFileSync(path.join(dir, "roster.yaml"), roster(["acme"], { acme: { status: "suspended" } }));
     const base = `http://127.0.0.1:${await broker.listen("127.0.0.1", 0)}`;
     await within(2000, async () => {
-      const r = await fetch(`${base}/token?service=svc&scope=repository:intake/acme/app:pull`, { headers: { authorization: basic("intake-robot-acme", "pw") } });
+      const r = await fetch(`${base}/token?service=svc&scope=repository:intake/acme/app:pull`, {
+        headers: { authorization: basic("intake-robot-acme", "pw") },
+      });
       return ((decodeJwt(((await r.json()) as { token: string }).token) as { access: unknown[] }).access ?? []).length === 0;
     });
   });
@@ -129,8 +164,15 @@ describe.skipIf(!!unavailable)("the broker on a sharded stack's volumes: roster 
 describe("an access list that is not one", () => {
   const good = { version: 1, service: "svc", issuer: "iss", entries: [] };
   it("names the file and the field, says what it must be, and never echoes a value", () => {
-    expect(() => parseAcl(JSON.stringify({ ...good, version: 2 }), "acl.json")).toThrow(/^acl\.json: not an access list:\n {2}version: must be 1 \(the access-list format this broker reads; write the file again with `pulumi stack output distributionAcl --show-secrets`\)$/);
-    const plain = JSON.stringify({ ...good, entries: [{ customer: "acme", username: "intake-robot-acme", passwordHash: "hunter2-plain-password", paths: ["intake/acme/*"], actions: ["pull"], enabled: true }] });
+    expect(() => parseAcl(JSON.stringify({ ...good, version: 2 }), "acl.json")).toThrow(
+      /^acl\.json: not an access list:\n {2}version: must be 1 \(the access-list format this broker reads; write the file again with `pulumi stack output distributionAcl --show-secrets`\)$/,
+    );
+    const plain = JSON.stringify({
+      ...good,
+      entries: [
+        { customer: "acme", username: "intake-robot-acme", passwordHash: "hunter2-plain-password", paths: ["intake/acme/*"], actions: ["pull"], enabled: true },
+      ],
+    });
     let message = "";
     try {
       parseAcl(plain, "acl.json");

@@ -34,7 +34,12 @@ describe("scopes", () => {
 
   it("grants the intersection of what was asked and what the entry allows, never catalog", () => {
     const entry = { customer: "acme", username: "r", passwordHash: "", paths: ["intake/acme/*"], actions: ["pull" as const], enabled: true };
-    const asked = ["repository:intake/acme/app:pull,push,delete", "repository:intake/acme-eu/app:pull", "registry:catalog:*", "repository:intake/acme/app:pull"].map((s) => parseScope(s)!);
+    const asked = [
+      "repository:intake/acme/app:pull,push,delete",
+      "repository:intake/acme-eu/app:pull",
+      "registry:catalog:*",
+      "repository:intake/acme/app:pull",
+    ].map((s) => parseScope(s)!);
     expect(grant(entry, asked)).toEqual([{ type: "repository", name: "intake/acme/app", actions: ["pull"] }]);
   });
 });
@@ -45,7 +50,16 @@ describe("token signing", () => {
     for (const [alg, { privateKey, publicKey }] of Object.entries(pairs) as [SigningKey["alg"], (typeof pairs)["ES256"]][]) {
       const key: SigningKey = { alg, privateKey, publicKey, x5c: ["MIIBfake"] };
       const now = Math.floor(Date.now() / 1000);
-      const claims = { access: [{ type: "repository", name: "intake/acme/app", actions: ["pull", "push"] }], iss: "iss", sub: "robot-acme", aud: "svc", iat: now, nbf: now - 5, exp: now + 300, jti: randomUUID() };
+      const claims = {
+        access: [{ type: "repository", name: "intake/acme/app", actions: ["pull", "push"] }],
+        iss: "iss",
+        sub: "robot-acme",
+        aud: "svc",
+        iat: now,
+        nbf: now - 5,
+        exp: now + 300,
+        jti: randomUUID(),
+      };
       const ours = jwsSigner(key, { x5c: key.x5c, typ: "JWT" })(claims);
       const jose = await new SignJWT({ access: claims.access })
         .setProtectedHeader({ alg, x5c: key.x5c, typ: "JWT" })
@@ -80,10 +94,18 @@ describe("tokens asked at once", () => {
     const dir = tempDir("batch-");
     const files = writeBrokerFixture(dir, { username: "robot-acme", password: "pw", cost: 4 });
     const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-    const broker = new TokenBroker({ ...files, key: { alg: "ES256", privateKey, publicKey, x5c: [] }, service: "svc", issuer: "iss", logger: pino({ level: "silent" }) });
+    const broker = new TokenBroker({
+      ...files,
+      key: { alg: "ES256", privateKey, publicKey, x5c: [] },
+      service: "svc",
+      issuer: "iss",
+      logger: pino({ level: "silent" }),
+    });
     await broker.tokenFor({ username: "robot-acme", password: "pw" }, "svc", []); // bcrypt once; the rest is remembered
     const repos = Array.from({ length: 20 }, (_, i) => `intake/acme/app${i}`);
-    const answers = await Promise.all(repos.map((r, i) => broker.tokenFor({ username: "robot-acme", password: "pw" }, "svc", [`repository:${r}:${i % 2 ? "pull" : "pull,push"}`])));
+    const answers = await Promise.all(
+      repos.map((r, i) => broker.tokenFor({ username: "robot-acme", password: "pw" }, "svc", [`repository:${r}:${i % 2 ? "pull" : "pull,push"}`])),
+    );
     const jtis = new Set<unknown>();
     for (const [i, a] of answers.entries()) {
       expect(a.status).toBe(200);
@@ -104,7 +126,13 @@ describe("the broker's clock", () => {
     vi.useFakeTimers({ toFake: ["Date"] });
     try {
       vi.setSystemTime(new Date("2030-06-01T23:59:59.250Z"));
-      const broker = new TokenBroker({ ...files, key: { alg: "ES256", privateKey, publicKey, x5c: [] }, service: "svc", issuer: "iss", logger: pino({ level: "silent" }) });
+      const broker = new TokenBroker({
+        ...files,
+        key: { alg: "ES256", privateKey, publicKey, x5c: [] },
+        service: "svc",
+        issuer: "iss",
+        logger: pino({ level: "silent" }),
+      });
       const ask = async () => {
         const r = await broker.tokenFor({ username: "robot-acme", password: "pw" }, "svc", ["repository:intake/acme/app:pull"]);
         const body = r.body as TokenResponse;
@@ -173,7 +201,14 @@ describe.skipIf(!!unavailable)("token broker over HTTP", () => {
     const r = await fetch(`${base}/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ grant_type: "password", username: "robot-acme", password: "pw", service: "svc", scope: "repository:intake/acme/app:pull", client_id: "skopeo" }).toString(),
+      body: new URLSearchParams({
+        grant_type: "password",
+        username: "robot-acme",
+        password: "pw",
+        service: "svc",
+        scope: "repository:intake/acme/app:pull",
+        client_id: "skopeo",
+      }).toString(),
     });
     expect(r.status).toBe(200);
     expect(decodeJwt(((await r.json()) as { token: string }).token).access).toEqual([{ type: "repository", name: "intake/acme/app", actions: ["pull"] }]);
@@ -207,7 +242,9 @@ describe("signing keys", () => {
     expect(() => loadSigningKey(path.join(dir, "junk.pem"), cert)).toThrow(/junk\.pem: not a PEM private key/);
     // A file that is not there is said as such, not as "not a PEM private key".
     expect(() => loadSigningKey(path.join(dir, "nope.pem"), cert)).toThrow(/nope\.pem: cannot read the private key \(no such file\): check the path given/);
-    expect(() => loadSigningKey(path.join(dir, "junk.pem"), path.join(dir, "nope.crt"))).toThrow(/junk\.pem: not a PEM private key|nope\.crt: cannot read the certificate/);
+    expect(() => loadSigningKey(path.join(dir, "junk.pem"), path.join(dir, "nope.crt"))).toThrow(
+      /junk\.pem: not a PEM private key|nope\.crt: cannot read the certificate/,
+    );
     const other = makeKeyPair(tempDir("keys2-"));
     expect(() => loadSigningKey(key, other.cert)).toThrow(/its public key does not match/);
   });
@@ -270,8 +307,18 @@ describe.skipIf(!!unavailable)("review findings: the broker distrusts its access
     acl.entries[0].paths = ["intake/*"];
     writeFileSync(files.aclFile, JSON.stringify(acl));
     const logs: string[] = [];
-    const broker = new TokenBroker({ ...files, key: loadSigningKey(pair.key, pair.cert), service: "svc", issuer: "iss", today: () => "2026-11-22", logger: pino({}, { write: (s: string) => void logs.push(s) }) });
-    const r = await broker.tokenFor({ username: "robot-acme", password: "pw" }, "svc", ["repository:intake/globex/app:pull", "repository:intake/acme/app:pull"]);
+    const broker = new TokenBroker({
+      ...files,
+      key: loadSigningKey(pair.key, pair.cert),
+      service: "svc",
+      issuer: "iss",
+      today: () => "2026-11-22",
+      logger: pino({}, { write: (s: string) => void logs.push(s) }),
+    });
+    const r = await broker.tokenFor({ username: "robot-acme", password: "pw" }, "svc", [
+      "repository:intake/globex/app:pull",
+      "repository:intake/acme/app:pull",
+    ]);
     expect(decodeJwt((r.body as { token: string }).token).access).toEqual([]);
     expect(logs.join("")).toContain("access-list paths intake/* are outside customer acme's namespace intake/acme/*");
     acl.entries[0].passwordHash = "hunter2-plaintext";

@@ -18,7 +18,8 @@ describe("which code the bins run", () => {
     writeFileSync(path.join(root, "out", "cli", "main.js"), "");
     const old = new Date(Date.now() - 60_000);
     for (const f of ["cli/main.ts", "cli/options.ts"]) utimesSync(path.join(root, f), old, old);
-    const stamp = (sources: string[], startedAt = Date.now() - 1000) => writeFileSync(path.join(root, "out", "build.json"), JSON.stringify({ startedAt, sources }));
+    const stamp = (sources: string[], startedAt = Date.now() - 1000) =>
+      writeFileSync(path.join(root, "out", "build.json"), JSON.stringify({ startedAt, sources }));
     expect(compiledEntry(root, "cli/main")).toBeNull(); // no build yet
     stamp(["cli/main.ts", "cli/options.ts"]);
     expect(compiledEntry(root, "cli/main")).toBe(path.join(root, "out", "cli", "main.js"));
@@ -38,7 +39,8 @@ describe("which code the bins run", () => {
   // `npm test` builds first, so there the build must be current; a bare `vitest run` after an edit may not have one.
   const underNpmTest = process.env.npm_lifecycle_event === "test";
   const current = compiledEntry(ROOT, "cli/main") !== null;
-  if (!underNpmTest && !current) console.log("skipped: the bins run the sources: out/ is missing or older than the sources (npm test and npm run build make it)");
+  if (!underNpmTest && !current)
+    console.log("skipped: the bins run the sources: out/ is missing or older than the sources (npm test and npm run build make it)");
   it.skipIf(!underNpmTest && !current)("npm test's build is current, and the bins run it without tsx", () => {
     expect(compiledEntry(ROOT, "cli/main")).toBe(path.join(ROOT, "out", "cli", "main.js"));
     expect(compiledEntry(ROOT, "cli/credential-helper")).toBe(path.join(ROOT, "out", "cli", "credential-helper.js"));

@@ -52,7 +52,12 @@ describe("intake plan", () => {
     expect(Object.keys(plan)).toEqual(expect.arrayContaining(["stack", "customers", "resources", "violations"]));
     expect(plan.stack).toBe("prod");
     expect(plan.violations).toEqual([]);
-    expect(plan.customers.find((c: { id: string }) => c.id === "acme")).toMatchObject({ id: "acme", tier: "enterprise", status: "active", registries: ["ghcr", "ecr", "acr", "gar", "distribution"] });
+    expect(plan.customers.find((c: { id: string }) => c.id === "acme")).toMatchObject({
+      id: "acme",
+      tier: "enterprise",
+      status: "active",
+      registries: ["ghcr", "ecr", "acr", "gar", "distribution"],
+    });
     expect(plan.customers.find((c: { id: string }) => c.id === "hooli")).toMatchObject({ status: "suspended", reason: "license expired on 2026-01-31" });
     for (const res of plan.resources) expect(Object.keys(res)).toEqual(expect.arrayContaining(["urn", "type", "name", "parent", "customer", "inputs"]));
     const repo = plan.resources.find((r: { inputs: { name?: string } }) => r.inputs.name === "intake/acme/app");
@@ -106,7 +111,11 @@ describe("intake plan", () => {
     expect(b.code).toBe(2);
     // Each problem names its line in the stack file.
     const lineOf = (text: string, needle: string) => text.split("\n").findIndex((l) => l.includes(needle)) + 1;
-    expect(b.err).toMatch(new RegExp(`Pulumi\\.dev\\.yaml:${lineOf(original, "registry-intake:repoPrefix")}:\\d+: registry-intake:repoPrefx: unknown setting \\(did you mean registry-intake:repoPrefix\\?\\)`));
+    expect(b.err).toMatch(
+      new RegExp(
+        `Pulumi\\.dev\\.yaml:${lineOf(original, "registry-intake:repoPrefix")}:\\d+: registry-intake:repoPrefx: unknown setting \\(did you mean registry-intake:repoPrefix\\?\\)`,
+      ),
+    );
     writeFileSync(file, original.replace(/acme:\n\s+secure: \S+/, "acme: ghp_plainpat"));
     const d = await run(["plan", "--project", dir]);
     expect(d.code).toBe(2);
@@ -133,11 +142,16 @@ describe("intake plan", () => {
     const dir = tmp();
     const r = await run(["plan", "--project", project, "--json", path.join(dir, "p.json"), "--markdown", path.join(dir, "p.md")]);
     expect(r.code).toBe(0);
-    for (const text of [r.out, readFileSync(path.join(dir, "p.json"), "utf8"), readFileSync(path.join(dir, "p.md"), "utf8")]) expect(text).not.toContain(cipher);
+    for (const text of [r.out, readFileSync(path.join(dir, "p.json"), "utf8"), readFileSync(path.join(dir, "p.md"), "utf8")])
+      expect(text).not.toContain(cipher);
   });
 
   it("the installed `intake` command runs end to end from the project folder", () => {
-    const r = spawnSync(process.execPath, [path.join(ROOT, "cli", "bin", "intake.js"), "plan", "--stack", "prod"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(process.execPath, [path.join(ROOT, "cli", "bin", "intake.js"), "plan", "--stack", "prod"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("Plan for stack prod");
@@ -150,8 +164,17 @@ describe("intake plan", () => {
     delete env.CLOUDSDK_CONFIG;
     // Every kind of the dev stack, none with a credential here: no registry asked, so nothing is
     // proven (exit 2), in one line on stderr, with no warning beside it.
-    const r = spawnSync(process.execPath, [path.join(ROOT, "cli", "bin", "intake.js"), "verify", "--all"], { cwd: ROOT, encoding: "utf8", timeout: 60_000, env });
-    expect(r.stderr.trimEnd().split("\n")).toEqual([expect.stringMatching(/^error: nothing could be verified at a registry: 8 licensed pair\(s\) skipped: .*gar: no Google credentials found|^error: nothing could be verified at a registry: 8 licensed pair\(s\) skipped: /)]);
+    const r = spawnSync(process.execPath, [path.join(ROOT, "cli", "bin", "intake.js"), "verify", "--all"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 60_000,
+      env,
+    });
+    expect(r.stderr.trimEnd().split("\n")).toEqual([
+      expect.stringMatching(
+        /^error: nothing could be verified at a registry: 8 licensed pair\(s\) skipped: .*gar: no Google credentials found|^error: nothing could be verified at a registry: 8 licensed pair\(s\) skipped: /,
+      ),
+    ]);
     expect(r.stderr).not.toMatch(/MetadataLookupWarning/);
     expect(r.status).toBe(2);
   });
@@ -180,7 +203,11 @@ describe("a broken stack file", () => {
   it("is named as the user would type it from where intake runs (relative below it), with line and column", () => {
     const dir = scratchProject();
     writeFileSync(path.join(dir, "Pulumi.dev.yaml"), `${readFileSync(path.join(dir, "Pulumi.dev.yaml"), "utf8")}  registry-intake:repoPrefix: [oops\n`);
-    const r = spawnSync(process.execPath, [path.join(ROOT, "cli", "bin", "intake.js"), "plan", "--stack", "dev"], { cwd: dir, encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(process.execPath, [path.join(ROOT, "cli", "bin", "intake.js"), "plan", "--stack", "dev"], {
+      cwd: dir,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^error: Pulumi\.dev\.yaml:\d+:\d+: YAML syntax: /);
     expect(r.stderr).not.toContain(dir);
@@ -216,7 +243,10 @@ describe("intake --version and --help", () => {
   it("a command's --help marks the options it cannot run without, and only those", async () => {
     const out: string[] = [];
     expect(await main(["deliver", "--help"], { out: (s: string) => out.push(s), err: (s: string) => out.push(s) })).toBe(0);
-    const options = out.join("\n").split(/\n(?= {2}-)/).filter((o) => o.startsWith("  -"));
+    const options = out
+      .join("\n")
+      .split(/\n(?= {2}-)/)
+      .filter((o) => o.startsWith("  -"));
     const required = options.filter((o) => /\(required\)\s*$/.test(o)).map((o) => o.trim().split(/[ ,]/)[0]);
     // --build and --customer are required only without --product (their help says so).
     expect(required).toEqual(["--source", "--version"]);

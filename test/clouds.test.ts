@@ -15,7 +15,17 @@ describe("the fake cloud refuses what the clouds refuse", () => {
   });
 
   it("an inline user policy over 2,048 characters (whitespace not counted)", () => {
-    const policy = (n: number) => JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["ecr:BatchGetImage"], Resource: Array.from({ length: n }, (_, i) => `arn:aws:ecr:eu-west-1:111122223333:repository/intake/acme/repo-${i}`) }] });
+    const policy = (n: number) =>
+      JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Effect: "Allow",
+            Action: ["ecr:BatchGetImage"],
+            Resource: Array.from({ length: n }, (_, i) => `arn:aws:ecr:eu-west-1:111122223333:repository/intake/acme/repo-${i}`),
+          },
+        ],
+      });
     expect(cloudRefusal(T.userPolicy, { user: "u", policy: policy(10) })).toBeUndefined();
     expect(cloudRefusal(T.userPolicy, { user: "u", policy: policy(40) })).toMatch(/^LimitExceeded: Maximum policy size of 2048 bytes exceeded for user u/);
     expect(cloudRefusal(T.userPolicy, { user: "u", policy: JSON.stringify(JSON.parse(policy(10)), null, 8) })).toBeUndefined();
@@ -49,7 +59,14 @@ describe("the program keeps within them", () => {
   });
 
   it("a customer first declared while suspended gets a service account that holds nothing (GCP ignores disabled on create)", async () => {
-    const { plan, recorded } = await planOf([customer("acme", "enterprise", { status: "suspended" }), customer("globex", "enterprise")], { gar: { project: "intake-test-123", location: "europe-west1", runtimeMember: "serviceAccount:rt@intake-test-123.iam.gserviceaccount.com", serviceAccountKeys: true } });
+    const { plan, recorded } = await planOf([customer("acme", "enterprise", { status: "suspended" }), customer("globex", "enterprise")], {
+      gar: {
+        project: "intake-test-123",
+        location: "europe-west1",
+        runtimeMember: "serviceAccount:rt@intake-test-123.iam.gserviceaccount.com",
+        serviceAccountKeys: true,
+      },
+    });
     const [sa] = owned(plan, recorded, "acme", T.sa);
     expect(sa.state.disabled).toBe(false); // as the cloud leaves it
     for (const t of [T.garMember, T.saMember, T.saKey]) expect(owned(plan, recorded, "acme", t), t).toEqual([]);

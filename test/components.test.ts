@@ -7,7 +7,8 @@ import { RetainedLedger } from "../components/retained";
 
 const cloud = { accountId: "111122223333", region: "eu-west-1", githubOwner: "example-org" };
 /** `held`: kept resources the stack's state holds (the fake cloud updates them rather than creating). */
-const run = <T>(fn: () => T, held: string[] = []) => runUnderMocks(fn, { project: "registry-intake", stack: "unit", cloud: { ...cloud, existing: new Set(held) } });
+const run = <T>(fn: () => T, held: string[] = []) =>
+  runUnderMocks(fn, { project: "registry-intake", stack: "unit", cloud: { ...cloud, existing: new Set(held) } });
 
 const ecrArgs = (over: Partial<ConstructorParameters<typeof EcrNamespace>[1]> = {}) => ({
   repositoryPrefix: "intake/acme/",
@@ -42,25 +43,52 @@ describe("EcrNamespace alone", () => {
       ["intake/acme/app", "intake/acme/app"],
       ["intake/acme/worker", undefined],
     ]);
-    const gone = await run(() => new EcrNamespace("acme-ecr", ecrArgs({ status: "offboarded", ledger: new RetainedLedger({ declared: ["ecr:intake/acme/worker"] }) })));
+    const gone = await run(
+      () => new EcrNamespace("acme-ecr", ecrArgs({ status: "offboarded", ledger: new RetainedLedger({ declared: ["ecr:intake/acme/worker"] }) })),
+    );
     expect(gone.resources.filter((r) => r.type === "aws:ecr/repository:Repository").map((r) => r.inputs.name)).toEqual(["intake/acme/worker"]);
     expect(gone.resources.filter((r) => r.type.startsWith("aws:iam/"))).toEqual([]);
   });
 });
 
 describe("GhcrNamespace alone", () => {
-  const args = { owner: "Example-Org", repositoryName: "intake-acme", teamName: "intake-acme", displayName: "Acme", members: ["wile"], topics: ["registry-intake"], description: "Acme" };
+  const args = {
+    owner: "Example-Org",
+    repositoryName: "intake-acme",
+    teamName: "intake-acme",
+    displayName: "Acme",
+    members: ["wile"],
+    topics: ["registry-intake"],
+    description: "Acme",
+  };
 
   it("active: a private repository, never created archived, a team with read; the namespace is lower-case", async () => {
     const { result, resources } = await run(() => new GhcrNamespace("acme-ghcr", { ...args, status: "active" }));
     expect(result.namespace).toBe("ghcr.io/example-org/intake-acme/");
-    expect(resources.filter((r) => r.custom).map((r) => r.type).sort()).toEqual(["github:index/repository:Repository", "github:index/team:Team", "github:index/teamMembership:TeamMembership", "github:index/teamRepository:TeamRepository"]);
-    expect(resources.find((r) => r.type === "github:index/repository:Repository")!.inputs).toMatchObject({ archived: false, archiveOnDestroy: true, visibility: "private" });
+    expect(
+      resources
+        .filter((r) => r.custom)
+        .map((r) => r.type)
+        .sort(),
+    ).toEqual([
+      "github:index/repository:Repository",
+      "github:index/team:Team",
+      "github:index/teamMembership:TeamMembership",
+      "github:index/teamRepository:TeamRepository",
+    ]);
+    expect(resources.find((r) => r.type === "github:index/repository:Repository")!.inputs).toMatchObject({
+      archived: false,
+      archiveOnDestroy: true,
+      visibility: "private",
+    });
   });
 
   it("offboarded: nothing new to the stack; the repository the stack holds is archived, without a team", async () => {
     expect((await run(() => new GhcrNamespace("acme-ghcr", { ...args, status: "offboarded" }))).resources.filter((r) => r.custom)).toEqual([]);
-    const held = await run(() => new GhcrNamespace("acme-ghcr", { ...args, status: "offboarded", ledger: new RetainedLedger({ declared: ["github:intake-acme"] }) }), ["github:intake-acme"]);
+    const held = await run(
+      () => new GhcrNamespace("acme-ghcr", { ...args, status: "offboarded", ledger: new RetainedLedger({ declared: ["github:intake-acme"] }) }),
+      ["github:intake-acme"],
+    );
     expect(held.resources.filter((r) => r.custom).map((r) => [r.type, r.inputs.archived])).toEqual([["github:index/repository:Repository", true]]);
   });
 });

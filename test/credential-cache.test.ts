@@ -13,7 +13,16 @@ const ROOT = path.resolve(__dirname, "..");
 const HOST = "https://registry.dev.intake.example.com";
 
 function credential(expiresInSeconds: number, extra: Partial<MintedCredential> = {}): MintedCredential {
-  return { kind: "ecr", registry: "r.example", namespace: "r.example/intake/acme/", username: "AWS", password: "s3cret", expiresAt: new Date(Date.now() + expiresInSeconds * 1000), scope: {}, ...extra };
+  return {
+    kind: "ecr",
+    registry: "r.example",
+    namespace: "r.example/intake/acme/",
+    username: "AWS",
+    password: "s3cret",
+    expiresAt: new Date(Date.now() + expiresInSeconds * 1000),
+    scope: {},
+    ...extra,
+  };
 }
 
 describe("the on-disk credential cache", () => {
@@ -73,7 +82,9 @@ describe("the on-disk credential cache", () => {
     chmodSync(open, 0o755);
     const r = DiskCredentialCache.forUser({ INTAKE_CREDENTIAL_CACHE: open });
     expect(r.cache).toBeUndefined();
-    expect(r.warning).toBe(`credential cache ${open}: has mode 755 (others may read it); not used (minting on every call) until it is fixed: chmod 700 ${open}, owned by you`);
+    expect(r.warning).toBe(
+      `credential cache ${open}: has mode 755 (others may read it); not used (minting on every call) until it is fixed: chmod 700 ${open}, owned by you`,
+    );
     expect(DiskCredentialCache.forUser({ INTAKE_CREDENTIAL_CACHE: "off" })).toEqual({});
     const file = path.join(dir, "a-file");
     writeFileSync(file, "");
@@ -96,16 +107,32 @@ describe("the credential helper and intake token through the cache", () => {
       writeFileSync(roster, stringify({ customers: [customer("acme", "enterprise", { license: { expires: "2099-12-31" }, ...extra })] }));
     writeRoster();
     const cacheDir = path.join(dir, "cache");
-    const env = { ...process.env, INTAKE_CUSTOMER: "acme", INTAKE_BROKER_KEY: key, INTAKE_PROJECT: ROOT, INTAKE_ROSTER: roster, INTAKE_CREDENTIAL_CACHE: cacheDir };
+    const env = {
+      ...process.env,
+      INTAKE_CUSTOMER: "acme",
+      INTAKE_BROKER_KEY: key,
+      INTAKE_PROJECT: ROOT,
+      INTAKE_ROSTER: roster,
+      INTAKE_CREDENTIAL_CACHE: cacheDir,
+    };
     const helper = (extra: Record<string, string> = {}) =>
-      spawnSync(process.execPath, [path.join(ROOT, "cli", "bin", "docker-credential-intake.js"), "get"], { input: `${HOST}\n`, encoding: "utf8", env: { ...env, ...extra }, timeout: 60_000 });
-    const token = (...args: string[]) =>
-      spawnSync(process.execPath, [path.join(ROOT, "cli", "bin", "intake.js"), "token", "--customer", "acme", "--kind", "distribution", "--roster", roster, "--key", key, ...args], {
-        cwd: ROOT,
+      spawnSync(process.execPath, [path.join(ROOT, "cli", "bin", "docker-credential-intake.js"), "get"], {
+        input: `${HOST}\n`,
         encoding: "utf8",
-        env,
+        env: { ...env, ...extra },
         timeout: 60_000,
       });
+    const token = (...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        [path.join(ROOT, "cli", "bin", "intake.js"), "token", "--customer", "acme", "--kind", "distribution", "--roster", roster, "--key", key, ...args],
+        {
+          cwd: ROOT,
+          encoding: "utf8",
+          env,
+          timeout: 60_000,
+        },
+      );
     const cached = () => readdirSync(cacheDir).filter((f) => f.endsWith(".json"));
     return { dir, key, roster, writeRoster, cacheDir, helper, token, cached };
   }
@@ -167,7 +194,19 @@ describe("the credential helper and intake token through the cache", () => {
       process.argv[2] = "get";
       process.on("exit", () => process.stderr.write("\\nLOADED " + JSON.stringify(seen) + "\\n"));
       require(${JSON.stringify(path.join(ROOT, "cli", "bin", "docker-credential-intake.js"))});`;
-    const r = spawnSync(process.execPath, ["-e", probe, "--", "get"], { input: `${HOST}\n`, encoding: "utf8", env: { ...process.env, INTAKE_CUSTOMER: "acme", INTAKE_BROKER_KEY: f.key, INTAKE_PROJECT: ROOT, INTAKE_ROSTER: f.roster, INTAKE_CREDENTIAL_CACHE: f.cacheDir }, timeout: 60_000 });
+    const r = spawnSync(process.execPath, ["-e", probe, "--", "get"], {
+      input: `${HOST}\n`,
+      encoding: "utf8",
+      env: {
+        ...process.env,
+        INTAKE_CUSTOMER: "acme",
+        INTAKE_BROKER_KEY: f.key,
+        INTAKE_PROJECT: ROOT,
+        INTAKE_ROSTER: f.roster,
+        INTAKE_CREDENTIAL_CACHE: f.cacheDir,
+      },
+      timeout: 60_000,
+    });
     expect(r.status).toBe(0);
     const seen = JSON.parse(/LOADED (.*)/.exec(r.stderr)![1]) as string[];
     expect(seen.some((m) => /credential-helper/.test(m))).toBe(true); // the probe sees the helper's own modules

@@ -27,7 +27,11 @@ describe("source credential discovery", () => {
   it("reads docker config auths, including Docker Hub's v1 key", async () => {
     const s = sandbox();
     s.config({ auths: { "ghcr.io": { auth: b64("octo:ghp_x") }, "https://index.docker.io/v1/": { auth: b64("hubuser:hubpass") } } });
-    expect(await discoverCredential("ghcr.io", { env: s.env })).toMatchObject({ username: "octo", password: "ghp_x", source: expect.stringContaining("docker config") });
+    expect(await discoverCredential("ghcr.io", { env: s.env })).toMatchObject({
+      username: "octo",
+      password: "ghp_x",
+      source: expect.stringContaining("docker config"),
+    });
     expect(await discoverCredential("docker.io", { env: s.env })).toMatchObject({ username: "hubuser", password: "hubpass" });
     expect(await discoverCredential("quay.io", { env: s.env })).toBeUndefined();
   });
@@ -35,7 +39,11 @@ describe("source credential discovery", () => {
   it("asks a credHelpers helper, and credsStore last", async () => {
     const s = sandbox();
     s.config({ credHelpers: { "helper.example.com": "fake" }, auths: { "helper.example.com": { auth: b64("stale:stale") } } });
-    expect(await discoverCredential("helper.example.com", { env: s.env })).toEqual({ username: "h-user", password: "h-secret", source: "credential helper fake" });
+    expect(await discoverCredential("helper.example.com", { env: s.env })).toEqual({
+      username: "h-user",
+      password: "h-secret",
+      source: "credential helper fake",
+    });
     s.config({ credsStore: "fake" });
     expect(await discoverCredential("helper.example.com", { env: s.env })).toMatchObject({ username: "h-user", source: "credential store fake" });
     expect(await discoverCredential("other.example.com", { env: s.env })).toBeUndefined();
@@ -48,8 +56,14 @@ describe("source credential discovery", () => {
     writeFileSync(mounted, JSON.stringify({ auths: { "127.0.0.1:5000": { username: "k8s", password: "k8s-secret" } } }));
     expect(envPrefix("127.0.0.1:5000")).toBe("REGISTRY_127_0_0_1_5000");
     const env = { ...s.env, REGISTRY_127_0_0_1_5000_USERNAME: "env", REGISTRY_127_0_0_1_5000_PASSWORD: "env-secret" };
-    expect(await discoverCredential("127.0.0.1:5000", { env, dockerConfigJsonFile: mounted })).toMatchObject({ username: "env", source: "env REGISTRY_127_0_0_1_5000_USERNAME/_PASSWORD" });
-    expect(await discoverCredential("127.0.0.1:5000", { env: s.env, dockerConfigJsonFile: mounted })).toMatchObject({ username: "k8s", password: "k8s-secret" });
+    expect(await discoverCredential("127.0.0.1:5000", { env, dockerConfigJsonFile: mounted })).toMatchObject({
+      username: "env",
+      source: "env REGISTRY_127_0_0_1_5000_USERNAME/_PASSWORD",
+    });
+    expect(await discoverCredential("127.0.0.1:5000", { env: s.env, dockerConfigJsonFile: mounted })).toMatchObject({
+      username: "k8s",
+      password: "k8s-secret",
+    });
     expect(await discoverCredential("127.0.0.1:5000", { env: s.env })).toMatchObject({ username: "cfg" });
   });
 

@@ -42,7 +42,11 @@ describe("retries", () => {
     expect(isTransient(new TypeError("fetch failed", { cause: Object.assign(new Error("x"), { code: "ECONNREFUSED" }) }))).toBe(true);
     expect(isTransient(Object.assign(new Error("socket"), { code: "ECONNRESET" }))).toBe(true);
     expect(isTransient(new Error("something else"))).toBe(false);
-    expect(isTransient(new CopyError("skopeo", 1, 'writing blob: Patch "http://r/v2/x/blobs/uploads/u": read tcp 127.0.0.1:1->127.0.0.1:2: read: connection reset by peer'))).toBe(true);
+    expect(
+      isTransient(
+        new CopyError("skopeo", 1, 'writing blob: Patch "http://r/v2/x/blobs/uploads/u": read tcp 127.0.0.1:1->127.0.0.1:2: read: connection reset by peer'),
+      ),
+    ).toBe(true);
     expect(isTransient(new CopyError("crane", 1, "PUT https://r/v2/x/manifests/1: UNKNOWN: unknown error; 503 Service Unavailable"))).toBe(true);
     expect(isTransient(new CopyError("skopeo", 1, "initializing source: reading manifest 1: manifest unknown"))).toBe(false);
     // A 401 with a word that would otherwise look transient is still final.
@@ -94,7 +98,16 @@ describe("delivery parts", () => {
   });
 
   it("skopeo copies keep the digest, every platform, and no credential on the command line", () => {
-    const args = copyArgs("skopeo", { source: parseReference("build.example.com/app@sha256:" + "a".repeat(64)), target: parseReference("127.0.0.1:5000/intake/acme/app:1.0.0"), targetCredential: { username: "u", password: "s3cret" } }, "/tmp/x", "/tmp/x/digest");
+    const args = copyArgs(
+      "skopeo",
+      {
+        source: parseReference("build.example.com/app@sha256:" + "a".repeat(64)),
+        target: parseReference("127.0.0.1:5000/intake/acme/app:1.0.0"),
+        targetCredential: { username: "u", password: "s3cret" },
+      },
+      "/tmp/x",
+      "/tmp/x/digest",
+    );
     expect(args).toEqual(expect.arrayContaining(["--preserve-digests", "--multi-arch=all", "--dest-tls-verify=false"]));
     expect(args).not.toContain("--src-tls-verify=false");
     expect(args.join(" ")).not.toContain("s3cret");
@@ -107,7 +120,11 @@ describe("delivery parts", () => {
       const { parseReference } = require("./core/reference.ts");
       copyImage("skopeo", { source: parseReference("127.0.0.1:1/a:1"), target: parseReference("127.0.0.1:2/b:1"), targetCredential: { username: "u", password: "s3cret" } });
     });`;
-    const child = spawn(process.execPath, ["-e", script], { cwd: path.resolve(__dirname, ".."), env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, XDG_RUNTIME_DIR: runtimeDir }, stdio: "ignore" });
+    const child = spawn(process.execPath, ["-e", script], {
+      cwd: path.resolve(__dirname, ".."),
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, XDG_RUNTIME_DIR: runtimeDir },
+      stdio: "ignore",
+    });
     const ended = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
     for (let i = 0; i < 300 && !existsSync(mark); i++) await new Promise((r) => setTimeout(r, 50));
     const toolPid = Number(readFileSync(mark, "utf8"));
@@ -135,7 +152,11 @@ describe("delivery parts", () => {
     process.env.XDG_RUNTIME_DIR = runtimeDir;
     try {
       const stop = new AbortController();
-      const copy = copyImage("skopeo", { source: parseReference("127.0.0.1:1/a:1"), target: parseReference("127.0.0.1:2/b:1"), targetCredential: { username: "u", password: "s3cret" } }, stop.signal);
+      const copy = copyImage(
+        "skopeo",
+        { source: parseReference("127.0.0.1:1/a:1"), target: parseReference("127.0.0.1:2/b:1"), targetCredential: { username: "u", password: "s3cret" } },
+        stop.signal,
+      );
       for (let i = 0; i < 300 && !existsSync(mark); i++) await new Promise((r) => setTimeout(r, 50));
       const toolPid = Number(readFileSync(mark, "utf8"));
       expect(readdirSync(runtimeDir)).toHaveLength(1);
@@ -177,7 +198,18 @@ describe("delivery parts", () => {
   });
 
   it("progress: plain lines off a terminal; a block redrawn in place on one", () => {
-    const result: TargetResult = { customer: "acme", kind: "distribution", target: "r/intake/acme/app:1", status: "delivered", digest: "sha256:" + "b".repeat(64), seconds: 1.25, bytes: 3 * 1024 * 1024, attempts: 2, via: "mount", tags: ["latest"] };
+    const result: TargetResult = {
+      customer: "acme",
+      kind: "distribution",
+      target: "r/intake/acme/app:1",
+      status: "delivered",
+      digest: "sha256:" + "b".repeat(64),
+      seconds: 1.25,
+      bytes: 3 * 1024 * 1024,
+      attempts: 2,
+      via: "mount",
+      tags: ["latest"],
+    };
     const plain: string[] = [];
     const p = new DeliveryProgress((s) => plain.push(s), false);
     p.event({ type: "start", customer: "acme", kind: "distribution", target: result.target, step: "mount" });
@@ -188,7 +220,9 @@ describe("delivery parts", () => {
         "retry     distribution acme                     try 1 failed (HEAD answered 503); again in 0.4 s\n",
     );
     // The result itself is printed once, on stdout, by the caller (CI logs join both streams).
-    expect(resultLine(result)).toBe(`delivered distribution acme                     r/intake/acme/app:1  (sha256:bbbbbbbbbbbb, 1.3 s, 3.0 MiB, mount, 2 tries, tags latest)`);
+    expect(resultLine(result)).toBe(
+      `delivered distribution acme                     r/intake/acme/app:1  (sha256:bbbbbbbbbbbb, 1.3 s, 3.0 MiB, mount, 2 tries, tags latest)`,
+    );
     const tty: string[] = [];
     const t = new DeliveryProgress((s) => tty.push(s), true);
     t.event({ type: "start", customer: "acme", kind: "distribution", target: result.target, step: "check" });
@@ -205,13 +239,46 @@ describe.skipIf(!!unavailable)("the broker's delivery robot", () => {
     const dir = tempDir("delivery-broker-");
     const pair = makeKeyPair(dir);
     const rosterFile = path.join(dir, "roster.yaml");
-    writeFileSync(rosterFile, stringify({ customers: [customer("acme", "enterprise"), customer("hooli", "enterprise", { license: { expires: "2026-01-31" } }), customer("initech", "standard"), customer("wayne", "enterprise", { registries: ["ecr"] })] }));
+    writeFileSync(
+      rosterFile,
+      stringify({
+        customers: [
+          customer("acme", "enterprise"),
+          customer("hooli", "enterprise", { license: { expires: "2026-01-31" } }),
+          customer("initech", "standard"),
+          customer("wayne", "enterprise", { registries: ["ecr"] }),
+        ],
+      }),
+    );
     const aclFile = path.join(dir, "acl.json");
     const acl = (enabled: boolean) =>
-      JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries: [], delivery: { username: "intake-delivery", passwordHash: bcrypt.hashSync("pw", 4), enabled } });
+      JSON.stringify({
+        version: 1,
+        service: "svc",
+        issuer: "iss",
+        entries: [],
+        delivery: { username: "intake-delivery", passwordHash: bcrypt.hashSync("pw", 4), enabled },
+      });
     writeFileSync(aclFile, acl(true));
-    const broker = new TokenBroker({ aclFile, rosterFile, key: loadSigningKey(pair.key, pair.cert), service: "svc", issuer: "iss", today: () => "2026-11-22", logger: pino({ level: "silent" }) });
-    const asked = ["intake/acme/app", "intake/acme/team/app", "intake/hooli/app", "intake/initech/app", "intake/wayne/app", "intake/acme", "other/acme/app", "intake/../acme/app"].map((n) => parseScope(`repository:${n}:pull,push,delete`)!);
+    const broker = new TokenBroker({
+      aclFile,
+      rosterFile,
+      key: loadSigningKey(pair.key, pair.cert),
+      service: "svc",
+      issuer: "iss",
+      today: () => "2026-11-22",
+      logger: pino({ level: "silent" }),
+    });
+    const asked = [
+      "intake/acme/app",
+      "intake/acme/team/app",
+      "intake/hooli/app",
+      "intake/initech/app",
+      "intake/wayne/app",
+      "intake/acme",
+      "other/acme/app",
+      "intake/../acme/app",
+    ].map((n) => parseScope(`repository:${n}:pull,push,delete`)!);
     const { granted, refused } = broker.deliveryGrant(asked);
     expect(granted).toEqual([
       { type: "repository", name: "intake/acme/app", actions: ["pull", "push"] },
@@ -225,7 +292,8 @@ describe.skipIf(!!unavailable)("the broker's delivery robot", () => {
       "other/acme/app: not under intake/<customer>/",
       "intake/../acme/app: not under intake/<customer>/",
     ]);
-    const token = async () => (await broker.tokenFor({ username: "intake-delivery", password: "pw" }, "svc", ["repository:intake/acme/app:push,pull"])).body as { token: string };
+    const token = async () =>
+      (await broker.tokenFor({ username: "intake-delivery", password: "pw" }, "svc", ["repository:intake/acme/app:push,pull"])).body as { token: string };
     const access = async () => JSON.parse(Buffer.from((await token()).token.split(".")[1], "base64url").toString()).access;
     expect(await access()).toEqual([{ type: "repository", name: "intake/acme/app", actions: ["push", "pull"] }]);
     writeFileSync(aclFile, acl(false));
@@ -279,12 +347,37 @@ function terminal(columns: number, rows: number) {
 describe("delivery progress on a terminal", () => {
   it("in 80 columns and 12 rows, many long lines redrawn leave no stale line and no line wider than the screen", () => {
     const term = terminal(80, 12);
-    const p = new DeliveryProgress((s) => term.write(s), true, () => ({ columns: 80, rows: 12 }));
+    const p = new DeliveryProgress(
+      (s) => term.write(s),
+      true,
+      () => ({ columns: 80, rows: 12 }),
+    );
     const ids = Array.from({ length: 15 }, (_, i) => `customer-with-a-long-name-${i}`);
     for (const id of ids) p.event({ type: "start", customer: id, kind: "distribution", target: `registry.example.com/intake/${id}/app:1.4.2`, step: "copy" });
     for (const id of ids) {
-      p.event({ type: "retry", customer: id, kind: "distribution", attempt: 1, delayMs: 400, reason: "HEAD answered 503 Service Unavailable from the upstream" });
-      p.event({ type: "done", result: { customer: id, kind: "distribution", target: `registry.example.com/intake/${id}/app:1.4.2`, status: "delivered", digest: "sha256:" + "c".repeat(64), seconds: 2, bytes: 1024, attempts: 2, via: "copy", tags: [] } });
+      p.event({
+        type: "retry",
+        customer: id,
+        kind: "distribution",
+        attempt: 1,
+        delayMs: 400,
+        reason: "HEAD answered 503 Service Unavailable from the upstream",
+      });
+      p.event({
+        type: "done",
+        result: {
+          customer: id,
+          kind: "distribution",
+          target: `registry.example.com/intake/${id}/app:1.4.2`,
+          status: "delivered",
+          digest: "sha256:" + "c".repeat(64),
+          seconds: 2,
+          bytes: 1024,
+          attempts: 2,
+          via: "copy",
+          tags: [],
+        },
+      });
     }
     const screen = term.screen();
     expect(screen.every((l) => l.length < 80)).toBe(true);
@@ -419,8 +512,13 @@ describe("what the registry client reads whole", () => {
 
   it("stops at the cap: a manifest past 4 MiB, a token answer past 4 MiB are refused after the cap, never read whole", async () => {
     const count = { sent: 0 };
-    const client = new RegistryClient(undefined, sending(() => new Uint8Array(1024 * 1024).fill(32), count));
-    await expect(client.getManifest("r.example.com", "a/app", "1")).rejects.toThrow(/GET manifest r\.example\.com\/a\/app:1: the registry sent more than 4194304 bytes/);
+    const client = new RegistryClient(
+      undefined,
+      sending(() => new Uint8Array(1024 * 1024).fill(32), count),
+    );
+    await expect(client.getManifest("r.example.com", "a/app", "1")).rejects.toThrow(
+      /GET manifest r\.example\.com\/a\/app:1: the registry sent more than 4194304 bytes/,
+    );
     // Five chunks of 1 MiB were pulled (the fifth crossed the cap), not all eight.
     expect(count.sent).toBeLessThanOrEqual(6 * 1024 * 1024);
     const small = await readLimited(new Response("{}"), 2);
@@ -436,14 +534,23 @@ describe("a blob mount the registry refuses", () => {
     const { log, fetchImpl } = fakeRegistry({ refuseMounts: true, blobs: [`b/app@${digest}`] });
     const client = new RegistryClient({ username: "u", password: "p" }, fetchImpl);
     expect(await client.mountBlob("r.example.com", "b/app", "a/app", { digest, size: 1 })).toEqual({ how: "exists", bytes: 0 });
-    expect(log.filter((l) => !l.startsWith("401") && !l.startsWith("token"))).toEqual(["POST /v2/b/app/blobs/uploads/", `HEAD /v2/b/app/blobs/${digest}`, "DELETE /v2/b/app/blobs/uploads/u1"]);
+    expect(log.filter((l) => !l.startsWith("401") && !l.startsWith("token"))).toEqual([
+      "POST /v2/b/app/blobs/uploads/",
+      `HEAD /v2/b/app/blobs/${digest}`,
+      "DELETE /v2/b/app/blobs/uploads/u1",
+    ]);
   });
 
   it("streams a blob the target lacks from the other repository into the upload", async () => {
     const { log, fetchImpl } = fakeRegistry({ refuseMounts: true });
     const client = new RegistryClient({ username: "u", password: "p" }, fetchImpl);
     expect(await client.mountBlob("r.example.com", "b/app", "a/app", { digest, size: 1 })).toEqual({ how: "uploaded", bytes: 1 });
-    expect(log.filter((l) => !l.startsWith("401") && !l.startsWith("token"))).toEqual(["POST /v2/b/app/blobs/uploads/", `HEAD /v2/b/app/blobs/${digest}`, `GET /v2/a/app/blobs/${digest}`, "PUT /v2/b/app/blobs/uploads/u1"]);
+    expect(log.filter((l) => !l.startsWith("401") && !l.startsWith("token"))).toEqual([
+      "POST /v2/b/app/blobs/uploads/",
+      `HEAD /v2/b/app/blobs/${digest}`,
+      `GET /v2/a/app/blobs/${digest}`,
+      "PUT /v2/b/app/blobs/uploads/u1",
+    ]);
   });
 });
 
@@ -451,7 +558,14 @@ describe("attached artifacts where tags never move", () => {
   const subject = `sha256:${"a".repeat(64)}`;
   const tag = `sha256-${"a".repeat(64)}.sig`;
   const earlier = `sha256:${"e".repeat(64)}`;
-  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.manifest.v1+json", config: { mediaType: "application/vnd.oci.empty.v1+json", digest: `sha256:${"0".repeat(64)}`, size: 2 }, layers: [] }));
+  const bytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.manifest.v1+json",
+      config: { mediaType: "application/vnd.oci.empty.v1+json", digest: `sha256:${"0".repeat(64)}`, size: 2 },
+      layers: [],
+    }),
+  );
   const signature = { bytes, mediaType: "application/vnd.oci.image.manifest.v1+json", digest: `sha256:${createHash("sha256").update(bytes).digest("hex")}` };
   /** A registry whose `.sig` tag names earlier signatures; it logs the writes it is sent. */
   function registry() {
@@ -459,7 +573,8 @@ describe("attached artifacts where tags never move", () => {
     const fetchImpl = (async (input: string | URL | Request, init?: RequestInit) => {
       const url = new URL(String(input));
       const method = init?.method ?? "GET";
-      if (method === "HEAD" && url.pathname === `/v2/intake/acme/app/manifests/${tag}`) return new Response(null, { status: 200, headers: { "docker-content-digest": earlier, "content-type": signature.mediaType } });
+      if (method === "HEAD" && url.pathname === `/v2/intake/acme/app/manifests/${tag}`)
+        return new Response(null, { status: 200, headers: { "docker-content-digest": earlier, "content-type": signature.mediaType } });
       if (method === "PUT") {
         writes.push(url.pathname);
         return new Response(null, { status: 201, headers: { "docker-content-digest": signature.digest } });
@@ -473,14 +588,34 @@ describe("attached artifacts where tags never move", () => {
 
   it("a cosign tag that names earlier signatures is left and reported, not written; elsewhere it is written", async () => {
     const fixed = registry();
-    const kept = await new AttachedCopier(fixed.client, { client: fixed.client, host: "r.example.com", repository: "src/app" }, [artifact]).place("r.example.com", "intake/acme/app", op, true);
+    const kept = await new AttachedCopier(fixed.client, { client: fixed.client, host: "r.example.com", repository: "src/app" }, [artifact]).place(
+      "r.example.com",
+      "intake/acme/app",
+      op,
+      true,
+    );
     expect(kept.results).toEqual([{ kind: "signature", digest: signature.digest, subject, tag, how: "kept", held: earlier }]);
     expect(fixed.writes).toEqual([]);
-    expect(resultLine({ customer: "acme", kind: "gar", target: "r.example.com/intake/acme/app:1.0.0", status: "cached", seconds: 0, bytes: 0, attempts: 1, tags: [], attached: kept.results })).toContain(
-      `tags are immutable here; left as they are: ${tag} (holds ${earlier.slice(0, 19)})`,
-    );
+    expect(
+      resultLine({
+        customer: "acme",
+        kind: "gar",
+        target: "r.example.com/intake/acme/app:1.0.0",
+        status: "cached",
+        seconds: 0,
+        bytes: 0,
+        attempts: 1,
+        tags: [],
+        attached: kept.results,
+      }),
+    ).toContain(`tags are immutable here; left as they are: ${tag} (holds ${earlier.slice(0, 19)})`);
     const moving = registry();
-    const copied = await new AttachedCopier(moving.client, { client: moving.client, host: "r.example.com", repository: "src/app" }, [artifact]).place("r.example.com", "intake/acme/app", op, false);
+    const copied = await new AttachedCopier(moving.client, { client: moving.client, host: "r.example.com", repository: "src/app" }, [artifact]).place(
+      "r.example.com",
+      "intake/acme/app",
+      op,
+      false,
+    );
     expect(copied.results[0].how).toBe("copied");
     expect(moving.writes).toEqual([`/v2/intake/acme/app/manifests/${tag}`]);
   });

@@ -32,7 +32,12 @@ function repo(stackConfig: Record<string, unknown> = {}) {
   mkdirSync(path.join(dir, "customers"));
   const roster = path.join(dir, "customers", "roster.yaml");
   const write = (cs: unknown[]) => writeFileSync(roster, stringify({ customers: cs }));
-  write([customer("acme", "enterprise", LICENSE), customer("globex", "professional", LICENSE), customer("initech", "standard", LICENSE), customer("hooli", "professional", LICENSE)]);
+  write([
+    customer("acme", "enterprise", LICENSE),
+    customer("globex", "professional", LICENSE),
+    customer("initech", "standard", LICENSE),
+    customer("hooli", "professional", LICENSE),
+  ]);
   git("add", ".");
   git("commit", "-qm", "base");
   return { dir, write, stackFile, git };
@@ -88,7 +93,10 @@ describe("intake plan --base", () => {
   });
 
   it("who gains or loses a product: by the roster's entitlements and by the catalogue's tier defaults; the PR comment counts them", async () => {
-    const products = { "registry-intake:products": { app: { repositories: ["app"] }, tools: { repositories: ["tools"] } }, "registry-intake:tierEntitlements": { professional: [{ product: "app" }] } };
+    const products = {
+      "registry-intake:products": { app: { repositories: ["app"] }, tools: { repositories: ["tools"] } },
+      "registry-intake:tierEntitlements": { professional: [{ product: "app" }] },
+    };
     const { dir, write, stackFile, git } = repo(products);
     write([
       customer("acme", "enterprise", { ...LICENSE, entitlements: [{ product: "app" }, { product: "tools" }] }),
@@ -129,7 +137,9 @@ describe("intake plan --base", () => {
     ]);
     const r3 = await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", json]);
     expect(r3.code, r3.err).toBe(0);
-    expect(JSON.parse(readFileSync(json, "utf8")).customers.map((c: { id: string; details: string[] }) => [c.id, c.details])).toEqual([["acme", ["entitlements: app stable ^2 → stable ^3 until 2027-06-30"]]]);
+    expect(JSON.parse(readFileSync(json, "utf8")).customers.map((c: { id: string; details: string[] }) => [c.id, c.details])).toEqual([
+      ["acme", ["entitlements: app stable ^2 → stable ^3 until 2027-06-30"]],
+    ]);
     // A tier default that moves reaches every customer on that tier without a list of its own.
     git("add", ".");
     git("commit", "-qm", "more");
@@ -137,7 +147,9 @@ describe("intake plan --base", () => {
     const r2 = await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", json]);
     expect(r2.code, r2.err).toBe(0);
     const d2 = JSON.parse(readFileSync(json, "utf8"));
-    expect(d2.customers.filter((c: { changes: string[] }) => c.changes.includes("products")).map((c: { id: string; details: string[] }) => [c.id, c.details])).toEqual([["hooli", ["gains tools; loses app"]]]);
+    expect(
+      d2.customers.filter((c: { changes: string[] }) => c.changes.includes("products")).map((c: { id: string; details: string[] }) => [c.id, c.details]),
+    ).toEqual([["hooli", ["gains tools; loses app"]]]);
   });
 
   it("a catalogue that comes says per customer what it is entitled to, and who is entitled to nothing", async () => {
@@ -161,12 +173,23 @@ describe("intake plan --base", () => {
   it("a removed customer's retained repositories are kept, not deleted; a settings change compares everyone", async () => {
     const { dir, write, stackFile } = repo();
     write([customer("acme", "enterprise", LICENSE), customer("globex", "professional", LICENSE), customer("hooli", "professional", LICENSE)]);
-    let d = JSON.parse((await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", path.join(dir, "a.json")]), readFileSync(path.join(dir, "a.json"), "utf8")));
+    let d = JSON.parse(
+      (await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", path.join(dir, "a.json")]),
+      readFileSync(path.join(dir, "a.json"), "utf8")),
+    );
     expect(d.customers.map((c: { id: string }) => c.id)).toEqual(["initech"]);
     expect(d.customers[0].resources.retain).toEqual(expect.arrayContaining(["Repository initech-ghcr-repo"]));
-    write([customer("acme", "enterprise", LICENSE), customer("globex", "professional", LICENSE), customer("initech", "standard", LICENSE), customer("hooli", "professional", LICENSE)]);
+    write([
+      customer("acme", "enterprise", LICENSE),
+      customer("globex", "professional", LICENSE),
+      customer("initech", "standard", LICENSE),
+      customer("hooli", "professional", LICENSE),
+    ]);
     writeFileSync(stackFile, readFileSync(stackFile, "utf8").replace("environment: dev", "environment: prod"));
-    d = JSON.parse((await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", path.join(dir, "b.json")]), readFileSync(path.join(dir, "b.json"), "utf8")));
+    d = JSON.parse(
+      (await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", path.join(dir, "b.json")]),
+      readFileSync(path.join(dir, "b.json"), "utf8")),
+    );
     expect(d.settingsChanged).toBe(true);
     expect(d.customers.map((c: { id: string }) => c.id).sort()).toEqual(["acme", "globex", "hooli", "initech"]);
     const bad = await cli(["plan", "--stack", "ci", "--project", dir, "--base", "no-such-ref"]);
@@ -176,10 +199,20 @@ describe("intake plan --base", () => {
 
   it("intake shards --base lists only the shard stacks a change touches", async () => {
     const { dir, write } = repo({ "registry-intake:shard": { count: 4 } });
-    write([customer("acme", "enterprise", LICENSE), customer("globex", "enterprise", LICENSE), customer("initech", "standard", LICENSE), customer("hooli", "professional", LICENSE)]);
+    write([
+      customer("acme", "enterprise", LICENSE),
+      customer("globex", "enterprise", LICENSE),
+      customer("initech", "standard", LICENSE),
+      customer("hooli", "professional", LICENSE),
+    ]);
     const r = await cli(["shards", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json"]);
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(r.out)).toEqual({ stacks: [shardStackName("ci", shardOf({ id: "globex" }, 4), 4)], customers: ["globex"], settingsChanged: false, batches: [[shardStackName("ci", shardOf({ id: "globex" }, 4), 4)]] });
+    expect(JSON.parse(r.out)).toEqual({
+      stacks: [shardStackName("ci", shardOf({ id: "globex" }, 4), 4)],
+      customers: ["globex"],
+      settingsChanged: false,
+      batches: [[shardStackName("ci", shardOf({ id: "globex" }, 4), 4)]],
+    });
     const list = await cli(["shards", "--stack", "ci", "--project", dir]);
     expect(list.out.split("\n")[0]).toBe("ci: platform stack, 4 shard stacks, 4 customers");
     expect(list.out.split("\n")).toHaveLength(5);
@@ -203,7 +236,12 @@ describe("a roster folder (one file per team or shard, each reviewed on its own)
     part("us.yaml", [customer("initech", "standard", LICENSE), customer("hooli", "enterprise", LICENSE)]);
     const r = await cli(["shards", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json"]);
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(r.out)).toEqual({ stacks: [shardStackName("ci", shardOf({ id: "hooli" }, 4), 4)], customers: ["hooli"], settingsChanged: false, batches: [[shardStackName("ci", shardOf({ id: "hooli" }, 4), 4)]] });
+    expect(JSON.parse(r.out)).toEqual({
+      stacks: [shardStackName("ci", shardOf({ id: "hooli" }, 4), 4)],
+      customers: ["hooli"],
+      settingsChanged: false,
+      batches: [[shardStackName("ci", shardOf({ id: "hooli" }, 4), 4)]],
+    });
     const plan = await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD"]);
     expect(plan.code, plan.err).toBe(0);
     expect(plan.out).toMatch(/hooli/);
@@ -240,24 +278,48 @@ describe("intake shards --base --json batches for CI", () => {
 describe("intake shards --base with the broker on Kubernetes", () => {
   it("a customer's change touches its shard only: the roster the broker judges by is that shard's part, not the platform's", async () => {
     const k8s = { host: "registry.example.com", kubernetes: { namespace: "registry", brokerImage: "example/intake:1", signingSecretName: "broker-signing" } };
-    const { dir, write } = repo({ "registry-intake:shard": { count: 4 }, "registry-intake:enabledKinds": ["ghcr", "distribution"], "registry-intake:distribution": k8s });
-    write([customer("acme", "enterprise", LICENSE), customer("globex", "professional", LICENSE), customer("initech", "standard", LICENSE), customer("hooli", "enterprise", { ...LICENSE, status: "suspended" })]);
+    const { dir, write } = repo({
+      "registry-intake:shard": { count: 4 },
+      "registry-intake:enabledKinds": ["ghcr", "distribution"],
+      "registry-intake:distribution": k8s,
+    });
+    write([
+      customer("acme", "enterprise", LICENSE),
+      customer("globex", "professional", LICENSE),
+      customer("initech", "standard", LICENSE),
+      customer("hooli", "enterprise", { ...LICENSE, status: "suspended" }),
+    ]);
     const r = await cli(["shards", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json"]);
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(r.out)).toEqual({ stacks: [shardStackName("ci", shardOf({ id: "hooli" }, 4), 4)], customers: ["hooli"], settingsChanged: false, batches: [[shardStackName("ci", shardOf({ id: "hooli" }, 4), 4)]] });
+    expect(JSON.parse(r.out)).toEqual({
+      stacks: [shardStackName("ci", shardOf({ id: "hooli" }, 4), 4)],
+      customers: ["hooli"],
+      settingsChanged: false,
+      batches: [[shardStackName("ci", shardOf({ id: "hooli" }, 4), 4)]],
+    });
   });
 });
 
 describe("intake shards --base and revocation", () => {
   it("suspending an ECR customer touches its shard and the platform stack, whose push role revokes its sessions", async () => {
     const { dir, write } = repo({ "registry-intake:shard": { count: 4 } });
-    write([customer("acme", "enterprise", LICENSE), customer("globex", "professional", LICENSE), customer("initech", "standard", LICENSE), customer("hooli", "professional", { ...LICENSE, status: "suspended" })]);
+    write([
+      customer("acme", "enterprise", LICENSE),
+      customer("globex", "professional", LICENSE),
+      customer("initech", "standard", LICENSE),
+      customer("hooli", "professional", { ...LICENSE, status: "suspended" }),
+    ]);
     const r = await cli(["shards", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json"]);
     expect(r.code, r.err).toBe(0);
     expect(JSON.parse(r.out).stacks).toEqual(["ci", shardStackName("ci", shardOf({ id: "hooli" }, 4), 4)].sort());
     // A customer without ECR suspended: its shard only.
     const other = repo({ "registry-intake:shard": { count: 4 } });
-    other.write([customer("acme", "enterprise", LICENSE), customer("globex", "professional", LICENSE), customer("initech", "standard", { ...LICENSE, status: "suspended" }), customer("hooli", "professional", LICENSE)]);
+    other.write([
+      customer("acme", "enterprise", LICENSE),
+      customer("globex", "professional", LICENSE),
+      customer("initech", "standard", { ...LICENSE, status: "suspended" }),
+      customer("hooli", "professional", LICENSE),
+    ]);
     const o = await cli(["shards", "--stack", "ci", "--project", other.dir, "--base", "HEAD", "--json"]);
     expect(JSON.parse(o.out).stacks).toEqual([shardStackName("ci", shardOf({ id: "initech" }, 4), 4)]);
   });
@@ -266,7 +328,12 @@ describe("intake shards --base and revocation", () => {
 describe("intake plan --base: kept resources", () => {
   it("an offboarding tags the repositories the stack holds orphaned and archives the GitHub one: updates, nothing dropped", async () => {
     const { dir, write } = repo();
-    write([customer("acme", "enterprise", { ...LICENSE, status: "offboarded" }), customer("globex", "professional", LICENSE), customer("initech", "standard", LICENSE), customer("hooli", "professional", LICENSE)]);
+    write([
+      customer("acme", "enterprise", { ...LICENSE, status: "offboarded" }),
+      customer("globex", "professional", LICENSE),
+      customer("initech", "standard", LICENSE),
+      customer("hooli", "professional", LICENSE),
+    ]);
     const json = path.join(dir, "plan.json");
     const r = await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", json]);
     expect(r.code, r.err).toBe(0);
@@ -292,19 +359,34 @@ describe("intake plan --base: kept resources", () => {
 
 describe("the PR comment at scale", () => {
   it("a settings change over 5,000 customers in 20 shards stays under GitHub's limit, names the setting and the shard stacks, groups the diagram", async () => {
-
     const stacks = Array.from({ length: 20 }, (_, i) => `prod-shard-${String(i).padStart(2, "0")}`);
     const customers = Array.from({ length: 5000 }, (_, i) => ({
       id: `customer-${i}`,
       changes: ["other" as const],
       details: ["stack settings changed"],
       stack: stacks[i % 20],
-      resources: { add: [], remove: [], retain: [], update: Math.floor(i / 20) % 2 ? [] : ["LifecyclePolicy intake/customer-x/app", "LifecyclePolicy intake/customer-x/worker"], replace: [] },
+      resources: {
+        add: [],
+        remove: [],
+        retain: [],
+        update: Math.floor(i / 20) % 2 ? [] : ["LifecyclePolicy intake/customer-x/app", "LifecyclePolicy intake/customer-x/worker"],
+        replace: [],
+      },
       monthlyCost: 0,
     }));
     const md = renderDiffMarkdown({
-      stack: "prod", base: "origin/main", settingsChanged: true, settingsChanges: ["ecr.keepImages: 500 → 50"], prices: false, customers,
-      platform: { add: [], remove: [], update: [] }, currency: "USD", monthlyCost: 0, stacks: ["prod", ...stacks], violations: [], warnings: [],
+      stack: "prod",
+      base: "origin/main",
+      settingsChanged: true,
+      settingsChanges: ["ecr.keepImages: 500 → 50"],
+      prices: false,
+      customers,
+      platform: { add: [], remove: [], update: [] },
+      currency: "USD",
+      monthlyCost: 0,
+      stacks: ["prod", ...stacks],
+      violations: [],
+      warnings: [],
     });
     expect(md.length).toBeLessThan(COMMENT_LIMIT);
     expect(md).toContain("- `ecr.keepImages: 500 → 50`");
@@ -336,7 +418,9 @@ describe("intake plan --base on a sharded stack", () => {
     const shard = path.join(dir, "Pulumi.ci-shard-01.yaml");
     writeFileSync(shard, readFileSync(shard, "utf8").replace("config:\n", "config:\n  aws:region: ap-south-1\n"));
     const drifted = JSON.parse((await cli(["plan", "--stack", "ci", "--project", dir, "--base", "HEAD", "--json", json]), readFileSync(json, "utf8")));
-    expect(drifted.warnings).toEqual([expect.stringMatching(/^shards --check: \S*Pulumi\.ci-shard-01\.yaml: aws:region is "ap-south-1" but unset in Pulumi\.ci\.yaml; make them equal$/)]);
+    expect(drifted.warnings).toEqual([
+      expect.stringMatching(/^shards --check: \S*Pulumi\.ci-shard-01\.yaml: aws:region is "ap-south-1" but unset in Pulumi\.ci\.yaml; make them equal$/),
+    ]);
   });
 });
 

@@ -42,12 +42,30 @@ function expected(text: string, edit: (d: Document) => void): unknown {
 
 describe("roster edits keep the file as written outside the change", () => {
   it("onboarding appends exactly the new entry, separated as the others, lists on one line", () => {
-    const entry = { id: "newco", name: "NewCo", tier: "professional", registries: ["ecr", "acr"], license: { expires: "2027-01-01" }, github: { members: ["ann", "bob"] } };
+    const entry = {
+      id: "newco",
+      name: "NewCo",
+      tier: "professional",
+      registries: ["ecr", "acr"],
+      license: { expires: "2027-01-01" },
+      github: { members: ["ann", "bob"] },
+    };
     const edit = addNewCustomer("roster.yaml", entry);
     const out = editedText(DEFAULT, edit);
     expect(out.startsWith(DEFAULT)).toBe(true);
     expect(out.slice(DEFAULT.length)).toBe(
-      ["", "  - id: newco", "    name: NewCo", "    tier: professional", "    registries: [ecr, acr]", "    license:", "      expires: 2027-01-01", "    github:", "      members: [ann, bob]", ""].join("\n"),
+      [
+        "",
+        "  - id: newco",
+        "    name: NewCo",
+        "    tier: professional",
+        "    registries: [ecr, acr]",
+        "    license:",
+        "      expires: 2027-01-01",
+        "    github:",
+        "      members: [ann, bob]",
+        "",
+      ].join("\n"),
     );
     expect(parse(out)).toEqual(expected(DEFAULT, edit));
   });
@@ -67,7 +85,10 @@ describe("roster edits keep the file as written outside the change", () => {
     expect(changedLines(DEFAULT, off)).toEqual({ removed: [], added: ["    status: offboarded"] });
     const rotate = setCustomerField("roster.yaml", "acme", ["credentials", "ecr"], { generation: 2, previousUntil: "2026-12-10" });
     const rotated = editedText(DEFAULT, rotate);
-    expect(changedLines(DEFAULT, rotated)).toEqual({ removed: [], added: ["    credentials:", "      ecr:", "        generation: 2", "        previousUntil: 2026-12-10"] });
+    expect(changedLines(DEFAULT, rotated)).toEqual({
+      removed: [],
+      added: ["    credentials:", "      ecr:", "        generation: 2", "        previousUntil: 2026-12-10"],
+    });
     expect(parse(rotated)).toEqual(expected(DEFAULT, rotate));
   });
 
@@ -95,10 +116,22 @@ describe("roster edits keep the file as written outside the change", () => {
       ["an empty value with a comment", "customers:\n  - id: a\n    status:   # x\n    name: A\n", setCustomerField("r", "a", "status", "offboarded")],
       ["a block scalar", "customers:\n  - id: a\n    name: |\n      two\n      lines\n    tier: standard\n", setCustomerField("r", "a", "name", "one")],
       ["a value with a comma in a flow map", "customers:\n  - { id: a, name: A }\n", setCustomerField("r", "a", "name", "Acme, Inc.")],
-      ["an anchored value", "customers:\n  - id: a\n    tier: &pro professional\n  - id: b\n    tier: *pro\n", setCustomerField("r", "a", "tier", "enterprise")],
+      [
+        "an anchored value",
+        "customers:\n  - id: a\n    tier: &pro professional\n  - id: b\n    tier: *pro\n",
+        setCustomerField("r", "a", "tier", "enterprise"),
+      ],
       ["an anchored entry with a comment above", "customers:\n  # the first\n  - &first\n    id: a\n    name: A\n", setCustomerField("r", "a", "name", "B")],
-      ["a wider dash", "customers:\n-   id: a\n    name: A\n", addNewCustomer("r", { id: "b", name: "B", tier: "standard", license: { expires: "2030-01-01" } })],
-      ["no newline at the end", "customers:\n  - id: a\n    name: A", addNewCustomer("r", { id: "b", name: "B", tier: "standard", license: { expires: "2030-01-01" } })],
+      [
+        "a wider dash",
+        "customers:\n-   id: a\n    name: A\n",
+        addNewCustomer("r", { id: "b", name: "B", tier: "standard", license: { expires: "2030-01-01" } }),
+      ],
+      [
+        "no newline at the end",
+        "customers:\n  - id: a\n    name: A",
+        addNewCustomer("r", { id: "b", name: "B", tier: "standard", license: { expires: "2030-01-01" } }),
+      ],
     ];
     for (const [what, text, edit] of cases) {
       const out = editedText(text, edit);

@@ -40,7 +40,11 @@ describe("a release judged by entitlements", () => {
   it.each([
     [[e({ product: "worker" })], "no-product", "not entitled to app"],
     [[e({ product: "app", channel: "beta" })], "other-channel", "entitled to app on beta, not stable"],
-    [[e({ product: "app", versions: "^1" }), e({ product: "app", versions: "<2.0.0" })], "outside-range", "2.0.0 is outside the entitled versions ^1 or <2.0.0"],
+    [
+      [e({ product: "app", versions: "^1" }), e({ product: "app", versions: "<2.0.0" })],
+      "outside-range",
+      "2.0.0 is outside the entitled versions ^1 or <2.0.0",
+    ],
     [[e({ product: "app", updatesUntil: "2026-11-30" })], "updates-ended", "updates ended on 2026-11-30 (released 2026-12-01)"],
   ])("%j: %s", (list, code, reason) => {
     expect(judgeRelease(list, release)).toEqual({ entitled: false, code, reason });
@@ -92,15 +96,29 @@ describe("entitlements in the roster and the catalogue in the settings", () => {
     }
   };
   it("an unknown product or channel, a range that is not one, an offboarded customer's, one without a catalogue: one line each with file:line", () => {
-    expect(problems({ entitlements: [{ product: "ap" }] })).toEqual([expect.stringMatching(/^customers\/roster\.yaml:\d+ entitlements\.0\.product: "ap" is not in the stack's products \(app, worker, tools\)$/)]);
-    expect(problems({ entitlements: [{ product: "worker", channel: "beta" }] })).toEqual([expect.stringMatching(/entitlements\.0\.channel: "beta" is not a channel of worker \(stable\)$/)]);
-    expect(problems({ entitlements: [{ product: "app", versions: "two" }] })).toEqual([expect.stringMatching(/entitlements\.0\.versions: "two" must be a semver range/)]);
+    expect(problems({ entitlements: [{ product: "ap" }] })).toEqual([
+      expect.stringMatching(/^customers\/roster\.yaml:\d+ entitlements\.0\.product: "ap" is not in the stack's products \(app, worker, tools\)$/),
+    ]);
+    expect(problems({ entitlements: [{ product: "worker", channel: "beta" }] })).toEqual([
+      expect.stringMatching(/entitlements\.0\.channel: "beta" is not a channel of worker \(stable\)$/),
+    ]);
+    expect(problems({ entitlements: [{ product: "app", versions: "two" }] })).toEqual([
+      expect.stringMatching(/entitlements\.0\.versions: "two" must be a semver range/),
+    ]);
     // YAML reads 2 as a number (and 1.10 as 1.1): the message says to quote it.
-    expect(problems({ entitlements: [{ product: "app", versions: 2 }] })).toEqual([expect.stringMatching(/entitlements\.0\.versions: must be a string, got number 2: write it in quotes \(YAML reads it as a number\)$/)]);
-    expect(problems({ entitlements: [{ product: "app", updatesUntil: "2026-02-30" }] })).toEqual([expect.stringMatching(/entitlements\.0\.updatesUntil: "2026-02-30" must be a real calendar date/)]);
-    expect(problems({ status: "offboarded", entitlements: [{ product: "app" }] })).toEqual([expect.stringMatching(/entitlements: an offboarded customer has no entitlements/)]);
+    expect(problems({ entitlements: [{ product: "app", versions: 2 }] })).toEqual([
+      expect.stringMatching(/entitlements\.0\.versions: must be a string, got number 2: write it in quotes \(YAML reads it as a number\)$/),
+    ]);
+    expect(problems({ entitlements: [{ product: "app", updatesUntil: "2026-02-30" }] })).toEqual([
+      expect.stringMatching(/entitlements\.0\.updatesUntil: "2026-02-30" must be a real calendar date/),
+    ]);
+    expect(problems({ status: "offboarded", entitlements: [{ product: "app" }] })).toEqual([
+      expect.stringMatching(/entitlements: an offboarded customer has no entitlements/),
+    ]);
     expect(problems({ status: "suspended", entitlements: [{ product: "app" }] })).toEqual([]);
-    expect(problems({ entitlements: [{ product: "app" }] }, null)).toEqual([expect.stringMatching(/entitlements\.0\.product: needs a product catalogue: add the stack setting registry-intake:products/)]);
+    expect(problems({ entitlements: [{ product: "app" }] }, null)).toEqual([
+      expect.stringMatching(/entitlements\.0\.product: needs a product catalogue: add the stack setting registry-intake:products/),
+    ]);
   });
   it("the settings: a product's repositories, a tier's entitlement of an unknown product, a release a delivery names", () => {
     const bad = (over: Record<string, unknown>) => {
@@ -112,16 +130,33 @@ describe("entitlements in the roster and the catalogue in the settings", () => {
       }
     };
     expect(bad({ products: { app: { repositories: ["Bad Name"] } } })).toMatch(/products\.app\.repositories\.0.*not a valid repository name/);
-    expect(bad({ products: PRODUCTS, tierEntitlements: { enterprise: [{ product: "nope" }] } })).toMatch(/tierEntitlements\.enterprise\.0\.product.*"nope" is not in the stack's products/);
-    const delivery = { source: `build.example.com/app@sha256:${"a".repeat(64)}`, build: "app", version: "2.0.0", product: "app", released: "2026-12-01", kinds: ["distribution"] };
+    expect(bad({ products: PRODUCTS, tierEntitlements: { enterprise: [{ product: "nope" }] } })).toMatch(
+      /tierEntitlements\.enterprise\.0\.product.*"nope" is not in the stack's products/,
+    );
+    const delivery = {
+      source: `build.example.com/app@sha256:${"a".repeat(64)}`,
+      build: "app",
+      version: "2.0.0",
+      product: "app",
+      released: "2026-12-01",
+      kinds: ["distribution"],
+    };
     expect(bad({ products: PRODUCTS, deliveries: [delivery] })).toBe("");
     // A release's day is fixed in the setting; with a catalogue a build is always a product's.
-    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, released: undefined }] })).toMatch(/deliveries\.0\.released: is required for a release of a product/);
-    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, product: undefined }] })).toMatch(/deliveries\.0\.product: is required while the stack has a product catalogue \(app, worker, tools\)/);
+    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, released: undefined }] })).toMatch(
+      /deliveries\.0\.released: is required for a release of a product/,
+    );
+    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, product: undefined }] })).toMatch(
+      /deliveries\.0\.product: is required while the stack has a product catalogue \(app, worker, tools\)/,
+    );
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, kinds: ["distribution", "ghcr"] }] })).toBe("");
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, kinds: undefined }] })).toBe("");
-    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, version: "release-7" }] })).toMatch(/deliveries\.0\.version.*"release-7" is not a semver version/);
-    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, build: "worker" }] })).toMatch(/deliveries\.0\.build.*"worker" is not a repository of app \(app, cli\)/);
+    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, version: "release-7" }] })).toMatch(
+      /deliveries\.0\.version.*"release-7" is not a semver version/,
+    );
+    expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, build: "worker" }] })).toMatch(
+      /deliveries\.0\.build.*"worker" is not a repository of app \(app, cli\)/,
+    );
     expect(bad({ products: PRODUCTS, deliveries: [{ ...delivery, channel: "nightly" }] })).toMatch(/deliveries\.0\.channel.*"nightly" is not a channel of app/);
   });
 });
@@ -135,12 +170,25 @@ describe("what a catalogue gives each robot", () => {
     ],
     settings,
   );
-  const ctx = { tierTable: DEFAULT_TIER_TABLE, asOf: DAY, enabledKinds: REGISTRY_KINDS, repoPrefix: "intake", products: settings.products, tierEntitlements: settings.tierEntitlements };
+  const ctx = {
+    tierTable: DEFAULT_TIER_TABLE,
+    asOf: DAY,
+    enabledKinds: REGISTRY_KINDS,
+    repoPrefix: "intake",
+    products: settings.products,
+    tierEntitlements: settings.tierEntitlements,
+  };
   const pull = (name: string) => [{ type: "repository" as const, name, actions: ["pull" as const] }];
 
   it("the access list names one path per entitled product; the broker grants within them only, by the roster's entitlements of now", async () => {
-    const { result } = await runUnderMocks(() => program(settings, roster), { project: "p", stack: "test", cloud: { accountId: "111122223333", region: "eu-west-1" } });
-    const acl = JSON.parse(await new Promise<string>((r) => (result.distribution!.acl as unknown as { apply: (f: (v: string) => void) => void }).apply(r))) as { entries: AclEntry[] };
+    const { result } = await runUnderMocks(() => program(settings, roster), {
+      project: "p",
+      stack: "test",
+      cloud: { accountId: "111122223333", region: "eu-west-1" },
+    });
+    const acl = JSON.parse(await new Promise<string>((r) => (result.distribution!.acl as unknown as { apply: (f: (v: string) => void) => void }).apply(r))) as {
+      entries: AclEntry[];
+    };
     const paths = Object.fromEntries(acl.entries.map((x) => [x.customer, x.paths]));
     expect(paths).toEqual({ acme: ["intake/acme/app/*", "intake/acme/worker/*"], stark: ["intake/stark/tools/*"] });
     const acme = acl.entries.find((x) => x.customer === "acme")!;
@@ -148,7 +196,9 @@ describe("what a catalogue gives each robot", () => {
     expect(robotGrant(roster, acme, pull("intake/acme/tools/tools"), ctx).granted).toEqual([]);
     // An access list written before the catalogue (the whole namespace) still reaches only the entitled products.
     expect(robotGrant(roster, { ...acme, paths: ["intake/acme/*"] }, pull("intake/acme/tools/tools"), ctx).granted).toEqual([]);
-    expect(robotGrant(roster, { ...acme, paths: ["intake/acme/*"] }, pull("intake/acme/worker/worker"), ctx).granted).toEqual(pull("intake/acme/worker/worker"));
+    expect(robotGrant(roster, { ...acme, paths: ["intake/acme/*"] }, pull("intake/acme/worker/worker"), ctx).granted).toEqual(
+      pull("intake/acme/worker/worker"),
+    );
     // The roster drops worker: gone at the next token, before any `pulumi up` rewrites the access list.
     const less = testRoster([customer("acme", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [{ product: "app" }] })], settings);
     expect(robotGrant(less, acme, pull("intake/acme/worker/worker"), ctx).granted).toEqual([]);
@@ -166,7 +216,13 @@ describe("what a catalogue gives each robot", () => {
 /** acme entitled to app and worker, stark to nothing; both licensed for good. */
 function acmeAndStark(settings: ReturnType<typeof testSettings>) {
   const licensed = { license: { expires: "2099-12-31" } };
-  return testRoster([customer("acme", "enterprise", { ...licensed, entitlements: [{ product: "app" }, { product: "worker" }] }), customer("stark", "enterprise", { ...licensed, entitlements: [] })], settings);
+  return testRoster(
+    [
+      customer("acme", "enterprise", { ...licensed, entitlements: [{ product: "app" }, { product: "worker" }] }),
+      customer("stark", "enterprise", { ...licensed, entitlements: [] }),
+    ],
+    settings,
+  );
 }
 
 /** The offline plan, and its resources of one customer and type. */
@@ -181,10 +237,17 @@ describe("ECR by product, and the rule that keeps grants to entitled products", 
 
   it("repositories under <prefix>/<id>/<product>/, one policy ARN per product, none for a customer entitled to nothing; the plan has no violation", async () => {
     const { plan, of } = await planned(settings, roster);
-    expect(of("acme", "aws:ecr/repository:Repository").map((r) => r.inputs.name).sort()).toEqual(["intake/acme/app/app", "intake/acme/app/cli", "intake/acme/worker/worker"]);
+    expect(
+      of("acme", "aws:ecr/repository:Repository")
+        .map((r) => r.inputs.name)
+        .sort(),
+    ).toEqual(["intake/acme/app/app", "intake/acme/app/cli", "intake/acme/worker/worker"]);
     const [policy] = of("acme", "aws:iam/userPolicy:UserPolicy");
     const arns = (JSON.parse(String(policy.inputs.policy)).Statement as { Resource: string | string[] }[]).flatMap((s) => s.Resource);
-    expect(arns.filter((a) => a !== "*")).toEqual([expect.stringMatching(/:repository\/intake\/acme\/app\/\*$/), expect.stringMatching(/:repository\/intake\/acme\/worker\/\*$/)]);
+    expect(arns.filter((a) => a !== "*")).toEqual([
+      expect.stringMatching(/:repository\/intake\/acme\/app\/\*$/),
+      expect.stringMatching(/:repository\/intake\/acme\/worker\/\*$/),
+    ]);
     expect(of("stark", "aws:ecr/repository:Repository")).toEqual([]);
     expect(of("stark", "aws:iam/userPolicy:UserPolicy")).toEqual([]);
     expect(plan.violations).toEqual([]);
@@ -198,11 +261,20 @@ describe("ECR by product, and the rule that keeps grants to entitled products", 
     const policy = resources.find((r) => r.type === "aws:iam/userPolicy:UserPolicy" && r.urn.includes("acme"))!;
     const planted = [
       { ...repo, urn: `${repo.urn}-planted`, props: { ...repo.props, name: "intake/acme/tools/tools" } },
-      { ...policy, urn: `${policy.urn}-planted`, props: { ...policy.props, policy: String(policy.props.policy).replace("intake/acme/app/*", "intake/acme/*") } },
+      {
+        ...policy,
+        urn: `${policy.urn}-planted`,
+        props: { ...policy.props, policy: String(policy.props.policy).replace("intake/acme/app/*", "intake/acme/*") },
+      },
     ];
     const found = evaluate([...resources, ...planted], ctx).filter((v) => v.policy === "entitled-products-only");
     expect(found.map((v) => [v.enforcement, v.message])).toEqual([
-      ["mandatory", expect.stringMatching(/"intake\/acme\/tools\/tools": repository intake\/acme\/tools\/tools is product tools, which customer acme is not entitled to \(entitled: app, worker\)/)],
+      [
+        "mandatory",
+        expect.stringMatching(
+          /"intake\/acme\/tools\/tools": repository intake\/acme\/tools\/tools is product tools, which customer acme is not entitled to \(entitled: app, worker\)/,
+        ),
+      ],
       ["mandatory", expect.stringMatching(/grant on intake\/acme\/\* is not inside one of customer acme's products/)],
     ]);
   });
@@ -214,11 +286,15 @@ describe("ECR by product, and the rule that keeps grants to entitled products", 
       "arn:aws:ecr:eu-west-1:111122223333:repository/intake/acme/app/*",
       "arn:aws:ecr:eu-west-1:111122223333:repository/intake/acme/worker/*",
     ]);
-    expect(() => ecrSessionPolicy({ customerId: "stark", repoPrefix: "intake", accountId: "111122223333", region: "eu-west-1", productsOf })).toThrow(/stark is entitled to no product/);
+    expect(() => ecrSessionPolicy({ customerId: "stark", repoPrefix: "intake", accountId: "111122223333", region: "eu-west-1", productsOf })).toThrow(
+      /stark is entitled to no product/,
+    );
   });
 
   it("the roster's ecr.repositories is refused while a catalogue decides the repositories", () => {
-    expect(() => testRoster([customer("acme", "enterprise", { ecr: { repositories: ["tools"] } })], settings)).toThrow(/ecr\.repositories: is not used while the stack has a product catalogue .*remove ecr\.repositories and name those repositories under products\.<product>\.repositories/);
+    expect(() => testRoster([customer("acme", "enterprise", { ecr: { repositories: ["tools"] } })], settings)).toThrow(
+      /ecr\.repositories: is not used while the stack has a product catalogue .*remove ecr\.repositories and name those repositories under products\.<product>\.repositories/,
+    );
   });
 });
 
@@ -231,18 +307,37 @@ describe("maxPullsPerDay, kept by the broker", () => {
       customer("stark", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [{ product: "app", maxPullsPerDay: 5 }] }),
     ];
     const roster = testRoster(customers, settings);
-    const { result } = await runUnderMocks(() => program(settings, roster), { project: "p", stack: "test", cloud: { accountId: "111122223333", region: "eu-west-1" } });
+    const { result } = await runUnderMocks(() => program(settings, roster), {
+      project: "p",
+      stack: "test",
+      cloud: { accountId: "111122223333", region: "eu-west-1" },
+    });
     writeFileSync(path.join(dir, "acl.json"), await unwrap(result.distribution!.acl));
     // As the program mounts it for the broker: the roster with the stack's catalogue, so a broker
     // told nothing of the stack's settings judges by it.
     writeFileSync(path.join(dir, "roster.yaml"), rosterDocument(roster, settings));
-    const robots = Object.fromEntries(await Promise.all(result.customers.map(async (c) => [c.customerId, { u: await unwrap(c.credentials.distribution!.id!), p: await unwrap(c.credentials.distribution!.secret!) }])));
+    const robots = Object.fromEntries(
+      await Promise.all(
+        result.customers.map(async (c) => [
+          c.customerId,
+          { u: await unwrap(c.credentials.distribution!.id!), p: await unwrap(c.credentials.distribution!.secret!) },
+        ]),
+      ),
+    );
     const pair = makeKeyPair(dir);
     let day = "2026-12-05";
     // Its log, timed by the broker's day, for `intake usage` below.
     const log = path.join(dir, "broker.log");
     const logger = pino({ timestamp: () => `,"time":${Date.parse(`${day}T12:00:00Z`)}` }, pino.destination({ dest: log, sync: true }));
-    const broker = new TokenBroker({ aclFile: path.join(dir, "acl.json"), rosterFile: path.join(dir, "roster.yaml"), key: loadSigningKey(pair.key, pair.cert), service: "registry-intake", issuer: "registry-intake-broker", today: () => day, logger });
+    const broker = new TokenBroker({
+      aclFile: path.join(dir, "acl.json"),
+      rosterFile: path.join(dir, "roster.yaml"),
+      key: loadSigningKey(pair.key, pair.cert),
+      service: "registry-intake",
+      issuer: "registry-intake-broker",
+      today: () => day,
+      logger,
+    });
     try {
       const ask = async (id: string, repository: string) => {
         const r = await broker.tokenFor({ username: robots[id].u, password: robots[id].p }, "registry-intake", [`repository:${repository}:pull`]);
@@ -253,7 +348,9 @@ describe("maxPullsPerDay, kept by the broker", () => {
       const tools = await broker.tokenFor({ username: robots.acme.u, password: robots.acme.p }, "registry-intake", ["repository:intake/acme/tools/tools:pull"]);
       expect(tools.status).toBe(200);
       expect(decodeJwt((tools.body as { token: string }).token).access).toEqual([]);
-      expect(await ask("acme", "intake/acme/app/app")).toBe("429 customer acme has pulled app 2 times today, its limit (maxPullsPerDay 2); more after 00:00 UTC");
+      expect(await ask("acme", "intake/acme/app/app")).toBe(
+        "429 customer acme has pulled app 2 times today, its limit (maxPullsPerDay 2); more after 00:00 UTC",
+      );
       // No limit on worker; stark's own count.
       expect([await ask("acme", "intake/acme/worker/worker"), await ask("stark", "intake/stark/app/app")]).toEqual(["pull", "pull"]);
       expect(await broker.metrics.registry.metrics()).toMatch(/intake_broker_tokens_denied_total\{customer="acme",endpoint="token",reason="pull_limit"\} 1/);
@@ -267,17 +364,31 @@ describe("maxPullsPerDay, kept by the broker", () => {
     const products = (id: string) => report.customers.find((c) => c.customer === id)!.products;
     const elsewhere = ["ghcr", "ecr", "acr", "gar"];
     expect(products("acme")).toEqual({
-      app: { pulled: 3, pushed: 0, busiest: { day: "2026-12-05", pulled: 2 }, refusedAtLimit: 1, limit: { maxPullsPerDay: 2, overOn: [], notEnforcedOn: elsewhere } },
+      app: {
+        pulled: 3,
+        pushed: 0,
+        busiest: { day: "2026-12-05", pulled: 2 },
+        refusedAtLimit: 1,
+        limit: { maxPullsPerDay: 2, overOn: [], notEnforcedOn: elsewhere },
+      },
       worker: { pulled: 1, pushed: 0, busiest: { day: "2026-12-05", pulled: 1 } },
     });
-    expect(products("stark")).toEqual({ app: { pulled: 1, pushed: 0, busiest: { day: "2026-12-05", pulled: 1 }, limit: { maxPullsPerDay: 5, overOn: [], notEnforcedOn: elsewhere } } });
+    expect(products("stark")).toEqual({
+      app: { pulled: 1, pushed: 0, busiest: { day: "2026-12-05", pulled: 1 }, limit: { maxPullsPerDay: 5, overOn: [], notEnforcedOn: elsewhere } },
+    });
     // A day past the limit (two replicas each counting their own) is named.
     const doubled = await brokerUsage(log, { limits: { acme: { app: { maxPullsPerDay: 1, notEnforcedOn: [] } } } });
-    expect(doubled.customers.find((c) => c.customer === "acme")!.products.app.limit).toEqual({ maxPullsPerDay: 1, overOn: [{ day: "2026-12-05", pulled: 2 }], notEnforcedOn: [] });
+    expect(doubled.customers.find((c) => c.customer === "acme")!.products.app.limit).toEqual({
+      maxPullsPerDay: 1,
+      overOn: [{ day: "2026-12-05", pulled: 2 }],
+      notEnforcedOn: [],
+    });
     expect(renderUsageText(report)).toContain(
       "acme      app: 2 a day; busiest 2026-12-05 with 2; 1 refused at the limit; not enforced on ghcr, ecr, acr, gar (pulls there go to the cloud's registry, not through the broker)",
     );
-    expect(renderUsageText(doubled)).toMatch(/app: 1 a day; busiest 2026-12-05 with 2; 1 refused at the limit; OVER on 2026-12-05 \(2\): each broker replica counts its own pulls$/m);
+    expect(renderUsageText(doubled)).toMatch(
+      /app: 1 a day; busiest 2026-12-05 with 2; 1 refused at the limit; OVER on 2026-12-05 \(2\): each broker replica counts its own pulls$/m,
+    );
     expect(renderUsageMarkdown(report)).toContain("| `acme` | `app` | 2 | 2026-12-05 (2) | 1 | - | ghcr, ecr, acr, gar |");
   });
 });
@@ -286,7 +397,11 @@ describe("ACR by product", () => {
   const settings = testSettings({ products: PRODUCTS });
   const roster = testRoster(
     [
-      customer("acme", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [{ product: "app" }, { product: "tools" }], acr: { allowDelete: true } }),
+      customer("acme", "enterprise", {
+        license: { expires: "2099-12-31" },
+        entitlements: [{ product: "app" }, { product: "tools" }],
+        acr: { allowDelete: true },
+      }),
       customer("stark", "enterprise", { license: { expires: "2099-12-31" }, entitlements: [] }),
     ],
     settings,
@@ -303,10 +418,16 @@ describe("ACR by product", () => {
     const resources = fromRecorded(plan.recorded ?? []);
     const m = resources.find((r) => r.type === "azure-native:containerregistry:ScopeMap" && r.urn.includes("acme"))!;
     const planted = { ...m, urn: `${m.urn}-planted`, props: { ...m.props, actions: ["repositories/intake/acme/worker/*/content/read"] } };
-    expect(evaluate([...resources, planted], policyContext(roster, settings)).filter((v) => v.policy === "entitled-products-only").map((v) => v.message)).toEqual([
+    expect(
+      evaluate([...resources, planted], policyContext(roster, settings))
+        .filter((v) => v.policy === "entitled-products-only")
+        .map((v) => v.message),
+    ).toEqual([
       expect.stringMatching(/scope-map action on intake\/acme\/worker\/\* is product worker, which customer acme is not entitled to \(entitled: app, tools\)/),
     ]);
-    await expect(mintFor("stark", "acr", { settings, roster, azureSubscriptionId: "s" })).rejects.toThrow(/customer stark is entitled to no product of the stack's catalogue: a acr credential would reach nothing/);
+    await expect(mintFor("stark", "acr", { settings, roster, azureSubscriptionId: "s" })).rejects.toThrow(
+      /customer stark is entitled to no product of the stack's catalogue: a acr credential would reach nothing/,
+    );
   });
 });
 
@@ -315,7 +436,11 @@ describe("Artifact Registry by product: a repository per product", () => {
   const roster = acmeAndStark(settings);
   it("<prefix>-<id>--<product> with the writer role on each; none for no product; a product's namespace is its repository; a planted one is a violation", async () => {
     const { plan, of } = await planned(settings, roster);
-    expect(of("acme", "gcp:artifactregistry/repository:Repository").map((r) => r.inputs.repositoryId).sort()).toEqual(["intake-acme--app", "intake-acme--worker"]);
+    expect(
+      of("acme", "gcp:artifactregistry/repository:Repository")
+        .map((r) => r.inputs.repositoryId)
+        .sort(),
+    ).toEqual(["intake-acme--app", "intake-acme--worker"]);
     expect(of("acme", "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")).toHaveLength(2);
     expect(of("stark", "gcp:artifactregistry/repository:Repository")).toEqual([]);
     expect(of("stark", "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")).toEqual([]);
@@ -325,13 +450,23 @@ describe("Artifact Registry by product: a repository per product", () => {
     const resources = fromRecorded(plan.recorded ?? []);
     const repo = resources.find((r) => r.type === "gcp:artifactregistry/repository:Repository" && r.props.repositoryId === "intake-acme--app")!;
     const planted = { ...repo, urn: `${repo.urn}-planted`, props: { ...repo.props, repositoryId: "intake-acme--tools", name: "intake-acme--tools" } };
-    expect(evaluate([...resources, planted], policyContext(roster, settings)).filter((v) => v.policy === "entitled-products-only").map((v) => v.message)).toEqual([
-      expect.stringMatching(/"intake-acme--tools": repository intake\/acme\/tools\/\* is product tools, which customer acme is not entitled to \(entitled: app, worker\)/),
+    expect(
+      evaluate([...resources, planted], policyContext(roster, settings))
+        .filter((v) => v.policy === "entitled-products-only")
+        .map((v) => v.message),
+    ).toEqual([
+      expect.stringMatching(
+        /"intake-acme--tools": repository intake\/acme\/tools\/\* is product tools, which customer acme is not entitled to \(entitled: app, worker\)/,
+      ),
     ]);
   });
   it("a product name too long for Artifact Registry's 63 characters is refused while gar is enabled", () => {
-    expect(() => testSettings({ products: { "a-very-long-product-name-here-xy": { repositories: ["app"] } } })).toThrow(/products\.a-very-long-product-name-here-xy.*at most 31 characters here/);
-    expect(() => testSettings({ enabledKinds: ["ecr", "distribution"], products: { "a-very-long-product-name-here-xy": { repositories: ["app"] } } })).not.toThrow();
+    expect(() => testSettings({ products: { "a-very-long-product-name-here-xy": { repositories: ["app"] } } })).toThrow(
+      /products\.a-very-long-product-name-here-xy.*at most 31 characters here/,
+    );
+    expect(() =>
+      testSettings({ enabledKinds: ["ecr", "distribution"], products: { "a-very-long-product-name-here-xy": { repositories: ["app"] } } }),
+    ).not.toThrow();
   });
 });
 
@@ -340,17 +475,27 @@ describe("GHCR by product: a repository per product, read by the customer's team
     const settings = testSettings({ products: PRODUCTS });
     const roster = acmeAndStark(settings);
     const { plan, of } = await planned(settings, roster);
-    expect(of("acme", "github:index/repository:Repository").map((r) => r.inputs.name).sort()).toEqual(["intake-acme--app", "intake-acme--worker"]);
-    expect(of("acme", "github:index/teamRepository:TeamRepository").map((r) => r.name).sort()).toEqual(["acme-ghcr-read-app", "acme-ghcr-read-worker"]);
+    expect(
+      of("acme", "github:index/repository:Repository")
+        .map((r) => r.inputs.name)
+        .sort(),
+    ).toEqual(["intake-acme--app", "intake-acme--worker"]);
+    expect(
+      of("acme", "github:index/teamRepository:TeamRepository")
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["acme-ghcr-read-app", "acme-ghcr-read-worker"]);
     expect(of("stark", "github:index/repository:Repository")).toEqual([]);
     expect(plan.violations).toEqual([]);
     expect(customerNamespace("ghcr", "acme", settings, "app")).toBe("ghcr.io/example-org/intake-acme--app/");
     const resources = fromRecorded(plan.recorded ?? []);
     const repo = resources.find((r) => r.type === "github:index/repository:Repository" && r.props.name === "intake-acme--app")!;
     const planted = { ...repo, urn: `${repo.urn}-planted`, props: { ...repo.props, name: "intake-acme--tools" } };
-    expect(evaluate([...resources, planted], policyContext(roster, settings)).filter((v) => v.policy === "entitled-products-only").map((v) => v.message)).toEqual([
-      expect.stringMatching(/"intake-acme--tools": repository intake\/acme\/tools\/\* is product tools, which customer acme is not entitled to/),
-    ]);
+    expect(
+      evaluate([...resources, planted], policyContext(roster, settings))
+        .filter((v) => v.policy === "entitled-products-only")
+        .map((v) => v.message),
+    ).toEqual([expect.stringMatching(/"intake-acme--tools": repository intake\/acme\/tools\/\* is product tools, which customer acme is not entitled to/)]);
   });
 });
 
@@ -368,7 +513,13 @@ describe("intake verify on ECR: the minted session's policy judged as IAM would"
         ],
         settings,
       );
-      const report = await verify({ settings, roster, customers: ["acme", "stark", "wayne"], kinds: ["ecr"], mint: () => ({ pushRoleArn: "arn:aws:iam::111122223333:role/intake/intake-ecr-push" }) });
+      const report = await verify({
+        settings,
+        roster,
+        customers: ["acme", "stark", "wayne"],
+        kinds: ["ecr"],
+        mint: () => ({ pushRoleArn: "arn:aws:iam::111122223333:role/intake/intake-ecr-push" }),
+      });
       const seen = (id: string) => report.results.find((r) => r.customer === id)!.probes.map((p) => [p.what, p.repository, p.status, p.ok]);
       expect(seen("acme")).toEqual([
         ["list own", "intake/acme/app/app", 404, true],
@@ -384,7 +535,9 @@ describe("intake verify on ECR: the minted session's policy judged as IAM would"
       expect(report.ok).toBe(true);
       expect(fake.judged).toContain("ecr:ListImages intake/acme/tools/tools 403");
       // The judge is IAM's: the whole namespace, as a session before the catalogue had it, reaches every product.
-      const whole = JSON.stringify({ Statement: [{ Effect: "Allow", Action: ["ecr:ListImages"], Resource: ["arn:aws:ecr:eu-west-1:111122223333:repository/intake/acme/*"] }] });
+      const whole = JSON.stringify({
+        Statement: [{ Effect: "Allow", Action: ["ecr:ListImages"], Resource: ["arn:aws:ecr:eu-west-1:111122223333:repository/intake/acme/*"] }],
+      });
       expect(policyAllows(whole, "ecr:ListImages", "arn:aws:ecr:eu-west-1:111122223333:repository/intake/acme/tools/tools")).toBe(true);
     } finally {
       await fake.close();

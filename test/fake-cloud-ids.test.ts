@@ -57,7 +57,11 @@ describe("the fake cloud's ids (the plan's and the local providers')", () => {
     const dir = tempDir("plan20k-");
     const file = path.join(dir, "roster.yaml");
     writeFileSync(file, rosterYaml(20_000));
-    const r = spawnSync(process.execPath, [path.join(ROOT, "cli/bin/intake.js"), "plan", "--stack", "dev", "--roster", file, "--project", ROOT], { encoding: "utf8", timeout: 600_000, maxBuffer: 64 * 1024 * 1024 });
+    const r = spawnSync(process.execPath, [path.join(ROOT, "cli/bin/intake.js"), "plan", "--stack", "dev", "--roster", file, "--project", ROOT], {
+      encoding: "utf8",
+      timeout: 600_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     expect(r.status, `${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`).toBe(0);
     expect(r.stdout).toMatch(/^Policy: no violations\.$/m);
   }, 900_000);

@@ -16,7 +16,13 @@ interface Statement {
 
 const list = (v: string | string[]) => (Array.isArray(v) ? v : [v]);
 /** IAM's glob: `*` any run of characters (slashes too), `?` one. */
-const globMatch = (glob: string, s: string) => new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`).test(s);
+const globMatch = (glob: string, s: string) =>
+  new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+  ).test(s);
 
 /** Whether a policy document allows `action` on `arn`. */
 export function policyAllows(policy: string, action: string, arn: string): boolean {
@@ -60,7 +66,9 @@ export async function startFakeEcr(o: { region: string; accountId: string }): Pr
   const registry = `127.0.0.1:${(server.address() as { port: number }).port}`;
   const ecr = mockClient(ECRClient);
   ecr.on(GetAuthorizationTokenCommand).callsFake(() => ({
-    authorizationData: [{ authorizationToken: Buffer.from(`AWS:${last}`).toString("base64"), expiresAt: new Date(Date.now() + 43_200_000), proxyEndpoint: `http://${registry}` }],
+    authorizationData: [
+      { authorizationToken: Buffer.from(`AWS:${last}`).toString("base64"), expiresAt: new Date(Date.now() + 43_200_000), proxyEndpoint: `http://${registry}` },
+    ],
   }));
   return {
     registry,

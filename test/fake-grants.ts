@@ -48,7 +48,9 @@ async function serve(name: string, judge: Judge): Promise<FakeGrantRegistry & { 
     const verdict = judge(user, password, m[1]);
     const status = verdict === "unknown" ? 401 : verdict ? 404 : 403;
     judged.push(`${m[1]} ${status}`);
-    res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify({ errors: [{ code: status === 404 ? "NAME_UNKNOWN" : status === 403 ? "DENIED" : "UNAUTHORIZED" }] }));
+    res
+      .writeHead(status, { "content-type": "application/json" })
+      .end(JSON.stringify({ errors: [{ code: status === 404 ? "NAME_UNKNOWN" : status === 403 ? "DENIED" : "UNAUTHORIZED" }] }));
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   return { address: `127.0.0.1:${(server.address() as { port: number }).port}`, judged, server };
@@ -77,7 +79,12 @@ export async function startFakeGrants(resources: IntakeResource[]): Promise<Fake
     const email = garTokens.get(password);
     if (user !== "oauth2accesstoken" || !email) return "unknown";
     const repositoryId = path.split("/")[1];
-    return members.some((b) => b.member === `serviceAccount:${email}` && /^roles\/artifactregistry\.(reader|writer|repoAdmin|admin)$/.test(String(b.role)) && last(b.repository) === repositoryId);
+    return members.some(
+      (b) =>
+        b.member === `serviceAccount:${email}` &&
+        /^roles\/artifactregistry\.(reader|writer|repoAdmin|admin)$/.test(String(b.role)) &&
+        last(b.repository) === repositoryId,
+    );
   });
   // GHCR: PAT → machine user → its teams → the repositories they hold.
   const pats = new Map<string, string>();
@@ -90,7 +97,8 @@ export async function startFakeGrants(resources: IntakeResource[]): Promise<Fake
     return holdings.some((h) => teams.has(String(h.teamId)) && h.repository === repository);
   });
   let n = 0;
-  const route = (host: string) => (host.endsWith(".azurecr.io") ? acr.address : host.endsWith("-docker.pkg.dev") ? gar.address : host === "ghcr.io" ? ghcr.address : undefined);
+  const route = (host: string) =>
+    host.endsWith(".azurecr.io") ? acr.address : host.endsWith("-docker.pkg.dev") ? gar.address : host === "ghcr.io" ? ghcr.address : undefined;
   const fakeFetch: typeof fetch = (input, init) => {
     const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
     const to = route(url.host);
@@ -98,8 +106,24 @@ export async function startFakeGrants(resources: IntakeResource[]): Promise<Fake
     return fetch(`http://${to}${url.pathname}${url.search}`, init);
   };
   return {
-    acr: { address: acr.address, judged: acr.judged, issue: (tokenName) => { const p = `acr-password-${++n}`; acrPasswords.set(p, tokenName); return p; } },
-    gar: { address: gar.address, judged: gar.judged, issue: (email) => { const t = `ya29.fake-${++n}`; garTokens.set(t, email); return t; } },
+    acr: {
+      address: acr.address,
+      judged: acr.judged,
+      issue: (tokenName) => {
+        const p = `acr-password-${++n}`;
+        acrPasswords.set(p, tokenName);
+        return p;
+      },
+    },
+    gar: {
+      address: gar.address,
+      judged: gar.judged,
+      issue: (email) => {
+        const t = `ya29.fake-${++n}`;
+        garTokens.set(t, email);
+        return t;
+      },
+    },
     ghcr: { address: ghcr.address, judged: ghcr.judged, pats },
     fetch: fakeFetch,
     async close() {

@@ -39,7 +39,11 @@ export function rosterYaml(customers: unknown[]): string {
 }
 
 export function testRoster(customers: unknown[], settings = testSettings()): Roster {
-  return parseRoster(rosterYaml(customers), "roster.yaml", { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix }, products: settings.products });
+  return parseRoster(rosterYaml(customers), "roster.yaml", {
+    tierTable: settings.tierTable,
+    prefix: { repoPrefix: settings.repoPrefix },
+    products: settings.products,
+  });
 }
 
 export function customer(id: string, tier: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -60,7 +64,12 @@ export async function planOf(customers: unknown[], settingsOver: Record<string, 
 }
 
 /** Custom resources a customer owns, by type. */
-export function owned(plan: { resources: { customer: string | null; urn: string }[] }, recorded: RecordedResource[], id: string | null, type?: string): RecordedResource[] {
+export function owned(
+  plan: { resources: { customer: string | null; urn: string }[] },
+  recorded: RecordedResource[],
+  id: string | null,
+  type?: string,
+): RecordedResource[] {
   const urns = new Set(plan.resources.filter((r) => r.customer === id).map((r) => r.urn));
   return recorded.filter((r) => r.custom && urns.has(r.urn) && (type === undefined || r.type === type));
 }
@@ -101,7 +110,11 @@ export const T = {
 export function withStackSecrets(text: string): string {
   const out = text
     .replace(/^( {2}github:owner: .+\n)/m, "$1  github:token:\n    secure: v1:2bq0yv4mH0rT5a2d:Qm9vX2Rldl9naXRodWJfdG9rZW5fY2lwaGVydGV4dA==\n")
-    .replace(/^( {2}registry-intake:ghcr:\n {4}owner: .+\n)/m, "$1    machineUserTokens:\n      acme:\n        secure: v1:Jm3k9QpL0vX2aB7c:ZGV2X2FjbWVfbWFjaGluZV91c2VyX3BhdF9jaXBoZXJ0ZXh0\n");
-  if (out.split("secure:").length !== 3) throw new Error("withStackSecrets: the stack file no longer has github:owner and registry-intake:ghcr.owner where expected");
+    .replace(
+      /^( {2}registry-intake:ghcr:\n {4}owner: .+\n)/m,
+      "$1    machineUserTokens:\n      acme:\n        secure: v1:Jm3k9QpL0vX2aB7c:ZGV2X2FjbWVfbWFjaGluZV91c2VyX3BhdF9jaXBoZXJ0ZXh0\n",
+    );
+  if (out.split("secure:").length !== 3)
+    throw new Error("withStackSecrets: the stack file no longer has github:owner and registry-intake:ghcr.owner where expected");
   return out;
 }

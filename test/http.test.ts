@@ -8,7 +8,11 @@ import { nodeFetch } from "../runtime/registry/transport";
 import { makeKeyPair } from "./e2e/harness";
 import { tempDir } from "./tmp";
 
-async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void, server: Server = createServer(), scheme = "http"): Promise<{ url: string; close: () => Promise<void>; sockets: () => number }> {
+async function serve(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  server: Server = createServer(),
+  scheme = "http",
+): Promise<{ url: string; close: () => Promise<void>; sockets: () => number }> {
   let sockets = 0;
   server.on("connection", () => sockets++);
   server.on("request", handler);
@@ -24,23 +28,34 @@ async function serve(handler: (req: IncomingMessage, res: ServerResponse) => voi
   };
 }
 
-const body = (req: IncomingMessage) => new Promise<Buffer>((r) => {
-  const chunks: Buffer[] = [];
-  req.on("data", (c: Buffer) => chunks.push(c));
-  req.on("end", () => r(Buffer.concat(chunks)));
-});
+const body = (req: IncomingMessage) =>
+  new Promise<Buffer>((r) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => r(Buffer.concat(chunks)));
+  });
 
 describe("the registry client's transport", () => {
   it("sends method, headers and body, reads status, headers and body, and keeps one connection for many requests", async () => {
     const s = await serve(async (req, res) => {
       const got = await body(req);
-      const answer = Buffer.from(JSON.stringify({ method: req.method, auth: req.headers.authorization ?? null, body: got.toString(), length: req.headers["content-length"] ?? null }));
+      const answer = Buffer.from(
+        JSON.stringify({ method: req.method, auth: req.headers.authorization ?? null, body: got.toString(), length: req.headers["content-length"] ?? null }),
+      );
       // As a registry answers, HEAD included: with the length.
-      res.writeHead(req.method === "PUT" ? 201 : 200, { "content-type": "application/json", "docker-content-digest": "sha256:x", "content-length": String(answer.length) });
+      res.writeHead(req.method === "PUT" ? 201 : 200, {
+        "content-type": "application/json",
+        "docker-content-digest": "sha256:x",
+        "content-length": String(answer.length),
+      });
       res.end(req.method === "HEAD" ? undefined : answer);
     });
     try {
-      const put = await nodeFetch(`${s.url}/v2/a/manifests/1`, { method: "PUT", headers: { authorization: "Bearer t", "content-type": "application/json" }, body: Buffer.from("{}") });
+      const put = await nodeFetch(`${s.url}/v2/a/manifests/1`, {
+        method: "PUT",
+        headers: { authorization: "Bearer t", "content-type": "application/json" },
+        body: Buffer.from("{}"),
+      });
       expect([put.status, put.ok, put.headers.get("docker-content-digest")]).toEqual([201, true, "sha256:x"]);
       expect(await put.json()).toEqual({ method: "PUT", auth: "Bearer t", body: "{}", length: "2" });
       const head = await nodeFetch(`${s.url}/v2/a/manifests/1`, { method: "HEAD" });
@@ -67,7 +82,12 @@ describe("the registry client's transport", () => {
     });
     try {
       const get = await nodeFetch(`${s.url}/v2/a/blobs/sha256:1`);
-      const put = await nodeFetch(`${s.url}/v2/b/blobs/uploads/u?digest=sha256:1`, { method: "PUT", headers: { "content-length": String(blob.length) }, body: get.body, duplex: "half" } as RequestInit);
+      const put = await nodeFetch(`${s.url}/v2/b/blobs/uploads/u?digest=sha256:1`, {
+        method: "PUT",
+        headers: { "content-length": String(blob.length) },
+        body: get.body,
+        duplex: "half",
+      } as RequestInit);
       expect(await put.text()).toBe("true");
     } finally {
       await s.close();

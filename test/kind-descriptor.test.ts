@@ -100,7 +100,10 @@ describe("each descriptor matches what its kind declares", () => {
         expect(FAKES[kind].makers[r.type], `${kind}: ${r.type}`).toBeTypeOf("function");
         expect(MAKERS[r.type], r.type).toBe(FAKES[kind].makers[r.type]);
       }
-      expect(Object.keys(FAKES[kind].makers).filter((t) => !KINDS[kind].resources.some((r) => r.type === t)), `${kind}'s fake makes types its descriptor does not list`).toEqual([]);
+      expect(
+        Object.keys(FAKES[kind].makers).filter((t) => !KINDS[kind].resources.some((r) => r.type === t)),
+        `${kind}'s fake makes types its descriptor does not list`,
+      ).toEqual([]);
     }
   });
 });

@@ -12,7 +12,11 @@ import { ACCOUNT, customer, owned, planOf, REGION, T, testRoster, testSettings, 
 
 /** Every pair of customers, in a roster where ids share prefixes on purpose. */
 const ROSTER = [
-  customer("acme", "enterprise", { github: { members: ["wile"], machineUser: "acme-bot" }, kubernetes: { namespace: "acme-apps" }, acr: { allowDelete: true } }),
+  customer("acme", "enterprise", {
+    github: { members: ["wile"], machineUser: "acme-bot" },
+    kubernetes: { namespace: "acme-apps" },
+    acr: { allowDelete: true },
+  }),
   customer("acme-eu", "enterprise", { github: { members: ["road"] }, distribution: { access: "pull" } }),
   customer("globex", "professional", { github: { members: ["hank"] } }),
   customer("initech", "standard", { github: { members: ["peter"] } }),
@@ -40,7 +44,11 @@ describe("ACR: scope map per customer on its own repository glob, token bound to
         expect(m![1]).toBe(`intake/${id}/`);
       }
       const verbs = actions.map((a) => a.split("/*/")[1]).sort();
-      expect(verbs).toEqual(id === "acme" ? ["content/delete", "content/read", "content/write", "metadata/read", "metadata/write"] : ["content/read", "content/write", "metadata/read"]);
+      expect(verbs).toEqual(
+        id === "acme"
+          ? ["content/delete", "content/read", "content/write", "metadata/read", "metadata/write"]
+          : ["content/read", "content/write", "metadata/read"],
+      );
       expect(maps[0].inputs).toMatchObject({ scopeMapName: namesFor(id).acrScopeMapName, registryName: "intaketest", resourceGroupName: "rg-intake" });
       expect(tokens).toHaveLength(1);
       expect(tokens[0].inputs).toMatchObject({ tokenName: namesFor(id).acrTokenName, scopeMapId: maps[0].id, status: "enabled" });
@@ -51,29 +59,48 @@ describe("ACR: scope map per customer on its own repository glob, token bound to
   });
 
   it("token disabled while suspended; token and scope map gone when offboarded", async () => {
-    const { plan, recorded } = await planOf([customer("umbrella", "professional", { status: "suspended" }), customer("soylent", "professional", { status: "offboarded" })]);
+    const { plan, recorded } = await planOf([
+      customer("umbrella", "professional", { status: "suspended" }),
+      customer("soylent", "professional", { status: "offboarded" }),
+    ]);
     expect(owned(plan, recorded, "umbrella", T.token)[0].inputs.status).toBe("disabled");
     expect(owned(plan, recorded, "umbrella", T.scopeMap)).toHaveLength(1);
     expect(owned(plan, recorded, "soylent").filter((r) => r.type.startsWith("azure-native:"))).toEqual([]);
   });
 
   it("the shared registry: Premium gets retention and geo-replicas; Standard neither", async () => {
-    const premium = await planOf([], { acr: { resourceGroupName: "rg", registryName: "intakeprem", location: "eastus", sku: "Premium", replicaLocations: ["westeurope", "northeurope"], untaggedRetentionDays: 5 } });
+    const premium = await planOf([], {
+      acr: {
+        resourceGroupName: "rg",
+        registryName: "intakeprem",
+        location: "eastus",
+        sku: "Premium",
+        replicaLocations: ["westeurope", "northeurope"],
+        untaggedRetentionDays: 5,
+      },
+    });
     const [reg] = byType(premium.recorded, T.acrRegistry);
-    expect(reg.inputs).toMatchObject({ sku: { name: "Premium" }, adminUserEnabled: false, anonymousPullEnabled: false, policies: { retentionPolicy: { status: "enabled", days: 5 } } });
+    expect(reg.inputs).toMatchObject({
+      sku: { name: "Premium" },
+      adminUserEnabled: false,
+      anonymousPullEnabled: false,
+      policies: { retentionPolicy: { status: "enabled", days: 5 } },
+    });
     expect(reg.retainOnDelete).toBe(true);
     expect(byType(premium.recorded, T.acrReplica).map((r) => r.inputs.location)).toEqual(["westeurope", "northeurope"]);
     const standard = await planOf([], { acr: { resourceGroupName: "rg", registryName: "intakestd", location: "eastus", sku: "Standard" } });
     expect(byType(standard.recorded, T.acrRegistry)[0].inputs.policies).toBeUndefined();
-    expect(() => testSettings({ acr: { resourceGroupName: "rg", registryName: "intakestd", location: "eastus", sku: "Standard", replicaLocations: ["westeurope"] } })).toThrow(
-      /registry-intake:acr.replicaLocations: geo-replication needs the Premium SKU, not Standard/,
-    );
+    expect(() =>
+      testSettings({ acr: { resourceGroupName: "rg", registryName: "intakestd", location: "eastus", sku: "Standard", replicaLocations: ["westeurope"] } }),
+    ).toThrow(/registry-intake:acr.replicaLocations: geo-replication needs the Premium SKU, not Standard/);
   });
 });
 
 describe("Artifact Registry: a repository per customer, writer on that repository only", () => {
   it("each customer's service account is writer on its own repository and nothing else", async () => {
-    const { plan, recorded } = await planOf(ROSTER, { gar: { project: "intake-test-123", location: "europe-west1", runtimeMember: "serviceAccount:rt@intake-test-123.iam.gserviceaccount.com" } });
+    const { plan, recorded } = await planOf(ROSTER, {
+      gar: { project: "intake-test-123", location: "europe-west1", runtimeMember: "serviceAccount:rt@intake-test-123.iam.gserviceaccount.com" },
+    });
     // Never a project-level grant.
     expect(recorded.filter((r) => /gcp:projects\//.test(r.type))).toEqual([]);
     for (const id of ["acme", "acme-eu"]) {
@@ -101,20 +128,39 @@ describe("Artifact Registry: a repository per customer, writer on that repositor
     const [repo] = owned(plan, recorded, "acme", T.garRepo);
     const policies = repo.inputs.cleanupPolicies as { id: string; action: string }[];
     expect(policies.length).toBeLessThanOrEqual(10);
-    expect(policies.map((p) => [p.id, p.action])).toEqual([["delete-untagged", "DELETE"], ["keep-newest", "KEEP"]]);
+    expect(policies.map((p) => [p.id, p.action])).toEqual([
+      ["delete-untagged", "DELETE"],
+      ["keep-newest", "KEEP"],
+    ]);
     expect(repo.inputs.dockerConfig).toEqual({ immutableTags: true });
-    expect(repo.inputs.labels).toEqual({ cost_center: "platform_eng", "intake-customer": "acme", "intake-tier": "enterprise", "intake-status": "active", "managed-by": "registry-intake" });
+    expect(repo.inputs.labels).toEqual({
+      cost_center: "platform_eng",
+      "intake-customer": "acme",
+      "intake-tier": "enterprise",
+      "intake-status": "active",
+      "managed-by": "registry-intake",
+    });
     expect(repo.retainOnDelete).toBe(true);
   });
 
   it("keys only when the stack asks, and then only as secrets; suspended disables; offboarded keeps the repository the stack holds only", async () => {
-    const withKeys = await planOf([customer("acme", "enterprise")], { gar: { project: "intake-test-123", location: "europe-west1", serviceAccountKeys: true } });
+    const withKeys = await planOf([customer("acme", "enterprise")], {
+      gar: { project: "intake-test-123", location: "europe-west1", serviceAccountKeys: true },
+    });
     const [key] = owned(withKeys.plan, withKeys.recorded, "acme", T.saKey);
     expect(key.additionalSecretOutputs).toContain("privateKey");
     const held = { declared: ["gar:projects/intake-test-123/locations/europe-west1/repositories/intake-soylent"] };
-    const states = await planOf([customer("hooli", "enterprise", { status: "suspended" }), customer("soylent", "enterprise", { status: "offboarded" })], {}, held);
+    const states = await planOf(
+      [customer("hooli", "enterprise", { status: "suspended" }), customer("soylent", "enterprise", { status: "offboarded" })],
+      {},
+      held,
+    );
     expect(owned(states.plan, states.recorded, "hooli", T.sa)[0].inputs.disabled).toBe(true);
-    expect(owned(states.plan, states.recorded, "soylent").filter((r) => r.type.startsWith("gcp:")).map((r) => r.type)).toEqual([T.garRepo]);
+    expect(
+      owned(states.plan, states.recorded, "soylent")
+        .filter((r) => r.type.startsWith("gcp:"))
+        .map((r) => r.type),
+    ).toEqual([T.garRepo]);
     expect((owned(states.plan, states.recorded, "soylent", T.garRepo)[0].inputs.labels as Record<string, string>)["intake-status"]).toBe("orphaned");
   });
 });
@@ -132,7 +178,10 @@ describe("GHCR: isolation by GitHub identity", () => {
       expect(team.id).toMatch(/^\d+$/);
       expect(reads.map((r) => [r.inputs.teamId, r.inputs.repository, r.inputs.permission])).toEqual([[team.id, `intake-${id}`, "pull"]]);
     }
-    const members = (id: string) => owned(plan, recorded, id, T.teamMember).map((m) => m.inputs.username).sort();
+    const members = (id: string) =>
+      owned(plan, recorded, id, T.teamMember)
+        .map((m) => m.inputs.username)
+        .sort();
     expect(members("acme")).toEqual(["acme-bot", "wile"]);
     expect(members("globex")).toEqual(["hank"]);
     // No team reaches another customer's repository.
@@ -153,9 +202,9 @@ describe("GHCR: isolation by GitHub identity", () => {
   });
 
   it("one GitHub user cannot be in two customers' teams", () => {
-    expect(() => testRoster([customer("acme", "standard", { github: { members: ["Wile"] } }), customer("globex", "standard", { github: { machineUser: "wile" } })])).toThrow(
-      /customer globex field github\.machineUser: GitHub user "wile" is already listed by customer acme \(github\.members\.0\)/,
-    );
+    expect(() =>
+      testRoster([customer("acme", "standard", { github: { members: ["Wile"] } }), customer("globex", "standard", { github: { machineUser: "wile" } })]),
+    ).toThrow(/customer globex field github\.machineUser: GitHub user "wile" is already listed by customer acme \(github\.members\.0\)/);
   });
 
   it("the machine user's PAT is returned only as a secret, and only while active", async () => {
@@ -173,8 +222,15 @@ describe("GHCR: isolation by GitHub identity", () => {
 describe("Distribution: robot accounts and the broker's access list", () => {
   it("each entry reaches only its customer's paths, with pull or pull+push, and holds a bcrypt hash, never the password", async () => {
     const settings = testSettings();
-    const roster = testRoster([...ROSTER, customer("hooli", "enterprise", { license: { expires: "2026-01-31" } }), customer("gone", "enterprise", { status: "offboarded" })], settings);
-    const { result, resources } = await runUnderMocks(() => program(settings, roster), { project: "p", stack: "s", cloud: { accountId: ACCOUNT, region: REGION } });
+    const roster = testRoster(
+      [...ROSTER, customer("hooli", "enterprise", { license: { expires: "2026-01-31" } }), customer("gone", "enterprise", { status: "offboarded" })],
+      settings,
+    );
+    const { result, resources } = await runUnderMocks(() => program(settings, roster), {
+      project: "p",
+      stack: "s",
+      cloud: { accountId: ACCOUNT, region: REGION },
+    });
     const acl = aclSchema.parse(JSON.parse(await unwrap(result.distribution!.acl)));
     expect(acl.entries.map((e) => e.customer).sort()).toEqual(["acme", "acme-eu", "hooli"]); // enterprise only; offboarded gone
     for (const e of acl.entries) {
@@ -197,14 +253,34 @@ describe("Distribution: robot accounts and the broker's access list", () => {
 
   it("on Kubernetes: registry with auth.token at the broker, broker with the access list, storage kept", async () => {
     const { recorded } = await planOf([customer("acme", "enterprise")], {
-      distribution: { host: "registry.example.com", kubernetes: { namespace: "registry", brokerImage: "example/intake:1", signingSecretName: "broker-signing" } },
+      distribution: {
+        host: "registry.example.com",
+        kubernetes: { namespace: "registry", brokerImage: "example/intake:1", signingSecretName: "broker-signing" },
+      },
     });
-    const kinds = recorded.filter((r) => r.type.startsWith("kubernetes:") && r.parent?.includes("DistributionService")).map((r) => r.type).sort();
-    expect(kinds).toEqual(["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:PersistentVolumeClaim", "kubernetes:core/v1:Secret", "kubernetes:core/v1:Service", "kubernetes:core/v1:Service"]);
+    const kinds = recorded
+      .filter((r) => r.type.startsWith("kubernetes:") && r.parent?.includes("DistributionService"))
+      .map((r) => r.type)
+      .sort();
+    expect(kinds).toEqual([
+      "kubernetes:apps/v1:Deployment",
+      "kubernetes:apps/v1:Deployment",
+      "kubernetes:core/v1:ConfigMap",
+      "kubernetes:core/v1:ConfigMap",
+      "kubernetes:core/v1:PersistentVolumeClaim",
+      "kubernetes:core/v1:Secret",
+      "kubernetes:core/v1:Service",
+      "kubernetes:core/v1:Service",
+    ]);
     const config = recorded.find((r) => r.name === "distribution-registry-config")!;
     const { parse } = await import("yaml");
     const cfg = parse((config.inputs.data as Record<string, string>)["config.yml"]);
-    expect(cfg.auth.token).toEqual({ realm: "https://registry.example.com/auth/token", service: "registry-intake", issuer: "registry-intake-broker", rootcertbundle: "/etc/registry/auth/tls.crt" });
+    expect(cfg.auth.token).toEqual({
+      realm: "https://registry.example.com/auth/token",
+      service: "registry-intake",
+      issuer: "registry-intake-broker",
+      rootcertbundle: "/etc/registry/auth/tls.crt",
+    });
     expect(recorded.find((r) => r.type === "kubernetes:core/v1:PersistentVolumeClaim")!.retainOnDelete).toBe(true);
     const aclSecret = recorded.find((r) => r.name === "distribution-broker-acl")!;
     expect(aclSecret.secretInputs).toContain("stringData");
@@ -220,7 +296,9 @@ describe("Distribution: robot accounts and the broker's access list", () => {
     ]);
     expect(template.metadata.annotations).toEqual({ "prometheus.io/scrape": "true", "prometheus.io/port": "9464", "prometheus.io/path": "/metrics" });
     const services = recorded.filter((r) => r.type === "kubernetes:core/v1:Service");
-    expect(services.flatMap((r) => (r.inputs as any).spec.ports.map((p: { port: number; targetPort: string }) => `${p.port}->${p.targetPort}`)).sort()).toEqual(["5000->http", "5001->http"]);
+    expect(services.flatMap((r) => (r.inputs as any).spec.ports.map((p: { port: number; targetPort: string }) => `${p.port}->${p.targetPort}`)).sort()).toEqual(
+      ["5000->http", "5001->http"],
+    );
     // The broker reads the roster it judges licenses by: the entries as written, loadable as a roster.
     const rosterMap = recorded.find((r) => r.name === "distribution-broker-roster")!;
     expect(parseRoster((rosterMap.inputs.data as Record<string, string>)["roster.yaml"], "roster.yaml").customers.map((c) => c.id)).toEqual(["acme"]);
@@ -236,22 +314,27 @@ describe("Distribution: robot accounts and the broker's access list", () => {
     expect(sources).toEqual(["intake-broker-acl", "intake-broker-acl-shard-00", "intake-broker-acl-shard-01", "intake-broker-acl-shard-02"]);
     // The roster too: one part per shard (the whole roster would pass 1 MiB at about 5,000 customers), read as a folder.
     const spec = (broker.inputs as any).spec.template.spec;
-    expect(spec.volumes.find((v: any) => v.name === "roster").projected.sources.map((s: any) => [s.configMap.name, s.configMap.optional, s.configMap.items[0].path])).toEqual(
-      ["00", "01", "02"].map((i) => [`intake-broker-roster-shard-${i}`, true, `intake-broker-roster-shard-${i}.yaml`]),
-    );
+    expect(
+      spec.volumes.find((v: any) => v.name === "roster").projected.sources.map((s: any) => [s.configMap.name, s.configMap.optional, s.configMap.items[0].path]),
+    ).toEqual(["00", "01", "02"].map((i) => [`intake-broker-roster-shard-${i}`, true, `intake-broker-roster-shard-${i}.yaml`]));
     expect(spec.containers[0].args.join(" ")).toContain("--roster /etc/intake/roster ");
-    expect(platform.recorded.filter((r) => r.type === "kubernetes:core/v1:ConfigMap").map((r) => (r.inputs.metadata as { name?: string }).name ?? r.name)).toEqual(["intake-registry-config"]);
+    expect(
+      platform.recorded.filter((r) => r.type === "kubernetes:core/v1:ConfigMap").map((r) => (r.inputs.metadata as { name?: string }).name ?? r.name),
+    ).toEqual(["intake-registry-config"]);
     const roster = [customer("acme", "enterprise"), customer("globex", "enterprise"), customer("initech", "enterprise")];
     const parts = [];
     // One at a time: the mock engine is the process's.
     for (const index of [0, 1, 2]) {
       parts.push(
         await (async () => {
-        const shard = await planOf(roster, { distribution: k8s, shard: { count: 3, index, platformStack: "prod" } });
-        const objects = shard.recorded.filter((r) => r.type.startsWith("kubernetes:") && r.parent?.includes("DistributionService"));
-        expect(objects.map((r) => (r.inputs.metadata as { name?: string }).name).sort()).toEqual([`intake-broker-acl-shard-0${index}`, `intake-broker-roster-shard-0${index}`]);
-        const doc = (objects.find((r) => r.type === "kubernetes:core/v1:ConfigMap")!.inputs.data as Record<string, string>)["roster.yaml"];
-        return { ids: parse(doc).customers.map((c: { id: string }) => c.id) as string[], declared: shard.plan.customers.map((c) => c.id) };
+          const shard = await planOf(roster, { distribution: k8s, shard: { count: 3, index, platformStack: "prod" } });
+          const objects = shard.recorded.filter((r) => r.type.startsWith("kubernetes:") && r.parent?.includes("DistributionService"));
+          expect(objects.map((r) => (r.inputs.metadata as { name?: string }).name).sort()).toEqual([
+            `intake-broker-acl-shard-0${index}`,
+            `intake-broker-roster-shard-0${index}`,
+          ]);
+          const doc = (objects.find((r) => r.type === "kubernetes:core/v1:ConfigMap")!.inputs.data as Record<string, string>)["roster.yaml"];
+          return { ids: parse(doc).customers.map((c: { id: string }) => c.id) as string[], declared: shard.plan.customers.map((c) => c.id) };
         })(),
       );
     }
@@ -262,7 +345,12 @@ describe("Distribution: robot accounts and the broker's access list", () => {
 
   it("a roster or access-list part over Kubernetes' 1 MiB is refused with the shard count that fits it", async () => {
     const k8s = { host: "registry.example.com", kubernetes: { namespace: "registry", brokerImage: "example/intake:1", signingSecretName: "broker-signing" } };
-    const many = Array.from({ length: 6000 }, (_, i) => customer(`customer-${String(i).padStart(5, "0")}`, "enterprise", { registries: ["distribution"], github: { members: [`member-${i}-a`, `member-${i}-b`] } }));
+    const many = Array.from({ length: 6000 }, (_, i) =>
+      customer(`customer-${String(i).padStart(5, "0")}`, "enterprise", {
+        registries: ["distribution"],
+        github: { members: [`member-${i}-a`, `member-${i}-b`] },
+      }),
+    );
     await expect(planOf(many, { enabledKinds: ["distribution"], distribution: k8s })).rejects.toThrow(
       /the broker's roster ConfigMap for stack \S+ would be \d+ bytes \(6000 customers\), over Kubernetes' 1 MiB object limit: shard the stack \(registry-intake:shard: \{ count: \d+ \} or more/,
     );
@@ -314,9 +402,21 @@ describe("names follow every provider's rules", () => {
     for (const id of IDS) {
       expect(nameProblems(id)).toEqual([]);
       const n = namesFor(id);
-      const names = owned(plan, recorded, id).flatMap((r) => [r.inputs.name, r.inputs.scopeMapName, r.inputs.tokenName, r.inputs.repositoryId, r.inputs.accountId]).filter((x) => typeof x === "string");
+      const names = owned(plan, recorded, id)
+        .flatMap((r) => [r.inputs.name, r.inputs.scopeMapName, r.inputs.tokenName, r.inputs.repositoryId, r.inputs.accountId])
+        .filter((x) => typeof x === "string");
       for (const name of names) {
-        expect([`${n.ecrRepositoryPrefix}app`, n.iamUserName, n.acrScopeMapName, n.acrTokenName, n.garRepositoryId, n.gcpServiceAccountId, n.githubRepository, n.githubTeam, "ecr-namespace"]).toContain(name);
+        expect([
+          `${n.ecrRepositoryPrefix}app`,
+          n.iamUserName,
+          n.acrScopeMapName,
+          n.acrTokenName,
+          n.garRepositoryId,
+          n.gcpServiceAccountId,
+          n.githubRepository,
+          n.githubTeam,
+          "ecr-namespace",
+        ]).toContain(name);
       }
     }
   });

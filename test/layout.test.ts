@@ -61,7 +61,8 @@ function importsOf(file: string, text: string): Edge[] {
   const visit = (n: ts.Node) => {
     if (ts.isImportDeclaration(n) && ts.isStringLiteral(n.moduleSpecifier)) add(n.moduleSpecifier.text, !!n.importClause?.isTypeOnly, false);
     else if (ts.isExportDeclaration(n) && n.moduleSpecifier && ts.isStringLiteral(n.moduleSpecifier)) add(n.moduleSpecifier.text, n.isTypeOnly, false);
-    else if (ts.isImportEqualsDeclaration(n) && ts.isExternalModuleReference(n.moduleReference) && ts.isStringLiteral(n.moduleReference.expression)) add(n.moduleReference.expression.text, false, false);
+    else if (ts.isImportEqualsDeclaration(n) && ts.isExternalModuleReference(n.moduleReference) && ts.isStringLiteral(n.moduleReference.expression))
+      add(n.moduleReference.expression.text, false, false);
     else if (ts.isCallExpression(n) && n.arguments.length === 1 && ts.isStringLiteral(n.arguments[0])) {
       const callee = n.expression;
       if (callee.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(callee) && callee.text === "require")) add(n.arguments[0].text, false, true);
@@ -103,7 +104,13 @@ function cycles(files: Map<string, string>, skip: RegExp = /^bench\//): string[]
   const edges = new Map<string, string[]>();
   for (const [f, text] of files) {
     if (skip.test(f)) continue;
-    edges.set(f, [...new Set(importsOf(f, text).map((e) => e.to).filter((t) => files.has(t) && !skip.test(t)))]);
+    edges.set(f, [
+      ...new Set(
+        importsOf(f, text)
+          .map((e) => e.to)
+          .filter((t) => files.has(t) && !skip.test(t)),
+      ),
+    ]);
   }
   let next = 0;
   const index = new Map<string, number>();
@@ -124,7 +131,7 @@ function cycles(files: Map<string, string>, skip: RegExp = /^bench\//): string[]
     }
     if (low.get(v) !== index.get(v)) return;
     const component = new Set<string>();
-    for (let w = ""; w !== v; ) {
+    for (let w = ""; w !== v;) {
       w = stack.pop()!;
       component.add(w);
       onStack.delete(w);
@@ -230,8 +237,14 @@ describe("layout: imports point one way", () => {
   it("the credential helper and `intake token` start without the Pulumi SDK or any component", () => {
     for (const entry of ["cli/credential-helper.ts", "cli/commands/token.ts"]) {
       const { files: loaded, packages } = loadedAtStart(files, entry);
-      expect([...packages].filter((p) => p.startsWith("@pulumi/")), entry).toEqual([]);
-      expect([...loaded].filter((f) => /^(components\/|kinds\/[^/]+\/component\.ts|program\.ts)/.test(f)), entry).toEqual([]);
+      expect(
+        [...packages].filter((p) => p.startsWith("@pulumi/")),
+        entry,
+      ).toEqual([]);
+      expect(
+        [...loaded].filter((f) => /^(components\/|kinds\/[^/]+\/component\.ts|program\.ts)/.test(f)),
+        entry,
+      ).toEqual([]);
     }
   });
 

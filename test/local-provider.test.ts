@@ -11,7 +11,9 @@ describe("the local aws plugin's fake cloud", () => {
     const aws = new LocalProvider("aws", new FakeCloudStore(path.join(tempDir("fake-cloud-"), "cloud.json")), "0.0.0");
     const repo = { name: "intake/acme/app", imageTagMutability: "MUTABLE" };
     expect((await aws.create(urn("aws:ecr/repository:Repository", "acme-ecr-app"), repo)).id).toBe("intake/acme/app");
-    await expect(aws.create(urn("aws:ecr/repository:Repository", "acme-ecr-app-again"), repo)).rejects.toThrow(/^AlreadyExists: aws:ecr\/repository:Repository intake\/acme\/app exists in the cloud/);
+    await expect(aws.create(urn("aws:ecr/repository:Repository", "acme-ecr-app-again"), repo)).rejects.toThrow(
+      /^AlreadyExists: aws:ecr\/repository:Repository intake\/acme\/app exists in the cloud/,
+    );
     const setting = { name: "BLOB_MOUNTING", value: "ENABLED" };
     await aws.create(urn("aws:ecr/accountSetting:AccountSetting", "platform-ecr-blob-mounting"), setting);
     expect((await aws.create(urn("aws:ecr/accountSetting:AccountSetting", "other-stack-blob-mounting"), setting)).id).toBe("BLOB_MOUNTING");
@@ -31,7 +33,14 @@ describe("the local aws plugin's fake cloud", () => {
 
 describe("the local github plugin's fake cloud", () => {
   const REPO = "github:index/repository:Repository";
-  const inputs = { name: "intake-acme", visibility: "private", archiveOnDestroy: true, archived: false, vulnerabilityAlerts: true, topics: ["registry-intake"] };
+  const inputs = {
+    name: "intake-acme",
+    visibility: "private",
+    archiveOnDestroy: true,
+    archived: false,
+    vulnerabilityAlerts: true,
+    topics: ["registry-intake"],
+  };
 
   it("refuses to create a repository archived, archives on delete, refuses edits while archived, and unarchives", async () => {
     const store = new FakeCloudStore(path.join(tempDir("fake-cloud-"), "cloud.json"));
@@ -44,38 +53,72 @@ describe("the local github plugin's fake cloud", () => {
     await expect(gh.create(urn(REPO, "acme-repo"), inputs)).rejects.toThrow(/^AlreadyExists/);
     const read = await gh.read(id, urn(REPO, "acme-repo"));
     expect(read.inputs).toMatchObject({ archived: true, name: "intake-acme" });
-    await expect(gh.update(id, urn(REPO, "acme-repo"), read.props, { ...inputs, archived: true, topics: ["other"] })).rejects.toThrow(/archived so is read-only.*changing topics/);
+    await expect(gh.update(id, urn(REPO, "acme-repo"), read.props, { ...inputs, archived: true, topics: ["other"] })).rejects.toThrow(
+      /archived so is read-only.*changing topics/,
+    );
     const { outs } = await gh.update(id, urn(REPO, "acme-repo"), read.props, inputs);
     expect(outs).toMatchObject({ archived: false });
     // Archiving in an update: the general edit may change the description with it, but not topics
     // or visibility, which the provider writes afterwards in calls of their own.
-    await expect(gh.update(id, urn(REPO, "acme-repo"), outs, { ...inputs, archived: true, topics: ["x"] })).rejects.toThrow(/changing topics on an archived repository/);
+    await expect(gh.update(id, urn(REPO, "acme-repo"), outs, { ...inputs, archived: true, topics: ["x"] })).rejects.toThrow(
+      /changing topics on an archived repository/,
+    );
     expect((await gh.update(id, urn(REPO, "acme-repo"), outs, { ...inputs, archived: true, description: "orphaned" })).outs).toMatchObject({ archived: true });
   });
 });
 
 describe("the local kubernetes plugin replaces what the real provider replaces (its diff.go, with the project's mutable Secrets and ConfigMaps)", () => {
   const diff = (type: string, olds: Record<string, unknown>, news: Record<string, unknown>) =>
-    requestOldInputs.run(olds, () => new LocalProvider("kubernetes", new FakeCloudStore(path.join(tempDir("fake-cloud-"), "cloud.json")), "0.0.0").diff("id", urn(type, "x"), olds, news));
+    requestOldInputs.run(olds, () =>
+      new LocalProvider("kubernetes", new FakeCloudStore(path.join(tempDir("fake-cloud-"), "cloud.json")), "0.0.0").diff("id", urn(type, "x"), olds, news),
+    );
   const secret = { metadata: { name: "intake-broker-acl", namespace: "registry-intake" }, type: "Opaque", stringData: { "acl.json": "{}" } };
 
   it("a Secret's or ConfigMap's data: in place; its type, name or namespace: replaced", async () => {
-    expect(await diff("kubernetes:core/v1:Secret", secret, { ...secret, stringData: { "acl.json": '{"entries":[]}' } })).toEqual({ changes: true, replaces: [] });
-    expect(await diff("kubernetes:core/v1:Secret", secret, { ...secret, type: "kubernetes.io/dockerconfigjson" })).toEqual({ changes: true, replaces: ["type"] });
-    expect(await diff("kubernetes:core/v1:Secret", secret, { ...secret, metadata: { ...secret.metadata, namespace: "other" } })).toEqual({ changes: true, replaces: ["metadata"] });
+    expect(await diff("kubernetes:core/v1:Secret", secret, { ...secret, stringData: { "acl.json": '{"entries":[]}' } })).toEqual({
+      changes: true,
+      replaces: [],
+    });
+    expect(await diff("kubernetes:core/v1:Secret", secret, { ...secret, type: "kubernetes.io/dockerconfigjson" })).toEqual({
+      changes: true,
+      replaces: ["type"],
+    });
+    expect(await diff("kubernetes:core/v1:Secret", secret, { ...secret, metadata: { ...secret.metadata, namespace: "other" } })).toEqual({
+      changes: true,
+      replaces: ["metadata"],
+    });
     const map = { metadata: { name: "intake-broker-roster" }, data: { "roster.yaml": "customers: []\n" } };
     expect(await diff("kubernetes:core/v1:ConfigMap", map, { ...map, data: { "roster.yaml": "customers: [a]\n" } })).toEqual({ changes: true, replaces: [] });
     // Labels change in place.
-    expect(await diff("kubernetes:core/v1:Secret", secret, { ...secret, metadata: { ...secret.metadata, labels: { "intake-status": "suspended" } } })).toEqual({ changes: true, replaces: [] });
+    expect(await diff("kubernetes:core/v1:Secret", secret, { ...secret, metadata: { ...secret.metadata, labels: { "intake-status": "suspended" } } })).toEqual({
+      changes: true,
+      replaces: [],
+    });
   });
 
   it("a claim's storage class, a Deployment's selector, a RoleBinding's role: replaced; a Deployment's pod template: in place", async () => {
     const pvc = { metadata: { name: "intake-registry-data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "100Gi" } } } };
-    expect(await diff("kubernetes:core/v1:PersistentVolumeClaim", pvc, { ...pvc, spec: { ...pvc.spec, storageClassName: "fast" } })).toEqual({ changes: true, replaces: ["spec"] });
-    const deployment = { metadata: {}, spec: { selector: { matchLabels: { a: "1" } }, template: { metadata: { annotations: { "registry-intake/config-sha256": "1" } } } } };
-    expect(await diff("kubernetes:apps/v1:Deployment", deployment, { ...deployment, spec: { ...deployment.spec, template: { metadata: { annotations: { "registry-intake/config-sha256": "2" } } } } })).toEqual({ changes: true, replaces: [] });
-    expect(await diff("kubernetes:apps/v1:Deployment", deployment, { ...deployment, spec: { ...deployment.spec, selector: { matchLabels: { a: "2" } } } })).toEqual({ changes: true, replaces: ["spec"] });
+    expect(await diff("kubernetes:core/v1:PersistentVolumeClaim", pvc, { ...pvc, spec: { ...pvc.spec, storageClassName: "fast" } })).toEqual({
+      changes: true,
+      replaces: ["spec"],
+    });
+    const deployment = {
+      metadata: {},
+      spec: { selector: { matchLabels: { a: "1" } }, template: { metadata: { annotations: { "registry-intake/config-sha256": "1" } } } },
+    };
+    expect(
+      await diff("kubernetes:apps/v1:Deployment", deployment, {
+        ...deployment,
+        spec: { ...deployment.spec, template: { metadata: { annotations: { "registry-intake/config-sha256": "2" } } } },
+      }),
+    ).toEqual({ changes: true, replaces: [] });
+    expect(
+      await diff("kubernetes:apps/v1:Deployment", deployment, { ...deployment, spec: { ...deployment.spec, selector: { matchLabels: { a: "2" } } } }),
+    ).toEqual({ changes: true, replaces: ["spec"] });
     const binding = { metadata: { name: "r" }, roleRef: { kind: "Role", name: "a" } };
-    expect(await diff("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", binding, { ...binding, roleRef: { kind: "Role", name: "b" } })).toEqual({ changes: true, replaces: ["roleRef"] });
+    expect(await diff("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", binding, { ...binding, roleRef: { kind: "Role", name: "b" } })).toEqual({
+      changes: true,
+      replaces: ["roleRef"],
+    });
   });
 });

@@ -20,15 +20,27 @@ export const COUNT = 3;
 export function project(extra: Record<string, unknown> = {}): { dir: string; roster: string } {
   const dir = tempDir("onboard-");
   copyFileSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
-  const common = { "registry-intake:environment": "dev", "registry-intake:aws": { accountId: ACCOUNT, region: REGION }, "registry-intake:ghcr": { owner: "example-org" }, "registry-intake:enabledKinds": ["ghcr", "ecr"], ...extra };
+  const common = {
+    "registry-intake:environment": "dev",
+    "registry-intake:aws": { accountId: ACCOUNT, region: REGION },
+    "registry-intake:ghcr": { owner: "example-org" },
+    "registry-intake:enabledKinds": ["ghcr", "ecr"],
+    ...extra,
+  };
   writeFileSync(path.join(dir, "Pulumi.test.yaml"), stringify({ config: { ...common, "registry-intake:shard": { count: COUNT } } }));
   for (let i = 0; i < COUNT; i++) {
     // A shard stack holds only its shard: every setting is read from Pulumi.test.yaml.
-    writeFileSync(path.join(dir, `Pulumi.test-shard-0${i}.yaml`), stringify({ config: { "registry-intake:shard": { count: COUNT, index: i, platformStack: "test" } } }));
+    writeFileSync(
+      path.join(dir, `Pulumi.test-shard-0${i}.yaml`),
+      stringify({ config: { "registry-intake:shard": { count: COUNT, index: i, platformStack: "test" } } }),
+    );
   }
   const roster = path.join(dir, "customers", "roster.yaml");
   mkdirSync(path.dirname(roster));
-  writeFileSync(roster, `# The customer roster: reviewed in pull requests.\ncustomers:\n  - id: acme\n    name: Acme\n    tier: enterprise\n    license: { expires: "2099-12-31" }\n`);
+  writeFileSync(
+    roster,
+    `# The customer roster: reviewed in pull requests.\ncustomers:\n  - id: acme\n    name: Acme\n    tier: enterprise\n    license: { expires: "2099-12-31" }\n`,
+  );
   return { dir, roster };
 }
 
@@ -71,41 +83,51 @@ export class FakeEngine implements Engine {
   async check() {}
   async stack(args: InlineProgramArgs, opts: LocalWorkspaceOptions): Promise<EngineStack> {
     this.stacks.push({ args, opts });
-    const run = (op: "preview" | "up") => async (o: PreviewOptions | UpOptions = {}) => {
-      const call: Call = { stack: args.stackName, op, start: performance.now(), end: 0, opts: o };
-      this.calls.push(call);
-      await this.onCall?.(op, args.stackName);
-      if (this.locked > 0) {
-        this.locked--;
-        const { createCommandError } = require("@pulumi/pulumi/automation/errors") as { createCommandError(r: unknown): Error };
-        const stderr = `error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with \`pulumi cancel\`.`;
-        throw createCommandError({ stdout: "", stderr, code: 255, toString: () => `code: 255\nstderr: ${stderr}` });
-      }
-      if (op === "preview" && this.failPreview) throw new Error(`code: 255\n${this.failPreview}`);
-      const refusal = op === "preview" && this.failPreviewOf?.(readFileSync(String(opts.envVars?.INTAKE_ROSTER), "utf8"));
-      if (refusal) throw new Error(`code: 255\n${refusal}`);
-      if (op === "up") {
-        // An abort (the service stopping) ends a held up as the engine's cancel would.
-        const signal = (o as { signal?: AbortSignal }).signal;
-        await Promise.race([this.gate, new Promise((_, reject) => signal?.addEventListener("abort", () => reject(new Error("code: 255\nerror: update canceled")), { once: true }))]);
-      }
-      if (op === "up" && this.failUp === args.stackName) throw new Error("code: 255\nerror: update failed");
-      const outputs = await this.mocks(async () => {
-        const cfg = readStackConfig(opts.workDir!, args.stackName);
-        pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
-        const { result, resources } = await runUnderMocks(() => args.program(), { project: args.projectName, stack: args.stackName, cloud: { accountId: ACCOUNT, region: REGION } });
-        this.declared[args.stackName] = resources.filter((r) => r.type === "registry-intake:index:CustomerRegistries").map((r) => r.name);
-        const out = (await result) as Record<string, pulumi.Output<unknown>>;
-        const customers = await new Promise((resolve) => (pulumi.output(out.customers as unknown) as pulumi.Output<unknown>).apply(resolve));
-        return { customers: { value: customers, secret: false } };
-      });
-      call.end = performance.now();
-      return outputs;
-    };
+    const run =
+      (op: "preview" | "up") =>
+      async (o: PreviewOptions | UpOptions = {}) => {
+        const call: Call = { stack: args.stackName, op, start: performance.now(), end: 0, opts: o };
+        this.calls.push(call);
+        await this.onCall?.(op, args.stackName);
+        if (this.locked > 0) {
+          this.locked--;
+          const { createCommandError } = require("@pulumi/pulumi/automation/errors") as { createCommandError(r: unknown): Error };
+          const stderr = `error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with \`pulumi cancel\`.`;
+          throw createCommandError({ stdout: "", stderr, code: 255, toString: () => `code: 255\nstderr: ${stderr}` });
+        }
+        if (op === "preview" && this.failPreview) throw new Error(`code: 255\n${this.failPreview}`);
+        const refusal = op === "preview" && this.failPreviewOf?.(readFileSync(String(opts.envVars?.INTAKE_ROSTER), "utf8"));
+        if (refusal) throw new Error(`code: 255\n${refusal}`);
+        if (op === "up") {
+          // An abort (the service stopping) ends a held up as the engine's cancel would.
+          const signal = (o as { signal?: AbortSignal }).signal;
+          await Promise.race([
+            this.gate,
+            new Promise((_, reject) => signal?.addEventListener("abort", () => reject(new Error("code: 255\nerror: update canceled")), { once: true })),
+          ]);
+        }
+        if (op === "up" && this.failUp === args.stackName) throw new Error("code: 255\nerror: update failed");
+        const outputs = await this.mocks(async () => {
+          const cfg = readStackConfig(opts.workDir!, args.stackName);
+          pulumi.runtime.setAllConfig(cfg.config, cfg.secretKeys);
+          const { result, resources } = await runUnderMocks(() => args.program(), {
+            project: args.projectName,
+            stack: args.stackName,
+            cloud: { accountId: ACCOUNT, region: REGION },
+          });
+          this.declared[args.stackName] = resources.filter((r) => r.type === "registry-intake:index:CustomerRegistries").map((r) => r.name);
+          const out = (await result) as Record<string, pulumi.Output<unknown>>;
+          const customers = await new Promise((resolve) => (pulumi.output(out.customers as unknown) as pulumi.Output<unknown>).apply(resolve));
+          return { customers: { value: customers, secret: false } };
+        });
+        call.end = performance.now();
+        return outputs;
+      };
     return {
       name: args.stackName,
       preview: async (o?: PreviewOptions) => (await run("preview")(o), { stdout: "", stderr: "", changeSummary: { create: 5 } } as unknown as PreviewResult),
-      up: async (o?: UpOptions) => ({ stdout: "", stderr: "", outputs: await run("up")(o), summary: { resourceChanges: { create: 5 } } }) as unknown as UpResult,
+      up: async (o?: UpOptions) =>
+        ({ stdout: "", stderr: "", outputs: await run("up")(o), summary: { resourceChanges: { create: 5 } } }) as unknown as UpResult,
     };
   }
 }
@@ -128,5 +150,5 @@ export function pushFromElsewhere(remote: string, change: (text: string) => stri
   return git(other, "rev-parse", "HEAD").trim();
 }
 
-export const appended = (id: string) => (text: string) => `${text}  - id: ${id}\n    name: ${id}\n    tier: standard\n    license: { expires: "2099-12-31" }\n    github: { members: [${id}-dev] }\n`;
-
+export const appended = (id: string) => (text: string) =>
+  `${text}  - id: ${id}\n    name: ${id}\n    tier: standard\n    license: { expires: "2099-12-31" }\n    github: { members: [${id}-dev] }\n`;

@@ -32,13 +32,21 @@ describe("a plan split over worker processes", () => {
 
   it("is the single-process plan, registration for registration, on a mixed roster with every kind, the Distribution service and deliveries", async () => {
     const settings = testSettings({
-      distribution: { host: "registry.test.example.com", kubernetes: { namespace: "registry", brokerImage: "example/intake:1", signingSecretName: "broker-signing" } },
-      deliveries: [{ source: SRC, build: "app", version: "1.4.2" }, { source: SRC, build: "tools/cli", version: "2.0.0", customers: ["cust-00002"], kinds: ["ecr", "distribution"], tool: "skopeo" }],
+      distribution: {
+        host: "registry.test.example.com",
+        kubernetes: { namespace: "registry", brokerImage: "example/intake:1", signingSecretName: "broker-signing" },
+      },
+      deliveries: [
+        { source: SRC, build: "app", version: "1.4.2" },
+        { source: SRC, build: "tools/cli", version: "2.0.0", customers: ["cust-00002"], kinds: ["ecr", "distribution"], tool: "skopeo" },
+      ],
     });
     // Tiers in turn, suspended, offboarded and lapsed customers, extra repositories; and one with
     // pull secrets in its namespace and a rotated credential.
     const entries: unknown[] = rosterEntries(23).map((e) => ({ ...e, registries: undefined }));
-    entries.push(customer("zeta", "enterprise", { kubernetes: { namespace: "zeta-apps" }, credentials: { ecr: { generation: 2, previousUntil: "2026-11-29" } } }));
+    entries.push(
+      customer("zeta", "enterprise", { kubernetes: { namespace: "zeta-apps" }, credentials: { ecr: { generation: 2, previousUntil: "2026-11-29" } } }),
+    );
     const roster = testRoster(entries, settings);
     const single = await planProgram(settings, roster, {}, undefined, {}, { workers: 1 });
     const slicesDone: number[] = [];
@@ -74,7 +82,9 @@ describe("a plan split over worker processes", () => {
       readdirSync("/proc").filter((pid) => {
         try {
           const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-          return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === process.pid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("plan-worker");
+          return (
+            Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === process.pid && readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("plan-worker")
+          );
         } catch {
           return false;
         }

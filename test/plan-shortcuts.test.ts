@@ -29,11 +29,16 @@ afterEach(() => {
 describe("the plan's shortcuts through the SDK (planning/engine.ts planShortcuts)", () => {
   it("leave the plan as it is without them, registration for registration, on a roster with every kind, ACR's aliased types among them", async () => {
     const settings = testSettings({
-      distribution: { host: "registry.test.example.com", kubernetes: { namespace: "registry", brokerImage: "example/intake:1", signingSecretName: "broker-signing" } },
+      distribution: {
+        host: "registry.test.example.com",
+        kubernetes: { namespace: "registry", brokerImage: "example/intake:1", signingSecretName: "broker-signing" },
+      },
       deliveries: [{ source: SRC, build: "app", version: "1.4.2" }],
     });
     const entries: unknown[] = rosterEntries(12).map((e) => ({ ...e, registries: undefined }));
-    entries.push(customer("zeta", "enterprise", { kubernetes: { namespace: "zeta-apps" }, credentials: { ecr: { generation: 2, previousUntil: "2026-11-29" } } }));
+    entries.push(
+      customer("zeta", "enterprise", { kubernetes: { namespace: "zeta-apps" }, credentials: { ecr: { generation: 2, previousUntil: "2026-11-29" } } }),
+    );
     const roster = testRoster(entries, settings);
     process.env.INTAKE_PLAN_STACKS = "1";
     const plain = await planProgram(settings, roster, {}, undefined, {}, { workers: 1 });
@@ -61,7 +66,11 @@ describe("the plan's shortcuts through the SDK (planning/engine.ts planShortcuts
       { project: "p", stack: "s", cloud: { accountId: "000000000000", region: "us-east-1" } },
     );
     expect(seen).toEqual([[{ type: "registry-intake:index:Old" }], [{ type: "registry-intake:index:Old" }]]);
-    expect(typeAliasesOnly({ aliases: [{ type: "azure-native:containerregistry/v20190501preview:Token" }, { type: "azure-native:containerregistry/v20221201:Token" }] })).toBe(true);
+    expect(
+      typeAliasesOnly({
+        aliases: [{ type: "azure-native:containerregistry/v20190501preview:Token" }, { type: "azure-native:containerregistry/v20221201:Token" }],
+      }),
+    ).toBe(true);
     // The program's own aliases, and options that carry more than aliases, go through.
     expect(typeAliasesOnly({ aliases: [{ name: "old-name" }] })).toBe(false);
     expect(typeAliasesOnly({ aliases: [{ type: "registry-intake:index:Old", name: "old" }] })).toBe(false);
@@ -119,7 +128,10 @@ describe("the SDK's closure-serialization modules (planning/sdk-modules.ts)", ()
     const codePaths = loadedModules(true, "async (p) => (await p.runtime.computeCodePaths()).size > 0");
     expect(codePaths).toEqual({ atLoad: [], afterUse: atStart.filter((m) => m === "arborist"), result: true });
     // The stand-in lists, spreads and describes the module's keys as the module would.
-    const listed = loadedModules(true, "async () => { const ts = require('@pulumi/pulumi/typescript-shim.js'); return [Object.keys(ts).includes('createSourceFile'), typeof { ...ts }.SyntaxKind, 'version' in ts]; }");
+    const listed = loadedModules(
+      true,
+      "async () => { const ts = require('@pulumi/pulumi/typescript-shim.js'); return [Object.keys(ts).includes('createSourceFile'), typeof { ...ts }.SyntaxKind, 'version' in ts]; }",
+    );
     expect(listed).toEqual({ atLoad: [], afterUse: ["typescript"], result: [true, "object", true] });
   }, 60_000);
 });
@@ -136,7 +148,12 @@ describe("a shortcut whose SDK shape changed (planning/shortcuts.ts)", () => {
   const debuggable = () => require("@pulumi/pulumi/runtime/debuggable") as Record<string, (...a: unknown[]) => unknown>;
   const protos = () => require("@pulumi/pulumi/proto/resource_pb") as Record<string, { prototype: Record<string, (...a: unknown[]) => unknown> }>;
   /** Replace obj[key] (a function) by what `wrap` makes of it; returns the undo. */
-  function plant(obj: Record<string, unknown>, key: string, wrap: (orig: (...a: unknown[]) => unknown) => unknown, descriptor: PropertyDescriptor = {}): () => void {
+  function plant(
+    obj: Record<string, unknown>,
+    key: string,
+    wrap: (orig: (...a: unknown[]) => unknown) => unknown,
+    descriptor: PropertyDescriptor = {},
+  ): () => void {
     const before = Object.getOwnPropertyDescriptor(obj, key)!;
     Object.defineProperty(obj, key, { ...before, value: wrap(before.value as (...a: unknown[]) => unknown), ...descriptor });
     return () => Object.defineProperty(obj, key, before);
@@ -154,17 +171,25 @@ describe("a shortcut whose SDK shape changed (planning/shortcuts.ts)", () => {
       plant: () =>
         plant(rpc(), "transferProperties", (orig) => (onto: unknown, label: unknown, props: unknown) => {
           const resolvers = orig(onto, label, props) as Record<string, (...a: unknown[]) => void>;
-          return Object.fromEntries(Object.entries(resolvers).map(([k, f]) => [k, (v: unknown, isKnown: unknown, isSecret: unknown, deps: unknown, err: unknown, _extra: unknown) => f(v, isKnown, isSecret, deps, err)]));
+          return Object.fromEntries(
+            Object.entries(resolvers).map(([k, f]) => [
+              k,
+              (v: unknown, isKnown: unknown, isSecret: unknown, deps: unknown, err: unknown, _extra: unknown) => f(v, isKnown, isSecret, deps, err),
+            ]),
+          );
         }),
     },
     {
       shortcut: "fast-monitor",
       why: /registerResource\(req, callback\) takes 3 arguments, not 2/,
       plant: () =>
-        plant((require("@pulumi/pulumi/runtime/mocks") as { MockMonitor: { prototype: Record<string, unknown> } }).MockMonitor.prototype, "registerResource", (orig) =>
-          function (this: unknown, req: unknown, callback: unknown, _options: unknown) {
-            return orig.call(this, req, callback);
-          },
+        plant(
+          (require("@pulumi/pulumi/runtime/mocks") as { MockMonitor: { prototype: Record<string, unknown> } }).MockMonitor.prototype,
+          "registerResource",
+          (orig) =>
+            function (this: unknown, req: unknown, callback: unknown, _options: unknown) {
+              return orig.call(this, req, callback);
+            },
         ),
     },
     {
@@ -173,14 +198,17 @@ describe("a shortcut whose SDK shape changed (planning/shortcuts.ts)", () => {
       why: /reading a registration threw planted: getObject moved/,
       plant: () => {
         let first = true;
-        return plant(protos().RegisterResourceRequest.prototype, "getObject", (orig) =>
-          function (this: unknown) {
-            if (first) {
-              first = false;
-              throw new Error("planted: getObject moved");
-            }
-            return orig.call(this);
-          },
+        return plant(
+          protos().RegisterResourceRequest.prototype,
+          "getObject",
+          (orig) =>
+            function (this: unknown) {
+              if (first) {
+                first = false;
+                throw new Error("planted: getObject moved");
+              }
+              return orig.call(this);
+            },
         );
       },
     },
@@ -208,30 +236,34 @@ describe("a shortcut whose SDK shape changed (planning/shortcuts.ts)", () => {
     return planProgram(settings, testRoster(entries, settings), {}, undefined, {}, { workers: 1 });
   }
 
-  it.each(plants.map((p, i) => [p.shortcut, i] as const))("%s: one warning line, the shortcut left off, the same plan (plant %i)", async (shortcut, i) => {
-    process.env.INTAKE_PLAN_STACKS = "1";
-    const plain = await planOnce();
-    delete process.env.INTAKE_PLAN_STACKS;
-    resetShortcuts();
-    const lines: string[] = [];
-    noticesTo((left) => lines.push(left.line));
-    const undo = plants[i].plant();
-    try {
-      const planted = await planOnce();
-      // Once per process: a second plan says nothing more.
-      const again = await planOnce();
-      expect([...shortcutsLeftOff().keys()]).toEqual([shortcut]);
-      expect(comparable(planted)).toEqual(comparable(plain));
-      expect(comparable(again)).toEqual(comparable(plain));
-    } finally {
-      undo();
+  it.each(plants.map((p, i) => [p.shortcut, i] as const))(
+    "%s: one warning line, the shortcut left off, the same plan (plant %i)",
+    async (shortcut, i) => {
+      process.env.INTAKE_PLAN_STACKS = "1";
+      const plain = await planOnce();
+      delete process.env.INTAKE_PLAN_STACKS;
       resetShortcuts();
-      noticesTo(undefined);
-    }
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(`@pulumi/pulumi ${sdkVersion()}: the plan's shortcut ${shortcut} is left off (`);
-    expect(lines[0]).toMatch(plants[i].why);
-  }, 120_000);
+      const lines: string[] = [];
+      noticesTo((left) => lines.push(left.line));
+      const undo = plants[i].plant();
+      try {
+        const planted = await planOnce();
+        // Once per process: a second plan says nothing more.
+        const again = await planOnce();
+        expect([...shortcutsLeftOff().keys()]).toEqual([shortcut]);
+        expect(comparable(planted)).toEqual(comparable(plain));
+        expect(comparable(again)).toEqual(comparable(plain));
+      } finally {
+        undo();
+        resetShortcuts();
+        noticesTo(undefined);
+      }
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`@pulumi/pulumi ${sdkVersion()}: the plan's shortcut ${shortcut} is left off (`);
+      expect(lines[0]).toMatch(plants[i].why);
+    },
+    120_000,
+  );
 });
 
 describe("intake plan on an SDK whose shape changed", () => {
@@ -264,7 +296,11 @@ describe("intake plan on an SDK whose shape changed", () => {
     expect(planted.status, planted.stderr).toBe(0);
     expect(plain.stderr).not.toContain("left off");
     const warnings = planted.stderr.split("\n").filter((l) => l.includes("left off"));
-    expect(warnings).toEqual([expect.stringMatching(/^intake: warning: @pulumi\/pulumi \d+\.\d+\.\d+: the plan's shortcut lazy-properties is left off \(runtime\/rpc transferProperties\(onto, label, props\) takes 4 arguments, not 3\)/)]);
+    expect(warnings).toEqual([
+      expect.stringMatching(
+        /^intake: warning: @pulumi\/pulumi \d+\.\d+\.\d+: the plan's shortcut lazy-properties is left off \(runtime\/rpc transferProperties\(onto, label, props\) takes 4 arguments, not 3\)/,
+      ),
+    ]);
     expect(planted.stdout).toBe(plain.stdout);
     expect(readFileSync(path.join(dir, "planted.json"), "utf8")).toBe(readFileSync(path.join(dir, "plain.json"), "utf8"));
   }, 240_000);

@@ -181,7 +181,9 @@ describe("done when: a hand-edited program is caught by intake plan, intake poli
     const plan = await planProgram(dev.settings, dev.roster, {}, edited);
     const hit = plan.violations.find((v) => v.policy === "tier-allows-kind")!;
     expect(hit).toMatchObject({ enforcement: "mandatory", customer: "initech" });
-    expect(hit.message).toBe('aws:ecr/repository:Repository "intake/initech/sneaky" gives customer initech (tier standard) the registry kind ecr, which tier standard does not allow');
+    expect(hit.message).toBe(
+      'aws:ecr/repository:Repository "intake/initech/sneaky" gives customer initech (tier standard) the registry kind ecr, which tier standard does not allow',
+    );
     const audit = await viaAudit(dev, plan.recorded);
     expect(audit.code).toBe(1);
     expect(named(audit.violations, "tier-allows-kind").map((v) => v.message)).toEqual([hit.message]);
@@ -190,7 +192,13 @@ describe("done when: a hand-edited program is caught by intake plan, intake poli
     const reported: string[] = [];
     const sneaky = plan.recorded.find((r) => r.name === "initech-sneaky")!;
     (policy as { validateResource: (...args: unknown[]) => unknown }).validateResource(
-      { type: sneaky.type, urn: sneaky.urn, name: sneaky.name, props: sneaky.inputs, opts: { protect: false, additionalSecretOutputs: [], ignoreChanges: [], aliases: [], customTimeouts: {} } },
+      {
+        type: sneaky.type,
+        urn: sneaky.urn,
+        name: sneaky.name,
+        props: sneaky.inputs,
+        opts: { protect: false, additionalSecretOutputs: [], ignoreChanges: [], aliases: [], customTimeouts: {} },
+      },
       (m: string) => reported.push(m),
     );
     expect(reported).toEqual([hit.message]);
@@ -210,7 +218,15 @@ describe("done when: a hand-edited program is caught by intake plan, intake poli
     expect(audit.code).toBe(1);
     const policy = analyzerPolicies(policyContext(dev.roster, dev.settings)).find((p) => p.name === "grants-confined-to-customer")!;
     const reported: string[] = [];
-    const asAnalyzer = rs.filter((r) => r.custom).map((r) => ({ type: r.type, urn: r.urn, name: r.name, props: { ...r.state, ...r.inputs, id: r.id }, opts: { protect: false, additionalSecretOutputs: [], ignoreChanges: [], aliases: [], customTimeouts: {} } }));
+    const asAnalyzer = rs
+      .filter((r) => r.custom)
+      .map((r) => ({
+        type: r.type,
+        urn: r.urn,
+        name: r.name,
+        props: { ...r.state, ...r.inputs, id: r.id },
+        opts: { protect: false, additionalSecretOutputs: [], ignoreChanges: [], aliases: [], customTimeouts: {} },
+      }));
     (policy as { validateStack: (...args: unknown[]) => unknown }).validateStack({ resources: asAnalyzer }, (m: string) => reported.push(m));
     expect(reported).toEqual(named(plan, "grants-confined-to-customer").map((v) => v.message));
   });
@@ -225,86 +241,192 @@ describe("each rule: violating cases (the compliant case is the unedited program
   const find = (rs: RecordedResource[], type: string, match: (r: RecordedResource) => boolean) => rs.find((r) => r.type === type && match(r))!;
 
   it.each([
-    ["grants-confined-to-customer", "an ACR scope map on another customer's path", (rs: RecordedResource[]) => {
-      find(rs, T.scopeMap, (r) => r.inputs.scopeMapName === "intake-acme-eu-scope").inputs.actions = ["repositories/intake/acme/*/content/read"];
-    }, "action \"repositories/intake/acme/*/content/read\" reaches outside customer acme-eu's path intake/acme-eu/", ["no-shared-paths"]],
-    ["grants-confined-to-customer", "a GAR binding of another customer's service account", (rs: RecordedResource[]) => {
-      const m = find(rs, T.garMember, (r) => String(r.inputs.repository) === "intake-acme-eu");
-      m.inputs.member = "serviceAccount:intake-acme@intake-dev-381204.iam.gserviceaccount.com";
-    }, "only intake-acme-eu@ may be bound there"],
-    ["grants-confined-to-customer", "a customer's team reading another customer's repository", (rs: RecordedResource[]) => {
-      find(rs, T.teamRepo, (r) => r.inputs.repository === "intake-globex").inputs.repository = "intake-acme";
-    }, "gives customer globex's team access to customer acme's repository intake-acme"],
-    ["grants-confined-to-customer", "another customer's GitHub user in a team", (rs: RecordedResource[]) => {
-      find(rs, T.teamMember, (r) => r.inputs.username === "hank").inputs.username = "wile";
-    }, "puts wile, a GitHub user of customer acme, in customer globex's team"],
-    ["no-wildcard-grants", "a wildcard action", (rs: RecordedResource[]) => {
-      const p = find(rs, T.userPolicy, (r) => r.inputs.user === "intake-customer-globex");
-      const doc = JSON.parse(p.inputs.policy as string);
-      doc.Statement[1].Action = ["ecr:*"];
-      p.inputs.policy = JSON.stringify(doc);
-    }, 'wildcard action "ecr:*"'],
-    ["no-wildcard-grants", "Resource * beyond GetAuthorizationToken", (rs: RecordedResource[]) => {
-      const p = find(rs, T.userPolicy, (r) => r.inputs.user === "intake-customer-globex");
-      const doc = JSON.parse(p.inputs.policy as string);
-      doc.Statement[0].Action.push("ecr:PutImage");
-      p.inputs.policy = JSON.stringify(doc);
-    }, 'Resource "*" with ecr:PutImage'],
-    ["no-wildcard-grants", "a wildcard wider than the customer's namespace", (rs: RecordedResource[]) => {
-      const p = find(rs, T.userPolicy, (r) => r.inputs.user === "intake-customer-globex");
-      p.inputs.policy = String(p.inputs.policy).replace("repository/intake/globex/*", "repository/intake/*");
-    }, 'wildcard resource "arn:aws:ecr:eu-west-1:111122223333:repository/intake/*"', ["grants-confined-to-customer"]],
-    ["no-wildcard-grants", "a wildcard inside the customer's namespace that is not the whole of it", (rs: RecordedResource[]) => {
-      const p = find(rs, T.userPolicy, (r) => r.inputs.user === "intake-customer-globex");
-      p.inputs.policy = String(p.inputs.policy).replace("repository/intake/globex/*", "repository/intake/globex/a*");
-    }, 'wildcard resource "arn:aws:ecr:eu-west-1:111122223333:repository/intake/globex/a*"'],
-    ["no-wildcard-grants", "a team with push", (rs: RecordedResource[]) => {
-      find(rs, T.teamRepo, (r) => r.inputs.repository === "intake-globex").inputs.permission = "push";
-    }, "grants push on the customer's repository"],
-    ["no-wildcard-grants", "a project-wide GCP role", (rs: RecordedResource[]) => {
-      find(rs, T.garMember, (r) => String(r.inputs.repository) === "intake-acme").inputs.role = "roles/artifactregistry.admin";
-    }, "grants role roles/artifactregistry.admin"],
-    ["credentials-are-secret", "an access key whose secret is not declared secret", (rs: RecordedResource[]) => {
-      find(rs, T.key, (r) => r.inputs.user === "intake-customer-globex").additionalSecretOutputs = [];
-    }, "secret is held in plain text"],
-    ["repositories-retained", "an ECR repository that is not retained", (rs: RecordedResource[]) => {
-      find(rs, T.repo, (r) => r.inputs.name === "intake/globex/app").retainOnDelete = false;
-    }, "is not retainOnDelete or protected"],
-    ["repositories-retained", "an ECR repository with forceDelete", (rs: RecordedResource[]) => {
-      find(rs, T.repo, (r) => r.inputs.name === "intake/globex/app").inputs.forceDelete = true;
-    }, "forceDelete would delete the repository with its images"],
-    ["repositories-retained", "a GitHub repository without archiveOnDestroy", (rs: RecordedResource[]) => {
-      find(rs, T.ghRepo, (r) => r.inputs.name === "intake-globex").inputs.archiveOnDestroy = false;
-    }, "archiveOnDestroy is off"],
-    ["status-honoured", "an offboarded customer's IAM user left behind", (rs: RecordedResource[]) => {
-      const u = clone(find(rs, T.user, (r) => r.inputs.name === "intake-customer-globex"));
-      u.urn += "-soylent";
-      u.inputs = { ...u.inputs, name: "intake-customer-soylent", tags: { ...(u.inputs.tags as object), "intake-customer": "soylent" } };
-      rs.push(u);
-    }, "is a credential of customer soylent, which is offboarded"],
-    ["suspended-credentials-disabled", "a suspended customer's access key left Active", (rs: RecordedResource[]) => {
-      find(rs, T.key, (r) => r.inputs.user === "intake-customer-umbrella").inputs.status = "Active";
-    }, "keeps a credential of suspended customer umbrella enabled"],
-    ["no-shared-paths", "two customers claiming one repository", (rs: RecordedResource[]) => {
-      const dup = clone(find(rs, T.repo, (r) => r.inputs.name === "intake/acme/app"));
-      dup.urn += "-dup";
-      dup.inputs = { ...dup.inputs, tags: { ...(dup.inputs.tags as object), "intake-customer": "globex" } };
-      rs.push(dup);
-    }, "ecr intake/acme/app is claimed by customers acme and globex", ["grants-confined-to-customer"]],
-    ["ecr-scan-on-push", "scan on push off", (rs: RecordedResource[]) => {
-      find(rs, T.repo, (r) => r.inputs.name === "intake/globex/app").inputs.imageScanningConfiguration = { scanOnPush: false };
-    }, "scan on push is off"],
-    ["cleanup-policy-present", "a repository without a lifecycle policy", (rs: RecordedResource[]) => {
-      rs.splice(rs.indexOf(find(rs, T.lifecycle, (r) => r.inputs.repository === "intake/globex/app")), 1);
-    }, "no lifecycle policy"],
-    ["labels-present", "a repository without labels", (rs: RecordedResource[]) => {
-      find(rs, T.garRepo, (r) => r.inputs.repositoryId === "intake-acme").inputs.labels = {};
-    }, "labels lack intake-customer, intake-tier, intake-status, managed-by"],
+    [
+      "grants-confined-to-customer",
+      "an ACR scope map on another customer's path",
+      (rs: RecordedResource[]) => {
+        find(rs, T.scopeMap, (r) => r.inputs.scopeMapName === "intake-acme-eu-scope").inputs.actions = ["repositories/intake/acme/*/content/read"];
+      },
+      'action "repositories/intake/acme/*/content/read" reaches outside customer acme-eu\'s path intake/acme-eu/',
+      ["no-shared-paths"],
+    ],
+    [
+      "grants-confined-to-customer",
+      "a GAR binding of another customer's service account",
+      (rs: RecordedResource[]) => {
+        const m = find(rs, T.garMember, (r) => String(r.inputs.repository) === "intake-acme-eu");
+        m.inputs.member = "serviceAccount:intake-acme@intake-dev-381204.iam.gserviceaccount.com";
+      },
+      "only intake-acme-eu@ may be bound there",
+    ],
+    [
+      "grants-confined-to-customer",
+      "a customer's team reading another customer's repository",
+      (rs: RecordedResource[]) => {
+        find(rs, T.teamRepo, (r) => r.inputs.repository === "intake-globex").inputs.repository = "intake-acme";
+      },
+      "gives customer globex's team access to customer acme's repository intake-acme",
+    ],
+    [
+      "grants-confined-to-customer",
+      "another customer's GitHub user in a team",
+      (rs: RecordedResource[]) => {
+        find(rs, T.teamMember, (r) => r.inputs.username === "hank").inputs.username = "wile";
+      },
+      "puts wile, a GitHub user of customer acme, in customer globex's team",
+    ],
+    [
+      "no-wildcard-grants",
+      "a wildcard action",
+      (rs: RecordedResource[]) => {
+        const p = find(rs, T.userPolicy, (r) => r.inputs.user === "intake-customer-globex");
+        const doc = JSON.parse(p.inputs.policy as string);
+        doc.Statement[1].Action = ["ecr:*"];
+        p.inputs.policy = JSON.stringify(doc);
+      },
+      'wildcard action "ecr:*"',
+    ],
+    [
+      "no-wildcard-grants",
+      "Resource * beyond GetAuthorizationToken",
+      (rs: RecordedResource[]) => {
+        const p = find(rs, T.userPolicy, (r) => r.inputs.user === "intake-customer-globex");
+        const doc = JSON.parse(p.inputs.policy as string);
+        doc.Statement[0].Action.push("ecr:PutImage");
+        p.inputs.policy = JSON.stringify(doc);
+      },
+      'Resource "*" with ecr:PutImage',
+    ],
+    [
+      "no-wildcard-grants",
+      "a wildcard wider than the customer's namespace",
+      (rs: RecordedResource[]) => {
+        const p = find(rs, T.userPolicy, (r) => r.inputs.user === "intake-customer-globex");
+        p.inputs.policy = String(p.inputs.policy).replace("repository/intake/globex/*", "repository/intake/*");
+      },
+      'wildcard resource "arn:aws:ecr:eu-west-1:111122223333:repository/intake/*"',
+      ["grants-confined-to-customer"],
+    ],
+    [
+      "no-wildcard-grants",
+      "a wildcard inside the customer's namespace that is not the whole of it",
+      (rs: RecordedResource[]) => {
+        const p = find(rs, T.userPolicy, (r) => r.inputs.user === "intake-customer-globex");
+        p.inputs.policy = String(p.inputs.policy).replace("repository/intake/globex/*", "repository/intake/globex/a*");
+      },
+      'wildcard resource "arn:aws:ecr:eu-west-1:111122223333:repository/intake/globex/a*"',
+    ],
+    [
+      "no-wildcard-grants",
+      "a team with push",
+      (rs: RecordedResource[]) => {
+        find(rs, T.teamRepo, (r) => r.inputs.repository === "intake-globex").inputs.permission = "push";
+      },
+      "grants push on the customer's repository",
+    ],
+    [
+      "no-wildcard-grants",
+      "a project-wide GCP role",
+      (rs: RecordedResource[]) => {
+        find(rs, T.garMember, (r) => String(r.inputs.repository) === "intake-acme").inputs.role = "roles/artifactregistry.admin";
+      },
+      "grants role roles/artifactregistry.admin",
+    ],
+    [
+      "credentials-are-secret",
+      "an access key whose secret is not declared secret",
+      (rs: RecordedResource[]) => {
+        find(rs, T.key, (r) => r.inputs.user === "intake-customer-globex").additionalSecretOutputs = [];
+      },
+      "secret is held in plain text",
+    ],
+    [
+      "repositories-retained",
+      "an ECR repository that is not retained",
+      (rs: RecordedResource[]) => {
+        find(rs, T.repo, (r) => r.inputs.name === "intake/globex/app").retainOnDelete = false;
+      },
+      "is not retainOnDelete or protected",
+    ],
+    [
+      "repositories-retained",
+      "an ECR repository with forceDelete",
+      (rs: RecordedResource[]) => {
+        find(rs, T.repo, (r) => r.inputs.name === "intake/globex/app").inputs.forceDelete = true;
+      },
+      "forceDelete would delete the repository with its images",
+    ],
+    [
+      "repositories-retained",
+      "a GitHub repository without archiveOnDestroy",
+      (rs: RecordedResource[]) => {
+        find(rs, T.ghRepo, (r) => r.inputs.name === "intake-globex").inputs.archiveOnDestroy = false;
+      },
+      "archiveOnDestroy is off",
+    ],
+    [
+      "status-honoured",
+      "an offboarded customer's IAM user left behind",
+      (rs: RecordedResource[]) => {
+        const u = clone(find(rs, T.user, (r) => r.inputs.name === "intake-customer-globex"));
+        u.urn += "-soylent";
+        u.inputs = { ...u.inputs, name: "intake-customer-soylent", tags: { ...(u.inputs.tags as object), "intake-customer": "soylent" } };
+        rs.push(u);
+      },
+      "is a credential of customer soylent, which is offboarded",
+    ],
+    [
+      "suspended-credentials-disabled",
+      "a suspended customer's access key left Active",
+      (rs: RecordedResource[]) => {
+        find(rs, T.key, (r) => r.inputs.user === "intake-customer-umbrella").inputs.status = "Active";
+      },
+      "keeps a credential of suspended customer umbrella enabled",
+    ],
+    [
+      "no-shared-paths",
+      "two customers claiming one repository",
+      (rs: RecordedResource[]) => {
+        const dup = clone(find(rs, T.repo, (r) => r.inputs.name === "intake/acme/app"));
+        dup.urn += "-dup";
+        dup.inputs = { ...dup.inputs, tags: { ...(dup.inputs.tags as object), "intake-customer": "globex" } };
+        rs.push(dup);
+      },
+      "ecr intake/acme/app is claimed by customers acme and globex",
+      ["grants-confined-to-customer"],
+    ],
+    [
+      "ecr-scan-on-push",
+      "scan on push off",
+      (rs: RecordedResource[]) => {
+        find(rs, T.repo, (r) => r.inputs.name === "intake/globex/app").inputs.imageScanningConfiguration = { scanOnPush: false };
+      },
+      "scan on push is off",
+    ],
+    [
+      "cleanup-policy-present",
+      "a repository without a lifecycle policy",
+      (rs: RecordedResource[]) => {
+        rs.splice(rs.indexOf(find(rs, T.lifecycle, (r) => r.inputs.repository === "intake/globex/app")), 1);
+      },
+      "no lifecycle policy",
+    ],
+    [
+      "labels-present",
+      "a repository without labels",
+      (rs: RecordedResource[]) => {
+        find(rs, T.garRepo, (r) => r.inputs.repositoryId === "intake-acme").inputs.labels = {};
+      },
+      "labels lack intake-customer, intake-tier, intake-status, managed-by",
+    ],
   ] as [string, string, (rs: RecordedResource[]) => void, string, string[]?][])("%s: %s", async (policy, _what, mutate, message, alsoFires = []) => {
     const { plan, audit } = await bothEntryPoints(dev, edit(mutate));
     const hits = named(plan, policy);
     expect(hits.length, JSON.stringify(plan, null, 1)).toBeGreaterThanOrEqual(1);
-    expect(hits.some((h) => h.message.includes(message)), hits.map((h) => h.message).join("\n")).toBe(true);
+    expect(
+      hits.some((h) => h.message.includes(message)),
+      hits.map((h) => h.message).join("\n"),
+    ).toBe(true);
     // Nothing else fires: each case breaks one rule (and what that necessarily implies).
     expect(new Set(plan.map((v) => v.policy))).toEqual(new Set([policy, ...alsoFires]));
     const mandatory = hits[0].enforcement === "mandatory";
@@ -315,12 +437,17 @@ describe("each rule: violating cases (the compliant case is the unedited program
     const prod = await fixture("prod");
     const rs = clone(prod.recorded);
     rs.find((r) => r.type === T.repo && r.inputs.name === "intake/globex/app")!.inputs.imageTagMutability = "MUTABLE";
-    expect(named(viaPlan(prod, rs), "immutable-tags-in-prod").map((v) => v.message)).toEqual(['aws:ecr/repository:Repository "intake/globex/app": tags are mutable in prod']);
+    expect(named(viaPlan(prod, rs), "immutable-tags-in-prod").map((v) => v.message)).toEqual([
+      'aws:ecr/repository:Repository "intake/globex/app": tags are mutable in prod',
+    ]);
     // The program's own prod settings pass: every tag immutable but latest and cosign's sha256-* tags.
     expect(named(viaPlan(prod, clone(prod.recorded)), "immutable-tags-in-prod")).toEqual([]);
     // An exclusion beyond those lets versioned tags move.
     const wide = clone(prod.recorded);
-    wide.find((r) => r.type === T.repo && r.inputs.name === "intake/globex/app")!.inputs.imageTagMutabilityExclusionFilters = [{ filter: "latest", filterType: "WILDCARD" }, { filter: "v*", filterType: "WILDCARD" }];
+    wide.find((r) => r.type === T.repo && r.inputs.name === "intake/globex/app")!.inputs.imageTagMutabilityExclusionFilters = [
+      { filter: "latest", filterType: "WILDCARD" },
+      { filter: "v*", filterType: "WILDCARD" },
+    ];
     expect(named(viaPlan(prod, wide), "immutable-tags-in-prod").map((v) => v.message)).toEqual([
       'aws:ecr/repository:Repository "intake/globex/app": tags matching v* are mutable in prod (only latest and sha256-* may move)',
     ]);
@@ -376,7 +503,9 @@ describe("intake policy audit", () => {
       err: `error: ${path.join(dir, "x.json")}: not a \`pulumi stack export\` file (needs version and deployment)`,
     });
     writeFileSync(path.join(dir, "v2.json"), JSON.stringify({ version: 2, deployment: {} }));
-    expect((await run(["policy", "audit", "--stack-export", path.join(dir, "v2.json"), "--project", ROOT])).err).toContain("deployment version 2 is not supported (expected 3)");
+    expect((await run(["policy", "audit", "--stack-export", path.join(dir, "v2.json"), "--project", ROOT])).err).toContain(
+      "deployment version 2 is not supported (expected 3)",
+    );
     writeFileSync(path.join(dir, "cfg.json"), JSON.stringify({ "scan-on-push": "mandatory" }));
     const c = await run(["policy", "audit", "--stack-export", path.join(dir, "v2.json"), "--project", ROOT, "--policy-config", path.join(dir, "cfg.json")]);
     expect(c.code).toBe(2);
@@ -387,13 +516,18 @@ describe("intake policy audit", () => {
 
 describe("review findings", () => {
   it("plain credentials anywhere under a credential-named output are caught; pull-secret names and ids are not", async () => {
-
     expect(
       plainCredentialOutputs({
         robotPasswords: { acme: "p" },
         tokens: ["t"],
         secretAccessKey: "k",
-        customers: { acme: { credentials: { ecr: { id: "AKIA", secret: envelope("x") } }, pullSecrets: { ecr: "intake-acme-ecr" }, namespaces: { ecr: "host/intake/acme/" } } },
+        customers: {
+          acme: {
+            credentials: { ecr: { id: "AKIA", secret: envelope("x") } },
+            pullSecrets: { ecr: "intake-acme-ecr" },
+            namespaces: { ecr: "host/intake/acme/" },
+          },
+        },
       }).sort(),
     ).toEqual(["robotPasswords.acme", "secretAccessKey", "tokens.0"]);
   });
@@ -403,6 +537,8 @@ describe("review findings", () => {
     const m = rs.find((r) => r.type === T.saMember && String(r.inputs.serviceAccountId).includes("intake-acme@"))!;
     m.inputs.member = "serviceAccount:intake-globex@intake-dev-381204.iam.gserviceaccount.com";
     const hits = named(viaPlan(dev, rs), "grants-confined-to-customer");
-    expect(hits.map((h) => h.message)).toEqual([expect.stringContaining("lets serviceAccount:intake-globex@intake-dev-381204.iam.gserviceaccount.com act as customer acme's service account")]);
+    expect(hits.map((h) => h.message)).toEqual([
+      expect.stringContaining("lets serviceAccount:intake-globex@intake-dev-381204.iam.gserviceaccount.com act as customer acme's service account"),
+    ]);
   });
 });

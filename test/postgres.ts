@@ -10,7 +10,11 @@ import { tempDir } from "./tmp";
 /** The server's bin folder (the newest of /usr/lib/postgresql/<version>/bin), or why there is none. */
 export function postgresBin(): { bin?: string; why?: string } {
   const root = "/usr/lib/postgresql";
-  const versions = existsSync(root) ? readdirSync(root).filter((v) => existsSync(path.join(root, v, "bin", "postgres"))).sort((a, b) => Number(b) - Number(a)) : [];
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => existsSync(path.join(root, v, "bin", "postgres")))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
   if (!versions.length) return { why: "PostgreSQL is not installed (apt-get install postgresql; .ci/run does)" };
   if (process.getuid?.() === 0 && spawnSync("id", ["postgres"]).status !== 0) return { why: "running as root with no postgres user to run the server as" };
   return { bin: path.join(root, versions[0], "bin") };
@@ -32,7 +36,8 @@ export async function startPostgres(): Promise<RunningPostgres> {
   const dir = asRoot ? mkdtempSync("/tmp/intake-pg-") : tempDir("pg-");
   if (asRoot) chmodSync(dir, 0o777);
   const cleanup = () => asRoot && rmSync(dir, { recursive: true, force: true });
-  const cmd = (exe: string, args: string[]): [string, string[]] => (asRoot ? ["setpriv", ["--reuid=postgres", "--regid=postgres", "--clear-groups", path.join(bin, exe), ...args]] : [path.join(bin, exe), args]);
+  const cmd = (exe: string, args: string[]): [string, string[]] =>
+    asRoot ? ["setpriv", ["--reuid=postgres", "--regid=postgres", "--clear-groups", path.join(bin, exe), ...args]] : [path.join(bin, exe), args];
   const data = path.join(dir, "data");
   const [initdb, initArgs] = cmd("initdb", ["-D", data, "-A", "trust", "-U", "intake", "--no-sync", "-E", "UTF8"]);
   const init = spawnSync(initdb, initArgs, { encoding: "utf8" });

@@ -10,7 +10,17 @@ const AWS_TYPES: string[] = Object.values(T).filter((t) => t.startsWith("aws:"))
 
 const ECR_TYPES = [T.key, T.lifecycle, T.repo, T.user, T.userPolicy];
 const KIND_OF_TYPE = (type: string) =>
-  type.startsWith("aws:") ? "ecr" : type.startsWith("azure-native:") ? "acr" : type.startsWith("gcp:") ? "gar" : type.startsWith("github:") ? "ghcr" : type.startsWith("random:") ? "distribution" : "other";
+  type.startsWith("aws:")
+    ? "ecr"
+    : type.startsWith("azure-native:")
+      ? "acr"
+      : type.startsWith("gcp:")
+        ? "gar"
+        : type.startsWith("github:")
+          ? "ghcr"
+          : type.startsWith("random:")
+            ? "distribution"
+            : "other";
 
 describe("tier filtering", () => {
   it.each(TIERS)("a %s customer gets exactly the kinds its tier allows, and resources of no other", async (tier) => {
@@ -64,15 +74,32 @@ describe("ECR namespace", () => {
     const { plan, recorded } = await planOf([customer("acme", "professional")], { repoPrefix: "cust" });
     expect(owned(plan, recorded, "acme", T.repo)[0].inputs.name).toBe("cust/acme/app");
     expect(owned(plan, recorded, "acme", T.user)[0].inputs.name).toBe("cust-customer-acme");
-    expect(recorded.filter((r) => r.type === T.role).map((r) => r.inputs.name).sort()).toEqual(["cust-ecr-controller", "cust-ecr-push", "cust-ecr-template"]);
+    expect(
+      recorded
+        .filter((r) => r.type === T.role)
+        .map((r) => r.inputs.name)
+        .sort(),
+    ).toEqual(["cust-ecr-controller", "cust-ecr-push", "cust-ecr-template"]);
   });
 
   it("scans on push, and makes tags immutable in prod only, but for latest and cosign's digest-named tags", async () => {
-    const prodTags = { imageTagMutability: "IMMUTABLE_WITH_EXCLUSION", imageTagMutabilityExclusionFilters: [{ filter: "latest", filterType: "WILDCARD" }, { filter: "sha256-*", filterType: "WILDCARD" }] };
-    for (const [environment, mutability] of [["dev", { imageTagMutability: "MUTABLE" }], ["prod", prodTags]] as const) {
+    const prodTags = {
+      imageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
+      imageTagMutabilityExclusionFilters: [
+        { filter: "latest", filterType: "WILDCARD" },
+        { filter: "sha256-*", filterType: "WILDCARD" },
+      ],
+    };
+    for (const [environment, mutability] of [
+      ["dev", { imageTagMutability: "MUTABLE" }],
+      ["prod", prodTags],
+    ] as const) {
       const { plan, recorded } = await planOf([customer("acme", "professional")], { environment });
       const [repo] = owned(plan, recorded, "acme", T.repo);
-      expect({ imageTagMutability: repo.inputs.imageTagMutability, ...(repo.inputs.imageTagMutabilityExclusionFilters ? { imageTagMutabilityExclusionFilters: repo.inputs.imageTagMutabilityExclusionFilters } : {}) }).toEqual(mutability);
+      expect({
+        imageTagMutability: repo.inputs.imageTagMutability,
+        ...(repo.inputs.imageTagMutabilityExclusionFilters ? { imageTagMutabilityExclusionFilters: repo.inputs.imageTagMutabilityExclusionFilters } : {}),
+      }).toEqual(mutability);
       // Repositories the controller creates on push get the same.
       const template = recorded.find((r) => r.type === "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate")!;
       expect(template.inputs).toMatchObject(mutability);
@@ -91,7 +118,10 @@ describe("ECR namespace", () => {
       const rules = JSON.parse(p.inputs.policy as string).rules;
       expect(rules).toEqual([
         expect.objectContaining({ rulePriority: 1, selection: expect.objectContaining({ tagStatus: "untagged", countUnit: "days", countNumber: 9 }) }),
-        expect.objectContaining({ rulePriority: 2, selection: expect.objectContaining({ tagStatus: "any", countType: "imageCountMoreThan", countNumber: 77 }) }),
+        expect.objectContaining({
+          rulePriority: 2,
+          selection: expect.objectContaining({ tagStatus: "any", countType: "imageCountMoreThan", countNumber: 77 }),
+        }),
       ]);
     }
   });
@@ -107,7 +137,13 @@ describe("ECR namespace", () => {
     expect(tagged.map((r) => r.type).sort()).toEqual([T.repo, T.user].sort());
     expect(tagged).toHaveLength(2);
     for (const r of tagged) {
-      expect(r.inputs.tags).toEqual({ "cost-center": "plat", "intake-customer": "acme", "intake-tier": "professional", "intake-status": "active", "managed-by": "registry-intake" });
+      expect(r.inputs.tags).toEqual({
+        "cost-center": "plat",
+        "intake-customer": "acme",
+        "intake-tier": "professional",
+        "intake-status": "active",
+        "managed-by": "registry-intake",
+      });
     }
   });
 
@@ -190,7 +226,11 @@ describe("IAM policies reach only the customer's own repositories", () => {
       { Effect: "Allow", Principal: { AWS: controller.state.arn }, Action: ["sts:AssumeRole", "sts:TagSession"] },
     ]);
     expect(push.inputs.maxSessionDuration).toBe(3600);
-    const policies = new Map(recorded.filter((r) => r.type === T.rolePolicy && r.inputs.name !== "revoked-customer-sessions").map((r) => [r.inputs.role as string, JSON.parse(r.inputs.policy as string) as PolicyDocument]));
+    const policies = new Map(
+      recorded
+        .filter((r) => r.type === T.rolePolicy && r.inputs.name !== "revoked-customer-sessions")
+        .map((r) => [r.inputs.role as string, JSON.parse(r.inputs.policy as string) as PolicyDocument]),
+    );
     const prefixArn = `arn:aws:ecr:${REGION}:${ACCOUNT}:repository/intake/*`;
     for (const s of policies.get("intake-ecr-push")!.Statement) {
       expect(s.Resource).toEqual(s.Action.includes(ECR_AUTH_ACTION) ? "*" : [prefixArn]);
@@ -207,7 +247,11 @@ describe("secrets", () => {
   it("the access key secret leaves the component and the program only as a secret", async () => {
     const settings = testSettings();
     const roster = testRoster([customer("acme", "professional")]);
-    const { result, resources } = await runUnderMocks(() => program(settings, roster), { project: "p", stack: "s", cloud: { accountId: ACCOUNT, region: REGION } });
+    const { result, resources } = await runUnderMocks(() => program(settings, roster), {
+      project: "p",
+      stack: "s",
+      cloud: { accountId: ACCOUNT, region: REGION },
+    });
     const acme = result.customers[0];
     const cred = acme.credentials.ecr!;
     expect(await pulumi.isSecret(cred.secret!)).toBe(true);
@@ -257,7 +301,13 @@ describe("license status", () => {
     expect(revoked).toHaveLength(1);
     expect(revoked[0].inputs.role).toBe("intake-ecr-push");
     expect(JSON.parse(revoked[0].inputs.policy as string).Statement).toEqual([
-      { Sid: "RevokedCustomerSessions", Effect: "Deny", Action: ["*"], Resource: "*", Condition: { StringEquals: { "aws:PrincipalTag/intake-customer": ["hooli", "soylent", "umbrella"] } } },
+      {
+        Sid: "RevokedCustomerSessions",
+        Effect: "Deny",
+        Action: ["*"],
+        Resource: "*",
+        Condition: { StringEquals: { "aws:PrincipalTag/intake-customer": ["hooli", "soylent", "umbrella"] } },
+      },
     ]);
     // The tag it keys on is the one the runtime puts on every customer's session.
     expect(CUSTOMER_SESSION_TAG).toBe("intake-customer");
@@ -272,7 +322,12 @@ describe("license status", () => {
     expect(owned(fresh.plan, fresh.recorded, "soylent").filter((r) => r.custom)).toEqual([]);
     const { plan, recorded } = await planOf([gone], {}, { declared: ["ecr:intake/soylent/app", "ecr:intake/soylent/worker"] });
     const mine = owned(plan, recorded, "soylent");
-    expect(mine.filter((r) => r.type.startsWith("aws:")).map((r) => r.type).sort()).toEqual([T.lifecycle, T.lifecycle, T.repo, T.repo].sort());
+    expect(
+      mine
+        .filter((r) => r.type.startsWith("aws:"))
+        .map((r) => r.type)
+        .sort(),
+    ).toEqual([T.lifecycle, T.lifecycle, T.repo, T.repo].sort());
     for (const r of mine.filter((x) => x.type === T.repo)) {
       expect(r.retainOnDelete).toBe(true);
       expect((r.inputs.tags as Record<string, string>)["intake-status"]).toBe("orphaned");
@@ -295,20 +350,32 @@ describe("deliveries that follow pulumi up", () => {
   it("one local.Command per delivery: intake deliver after the namespaces, re-run by the source digest, password only by environment", async () => {
     const { recorded } = await planOf(
       [customer("acme", "enterprise"), customer("globex", "professional"), customer("umbrella", "enterprise", { status: "suspended" })],
-      { deliveries: [{ source: SRC, build: "app", version: "1.4.2" }, { source: SRC, build: "tools/cli", version: "2.0.0", customers: ["acme"], kinds: ["ecr", "distribution"], tool: "skopeo" }] },
+      {
+        deliveries: [
+          { source: SRC, build: "app", version: "1.4.2" },
+          { source: SRC, build: "tools/cli", version: "2.0.0", customers: ["acme"], kinds: ["ecr", "distribution"], tool: "skopeo" },
+        ],
+      },
     );
     const commands = recorded.filter((r) => r.type === "command:local:Command");
     expect(commands.map((c) => c.name)).toEqual(["deliver-app-1-4-2-deliver", "deliver-tools-cli-2-0-0-deliver"]);
     const [all, one] = commands;
     // The suspended customer is left out; the listed one only, with its kinds and tool.
-    expect(all.inputs.create).toMatch(/^node '.*\/cli\/bin\/intake\.js' deliver --source 'build\.example\.com\/app@sha256:c{64}' --build 'app' --version '1\.4\.2' --customer 'acme,globex' --stack 'test' --project '.*'$/);
+    expect(all.inputs.create).toMatch(
+      /^node '.*\/cli\/bin\/intake\.js' deliver --source 'build\.example\.com\/app@sha256:c{64}' --build 'app' --version '1\.4\.2' --customer 'acme,globex' --stack 'test' --project '.*'$/,
+    );
     expect(one.inputs.create).toMatch(/--customer 'acme' --kind 'ecr,distribution' --tool skopeo/);
     expect(all.inputs.triggers).toEqual([`sha256:${"c".repeat(64)}`, "1.4.2", "acme,globex", ""]);
     expect(all.secretInputs).toContain("environment");
     expect(JSON.stringify(all.inputs)).not.toMatch(/INTAKE_DELIVERY_PASSWORD":"[A-Za-z0-9]{40}/);
     // It waits for every customer's namespaces and the broker's access list.
     const deps = all.dependencies.join(" ");
-    for (const r of ["aws:ecr/repository:Repository::acme-ecr-app", "aws:ecr/repository:Repository::globex-ecr-app", "aws:ecr/repository:Repository::umbrella-ecr-app", "random:index/randomPassword:RandomPassword::acme-distribution-robot"]) {
+    for (const r of [
+      "aws:ecr/repository:Repository::acme-ecr-app",
+      "aws:ecr/repository:Repository::globex-ecr-app",
+      "aws:ecr/repository:Repository::umbrella-ecr-app",
+      "random:index/randomPassword:RandomPassword::acme-distribution-robot",
+    ]) {
       expect(deps).toContain(r);
     }
   });
@@ -324,8 +391,8 @@ describe("deliveries that follow pulumi up", () => {
     expect(message).toMatch(/registry-intake:deliveries\.0\.build: "App" must be a repository name/);
     expect(message).toMatch(/registry-intake:deliveries\.0\.version: "latest" must name a version/);
     expect(message).toMatch(/registry-intake:deliveries\.0\.kinds: acr is not in enabledKinds/);
-    await expect(planOf([customer("acme", "enterprise")], { deliveries: [{ source: SRC, build: "app", version: "1", customers: ["acme", "nobody"] }] })).rejects.toThrow(
-      /registry-intake:deliveries\[0\]\.customers: nobody not in roster\.yaml/,
-    );
+    await expect(
+      planOf([customer("acme", "enterprise")], { deliveries: [{ source: SRC, build: "app", version: "1", customers: ["acme", "nobody"] }] }),
+    ).rejects.toThrow(/registry-intake:deliveries\[0\]\.customers: nobody not in roster\.yaml/);
   });
 });

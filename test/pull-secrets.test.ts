@@ -35,7 +35,11 @@ describe("pull secrets with External Secrets Operator (pullSecrets.mode eso)", (
     expect(auth.inputs.stringData).toBe("[secret]"); // never in the plan
     // ...and it is the customer's own access key, not another's or the platform's.
     const settings = testSettings(ESO);
-    const { resources } = await runUnderMocks(() => program(settings, testRoster([ACME, GLOBEX], settings)), { project: "p", stack: "s", cloud: { accountId: ACCOUNT, region: REGION } });
+    const { resources } = await runUnderMocks(() => program(settings, testRoster([ACME, GLOBEX], settings)), {
+      project: "p",
+      stack: "s",
+      cloud: { accountId: ACCOUNT, region: REGION },
+    });
     const key = resources.find((r) => r.type === "aws:iam/accessKey:AccessKey" && r.inputs.user === "intake-customer-acme")!;
     const held = resources.find((r) => r.type === K.secret && (r.state.metadata as { name: string }).name === "intake-acme-ecr-auth")!;
     expect(held.state.stringData).toEqual({ "access-key-id": key.id, "secret-access-key": key.state.secret });
@@ -43,17 +47,28 @@ describe("pull secrets with External Secrets Operator (pullSecrets.mode eso)", (
     const [gen] = named(recorded, K.ecrGen, "intake-acme-ecr");
     expect(gen.inputs.spec).toEqual({
       region: "eu-west-1",
-      auth: { secretRef: { accessKeyIDSecretRef: { name: "intake-acme-ecr-auth", key: "access-key-id" }, secretAccessKeySecretRef: { name: "intake-acme-ecr-auth", key: "secret-access-key" } } },
+      auth: {
+        secretRef: {
+          accessKeyIDSecretRef: { name: "intake-acme-ecr-auth", key: "access-key-id" },
+          secretAccessKeySecretRef: { name: "intake-acme-ecr-auth", key: "secret-access-key" },
+        },
+      },
     });
     expect(gen.inputs.spec).not.toHaveProperty("role"); // never the platform's push role: that reaches every customer
     const [ext] = named(recorded, K.external, "intake-acme-ecr");
-    const spec = ext.inputs.spec as { refreshInterval: string; target: { name: string; creationPolicy: string; template: { type: string; data: Record<string, string> } }; dataFrom: unknown[] };
+    const spec = ext.inputs.spec as {
+      refreshInterval: string;
+      target: { name: string; creationPolicy: string; template: { type: string; data: Record<string, string> } };
+      dataFrom: unknown[];
+    };
     expect(spec.refreshInterval).toBe("6h");
     expect(spec.target).toMatchObject({ name: "intake-acme-ecr", creationPolicy: "Merge", template: { type: "kubernetes.io/dockerconfigjson" } });
     expect(spec.target.template.data[".dockerconfigjson"]).toBe(
       '{"auths":{"111122223333.dkr.ecr.eu-west-1.amazonaws.com":{"username":"{{ .username }}","password":"{{ .password }}","auth":"{{ printf "%s:%s" .username .password | b64enc }}"}}}',
     );
-    expect(spec.dataFrom).toEqual([{ sourceRef: { generatorRef: { apiVersion: "generators.external-secrets.io/v1alpha1", kind: "ECRAuthorizationToken", name: "intake-acme-ecr" } } }]);
+    expect(spec.dataFrom).toEqual([
+      { sourceRef: { generatorRef: { apiVersion: "generators.external-secrets.io/v1alpha1", kind: "ECRAuthorizationToken", name: "intake-acme-ecr" } } },
+    ]);
     // The program declares the pull secret (empty, its data left to ESO, forced over another writer's
     // fields); ESO merges the token into it and never owns it, so a change of mode never deletes it.
     const [pull] = named(recorded, K.secret, "intake-acme-ecr");
@@ -75,7 +90,14 @@ describe("pull secrets with External Secrets Operator (pullSecrets.mode eso)", (
       const [gen] = named(recorded, K.gcrGen, `intake-${id}-gar`);
       expect(gen.inputs.spec).toEqual({
         projectID: "intake-test-123",
-        auth: { workloadIdentity: { serviceAccountRef: { name: `intake-${id}-gar-puller` }, clusterLocation: "europe-west1", clusterName: "apps", clusterProjectID: "intake-gke-123" } },
+        auth: {
+          workloadIdentity: {
+            serviceAccountRef: { name: `intake-${id}-gar-puller` },
+            clusterLocation: "europe-west1",
+            clusterName: "apps",
+            clusterProjectID: "intake-gke-123",
+          },
+        },
       });
       expect((named(recorded, K.external, `intake-${id}-gar`)[0].inputs.spec as { refreshInterval: string }).refreshInterval).toBe("20m");
     }
@@ -93,7 +115,10 @@ describe("pull secrets with External Secrets Operator (pullSecrets.mode eso)", (
     expect(binding.inputs.subjects).toEqual([{ kind: "ServiceAccount", name: "intake-refresher", namespace: "intake-system" }]);
     const [cron] = named(recorded, K.cron, "intake-acme-acr-refresh");
     expect(meta(cron).namespace).toBe("intake-system"); // never in the customer's namespace
-    const job = (cron.inputs.spec as { schedule: string; jobTemplate: { spec: { template: { spec: { serviceAccountName: string; containers: { image: string; command: string[] }[] } } } } });
+    const job = cron.inputs.spec as {
+      schedule: string;
+      jobTemplate: { spec: { template: { spec: { serviceAccountName: string; containers: { image: string; command: string[] }[] } } } };
+    };
     expect(job.schedule).toBe("*/20 * * * *");
     const pod = job.jobTemplate.spec.template.spec;
     expect(pod.serviceAccountName).toBe("intake-refresher");
@@ -111,18 +136,28 @@ describe("pull secrets with External Secrets Operator (pullSecrets.mode eso)", (
     const { plan, roster, settings } = await planOf([ACME, GLOBEX], ESO);
     expect(plan.violations).toEqual([]);
     const wi = plan.recorded.find((r) => r.inputs.role === "roles/iam.workloadIdentityUser" && String(r.inputs.member).includes("acme-apps"))!;
-    const planted = plan.recorded.map((r) => (r === wi ? { ...r, inputs: { ...r.inputs, member: "serviceAccount:intake-gke-123.svc.id.goog[globex-apps/intake-globex-gar-puller]" } } : r));
+    const planted = plan.recorded.map((r) =>
+      r === wi ? { ...r, inputs: { ...r.inputs, member: "serviceAccount:intake-gke-123.svc.id.goog[globex-apps/intake-globex-gar-puller]" } } : r,
+    );
     const found = evaluate(fromRecorded(planted), policyContext(roster, settings)).filter((v) => v.policy !== "labels-present");
-    expect(found.map((v) => v.message)).toContainEqual(expect.stringMatching(/Kubernetes service account intake-globex-gar-puller act as customer acme's service account/));
+    expect(found.map((v) => v.message)).toContainEqual(
+      expect.stringMatching(/Kubernetes service account intake-globex-gar-puller act as customer acme's service account/),
+    );
   });
 });
 
 describe("pull secrets by the refresher (pullSecrets.mode refresher)", () => {
   it("every short-lived kind gets its CronJob; long-lived ones are written as before", async () => {
     const { recorded } = await planOf([ACME], { pullSecrets: { mode: "refresher", refresher: REFRESHER } });
-    expect(recorded.filter((r) => r.type === K.cron).map((r) => meta(r).name).sort()).toEqual(["intake-acme-acr-refresh", "intake-acme-ecr-refresh", "intake-acme-gar-refresh"]);
+    expect(
+      recorded
+        .filter((r) => r.type === K.cron)
+        .map((r) => meta(r).name)
+        .sort(),
+    ).toEqual(["intake-acme-acr-refresh", "intake-acme-ecr-refresh", "intake-acme-gar-refresh"]);
     // Every minted credential lives 1 h (ECR's stops with its push-role session): refreshed every 20 min.
-    for (const kind of ["ecr", "acr", "gar"]) expect((named(recorded, K.cron, `intake-acme-${kind}-refresh`)[0].inputs.spec as { schedule: string }).schedule).toBe("*/20 * * * *");
+    for (const kind of ["ecr", "acr", "gar"])
+      expect((named(recorded, K.cron, `intake-acme-${kind}-refresh`)[0].inputs.spec as { schedule: string }).schedule).toBe("*/20 * * * *");
     expect(recorded.filter((r) => r.type === K.external || r.type === K.sa)).toEqual([]);
     expect(named(recorded, K.secret, "intake-acme-distribution")[0].ignoreChanges).toEqual([]);
   });
@@ -139,8 +174,12 @@ describe("pull-secret settings", () => {
   });
 
   it("name what each mode needs, in one line each", () => {
-    expect(() => testSettings({ pullSecrets: { mode: "eso", refresher: REFRESHER } })).toThrow(/registry-intake:pullSecrets\.gke: is required for gar with mode eso/);
-    expect(() => testSettings({ pullSecrets: { mode: "eso", gke: GKE } })).toThrow(/registry-intake:pullSecrets\.refresher: is required for acr \(no External Secrets Operator generator keeps those customers' scope\)/);
+    expect(() => testSettings({ pullSecrets: { mode: "eso", refresher: REFRESHER } })).toThrow(
+      /registry-intake:pullSecrets\.gke: is required for gar with mode eso/,
+    );
+    expect(() => testSettings({ pullSecrets: { mode: "eso", gke: GKE } })).toThrow(
+      /registry-intake:pullSecrets\.refresher: is required for acr \(no External Secrets Operator generator keeps those customers' scope\)/,
+    );
     expect(() => testSettings({ pullSecrets: { mode: "refresher" } })).toThrow(/registry-intake:pullSecrets\.refresher: is required for ecr, acr, gar/);
     expect(() => testSettings({ pullSecrets: { mode: "sometimes" } })).toThrow(/registry-intake:pullSecrets\.mode: "sometimes" must be eso or refresher/);
     // ESO with only ECR enabled needs neither.

@@ -14,7 +14,10 @@ describe("image references", () => {
     ["localhost/x", { registry: "localhost", repository: "x", tag: "latest" }],
     [`registry.example.com/a/b@${D}`, { registry: "registry.example.com", repository: "a/b", digest: D }],
     [`registry.example.com/a/b:v2@${D}`, { registry: "registry.example.com", repository: "a/b", tag: "v2", digest: D }],
-    ["111122223333.dkr.ecr.eu-west-1.amazonaws.com/intake/acme/app:v1", { registry: "111122223333.dkr.ecr.eu-west-1.amazonaws.com", repository: "intake/acme/app", tag: "v1" }],
+    [
+      "111122223333.dkr.ecr.eu-west-1.amazonaws.com/intake/acme/app:v1",
+      { registry: "111122223333.dkr.ecr.eu-west-1.amazonaws.com", repository: "intake/acme/app", tag: "v1" },
+    ],
   ])("%s", (ref, expected) => {
     expect(parseReference(ref)).toEqual(expected);
     expect(parseReference(formatReference(parseReference(ref)))).toEqual(expected);

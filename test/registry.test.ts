@@ -16,7 +16,11 @@ function registry(o: { refuseToken?: boolean } = {}) {
       if (o.refuseToken) return new Response("", { status: 401 });
       return Response.json({ token: `t:${url.searchParams.getAll("scope").join(" ")}`, expires_in: 300 });
     }
-    if (!auth.startsWith("Bearer ")) return new Response("", { status: 401, headers: { "www-authenticate": `Bearer realm="https://r.test/token",service="r.test",scope="repository:${url.pathname.split("/")[2]}:pull"` } });
+    if (!auth.startsWith("Bearer "))
+      return new Response("", {
+        status: 401,
+        headers: { "www-authenticate": `Bearer realm="https://r.test/token",service="r.test",scope="repository:${url.pathname.split("/")[2]}:pull"` },
+      });
     return new Response("", { status: 404 });
   }) as typeof fetch;
   return { log, auth: new RegistryAuth({ username: "u", password: "p" }, fetchImpl) };
@@ -24,7 +28,11 @@ function registry(o: { refuseToken?: boolean } = {}) {
 
 describe("registry auth", () => {
   it("reads a Bearer challenge; anything else is none", () => {
-    expect(parseChallenge('Bearer realm="https://r.test/token",service="r.test",scope="repository:a:pull"')).toEqual({ realm: "https://r.test/token", service: "r.test", scope: "repository:a:pull" });
+    expect(parseChallenge('Bearer realm="https://r.test/token",service="r.test",scope="repository:a:pull"')).toEqual({
+      realm: "https://r.test/token",
+      service: "r.test",
+      scope: "repository:a:pull",
+    });
     expect(parseChallenge('Basic realm="x"')).toBeUndefined();
     expect(parseChallenge("Bearer service=x")).toBeUndefined();
     expect(parseChallenge(null)).toBeUndefined();
@@ -55,9 +63,21 @@ describe("registry manifests and bodies", () => {
   const bytes = (doc: unknown) => Buffer.from(JSON.stringify(doc));
   it("an index names its children with their platforms; an image its config and stored layers (foreign ones left out)", () => {
     const child = { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: "sha256:c", size: 10, platform: { architecture: "arm64", os: "linux" } };
-    expect(manifestParts({ bytes: bytes({ manifests: [child] }), mediaType: "application/vnd.oci.image.index.v1+json" })).toEqual({ children: [child], blobs: [] });
-    const image = { config: { digest: "sha256:cfg", size: 2 }, layers: [{ digest: "sha256:l1", size: 5 }, { digest: "sha256:win", size: 9, urls: ["https://example.com/l"] }] };
-    expect(manifestParts({ bytes: bytes(image), mediaType: "application/vnd.oci.image.manifest.v1+json" }).blobs).toEqual([{ digest: "sha256:cfg", size: 2 }, { digest: "sha256:l1", size: 5 }]);
+    expect(manifestParts({ bytes: bytes({ manifests: [child] }), mediaType: "application/vnd.oci.image.index.v1+json" })).toEqual({
+      children: [child],
+      blobs: [],
+    });
+    const image = {
+      config: { digest: "sha256:cfg", size: 2 },
+      layers: [
+        { digest: "sha256:l1", size: 5 },
+        { digest: "sha256:win", size: 9, urls: ["https://example.com/l"] },
+      ],
+    };
+    expect(manifestParts({ bytes: bytes(image), mediaType: "application/vnd.oci.image.manifest.v1+json" }).blobs).toEqual([
+      { digest: "sha256:cfg", size: 2 },
+      { digest: "sha256:l1", size: 5 },
+    ]);
     expect(() => manifestParts({ bytes: bytes({}), mediaType: "" })).toThrow(RegistryError);
   });
 

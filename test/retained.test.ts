@@ -20,7 +20,11 @@ const planWith = async (customers: unknown[], ledger: Record<string, unknown> = 
 async function exported(customers: unknown[], previous = {}, over: Record<string, unknown> = {}) {
   const settings = testSettings(over);
   const roster = testRoster(customers, settings);
-  const { result } = await runUnderMocks(() => program(settings, roster, previous), { project: "registry-intake", stack: settings.stack, cloud: { accountId: "111122223333", region: "eu-west-1", githubOwner: "example-org" } });
+  const { result } = await runUnderMocks(() => program(settings, roster, previous), {
+    project: "registry-intake",
+    stack: settings.stack,
+    cloud: { accountId: "111122223333", region: "eu-west-1", githubOwner: "example-org" },
+  });
   return new Promise((resolve) => (result.outputs.retained as { apply: (f: (v: unknown) => void) => void }).apply(resolve));
 }
 
@@ -29,11 +33,18 @@ describe("the ledger of kept resources", () => {
     const first = (await exported([customer("acme", "enterprise", { ecr: { repositories: ["app", "tools"] } })])) as { declared: string[]; kept: string[] };
     expect(first.kept).toEqual([]);
     expect(first.declared).toEqual(
-      expect.arrayContaining(["ecr:intake/acme/app", "ecr:intake/acme/tools", "github:intake-acme", expect.stringMatching(/^gar:projects\/.+\/repositories\/intake-acme$/)]),
+      expect.arrayContaining([
+        "ecr:intake/acme/app",
+        "ecr:intake/acme/tools",
+        "github:intake-acme",
+        expect.stringMatching(/^gar:projects\/.+\/repositories\/intake-acme$/),
+      ]),
     );
     // The platform's ACR registry, by the id the cloud gave it.
     const acr = first.declared.filter((k) => k.startsWith("acr:"));
-    expect(acr).toEqual([expect.stringMatching(/^acr:\/subscriptions\/[0-9a-f-]+\/resourceGroups\/.+\/providers\/Microsoft\.ContainerRegistry\/registries\/\w+$/)]);
+    expect(acr).toEqual([
+      expect.stringMatching(/^acr:\/subscriptions\/[0-9a-f-]+\/resourceGroups\/.+\/providers\/Microsoft\.ContainerRegistry\/registries\/\w+$/),
+    ]);
     // Downgrade to standard: ECR and Artifact Registry leave the program, GitHub stays.
     const second = (await exported([customer("acme", "standard")], first)) as { declared: string[]; kept: string[] };
     expect(second.declared).toEqual([...acr, "github:intake-acme"]);
@@ -46,7 +57,10 @@ describe("the ledger of kept resources", () => {
     const ledger = { declared: ["github:intake-acme"], kept: ["ecr:intake/acme/app", "github:intake-gone"] };
     const { plan, recorded } = await planWith([customer("acme", "enterprise", { ecr: { repositories: ["app", "new"] } })], ledger);
     const repos = owned(plan, recorded, "acme", T.repo);
-    expect(repos.map((r) => [r.inputs.name, r.importId])).toEqual([["intake/acme/app", "intake/acme/app"], ["intake/acme/new", undefined]]);
+    expect(repos.map((r) => [r.inputs.name, r.importId])).toEqual([
+      ["intake/acme/app", "intake/acme/app"],
+      ["intake/acme/new", undefined],
+    ]);
     // Still in the stack's state: no import option.
     expect(owned(plan, recorded, "acme", T.ghRepo).map((r) => r.importId)).toEqual([undefined]);
     expect(plan.resources.filter((r) => r.adopted).map((r) => r.adopted)).toEqual(["intake/acme/app"]);
@@ -54,7 +68,8 @@ describe("the ledger of kept resources", () => {
 
   it("the ACR registry a destroyed stack left is adopted by the rest of its id (the program cannot spell the subscription); another registry's is not", async () => {
     const id = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/RG-Intake/providers/Microsoft.ContainerRegistry/registries/IntakeTest";
-    const registry = (ledger: Record<string, unknown>) => planWith([customer("acme", "enterprise")], ledger).then(({ plan }) => plan.resources.find((r) => r.type === "azure-native:containerregistry:Registry")!);
+    const registry = (ledger: Record<string, unknown>) =>
+      planWith([customer("acme", "enterprise")], ledger).then(({ plan }) => plan.resources.find((r) => r.type === "azure-native:containerregistry:Registry")!);
     expect((await registry({ declared: [], kept: [`acr:${id}`] })).adopted).toBe(id);
     expect((await registry({ declared: [], kept: [`acr:${id.replace("IntakeTest", "othertest")}`] })).adopted).toBeUndefined();
     expect((await registry({})).adopted).toBeUndefined();
@@ -97,14 +112,18 @@ describe("intake plan --retained", () => {
     writeFileSync(outputs, JSON.stringify({ customers: {}, retained: { declared: [], kept: ["ecr:intake/acme/app", "github:intake-acme"] } }));
     const r = await run(["plan", "--stack", "dev", "--retained", outputs]);
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(/^Adopted from the cloud \(kept by an earlier update; imported, not created\): Repository intake\/acme\/app, Repository intake-acme$/m);
+    expect(r.out).toMatch(
+      /^Adopted from the cloud \(kept by an earlier update; imported, not created\): Repository intake\/acme\/app, Repository intake-acme$/m,
+    );
     writeFileSync(outputs, JSON.stringify({ customers: {} }));
     const bad = await run(["plan", "--stack", "dev", "--retained", outputs]);
     expect(bad.code).toBe(2);
     expect(bad.err.split("\n")).toHaveLength(1);
     expect(bad.err).toMatch(/--retained .*outputs\.json: holds no ledger of kept resources .*pulumi stack output --json/);
     writeFileSync(outputs, JSON.stringify({ retained: { declared: [], kept: ["foo:bar"] } }));
-    expect((await run(["plan", "--stack", "dev", "--retained", outputs])).err).toMatch(/--retained .*outputs\.json: "foo:bar" is not a kept resource \(<kind>:<cloud id>, kind ecr, gar or github\)$/);
+    expect((await run(["plan", "--stack", "dev", "--retained", outputs])).err).toMatch(
+      /--retained .*outputs\.json: "foo:bar" is not a kept resource \(<kind>:<cloud id>, kind ecr, gar or github\)$/,
+    );
     const missing = await run(["plan", "--stack", "dev", "--retained", path.join(dir, "nope.json")]);
     expect([missing.code, missing.err]).toEqual([2, expect.stringMatching(/--retained .*nope\.json: cannot read it \(ENOENT\)/)]);
   });
@@ -123,7 +142,10 @@ describe("the ledger's edges", () => {
     const over = { retained: { adopt: ["ecr:intake/acme/app"], forget: ["ecr:intake/acme/worker"] } };
     const ledger = { declared: ["ecr:intake/acme/app"], kept: ["ecr:intake/acme/worker"] };
     const { plan, recorded } = await planWith([customer("acme", "enterprise", { ecr: { repositories: ["app", "worker"] } })], ledger, over);
-    expect(owned(plan, recorded, "acme", T.repo).map((r) => [r.inputs.name, r.importId])).toEqual([["intake/acme/app", undefined], ["intake/acme/worker", undefined]]);
+    expect(owned(plan, recorded, "acme", T.repo).map((r) => [r.inputs.name, r.importId])).toEqual([
+      ["intake/acme/app", undefined],
+      ["intake/acme/worker", undefined],
+    ]);
     const out = (await exported([customer("acme", "enterprise", { ecr: { repositories: ["app", "worker"] } })], ledger, over)) as { declared: string[] };
     expect(out.declared).toEqual(expect.arrayContaining(["ecr:intake/acme/app", "ecr:intake/acme/worker"]));
   });

@@ -78,7 +78,9 @@ describe("roster: every bad-input rule names file, customer, field and rule", ()
   ])("bad id %j (%s): one problem, the id rule's", (id) => {
     const p = only(problemsOf(rosterYaml([customer(id, "standard")])));
     expect(p.field).toBe("id");
-    expect(p.message).toContain("breaks the id rule: lower-case, 3-23 chars: runs of [a-z0-9] joined by single '-', starting with a letter, not ending with '-'");
+    expect(p.message).toContain(
+      "breaks the id rule: lower-case, 3-23 chars: runs of [a-z0-9] joined by single '-', starting with a letter, not ending with '-'",
+    );
     expect(p.message).toContain(JSON.stringify(id));
   });
 
@@ -86,7 +88,7 @@ describe("roster: every bad-input rule names file, customer, field and rule", ()
     // With the default prefix the id rule covers every provider; a 15-char prefix leaves
     // GCP's 30-char service-account ids room for 14.
     expect(nameProblems("abcdefghijklmnop", { repoPrefix: "intake-platform" })).toEqual([
-      'gives GCP service account name "intake-platform-abcdefghijklmnop", which breaks the rule: GCP service-account ids are 6-30 chars of [a-z0-9-], starting with a letter, not ending with \'-\'',
+      "gives GCP service account name \"intake-platform-abcdefghijklmnop\", which breaks the rule: GCP service-account ids are 6-30 chars of [a-z0-9-], starting with a letter, not ending with '-'",
     ]);
     expect(nameProblems("abcdefghijklmn", { repoPrefix: "intake-platform" })).toEqual([]);
     expect(nameProblems("abcdefghijklmnopqrstuvw")).toEqual([]);
@@ -131,11 +133,13 @@ describe("roster: every bad-input rule names file, customer, field and rule", ()
 
   it("missing required fields", () => {
     const ps = problemsOf(rosterYaml([{ id: "acme" }]));
-    expect(ps.map((p) => `${p.field}: ${p.message}`).sort()).toEqual([
-      "license: is required (object)",
-      "name: is required (string)",
-      "tier: is required: must be one of enterprise, professional, standard (license tier)",
-    ].sort());
+    expect(ps.map((p) => `${p.field}: ${p.message}`).sort()).toEqual(
+      [
+        "license: is required (object)",
+        "name: is required (string)",
+        "tier: is required: must be one of enterprise, professional, standard (license tier)",
+      ].sort(),
+    );
   });
 
   it("unknown fields, at every level", () => {
@@ -147,7 +151,9 @@ describe("roster: every bad-input rule names file, customer, field and rule", ()
     ]);
     // A typo is told the field it is near, at its own level.
     const typos = problemsOf(rosterYaml([customer("acme", "standard", { regsitries: ["ghcr"], license: { expire: "2027-01-01" } })]));
-    expect(typos.map((p) => p.message)).toEqual(expect.arrayContaining(['unknown field "regsitries" (did you mean "registries"?)', 'unknown field "expire" (did you mean "expires"?)']));
+    expect(typos.map((p) => p.message)).toEqual(
+      expect.arrayContaining(['unknown field "regsitries" (did you mean "registries"?)', 'unknown field "expire" (did you mean "expires"?)']),
+    );
   });
 
   it("bad status and bad extra repository names", () => {
@@ -156,7 +162,9 @@ describe("roster: every bad-input rule names file, customer, field and rule", ()
     expect(ps[0].message).toBe('"paused" must be one of active, suspended, offboarded (customer status)');
     expect(ps[1].message).toContain('"Worker" is not a valid repository name');
     // One rule, not two that contradict each other ("'/'-separated components" and "no '/'").
-    expect(ps[1].message).toMatch(/valid repository name: one component of \[a-z0-9\] runs joined by single '\.', '_' or '-', no '\/' \(the customer's prefix is added\)$/);
+    expect(ps[1].message).toMatch(
+      /valid repository name: one component of \[a-z0-9\] runs joined by single '\.', '_' or '-', no '\/' \(the customer's prefix is added\)$/,
+    );
     expect(ps[3].message).toBe('lists repository "api" more than once');
   });
 
@@ -227,8 +235,12 @@ describe("YAML syntax errors point where the mistake is", () => {
       }
       return "accepted";
     };
-    expect(one('customers:\n  - id: acme\n    name: "Acme\n    tier: standard\n  - id: globex\n')).toBe("roster.yaml:3:11: YAML syntax: the double quote opened here is never closed");
-    expect(one("customers:\n  - id: acme\n    registries: [ghcr, ecr\n    name: Acme\n  - id: b\n")).toBe("roster.yaml:3:17: YAML syntax: the [ opened here is never closed with ]");
+    expect(one('customers:\n  - id: acme\n    name: "Acme\n    tier: standard\n  - id: globex\n')).toBe(
+      "roster.yaml:3:11: YAML syntax: the double quote opened here is never closed",
+    );
+    expect(one("customers:\n  - id: acme\n    registries: [ghcr, ecr\n    name: Acme\n  - id: b\n")).toBe(
+      "roster.yaml:3:17: YAML syntax: the [ opened here is never closed with ]",
+    );
   });
 });
 
@@ -236,7 +248,10 @@ describe("hostile roster YAML", () => {
   it("an alias bomb and a 10 MB value: one short line each, exit 2, no trace", async () => {
     const dir = tempDir("hostile-");
     const bomb = path.join(dir, "bomb.yaml");
-    const levels = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]", ..."bcdefg".split("").map((l, i) => `${l}: &${l} [${Array(9).fill(`*${"abcdefg"[i]}`).join(", ")}]`)];
+    const levels = [
+      "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]",
+      ..."bcdefg".split("").map((l, i) => `${l}: &${l} [${Array(9).fill(`*${"abcdefg"[i]}`).join(", ")}]`),
+    ];
     writeFileSync(bomb, `${levels.join("\n")}\ncustomers: []\n`);
     const big = path.join(dir, "big.yaml");
     writeFileSync(big, `customers:\n  - id: big\n    name: ${"x".repeat(10_000_000)}\n    tier: standard\n    license: { expires: "2099-12-31" }\n`);
@@ -258,9 +273,49 @@ describe("hostile roster YAML", () => {
     process.on("warning", onWarning);
     const base = `customers:\n  - id: acme\n    name: Acme\n    tier: enterprise\n    license: { expires: "2099-12-31" }\n    github: { members: [wile-e] }\n  - id: globex\n    name: Globex\n    tier: standard\n    license:\n      expires: 2027-01-31\n`;
     let seed = 7;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     const pick = <T>(xs: readonly T[]) => xs[Math.floor(rnd() * xs.length)];
-    const pieces = ["&x ", "*x", "*nope", "!!binary ", "!!str ", "!!map ", "!custom ", "<<: *x\n", "? [a]\n", "[", "]", "{", "}", ": ", "- ", "\n", "\t", "  ", "'", '"', "#", "%YAML 1.1\n---\n", "---\n", "...\n", "\u0000", "\uFEFF", "🙂", "\\u", "~", "null", "0x1F", "1e400", ".nan", "2026-02-30", "a".repeat(500), "constructor", "__proto__", "id: acme\n", "customers:\n"];
+    const pieces = [
+      "&x ",
+      "*x",
+      "*nope",
+      "!!binary ",
+      "!!str ",
+      "!!map ",
+      "!custom ",
+      "<<: *x\n",
+      "? [a]\n",
+      "[",
+      "]",
+      "{",
+      "}",
+      ": ",
+      "- ",
+      "\n",
+      "\t",
+      "  ",
+      "'",
+      '"',
+      "#",
+      "%YAML 1.1\n---\n",
+      "---\n",
+      "...\n",
+      "\u0000",
+      "\uFEFF",
+      "🙂",
+      "\\u",
+      "~",
+      "null",
+      "0x1F",
+      "1e400",
+      ".nan",
+      "2026-02-30",
+      "a".repeat(500),
+      "constructor",
+      "__proto__",
+      "id: acme\n",
+      "customers:\n",
+    ];
     let rosters = 0;
     for (let i = 0; i < 10_000; i++) {
       let text = base;
@@ -305,4 +360,3 @@ describe("a roster file read again", () => {
     expect(loadRoster(file).customers.map((c) => c.id)).toEqual(["acme"]);
   });
 });
-

@@ -20,7 +20,11 @@ import { git, withBareRemote } from "./git";
 import { tempDir } from "./tmp";
 
 const ROOT = path.resolve(__dirname, "..");
-const rotated = (previousUntil: string) => ({ ecr: { generation: 2, previousUntil }, distribution: { generation: 2, previousUntil }, gar: { generation: 3, previousUntil } });
+const rotated = (previousUntil: string) => ({
+  ecr: { generation: 2, previousUntil },
+  distribution: { generation: 2, previousUntil },
+  gar: { generation: 3, previousUntil },
+});
 const GAR_KEYS = { gar: { project: "intake-test-123", location: "europe-west1", serviceAccountKeys: true } };
 
 describe("rotation in the program", () => {
@@ -32,10 +36,17 @@ describe("rotation in the program", () => {
 
   it("during the overlap both credentials exist, the first under its old name (nothing replaced); the outputs carry the new one", async () => {
     const { recorded, plan } = await planOf([customer("acme", "enterprise", { credentials: rotated("2026-11-29") })], GAR_KEYS);
-    const names = (type: string) => recorded.filter((r) => r.type === type).map((r) => r.name).sort();
+    const names = (type: string) =>
+      recorded
+        .filter((r) => r.type === type)
+        .map((r) => r.name)
+        .sort();
     expect(names("aws:iam/accessKey:AccessKey")).toEqual(["acme-ecr-key", "acme-ecr-key-g2"]);
     expect(names("gcp:serviceaccount/key:Key")).toEqual(["acme-gar-key-g2", "acme-gar-key-g3"]);
-    expect(names("random:index/randomPassword:RandomPassword").filter((n) => n.startsWith("acme"))).toEqual(["acme-distribution-robot", "acme-distribution-robot-g2"]);
+    expect(names("random:index/randomPassword:RandomPassword").filter((n) => n.startsWith("acme"))).toEqual([
+      "acme-distribution-robot",
+      "acme-distribution-robot-g2",
+    ]);
     expect(plan.customers[0].rotations).toEqual([
       { kind: "ecr", generation: 2, previous: 1, previousUntil: "2026-11-29" },
       { kind: "gar", generation: 3, previous: 2, previousUntil: "2026-11-29" },
@@ -44,7 +55,11 @@ describe("rotation in the program", () => {
     // The credential handed out is the new generation's.
     const settings = testSettings(GAR_KEYS);
     const roster = testRoster([customer("acme", "enterprise", { credentials: rotated("2026-11-29") })], settings);
-    const { result, resources } = await runUnderMocks(() => program(settings, roster), { project: "p", stack: "s", cloud: { accountId: ACCOUNT, region: REGION } });
+    const { result, resources } = await runUnderMocks(() => program(settings, roster), {
+      project: "p",
+      stack: "s",
+      cloud: { accountId: ACCOUNT, region: REGION },
+    });
     const g2 = resources.find((r) => r.name === "acme-ecr-key-g2")!;
     expect(await unwrap(result.customers[0].credentials.ecr!.id!)).toBe(g2.id);
     const robotG2 = resources.find((r) => r.name === "acme-distribution-robot-g2")!;
@@ -52,7 +67,11 @@ describe("rotation in the program", () => {
     // The broker's entry holds both hashes and the last day of the previous one.
     const acl = JSON.parse(await unwrap(result.distribution!.acl)) as Acl;
     const robotG1 = resources.find((r) => r.name === "acme-distribution-robot")!;
-    expect(acl.entries[0]).toMatchObject({ passwordHash: robotG2.state.bcryptHash, previousPasswordHash: robotG1.state.bcryptHash, previousUntil: "2026-11-29" });
+    expect(acl.entries[0]).toMatchObject({
+      passwordHash: robotG2.state.bcryptHash,
+      previousPasswordHash: robotG1.state.bcryptHash,
+      previousUntil: "2026-11-29",
+    });
   });
 
   it("after the overlap only the current generation is declared: the first pulumi up after the day removes the previous", async () => {
@@ -69,7 +88,11 @@ describe("rotation in the program", () => {
   it("the platform's delivery robot rotates by the stack setting distribution.deliveryRobot", async () => {
     const settings = testSettings({ distribution: { host: "registry.test.example.com", deliveryRobot: { generation: 2, previousUntil: "2026-11-29" } } });
     const roster = testRoster([customer("acme", "enterprise")], settings);
-    const { result, resources } = await runUnderMocks(() => program(settings, roster), { project: "p", stack: "s", cloud: { accountId: ACCOUNT, region: REGION } });
+    const { result, resources } = await runUnderMocks(() => program(settings, roster), {
+      project: "p",
+      stack: "s",
+      cloud: { accountId: ACCOUNT, region: REGION },
+    });
     const robots = resources.filter((r) => r.name.startsWith("distribution-delivery-robot"));
     expect(robots.map((r) => r.name).sort()).toEqual(["distribution-delivery-robot", "distribution-delivery-robot-g2"]);
     const acl = JSON.parse(await unwrap(result.distribution!.acl)) as Acl;
@@ -98,7 +121,14 @@ describe("rotation in the broker", () => {
     Object.assign(acl.entries[0], { previousPasswordHash: bcryptjs.hashSync("old-password", 4), previousUntil: "2026-11-29" });
     writeFileSync(files.aclFile, JSON.stringify(acl));
     let today = "2026-11-29";
-    const broker = new TokenBroker({ ...files, key: loadSigningKey(pair.key, pair.cert), service: "svc", issuer: "iss", today: () => today, logger: pino({ level: "silent" }) });
+    const broker = new TokenBroker({
+      ...files,
+      key: loadSigningKey(pair.key, pair.cert),
+      service: "svc",
+      issuer: "iss",
+      today: () => today,
+      logger: pino({ level: "silent" }),
+    });
     const token = async (password: string) => {
       const r = await broker.tokenFor({ username: "robot-acme", password }, "svc", ["repository:intake/acme/app:pull"]);
       return r.status === 200 ? decodeJwt((r.body as { token: string }).token).access : r.status;
@@ -117,11 +147,25 @@ describe("rotation in the broker", () => {
     const pair = makeKeyPair(dir);
     const files = writeBrokerFixture(dir, { username: "robot-acme", password: "pw", cost: 4 });
     const acl = JSON.parse(readFileSync(files.aclFile, "utf8"));
-    acl.delivery = { username: "intake-delivery", passwordHash: bcryptjs.hashSync("new-delivery", 4), previousPasswordHash: bcryptjs.hashSync("old-delivery", 4), previousUntil: "2026-11-29", enabled: true };
+    acl.delivery = {
+      username: "intake-delivery",
+      passwordHash: bcryptjs.hashSync("new-delivery", 4),
+      previousPasswordHash: bcryptjs.hashSync("old-delivery", 4),
+      previousUntil: "2026-11-29",
+      enabled: true,
+    };
     writeFileSync(files.aclFile, JSON.stringify(acl));
     let today = "2026-11-29";
-    const broker = new TokenBroker({ ...files, key: loadSigningKey(pair.key, pair.cert), service: "svc", issuer: "iss", today: () => today, logger: pino({ level: "silent" }) });
-    const status = async (password: string) => (await broker.tokenFor({ username: "intake-delivery", password }, "svc", ["repository:intake/acme/app:push"])).status;
+    const broker = new TokenBroker({
+      ...files,
+      key: loadSigningKey(pair.key, pair.cert),
+      service: "svc",
+      issuer: "iss",
+      today: () => today,
+      logger: pino({ level: "silent" }),
+    });
+    const status = async (password: string) =>
+      (await broker.tokenFor({ username: "intake-delivery", password }, "svc", ["repository:intake/acme/app:push"])).status;
     expect([await status("new-delivery"), await status("old-delivery"), await status("other")]).toEqual([200, 200, 401]);
     today = "2026-11-30";
     expect([await status("new-delivery"), await status("old-delivery")]).toEqual([200, 401]);
@@ -151,7 +195,10 @@ describe("intake rotate", () => {
     expect(r.code).toBe(0);
     const today = new Date().toISOString().slice(0, 10);
     const until = new Date(Date.parse(`${today}T00:00:00Z`) + 3 * 86400_000).toISOString().slice(0, 10);
-    expect(r.out.split("\n").slice(0, 2)).toEqual([`acme ecr: generation 1 → 2; generation 1 keeps working through ${until}`, `acme distribution: generation 1 → 2; generation 1 keeps working through ${until}`]);
+    expect(r.out.split("\n").slice(0, 2)).toEqual([
+      `acme ecr: generation 1 → 2; generation 1 keeps working through ${until}`,
+      `acme distribution: generation 1 → 2; generation 1 keeps working through ${until}`,
+    ]);
     // Both stacks read this roster: the output says so (prod applies it too).
     expect(r.out).toMatch(/which stacks dev, prod read: each creates the new credentials at its next `pulumi up`/);
     expect(text0(roster)).toContain("registries: [ghcr, ecr]"); // flow lists as written
@@ -165,7 +212,9 @@ describe("intake rotate", () => {
     // A second rotation inside the overlap would cut generation 1 at once: refused, nothing written.
     const again = await run(["rotate", "--customer", "acme", "--stack", "dev", "--project", dir, "--kind", "ecr"]);
     expect(again.code).toBe(2);
-    expect(again.err).toBe(`error: customer acme: ecr generation 1 is kept through ${until}; rotate again once a pulumi up has run after that day, so no client loses its credential at once`);
+    expect(again.err).toBe(
+      `error: customer acme: ecr generation 1 is kept through ${until}; rotate again once a pulumi up has run after that day, so no client loses its credential at once`,
+    );
     expect(readFileSync(roster, "utf8")).toBe(text);
   });
 
@@ -190,7 +239,9 @@ describe("intake rotate", () => {
     const today = new Date().toISOString().slice(0, 10);
     const until = new Date(Date.parse(`${today}T00:00:00Z`) + 7 * 86400_000).toISOString().slice(0, 10);
     // Only the rotation's lines, added to acme's entry.
-    const added = git(remote, "diff", "--unified=0", base, tip).split("\n").filter((l) => /^[-+][^-+]/.test(l));
+    const added = git(remote, "diff", "--unified=0", base, tip)
+      .split("\n")
+      .filter((l) => /^[-+][^-+]/.test(l));
     expect(added).toEqual(["+    credentials:", "+      ecr:", "+        generation: 2", `+        previousUntil: ${until}`]);
     expect(readFileSync(roster, "utf8")).toBe(git(remote, "show", "main:customers/roster.yaml"));
   });
@@ -222,8 +273,17 @@ describe("intake rotate", () => {
 describe("the rotation's own words", () => {
   it("names why a suspended or lapsed customer's generations stay disabled, in one sentence", () => {
     const settings = testSettings();
-    const roster = testRoster([customer("paused", "enterprise", { status: "suspended", registries: ["ecr"] }), customer("lapsed", "enterprise", { license: { expires: "2026-01-31" }, registries: ["ecr"] })]);
-    const of = (id: string) => rotation(settings, roster.customers.find((c) => c.id === id)!, roster.source, { kind: "ecr", overlapDays: 7, today: "2026-12-04" }).lines[0];
+    const roster = testRoster([
+      customer("paused", "enterprise", { status: "suspended", registries: ["ecr"] }),
+      customer("lapsed", "enterprise", { license: { expires: "2026-01-31" }, registries: ["ecr"] }),
+    ]);
+    const of = (id: string) =>
+      rotation(
+        settings,
+        roster.customers.find((c) => c.id === id)!,
+        roster.source,
+        { kind: "ecr", overlapDays: 7, today: "2026-12-04" },
+      ).lines[0];
     expect(of("paused")).toBe("paused ecr: generation 1 → 2; both stay disabled (the customer's status is suspended)");
     expect(of("lapsed")).toBe("lapsed ecr: generation 1 → 2; both stay disabled (the customer's license expired on 2026-01-31)");
   });

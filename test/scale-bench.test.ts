@@ -24,7 +24,10 @@ const SHARDS = 4;
 function rosterOf(n: number) {
   const s = testSettings({ distribution: K8S });
   // One robot in a password rotation's overlap: its entry carries the previous hash too.
-  const text = rosterYaml(n).replace("  - id: cust-00001\n", "  - id: cust-00001\n    credentials: { distribution: { generation: 2, previousUntil: 2026-12-31 } }\n");
+  const text = rosterYaml(n).replace(
+    "  - id: cust-00001\n",
+    "  - id: cust-00001\n    credentials: { distribution: { generation: 2, previousUntil: 2026-12-31 } }\n",
+  );
   return { settings: s, roster: parseRoster(text, "generated.yaml", { tierTable: s.tierTable, prefix: { repoPrefix: s.repoPrefix } }) };
 }
 
@@ -42,7 +45,9 @@ describe("scale bench: what the program mounts into the broker", () => {
     const platform = platformSettings(settings, SHARDS);
     const mounted = await mountedDocuments(platform, roster, HASH);
     expect(mounted.parts.map((p) => p.file)).toEqual(["acl.json", ...Array.from({ length: SHARDS }, (_, i) => `intake-broker-acl-shard-0${i}.json`)]);
-    expect(mounted.rosterParts.map((p) => [p.shard, p.configMap, p.file])).toEqual(Array.from({ length: SHARDS }, (_, i) => [i, `intake-broker-roster-shard-0${i}`, `intake-broker-roster-shard-0${i}.yaml`]));
+    expect(mounted.rosterParts.map((p) => [p.shard, p.configMap, p.file])).toEqual(
+      Array.from({ length: SHARDS }, (_, i) => [i, `intake-broker-roster-shard-0${i}`, `intake-broker-roster-shard-0${i}.yaml`]),
+    );
     let rotated = 0;
     for (let i = 0; i < SHARDS; i++) {
       // The program as shard stack i runs it (only the distribution kind: the rest adds nothing to what the broker mounts).
@@ -53,7 +58,9 @@ describe("scale bench: what the program mounts into the broker", () => {
       expect(part.text).toBe(own);
       expect(part.entries).toBeGreaterThan(0);
       rotated += (part.text.match(/previousPasswordHash/g) ?? []).length;
-      const map = resources.find((r) => r.type === "kubernetes:core/v1:ConfigMap" && (r.inputs as { metadata: { name: string } }).metadata.name === rosterMapName(s));
+      const map = resources.find(
+        (r) => r.type === "kubernetes:core/v1:ConfigMap" && (r.inputs as { metadata: { name: string } }).metadata.name === rosterMapName(s),
+      );
       const rosterPart = mounted.rosterParts.find((p) => p.shard === i)!;
       expect(rosterPart.text).toBe((map!.inputs as { data: Record<string, string> }).data["roster.yaml"]);
       // Exactly rosterForShard's customers, in its order.
@@ -62,7 +69,10 @@ describe("scale bench: what the program mounts into the broker", () => {
       expect(rosterPart.customers).toBe(back.customers.length);
       // The bench's roster row suspends one customer in a part as written: withStatus must find it there.
       const first = back.customers[0].id;
-      const changed = parseRoster(withStatus(rosterPart.text, first, "suspended"), rosterPart.file, { tierTable: settings.tierTable, prefix: { repoPrefix: settings.repoPrefix } });
+      const changed = parseRoster(withStatus(rosterPart.text, first, "suspended"), rosterPart.file, {
+        tierTable: settings.tierTable,
+        prefix: { repoPrefix: settings.repoPrefix },
+      });
       expect(changed.customers.filter((c) => c.status === "suspended").map((c) => c.id)).toContain(first);
     }
     expect(rotated).toBe(1);
@@ -95,7 +105,9 @@ describe("scale bench: what the program mounts into the broker", () => {
     const text = rosterYaml(50);
     const before = parseRoster(text, "a.yaml");
     const after = parseRoster(withStatus(text, "cust-00007", "suspended"), "b.yaml");
-    expect(after.customers.filter((c, i) => JSON.stringify(c) !== JSON.stringify(before.customers[i])).map((c) => [c.id, c.status])).toEqual([["cust-00007", "suspended"]]);
+    expect(after.customers.filter((c, i) => JSON.stringify(c) !== JSON.stringify(before.customers[i])).map((c) => [c.id, c.status])).toEqual([
+      ["cust-00007", "suspended"],
+    ]);
     expect(() => withStatus(text, "cust-99999", "suspended")).toThrow(/no customer cust-99999/);
   });
 });

@@ -14,7 +14,12 @@ export interface ServeProcess {
 
 /** Starts `intake serve ARGS` (add `--listen 127.0.0.1:0`) and resolves once it listens; `detached` gives it a process group of its own. */
 export function serveProcess(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; detached?: boolean } = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [path.join(ROOT, "cli/bin/intake.js"), "serve", ...args], { cwd: o.cwd, env: o.env ?? process.env, stdio: ["ignore", "ignore", "pipe"], detached: o.detached });
+  const child = spawn(process.execPath, [path.join(ROOT, "cli/bin/intake.js"), "serve", ...args], {
+    cwd: o.cwd,
+    env: o.env ?? process.env,
+    stdio: ["ignore", "ignore", "pipe"],
+    detached: o.detached,
+  });
   let log = "";
   return new Promise((resolve, reject) => {
     child.stderr!.on("data", (d) => {

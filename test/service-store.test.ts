@@ -30,7 +30,15 @@ async function twoReplicas(kind: "sqlite" | "postgres"): Promise<[JobStore, JobS
   return [a, b];
 }
 
-const job = (id: string, stack: string, extra: Partial<NewJob> = {}): NewJob => ({ id, action: "onboard", customer: `c-${id}`, stack, request: { entry: { id: `c-${id}` } }, caller: "crm", ...extra });
+const job = (id: string, stack: string, extra: Partial<NewJob> = {}): NewJob => ({
+  id,
+  action: "onboard",
+  customer: `c-${id}`,
+  stack,
+  request: { entry: { id: `c-${id}` } },
+  caller: "crm",
+  ...extra,
+});
 
 describe.each([["sqlite" as const], ["postgres" as const]])("the %s job store, shared by two replicas", (kind) => {
   const skip = kind === "postgres" && !!noPostgres;
@@ -38,7 +46,14 @@ describe.each([["sqlite" as const], ["postgres" as const]])("the %s job store, s
   it.skipIf(skip)("one job per stack runs at a time across replicas, different stacks at once, oldest first", async () => {
     const [r1, r2] = await twoReplicas(kind);
     try {
-      for (const [id, stack] of [["a1", "A"], ["a2", "A"], ["b1", "B"], ["a3", "A"], ["b2", "B"]]) await r1.create(job(id, stack));
+      for (const [id, stack] of [
+        ["a1", "A"],
+        ["a2", "A"],
+        ["b1", "B"],
+        ["a3", "A"],
+        ["b2", "B"],
+      ])
+        await r1.create(job(id, stack));
       expect((await r1.claim("one", 60_000))?.id).toBe("a1");
       expect((await r2.claim("two", 60_000))?.id).toBe("b1");
       expect(await r1.claim("one", 60_000)).toBeUndefined();
@@ -46,7 +61,10 @@ describe.each([["sqlite" as const], ["postgres" as const]])("the %s job store, s
       expect(await r1.finish("a1", "one", { state: "succeeded", commit: "c0ffee", changes: { create: 5 } })).toBe(true);
       expect((await r2.claim("two", 60_000))?.id).toBe("a2");
       expect(await r2.get("a1")).toMatchObject({ state: "succeeded", commit: "c0ffee", changes: { create: 5 } });
-      expect((await r1.get("a2"))!.steps.map((s) => [s.name, s.replica])).toEqual([["queued", undefined], ["running", "two"]]);
+      expect((await r1.get("a2"))!.steps.map((s) => [s.name, s.replica])).toEqual([
+        ["queued", undefined],
+        ["running", "two"],
+      ]);
       // Claims racing from both replicas over jobs of four stacks: one job per stack, never two.
       for (let i = 0; i < 12; i++) await r1.create(job(`x${i}`, `S${i % 4}`));
       const claimed = (await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? r1 : r2).claim(`racer${i}`, 60_000)))).filter((j) => j !== undefined);
@@ -91,7 +109,9 @@ describe.each([["sqlite" as const], ["postgres" as const]])("the %s job store, s
       expect(first.existing).toBe(false);
       const again = await r2.create(job("k2", "A", { idempotency: { key: "signup-7", hash: hash("x") } }));
       expect(again).toMatchObject({ existing: true, job: { id: "k1" } });
-      await expect(r2.create(job("k3", "A", { idempotency: { key: "signup-7", hash: hash("y") } }))).rejects.toThrow(/Idempotency-Key signup-7 was sent before with another request \(job k1\)/);
+      await expect(r2.create(job("k3", "A", { idempotency: { key: "signup-7", hash: hash("y") } }))).rejects.toThrow(
+        /Idempotency-Key signup-7 was sent before with another request \(job k1\)/,
+      );
       // Another caller's key of the same name is its own.
       expect((await r2.create(job("k4", "A", { caller: "billing", idempotency: { key: "signup-7", hash: hash("y") } }))).existing).toBe(false);
       expect((await r1.byIdempotencyKey("billing", "signup-7"))?.id).toBe("k4");
@@ -116,68 +136,86 @@ describe.each([["sqlite" as const], ["postgres" as const]])("the %s job store, s
 });
 
 describe("two service replicas on PostgreSQL", () => {
-  it.skipIf(!!noPostgres)("20 onboardings posted at once into 3 shard stacks: 20 jobs succeed, 20 commits of one entry each, no update failed", async () => {
-    const database = await server!.createDatabase("replicas");
-    const project = gitProject();
-    // The second replica runs in a clone of its own.
-    const second = tempDir("replica-");
-    git(second, "clone", "--quiet", `file://${project.remote}`, ".");
-    const engine = new FakeEngine();
-    const quiet = { write: () => true } as unknown as NodeJS.WritableStream;
-    const start = (dir: string, replica: string) =>
-      OnboardingService.start({
-        projectDir: dir,
-        stack: "test",
-        listen: { host: "127.0.0.1", port: 0 },
-        database,
-        workers: 2,
-        auth: { tokensFile: tokens() },
-        pollMs: 50,
-        replica,
-        engine,
-        logTo: quiet,
-      });
-    const a = await start(project.dir, "replica-a");
-    const b = await start(second, "replica-b");
-    try {
-      const before = git(project.remote, "rev-parse", "main").trim();
-      const ids = [...idsInShard(0, 7, "pg"), ...idsInShard(1, 7, "pg"), ...idsInShard(2, 6, "pg")];
-      const ports = [a.port, b.port];
-      const posted = await Promise.all(
-        ids.map(async (id, i) => {
-          const r = await fetch(`http://127.0.0.1:${ports[i % 2]}/v1/customers`, { method: "POST", headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: JSON.stringify(entry(id)) });
-          return { status: r.status, body: (await r.json()) as { job: { id: string } } };
-        }),
-      );
-      expect(posted.map((p) => p.status)).toEqual(ids.map(() => 202));
-      const jobs = [];
-      for (const p of posted) {
-        let j;
-        for (let i = 0; i < 2400; i++) {
-          j = (await (await fetch(`http://127.0.0.1:${a.port}/v1/jobs/${p.body.job.id}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { state: string; error: string | null; steps: { name: string; replica?: string }[]; id: string };
-          if (j.state === "succeeded" || j.state === "failed") break;
-          await new Promise((r) => setTimeout(r, 25));
+  it.skipIf(!!noPostgres)(
+    "20 onboardings posted at once into 3 shard stacks: 20 jobs succeed, 20 commits of one entry each, no update failed",
+    async () => {
+      const database = await server!.createDatabase("replicas");
+      const project = gitProject();
+      // The second replica runs in a clone of its own.
+      const second = tempDir("replica-");
+      git(second, "clone", "--quiet", `file://${project.remote}`, ".");
+      const engine = new FakeEngine();
+      const quiet = { write: () => true } as unknown as NodeJS.WritableStream;
+      const start = (dir: string, replica: string) =>
+        OnboardingService.start({
+          projectDir: dir,
+          stack: "test",
+          listen: { host: "127.0.0.1", port: 0 },
+          database,
+          workers: 2,
+          auth: { tokensFile: tokens() },
+          pollMs: 50,
+          replica,
+          engine,
+          logTo: quiet,
+        });
+      const a = await start(project.dir, "replica-a");
+      const b = await start(second, "replica-b");
+      try {
+        const before = git(project.remote, "rev-parse", "main").trim();
+        const ids = [...idsInShard(0, 7, "pg"), ...idsInShard(1, 7, "pg"), ...idsInShard(2, 6, "pg")];
+        const ports = [a.port, b.port];
+        const posted = await Promise.all(
+          ids.map(async (id, i) => {
+            const r = await fetch(`http://127.0.0.1:${ports[i % 2]}/v1/customers`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+              body: JSON.stringify(entry(id)),
+            });
+            return { status: r.status, body: (await r.json()) as { job: { id: string } } };
+          }),
+        );
+        expect(posted.map((p) => p.status)).toEqual(ids.map(() => 202));
+        const jobs = [];
+        for (const p of posted) {
+          let j;
+          for (let i = 0; i < 2400; i++) {
+            j = (await (await fetch(`http://127.0.0.1:${a.port}/v1/jobs/${p.body.job.id}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+              state: string;
+              error: string | null;
+              steps: { name: string; replica?: string }[];
+              id: string;
+            };
+            if (j.state === "succeeded" || j.state === "failed") break;
+            await new Promise((r) => setTimeout(r, 25));
+          }
+          jobs.push(j!);
         }
-        jobs.push(j!);
+        expect(jobs.map((j) => [j.state, j.error])).toEqual(ids.map(() => ["succeeded", null]));
+        // Both replicas took jobs.
+        const ran = new Set(jobs.map((j) => j.steps.find((s) => s.name === "running")!.replica));
+        expect(ran).toEqual(new Set(["replica-a", "replica-b"]));
+        // 20 commits, each one job's, each adding one entry.
+        const commits = git(project.remote, "rev-list", "--reverse", `${before}..main`).split("\n").filter(Boolean);
+        expect(commits).toHaveLength(20);
+        for (const c of commits)
+          expect(
+            git(project.remote, "diff", "--unified=0", `${c}~1`, c)
+              .split("\n")
+              .filter((l) => /^\+ {2}- id: /.test(l)),
+          ).toHaveLength(1);
+        const onBranch = git(project.remote, "show", "main:customers/roster.yaml");
+        for (const id of ids) expect(onBranch.split("\n").filter((l) => l === `  - id: ${id}`)).toHaveLength(1);
+        // No two updates of one stack overlapped.
+        const ups = engine.calls.filter((c) => c.op === "up" && c.end > 0);
+        for (const x of ups) for (const y of ups) if (x !== y && x.stack === y.stack) expect(x.end <= y.start || y.end <= x.start).toBe(true);
+      } finally {
+        await a.service.stop(1000);
+        await b.service.stop(1000);
       }
-      expect(jobs.map((j) => [j.state, j.error])).toEqual(ids.map(() => ["succeeded", null]));
-      // Both replicas took jobs.
-      const ran = new Set(jobs.map((j) => j.steps.find((s) => s.name === "running")!.replica));
-      expect(ran).toEqual(new Set(["replica-a", "replica-b"]));
-      // 20 commits, each one job's, each adding one entry.
-      const commits = git(project.remote, "rev-list", "--reverse", `${before}..main`).split("\n").filter(Boolean);
-      expect(commits).toHaveLength(20);
-      for (const c of commits) expect(git(project.remote, "diff", "--unified=0", `${c}~1`, c).split("\n").filter((l) => /^\+ {2}- id: /.test(l))).toHaveLength(1);
-      const onBranch = git(project.remote, "show", "main:customers/roster.yaml");
-      for (const id of ids) expect(onBranch.split("\n").filter((l) => l === `  - id: ${id}`)).toHaveLength(1);
-      // No two updates of one stack overlapped.
-      const ups = engine.calls.filter((c) => c.op === "up" && c.end > 0);
-      for (const x of ups) for (const y of ups) if (x !== y && x.stack === y.stack) expect(x.end <= y.start || y.end <= x.start).toBe(true);
-    } finally {
-      await a.service.stop(1000);
-      await b.service.stop(1000);
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 });
 
 const TOKEN = "replica-test-token-0123456789";

@@ -39,7 +39,15 @@ afterEach(async () => {
 function tokensFile(dir: string): string {
   const file = path.join(dir, "tokens.json");
   const sha = (t: string) => createHash("sha256").update(t).digest("hex");
-  writeFileSync(file, JSON.stringify({ tokens: [{ name: "crm", sha256: sha(WRITE), role: "write" }, { name: "dashboard", sha256: sha(READ), role: "read" }] }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      tokens: [
+        { name: "crm", sha256: sha(WRITE), role: "write" },
+        { name: "dashboard", sha256: sha(READ), role: "read" },
+      ],
+    }),
+  );
   return file;
 }
 
@@ -66,7 +74,14 @@ async function serve(o: Partial<ServeOptions> & { project?: ReturnType<typeof gi
   return r;
 }
 
-async function call(base: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}, token: string | null = WRITE): Promise<{ status: number; body: any }> {
+async function call(
+  base: string,
+  method: string,
+  p: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+  token: string | null = WRITE,
+): Promise<{ status: number; body: any }> {
   const r = await fetch(`${base}${p}`, {
     method,
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
@@ -86,7 +101,8 @@ async function ended(base: string, id: string, token = READ): Promise<Job> {
   throw new Error(`job ${id} did not end`);
 }
 
-const rosterOnBranch = (remote: string) => parse(git(remote, "show", "main:customers/roster.yaml")) as { customers: { id: string; status?: string; tier?: string }[] };
+const rosterOnBranch = (remote: string) =>
+  parse(git(remote, "show", "main:customers/roster.yaml")) as { customers: { id: string; status?: string; tier?: string }[] };
 
 describe("intake serve: the onboarding service (SQLite, real git, the engine's stand-in)", () => {
   it("onboards through a job: 202, the job's steps, one commit with its trailer, the customer readable; the same Idempotency-Key answers the same job", async () => {
@@ -125,7 +141,11 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
     const patched = await call(s.url, "PATCH", `/v1/customers/${id}`, { status: "suspended" });
     expect(patched.status).toBe(202);
     expect(await ended(s.url, patched.body.job.id)).toMatchObject({ state: "succeeded" });
-    expect(git(s.remote, "diff", "--unified=0", "main~1", "main").split("\n").filter((l) => /^[-+][^-+]/.test(l))).toEqual(["+    status: suspended"]);
+    expect(
+      git(s.remote, "diff", "--unified=0", "main~1", "main")
+        .split("\n")
+        .filter((l) => /^[-+][^-+]/.test(l)),
+    ).toEqual(["+    status: suspended"]);
     expect((await call(s.url, "GET", `/v1/customers/${id}`, undefined, {}, READ)).body).toMatchObject({ status: "suspended", reason: "status is suspended" });
     const rotated = await call(s.url, "POST", `/v1/customers/${id}/rotate`, { kind: "ecr", overlapDays: 3 });
     expect(rotated.status).toBe(202);
@@ -138,7 +158,11 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
     const deleted = await call(s.url, "DELETE", `/v1/customers/${id}`);
     expect(deleted.status).toBe(202);
     expect(await ended(s.url, deleted.body.job.id)).toMatchObject({ state: "succeeded", action: "offboard" });
-    expect(git(s.remote, "diff", "--unified=0", "main~1", "main").split("\n").filter((l) => /^[-+][^-+]/.test(l))).toEqual(["-    status: suspended", "+    status: offboarded"]);
+    expect(
+      git(s.remote, "diff", "--unified=0", "main~1", "main")
+        .split("\n")
+        .filter((l) => /^[-+][^-+]/.test(l)),
+    ).toEqual(["-    status: suspended", "+    status: offboarded"]);
     expect((await call(s.url, "DELETE", `/v1/customers/${id}`)).status).toBe(409);
     // Four writes, four commits, and the work tree followed.
     expect(git(s.remote, "rev-list", "--count", `${before}..main`).trim()).toBe("4");
@@ -222,14 +246,21 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
     const p1 = await call(s.url, "POST", "/v1/customers", entry(first));
     for (let i = 0; i < 400 && !s.engine.calls.some((x) => x.op === "up"); i++) await new Promise((r) => setTimeout(r, 25));
     // Queued behind it: three good ones and one the policy pack refuses.
-    s.engine.failPreviewOf = (roster) => (roster.includes(`id: ${bad}`) ? `error: preview failed\nmandatory: [grants-confined-to-customer] refused ${bad}` : undefined);
+    s.engine.failPreviewOf = (roster) =>
+      roster.includes(`id: ${bad}`) ? `error: preview failed\nmandatory: [grants-confined-to-customer] refused ${bad}` : undefined;
     const queued = [];
     for (const id of [a, bad, b, c]) queued.push(await call(s.url, "POST", "/v1/customers", entry(id)));
     expect(queued.map((q) => q.body.job.state)).toEqual(["queued", "queued", "queued", "queued"]);
     s.engine.gate = Promise.resolve();
     release();
     const jobs = await Promise.all([p1, ...queued].map((q) => ended(s.url, q.body.job.id)));
-    expect(jobs.map((j) => [j.customer, j.state])).toEqual([[first, "succeeded"], [a, "succeeded"], [bad, "failed"], [b, "succeeded"], [c, "succeeded"]]);
+    expect(jobs.map((j) => [j.customer, j.state])).toEqual([
+      [first, "succeeded"],
+      [a, "succeeded"],
+      [bad, "failed"],
+      [b, "succeeded"],
+      [c, "succeeded"],
+    ]);
     expect(jobs[2].error).toMatch(/preview of stack test-shard-02 failed, nothing was changed: .*grants-confined-to-customer/);
     // Each good job its own commit; the refused one none.
     const trailers = git(s.remote, "log", "--format=%(trailers:key=Intake-Job,valueonly)", `${before}..main`).split("\n").filter(Boolean).sort();
@@ -238,7 +269,8 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
     // The batch's preview failed (the bad one in it), so each was previewed alone; one up for the three good ones.
     const ups = s.engine.calls.filter((x) => x.op === "up" && x.stack === "test-shard-02");
     expect(ups).toHaveLength(2);
-    for (const j of [jobs[1], jobs[3], jobs[4]]) expect(j.steps.map((st) => st.name)).toEqual(expect.arrayContaining(["preview", "commit", "pushed", "up", "succeeded"]));
+    for (const j of [jobs[1], jobs[3], jobs[4]])
+      expect(j.steps.map((st) => st.name)).toEqual(expect.arrayContaining(["preview", "commit", "pushed", "up", "succeeded"]));
 
     // Without a refusal, a batch is one preview and one up for all.
     const more = idsInShard(2, 9, "batch").slice(5);
@@ -273,7 +305,13 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
     s.engine.gate = Promise.resolve();
     release();
     const jobs = await Promise.all([holder, off, back, rot1, rot2].map((r) => ended(s.url, r.body.job.id)));
-    expect(jobs.map((j) => [j.action, j.state])).toEqual([["change", "succeeded"], ["offboard", "succeeded"], ["change", "failed"], ["rotate", "succeeded"], ["rotate", "failed"]]);
+    expect(jobs.map((j) => [j.action, j.state])).toEqual([
+      ["change", "succeeded"],
+      ["offboard", "succeeded"],
+      ["change", "failed"],
+      ["rotate", "succeeded"],
+      ["rotate", "failed"],
+    ]);
     expect(jobs[2].error).toMatch(/is offboarded/);
     expect(jobs[4].error).toMatch(/ecr generation 1 is kept through/);
     expect(rosterOnBranch(s.remote).customers.find((c) => c.id === x)).toMatchObject({ status: "offboarded" });
@@ -325,7 +363,15 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
     (s.service.store as { renew: JobStore["renew"] }).renew = async () => true; // renews nothing in the store
     // A second replica on the same file takes the job after the lease and finishes it.
     const store = await openJobStore(database);
-    const w = new Worker({ store, replica: "second", workers: 1, leaseMs: 300, pollMs: 50, onboarding: { projectDir: project.dir, stack: "test", engine, lockWait: { tries: 3, firstMs: 10 } }, log: () => {} });
+    const w = new Worker({
+      store,
+      replica: "second",
+      workers: 1,
+      leaseMs: 300,
+      pollMs: 50,
+      onboarding: { projectDir: project.dir, stack: "test", engine, lockWait: { tries: 3, firstMs: 10 } },
+      log: () => {},
+    });
     w.start();
     try {
       for (let i = 0; i < 400 && !(await store.get(jobId))!.steps.some((st) => st.name === "resumed"); i++) await new Promise((r) => setTimeout(r, 25));
@@ -351,10 +397,12 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
     const got: { headers: Record<string, string | string[] | undefined>; body: string }[] = [];
     const cb = createServer((req, res) => {
       let body = "";
-      req.on("data", (c) => (body += c)).on("end", () => {
-        got.push({ headers: req.headers, body });
-        res.writeHead(got.length === 1 ? 503 : 204).end();
-      });
+      req
+        .on("data", (c) => (body += c))
+        .on("end", () => {
+          got.push({ headers: req.headers, body });
+          res.writeHead(got.length === 1 ? 503 : 204).end();
+        });
     });
     servers.push(cb);
     await new Promise<void>((r) => cb.listen(0, "127.0.0.1", r));
@@ -363,7 +411,8 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
     const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" };
     const idp = createServer((req, res) => {
       const base = `http://127.0.0.1:${(idp.address() as { port: number }).port}`;
-      if (req.url === "/.well-known/openid-configuration") res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ issuer: base, jwks_uri: `${base}/jwks` }));
+      if (req.url === "/.well-known/openid-configuration")
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ issuer: base, jwks_uri: `${base}/jwks` }));
       else if (req.url === "/jwks") res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] }));
       else res.writeHead(404).end();
     });
@@ -371,10 +420,19 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
     await new Promise<void>((r) => idp.listen(0, "127.0.0.1", r));
     const issuer = `http://127.0.0.1:${(idp.address() as { port: number }).port}`;
     const jwt = (claims: Record<string, unknown>, aud = "registry-intake") =>
-      new SignJWT(claims).setProtectedHeader({ alg: "ES256", kid: "k1" }).setIssuer(issuer).setAudience(aud).setSubject("billing").setIssuedAt().setExpirationTime("5m").sign(privateKey);
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: "ES256", kid: "k1" })
+        .setIssuer(issuer)
+        .setAudience(aud)
+        .setSubject("billing")
+        .setIssuedAt()
+        .setExpirationTime("5m")
+        .sign(privateKey);
     const s = await serve({ callbackSecret: secret, auth: { tokensFile: tokensFile(tempDir("tokens-")), oidc: { issuer, audience: "registry-intake" } } });
     const [id] = idsInShard(0, 1, "cb");
-    expect((await call(s.url, "POST", "/v1/customers", entry(id), {}, await jwt({ scope: "intake:write" }, "another-service"))).body.error).toMatch(/aud claim/);
+    expect((await call(s.url, "POST", "/v1/customers", entry(id), {}, await jwt({ scope: "intake:write" }, "another-service"))).body.error).toMatch(
+      /aud claim/,
+    );
     expect((await call(s.url, "POST", "/v1/customers", entry(id), {}, await jwt({ scope: "openid" }))).status).toBe(403);
     expect((await call(s.url, "POST", "/v1/customers", entry(id), {}, await jwt({ scope: "intake:read" }))).status).toBe(403);
     const cbUrl = `http://127.0.0.1:${(cb.address() as { port: number }).port}/done`;
@@ -414,7 +472,10 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
   it("intake serve: bad flags and settings in one line, exit 2; a started service stops on SIGTERM with exit 0", async () => {
     const { dir } = gitProject();
     const plain = gitProject();
-    writeFileSync(path.join(plain.dir, "Pulumi.test.yaml"), readFileSync(path.join(plain.dir, "Pulumi.test.yaml"), "utf8").replace(/\n {2}registry-intake:onboarding:[\s\S]*?(?=\n {2}\S|$)/, ""));
+    writeFileSync(
+      path.join(plain.dir, "Pulumi.test.yaml"),
+      readFileSync(path.join(plain.dir, "Pulumi.test.yaml"), "utf8").replace(/\n {2}registry-intake:onboarding:[\s\S]*?(?=\n {2}\S|$)/, ""),
+    );
     const tokens = tokensFile(tempDir("tokens-"));
     const run = async (args: string[]) => {
       const out: string[] = [];
@@ -428,7 +489,10 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
       [["--project", dir, "--tokens", path.join(dir, "Pulumi.yaml")], /^error: --tokens .*Pulumi\.yaml: not valid JSON( at line \d+, column \d+)?$/],
       [["--project", dir, "--oidc-issuer", "https://idp.example.com"], /^error: --oidc-issuer and --oidc-audience: give both/],
       [["--project", dir, "--tokens", tokens, "--database", "mysql://x"], /^error: --database mysql:\/\/x: not sqlite:FILE or postgres:/],
-      [["--project", dir, "--tokens", tokens, "--database", "postgres://intake:hunter2@127.0.0.1:1/jobs"], /^error: --database postgres:\/\/intake:\*\*\*@127\.0\.0\.1:1\/jobs: cannot use it \(ECONNREFUSED/],
+      [
+        ["--project", dir, "--tokens", tokens, "--database", "postgres://intake:hunter2@127.0.0.1:1/jobs"],
+        /^error: --database postgres:\/\/intake:\*\*\*@127\.0\.0\.1:1\/jobs: cannot use it \(ECONNREFUSED/,
+      ],
       [["--project", dir, "--tokens", tokens, "--workers", "0"], /--workers/],
       [["--project", plain.dir, "--tokens", tokens], /^error: intake serve: stack test has no onboarding\.git setting/],
     ];
@@ -438,7 +502,18 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
       expect(r.err).not.toMatch(/hunter2|\n\s+at /);
     }
     // The built command, as a process: serves, answers, stops on SIGTERM with exit 0.
-    const { child, port, log } = await serveProcess(["--project", dir, "--stack", "test", "--listen", "127.0.0.1:0", "--tokens", tokens, "--database", `sqlite:${path.join(tempDir("jobs-"), "jobs.db")}`]);
+    const { child, port, log } = await serveProcess([
+      "--project",
+      dir,
+      "--stack",
+      "test",
+      "--listen",
+      "127.0.0.1:0",
+      "--tokens",
+      tokens,
+      "--database",
+      `sqlite:${path.join(tempDir("jobs-"), "jobs.db")}`,
+    ]);
     expect((await call(`http://127.0.0.1:${port}`, "GET", "/healthz", undefined, {}, null)).body).toEqual({ ok: true });
     expect((await call(`http://127.0.0.1:${port}`, "GET", "/v1/customers/acme", undefined, {}, READ)).body).toMatchObject({ id: "acme", status: "active" });
     const exit = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));

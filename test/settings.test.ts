@@ -31,7 +31,16 @@ describe("stack settings", () => {
       tierTable: DEFAULT_TIER_TABLE,
       asOf: "2026-11-22",
       roster: "customers/roster.yaml",
-      ecr: { immutableTags: false, scanOnPush: true, untaggedExpiryDays: 14, keepImages: 500, replicationRegions: [], kms: false, creationTemplate: true, blobMounting: true },
+      ecr: {
+        immutableTags: false,
+        scanOnPush: true,
+        untaggedExpiryDays: 14,
+        keepImages: 500,
+        replicationRegions: [],
+        kms: false,
+        creationTemplate: true,
+        blobMounting: true,
+      },
     });
     expect(parseSettings({ ...base, environment: "prod" }, "prod", "x", TODAY).ecr.immutableTags).toBe(true);
   });
@@ -63,9 +72,15 @@ describe("stack settings", () => {
     expect(problems({ ...base, colour: "x" })).toEqual([
       "registry-intake:colour: unknown setting (known: environment, repoPrefix, enabledKinds, tags, tiers, aws, ecr, acr, gar, ghcr, distribution, deliveries, products, tierEntitlements, shard, prices, retained, pullSecrets, onboarding, asOf, roster, requireSignature)",
     ]);
-    expect(problems({ ...base, ecr: { keep: 3 } })).toEqual([expect.stringMatching(/^registry-intake:ecr\.keep: unknown setting \(known: immutableTags, .*keepImages/)]);
-    expect(problems({ ...base, tierEntitlements: { platinum: [] } })).toEqual(["registry-intake:tierEntitlements.platinum: unknown setting (known: enterprise, professional, standard)"]);
-    expect(problems({ ...base, ecr: { keepImage: 3 } })).toEqual(["registry-intake:ecr.keepImage: unknown setting (did you mean registry-intake:ecr.keepImages?)"]);
+    expect(problems({ ...base, ecr: { keep: 3 } })).toEqual([
+      expect.stringMatching(/^registry-intake:ecr\.keep: unknown setting \(known: immutableTags, .*keepImages/),
+    ]);
+    expect(problems({ ...base, tierEntitlements: { platinum: [] } })).toEqual([
+      "registry-intake:tierEntitlements.platinum: unknown setting (known: enterprise, professional, standard)",
+    ]);
+    expect(problems({ ...base, ecr: { keepImage: 3 } })).toEqual([
+      "registry-intake:ecr.keepImage: unknown setting (did you mean registry-intake:ecr.keepImages?)",
+    ]);
     expect(problems({ ...base, aws: undefined })).toEqual(["registry-intake:aws: is required while ecr is in enabledKinds (accountId, region)"]);
     expect(problems({ environment: "dev" })).toEqual([
       "registry-intake:aws: is required while ecr is in enabledKinds (accountId, region)",

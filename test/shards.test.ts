@@ -92,7 +92,14 @@ describe("the broker's access list from a sharded stack", () => {
     const { writeFileSync } = await import("node:fs");
     const path = await import("node:path");
     const hash = "$2a$04$" + "a".repeat(53);
-    const entry = (id: string) => ({ customer: id, username: `intake-robot-${id}`, passwordHash: hash, paths: [`intake/${id}/*`], actions: ["pull"], enabled: true });
+    const entry = (id: string) => ({
+      customer: id,
+      username: `intake-robot-${id}`,
+      passwordHash: hash,
+      paths: [`intake/${id}/*`],
+      actions: ["pull"],
+      enabled: true,
+    });
     const part = (entries: unknown[], extra: Record<string, unknown> = {}) => JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries, ...extra });
     const dir = tempDir("acl-parts-");
     writeFileSync(path.join(dir, "intake-broker-acl.json"), part([], { delivery: { username: "intake-delivery", passwordHash: hash, enabled: true } }));
@@ -116,7 +123,10 @@ describe("intake shards --init: the shard stack files", () => {
     fs.cpSync(path.join(ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
     fs.cpSync(path.join(ROOT, "customers", "roster.yaml"), path.join(dir, "customers", "roster.yaml"), { recursive: true });
     const prod = withStackSecrets(fs.readFileSync(path.join(ROOT, "Pulumi.prod.yaml"), "utf8"));
-    fs.writeFileSync(path.join(dir, "Pulumi.prod.yaml"), `encryptionsalt: v1:abc:def\n${prod.replace("  registry-intake:environment: prod\n", `  registry-intake:environment: prod\n  registry-intake:shard: { count: ${count} }\n`)}`);
+    fs.writeFileSync(
+      path.join(dir, "Pulumi.prod.yaml"),
+      `encryptionsalt: v1:abc:def\n${prod.replace("  registry-intake:environment: prod\n", `  registry-intake:environment: prod\n  registry-intake:shard: { count: ${count} }\n`)}`,
+    );
     return { dir };
   }
   const REF = "example/registry-intake/prod";
@@ -161,11 +171,18 @@ describe("intake shards --init: the shard stack files", () => {
       }
       throw new Error("expected a refusal");
     };
-    expect(refused(REF)).toMatch(/^\S*Pulumi\.prod-shard-01\.yaml: exists and is invalid \(registry-intake:shard\.count: 4, but \S*Pulumi\.prod\.yaml has 3; make them equal\)$/);
+    expect(refused(REF)).toMatch(
+      /^\S*Pulumi\.prod-shard-01\.yaml: exists and is invalid \(registry-intake:shard\.count: 4, but \S*Pulumi\.prod\.yaml has 3; make them equal\)$/,
+    );
     expect(fs.existsSync(path.join(dir, "Pulumi.prod-shard-00.yaml"))).toBe(false);
     // One that holds a setting of its own (it would drift from the platform's) is named as such.
-    fs.writeFileSync(path.join(dir, "Pulumi.prod-shard-01.yaml"), "config:\n  registry-intake:shard: { count: 3, index: 1, platformStack: prod }\n  registry-intake:ecr: { keepImages: 7 }\n");
-    expect(refused(REF)).toMatch(/Pulumi\.prod-shard-01\.yaml: exists and is invalid \(registry-intake:ecr: a shard stack takes every registry-intake setting from its platform stack; remove it here and set it in \S*Pulumi\.prod\.yaml/);
+    fs.writeFileSync(
+      path.join(dir, "Pulumi.prod-shard-01.yaml"),
+      "config:\n  registry-intake:shard: { count: 3, index: 1, platformStack: prod }\n  registry-intake:ecr: { keepImages: 7 }\n",
+    );
+    expect(refused(REF)).toMatch(
+      /Pulumi\.prod-shard-01\.yaml: exists and is invalid \(registry-intake:ecr: a shard stack takes every registry-intake setting from its platform stack; remove it here and set it in \S*Pulumi\.prod\.yaml/,
+    );
     fs.rmSync(path.join(dir, "Pulumi.prod-shard-01.yaml"));
     expect(refused("example/registry-intake/dev")).toMatch(/--platform-stack "example\/registry-intake\/dev": must be a stack reference to prod/);
     expect(refused("a/b/c/prod")).toMatch(/must be a stack reference to prod/);
@@ -204,7 +221,9 @@ describe("intake shards --init: the shard stack files", () => {
     fs.writeFileSync(path.join(dir, "Pulumi.prod-shard-01.yaml"), shardText.replace(/aws:region: \S+/, "aws:region: ap-south-1"));
     out.length = 0;
     expect(await main(["shards", "--stack", "prod", "--check", "--project", dir], io)).toBe(1);
-    expect(out).toEqual([expect.stringMatching(/Pulumi\.prod-shard-01\.yaml: aws:region is "ap-south-1" but "[a-z0-9-]+" in Pulumi\.prod\.yaml; make them equal$/)]);
+    expect(out).toEqual([
+      expect.stringMatching(/Pulumi\.prod-shard-01\.yaml: aws:region is "ap-south-1" but "[a-z0-9-]+" in Pulumi\.prod\.yaml; make them equal$/),
+    ]);
   });
 
   it("a shard file whose shard key disagrees with the platform, or a platform mistake, is refused naming the right file", async () => {
@@ -222,7 +241,9 @@ describe("intake shards --init: the shard stack files", () => {
       return "accepted";
     };
     fs.writeFileSync(file, good.replace("index: 1,", "index: 0,"));
-    expect(problem("prod-shard-01")).toMatch(/Pulumi\.prod-shard-01\.yaml: registry-intake:shard\.index: 0 is the shard of stack prod-shard-00, not of prod-shard-01$/);
+    expect(problem("prod-shard-01")).toMatch(
+      /Pulumi\.prod-shard-01\.yaml: registry-intake:shard\.index: 0 is the shard of stack prod-shard-00, not of prod-shard-01$/,
+    );
     fs.writeFileSync(file, good.replace("count: 3,", "count: 4,"));
     expect(problem("prod-shard-01")).toMatch(/Pulumi\.prod-shard-01\.yaml: registry-intake:shard\.count: 4, but \S*Pulumi\.prod\.yaml has 3; make them equal$/);
     fs.writeFileSync(file, good);

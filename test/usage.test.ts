@@ -29,10 +29,23 @@ describe("intake usage", () => {
   /** A day of requests on 2026-11-21 and one on 2026-11-22, as the broker logs them; then lines that are no broker entry. */
   beforeAll(async () => {
     dir = tempDir("usage-");
-    const robot = (id: string) => ({ customer: id, username: `intake-robot-${id}`, passwordHash: bcryptjs.hashSync(PW[id as "acme"], 4), paths: [`intake/${id}/*`], actions: ["pull", "push"], enabled: true });
+    const robot = (id: string) => ({
+      customer: id,
+      username: `intake-robot-${id}`,
+      passwordHash: bcryptjs.hashSync(PW[id as "acme"], 4),
+      paths: [`intake/${id}/*`],
+      actions: ["pull", "push"],
+      enabled: true,
+    });
     writeFileSync(
       path.join(dir, "acl.json"),
-      JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries: [robot("acme"), robot("globex")], delivery: { username: "intake-delivery", passwordHash: bcryptjs.hashSync(PW.delivery, 4), enabled: true } }),
+      JSON.stringify({
+        version: 1,
+        service: "svc",
+        issuer: "iss",
+        entries: [robot("acme"), robot("globex")],
+        delivery: { username: "intake-delivery", passwordHash: bcryptjs.hashSync(PW.delivery, 4), enabled: true },
+      }),
     );
     writeFileSync(
       path.join(dir, "roster.yaml"),
@@ -59,7 +72,15 @@ describe("intake usage", () => {
         logger: pino({}, { write: (s: string) => void lines.push(s.trimEnd()) }),
         credentials: {
           callerTokensFile: path.join(dir, "callers"),
-          mint: async (customer, kind) => ({ kind, registry: "r.example.com", namespace: `r.example.com/${customer}/`, username: "u", password: "minted-secret", expiresAt: new Date(Date.now() + 3600_000), scope: {} }),
+          mint: async (customer, kind) => ({
+            kind,
+            registry: "r.example.com",
+            namespace: `r.example.com/${customer}/`,
+            username: "u",
+            password: "minted-secret",
+            expiresAt: new Date(Date.now() + 3600_000),
+            scope: {},
+          }),
         },
       });
       const ask = (user: string, pw: string, ...scopes: string[]) => broker.tokenFor({ username: user, password: pw }, "svc", scopes, "10.0.0.1");
@@ -136,7 +157,13 @@ describe("intake usage", () => {
     });
     const day2 = await json("--since", "2026-11-22");
     expect(day2).toMatchObject({ since: "2026-11-22T00:00:00.000Z", entries: 8, from: "2026-11-22T10:00:00.000Z" });
-    expect(day2.customers.find((c) => c.customer === "acme")).toMatchObject({ issued: 1, denied: 1, denials: { nothing_allowed: 1 }, pushed: {}, pulled: { "intake/acme/app": 1 } });
+    expect(day2.customers.find((c) => c.customer === "acme")).toMatchObject({
+      issued: 1,
+      denied: 1,
+      denials: { nothing_allowed: 1 },
+      pushed: {},
+      pulled: { "intake/acme/app": 1 },
+    });
     expect((await json("--since", "2026-11-22T10:00:00.001Z")).entries).toBe(0);
     expect((await json("--since", "2026-11-22T11:00:00+02:00")).entries).toBe(8); // 09:00 UTC
     // A duration counts back from now: this log is in the past.
@@ -169,7 +196,9 @@ describe("intake usage", () => {
 
   it("a big log is read as a stream and counted exactly", async () => {
     const big = path.join(dir, "big.log");
-    const entries = readFileSync(log, "utf8").split("\n").filter((l) => l.startsWith("{") && l.includes('"event":"issue"') && l.includes('"customer":"acme"') && !l.includes('"endpoint":"credentials"'));
+    const entries = readFileSync(log, "utf8")
+      .split("\n")
+      .filter((l) => l.startsWith("{") && l.includes('"event":"issue"') && l.includes('"customer":"acme"') && !l.includes('"endpoint":"credentials"'));
     expect(entries).toHaveLength(3);
     const w = createWriteStream(big);
     for (let i = 0; i < 20_000; i++) w.write(entries.join("\n") + "\n");
@@ -178,13 +207,28 @@ describe("intake usage", () => {
     const r = await run(["usage", "--log", big, "--format", "json"]);
     const report = JSON.parse(r.out) as UsageReport;
     expect(report).toMatchObject({ lines: 60_001, entries: 60_000, skipped: { count: 1, firstLine: 60_001 } });
-    expect(report.customers).toEqual([expect.objectContaining({ customer: "acme", issued: 60_000, pushed: { "intake/acme/app": 20_000 }, pulled: { "intake/acme/app": 20_000, "intake/acme/base": 20_000 } })]);
+    expect(report.customers).toEqual([
+      expect.objectContaining({
+        customer: "acme",
+        issued: 60_000,
+        pushed: { "intake/acme/app": 20_000 },
+        pulled: { "intake/acme/app": 20_000, "intake/acme/base": 20_000 },
+      }),
+    ]);
   });
 
   it.each([
     ["a missing log", ["--log", "/nonexistent/broker.log"], "error: --log /nonexistent/broker.log: cannot read it (ENOENT); name the broker's log file"],
-    ["a folder for the log", ["--log", "/tmp"], "error: --log /tmp: is a folder; name the broker's log file (its JSON lines, e.g. kubectl logs deploy/<broker> > broker.log)"],
-    ["a --since that is no time", ["--log", "x.log", "--since", "yesterday"], /^error: --since yesterday: must be an ISO date or time \(2026-11-22, .*\) or a duration back from now \(90m, 24h, 7d\)$/],
+    [
+      "a folder for the log",
+      ["--log", "/tmp"],
+      "error: --log /tmp: is a folder; name the broker's log file (its JSON lines, e.g. kubectl logs deploy/<broker> > broker.log)",
+    ],
+    [
+      "a --since that is no time",
+      ["--log", "x.log", "--since", "yesterday"],
+      /^error: --since yesterday: must be an ISO date or time \(2026-11-22, .*\) or a duration back from now \(90m, 24h, 7d\)$/,
+    ],
     ["a day that does not exist", ["--log", "x.log", "--since", "2026-02-30"], /^error: --since 2026-02-30: must be/],
     ["an unknown --format", ["--log", "x.log", "--format", "csv"], "error: --format csv: must be text, json, markdown"],
   ] as const)("%s: exit 2, one line that names the flag", async (_name, args, message) => {
@@ -200,12 +244,17 @@ describe("intake usage by product", () => {
   it("with a catalogue's repositories (<prefix>/<customer>/<product>/…): pull and push tokens per product, each token once per product", async () => {
     const dir = tempDir("usage-products-");
     const log = path.join(dir, "broker.log");
-    const issue = (granted: { name: string; actions: string[] }[]) => JSON.stringify({ level: 30, time: 1_795_000_000_000, event: "issue", customer: "acme", user: "intake-robot-acme", granted });
+    const issue = (granted: { name: string; actions: string[] }[]) =>
+      JSON.stringify({ level: 30, time: 1_795_000_000_000, event: "issue", customer: "acme", user: "intake-robot-acme", granted });
     writeFileSync(
       log,
       [
         issue([{ name: "intake/acme/app/app", actions: ["pull"] }]),
-        issue([{ name: "intake/acme/app/app", actions: ["pull"] }, { name: "intake/acme/app/cli", actions: ["pull"] }, { name: "intake/acme/worker/worker", actions: ["pull"] }]),
+        issue([
+          { name: "intake/acme/app/app", actions: ["pull"] },
+          { name: "intake/acme/app/cli", actions: ["pull"] },
+          { name: "intake/acme/worker/worker", actions: ["pull"] },
+        ]),
         issue([{ name: "intake/acme/app/app", actions: ["pull", "push"] }]),
         // Not acme's namespace: no product of acme's.
         issue([{ name: "intake/globex/app/app", actions: ["pull"] }]),
@@ -214,7 +263,10 @@ describe("intake usage by product", () => {
     const r = await run(["usage", "--log", log, "--format", "json"]);
     expect(r.code).toBe(0);
     // The push token holds pull too: it is a push, not a pull (as the pulled column counts).
-    expect(JSON.parse(r.out).customers[0].products).toEqual({ app: { pulled: 2, pushed: 1, busiest: { day: "2026-11-18", pulled: 2 } }, worker: { pulled: 1, pushed: 0, busiest: { day: "2026-11-18", pulled: 1 } } });
+    expect(JSON.parse(r.out).customers[0].products).toEqual({
+      app: { pulled: 2, pushed: 1, busiest: { day: "2026-11-18", pulled: 2 } },
+      worker: { pulled: 1, pushed: 0, busiest: { day: "2026-11-18", pulled: 1 } },
+    });
     const text = await run(["usage", "--log", log]);
     expect(text.out).toMatch(/^ +products +app 2, worker 1 \(pull tokens\)$/m);
   });
@@ -231,16 +283,36 @@ describe("intake usage --stack: the catalogue's pull limits beside the log", () 
     stack.config["registry-intake:enabledKinds"] = ["ecr", "distribution"];
     writeFileSync(path.join(dir, "Pulumi.dev.yaml"), stringify(stack));
     const roster = path.join(dir, "roster.yaml");
-    writeFileSync(roster, stringify({ customers: [{ id: "acme", name: "Acme", tier: "enterprise", license: { expires: "2099-12-31" }, entitlements: [{ product: "app", maxPullsPerDay: 3 }] }] }));
+    writeFileSync(
+      roster,
+      stringify({
+        customers: [
+          { id: "acme", name: "Acme", tier: "enterprise", license: { expires: "2099-12-31" }, entitlements: [{ product: "app", maxPullsPerDay: 3 }] },
+        ],
+      }),
+    );
     const log = path.join(dir, "broker.log");
-    const pull = (t: string) => JSON.stringify({ level: 30, time: Date.parse(t), event: "issue", customer: "acme", user: "intake-robot-acme", granted: [{ name: "intake/acme/app/app", actions: ["pull"] }] });
+    const pull = (t: string) =>
+      JSON.stringify({
+        level: 30,
+        time: Date.parse(t),
+        event: "issue",
+        customer: "acme",
+        user: "intake-robot-acme",
+        granted: [{ name: "intake/acme/app/app", actions: ["pull"] }],
+      });
     writeFileSync(log, [pull("2026-12-01T10:00:00Z"), pull("2026-12-02T10:00:00Z"), pull("2026-12-02T11:00:00Z")].join("\n") + "\n");
     const r = await run(["usage", "--log", log, "--stack", "dev", "--project", dir, "--roster", roster]);
     expect(r.err).toBe("");
-    expect(r.out).toMatch(/^acme +app: 3 a day; busiest 2026-12-02 with 2; not enforced on ecr \(pulls there go to the cloud's registry, not through the broker\)$/m);
+    expect(r.out).toMatch(
+      /^acme +app: 3 a day; busiest 2026-12-02 with 2; not enforced on ecr \(pulls there go to the cloud's registry, not through the broker\)$/m,
+    );
     const bad = [
       [["--roster", roster], /^error: --roster is read with --stack only: add --stack NAME to report pull limits$/],
-      [["--stack", "plain", "--project", dir], /^error: --stack plain: the stack has no product catalogue \(setting products\), so no pull limits to report; leave --stack out$/],
+      [
+        ["--stack", "plain", "--project", dir],
+        /^error: --stack plain: the stack has no product catalogue \(setting products\), so no pull limits to report; leave --stack out$/,
+      ],
     ] as const;
     for (const [args, line] of bad) {
       const b = await run(["usage", "--log", log, ...args]);
@@ -251,7 +323,16 @@ describe("intake usage --stack: the catalogue's pull limits beside the log", () 
 });
 
 describe("intake usage on a crafted or hostile log", () => {
-  const issue = (customer: string, repo: string, extra: Record<string, unknown> = {}) => JSON.stringify({ level: 30, time: 1_795_000_000_000, event: "issue", customer, user: `intake-robot-${customer}`, granted: [{ name: repo, actions: ["pull", "push"] }], ...extra });
+  const issue = (customer: string, repo: string, extra: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      level: 30,
+      time: 1_795_000_000_000,
+      event: "issue",
+      customer,
+      user: `intake-robot-${customer}`,
+      granted: [{ name: repo, actions: ["pull", "push"] }],
+      ...extra,
+    });
 
   it("counts names like constructor, hasOwnProperty and __proto__ as any other; a time no date holds is a skipped line; so is a line too long to hold", async () => {
     const dir = tempDir("usage-crafted-");
@@ -270,7 +351,12 @@ describe("intake usage on a crafted or hostile log", () => {
     writeFileSync(log, lines.join("\n") + "\n");
     const r = await brokerUsage(log, { maxLineBytes: 1024 * 1024 });
     const acme = r.customers.find((c) => c.customer === "acme")!;
-    expect(Object.entries(acme.pushed).sort()).toEqual([["__proto__", 1], ["constructor", 2], ["hasOwnProperty", 1], ["intake/acme/app", 1]]);
+    expect(Object.entries(acme.pushed).sort()).toEqual([
+      ["__proto__", 1],
+      ["constructor", 2],
+      ["hasOwnProperty", 1],
+      ["intake/acme/app", 1],
+    ]);
     expect(JSON.parse(JSON.stringify(acme.pushed))).toEqual(JSON.parse('{"constructor":2,"hasOwnProperty":1,"__proto__":1,"intake/acme/app":1}'));
     expect({ ...acme.denials }).toEqual({ toString: 1 });
     expect(r.skipped).toEqual({ count: 3, firstLine: 6 });
@@ -285,7 +371,7 @@ describe("intake usage on a crafted or hostile log", () => {
     const dir = tempDir("usage-fuzz-");
     const log = path.join(dir, "broker.log");
     let seed = 42;
-    const rnd = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
     const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)];
     const names = ["constructor", "__proto__", "toString", "valueOf", "hasOwnProperty", "", " ", "\u0000", "🙂", "a".repeat(300), "intake/acme/app"];
     const values: unknown[] = [null, true, 0, -1, 1e308, -1e308, 9e15, "2026-11-21T10:00:00Z", "not a date", [], {}, [[]], { name: 1 }, ...names];
@@ -296,7 +382,11 @@ describe("intake usage on a crafted or hostile log", () => {
       else if (kind < 0.2) out.push(JSON.stringify(pick(values)));
       else if (kind < 0.25) out.push("{".repeat(Math.floor(rnd() * 5000)));
       else {
-        const doc: Record<string, unknown> = { time: rnd() < 0.8 ? 1_795_000_000_000 + i : pick(values), event: pick(["issue", "deny", "reload", ...names]), customer: pick([...names, null, 7]) };
+        const doc: Record<string, unknown> = {
+          time: rnd() < 0.8 ? 1_795_000_000_000 + i : pick(values),
+          event: pick(["issue", "deny", "reload", ...names]),
+          customer: pick([...names, null, 7]),
+        };
         if (rnd() < 0.7) doc.granted = rnd() < 0.8 ? [{ name: pick(names), actions: [pick(["push", "pull", "*", ...names])] }] : pick(values);
         if (rnd() < 0.3) doc.code = pick(values);
         if (rnd() < 0.2) doc.endpoint = pick(["credentials", "token", ...names]);

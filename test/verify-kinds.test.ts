@@ -54,7 +54,12 @@ beforeAll(async () => {
   expect(plan.violations).toEqual([]);
   resources = fromRecorded(plan.recorded);
   clouds.fakes = await startFakeGrants(resources);
-  for (const [user, pat] of [["acme-bot", "pat-acme"], ["stark-bot", "pat-stark"], ["wayne-bot", "pat-wayne"]]) clouds.fakes.ghcr.pats.set(user, pat);
+  for (const [user, pat] of [
+    ["acme-bot", "pat-acme"],
+    ["stark-bot", "pat-stark"],
+    ["wayne-bot", "pat-wayne"],
+  ])
+    clouds.fakes.ghcr.pats.set(user, pat);
 });
 afterAll(() => clouds.fakes?.close());
 
@@ -124,15 +129,20 @@ describe("intake verify under a catalogue, judged by the declared grants", () =>
     const { mintFor } = await import("../runtime/mint/index.js");
     const ctx = { settings, roster, azureSubscriptionId: "00000000-0000-4000-a000-000000000000", ghcrToken: "pat-wayne" };
     expect((await mintFor("wayne", "gar", ctx)).products).toEqual({ worker: "europe-west1-docker.pkg.dev/intake-test-123/intake-wayne--worker/" });
-    expect((await mintFor("acme", "acr", ctx)).products).toEqual({ app: "intaketest.azurecr.io/intake/acme/app/", worker: "intaketest.azurecr.io/intake/acme/worker/" });
+    expect((await mintFor("acme", "acr", ctx)).products).toEqual({
+      app: "intaketest.azurecr.io/intake/acme/app/",
+      worker: "intaketest.azurecr.io/intake/acme/worker/",
+    });
     expect((await mintFor("wayne", "ghcr", ctx)).products).toEqual({ worker: "ghcr.io/example-org/intake-wayne--worker/" });
   });
 
   it("the judges can fail: a scope map on the whole namespace, a project-wide reader, a team holding every product are each caught", async () => {
     const widened = resources.map((r) => {
       const p = r.props as Record<string, unknown>;
-      if (r.type === "azure-native:containerregistry:ScopeMap" && p.scopeMapName === "intake-acme-scope") return { ...r, props: { ...p, actions: ["repositories/intake/acme/*/content/read"] } };
-      if (r.type === "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember" && String(p.member).includes("intake-acme@")) return { ...r, props: { ...p, repository: "intake-acme--tools" } };
+      if (r.type === "azure-native:containerregistry:ScopeMap" && p.scopeMapName === "intake-acme-scope")
+        return { ...r, props: { ...p, actions: ["repositories/intake/acme/*/content/read"] } };
+      if (r.type === "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember" && String(p.member).includes("intake-acme@"))
+        return { ...r, props: { ...p, repository: "intake-acme--tools" } };
       return r;
     });
     const team = resources.find((r) => r.type === "github:index/teamRepository:TeamRepository" && r.name === "acme-ghcr-read-app")!;
@@ -144,7 +154,10 @@ describe("intake verify under a catalogue, judged by the declared grants", () =>
     try {
       for (const kind of ["acr", "gar", "ghcr"] as const) {
         const { report, seen } = await verifyOn(kind);
-        expect(seen("acme").find((p) => p[0] === "list not entitled"), kind).toEqual([expect.any(String), expect.stringMatching(/tools/), 404, false]);
+        expect(
+          seen("acme").find((p) => p[0] === "list not entitled"),
+          kind,
+        ).toEqual([expect.any(String), expect.stringMatching(/tools/), 404, false]);
         expect(report.ok, kind).toBe(false);
       }
     } finally {

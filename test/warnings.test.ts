@@ -5,7 +5,16 @@ import type { PlannedResource } from "../planning/plan";
 import { customer, planOf, testRoster, testSettings } from "./helpers";
 
 function many(type: string, n: number): PlannedResource[] {
-  return Array.from({ length: n }, (_, i) => ({ urn: `u${i}`, type, name: `r${i}`, parent: null, customer: `c${i}`, custom: true, retainOnDelete: false, inputs: {} }));
+  return Array.from({ length: n }, (_, i) => ({
+    urn: `u${i}`,
+    type,
+    name: `r${i}`,
+    parent: null,
+    customer: `c${i}`,
+    custom: true,
+    retainOnDelete: false,
+    inputs: {},
+  }));
 }
 
 describe("quota warnings", () => {
@@ -23,7 +32,18 @@ describe("quota warnings", () => {
 
   it("an inline user policy near IAM's 2,048 characters (whitespace not counted)", () => {
     const s = testSettings();
-    const policy = (n: number) => [{ urn: "u", type: "aws:iam/userPolicy:UserPolicy", name: "p", parent: null, customer: "acme", custom: true, retainOnDelete: false, inputs: { user: "intake-customer-acme", policy: JSON.stringify({ x: "y".repeat(n) }, null, 4) } }];
+    const policy = (n: number) => [
+      {
+        urn: "u",
+        type: "aws:iam/userPolicy:UserPolicy",
+        name: "p",
+        parent: null,
+        customer: "acme",
+        custom: true,
+        retainOnDelete: false,
+        inputs: { user: "intake-customer-acme", policy: JSON.stringify({ x: "y".repeat(n) }, null, 4) },
+      },
+    ];
     expect(quotaWarnings(policy(1600), s)).toEqual([]);
     expect(quotaWarnings(policy(1700), s)).toEqual([
       "IAM inline policy of intake-customer-acme: 1708 planned is close to the limit of 2048 (83%): name a prefix (repository/<prefix>/<id>/*) or move to a managed policy (6,144)",
@@ -33,13 +53,42 @@ describe("quota warnings", () => {
   it("the push role's inline policies near IAM's 10,240 characters: the revoked customers' list grows with offboardings", () => {
     const s = testSettings();
     const policies = (ids: number) => [
-      { urn: "a", type: "aws:iam/rolePolicy:RolePolicy", name: "p", parent: null, customer: null, custom: true, retainOnDelete: false, inputs: { role: "intake-ecr-push", name: "push-pull-under-prefix", policy: JSON.stringify({ x: "y".repeat(400) }) } },
-      { urn: "b", type: "aws:iam/rolePolicy:RolePolicy", name: "r", parent: null, customer: null, custom: true, retainOnDelete: false, inputs: { role: "intake-ecr-push", name: "revoked-customer-sessions", policy: JSON.stringify(Array.from({ length: ids }, (_, i) => `customer-${i}`)) } },
-      { urn: "c", type: "aws:iam/rolePolicy:RolePolicy", name: "c", parent: null, customer: null, custom: true, retainOnDelete: false, inputs: { role: "intake-ecr-controller", name: "manage", policy: JSON.stringify({ x: "y".repeat(9000) }) } },
+      {
+        urn: "a",
+        type: "aws:iam/rolePolicy:RolePolicy",
+        name: "p",
+        parent: null,
+        customer: null,
+        custom: true,
+        retainOnDelete: false,
+        inputs: { role: "intake-ecr-push", name: "push-pull-under-prefix", policy: JSON.stringify({ x: "y".repeat(400) }) },
+      },
+      {
+        urn: "b",
+        type: "aws:iam/rolePolicy:RolePolicy",
+        name: "r",
+        parent: null,
+        customer: null,
+        custom: true,
+        retainOnDelete: false,
+        inputs: { role: "intake-ecr-push", name: "revoked-customer-sessions", policy: JSON.stringify(Array.from({ length: ids }, (_, i) => `customer-${i}`)) },
+      },
+      {
+        urn: "c",
+        type: "aws:iam/rolePolicy:RolePolicy",
+        name: "c",
+        parent: null,
+        customer: null,
+        custom: true,
+        retainOnDelete: false,
+        inputs: { role: "intake-ecr-controller", name: "manage", policy: JSON.stringify({ x: "y".repeat(9000) }) },
+      },
     ];
     expect(quotaWarnings(policies(100), s)).toEqual([]);
     const [w] = quotaWarnings(policies(700), s);
-    expect(w).toMatch(/^inline policies of role intake-ecr-push \(the revoked customers' sessions\): \d+ planned is OVER the limit of 10240 \(\d+%\): drop customers offboarded more than 12 h ago/);
+    expect(w).toMatch(
+      /^inline policies of role intake-ecr-push \(the revoked customers' sessions\): \d+ planned is OVER the limit of 10240 \(\d+%\): drop customers offboarded more than 12 h ago/,
+    );
   });
 
   it("IAM users per account and ECR repositories per region, at and over the limit", () => {
@@ -55,7 +104,9 @@ describe("quota warnings", () => {
 
   it("on a shard stack the whole roster counts: every shard fills the same account, registry and project", async () => {
     // 4,200 ECR customers over 42 shards: each shard plans 100 IAM users, the account holds 4,200.
-    const entries = Array.from({ length: 4200 }, (_, i) => customer(`cust-${i}`, "enterprise", { registries: ["ecr", "gar"], ...(i % 10 === 0 ? { ecr: { repositories: ["worker"] } } : {}) }));
+    const entries = Array.from({ length: 4200 }, (_, i) =>
+      customer(`cust-${i}`, "enterprise", { registries: ["ecr", "gar"], ...(i % 10 === 0 ? { ecr: { repositories: ["worker"] } } : {}) }),
+    );
     const roster = testRoster([...entries, customer("gone", "enterprise", { registries: ["ecr"], status: "offboarded" })]).customers;
     const sharded = testSettings({ shard: { count: 42, index: 0, platformStack: "prod" } });
     const shardResources = many("aws:iam/user:User", 100);
@@ -92,8 +143,14 @@ describe("roster and settings mismatches", () => {
   });
 
   it("on a shard stack: only its own customers' PATs are asked for, and a PAT of another shard's customer is named", () => {
-    const s = testSettings({ ghcr: { owner: "example-org", machineUserTokens: { globex: "ghp_x" } }, shard: { count: 2, index: 1, platformStack: "prod" } }, "prod-shard-01");
-    const roster = testRoster([customer("acme", "standard", { github: { machineUser: "acme-bot" } }), customer("globex", "standard", { github: { machineUser: "globex-bot" } })], s);
+    const s = testSettings(
+      { ghcr: { owner: "example-org", machineUserTokens: { globex: "ghp_x" } }, shard: { count: 2, index: 1, platformStack: "prod" } },
+      "prod-shard-01",
+    );
+    const roster = testRoster(
+      [customer("acme", "standard", { github: { machineUser: "acme-bot" } }), customer("globex", "standard", { github: { machineUser: "globex-bot" } })],
+      s,
+    );
     const [acme, globex] = roster.customers;
     expect(configWarnings(roster.customers, s, [acme])).toEqual([
       "customer acme: machine user acme-bot has no PAT in registry-intake:ghcr.machineUserTokens.acme (`pulumi config set --secret --path 'registry-intake:ghcr.machineUserTokens.acme' --stack prod-shard-01`); it gets no GHCR credential or pull secret until then",

@@ -11,9 +11,15 @@ export function register(cli: Command, ctx: CommandContext): void {
     .command("deliver")
     .description("copy one build into customers' namespaces, registry to registry: cache check, copy or blob mounts, then tags")
     .requiredOption("--source <ref>", "the build's image, e.g. build.example.com/app:1.4.2 or ...@sha256:...")
-    .option("--build <name>", "repository name inside each customer's namespace, e.g. app (with --product: one of the product's repositories, default its first); required without --product")
+    .option(
+      "--build <name>",
+      "repository name inside each customer's namespace, e.g. app (with --product: one of the product's repositories, default its first); required without --product",
+    )
     .requiredOption("--version <tag>", "the versioned tag to deliver (never overwritten once delivered); with --product a semver version")
-    .option("--product <name>", "a product of the stack's catalogue (setting products): deliver to the customers entitled to this release, into <namespace>/<product>/<build>")
+    .option(
+      "--product <name>",
+      "a product of the stack's catalogue (setting products): deliver to the customers entitled to this release, into <namespace>/<product>/<build>",
+    )
     .option("--channel <name>", "with --product: the release channel", "stable")
     .option("--released <date>", "with --product: the release day, YYYY-MM-DD (default: the stack's asOf day, today)")
     .option("--customer <ids>", "customer ids, comma-separated or repeated; required without --product (with it: narrows the entitled customers)", idList)
@@ -21,7 +27,10 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--tool <tool>", "crane or skopeo (default INTAKE_COPY_TOOL, else crane when on PATH, else skopeo)")
     .option("--concurrency <n>", "registry operations at once", positiveInt, 4)
     .option("--no-latest", "leave `latest` where it is")
-    .option("--require-signature <KEY.pub>", "deliver only a source digest signed with cosign by this public key's private half (default: the stack's requireSignature setting); else exit 4, nothing delivered")
+    .option(
+      "--require-signature <KEY.pub>",
+      "deliver only a source digest signed with cosign by this public key's private half (default: the stack's requireSignature setting); else exit 4, nothing delivered",
+    )
     .option("--no-attached", "leave the build's signatures, attestations and SBOMs (cosign tags, OCI referrers) behind")
     .option("--json <path>", "write the per-target results as JSON")
     .option("--stack <name>", "stack whose settings to use", stackName, "dev")
@@ -32,9 +41,26 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .action(
       async (opts: {
-        source: string; build?: string; version: string; customer?: string[]; product?: string; channel: string; released?: string; kind?: RegistryKind[]; tool?: string; concurrency: number; latest: boolean;
-        json?: string; stack: string; roster?: string; key?: string; subscription?: string; sourceConfig?: string; project?: string;
-        requireSignature?: string; attached: boolean;
+        source: string;
+        build?: string;
+        version: string;
+        customer?: string[];
+        product?: string;
+        channel: string;
+        released?: string;
+        kind?: RegistryKind[];
+        tool?: string;
+        concurrency: number;
+        latest: boolean;
+        json?: string;
+        stack: string;
+        roster?: string;
+        key?: string;
+        subscription?: string;
+        sourceConfig?: string;
+        project?: string;
+        requireSignature?: string;
+        attached: boolean;
       }) => {
         const { loadPrivateSigningKey } = await import("../../runtime/broker/keys.js");
         const { chooseTool } = await import("../../runtime/delivery/copy.js");
@@ -78,12 +104,22 @@ export function register(cli: Command, ctx: CommandContext): void {
             const p = problems[0];
             throw new InputError(`--${p.field}: ${p.message}${p.field === "product" && !settings.products ? ` (stack ${opts.stack})` : ""}`);
           }
-          const audience = releaseAudience(roster.customers, { product: opts.product, channel: opts.channel, version: opts.version, released }, settings.tierEntitlements, settings.asOf, opts.customer);
+          const audience = releaseAudience(
+            roster.customers,
+            { product: opts.product, channel: opts.channel, version: opts.version, released },
+            settings.tierEntitlements,
+            settings.asOf,
+            opts.customer,
+          );
           customers = audience.to;
           notReached = audience.notReached;
         } else {
-          if (settings.products) throw new InputError(`--product: required while stack ${opts.stack} has a product catalogue (${Object.keys(settings.products).join(", ")}): every repository is a product's`);
-          if (opts.channel !== "stable" || opts.released !== undefined) throw new InputError(`--${opts.released !== undefined ? "released" : "channel"}: needs --product (a release of a catalogue product)`);
+          if (settings.products)
+            throw new InputError(
+              `--product: required while stack ${opts.stack} has a product catalogue (${Object.keys(settings.products).join(", ")}): every repository is a product's`,
+            );
+          if (opts.channel !== "stable" || opts.released !== undefined)
+            throw new InputError(`--${opts.released !== undefined ? "released" : "channel"}: needs --product (a release of a catalogue product)`);
           if (!opts.build) throw new InputError("--build: required without --product (the repository name inside each customer's namespace, e.g. app)");
           if (!opts.customer) throw new InputError("--customer: required without --product (customer ids, comma-separated)");
           build = opts.build;
@@ -106,7 +142,10 @@ export function register(cli: Command, ctx: CommandContext): void {
           product: opts.product,
           deliveryPassword: process.env.INTAKE_DELIVERY_PASSWORD,
           ghcrToken: (id) => process.env[ghcrTokenVariable(id)],
-          mint: { signingKey: opts.key ? loadPrivateSigningKey(opts.key) : undefined, azureSubscriptionId: opts.subscription ?? process.env.AZURE_SUBSCRIPTION_ID },
+          mint: {
+            signingKey: opts.key ? loadPrivateSigningKey(opts.key) : undefined,
+            azureSubscriptionId: opts.subscription ?? process.env.AZURE_SUBSCRIPTION_ID,
+          },
         });
         // The robot's password is needed only for distribution targets the license allows; it is
         // checked before anything is read or copied.
@@ -148,7 +187,8 @@ export function register(cli: Command, ctx: CommandContext): void {
         for (const n of notReached) ctx.io.out(notReachedLine(n));
         ctx.io.out(summaryLine(results, (performance.now() - t0) / 1000, notReached));
         const release = opts.product !== undefined ? { product: opts.product, channel: opts.channel, released: opts.released ?? settings.asOf } : {};
-        if (opts.json) writeOut(opts.json, JSON.stringify({ source: opts.source, build, version: opts.version, ...release, tool, results, notReached }, null, 2) + "\n");
+        if (opts.json)
+          writeOut(opts.json, JSON.stringify({ source: opts.source, build, version: opts.version, ...release, tool, results, notReached }, null, 2) + "\n");
         ctx.exit(results.some((r) => r.status === "failed") ? EXIT.failed : results.some((r) => r.status === "denied") ? EXIT.denied : EXIT.ok);
       },
     );

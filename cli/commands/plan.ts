@@ -18,32 +18,56 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--policy-config <file>", "per-rule enforcement levels, as for pulumi preview --policy-pack-config")
     .option("--base <git-ref>", "show only what changed since this git ref (customers added, removed, changed; resources; cost)")
     .option("--retained <file>", "the stack's outputs (`pulumi stack output --json`): show which kept resources the update adopts")
-    .option("--workers <n>", `worker processes for a roster over ${2 * SLICE_SIZE} customers, each planning slices of ${SLICE_SIZE} (default: one per core; 1: this process only)`, positiveInt)
-    .action(async (opts: { stack: string; roster?: string; json?: string; markdown?: string; project?: string; policyConfig?: string; base?: string; retained?: string; workers?: number }) => {
-      deferSdkClosureModules();
-      const { readLedgerFile, readPolicyConfig } = await import("../files.js");
-      const projectDir = projectDirOf(opts);
-      const policyConfig = readPolicyConfig(opts.policyConfig);
-      const ledger = readLedgerFile(opts.retained);
-      if (ledger && opts.base) throw new InputError("--retained and --base: pick one (--retained shows adoption in a full plan)");
-      if (opts.base) {
-        const [{ planDiff }, { renderDiffMarkdown, renderDiffText }] = await Promise.all([import("../../planning/diff.js"), import("../render-diff.js")]);
-        const diff = await planDiff({ projectDir, stack: opts.stack, base: opts.base, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig });
-        ctx.io.out(renderDiffText(diff));
-        if (opts.json) writeOut(opts.json, JSON.stringify(diff, null, 2) + "\n");
-        if (opts.markdown) writeOut(opts.markdown, renderDiffMarkdown(diff));
-        if (diff.violations.some((v) => v.enforcement === "mandatory")) ctx.exit(EXIT.violations);
-        return;
-      }
-      const { planStack } = await import("../../planning/plan.js");
-      const { renderMarkdown, renderText } = await import("../render.js");
-      const tty = ctx.io.tty;
-      const onProgress = tty && ((done: number, total: number) => tty(`\rplanned ${done} of ${total} customers${done === total ? "\n" : ""}`));
-      const { plan } = await planStack({ projectDir, stack: opts.stack, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig, ledger, workers: opts.workers, onProgress: onProgress || undefined });
-      const { recorded: _recorded, ...result } = plan;
-      ctx.io.out(renderText(result));
-      if (opts.json) writeOut(opts.json, JSON.stringify(result, null, 2) + "\n");
-      if (opts.markdown) writeOut(opts.markdown, renderMarkdown(result));
-      if (result.violations.some((v) => v.enforcement === "mandatory")) ctx.exit(EXIT.violations);
-    });
+    .option(
+      "--workers <n>",
+      `worker processes for a roster over ${2 * SLICE_SIZE} customers, each planning slices of ${SLICE_SIZE} (default: one per core; 1: this process only)`,
+      positiveInt,
+    )
+    .action(
+      async (opts: {
+        stack: string;
+        roster?: string;
+        json?: string;
+        markdown?: string;
+        project?: string;
+        policyConfig?: string;
+        base?: string;
+        retained?: string;
+        workers?: number;
+      }) => {
+        deferSdkClosureModules();
+        const { readLedgerFile, readPolicyConfig } = await import("../files.js");
+        const projectDir = projectDirOf(opts);
+        const policyConfig = readPolicyConfig(opts.policyConfig);
+        const ledger = readLedgerFile(opts.retained);
+        if (ledger && opts.base) throw new InputError("--retained and --base: pick one (--retained shows adoption in a full plan)");
+        if (opts.base) {
+          const [{ planDiff }, { renderDiffMarkdown, renderDiffText }] = await Promise.all([import("../../planning/diff.js"), import("../render-diff.js")]);
+          const diff = await planDiff({ projectDir, stack: opts.stack, base: opts.base, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig });
+          ctx.io.out(renderDiffText(diff));
+          if (opts.json) writeOut(opts.json, JSON.stringify(diff, null, 2) + "\n");
+          if (opts.markdown) writeOut(opts.markdown, renderDiffMarkdown(diff));
+          if (diff.violations.some((v) => v.enforcement === "mandatory")) ctx.exit(EXIT.violations);
+          return;
+        }
+        const { planStack } = await import("../../planning/plan.js");
+        const { renderMarkdown, renderText } = await import("../render.js");
+        const tty = ctx.io.tty;
+        const onProgress = tty && ((done: number, total: number) => tty(`\rplanned ${done} of ${total} customers${done === total ? "\n" : ""}`));
+        const { plan } = await planStack({
+          projectDir,
+          stack: opts.stack,
+          rosterPath: opts.roster && path.resolve(opts.roster),
+          policyConfig,
+          ledger,
+          workers: opts.workers,
+          onProgress: onProgress || undefined,
+        });
+        const { recorded: _recorded, ...result } = plan;
+        ctx.io.out(renderText(result));
+        if (opts.json) writeOut(opts.json, JSON.stringify(result, null, 2) + "\n");
+        if (opts.markdown) writeOut(opts.markdown, renderMarkdown(result));
+        if (result.violations.some((v) => v.enforcement === "mandatory")) ctx.exit(EXIT.violations);
+      },
+    );
 }

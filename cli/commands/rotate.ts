@@ -8,18 +8,27 @@ import { InputError, positiveInt, projectDirOf, stackName, type CommandContext }
 export function register(cli: Command, ctx: CommandContext): void {
   cli
     .command("rotate")
-    .description("rotate a customer's long-lived credentials: the roster gets a new generation, pulumi up creates it and keeps the previous through the overlap")
+    .description(
+      "rotate a customer's long-lived credentials: the roster gets a new generation, pulumi up creates it and keeps the previous through the overlap",
+    )
     .requiredOption("--customer <id>", "customer id")
     .option("--kind <kind>", `one kind: ${ROTATED_KINDS.join(", ")} (default: each of them the customer holds)`, (v: string) => {
-      if (!(REGISTRY_KINDS as readonly string[]).includes(v)) throw new InputError(`--kind: "${v}" is not a registry kind; one of ${ROTATED_KINDS.join(", ")} has a long-lived credential to rotate`);
-      if (!(ROTATED_KINDS as readonly string[]).includes(v)) throw new InputError(`--kind: ${v} has no long-lived credential to rotate; one of ${ROTATED_KINDS.join(", ")}`);
+      if (!(REGISTRY_KINDS as readonly string[]).includes(v))
+        throw new InputError(`--kind: "${v}" is not a registry kind; one of ${ROTATED_KINDS.join(", ")} has a long-lived credential to rotate`);
+      if (!(ROTATED_KINDS as readonly string[]).includes(v))
+        throw new InputError(`--kind: ${v} has no long-lived credential to rotate; one of ${ROTATED_KINDS.join(", ")}`);
       return v as RotatedKind;
     })
-    .option("--overlap-days <n>", "days the previous credential keeps working (1-90)", (v: string) => {
-      const n = positiveInt(v);
-      if (n > 90) throw new InputError(`--overlap-days: ${v} is over 90; an overlap is days, not months`);
-      return n;
-    }, 7)
+    .option(
+      "--overlap-days <n>",
+      "days the previous credential keeps working (1-90)",
+      (v: string) => {
+        const n = positiveInt(v);
+        if (n > 90) throw new InputError(`--overlap-days: ${v} is over 90; an overlap is days, not months`);
+        return n;
+      },
+      7,
+    )
     .option("--stack <name>", "stack whose settings to use", stackName, "dev")
     .option("--roster <path>", "roster file (default: the stack's roster setting)")
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
@@ -79,7 +88,9 @@ export function register(cli: Command, ctx: CommandContext): void {
           return false;
         }
       });
-      const written = committed ? `Committed ${committed.slice(0, 12)} to ${settings.onboarding!.git!.branch}: ${roster.source}` : `Written to ${roster.source}`;
+      const written = committed
+        ? `Committed ${committed.slice(0, 12)} to ${settings.onboarding!.git!.branch}: ${roster.source}`
+        : `Written to ${roster.source}`;
       const where = readers.length
         ? `${written}, which stack${readers.length === 1 ? "" : "s"} ${readers.join(", ")} read${readers.length === 1 ? "s" : ""}: each creates the new credential${kinds.length > 1 ? "s" : ""} at its next \`pulumi up\` (CI's up.yml from the roster change);`
         : `${written}, which no stack's roster setting names: no \`pulumi up\` applies it until one does;`;

@@ -8,7 +8,9 @@ import { InputError, listenAddress, positiveInt, projectDirOf, stackName, untilS
 export function register(cli: Command, ctx: CommandContext): void {
   cli
     .command("serve")
-    .description("the onboarding service: an HTTP API that onboards, changes, rotates and offboards customers as durable jobs (each a roster commit, then a Pulumi update)")
+    .description(
+      "the onboarding service: an HTTP API that onboards, changes, rotates and offboards customers as durable jobs (each a roster commit, then a Pulumi update)",
+    )
     .requiredOption("--listen <host:port>", "address to serve the API on, e.g. 127.0.0.1:8080", listenAddress)
     .requiredOption("--stack <name>", "the base (platform) stack; its onboarding.git setting names the roster branch", stackName)
     .option("--database <url>", "jobs: sqlite:FILE (one replica) or postgres://USER@HOST:PORT/DB (several replicas)", "sqlite:.intake/jobs.db")
@@ -41,21 +43,29 @@ export function register(cli: Command, ctx: CommandContext): void {
         project?: string;
       }) => {
         deferSdkClosureModules();
-        if (!!opts.oidcIssuer !== !!opts.oidcAudience) throw new InputError("--oidc-issuer and --oidc-audience: give both (tokens must be for this service's audience) or neither");
+        if (!!opts.oidcIssuer !== !!opts.oidcAudience)
+          throw new InputError("--oidc-issuer and --oidc-audience: give both (tokens must be for this service's audience) or neither");
         if (opts.oidcIssuer && !/^https?:\/\/\S+$/.test(opts.oidcIssuer)) throw new InputError(`--oidc-issuer ${opts.oidcIssuer}: not an http(s) URL`);
         const m = opts.metricsListen;
-        if (m && m.host === opts.listen.host && m.port === opts.listen.port && m.port !== 0) throw new InputError(`--metrics-listen ${m.host}:${m.port}: the same address as --listen; the metrics need a listener of their own`);
+        if (m && m.host === opts.listen.host && m.port === opts.listen.port && m.port !== 0)
+          throw new InputError(`--metrics-listen ${m.host}:${m.port}: the same address as --listen; the metrics need a listener of their own`);
         let callbackSecret: string | undefined;
         if (opts.callbackSecretFile) {
           try {
             callbackSecret = readFileSync(opts.callbackSecretFile, "utf8").trim();
           } catch (e) {
-            throw new InputError(`--callback-secret-file ${opts.callbackSecretFile}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`);
+            throw new InputError(
+              `--callback-secret-file ${opts.callbackSecretFile}: ${(e as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (e as Error).message}`,
+            );
           }
-          if (callbackSecret.length < 32) throw new InputError(`--callback-secret-file ${opts.callbackSecretFile}: the key is under 32 characters; make one with: openssl rand -hex 32`);
+          if (callbackSecret.length < 32)
+            throw new InputError(`--callback-secret-file ${opts.callbackSecretFile}: the key is under 32 characters; make one with: openssl rand -hex 32`);
         }
         const projectDir = projectDirOf(opts);
-        const database = opts.database.startsWith("sqlite:") && !path.isAbsolute(opts.database.slice(7)) ? `sqlite:${path.resolve(projectDir, opts.database.slice(7))}` : opts.database;
+        const database =
+          opts.database.startsWith("sqlite:") && !path.isAbsolute(opts.database.slice(7))
+            ? `sqlite:${path.resolve(projectDir, opts.database.slice(7))}`
+            : opts.database;
         const { OnboardingService } = await import("../../service/serve.js");
         const { service, port, metricsPort } = await OnboardingService.start({
           projectDir,

@@ -9,7 +9,10 @@ export const acrFake: KindFake = {
   makers: {
     "azure-native:containerregistry:Registry": (_n, i, c) => {
       const name = String(i.registryName);
-      return { id: azureId(c, i.resourceGroupName, `registries/${name}`), state: { ...i, name, loginServer: `${name.toLowerCase()}.azurecr.io`, provisioningState: "Succeeded" } };
+      return {
+        id: azureId(c, i.resourceGroupName, `registries/${name}`),
+        state: { ...i, name, loginServer: `${name.toLowerCase()}.azurecr.io`, provisioningState: "Succeeded" },
+      };
     },
     "azure-native:containerregistry:Replication": (_n, i, c) => ({
       id: azureId(c, i.resourceGroupName, `registries/${i.registryName}/replications/${i.replicationName}`),

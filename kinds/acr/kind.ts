@@ -16,7 +16,14 @@ const TOKEN = "azure-native:containerregistry:Token";
 const REGISTRY_ARGS = ["registryName", "resourceGroupName"];
 
 const RESOURCES: ResourceFacts[] = [
-  { type: SCOPE_MAP, of: "customer", display: (i) => String(i.scopeMapName), credential: true, grant: "repository-actions", replaceOn: ["scopeMapName", ...REGISTRY_ARGS] },
+  {
+    type: SCOPE_MAP,
+    of: "customer",
+    display: (i) => String(i.scopeMapName),
+    credential: true,
+    grant: "repository-actions",
+    replaceOn: ["scopeMapName", ...REGISTRY_ARGS],
+  },
   {
     type: TOKEN,
     of: "customer",
@@ -34,7 +41,9 @@ const RESOURCES: ResourceFacts[] = [
     kept: "acr",
     retention: ({ kept, unknown }) => (kept || unknown ? undefined : "holds every customer's ACR images and is not retainOnDelete or protected"),
     cleanup: {
-      has: (i) => (i.sku as { name?: string } | undefined)?.name !== "Premium" || (i.policies as { retentionPolicy?: { status?: string } } | undefined)?.retentionPolicy?.status === "enabled",
+      has: (i) =>
+        (i.sku as { name?: string } | undefined)?.name !== "Premium" ||
+        (i.policies as { retentionPolicy?: { status?: string } } | undefined)?.retentionPolicy?.status === "enabled",
       missing: "Premium registry without a retention policy for untagged manifests",
     },
   },
@@ -68,7 +77,10 @@ export const acr: KindFacts<AcrNames> = {
   resources: RESOURCES,
   quotas: [perRegistry(TOKEN, "tokens"), perRegistry(SCOPE_MAP, "scope maps")],
   providerSecrets: ["azure-native:clientSecret", "azure-native:clientCertificatePassword"],
-  deletes: (c) => (c.acr?.allowDelete ? { may: true, why: "the scope map grants content/delete (roster acr.allowDelete)" } : { may: false, why: "the scope map grants no content/delete (roster acr.allowDelete is off)" }),
+  deletes: (c) =>
+    c.acr?.allowDelete
+      ? { may: true, why: "the scope map grants content/delete (roster acr.allowDelete)" }
+      : { may: false, why: "the scope map grants no content/delete (roster acr.allowDelete is off)" },
   owners: [
     { type: SCOPE_MAP, input: "scopeMapName", pattern: (p) => `^${p}-(.+)-scope$` },
     { type: TOKEN, input: "tokenName", pattern: (p) => `^${p}-(.+)$` },

@@ -42,8 +42,19 @@ export async function mintAcr(o: AcrMintOptions): Promise<MintedCredential> {
 export const mint: Minter = async (c, ctx) => {
   const s = ctx.settings;
   if (!ctx.azureSubscriptionId) throw new MissingCredential("acr: the registry's subscription is needed: pass --subscription ID or set AZURE_SUBSCRIPTION_ID");
-  const [{ ContainerRegistryManagementClient }, { DefaultAzureCredential }] = await Promise.all([import("@azure/arm-containerregistry"), import("@azure/identity")]);
+  const [{ ContainerRegistryManagementClient }, { DefaultAzureCredential }] = await Promise.all([
+    import("@azure/arm-containerregistry"),
+    import("@azure/identity"),
+  ]);
   const client = new ContainerRegistryManagementClient(new DefaultAzureCredential(), ctx.azureSubscriptionId);
   // The dynamic import gives the ESM build of the same class the CommonJS type names.
-  return mintAcr({ customerId: c.id, repoPrefix: s.repoPrefix, subscriptionId: ctx.azureSubscriptionId, resourceGroupName: s.acr!.resourceGroupName, registryName: s.acr!.registryName, client: client as never, slot: ctx.acrPasswordSlot ?? "password2" });
+  return mintAcr({
+    customerId: c.id,
+    repoPrefix: s.repoPrefix,
+    subscriptionId: ctx.azureSubscriptionId,
+    resourceGroupName: s.acr!.resourceGroupName,
+    registryName: s.acr!.registryName,
+    client: client as never,
+    slot: ctx.acrPasswordSlot ?? "password2",
+  });
 };

@@ -23,10 +23,7 @@ export function acrPlatform(
       sku: { name: a.sku },
       adminUserEnabled: false,
       anonymousPullEnabled: false,
-      policies:
-        a.untaggedRetentionDays === null
-          ? undefined
-          : { retentionPolicy: { status: "enabled", days: a.untaggedRetentionDays } },
+      policies: a.untaggedRetentionDays === null ? undefined : { retentionPolicy: { status: "enabled", days: a.untaggedRetentionDays } },
       tags,
     },
     // Every customer's images live in this one registry.

@@ -53,17 +53,15 @@ export class DistributionNamespace extends pulumi.ComponentResource {
       this.robotUsername = pulumi.output(args.robotUsername);
       this.robotPassword = pulumi.secret(password.result);
       this.aclEntry = pulumi.secret(
-        pulumi.all([password.bcryptHash, previous?.bcryptHash]).apply(
-          ([hash, previousHash]): AclEntry => ({
-            customer: args.customerId,
-            username: args.robotUsername,
-            passwordHash: hash,
-            ...(previousHash && live.previousUntil ? { previousPasswordHash: previousHash, previousUntil: live.previousUntil } : {}),
-            paths: args.products ? args.products.map((p) => `${args.pathPrefix}${p}/*`) : [`${args.pathPrefix}*`],
-            actions: robotActions(args.access),
-            enabled: args.status === "active",
-          }),
-        ),
+        pulumi.all([password.bcryptHash, previous?.bcryptHash]).apply(([hash, previousHash]): AclEntry => ({
+          customer: args.customerId,
+          username: args.robotUsername,
+          passwordHash: hash,
+          ...(previousHash && live.previousUntil ? { previousPasswordHash: previousHash, previousUntil: live.previousUntil } : {}),
+          paths: args.products ? args.products.map((p) => `${args.pathPrefix}${p}/*`) : [`${args.pathPrefix}*`],
+          actions: robotActions(args.access),
+          enabled: args.status === "active",
+        })),
       );
     }
     this.registerOutputs({ robotUsername: this.robotUsername, robotPassword: this.robotPassword, aclEntry: this.aclEntry });

@@ -11,7 +11,10 @@ export const distributionFake: KindFake = {
       const result = alnum(`password:${name}`, Number(i.length ?? 32));
       // A real bcrypt hash (cost 4: this is a plan; native, as the broker checks it), so an access list from the plan verifies; its
       // salt from the name, so every plan of the same roster has the same hash.
-      const salt = `$2b$04$${[...Buffer.from(digest("salt", name), "hex")].slice(0, 22).map((b) => BCRYPT_ALPHABET[b % 64]).join("")}`;
+      const salt = `$2b$04$${[...Buffer.from(digest("salt", name), "hex")]
+        .slice(0, 22)
+        .map((b) => BCRYPT_ALPHABET[b % 64])
+        .join("")}`;
       return { id: "none", state: { ...i, result, bcryptHash: bcrypt.hashSync(result, salt) } };
     },
     "kubernetes:core/v1:PersistentVolumeClaim": k8s,

@@ -26,7 +26,8 @@ const RESOURCES: ResourceFacts[] = [
     of: "platform",
     replaceOn: [...K8S_META, "spec.accessModes", "spec.selector", "spec.storageClassName", "spec.volumeName"],
     kept: "pvc",
-    retention: ({ name, kept, unknown }) => (kept || unknown || !/registry/.test(name) ? undefined : "holds the self-hosted registry's images and is not retainOnDelete"),
+    retention: ({ name, kept, unknown }) =>
+      kept || unknown || !/registry/.test(name) ? undefined : "holds the self-hosted registry's images and is not retainOnDelete",
   },
   { type: "kubernetes:apps/v1:Deployment", of: "platform", replaceOn: [...K8S_META, "spec.selector"] },
   { type: "kubernetes:core/v1:Service", of: "platform", replaceOn: [...K8S_META, "spec.clusterIP"] },

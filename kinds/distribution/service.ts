@@ -63,7 +63,17 @@ export function rosterPartProblem(s: Settings, stackCustomers: Roster): string |
   const robots = stackCustomers.customers.filter((c) => c.status !== "offboarded" && c.registries.includes("distribution"));
   const hash = "x".repeat(60);
   const aclBytes = robots.reduce(
-    (n, c) => n + 1 + JSON.stringify({ customer: c.id, username: `${s.repoPrefix}-robot-${c.id}`, passwordHash: hash, paths: [`${s.repoPrefix}/${c.id}/*`], actions: ["pull", "push"], enabled: true }).length,
+    (n, c) =>
+      n +
+      1 +
+      JSON.stringify({
+        customer: c.id,
+        username: `${s.repoPrefix}-robot-${c.id}`,
+        passwordHash: hash,
+        paths: [`${s.repoPrefix}/${c.id}/*`],
+        actions: ["pull", "push"],
+        enabled: true,
+      }).length,
     200,
   );
   return aclBytes > OBJECT_DATA_LIMIT ? tooLarge("access-list Secret", aclBytes, s, robots.length) : undefined;
@@ -91,7 +101,9 @@ export function rosterDocument(roster: Roster, s?: Pick<Settings, "products" | "
   if (text === undefined) {
     text = stringify({
       customers: roster.customers.map(({ registriesExplicit, registries, ...c }) => ({ ...c, ...(registriesExplicit ? { registries } : {}) })),
-      ...(s?.products ? { catalogue: { products: s.products, ...(Object.keys(s.tierEntitlements ?? {}).length ? { tierEntitlements: s.tierEntitlements } : {}) } } : {}),
+      ...(s?.products
+        ? { catalogue: { products: s.products, ...(Object.keys(s.tierEntitlements ?? {}).length ? { tierEntitlements: s.tierEntitlements } : {}) } }
+        : {}),
     });
     documents.set(roster, text);
   }
@@ -186,7 +198,8 @@ export class DistributionService extends pulumi.ComponentResource {
         };
         // Compact: at scale each shard's Secret must stay under Kubernetes' 1 MiB (indented, a third larger).
         const text = JSON.stringify(acl);
-        if (args.settings.distribution?.kubernetes && Buffer.byteLength(text) > OBJECT_DATA_LIMIT) throw new Error(tooLarge("access-list Secret", Buffer.byteLength(text), args.settings, acl.entries.length));
+        if (args.settings.distribution?.kubernetes && Buffer.byteLength(text) > OBJECT_DATA_LIMIT)
+          throw new Error(tooLarge("access-list Secret", Buffer.byteLength(text), args.settings, acl.entries.length));
         return text;
       }),
     );
@@ -195,9 +208,21 @@ export class DistributionService extends pulumi.ComponentResource {
     const k = d.kubernetes;
     if (k && role === "shard") {
       // A shard's part of the access list and of the roster, under the names the platform's broker mounts.
-      const metadata = (objectName: string) => ({ name: objectName, namespace: k.namespace, labels: { "app.kubernetes.io/part-of": "registry-intake", "app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/component": "broker" } });
-      new corev1.Secret(`${name}-broker-acl`, { metadata: metadata(aclSecretName(args.settings)), type: "Opaque", stringData: { "acl.json": this.acl } }, { parent: this });
-      new corev1.ConfigMap(`${name}-broker-roster`, { metadata: metadata(rosterMapName(args.settings)), data: { "roster.yaml": rosterText ?? "customers: []\n" } }, { parent: this });
+      const metadata = (objectName: string) => ({
+        name: objectName,
+        namespace: k.namespace,
+        labels: { "app.kubernetes.io/part-of": "registry-intake", "app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/component": "broker" },
+      });
+      new corev1.Secret(
+        `${name}-broker-acl`,
+        { metadata: metadata(aclSecretName(args.settings)), type: "Opaque", stringData: { "acl.json": this.acl } },
+        { parent: this },
+      );
+      new corev1.ConfigMap(
+        `${name}-broker-roster`,
+        { metadata: metadata(rosterMapName(args.settings)), data: { "roster.yaml": rosterText ?? "customers: []\n" } },
+        { parent: this },
+      );
     }
     if (!k || role === "shard") {
       this.registryService = pulumi.output(undefined);
@@ -210,7 +235,11 @@ export class DistributionService extends pulumi.ComponentResource {
       // Named, and updated in place (the project's kubernetes:enableConfigMapMutable); the registry
       // reads its configuration once, so its pods carry the configuration's digest and roll when it changes.
       const configText = registryConfig(d);
-      const config = new corev1.ConfigMap(`${name}-registry-config`, { metadata: { ...meta("registry"), name: `${args.settings.repoPrefix}-registry-config` }, data: { "config.yml": configText } }, { parent: this });
+      const config = new corev1.ConfigMap(
+        `${name}-registry-config`,
+        { metadata: { ...meta("registry"), name: `${args.settings.repoPrefix}-registry-config` }, data: { "config.yml": configText } },
+        { parent: this },
+      );
       // One name: the claim kept after a destroy is taken up again (with its images) by the next up,
       // imported when the ledger (or retained.adopt) holds it.
       const claimId = `${k.namespace}/${dataClaimName(args.settings)}`;
@@ -240,7 +269,10 @@ export class DistributionService extends pulumi.ComponentResource {
             strategy: { type: "Recreate" },
             selector: { matchLabels: selector("registry") },
             template: {
-              metadata: { labels: { ...labels, ...selector("registry") }, annotations: { "registry-intake/config-sha256": createHash("sha256").update(configText).digest("hex") } },
+              metadata: {
+                labels: { ...labels, ...selector("registry") },
+                annotations: { "registry-intake/config-sha256": createHash("sha256").update(configText).digest("hex") },
+              },
               spec: {
                 containers: [
                   {
@@ -291,7 +323,16 @@ export class DistributionService extends pulumi.ComponentResource {
             },
           }
         : // Named, and updated in place: the broker reloads the roster it mounts, no pod restarts.
-          { name: "roster", configMap: { name: new corev1.ConfigMap(`${name}-broker-roster`, { metadata: { ...meta("broker"), name: rosterMapName(args.settings) }, data: { "roster.yaml": rosterText ?? "customers: []\n" } }, { parent: this }).metadata.name } };
+          {
+            name: "roster",
+            configMap: {
+              name: new corev1.ConfigMap(
+                `${name}-broker-roster`,
+                { metadata: { ...meta("broker"), name: rosterMapName(args.settings) }, data: { "roster.yaml": rosterText ?? "customers: []\n" } },
+                { parent: this },
+              ).metadata.name,
+            },
+          };
       const broker = new appsv1.Deployment(
         `${name}-broker`,
         {
@@ -312,14 +353,22 @@ export class DistributionService extends pulumi.ComponentResource {
                     image: k.brokerImage,
                     args: [
                       "broker",
-                      "--acl", "/etc/intake/acl",
-                      "--roster", shards ? "/etc/intake/roster" : "/etc/intake/roster/roster.yaml",
-                      "--listen", `0.0.0.0:${BROKER_PORT}`,
-                      "--key", "/etc/intake/signing/tls.key",
-                      "--cert", "/etc/intake/signing/tls.crt",
-                      "--service", d.service,
-                      "--issuer", d.issuer,
-                      "--metrics-listen", `0.0.0.0:${BROKER_METRICS_PORT}`,
+                      "--acl",
+                      "/etc/intake/acl",
+                      "--roster",
+                      shards ? "/etc/intake/roster" : "/etc/intake/roster/roster.yaml",
+                      "--listen",
+                      `0.0.0.0:${BROKER_PORT}`,
+                      "--key",
+                      "/etc/intake/signing/tls.key",
+                      "--cert",
+                      "/etc/intake/signing/tls.crt",
+                      "--service",
+                      d.service,
+                      "--issuer",
+                      d.issuer,
+                      "--metrics-listen",
+                      `0.0.0.0:${BROKER_METRICS_PORT}`,
                     ],
                     ports: [
                       { containerPort: BROKER_PORT, name: "http" },
@@ -333,7 +382,10 @@ export class DistributionService extends pulumi.ComponentResource {
                   },
                 ],
                 volumes: [
-                  { name: "acl", projected: { sources: [{ secret: { name: aclSecret.metadata.name, items: [{ key: "acl.json", path: "acl.json" }] } }, ...shardSources] } },
+                  {
+                    name: "acl",
+                    projected: { sources: [{ secret: { name: aclSecret.metadata.name, items: [{ key: "acl.json", path: "acl.json" }] } }, ...shardSources] },
+                  },
                   rosterVolume,
                   { name: "signing", secret: { secretName: k.signingSecretName } },
                 ],

@@ -105,9 +105,7 @@ export class EcrNamespace extends pulumi.ComponentResource {
       return { repo, r };
     });
 
-    this.repositoryUrls = pulumi
-      .all(repos.map(({ r }) => r.repositoryUrl))
-      .apply((urls) => Object.fromEntries(urls.map((u, i) => [repos[i].repo, u])));
+    this.repositoryUrls = pulumi.all(repos.map(({ r }) => r.repositoryUrl)).apply((urls) => Object.fromEntries(urls.map((u, i) => [repos[i].repo, u])));
     this.repositoryArns = pulumi.all(repos.map(({ r }) => r.arn));
 
     if (args.status === "offboarded") {
@@ -115,11 +113,7 @@ export class EcrNamespace extends pulumi.ComponentResource {
       this.accessKeyId = pulumi.output(undefined);
       this.secretAccessKey = pulumi.output(undefined);
     } else {
-      const user = new iam.User(
-        `${name}-user`,
-        { name: args.userName, path: args.userPath, forceDestroy: true, tags: args.tags },
-        { parent: this },
-      );
+      const user = new iam.User(`${name}-user`, { name: args.userName, path: args.userPath, forceDestroy: true, tags: args.tags }, { parent: this });
       // One prefix ARN (`repository/intake/acme/*`), or one per entitled product
       // (`repository/intake/acme/app/*`), not one per repository: an inline user policy holds
       // 2,048 characters, which about 20 repository ARNs exceed. The globs are the ones the
@@ -131,7 +125,14 @@ export class EcrNamespace extends pulumi.ComponentResource {
           {
             user: user.name,
             name: "ecr-namespace",
-            policy: this.repositoryArns.apply((arns) => JSON.stringify(ecrPushPullPolicy("PushPullOwnRepositories", globs.map((g) => arns[0].replace(/:repository\/.*$/, `:repository/${g}`))))),
+            policy: this.repositoryArns.apply((arns) =>
+              JSON.stringify(
+                ecrPushPullPolicy(
+                  "PushPullOwnRepositories",
+                  globs.map((g) => arns[0].replace(/:repository\/.*$/, `:repository/${g}`)),
+                ),
+              ),
+            ),
           },
           { parent: this },
         );
@@ -203,7 +204,12 @@ export const build: KindBuilder = (ctx) => {
           kind: "ECRAuthorizationToken",
           spec: (n) => ({
             region: ctx.settings.aws!.region,
-            auth: { secretRef: { accessKeyIDSecretRef: { name: n.authSecret, key: "access-key-id" }, secretAccessKeySecretRef: { name: n.authSecret, key: "secret-access-key" } } },
+            auth: {
+              secretRef: {
+                accessKeyIDSecretRef: { name: n.authSecret, key: "access-key-id" },
+                secretAccessKeySecretRef: { name: n.authSecret, key: "secret-access-key" },
+              },
+            },
           }),
           authSecret: { "access-key-id": ns.accessKeyId, "secret-access-key": ns.secretAccessKey },
           refreshInterval: "6h", // the token lives 12 h

@@ -28,14 +28,25 @@ export const ecrFake: KindFake = {
       const role = String(i.name ?? name);
       return {
         id: role,
-        state: { ...i, name: role, arn: `arn:${awsPartition(c.region).partition}:iam::${c.accountId}:role${i.path ?? "/"}${role}`, uniqueId: awsId("AROA", role), createDate: CREATED },
+        state: {
+          ...i,
+          name: role,
+          arn: `arn:${awsPartition(c.region).partition}:iam::${c.accountId}:role${i.path ?? "/"}${role}`,
+          uniqueId: awsId("AROA", role),
+          createDate: CREATED,
+        },
       };
     },
     "aws:iam/user:User": (name, i, c) => {
       const user = String(i.name ?? name);
       return {
         id: user,
-        state: { ...i, name: user, arn: `arn:${awsPartition(c.region).partition}:iam::${c.accountId}:user${i.path ?? "/"}${user}`, uniqueId: awsId("AIDA", user) },
+        state: {
+          ...i,
+          name: user,
+          arn: `arn:${awsPartition(c.region).partition}:iam::${c.accountId}:user${i.path ?? "/"}${user}`,
+          uniqueId: awsId("AIDA", user),
+        },
       };
     },
     "aws:iam/userPolicy:UserPolicy": (_n, i) => ({ id: `${i.user}:${i.name}`, state: { ...i } }),
@@ -62,7 +73,10 @@ export const ecrFake: KindFake = {
       const keyId = uuid(`kms:${name}`);
       return { id: keyId, state: { ...i, keyId, arn: `arn:${awsPartition(c.region).partition}:kms:${c.region}:${c.accountId}:key/${keyId}` } };
     },
-    "aws:kms/alias:Alias": (_n, i, c) => ({ id: String(i.name), state: { ...i, arn: `arn:${awsPartition(c.region).partition}:kms:${c.region}:${c.accountId}:${i.name}` } }),
+    "aws:kms/alias:Alias": (_n, i, c) => ({
+      id: String(i.name),
+      state: { ...i, arn: `arn:${awsPartition(c.region).partition}:kms:${c.region}:${c.accountId}:${i.name}` },
+    }),
   },
   refusal: (type, inputs) => {
     if (type === "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate") {

@@ -2,9 +2,7 @@ import { awsPartition } from "../../core/iam";
 import { need, type KindFacts, type ResourceFacts } from "../types";
 import { isEcrRepositoryName } from "../../core/ids";
 
-export const ECR_REPOSITORY_RULE =
-  "ECR repository names are '/'-separated components of [a-z0-9] runs joined by single '.', '_' or '-', 2-256 chars";
-
+export const ECR_REPOSITORY_RULE = "ECR repository names are '/'-separated components of [a-z0-9] runs joined by single '.', '_' or '-', 2-256 chars";
 
 /**
  * The tags an ECR repository with immutable tags still lets move (IMMUTABLE_WITH_EXCLUSION,
@@ -17,9 +15,15 @@ export const ECR_REPOSITORY_RULE =
 export const ECR_MUTABLE_TAGS = ["latest", "sha256-*"] as const;
 
 /** The repository's tag settings: everything but ECR_MUTABLE_TAGS immutable, or all mutable. */
-export function ecrTagMutability(immutable: boolean): { imageTagMutability: string; imageTagMutabilityExclusionFilters?: { filter: string; filterType: string }[] } {
+export function ecrTagMutability(immutable: boolean): {
+  imageTagMutability: string;
+  imageTagMutabilityExclusionFilters?: { filter: string; filterType: string }[];
+} {
   return immutable
-    ? { imageTagMutability: "IMMUTABLE_WITH_EXCLUSION", imageTagMutabilityExclusionFilters: ECR_MUTABLE_TAGS.map((filter) => ({ filter, filterType: "WILDCARD" })) }
+    ? {
+        imageTagMutability: "IMMUTABLE_WITH_EXCLUSION",
+        imageTagMutabilityExclusionFilters: ECR_MUTABLE_TAGS.map((filter) => ({ filter, filterType: "WILDCARD" })),
+      }
     : { imageTagMutability: "MUTABLE" };
 }
 
@@ -52,7 +56,11 @@ const RESOURCES: ResourceFacts[] = [
     path: (i) => i.name,
     labels: "tags",
     retention: ({ props, kept, unknown }) =>
-      props.forceDelete === true ? "forceDelete would delete the repository with its images" : kept || unknown ? undefined : "is not retainOnDelete or protected: removing the customer would delete it",
+      props.forceDelete === true
+        ? "forceDelete would delete the repository with its images"
+        : kept || unknown
+          ? undefined
+          : "is not retainOnDelete or protected: removing the customer would delete it",
     scansOnPush: (i) => (i.imageScanningConfiguration as { scanOnPush?: unknown } | undefined)?.scanOnPush === true,
     movingTags: (i) => {
       if (i.imageTagMutability === "IMMUTABLE") return undefined;
@@ -75,7 +83,12 @@ const RESOURCES: ResourceFacts[] = [
     replaceOn: ["user", "name"],
     warnings: (i, check) =>
       typeof i.policy === "string"
-        ? check({ what: `IAM inline policy of ${i.user}`, used: policySize(i.policy), limit: ECR_LIMITS.iamInlineUserPolicyCharacters, advice: "name a prefix (repository/<prefix>/<id>/*) or move to a managed policy (6,144)" })
+        ? check({
+            what: `IAM inline policy of ${i.user}`,
+            used: policySize(i.policy),
+            limit: ECR_LIMITS.iamInlineUserPolicyCharacters,
+            advice: "name a prefix (repository/<prefix>/<id>/*) or move to a managed policy (6,144)",
+          })
         : [],
   },
   {
@@ -112,7 +125,12 @@ export const ecr: KindFacts<EcrNames> = {
   names: (id, p) => ({ ecrRepositoryPrefix: `${p}/${id}/`, iamUserName: `${p}-customer-${id}`, iamPath: `/${p}/` }),
   nameRules: [
     { provider: "ECR repository", name: (n) => `${n.ecrRepositoryPrefix}app`, test: isEcrRepositoryName, rule: ECR_REPOSITORY_RULE },
-    { provider: "IAM user", name: (n) => n.iamUserName, test: (v) => /^[\w+=,.@-]{1,64}$/.test(v), rule: "IAM user names are 1-64 chars of [A-Za-z0-9+=,.@_-]" },
+    {
+      provider: "IAM user",
+      name: (n) => n.iamUserName,
+      test: (v) => /^[\w+=,.@-]{1,64}$/.test(v),
+      rule: "IAM user names are 1-64 chars of [A-Za-z0-9+=,.@_-]",
+    },
   ],
   host: (s) => {
     const aws = need(s.aws, "aws");
@@ -124,12 +142,22 @@ export const ecr: KindFacts<EcrNames> = {
     {
       type: USER,
       per: () => 1,
-      limit: (s) => s.aws && { what: `IAM users in account ${s.aws.accountId}`, limit: ECR_LIMITS.iamUsersPerAccount, advice: "ask AWS for a higher quota or spread customers over accounts" },
+      limit: (s) =>
+        s.aws && {
+          what: `IAM users in account ${s.aws.accountId}`,
+          limit: ECR_LIMITS.iamUsersPerAccount,
+          advice: "ask AWS for a higher quota or spread customers over accounts",
+        },
     },
     {
       type: REPOSITORY,
       per: (c) => new Set(["app", ...(c.ecr?.repositories ?? [])]).size,
-      limit: (s) => s.aws && { what: `ECR repositories in ${s.aws.region}`, limit: ECR_LIMITS.repositoriesPerRegion, advice: "ask AWS for a higher quota or spread customers over regions" },
+      limit: (s) =>
+        s.aws && {
+          what: `ECR repositories in ${s.aws.region}`,
+          limit: ECR_LIMITS.repositoriesPerRegion,
+          advice: "ask AWS for a higher quota or spread customers over regions",
+        },
     },
   ],
   platformWarnings: (resources, s, check) => {

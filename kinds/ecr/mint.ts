@@ -34,7 +34,8 @@ export const SESSION_POLICY_LIMIT = 2048;
 export function ecrSessionPolicy(o: Pick<EcrMintOptions, "customerId" | "customerIds" | "repoPrefix" | "accountId" | "region" | "productsOf">): string {
   const ids = o.customerIds ?? [o.customerId];
   const policy = sessionPolicyText(o);
-  if (policy.length > SESSION_POLICY_LIMIT) throw new Error(`session policy for ${ids.join(", ")} is ${policy.length} characters, over STS's ${SESSION_POLICY_LIMIT}`);
+  if (policy.length > SESSION_POLICY_LIMIT)
+    throw new Error(`session policy for ${ids.join(", ")} is ${policy.length} characters, over STS's ${SESSION_POLICY_LIMIT}`);
   return policy;
 }
 
@@ -148,16 +149,39 @@ export function defaultPushRoleArn(s: Settings): string {
 /** A 12 h ECR token for one customer, through the push role narrowed to its prefix. */
 export const mint: Minter = (c, ctx) => {
   const s = ctx.settings;
-  return mintEcr({ customerId: c.id, repoPrefix: s.repoPrefix, accountId: s.aws!.accountId, region: s.aws!.region, pushRoleArn: ctx.pushRoleArn ?? defaultPushRoleArn(s), productsOf: productsOf(s, ctx.roster) });
+  return mintEcr({
+    customerId: c.id,
+    repoPrefix: s.repoPrefix,
+    accountId: s.aws!.accountId,
+    region: s.aws!.region,
+    pushRoleArn: ctx.pushRoleArn ?? defaultPushRoleArn(s),
+    productsOf: productsOf(s, ctx.roster),
+  });
 };
 
 /** Delivery: the push role with one session policy over a batch of customers' prefixes (as many as STS's 2,048-character limit allows), so blobs mount within each batch. */
 export const ecrDelivery: SharedDelivery = (customers, o) => {
   const s = o.settings;
   // A release reaches its own product only (its customers are the entitled ones): one glob each.
-  const base = { repoPrefix: s.repoPrefix, accountId: s.aws!.accountId, region: s.aws!.region, productsOf: o.product !== undefined ? () => [o.product!] : productsOf(s, o.roster) };
+  const base = {
+    repoPrefix: s.repoPrefix,
+    accountId: s.aws!.accountId,
+    region: s.aws!.region,
+    productsOf: o.product !== undefined ? () => [o.product!] : productsOf(s, o.roster),
+  };
   return each(ecrDeliveryBatches(base, customers), async (batch) => {
-    const { credential: c, ecr } = await mintEcrSession({ ...base, customerId: batch[0], customerIds: batch, pushRoleArn: o.mint.pushRoleArn ?? defaultPushRoleArn(s), ...o.ecr });
-    return { registry: o.registry, credential: { username: c.username, password: c.password }, customers: batch, tagLookup: (repository: string) => ecrTagDigests(ecr, repository) };
+    const { credential: c, ecr } = await mintEcrSession({
+      ...base,
+      customerId: batch[0],
+      customerIds: batch,
+      pushRoleArn: o.mint.pushRoleArn ?? defaultPushRoleArn(s),
+      ...o.ecr,
+    });
+    return {
+      registry: o.registry,
+      credential: { username: c.username, password: c.password },
+      customers: batch,
+      tagLookup: (repository: string) => ecrTagDigests(ecr, repository),
+    };
   });
 };

@@ -2,7 +2,15 @@ import * as ecr from "@pulumi/aws/ecr";
 import * as iam from "@pulumi/aws/iam";
 import * as kms from "@pulumi/aws/kms";
 import * as pulumi from "@pulumi/pulumi";
-import { awsPartition, ECR_AUTH_STATEMENT, ECR_MANAGE_ACTIONS, ecrPushPullPolicy, ecrRepositoryArn, policyDocument, revokedSessionsPolicy } from "../../core/iam";
+import {
+  awsPartition,
+  ECR_AUTH_STATEMENT,
+  ECR_MANAGE_ACTIONS,
+  ecrPushPullPolicy,
+  ecrRepositoryArn,
+  policyDocument,
+  revokedSessionsPolicy,
+} from "../../core/iam";
 import { ecrTagMutability } from "./kind";
 import type { Settings } from "../../core/settings";
 import { lifecyclePolicy } from "./component";
@@ -35,9 +43,7 @@ export function ecrPlatform(name: string, s: Settings, tags: Record<string, stri
       name: `${s.repoPrefix}-ecr-controller`,
       path,
       description: "registry-intake: manages customer ECR repositories and assumes the push role",
-      assumeRolePolicy: JSON.stringify(
-        policyDocument({ Effect: "Allow", Principal: { AWS: principals }, Action: ["sts:AssumeRole"] }),
-      ),
+      assumeRolePolicy: JSON.stringify(policyDocument({ Effect: "Allow", Principal: { AWS: principals }, Action: ["sts:AssumeRole"] })),
       tags,
     },
     { parent },
@@ -50,9 +56,7 @@ export function ecrPlatform(name: string, s: Settings, tags: Record<string, stri
       description: "registry-intake: push and pull under the customer prefix; assumed with a per-customer session policy",
       maxSessionDuration: aws.pushRoleMaxSessionSeconds,
       assumeRolePolicy: controller.arn.apply((arn) =>
-        JSON.stringify(
-          policyDocument({ Effect: "Allow", Principal: { AWS: arn }, Action: ["sts:AssumeRole", "sts:TagSession"] }),
-        ),
+        JSON.stringify(policyDocument({ Effect: "Allow", Principal: { AWS: arn }, Action: ["sts:AssumeRole", "sts:TagSession"] })),
       ),
       tags,
     },
@@ -125,14 +129,23 @@ export function ecrPlatform(name: string, s: Settings, tags: Record<string, stri
       {
         role: templateRole.name,
         name: "create-tag-encrypt-under-prefix",
-        policy: pulumi.output(kmsKeyArn).apply((keyArn) =>
-          JSON.stringify(
-            policyDocument(
-              { Sid: "CreateUnderPrefix", Effect: "Allow", Action: ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"], Resource: [underPrefix] },
-              ...(keyArn ? [{ Sid: "UseTheKey", Effect: "Allow" as const, Action: ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"], Resource: [keyArn] }] : []),
+        policy: pulumi
+          .output(kmsKeyArn)
+          .apply((keyArn) =>
+            JSON.stringify(
+              policyDocument(
+                {
+                  Sid: "CreateUnderPrefix",
+                  Effect: "Allow",
+                  Action: ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"],
+                  Resource: [underPrefix],
+                },
+                ...(keyArn
+                  ? [{ Sid: "UseTheKey", Effect: "Allow" as const, Action: ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"], Resource: [keyArn] }]
+                  : []),
+              ),
             ),
           ),
-        ),
       },
       { parent },
     );

@@ -68,7 +68,9 @@ export class GarNamespace extends pulumi.ComponentResource {
     const ledger = args.ledger ?? new RetainedLedger();
     // One repository, or one per entitled product (named by the product: a catalogue that comes
     // leaves the customer's repository to the ledger, kept, and declares the products' anew).
-    const wanted = args.products ? args.products.map((p) => ({ suffix: `-${p}`, id: garProductRepositoryId(args.repositoryId, p), product: p as string | undefined })) : [{ suffix: "", id: args.repositoryId, product: undefined }];
+    const wanted = args.products
+      ? args.products.map((p) => ({ suffix: `-${p}`, id: garProductRepositoryId(args.repositoryId, p), product: p as string | undefined }))
+      : [{ suffix: "", id: args.repositoryId, product: undefined }];
     const repos: { suffix: string; repo: artifactregistry.Repository }[] = [];
     for (const w of wanted) {
       // The id Artifact Registry gives the repository, and the one `import` takes.
@@ -144,7 +146,12 @@ export class GarNamespace extends pulumi.ComponentResource {
         if (args.serviceAccountKey) {
           const { current: key } = eachGeneration(
             args.keys ?? { current: 1 },
-            (generation) => new serviceaccount.Key(generationName(`${name}-key`, generation), { serviceAccountId: sa.name }, { parent: this, additionalSecretOutputs: ["privateKey"] }),
+            (generation) =>
+              new serviceaccount.Key(
+                generationName(`${name}-key`, generation),
+                { serviceAccountId: sa.name },
+                { parent: this, additionalSecretOutputs: ["privateKey"] },
+              ),
           );
           this.serviceAccountKey = pulumi.secret(key.privateKey);
         } else {
@@ -201,7 +208,17 @@ export const build: KindBuilder = (ctx) => {
   return {
     generator: {
       kind: "GCRAccessToken",
-      spec: (n) => ({ projectID: g.project, auth: { workloadIdentity: { serviceAccountRef: { name: n.serviceAccount }, clusterLocation: gke.location, clusterName: gke.name, clusterProjectID: gke.projectId } } }),
+      spec: (n) => ({
+        projectID: g.project,
+        auth: {
+          workloadIdentity: {
+            serviceAccountRef: { name: n.serviceAccount },
+            clusterLocation: gke.location,
+            clusterName: gke.name,
+            clusterProjectID: gke.projectId,
+          },
+        },
+      }),
       serviceAccount: { annotations: { "iam.gke.io/gcp-service-account": ns.serviceAccountEmail } },
       refreshInterval: "20m", // the token lives 1 h
     },

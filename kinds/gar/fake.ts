@@ -16,13 +16,27 @@ export const garFake: KindFake = {
       return {
         id: `projects/${i.project}/serviceAccounts/${email}`,
         // GCP ignores `disabled` when it creates an account: it starts enabled whatever was asked.
-        state: { ...i, disabled: false, email, name: `projects/${i.project}/serviceAccounts/${email}`, member: `serviceAccount:${email}`, uniqueId: numeric(email, 21) },
+        state: {
+          ...i,
+          disabled: false,
+          email,
+          name: `projects/${i.project}/serviceAccounts/${email}`,
+          member: `serviceAccount:${email}`,
+          uniqueId: numeric(email, 21),
+        },
       };
     },
-    "gcp:serviceaccount/iAMMember:IAMMember": (_n, i) => ({ id: `${i.serviceAccountId}/${i.role}/${i.member}`, state: { ...i, etag: `BwY${alnum(`etag:${i.serviceAccountId}`, 9)}=` } }),
+    "gcp:serviceaccount/iAMMember:IAMMember": (_n, i) => ({
+      id: `${i.serviceAccountId}/${i.role}/${i.member}`,
+      state: { ...i, etag: `BwY${alnum(`etag:${i.serviceAccountId}`, 9)}=` },
+    }),
     "gcp:serviceaccount/key:Key": (_n, i) => {
       const keyId = digest("gkey", String(i.serviceAccountId)).slice(0, 40);
-      const json = JSON.stringify({ type: "service_account", private_key_id: keyId, private_key: "-----BEGIN PRIVATE KEY-----\nFAKE\n-----END PRIVATE KEY-----\n" });
+      const json = JSON.stringify({
+        type: "service_account",
+        private_key_id: keyId,
+        private_key: "-----BEGIN PRIVATE KEY-----\nFAKE\n-----END PRIVATE KEY-----\n",
+      });
       return { id: `${i.serviceAccountId}/keys/${keyId}`, state: { ...i, name: keyId, privateKey: Buffer.from(json).toString("base64"), publicKey: "" } };
     },
   },

@@ -12,7 +12,6 @@ export function garProductRepositoryId(repositoryId: string, product: string): s
   return `${repositoryId}--${product}`;
 }
 
-
 /** Published default limits of Google Cloud that a roster can run into (an increase can be asked for). */
 export const GAR_LIMITS = { serviceAccountsPerProject: 100, cleanupPoliciesPerRepository: 10 } as const;
 
@@ -51,7 +50,10 @@ const RESOURCES: ResourceFacts[] = [
     credential: true,
     grant: "repository-member",
     roles: ROLES,
-    ownRepository: (i) => String(i.repository ?? "").split("/").pop(),
+    ownRepository: (i) =>
+      String(i.repository ?? "")
+        .split("/")
+        .pop(),
   },
   {
     type: ACCOUNT,
@@ -61,7 +63,15 @@ const RESOURCES: ResourceFacts[] = [
     disabled: (p) => p.disabled === true,
     replaceOn: ["accountId", "project"],
   },
-  { type: KEY, of: "customer", credential: true, secrets: ["privateKey"], secretOutputs: ["privateKey"], grant: "account-key", replaceOn: ["serviceAccountId"] },
+  {
+    type: KEY,
+    of: "customer",
+    credential: true,
+    secrets: ["privateKey"],
+    secretOutputs: ["privateKey"],
+    grant: "account-key",
+    replaceOn: ["serviceAccountId"],
+  },
   { type: ACCOUNT_MEMBER, of: "customer", display: (i) => String(i.role), credential: true, grant: "account-member", roles: ROLES },
 ];
 

@@ -92,16 +92,13 @@ export class GhcrNamespace extends pulumi.ComponentResource {
       return;
     }
 
-    const team = new github.Team(
-      `${name}-team`,
-      { name: args.teamName, description: args.description.slice(0, 350), privacy: "closed" },
-      { parent: this },
-    );
+    const team = new github.Team(`${name}-team`, { name: args.teamName, description: args.description.slice(0, 350), privacy: "closed" }, { parent: this });
     for (const user of args.members) {
       new github.TeamMembership(`${name}-member-${user.toLowerCase()}`, { teamId: team.id, username: user, role: "member" }, { parent: this });
     }
     if (args.status === "active") {
-      for (const { suffix, repo } of repos) new github.TeamRepository(`${name}-read${suffix}`, { teamId: team.id, repository: repo.name, permission: "pull" }, { parent: this });
+      for (const { suffix, repo } of repos)
+        new github.TeamRepository(`${name}-read${suffix}`, { teamId: team.id, repository: repo.name, permission: "pull" }, { parent: this });
     }
     this.teamSlug = team.slug;
     this.registerOutputs({ namespace: this.namespace, repositoryName: this.repositoryName, teamSlug: this.teamSlug });

@@ -8,7 +8,13 @@ export const ghcrFake: KindFake = {
   makers: {
     "github:index/repository:Repository": (_n, i, c) => ({
       id: String(i.name),
-      state: { ...i, fullName: `${c.githubOwner ?? "github-owner"}/${i.name}`, htmlUrl: `https://github.com/${c.githubOwner ?? "github-owner"}/${i.name}`, nodeId: `R_${alnum(`repo:${i.name}`, 14)}`, repoId: Number(numeric(`repo:${i.name}`, 9)) },
+      state: {
+        ...i,
+        fullName: `${c.githubOwner ?? "github-owner"}/${i.name}`,
+        htmlUrl: `https://github.com/${c.githubOwner ?? "github-owner"}/${i.name}`,
+        nodeId: `R_${alnum(`repo:${i.name}`, 14)}`,
+        repoId: Number(numeric(`repo:${i.name}`, 9)),
+      },
     }),
     "github:index/team:Team": (_n, i) => {
       // 15 digits (a JavaScript number holds them exactly): unique across hundreds of thousands of teams, and checked.
@@ -32,10 +38,12 @@ export const ghcrFake: KindFake = {
       // Already archived: read-only. Being archived: the provider's general edit archives it, then
       // writes visibility, topics and alerts in calls of their own (terraform-provider-github#3649).
       const refused = stored.archived === true ? others : others.filter((k) => SEPARATE_GITHUB_CALLS.has(k));
-      if (refused.length > 0) return `403 Repository was archived so is read-only: ${stored.name ?? inputs.name} (changing ${refused.join(", ")} on an archived repository)`;
+      if (refused.length > 0)
+        return `403 Repository was archived so is read-only: ${stored.name ?? inputs.name} (changing ${refused.join(", ")} on an archived repository)`;
     }
     return undefined;
   },
   // A repository with archiveOnDestroy is archived, not deleted.
-  deleteLeaves: (type, outputs) => (type === "github:index/repository:Repository" && outputs.archiveOnDestroy === true ? { ...outputs, archived: true } : undefined),
+  deleteLeaves: (type, outputs) =>
+    type === "github:index/repository:Repository" && outputs.archiveOnDestroy === true ? { ...outputs, archived: true } : undefined,
 };

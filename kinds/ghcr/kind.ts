@@ -24,12 +24,28 @@ const RESOURCES: ResourceFacts[] = [
     repository: true,
     ownRepository: (i) => i.name,
     labels: "topics",
-    retention: ({ props, kept }) => (props.archiveOnDestroy === true || kept ? undefined : "archiveOnDestroy is off: destroying it deletes the customer's packages"),
+    retention: ({ props, kept }) =>
+      props.archiveOnDestroy === true || kept ? undefined : "archiveOnDestroy is off: destroying it deletes the customer's packages",
   },
   { type: TEAM, of: "customer", credential: true },
-  { type: "github:index/teamMembership:TeamMembership", of: "customer", display: (i) => String(i.username), credential: true, grant: "team-membership", replaceOn: ["teamId", "username"] },
+  {
+    type: "github:index/teamMembership:TeamMembership",
+    of: "customer",
+    display: (i) => String(i.username),
+    credential: true,
+    grant: "team-membership",
+    replaceOn: ["teamId", "username"],
+  },
   // A suspended customer's team keeps no read access at all.
-  { type: TEAM_REPOSITORY, of: "customer", display: (i) => `team read on ${i.repository}`, credential: true, disabled: () => false, grant: "team-access", ownRepository: (i) => i.repository },
+  {
+    type: TEAM_REPOSITORY,
+    of: "customer",
+    display: (i) => `team read on ${i.repository}`,
+    credential: true,
+    disabled: () => false,
+    grant: "team-access",
+    ownRepository: (i) => i.repository,
+  },
 ];
 
 /** GitHub Container Registry: packages owned by a repository per customer, read by the customer's team. */

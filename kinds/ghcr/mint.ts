@@ -15,8 +15,18 @@ export function ghcrTokenVariable(customerId: string): string {
  * long-lived, or refuse. It cannot be scoped to the customer's packages: the PAT carries whatever
  * its machine user may read, which the customer's team confines to its repository.
  */
-export function ghcrCredential(o: { customerId: string; repoPrefix: string; owner: string; machineUser?: string; token?: string; stack?: string }): MintedCredential {
-  if (!o.machineUser) throw new InvalidInput(`ghcr: customer ${o.customerId} has no github.machineUser: GHCR has no short-lived credential; its users log in with their own classic PATs`);
+export function ghcrCredential(o: {
+  customerId: string;
+  repoPrefix: string;
+  owner: string;
+  machineUser?: string;
+  token?: string;
+  stack?: string;
+}): MintedCredential {
+  if (!o.machineUser)
+    throw new InvalidInput(
+      `ghcr: customer ${o.customerId} has no github.machineUser: GHCR has no short-lived credential; its users log in with their own classic PATs`,
+    );
   if (!o.token) {
     const key = `registry-intake:ghcr.machineUserTokens.${o.customerId}`;
     throw new MissingCredential(
@@ -40,7 +50,14 @@ export function ghcrCredential(o: { customerId: string; repoPrefix: string; owne
 /** The customer's stored machine-user PAT (nothing short-lived exists on GHCR). */
 export const mint: Minter = async (c, ctx) => {
   const s = ctx.settings;
-  return ghcrCredential({ customerId: c.id, repoPrefix: s.repoPrefix, owner: s.ghcr!.owner, machineUser: c.github?.machineUser, token: ctx.ghcrToken, stack: patStack(s, c) });
+  return ghcrCredential({
+    customerId: c.id,
+    repoPrefix: s.repoPrefix,
+    owner: s.ghcr!.owner,
+    machineUser: c.github?.machineUser,
+    token: ctx.ghcrToken,
+    stack: patStack(s, c),
+  });
 };
 
 /** The stack whose file holds a customer's machine-user PAT: its shard stack when sharded. */

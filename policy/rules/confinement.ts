@@ -37,7 +37,7 @@ const grantOf = (r: IntakeResource) => resourceFacts(r.type)?.grant;
 /** No wildcard actions or resources in customer grants (but for ecr:GetAuthorizationToken, which needs "*"). */
 export const noWildcardGrants: IntakeRule = {
   name: "no-wildcard-grants",
-  description: "Customer grants name actions and resources one by one; only ecr:GetAuthorizationToken may use Resource \"*\".",
+  description: 'Customer grants name actions and resources one by one; only ecr:GetAuthorizationToken may use Resource "*".',
   enforcementLevel: "mandatory",
   resource: (r, ctx): Finding[] => {
     const { id } = customerOf(r, ctx.repoPrefix);
@@ -68,7 +68,8 @@ export const noWildcardGrants: IntakeRule = {
       for (const a of (r.props.actions as string[] | undefined) ?? []) {
         const m = /^repositories\/(.+)\/(content|metadata)\/(read|write|delete)$/.exec(a);
         if (!m) flag(`action "${a}" is not a repository-scoped action`);
-        else if (!new RegExp(`^${ctx.repoPrefix}/[a-z0-9-]+/(?:[a-z0-9-]+/)?\\*$`).test(m[1]) && m[1].includes("*")) flag(`action "${a}" uses a wildcard wider than one customer's path`);
+        else if (!new RegExp(`^${ctx.repoPrefix}/[a-z0-9-]+/(?:[a-z0-9-]+/)?\\*$`).test(m[1]) && m[1].includes("*"))
+          flag(`action "${a}" uses a wildcard wider than one customer's path`);
       }
     }
     const roles = resourceFacts(r.type)?.roles;
@@ -99,7 +100,8 @@ export const grantsConfined: IntakeRule = {
     const out: Finding[] = [];
     const byId = new Map<string, IntakeResource>();
     for (const r of rs) if (typeof r.props.id === "string") byId.set(r.props.id as string, r);
-    const flag = (r: IntakeResource, customer: string | undefined, message: string) => out.push({ urn: r.urn, customer: customer ?? null, message: `${shown(r)}: ${message}` });
+    const flag = (r: IntakeResource, customer: string | undefined, message: string) =>
+      out.push({ urn: r.urn, customer: customer ?? null, message: `${shown(r)}: ${message}` });
     // The first customer that lists each GitHub login, looked up once per membership (built on first need).
     let owners: Map<string, { id: string }> | undefined;
     const loginOwners = () => {
@@ -149,7 +151,8 @@ export const grantsConfined: IntakeRule = {
           if (id && other && other !== id && ctx.customers.has(other)) flag(r, id, `lets ${r.props.member} act as customer ${id}'s service account`);
           // A Kubernetes service account acting by workload identity must be this customer's puller.
           const ksa = /\.svc\.id\.goog\[[^/\]]+\/([^\]]+)\]$/.exec(String(r.props.member ?? ""))?.[1];
-          if (id && ksa !== undefined && ksa !== `${ctx.repoPrefix}-${id}-gar-puller`) flag(r, id, `lets Kubernetes service account ${ksa} act as customer ${id}'s service account; only ${ctx.repoPrefix}-${id}-gar-puller may`);
+          if (id && ksa !== undefined && ksa !== `${ctx.repoPrefix}-${id}-gar-puller`)
+            flag(r, id, `lets Kubernetes service account ${ksa} act as customer ${id}'s service account; only ${ctx.repoPrefix}-${id}-gar-puller may`);
           break;
         }
         case "account-key":
@@ -157,7 +160,8 @@ export const grantsConfined: IntakeRule = {
         case "team-access": {
           const team = byId.get(String(r.props.teamId ?? ""));
           const teamOwner = team ? customerOf(team, p).id : undefined;
-          if (teamOwner && id && teamOwner !== id) flag(r, teamOwner, `gives customer ${teamOwner}'s team access to customer ${id}'s repository ${r.props.repository}`);
+          if (teamOwner && id && teamOwner !== id)
+            flag(r, teamOwner, `gives customer ${teamOwner}'s team access to customer ${id}'s repository ${r.props.repository}`);
           break;
         }
         case "team-membership": {
@@ -215,12 +219,16 @@ export const noSharedPaths: IntakeRule = {
     for (const [path, owners] of claims) {
       if (owners.size < 2) continue;
       const ids = [...owners.keys()].sort();
-      for (const [c, r] of owners) out.push({ urn: r.urn, customer: c, message: `${path.replace(/^(\w+):/, "$1 ")} is claimed by customers ${ids.join(" and ")}` });
+      for (const [c, r] of owners)
+        out.push({ urn: r.urn, customer: c, message: `${path.replace(/^(\w+):/, "$1 ")} is claimed by customers ${ids.join(" and ")}` });
     }
     // Overlapping globs: one customer's path a prefix of another's.
     // Sorted, every path that starts with `a` follows `a` in one run: no need to compare all pairs.
     for (const kind of globbed) {
-      const paths = [...claims.keys()].filter((k) => k.startsWith(`${kind}:`)).map((k) => k.slice(kind.length + 1)).sort();
+      const paths = [...claims.keys()]
+        .filter((k) => k.startsWith(`${kind}:`))
+        .map((k) => k.slice(kind.length + 1))
+        .sort();
       for (let i = 0; i < paths.length; i++) {
         const a = paths[i];
         for (let j = i + 1; j < paths.length && paths[j].startsWith(a); j++) {
@@ -254,18 +262,29 @@ export const entitledProductsOnly: IntakeRule = {
       const c = id ? ctx.customers.get(id) : undefined;
       if (!c?.products || c.status === "offboarded") return;
       const product = productOfPath(path, c.id, p);
-      if (product === undefined) out.push({ urn: r.urn, customer: c.id, message: `${shown(r)}: ${what} ${path} is not inside one of customer ${c.id}'s products (${p}/${c.id}/<product>/…, on Artifact Registry ${p}-${c.id}--<product>)` });
-      else if (!c.products.includes(product)) out.push({ urn: r.urn, customer: c.id, message: `${shown(r)}: ${what} ${path} is product ${product}, which customer ${c.id} is not entitled to (entitled: ${c.products.join(", ") || "none"})` });
+      if (product === undefined)
+        out.push({
+          urn: r.urn,
+          customer: c.id,
+          message: `${shown(r)}: ${what} ${path} is not inside one of customer ${c.id}'s products (${p}/${c.id}/<product>/…, on Artifact Registry ${p}-${c.id}--<product>)`,
+        });
+      else if (!c.products.includes(product))
+        out.push({
+          urn: r.urn,
+          customer: c.id,
+          message: `${shown(r)}: ${what} ${path} is product ${product}, which customer ${c.id} is not entitled to (entitled: ${c.products.join(", ") || "none"})`,
+        });
     };
     const { id } = customerOf(r, p);
     const facts = resourceFacts(r.type);
     const path = facts?.path?.(r.props);
     if (typeof path === "string") check(id, path, "repository");
     if (facts?.grant === "iam-policy") {
-      for (const s of statements(r.props.policy)) for (const res of list(s.Resource)) {
-        const repo = ecrRepositoryOfArn(res);
-        if (repo) check(id, repo, "grant on");
-      }
+      for (const s of statements(r.props.policy))
+        for (const res of list(s.Resource)) {
+          const repo = ecrRepositoryOfArn(res);
+          if (repo) check(id, repo, "grant on");
+        }
     }
     if (facts?.grant === "repository-actions") {
       for (const a of (r.props.actions as string[] | undefined) ?? []) {

@@ -9,16 +9,15 @@ export const ecrScanOnPush: IntakeRule = {
   enforcementLevel: "advisory",
   resource: (r, ctx): Finding[] => {
     const scans = resourceFacts(r.type)?.scansOnPush;
-    return scans && !scans(r.props)
-      ? [{ customer: customerOf(r, ctx.repoPrefix).id ?? null, message: `${shown(r)}: scan on push is off` }]
-      : [];
+    return scans && !scans(r.props) ? [{ customer: customerOf(r, ctx.repoPrefix).id ?? null, message: `${shown(r)}: scan on push is off` }] : [];
   },
 };
 
 /** Tags are immutable in prod. */
 export const immutableTagsInProd: IntakeRule = {
   name: "immutable-tags-in-prod",
-  description: "In a prod stack, customer repositories do not let a versioned tag move (ECR IMMUTABLE, or IMMUTABLE_WITH_EXCLUSION for latest and cosign's sha256-* tags only; Artifact Registry immutableTags).",
+  description:
+    "In a prod stack, customer repositories do not let a versioned tag move (ECR IMMUTABLE, or IMMUTABLE_WITH_EXCLUSION for latest and cosign's sha256-* tags only; Artifact Registry immutableTags).",
   enforcementLevel: "advisory",
   resource: (r, ctx): Finding[] => {
     if (ctx.environment !== "prod") return [];
@@ -48,7 +47,8 @@ export const cleanupPolicyPresent: IntakeRule = {
       const cleanup = f?.cleanup;
       if (!cleanup) continue;
       const has = cleanup.by ? (named.get(cleanup.by.type)?.has(String(r.props[cleanup.by.names])) ?? false) : cleanup.has(r.props);
-      if (!has) out.push({ urn: r.urn, customer: f.of === "platform" ? null : (customerOf(r, ctx.repoPrefix).id ?? null), message: `${shown(r)}: ${cleanup.missing}` });
+      if (!has)
+        out.push({ urn: r.urn, customer: f.of === "platform" ? null : (customerOf(r, ctx.repoPrefix).id ?? null), message: `${shown(r)}: ${cleanup.missing}` });
     }
     return out;
   },

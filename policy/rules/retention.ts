@@ -4,7 +4,8 @@ import { customerOf, shown, type Finding, type IntakeRule } from "../model";
 /** Customer repositories can never be deleted with images in them (each kind says how its own are kept: `retention`). */
 export const repositoriesRetained: IntakeRule = {
   name: "repositories-retained",
-  description: "A customer repository (ECR, Artifact Registry, GitHub, the self-hosted registry's volume) is kept, archived or refuses deletion while it holds images.",
+  description:
+    "A customer repository (ECR, Artifact Registry, GitHub, the self-hosted registry's volume) is kept, archived or refuses deletion while it holds images.",
   enforcementLevel: "mandatory",
   resource: (r, ctx): Finding[] => {
     const retention = resourceFacts(r.type)?.retention;

@@ -20,7 +20,12 @@ export const tierAllowsKind: IntakeRule = {
     if (!o) return [];
     if (!o.customer) return [{ customer: o.id, message: `${shown(r)} belongs to customer ${o.id}, which the roster does not list` }];
     if (!tierAllows(o.customer.tier, o.kind, ctx.tierTable)) {
-      return [{ customer: o.id, message: `${shown(r)} gives customer ${o.id} (tier ${o.customer.tier}) the registry kind ${o.kind}, which tier ${o.customer.tier} does not allow` }];
+      return [
+        {
+          customer: o.id,
+          message: `${shown(r)} gives customer ${o.id} (tier ${o.customer.tier}) the registry kind ${o.kind}, which tier ${o.customer.tier} does not allow`,
+        },
+      ];
     }
     return [];
   },

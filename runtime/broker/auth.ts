@@ -140,7 +140,13 @@ export class Authenticator {
    * credential is first checked as one (a JWT the broker's key signed for a known `username`).
    * `remote` is the source address, counted for failures.
    */
-  async password(username: string, password: string, hashes: string | string[] | undefined, remote: string | undefined, typicalHash: string | undefined): Promise<LoginResult> {
+  async password(
+    username: string,
+    password: string,
+    hashes: string | string[] | undefined,
+    remote: string | undefined,
+    typicalHash: string | undefined,
+  ): Promise<LoginResult> {
     const all = hashes === undefined ? [] : Array.isArray(hashes) ? hashes : [hashes];
     const now = this.now();
     for (const hash of all) {
@@ -158,12 +164,14 @@ export class Authenticator {
     const pair = `${username}\0${source}`;
     const trusted = (this.trusted.get(pair) ?? 0) > now;
     const locked = Math.max(this.lockedUntil(this.byPair, pair, now), trusted ? 0 : this.lockedUntil(this.bySource, source, now));
-    if (locked > now) return { ok: false, throttled: true, reason: "too many failed logins", code: "throttled", retryAfterSeconds: Math.ceil((locked - now) / 1000) };
+    if (locked > now)
+      return { ok: false, throttled: true, reason: "too many failed logins", code: "throttled", retryAfterSeconds: Math.ceil((locked - now) / 1000) };
     // A source that never failed for this name is not rationed: the robot's own first try passes.
     const failedBefore = this.byPair.has(pair);
     const rationed = failedBefore && !trusted ? this.ration(username, now) : 0;
     if (rationed) return { ok: false, throttled: true, reason: "too many failed logins for this name", code: "throttled", retryAfterSeconds: rationed };
-    if (!trusted && this.pending >= this.limits.maxConcurrent + this.limits.maxQueued) return { ok: false, throttled: true, reason: "too many logins at once", code: "busy", retryAfterSeconds: 1 };
+    if (!trusted && this.pending >= this.limits.maxConcurrent + this.limits.maxQueued)
+      return { ok: false, throttled: true, reason: "too many logins at once", code: "busy", retryAfterSeconds: 1 };
     const priority = trusted ? 2 : failedBefore ? 0 : 1;
     // The same work whatever the name: the hashes it has, then dummies of the list's cost.
     for (let i = 0; i < HASH_CHECKS; i++) {
@@ -182,7 +190,9 @@ export class Authenticator {
     // Counted only: `ration` reads the count and keeps its own next-check time.
     this.fail(this.byUser, username, Infinity);
     if (refusedCredential && all.length) return { ok: false, throttled: false, reason: refusedCredential, code: "credential_refused" };
-    return all.length ? { ok: false, throttled: false, reason: "wrong password", code: "wrong_password" } : { ok: false, throttled: false, reason: "unknown user", code: "unknown_user" };
+    return all.length
+      ? { ok: false, throttled: false, reason: "wrong password", code: "wrong_password" }
+      : { ok: false, throttled: false, reason: "unknown user", code: "unknown_user" };
   }
 
   /**

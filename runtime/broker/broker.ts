@@ -21,7 +21,6 @@ import { BrokerOptionError, TTL_BOUNDS } from "./ttl";
 export { readAcl, readAclSource } from "./store";
 export { BrokerOptionError, TTL_BOUNDS } from "./ttl";
 
-
 export interface BrokerOptions {
   /** An access-list file, or a folder of parts (a sharded stack's), each reloaded on its own. */
   aclFile: string;
@@ -70,7 +69,10 @@ export function credentialAudience(service: string): string {
 }
 
 /** Mint the offline robot credential (at most 1 h: the broker refuses older ones): a JWT signed by the broker's key, accepted as the Basic-auth password. */
-export async function mintRobotCredential(key: SigningKey, opts: { username: string; service: string; issuer: string; ttlSeconds?: number }): Promise<{ password: string; expiresAt: Date }> {
+export async function mintRobotCredential(
+  key: SigningKey,
+  opts: { username: string; service: string; issuer: string; ttlSeconds?: number },
+): Promise<{ password: string; expiresAt: Date }> {
   const now = Math.floor(Date.now() / 1000);
   const exp = now + Math.min(opts.ttlSeconds ?? 3600, 3600);
   const password = await new SignJWT({})
@@ -163,7 +165,9 @@ export class TokenBroker {
   constructor(private readonly opts: BrokerOptions) {
     this.ttl = opts.ttlSeconds ?? TTL_BOUNDS.default;
     if (!Number.isInteger(this.ttl) || this.ttl < TTL_BOUNDS.min || this.ttl > TTL_BOUNDS.max) {
-      throw new BrokerOptionError(`--ttl ${this.ttl}: a token lifetime must be ${TTL_BOUNDS.min}-${TTL_BOUNDS.max} seconds (Distribution's minimum; an hour bounds how long a revocation lags)`);
+      throw new BrokerOptionError(
+        `--ttl ${this.ttl}: a token lifetime must be ${TTL_BOUNDS.min}-${TTL_BOUNDS.max} seconds (Distribution's minimum; an hour bounds how long a revocation lags)`,
+      );
     }
     this.sign = jwsSigner(opts.key, { x5c: opts.key.x5c, typ: "JWT" });
     this.log = opts.logger ?? pino({ base: { component: "intake-broker" } });
@@ -179,7 +183,11 @@ export class TokenBroker {
       watchIntervalMs: opts.watchIntervalMs,
       onReload: (source, ok) => this.metrics.reloaded(source, ok),
     });
-    this.auth = new Authenticator({ key: opts.key.publicKey as KeyObject, issuer: opts.issuer, audience: credentialAudience(opts.service) }, opts.authLimits, opts.authClock);
+    this.auth = new Authenticator(
+      { key: opts.key.publicKey as KeyObject, issuer: opts.issuer, audience: credentialAudience(opts.service) },
+      opts.authLimits,
+      opts.authClock,
+    );
   }
 
   /** Re-read every source now (each on its own; a bad one keeps its last good copy). */
@@ -223,7 +231,16 @@ export class TokenBroker {
   /** A registry token: `alg`, `x5c` (Distribution finds the key by it) and `typ` in the header; a single-string `aud`. */
   issue(subject: string, access: Access[]): TokenResponse {
     const now = Math.floor(Date.now() / 1000);
-    const token = this.sign({ access, iss: this.opts.issuer, sub: subject, aud: this.opts.service, iat: now, nbf: now - 5, exp: now + this.ttl, jti: randomUUID() });
+    const token = this.sign({
+      access,
+      iss: this.opts.issuer,
+      sub: subject,
+      aud: this.opts.service,
+      iat: now,
+      nbf: now - 5,
+      exp: now + this.ttl,
+      jti: randomUUID(),
+    });
     if (this.issuedAt.second !== now) this.issuedAt = { second: now, iso: new Date(now * 1000).toISOString() };
     return { token, access_token: token, expires_in: this.ttl, issued_at: this.issuedAt.iso };
   }
@@ -293,7 +310,11 @@ export class TokenBroker {
   }
 
   private unauthorized(): Answer {
-    return { status: 401, body: { errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] }, headers: { "www-authenticate": `Basic realm="${this.opts.service}"` } };
+    return {
+      status: 401,
+      body: { errors: [{ code: "UNAUTHORIZED", message: "authentication required" }] },
+      headers: { "www-authenticate": `Basic realm="${this.opts.service}"` },
+    };
   }
 
   /**
@@ -301,12 +322,18 @@ export class TokenBroker {
    * once (`issue` or `deny`) and counted once. A request that asked for scopes and was granted none
    * of them is a denial (`nothing_allowed`), though the answer is an empty token as Distribution expects.
    */
-  async tokenFor(credentials: { username: string; password: string } | undefined, service: string | undefined, scopes: string[], remote?: string): Promise<Answer> {
+  async tokenFor(
+    credentials: { username: string; password: string } | undefined,
+    service: string | undefined,
+    scopes: string[],
+    remote?: string,
+  ): Promise<Answer> {
     if (service !== undefined && service !== this.opts.service) {
       this.logDeny("token", NO_CUSTOMER.unknown, "unknown_service", { reason: "unknown service", remote }, "token denied");
       return { status: 400, body: { errors: [{ code: "UNSUPPORTED", message: `this broker serves ${this.opts.service}` }] } };
     }
-    if (scopes.length > LIMITS.scopes) return { status: 400, body: { errors: [{ code: "BAD_REQUEST", message: `at most ${LIMITS.scopes} scopes per request` }] } };
+    if (scopes.length > LIMITS.scopes)
+      return { status: 400, body: { errors: [{ code: "BAD_REQUEST", message: `at most ${LIMITS.scopes} scopes per request` }] } };
     const requested = scopes.map(parseScope).filter((s): s is Access => s !== undefined);
     if (!credentials) {
       this.logIssue("token", NO_CUSTOMER.anonymous, { user: null, requested: scopes, granted: [], remote }, "anonymous: empty token");
@@ -315,7 +342,13 @@ export class TokenBroker {
     const { username, password } = credentials;
     if (username.length > LIMITS.username || password.length > LIMITS.password) {
       this.metrics.authFailed("credentials_too_long");
-      this.logDeny("token", NO_CUSTOMER.unknown, "credentials_too_long", { user: null, knownUser: false, reason: "credentials too long", remote }, "authentication failed");
+      this.logDeny(
+        "token",
+        NO_CUSTOMER.unknown,
+        "credentials_too_long",
+        { user: null, knownUser: false, reason: "credentials too long", remote },
+        "authentication failed",
+      );
       return this.unauthorized();
     }
     const auth = await this.login(username, password, remote);
@@ -328,7 +361,11 @@ export class TokenBroker {
       this.metrics.authFailed(code);
       this.logDeny("token", who.label, code, { ...who.fields, reason, requested: scopes, remote }, "authentication failed");
       if (!auth.ok && auth.throttled) {
-        return { status: 429, body: { errors: [{ code: "TOOMANYREQUESTS", message: "too many failed logins: try again later" }] }, headers: { "retry-after": String(auth.retryAfterSeconds) } };
+        return {
+          status: 429,
+          body: { errors: [{ code: "TOOMANYREQUESTS", message: "too many failed logins: try again later" }] },
+          headers: { "retry-after": String(auth.retryAfterSeconds) },
+        };
       }
       return this.unauthorized();
     }
@@ -337,7 +374,15 @@ export class TokenBroker {
       const { granted, refused } = off ? { granted: [], refused: [] } : this.deliveryGrant(requested);
       const fields = { user: username, role: "delivery", via: auth.via, requested: scopes, granted, refused, remote };
       if (off) this.logDeny("token", NO_CUSTOMER.delivery, "delivery_disabled", { ...fields, reason: off }, "access denied: empty token", "info");
-      else if (scopes.length > 0 && granted.length === 0) this.logDeny("token", NO_CUSTOMER.delivery, "nothing_allowed", { ...fields, reason: "no requested scope is allowed" }, "access denied: empty token", "info");
+      else if (scopes.length > 0 && granted.length === 0)
+        this.logDeny(
+          "token",
+          NO_CUSTOMER.delivery,
+          "nothing_allowed",
+          { ...fields, reason: "no requested scope is allowed" },
+          "access denied: empty token",
+          "info",
+        );
       else this.logIssue("token", NO_CUSTOMER.delivery, fields, "delivery token issued");
       return this.issued(username, granted);
     }
@@ -357,7 +402,14 @@ export class TokenBroker {
     if (code) this.logDeny("token", customer, code, { ...fields, reason }, "access denied: empty token", "info");
     else if (scopes.length > 0 && granted.length === 0) {
       const own = `${this.context().repoPrefix}/${customer}/*`;
-      this.logDeny("token", customer, "nothing_allowed", { ...fields, reason: `no requested scope is allowed (this robot's namespace: ${own})` }, "access denied: empty token", "info");
+      this.logDeny(
+        "token",
+        customer,
+        "nothing_allowed",
+        { ...fields, reason: `no requested scope is allowed (this robot's namespace: ${own})` },
+        "access denied: empty token",
+        "info",
+      );
     } else this.logIssue("token", customer, fields, "token issued");
     return this.issued(username, granted);
   }
@@ -387,10 +439,14 @@ export class TokenBroker {
       if (at.route !== "token") return reply(res, 404, { errors: [{ code: "NOT_FOUND", message: "no such endpoint" }] });
       let credentials: { username: string; password: string } | undefined;
       let service = url.searchParams.get("service") ?? undefined;
-      let scopes = url.searchParams.getAll("scope").flatMap((s) => s.split(" ")).filter(Boolean);
+      let scopes = url.searchParams
+        .getAll("scope")
+        .flatMap((s) => s.split(" "))
+        .filter(Boolean);
       if (req.method === "POST") {
         const form = new URLSearchParams(await readBody(req, LIMITS.body));
-        if (form.get("grant_type") !== "password") return reply(res, 400, { error: "unsupported_grant_type", error_description: "only grant_type=password is supported" });
+        if (form.get("grant_type") !== "password")
+          return reply(res, 400, { error: "unsupported_grant_type", error_description: "only grant_type=password is supported" });
         credentials = { username: form.get("username") ?? "", password: form.get("password") ?? "" };
         service = form.get("service") ?? service;
         scopes = (form.get("scope") ?? "").split(" ").filter(Boolean);
@@ -419,8 +475,18 @@ export class TokenBroker {
     const remote = req.socket.remoteAddress;
     if (!caller || !this.store.callerTokenAccepted(caller)) {
       this.metrics.authFailed("caller_not_authenticated");
-      this.logDeny("credentials", NO_CUSTOMER.unknown, "caller_not_authenticated", { endpoint: "credentials", reason: "caller not authenticated", remote }, "credentials denied");
-      return send(401, { errors: [{ code: "UNAUTHORIZED", message: "a bearer token the broker accepts is required" }] }, { "www-authenticate": 'Bearer realm="registry-intake"' });
+      this.logDeny(
+        "credentials",
+        NO_CUSTOMER.unknown,
+        "caller_not_authenticated",
+        { endpoint: "credentials", reason: "caller not authenticated", remote },
+        "credentials denied",
+      );
+      return send(
+        401,
+        { errors: [{ code: "UNAUTHORIZED", message: "a bearer token the broker accepts is required" }] },
+        { "www-authenticate": 'Bearer realm="registry-intake"' },
+      );
     }
     const customer = url.searchParams.get("customer") ?? "";
     const kind = url.searchParams.get("kind") ?? "";
@@ -438,14 +504,37 @@ export class TokenBroker {
     }
     try {
       const cred = await c.mint(customer, kind as RegistryKind);
-      this.logIssue("credentials", label, { endpoint: "credentials", ...who, expiresAt: cred.expiresAt?.toISOString() ?? null, longLived: cred.longLived ?? false }, "credential minted");
-      send(200, { registry: cred.registry, namespace: cred.namespace, ...(cred.products ? { products: cred.products } : {}), username: cred.username, password: cred.password, expiresAt: cred.expiresAt?.toISOString() ?? null, ...(cred.longLived ? { longLived: true } : {}) });
+      this.logIssue(
+        "credentials",
+        label,
+        { endpoint: "credentials", ...who, expiresAt: cred.expiresAt?.toISOString() ?? null, longLived: cred.longLived ?? false },
+        "credential minted",
+      );
+      send(200, {
+        registry: cred.registry,
+        namespace: cred.namespace,
+        ...(cred.products ? { products: cred.products } : {}),
+        username: cred.username,
+        password: cred.password,
+        expiresAt: cred.expiresAt?.toISOString() ?? null,
+        ...(cred.longLived ? { longLived: true } : {}),
+      });
     } catch (e) {
       const denied = e instanceof AccessDenied;
       const ref = randomUUID().slice(0, 8);
-      this.logDeny("credentials", label, denied ? "mint_denied" : "mint_failed", { endpoint: "credentials", ...who, ref, reason: (e as Error).message }, denied ? "credential denied" : "credential failed");
+      this.logDeny(
+        "credentials",
+        label,
+        denied ? "mint_denied" : "mint_failed",
+        { endpoint: "credentials", ...who, ref, reason: (e as Error).message },
+        denied ? "credential denied" : "credential failed",
+      );
       // The caller learns that minting failed and a reference; the details stay in the log.
-      send(denied ? 403 : 502, { errors: [{ code: denied ? "DENIED" : "UPSTREAM", message: denied ? "denied by the stack's settings (see the broker log)" : "minting failed upstream", ref }] });
+      send(denied ? 403 : 502, {
+        errors: [
+          { code: denied ? "DENIED" : "UPSTREAM", message: denied ? "denied by the stack's settings (see the broker log)" : "minting failed upstream", ref },
+        ],
+      });
     }
   }
 
@@ -462,7 +551,8 @@ export class TokenBroker {
     // A client idle mid-request (slow headers or body) is cut at 30 s rather than Node's 5 min.
     server.setTimeout(30_000, (socket) => socket.destroy());
     // CONNECT and Upgrade requests never reach the request handler: answer them here rather than drop them.
-    const refuse = (_req: IncomingMessage, socket: import("node:stream").Duplex) => socket.end("HTTP/1.1 405 Method Not Allowed\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+    const refuse = (_req: IncomingMessage, socket: import("node:stream").Duplex) =>
+      socket.end("HTTP/1.1 405 Method Not Allowed\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
     server.on("connect", refuse);
     server.on("upgrade", refuse);
     server.on("connection", (socket) => {

@@ -34,7 +34,7 @@ export function readSourceFileSync(file: string, maxBytes = MAX_SOURCE_BYTES): s
     judge(st, maxBytes);
     const buf = Buffer.allocUnsafe(st.size + 1);
     let n = 0;
-    for (let got; n < buf.length && (got = readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += got;
+    for (let got; n < buf.length && (got = readSync(fd, buf, n, buf.length - n, null)) > 0;) n += got;
     if (n > st.size) throw new SourceFileRefused("ECHANGED", "grew while read (read again at the next look)");
     return buf.toString("utf8", 0, n);
   } finally {
@@ -50,7 +50,7 @@ export async function readSourceFile(file: string, maxBytes = MAX_SOURCE_BYTES):
     judge(st, maxBytes);
     const buf = Buffer.allocUnsafe(st.size + 1);
     let n = 0;
-    for (let got; n < buf.length && (got = (await fh.read(buf, n, buf.length - n, null)).bytesRead) > 0; ) n += got;
+    for (let got; n < buf.length && (got = (await fh.read(buf, n, buf.length - n, null)).bytesRead) > 0;) n += got;
     if (n > st.size) throw new SourceFileRefused("ECHANGED", "grew while read (read again at the next look)");
     return buf.toString("utf8", 0, n);
   } finally {

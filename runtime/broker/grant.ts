@@ -55,12 +55,22 @@ function entitledPaths(roster: Roster, customer: Customer, ctx: GrantContext): s
  * list's actions and the roster's `distribution.access` (a customer moved to `pull` loses push
  * at the next token, before any `pulumi up`).
  */
-export function robotGrant(roster: Roster, entry: AclEntry, requested: Access[], ctx: GrantContext): { granted: Access[]; reason?: string; code?: RobotDenialCode } {
+export function robotGrant(
+  roster: Roster,
+  entry: AclEntry,
+  requested: Access[],
+  ctx: GrantContext,
+): { granted: Access[]; reason?: string; code?: RobotDenialCode } {
   if (!entry.enabled) return { granted: [], reason: "robot disabled in the access list", code: "robot_disabled" };
   // Never trust a path the access list claims: a robot reaches its own customer's namespace only.
   const own = `${ctx.repoPrefix}/${entry.customer}/`;
   const foreign = entry.paths.filter((p) => !inside(p, own, catalogueOf(roster, ctx)?.products));
-  if (foreign.length) return { granted: [], reason: `access-list paths ${foreign.join(", ")} are outside customer ${entry.customer}'s namespace ${own}*`, code: "path_outside_namespace" };
+  if (foreign.length)
+    return {
+      granted: [],
+      reason: `access-list paths ${foreign.join(", ")} are outside customer ${entry.customer}'s namespace ${own}*`,
+      code: "path_outside_namespace",
+    };
   const d = checkAccess(roster, entry.customer, "distribution", ctx);
   if (!d.allowed) return { granted: [], reason: d.reason, code: d.code };
   const allowed = robotActions(d.customer.distribution?.access ?? "push");

@@ -60,7 +60,10 @@ export function loadPrivateSigningKey(keyFile: string, loaded?: KeyObject): Sign
   let alg: SigningKey["alg"];
   if (privateKey.asymmetricKeyType === "ec" && d?.namedCurve === "prime256v1") alg = "ES256";
   else if (privateKey.asymmetricKeyType === "rsa" && (d?.modulusLength ?? 0) >= 2048) alg = "RS256";
-  else throw new KeyFileError(`${keyFile}: Distribution accepts ES256 (EC P-256) or RS256 (RSA >= 2048) keys, not ${privateKey.asymmetricKeyType} ${d?.namedCurve ?? d?.modulusLength ?? ""}`);
+  else
+    throw new KeyFileError(
+      `${keyFile}: Distribution accepts ES256 (EC P-256) or RS256 (RSA >= 2048) keys, not ${privateKey.asymmetricKeyType} ${d?.namedCurve ?? d?.modulusLength ?? ""}`,
+    );
   return { alg, privateKey, publicKey, x5c: [] };
 }
 

@@ -72,7 +72,12 @@ export class BrokerMetrics {
       labelNames: ["customer", "endpoint", "reason"],
       registers,
     });
-    this.authFailures = new Counter({ name: "intake_broker_auth_failures_total", help: "Failed logins and refused callers, by reason code", labelNames: ["reason"], registers });
+    this.authFailures = new Counter({
+      name: "intake_broker_auth_failures_total",
+      help: "Failed logins and refused callers, by reason code",
+      labelNames: ["reason"],
+      registers,
+    });
     this.duration = new Histogram({
       name: "intake_broker_request_duration_seconds",
       help: "Time to answer a request, by route and status class",
@@ -80,7 +85,12 @@ export class BrokerMetrics {
       buckets: DURATION_BUCKETS,
       registers,
     });
-    this.reloads = new Counter({ name: "intake_broker_reloads_total", help: "Sources reloaded after a change (roster, access_list, caller_tokens)", labelNames: ["source"], registers });
+    this.reloads = new Counter({
+      name: "intake_broker_reloads_total",
+      help: "Sources reloaded after a change (roster, access_list, caller_tokens)",
+      labelNames: ["source"],
+      registers,
+    });
     this.reloadFailures = new Counter({
       name: "intake_broker_reload_failures_total",
       help: "Reloads that failed: the source's last good copy stays in use",

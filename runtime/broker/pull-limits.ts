@@ -26,14 +26,24 @@ export class PullLimits {
    * Count one token's pulls, or say which product is over its limit (then nothing is counted).
    * @param granted the token's access
    */
-  take(day: string, customer: Customer, prefix: string, granted: Access[], defaults: TierEntitlements): { product: string; limit: number; pulled: number } | undefined {
+  take(
+    day: string,
+    customer: Customer,
+    prefix: string,
+    granted: Access[],
+    defaults: TierEntitlements,
+  ): { product: string; limit: number; pulled: number } | undefined {
     if (day !== this.day) {
       this.day = day;
       this.counts.clear();
     }
     // A push token holds pull too (a push reads layers first): only pull-only grants are pulls.
-    const products = [...new Set(granted.filter((a) => a.actions.includes("pull") && !a.actions.includes("push")).map((a) => productOfPath(a.name, customer.id, prefix)))].filter((p): p is string => !!p);
-    const limited = products.map((product) => ({ product, limit: PullLimits.limitOf(customer, product, defaults) })).filter((x): x is { product: string; limit: number } => x.limit !== undefined);
+    const products = [
+      ...new Set(granted.filter((a) => a.actions.includes("pull") && !a.actions.includes("push")).map((a) => productOfPath(a.name, customer.id, prefix))),
+    ].filter((p): p is string => !!p);
+    const limited = products
+      .map((product) => ({ product, limit: PullLimits.limitOf(customer, product, defaults) }))
+      .filter((x): x is { product: string; limit: number } => x.limit !== undefined);
     for (const { product, limit } of limited) {
       const pulled = this.counts.get(`${customer.id}/${product}`) ?? 0;
       if (pulled >= limit) return { product, limit, pulled };
@@ -47,7 +57,10 @@ export class PullLimits {
  * The roster's daily pull limits, per customer and product (`intake usage --stack`), with the kinds
  * the customer holds where nothing counts them: only the broker's registry sees each pull.
  */
-export function pullLimitsOf(roster: Roster, o: { products?: Catalogue; tierEntitlements: TierEntitlements; enabledKinds: readonly string[] }): Record<string, Record<string, { maxPullsPerDay: number; notEnforcedOn: string[] }>> {
+export function pullLimitsOf(
+  roster: Roster,
+  o: { products?: Catalogue; tierEntitlements: TierEntitlements; enabledKinds: readonly string[] },
+): Record<string, Record<string, { maxPullsPerDay: number; notEnforcedOn: string[] }>> {
   const out: Record<string, Record<string, { maxPullsPerDay: number; notEnforcedOn: string[] }>> = {};
   if (!o.products) return out;
   for (const c of roster.customers) {

@@ -45,7 +45,8 @@ export function parseAcl(text: string, file: string): Acl {
   const r = aclSchema.safeParse(doc);
   if (!r.success) {
     // Without the values, a field that is there but wrong is told what it must be, not "required".
-    const present = (p: PropertyKey[]) => p.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined), doc) !== undefined;
+    const present = (p: PropertyKey[]) =>
+      p.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k] : undefined), doc) !== undefined;
     const said = (i: (typeof r.error.issues)[number]) => (!present(i.path) ? issueMessage(i) : i.code === "invalid_type" ? `must be ${i.expected}` : i.message);
     throw new AclFileError(`${file}: not an access list:\n${r.error.issues.map((i) => `  ${i.path.join(".")}: ${said(i)}`).join("\n")}`);
   }
@@ -54,14 +55,19 @@ export function parseAcl(text: string, file: string): Acl {
 
 /** The `*.json` parts of an access-list folder, sorted; hidden files (a half-written `.x.json`) left out. */
 function aclParts(dir: string): string[] {
-  return readdirSync(dir).filter((f) => f.endsWith(".json") && !f.startsWith(".")).sort().map((f) => path.join(dir, f));
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".json") && !f.startsWith("."))
+    .sort()
+    .map((f) => path.join(dir, f));
 }
 
 function isDir(p: string): boolean {
   try {
     return statSync(p).isDirectory();
   } catch (e) {
-    throw new AclFileError(`${p}: no such access-list file or folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): write it with \`pulumi stack output distributionAcl --show-secrets > acl.json\` and pass --acl`);
+    throw new AclFileError(
+      `${p}: no such access-list file or folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): write it with \`pulumi stack output distributionAcl --show-secrets > acl.json\` and pass --acl`,
+    );
   }
 }
 
@@ -71,7 +77,10 @@ function isDir(p: string): boolean {
  * (start-up, `readAclSource`); otherwise the conflicting robots are left out (fail closed) and
  * every conflict is returned, so one bad part never takes the others' robots down.
  */
-export function mergeAclParts(parts: { file: string; acl: Acl }[], strict: boolean): { acl: Omit<Acl, "service" | "issuer"> & Partial<Pick<Acl, "service" | "issuer">>; conflicts: string[] } {
+export function mergeAclParts(
+  parts: { file: string; acl: Acl }[],
+  strict: boolean,
+): { acl: Omit<Acl, "service" | "issuer"> & Partial<Pick<Acl, "service" | "issuer">>; conflicts: string[] } {
   const conflicts: string[] = [];
   const fail = (m: string) => {
     if (strict) throw new AclFileError(m);
@@ -118,7 +127,10 @@ export function readAclSource(fileOrDir: string): Acl {
   if (!isDir(fileOrDir)) return readAcl(fileOrDir);
   const files = aclParts(fileOrDir);
   if (!files.length) throw new AclFileError(`${fileOrDir}: no access-list files (*.json) in this folder`);
-  return mergeAclParts(files.map((file) => ({ file, acl: readAcl(file) })), true).acl as Acl;
+  return mergeAclParts(
+    files.map((file) => ({ file, acl: readAcl(file) })),
+    true,
+  ).acl as Acl;
 }
 
 /** sha256 digests (hex, one per line, `#` comments) of the bearer tokens allowed to call /registry/credentials. */
@@ -134,7 +146,10 @@ export function readCallerTokens(file: string): Set<string> {
 
 /** Caller-token text into its digests; `file` names it in messages. */
 function callerTokens(text: string, file: string): Set<string> {
-  const lines = text.split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const lines = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("#"));
   const bad = lines.findIndex((h) => !/^[0-9a-f]{64}$/.test(h));
   if (bad >= 0) throw new AclFileError(`${file}: each line must be the sha256 of a caller token in hex (64 characters 0-9a-f); entry ${bad + 1} is not`);
   return new Set(lines);
@@ -320,8 +335,18 @@ export class BrokerStore {
 
   constructor(private readonly o: StoreOptions) {
     isDir(o.acl); // a missing access list is named as such
-    this.aclParts = new Parts(o.acl, aclParts, (text, f) => this.checkedPart(text, f), (f, e) => new AclFileError(`${f}: cannot read the access list (${unreadableWhy(e)})`));
-    this.rosterParts = new Parts(o.roster, rosterPartFiles, (text, f) => parseRoster(text, f, o.rosterOptions), (f, e) => new AclFileError(`${f}: cannot read the roster (${unreadableWhy(e)})`));
+    this.aclParts = new Parts(
+      o.acl,
+      aclParts,
+      (text, f) => this.checkedPart(text, f),
+      (f, e) => new AclFileError(`${f}: cannot read the access list (${unreadableWhy(e)})`),
+    );
+    this.rosterParts = new Parts(
+      o.roster,
+      rosterPartFiles,
+      (text, f) => parseRoster(text, f, o.rosterOptions),
+      (f, e) => new AclFileError(`${f}: cannot read the roster (${unreadableWhy(e)})`),
+    );
     // Start-up is strict: a broker that starts on a bad file would serve nobody and say little.
     this.aclParts.loadAll("no access-list files (*.json) in this folder");
     this.mergeAcl(true);
@@ -367,9 +392,13 @@ export class BrokerStore {
     let roster: Roster;
     if (!this.rosterParts.folder) roster = this.rosterParts.parts.get(this.o.roster)!;
     else {
-      const merged = mergeRosterParts(this.o.roster, this.rosterParts.sorted().map(({ file, value }) => ({ file, roster: value })));
+      const merged = mergeRosterParts(
+        this.o.roster,
+        this.rosterParts.sorted().map(({ file, value }) => ({ file, roster: value })),
+      );
       if (strict && merged.conflicts.length) throw new AclFileError(conflictText(merged.conflicts[0]));
-      for (const c of merged.conflicts) this.o.log.error({ event: "reload-conflict", error: conflictText(c) }, "customers in conflict are refused until the parts agree");
+      for (const c of merged.conflicts)
+        this.o.log.error({ event: "reload-conflict", error: conflictText(c) }, "customers in conflict are refused until the parts agree");
       roster = merged.roster;
     }
     customerById(roster, ""); // index it now, not on the first token request
@@ -426,9 +455,12 @@ export class BrokerStore {
     if (sig === this.tokensSeen && (this.tokensRetry ?? Infinity) > Date.now()) return true;
     this.tokensSeen = sig;
     try {
-      this.tokens = callerTokens(await readSourceFile(file).catch((e) => {
-        throw new AclFileError(`${file}: cannot read the caller-token file (${unreadableWhy(e)})`);
-      }), file);
+      this.tokens = callerTokens(
+        await readSourceFile(file).catch((e) => {
+          throw new AclFileError(`${file}: cannot read the caller-token file (${unreadableWhy(e)})`);
+        }),
+        file,
+      );
       this.tokensRetry = undefined;
       return this.report("caller_tokens", () => "caller tokens", { changed: [file], failed: [] });
     } catch (e) {

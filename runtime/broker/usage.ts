@@ -77,7 +77,12 @@ interface Granted {
 }
 
 /** The fields of an issue or deny line that usage reads; undefined for a line that is not one, "bad" for one that is broken. */
-function entryOf(line: string): { time: number; event: "issue" | "deny"; customer: string; code?: string; granted: Granted[]; credentialKind?: string; product?: string } | undefined | "bad" {
+function entryOf(
+  line: string,
+):
+  | { time: number; event: "issue" | "deny"; customer: string; code?: string; granted: Granted[]; credentialKind?: string; product?: string }
+  | undefined
+  | "bad" {
   let doc: unknown;
   try {
     doc = JSON.parse(line);
@@ -92,7 +97,11 @@ function entryOf(line: string): { time: number; event: "issue" | "deny"; custome
   // Outside what a Date can hold (±8.64e15 ms) is no log time.
   if (!Number.isFinite(time) || Math.abs(time) > 8.64e15) return "bad";
   const granted = e.granted ?? [];
-  if (!Array.isArray(granted) || !granted.every((g) => typeof g?.name === "string" && Array.isArray(g.actions) && g.actions.every((a: unknown) => typeof a === "string"))) return "bad";
+  if (
+    !Array.isArray(granted) ||
+    !granted.every((g) => typeof g?.name === "string" && Array.isArray(g.actions) && g.actions.every((a: unknown) => typeof a === "string"))
+  )
+    return "bad";
   const credentials = e.endpoint === "credentials";
   const code = typeof e.code === "string" ? e.code : typeof e.reason === "string" ? e.reason : undefined;
   // The customer as the broker's metrics label it: a roster id, else who the request was.
@@ -105,7 +114,15 @@ function entryOf(line: string): { time: number; event: "issue" | "deny"; custome
           ? NO_CUSTOMER.anonymous
           : NO_CUSTOMER.unknown;
   const product = typeof e.product === "string" ? e.product : undefined;
-  return { time, event: e.event, customer, code, granted: granted as Granted[], credentialKind: credentials && typeof e.kind === "string" ? e.kind : credentials ? "unknown" : undefined, ...(product ? { product } : {}) };
+  return {
+    time,
+    event: e.event,
+    customer,
+    code,
+    granted: granted as Granted[],
+    credentialKind: credentials && typeof e.kind === "string" ? e.kind : credentials ? "unknown" : undefined,
+    ...(product ? { product } : {}),
+  };
 }
 
 const bump = (m: Record<string, number>, k: string) => void (m[k] = (m[k] ?? 0) + 1);
@@ -158,7 +175,8 @@ async function linesOf(file: string): Promise<Readable> {
   if (file === "-") return process.stdin;
   try {
     const st = await stat(file);
-    if (st.isDirectory()) throw new UsageLogError(`--log ${file}: is a folder; name the broker's log file (its JSON lines, e.g. kubectl logs deploy/<broker> > broker.log)`);
+    if (st.isDirectory())
+      throw new UsageLogError(`--log ${file}: is a folder; name the broker's log file (its JSON lines, e.g. kubectl logs deploy/<broker> > broker.log)`);
   } catch (e) {
     if (e instanceof UsageLogError) throw e;
     throw new UsageLogError(`--log ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); name the broker's log file`);
@@ -179,11 +197,31 @@ export async function brokerUsage(file: string, opts: UsageOptions = {}): Promis
   const rows = new Map<string, CustomerUsage>();
   const row = (customer: string) => {
     let r = rows.get(customer);
-    if (!r) rows.set(customer, (r = { customer, issued: 0, denied: 0, denials: counter(), pushed: counter(), pulled: counter(), credentials: counter(), products: Object.create(null) }));
+    if (!r)
+      rows.set(
+        customer,
+        (r = {
+          customer,
+          issued: 0,
+          denied: 0,
+          denials: counter(),
+          pushed: counter(),
+          pulled: counter(),
+          credentials: counter(),
+          products: Object.create(null),
+        }),
+      );
     return r;
   };
   for (const c of opts.customers ?? []) row(c);
-  const report: UsageReport = { log: file, ...(opts.since ? { since: opts.since.toISOString() } : {}), lines: 0, entries: 0, skipped: { count: 0 }, customers: [] };
+  const report: UsageReport = {
+    log: file,
+    ...(opts.since ? { since: opts.since.toISOString() } : {}),
+    lines: 0,
+    entries: 0,
+    skipped: { count: 0 },
+    customers: [],
+  };
   // Pull tokens per customer, product and UTC day.
   const daily = new Map<string, Map<string, number>>();
   const product = (r: CustomerUsage, p: string) => (r.products[p] ??= { pulled: 0, pushed: 0 });
@@ -253,7 +291,10 @@ export async function brokerUsage(file: string, opts: UsageOptions = {}): Promis
     if (only && !only.has(customer)) continue;
     for (const [p, l] of Object.entries(products)) {
       const days = daily.get(`${customer}/${p}`) ?? new Map<string, number>();
-      const overOn = [...days].filter(([, n]) => n > l.maxPullsPerDay).sort(([a], [b]) => (a < b ? -1 : 1)).map(([day, pulled]) => ({ day, pulled }));
+      const overOn = [...days]
+        .filter(([, n]) => n > l.maxPullsPerDay)
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([day, pulled]) => ({ day, pulled }));
       product(row(customer), p).limit = { maxPullsPerDay: l.maxPullsPerDay, overOn, notEnforcedOn: l.notEnforcedOn };
     }
   }
@@ -314,7 +355,11 @@ export function renderUsageText(r: UsageReport): string {
       }
     }
   }
-  const limited = rows.flatMap((c) => Object.entries(c.products).filter(([, n]) => n.limit).map(([p, n]) => [c.customer, p, n] as const));
+  const limited = rows.flatMap((c) =>
+    Object.entries(c.products)
+      .filter(([, n]) => n.limit)
+      .map(([p, n]) => [c.customer, p, n] as const),
+  );
   if (limited.length) {
     out.push("", "Pull limits (maxPullsPerDay of the entitlements; the broker counts pull tokens per UTC day):");
     const w = Math.max(8, ...limited.map(([c]) => c.length));
@@ -349,17 +394,41 @@ export function renderUsageMarkdown(r: UsageReport): string {
   if (note) out.push("", `> ${note[0].toUpperCase()}${note.slice(1)}.`);
   if (r.customers.length) {
     const minted = r.customers.some((c) => Object.keys(c.credentials).length);
-    out.push("", `| customer | issued | denied | denials by reason | pushed | pulled |${minted ? " credentials minted |" : ""}`, `| --- | ---: | ---: | --- | --- | --- |${minted ? " --- |" : ""}`);
+    out.push(
+      "",
+      `| customer | issued | denied | denials by reason | pushed | pulled |${minted ? " credentials minted |" : ""}`,
+      `| --- | ---: | ---: | --- | --- | --- |${minted ? " --- |" : ""}`,
+    );
     for (const c of r.customers) {
-      const cells = [code(c.customer), c.issued, c.denied, md(counts(c.denials)) || "-", counts(c.pushed, 10, code) || "-", counts(c.pulled, 10, code) || "-", ...(minted ? [counts(c.credentials) || "-"] : [])];
+      const cells = [
+        code(c.customer),
+        c.issued,
+        c.denied,
+        md(counts(c.denials)) || "-",
+        counts(c.pushed, 10, code) || "-",
+        counts(c.pulled, 10, code) || "-",
+        ...(minted ? [counts(c.credentials) || "-"] : []),
+      ];
       out.push(`| ${cells.join(" | ")} |`);
     }
-    const limited = r.customers.flatMap((c) => Object.entries(c.products).filter(([, n]) => n.limit).map(([p, n]) => [c.customer, p, n] as const));
+    const limited = r.customers.flatMap((c) =>
+      Object.entries(c.products)
+        .filter(([, n]) => n.limit)
+        .map(([p, n]) => [c.customer, p, n] as const),
+    );
     if (limited.length) {
-      out.push("", "Pull limits (maxPullsPerDay; pull tokens per UTC day):", "", "| customer | product | limit | busiest day | refused at the limit | over the limit on | not enforced on |", "| --- | --- | ---: | --- | ---: | --- | --- |");
+      out.push(
+        "",
+        "Pull limits (maxPullsPerDay; pull tokens per UTC day):",
+        "",
+        "| customer | product | limit | busiest day | refused at the limit | over the limit on | not enforced on |",
+        "| --- | --- | ---: | --- | ---: | --- | --- |",
+      );
       for (const [c, p, n] of limited) {
         const l = n.limit!;
-        out.push(`| ${code(c)} | ${code(p)} | ${l.maxPullsPerDay} | ${n.busiest ? `${n.busiest.day} (${n.busiest.pulled})` : "-"} | ${n.refusedAtLimit ?? 0} | ${l.overOn.map((o) => `**${o.day} (${o.pulled})**`).join(", ") || "-"} | ${l.notEnforcedOn.join(", ") || "-"} |`);
+        out.push(
+          `| ${code(c)} | ${code(p)} | ${l.maxPullsPerDay} | ${n.busiest ? `${n.busiest.day} (${n.busiest.pulled})` : "-"} | ${n.refusedAtLimit ?? 0} | ${l.overOn.map((o) => `**${o.day} (${o.pulled})**`).join(", ") || "-"} | ${l.notEnforcedOn.join(", ") || "-"} |`,
+        );
       }
     }
   }

@@ -151,7 +151,12 @@ export class AttachedCopier {
    * `fixedTags`: the registry never moves a tag once written, so a tag that names something else
    * already is left as it is.
    */
-  async place(host: string, repository: string, op: <T>(fn: () => Promise<T>) => Promise<T>, fixedTags = false): Promise<{ results: AttachedResult[]; bytes: number }> {
+  async place(
+    host: string,
+    repository: string,
+    op: <T>(fn: () => Promise<T>) => Promise<T>,
+    fixedTags = false,
+  ): Promise<{ results: AttachedResult[]; bytes: number }> {
     const results: AttachedResult[] = [];
     let bytes = 0;
     for (const a of this.artifacts) {
@@ -190,7 +195,9 @@ export class AttachedCopier {
       if (await op(() => this.client.referrers(host, repository, subject))) continue;
       const tag = referrersTag(subject);
       const existing = await op(() => maybeManifest(this.client, host, repository, tag));
-      const doc = existing ? (JSON.parse(existing.bytes.toString("utf8")) as { manifests?: Descriptor[] } & Record<string, unknown>) : { schemaVersion: 2, mediaType: INDEX_TYPE, manifests: [] };
+      const doc = existing
+        ? (JSON.parse(existing.bytes.toString("utf8")) as { manifests?: Descriptor[] } & Record<string, unknown>)
+        : { schemaVersion: 2, mediaType: INDEX_TYPE, manifests: [] };
       const listed = doc.manifests ?? [];
       const add = wanted.filter((d) => !listed.some((x) => x.digest === d.digest));
       // An index tag that exists cannot be rewritten where tags never move: the referrers are there by digest.
@@ -218,7 +225,11 @@ export class AttachedCopier {
       });
       return { repository, bytes: b.size };
     })();
-    if (!seed) this.seeds.set(b.digest, upload.then((u) => u.repository));
+    if (!seed)
+      this.seeds.set(
+        b.digest,
+        upload.then((u) => u.repository),
+      );
     return (await upload).bytes;
   }
 }

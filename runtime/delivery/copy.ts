@@ -26,7 +26,11 @@ export interface CopyResult {
 }
 
 export class CopyError extends Error {
-  constructor(readonly tool: CopyTool, readonly exitCode: number | null, readonly stderr: string) {
+  constructor(
+    readonly tool: CopyTool,
+    readonly exitCode: number | null,
+    readonly stderr: string,
+  ) {
     super(`${tool} failed (${exitCode ?? "killed"}): ${stderr.trim().split("\n").slice(-3).join(" | ")}`);
     this.name = "CopyError";
   }
@@ -47,9 +51,11 @@ export function onPath(cmd: string, env: NodeJS.ProcessEnv = process.env): boole
 /** The copy tool: the one asked for (flag, else INTAKE_COPY_TOOL), else crane when on PATH, else skopeo. */
 export function chooseTool(asked?: string, env: NodeJS.ProcessEnv = process.env): CopyTool {
   const want = asked ?? env.INTAKE_COPY_TOOL;
-  if (want !== undefined && want !== "crane" && want !== "skopeo") throw new Error(`copy tool "${want}" (${asked ? "--tool" : "INTAKE_COPY_TOOL"}) must be crane or skopeo`);
+  if (want !== undefined && want !== "crane" && want !== "skopeo")
+    throw new Error(`copy tool "${want}" (${asked ? "--tool" : "INTAKE_COPY_TOOL"}) must be crane or skopeo`);
   const tool = (want as CopyTool | undefined) ?? (onPath("crane", env) ? "crane" : "skopeo");
-  if (!onPath(tool, env)) throw new Error(`${tool} is not on PATH: install it (apt-get install skopeo, or crane from go-containerregistry) or choose the other with --tool`);
+  if (!onPath(tool, env))
+    throw new Error(`${tool} is not on PATH: install it (apt-get install skopeo, or crane from go-containerregistry) or choose the other with --tool`);
   return tool;
 }
 
@@ -75,19 +81,28 @@ export function copyArgs(tool: CopyTool, req: CopyRequest, authDir: string, dige
     return [
       "copy",
       ...(req.allPlatforms === false ? [] : ["--multi-arch=all"]),
-      "--authfile", path.join(authDir, "config.json"),
+      "--authfile",
+      path.join(authDir, "config.json"),
       ...(insecure(req.source) ? ["--src-tls-verify=false"] : []),
       ...(insecure(req.target) ? ["--dest-tls-verify=false"] : []),
-      "--digestfile", digestFile,
+      "--digestfile",
+      digestFile,
       // Never recompress or convert: the delivered digest must be the build's.
       "--preserve-digests",
-      "--retry-times", "0",
+      "--retry-times",
+      "0",
       `docker://${src}`,
       `docker://${dst}`,
     ];
   }
   // crane copies the whole index by default and mounts blobs within a registry on the first copy.
-  return ["copy", ...(insecure(req.source) || insecure(req.target) ? ["--insecure"] : []), ...(req.allPlatforms === false ? ["--platform", "linux/amd64"] : []), src, dst];
+  return [
+    "copy",
+    ...(insecure(req.source) || insecure(req.target) ? ["--insecure"] : []),
+    ...(req.allPlatforms === false ? ["--platform", "linux/amd64"] : []),
+    src,
+    dst,
+  ];
 }
 
 /**
@@ -101,7 +116,14 @@ export async function copyImage(tool: CopyTool, req: CopyRequest, signal?: Abort
   const t0 = performance.now();
   try {
     const authFile = path.join(dir, "config.json");
-    writeFileSync(authFile, authFileContent([{ registry: req.source.registry, credential: req.sourceCredential }, { registry: req.target.registry, credential: req.targetCredential }]), { mode: 0o600 });
+    writeFileSync(
+      authFile,
+      authFileContent([
+        { registry: req.source.registry, credential: req.sourceCredential },
+        { registry: req.target.registry, credential: req.targetCredential },
+      ]),
+      { mode: 0o600 },
+    );
     const digestFile = path.join(dir, "digest");
     const args = copyArgs(tool, req, dir, digestFile);
     const { code, stderr } = await run(tool, args, tool === "crane" ? { DOCKER_CONFIG: dir } : {}, signal);

@@ -55,7 +55,10 @@ function helperGet(helper: string, registry: string, env: NodeJS.ProcessEnv): Pr
     child.stderr.on("data", (d) => (err += d));
     child.on("error", (e) => reject(new Error(`credential helper docker-credential-${helper}: ${e.message}`)));
     child.on("close", (code) => {
-      if (code !== 0) return /not found/i.test(out + err) ? resolve(undefined) : reject(new Error(`credential helper docker-credential-${helper} failed (${code}): ${err.trim()}`));
+      if (code !== 0)
+        return /not found/i.test(out + err)
+          ? resolve(undefined)
+          : reject(new Error(`credential helper docker-credential-${helper} failed (${code}): ${err.trim()}`));
       try {
         const r = JSON.parse(out) as { Username?: string; Secret?: string };
         resolve(r.Username && r.Secret ? { username: r.Username, password: r.Secret } : undefined);
@@ -85,7 +88,8 @@ function readConfig(file: string): DockerConfig | undefined {
 export async function discoverCredential(registry: string, opts: DiscoveryOptions = {}): Promise<DiscoveredCredential | undefined> {
   const env = opts.env ?? process.env;
   const p = envPrefix(registry);
-  if (env[`${p}_USERNAME`] && env[`${p}_PASSWORD`]) return { username: env[`${p}_USERNAME`]!, password: env[`${p}_PASSWORD`]!, source: `env ${p}_USERNAME/_PASSWORD` };
+  if (env[`${p}_USERNAME`] && env[`${p}_PASSWORD`])
+    return { username: env[`${p}_USERNAME`]!, password: env[`${p}_PASSWORD`]!, source: `env ${p}_USERNAME/_PASSWORD` };
 
   const mounted = opts.dockerConfigJsonFile ?? env.INTAKE_SOURCE_DOCKERCONFIGJSON;
   if (mounted) {

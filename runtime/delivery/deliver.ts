@@ -46,10 +46,22 @@ export async function deliver(req: DeliveryRequest): Promise<TargetResult[]> {
   const attached =
     req.attached === false && !req.requireSignature
       ? []
-      : (await withRetry(() => findAttached(sourceClient, sourceHost, req.source.repository, [source.digest, ...source.children.map((c) => c.manifest.digest)]), policy)).value;
+      : (
+          await withRetry(
+            () => findAttached(sourceClient, sourceHost, req.source.repository, [source.digest, ...source.children.map((c) => c.manifest.digest)]),
+            policy,
+          )
+        ).value;
   if (req.requireSignature) await requireSignature(sourceClient, sourceHost, req.source.repository, source.digest, attached, req.requireSignature);
   const carried = req.attached === false ? [] : attached;
-  emit({ type: "source", digest: source.digest, bytes: source.bytes, platforms: source.platformTags.map((t) => t.suffix), attached: carried.map((a) => a.kind), signedBy: req.requireSignature?.name });
+  emit({
+    type: "source",
+    digest: source.digest,
+    bytes: source.bytes,
+    platforms: source.platformTags.map((t) => t.suffix),
+    attached: carried.map((a) => a.kind),
+    signedBy: req.requireSignature?.name,
+  });
   // The copy reads exactly the digest checked here (skopeo takes a digest or a tag, not both).
   const pinned: ImageReference = { registry: req.source.registry, repository: req.source.repository, digest: source.digest };
   const extraTags: ExtraTag[] = [

@@ -71,7 +71,13 @@ export class GroupDelivery {
   }
 
   private result(t: Target, r: Omit<TargetResult, "customer" | "kind" | "target" | "seconds">): TargetResult {
-    return { customer: t.customer, kind: t.kind, target: formatReference(t.ref), seconds: round((performance.now() - (this.started.get(t) ?? performance.now())) / 1000), ...r };
+    return {
+      customer: t.customer,
+      kind: t.kind,
+      target: formatReference(t.ref),
+      seconds: round((performance.now() - (this.started.get(t) ?? performance.now())) / 1000),
+      ...r,
+    };
   }
 
   private settle(t: Target, r: Omit<TargetResult, "customer" | "kind" | "target" | "seconds">): void {
@@ -83,7 +89,8 @@ export class GroupDelivery {
   }
 
   private retry(t: Target) {
-    return (attempt: number, e: unknown, delayMs: number) => this.run.emit({ type: "retry", customer: t.customer, kind: t.kind, attempt, delayMs, reason: errorText(e) });
+    return (attempt: number, e: unknown, delayMs: number) =>
+      this.run.emit({ type: "retry", customer: t.customer, kind: t.kind, attempt, delayMs, reason: errorText(e) });
   }
 
   /** One registry request of `t`'s under the bound, retried (the bound is free during the back-off); `tries` keeps the most any took. */
@@ -108,11 +115,21 @@ export class GroupDelivery {
         return { exists: digest !== undefined, digest };
       });
       if (state.exists && state.digest !== source.digest) {
-        this.settle(t, { status: "failed", digest: state.digest, bytes: 0, attempts: tries.n, tags: [], reason: `tag ${req.version} already holds ${state.digest}, not the source's ${source.digest}: a version is never overwritten; deliver a new version` });
+        this.settle(t, {
+          status: "failed",
+          digest: state.digest,
+          bytes: 0,
+          attempts: tries.n,
+          tags: [],
+          reason: `tag ${req.version} already holds ${state.digest}, not the source's ${source.digest}: a version is never overwritten; deliver a new version`,
+        });
         return false;
       }
       // The extra tags' state, for writing them later (a failure leaves them to be read then).
-      this.tagStates.set(t, lookup ? Promise.resolve({ tags: lookup, complete: true }) : readTags(this.client, t, this.run.extraTags, this.run.limit, !state.exists));
+      this.tagStates.set(
+        t,
+        lookup ? Promise.resolve({ tags: lookup, complete: true }) : readTags(this.client, t, this.run.extraTags, this.run.limit, !state.exists),
+      );
       if (!state.exists) return true;
       // It holds the image: the seed every mount comes from (a tool copy under way stops).
       this.seed.found(t);
@@ -130,7 +147,14 @@ export class GroupDelivery {
     try {
       put = await this.placeAttached(t, tagTries);
     } catch (e) {
-      return this.settle(t, { status: "failed", digest, bytes: 0, attempts: attemptsOf(e), tags: [], reason: `signatures and attestations: ${errorText(e)}; latest not moved` });
+      return this.settle(t, {
+        status: "failed",
+        digest,
+        bytes: 0,
+        attempts: attemptsOf(e),
+        tags: [],
+        reason: `signatures and attestations: ${errorText(e)}; latest not moved`,
+      });
     }
     try {
       const tags = await ensureTags(this.client, t, this.run.extraTags, await this.tagStates.get(t), (fn) => this.op(t, tagTries, fn));
@@ -177,7 +201,15 @@ export class GroupDelivery {
       } catch (e) {
         if (viaSource) {
           // The source cannot be mounted from: one copy, and the rest mount from it, as across registries.
-          if (this.seed.fromSource) this.run.emit({ type: "retry", customer: t.customer, kind: t.kind, attempt: attemptsOf(e), delayMs: 0, reason: `mount from the source ${this.run.req.source.repository} refused (${errorText(e)}); one copy, then mounts from it` });
+          if (this.seed.fromSource)
+            this.run.emit({
+              type: "retry",
+              customer: t.customer,
+              kind: t.kind,
+              attempt: attemptsOf(e),
+              delayMs: 0,
+              reason: `mount from the source ${this.run.req.source.repository} refused (${errorText(e)}); one copy, then mounts from it`,
+            });
           this.seed.sourceRefused();
           role = this.seed.role(t);
           continue;
@@ -194,7 +226,14 @@ export class GroupDelivery {
 
   /** A mount refused for good (no read on the seed, mounting off) still has the tool copy to try. */
   private async copyAfterMount(t: Target, e: unknown): Promise<void> {
-    this.run.emit({ type: "retry", customer: t.customer, kind: t.kind, attempt: attemptsOf(e), delayMs: 0, reason: `mount failed (${errorText(e)}); copying from the source instead` });
+    this.run.emit({
+      type: "retry",
+      customer: t.customer,
+      kind: t.kind,
+      attempt: attemptsOf(e),
+      delayMs: 0,
+      reason: `mount failed (${errorText(e)}); copying from the source instead`,
+    });
     this.step(t, "copy");
     let got: Got;
     try {
@@ -211,7 +250,11 @@ export class GroupDelivery {
       () =>
         this.run.limit(() => {
           signal?.throwIfAborted();
-          return copyImage(req.tool, { source: pinned, target: t.ref, sourceCredential: req.sourceCredential, targetCredential: this.group.credential, allPlatforms: true }, signal);
+          return copyImage(
+            req.tool,
+            { source: pinned, target: t.ref, sourceCredential: req.sourceCredential, targetCredential: this.group.credential, allPlatforms: true },
+            signal,
+          );
         }, true),
       policy,
       this.retry(t),
@@ -228,7 +271,9 @@ export class GroupDelivery {
     const assemble = async (m: Manifest, byDigest: boolean) => {
       const seed = await this.seed.seedOf(t, m.digest);
       if ("takeover" in seed) return void (takeover = true);
-      await Promise.all(manifestParts(m).blobs.map(async (b) => (bytes += (await this.op(t, tries, () => this.client.mountBlob(t.host, t.repository, seed.from, b))).bytes)));
+      await Promise.all(
+        manifestParts(m).blobs.map(async (b) => (bytes += (await this.op(t, tries, () => this.client.mountBlob(t.host, t.repository, seed.from, b))).bytes)),
+      );
       if (!byDigest) return;
       await this.op(t, tries, () => this.client.putManifest(t.host, t.repository, m.digest, m));
       bytes += m.bytes.length;
@@ -247,7 +292,9 @@ export class GroupDelivery {
       const digest = child.manifest.digest;
       while (this.seed.copying === c && !c.landed.has(digest)) {
         if (this.seed.anyWaiting) {
-          const here = await this.run.limit(async () => this.seed.copying === c && this.client.hasManifest(c.target.host, c.target.repository, digest), true).catch(() => false);
+          const here = await this.run
+            .limit(async () => this.seed.copying === c && this.client.hasManifest(c.target.host, c.target.repository, digest), true)
+            .catch(() => false);
           if (here) {
             this.seed.land(c, digest);
             break;
@@ -266,13 +313,29 @@ export class GroupDelivery {
       const tries: Tries = { n: 1 };
       const state = await this.op(t, tries, () => this.client.headManifest(t.ref));
       if (state.digest !== source.digest) {
-        return this.settle(t, { status: "failed", digest: state.digest, bytes, attempts, via, tags: [], reason: `after the ${via}, tag ${req.version} reads back as ${state.digest ?? "(no digest)"}, not ${source.digest}: latest not moved` });
+        return this.settle(t, {
+          status: "failed",
+          digest: state.digest,
+          bytes,
+          attempts,
+          via,
+          tags: [],
+          reason: `after the ${via}, tag ${req.version} reads back as ${state.digest ?? "(no digest)"}, not ${source.digest}: latest not moved`,
+        });
       }
       let put: Placed;
       try {
         put = await this.placeAttached(t, tries);
       } catch (e) {
-        return this.settle(t, { status: "failed", digest: state.digest, bytes, attempts: attemptsOf(e), via, tags: [], reason: `signatures and attestations: ${errorText(e)}; latest not moved` });
+        return this.settle(t, {
+          status: "failed",
+          digest: state.digest,
+          bytes,
+          attempts: attemptsOf(e),
+          via,
+          tags: [],
+          reason: `signatures and attestations: ${errorText(e)}; latest not moved`,
+        });
       }
       const tags = await ensureTags(this.client, t, this.run.extraTags, await this.tagStates.get(t), (fn) => this.op(t, tries, fn));
       this.settle(t, { status: "delivered", digest: source.digest, bytes: bytes + put.bytes, attempts, via, ...tags, ...put.attached });

@@ -11,9 +11,21 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDelayMs: 8000 };
 
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EAI_AGAIN", "UND_ERR_SOCKET", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "UND_ERR_CLOSED"]);
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EAI_AGAIN",
+  "UND_ERR_SOCKET",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_CLOSED",
+]);
 /** What skopeo and crane print for a refused or broken connection, a 5xx or a 429. */
-const TOOL_TRANSIENT = /connection refused|connection reset|broken pipe|unexpected EOF|: EOF|i\/o timeout|timeout awaiting|TLS handshake timeout|too many requests|\b429\b|\b50[0-4]\b|internal server error|bad gateway|service unavailable|gateway timeout/i;
+const TOOL_TRANSIENT =
+  /connection refused|connection reset|broken pipe|unexpected EOF|: EOF|i\/o timeout|timeout awaiting|TLS handshake timeout|too many requests|\b429\b|\b50[0-4]\b|internal server error|bad gateway|service unavailable|gateway timeout/i;
 /** ...and what must never be retried, even when one of the above also appears. */
 const TOOL_FINAL = /unauthorized|authentication required|denied|\b401\b|\b403\b|\b404\b|manifest unknown|name unknown|not found|invalid reference/i;
 
@@ -35,7 +47,11 @@ export function backoffMs(retry: number, p: RetryPolicy, random: () => number = 
 }
 
 /** Run `fn` until it succeeds, fails for good, or the tries run out. Reports each retry. */
-export async function withRetry<T>(fn: () => Promise<T>, p: RetryPolicy, onRetry?: (attempt: number, error: unknown, delayMs: number) => void): Promise<{ value: T; attempts: number }> {
+export async function withRetry<T>(
+  fn: () => Promise<T>,
+  p: RetryPolicy,
+  onRetry?: (attempt: number, error: unknown, delayMs: number) => void,
+): Promise<{ value: T; attempts: number }> {
   for (let attempt = 1; ; attempt++) {
     try {
       return { value: await fn(), attempts: attempt };

@@ -41,5 +41,7 @@ export type SharedDelivery = (customers: string[], ctx: SharedDeliveryContext) =
 /** One credential per batch of customers; a batch that cannot have one fails alone, with its reason. */
 export async function each(batches: string[][], get: (batch: string[]) => Promise<CredentialGroup>): Promise<(CredentialGroup | CredentialFailure)[]> {
   const settled = await Promise.allSettled(batches.map(get));
-  return settled.map((r, i) => (r.status === "fulfilled" ? r.value : { customers: batches[i], reason: r.reason instanceof Error ? r.reason.message : String(r.reason) }));
+  return settled.map((r, i) =>
+    r.status === "fulfilled" ? r.value : { customers: batches[i], reason: r.reason instanceof Error ? r.reason.message : String(r.reason) },
+  );
 }

@@ -31,17 +31,21 @@ export function loadSignatureKey(file: string, what: string): SignatureKey {
   try {
     pem = readFileSync(file, "utf8");
   } catch (e) {
-    throw new InvalidInput(`${what} ${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): give the PEM public key the builds are signed with (cosign.pub)`);
+    throw new InvalidInput(
+      `${what} ${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): give the PEM public key the builds are signed with (cosign.pub)`,
+    );
   }
   // createPublicKey takes a private key too (and derives the public half): a private key has no business here.
-  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) throw new InvalidInput(`${what} ${file}: not a PEM public key: give the public half (cosign.pub, "-----BEGIN PUBLIC KEY-----"), never the private key`);
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem))
+    throw new InvalidInput(`${what} ${file}: not a PEM public key: give the public half (cosign.pub, "-----BEGIN PUBLIC KEY-----"), never the private key`);
   let key: KeyObject;
   try {
     key = createPublicKey(pem);
   } catch {
     throw new InvalidInput(`${what} ${file}: not a PEM public key: give the public half (cosign.pub, "-----BEGIN PUBLIC KEY-----"), never the private key`);
   }
-  if (!["ec", "rsa", "ed25519"].includes(key.asymmetricKeyType ?? "")) throw new InvalidInput(`${what} ${file}: a ${key.asymmetricKeyType} key; cosign signs with ECDSA, RSA or Ed25519`);
+  if (!["ec", "rsa", "ed25519"].includes(key.asymmetricKeyType ?? ""))
+    throw new InvalidInput(`${what} ${file}: a ${key.asymmetricKeyType} key; cosign signs with ECDSA, RSA or Ed25519`);
   return { key, name: file };
 }
 
@@ -77,11 +81,22 @@ function check(payload: Buffer, signature: string, digest: string, key: KeyObjec
  * Require a signature by `key` on `digest` among the source's attached artifacts, or throw Failed
  * (exit 4) saying what was found. Reads each signature payload from the source registry.
  */
-export async function requireSignature(client: RegistryClient, host: string, repository: string, digest: string, attached: AttachedArtifact[], key: SignatureKey): Promise<void> {
+export async function requireSignature(
+  client: RegistryClient,
+  host: string,
+  repository: string,
+  digest: string,
+  attached: AttachedArtifact[],
+  key: SignatureKey,
+): Promise<void> {
   const where = `${host}/${repository}@${digest}`;
   const sig = attached.find((a) => a.kind === "signature" && a.subject === digest);
-  if (!sig) throw new Failed(`signature required (${key.name}): ${where} carries no cosign signature (no ${digest.replace(":", "-")}.sig tag): nothing delivered; sign the build with \`cosign sign --key\` and the private half of that key`);
-  const layers = (JSON.parse(sig.manifest.bytes.toString("utf8")) as { layers?: { digest: string; size: number; annotations?: Record<string, string> }[] }).layers ?? [];
+  if (!sig)
+    throw new Failed(
+      `signature required (${key.name}): ${where} carries no cosign signature (no ${digest.replace(":", "-")}.sig tag): nothing delivered; sign the build with \`cosign sign --key\` and the private half of that key`,
+    );
+  const layers =
+    (JSON.parse(sig.manifest.bytes.toString("utf8")) as { layers?: { digest: string; size: number; annotations?: Record<string, string> }[] }).layers ?? [];
   const reasons: string[] = [];
   for (const l of layers) {
     const signature = l.annotations?.[SIGNATURE_ANNOTATION];
@@ -105,6 +120,8 @@ export async function requireSignature(client: RegistryClient, host: string, rep
     if (!why) return;
     reasons.push(why);
   }
-  const found = reasons.length ? `${reasons.length} signature${reasons.length > 1 ? "s" : ""}, none valid: ${[...new Set(reasons)].join("; ")}` : "its .sig holds no signature";
+  const found = reasons.length
+    ? `${reasons.length} signature${reasons.length > 1 ? "s" : ""}, none valid: ${[...new Set(reasons)].join("; ")}`
+    : "its .sig holds no signature";
   throw new Failed(`signature required (${key.name}): ${where} has no cosign signature valid for that key (${found}): nothing delivered`);
 }

@@ -37,7 +37,11 @@ export async function ensureTags(
   op: <X>(fn: () => Promise<X>) => Promise<X>,
 ): Promise<Pick<TargetResult, "tags" | "kept">> {
   const have = await Promise.all(
-    extraTags.map((w) => (known && (known.complete || known.tags.has(w.tag)) ? known.tags.get(w.tag) : op(() => client.headManifest({ ...t.ref, tag: w.tag })).then((s) => s.digest))),
+    extraTags.map((w) =>
+      known && (known.complete || known.tags.has(w.tag))
+        ? known.tags.get(w.tag)
+        : op(() => client.headManifest({ ...t.ref, tag: w.tag })).then((s) => s.digest),
+    ),
   );
   // A tag naming another digest is rewritten, unless the registry never moves one that exists.
   const stale: ExtraTag[] = [];

@@ -59,16 +59,30 @@ export async function credentialGroups(req: DeliveryRequest, allowed: Map<Regist
   for (const [kind, targets] of allowed) {
     let answer: (CredentialGroup | CredentialFailure)[];
     try {
-      answer = await req.credentials(kind, targets.map((t) => t.customer));
+      answer = await req.credentials(
+        kind,
+        targets.map((t) => t.customer),
+      );
     } catch (e) {
       answer = [{ customers: targets.map((t) => t.customer), reason: errorText(e) }];
     }
     const creds = answer.filter((g): g is CredentialGroup => !("reason" in g));
     const refused = answer.filter((g): g is CredentialFailure => "reason" in g);
-    for (const g of creds) groups.push({ group: g, targets: targets.filter((t) => g.customers.includes(t.customer)), client: new RegistryClient(g.credential, req.fetchImpl) });
+    for (const g of creds)
+      groups.push({ group: g, targets: targets.filter((t) => g.customers.includes(t.customer)), client: new RegistryClient(g.credential, req.fetchImpl) });
     for (const t of targets.filter((t) => !creds.some((g) => g.customers.includes(t.customer)))) {
       const why = refused.find((f) => f.customers.includes(t.customer));
-      finish({ customer: t.customer, kind, target: formatReference(t.ref), status: "failed", seconds: 0, bytes: 0, attempts: 1, tags: [], reason: why ? `no ${kind} delivery credential: ${why.reason}` : `no ${kind} delivery credential reaches customer ${t.customer}` });
+      finish({
+        customer: t.customer,
+        kind,
+        target: formatReference(t.ref),
+        status: "failed",
+        seconds: 0,
+        bytes: 0,
+        attempts: 1,
+        tags: [],
+        reason: why ? `no ${kind} delivery credential: ${why.reason}` : `no ${kind} delivery credential reaches customer ${t.customer}`,
+      });
     }
   }
   return groups;
@@ -88,7 +102,10 @@ export async function checkGiven(list: Group[], policy: RetryPolicy): Promise<vo
         try {
           await withRetry(() => client.authorize(apiHost(targets[0].ref), targets[0].repository, "pull"), policy);
         } catch (e) {
-          if (e instanceof TokenRefused && e.status === 401) refused.push(`${group.given}: ${group.registry}'s token endpoint refused ${group.credential?.username ?? "the credential"} (401): the value is wrong or stale; set it again and retry (nothing was delivered)`);
+          if (e instanceof TokenRefused && e.status === 401)
+            refused.push(
+              `${group.given}: ${group.registry}'s token endpoint refused ${group.credential?.username ?? "the credential"} (401): the value is wrong or stale; set it again and retry (nothing was delivered)`,
+            );
         }
       }),
   );

@@ -42,7 +42,6 @@ interface Entry {
   credential: Omit<MintedCredential, "expiresAt"> & { expiresAt: string };
 }
 
-
 export const REFRESH_BEFORE_SECONDS = 300;
 
 export class DiskCredentialCache {
@@ -76,7 +75,9 @@ export class DiskCredentialCache {
 
   /** The file of one key: readable names (stack, customer, target) and a digest of the whole key. */
   fileOf(key: CacheKey): string {
-    const digest = createHash("sha256").update(JSON.stringify([key.project, key.stack, key.roster ?? "", key.customer, key.target, key.signingKey ?? "", key.subscription ?? ""])).digest("hex");
+    const digest = createHash("sha256")
+      .update(JSON.stringify([key.project, key.stack, key.roster ?? "", key.customer, key.target, key.signingKey ?? "", key.subscription ?? ""]))
+      .digest("hex");
     const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 60);
     return path.join(this.dir, `${safe(key.stack)}-${safe(key.customer)}-${safe(key.target)}-${digest.slice(0, 16)}.json`);
   }

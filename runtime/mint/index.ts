@@ -32,12 +32,17 @@ export async function mintFor(customerId: string, kind: RegistryKind, ctx: MintC
 
 async function mintWith(customerId: string, kind: RegistryKind, ctx: MintContext): Promise<MintedCredential> {
   const s = ctx.settings;
-  const decision = checkAccess(ctx.roster, customerId, kind, { tierTable: s.tierTable, asOf: ctx.today ?? new Date().toISOString().slice(0, 10), enabledKinds: s.enabledKinds });
+  const decision = checkAccess(ctx.roster, customerId, kind, {
+    tierTable: s.tierTable,
+    asOf: ctx.today ?? new Date().toISOString().slice(0, 10),
+    enabledKinds: s.enabledKinds,
+  });
   if (!decision.allowed) throw new AccessDenied(decision.reason);
   if (!s.products) return (await MINTERS[kind]())(decision.customer, ctx);
   // With a catalogue, a credential reaches the entitled products only: none, no credential.
   const entitled = entitledProducts(decision.customer, s.products, s.tierEntitlements);
-  if (entitled.length === 0) throw new AccessDenied(`customer ${customerId} is entitled to no product of the stack's catalogue: a ${kind} credential would reach nothing`);
+  if (entitled.length === 0)
+    throw new AccessDenied(`customer ${customerId} is entitled to no product of the stack's catalogue: a ${kind} credential would reach nothing`);
   const cred = await (await MINTERS[kind]())(decision.customer, ctx);
   // Under the credential's own host (an ECR proxy endpoint may name it another way than the settings).
   const under = (full: string) => `${cred.registry}/${full.slice(full.indexOf("/") + 1)}`;

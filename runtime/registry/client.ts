@@ -55,14 +55,21 @@ export class RegistryClient {
 
   /** GET a manifest's bytes (by tag or digest) with its media type and the sha256 of the bytes. */
   async getManifest(host: string, repository: string, reference: string): Promise<Manifest> {
-    const r = await this.request(host, `/v2/${repository}/manifests/${reference}`, { method: "GET", headers: { accept: MANIFEST_ACCEPT }, repository, actions: "pull" });
+    const r = await this.request(host, `/v2/${repository}/manifests/${reference}`, {
+      method: "GET",
+      headers: { accept: MANIFEST_ACCEPT },
+      repository,
+      actions: "pull",
+    });
     await failUnlessOk(r, `GET manifest ${host}/${repository}:${reference}`);
     // Distribution refuses manifests over 4 MiB: a larger answer is not read.
     const bytes = await readLimited(r, READ_LIMITS.manifest);
     if (!bytes) throw new RegistryError(502, `GET manifest ${host}/${repository}:${reference}: the registry sent more than ${READ_LIMITS.manifest} bytes`);
     const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
-    if (reference.startsWith("sha256:") && reference !== digest) throw new RegistryError(502, `${host}/${repository}@${reference}: the registry sent bytes whose digest is ${digest}`);
-    const mediaType = (r.headers.get("content-type") ?? "").split(";")[0].trim() || (JSON.parse(bytes.toString("utf8")) as { mediaType?: string }).mediaType || "";
+    if (reference.startsWith("sha256:") && reference !== digest)
+      throw new RegistryError(502, `${host}/${repository}@${reference}: the registry sent bytes whose digest is ${digest}`);
+    const mediaType =
+      (r.headers.get("content-type") ?? "").split(";")[0].trim() || (JSON.parse(bytes.toString("utf8")) as { mediaType?: string }).mediaType || "";
     return { bytes, mediaType, digest };
   }
 
@@ -150,7 +157,12 @@ export class RegistryClient {
 
   /** Does the repository hold this manifest? A GET: this registry closes the connection after every HEAD, a GET keeps it. */
   async hasManifest(host: string, repository: string, digest: string): Promise<boolean> {
-    const r = await this.request(host, `/v2/${repository}/manifests/${digest}`, { method: "GET", headers: { accept: MANIFEST_ACCEPT }, repository, actions: "pull" });
+    const r = await this.request(host, `/v2/${repository}/manifests/${digest}`, {
+      method: "GET",
+      headers: { accept: MANIFEST_ACCEPT },
+      repository,
+      actions: "pull",
+    });
     if (r.status === 404) {
       await discard(r);
       return false;
@@ -175,7 +187,12 @@ export class RegistryClient {
    * it is (the upload opened is cancelled); otherwise the blob is streamed from `from` into the
    * upload: bytes pass through this process, never to disk. Returns what happened and the bytes sent.
    */
-  async mountBlob(host: string, repository: string, from: string, blob: { digest: string; size: number }): Promise<{ how: "exists" | "mounted" | "uploaded"; bytes: number }> {
+  async mountBlob(
+    host: string,
+    repository: string,
+    from: string,
+    blob: { digest: string; size: number },
+  ): Promise<{ how: "exists" | "mounted" | "uploaded"; bytes: number }> {
     const path = `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(from)}`;
     const r = await this.request(host, path, { method: "POST", repository, actions: "pull,push", mountFrom: from });
     if (r.status === 201) {
@@ -189,7 +206,12 @@ export class RegistryClient {
     const upload = new URL(location, `${baseUrl(host)}/`);
     if (await this.blobExists(host, repository, blob.digest)) {
       // Nothing to send; the registry would purge the idle upload in time anyway.
-      const cancel = await this.request(host, `${upload.pathname}${upload.search}`, { method: "DELETE", repository, actions: "pull,push", mountFrom: from }).catch(() => undefined);
+      const cancel = await this.request(host, `${upload.pathname}${upload.search}`, {
+        method: "DELETE",
+        repository,
+        actions: "pull,push",
+        mountFrom: from,
+      }).catch(() => undefined);
       if (cancel) await discard(cancel);
       return { how: "exists", bytes: 0 };
     }

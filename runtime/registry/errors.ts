@@ -1,7 +1,10 @@
 // What a registry answered that is no success, and reading an answer's body within bounds.
 
 export class RegistryError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
     this.name = "RegistryError";
   }
@@ -9,7 +12,10 @@ export class RegistryError extends Error {
 
 /** The token endpoint refused the credential itself (not a scope): 401 or 403 from the realm. */
 export class TokenRefused extends RegistryError {
-  constructor(status: number, readonly endpoint: string) {
+  constructor(
+    status: number,
+    readonly endpoint: string,
+  ) {
     super(status, `token endpoint ${endpoint} answered ${status}`);
     this.name = "TokenRefused";
   }

@@ -44,7 +44,8 @@ export function manifestParts(m: Pick<Manifest, "bytes" | "mediaType">): Manifes
     config?: { digest: string; size: number };
     layers?: { digest: string; size: number; urls?: string[] }[];
   };
-  if (doc.manifests) return { children: doc.manifests.map((c) => ({ digest: c.digest, mediaType: c.mediaType, size: c.size, platform: c.platform })), blobs: [] };
+  if (doc.manifests)
+    return { children: doc.manifests.map((c) => ({ digest: c.digest, mediaType: c.mediaType, size: c.size, platform: c.platform })), blobs: [] };
   if (!doc.config) throw new RegistryError(502, `manifest of type ${m.mediaType || "(none)"} has neither manifests nor config`);
   // Foreign layers (urls) are not stored in the registry: nothing to mount.
   return { children: [], blobs: [doc.config, ...(doc.layers ?? []).filter((l) => !l.urls?.length)].map((b) => ({ digest: b.digest, size: b.size })) };

@@ -41,7 +41,13 @@ export function opensslVerify(dir: string, pubFile: string, data: Buffer, signat
 }
 
 /** Push a blob and a manifest to a registry without auth (the source registry), over plain HTTP. */
-export async function pushManifest(registry: string, repository: string, reference: string, manifest: object, blobs: Buffer[]): Promise<{ digest: string; size: number; bytes: Buffer }> {
+export async function pushManifest(
+  registry: string,
+  repository: string,
+  reference: string,
+  manifest: object,
+  blobs: Buffer[],
+): Promise<{ digest: string; size: number; bytes: Buffer }> {
   for (const b of blobs) {
     const post = await fetch(`http://${registry}/v2/${repository}/blobs/uploads/`, { method: "POST" });
     if (post.status !== 202) throw new Error(`POST upload: ${post.status}`);
@@ -59,15 +65,37 @@ export async function pushManifest(registry: string, repository: string, referen
 
 /** cosign's simple-signing payload for `digest`. */
 export function simpleSigningPayload(dockerReference: string, digest: string): Buffer {
-  return Buffer.from(JSON.stringify({ critical: { identity: { "docker-reference": dockerReference }, image: { "docker-manifest-digest": digest }, type: "cosign container image signature" }, optional: null }));
+  return Buffer.from(
+    JSON.stringify({
+      critical: { identity: { "docker-reference": dockerReference }, image: { "docker-manifest-digest": digest }, type: "cosign container image signature" },
+      optional: null,
+    }),
+  );
 }
 
 /**
  * One of cosign's images next to the image `digest` (tag `sha256-<hex>.<suffix>`): a config as
  * cosign writes it and one layer, `body`, of `mediaType` with its annotations.
  */
-function pushCosignImage(registry: string, repository: string, digest: string, suffix: string, body: Buffer, mediaType: string, annotations: Record<string, string>) {
-  const config = Buffer.from(JSON.stringify({ architecture: "", created: "0001-01-01T00:00:00Z", history: [{ created: "0001-01-01T00:00:00Z" }], os: "", rootfs: { type: "layers", diff_ids: [sha(body)] }, config: {} }));
+function pushCosignImage(
+  registry: string,
+  repository: string,
+  digest: string,
+  suffix: string,
+  body: Buffer,
+  mediaType: string,
+  annotations: Record<string, string>,
+) {
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: "",
+      created: "0001-01-01T00:00:00Z",
+      history: [{ created: "0001-01-01T00:00:00Z" }],
+      os: "",
+      rootfs: { type: "layers", diff_ids: [sha(body)] },
+      config: {},
+    }),
+  );
   return pushManifest(
     registry,
     repository,
@@ -87,27 +115,52 @@ function pushCosignImage(registry: string, repository: string, digest: string, s
  * image (`signs`: the digest the payload names, default `digest`: another one makes a signature
  * copied from a different image).
  */
-export async function cosignSign(dir: string, registry: string, repository: string, digest: string, keyFile: string, signs = digest): Promise<{ digest: string; payload: Buffer }> {
+export async function cosignSign(
+  dir: string,
+  registry: string,
+  repository: string,
+  digest: string,
+  keyFile: string,
+  signs = digest,
+): Promise<{ digest: string; payload: Buffer }> {
   const payload = simpleSigningPayload(`${registry}/${repository}`, signs);
   const signature = opensslSign(dir, keyFile, payload).toString("base64");
-  const pushed = await pushCosignImage(registry, repository, digest, "sig", payload, "application/vnd.dev.cosign.simplesigning.v1+json", { "dev.cosignproject.cosign/signature": signature });
+  const pushed = await pushCosignImage(registry, repository, digest, "sig", payload, "application/vnd.dev.cosign.simplesigning.v1+json", {
+    "dev.cosignproject.cosign/signature": signature,
+  });
   return { digest: pushed.digest, payload };
 }
 
 /** `cosign attest --key`: a DSSE envelope of an in-toto statement, pushed as `sha256-<hex>.att`. */
 export async function cosignAttest(dir: string, registry: string, repository: string, digest: string, keyFile: string): Promise<{ digest: string }> {
-  const statement = Buffer.from(JSON.stringify({ _type: "https://in-toto.io/Statement/v1", subject: [{ name: `${registry}/${repository}`, digest: { sha256: digest.slice(7) } }], predicateType: "https://slsa.dev/provenance/v1", predicate: { buildDefinition: { buildType: "https://example.com/build" } } }));
+  const statement = Buffer.from(
+    JSON.stringify({
+      _type: "https://in-toto.io/Statement/v1",
+      subject: [{ name: `${registry}/${repository}`, digest: { sha256: digest.slice(7) } }],
+      predicateType: "https://slsa.dev/provenance/v1",
+      predicate: { buildDefinition: { buildType: "https://example.com/build" } },
+    }),
+  );
   const payloadType = "application/vnd.in-toto+json";
   const pae = Buffer.from(`DSSEv1 ${payloadType.length} ${payloadType} ${statement.length} ${statement.toString("binary")}`, "binary");
-  const envelope = Buffer.from(JSON.stringify({ payloadType, payload: statement.toString("base64"), signatures: [{ keyid: "", sig: opensslSign(dir, keyFile, pae).toString("base64") }] }));
-  return pushCosignImage(registry, repository, digest, "att", envelope, "application/vnd.dsse.envelope.v1+json", { predicateType: "https://slsa.dev/provenance/v1" });
+  const envelope = Buffer.from(
+    JSON.stringify({ payloadType, payload: statement.toString("base64"), signatures: [{ keyid: "", sig: opensslSign(dir, keyFile, pae).toString("base64") }] }),
+  );
+  return pushCosignImage(registry, repository, digest, "att", envelope, "application/vnd.dsse.envelope.v1+json", {
+    predicateType: "https://slsa.dev/provenance/v1",
+  });
 }
 
 /**
  * `oras attach --artifact-type application/spdx+json` to a registry without the referrers API: the
  * SBOM manifest (subject: the image) by digest, and the `sha256-<hex>` index tag listing it.
  */
-export async function attachSbom(registry: string, repository: string, subject: { digest: string; size: number; mediaType: string }, o: { indexTag?: boolean } = {}): Promise<{ digest: string; size: number; sbom: Buffer }> {
+export async function attachSbom(
+  registry: string,
+  repository: string,
+  subject: { digest: string; size: number; mediaType: string },
+  o: { indexTag?: boolean } = {},
+): Promise<{ digest: string; size: number; sbom: Buffer }> {
   const empty = Buffer.from("{}");
   const sbom = Buffer.from(JSON.stringify({ spdxVersion: "SPDX-2.3", name: `app@${subject.digest}`, packages: [{ name: "openssl", versionInfo: "3.0.15" }] }));
   const manifest = {
@@ -125,7 +178,11 @@ export async function attachSbom(registry: string, repository: string, subject: 
     registry,
     repository,
     subject.digest.replace(":", "-"),
-    { schemaVersion: 2, mediaType: OCI_INDEX, manifests: [{ mediaType: OCI_MANIFEST, digest: pushed.digest, size: pushed.size, artifactType: "application/spdx+json" }] },
+    {
+      schemaVersion: 2,
+      mediaType: OCI_INDEX,
+      manifests: [{ mediaType: OCI_MANIFEST, digest: pushed.digest, size: pushed.size, artifactType: "application/spdx+json" }],
+    },
     [],
   );
   return { digest: pushed.digest, size: pushed.size, sbom };

@@ -55,7 +55,17 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
   /** Build an image in an OCI layout and push it to the source registry as builds/app:<version>. */
   async function build(version: string, layerBytes: number) {
     const img = writeMultiArchImage(path.join(dir, `image-${version}`), version, { layers: 2, layerBytes });
-    const r = await skopeo(["copy", "--all", "--preserve-digests", "--dest-tls-verify=false", `oci:${img.layout}:${version}`, `docker://127.0.0.1:${source.port}/builds/app:${version}`], dir);
+    const r = await skopeo(
+      [
+        "copy",
+        "--all",
+        "--preserve-digests",
+        "--dest-tls-verify=false",
+        `oci:${img.layout}:${version}`,
+        `docker://127.0.0.1:${source.port}/builds/app:${version}`,
+      ],
+      dir,
+    );
     expect(r.ok, r.stderr).toBe(true);
     const stored = await readSource(new RegistryClient(), parseReference(`127.0.0.1:${source.port}/builds/app:${version}`));
     expect(stored).toMatchObject({ digest: img.digest, bytes: img.bytes });
@@ -65,7 +75,17 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
   const targets = (ids: string[]): DeliveryPlanTarget[] => ids.map((customer) => ({ customer, kind: "distribution" }));
   type Credentials = DeliveryRequest["credentials"];
   /** Deliver `version` to `ids`; `credentials` wraps the stack's own credential function. */
-  const run = (version: string, ids: string[], extra: { retry?: RetryPolicy; concurrency?: number; credentials?: (base: Credentials) => Credentials; immutableTags?: boolean; tool?: "skopeo" | "crane" } = {}) => {
+  const run = (
+    version: string,
+    ids: string[],
+    extra: {
+      retry?: RetryPolicy;
+      concurrency?: number;
+      credentials?: (base: Credentials) => Credentials;
+      immutableTags?: boolean;
+      tool?: "skopeo" | "crane";
+    } = {},
+  ) => {
     const base = stackDelivery({ settings, roster, deliveryPassword, mint: {}, today: TODAY });
     return deliver({
       source: parseReference(`127.0.0.1:${source.port}/builds/app:${version}`),
@@ -94,11 +114,23 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
     const pair = makeKeyPair(dir);
     const key = loadSigningKey(pair.key, pair.cert);
     roster = parseRoster(stringify({ customers: CUSTOMERS }), "roster.yaml");
-    const { result } = await runUnderMocks(() => program(testSettings(), roster), { project: "p", stack: "e2e", cloud: { accountId: ACCOUNT, region: REGION } });
+    const { result } = await runUnderMocks(() => program(testSettings(), roster), {
+      project: "p",
+      stack: "e2e",
+      cloud: { accountId: ACCOUNT, region: REGION },
+    });
     writeFileSync(path.join(dir, "acl.json"), await unwrap(result.distribution!.acl));
     deliveryPassword = await unwrap(result.distribution!.deliveryPassword!);
     writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: CUSTOMERS }));
-    broker = new TokenBroker({ aclFile: path.join(dir, "acl.json"), rosterFile: path.join(dir, "roster.yaml"), key, service: SERVICE, issuer: ISSUER, today: () => TODAY, logger: pino({ level: "silent" }) });
+    broker = new TokenBroker({
+      aclFile: path.join(dir, "acl.json"),
+      rosterFile: path.join(dir, "roster.yaml"),
+      key,
+      service: SERVICE,
+      issuer: ISSUER,
+      today: () => TODAY,
+      logger: pino({ level: "silent" }),
+    });
     const brokerPort = await broker.listen("127.0.0.1", 0);
     // One host:port serves the registry and its token service (as one ingress does): the proxy
     // in front of the registry passes /token to the broker.
@@ -124,7 +156,13 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
   it("delivers to every licensed customer with one copy and blob mounts, tags it, and denies the rest", async () => {
     proxy.bytesIn = 0;
     const rs = byCustomer(await run("1.0.0", ["acme", "acme-eu", "wayne", "initech", "hooli"]));
-    expect(Object.fromEntries(Object.entries(rs).map(([id, r]) => [id, r.status]))).toEqual({ acme: "delivered", "acme-eu": "delivered", wayne: "delivered", initech: "denied", hooli: "denied" });
+    expect(Object.fromEntries(Object.entries(rs).map(([id, r]) => [id, r.status]))).toEqual({
+      acme: "delivered",
+      "acme-eu": "delivered",
+      wayne: "delivered",
+      initech: "denied",
+      hooli: "denied",
+    });
     expect(rs.initech.reason).toMatch(/tier standard.*not distribution/);
     expect(rs.hooli.reason).toMatch(/expired on 2026-01-31/);
     expect(rs.acme.via).toBe("copy");
@@ -177,8 +215,13 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
       return "pass";
     };
     try {
-      const rs = await run("1.0.0", ["acme", "acme-eu"], { credentials: (base) => async (kind, ids) => (await base(kind, ids)).map((g) => ({ ...g, tagLookup: lookup })) });
-      expect(rs.map((r) => [r.customer, r.status])).toEqual([["acme", "cached"], ["acme-eu", "cached"]]);
+      const rs = await run("1.0.0", ["acme", "acme-eu"], {
+        credentials: (base) => async (kind, ids) => (await base(kind, ids)).map((g) => ({ ...g, tagLookup: lookup })),
+      });
+      expect(rs.map((r) => [r.customer, r.status])).toEqual([
+        ["acme", "cached"],
+        ["acme-eu", "cached"],
+      ]);
       expect(looked.sort()).toEqual(["intake/acme-eu/app", "intake/acme/app"]);
       expect(heads).toEqual([]);
     } finally {
@@ -189,7 +232,13 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
   it("a customer whose credential cannot be had fails alone; the others are delivered", async () => {
     const rs = byCustomer(
       await run("1.0.0", ["acme", "acme-eu"], {
-        credentials: (base) => async (kind, ids) => [...(await base(kind, ids.filter((id) => id !== "acme-eu"))), { customers: ["acme-eu"], reason: "no PAT stored for acme-eu-bot" }],
+        credentials: (base) => async (kind, ids) => [
+          ...(await base(
+            kind,
+            ids.filter((id) => id !== "acme-eu"),
+          )),
+          { customers: ["acme-eu"], reason: "no PAT stored for acme-eu-bot" },
+        ],
       }),
     );
     expect(rs.acme.status).toBe("cached");
@@ -290,7 +339,8 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
     const before = await digestAt("intake/wayne/app", "latest");
     expect(before).toBe(images["3.0.0"].digest);
     proxy.hooks.headers = (req, headers) => {
-      if (req.method === "HEAD" && req.url === "/v2/intake/wayne/app/manifests/4.0.0" && headers["docker-content-digest"]) headers["docker-content-digest"] = `sha256:${"0".repeat(64)}`;
+      if (req.method === "HEAD" && req.url === "/v2/intake/wayne/app/manifests/4.0.0" && headers["docker-content-digest"])
+        headers["docker-content-digest"] = `sha256:${"0".repeat(64)}`;
     };
     try {
       const rs = byCustomer(await run("4.0.0", ["acme", "wayne"]));
@@ -315,7 +365,11 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
       const m = /^\/v2\/intake\/acme\/app\/manifests\/(latest)$/.exec(req.url ?? "");
       if (req.method !== "PUT" || !m) return undefined;
       refused.push(m[1]);
-      return { status: 400, headers: { "content-type": "application/json" }, body: JSON.stringify({ errors: [{ code: "TAG_INVALID", message: `tag ${m[1]} is immutable` }] }) };
+      return {
+        status: 400,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ errors: [{ code: "TAG_INVALID", message: `tag ${m[1]} is immutable` }] }),
+      };
     };
     try {
       const [fixed] = await run("5.0.0", ["acme"], { immutableTags: true });
@@ -354,7 +408,10 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
       proxy.bytesIn = 0;
       const events: string[] = [];
       const rs = byCustomer(await fromAcme("8.0.0", ["acme-eu", "wayne"], events));
-      expect(Object.fromEntries(Object.entries(rs).map(([id, r]) => [id, [r.status, r.via]]))).toEqual({ "acme-eu": ["delivered", "mount"], wayne: ["delivered", "mount"] });
+      expect(Object.fromEntries(Object.entries(rs).map(([id, r]) => [id, [r.status, r.via]]))).toEqual({
+        "acme-eu": ["delivered", "mount"],
+        wayne: ["delivered", "mount"],
+      });
       expect(events).toEqual([]);
       for (const id of ["acme-eu", "wayne"]) expect(await digestAt(`intake/${id}/app`, "8.0.0")).toBe(images["1.0.0"].digest);
       // Requests and manifests only: no layer crossed the wire (under 5 % of the image, headers and tokens included).
@@ -365,12 +422,20 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
       const events: string[] = [];
       proxy.hooks.respond = (req) =>
         req.method === "POST" && (req.url ?? "").includes(`from=${encodeURIComponent("intake/acme/app")}`)
-          ? { status: 403, headers: { "content-type": "application/json" }, body: JSON.stringify({ errors: [{ code: "DENIED", message: "no mounts from here" }] }) }
+          ? {
+              status: 403,
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ errors: [{ code: "DENIED", message: "no mounts from here" }] }),
+            }
           : undefined;
       try {
         const rs = byCustomer(await fromAcme("8.1.0", ["acme-eu", "wayne"], events));
         expect(Object.values(rs).map((r) => r.status)).toEqual(["delivered", "delivered"]);
-        expect(Object.values(rs).map((r) => r.via).sort()).toEqual(["copy", "mount"]);
+        expect(
+          Object.values(rs)
+            .map((r) => r.via)
+            .sort(),
+        ).toEqual(["copy", "mount"]);
         expect(events.some((e) => /^mount from the source intake\/acme\/app refused \(.*403.*\); one copy, then mounts from it$/.test(e))).toBe(true);
       } finally {
         proxy.hooks = {};
@@ -391,7 +456,11 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
       proxy.bytesIn = 0;
       const rs = byCustomer(await run("7.0.0", ["acme", "acme-eu", "wayne"], { tool: "crane" }));
       // crane logs to stderr and prints no digest: a copy that succeeded is read back, never reported failed.
-      expect(Object.fromEntries(Object.entries(rs).map(([id, r]) => [id, [r.status, r.via, r.reason ?? ""]]))).toEqual({ acme: ["delivered", "copy", ""], "acme-eu": ["delivered", "mount", ""], wayne: ["delivered", "mount", ""] });
+      expect(Object.fromEntries(Object.entries(rs).map(([id, r]) => [id, [r.status, r.via, r.reason ?? ""]]))).toEqual({
+        acme: ["delivered", "copy", ""],
+        "acme-eu": ["delivered", "mount", ""],
+        wayne: ["delivered", "mount", ""],
+      });
       for (const id of ["acme", "acme-eu", "wayne"]) expect(await digestAt(`intake/${id}/app`, "7.0.0")).toBe(images["7.0.0"].digest);
       // One copy of the image's bytes, then mounts: well under two.
       expect(proxy.bytesIn).toBeLessThan(1.5 * images["7.0.0"].bytes);
@@ -405,18 +474,50 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
     mkdirSync(project);
     copyFileSync(path.resolve(__dirname, "..", "..", "Pulumi.yaml"), path.join(project, "Pulumi.yaml"));
     const rosterFile = path.join(project, "roster.yaml");
-    writeFileSync(rosterFile, stringify({ customers: [customer("acme", "enterprise", { license: { expires: "2099-12-31" } }), customer("initech", "standard", { license: { expires: "2099-12-31" } })] }));
+    writeFileSync(
+      rosterFile,
+      stringify({
+        customers: [
+          customer("acme", "enterprise", { license: { expires: "2099-12-31" } }),
+          customer("initech", "standard", { license: { expires: "2099-12-31" } }),
+        ],
+      }),
+    );
     writeFileSync(
       path.join(project, "Pulumi.e2e.yaml"),
-      stringify({ config: { "registry-intake:environment": "dev", "registry-intake:enabledKinds": ["ghcr", "distribution"], "registry-intake:ghcr": { owner: "example-org" }, "registry-intake:distribution": { host } } }),
+      stringify({
+        config: {
+          "registry-intake:environment": "dev",
+          "registry-intake:enabledKinds": ["ghcr", "distribution"],
+          "registry-intake:ghcr": { owner: "example-org" },
+          "registry-intake:distribution": { host },
+        },
+      }),
     );
     const out: string[] = [];
     const err: string[] = [];
-    const cli = (args: string[]) => main(["deliver", ...args, "--stack", "e2e", "--project", project, "--roster", rosterFile, "--tool", "skopeo"], { out: (s) => out.push(s), err: (s) => err.push(s) });
+    const cli = (args: string[]) =>
+      main(["deliver", ...args, "--stack", "e2e", "--project", project, "--roster", rosterFile, "--tool", "skopeo"], {
+        out: (s) => out.push(s),
+        err: (s) => err.push(s),
+      });
     process.env.INTAKE_DELIVERY_PASSWORD = deliveryPassword;
     try {
       const json = path.join(dir, "deliver.json");
-      const code = await cli(["--source", `127.0.0.1:${source.port}/builds/app:1.0.0`, "--build", "app", "--version", "1.0.0", "--customer", "acme,initech", "--kind", "distribution", "--json", json]);
+      const code = await cli([
+        "--source",
+        `127.0.0.1:${source.port}/builds/app:1.0.0`,
+        "--build",
+        "app",
+        "--version",
+        "1.0.0",
+        "--customer",
+        "acme,initech",
+        "--kind",
+        "distribution",
+        "--json",
+        json,
+      ]);
       expect(code, err.join("\n")).toBe(3);
       expect(out.join("\n")).toMatch(/^cached +distribution +acme +127\.0\.0\.1:\d+\/intake\/acme\/app:1\.0\.0/m);
       expect(out.join("\n")).toMatch(/^denied +distribution +initech .*\n +customer initech is on tier standard/m);
@@ -426,7 +527,10 @@ describe.skipIf(!!unavailable)("intake deliver: real registries, broker and skop
       // Each result is printed once (stdout); CI logs join both streams.
       expect(err.join("\n")).not.toMatch(/^(cached|delivered|denied|failed) /m);
       const doc = JSON.parse(readFileSync(json, "utf8"));
-      expect(doc.results.map((r: TargetResult) => [r.customer, r.status])).toEqual([["acme", "cached"], ["initech", "denied"]]);
+      expect(doc.results.map((r: TargetResult) => [r.customer, r.status])).toEqual([
+        ["acme", "cached"],
+        ["initech", "denied"],
+      ]);
       expect(JSON.stringify(doc)).not.toContain(deliveryPassword);
       expect(err.join("\n")).not.toContain(deliveryPassword);
 

@@ -67,7 +67,14 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
     }
     // A hand-added entry for a tier without distribution: the broker must still give it nothing.
     passwords.initech = "initech-robot-password";
-    acl.entries.push({ customer: "initech", username: "intake-robot-initech", passwordHash: bcrypt.hashSync(passwords.initech, 4), paths: ["intake/initech/*"], actions: ["pull", "push"], enabled: true });
+    acl.entries.push({
+      customer: "initech",
+      username: "intake-robot-initech",
+      passwordHash: bcrypt.hashSync(passwords.initech, 4),
+      paths: ["intake/initech/*"],
+      actions: ["pull", "push"],
+      enabled: true,
+    });
     writeFileSync(path.join(dir, "acl.json"), JSON.stringify(acl));
     rosterFile = path.join(dir, "roster.yaml");
     writeFileSync(rosterFile, stringify({ customers: CUSTOMERS }));
@@ -98,7 +105,8 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
     skopeo(["copy", "--dest-tls-verify=false", "--dest-creds", `${robot(as)}:${password}`, `oci:${image.layout}:v1`, `docker://${host}/${repo}:v1`], dir);
   const pull = (as: string, repo: string) =>
     skopeo(["inspect", "--raw", "--tls-verify=false", "--creds", `${robot(as)}:${passwords[as]}`, `docker://${host}/${repo}:v1`], dir);
-  const list = (as: string, repo: string) => skopeo(["list-tags", "--tls-verify=false", "--creds", `${robot(as)}:${passwords[as]}`, `docker://${host}/${repo}`], dir);
+  const list = (as: string, repo: string) =>
+    skopeo(["list-tags", "--tls-verify=false", "--creds", `${robot(as)}:${passwords[as]}`, `docker://${host}/${repo}`], dir);
 
   it("each customer pushes to and pulls from its own paths", async () => {
     for (const id of ["acme", "acme-eu"]) {
@@ -134,7 +142,10 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
     expect(matrix, "the isolation matrix ran first").toBeDefined();
     const { before, firstLine, attempts } = matrix!;
     const after = await scrape();
-    const during = logLines.slice(firstLine).map((l) => JSON.parse(l)).filter((l) => l.event === "issue" || l.event === "deny");
+    const during = logLines
+      .slice(firstLine)
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.event === "issue" || l.event === "deny");
     const delta = (name: string, labels: Record<string, string>) => sampleSum(after, name, labels) - sampleSum(before, name, labels);
     for (const [id, n] of Object.entries(attempts)) {
       // Every refused attempt asked for a token at least once, and got nothing: a denial of this customer's, none issued.
@@ -194,7 +205,12 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
     const denials = logLines.map((l) => JSON.parse(l)).filter((l) => l.event === "deny");
     // The program disabled the lapsed customer's robot; the broker says so.
     expect(denials.some((d) => d.customer === "hooli" && d.reason === "robot disabled in the access list")).toBe(true);
-    expect(denials.some((d) => d.customer === "initech" && d.reason === "customer initech is on tier standard, which allows ghcr, not distribution: tier enterprise includes it")).toBe(true);
+    expect(
+      denials.some(
+        (d) =>
+          d.customer === "initech" && d.reason === "customer initech is on tier standard, which allows ghcr, not distribution: tier enterprise includes it",
+      ),
+    ).toBe(true);
     expect(denials.some((d) => d.user === robot("acme") && d.reason === "wrong password")).toBe(true);
     // The audit log never carries a password.
     for (const p of Object.values(passwords)) expect(logLines.join("\n")).not.toContain(p);
@@ -212,7 +228,8 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
         .setExpirationTime(exp)
         .sign(key.privateKey);
     const now = Math.floor(Date.now() / 1000);
-    const get = async (token: string) => (await fetch(`${registry.url}/v2/intake/acme/app/tags/list`, { headers: { authorization: `Bearer ${token}` } })).status;
+    const get = async (token: string) =>
+      (await fetch(`${registry.url}/v2/intake/acme/app/tags/list`, { headers: { authorization: `Bearer ${token}` } })).status;
     expect(await get(await tokenWith(now - 300))).toBe(401);
     expect(await get(await tokenWith(now + 300))).toBe(200);
   });
@@ -231,15 +248,40 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
     writeFileSync(path.join(project, "Pulumi.yaml"), readFileSync(path.resolve(__dirname, "..", "..", "Pulumi.yaml")));
     writeFileSync(
       path.join(project, "Pulumi.e2e.yaml"),
-      stringify({ config: { "registry-intake:environment": "dev", "registry-intake:enabledKinds": ["distribution"], "registry-intake:distribution": { host, service: SERVICE, issuer: ISSUER } } }),
+      stringify({
+        config: {
+          "registry-intake:environment": "dev",
+          "registry-intake:enabledKinds": ["distribution"],
+          "registry-intake:distribution": { host, service: SERVICE, issuer: ISSUER },
+        },
+      }),
     );
     const out: string[] = [];
     const err: string[] = [];
     const json = path.join(project, "evidence.json");
-    const code = await main(["verify", "--all", "--write", "--stack", "e2e", "--project", project, "--roster", rosterFile, "--key", path.join(dir, "broker.key"), "--json", json, "--markdown", path.join(project, "evidence.md")], {
-      out: (s) => out.push(s),
-      err: (s) => err.push(s),
-    });
+    const code = await main(
+      [
+        "verify",
+        "--all",
+        "--write",
+        "--stack",
+        "e2e",
+        "--project",
+        project,
+        "--roster",
+        rosterFile,
+        "--key",
+        path.join(dir, "broker.key"),
+        "--json",
+        json,
+        "--markdown",
+        path.join(project, "evidence.md"),
+      ],
+      {
+        out: (s) => out.push(s),
+        err: (s) => err.push(s),
+      },
+    );
     expect(err).toEqual([]);
     const report = JSON.parse(readFileSync(json, "utf8")) as VerifyReport;
     expect(report.results.filter((r) => !r.ok)).toEqual([]);
@@ -264,8 +306,12 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
     expect(of("hooli").reason).toContain("expired on 2026-01-31");
     expect(report.results.find((r) => r.customer === "initech")).toBeUndefined(); // standard tier: distribution is not among its kinds
     // The summary says what the evidence is made of: probes, and credentials refused (hooli's lapsed license).
-    expect(out.join("\n")).toMatch(/Isolation holds: \d+ customer-kind pair\(s\) checked: \d+ probed at their registry, 1 refused a credential as their license says\./);
-    expect(readFileSync(path.join(project, "evidence.md"), "utf8")).toContain("| acme | distribution | list neighbour's | `intake/acme-eu/app` | 401 | refused | ok |");
+    expect(out.join("\n")).toMatch(
+      /Isolation holds: \d+ customer-kind pair\(s\) checked: \d+ probed at their registry, 1 refused a credential as their license says\./,
+    );
+    expect(readFileSync(path.join(project, "evidence.md"), "utf8")).toContain(
+      "| acme | distribution | list neighbour's | `intake/acme-eu/app` | 401 | refused | ok |",
+    );
     // The broker saw the verification's requests as any others.
     expect(logLines.some((l) => l.includes("intake-robot-acme"))).toBe(true);
   });
@@ -295,9 +341,9 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
     await client.headManifest(parseReference(`${host}/intake/acme/offline:v1`));
     expect(client.tokenRequests).toBe(2);
     // Another customer's path: the broker grants nothing, the registry refuses.
-    await expect(new RegistryClient({ username: robot("acme-eu"), password: passwords["acme-eu"] }).headManifest(parseReference(`${host}/intake/acme/app:v1`))).rejects.toThrow(
-      /not allowed to read .*intake\/acme\/app \(401\)/,
-    );
+    await expect(
+      new RegistryClient({ username: robot("acme-eu"), password: passwords["acme-eu"] }).headManifest(parseReference(`${host}/intake/acme/app:v1`)),
+    ).rejects.toThrow(/not allowed to read .*intake\/acme\/app \(401\)/);
   });
 
   it("copy registry to registry with skopeo: the same digest, credentials in a private auth file removed after", async () => {
@@ -305,7 +351,12 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
     const leftovers = () => readdirSync(tmpdir()).filter((f) => f.startsWith("intake-copy-"));
     const before = leftovers();
     const cred = { username: robot("acme"), password: passwords.acme };
-    const req = { source: parseReference(`${host}/intake/acme/app:v1`), target: parseReference(`${host}/intake/acme/release:v1`), sourceCredential: cred, targetCredential: cred };
+    const req = {
+      source: parseReference(`${host}/intake/acme/app:v1`),
+      target: parseReference(`${host}/intake/acme/release:v1`),
+      sourceCredential: cred,
+      targetCredential: cred,
+    };
     const argv = copyArgs("skopeo", req, "/private/dir", "/private/dir/digest");
     expect(argv.join(" ")).not.toContain(passwords.acme);
     expect(argv).toContain("--multi-arch=all");
@@ -315,14 +366,17 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
     const client = new RegistryClient(cred);
     expect(await client.headManifest(parseReference(`${host}/intake/acme/release:v1`))).toMatchObject({ exists: true, digest: image.digest });
     // Into another customer's path with this customer's robot: refused, and reported with the tool's words.
-    await expect(copyImage("skopeo", { ...req, target: parseReference(`${host}/intake/acme-eu/release:v1`) })).rejects.toThrow(/skopeo failed \(1\): .*(unauthorized|denied|authentication required)/i);
+    await expect(copyImage("skopeo", { ...req, target: parseReference(`${host}/intake/acme-eu/release:v1`) })).rejects.toThrow(
+      /skopeo failed \(1\): .*(unauthorized|denied|authentication required)/i,
+    );
     expect(leftovers()).toEqual(before);
   });
 
   it("the broker reloads the roster without a restart: a suspension takes effect at once", async () => {
     writeFileSync(rosterFile, readFileSync(rosterFile, "utf8").replace(/id: acme-eu\n(\s+)name:/, "id: acme-eu\n$1status: suspended\n$1name:"));
     const deadline = Date.now() + 5000;
-    while (!logLines.some((l) => l.includes('"event":"reload"') && logLines.indexOf(l) > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!logLines.some((l) => l.includes('"event":"reload"') && logLines.indexOf(l) > 0) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     const r = await pull("acme-eu", "intake/acme-eu/app");
     expect(r.ok).toBe(false);
     const denials = logLines.map((l) => JSON.parse(l)).filter((l) => l.event === "deny" && l.customer === "acme-eu");
@@ -333,7 +387,6 @@ describe.skipIf(!!unavailable)("Distribution registry with the token broker, rea
 
 describe.skipIf(!!unavailable)("intake token", () => {
   it("mints a distribution credential offline that the broker accepts; denies with exit 3 and the reason", async () => {
-
     const dir = tempDir("token-");
     const { key } = makeKeyPair(dir);
     const run = async (args: string[]) => {
@@ -360,11 +413,18 @@ describe.skipIf(!!unavailable)("intake token", () => {
     expect(ok.err).toBe("");
     expect(ok.code).toBe(0);
     const cred = JSON.parse(ok.out);
-    expect(cred).toMatchObject({ registry: "registry.dev.intake.example.com", namespace: "registry.dev.intake.example.com/intake/acme/", username: "intake-robot-acme" });
+    expect(cred).toMatchObject({
+      registry: "registry.dev.intake.example.com",
+      namespace: "registry.dev.intake.example.com/intake/acme/",
+      username: "intake-robot-acme",
+    });
     expect(new Date(cred.expiresAt).getTime() - Date.now()).toBeGreaterThan(3500_000);
     const { jwtVerify } = await import("jose");
     const { createPublicKey } = await import("node:crypto");
-    const { payload } = await jwtVerify(cred.password, createPublicKey(readFileSync(key)), { audience: "registry-intake#robot-credential", subject: "intake-robot-acme" });
+    const { payload } = await jwtVerify(cred.password, createPublicKey(readFileSync(key)), {
+      audience: "registry-intake#robot-credential",
+      subject: "intake-robot-acme",
+    });
     expect(payload.iss).toBe("registry-intake-broker");
 
     const dc = await token(["--customer", "acme", "--kind", "distribution", "--key", key, "--format", "docker-config"]);
@@ -390,7 +450,12 @@ describe.skipIf(!!unavailable)("docker-credential-intake", () => {
     const { key } = makeKeyPair(dir);
     const root = path.resolve(__dirname, "..", "..");
     const helper = (action: string, input: string, env: Record<string, string>) =>
-      spawnSync(process.execPath, [path.join(root, "cli", "bin", "docker-credential-intake.js"), action], { input, encoding: "utf8", env: { ...process.env, ...env }, timeout: 60_000 });
+      spawnSync(process.execPath, [path.join(root, "cli", "bin", "docker-credential-intake.js"), action], {
+        input,
+        encoding: "utf8",
+        env: { ...process.env, ...env },
+        timeout: 60_000,
+      });
     const rosterFile = path.join(dir, "roster.yaml");
     writeFileSync(rosterFile, stringify({ customers: [customer("acme", "enterprise", { license: { expires: "2099-12-31" } })] }));
     const env = { INTAKE_CUSTOMER: "acme", INTAKE_BROKER_KEY: key, INTAKE_PROJECT: root, INTAKE_ROSTER: rosterFile };

@@ -30,7 +30,8 @@ const PRODUCTS = {
   tools: { repositories: ["tools"] },
 };
 const TIER_ENTITLEMENTS = { enterprise: [{ product: "app" }] };
-const entitled = (x: Record<string, unknown>) => customer(String(x.id), "enterprise", { license: { expires: "2099-12-31" }, registries: ["distribution"], ...x });
+const entitled = (x: Record<string, unknown>) =>
+  customer(String(x.id), "enterprise", { license: { expires: "2099-12-31" }, registries: ["distribution"], ...x });
 const CUSTOMERS = [
   entitled({ id: "acme", entitlements: [{ product: "app", versions: "^2" }, { product: "tools" }] }),
   entitled({ id: "stark" }), // the tier's default: app, any version
@@ -82,7 +83,10 @@ describe.skipIf(!!unavailable)("intake deliver --product: entitlements decide wh
     registries = await startBrokeredRegistries(dir, broker, { service: "registry-intake", issuer: "registry-intake-broker", rootcertbundle: pair.cert });
     ({ host, source, registry } = registries);
     const img = writeMultiArchImage(path.join(dir, "image"), "2.0.0", { layers: 1, layerBytes: 64 * 1024 });
-    const pushed = await skopeo(["copy", "--all", "--preserve-digests", "--dest-tls-verify=false", `oci:${img.layout}:2.0.0`, `docker://127.0.0.1:${source.port}/builds/app:2.0.0`], dir);
+    const pushed = await skopeo(
+      ["copy", "--all", "--preserve-digests", "--dest-tls-verify=false", `oci:${img.layout}:2.0.0`, `docker://127.0.0.1:${source.port}/builds/app:2.0.0`],
+      dir,
+    );
     expect(pushed.ok, pushed.stderr).toBe(true);
     digest = img.digest;
     // The stack as users keep it: its settings file and roster in a project folder.
@@ -99,13 +103,18 @@ describe.skipIf(!!unavailable)("intake deliver --product: entitlements decide wh
   const cli = async (args: string[]) => {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await main(["deliver", ...args, "--stack", "e2e", "--project", project, "--roster", path.join(project, "roster.yaml"), "--tool", "skopeo"], { out: (s) => out.push(s), err: (s) => err.push(s) });
+    const code = await main(["deliver", ...args, "--stack", "e2e", "--project", project, "--roster", path.join(project, "roster.yaml"), "--tool", "skopeo"], {
+      out: (s) => out.push(s),
+      err: (s) => err.push(s),
+    });
     return { code, out: out.join("\n"), err: err.join("\n") };
   };
   /** What a robot's token grants on `repository` (pull), through the broker in front of the registry. */
   const reach = async (id: string, repository: string) => {
     const r = robots[id];
-    const res = await fetch(`http://${host}/token?service=registry-intake&scope=repository:${repository}:pull`, { headers: { authorization: `Basic ${Buffer.from(`${r.username}:${r.password}`).toString("base64")}` } });
+    const res = await fetch(`http://${host}/token?service=registry-intake&scope=repository:${repository}:pull`, {
+      headers: { authorization: `Basic ${Buffer.from(`${r.username}:${r.password}`).toString("base64")}` },
+    });
     const { token } = (await res.json()) as { token: string };
     return ((decodeJwt(token).access ?? []) as { actions: string[] }[]).flatMap((a) => a.actions).join(",") || "nothing";
   };
@@ -115,7 +124,18 @@ describe.skipIf(!!unavailable)("intake deliver --product: entitlements decide wh
     process.env.INTAKE_DELIVERY_PASSWORD = deliveryPassword;
     let r;
     try {
-      r = await cli(["--source", `127.0.0.1:${source.port}/builds/app:2.0.0`, "--product", "app", "--version", "2.0.0", "--released", "2026-12-01", "--json", json]);
+      r = await cli([
+        "--source",
+        `127.0.0.1:${source.port}/builds/app:2.0.0`,
+        "--product",
+        "app",
+        "--version",
+        "2.0.0",
+        "--released",
+        "2026-12-01",
+        "--json",
+        json,
+      ]);
     } finally {
       delete process.env.INTAKE_DELIVERY_PASSWORD;
     }
@@ -134,10 +154,13 @@ describe.skipIf(!!unavailable)("intake deliver --product: entitlements decide wh
       ["hooli", "inactive", "suspended", "status is suspended"],
     ]);
     expect(r.out).toMatch(/^not-entitled +globex +2\.0\.0 is outside the entitled versions \^1$/m);
-    expect(r.out.split("\n").at(-1)).toMatch(/^2 targets in [\d.]+ s: 2 delivered, 0 cached, 0 denied, 0 failed; .* sent; 4 customers not-entitled; 1 customer inactive$/);
+    expect(r.out.split("\n").at(-1)).toMatch(
+      /^2 targets in [\d.]+ s: 2 delivered, 0 cached, 0 denied, 0 failed; .* sent; 4 customers not-entitled; 1 customer inactive$/,
+    );
     // In the registry, by digest, for the entitled ones only.
     const direct = new RegistryClient({ username: "intake-delivery", password: deliveryPassword });
-    for (const id of ["acme", "stark"]) expect((await direct.headManifest(parseReference(`127.0.0.1:${registry.port}/intake/${id}/app/app:2.0.0`))).digest).toBe(digest);
+    for (const id of ["acme", "stark"])
+      expect((await direct.headManifest(parseReference(`127.0.0.1:${registry.port}/intake/${id}/app/app:2.0.0`))).digest).toBe(digest);
   }, 120_000);
 
   it("every robot reaches only its customer's entitled products; the delivery robot cannot write outside them", async () => {
@@ -163,7 +186,10 @@ describe.skipIf(!!unavailable)("intake deliver --product: entitlements decide wh
     const json = path.join(dir, "evidence.json");
     const out: string[] = [];
     const err: string[] = [];
-    const code = await main(["verify", "--all", "--write", "--stack", "e2e", "--project", project, "--roster", path.join(project, "roster.yaml"), "--key", keyFile, "--json", json], { out: (s) => out.push(s), err: (s) => err.push(s) });
+    const code = await main(
+      ["verify", "--all", "--write", "--stack", "e2e", "--project", project, "--roster", path.join(project, "roster.yaml"), "--key", keyFile, "--json", json],
+      { out: (s) => out.push(s), err: (s) => err.push(s) },
+    );
     expect(err).toEqual([]);
     const report = JSON.parse(readFileSync(json, "utf8")) as VerifyReport;
     expect(report.results.filter((r) => !r.ok)).toEqual([]);
@@ -192,11 +218,15 @@ describe.skipIf(!!unavailable)("intake deliver --product: entitlements decide wh
       return r.err;
     };
     expect(await bad(["--product", "ap", "--version", "2.0.0"])).toMatch(/--product: "ap" is not in the stack's products \(app, worker, tools\)/);
-    expect(await bad(["--product", "app", "--channel", "nightly", "--version", "2.0.0"])).toMatch(/--channel: "nightly" is not a channel of app \(stable, beta\)/);
+    expect(await bad(["--product", "app", "--channel", "nightly", "--version", "2.0.0"])).toMatch(
+      /--channel: "nightly" is not a channel of app \(stable, beta\)/,
+    );
     expect(await bad(["--product", "app", "--version", "build-7"])).toMatch(/--version: "build-7" is not a semver version/);
     expect(await bad(["--product", "app", "--build", "worker", "--version", "2.0.0"])).toMatch(/--build: "worker" is not a repository of app \(app, cli\)/);
     expect(await bad(["--product", "app", "--version", "2.0.0", "--released", "2026-13-01"])).toMatch(/--released: "2026-13-01" must be a real calendar date/);
     // With a catalogue, every build is a product's release.
-    expect(await bad(["--build", "app", "--version", "2.0.0", "--customer", "acme"])).toMatch(/--product: required while stack e2e has a product catalogue \(app, worker, tools\)/);
+    expect(await bad(["--build", "app", "--version", "2.0.0", "--customer", "acme"])).toMatch(
+      /--product: required while stack e2e has a product catalogue \(app, worker, tools\)/,
+    );
   }, 60_000);
 });

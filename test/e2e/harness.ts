@@ -9,7 +9,8 @@ import { RegistryProxy } from "./proxy";
 /** Why the real-registry tests cannot run here, or undefined when they can. */
 export function e2eUnavailable(): string | undefined {
   for (const tool of ["docker-registry", "skopeo", "openssl"]) {
-    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `${tool} is not installed (apt-get install docker-registry skopeo openssl; .ci/run does)`;
+    if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0)
+      return `${tool} is not installed (apt-get install docker-registry skopeo openssl; .ci/run does)`;
   }
   return undefined;
 }
@@ -18,9 +19,16 @@ let copyTools: { dir?: string; why?: string } | undefined;
 /** The folder of crane and regctl, built once from the Go module proxy by scripts/copy-tools.sh (cached under .tools), or why they cannot be had. */
 export function copyToolsDir(): { dir?: string; why?: string } {
   if (copyTools) return copyTools;
-  const r = spawnSync("bash", [path.resolve(__dirname, "../../scripts/copy-tools.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 15 * 60_000 });
+  const r = spawnSync("bash", [path.resolve(__dirname, "../../scripts/copy-tools.sh")], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: 15 * 60_000,
+  });
   const dir = r.stdout?.trim().split("\n").pop();
-  copyTools = r.status === 0 && dir ? { dir } : { why: `scripts/copy-tools.sh could not build crane and regctl: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(-2).join(" | ")}` };
+  copyTools =
+    r.status === 0 && dir
+      ? { dir }
+      : { why: `scripts/copy-tools.sh could not build crane and regctl: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(-2).join(" | ")}` };
   return copyTools;
 }
 
@@ -142,7 +150,12 @@ export function writeBrokerFixture(dir: string, o: { username: string; password:
   const passwordHash = bcryptjs.hashSync(o.password, o.cost);
   writeFileSync(
     aclFile,
-    JSON.stringify({ version: 1, service: "svc", issuer: "iss", entries: [{ customer: "acme", username: o.username, passwordHash, paths: ["intake/acme/*"], actions: ["pull", "push"], enabled: true }] }),
+    JSON.stringify({
+      version: 1,
+      service: "svc",
+      issuer: "iss",
+      entries: [{ customer: "acme", username: o.username, passwordHash, paths: ["intake/acme/*"], actions: ["pull", "push"], enabled: true }],
+    }),
   );
   return { aclFile, rosterFile };
 }

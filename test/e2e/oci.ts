@@ -34,9 +34,7 @@ export function writeOciImage(dir: string, tag: string, layerBytes = 64 * 1024):
   mkdirSync(blobs, { recursive: true });
   const tar = tarOf("payload.bin", randomBytes(layerBytes));
   const layer = gzipSync(tar);
-  const config = Buffer.from(
-    JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [`sha256:${sha(tar)}`] }, config: {} }),
-  );
+  const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [`sha256:${sha(tar)}`] }, config: {} }));
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -51,7 +49,14 @@ export function writeOciImage(dir: string, tag: string, layerBytes = 64 * 1024):
     path.join(dir, "index.json"),
     JSON.stringify({
       schemaVersion: 2,
-      manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: `sha256:${sha(manifest)}`, size: manifest.length, annotations: { "org.opencontainers.image.ref.name": tag } }],
+      manifests: [
+        {
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          digest: `sha256:${sha(manifest)}`,
+          size: manifest.length,
+          annotations: { "org.opencontainers.image.ref.name": tag },
+        },
+      ],
     }),
   );
   return { layout: dir, digest: `sha256:${sha(manifest)}` };
@@ -70,7 +75,10 @@ export interface MultiArchOptions {
  * of manifests and blobs.
  */
 export function writeMultiArchImage(dir: string, tag: string, o: MultiArchOptions = {}): { layout: string; digest: string; bytes: number } {
-  const platforms = o.platforms ?? [{ architecture: "amd64", os: "linux" }, { architecture: "arm64", os: "linux", variant: "v8" }];
+  const platforms = o.platforms ?? [
+    { architecture: "amd64", os: "linux" },
+    { architecture: "arm64", os: "linux", variant: "v8" },
+  ];
   const blobs = path.join(dir, "blobs", "sha256");
   mkdirSync(blobs, { recursive: true });
   let bytes = 0;
@@ -97,7 +105,10 @@ export function writeMultiArchImage(dir: string, tag: string, o: MultiArchOption
   writeFileSync(path.join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
   writeFileSync(
     path.join(dir, "index.json"),
-    JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: "application/vnd.oci.image.index.v1+json", ...root, annotations: { "org.opencontainers.image.ref.name": tag } }] }),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [{ mediaType: "application/vnd.oci.image.index.v1+json", ...root, annotations: { "org.opencontainers.image.ref.name": tag } }],
+    }),
   );
   return { layout: dir, digest: root.digest, bytes };
 }

@@ -50,17 +50,38 @@ describe.skipIf(!!unavailable)("intake deliver carries signatures, attestations 
   /** A new multi-arch image pushed to the source as builds/app:<version>. */
   async function build(version: string) {
     const img = writeMultiArchImage(path.join(dir, `image-${version}`), version, { layers: 1, layerBytes: 64 * 1024 });
-    const r = await skopeo(["copy", "--all", "--preserve-digests", "--dest-tls-verify=false", `oci:${img.layout}:${version}`, `docker://${src}/builds/app:${version}`], dir);
+    const r = await skopeo(
+      ["copy", "--all", "--preserve-digests", "--dest-tls-verify=false", `oci:${img.layout}:${version}`, `docker://${src}/builds/app:${version}`],
+      dir,
+    );
     expect(r.ok, r.stderr).toBe(true);
     return img;
   }
   const cli = (args: string[]) => {
     out.length = 0;
     err.length = 0;
-    return main(["deliver", ...args, "--build", "app", "--customer", THREE.join(","), "--stack", "e2e", "--project", project, "--roster", path.join(project, "roster.yaml"), "--tool", "skopeo"], {
-      out: (s) => out.push(s),
-      err: (s) => err.push(s),
-    });
+    return main(
+      [
+        "deliver",
+        ...args,
+        "--build",
+        "app",
+        "--customer",
+        THREE.join(","),
+        "--stack",
+        "e2e",
+        "--project",
+        project,
+        "--roster",
+        path.join(project, "roster.yaml"),
+        "--tool",
+        "skopeo",
+      ],
+      {
+        out: (s) => out.push(s),
+        err: (s) => err.push(s),
+      },
+    );
   };
   const direct = () => new RegistryClient({ username: "intake-delivery", password: deliveryPassword });
   const manifestAt = async (repo: string, ref: string) => {
@@ -76,16 +97,33 @@ describe.skipIf(!!unavailable)("intake deliver carries signatures, attestations 
     dir = tempDir("intake-signatures-");
     const pair = makeKeyPair(dir);
     const roster = parseRoster(stringify({ customers: CUSTOMERS }), "roster.yaml");
-    const { result } = await runUnderMocks(() => program(testSettings(), roster), { project: "p", stack: "e2e", cloud: { accountId: ACCOUNT, region: REGION } });
+    const { result } = await runUnderMocks(() => program(testSettings(), roster), {
+      project: "p",
+      stack: "e2e",
+      cloud: { accountId: ACCOUNT, region: REGION },
+    });
     writeFileSync(path.join(dir, "acl.json"), await unwrap(result.distribution!.acl));
     deliveryPassword = await unwrap(result.distribution!.deliveryPassword!);
     writeFileSync(path.join(dir, "roster.yaml"), stringify({ customers: CUSTOMERS }));
-    broker = new TokenBroker({ aclFile: path.join(dir, "acl.json"), rosterFile: path.join(dir, "roster.yaml"), key: loadSigningKey(pair.key, pair.cert), service: SERVICE, issuer: ISSUER, today: () => TODAY, logger: pino({ level: "silent" }) });
+    broker = new TokenBroker({
+      aclFile: path.join(dir, "acl.json"),
+      rosterFile: path.join(dir, "roster.yaml"),
+      key: loadSigningKey(pair.key, pair.cert),
+      service: SERVICE,
+      issuer: ISSUER,
+      today: () => TODAY,
+      logger: pino({ level: "silent" }),
+    });
     const brokerPort = await broker.listen("127.0.0.1", 0);
     mkdirSync(path.join(dir, "source"));
     mkdirSync(path.join(dir, "target"));
     source = await startRegistry(path.join(dir, "source"));
-    registry = await startRegistry(path.join(dir, "target"), { realm: `http://127.0.0.1:${brokerPort}/token`, service: SERVICE, issuer: ISSUER, rootcertbundle: pair.cert });
+    registry = await startRegistry(path.join(dir, "target"), {
+      realm: `http://127.0.0.1:${brokerPort}/token`,
+      service: SERVICE,
+      issuer: ISSUER,
+      rootcertbundle: pair.cert,
+    });
     host = `127.0.0.1:${registry.port}`;
     src = `127.0.0.1:${source.port}`;
     signer = makeCosignKey(dir, "cosign");
@@ -94,7 +132,12 @@ describe.skipIf(!!unavailable)("intake deliver carries signatures, attestations 
     mkdirSync(project);
     copyFileSync(path.resolve(__dirname, "..", "..", "Pulumi.yaml"), path.join(project, "Pulumi.yaml"));
     writeFileSync(path.join(project, "roster.yaml"), stringify({ customers: CUSTOMERS }));
-    writeFileSync(path.join(project, "Pulumi.e2e.yaml"), stringify({ config: { "registry-intake:environment": "dev", "registry-intake:enabledKinds": ["distribution"], "registry-intake:distribution": { host } } }));
+    writeFileSync(
+      path.join(project, "Pulumi.e2e.yaml"),
+      stringify({
+        config: { "registry-intake:environment": "dev", "registry-intake:enabledKinds": ["distribution"], "registry-intake:distribution": { host } },
+      }),
+    );
     process.env.INTAKE_DELIVERY_PASSWORD = deliveryPassword;
   }, 60_000);
 
@@ -115,7 +158,9 @@ describe.skipIf(!!unavailable)("intake deliver carries signatures, attestations 
 
     const code = await cli(["--source", `${src}/builds/app:1.0.0`, "--version", "1.0.0", "--require-signature", signer.pub, "--json", json]);
     expect(code, err.join("\n")).toBe(0);
-    expect(err.join("\n")).toMatch(new RegExp(`^source ${img.digest} .*carries 3 signature/attestation/SBOM artifacts; signature by .*cosign\\.pub verified`, "m"));
+    expect(err.join("\n")).toMatch(
+      new RegExp(`^source ${img.digest} .*carries 3 signature/attestation/SBOM artifacts; signature by .*cosign\\.pub verified`, "m"),
+    );
     const results = (JSON.parse(readFileSync(json, "utf8")) as { results: TargetResult[] }).results;
     expect(results.map((r) => [r.customer, r.status])).toEqual(THREE.map((id) => [id, "delivered"]));
     const hex = img.digest.slice(7);
@@ -180,25 +225,45 @@ describe.skipIf(!!unavailable)("intake deliver carries signatures, attestations 
     // Pushed by digest only: without the API there would be no way to find it.
     const sbom = await attachSbom(src, "builds/app", { mediaType: index.mediaType, digest: img.digest, size: index.bytes.length }, { indexTag: false });
     const referrersPath = `/v2/builds/app/referrers/${img.digest}`;
-    const listing = { schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: sbom.digest, size: sbom.size, artifactType: "application/spdx+json" }] };
+    const listing = {
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: sbom.digest, size: sbom.size, artifactType: "application/spdx+json" }],
+    };
     const sourceProxy = new RegistryProxy(source.port);
     const targetProxy = new RegistryProxy(registry.port);
     const asked: string[] = [];
     const sourceGets: string[] = [];
     sourceProxy.hooks.before = (req) => (req.method === "GET" && sourceGets.push(req.url!), "pass");
-    sourceProxy.hooks.respond = (req) => (req.method === "GET" && req.url === referrersPath ? { status: 200, headers: { "content-type": "application/vnd.oci.image.index.v1+json" }, body: JSON.stringify(listing) } : undefined);
+    sourceProxy.hooks.respond = (req) =>
+      req.method === "GET" && req.url === referrersPath
+        ? { status: 200, headers: { "content-type": "application/vnd.oci.image.index.v1+json" }, body: JSON.stringify(listing) }
+        : undefined;
     // The target's API answers as a registry that indexes what it is given (here: nothing yet, which is enough to say it has the API).
     targetProxy.hooks.respond = (req) => {
       if (req.method !== "GET" || !/\/referrers\//.test(req.url ?? "")) return undefined;
       asked.push(req.url!);
-      return { status: 200, headers: { "content-type": "application/vnd.oci.image.index.v1+json" }, body: JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [] }) };
+      return {
+        status: 200,
+        headers: { "content-type": "application/vnd.oci.image.index.v1+json" },
+        body: JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [] }),
+      };
     };
     const file = path.join(project, "Pulumi.e2e.yaml");
     const before = readFileSync(file, "utf8");
     try {
       const viaSource = `127.0.0.1:${await sourceProxy.listen()}`;
       const viaTarget = `127.0.0.1:${await targetProxy.listen()}`;
-      writeFileSync(file, stringify({ config: { "registry-intake:environment": "dev", "registry-intake:enabledKinds": ["distribution"], "registry-intake:distribution": { host: viaTarget } } }));
+      writeFileSync(
+        file,
+        stringify({
+          config: {
+            "registry-intake:environment": "dev",
+            "registry-intake:enabledKinds": ["distribution"],
+            "registry-intake:distribution": { host: viaTarget },
+          },
+        }),
+      );
       const json = path.join(dir, "api.json");
       expect(await cli(["--source", `${viaSource}/builds/app:3.0.0`, "--version", "3.0.0", "--json", json]), err.join("\n")).toBe(0);
       const results = (JSON.parse(readFileSync(json, "utf8")) as { results: TargetResult[] }).results;
@@ -255,7 +320,14 @@ describe.skipIf(!!unavailable)("intake deliver carries signatures, attestations 
         schemaVersion: 2,
         mediaType: "application/vnd.oci.image.manifest.v1+json",
         config: { mediaType: "application/vnd.oci.image.config.v1+json", size: config.length, digest: sha(config) },
-        layers: [{ mediaType: "application/vnd.dev.cosign.simplesigning.v1+json", size: 100, digest: sha(big), annotations: { "dev.cosignproject.cosign/signature": "MEUCIQ==" } }],
+        layers: [
+          {
+            mediaType: "application/vnd.dev.cosign.simplesigning.v1+json",
+            size: 100,
+            digest: sha(big),
+            annotations: { "dev.cosignproject.cosign/signature": "MEUCIQ==" },
+          },
+        ],
       },
       [config, big],
     );
@@ -270,7 +342,17 @@ describe.skipIf(!!unavailable)("intake deliver carries signatures, attestations 
     const before = readFileSync(file, "utf8");
     copyFileSync(signer.pub, path.join(project, "cosign.pub"));
     try {
-      writeFileSync(file, stringify({ config: { "registry-intake:environment": "dev", "registry-intake:enabledKinds": ["distribution"], "registry-intake:distribution": { host }, "registry-intake:requireSignature": "cosign.pub" } }));
+      writeFileSync(
+        file,
+        stringify({
+          config: {
+            "registry-intake:environment": "dev",
+            "registry-intake:enabledKinds": ["distribution"],
+            "registry-intake:distribution": { host },
+            "registry-intake:requireSignature": "cosign.pub",
+          },
+        }),
+      );
       expect(await cli(["--source", `${src}/builds/app:2.0.0`, "--version", "2.0.0"])).toBe(4);
       expect(err[0]).toMatch(/signature required \(.*project\/cosign\.pub\).*carries no cosign signature/);
       expect(await manifestAt("intake/acme/app", "2.0.0")).toBeUndefined();

@@ -14,17 +14,29 @@ if (unavailable) console.log(`skipping the real-engine adoption tests: ${unavail
 type Entry = Record<string, unknown> & { id: string };
 const WAYNE: Entry = { id: "wayne", name: "Wayne Enterprises", tier: "standard", license: { expires: "2099-12-31" }, github: { members: ["bruce-wayne"] } };
 // Offboarded before this stack ever existed: nothing of it may be created (GitHub refuses an archived create).
-const OLDCO: Entry = { id: "oldco", name: "Old Co", tier: "enterprise", status: "offboarded", license: { expires: "2099-12-31" }, github: { members: ["old-user"] } };
+const OLDCO: Entry = {
+  id: "oldco",
+  name: "Old Co",
+  tier: "enterprise",
+  status: "offboarded",
+  license: { expires: "2099-12-31" },
+  github: { members: ["old-user"] },
+};
 
 const REPO_TYPES = ["aws:ecr/repository:Repository", "gcp:artifactregistry/repository:Repository", "github:index/repository:Repository"];
 
 describe.skipIf(!!unavailable)("kept resources come back adopted under real `pulumi up`s", () => {
   let p: EngineProject;
   let at: Awaited<ReturnType<typeof projectOnCluster>> | undefined;
-  const cloud = () => JSON.parse(readFileSync(p.file(".fake-cloud.json"), "utf8")) as { resources: Record<string, { type: string; id: string; outputs: Record<string, unknown> }> };
+  const cloud = () =>
+    JSON.parse(readFileSync(p.file(".fake-cloud.json"), "utf8")) as {
+      resources: Record<string, { type: string; id: string; outputs: Record<string, unknown> }>;
+    };
   const cloudRepos = (customer: string) =>
     Object.values(cloud().resources)
-      .filter((r) => REPO_TYPES.includes(r.type) && r.id.includes(`intake-${customer}`) || (r.type === REPO_TYPES[0] && r.id.startsWith(`intake/${customer}/`)))
+      .filter(
+        (r) => (REPO_TYPES.includes(r.type) && r.id.includes(`intake-${customer}`)) || (r.type === REPO_TYPES[0] && r.id.startsWith(`intake/${customer}/`)),
+      )
       .map((r) => `${r.type.split(":").pop()} ${r.id}${r.outputs.archived ? " (archived)" : ""}`)
       .sort();
 
@@ -42,7 +54,10 @@ describe.skipIf(!!unavailable)("kept resources come back adopted under real `pul
   }
   /** The stack's ledger of wayne's kept repositories (the platform's ACR registry is in it too, always declared). */
   async function ledger(): Promise<{ declared: string[]; kept: string[] }> {
-    const all = JSON.parse(ok(await p.pulumi(["stack", "output", "retained", "--json", "--stack", "dev"]), "pulumi stack output").stdout) as { declared: string[]; kept: string[] };
+    const all = JSON.parse(ok(await p.pulumi(["stack", "output", "retained", "--json", "--stack", "dev"]), "pulumi stack output").stdout) as {
+      declared: string[];
+      kept: string[];
+    };
     expect(all.declared.filter((k) => k.startsWith("acr:"))).toHaveLength(1);
     const repos = (keys: string[]) => keys.filter((k) => !k.startsWith("acr:"));
     return { declared: repos(all.declared), kept: repos(all.kept) };
@@ -68,7 +83,11 @@ describe.skipIf(!!unavailable)("kept resources come back adopted under real `pul
     expect(await up([OLDCO, enterprise])).toEqual(["create wayne-ecr-app", "create wayne-gar-repo", "update wayne-ghcr-repo"]);
     expect(await up([OLDCO, WAYNE])).toEqual(["delete wayne-ecr-app", "delete wayne-gar-repo", "update wayne-ghcr-repo"]);
     // Dropped from state, kept in the cloud, remembered by the stack.
-    expect(cloudRepos("wayne")).toEqual(["Repository intake-wayne", "Repository intake/wayne/app", "Repository projects/intake-dev-381204/locations/europe-west1/repositories/intake-wayne"]);
+    expect(cloudRepos("wayne")).toEqual([
+      "Repository intake-wayne",
+      "Repository intake/wayne/app",
+      "Repository projects/intake-dev-381204/locations/europe-west1/repositories/intake-wayne",
+    ]);
     expect((await ledger()).kept).toEqual(["ecr:intake/wayne/app", "gar:projects/intake-dev-381204/locations/europe-west1/repositories/intake-wayne"]);
     expect(await up([OLDCO, enterprise])).toEqual(["import wayne-ecr-app", "import wayne-gar-repo", "update wayne-ghcr-repo"]);
     expect((await ledger()).kept).toEqual([]);
@@ -91,7 +110,11 @@ describe.skipIf(!!unavailable)("kept resources come back adopted under real `pul
       "update wayne-gar-repo",
       "update wayne-ghcr-repo",
     ]);
-    expect(cloudRepos("wayne")).toEqual(["Repository intake-wayne", "Repository intake/wayne/app", "Repository projects/intake-dev-381204/locations/europe-west1/repositories/intake-wayne"]);
+    expect(cloudRepos("wayne")).toEqual([
+      "Repository intake-wayne",
+      "Repository intake/wayne/app",
+      "Repository projects/intake-dev-381204/locations/europe-west1/repositories/intake-wayne",
+    ]);
     ok(await p.pulumi(["preview", "--expect-no-changes", "--stack", "dev"]), "pulumi preview --expect-no-changes");
   }, 900_000);
 });

@@ -44,20 +44,38 @@ describe.skipIf(!!unavailable)("deliveries under `pulumi up`", () => {
     mkdirSync(`${dir}/source`);
     mkdirSync(`${dir}/target`);
     source = await startRegistry(`${dir}/source`);
-    target = await startRegistry(`${dir}/target`, { realm: `http://127.0.0.1:${brokerPort}/token`, service: "registry-intake", issuer: "registry-intake-broker", rootcertbundle: pair.cert });
+    target = await startRegistry(`${dir}/target`, {
+      realm: `http://127.0.0.1:${brokerPort}/token`,
+      service: "registry-intake",
+      issuer: "registry-intake-broker",
+      rootcertbundle: pair.cert,
+    });
     const img = writeMultiArchImage(`${dir}/image`, "1.0.0", { layers: 2, layerBytes: 256 * 1024 });
-    const pushed = await skopeo(["copy", "--all", "--preserve-digests", "--dest-tls-verify=false", `oci:${img.layout}:1.0.0`, `docker://127.0.0.1:${source.port}/builds/app:1.0.0`], dir);
+    const pushed = await skopeo(
+      ["copy", "--all", "--preserve-digests", "--dest-tls-verify=false", `oci:${img.layout}:1.0.0`, `docker://127.0.0.1:${source.port}/builds/app:1.0.0`],
+      dir,
+    );
     expect(pushed.ok, pushed.stderr).toBe(true);
     image = img;
 
     const far = { license: { expires: "2099-12-31" } };
-    p.write("customers/roster.yaml", stringify({ customers: [customer("acme", "enterprise", far), customer("globex", "enterprise", far), customer("initech", "standard", far)] }));
+    p.write(
+      "customers/roster.yaml",
+      stringify({ customers: [customer("acme", "enterprise", far), customer("globex", "enterprise", far), customer("initech", "standard", far)] }),
+    );
     setConfig({ "registry-intake:enabledKinds": ["distribution"], "registry-intake:distribution": { host: `127.0.0.1:${target.port}` } });
     await p.initStack("dev");
     ok(await p.pulumi(["up", "--yes", "--stack", "dev"]), "pulumi up (namespaces, robots, the access list)");
     const acl = ok(await p.pulumi(["stack", "output", "distributionAcl", "--show-secrets", "--stack", "dev"]), "pulumi stack output");
     writeFileSync(`${dir}/acl.json`, acl.stdout.trim());
-    broker = new TokenBroker({ aclFile: `${dir}/acl.json`, rosterFile: p.file("customers/roster.yaml"), key: loadSigningKey(pair.key, pair.cert), service: "registry-intake", issuer: "registry-intake-broker", logger: pino({ level: "silent" }) });
+    broker = new TokenBroker({
+      aclFile: `${dir}/acl.json`,
+      rosterFile: p.file("customers/roster.yaml"),
+      key: loadSigningKey(pair.key, pair.cert),
+      service: "registry-intake",
+      issuer: "registry-intake-broker",
+      logger: pino({ level: "silent" }),
+    });
     await broker.listen("127.0.0.1", brokerPort);
   }, 300_000);
 
@@ -70,11 +88,23 @@ describe.skipIf(!!unavailable)("deliveries under `pulumi up`", () => {
 
   it("pulumi up runs intake deliver after the namespaces exist; the build is in each customer's namespace, by digest", async () => {
     setConfig({
-      "registry-intake:deliveries": [{ source: `127.0.0.1:${source.port}/builds/app@${image.digest}`, build: "app", version: "1.0.0", customers: ["acme", "globex"], kinds: ["distribution"], tool: "skopeo" }],
+      "registry-intake:deliveries": [
+        {
+          source: `127.0.0.1:${source.port}/builds/app@${image.digest}`,
+          build: "app",
+          version: "1.0.0",
+          customers: ["acme", "globex"],
+          kinds: ["distribution"],
+          tool: "skopeo",
+        },
+      ],
     });
     const up = ok(await p.pulumi(["up", "--yes", "--stack", "dev"]), "pulumi up (deliveries)");
     expect(up.stdout).toMatch(/command:local:Command/);
-    const password = ok(await p.pulumi(["stack", "output", "distributionDeliveryPassword", "--show-secrets", "--stack", "dev"]), "pulumi stack output").stdout.trim();
+    const password = ok(
+      await p.pulumi(["stack", "output", "distributionDeliveryPassword", "--show-secrets", "--stack", "dev"]),
+      "pulumi stack output",
+    ).stdout.trim();
     const client = new RegistryClient({ username: "intake-delivery", password });
     for (const id of ["acme", "globex"]) {
       const head = await client.headManifest(parseReference(`127.0.0.1:${target.port}/intake/${id}/app:1.0.0`));

@@ -20,7 +20,10 @@ export function builtBy(script: string, what: string, timeoutMs: number): { unav
     if (result) return result;
     const r = spawnSync("bash", [path.join(ROOT, "scripts", script)], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: timeoutMs });
     const dir = r.stdout?.trim().split("\n").pop();
-    result = r.status !== 0 || !dir ? { why: `scripts/${script} could not build ${what}: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(-3).join(" | ")}` } : { dir };
+    result =
+      r.status !== 0 || !dir
+        ? { why: `scripts/${script} could not build ${what}: ${(r.stderr || r.error?.message || "").trim().split("\n").slice(-3).join(" | ")}` }
+        : { dir };
     return result;
   };
   return {
@@ -138,7 +141,10 @@ export class EngineProject {
 export function ok(r: Run, what: string): Run {
   if (r.code === 0) return r;
   // The engine's error lines first: a long output's tail is often the outputs' diff, not the cause.
-  const errors = r.stdout.split("\n").filter((l) => /\berror\b/.test(l)).slice(0, 20);
+  const errors = r.stdout
+    .split("\n")
+    .filter((l) => /\berror\b/.test(l))
+    .slice(0, 20);
   throw new Error(`${what} exited ${r.code}:\n${errors.length ? `${errors.join("\n")}\n...\n` : ""}${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
 }
 

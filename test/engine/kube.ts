@@ -66,7 +66,23 @@ export class LocalCluster {
     ssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "server.key");
     ssl("req", "-new", "-key", "server.key", "-out", "server.csr", "-subj", "/CN=kube-apiserver");
     writeFileSync(this.file("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\n");
-    ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext");
+    ssl(
+      "x509",
+      "-req",
+      "-in",
+      "server.csr",
+      "-CA",
+      "ca.crt",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      "server.crt",
+      "-days",
+      "2",
+      "-extfile",
+      "server.ext",
+    );
     ssl("ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "sa.key");
     ssl("ec", "-in", "sa.key", "-pubout", "-out", "sa.pub");
     this.ca = readFileSync(this.file("ca.crt"), "utf8");
@@ -83,7 +99,13 @@ export class LocalCluster {
       `--initial-cluster=default=http://127.0.0.1:${peer}`,
       "--log-level=error",
     ]);
-    await this.until("etcd", async () => (await fetch(`http://127.0.0.1:${client}/health`).then((r) => r.ok).catch(() => false)));
+    await this.until(
+      "etcd",
+      async () =>
+        await fetch(`http://127.0.0.1:${client}/health`)
+          .then((r) => r.ok)
+          .catch(() => false),
+    );
 
     this.server = `https://127.0.0.1:${secure}`;
     this.run("kube-apiserver", path.join(bin, "kube-apiserver"), [
@@ -125,7 +147,11 @@ export class LocalCluster {
       "--v=0",
     ]);
     // The default ServiceAccount of the default namespace: the controller manager is up.
-    await this.until("kube-controller-manager", async () => (await this.api("GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200, 60_000);
+    await this.until(
+      "kube-controller-manager",
+      async () => (await this.api("GET", "/api/v1/namespaces/default/serviceaccounts/default")).status === 200,
+      60_000,
+    );
     await this.startKubelet();
   }
 
@@ -144,7 +170,10 @@ export class LocalCluster {
     for (;;) {
       if (await ready()) return;
       const dead = this.procs.find((p) => p.exitCode !== null || p.signalCode !== null);
-      if (dead || Date.now() > deadline) throw new Error(`${name} did not start${dead ? ` (a process exited ${dead.exitCode ?? dead.signalCode})` : ""}: ${(this.stderr.get(name) ?? "").trim().split("\n").slice(-5).join(" | ")}`);
+      if (dead || Date.now() > deadline)
+        throw new Error(
+          `${name} did not start${dead ? ` (a process exited ${dead.exitCode ?? dead.signalCode})` : ""}: ${(this.stderr.get(name) ?? "").trim().split("\n").slice(-5).join(" | ")}`,
+        );
       await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -158,7 +187,11 @@ export class LocalCluster {
         {
           method,
           ca: this.ca,
-          headers: { authorization: `Bearer ${this.token}`, accept: "application/json", ...(payload ? { "content-type": contentType, "content-length": payload.length } : {}) },
+          headers: {
+            authorization: `Bearer ${this.token}`,
+            accept: "application/json",
+            ...(payload ? { "content-type": contentType, "content-length": payload.length } : {}),
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -226,7 +259,8 @@ export class LocalCluster {
     const sourcesOf = (v: Record<string, any>): Source[] => {
       if (v.secret) return [{ kind: "secrets", name: v.secret.secretName, optional: v.secret.optional, items: v.secret.items }];
       if (v.configMap) return [{ kind: "configmaps", name: v.configMap.name, optional: v.configMap.optional, items: v.configMap.items }];
-      if (v.projected) return (v.projected.sources as Record<string, any>[]).flatMap((s) => sourcesOf(s.secret ? { secret: { ...s.secret, secretName: s.secret.name } } : s));
+      if (v.projected)
+        return (v.projected.sources as Record<string, any>[]).flatMap((s) => sourcesOf(s.secret ? { secret: { ...s.secret, secretName: s.secret.name } } : s));
       return [];
     };
     const mounts = (c.volumeMounts as { name: string; mountPath: string }[]).flatMap((m) => {
@@ -242,7 +276,9 @@ export class LocalCluster {
           if (s.optional) continue;
           throw new Error(`${s.kind} ${namespace}/${s.name} does not exist`);
         }
-        const data: Record<string, string> = Object.fromEntries(Object.entries((o.data ?? {}) as Record<string, string>).map(([k, x]) => [k, s.kind === "secrets" ? Buffer.from(x, "base64").toString("utf8") : x]));
+        const data: Record<string, string> = Object.fromEntries(
+          Object.entries((o.data ?? {}) as Record<string, string>).map(([k, x]) => [k, s.kind === "secrets" ? Buffer.from(x, "base64").toString("utf8") : x]),
+        );
         for (const [k, x] of Object.entries(data)) {
           const item = s.items ? s.items.find((i) => i.key === k) : { path: k };
           if (item) out[item.path] = x;
@@ -295,7 +331,11 @@ export class LocalCluster {
    * claim waiting for a volume gets a hostPath PersistentVolume bound to it (the binder binds them).
    */
   private async startKubelet(): Promise<void> {
-    const created = await this.api("POST", "/api/v1/nodes", { apiVersion: "v1", kind: "Node", metadata: { name: NODE, labels: { "kubernetes.io/hostname": NODE, "kubernetes.io/os": "linux" } } });
+    const created = await this.api("POST", "/api/v1/nodes", {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: NODE, labels: { "kubernetes.io/hostname": NODE, "kubernetes.io/os": "linux" } },
+    });
     if (created.status !== 201) throw new Error(`creating the Node: ${created.status} ${JSON.stringify(created.body).slice(0, 300)}`);
     const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
     const nodeStatus = async () =>
@@ -304,7 +344,9 @@ export class LocalCluster {
         `/api/v1/nodes/${NODE}/status`,
         {
           status: {
-            conditions: [{ type: "Ready", status: "True", reason: "KubeletReady", message: "fake kubelet", lastHeartbeatTime: now(), lastTransitionTime: now() }],
+            conditions: [
+              { type: "Ready", status: "True", reason: "KubeletReady", message: "fake kubelet", lastHeartbeatTime: now(), lastTransitionTime: now() },
+            ],
             capacity: { cpu: "8", memory: "32Gi", pods: "220" },
             allocatable: { cpu: "8", memory: "32Gi", pods: "220" },
             addresses: [{ type: "InternalIP", address: "127.0.0.1" }],
@@ -344,7 +386,12 @@ export class LocalCluster {
         if (pod.metadata.deletionTimestamp) {
           await this.api("DELETE", base, { apiVersion: "v1", kind: "DeleteOptions", gracePeriodSeconds: 0 });
         } else if (!pod.spec.nodeName) {
-          await this.api("POST", `${base}/binding`, { apiVersion: "v1", kind: "Binding", metadata: { name, namespace }, target: { apiVersion: "v1", kind: "Node", name: NODE } });
+          await this.api("POST", `${base}/binding`, {
+            apiVersion: "v1",
+            kind: "Binding",
+            metadata: { name, namespace },
+            target: { apiVersion: "v1", kind: "Node", name: NODE },
+          });
         } else if (pod.status?.phase !== "Running") {
           const t = now();
           const ready = (type: string) => ({ type, status: "True", lastTransitionTime: t });

@@ -40,8 +40,10 @@ function onCluster(stack: string) {
     ctx.p?.remove();
     await ctx.cluster?.stop();
   }, 60_000);
-  const up = async (args: string[] = []) => ok(await ctx.p.pulumi(["up", "--yes", "--skip-preview", "--stack", stack, ...args], { timeoutMs: 600_000 }), `pulumi up ${stack}`);
-  const unchanged = async () => ok(await ctx.p.pulumi(["preview", "--expect-no-changes", "--stack", stack], { timeoutMs: 600_000 }), `pulumi preview --expect-no-changes ${stack}`);
+  const up = async (args: string[] = []) =>
+    ok(await ctx.p.pulumi(["up", "--yes", "--skip-preview", "--stack", stack, ...args], { timeoutMs: 600_000 }), `pulumi up ${stack}`);
+  const unchanged = async () =>
+    ok(await ctx.p.pulumi(["preview", "--expect-no-changes", "--stack", stack], { timeoutMs: 600_000 }), `pulumi preview --expect-no-changes ${stack}`);
   const roster = () => parse(readFileSync(ctx.p.file("customers/roster.yaml"), "utf8")) as { customers: Entry[] };
   const setRoster = (customers: Entry[]) => ctx.p.write("customers/roster.yaml", stringify({ customers }));
   const config = async (...args: string[]) => ok(await ctx.p.pulumi(["config", ...args, "--stack", stack]), `pulumi config ${args.join(" ")}`);
@@ -78,7 +80,12 @@ async function sampledThrough<T>(look: () => Promise<T>, during: () => Promise<u
  * volumes written from the cluster as the kubelet writes them (and rewritten on change), on
  * loopback. The signing Secret the stack expects is made first, as an operator would.
  */
-async function runBroker(cluster: LocalCluster, p: EngineProject, namespace: string, deployment: Obj): Promise<{ port: number; service: string; log(): string; stop(): Promise<void> }> {
+async function runBroker(
+  cluster: LocalCluster,
+  p: EngineProject,
+  namespace: string,
+  deployment: Obj,
+): Promise<{ port: number; service: string; log(): string; stop(): Promise<void> }> {
   const container = (deployment.spec.template.spec.containers as Obj[]).find((c) => c.name === "broker")!;
   const signing = (deployment.spec.template.spec.volumes as Obj[]).find((v) => v.name === "signing")!.secret.secretName as string;
   const keys = p.file("signing");
@@ -97,7 +104,10 @@ async function runBroker(cluster: LocalCluster, p: EngineProject, namespace: str
   const volumes = cluster.mountVolumes(namespace, deployment.spec.template, "broker", root);
   await volumes.synced();
   const args = (container.args as string[]).map((a) => (a.startsWith("/etc/") ? path.join(root, a) : /^0\.0\.0\.0:\d+$/.test(a) ? "127.0.0.1:0" : a));
-  const child = spawn(process.execPath, [path.join(ROOT, "cli/bin/intake.js"), ...args, "--project", p.dir], { stdio: ["ignore", "ignore", "pipe"], detached: true });
+  const child = spawn(process.execPath, [path.join(ROOT, "cli/bin/intake.js"), ...args, "--project", p.dir], {
+    stdio: ["ignore", "ignore", "pipe"],
+    detached: true,
+  });
   let log = "";
   const port = await new Promise<number>((resolve, reject) => {
     child.stderr!.on("data", (d) => {
@@ -173,12 +183,33 @@ describe.skipIf(!!unavailable)("prod on a real API server with the real Kubernet
   it("a suspension is applied in place: the broker answers throughout and refuses the suspended robot after; its objects and pods are never away; a Secret the refresher filled keeps its token", async () => {
     // The refresher's kubectl patch: another field manager writes the token.
     const token = JSON.stringify({ auths: { "intakeprodregistry.azurecr.io": { username: "intake-acme", password: "refreshed-token" } } });
-    const patched = await ctx.cluster.api("PATCH", "/api/v1/namespaces/acme-apps/secrets/intake-acme-acr?fieldManager=kubectl-patch", { data: { ".dockerconfigjson": Buffer.from(token).toString("base64") } }, "application/merge-patch+json");
+    const patched = await ctx.cluster.api(
+      "PATCH",
+      "/api/v1/namespaces/acme-apps/secrets/intake-acme-acr?fieldManager=kubectl-patch",
+      { data: { ".dockerconfigjson": Buffer.from(token).toString("base64") } },
+      "application/merge-patch+json",
+    );
     expect(patched.status).toBe(200);
-    const deployment = async () => ((await ctx.cluster.get(`/apis/apps/v1/namespaces/${NS}/deployments`))!.items as Obj[]).find((d) => d.metadata.labels["app.kubernetes.io/component"] === "broker")!;
-    const pods = async () => ((await ctx.cluster.get(`/api/v1/namespaces/${NS}/pods?labelSelector=app.kubernetes.io%2Fcomponent%3Dbroker`))!.items as Obj[]).map((x) => x.metadata.uid).sort();
+    const deployment = async () =>
+      ((await ctx.cluster.get(`/apis/apps/v1/namespaces/${NS}/deployments`))!.items as Obj[]).find(
+        (d) => d.metadata.labels["app.kubernetes.io/component"] === "broker",
+      )!;
+    const pods = async () =>
+      ((await ctx.cluster.get(`/api/v1/namespaces/${NS}/pods?labelSelector=app.kubernetes.io%2Fcomponent%3Dbroker`))!.items as Obj[])
+        .map((x) => x.metadata.uid)
+        .sort();
     // A second active customer on the registry, whose robot must answer throughout.
-    setRoster([...roster().customers, { id: "wayne", name: "Wayne Enterprises", tier: "enterprise", license: { expires: "2099-12-31" }, github: { members: ["bruce-wayne"] }, kubernetes: { namespace: "wayne-apps" } }]);
+    setRoster([
+      ...roster().customers,
+      {
+        id: "wayne",
+        name: "Wayne Enterprises",
+        tier: "enterprise",
+        license: { expires: "2099-12-31" },
+        github: { members: ["bruce-wayne"] },
+        kubernetes: { namespace: "wayne-apps" },
+      },
+    ]);
     await up();
     const before = { objects: await uids(ctx.cluster, brokerObjects), deployment: (await deployment()).metadata.uid, pods: await pods() };
     const aclBefore = (await ctx.cluster.get(brokerObjects[0]))!.data["acl.json"];
@@ -187,13 +218,19 @@ describe.skipIf(!!unavailable)("prod on a real API server with the real Kubernet
     try {
       const outputs = JSON.parse(ok(await ctx.p.pulumi(["stack", "output", "--json", "--show-secrets", "--stack", "prod"]), "pulumi stack output").stdout);
       const entries = JSON.parse(Buffer.from(aclBefore, "base64").toString("utf8")) as { entries: Obj[]; delivery: Obj };
-      const robot = (id: string) => ({ ...outputs.customers[id].credentials.distribution, repository: entries.entries.find((e) => e.customer === id)!.paths[0].replace("*", "app") });
+      const robot = (id: string) => ({
+        ...outputs.customers[id].credentials.distribution,
+        repository: entries.entries.find((e) => e.customer === id)!.paths[0].replace("*", "app"),
+      });
       const [acme, wayne] = [robot("acme"), robot("wayne")];
       const status = (r: { id: string; secret: string; repository: string }) => tokenFor(broker.port, broker.service, r.id, r.secret, r.repository);
       expect([await status(acme), await status(wayne)]).toEqual(["pull", "pull"]);
       setRoster(roster().customers.map((c) => (c.id === "acme" ? { ...c, status: "suspended" } : c)));
       // Watch the broker's objects and its answers through the up, every 100 ms.
-      const seen = await sampledThrough(async () => ({ objects: [...(await uids(ctx.cluster, brokerObjects)), (await deployment())?.metadata.uid ?? "missing"], wayne: await status(wayne) }), () => up());
+      const seen = await sampledThrough(
+        async () => ({ objects: [...(await uids(ctx.cluster, brokerObjects)), (await deployment())?.metadata.uid ?? "missing"], wayne: await status(wayne) }),
+        () => up(),
+      );
       expect(seen.length).toBeGreaterThan(5);
       expect(seen.flatMap((s) => s.objects)).not.toContain("missing");
       expect(new Set(seen.map((s) => s.objects.join()))).toEqual(new Set([[...before.objects, before.deployment].join()]));
@@ -222,13 +259,23 @@ describe.skipIf(!!unavailable)("prod on a real API server with the real Kubernet
 
   it("the 1 MiB the program keeps the broker's roster and access list under is the server's own: the most it writes is accepted, a byte over 1 MiB is refused", async () => {
     // Only data counts (the program keeps 16 KiB for metadata); the server's answer is what it says.
-    const map = (name: string, bytes: number) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: NS }, data: { "roster.yaml": "x".repeat(bytes) } });
+    const map = (name: string, bytes: number) => ({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name, namespace: NS },
+      data: { "roster.yaml": "x".repeat(bytes) },
+    });
     const fits = await ctx.cluster.api("POST", `/api/v1/namespaces/${NS}/configmaps`, map("fits", OBJECT_DATA_LIMIT));
     expect(fits.status).toBe(201);
     const over = await ctx.cluster.api<{ message: string }>("POST", `/api/v1/namespaces/${NS}/configmaps`, map("over", K8S_OBJECT_LIMIT + 1));
     expect(over.status).toBe(422);
     expect(over.body.message).toMatch(/may not be more than 1048576 bytes/);
-    const secret = await ctx.cluster.api("POST", `/api/v1/namespaces/${NS}/secrets`, { apiVersion: "v1", kind: "Secret", metadata: { name: "over", namespace: NS }, stringData: { "acl.json": "x".repeat(K8S_OBJECT_LIMIT + 1) } });
+    const secret = await ctx.cluster.api("POST", `/api/v1/namespaces/${NS}/secrets`, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "over", namespace: NS },
+      stringData: { "acl.json": "x".repeat(K8S_OBJECT_LIMIT + 1) },
+    });
     expect(secret.status).toBe(422);
     await ctx.cluster.api("DELETE", `/api/v1/namespaces/${NS}/configmaps/fits`);
   }, 60_000);
@@ -239,8 +286,15 @@ describe.skipIf(!!unavailable)("prod on a real API server with the real Kubernet
     const volume = (await ctx.cluster.get(claim))!.spec.volumeName;
     // The ledger goes with the stack's outputs: saved before the destroy and handed to the next up
     // by the README's own lines (all but its interactive destroy).
-    const lines = readmeBlock("pulumi config set-all").split("\n").filter((l) => l.startsWith("pulumi "));
-    expect(lines.map((l) => l.split(" ").slice(0, 3).join(" "))).toEqual(["pulumi stack output", "pulumi destroy --stack", "pulumi config set-all", "pulumi up --stack"]);
+    const lines = readmeBlock("pulumi config set-all")
+      .split("\n")
+      .filter((l) => l.startsWith("pulumi "));
+    expect(lines.map((l) => l.split(" ").slice(0, 3).join(" "))).toEqual([
+      "pulumi stack output",
+      "pulumi destroy --stack",
+      "pulumi config set-all",
+      "pulumi up --stack",
+    ]);
     ok(await ctx.p.shell(lines[0]), lines[0]);
     const saved = JSON.parse(readFileSync(ctx.p.file("retained.json"), "utf8")) as { declared: string[]; kept: string[] };
     expect(saved.declared).toContain(`pvc:${NS}/intake-registry-data`);
@@ -272,7 +326,12 @@ describe.skipIf(!!unavailable)("dev on a real API server: every pull-secret mode
 
   /** A writer's update of the Secret's data, as ESO's controller (creationPolicy Merge) or the refresher's kubectl patch sends it. */
   async function writes(manager: string, value: string): Promise<void> {
-    const r = await ctx.cluster.api("PATCH", `${secret}?fieldManager=${encodeURIComponent(manager)}`, { data: { ".dockerconfigjson": Buffer.from(value).toString("base64") } }, "application/merge-patch+json");
+    const r = await ctx.cluster.api(
+      "PATCH",
+      `${secret}?fieldManager=${encodeURIComponent(manager)}`,
+      { data: { ".dockerconfigjson": Buffer.from(value).toString("base64") } },
+      "application/merge-patch+json",
+    );
     expect(r.status, JSON.stringify(r.body)).toBe(200);
   }
   const ESO = "externalsecrets.external-secrets.io/intake-acme-ecr";
@@ -314,7 +373,10 @@ describe.skipIf(!!unavailable)("dev on a real API server: every pull-secret mode
 
   it("a Secret an ExternalSecret created and owns (creationPolicy Owner, an earlier version of this program) is taken over without a field conflict", async () => {
     // The stack forgets the Secret (and the ExternalSecret that names it); ESO's Owner policy made it: its owner reference and its apply.
-    const state = JSON.parse(ok(await ctx.p.pulumi(["stack", "export", "--stack", "dev"]), "pulumi stack export").stdout).deployment.resources as { urn: string; type: string }[];
+    const state = JSON.parse(ok(await ctx.p.pulumi(["stack", "export", "--stack", "dev"]), "pulumi stack export").stdout).deployment.resources as {
+      urn: string;
+      type: string;
+    }[];
     const urn = state.find((r) => r.type === "kubernetes:core/v1:Secret" && r.urn.endsWith("::acme-pull-secrets-ecr"))!.urn;
     ok(await ctx.p.pulumi(["state", "delete", urn, "--target-dependents", "--yes", "--stack", "dev"]), "pulumi state delete");
     const es = (await ctx.cluster.get(external))!;
@@ -324,7 +386,20 @@ describe.skipIf(!!unavailable)("dev on a real API server: every pull-secret mode
       {
         apiVersion: "v1",
         kind: "Secret",
-        metadata: { name: "intake-acme-ecr", namespace: "acme-apps", ownerReferences: [{ apiVersion: "external-secrets.io/v1", kind: "ExternalSecret", name: "intake-acme-ecr", uid: es.metadata.uid, controller: true, blockOwnerDeletion: true }] },
+        metadata: {
+          name: "intake-acme-ecr",
+          namespace: "acme-apps",
+          ownerReferences: [
+            {
+              apiVersion: "external-secrets.io/v1",
+              kind: "ExternalSecret",
+              name: "intake-acme-ecr",
+              uid: es.metadata.uid,
+              controller: true,
+              blockOwnerDeletion: true,
+            },
+          ],
+        },
         type: "kubernetes.io/dockerconfigjson",
         data: { ".dockerconfigjson": Buffer.from(token("owned-by-eso")).toString("base64") },
       },
@@ -343,7 +418,10 @@ describe.skipIf(!!unavailable)("dev on a real API server: every pull-secret mode
     const keyBefore = (await ctx.cluster.get(auth))!.data["access-key-id"];
     const acme = roster().customers.find((c) => c.id === "acme")!;
     setRoster(roster().customers.map((c) => (c.id === "acme" ? { ...acme, credentials: { ecr: { generation: 2, previousUntil: "2099-12-31" } } } : c)));
-    const seen = await sampledThrough(() => uids(ctx.cluster, [auth]), () => up());
+    const seen = await sampledThrough(
+      () => uids(ctx.cluster, [auth]),
+      () => up(),
+    );
     expect(seen.length).toBeGreaterThan(5);
     expect(new Set(seen.flat())).toEqual(new Set([uid]));
     expect((await ctx.cluster.get(auth))!.data["access-key-id"]).not.toBe(keyBefore);
@@ -351,7 +429,10 @@ describe.skipIf(!!unavailable)("dev on a real API server: every pull-secret mode
     // Offboarded: its pull secrets, their writers and what they authenticate with are gone from acme-apps.
     setRoster(roster().customers.map((c) => (c.id === "acme" ? { ...c, status: "offboarded" } : c)));
     await up();
-    const names = async (plural: string, api = "/api/v1") => ((await ctx.cluster.get(`${api}/namespaces/acme-apps/${plural}`))!.items as Obj[]).map((o) => o.metadata.name).filter((n) => n.startsWith("intake-acme-"));
+    const names = async (plural: string, api = "/api/v1") =>
+      ((await ctx.cluster.get(`${api}/namespaces/acme-apps/${plural}`))!.items as Obj[])
+        .map((o) => o.metadata.name)
+        .filter((n) => n.startsWith("intake-acme-"));
     expect(await names("secrets")).toEqual([]);
     expect(await names("externalsecrets", "/apis/external-secrets.io/v1")).toEqual([]);
     expect(await names("ecrauthorizationtokens", "/apis/generators.external-secrets.io/v1alpha1")).toEqual([]);

@@ -19,9 +19,16 @@ type Step = { op: string; type: string };
 type Entry = Record<string, unknown> & { id: string };
 
 /** Repositories holding images (not the grants on them, such as a GitHub TeamRepository). */
-const isRepository = (type: string) => ["aws:ecr/repository:Repository", "gcp:artifactregistry/repository:Repository", "github:index/repository:Repository"].includes(type);
+const isRepository = (type: string) =>
+  ["aws:ecr/repository:Repository", "gcp:artifactregistry/repository:Repository", "github:index/repository:Repository"].includes(type);
 
-const ACME: Entry = { id: "acme", name: "Acme Corp", tier: "enterprise", license: { expires: "2099-12-31" }, github: { members: ["wile-e-coyote"], machineUser: "acme-ci-bot" } };
+const ACME: Entry = {
+  id: "acme",
+  name: "Acme Corp",
+  tier: "enterprise",
+  license: { expires: "2099-12-31" },
+  github: { members: ["wile-e-coyote"], machineUser: "acme-ci-bot" },
+};
 const WAYNE: Entry = { id: "wayne", name: "Wayne Enterprises", tier: "standard", license: { expires: "2099-12-31" }, github: { members: ["bruce-wayne"] } };
 
 describe.skipIf(!!unavailable)("a customer's lifecycle through real `pulumi up`s on one stack", () => {
@@ -40,7 +47,10 @@ describe.skipIf(!!unavailable)("a customer's lifecycle through real `pulumi up`s
     setRoster(customers);
     const preview = ok(await p.pulumi(["preview", "--json", "--policy-pack", "policy", "--stack", "dev"]), "pulumi preview --json");
     const steps = new Map<string, Step>(
-      (JSON.parse(preview.stdout).steps as { op: string; urn: string; newState?: { type: string }; oldState?: { type: string } }[]).map((s) => [s.urn, { op: s.op, type: s.newState?.type ?? s.oldState?.type ?? "" }]),
+      (JSON.parse(preview.stdout).steps as { op: string; urn: string; newState?: { type: string }; oldState?: { type: string } }[]).map((s) => [
+        s.urn,
+        { op: s.op, type: s.newState?.type ?? s.oldState?.type ?? "" },
+      ]),
     );
     ok(await p.pulumi(["up", "--yes", "--policy-pack", "policy", "--stack", "dev"]), "pulumi up");
     return steps;
@@ -51,7 +61,10 @@ describe.skipIf(!!unavailable)("a customer's lifecycle through real `pulumi up`s
     const r = ok(await p.pulumi(["stack", "export", "--stack", "dev"]), "pulumi stack export");
     return JSON.parse(r.stdout).deployment.resources;
   }
-  const cloud = () => JSON.parse(readFileSync(p.file(".fake-cloud.json"), "utf8")) as { resources: Record<string, { type: string; id: string; outputs: Record<string, unknown> }> };
+  const cloud = () =>
+    JSON.parse(readFileSync(p.file(".fake-cloud.json"), "utf8")) as {
+      resources: Record<string, { type: string; id: string; outputs: Record<string, unknown> }>;
+    };
 
   let cluster: LocalCluster | undefined;
   beforeAll(async () => {
@@ -97,7 +110,12 @@ describe.skipIf(!!unavailable)("a customer's lifecycle through real `pulumi up`s
     // Creator bindings, and the workload identity its pull-secret generator acted through);
     // identities, keys and repositories stay.
     expect(ops(suspended, "wayne", (s) => ["replace", "delete-replaced", "create-replacement"].includes(s.op))).toEqual([]);
-    expect(ops(suspended, "wayne", (s) => s.op === "delete").sort()).toEqual(["delete wayne-gar-token-creator", "delete wayne-gar-workload-identity", "delete wayne-gar-writer", "delete wayne-ghcr-read"]);
+    expect(ops(suspended, "wayne", (s) => s.op === "delete").sort()).toEqual([
+      "delete wayne-gar-token-creator",
+      "delete wayne-gar-workload-identity",
+      "delete wayne-gar-writer",
+      "delete wayne-ghcr-read",
+    ]);
     expect(ops(suspended, "wayne", (s) => s.type === "aws:iam/accessKey:AccessKey")).toEqual(["update wayne-ecr-key"]);
     const key = (await state()).find((s) => s.type === "aws:iam/accessKey:AccessKey" && s.urn.includes("::wayne"))!;
     expect(key.inputs?.status).toBe("Inactive");
@@ -124,7 +142,13 @@ describe.skipIf(!!unavailable)("a customer's lifecycle through real `pulumi up`s
     expect(wayne()!.status).toBe("offboarded");
     expect(await revokedSessions()).toEqual(["wayne"]);
     const after = await state();
-    const credentialTypes = ["aws:iam/accessKey:AccessKey", "aws:iam/user:User", "azure-native:containerregistry:Token", "gcp:serviceaccount/account:Account", "github:index/teamMembership:TeamMembership"];
+    const credentialTypes = [
+      "aws:iam/accessKey:AccessKey",
+      "aws:iam/user:User",
+      "azure-native:containerregistry:Token",
+      "gcp:serviceaccount/account:Account",
+      "github:index/teamMembership:TeamMembership",
+    ];
     expect(after.filter((s) => s.urn.includes("::wayne") && credentialTypes.includes(s.type)).map((s) => s.type)).toEqual([]);
     for (const urn of repos) expect(after.map((s) => s.urn)).toContain(urn);
     const kept = Object.values(cloud().resources).filter((x) => x.type === "aws:ecr/repository:Repository" && x.id.startsWith("intake/wayne/"));
@@ -142,13 +166,19 @@ describe.skipIf(!!unavailable)("a customer's lifecycle through real `pulumi up`s
     expect(customerResources.length).toBeGreaterThan(10);
     for (const s of customerResources) {
       const name = s.urn.split("::").pop()!;
-      expect([...ids].some((id) => name === id || name.startsWith(`${id}-`)), s.urn).toBe(true);
+      expect(
+        [...ids].some((id) => name === id || name.startsWith(`${id}-`)),
+        s.urn,
+      ).toBe(true);
     }
   }, 600_000);
 
   it("a rotation creates the new key beside the old, and the first up after the overlap removes the old; nothing is replaced", async () => {
     const acme = roster().customers.find((c) => c.id === "acme")!;
-    const during = await upWith([{ ...acme, credentials: { ecr: { generation: 2, previousUntil: "2099-12-31" }, distribution: { generation: 2, previousUntil: "2099-12-31" } } }, wayne()!]);
+    const during = await upWith([
+      { ...acme, credentials: { ecr: { generation: 2, previousUntil: "2099-12-31" }, distribution: { generation: 2, previousUntil: "2099-12-31" } } },
+      wayne()!,
+    ]);
     expect(ops(during, "acme", (s) => ["replace", "delete", "delete-replaced", "create-replacement"].includes(s.op))).toEqual([]);
     expect(ops(during, "acme", (s) => s.op === "create").sort()).toEqual(["create acme-distribution-robot-g2", "create acme-ecr-key-g2"]);
     const keys = (await state()).filter((s) => s.type === "aws:iam/accessKey:AccessKey" && s.urn.includes("::acme"));
@@ -159,9 +189,14 @@ describe.skipIf(!!unavailable)("a customer's lifecycle through real `pulumi up`s
     expect(g2?.id).toBeTruthy();
     expect(out.customers.acme.credentials.ecr.id).toBe(g2!.id);
 
-    const after = await upWith([{ ...acme, credentials: { ecr: { generation: 2, previousUntil: "2026-01-31" }, distribution: { generation: 2, previousUntil: "2026-01-31" } } }, wayne()!]);
+    const after = await upWith([
+      { ...acme, credentials: { ecr: { generation: 2, previousUntil: "2026-01-31" }, distribution: { generation: 2, previousUntil: "2026-01-31" } } },
+      wayne()!,
+    ]);
     expect(ops(after, "acme", (s) => ["replace", "delete-replaced", "create-replacement", "create"].includes(s.op))).toEqual([]);
     expect(ops(after, "acme", (s) => s.op === "delete").sort()).toEqual(["delete acme-distribution-robot", "delete acme-ecr-key"]);
-    expect((await state()).filter((s) => s.type === "aws:iam/accessKey:AccessKey" && s.urn.includes("::acme")).map((s) => s.urn.split("::").pop())).toEqual(["acme-ecr-key-g2"]);
+    expect((await state()).filter((s) => s.type === "aws:iam/accessKey:AccessKey" && s.urn.includes("::acme")).map((s) => s.urn.split("::").pop())).toEqual([
+      "acme-ecr-key-g2",
+    ]);
   }, 600_000);
 });

@@ -36,13 +36,20 @@ describe.skipIf(!!unavailable)("two service replicas on PostgreSQL, the real eng
     writeFileSync(tokens, JSON.stringify({ tokens: [{ name: "crm", sha256: createHash("sha256").update(TOKEN).digest("hex"), role: "write" }] }));
     // Its own process group, and its own temp folder: what a killed replica cannot clean up is
     // removed with the test's folders.
-    const r = await serveProcess(["--project", dir, "--stack", "dev", "--listen", "127.0.0.1:0", "--tokens", tokens, "--database", database, "--lease-seconds", "5", "--replica", name], { cwd: dir, env: { ...p.env, TMPDIR: tempDir(`${name}-tmp-`) }, detached: true });
+    const r = await serveProcess(
+      ["--project", dir, "--stack", "dev", "--listen", "127.0.0.1:0", "--tokens", tokens, "--database", database, "--lease-seconds", "5", "--replica", name],
+      { cwd: dir, env: { ...p.env, TMPDIR: tempDir(`${name}-tmp-`) }, detached: true },
+    );
     replicas.push(r);
     return r;
   }
 
   const api = async (r: Replica, method: string, route: string, body?: unknown) => {
-    const res = await fetch(`http://127.0.0.1:${r.port}${route}`, { method, headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`http://127.0.0.1:${r.port}${route}`, {
+      method,
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     return { status: res.status, body: (await res.json()) as Record<string, any> };
   };
 
@@ -71,7 +78,20 @@ describe.skipIf(!!unavailable)("two service replicas on PostgreSQL, the real eng
         const tree = descendants(r.child.pid!);
         const exited = new Promise((res) => r.child.once("exit", res));
         r.child.kill("SIGTERM");
-        const late = setTimeout(() => tree.forEach((pid) => void (() => { try { process.kill(pid, "SIGKILL"); } catch { /* gone */ } })()), 5000);
+        const late = setTimeout(
+          () =>
+            tree.forEach(
+              (pid) =>
+                void (() => {
+                  try {
+                    process.kill(pid, "SIGKILL");
+                  } catch {
+                    /* gone */
+                  }
+                })(),
+            ),
+          5000,
+        );
         await exited;
         clearTimeout(late);
       }
@@ -87,7 +107,13 @@ describe.skipIf(!!unavailable)("two service replicas on PostgreSQL, the real eng
     symlinkSync(path.join(ROOT, "node_modules"), path.join(second, "node_modules"));
     const b = await replica("replica-b", second);
     // Only replica a takes the first job: b is busy until a holds it.
-    const posted = await api(a, "POST", "/v1/customers", { id: "killco", name: "KillCo", tier: "professional", registries: ["ecr", "acr"], license: { expires: "2099-12-31" } });
+    const posted = await api(a, "POST", "/v1/customers", {
+      id: "killco",
+      name: "KillCo",
+      tier: "professional",
+      registries: ["ecr", "acr"],
+      license: { expires: "2099-12-31" },
+    });
     expect(posted.status).toBe(202);
     const id = posted.body.job.id;
     const up = await until(b, id, (j) => j.steps.some((s: { name: string }) => s.name === "up") || ended(j));
@@ -118,8 +144,14 @@ describe.skipIf(!!unavailable)("two service replicas on PostgreSQL, the real eng
     for (const pid of tree) expect(() => process.kill(pid, 0)).toThrow();
     expect(held()).toEqual([]);
     expect(job.steps.find((s: { name: string }) => s.name === "resumed")?.replica).toBe(other === a ? "replica-a" : "replica-b");
-    expect(git(remote, "log", "--format=%(trailers:key=Intake-Job,valueonly)", "main").split("\n").filter((l) => l.trim() === id)).toHaveLength(1);
-    expect((parse(git(remote, "show", "main:customers/roster.yaml")) as { customers: { id: string }[] }).customers.filter((c) => c.id === "killco")).toHaveLength(1);
+    expect(
+      git(remote, "log", "--format=%(trailers:key=Intake-Job,valueonly)", "main")
+        .split("\n")
+        .filter((l) => l.trim() === id),
+    ).toHaveLength(1);
+    expect(
+      (parse(git(remote, "show", "main:customers/roster.yaml")) as { customers: { id: string }[] }).customers.filter((c) => c.id === "killco"),
+    ).toHaveLength(1);
     const preview = await freshPreview();
     expect(preview.code, `${preview.stdout}\n${preview.stderr}`).toBe(0);
   }, 900_000);
@@ -131,7 +163,14 @@ describe.skipIf(!!unavailable)("two service replicas on PostgreSQL, the real eng
     mkdirSync(locks, { recursive: true });
     const lock = path.join(locks, `${randomUUID()}.json`);
     writeFileSync(lock, JSON.stringify({ pid: process.pid, username: "ci", hostname: hostname(), timestamp: new Date().toISOString() }));
-    const posted = await api(b, "POST", "/v1/customers", { id: "lockco", name: "LockCo", tier: "standard", registries: ["ghcr"], license: { expires: "2099-12-31" }, github: { members: ["lockco-dev"] } });
+    const posted = await api(b, "POST", "/v1/customers", {
+      id: "lockco",
+      name: "LockCo",
+      tier: "standard",
+      registries: ["ghcr"],
+      license: { expires: "2099-12-31" },
+      github: { members: ["lockco-dev"] },
+    });
     expect(posted.status).toBe(202);
     for (let i = 0; i < 600 && !/lockco: stack dev is locked by another update/.test(b.log()); i++) await new Promise((res) => setTimeout(res, 50));
     // The preview reads the state without the lock; the up waits for it.

@@ -18,7 +18,12 @@ describe.skipIf(!!unavailable)("a platform stack and two shard stacks", () => {
   let p: EngineProject;
   let at: Awaited<ReturnType<typeof projectOnCluster>> | undefined;
   const stateOf = async (stack: string) =>
-    (JSON.parse(ok(await p.pulumi(["stack", "export", "--stack", stack]), "pulumi stack export").stdout).deployment.resources as { urn: string; type: string }[]).map((r) => r.urn);
+    (
+      JSON.parse(ok(await p.pulumi(["stack", "export", "--stack", stack]), "pulumi stack export").stdout).deployment.resources as {
+        urn: string;
+        type: string;
+      }[]
+    ).map((r) => r.urn);
 
   beforeAll(async () => {
     at = await projectOnCluster();
@@ -60,6 +65,7 @@ describe.skipIf(!!unavailable)("a platform stack and two shard stacks", () => {
     expect(acl.delivery?.username).toBe("intake-delivery");
     expect(acl.entries.map((e) => e.customer).sort()).toEqual(IDS);
 
-    for (const stack of ["dev", "dev-shard-00", "dev-shard-01"]) ok(await p.pulumi(["preview", "--expect-no-changes", "--stack", stack]), `pulumi preview --expect-no-changes ${stack}`);
+    for (const stack of ["dev", "dev-shard-00", "dev-shard-01"])
+      ok(await p.pulumi(["preview", "--expect-no-changes", "--stack", stack]), `pulumi preview --expect-no-changes ${stack}`);
   }, 600_000);
 });

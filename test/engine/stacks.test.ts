@@ -29,7 +29,12 @@ function onCluster(): { get p(): EngineProject } {
 /** Resources of a `pulumi preview --json`: URN → step. */
 function previewSteps(json: string): Map<string, { op: string; type: string; parent?: string; inputs: Record<string, unknown> }> {
   const doc = JSON.parse(json) as { steps?: { op: string; urn: string; newState?: { type: string; parent?: string; inputs?: Record<string, unknown> } }[] };
-  return new Map((doc.steps ?? []).map((s) => [s.urn, { op: s.op, type: s.newState?.type ?? "", parent: s.newState?.parent || undefined, inputs: s.newState?.inputs ?? {} }]));
+  return new Map(
+    (doc.steps ?? []).map((s) => [
+      s.urn,
+      { op: s.op, type: s.newState?.type ?? "", parent: s.newState?.parent || undefined, inputs: s.newState?.inputs ?? {} },
+    ]),
+  );
 }
 
 /** Mandatory policy violations in the engine's output ("mandatory" lines of the Policies section). */
@@ -75,18 +80,22 @@ describe.skipIf(!!unavailable).each(["dev", "prod"])("the %s stack on the real e
 });
 
 describe.skipIf(!!unavailable)("the committed stack files on a new stack", () => {
-  it.each(["dev", "prod"])("%s: `pulumi stack init` with a passphrase, then every config value reads (nothing a new secrets provider cannot decrypt)", async (stack) => {
-    const p = new EngineProject();
-    try {
-      ok(await p.pulumi(["stack", "init", stack]), "pulumi stack init");
-      const r = await p.pulumi(["config", "--show-secrets", "--json", "--stack", stack]);
-      expect(r.stderr).not.toMatch(/decrypt/);
-      expect(r.code).toBe(0);
-      expect(Object.keys(JSON.parse(r.stdout))).toContain("registry-intake:environment");
-    } finally {
-      p.remove();
-    }
-  }, 60_000);
+  it.each(["dev", "prod"])(
+    "%s: `pulumi stack init` with a passphrase, then every config value reads (nothing a new secrets provider cannot decrypt)",
+    async (stack) => {
+      const p = new EngineProject();
+      try {
+        ok(await p.pulumi(["stack", "init", stack]), "pulumi stack init");
+        const r = await p.pulumi(["config", "--show-secrets", "--json", "--stack", stack]);
+        expect(r.stderr).not.toMatch(/decrypt/);
+        expect(r.code).toBe(0);
+        expect(Object.keys(JSON.parse(r.stdout))).toContain("registry-intake:environment");
+      } finally {
+        p.remove();
+      }
+    },
+    60_000,
+  );
 });
 
 describe.skipIf(!!unavailable)("the policy pack as the engine runs it", () => {
@@ -118,7 +127,8 @@ describe.skipIf(!!unavailable)("the policy pack as the engine runs it", () => {
     const unknownWhere = (e: unknown, v: unknown): unknown => {
       if (e === UNKNOWN) return UNKNOWN;
       if (Array.isArray(e) && Array.isArray(v)) return v.map((x, i) => unknownWhere(e[i], x));
-      if (e && v && typeof e === "object" && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unknownWhere((e as Record<string, unknown>)[k], x)]));
+      if (e && v && typeof e === "object" && typeof v === "object")
+        return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unknownWhere((e as Record<string, unknown>)[k], x)]));
       return v;
     };
     const preview = ok(await p.pulumi(["preview", "--json", "--stack", "dev"]), "pulumi preview --json");
@@ -128,7 +138,10 @@ describe.skipIf(!!unavailable)("the policy pack as the engine runs it", () => {
     const plan = JSON.parse(readFileSync(planFile, "utf8")) as { resources: { urn: string; type: string; parent?: string; inputs: Record<string, unknown> }[] };
     // Providers, the stack and reads (the stack's StackReference to its own ledger) are not resources the plan lists.
     const engineUrns = [...steps.keys()]
-      .filter((u) => !u.includes("::pulumi:providers:") && !u.endsWith("::pulumi:pulumi:Stack::registry-intake-dev") && !u.includes("::pulumi:pulumi:StackReference::"))
+      .filter(
+        (u) =>
+          !u.includes("::pulumi:providers:") && !u.endsWith("::pulumi:pulumi:Stack::registry-intake-dev") && !u.includes("::pulumi:pulumi:StackReference::"),
+      )
       .sort();
     const planUrns = plan.resources.map((r) => r.urn).sort();
     expect(planUrns).toEqual(engineUrns);
@@ -152,15 +165,37 @@ describe.skipIf(!!unavailable)("the policy pack as the engine runs it", () => {
       const doc = parse(files[1][1]) as { config: Record<string, unknown> };
       doc.config["registry-intake:products"] = { app: { repositories: ["app", "cli"] }, tools: { repositories: ["tools"] } };
       p.write("Pulumi.dev.yaml", stringify(doc));
-      p.write("customers/roster.yaml", stringify({ customers: [{ id: "acme", name: "Acme", tier: "enterprise", license: { expires: "2099-12-31" }, entitlements: [{ product: "app" }], kubernetes: { namespace: "acme-apps" } }] }));
+      p.write(
+        "customers/roster.yaml",
+        stringify({
+          customers: [
+            {
+              id: "acme",
+              name: "Acme",
+              tier: "enterprise",
+              license: { expires: "2099-12-31" },
+              entitlements: [{ product: "app" }],
+              kubernetes: { namespace: "acme-apps" },
+            },
+          ],
+        }),
+      );
       const preview = ok(await p.pulumi(["preview", "--json", "--policy-pack", "policy", "--stack", "dev"]), "pulumi preview --json with a catalogue");
       const repos = (steps: Map<string, { type: string; inputs: Record<string, unknown> }>) =>
-        [...steps.values()].filter((s) => s.type === "aws:ecr/repository:Repository").map((s) => s.inputs.name).sort();
+        [...steps.values()]
+          .filter((s) => s.type === "aws:ecr/repository:Repository")
+          .map((s) => s.inputs.name)
+          .sort();
       const planFile = p.file("plan-products.json");
       ok(await p.intake(["plan", "--project", p.dir, "--stack", "dev", "--json", planFile]), "intake plan with a catalogue");
       const plan = JSON.parse(readFileSync(planFile, "utf8")) as { resources: { type: string; inputs: Record<string, unknown> }[]; violations: unknown[] };
       expect(repos(previewSteps(preview.stdout))).toEqual(["intake/acme/app/app", "intake/acme/app/cli"]);
-      expect(plan.resources.filter((r) => r.type === "aws:ecr/repository:Repository").map((r) => r.inputs.name).sort()).toEqual(["intake/acme/app/app", "intake/acme/app/cli"]);
+      expect(
+        plan.resources
+          .filter((r) => r.type === "aws:ecr/repository:Repository")
+          .map((r) => r.inputs.name)
+          .sort(),
+      ).toEqual(["intake/acme/app/app", "intake/acme/app/cli"]);
       expect(plan.violations).toEqual([]);
       p.write(
         "index.ts",
@@ -182,7 +217,11 @@ function normal(v: unknown): unknown {
   if (v && typeof v === "object") {
     const o = v as Record<string, unknown>;
     if (o["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270") return "[secret]";
-    return Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined).map(([k, x]) => [k, normal(x)]));
+    return Object.fromEntries(
+      Object.entries(o)
+        .filter(([, x]) => x !== undefined)
+        .map(([k, x]) => [k, normal(x)]),
+    );
   }
   return v;
 }
@@ -202,7 +241,9 @@ describe.skipIf(!!unavailable)("a second stack copied from dev, in the same acco
     const refused = await p.pulumi(["preview", "--stack", "staging"]);
     expect(refused.code).not.toBe(0);
     const out = refused.stdout + refused.stderr;
-    expect(out).toMatch(/AlreadyExists: \S+ \S+ exists in the cloud \(retained, or another stack's in this account: give each stack its own repoPrefix and registry names\)/);
+    expect(out).toMatch(
+      /AlreadyExists: \S+ \S+ exists in the cloud \(retained, or another stack's in this account: give each stack its own repoPrefix and registry names\)/,
+    );
     // Nothing was made: an up refuses the same way.
     const up = await p.pulumi(["up", "--yes", "--stack", "staging"]);
     expect(up.code).not.toBe(0);

@@ -68,12 +68,19 @@ describe.skipIf(!!unavailable)("three paths on one roster, git holding it (real 
   it("the service: POST, then DELETE, each a job that commits and ups; a fresh clone's preview has no change after each", async () => {
     const tokens = path.join(tempDir("tokens-"), "tokens.json");
     appendFileSync(tokens, JSON.stringify({ tokens: [{ name: "crm", sha256: createHash("sha256").update(TOKEN).digest("hex"), role: "write" }] }));
-    const started = await serveProcess(["--project", p.dir, "--stack", "dev", "--listen", "127.0.0.1:0", "--tokens", tokens, "--database", `sqlite:${path.join(tempDir("jobs-"), "jobs.db")}`], { cwd: p.dir, env: p.env });
+    const started = await serveProcess(
+      ["--project", p.dir, "--stack", "dev", "--listen", "127.0.0.1:0", "--tokens", tokens, "--database", `sqlite:${path.join(tempDir("jobs-"), "jobs.db")}`],
+      { cwd: p.dir, env: p.env },
+    );
     serve = started.child;
     const port = started.port;
     const log = started.log;
     const api = async (method: string, p: string, body?: unknown) => {
-      const r = await fetch(`http://127.0.0.1:${port}${p}`, { method, headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const r = await fetch(`http://127.0.0.1:${port}${p}`, {
+        method,
+        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
       return { status: r.status, body: (await r.json()) as Record<string, any> };
     };
     const ended = async (id: string) => {
@@ -85,7 +92,13 @@ describe.skipIf(!!unavailable)("three paths on one roster, git holding it (real 
       throw new Error(`job ${id} did not end: ${log().slice(-3000)}`);
     };
 
-    const posted = await api("POST", "/v1/customers", { id: "svcco", name: "SvcCo", tier: "professional", registries: ["ecr", "acr"], license: { expires: "2099-12-31" } });
+    const posted = await api("POST", "/v1/customers", {
+      id: "svcco",
+      name: "SvcCo",
+      tier: "professional",
+      registries: ["ecr", "acr"],
+      license: { expires: "2099-12-31" },
+    });
     expect(posted.status).toBe(202);
     const job = await ended(posted.body.job.id);
     expect(job, log().slice(-3000)).toMatchObject({ state: "succeeded", commit: git(remote, "rev-parse", "main").trim() });

@@ -44,6 +44,8 @@ describe("the Pulumi Kubernetes SDK and provider versions", () => {
     const built = /^provider_version=(\S+)$/m.exec(readFileSync(path.join(ROOT, "scripts/kube.sh"), "utf8"))?.[1];
     expect(built).toMatch(/^\d+\.\d+\.\d+$/);
     expect(lock.packages["node_modules/@pulumi/kubernetes"].version).toBe(built);
-    expect((JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies["@pulumi/kubernetes"]).toBe(built);
+    expect(
+      (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies["@pulumi/kubernetes"],
+    ).toBe(built);
   });
 });

@@ -11,7 +11,9 @@ if (unavailable) console.log(`skipping actionlint: ${unavailable}`);
 describe.skipIf(!!unavailable)(".github/workflows", () => {
   it("passes actionlint", () => {
     const dir = path.join(ROOT, ".github/workflows");
-    const files = readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).map((f) => path.join(dir, f));
+    const files = readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .map((f) => path.join(dir, f));
     expect(files.length).toBeGreaterThan(0);
     const r = spawnSync(path.join(engineBinDir(), "actionlint"), ["-no-color", ...files], { encoding: "utf8" });
     expect(r.stdout + r.stderr).toBe("");
