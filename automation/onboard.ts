@@ -42,10 +42,10 @@ import { stackProgram } from "../stack-program";
 import { CustomerExists, OnboardError, PulumiCliMissing, UnknownCustomer } from "./errors";
 import { rotation, RotationRefused, type RotationRequest } from "./rotate";
 
-export { CustomerExists, OnboardError, PulumiCliMissing, UnknownCustomer } from "./errors";
+export { OnboardError, PulumiCliMissing } from "./errors";
 
 /** What a roster change did to the customer. */
-export type Action = "onboarded" | "offboarded" | "changed" | "rotated";
+type Action = "onboarded" | "offboarded" | "changed" | "rotated";
 const VERB: Record<Action, string> = { onboarded: "onboard", offboarded: "offboard", changed: "change", rotated: "rotate" };
 
 /** The part of an Automation API stack onboarding uses. */
@@ -197,12 +197,12 @@ export interface CustomerChange {
 }
 
 /** Change one customer's tier, registries, license expiry or status, through its stack as onboard() does. */
-export async function changeCustomer(id: string, change: CustomerChange, o: OnboardOptions): Promise<OnboardResult> {
+async function changeCustomer(id: string, change: CustomerChange, o: OnboardOptions): Promise<OnboardResult> {
   return <Promise<OnboardResult>>changeWith(id, o, "changed", changeEdit(id, change));
 }
 
 /** Rotate one customer's long-lived credentials (automation/rotate.ts) and, with `apply: self`, create the new generation. */
-export async function rotateCustomer(id: string, req: RotationRequest, o: OnboardOptions): Promise<OnboardResult> {
+async function rotateCustomer(id: string, req: RotationRequest, o: OnboardOptions): Promise<OnboardResult> {
   return <Promise<OnboardResult>>changeWith(id, o, "rotated", rotateEdit(req));
 }
 
@@ -293,7 +293,7 @@ async function changeWith(id: string, o: OnboardOptions, action: Action, editOf:
  * The roster a change is judged against: the roster branch's tip when git holds the roster (what
  * the change will be committed onto), else the roster file.
  */
-export async function currentRoster(
+async function currentRoster(
   base: { settings: Settings; roster: Roster },
   o: Pick<OnboardOptions, "projectDir" | "rosterPath">,
 ): Promise<{ roster: Roster; text: string }> {

@@ -8,7 +8,7 @@ import { InputError } from "./options";
 // The files some commands read (--policy-config, --retained): loaded by those commands alone.
 
 /** A bad --policy-config file: names the file and each problem. */
-export class PolicyConfigError extends InvalidInput {
+class PolicyConfigError extends InvalidInput {
   constructor(readonly problems: string[]) {
     super(problems.join("\n"));
   }

@@ -43,8 +43,6 @@ Environment:
 /** A bad flag value: names the flag and the rule. */
 export class InputError extends InvalidInput {}
 
-export { EXIT } from "../core/errors";
-
 /** `--project DIR`, else the project folder found from the working folder. */
 export function projectDirOf(opts: { project?: string }): string {
   return opts.project ? path.resolve(opts.project) : findProjectDir();

@@ -2,7 +2,7 @@ import { resourceFacts } from "../kinds";
 import type { PlanResult, PlannedResource } from "../planning/plan";
 
 /** A short, human name for a resource: its physical name where it has one (as its kind says: `display`). */
-export function displayName(r: PlannedResource): string {
+function displayName(r: PlannedResource): string {
   const i = r.inputs;
   const display = resourceFacts(r.type)?.display;
   if (display) return display(i, r.name);
@@ -13,7 +13,7 @@ export function displayName(r: PlannedResource): string {
   return typeof i.name === "string" ? i.name : r.name;
 }
 
-export interface TypeGroup {
+interface TypeGroup {
   type: string;
   count: number;
   names: string[];
@@ -25,7 +25,7 @@ export interface TypeGroup {
  * Each owner's custom resources (null: the platform's) grouped by type, sorted by type: the
  * resources are walked once, not once per customer (a 5,000-customer plan has 50,000).
  */
-export function typeGroups(resources: PlannedResource[]): (owner: string | null) => TypeGroup[] {
+function typeGroups(resources: PlannedResource[]): (owner: string | null) => TypeGroup[] {
   const owners = new Map<string | null, Map<string, TypeGroup>>();
   for (const r of resources) {
     if (!r.custom) continue;
@@ -42,7 +42,7 @@ export function typeGroups(resources: PlannedResource[]): (owner: string | null)
 }
 
 /** `aws:ecr/repository:Repository` → `aws:ecr/Repository`: the token without its repeated resource name. */
-export function shortType(t: string): string {
+function shortType(t: string): string {
   const [pkg, mod, name] = t.split(":");
   const parts = mod?.split("/") ?? [];
   return name && parts.length === 2 && parts[1].toLowerCase() === name.toLowerCase() ? `${pkg}:${parts[0]}/${name}` : t;

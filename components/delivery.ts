@@ -7,7 +7,7 @@ import { releaseAudience } from "../customers/audience";
 import type { Settings } from "../core/settings";
 import { PACKAGE_ROOT } from "../core/package";
 
-export type DeliverySetting = Settings["deliveries"][number];
+type DeliverySetting = Settings["deliveries"][number];
 
 /** The project folder. */
 const PROJECT_DIR = PACKAGE_ROOT;
@@ -22,7 +22,7 @@ function sh(v: string): string {
  * active one; a release of a catalogue product only to those entitled to it (so a customer that
  * gains the product gets the release at the next `pulumi up`).
  */
-export function deliveryCustomers(d: DeliverySetting, index: number, s: Settings, roster: Roster): string[] {
+function deliveryCustomers(d: DeliverySetting, index: number, s: Settings, roster: Roster): string[] {
   if (d.customers) {
     const unknown = d.customers.filter((id) => !roster.customers.some((c) => c.id === id));
     if (unknown.length) throw new Error(`registry-intake:deliveries[${index}].customers: ${unknown.join(", ")} not in ${roster.source}`);
@@ -35,7 +35,7 @@ export function deliveryCustomers(d: DeliverySetting, index: number, s: Settings
 }
 
 /** The `intake deliver` command line for one delivery (no secret in it: the password goes by environment). */
-export function deliverCommand(d: DeliverySetting, customers: string[], s: Settings): string {
+function deliverCommand(d: DeliverySetting, customers: string[], s: Settings): string {
   return [
     "node",
     sh(path.join(PROJECT_DIR, "cli", "bin", "intake.js")),

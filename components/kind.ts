@@ -14,7 +14,7 @@ export interface PlatformOutputs {
 }
 
 /** What one registry kind's component hands back to the customer. */
-export interface KindResult {
+interface KindResult {
   /** Long-lived credential id, if the kind declares one (never a secret value). */
   credentialId?: pulumi.Output<string | undefined>;
   /** Long-lived secret, always a Pulumi secret. */

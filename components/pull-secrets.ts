@@ -63,12 +63,12 @@ export function pullSecretNames(secretPrefix: string, customerId: string, kind: 
 }
 
 /** A docker config.json for one registry. */
-export function dockerConfigJson(host: string, username: string, password: string): string {
+function dockerConfigJson(host: string, username: string, password: string): string {
   return JSON.stringify({ auths: { [host]: { username, password, auth: Buffer.from(`${username}:${password}`).toString("base64") } } });
 }
 
 /** The command that refreshes a short-lived pull secret. */
-export function refreshCommand(customerId: string, kind: RegistryKind): string {
+function refreshCommand(customerId: string, kind: RegistryKind): string {
   return `intake token --customer ${customerId} --kind ${kind} --format docker-config`;
 }
 
@@ -76,13 +76,13 @@ export function refreshCommand(customerId: string, kind: RegistryKind): string {
  * The refresher's schedule per kind: well within each credential's lifetime. Every kind the
  * runtime mints lives 1 h (ECR's token stops with the push-role session it came from).
  */
-export const REFRESH_SCHEDULE: Partial<Record<RegistryKind, string>> = { ecr: "*/20 * * * *", acr: "*/20 * * * *", gar: "*/20 * * * *" };
+const REFRESH_SCHEDULE: Partial<Record<RegistryKind, string>> = { ecr: "*/20 * * * *", acr: "*/20 * * * *", gar: "*/20 * * * *" };
 
 /**
  * The ESO template of a dockerconfigjson for `host` from a generator's `username` and `password`
  * (both generators name them so). Go template, rendered by the operator.
  */
-export function esoDockerConfigTemplate(host: string): string {
+function esoDockerConfigTemplate(host: string): string {
   return `{"auths":{"${host}":{"username":"{{ .username }}","password":"{{ .password }}","auth":"{{ printf "%s:%s" .username .password | b64enc }}"}}}`;
 }
 

@@ -11,7 +11,7 @@ const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: "must be a date w
 export const ROBOT_ACTIONS = ["pull", "push"] as const;
 export type RobotAction = (typeof ROBOT_ACTIONS)[number];
 
-export const aclEntrySchema = z.strictObject({
+const aclEntrySchema = z.strictObject({
   customer: z.string().min(1),
   username: z.string().min(1),
   /** bcrypt of the robot's password; the password itself is never stored. */
@@ -31,7 +31,7 @@ export const aclEntrySchema = z.strictObject({
  * between them. It holds no paths of its own; the broker grants it pull and push on
  * `<prefix>/<customer>/...` for exactly the customers whose license allows distribution today.
  */
-export const aclDeliverySchema = z.strictObject({
+const aclDeliverySchema = z.strictObject({
   username: z.string().min(1),
   passwordHash: bcryptHash,
   /** During a rotation's overlap (settings distribution.deliveryRobot): the previous password, through `previousUntil`. */

@@ -15,7 +15,7 @@ import { z } from "zod";
  * Which resource types are kept, and under which prefix, each kind's descriptor says (`kept`,
  * kinds/<kind>/kind.ts).
  */
-export const LEDGER_PREFIXES = ["ecr", "gar", "github", "acr", "pvc"] as const;
+const LEDGER_PREFIXES = ["ecr", "gar", "github", "acr", "pvc"] as const;
 
 export type KeptKind = (typeof LEDGER_PREFIXES)[number];
 

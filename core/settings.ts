@@ -180,11 +180,9 @@ const deliverySettings = z.strictObject({
       ctx.addIssue({ code: "custom", message: (e as Error).message });
     }
   }),
-  build: z
-    .string()
-    .regex(/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/, {
-      message: "must be a repository name: lower-case path components",
-    }),
+  build: z.string().regex(/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/, {
+    message: "must be a repository name: lower-case path components",
+  }),
   version: z
     .string()
     .regex(/^[\w][\w.-]{0,99}$/, { message: "must be a tag of 1-100 chars of [A-Za-z0-9_.-], not starting with '.' or '-'" })
@@ -270,7 +268,7 @@ const onboardingSettings = z.strictObject({
 
 const tierOverride = z.strictObject(Object.fromEntries(TIERS.map((t) => [t, z.array(kind)])) as Record<(typeof TIERS)[number], z.ZodArray<typeof kind>>);
 
-export const settingsInputSchema = z
+const settingsInputSchema = z
   .strictObject({
     environment: z.enum(["dev", "staging", "prod"], { message: "must be dev, staging or prod" }),
     repoPrefix: z
@@ -402,7 +400,7 @@ export const settingsInputSchema = z
  * (a stack's own name, today's date, the tier table, the environment's defaults). The type is the
  * schema's output, so the two cannot drift apart.
  */
-export function settingsSchema(stack: string, today = new Date()) {
+function settingsSchema(stack: string, today = new Date()) {
   return settingsInputSchema.transform((s) => ({
     stack,
     environment: s.environment,

@@ -14,7 +14,7 @@ import { KINDS } from "../kinds";
  * the Kubernetes provider's. A stack file that holds one of them in plain text is refused: it must
  * be set with `pulumi config set --secret`.
  */
-export const PROVIDER_SECRET_KEYS = new Set([...Object.values(KINDS).flatMap((k) => k.providerSecrets ?? []), "kubernetes:kubeconfig"]);
+const PROVIDER_SECRET_KEYS = new Set([...Object.values(KINDS).flatMap((k) => k.providerSecrets ?? []), "kubernetes:kubeconfig"]);
 
 export class StackConfigError extends InvalidInput {
   constructor(
@@ -40,7 +40,7 @@ export interface StackConfig {
 }
 
 /** The marked stand-in for a `secure:` value, which cannot be decrypted without the stack's secrets provider. */
-export function secretPlaceholder(file: string, key: string): string {
+function secretPlaceholder(file: string, key: string): string {
   return `[secret ${key} from ${path.basename(file)}: not decrypted offline]`;
 }
 
@@ -280,7 +280,7 @@ export function stackSettings(
  * A stack's config with, on a shard stack, its settings taken from the platform stack's file
  * (`Pulumi.<platform>.yaml` beside it): see shardStackConfig. Other stacks' config as it is.
  */
-export function withPlatformSettings(projectDir: string, own: Record<string, string>, ownSource: string, stack?: string): Record<string, string> {
+function withPlatformSettings(projectDir: string, own: Record<string, string>, ownSource: string, stack?: string): Record<string, string> {
   const shard = shardOfConfig(own);
   if (!shard?.platformStack) return own;
   const platformName = referencedStack(shard.platformStack);

@@ -14,7 +14,7 @@ import { entitlementSchema, PRODUCT_NAME, PRODUCT_NAME_RULE } from "./schema";
 
 export type Entitlement = z.output<typeof entitlementSchema>;
 
-export const productSchema = z.strictObject({
+const productSchema = z.strictObject({
   /** Repository names inside the product (`<prefix>/<customer>/<product>/<repository>`). */
   repositories: z
     .array(z.string().refine(isEcrComponent, { message: `is not a valid repository name: ${ECR_COMPONENT_RULE}` }))
@@ -25,8 +25,6 @@ export const productSchema = z.strictObject({
     .min(1, { message: "must name at least one channel" })
     .default(["stable"]),
 });
-
-export type Product = z.output<typeof productSchema>;
 
 /** The catalogue: product name → product. */
 export const catalogueSchema = z
@@ -103,7 +101,7 @@ export function judgeRelease(entitlements: Entitlement[], r: Release): ReleaseVe
 }
 
 /** A version a release can be judged by: semver, an optional leading `v` allowed. */
-export function releaseVersion(tag: string): string | undefined {
+function releaseVersion(tag: string): string | undefined {
   return valid(tag) ?? undefined;
 }
 

@@ -26,7 +26,7 @@ export interface RosterProblem {
   message: string;
 }
 
-export function formatProblem(p: RosterProblem): string {
+function formatProblem(p: RosterProblem): string {
   const where = [p.file, p.line, p.column].filter((x) => x !== undefined).join(":");
   const who = p.customer !== undefined ? ` customer ${p.customer}` : "";
   const what = p.field ? ` field ${p.field}` : "";

@@ -235,7 +235,7 @@ async function withFileLock(lock: string, fn: () => void): Promise<void> {
  * in the file: a line before the change keeps its number, one after it moves back by the lines the
  * change added, and one inside the change is "in this change" (it is in no line of the file yet).
  */
-export function inFile(e: RosterError, original: string, edited: string): RosterError {
+function inFile(e: RosterError, original: string, edited: string): RosterError {
   const a = original.split("\n");
   const b = edited.split("\n");
   let head = 0;

@@ -4,7 +4,7 @@ import type { KeptKind } from "../core/ledger";
 import type { Customer } from "../customers/types";
 
 /** A provider's rule for one name a customer id turns into. */
-export interface NameRule<N> {
+interface NameRule<N> {
   provider: string;
   name(n: N): string;
   test(value: string): boolean;
@@ -12,7 +12,7 @@ export interface NameRule<N> {
 }
 
 /** How the customer a resource belongs to is read from its name: one input, one pattern with the id as its group. */
-export interface OwnerRule {
+interface OwnerRule {
   type: string;
   input: string;
   /** A regular expression's source for a repository prefix `p` (escaped). */
@@ -35,7 +35,7 @@ export const K8S_META = ["metadata.name", "metadata.namespace"];
  * - team-access: a GitHub team's `permission` on one `repository`;
  * - team-membership: a GitHub login (`username`) in a team (`teamId`).
  */
-export type GrantShape =
+type GrantShape =
   "iam-policy" | "repository-actions" | "scope-map-binding" | "repository-member" | "account-member" | "account-key" | "team-access" | "team-membership";
 
 /** One limit measured: what, how much is used, the limit, what to do about it. */

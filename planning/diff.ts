@@ -261,7 +261,7 @@ export async function planDiff(o: { projectDir: string; stack: string; base: str
 }
 
 /** Dotted paths of the settings that differ, with both values (shortened). */
-export function settingsChanges(base: Settings, head: Settings): string[] {
+function settingsChanges(base: Settings, head: Settings): string[] {
   const out: string[] = [];
   const show = (v: unknown) => {
     const t = v === undefined ? "unset" : JSON.stringify(v);

@@ -31,7 +31,7 @@ export interface RecordedResource {
   read?: boolean;
 }
 
-export const SECRET_MASK = "[secret]";
+const SECRET_MASK = "[secret]";
 
 const SIG = pulumi.runtime.specialSigKey;
 const SECRET_SIG = pulumi.runtime.specialSecretSig;
@@ -41,7 +41,7 @@ function isSecretValue(v: unknown): v is { value: unknown } {
 }
 
 /** Replace secret wrappers by the mask, collecting their paths. */
-export function maskSecrets(value: unknown, path = "", found: string[] = []): unknown {
+function maskSecrets(value: unknown, path = "", found: string[] = []): unknown {
   if (isSecretValue(value)) {
     found.push(path || "(root)");
     return SECRET_MASK;

@@ -16,7 +16,7 @@ import type { Declared, PlanOptions, PlannedCustomer, PlanResult } from "./types
 export { PROJECT } from "./mock-options";
 const CUSTOMER_TYPE = "registry-intake:index:CustomerRegistries";
 
-export type { Declared, DeclaredCustomer, PlanOptions, PlannedCustomer, PlannedResource, PlanResult, Violation } from "./types";
+export type { PlanOptions, PlannedResource, PlanResult } from "./types";
 
 /** Plan `program(settings, roster)` under the mock engine. */
 export async function planProgram(
@@ -49,7 +49,7 @@ async function declareWhole(settings: Settings, roster: Roster, ledger: Partial<
  * whatever the engine's timing (platform and stack-wide resources, then each customer's in roster
  * order; by URN within each), then warnings and the policy verdicts on all of it.
  */
-export function assemble(settings: Settings, roster: Roster, declared: Declared, policyConfig: PolicyConfig): PlanResult & { recorded: RecordedResource[] } {
+function assemble(settings: Settings, roster: Roster, declared: Declared, policyConfig: PolicyConfig): PlanResult & { recorded: RecordedResource[] } {
   const all = declared.recorded;
   // Reads (the platform stack's outputs on a shard stack) are not this stack's resources.
   const byUrn = new Map(all.filter((r) => !r.read).map((r) => [r.urn, r]));

@@ -9,7 +9,7 @@ import { K8S_META } from "../kinds/types";
  * (pulumi-kubernetes provider/pkg/provider/diff.go, v4.25), with the project's
  * kubernetes:enableSecretMutable (Pulumi.yaml): a Secret's data changes in place.
  */
-export const REPLACE_ON: Record<string, string[]> = {
+const REPLACE_ON: Record<string, string[]> = {
   ...Object.fromEntries(KIND_RESOURCES.flatMap((r) => (r.replaceOn ? [[r.type, r.replaceOn]] : []))),
   "kubernetes:core/v1:Secret": [...K8S_META, "type"],
   "kubernetes:core/v1:ServiceAccount": K8S_META,

@@ -5,8 +5,6 @@ import type { EffectiveStatus } from "../customers/status";
 import type { Violation } from "../policy/evaluate";
 import type { RecordedResource } from "./engine";
 
-export type { Violation } from "../policy/evaluate";
-
 export interface PlannedCustomer {
   id: string;
   name: string;
@@ -54,7 +52,7 @@ export interface Declared {
   customers: DeclaredCustomer[];
 }
 
-export interface DeclaredCustomer {
+interface DeclaredCustomer {
   customerId: string;
   state: { status: EffectiveStatus; reason: string };
   kinds: RegistryKind[];

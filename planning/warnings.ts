@@ -5,7 +5,7 @@ import type { Measure } from "../kinds/types";
 import type { PlannedResource } from "./types";
 
 /** Warn from this share of a limit on, so the warning comes before the roster crosses it. */
-export const WARN_AT = 0.8;
+const WARN_AT = 0.8;
 
 function check({ what, used, limit, advice }: Measure): string[] {
   if (used < limit * WARN_AT) return [];
@@ -21,7 +21,7 @@ const QUOTAS = Object.values(KINDS).flatMap((k) => (k.quotas ?? []).map((q) => (
  * or project, whichever stack declares them: a shard stack plans only its slice, but every shard
  * fills the same IAM account and ACR registry. Customers not offboarded, with the kind enabled.
  */
-export function rosterCounts(customers: Customer[], settings: Settings): Map<string, number> {
+function rosterCounts(customers: Customer[], settings: Settings): Map<string, number> {
   const counts = new Map<string, number>();
   for (const c of customers) {
     if (c.status === "offboarded") continue;

@@ -50,7 +50,7 @@ export function policyContext(
  * A rule's level: its own entry, else the `all` entry (as `pulumi preview --policy-pack-config`
  * reads it), else the rule's default.
  */
-export function enforcementOf(rule: IntakeRule, config: PolicyConfig = {}): Enforcement {
+function enforcementOf(rule: IntakeRule, config: PolicyConfig = {}): Enforcement {
   const level = (c: PolicyConfig[string] | undefined) => (typeof c === "string" ? c : c?.enforcementLevel);
   return level(config[rule.name]) ?? level(config.all) ?? rule.enforcementLevel;
 }

@@ -23,7 +23,7 @@ export interface IntakeResource {
   additionalSecretOutputs: string[];
 }
 
-export interface PolicyCustomer {
+interface PolicyCustomer {
   id: string;
   tier: Tier;
   status: Status;
@@ -68,7 +68,7 @@ function customerFromNames(r: IntakeResource, prefix: string): string | undefine
 }
 
 /** The customer a resource's labels name (tags, GCP labels, Kubernetes labels, GitHub topics, descriptions). */
-export function labelledCustomer(r: IntakeResource): string | undefined {
+function labelledCustomer(r: IntakeResource): string | undefined {
   const p = r.props;
   for (const key of ["tags", "labels", "keepers"]) {
     const v = (p[key] as Record<string, unknown> | undefined)?.[LABEL.customer];

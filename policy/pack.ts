@@ -41,7 +41,7 @@ export function analyzerPolicies(context: PolicyContext | ((urn: string) => Poli
 }
 
 /** The stack a URN belongs to: `urn:pulumi:<stack>::<project>::...`. */
-export function stackOfUrn(urn: string): string {
+function stackOfUrn(urn: string): string {
   const m = /^urn:pulumi:([^:]+)::/.exec(urn);
   if (!m) throw new Error(`not a Pulumi URN: ${urn}`);
   return m[1];

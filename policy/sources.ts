@@ -3,7 +3,7 @@ import { isSecretEnvelope, plainCredentialOutputs } from "./rules/secrets";
 import { InvalidInput } from "../core/errors";
 
 /** One resource of a `pulumi stack export` (deployment v3). */
-export interface ExportedResource {
+interface ExportedResource {
   urn: string;
   custom?: boolean;
   id?: string;

@@ -37,7 +37,7 @@ const STATELESS_PACKAGES = new Set(["random"]);
 /** The old inputs of the Diff/Update request being served (the SDK's Provider interface drops them). */
 export const requestOldInputs = new AsyncLocalStorage<State | undefined>();
 
-export interface FakeCloudRecord {
+interface FakeCloudRecord {
   type: string;
   id: string;
   urn: string;
@@ -54,12 +54,12 @@ export interface FakeCloudDocument {
 }
 
 /** `$INTAKE_FAKE_CLOUD`, else `$PULUMI_HOME/intake-fake-cloud.json`, else `~/.pulumi/intake-fake-cloud.json`. */
-export function fakeCloudPath(env: NodeJS.ProcessEnv = process.env): string {
+function fakeCloudPath(env: NodeJS.ProcessEnv = process.env): string {
   if (env.INTAKE_FAKE_CLOUD) return path.resolve(env.INTAKE_FAKE_CLOUD);
   return path.join(env.PULUMI_HOME || path.join(os.homedir(), ".pulumi"), "intake-fake-cloud.json");
 }
 
-export const recordKey = (type: string, id: string) => `${type}|${id}`;
+const recordKey = (type: string, id: string) => `${type}|${id}`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -153,7 +153,7 @@ export class FakeCloudStore {
 }
 
 /** The package's version, as the SDK asks the engine for it: node_modules/@pulumi/<pkg>/package.json. */
-export function packageVersion(pkg: string): string {
+function packageVersion(pkg: string): string {
   const file = require.resolve(`@pulumi/${pkg}/package.json`, { paths: [PACKAGE_ROOT] });
   const json = JSON.parse(fs.readFileSync(file, "utf8")) as { version: string; pulumi?: { version?: string } };
   return (json.pulumi?.version ?? json.version).replace(/^v/, "");
@@ -171,7 +171,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * A wire value as plain data: secrets unwrapped (the engine keeps their secretness: see
  * providers/main.ts), resource references as their id (else URN), output values as their value.
  */
-export function plain(v: unknown): unknown {
+function plain(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(plain);
   if (!isObject(v)) return v;
   switch (v[SIG]) {

@@ -14,7 +14,7 @@ import type { MintContext } from "./mint/types";
 import { entitledProducts } from "../customers/entitlements";
 
 /** One request of the proof, as an auditor reads it. */
-export interface Probe {
+interface Probe {
   what: "list own" | "list neighbour's" | "list not entitled" | "push probe" | "delete probe";
   repository: string;
   status: number;
@@ -26,7 +26,7 @@ export interface Probe {
   note?: string;
 }
 
-export interface KindEvidence {
+interface KindEvidence {
   customer: string;
   kind: RegistryKind;
   /** Whether the customer's license allows the kind today; a denied customer must get no credential. */

@@ -11,7 +11,7 @@ import { IdempotencyConflict, JOB_ACTIONS, JOB_STATES, publicJob, type JobAction
 import type { JobRequest } from "./worker";
 
 /** A PATCH: the fields of an entry a change may set, typed by the roster's own schema. */
-export const customerPatchSchema = z
+const customerPatchSchema = z
   .strictObject({
     tier: customerSchema.shape.tier.optional(),
     registries: customerSchema.shape.registries,
@@ -23,7 +23,7 @@ export const customerPatchSchema = z
   .refine((p) => Object.keys(p).length > 0, { message: "names no field to change: tier, registries, license, status" });
 
 /** A rotation: one kind (default: each the customer holds) and the overlap in days. */
-export const rotateSchema = z.strictObject({
+const rotateSchema = z.strictObject({
   kind: z.enum(ROTATED_KINDS, { message: `must be one of ${ROTATED_KINDS.join(", ")}` }).optional(),
   overlapDays: z
     .number({ message: "must be a number of days" })

@@ -5,7 +5,7 @@ export const JOB_ACTIONS = ["onboard", "change", "offboard", "rotate"] as const;
 export type JobAction = (typeof JOB_ACTIONS)[number];
 
 export const JOB_STATES = ["queued", "running", "succeeded", "failed"] as const;
-export type JobState = (typeof JOB_STATES)[number];
+type JobState = (typeof JOB_STATES)[number];
 
 /** One step of a job, with when it started (ISO time) and, on resumption, the replica that ran it. */
 export interface JobStep {

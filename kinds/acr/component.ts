@@ -4,7 +4,7 @@ import type { EffectiveStatus } from "../../customers/status";
 import { need, type KindBuilder } from "../../components/kind";
 import { labelDescription } from "../../core/labels";
 
-export interface AcrNamespaceArgs {
+interface AcrNamespaceArgs {
   resourceGroupName: pulumi.Input<string>;
   registryName: pulumi.Input<string>;
   /** Repository path prefix inside the shared registry, ending in `/` (e.g. `intake/acme/`). */
@@ -21,7 +21,7 @@ export interface AcrNamespaceArgs {
 }
 
 /** The repository-scoped actions of a scope map: on the customer's whole prefix, or on each of its products' folders. */
-export function acrScopeActions(repositoryPrefix: string, allowDelete: boolean, products?: string[]): string[] {
+function acrScopeActions(repositoryPrefix: string, allowDelete: boolean, products?: string[]): string[] {
   const globs = products ? products.map((p) => `repositories/${repositoryPrefix}${p}/*`) : [`repositories/${repositoryPrefix}*`];
   const verbs = ["content/read", "content/write", "metadata/read", ...(allowDelete ? ["content/delete", "metadata/write"] : [])];
   return globs.flatMap((glob) => verbs.map((v) => `${glob}/${v}`));
@@ -33,7 +33,7 @@ export function acrScopeActions(repositoryPrefix: string, allowDelete: boolean, 
  * the runtime mints them with an expiry (generateCredentials), so none sit in state.
  * Offboarded: token and scope map are deleted; the images stay in the registry.
  */
-export class AcrNamespace extends pulumi.ComponentResource {
+class AcrNamespace extends pulumi.ComponentResource {
   public readonly tokenId: pulumi.Output<string | undefined>;
   public readonly scopeMapId: pulumi.Output<string | undefined>;
   public readonly actions: string[];

@@ -9,7 +9,7 @@ export interface AcrNames {
 }
 
 /** Published limits of ACR per registry SKU: tokens, and scope maps, each. */
-export const ACR_LIMITS = { tokensAndScopeMaps: { Basic: 100, Standard: 500, Premium: 50_000 } } as const;
+const ACR_LIMITS = { tokensAndScopeMaps: { Basic: 100, Standard: 500, Premium: 50_000 } } as const;
 
 const SCOPE_MAP = "azure-native:containerregistry:ScopeMap";
 const TOKEN = "azure-native:containerregistry:Token";

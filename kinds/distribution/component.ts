@@ -6,7 +6,7 @@ import { LABEL } from "../../core/labels";
 import { type KindBuilder } from "../../components/kind";
 import { eachGeneration, generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
 
-export interface DistributionNamespaceArgs {
+interface DistributionNamespaceArgs {
   customerId: string;
   /** Path prefix on the registry, ending in `/` (e.g. `intake/acme/`). */
   pathPrefix: string;
@@ -25,7 +25,7 @@ export interface DistributionNamespaceArgs {
  * access list holds only a bcrypt hash. Suspended: the entry is kept, disabled. Offboarded: robot
  * and entry are deleted; the images stay in the registry's storage.
  */
-export class DistributionNamespace extends pulumi.ComponentResource {
+class DistributionNamespace extends pulumi.ComponentResource {
   public readonly robotUsername: pulumi.Output<string | undefined>;
   public readonly robotPassword: pulumi.Output<string | undefined>;
   /** The broker's access-list entry (a secret: it holds the hash), or undefined when offboarded. */

@@ -111,7 +111,7 @@ export function rosterDocument(roster: Roster, s?: Pick<Settings, "products" | "
 }
 
 /** The registry's PersistentVolumeClaim: `distribution.kubernetes.dataClaimName`, else `<repoPrefix>-registry-data`. */
-export function dataClaimName(s: Settings): string {
+function dataClaimName(s: Settings): string {
   return s.distribution?.kubernetes?.dataClaimName ?? `${s.repoPrefix}-registry-data`;
 }
 
@@ -127,7 +127,7 @@ const BROKER_PORT = 5001;
 const BROKER_METRICS_PORT = 9464;
 
 /** The registry's config.yml: token auth pointing at the broker, trusting its certificate. */
-export function registryConfig(s: NonNullable<Settings["distribution"]>): string {
+function registryConfig(s: NonNullable<Settings["distribution"]>): string {
   return stringify({
     version: 0.1,
     log: { level: "info", formatter: "json" },

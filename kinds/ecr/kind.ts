@@ -2,7 +2,7 @@ import { awsPartition } from "../../core/iam";
 import { need, type KindFacts, type ResourceFacts } from "../types";
 import { isEcrRepositoryName } from "../../core/ids";
 
-export const ECR_REPOSITORY_RULE = "ECR repository names are '/'-separated components of [a-z0-9] runs joined by single '.', '_' or '-', 2-256 chars";
+const ECR_REPOSITORY_RULE = "ECR repository names are '/'-separated components of [a-z0-9] runs joined by single '.', '_' or '-', 2-256 chars";
 
 /**
  * The tags an ECR repository with immutable tags still lets move (IMMUTABLE_WITH_EXCLUSION,
@@ -12,7 +12,7 @@ export const ECR_REPOSITORY_RULE = "ECR repository names are '/'-separated compo
  * are added to it. A versioned tag, once written, never moves. With IMMUTABLE the second
  * delivery's `latest` and every later signature of a delivered image were refused.
  */
-export const ECR_MUTABLE_TAGS = ["latest", "sha256-*"] as const;
+const ECR_MUTABLE_TAGS = ["latest", "sha256-*"] as const;
 
 /** The repository's tag settings: everything but ECR_MUTABLE_TAGS immutable, or all mutable. */
 export function ecrTagMutability(immutable: boolean): {

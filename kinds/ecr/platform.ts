@@ -129,23 +129,21 @@ export function ecrPlatform(name: string, s: Settings, tags: Record<string, stri
       {
         role: templateRole.name,
         name: "create-tag-encrypt-under-prefix",
-        policy: pulumi
-          .output(kmsKeyArn)
-          .apply((keyArn) =>
-            JSON.stringify(
-              policyDocument(
-                {
-                  Sid: "CreateUnderPrefix",
-                  Effect: "Allow",
-                  Action: ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"],
-                  Resource: [underPrefix],
-                },
-                ...(keyArn
-                  ? [{ Sid: "UseTheKey", Effect: "Allow" as const, Action: ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"], Resource: [keyArn] }]
-                  : []),
-              ),
+        policy: pulumi.output(kmsKeyArn).apply((keyArn) =>
+          JSON.stringify(
+            policyDocument(
+              {
+                Sid: "CreateUnderPrefix",
+                Effect: "Allow",
+                Action: ["ecr:CreateRepository", "ecr:ReplicateImage", "ecr:TagResource"],
+                Resource: [underPrefix],
+              },
+              ...(keyArn
+                ? [{ Sid: "UseTheKey", Effect: "Allow" as const, Action: ["kms:CreateGrant", "kms:RetireGrant", "kms:DescribeKey"], Resource: [keyArn] }]
+                : []),
             ),
           ),
+        ),
       },
       { parent },
     );

@@ -9,7 +9,7 @@ import { eachGeneration, generationName, liveGenerations, type LiveGenerations }
 import { gcpLabels } from "../../core/labels";
 import { garProductRepositoryId } from "./kind";
 
-export interface GarNamespaceArgs {
+interface GarNamespaceArgs {
   project: string;
   location: string;
   repositoryId: string;
@@ -39,7 +39,7 @@ export interface GarNamespaceArgs {
 }
 
 /** Artifact Registry cleanup policies: untagged versions expire, the newest N are kept. At most 10 per repository. */
-export function garCleanupPolicies(untaggedExpiryDays: number, keepVersions: number) {
+function garCleanupPolicies(untaggedExpiryDays: number, keepVersions: number) {
   return [
     { id: "delete-untagged", action: "DELETE", condition: { tagState: "UNTAGGED", olderThan: `${untaggedExpiryDays * 86400}s` } },
     { id: "keep-newest", action: "KEEP", mostRecentVersions: { keepCount: keepVersions } },
@@ -48,7 +48,7 @@ export function garCleanupPolicies(untaggedExpiryDays: number, keepVersions: num
 
 export const GAR_WRITER_ROLE = "roles/artifactregistry.writer";
 export const TOKEN_CREATOR_ROLE = "roles/iam.serviceAccountTokenCreator";
-export const WORKLOAD_IDENTITY_ROLE = "roles/iam.workloadIdentityUser";
+const WORKLOAD_IDENTITY_ROLE = "roles/iam.workloadIdentityUser";
 
 /**
  * One customer's namespace on Artifact Registry. AR isolates by repository, not by path (a
@@ -58,7 +58,7 @@ export const WORKLOAD_IDENTITY_ROLE = "roles/iam.workloadIdentityUser";
  * ignores `disabled` on create, so the grants are what is withdrawn). Offboarded: account and
  * grant are deleted; the repository is kept.
  */
-export class GarNamespace extends pulumi.ComponentResource {
+class GarNamespace extends pulumi.ComponentResource {
   public readonly repositoryUrl: pulumi.Output<string>;
   public readonly serviceAccountEmail: pulumi.Output<string | undefined>;
   public readonly serviceAccountKey: pulumi.Output<string | undefined>;

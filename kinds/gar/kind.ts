@@ -13,7 +13,7 @@ export function garProductRepositoryId(repositoryId: string, product: string): s
 }
 
 /** Published default limits of Google Cloud that a roster can run into (an increase can be asked for). */
-export const GAR_LIMITS = { serviceAccountsPerProject: 100, cleanupPoliciesPerRepository: 10 } as const;
+const GAR_LIMITS = { serviceAccountsPerProject: 100, cleanupPoliciesPerRepository: 10 } as const;
 
 const REPOSITORY = "gcp:artifactregistry/repository:Repository";
 const REPOSITORY_MEMBER = "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember";

@@ -54,7 +54,7 @@ export interface AuthLimits {
   credentialMaxAgeSeconds: number;
 }
 
-export const DEFAULT_AUTH_LIMITS: AuthLimits = {
+const DEFAULT_AUTH_LIMITS: AuthLimits = {
   maxConcurrent: availableParallelism(),
   maxQueued: 32,
   pairFailures: 5,

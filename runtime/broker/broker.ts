@@ -18,8 +18,7 @@ import type { Catalogue, TierEntitlements } from "../../customers/entitlements";
 
 import { BrokerOptionError, TTL_BOUNDS } from "./ttl";
 
-export { readAcl, readAclSource } from "./store";
-export { BrokerOptionError, TTL_BOUNDS } from "./ttl";
+export { readAclSource } from "./store";
 
 export interface BrokerOptions {
   /** An access-list file, or a folder of parts (a sharded stack's), each reloaded on its own. */

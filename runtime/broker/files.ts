@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { open } from "node:fs/promises";
 
 /** The largest source file the broker reads (an access-list part, a roster part, the caller tokens): 64 MiB. */
-export const MAX_SOURCE_BYTES = 64 * 1024 * 1024;
+const MAX_SOURCE_BYTES = 64 * 1024 * 1024;
 
 /**
  * Why a file was not read, with a code for the caller's message (no contents): not a regular file

@@ -4,8 +4,6 @@ import type { AccessDenialCode } from "../../core/access";
 import type { LoginFailure } from "./auth";
 import type { RobotDenialCode } from "./grant";
 
-export { NO_CUSTOMER } from "./principal";
-
 /** Why a token or credential was denied, as a fixed word: the `reason` label, and `code` in the log line. */
 export type DenyCode =
   | LoginFailure

@@ -25,10 +25,10 @@ const RETRY_FAILED_MS = 10_000;
 const RELOG_FAILED_MS = 60_000;
 
 /** A bad access-list file: names the file and the problem, never its contents. */
-export class AclFileError extends InvalidInput {}
+class AclFileError extends InvalidInput {}
 
 /** Read and validate an access list; errors name the file and each problem, never a value. */
-export function readAcl(file: string): Acl {
+function readAcl(file: string): Acl {
   let text: string;
   try {
     text = readSourceFileSync(file);
@@ -77,7 +77,7 @@ function isDir(p: string): boolean {
  * (start-up, `readAclSource`); otherwise the conflicting robots are left out (fail closed) and
  * every conflict is returned, so one bad part never takes the others' robots down.
  */
-export function mergeAclParts(
+function mergeAclParts(
   parts: { file: string; acl: Acl }[],
   strict: boolean,
 ): { acl: Omit<Acl, "service" | "issuer"> & Partial<Pick<Acl, "service" | "issuer">>; conflicts: string[] } {
@@ -134,7 +134,7 @@ export function readAclSource(fileOrDir: string): Acl {
 }
 
 /** sha256 digests (hex, one per line, `#` comments) of the bearer tokens allowed to call /registry/credentials. */
-export function readCallerTokens(file: string): Set<string> {
+function readCallerTokens(file: string): Set<string> {
   let text: string;
   try {
     text = readSourceFileSync(file);

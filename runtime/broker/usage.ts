@@ -6,10 +6,10 @@ import { productOfPath } from "../../core/product-path";
 import { NO_CUSTOMER } from "./principal";
 
 /** A log that cannot be read: names the file and why. */
-export class UsageLogError extends InvalidInput {}
+class UsageLogError extends InvalidInput {}
 
 /** One customer's (or one of NO_CUSTOMER's) use of the broker. */
-export interface CustomerUsage {
+interface CustomerUsage {
   customer: string;
   /** Tokens issued by /token (an empty token for a login that asked no scope included). */
   issued: number;
@@ -30,7 +30,7 @@ export interface CustomerUsage {
 }
 
 /** A customer's use of one product, and where the stack's entitlements set one, its daily pull limit. */
-export interface ProductUsage {
+interface ProductUsage {
   /** Tokens granting pull (and no push) of the product's repositories, and granting push. */
   pulled: number;
   pushed: number;
@@ -43,7 +43,7 @@ export interface ProductUsage {
 }
 
 /** Per customer and product: an entitlement's maxPullsPerDay, and the customer's kinds other than the broker's registry (where pulls go to the cloud's own registry). */
-export type PullLimitsByCustomer = Record<string, Record<string, { maxPullsPerDay: number; notEnforcedOn: string[] }>>;
+type PullLimitsByCustomer = Record<string, Record<string, { maxPullsPerDay: number; notEnforcedOn: string[] }>>;
 
 export interface UsageReport {
   log: string;

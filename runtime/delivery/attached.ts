@@ -8,7 +8,7 @@ import { RegistryError } from "../registry/errors";
  * image) and OCI 1.1 referrers (manifests whose `subject` is the image), read from the registry's
  * referrers API or, where it has none (Distribution 2.8), from the `sha256-<hex>` index tag.
  */
-export type AttachedKind = "signature" | "attestation" | "sbom" | "referrer";
+type AttachedKind = "signature" | "attestation" | "sbom" | "referrer";
 
 export interface AttachedArtifact {
   kind: AttachedKind;
@@ -46,9 +46,9 @@ const COSIGN: [suffix: string, kind: AttachedKind][] = [
 ];
 
 /** cosign's tag for an artifact of `digest`: `sha256-<hex>.sig`. */
-export const cosignTag = (digest: string, suffix: string) => `${digest.replace(":", "-")}.${suffix}`;
+const cosignTag = (digest: string, suffix: string) => `${digest.replace(":", "-")}.${suffix}`;
 /** The OCI 1.1 referrers tag schema's index of `digest`'s referrers: `sha256-<hex>`. */
-export const referrersTag = (digest: string) => digest.replace(":", "-");
+const referrersTag = (digest: string) => digest.replace(":", "-");
 
 /** Attached artifacts of attached artifacts (a signed SBOM) are followed this deep. */
 const MAX_DEPTH = 3;

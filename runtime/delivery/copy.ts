@@ -37,7 +37,7 @@ export class CopyError extends Error {
 }
 
 /** Is this program on PATH? */
-export function onPath(cmd: string, env: NodeJS.ProcessEnv = process.env): boolean {
+function onPath(cmd: string, env: NodeJS.ProcessEnv = process.env): boolean {
   return (env.PATH ?? "").split(path.delimiter).some((dir) => {
     try {
       accessSync(path.join(dir, cmd), constants.X_OK);
@@ -62,7 +62,7 @@ export function chooseTool(asked?: string, env: NodeJS.ProcessEnv = process.env)
 const insecure = (r: ImageReference) => baseUrl(r.registry).startsWith("http:");
 
 /** A docker config.json holding only these credentials. */
-export function authFileContent(creds: { registry: string; credential?: RegistryCredential }[]): string {
+function authFileContent(creds: { registry: string; credential?: RegistryCredential }[]): string {
   const auths: Record<string, { auth: string }> = {};
   for (const c of creds) {
     if (c.credential) auths[c.registry] = { auth: Buffer.from(`${c.credential.username}:${c.credential.password}`).toString("base64") };

@@ -9,7 +9,7 @@ import { GroupDelivery } from "./group";
 import { bound } from "./limit";
 import type { DeliveryRequest, ExtraTag, TargetResult } from "./types";
 
-export type { CredentialFailure, CredentialGroup, DeliveryEvent, DeliveryPlanTarget, DeliveryRequest, TargetResult, TargetStatus } from "./types";
+export type { CredentialGroup, DeliveryEvent, DeliveryPlanTarget, DeliveryRequest, TargetResult } from "./types";
 export { platformSuffix, readSource } from "./source";
 
 /**

@@ -30,7 +30,7 @@ export interface StackDeliveryOptions {
 }
 
 /** What a kind with one credential for many customers gets to make its credential groups. */
-export interface SharedDeliveryContext extends StackDeliveryOptions {
+interface SharedDeliveryContext extends StackDeliveryOptions {
   /** The kind's registry host. */
   registry: string;
 }

@@ -9,7 +9,7 @@ import type { RetryPolicy } from "./retry";
 import type { AttachedArtifact, AttachedResult } from "./attached";
 import type { SignatureKey } from "./signature";
 
-export type TargetStatus = "delivered" | "cached" | "denied" | "failed";
+type TargetStatus = "delivered" | "cached" | "denied" | "failed";
 
 export interface TargetResult {
   customer: string;

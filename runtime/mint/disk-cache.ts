@@ -42,7 +42,7 @@ interface Entry {
   credential: Omit<MintedCredential, "expiresAt"> & { expiresAt: string };
 }
 
-export const REFRESH_BEFORE_SECONDS = 300;
+const REFRESH_BEFORE_SECONDS = 300;
 
 export class DiskCredentialCache {
   constructor(
