@@ -61,3 +61,20 @@ describe("which code the bins run", () => {
     expect(seen.filter((m) => /^(tsx|zod|yaml|jose|pino|@aws-sdk|@azure|google-auth-library|@pulumi)/.test(m))).toEqual([]);
   });
 });
+
+describe("history", () => {
+  // From this commit on, a commit's subject is under 72 characters and its body says why.
+  const SINCE = "97f845114c62a005f042b168e4cb7d82fbdbfd35";
+  it("every commit subject since the rule is under 72 characters", (ctx) => {
+    const known = spawnSync("git", ["cat-file", "-e", `${SINCE}^{commit}`], { cwd: ROOT });
+    if (known.status !== 0) {
+      console.log(`skipped: ${ROOT} is no git checkout holding ${SINCE} (a shallow clone or an unpacked tarball)`);
+      return ctx.skip();
+    }
+    const subjects = spawnSync("git", ["log", "--format=%s", `${SINCE}^..HEAD`], { cwd: ROOT, encoding: "utf8" })
+      .stdout.split("\n")
+      .filter(Boolean);
+    expect(subjects.length).toBeGreaterThan(0);
+    expect(subjects.filter((s) => s.length >= 72)).toEqual([]);
+  });
+});
