@@ -7,10 +7,10 @@
 #
 # The folder holds:
 #   pulumi                          github.com/pulumi/pulumi/pkg/v3/cmd/pulumi at the
-#                                   version pinned in scripts/engine/go.mod
-#   pulumi-language-nodejs          scripts/engine/pulumi-language-nodejs (a small host;
+#                                   version pinned in tools/engine/go.mod
+#   pulumi-language-nodejs          tools/engine/pulumi-language-nodejs (a small host;
 #                                   Pulumi's own host module is not on the proxy)
-#   pulumi-resource-command         scripts/engine/pulumi-resource-command (a stand-in for
+#   pulumi-resource-command         tools/engine/pulumi-resource-command (a stand-in for
 #                                   command:local:Command; pulumi-command is not on the proxy)
 #   pulumi-resource-pulumi-nodejs   the dynamic-provider shim shipped in sdk/v3
 #   actionlint                      github.com/rhysd/actionlint/cmd/actionlint
@@ -24,7 +24,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-src="$root/scripts/engine"
+src="$root/tools/engine"
 out="$root/.tools/engine"
 bin="$out/bin"
 stamp="$out/stamp"

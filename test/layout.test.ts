@@ -26,14 +26,14 @@ const LAYERS: [name: string, match: RegExp][] = [
   ["parts", /^(components\/|runtime\/|policy\/|kinds\/)/],
   ["program", /^(program|stack-program|index)\.ts$/],
   ["planning", /^planning\//],
-  ["automation", /^(automation|providers)\//],
+  ["automation", /^automation\//],
   ["service", /^service\//],
   ["cli", /^cli\//],
 ];
 const BASE = new Set(["core", "customers", "settings", "kinds' facts", "loaders"]);
 
 /** Folders that may use anything: they are not shipped code. */
-const FREE = /^(test|bench|scripts)\//;
+const FREE = /^(test|bench|scripts|tools)\//;
 
 function layerOf(file: string): number {
   const i = LAYERS.findIndex(([, m]) => m.test(file));
@@ -204,6 +204,20 @@ describe("layout: imports point one way", () => {
 
   it("no shipped file imports a higher layer", () => {
     expect(backEdges(files)).toEqual([]);
+  });
+
+  it("no shipped file imports what is never shipped: tests, benchmarks, scripts, tools", () => {
+    const into = graph(files).filter((e) => files.has(e.to) && FREE.test(e.to));
+    expect(into.map((e) => `${e.from} -> ${e.to}`)).toEqual([]);
+    const planted = new Map(files).set(
+      "planning/plan.ts",
+      `import { LocalProvider } from "../tools/providers/local-provider";\n${files.get("planning/plan.ts")}`,
+    );
+    expect(
+      graph(planted)
+        .filter((e) => planted.has(e.to) && FREE.test(e.to))
+        .map((e) => `${e.from} -> ${e.to}`),
+    ).toEqual(["planning/plan.ts -> tools/providers/local-provider.ts"]);
   });
 
   it("no import cycle outside bench/, by value, type or lazy import, tests included", () => {

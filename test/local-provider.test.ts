@@ -1,7 +1,7 @@
 // The local provider plugins' fake cloud, called as the engine calls them (no engine here).
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { FakeCloudStore, LocalProvider, requestOldInputs } from "../providers/local-provider";
+import { FakeCloudStore, LocalProvider, requestOldInputs } from "../tools/providers/local-provider";
 import { tempDir } from "./tmp";
 
 const urn = (type: string, name: string) => `urn:pulumi:dev::registry-intake::${type}::${name}`;

@@ -1,5 +1,5 @@
 // The real Pulumi engine, offline: the CLI and language host built by scripts/engine.sh, the
-// local provider plugins of providers/bin, a file backend and a passphrase, in a scratch copy of
+// local provider plugins of tools/providers/bin, a file backend and a passphrase, in a scratch copy of
 // the project (so `pulumi stack init` never writes into the working tree).
 import { spawn, spawnSync } from "node:child_process";
 import { appendFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -66,7 +66,7 @@ export class EngineProject {
     mkdirSync(state);
     this.env = {
       ...process.env,
-      PATH: [engineBinDir(), ...(opts.cluster ? [opts.cluster.binDir] : []), path.join(ROOT, "providers", "bin"), process.env.PATH].join(path.delimiter),
+      PATH: [engineBinDir(), ...(opts.cluster ? [opts.cluster.binDir] : []), path.join(ROOT, "tools", "providers", "bin"), process.env.PATH].join(path.delimiter),
       ...(opts.cluster ? { KUBECONFIG: opts.cluster.kubeconfig } : {}),
       PULUMI_BACKEND_URL: `file://${state}`,
       PULUMI_CONFIG_PASSPHRASE: "engine-test-passphrase",

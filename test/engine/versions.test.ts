@@ -16,15 +16,15 @@ function lockedSdk(): string {
 }
 
 function engineModule(): string {
-  const gomod = readFileSync(path.join(ROOT, "scripts/engine/go.mod"), "utf8");
+  const gomod = readFileSync(path.join(ROOT, "tools/engine/go.mod"), "utf8");
   const pkg = /^\s*github\.com\/pulumi\/pulumi\/pkg\/v3 (v\S+)/m.exec(gomod)?.[1];
   const sdk = /^\s*github\.com\/pulumi\/pulumi\/sdk\/v3 (v\S+)/m.exec(gomod)?.[1];
-  expect(sdk, "scripts/engine/go.mod requires pkg/v3 and sdk/v3 at one version").toBe(pkg);
+  expect(sdk, "tools/engine/go.mod requires pkg/v3 and sdk/v3 at one version").toBe(pkg);
   return pkg!;
 }
 
 describe("the Pulumi engine and SDK versions", () => {
-  it("scripts/engine/go.mod builds the minor release of the locked @pulumi/pulumi, which node_modules holds", () => {
+  it("tools/engine/go.mod builds the minor release of the locked @pulumi/pulumi, which node_modules holds", () => {
     expect(minor(engineModule())).toBe(minor(lockedSdk()));
     expect((require("@pulumi/pulumi/package.json") as { version: string }).version).toBe(lockedSdk());
   });

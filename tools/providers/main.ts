@@ -4,7 +4,7 @@ import { LocalProvider, requestOldInputs } from "./local-provider";
 
 /**
  * Entry of the local provider plugins: `main.ts <package> <engine address> [...]`, started by
- * providers/bin/pulumi-resource-<package>. Serves LocalProvider with the SDK's provider server.
+ * tools/providers/bin/pulumi-resource-<package>. Serves LocalProvider with the SDK's provider server.
  */
 
 type Call = {

@@ -13,13 +13,13 @@ import {
   PUT_TYPES,
   type FakeCloudContext,
   type State,
-} from "../planning/fake-cloud";
-import { replacedBy } from "../planning/replace-on";
-import { PACKAGE_ROOT } from "../core/package";
+} from "../../planning/fake-cloud";
+import { replacedBy } from "../../planning/replace-on";
+import { PACKAGE_ROOT } from "../../core/package";
 
 /**
  * A local stand-in for one cloud provider plugin (aws, azure-native, gcp, github, kubernetes,
- * random), served by the SDK's own provider server (providers/main.ts). Resources "exist" in one
+ * random), served by the SDK's own provider server (tools/providers/main.ts). Resources "exist" in one
  * JSON file shared by every plugin process (the fake cloud); their outputs come from the MAKERS
  * the offline plan uses, and their replacements from REPLACE_ON (replacedBy), so the plan and a real engine agree.
  */
@@ -169,7 +169,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 /**
  * A wire value as plain data: secrets unwrapped (the engine keeps their secretness: see
- * providers/main.ts), resource references as their id (else URN), output values as their value.
+ * tools/providers/main.ts), resource references as their id (else URN), output values as their value.
  */
 function plain(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(plain);
