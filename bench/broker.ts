@@ -10,7 +10,7 @@ import pino from "pino";
 import { stringify } from "yaml";
 import { TokenBroker } from "../runtime/broker/broker";
 import { loadSigningKey } from "../runtime/broker/keys";
-import { freePort, makeKeyPair, writeBrokerFixture } from "../test/e2e/harness";
+import { freePort, makeKeyPair, writeBrokerFixture } from "../testing/e2e";
 import type { SuiteOptions } from "./run";
 
 const SECONDS = 5;

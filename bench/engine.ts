@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { EngineProject, engineUnavailable, ok } from "../test/engine/harness";
-import { rosterYaml } from "./roster-gen";
+import { EngineProject, engineUnavailable, ok } from "../testing/engine";
+import { rosterYaml } from "../testing/roster-gen";
 import type { SuiteOptions } from "./run";
 
 export const about = "pulumi preview of a 50-customer shard on the real engine beside intake plan of the same roster: wall and peak memory; option --customers";

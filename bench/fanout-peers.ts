@@ -9,7 +9,7 @@ import type { Roster } from "../customers/roster";
 import type { Settings } from "../core/settings";
 import { deliver } from "../runtime/delivery/deliver";
 import { stackDelivery } from "../runtime/delivery/stack";
-import type { RegistryProxy } from "../test/e2e/proxy";
+import type { RegistryProxy } from "../testing/proxy";
 
 export interface PeerSetup {
   dir: string;

@@ -13,10 +13,10 @@ import { parseReference } from "../core/reference";
 import { stackDelivery } from "../runtime/delivery/stack";
 import { parseRoster } from "../customers/roster";
 import { parseSettings } from "../core/settings";
-import { copyToolsDir, e2eUnavailable, makeKeyPair, skopeo, startRegistry } from "../test/e2e/harness";
+import { copyToolsDir, e2eUnavailable, makeKeyPair, skopeo, startRegistry } from "../testing/e2e";
 import { runPeers } from "./fanout-peers";
-import { writeMultiArchImage } from "../test/e2e/oci";
-import { RegistryProxy } from "../test/e2e/proxy";
+import { writeMultiArchImage } from "../testing/oci";
+import { RegistryProxy } from "../testing/proxy";
 import type { SuiteOptions } from "./run";
 import { PhaseTrace } from "./fanout-phases";
 

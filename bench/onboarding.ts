@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { parse, stringify } from "yaml";
-import { EngineProject, engineUnavailable, ok } from "../test/engine/harness";
-import { withBareRemote } from "../test/git";
-import { serveProcess } from "../test/serve-process";
-import { removeTempDirs } from "../test/tmp";
+import { EngineProject, engineUnavailable, ok } from "../testing/engine";
+import { withBareRemote } from "../testing/git";
+import { serveProcess } from "../testing/serve-process";
+import { removeTempDirs } from "../testing/tmp";
 import { treeRss } from "./engine";
 import type { SuiteOptions } from "./run";
 

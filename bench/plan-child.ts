@@ -13,7 +13,7 @@ import { configWarnings, quotaWarnings } from "../planning/warnings";
 import { type Settings } from "../core/settings";
 import { engineConfig } from "../components/stack-settings";
 import { evaluate, policyContext } from "../policy/evaluate";
-import { BENCH_TODAY, generateRoster } from "./roster-gen";
+import { BENCH_TODAY, generateRoster } from "../testing/roster-gen";
 
 /** What one child reports. */
 export interface ChildMeasure {

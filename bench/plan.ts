@@ -3,7 +3,7 @@ import { availableParallelism, cpus, tmpdir } from "node:os";
 import * as path from "node:path";
 import { CHILD_HEAP_MIB, median, runChild, runTree, type TreeMeasure } from "./child";
 import { SHORTCUTS } from "../planning/shortcuts";
-import { rosterYaml } from "./roster-gen";
+import { rosterYaml } from "../testing/roster-gen";
 import type { ChildMeasure, PlanMeasure } from "./plan-child";
 import type { SuiteOptions } from "./run";
 

@@ -14,8 +14,8 @@ import type { Settings } from "../core/settings";
 import { parseRoster } from "../customers/roster";
 import { rosterForShard, shardOf } from "../customers/shards";
 import { planProgram } from "../planning/plan";
-import { BENCH_TODAY, rosterYaml } from "./roster-gen";
-import { aclEntryOf, mountedDocuments, platformSettings, shardBuckets, shardSettings, withHash } from "./scale-docs";
+import { BENCH_TODAY, rosterYaml } from "../testing/roster-gen";
+import { aclEntryOf, mountedDocuments, platformSettings, shardBuckets, shardSettings, withHash } from "../testing/scale-docs";
 
 /** The settings schema's cap on shard.count. */
 export const MAX_SHARDS = 1000;
@@ -162,7 +162,7 @@ async function main(): Promise<ScaleChild> {
   const written = mounted.parts.find((p) => p.shard === shard)!.text;
   if (programAcl === undefined || withHash(programAcl, hash) !== written) {
     throw new Error(
-      `shard ${shard}: the access-list part built for the bench differs from the one the program plans (bench/scale-docs.ts aclEntryOf is out of date)`,
+      `shard ${shard}: the access-list part built for the bench differs from the one the program plans (testing/scale-docs.ts aclEntryOf is out of date)`,
     );
   }
   // And its roster ConfigMap must be the roster part written above.
@@ -170,7 +170,7 @@ async function main(): Promise<ScaleChild> {
   const programRoster = (map?.state.data as Record<string, string> | undefined)?.["roster.yaml"];
   if (programRoster === undefined || programRoster !== mounted.rosterParts.find((p) => p.shard === shard)!.text) {
     throw new Error(
-      `shard ${shard}: the roster part built for the bench differs from the ConfigMap the program plans (bench/scale-docs.ts mountedDocuments is out of date)`,
+      `shard ${shard}: the roster part built for the bench differs from the ConfigMap the program plans (testing/scale-docs.ts mountedDocuments is out of date)`,
     );
   }
 

@@ -3,12 +3,12 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readli
 import { cpus, loadavg, tmpdir } from "node:os";
 import * as path from "node:path";
 import bcrypt from "bcrypt";
-import { freePort, makeKeyPair } from "../test/e2e/harness";
+import { freePort, makeKeyPair } from "../testing/e2e";
 import { load, type LoadResult } from "./broker";
 import { CHILD_HEAP_MIB, procStat, runChild, runTree, type TreeMeasure } from "./child";
 import type { Robot, ScaleChild } from "./scale-child";
-import { rosterYaml } from "./roster-gen";
-import { K8S_DATA_LIMIT, withStatus } from "./scale-docs";
+import { rosterYaml } from "../testing/roster-gen";
+import { K8S_DATA_LIMIT, withStatus } from "../testing/scale-docs";
 import type { SuiteOptions } from "./run";
 
 export const about =
@@ -677,7 +677,7 @@ function report(rows: Row[], perShard: number, built: string): Verdict[] {
   const v: Verdict[] = [];
   const b = rows[0];
   console.log(
-    `scale suite: generated rosters (bench/roster-gen.ts), ~${perShard} customers a shard (shard.count capped at 1000), prod stack settings; each figure beside the ${int(b.child.customers)} row of this run`,
+    `scale suite: generated rosters (testing/roster-gen.ts), ~${perShard} customers a shard (shard.count capped at 1000), prod stack settings; each figure beside the ${int(b.child.customers)} row of this run`,
   );
   table(
     "1. roster read and validated (parseRoster of the generated YAML, after an unmeasured warm-up)",

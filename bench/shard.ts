@@ -6,7 +6,7 @@ import { parseRoster } from "../customers/roster";
 import { rosterForShard, shardOf } from "../customers/shards";
 import { planProgram } from "../planning/plan";
 import { readStackConfig, stackSettings } from "../core/stack";
-import { BENCH_TODAY, rosterYaml } from "./roster-gen";
+import { BENCH_TODAY, rosterYaml } from "../testing/roster-gen";
 import type { SuiteOptions } from "./run";
 
 export const about = "onboarding one customer into rosters of 100, 1,000 and 10,000: plan only its shard (shards of ~50); options --sizes, --per-shard";

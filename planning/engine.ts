@@ -100,7 +100,7 @@ export interface MockRunOptions {
  *   transferProperties, called by runtime/resource.ts prepareResource).
  * Each is checked against the installed SDK once per process (planning/shortcuts.ts) and left off,
  * with one warning line, where the SDK no longer has the shape it relies on; the SDK's own path
- * then runs. Returns the restore; test/plan-shortcuts.test.ts checks that a plan is the same with
+ * then runs. Returns the restore; test/unit/planning/shortcuts.test.ts checks that a plan is the same with
  * and without them, and with each one's shape planted away.
  */
 function planShortcuts(): () => void {
@@ -362,7 +362,7 @@ export async function runUnderMocks<T>(fn: () => T | Promise<T>, opts: MockRunOp
     return `urn:pulumi:${opts.stack}::${opts.project}::${qualified}::${name}`;
   };
   // INTAKE_PLAN_STACKS=1 (debugging the program): stack traces, source positions, the SDK's
-  // promise wrapping and its mock monitor as they are (test/plan-shortcuts.test.ts compares).
+  // promise wrapping and its mock monitor as they are (test/unit/planning/shortcuts.test.ts compares).
   const debugging = opts.stacks ?? process.env.INTAKE_PLAN_STACKS === "1";
   const { recorded, failures } = recordRegistrations(monitor, newResource, debugging);
 

@@ -19,7 +19,7 @@ import { leaveOff, type LeftOff } from "./shortcuts";
  * sends back its customers' registrations and their access-list entries. Meanwhile this process
  * declares the platform and the stack-wide parts (the Distribution service, whose entries arrive
  * with their slices; the deliveries), and the parts are merged: the same registrations the whole
- * program makes in one process (test/parallel-plan.test.ts compares the two on a mixed roster).
+ * program makes in one process (test/unit/planning/parallel.test.ts compares the two on a mixed roster).
  */
 
 /** What a worker is given once: the stack it plans slices of. */

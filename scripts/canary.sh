@@ -53,7 +53,7 @@ node -e 'for (const n of process.argv.slice(1)) console.error(`canary: ${n} ${re
 
 node scripts/build.js >/dev/null
 status=0
-npx vitest run test/plan-shortcuts.test.ts || status=1
+npx vitest run test/unit/planning/shortcuts.test.ts || status=1
 for stack in dev prod; do
   log "intake plan --stack $stack"
   if ! out="$(node cli/bin/intake.js plan --stack "$stack" 2>&1)"; then

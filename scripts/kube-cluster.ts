@@ -1,9 +1,9 @@
 // A local Kubernetes cluster for running the stacks by hand against the real Pulumi Kubernetes
-// provider: the engine tests' own (test/engine/kube.ts), built by scripts/kube.sh. Prints what to
+// provider: the engine tests' own (testing/kube.ts), built by scripts/kube.sh. Prints what to
 // export, then runs until Ctrl-C, which stops every process and removes the cluster's folder.
 //
 //   npm run --silent kube:cluster -- [namespace...]
-import { kubeBinDir, kubeUnavailable, LocalCluster } from "../test/engine/kube";
+import { kubeBinDir, kubeUnavailable, LocalCluster } from "../testing/kube";
 
 async function main(): Promise<void> {
   process.stderr.write("kube-cluster: building or finding the Kubernetes parts (scripts/kube.sh)...\n");

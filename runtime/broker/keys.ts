@@ -72,7 +72,7 @@ export function loadPrivateSigningKey(keyFile: string, loaded?: KeyObject): Sign
  * fields in their order). The header is encoded and the signing options made once; each token is
  * one JSON.stringify and one synchronous `crypto.sign`: ES256 in the JOSE form (`ieee-p1363`, r
  * and s of 32 bytes each), RS256 as PKCS#1 v1.5. The JWS is the one jose's SignJWT makes
- * (test/broker.test.ts compares them); SignJWT sends every signature through libuv's thread pool
+ * (test/unit/runtime/broker/broker.test.ts compares them); SignJWT sends every signature through libuv's thread pool
  * (a promisified `crypto.sign`), which cost the broker about four times the signature itself.
  */
 export function jwsSigner(key: SigningKey, header: Record<string, unknown>): (payload: object) => string {

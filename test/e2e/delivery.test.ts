@@ -15,12 +15,12 @@ import { RegistryClient } from "../../runtime/registry/client";
 import { parseReference } from "../../core/reference";
 import type { RetryPolicy } from "../../runtime/delivery/retry";
 import { stackDelivery } from "../../runtime/delivery/stack";
-import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../helpers";
-import { copyToolsDir, e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "./harness";
-import { writeMultiArchImage } from "./oci";
-import { RegistryProxy } from "./proxy";
+import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../../testing/helpers";
+import { copyToolsDir, e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "../../testing/e2e";
+import { writeMultiArchImage } from "../../testing/oci";
+import { RegistryProxy } from "../../testing/proxy";
 import { resultLine } from "../../cli/deliver";
-import { tempDir } from "../tmp";
+import { tempDir } from "../../testing/tmp";
 
 const unavailable = e2eUnavailable();
 if (unavailable) console.log(`skipping the delivery tests: ${unavailable}`);

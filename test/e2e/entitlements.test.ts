@@ -15,10 +15,10 @@ import { TokenBroker } from "../../runtime/broker/broker";
 import { loadSigningKey } from "../../runtime/broker/keys";
 import { RegistryClient } from "../../runtime/registry/client";
 import { parseReference } from "../../core/reference";
-import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../helpers";
-import { e2eUnavailable, makeKeyPair, skopeo, startBrokeredRegistries, type RunningRegistry } from "./harness";
-import { writeMultiArchImage } from "./oci";
-import { tempDir } from "../tmp";
+import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../../testing/helpers";
+import { e2eUnavailable, makeKeyPair, skopeo, startBrokeredRegistries, type RunningRegistry } from "../../testing/e2e";
+import { writeMultiArchImage } from "../../testing/oci";
+import { tempDir } from "../../testing/tmp";
 import type { VerifyReport } from "../../runtime/verify";
 
 const unavailable = e2eUnavailable();

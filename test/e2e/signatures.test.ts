@@ -13,12 +13,12 @@ import { loadSigningKey } from "../../runtime/broker/keys";
 import type { TargetResult } from "../../runtime/delivery/deliver";
 import { RegistryClient } from "../../runtime/registry/client";
 import { parseReference } from "../../core/reference";
-import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../helpers";
-import { e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "./harness";
-import { writeMultiArchImage } from "./oci";
-import { attachSbom, cosignAttest, cosignSign, makeCosignKey, opensslVerify, pushManifest } from "./cosign";
-import { RegistryProxy } from "./proxy";
-import { tempDir } from "../tmp";
+import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../../testing/helpers";
+import { e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "../../testing/e2e";
+import { writeMultiArchImage } from "../../testing/oci";
+import { attachSbom, cosignAttest, cosignSign, makeCosignKey, opensslVerify, pushManifest } from "../../testing/cosign";
+import { RegistryProxy } from "../../testing/proxy";
+import { tempDir } from "../../testing/tmp";
 
 const unavailable = e2eUnavailable();
 if (unavailable) console.log(`skipping the signature delivery tests: ${unavailable}`);

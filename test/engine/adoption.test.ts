@@ -5,8 +5,8 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { EngineProject, engineUnavailable, ok } from "./harness";
-import { projectOnCluster } from "./kube";
+import { EngineProject, engineUnavailable, ok } from "../../testing/engine";
+import { projectOnCluster } from "../../testing/kube";
 
 const unavailable = engineUnavailable();
 if (unavailable) console.log(`skipping the real-engine adoption tests: ${unavailable}`);

@@ -9,11 +9,11 @@ import { TokenBroker } from "../../runtime/broker/broker";
 import { loadSigningKey } from "../../runtime/broker/keys";
 import { RegistryClient } from "../../runtime/registry/client";
 import { parseReference } from "../../core/reference";
-import { customer } from "../helpers";
-import { e2eUnavailable, freePort, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "../e2e/harness";
-import { writeMultiArchImage } from "../e2e/oci";
-import { EngineProject, engineUnavailable, ok } from "./harness";
-import { projectOnCluster } from "./kube";
+import { customer } from "../../testing/helpers";
+import { e2eUnavailable, freePort, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "../../testing/e2e";
+import { writeMultiArchImage } from "../../testing/oci";
+import { EngineProject, engineUnavailable, ok } from "../../testing/engine";
+import { projectOnCluster } from "../../testing/kube";
 
 const unavailable = engineUnavailable() ?? e2eUnavailable();
 if (unavailable) console.log(`skipping the real-engine delivery test: ${unavailable}`);

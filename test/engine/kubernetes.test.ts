@@ -1,16 +1,16 @@
 // Kubernetes for real: the program under the real Pulumi engine with the real Pulumi Kubernetes
 // provider (built by scripts/kube.sh) against a real kube-apiserver (etcd, controller manager and
-// a fake kubelet: test/engine/kube.ts). Every object the stacks declare is checked by the server,
+// a fake kubelet: testing/kube.ts). Every object the stacks declare is checked by the server,
 // ESO's objects by ESO's own CRDs. The clouds' providers stay the local stand-ins.
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { EngineProject, engineUnavailable, ok, ROOT } from "./harness";
+import { EngineProject, engineUnavailable, ok, ROOT } from "../../testing/engine";
 import { K8S_OBJECT_LIMIT, OBJECT_DATA_LIMIT } from "../../kinds/distribution/service";
-import { kubeBinDir, kubeUnavailable, LocalCluster } from "./kube";
-import { makeKeyPair } from "../e2e/harness";
+import { kubeBinDir, kubeUnavailable, LocalCluster } from "../../testing/kube";
+import { makeKeyPair } from "../../testing/e2e";
 import { decodeJwt } from "jose";
 
 const unavailable = engineUnavailable() ?? kubeUnavailable();

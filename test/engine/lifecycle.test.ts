@@ -1,12 +1,12 @@
 // A customer's life on one stack, each step a real `pulumi up`: onboard (Automation API, policy
 // pack), tier change, suspension, lapse, offboarding, re-onboarding; credentials disabled then
 // deleted, repositories never deleted, nothing in state the roster does not explain. Kubernetes
-// (the customers' pull secrets) is a real API server with the real provider (test/engine/kube.ts).
+// (the customers' pull secrets) is a real API server with the real provider (testing/kube.ts).
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { EngineProject, engineUnavailable, ok } from "./harness";
-import { kubeBinDir, kubeUnavailable, LocalCluster } from "./kube";
+import { EngineProject, engineUnavailable, ok } from "../../testing/engine";
+import { kubeBinDir, kubeUnavailable, LocalCluster } from "../../testing/kube";
 
 const unavailable = engineUnavailable();
 if (unavailable) console.log(`skipping the real-engine lifecycle tests: ${unavailable}`);

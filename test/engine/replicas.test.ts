@@ -7,12 +7,12 @@ import { hostname } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { git } from "../git";
-import { postgresBin, startPostgres, type RunningPostgres } from "../postgres";
-import { serveProcess, type ServeProcess } from "../serve-process";
-import { tempDir } from "../tmp";
-import { EngineProject, engineUnavailable, freshClonePreview, ROOT, rosterRepository } from "./harness";
-import { projectOnCluster } from "./kube";
+import { git } from "../../testing/git";
+import { postgresBin, startPostgres, type RunningPostgres } from "../../testing/postgres";
+import { serveProcess, type ServeProcess } from "../../testing/serve-process";
+import { tempDir } from "../../testing/tmp";
+import { EngineProject, engineUnavailable, freshClonePreview, ROOT, rosterRepository } from "../../testing/engine";
+import { projectOnCluster } from "../../testing/kube";
 
 const unavailable = engineUnavailable() ?? postgresBin().why;
 if (unavailable) console.log(`skipping the real-engine replica tests: ${unavailable}`);

@@ -5,9 +5,9 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { readAclSource } from "../../runtime/broker/store";
-import { customer } from "../helpers";
-import { EngineProject, engineUnavailable, ok } from "./harness";
-import { projectOnCluster } from "./kube";
+import { customer } from "../../testing/helpers";
+import { EngineProject, engineUnavailable, ok } from "../../testing/engine";
+import { projectOnCluster } from "../../testing/kube";
 
 const unavailable = engineUnavailable();
 if (unavailable) console.log(`skipping the real-engine shard test: ${unavailable}`);

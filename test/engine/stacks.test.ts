@@ -4,8 +4,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { parse, stringify } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EngineProject, engineUnavailable, ok } from "./harness";
-import { kubeUnavailable, projectOnCluster } from "./kube";
+import { EngineProject, engineUnavailable, ok } from "../../testing/engine";
+import { kubeUnavailable, projectOnCluster } from "../../testing/kube";
 
 const unavailable = engineUnavailable();
 if (unavailable) console.log(`skipping the real-engine tests: ${unavailable}`);

@@ -8,11 +8,11 @@ import { appendFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
-import { git } from "../git";
-import { serveProcess } from "../serve-process";
-import { tempDir } from "../tmp";
-import { EngineProject, engineUnavailable, freshClonePreview, ok, rosterRepository } from "./harness";
-import { projectOnCluster } from "./kube";
+import { git } from "../../testing/git";
+import { serveProcess } from "../../testing/serve-process";
+import { tempDir } from "../../testing/tmp";
+import { EngineProject, engineUnavailable, freshClonePreview, ok, rosterRepository } from "../../testing/engine";
+import { projectOnCluster } from "../../testing/kube";
 
 const unavailable = engineUnavailable();
 if (unavailable) console.log(`skipping the real-engine three-paths tests: ${unavailable}`);

@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { engineBinDir, engineUnavailable, ROOT } from "./harness";
+import { engineBinDir, engineUnavailable, ROOT } from "../../testing/engine";
 
 /** "3.276" of "v3.276.0" or "3.276.0". */
 const minor = (v: string) => v.replace(/^v/, "").split(".").slice(0, 2).join(".");

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { engineBinDir, engineUnavailable, ROOT } from "./harness";
+import { engineBinDir, engineUnavailable, ROOT } from "../../testing/engine";
 
 const unavailable = engineUnavailable();
 if (unavailable) console.log(`skipping actionlint: ${unavailable}`);
