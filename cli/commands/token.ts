@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { dockerConfig, type MintedCredential } from "../../runtime/mint/types";
+import { credentialJson, dockerConfig, type MintedCredential } from "../../runtime/mint/types";
 import * as path from "node:path";
 import { EXIT } from "../../core/errors";
 import { REGISTRY_KINDS, type RegistryKind } from "../../core/tiers";
@@ -91,19 +91,5 @@ export function register(cli: Command, ctx: CommandContext): void {
 
 /** The credential as JSON, or as a docker config.json fragment. */
 function render(cred: MintedCredential, format: "json" | "docker-config"): string {
-  return format === "docker-config"
-    ? JSON.stringify(dockerConfig(cred), null, 2)
-    : JSON.stringify(
-        {
-          registry: cred.registry,
-          namespace: cred.namespace,
-          ...(cred.products ? { products: cred.products } : {}),
-          username: cred.username,
-          password: cred.password,
-          expiresAt: cred.expiresAt?.toISOString() ?? null,
-          ...(cred.longLived ? { longLived: true } : {}),
-        },
-        null,
-        2,
-      );
+  return format === "docker-config" ? JSON.stringify(dockerConfig(cred), null, 2) : JSON.stringify(credentialJson(cred), null, 2);
 }

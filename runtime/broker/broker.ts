@@ -6,7 +6,7 @@ import pino, { type Logger } from "pino";
 import { DEFAULT_TIER_TABLE, REGISTRY_KINDS, type RegistryKind, type TierTable } from "../../core/tiers";
 import { AccessDenied, checkAccess, customerById } from "../../core/access";
 import { PullLimits } from "./pull-limits";
-import type { MintedCredential } from "../mint/types";
+import { credentialJson, type MintedCredential } from "../mint/types";
 import { Authenticator, type AuthLimits, type LoginResult } from "./auth";
 import { catalogueOf, deliveryGrant, robotGrant, type GrantContext } from "./grant";
 import { jwsSigner, type SigningKey } from "./keys";
@@ -509,15 +509,7 @@ export class TokenBroker {
         { endpoint: "credentials", ...who, expiresAt: cred.expiresAt?.toISOString() ?? null, longLived: cred.longLived ?? false },
         "credential minted",
       );
-      send(200, {
-        registry: cred.registry,
-        namespace: cred.namespace,
-        ...(cred.products ? { products: cred.products } : {}),
-        username: cred.username,
-        password: cred.password,
-        expiresAt: cred.expiresAt?.toISOString() ?? null,
-        ...(cred.longLived ? { longLived: true } : {}),
-      });
+      send(200, credentialJson(cred));
     } catch (e) {
       const denied = e instanceof AccessDenied;
       const ref = randomUUID().slice(0, 8);

@@ -54,6 +54,19 @@ export interface MintContext {
 /** One kind's minting, after the license check allowed `customer`: each kind's in kinds/<kind>/mint.ts. */
 export type Minter = (customer: Customer, ctx: MintContext) => Promise<MintedCredential>;
 
+/** A credential as `intake token` and the broker's /registry/credentials give it: the secret once, for the caller. */
+export function credentialJson(c: MintedCredential): Record<string, unknown> {
+  return {
+    registry: c.registry,
+    namespace: c.namespace,
+    ...(c.products ? { products: c.products } : {}),
+    username: c.username,
+    password: c.password,
+    expiresAt: c.expiresAt?.toISOString() ?? null,
+    ...(c.longLived ? { longLived: true } : {}),
+  };
+}
+
 /** A docker config.json fragment for one credential. */
 export function dockerConfig(c: MintedCredential): { auths: Record<string, { auth: string }> } {
   return { auths: { [c.registry]: { auth: Buffer.from(`${c.username}:${c.password}`).toString("base64") } } };
