@@ -2,22 +2,11 @@ import { AccessDenied, checkAccess } from "../../core/access";
 import type { RegistryKind } from "../../core/tiers";
 import { customerNamespace, KINDS } from "../../kinds";
 import { entitledProducts } from "../../customers/entitlements";
-import { MissingCredential, type MintContext, type MintedCredential, type Minter } from "./types";
+import { MissingCredential, type MintContext, type MintedCredential } from "./types";
+import { MINTERS } from "../../kinds/minters";
 
 export type { MintContext } from "./types";
 export { AccessDenied } from "../../core/access";
-
-/**
- * Each kind's minting; the compiler asks for a new kind's. Each loads on first use, so minting for
- * one kind does not load the other clouds' SDKs.
- */
-const MINTERS: Record<RegistryKind, () => Promise<Minter>> = {
-  ecr: async () => (await import("../../kinds/ecr/mint.js")).mint,
-  acr: async () => (await import("../../kinds/acr/mint.js")).mint,
-  gar: async () => (await import("../../kinds/gar/mint.js")).mint,
-  ghcr: async () => (await import("../../kinds/ghcr/mint.js")).mint,
-  distribution: async () => (await import("../../kinds/distribution/mint.js")).mint,
-};
 
 /** Check the license, then mint with the kind's own SDK. Throws AccessDenied with a reason a person can act on. */
 export async function mintFor(customerId: string, kind: RegistryKind, ctx: MintContext): Promise<MintedCredential> {
