@@ -7,8 +7,8 @@ import type { Settings } from "./core/settings";
 import type { Roster } from "./customers/roster";
 import { revokedCustomers } from "./customers/status";
 import { rosterForShard, shardProblems } from "./customers/shards";
-import { LEDGER_OUTPUT, type Ledger } from "./core/ledger";
-import { RetainedLedger } from "./components/retained";
+import { KEPT_OUTPUT, type KeptList } from "./core/kept";
+import { KeptResources } from "./components/kept";
 import type { AclEntry } from "./core/acl";
 
 /**
@@ -48,8 +48,8 @@ export interface ProgramResult {
   distribution?: DistributionService;
   /** Builds delivered after the namespaces exist (settings.deliveries). */
   deliveries: BuildDelivery[];
-  /** Kept resources: what this update adopts, and the ledger it exports. */
-  ledger: RetainedLedger;
+  /** Kept resources: what this update adopts, and the kept list it exports. */
+  keptList: KeptResources;
   /** Stack outputs: namespaces per customer and kind; credentials only as secrets. */
   outputs: Record<string, unknown>;
 }
@@ -58,10 +58,10 @@ export interface ProgramResult {
  * The one program. Declares the shared platform resources, one CustomerRegistries per
  * customer, and the Distribution broker's access list (with the registry itself on Kubernetes
  * when the stack asks). It reads no files, environment or clock: settings and roster arrive validated,
- * and `previous` is the ledger of kept resources the stack's last update exported (none on a new stack).
+ * and `previous` is the kept list the stack's last update exported (none on a new stack).
  */
-export function program(settings: Settings, roster: Roster, previous: Partial<Ledger> & { legacy?: boolean } = {}, part?: ProgramPart): ProgramResult {
-  const ledger = new RetainedLedger(previous, settings.retained.adopt, settings.retained.forget);
+export function program(settings: Settings, roster: Roster, previous: Partial<KeptList> & { legacy?: boolean } = {}, part?: ProgramPart): ProgramResult {
+  const keptList = new KeptResources(previous, settings.kept.adopt, settings.kept.forget);
   const role = stackRole(settings);
   if (settings.shard) {
     const problems = shardProblems(roster, settings.shard.count);
@@ -74,9 +74,9 @@ export function program(settings: Settings, roster: Roster, previous: Partial<Le
   if (tooLarge) throw new Error(tooLarge);
   // The push role is the platform's: it revokes the sessions of every customer whose ECR license no longer holds.
   const revokedEcrCustomers = revokedCustomers(roster, "ecr", settings.asOf);
-  const platform = role === "shard" ? new PlatformReference(settings) : new PlatformRegistries("platform", { settings, revokedEcrCustomers, ledger });
+  const platform = role === "shard" ? new PlatformReference(settings) : new PlatformRegistries("platform", { settings, revokedEcrCustomers, keptList });
   const declared = part ? mine.customers.filter((c) => part.customers.has(c.id)) : mine.customers;
-  const customers = declared.map((customer) => new CustomerRegistries(customer.id, { customer, settings, platform, ledger }));
+  const customers = declared.map((customer) => new CustomerRegistries(customer.id, { customer, settings, platform, keptList }));
   const own = new Map(customers.map((c) => [c.customerId, c]));
   const entryOf = (id: string): pulumi.Output<AclEntry | undefined> | undefined => {
     if (own.has(id)) return own.get(id)!.aclEntry;
@@ -88,7 +88,7 @@ export function program(settings: Settings, roster: Roster, previous: Partial<Le
           settings,
           role,
           roster: mine,
-          ledger,
+          keptList,
           entries: mine.customers.flatMap((c) => {
             const e = entryOf(c.id);
             return e ? [e] : [];
@@ -121,7 +121,7 @@ export function program(settings: Settings, roster: Roster, previous: Partial<Le
     acrRegistryName: ownPlatform?.acrRegistryName,
     distributionAcl: distribution?.acl,
     distributionDeliveryPassword: distribution?.deliveryPassword,
-    [LEDGER_OUTPUT]: ledger.output(),
+    [KEPT_OUTPUT]: keptList.output(),
     customers: Object.fromEntries(
       customers.map((c) => [
         c.customerId,
@@ -136,5 +136,5 @@ export function program(settings: Settings, roster: Roster, previous: Partial<Le
       ]),
     ),
   };
-  return { role, platform, customers, distribution, deliveries, ledger, outputs };
+  return { role, platform, customers, distribution, deliveries, keptList, outputs };
 }

@@ -1,11 +1,11 @@
 import { readFileSync } from "node:fs";
-import { isLedgerKey, LEDGER_OUTPUT, parseLedger, type Ledger } from "../core/ledger";
+import { FORMER_KEPT_OUTPUT, isKeptKey, KEPT_OUTPUT, parseKeptList, type KeptList } from "../core/kept";
 import { InvalidInput } from "../core/errors";
 import { parseJsonFile } from "../core/json";
 import { policyConfigProblems, type PolicyConfig } from "../policy/evaluate";
 import { InputError } from "./options";
 
-// The files some commands read (--policy-config, --retained): loaded by those commands alone.
+// The files some commands read (--policy-config, --kept): loaded by those commands alone.
 
 /** A bad --policy-config file: names the file and each problem. */
 class PolicyConfigError extends InvalidInput {
@@ -28,29 +28,30 @@ export function readPolicyConfig(file: string | undefined): PolicyConfig {
   return doc as PolicyConfig;
 }
 
-/** `--retained FILE`: the JSON of `pulumi stack output --json` (its `retained` output), or that output alone. */
-export function readLedgerFile(file: string | undefined): Partial<Ledger> | undefined {
+/** `--kept FILE`: the JSON of `pulumi stack output --json` (its `kept` output, `retained` before), or that output alone. */
+export function readKeptFile(file: string | undefined): Partial<KeptList> | undefined {
   if (!file) return undefined;
   let text: string;
   try {
     text = readFileSync(file, "utf8");
   } catch (e) {
     throw new InputError(
-      `--retained ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); write it with \`pulumi stack output --json > ${file}\``,
+      `--kept ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); write it with \`pulumi stack output --json > ${file}\``,
     );
   }
   const doc = parseJsonFile(file, text);
-  const value = typeof doc === "object" && doc !== null && LEDGER_OUTPUT in doc ? (doc as Record<string, unknown>)[LEDGER_OUTPUT] : doc;
-  const ledger = parseLedger(value);
+  const name = typeof doc === "object" && doc !== null ? [KEPT_OUTPUT, FORMER_KEPT_OUTPUT].find((k) => k in doc) : undefined;
+  const value = name ? (doc as Record<string, unknown>)[name] : doc;
+  const keptList = parseKeptList(value);
   const lists = typeof value === "object" && value !== null ? [(value as Record<string, unknown>).declared, (value as Record<string, unknown>).kept] : [];
-  const bad = lists.flatMap((l) => (Array.isArray(l) ? l.filter((k) => !isLedgerKey(k)) : []));
-  if (!ledger && bad.length)
+  const bad = lists.flatMap((l) => (Array.isArray(l) ? l.filter((k) => !isKeptKey(k)) : []));
+  if (!keptList && bad.length)
     throw new InputError(
-      `--retained ${file}: ${bad.map((k) => JSON.stringify(k)).join(", ")} ${bad.length > 1 ? "are not kept resources" : "is not a kept resource"} (<kind>:<cloud id>, kind ecr, gar or github)`,
+      `--kept ${file}: ${bad.map((k) => JSON.stringify(k)).join(", ")} ${bad.length > 1 ? "are not kept resources" : "is not a kept resource"} (<kind>:<cloud id>, kind ecr, gar or github)`,
     );
-  if (!ledger)
+  if (!keptList)
     throw new InputError(
-      `--retained ${file}: holds no ledger of kept resources (a "${LEDGER_OUTPUT}" output with declared and kept lists); write it with \`pulumi stack output --json > ${file}\``,
+      `--kept ${file}: holds no kept list (a "${KEPT_OUTPUT}" output with declared and kept lists); write it with \`pulumi stack output --json > ${file}\``,
     );
-  return ledger;
+  return keptList;
 }

@@ -12,14 +12,14 @@ import type { KindContext } from "./kind";
 import { entitledProducts } from "../customers/entitlements";
 import type { PlatformOutputs } from "./kind";
 import { KubernetesPullSecrets, type PullSecretSource } from "./pull-secrets";
-import { RetainedLedger } from "./retained";
+import { KeptResources } from "./kept";
 
 export interface CustomerRegistriesArgs {
   customer: Customer;
   settings: Settings;
   platform: PlatformOutputs;
   /** Kept resources of earlier updates, adopted when declared again (default: none). */
-  ledger?: RetainedLedger;
+  keptList?: KeptResources;
 }
 
 /** The kinds a customer gets: what it asked for, within its tier, among the stack's enabled kinds. */
@@ -68,7 +68,7 @@ export class CustomerRegistries extends pulumi.ComponentResource {
       settings,
       platform,
       tags,
-      ledger: args.ledger ?? new RetainedLedger(),
+      keptList: args.keptList ?? new KeptResources(),
       products: settings.products && entitledProducts(customer, settings.products, settings.tierEntitlements),
       parent: this,
     };

@@ -5,7 +5,7 @@ import type { Settings } from "../core/settings";
 import type { Customer } from "../customers/roster";
 import type { CustomerState } from "../customers/status";
 import type { PullGenerator } from "./pull-secrets";
-import type { RetainedLedger } from "./retained";
+import type { KeptResources } from "./kept";
 
 /** What customer components need from the platform: the PlatformRegistries itself, or (on a shard stack) a stack reference to it. */
 export interface PlatformOutputs {
@@ -35,7 +35,7 @@ export interface KindContext {
   settings: Settings;
   platform: PlatformOutputs;
   tags: Record<string, string>;
-  ledger: RetainedLedger;
+  keptList: KeptResources;
   /** With a product catalogue: the products the customer is entitled to (undefined: no catalogue). */
   products?: string[];
   parent: pulumi.Resource;

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { acrPlatform } from "../kinds/acr/platform";
-import type { RetainedLedger } from "./retained";
+import type { KeptResources } from "./kept";
 import type { PlatformOutputs } from "./kind";
 import { ecrPlatform } from "../kinds/ecr/platform";
 import { platformTags } from "../core/labels";
@@ -11,7 +11,7 @@ export interface PlatformRegistriesArgs {
   /** Customers with ECR whose license no longer holds (suspended, lapsed, offboarded): their sessions are revoked. */
   revokedEcrCustomers?: string[];
   /** Kept resources: the ACR registry a destroyed stack left is adopted, as repositories are. */
-  ledger?: RetainedLedger;
+  keptList?: KeptResources;
 }
 
 /**
@@ -59,7 +59,7 @@ export class PlatformRegistries extends pulumi.ComponentResource {
 
     const a = s.acr;
     if (s.enabledKinds.includes("acr") && a) {
-      const r = acrPlatform(name, a, tags, this, args.ledger);
+      const r = acrPlatform(name, a, tags, this, args.keptList);
       this.acrRegistryName = r.registryName;
       this.acrLoginServer = r.loginServer;
     } else {

@@ -1,7 +1,7 @@
 import { placed, withFile, type PathKey } from "./yaml";
 import { parseReference } from "./reference";
 import { z } from "zod";
-import { isLedgerKey } from "./ledger";
+import { isKeptKey } from "./kept";
 import { CUSTOMER_ID_MAX, GAR_REPOSITORY_ID_MAX, REPO_PREFIX, REPO_PREFIX_RULE } from "./ids";
 import { issueMessage } from "../customers/messages";
 import { GITHUB_LOGIN, isoDate, K8S_NAMESPACE, PRODUCT_NAME, PRODUCT_NAME_RULE } from "../customers/schema";
@@ -229,16 +229,16 @@ const pricesSettings = z.strictObject({
   perCustomerMonthly: z.partialRecord(kind, z.number().min(0)).default({}),
 });
 
-const ledgerKeyList = z
-  .array(z.string().refine(isLedgerKey, { message: "must be <kind>:<cloud id> with kind ecr, gar, github, acr or pvc, e.g. ecr:intake/acme/app" }))
+const keptKeyList = z
+  .array(z.string().refine(isKeptKey, { message: "must be <kind>:<cloud id> with kind ecr, gar, github, acr or pvc, e.g. ecr:intake/acme/app" }))
   .default([]);
 
-/** Kept resources to adopt or to forget beyond the stack's own ledger (components/retained.ts). */
-const retainedSettings = z.strictObject({
-  /** Resources left in the cloud before the ledger existed, or by another stack: adopt them when declared. */
-  adopt: ledgerKeyList,
-  /** Resources the ledger holds that were deleted by hand: create them anew rather than import. */
-  forget: ledgerKeyList,
+/** Kept resources to adopt or to forget beyond the stack's own kept list (components/kept.ts). */
+const keptSettings = z.strictObject({
+  /** Resources left in the cloud before the kept list existed, or by another stack: adopt them when declared. */
+  adopt: keptKeyList,
+  /** Resources the kept list holds that were deleted by hand: create them anew rather than import. */
+  forget: keptKeyList,
 });
 
 /** How onboarding, offboarding and rotation land a roster change: git holds the roster. */
@@ -292,7 +292,7 @@ const settingsInputSchema = z
     tierEntitlements: tierEntitlementsSchema.optional(),
     shard: shardSettings.optional(),
     prices: pricesSettings.optional(),
-    retained: retainedSettings.default({ adopt: [], forget: [] }),
+    kept: keptSettings.default({ adopt: [], forget: [] }),
     pullSecrets: pullSecretSettings.optional(),
     onboarding: onboardingSettings.optional(),
     /** The day license expiry is judged against (YYYY-MM-DD); default today (UTC). */
@@ -422,7 +422,7 @@ function settingsSchema(stack: string, today = new Date()) {
     /** Absent: one stack holds everything. */
     shard: s.shard,
     prices: s.prices,
-    retained: s.retained,
+    kept: s.kept,
     pullSecrets: s.pullSecrets,
     onboarding: s.onboarding,
     asOf: s.asOf ?? today.toISOString().slice(0, 10),
@@ -431,7 +431,20 @@ function settingsSchema(stack: string, today = new Date()) {
   }));
 }
 
-export type Settings = z.output<ReturnType<typeof settingsSchema>>;
+export type Settings = z.output<ReturnType<typeof settingsSchema>> & {
+  /** Settings written under a former name (still read): the plan and `pulumi up` say to rename them. */
+  renamed?: { from: string; to: string }[];
+};
+
+/** Former setting names, still read: `retained` spoke of kept resources under another word. */
+const RENAMED: Readonly<Record<string, string>> = { retained: "kept" };
+
+/** One warning per setting written under its former name. */
+export function renamedSettingWarnings(s: Settings): string[] {
+  return (s.renamed ?? []).map(
+    (r) => `setting ${CONFIG_NAMESPACE}:${r.from} is now ${CONFIG_NAMESPACE}:${r.to}: rename it in Pulumi.${s.stack}.yaml (the former name is still read)`,
+  );
+}
 
 /** Keys that hold JSON (structured config); every other key is a plain string. */
 const STRUCTURED = new Set([
@@ -449,6 +462,7 @@ const STRUCTURED = new Set([
   "tierEntitlements",
   "shard",
   "prices",
+  "kept",
   "retained",
   "pullSecrets",
   "onboarding",
@@ -472,7 +486,17 @@ export class SettingsError extends InvalidInput {
  * Validate raw settings (config keys without the namespace, structured values already parsed).
  * `source` names the file or stack in messages.
  */
-export function parseSettings(raw: Record<string, unknown>, stack: string, source: string, today = new Date(), locate?: SettingsLocator): Settings {
+export function parseSettings(given: Record<string, unknown>, stack: string, source: string, today = new Date(), locate?: SettingsLocator): Settings {
+  const raw = { ...given };
+  const renamed: { from: string; to: string }[] = [];
+  for (const [from, to] of Object.entries(RENAMED)) {
+    if (!(from in raw)) continue;
+    if (to in raw)
+      throw new SettingsError(source, [`${CONFIG_NAMESPACE}:${from} and ${CONFIG_NAMESPACE}:${to}: ${from} is the former name of ${to}; keep ${to} alone`]);
+    raw[to] = raw[from];
+    delete raw[from];
+    renamed.push({ from, to });
+  }
   const r = settingsSchema(stack, today).safeParse(raw, { reportInput: true });
   if (!r.success) {
     // Where the key is written (`ns:key`, then the path inside its value), when read from a file.
@@ -499,7 +523,7 @@ export function parseSettings(raw: Record<string, unknown>, stack: string, sourc
       }),
     );
   }
-  return r.data;
+  return renamed.length ? { ...r.data, renamed } : r.data;
 }
 
 /** The stack name a stack reference ends with (`org/project/prod` → `prod`). */

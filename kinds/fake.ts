@@ -11,7 +11,7 @@ export interface FakeCloudContext {
   region: string;
   /** The GitHub organisation the provider acts for. */
   githubOwner?: string;
-  /** Kept resources the stack's state holds (its ledger's `declared`): updated, not created. */
+  /** Kept resources the stack's state holds (its kept list's `declared`): updated, not created. */
   existing?: ReadonlySet<string>;
   /** What a `pulumi.StackReference` to the platform stack reads (a shard stack's plan). */
   platformOutputs?: Record<string, unknown>;

@@ -1,4 +1,4 @@
-import type { KeptKind } from "../core/ledger";
+import type { KeptKind } from "../core/kept";
 import type { Settings } from "../core/settings";
 import type { RegistryKind } from "../core/tiers";
 import { acr, type AcrNames } from "./acr/kind";
@@ -60,7 +60,7 @@ export function resourceFacts(type: string): ResourceFacts | undefined {
   return FACTS.get(type)?.facts;
 }
 
-/** The ledger's prefix for a type left in the cloud when it leaves the program (core/ledger.ts); undefined for others. */
+/** The kept list's prefix for a type left in the cloud when it leaves the program (core/kept.ts); undefined for others. */
 export function keptAs(type: string): KeptKind | undefined {
   return FACTS.get(type)?.facts.kept;
 }

@@ -1,6 +1,6 @@
 import type { Settings } from "../core/settings";
 import type { RegistryKind } from "../core/tiers";
-import type { KeptKind } from "../core/ledger";
+import type { KeptKind } from "../core/kept";
 import type { Customer } from "../customers/types";
 
 /** A provider's rule for one name a customer id turns into. */
@@ -57,7 +57,7 @@ export interface Quota {
 
 /**
  * What the layers around a kind ask of one resource type it declares: the policy pack, the
- * offline plan and its fake cloud, the renderer, the ledger. Unset facets do not apply.
+ * offline plan and its fake cloud, the renderer, the kept list. Unset facets do not apply.
  */
 export interface ResourceFacts {
   /** The Pulumi type token. */
@@ -76,7 +76,7 @@ export interface ResourceFacts {
   secretOutputs?: string[];
   /** Inputs whose change makes the provider replace it (create-only fields); a dotted path names a field inside one. */
   replaceOn?: string[];
-  /** Left in the cloud when it leaves the program: the ledger's prefix for its cloud id (core/ledger.ts). */
+  /** Left in the cloud when it leaves the program: the kept list's prefix for its cloud id (core/kept.ts). */
   kept?: KeptKind;
   /** Why it would take images with it when deleted, or undefined when it is kept (`kept`: retainOnDelete or protect; `unknown`: the source cannot tell). */
   retention?(r: { props: Props; name: string; kept: boolean; unknown: boolean }): string | undefined;

@@ -8,7 +8,7 @@ import type { RegistryKind } from "../core/tiers";
 import type { PolicyConfig, Violation } from "../policy/evaluate";
 import { replacedBy } from "./replace-on";
 import { planProgram, type PlannedResource } from "./plan";
-import { ledgerKey, type Ledger } from "../core/ledger";
+import { keptKey, type KeptList } from "../core/kept";
 import { keptAs, kindOfType, resourceFacts } from "../kinds";
 import { entitledProducts, entitlementsOf } from "../customers/entitlements";
 import { program } from "../program";
@@ -188,14 +188,14 @@ export async function planDiff(o: { projectDir: string; stack: string; base: str
   const ids = new Set(changes.map((c) => c.id));
   // Plan only the changed customers, as one stack holding everything (a customer's resources do
   // not depend on its shard), on both sides.
-  const only = (s: Settings, r: Roster, ledger: Partial<Ledger>) =>
-    planProgram({ ...s, shard: undefined, deliveries: [] }, { ...r, customers: r.customers.filter((c) => ids.has(c.id)) }, o.policyConfig, program, ledger);
+  const only = (s: Settings, r: Roster, keptList: Partial<KeptList>) =>
+    planProgram({ ...s, shard: undefined, deliveries: [] }, { ...r, customers: r.customers.filter((c) => ids.has(c.id)) }, o.policyConfig, program, keptList);
   const before = await only(base.settings, base.roster, {});
   // The stack is taken to hold what the base declares: its kept repositories stay declared (an
   // offboarded customer's are tagged orphaned, not dropped).
   const held = before.recorded.flatMap((r) => {
     const kind = keptAs(r.type);
-    return kind && r.id ? [ledgerKey(kind, r.id)] : [];
+    return kind && r.id ? [keptKey(kind, r.id)] : [];
   });
   const after = await only(head.settings, head.roster, { declared: held });
   const byUrn = (rs: PlannedResource[]) => new Map(rs.filter((r) => r.custom).map((r) => [r.urn, r]));

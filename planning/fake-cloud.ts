@@ -1,5 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { ledgerKey } from "../core/ledger";
+import { keptKey } from "../core/kept";
 import { KIND_RESOURCES, keptAs } from "../kinds";
 import { digest, k8s, type FakeCloudContext, type Maker, type State } from "../kinds/fake";
 import { FAKES } from "../kinds/fakes";
@@ -90,7 +90,7 @@ export function fakeCloud(ctx: FakeCloudContext): (args: pulumi.runtime.MockReso
     const made = make?.(args.name, args.inputs ?? {}, ctx);
     // An adoption (import) reads what exists; a kept resource the state holds is updated: neither is a create.
     const kind = keptAs(args.type);
-    const exists = args.id || (kind && made?.id && ctx.existing?.has(ledgerKey(kind, made.id)));
+    const exists = args.id || (kind && made?.id && ctx.existing?.has(keptKey(kind, made.id)));
     const refused = exists ? undefined : cloudRefusal(args.type, args.inputs ?? {});
     if (refused) throw new Error(`${args.type} ${args.name}: ${refused}`);
     if (made) return made;

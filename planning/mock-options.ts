@@ -1,12 +1,12 @@
 import { awsPartition } from "../core/iam";
-import type { Ledger } from "../core/ledger";
+import type { KeptList } from "../core/kept";
 import type { Settings } from "../core/settings";
 import type { MockRunOptions } from "./engine";
 
 export const PROJECT = "registry-intake";
 
 /** How the mock engine runs the program for a plan: the stack's names, and what the fake cloud needs to answer believably. */
-export function mockOptions(settings: Settings, ledger: Partial<Ledger>): MockRunOptions {
+export function mockOptions(settings: Settings, keptList: Partial<KeptList>): MockRunOptions {
   return {
     project: PROJECT,
     stack: settings.stack,
@@ -14,7 +14,7 @@ export function mockOptions(settings: Settings, ledger: Partial<Ledger>): MockRu
       accountId: settings.aws?.accountId ?? "000000000000",
       region: settings.aws?.region ?? "us-east-1",
       githubOwner: settings.ghcr?.owner,
-      existing: new Set(ledger.declared ?? []),
+      existing: new Set(keptList.declared ?? []),
       platformOutputs: platformOutputsFor(settings),
     },
   };

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { fork, type ChildProcess } from "node:child_process";
 import { availableParallelism } from "node:os";
 import * as path from "node:path";
-import type { Ledger } from "../core/ledger";
+import type { KeptList } from "../core/kept";
 import type { Settings } from "../core/settings";
 import type { Roster } from "../customers/roster";
 import { stackRoster } from "../program";
@@ -26,7 +26,7 @@ import { leaveOff, type LeftOff } from "./shortcuts";
 export interface WorkerStack {
   settings: Settings;
   roster: Roster;
-  ledger: Partial<Ledger>;
+  keptList: Partial<KeptList>;
   config?: { values: Record<string, string>; secretKeys: string[] };
 }
 
@@ -53,10 +53,10 @@ export function inParts(settings: Settings, roster: Roster, o: PlanOptions): boo
   return workersOf(o) > 1 && declaredCustomers(settings, roster).length > 2 * (o.sliceSize ?? SLICE_SIZE);
 }
 
-export async function declareInParts(settings: Settings, roster: Roster, ledger: Partial<Ledger>, o: PlanOptions): Promise<Declared> {
+export async function declareInParts(settings: Settings, roster: Roster, keptList: Partial<KeptList>, o: PlanOptions): Promise<Declared> {
   const ids = declaredCustomers(settings, roster);
   const parts = slices(ids, workersOf(o), o.sliceSize ?? SLICE_SIZE);
-  const pool = Array.from({ length: Math.min(workersOf(o), parts.length) }, () => new PlanWorker({ settings, roster, ledger, config: o.config }));
+  const pool = Array.from({ length: Math.min(workersOf(o), parts.length) }, () => new PlanWorker({ settings, roster, keptList, config: o.config }));
   // Each slice's answer, as a promise the stack-wide part below reads its entries from.
   const answers = parts.map(() => {
     let settle!: (r: { entries: Map<string, WorkerResult["aclEntries"][number][1]> } | undefined) => void;
@@ -82,7 +82,10 @@ export async function declareInParts(settings: Settings, roster: Roster, ledger:
       AclEntry | undefined
     >;
   };
-  const stackWide = runUnderMocks(() => program(settings, roster, ledger, { customers: new Set(), stackWide: true, aclEntry }), mockOptions(settings, ledger));
+  const stackWide = runUnderMocks(
+    () => program(settings, roster, keptList, { customers: new Set(), stackWide: true, aclEntry }),
+    mockOptions(settings, keptList),
+  );
   // Read after the workers are done; until then a failure (the program refusing the stack) is held, not unhandled.
   stackWide.catch(() => {});
 

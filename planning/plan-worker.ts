@@ -42,8 +42,8 @@ async function work(customers: string[]): Promise<WorkerResult> {
   configured = true;
   const mine = new Set(customers);
   const { result, resources } = await runUnderMocks(
-    () => program(task.settings, task.roster, task.ledger, { customers: mine, stackWide: false }),
-    mockOptions(task.settings, task.ledger),
+    () => program(task.settings, task.roster, task.keptList, { customers: mine, stackWide: false }),
+    mockOptions(task.settings, task.keptList),
   );
   // This slice's customers' registrations: the platform is declared again by the process that merges.
   const customerOf = ownerOf(new Map(resources.map((r) => [r.urn, r])));

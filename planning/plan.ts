@@ -4,7 +4,7 @@ import type { Customer, Roster } from "../customers/roster";
 import { liveGenerations, ROTATED_KINDS } from "../core/rotation";
 import type { RegistryKind } from "../core/tiers";
 import { program } from "../program";
-import type { Ledger } from "../core/ledger";
+import type { KeptList } from "../core/kept";
 import { runUnderMocks, type RecordedResource } from "./engine";
 import { evaluate, policyContext, type PolicyConfig } from "../policy/evaluate";
 import type { IntakeResource } from "../policy/model";
@@ -25,22 +25,22 @@ export async function planProgram(
   policyConfig: PolicyConfig = {},
   /** The program to plan; the real one unless a test hands in an edited one. */
   run: typeof program = program,
-  /** The stack's ledger of kept resources (its `retained` output); none: nothing is adopted. */
-  ledger: Partial<Ledger> = {},
+  /** The stack's kept list (its `retained` output); none: nothing is adopted. */
+  keptList: Partial<KeptList> = {},
   options: PlanOptions = {},
 ): Promise<PlanResult & { recorded: RecordedResource[] }> {
   const { inParts, declareInParts } = await import("./parallel.js");
   const declared =
     run === program && inParts(settings, roster, options)
-      ? await declareInParts(settings, roster, ledger, options)
-      : await declareWhole(settings, roster, ledger, run);
+      ? await declareInParts(settings, roster, keptList, options)
+      : await declareWhole(settings, roster, keptList, run);
   return assemble(settings, roster, declared, policyConfig);
 }
 
 /** The mock engine's options for a stack: the fake cloud of its account, region and kept resources. */
 /** The whole program in this process. */
-async function declareWhole(settings: Settings, roster: Roster, ledger: Partial<Ledger>, run: typeof program): Promise<Declared> {
-  const { result, resources } = await runUnderMocks(() => run(settings, roster, ledger), mockOptions(settings, ledger));
+async function declareWhole(settings: Settings, roster: Roster, keptList: Partial<KeptList>, run: typeof program): Promise<Declared> {
+  const { result, resources } = await runUnderMocks(() => run(settings, roster, keptList), mockOptions(settings, keptList));
   return { recorded: resources, customers: result.customers.map(({ customerId, state, kinds }) => ({ customerId, state, kinds })) };
 }
 
@@ -119,8 +119,8 @@ export function ownerOf(byUrn: ReadonlyMap<string, RecordedResource>): (r: Recor
 
 export interface PlanStackOptions extends LoadStackOptions {
   policyConfig?: PolicyConfig;
-  /** The stack's ledger of kept resources (`pulumi stack output retained`). */
-  ledger?: Partial<Ledger>;
+  /** The stack's kept list (`pulumi stack output retained`). */
+  keptList?: Partial<KeptList>;
 }
 
 /** Read the stack file and roster the way `pulumi up` would, then plan offline. */
@@ -132,7 +132,7 @@ export async function planStack(opts: PlanStackOptions & Omit<PlanOptions, "conf
   return {
     settings,
     roster,
-    plan: await planProgram(settings, roster, opts.policyConfig, program, opts.ledger, {
+    plan: await planProgram(settings, roster, opts.policyConfig, program, opts.keptList, {
       workers: opts.workers,
       sliceSize: opts.sliceSize,
       onProgress: opts.onProgress,

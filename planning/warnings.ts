@@ -1,4 +1,4 @@
-import type { Settings } from "../core/settings";
+import { renamedSettingWarnings, type Settings } from "../core/settings";
 import type { Customer } from "../customers/roster";
 import { KINDS, resourceFacts } from "../kinds";
 import type { Measure } from "../kinds/types";
@@ -55,7 +55,7 @@ export function quotaWarnings(resources: PlannedResource[], settings: Settings, 
 
 /** Roster and stack settings that agree with each other only in part. */
 export function configWarnings(customers: Customer[], settings: Settings, stackCustomers: Customer[] = customers): string[] {
-  const out: string[] = [];
+  const out: string[] = renamedSettingWarnings(settings);
   const tokens = settings.ghcr?.machineUserTokens ?? {};
   const here = new Set(stackCustomers.map((c) => c.id));
   const where = settings.shard ? ` --stack ${settings.stack}` : "";

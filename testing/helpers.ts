@@ -3,7 +3,7 @@ import { stringify } from "yaml";
 import { parseSettings, type Settings } from "../core/settings";
 import { parseRoster, type Roster } from "../customers/roster";
 import { planProgram } from "../planning/plan";
-import type { Ledger } from "../core/ledger";
+import type { KeptList } from "../core/kept";
 import { program } from "../program";
 import type { RecordedResource } from "../planning/engine";
 
@@ -55,11 +55,11 @@ export function unwrap<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => o.apply((v) => resolve(v)));
 }
 
-/** Plan a roster offline; `ledger` is the stack's kept resources (its `retained` output) if any. */
-export async function planOf(customers: unknown[], settingsOver: Record<string, unknown> = {}, ledger: Partial<Ledger> = {}) {
+/** Plan a roster offline; `keptList` is the stack's kept resources (its `retained` output) if any. */
+export async function planOf(customers: unknown[], settingsOver: Record<string, unknown> = {}, keptList: Partial<KeptList> = {}) {
   const settings = testSettings(settingsOver);
   const roster = testRoster(customers, settings);
-  const plan = await planProgram(settings, roster, {}, program, ledger);
+  const plan = await planProgram(settings, roster, {}, program, keptList);
   return { settings, roster, plan, recorded: plan.recorded };
 }
 

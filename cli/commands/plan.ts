@@ -1,4 +1,4 @@
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import * as path from "node:path";
 import { EXIT } from "../../core/errors";
 import { projectDirOf, InputError, positiveInt, stackName, writeOut, type CommandContext } from "../options";
@@ -17,7 +17,8 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .option("--policy-config <file>", "per-rule enforcement levels, as for pulumi preview --policy-pack-config")
     .option("--base <git-ref>", "show only what changed since this git ref (customers added, removed, changed; resources; cost)")
-    .option("--retained <file>", "the stack's outputs (`pulumi stack output --json`): show which kept resources the update adopts")
+    .option("--kept <file>", "the stack's outputs (`pulumi stack output --json`): show which kept resources the update adopts")
+    .addOption(new Option("--retained <file>", "the former name of --kept").hideHelp())
     .option(
       "--workers <n>",
       `worker processes for a roster over ${2 * SLICE_SIZE} customers, each planning slices of ${SLICE_SIZE} (default: one per core; 1: this process only)`,
@@ -32,15 +33,18 @@ export function register(cli: Command, ctx: CommandContext): void {
         project?: string;
         policyConfig?: string;
         base?: string;
+        kept?: string;
         retained?: string;
         workers?: number;
       }) => {
         deferSdkClosureModules();
-        const { readLedgerFile, readPolicyConfig } = await import("../files.js");
+        const { readKeptFile, readPolicyConfig } = await import("../files.js");
         const projectDir = projectDirOf(opts);
         const policyConfig = readPolicyConfig(opts.policyConfig);
-        const ledger = readLedgerFile(opts.retained);
-        if (ledger && opts.base) throw new InputError("--retained and --base: pick one (--retained shows adoption in a full plan)");
+        if (opts.retained && opts.kept) throw new InputError("--retained is the former name of --kept: give --kept alone");
+        if (opts.retained) ctx.io.err("warning: --retained is now --kept (the former name is still read)");
+        const keptList = readKeptFile(opts.kept ?? opts.retained);
+        if (keptList && opts.base) throw new InputError("--kept and --base: pick one (--kept shows adoption in a full plan)");
         if (opts.base) {
           const [{ planDiff }, { renderDiffMarkdown, renderDiffText }] = await Promise.all([import("../../planning/diff.js"), import("../render-diff.js")]);
           const diff = await planDiff({ projectDir, stack: opts.stack, base: opts.base, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig });
@@ -59,7 +63,7 @@ export function register(cli: Command, ctx: CommandContext): void {
           stack: opts.stack,
           rosterPath: opts.roster && path.resolve(opts.roster),
           policyConfig,
-          ledger,
+          keptList,
           workers: opts.workers,
           onProgress: onProgress || undefined,
         });

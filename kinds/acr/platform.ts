@@ -1,7 +1,7 @@
 import * as containerregistry from "@pulumi/azure-native/containerregistry";
 import type * as pulumi from "@pulumi/pulumi";
 import type { Settings } from "../../core/settings";
-import type { RetainedLedger } from "../../components/retained";
+import type { KeptResources } from "../../components/kept";
 
 /** The ACR part of the platform: the one shared registry every customer's scope map and token live in, and its replicas. */
 export function acrPlatform(
@@ -9,7 +9,7 @@ export function acrPlatform(
   a: NonNullable<Settings["acr"]>,
   tags: Record<string, string>,
   parent: pulumi.Resource,
-  ledger?: RetainedLedger,
+  keptList?: KeptResources,
 ): { registryName: pulumi.Output<string>; loginServer: pulumi.Output<string> } {
   // Its id holds the subscription, which the program does not know: a kept one is found by the
   // rest of its id (ARM ids are case-insensitive).
@@ -27,9 +27,9 @@ export function acrPlatform(
       tags,
     },
     // Every customer's images live in this one registry.
-    { parent, retainOnDelete: true, ...ledger?.adoptionWhere("acr", (id) => id.toLowerCase().endsWith(tail)) },
+    { parent, retainOnDelete: true, ...keptList?.adoptionWhere("acr", (id) => id.toLowerCase().endsWith(tail)) },
   );
-  ledger?.trackById("acr", registry);
+  keptList?.trackById("acr", registry);
   for (const location of a.replicaLocations) {
     new containerregistry.Replication(
       `${name}-acr-replica-${location}`,

@@ -9,7 +9,7 @@ import type { Roster } from "../../customers/roster";
 import { stringify } from "yaml";
 import type { Acl, AclEntry } from "../../core/acl";
 import { MANAGED_BY } from "../../core/labels";
-import type { RetainedLedger } from "../../components/retained";
+import type { KeptResources } from "../../components/kept";
 import type { Settings } from "../../core/settings";
 
 export interface DistributionServiceArgs {
@@ -28,7 +28,7 @@ export interface DistributionServiceArgs {
    */
   roster?: Roster;
   /** Kept resources: the registry's claim a destroyed stack left is adopted, as repositories are. */
-  ledger?: RetainedLedger;
+  keptList?: KeptResources;
 }
 
 /**
@@ -241,7 +241,7 @@ export class DistributionService extends pulumi.ComponentResource {
         { parent: this },
       );
       // One name: the claim kept after a destroy is taken up again (with its images) by the next up,
-      // imported when the ledger (or retained.adopt) holds it.
+      // imported when the kept list (or retained.adopt) holds it.
       const claimId = `${k.namespace}/${dataClaimName(args.settings)}`;
       const pvc = new corev1.PersistentVolumeClaim(
         `${name}-registry-data`,
@@ -256,10 +256,10 @@ export class DistributionService extends pulumi.ComponentResource {
           parent: this,
           retainOnDelete: true,
           ignoreChanges: ["metadata.annotations", "metadata.finalizers", "spec.volumeName", "spec.volumeMode", "spec.storageClassName"],
-          ...args.ledger?.adoption("pvc", claimId),
+          ...args.keptList?.adoption("pvc", claimId),
         },
       );
-      args.ledger?.track("pvc", claimId, pvc);
+      args.keptList?.track("pvc", claimId, pvc);
       const registry = new appsv1.Deployment(
         `${name}-registry`,
         {

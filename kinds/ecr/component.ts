@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { EffectiveStatus } from "../../customers/status";
 import { ecrPushPullPolicy } from "../../core/iam";
 import { ecrTagMutability } from "./kind";
-import { RetainedLedger } from "../../components/retained";
+import { KeptResources } from "../../components/kept";
 import { need, type KindBuilder } from "../../components/kind";
 import { eachGeneration, generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
 import type { PullGenerator } from "../../components/pull-secrets";
@@ -33,7 +33,7 @@ export interface EcrNamespaceArgs {
   kmsKeyArn?: pulumi.Input<string>;
   tags: Record<string, string>;
   /** Kept resources of earlier updates: a repository that comes back is adopted, not created. */
-  ledger?: RetainedLedger;
+  keptList?: KeptResources;
 }
 
 /** The ECR lifecycle policy: untagged images expire first, then the oldest beyond `keep`. */
@@ -76,9 +76,9 @@ export class EcrNamespace extends pulumi.ComponentResource {
     }
     if (args.repositories.length === 0 && !args.products) throw new Error(`EcrNamespace ${name}: repositories must list at least one repository`);
 
-    const ledger = args.ledger ?? new RetainedLedger();
+    const keptList = args.keptList ?? new KeptResources();
     const offboarded = args.status === "offboarded";
-    const declared = args.repositories.filter((repo) => ledger.declares("ecr", `${args.repositoryPrefix}${repo}`, offboarded));
+    const declared = args.repositories.filter((repo) => keptList.declares("ecr", `${args.repositoryPrefix}${repo}`, offboarded));
     const repos = declared.map((repo) => {
       const repositoryName = `${args.repositoryPrefix}${repo}`;
       const r = new ecr.Repository(
@@ -94,9 +94,9 @@ export class EcrNamespace extends pulumi.ComponentResource {
         // Images outlive the customer record: removing a customer never deletes a repository,
         // and one that comes back is adopted. ECR cannot change a repository's encryption: a
         // change of ecr.kms applies to repositories created from then on, never by replacement.
-        { parent: this, retainOnDelete: true, ignoreChanges: ["encryptionConfigurations"], ...ledger.adoption("ecr", repositoryName) },
+        { parent: this, retainOnDelete: true, ignoreChanges: ["encryptionConfigurations"], ...keptList.adoption("ecr", repositoryName) },
       );
-      ledger.track("ecr", repositoryName, r);
+      keptList.track("ecr", repositoryName, r);
       new ecr.LifecyclePolicy(
         `${name}-${repo.replace(/\//g, "--")}-lifecycle`,
         { repository: r.name, policy: lifecyclePolicy(args.untaggedExpiryDays, args.keepImages) },
@@ -192,7 +192,7 @@ export const build: KindBuilder = (ctx) => {
       keepImages: e.keepImages,
       kmsKeyArn: ctx.platform.ecrKmsKeyArn,
       tags: ctx.tags,
-      ledger: ctx.ledger,
+      keptList: ctx.keptList,
     },
     { parent: ctx.parent },
   );

@@ -2,7 +2,7 @@ import * as artifactregistry from "@pulumi/gcp/artifactregistry";
 import * as serviceaccount from "@pulumi/gcp/serviceaccount";
 import * as pulumi from "@pulumi/pulumi";
 import type { EffectiveStatus } from "../../customers/status";
-import { RetainedLedger } from "../../components/retained";
+import { KeptResources } from "../../components/kept";
 import { need, type KindBuilder } from "../../components/kind";
 import { pullSecretNames } from "../../components/pull-secrets";
 import { eachGeneration, generationName, liveGenerations, type LiveGenerations } from "../../core/rotation";
@@ -29,7 +29,7 @@ interface GarNamespaceArgs {
   workloadIdentityMember?: string;
   labels: Record<string, string>;
   /** Kept resources of earlier updates: a repository that comes back is adopted, not created. */
-  ledger?: RetainedLedger;
+  keptList?: KeptResources;
   /**
    * With a product catalogue: the products the customer is entitled to, each a repository of its
    * own (`<repositoryId>--<product>`, Artifact Registry grants by repository) with the writer role
@@ -65,9 +65,9 @@ class GarNamespace extends pulumi.ComponentResource {
 
   constructor(name: string, args: GarNamespaceArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("registry-intake:gcp:GarNamespace", name, {}, opts);
-    const ledger = args.ledger ?? new RetainedLedger();
+    const keptList = args.keptList ?? new KeptResources();
     // One repository, or one per entitled product (named by the product: a catalogue that comes
-    // leaves the customer's repository to the ledger, kept, and declares the products' anew).
+    // leaves the customer's repository to the kept list, kept, and declares the products' anew).
     const wanted = args.products
       ? args.products.map((p) => ({ suffix: `-${p}`, id: garProductRepositoryId(args.repositoryId, p), product: p as string | undefined }))
       : [{ suffix: "", id: args.repositoryId, product: undefined }];
@@ -76,7 +76,7 @@ class GarNamespace extends pulumi.ComponentResource {
       // The id Artifact Registry gives the repository, and the one `import` takes.
       const repositoryPath = `projects/${args.project}/locations/${args.location}/repositories/${w.id}`;
       // Declared while the customer is one; once offboarded, only if the stack holds or kept it.
-      if (!ledger.declares("gar", repositoryPath, args.status === "offboarded")) continue;
+      if (!keptList.declares("gar", repositoryPath, args.status === "offboarded")) continue;
       const repo = new artifactregistry.Repository(
         `${name}-repo${w.suffix}`,
         {
@@ -90,9 +90,9 @@ class GarNamespace extends pulumi.ComponentResource {
           cleanupPolicies: garCleanupPolicies(args.untaggedExpiryDays, args.keepVersions),
           labels: args.labels,
         },
-        { parent: this, retainOnDelete: true, ...ledger.adoption("gar", repositoryPath) },
+        { parent: this, retainOnDelete: true, ...keptList.adoption("gar", repositoryPath) },
       );
-      ledger.track("gar", repositoryPath, repo);
+      keptList.track("gar", repositoryPath, repo);
       repos.push({ suffix: w.suffix, repo });
     }
     this.repositoryUrl = pulumi.output(`${args.location}-docker.pkg.dev/${args.project}/${args.products ? "" : args.repositoryId}`.replace(/\/$/, ""));
@@ -191,7 +191,7 @@ export const build: KindBuilder = (ctx) => {
       runtimeMember: g.runtimeMember,
       workloadIdentityMember: puller && `serviceAccount:${gke!.projectId}.svc.id.goog[${k8sNamespace}/${puller}]`,
       labels: gcpLabels(ctx.tags),
-      ledger: ctx.ledger,
+      keptList: ctx.keptList,
       products: ctx.products,
     },
     { parent: ctx.parent },

@@ -1,7 +1,7 @@
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 import type { EffectiveStatus } from "../../customers/status";
-import { RetainedLedger } from "../../components/retained";
+import { KeptResources } from "../../components/kept";
 import { need, type KindBuilder } from "../../components/kind";
 import { labelDescription } from "../../core/labels";
 import { ghcrProductRepository } from "./kind";
@@ -19,7 +19,7 @@ export interface GhcrNamespaceArgs {
   topics: string[];
   description: string;
   /** Kept resources of earlier updates: an archived repository that comes back is adopted (and unarchived). */
-  ledger?: RetainedLedger;
+  keptList?: KeptResources;
   /**
    * With a product catalogue: the products the customer is entitled to, each a repository of its
    * own (`<repositoryName>--<product>`) owning that product's packages, read by the team.
@@ -48,16 +48,16 @@ export class GhcrNamespace extends pulumi.ComponentResource {
     // ghcr.io paths are lower-case; packages published with this repository's label
     // (org.opencontainers.image.source) inherit its access.
     this.namespace = `ghcr.io/${args.owner.toLowerCase()}/${args.repositoryName}/`;
-    const ledger = args.ledger ?? new RetainedLedger();
+    const keptList = args.keptList ?? new KeptResources();
     const offboarded = args.status === "offboarded";
     // One repository, or one per entitled product (named by the product: a catalogue that comes
-    // leaves the customer's repository to the ledger, archived, and declares the products' anew).
+    // leaves the customer's repository to the kept list, archived, and declares the products' anew).
     const wanted = args.products
       ? args.products.map((p) => ({ suffix: `-${p}`, repositoryName: ghcrProductRepository(args.repositoryName, p), product: p as string | undefined }))
       : [{ suffix: "", repositoryName: args.repositoryName, product: undefined }];
     const repos: { suffix: string; repo: github.Repository }[] = [];
     for (const w of wanted) {
-      if (!ledger.declares("github", w.repositoryName, offboarded)) continue;
+      if (!keptList.declares("github", w.repositoryName, offboarded)) continue;
       const repo = new github.Repository(
         `${name}-repo${w.suffix}`,
         {
@@ -74,9 +74,9 @@ export class GhcrNamespace extends pulumi.ComponentResource {
           vulnerabilityAlerts: true,
           topics: w.product ? [...args.topics, `product-${w.product}`] : args.topics,
         },
-        { parent: this, ...ledger.adoption("github", w.repositoryName) },
+        { parent: this, ...keptList.adoption("github", w.repositoryName) },
       );
-      ledger.track("github", w.repositoryName, repo);
+      keptList.track("github", w.repositoryName, repo);
       repos.push({ suffix: w.suffix, repo });
     }
     if (!args.products && repos.length === 0) {
@@ -121,7 +121,7 @@ export const build: KindBuilder = (ctx) => {
       status: ctx.state.status,
       topics: ["registry-intake", `customer-${ctx.customer.id}`, `tier-${ctx.customer.tier}`],
       description: labelDescription(`Container packages of ${ctx.customer.name}`, ctx.tags),
-      ledger: ctx.ledger,
+      keptList: ctx.keptList,
       products: ctx.products,
     },
     { parent: ctx.parent },

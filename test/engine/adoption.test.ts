@@ -52,9 +52,9 @@ describe.skipIf(!!unavailable)("kept resources come back adopted under real `pul
     ok(await p.pulumi(["up", "--yes", "--stack", "dev"]), "pulumi up");
     return steps;
   }
-  /** The stack's ledger of wayne's kept repositories (the platform's ACR registry is in it too, always declared). */
-  async function ledger(): Promise<{ declared: string[]; kept: string[] }> {
-    const all = JSON.parse(ok(await p.pulumi(["stack", "output", "retained", "--json", "--stack", "dev"]), "pulumi stack output").stdout) as {
+  /** The stack's kept list of wayne's kept repositories (the platform's ACR registry is in it too, always declared). */
+  async function keptList(): Promise<{ declared: string[]; kept: string[] }> {
+    const all = JSON.parse(ok(await p.pulumi(["stack", "output", "kept", "--json", "--stack", "dev"]), "pulumi stack output").stdout) as {
       declared: string[];
       kept: string[];
     };
@@ -74,7 +74,7 @@ describe.skipIf(!!unavailable)("kept resources come back adopted under real `pul
   it("a new stack whose roster holds an offboarded customer comes up, and creates nothing of it", async () => {
     ok(await p.pulumi(["up", "--yes", "--stack", "dev"]), "first pulumi up");
     expect(cloudRepos("oldco")).toEqual([]);
-    expect((await ledger()).declared).toEqual(["github:intake-wayne"]);
+    expect((await keptList()).declared).toEqual(["github:intake-wayne"]);
   }, 300_000);
 
   it("standard → enterprise → standard → enterprise: the repositories kept at the downgrade are imported at the upgrade", async () => {
@@ -88,9 +88,9 @@ describe.skipIf(!!unavailable)("kept resources come back adopted under real `pul
       "Repository intake/wayne/app",
       "Repository projects/intake-dev-381204/locations/europe-west1/repositories/intake-wayne",
     ]);
-    expect((await ledger()).kept).toEqual(["ecr:intake/wayne/app", "gar:projects/intake-dev-381204/locations/europe-west1/repositories/intake-wayne"]);
+    expect((await keptList()).kept).toEqual(["ecr:intake/wayne/app", "gar:projects/intake-dev-381204/locations/europe-west1/repositories/intake-wayne"]);
     expect(await up([OLDCO, enterprise])).toEqual(["import wayne-ecr-app", "import wayne-gar-repo", "update wayne-ghcr-repo"]);
-    expect((await ledger()).kept).toEqual([]);
+    expect((await keptList()).kept).toEqual([]);
     ok(await p.pulumi(["preview", "--expect-no-changes", "--stack", "dev"]), "pulumi preview --expect-no-changes");
   }, 900_000);
 
@@ -100,7 +100,7 @@ describe.skipIf(!!unavailable)("kept resources come back adopted under real `pul
     expect(await up([OLDCO, { ...enterprise, status: "offboarded" }])).toEqual(["update wayne-ecr-app", "update wayne-gar-repo", "update wayne-ghcr-repo"]);
     expect(cloudRepos("wayne")).toContain("Repository intake-wayne (archived)");
     expect(await up([OLDCO])).toEqual(["delete wayne-ecr-app", "delete wayne-gar-repo", "delete wayne-ghcr-repo"]);
-    expect((await ledger()).declared).toEqual([]);
+    expect((await keptList()).declared).toEqual([]);
     // Imported as they were left (tagged orphaned, archived), then updated to the roster's word.
     expect(await up([OLDCO, enterprise])).toEqual([
       "import wayne-ecr-app",

@@ -280,11 +280,11 @@ describe.skipIf(!!unavailable)("prod on a real API server with the real Kubernet
     await ctx.cluster.api("DELETE", `/api/v1/namespaces/${NS}/configmaps/fits`);
   }, 60_000);
 
-  it("a whole destroy keeps the registry's claim (and its images); the next up, given the saved ledger, adopts it and the kept cloud registries", async () => {
+  it("a whole destroy keeps the registry's claim (and its images); the next up, given the saved keptList, adopts it and the kept cloud registries", async () => {
     const claim = `/api/v1/namespaces/${NS}/persistentvolumeclaims/intake-registry-data`;
     const [uid] = await uids(ctx.cluster, [claim]);
     const volume = (await ctx.cluster.get(claim))!.spec.volumeName;
-    // The ledger goes with the stack's outputs: saved before the destroy and handed to the next up
+    // The kept list goes with the stack's outputs: saved before the destroy and handed to the next up
     // by the README's own lines (all but its interactive destroy).
     const lines = readmeBlock("pulumi config set-all")
       .split("\n")
@@ -296,13 +296,13 @@ describe.skipIf(!!unavailable)("prod on a real API server with the real Kubernet
       "pulumi up --stack",
     ]);
     ok(await ctx.p.shell(lines[0]), lines[0]);
-    const saved = JSON.parse(readFileSync(ctx.p.file("retained.json"), "utf8")) as { declared: string[]; kept: string[] };
+    const saved = JSON.parse(readFileSync(ctx.p.file("kept.json"), "utf8")) as { declared: string[]; kept: string[] };
     expect(saved.declared).toContain(`pvc:${NS}/intake-registry-data`);
     expect(saved.declared.filter((k) => k.startsWith("acr:"))).toHaveLength(1);
     ok(await ctx.p.pulumi(["destroy", "--yes", "--skip-preview", "--stack", "prod"], { timeoutMs: 600_000 }), "pulumi destroy");
     expect(await uids(ctx.cluster, [claim])).toEqual([uid]);
     expect((await ctx.cluster.get(`/apis/apps/v1/namespaces/${NS}/deployments`))!.items).toEqual([]);
-    // Without the ledger the next up would fail on the first kept name (the stand-in clouds refuse it as the real ones do).
+    // Without the kept list the next up would fail on the first kept name (the stand-in clouds refuse it as the real ones do).
     const keys = [...saved.declared, ...saved.kept];
     ok(await ctx.p.shell(lines[2]), lines[2]);
     const r = await up();

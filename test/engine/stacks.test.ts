@@ -136,7 +136,7 @@ describe.skipIf(!!unavailable)("the policy pack as the engine runs it", () => {
     const planFile = p.file("plan.json");
     ok(await p.intake(["plan", "--project", p.dir, "--stack", "dev", "--json", planFile]), "intake plan");
     const plan = JSON.parse(readFileSync(planFile, "utf8")) as { resources: { urn: string; type: string; parent?: string; inputs: Record<string, unknown> }[] };
-    // Providers, the stack and reads (the stack's StackReference to its own ledger) are not resources the plan lists.
+    // Providers, the stack and reads (the stack's StackReference to its own kept list) are not resources the plan lists.
     const engineUrns = [...steps.keys()]
       .filter(
         (u) =>

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { runUnderMocks } from "../../../planning/engine";
 import { EcrNamespace } from "../../../kinds/ecr/component";
 import { GhcrNamespace } from "../../../kinds/ghcr/component";
-import { RetainedLedger } from "../../../components/retained";
+import { KeptResources } from "../../../components/kept";
 
 const cloud = { accountId: "111122223333", region: "eu-west-1", githubOwner: "example-org" };
 /** `held`: kept resources the stack's state holds (the fake cloud updates them rather than creating). */
@@ -36,15 +36,15 @@ describe("EcrNamespace alone", () => {
     expect(resources.filter((r) => r.type === "aws:iam/accessKey:AccessKey").map((r) => r.inputs.status)).toEqual(["Active"]);
   });
 
-  it("with a ledger: a kept repository is imported under its id; offboarded, only what the stack holds is declared, and no user", async () => {
-    const ledger = new RetainedLedger({ declared: ["ecr:intake/acme/worker"], kept: ["ecr:intake/acme/app"] });
-    const { resources } = await run(() => new EcrNamespace("acme-ecr", ecrArgs({ ledger })));
+  it("with a kept list: a kept repository is imported under its id; offboarded, only what the stack holds is declared, and no user", async () => {
+    const keptList = new KeptResources({ declared: ["ecr:intake/acme/worker"], kept: ["ecr:intake/acme/app"] });
+    const { resources } = await run(() => new EcrNamespace("acme-ecr", ecrArgs({ keptList })));
     expect(resources.filter((r) => r.type === "aws:ecr/repository:Repository").map((r) => [r.inputs.name, r.importId])).toEqual([
       ["intake/acme/app", "intake/acme/app"],
       ["intake/acme/worker", undefined],
     ]);
     const gone = await run(
-      () => new EcrNamespace("acme-ecr", ecrArgs({ status: "offboarded", ledger: new RetainedLedger({ declared: ["ecr:intake/acme/worker"] }) })),
+      () => new EcrNamespace("acme-ecr", ecrArgs({ status: "offboarded", keptList: new KeptResources({ declared: ["ecr:intake/acme/worker"] }) })),
     );
     expect(gone.resources.filter((r) => r.type === "aws:ecr/repository:Repository").map((r) => r.inputs.name)).toEqual(["intake/acme/worker"]);
     expect(gone.resources.filter((r) => r.type.startsWith("aws:iam/"))).toEqual([]);
@@ -86,7 +86,7 @@ describe("GhcrNamespace alone", () => {
   it("offboarded: nothing new to the stack; the repository the stack holds is archived, without a team", async () => {
     expect((await run(() => new GhcrNamespace("acme-ghcr", { ...args, status: "offboarded" }))).resources.filter((r) => r.custom)).toEqual([]);
     const held = await run(
-      () => new GhcrNamespace("acme-ghcr", { ...args, status: "offboarded", ledger: new RetainedLedger({ declared: ["github:intake-acme"] }) }),
+      () => new GhcrNamespace("acme-ghcr", { ...args, status: "offboarded", keptList: new KeptResources({ declared: ["github:intake-acme"] }) }),
       ["github:intake-acme"],
     );
     expect(held.resources.filter((r) => r.custom).map((r) => [r.type, r.inputs.archived])).toEqual([["github:index/repository:Repository", true]]);

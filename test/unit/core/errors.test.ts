@@ -59,7 +59,7 @@ describe("bad input on every command: exit 2, one line naming the input, no trac
     ["plan: --base not a commit", ["plan", "--base", "no-such-ref-anywhere"], /^error: --base no-such-ref-anywhere: not a commit of the git repository/],
     ["shards: --base not a commit", ["shards", "--stack", "prod", "--base", "no-such-ref-anywhere"], /^error: --base no-such-ref-anywhere: not a commit/],
     ["plan: --policy-config not JSON", ["plan", "--policy-config", notJson], /acl\.json: not valid JSON at line 1, column 3$/],
-    ["plan: --retained missing", ["plan", "--retained", path.join(dir, "none.json")], /--retained .*cannot read it \(ENOENT\)/],
+    ["plan: --kept missing", ["plan", "--kept", path.join(dir, "none.json")], /--kept .*cannot read it \(ENOENT\)/],
     ["token: unknown customer", ["token", "--customer", "nosuch", "--kind", "ecr"], /--customer: nosuch is not in/],
     ["token: unknown kind", ["token", "--customer", "acme", "--kind", "quay"], /--kind.*must be one of ghcr, ecr, acr, gar, distribution/],
     [

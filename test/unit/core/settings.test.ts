@@ -70,7 +70,7 @@ describe("stack settings", () => {
     // A typo is told the setting it is near; anything else lists what there is.
     expect(problems({ ...base, repoPrefx: "x" })).toEqual(["registry-intake:repoPrefx: unknown setting (did you mean registry-intake:repoPrefix?)"]);
     expect(problems({ ...base, colour: "x" })).toEqual([
-      "registry-intake:colour: unknown setting (known: environment, repoPrefix, enabledKinds, tags, tiers, aws, ecr, acr, gar, ghcr, distribution, deliveries, products, tierEntitlements, shard, prices, retained, pullSecrets, onboarding, asOf, roster, requireSignature)",
+      "registry-intake:colour: unknown setting (known: environment, repoPrefix, enabledKinds, tags, tiers, aws, ecr, acr, gar, ghcr, distribution, deliveries, products, tierEntitlements, shard, prices, kept, pullSecrets, onboarding, asOf, roster, requireSignature)",
     ]);
     expect(problems({ ...base, ecr: { keep: 3 } })).toEqual([
       expect.stringMatching(/^registry-intake:ecr\.keep: unknown setting \(known: immutableTags, .*keepImages/),

@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ledgerKey, type KeptKind, type Ledger } from "../core/ledger";
+import { keptKey, type KeptKind, type KeptList } from "../core/kept";
 
 /**
- * The kept resources of one update (see core/ledger.ts): which to adopt, and the ledger
+ * The kept resources of one update (see core/kept.ts): which to adopt, and the kept list
  * to export.
  */
-export class RetainedLedger {
+export class KeptResources {
   private readonly kept: Set<string>;
   private readonly known: Set<string>;
   private readonly legacy: boolean;
@@ -15,11 +15,11 @@ export class RetainedLedger {
 
   /**
    * @param previous the `retained` output of the stack's last update; `legacy` when the stack has
-   *   outputs but no ledger yet (updated before the ledger existed): it may hold any repository
-   * @param adopt keys to adopt though the ledger does not hold them (kept before it existed, or by another stack)
+   *   outputs but no kept list yet (updated before the kept list existed): it may hold any repository
+   * @param adopt keys to adopt though the kept list does not hold them (kept before it existed, or by another stack)
    * @param forget keys deleted by hand since: created anew rather than imported (and tracked again)
    */
-  constructor(previous: Partial<Ledger> & { legacy?: boolean } = {}, adopt: readonly string[] = [], forget: readonly string[] = []) {
+  constructor(previous: Partial<KeptList> & { legacy?: boolean } = {}, adopt: readonly string[] = [], forget: readonly string[] = []) {
     this.legacy = previous.legacy === true;
     const inState = new Set(previous.declared ?? []);
     const gone = new Set(forget);
@@ -33,7 +33,7 @@ export class RetainedLedger {
    * id. A resource still in the stack's state gets none.
    */
   adoption(kind: KeptKind, id: string): { import?: string } {
-    return this.kept.has(ledgerKey(kind, id)) ? { import: id } : {};
+    return this.kept.has(keptKey(kind, id)) ? { import: id } : {};
   }
 
   /**
@@ -41,7 +41,7 @@ export class RetainedLedger {
    * exists (an ACR registry's holds the subscription): the kept key of `kind` whose id `matches`.
    */
   adoptionWhere(kind: KeptKind, matches: (id: string) => boolean): { import?: string } {
-    const prefix = ledgerKey(kind, "");
+    const prefix = keptKey(kind, "");
     const key = [...this.kept].find((k) => k.startsWith(prefix) && matches(k.slice(prefix.length)));
     if (!key) return {};
     this.adoptedWhere.add(key);
@@ -50,7 +50,7 @@ export class RetainedLedger {
 
   /** Record a kept resource declared in this update (its id resolves once it exists). */
   track(kind: KeptKind, id: string, resource: pulumi.CustomResource): void {
-    const key = ledgerKey(kind, id);
+    const key = keptKey(kind, id);
     this.declared.set(
       key,
       resource.id.apply(() => key),
@@ -61,19 +61,19 @@ export class RetainedLedger {
   trackById(kind: KeptKind, resource: pulumi.CustomResource): void {
     this.declared.set(
       `${kind}#${this.declared.size}`,
-      resource.id.apply((id) => ledgerKey(kind, id)),
+      resource.id.apply((id) => keptKey(kind, id)),
     );
   }
 
   /** Whether the stack holds, or has kept in the cloud, this resource. */
   has(kind: KeptKind, id: string): boolean {
-    return this.known.has(ledgerKey(kind, id));
+    return this.known.has(keptKey(kind, id));
   }
 
   /**
    * Whether to declare a kept resource of a customer: always while it is a customer; once
    * offboarded, only if the stack holds it or kept it (to tag it orphaned, or archive it), never
-   * to create it for a customer that is gone. A stack updated before the ledger existed may
+   * to create it for a customer that is gone. A stack updated before the kept list existed may
    * hold any of them: there, every one is declared, as before.
    */
   declares(kind: KeptKind, id: string, offboarded: boolean): boolean {
@@ -86,10 +86,10 @@ export class RetainedLedger {
   }
 
   /**
-   * The ledger to export. It resolves only once every resource declared now exists, so a failed
+   * The kept list to export. It resolves only once every resource declared now exists, so a failed
    * update never records as declared a resource that was not made.
    */
-  output(): pulumi.Output<Ledger> {
+  output(): pulumi.Output<KeptList> {
     return pulumi.all([...this.declared.values()]).apply((keys) => {
       const declared = new Set(keys);
       const kept = [...this.known].filter((k) => !declared.has(k));

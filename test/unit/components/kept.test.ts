@@ -1,22 +1,23 @@
-// Kept resources: the ledger a stack exports, and adoption of what comes back.
+// Kept resources: the kept list a stack exports, and adoption of what comes back.
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { main } from "../../../cli/main";
 import { tempDir } from "../../../testing/tmp";
-import { parseLedger } from "../../../core/ledger";
+import { parseKeptList } from "../../../core/kept";
+import { renamedSettingWarnings } from "../../../core/settings";
 import { customer, owned, testRoster, testSettings, T } from "../../../testing/helpers";
 import { planProgram } from "../../../planning/plan";
 import { program } from "../../../program";
 import { runUnderMocks } from "../../../planning/engine";
 
-const planWith = async (customers: unknown[], ledger: Record<string, unknown> = {}, over: Record<string, unknown> = {}) => {
+const planWith = async (customers: unknown[], keptList: Record<string, unknown> = {}, over: Record<string, unknown> = {}) => {
   const settings = testSettings(over);
-  const plan = await planProgram(settings, testRoster(customers, settings), {}, program, ledger);
+  const plan = await planProgram(settings, testRoster(customers, settings), {}, program, keptList);
   return { plan, recorded: plan.recorded };
 };
 
-/** The `retained` output the program exports for this roster and previous ledger. */
+/** The `kept` output the program exports for this roster and previous kept list. */
 async function exported(customers: unknown[], previous = {}, over: Record<string, unknown> = {}) {
   const settings = testSettings(over);
   const roster = testRoster(customers, settings);
@@ -25,10 +26,10 @@ async function exported(customers: unknown[], previous = {}, over: Record<string
     stack: settings.stack,
     cloud: { accountId: "111122223333", region: "eu-west-1", githubOwner: "example-org" },
   });
-  return new Promise((resolve) => (result.outputs.retained as { apply: (f: (v: unknown) => void) => void }).apply(resolve));
+  return new Promise((resolve) => (result.outputs.kept as { apply: (f: (v: unknown) => void) => void }).apply(resolve));
 }
 
-describe("the ledger of kept resources", () => {
+describe("the kept list", () => {
   it("records every kept repository declared, and keeps what leaves the program", async () => {
     const first = (await exported([customer("acme", "enterprise", { ecr: { repositories: ["app", "tools"] } })])) as { declared: string[]; kept: string[] };
     expect(first.kept).toEqual([]);
@@ -49,13 +50,13 @@ describe("the ledger of kept resources", () => {
     const second = (await exported([customer("acme", "standard")], first)) as { declared: string[]; kept: string[] };
     expect(second.declared).toEqual([...acr, "github:intake-acme"]);
     expect(second.kept).toEqual(first.declared.filter((k) => k !== "github:intake-acme" && !k.startsWith("acr:")));
-    expect(parseLedger(second)).toEqual(second);
-    expect(parseLedger({ declared: ["not a key"] })).toBeUndefined();
+    expect(parseKeptList(second)).toEqual(second);
+    expect(parseKeptList({ declared: ["not a key"] })).toBeUndefined();
   });
 
   it("adopts a kept repository when it comes back (import with its id) and creates the rest", async () => {
-    const ledger = { declared: ["github:intake-acme"], kept: ["ecr:intake/acme/app", "github:intake-gone"] };
-    const { plan, recorded } = await planWith([customer("acme", "enterprise", { ecr: { repositories: ["app", "new"] } })], ledger);
+    const keptList = { declared: ["github:intake-acme"], kept: ["ecr:intake/acme/app", "github:intake-gone"] };
+    const { plan, recorded } = await planWith([customer("acme", "enterprise", { ecr: { repositories: ["app", "new"] } })], keptList);
     const repos = owned(plan, recorded, "acme", T.repo);
     expect(repos.map((r) => [r.inputs.name, r.importId])).toEqual([
       ["intake/acme/app", "intake/acme/app"],
@@ -68,8 +69,10 @@ describe("the ledger of kept resources", () => {
 
   it("the ACR registry a destroyed stack left is adopted by the rest of its id (the program cannot spell the subscription); another registry's is not", async () => {
     const id = "/subscriptions/0b1f6471-1bf0-4dda-aec3-cb9272f09590/resourceGroups/RG-Intake/providers/Microsoft.ContainerRegistry/registries/IntakeTest";
-    const registry = (ledger: Record<string, unknown>) =>
-      planWith([customer("acme", "enterprise")], ledger).then(({ plan }) => plan.resources.find((r) => r.type === "azure-native:containerregistry:Registry")!);
+    const registry = (keptList: Record<string, unknown>) =>
+      planWith([customer("acme", "enterprise")], keptList).then(({ plan }) =>
+        plan.resources.find((r) => r.type === "azure-native:containerregistry:Registry")!,
+      );
     expect((await registry({ declared: [], kept: [`acr:${id}`] })).adopted).toBe(id);
     expect((await registry({ declared: [], kept: [`acr:${id.replace("IntakeTest", "othertest")}`] })).adopted).toBeUndefined();
     expect((await registry({})).adopted).toBeUndefined();
@@ -85,8 +88,8 @@ describe("the ledger of kept resources", () => {
     expect(owned(held.plan, held.recorded, "acme", T.garRepo)).toEqual([]);
   });
 
-  it("retained.adopt adopts what the ledger does not hold; retained.forget creates anew", async () => {
-    const over = { retained: { adopt: ["ecr:intake/acme/app"], forget: ["github:intake-acme"] } };
+  it("kept.adopt adopts what the kept list does not hold; kept.forget creates anew", async () => {
+    const over = { kept: { adopt: ["ecr:intake/acme/app"], forget: ["github:intake-acme"] } };
     const { plan, recorded } = await planWith([customer("acme", "enterprise")], { kept: ["github:intake-acme"] }, over);
     expect(owned(plan, recorded, "acme", T.repo).map((r) => r.importId)).toEqual(["intake/acme/app"]);
     expect(owned(plan, recorded, "acme", T.ghRepo).map((r) => r.importId)).toEqual([undefined]);
@@ -98,7 +101,7 @@ describe("the ledger of kept resources", () => {
   });
 });
 
-describe("intake plan --retained", () => {
+describe("intake plan --kept", () => {
   const run = async (args: string[]) => {
     const out: string[] = [];
     const err: string[] = [];
@@ -106,31 +109,64 @@ describe("intake plan --retained", () => {
     return { code, out: out.join("\n"), err: err.join("\n") };
   };
 
-  it("reads the stack's outputs and names what the update adopts; a file that holds no ledger is one line, exit 2", async () => {
-    const dir = tempDir("retained-");
+  it("reads the stack's outputs and names what the update adopts; a file that holds no kept list is one line, exit 2", async () => {
+    const dir = tempDir("kept-");
     const outputs = path.join(dir, "outputs.json");
-    writeFileSync(outputs, JSON.stringify({ customers: {}, retained: { declared: [], kept: ["ecr:intake/acme/app", "github:intake-acme"] } }));
-    const r = await run(["plan", "--stack", "dev", "--retained", outputs]);
+    writeFileSync(outputs, JSON.stringify({ customers: {}, kept: { declared: [], kept: ["ecr:intake/acme/app", "github:intake-acme"] } }));
+    const r = await run(["plan", "--stack", "dev", "--kept", outputs]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(
       /^Adopted from the cloud \(kept by an earlier update; imported, not created\): Repository intake\/acme\/app, Repository intake-acme$/m,
     );
     writeFileSync(outputs, JSON.stringify({ customers: {} }));
-    const bad = await run(["plan", "--stack", "dev", "--retained", outputs]);
+    const bad = await run(["plan", "--stack", "dev", "--kept", outputs]);
     expect(bad.code).toBe(2);
     expect(bad.err.split("\n")).toHaveLength(1);
-    expect(bad.err).toMatch(/--retained .*outputs\.json: holds no ledger of kept resources .*pulumi stack output --json/);
-    writeFileSync(outputs, JSON.stringify({ retained: { declared: [], kept: ["foo:bar"] } }));
-    expect((await run(["plan", "--stack", "dev", "--retained", outputs])).err).toMatch(
-      /--retained .*outputs\.json: "foo:bar" is not a kept resource \(<kind>:<cloud id>, kind ecr, gar or github\)$/,
+    expect(bad.err).toMatch(/--kept .*outputs\.json: holds no kept list .*pulumi stack output --json/);
+    writeFileSync(outputs, JSON.stringify({ kept: { declared: [], kept: ["foo:bar"] } }));
+    expect((await run(["plan", "--stack", "dev", "--kept", outputs])).err).toMatch(
+      /--kept .*outputs\.json: "foo:bar" is not a kept resource \(<kind>:<cloud id>, kind ecr, gar or github\)$/,
     );
-    const missing = await run(["plan", "--stack", "dev", "--retained", path.join(dir, "nope.json")]);
-    expect([missing.code, missing.err]).toEqual([2, expect.stringMatching(/--retained .*nope\.json: cannot read it \(ENOENT\)/)]);
+    const missing = await run(["plan", "--stack", "dev", "--kept", path.join(dir, "nope.json")]);
+    expect([missing.code, missing.err]).toEqual([2, expect.stringMatching(/--kept .*nope\.json: cannot read it \(ENOENT\)/)]);
   });
 });
 
-describe("the ledger's edges", () => {
-  it("a stack updated before the ledger existed keeps declaring an offboarded customer's repositories (nothing dropped from state)", async () => {
+describe("the former names, still read", () => {
+  const run = async (args: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s) });
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  };
+
+  it("the `retained` output and --retained: read, with one warning line for the flag; both flags at once: one line, exit 2", async () => {
+    const dir = tempDir("kept-former-");
+    const outputs = path.join(dir, "outputs.json");
+    writeFileSync(outputs, JSON.stringify({ customers: {}, retained: { declared: [], kept: ["ecr:intake/acme/app"] } }));
+    const r = await run(["plan", "--stack", "dev", "--retained", outputs]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toBe("warning: --retained is now --kept (the former name is still read)");
+    expect(r.out).toMatch(/^Adopted from the cloud \(kept by an earlier update; imported, not created\): Repository intake\/acme\/app$/m);
+    const both = await run(["plan", "--stack", "dev", "--retained", outputs, "--kept", outputs]);
+    expect([both.code, both.err]).toEqual([2, "error: --retained is the former name of --kept: give --kept alone"]);
+  });
+
+  it("the `retained` setting is read as `kept`, and the plan says to rename it; both settings: refused", () => {
+    const s = testSettings({ retained: { adopt: ["ecr:intake/acme/app"], forget: [] } });
+    expect(s.kept.adopt).toEqual(["ecr:intake/acme/app"]);
+    expect(renamedSettingWarnings(s)).toEqual([
+      "setting registry-intake:retained is now registry-intake:kept: rename it in Pulumi.test.yaml (the former name is still read)",
+    ]);
+    expect(renamedSettingWarnings(testSettings({ kept: { adopt: [], forget: [] } }))).toEqual([]);
+    expect(() => testSettings({ retained: {}, kept: {} })).toThrow(
+      /registry-intake:retained and registry-intake:kept: retained is the former name of kept; keep kept alone/,
+    );
+  });
+});
+
+describe("the kept list's edges", () => {
+  it("a stack updated before the kept list existed keeps declaring an offboarded customer's repositories (nothing dropped from state)", async () => {
     const gone = customer("acme", "enterprise", { status: "offboarded" });
     const fresh = await planWith([gone]);
     expect(owned(fresh.plan, fresh.recorded, "acme", T.repo)).toEqual([]);
@@ -139,14 +175,14 @@ describe("the ledger's edges", () => {
   });
 
   it("adopt of a repository already in state imports nothing; forget creates anew and tracks it again", async () => {
-    const over = { retained: { adopt: ["ecr:intake/acme/app"], forget: ["ecr:intake/acme/worker"] } };
-    const ledger = { declared: ["ecr:intake/acme/app"], kept: ["ecr:intake/acme/worker"] };
-    const { plan, recorded } = await planWith([customer("acme", "enterprise", { ecr: { repositories: ["app", "worker"] } })], ledger, over);
+    const over = { kept: { adopt: ["ecr:intake/acme/app"], forget: ["ecr:intake/acme/worker"] } };
+    const keptList = { declared: ["ecr:intake/acme/app"], kept: ["ecr:intake/acme/worker"] };
+    const { plan, recorded } = await planWith([customer("acme", "enterprise", { ecr: { repositories: ["app", "worker"] } })], keptList, over);
     expect(owned(plan, recorded, "acme", T.repo).map((r) => [r.inputs.name, r.importId])).toEqual([
       ["intake/acme/app", undefined],
       ["intake/acme/worker", undefined],
     ]);
-    const out = (await exported([customer("acme", "enterprise", { ecr: { repositories: ["app", "worker"] } })], ledger, over)) as { declared: string[] };
+    const out = (await exported([customer("acme", "enterprise", { ecr: { repositories: ["app", "worker"] } })], keptList, over)) as { declared: string[] };
     expect(out.declared).toEqual(expect.arrayContaining(["ecr:intake/acme/app", "ecr:intake/acme/worker"]));
   });
 });
