@@ -31,7 +31,7 @@ async function mintWith(customerId: string, kind: RegistryKind, ctx: MintContext
   // With a catalogue, a credential reaches the entitled products only: none, no credential.
   const entitled = entitledProducts(decision.customer, s.products, s.tierEntitlements);
   if (entitled.length === 0)
-    throw new AccessDenied(`customer ${customerId} is entitled to no product of the stack's catalogue: a ${kind} credential would reach nothing`);
+    throw new AccessDenied(`customer ${customerId} is entitled to no product of the stack's catalogue: its ${kind} credential would reach nothing`);
   const cred = await (await MINTERS[kind]())(decision.customer, ctx);
   // Under the credential's own host (an ECR proxy endpoint may name it another way than the settings).
   const under = (full: string) => `${cred.registry}/${full.slice(full.indexOf("/") + 1)}`;

@@ -426,7 +426,7 @@ describe("ACR by product", () => {
       expect.stringMatching(/scope-map action on intake\/acme\/worker\/\* is product worker, which customer acme is not entitled to \(entitled: app, tools\)/),
     ]);
     await expect(mintFor("stark", "acr", { settings, roster, azureSubscriptionId: "s" })).rejects.toThrow(
-      /customer stark is entitled to no product of the stack's catalogue: a acr credential would reach nothing/,
+      /customer stark is entitled to no product of the stack's catalogue: its acr credential would reach nothing/,
     );
   });
 });
