@@ -44,6 +44,10 @@ export function register(cli: Command, ctx: CommandContext): void {
         });
         if (!settings.products)
           throw new InputError(`--stack ${opts.stack}: the stack has no product catalogue (setting products), so no pull limits to report; leave --stack out`);
+        // The roster is read: a customer it does not hold is a mistake, not a row of zeros.
+        for (const id of opts.customer ?? []) {
+          if (!id.startsWith("_") && !roster.customers.some((c) => c.id === id)) throw new InputError(`--customer: ${id} is not in ${roster.source}`);
+        }
         limits = pullLimitsOf(roster, settings);
       }
       const report = await brokerUsage(opts.log, { since: opts.since, customers: opts.customer, limits });

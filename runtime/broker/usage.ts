@@ -323,7 +323,12 @@ function skippedNote(r: UsageReport): string | undefined {
 
 function heading(r: UsageReport): string {
   const span = r.entries ? ` from ${r.from} to ${r.to}` : "";
-  return `${plural(r.entries, "token decision")} in ${plural(r.lines, "line")} of ${r.log}${span}${r.since ? ` (since ${r.since})` : ""}`;
+  return `${plural(r.entries, "token decision")} in ${plural(r.lines, "line")} of ${logName(r)}${span}${r.since ? ` (since ${r.since})` : ""}`;
+}
+
+/** The log as the report names it: `-` is standard input. */
+function logName(r: UsageReport): string {
+  return r.log === "-" ? "standard input" : r.log;
 }
 
 /** The terminal report: a table of issued and denied per customer, then each customer's repositories. */
@@ -389,7 +394,7 @@ function md(s: string): string {
 /** A summary fit for a ticket or a pull-request comment. */
 export function renderUsageMarkdown(r: UsageReport): string {
   const code = (s: string) => `\`${s}\``;
-  const out = [`### Broker usage: ${code(r.log)}`, "", `${heading(r).replace(` of ${r.log}`, "")}.`];
+  const out = [`### Broker usage: ${r.log === "-" ? "standard input" : code(r.log)}`, "", `${heading(r).replace(` of ${logName(r)}`, "")}.`];
   const note = skippedNote(r);
   if (note) out.push("", `> ${note[0].toUpperCase()}${note.slice(1)}.`);
   if (r.customers.length) {

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { parse, stringify } from "yaml";
 import { main } from "../../../../cli/main";
 import { TokenBroker } from "../../../../runtime/broker/broker";
-import { brokerUsage, type UsageReport } from "../../../../runtime/broker/usage";
+import { brokerUsage, renderUsageMarkdown, renderUsageText, type UsageReport } from "../../../../runtime/broker/usage";
 import { tempDir } from "../../../../testing/tmp";
 
 async function run(args: string[]) {
@@ -314,11 +314,21 @@ describe("intake usage --stack: the catalogue's pull limits beside the log", () 
         /^error: --stack plain: the stack has no product catalogue \(setting products\), so no pull limits to report; leave --stack out$/,
       ],
     ] as const;
+    const unknown = await run(["usage", "--log", log, "--stack", "dev", "--project", dir, "--roster", roster, "--customer", "nosuch"]);
+    expect([unknown.code, unknown.err]).toEqual([2, expect.stringMatching(/^error: --customer: nosuch is not in .*roster\.yaml$/)]);
     for (const [args, line] of bad) {
       const b = await run(["usage", "--log", log, ...args]);
       expect([b.code, b.out, b.err.split("\n").length], args.join(" ")).toEqual([2, "", 1]);
       expect(b.err).toMatch(line);
     }
+  });
+});
+
+describe("intake usage of standard input", () => {
+  it("names it so, not '-'", () => {
+    const r = { log: "-", lines: 0, entries: 0, skipped: { count: 0 }, customers: [] };
+    expect(renderUsageText(r)).toBe("0 token decisions in 0 lines of standard input");
+    expect(renderUsageMarkdown(r).split("\n").slice(0, 3)).toEqual(["### Broker usage: standard input", "", "0 token decisions in 0 lines."]);
   });
 });
 
