@@ -14,7 +14,7 @@ export class KeptResources {
   private readonly adoptedWhere = new Set<string>();
 
   /**
-   * @param previous the `retained` output of the stack's last update; `legacy` when the stack has
+   * @param previous the `kept` output of the stack's last update; `legacy` when the stack has
    *   outputs but no kept list yet (updated before the kept list existed): it may hold any repository
    * @param adopt keys to adopt though the kept list does not hold them (kept before it existed, or by another stack)
    * @param forget keys deleted by hand since: created anew rather than imported (and tracked again)

@@ -153,7 +153,7 @@ const label = (r: PlannedResource) => `${r.type.split(":").pop()} ${r.name}`;
 /**
  * What a roster change does, compared with the roster (and stack file) at a git ref: customers
  * added, removed, or changed in tier, status or registries, and per customer the resources added,
- * removed (or kept, when retained), updated and replaced, with the estimated monthly cost change.
+ * removed (or kept, when kept on delete), updated and replaced, with the estimated monthly cost change.
  * Only the changed customers are planned, on both sides, so a PR's plan costs what it changes.
  */
 export async function planDiff(o: { projectDir: string; stack: string; base: string; rosterPath?: string; policyConfig?: PolicyConfig }): Promise<PlanDiff> {

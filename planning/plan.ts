@@ -25,7 +25,7 @@ export async function planProgram(
   policyConfig: PolicyConfig = {},
   /** The program to plan; the real one unless a test hands in an edited one. */
   run: typeof program = program,
-  /** The stack's kept list (its `retained` output); none: nothing is adopted. */
+  /** The stack's kept list (its `kept` output); none: nothing is adopted. */
   keptList: Partial<KeptList> = {},
   options: PlanOptions = {},
 ): Promise<PlanResult & { recorded: RecordedResource[] }> {
@@ -119,7 +119,7 @@ export function ownerOf(byUrn: ReadonlyMap<string, RecordedResource>): (r: Recor
 
 export interface PlanStackOptions extends LoadStackOptions {
   policyConfig?: PolicyConfig;
-  /** The stack's kept list (`pulumi stack output retained`). */
+  /** The stack's kept list (`pulumi stack output kept`). */
   keptList?: Partial<KeptList>;
 }
 

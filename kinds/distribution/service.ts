@@ -241,7 +241,7 @@ export class DistributionService extends pulumi.ComponentResource {
         { parent: this },
       );
       // One name: the claim kept after a destroy is taken up again (with its images) by the next up,
-      // imported when the kept list (or retained.adopt) holds it.
+      // imported when the kept list (or kept.adopt) holds it.
       const claimId = `${k.namespace}/${dataClaimName(args.settings)}`;
       const pvc = new corev1.PersistentVolumeClaim(
         `${name}-registry-data`,

@@ -242,7 +242,7 @@ describe.skipIf(!!unavailable)("a second stack copied from dev, in the same acco
     expect(refused.code).not.toBe(0);
     const out = refused.stdout + refused.stderr;
     expect(out).toMatch(
-      /AlreadyExists: \S+ \S+ exists in the cloud \(retained, or another stack's in this account: give each stack its own repoPrefix and registry names\)/,
+      /AlreadyExists: \S+ \S+ exists in the cloud \(kept, or another stack's in this account: give each stack its own repoPrefix and registry names\)/,
     );
     // Nothing was made: an up refuses the same way.
     const up = await p.pulumi(["up", "--yes", "--stack", "staging"]);

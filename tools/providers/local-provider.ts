@@ -225,9 +225,9 @@ export interface ProviderConfig {
   owner?: string;
 }
 
-/** The cloud's refusal of a name it already holds (another stack's, or one retained). */
+/** The cloud's refusal of a name it already holds (another stack's, or one kept). */
 function alreadyExists(type: string, id: string): string {
-  return `AlreadyExists: ${type} ${id} exists in the cloud (retained, or another stack's in this account: give each stack its own repoPrefix and registry names): import it or choose another name`;
+  return `AlreadyExists: ${type} ${id} exists in the cloud (kept, or another stack's in this account: give each stack its own repoPrefix and registry names): import it or choose another name`;
 }
 
 export class LocalProvider implements provider.Provider {
