@@ -137,3 +137,17 @@ export const rosterSchema = z.strictObject({
 });
 
 export type CustomerEntry = z.output<typeof customerSchema>;
+
+/**
+ * The roster's JSON Schema (customers/roster.schema.json, written by `npm run docs`), for editors:
+ * a roster file naming it on its first line (`# yaml-language-server: $schema=...`) gets its fields
+ * completed and its mistakes marked as they are typed. Rules zod checks in code (a date that is a
+ * day, a semver range, one id per customer) are the loader's alone.
+ */
+export function rosterJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(rosterSchema, { io: "input", unrepresentable: "any" }),
+    title: "registry-intake roster",
+    description: "Licensed customers: each gets an isolated namespace and scoped credentials on the registries its tier allows. Checked by `npx intake plan`.",
+  };
+}
