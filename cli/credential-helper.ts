@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { EXIT, IntakeError } from "../core/errors";
+import { environmentHelp } from "../core/environment";
 import { decisionDay, DiskCredentialCache, type CacheKey } from "../runtime/mint/disk-cache";
 
 export interface HelperResult {
@@ -60,14 +61,7 @@ day are those its license decision was made on; any change to them decides again
 removes it. GHCR tokens, which do not expire, are never kept.
 
 Environment:
-  INTAKE_CUSTOMER          the customer id (required)
-  INTAKE_STACK             the stack whose settings apply (default dev)
-  INTAKE_PROJECT           the project folder holding Pulumi.yaml (default this package)
-  INTAKE_ROSTER            the roster file (default the stack's roster setting)
-  INTAKE_BROKER_KEY        distribution: the broker's PEM private key (offline credential)
-  INTAKE_GHCR_TOKEN_<ID>   ghcr: the customer's machine-user PAT, e.g. INTAKE_GHCR_TOKEN_ACME
-  AZURE_SUBSCRIPTION_ID    acr: the registry's subscription
-  INTAKE_CREDENTIAL_CACHE  the cache folder, or off (default $XDG_CACHE_HOME or ~/.cache, then registry-intake/credentials)
+${environmentHelp("helper")}
   and each cloud's own credential chain (AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_*).
 
 Exit codes: 0 done; 1 no credential for this server (docker's "not found"); 2 invalid input or

@@ -24,7 +24,25 @@ export { findProjectDir, type Io } from "./options";
  */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   let code: number = EXIT.ok;
-  const ctx: CommandContext = { io, exit: (c) => (code = c) };
+  const cli = intakeCommand({ io, exit: (c) => (code = c) });
+  try {
+    unknownOptionsFirst(cli, argv);
+    await cli.parseAsync(argv, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.invalidInput;
+    // The one error family: its message, its exit code. Anything else is a defect, shown whole.
+    if (e instanceof IntakeError) {
+      io.err(`error: ${e.message}`);
+      return e.exitCode;
+    }
+    throw e;
+  }
+  return code;
+}
+
+/** The whole `intake` command tree (main() runs it; `npm run docs` writes docs/reference/cli.md from its help). */
+export function intakeCommand(ctx: CommandContext): Command {
+  const { io } = ctx;
   const cli = new Command("intake")
     .description("registry-intake: isolated customer namespaces and scoped credentials on container registries")
     .version(packageVersion(), "-V, --version", "print the version")
@@ -53,19 +71,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   registerVerify(cli, ctx);
   registerRotate(cli, ctx);
   registerServe(cli, ctx);
-  try {
-    unknownOptionsFirst(cli, argv);
-    await cli.parseAsync(argv, { from: "user" });
-  } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.invalidInput;
-    // The one error family: its message, its exit code. Anything else is a defect, shown whole.
-    if (e instanceof IntakeError) {
-      io.err(`error: ${e.message}`);
-      return e.exitCode;
-    }
-    throw e;
-  }
-  return code;
+  return cli;
 }
 
 /**

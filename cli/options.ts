@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from "commander";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { InvalidInput } from "../core/errors";
+import { EXIT_MEANINGS, InvalidInput } from "../core/errors";
+import { environmentHelp } from "../core/environment";
 import { REGISTRY_KINDS, type RegistryKind } from "../core/tiers";
 import { TTL_BOUNDS } from "../runtime/broker/ttl";
 import { PACKAGE_ROOT } from "../core/package";
@@ -17,28 +18,12 @@ export function packageVersion(): string {
 /** Exit codes and environment variables, after every command's help. */
 export const HELP_AFTER = `
 Exit codes (every command):
-  0  done
-  1  mandatory policy violations (plan, policy audit), shard files that disagree (shards --check), isolation that fails (verify)
-  2  invalid input: a flag, file, setting, roster entry or missing credential; nothing was changed
-  3  denied: the customer's license does not allow it (token, deliver, the credential helper)
-  4  failed: a registry or the engine failed part-way (deliver, onboard, offboard; verify: a registry out of reach)
-  5  no engine: the pulumi CLI is not on PATH (onboard, offboard)
+${Object.entries(EXIT_MEANINGS)
+  .map(([code, meaning]) => `  ${code}  ${meaning}`)
+  .join("\n")}
 
 Environment:
-  INTAKE_GHCR_TOKEN_<ID>    a customer's machine-user PAT for GHCR (id upper-cased, - as _), e.g. INTAKE_GHCR_TOKEN_ACME
-  INTAKE_DELIVERY_PASSWORD  the delivery robot's password (deliver to distribution; or --key)
-  INTAKE_BROKER_KEY         the broker's private key file, for the credential helper's distribution credentials (commands take --key)
-  INTAKE_COPY_TOOL          crane or skopeo (deliver; default crane when on PATH)
-  REGISTRY_<HOST>_USERNAME, REGISTRY_<HOST>_PASSWORD
-                            the source registry's credential (deliver; host upper-cased, others as _,
-                            e.g. REGISTRY_GHCR_IO_USERNAME); else INTAKE_SOURCE_DOCKERCONFIGJSON, then
-                            the docker config (credHelpers, auths, credsStore)
-  INTAKE_SOURCE_DOCKERCONFIGJSON  a mounted .dockerconfigjson file with the source's credential (deliver)
-  INTAKE_CREDENTIAL_CACHE   where minted credentials are kept, or off (token; default
-                            $XDG_CACHE_HOME or ~/.cache, then registry-intake/credentials)
-  INTAKE_ROSTER             another roster file for the policy pack (onboarding sets it)
-  AZURE_SUBSCRIPTION_ID     the ACR registry's subscription (token, deliver; or --subscription)
-  AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_*   the clouds' own credential chains (token, deliver)`;
+${environmentHelp("intake")}`;
 
 /** A bad flag value: names the flag and the rule. */
 export class InputError extends InvalidInput {}

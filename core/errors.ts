@@ -6,6 +6,16 @@
 export const EXIT = { ok: 0, violations: 1, invalidInput: 2, denied: 3, failed: 4, noEngine: 5 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+/** What each exit code means, and which commands give it: `intake --help` and docs/reference/exit-codes.md are written from it. */
+export const EXIT_MEANINGS: Readonly<Record<ExitCode, string>> = {
+  0: "done",
+  1: "mandatory policy violations (plan, policy audit), shard files that disagree (shards --check), isolation that fails (verify)",
+  2: "invalid input: a flag, file, setting, roster entry or missing credential; nothing was changed",
+  3: "denied: the customer's license does not allow it (token, deliver, the credential helper)",
+  4: "failed: a registry or the engine failed part-way (deliver, onboard, offboard; verify: a registry out of reach)",
+  5: "no engine: the pulumi CLI is not on PATH (onboard, offboard)",
+};
+
 export abstract class IntakeError extends Error {
   abstract readonly exitCode: ExitCode;
   constructor(message: string) {

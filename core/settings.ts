@@ -30,280 +30,369 @@ const tags = z.record(
 const AWS_REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 
 const awsSettings = z.strictObject({
-  accountId: z.string().regex(/^\d{12}$/, { message: "must be a 12-digit AWS account id (quote it in YAML)" }),
-  region: z.string().regex(AWS_REGION, { message: "must be an AWS region such as eu-west-1" }),
-  /** Principals allowed to assume the ECR controller role (CI deployer roles, the onboarding service). */
+  accountId: z
+    .string()
+    .regex(/^\d{12}$/, { message: "must be a 12-digit AWS account id (quote it in YAML)" })
+    .describe("The 12-digit AWS account of the ECR registry (quote it in YAML)."),
+  region: z
+    .string()
+    .regex(AWS_REGION, { message: "must be an AWS region such as eu-west-1" })
+    .describe("The AWS region of the ECR registry; ARNs and hosts follow its partition."),
   controllerPrincipals: z
     .array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:(root|role\/.+|user\/.+)$/, { message: "must be an IAM role, user or account-root ARN" }))
-    .default([]),
-  /** Longest session the push role grants (the runtime mints 1 h sessions). */
-  pushRoleMaxSessionSeconds: z.number().int().min(3600).max(43200).default(3600),
+    .default([])
+    .describe("Principals allowed to assume the ECR controller role (CI deployer roles, the onboarding service)."),
+  pushRoleMaxSessionSeconds: z
+    .number()
+    .int()
+    .min(3600)
+    .max(43200)
+    .default(3600)
+    .describe("Longest session the push role grants (the runtime mints 1 h sessions)."),
 });
 
 const ecrSettings = z.strictObject({
-  /** Tags cannot be overwritten. Default: on in prod, off elsewhere. */
-  immutableTags: z.boolean().optional(),
-  scanOnPush: z.boolean().default(true),
-  /** Untagged images expire after this many days. */
-  untaggedExpiryDays: z.number().int().min(1).max(3650).default(14),
-  /** At most this many images are kept per repository (oldest expire first). */
-  keepImages: z.number().int().min(1).max(10000).default(500),
-  /** Regions every repository under the prefix is replicated to (same account). */
-  replicationRegions: z.array(z.string().regex(AWS_REGION, { message: "must be an AWS region such as us-west-2" })).default([]),
-  /** Encrypt repositories with a customer-managed KMS key declared by the platform (default AES256). */
-  kms: z.boolean().default(false),
-  /** Declare a repository creation template for repositories created on push or by replication under the prefix. */
-  creationTemplate: z.boolean().default(true),
-  /** Turn on cross-repository blob mounting for the account and region (fan-out delivery needs it). */
-  blobMounting: z.boolean().default(true),
+  immutableTags: z.boolean().optional().describe("Tags cannot be overwritten. Default: on in prod, off elsewhere."),
+  scanOnPush: z.boolean().default(true).describe("Scan every image on push."),
+  untaggedExpiryDays: z.number().int().min(1).max(3650).default(14).describe("Untagged images expire after this many days."),
+  keepImages: z.number().int().min(1).max(10000).default(500).describe("At most this many images are kept per repository (oldest expire first)."),
+  replicationRegions: z
+    .array(z.string().regex(AWS_REGION, { message: "must be an AWS region such as us-west-2" }))
+    .default([])
+    .describe("Regions every repository under the prefix is replicated to (same account)."),
+  kms: z.boolean().default(false).describe("Encrypt repositories with a customer-managed KMS key declared by the platform (default AES256)."),
+  creationTemplate: z
+    .boolean()
+    .default(true)
+    .describe("Declare a repository creation template for repositories created on push or by replication under the prefix."),
+  blobMounting: z.boolean().default(true).describe("Turn on cross-repository blob mounting for the account and region (fan-out delivery needs it)."),
 });
 
 const acrSettings = z.strictObject({
   resourceGroupName: z
     .string()
-    .regex(/^[-\w._()]{1,89}[-\w_()]$/, { message: "must be an Azure resource group name (1-90 chars of letters, digits, - _ . ( ), not ending with '.')" }),
-  registryName: z.string().regex(/^[a-zA-Z0-9]{5,50}$/, { message: "must be 5-50 letters and digits (ACR registry names)" }),
-  location: z.string().regex(/^[a-z0-9]+$/, { message: "must be an Azure location such as westeurope" }),
-  sku: z.enum(["Basic", "Standard", "Premium"], { message: "must be Basic, Standard or Premium" }).default("Premium"),
-  /** Geo-replicas (Premium only). */
-  replicaLocations: z.array(z.string().regex(/^[a-z0-9]+$/, { message: "must be an Azure location such as northeurope" })).default([]),
-  /** Untagged manifests are deleted after this many days (Premium only; 0 deletes at once). */
-  untaggedRetentionDays: z.number().int().min(0).max(365).optional(),
+    .regex(/^[-\w._()]{1,89}[-\w_()]$/, { message: "must be an Azure resource group name (1-90 chars of letters, digits, - _ . ( ), not ending with '.')" })
+    .describe("The existing resource group of the registry."),
+  registryName: z
+    .string()
+    .regex(/^[a-zA-Z0-9]{5,50}$/, { message: "must be 5-50 letters and digits (ACR registry names)" })
+    .describe("The registry's name (Azure holds it globally: each stack needs its own)."),
+  location: z
+    .string()
+    .regex(/^[a-z0-9]+$/, { message: "must be an Azure location such as westeurope" })
+    .describe("The registry's Azure location."),
+  sku: z
+    .enum(["Basic", "Standard", "Premium"], { message: "must be Basic, Standard or Premium" })
+    .default("Premium")
+    .describe("The registry's SKU; geo-replicas and the retention policy need Premium."),
+  replicaLocations: z
+    .array(z.string().regex(/^[a-z0-9]+$/, { message: "must be an Azure location such as northeurope" }))
+    .default([])
+    .describe("Geo-replicas (Premium only)."),
+  untaggedRetentionDays: z
+    .number()
+    .int()
+    .min(0)
+    .max(365)
+    .optional()
+    .describe("Untagged manifests are deleted after this many days (Premium only; 0 deletes at once)."),
 });
 
 const garSettings = z.strictObject({
-  project: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { message: "must be a GCP project id (6-30 chars of [a-z0-9-], starting with a letter)" }),
-  location: z.string().regex(/^[a-z]+(-[a-z]+\d+)?$/, { message: "must be an Artifact Registry location such as europe-west1 or europe" }),
-  /** Tags cannot be moved. Default: on in prod, off elsewhere. */
-  immutableTags: z.boolean().optional(),
-  untaggedExpiryDays: z.number().int().min(1).max(3650).default(14),
-  keepVersions: z.number().int().min(1).max(10000).default(50),
-  /** Declare a service-account key per customer (off: the runtime impersonates instead). */
-  serviceAccountKeys: z.boolean().default(false),
-  /** The identity the runtime mints tokens as (granted Token Creator on each customer's service account only). */
+  project: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { message: "must be a GCP project id (6-30 chars of [a-z0-9-], starting with a letter)" })
+    .describe("The GCP project (Artifact Registry and IAM Credentials APIs enabled)."),
+  location: z
+    .string()
+    .regex(/^[a-z]+(-[a-z]+\d+)?$/, { message: "must be an Artifact Registry location such as europe-west1 or europe" })
+    .describe("The Artifact Registry location of customers' repositories."),
+  immutableTags: z.boolean().optional().describe("Tags cannot be moved. Default: on in prod, off elsewhere."),
+  untaggedExpiryDays: z.number().int().min(1).max(3650).default(14).describe("Untagged versions are deleted after this many days."),
+  keepVersions: z.number().int().min(1).max(10000).default(50).describe("At most this many versions are kept per package (oldest deleted first)."),
+  serviceAccountKeys: z.boolean().default(false).describe("Declare a service-account key per customer (off: the runtime impersonates instead)."),
   runtimeMember: z
     .string()
     .regex(/^(serviceAccount|user|group):[^\s@]+@[^\s@]+$/, {
       message: "must be an IAM member such as serviceAccount:intake-runtime@PROJECT.iam.gserviceaccount.com",
     })
-    .optional(),
+    .optional()
+    .describe("The identity the runtime mints tokens as (granted Token Creator on each customer's service account only)."),
 });
 
 const ghcrSettings = z.strictObject({
-  /** The GitHub organisation that owns the customers' repositories and packages. */
-  owner: z.string().regex(GITHUB_LOGIN, { message: "must be a GitHub organisation login" }),
-  /** Classic PATs (read:packages) of customers' machine users, keyed by customer id. Must be Pulumi secrets. */
-  machineUserTokens: z.record(z.string(), z.string().min(1)).default({}),
+  owner: z
+    .string()
+    .regex(GITHUB_LOGIN, { message: "must be a GitHub organisation login" })
+    .describe("The GitHub organisation that owns the customers' repositories and packages."),
+  machineUserTokens: z
+    .record(z.string(), z.string().min(1))
+    .default({})
+    .describe("Classic PATs (read:packages) of customers' machine users, keyed by customer id. Must be Pulumi secrets."),
 });
 
 const distributionSettings = z.strictObject({
-  /** Where clients reach the registry, e.g. registry.example.com or 127.0.0.1:5000. */
-  host: z.string().regex(/^[a-z0-9.-]+(:\d{1,5})?$/, { message: "must be a host[:port] such as registry.example.com" }),
-  /** The token service name and issuer the registry and the broker agree on. */
-  service: z.string().min(1).default("registry-intake"),
-  issuer: z.string().min(1).default("registry-intake-broker"),
-  /** The broker's token endpoint as clients see it. Default: https://<host>/auth/token. */
-  realm: z.string().url({ message: "must be a URL such as https://registry.example.com/auth/token" }).optional(),
-  /** Rotation of the platform's delivery robot password (core/rotation.ts): raise the generation, the previous works through previousUntil. */
+  host: z
+    .string()
+    .regex(/^[a-z0-9.-]+(:\d{1,5})?$/, { message: "must be a host[:port] such as registry.example.com" })
+    .describe("Where clients reach the registry, e.g. registry.example.com or 127.0.0.1:5000."),
+  service: z.string().min(1).default("registry-intake").describe("The token service name and issuer the registry and the broker agree on."),
+  issuer: z.string().min(1).default("registry-intake-broker").describe("The issuer the broker signs tokens as and the registry expects (auth.token.issuer)."),
+  realm: z
+    .string()
+    .url({ message: "must be a URL such as https://registry.example.com/auth/token" })
+    .optional()
+    .describe("The broker's token endpoint as clients see it. Default: https://<host>/auth/token."),
   deliveryRobot: z
     .strictObject({
-      generation: z.number().int().min(1, { message: "must be a whole number from 1" }),
-      previousUntil: isoDate.optional(),
+      generation: z
+        .number()
+        .int()
+        .min(1, { message: "must be a whole number from 1" })
+        .describe("The delivery robot password's generation: raise it to rotate."),
+      previousUntil: isoDate.optional().describe("The last day the previous password still works."),
     })
     .refine((r) => r.previousUntil === undefined || r.generation > 1, {
       message: "needs a generation above 1 (there is no previous one)",
       path: ["previousUntil"],
     })
-    .optional(),
-  /** Run the registry and the broker on Kubernetes (the stack's cluster). */
+    .optional()
+    .describe("Rotation of the platform's delivery robot password (core/rotation.ts): raise the generation, the previous works through previousUntil."),
   kubernetes: z
     .strictObject({
-      namespace: z.string().regex(K8S_NAMESPACE, { message: "must be a Kubernetes namespace name" }),
-      registryImage: z.string().min(1).default("registry:2.8.3"),
-      brokerImage: z.string().min(1),
+      namespace: z
+        .string()
+        .regex(K8S_NAMESPACE, { message: "must be a Kubernetes namespace name" })
+        .describe("The namespace the registry and the broker run in (it must exist)."),
+      registryImage: z.string().min(1).default("registry:2.8.3").describe("The registry's image."),
+      brokerImage: z.string().min(1).describe("An image with this project that runs `intake broker`."),
       storageSize: z
         .string()
         .regex(/^\d+(Mi|Gi|Ti)$/, { message: "must be a size such as 100Gi" })
-        .default("100Gi"),
-      storageClassName: z.string().optional(),
-      /**
-       * The registry's PersistentVolumeClaim (default `<repoPrefix>-registry-data`): one name, so
-       * that the claim kept after a destroy is taken up again by the next `up`.
-       */
-      dataClaimName: z.string().regex(K8S_NAMESPACE, { message: "must be a PersistentVolumeClaim name" }).optional(),
-      /** Existing kubernetes.io/tls Secret: the broker signs with tls.key, the registry trusts tls.crt. */
-      signingSecretName: z.string().regex(K8S_NAMESPACE, { message: "must be a Secret name" }),
+        .default("100Gi")
+        .describe("The size of the registry's PersistentVolumeClaim."),
+      storageClassName: z.string().optional().describe("The storage class of the registry's claim (default the cluster's)."),
+      dataClaimName: z
+        .string()
+        .regex(K8S_NAMESPACE, { message: "must be a PersistentVolumeClaim name" })
+        .optional()
+        .describe(
+          "The registry's PersistentVolumeClaim (default `<repoPrefix>-registry-data`): one name, so that the claim kept after a destroy is taken up again by the next `up`.",
+        ),
+      signingSecretName: z
+        .string()
+        .regex(K8S_NAMESPACE, { message: "must be a Secret name" })
+        .describe("Existing kubernetes.io/tls Secret: the broker signs with tls.key, the registry trusts tls.crt."),
     })
-    .optional(),
+    .optional()
+    .describe("Run the registry and the broker on Kubernetes (the stack's cluster)."),
 });
 
-/**
- * How short-lived credentials (ECR, ACR, Artifact Registry by impersonation) reach a customer's
- * Kubernetes namespace as a working pull secret. Absent: the Secret is declared empty and
- * annotated with the command that fills it, for a refresher of your own.
- */
-const pullSecretSettings = z.strictObject({
-  /**
-   * eso: External Secrets Operator generators where one can keep the customer's scope (ECR with the
-   * customer's own IAM key, Artifact Registry by workload identity of the customer's service
-   * account), the refresher for the rest (ACR); refresher: the refresher for every kind.
-   */
-  mode: z.enum(["eso", "refresher"], { message: "must be eso or refresher" }),
-  /** eso and Artifact Registry: the GKE cluster whose workload identity pool binds each customer's Kubernetes service account. */
-  gke: z
-    .strictObject({
-      projectId: z.string().regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { message: "must be a GCP project id" }),
-      location: z.string().regex(/^[a-z]+-[a-z]+\d+(-[a-z])?$/, { message: "must be a GKE cluster location such as europe-west1 or europe-west1-b" }),
-      name: z.string().regex(/^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/, { message: "must be a GKE cluster name" }),
-    })
-    .optional(),
-  /** A CronJob per customer and kind, in the platform's namespace, that mints with `intake token` and patches the one Secret. */
-  refresher: z
-    .strictObject({
-      namespace: z.string().regex(K8S_NAMESPACE, { message: "must be a Kubernetes namespace name" }),
-      /** An existing service account holding the cloud identity the runtime mints with (IRSA, workload identity). */
-      serviceAccount: z.string().regex(K8S_NAMESPACE, { message: "must be a Kubernetes service account name" }),
-      /** An image with this project (its stack files and roster), `intake` and `kubectl`. */
-      image: z.string().min(1),
-    })
-    .optional(),
-});
+const pullSecretSettings = z
+  .strictObject({
+    mode: z
+      .enum(["eso", "refresher"], { message: "must be eso or refresher" })
+      .describe(
+        "eso: External Secrets Operator generators where one can keep the customer's scope (ECR with the customer's own IAM key, Artifact Registry by workload identity of the customer's service account), the refresher for the rest (ACR); refresher: the refresher for every kind.",
+      ),
+    gke: z
+      .strictObject({
+        projectId: z
+          .string()
+          .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { message: "must be a GCP project id" })
+          .describe("The GKE cluster's project."),
+        location: z
+          .string()
+          .regex(/^[a-z]+-[a-z]+\d+(-[a-z])?$/, { message: "must be a GKE cluster location such as europe-west1 or europe-west1-b" })
+          .describe("The GKE cluster's region or zone."),
+        name: z
+          .string()
+          .regex(/^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/, { message: "must be a GKE cluster name" })
+          .describe("The GKE cluster's name."),
+      })
+      .optional()
+      .describe("eso and Artifact Registry: the GKE cluster whose workload identity pool binds each customer's Kubernetes service account."),
+    refresher: z
+      .strictObject({
+        namespace: z
+          .string()
+          .regex(K8S_NAMESPACE, { message: "must be a Kubernetes namespace name" })
+          .describe("The platform's namespace the refresher CronJobs run in."),
+        serviceAccount: z
+          .string()
+          .regex(K8S_NAMESPACE, { message: "must be a Kubernetes service account name" })
+          .describe("An existing service account holding the cloud identity the runtime mints with (IRSA, workload identity)."),
+        image: z.string().min(1).describe("An image with this project (its stack files and roster), `intake` and `kubectl`."),
+      })
+      .optional()
+      .describe("A CronJob per customer and kind, in the platform's namespace, that mints with `intake token` and patches the one Secret."),
+  })
+  .describe(
+    "How short-lived credentials (ECR, ACR, Artifact Registry by impersonation) reach a customer's Kubernetes namespace as a working pull secret. Absent: the Secret is declared empty and annotated with the command that fills it, for a refresher of your own.",
+  );
 
-/** A build `pulumi up` delivers after the namespaces exist (a `local.Command` running `intake deliver`). */
-const deliverySettings = z.strictObject({
-  /** The build's image, pinned by digest: the digest is what triggers a new delivery. */
-  source: z.string().superRefine((v, ctx) => {
-    try {
-      if (!parseReference(v).digest)
-        ctx.addIssue({ code: "custom", message: `must be pinned by digest (...@sha256:<64 hex>): the digest is what triggers a delivery` });
-    } catch (e) {
-      ctx.addIssue({ code: "custom", message: (e as Error).message });
-    }
-  }),
-  build: z.string().regex(/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/, {
-    message: "must be a repository name: lower-case path components",
-  }),
-  version: z
-    .string()
-    .regex(/^[\w][\w.-]{0,99}$/, { message: "must be a tag of 1-100 chars of [A-Za-z0-9_.-], not starting with '.' or '-'" })
-    .refine((v) => v !== "latest", { message: "must name a version; latest is moved after it" }),
-  /** Default: every customer active on the stack's asOf day. */
-  customers: z.array(z.string().min(1)).min(1).optional(),
-  /** Default: each customer's own registry kinds. */
-  kinds: z.array(kind).min(1).optional(),
-  tool: z.enum(["crane", "skopeo"]).optional(),
-  /**
-   * A release of a catalogue product (setting `products`): it goes to the customers entitled to
-   * it (product, channel, version, released on or before their `updatesUntil`), into
-   * `<namespace>/<product>/<build>`; `version` is then a semver version.
-   */
-  product: z
-    .string()
-    .regex(PRODUCT_NAME, { message: `must be a product name: ${PRODUCT_NAME_RULE}` })
-    .optional(),
-  channel: z
-    .string()
-    .regex(PRODUCT_NAME, { message: `must be a channel name: ${PRODUCT_NAME_RULE}` })
-    .optional(),
-  /** The release day (YYYY-MM-DD); default the stack's asOf day. */
-  released: isoDate.optional(),
-});
+const deliverySettings = z
+  .strictObject({
+    source: z
+      .string()
+      .superRefine((v, ctx) => {
+        try {
+          if (!parseReference(v).digest)
+            ctx.addIssue({ code: "custom", message: `must be pinned by digest (...@sha256:<64 hex>): the digest is what triggers a delivery` });
+        } catch (e) {
+          ctx.addIssue({ code: "custom", message: (e as Error).message });
+        }
+      })
+      .describe("The build's image, pinned by digest: the digest is what triggers a new delivery."),
+    build: z
+      .string()
+      .regex(/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/, {
+        message: "must be a repository name: lower-case path components",
+      })
+      .describe("The repository name the build gets inside each customer's namespace (a product's repository with `product`)."),
+    version: z
+      .string()
+      .regex(/^[\w][\w.-]{0,99}$/, { message: "must be a tag of 1-100 chars of [A-Za-z0-9_.-], not starting with '.' or '-'" })
+      .refine((v) => v !== "latest", { message: "must name a version; latest is moved after it" })
+      .describe("The tag it is delivered as (a semver version for a product's release); latest is moved after it."),
+    customers: z.array(z.string().min(1)).min(1).optional().describe("Default: every customer active on the stack's asOf day."),
+    kinds: z.array(kind).min(1).optional().describe("Default: each customer's own registry kinds."),
+    tool: z.enum(["crane", "skopeo"]).optional().describe("The copy tool (default crane when on PATH, else skopeo)."),
+    product: z
+      .string()
+      .regex(PRODUCT_NAME, { message: `must be a product name: ${PRODUCT_NAME_RULE}` })
+      .optional()
+      .describe(
+        "A release of a catalogue product (setting `products`): it goes to the customers entitled to it (product, channel, version, released on or before their `updatesUntil`), into `<namespace>/<product>/<build>`; `version` is then a semver version.",
+      ),
+    channel: z
+      .string()
+      .regex(PRODUCT_NAME, { message: `must be a channel name: ${PRODUCT_NAME_RULE}` })
+      .optional()
+      .describe("The release channel of a product's release (default stable)."),
+    released: isoDate.optional().describe("The release day (YYYY-MM-DD); default the stack's asOf day."),
+  })
+  .describe("A build `pulumi up` delivers after the namespaces exist (a `local.Command` running `intake deliver`).");
 
-/**
- * Sharding: the platform stack (no `index`) holds the shared resources; each shard stack
- * (`index`) one slice of the roster, reading the platform's outputs by stack reference.
- */
-const shardSettings = z.strictObject({
-  count: z.number().int().min(1, { message: "must be at least 1" }).max(1000),
-  index: z.number().int().min(0).optional(),
-  /** Shard stacks: the platform stack, as a stack reference name (`org/registry-intake/prod` or `prod`). */
-  platformStack: z.string().min(1).optional(),
-});
+const shardSettings = z
+  .strictObject({
+    count: z
+      .number()
+      .int()
+      .min(1, { message: "must be at least 1" })
+      .max(1000)
+      .describe("How many shard stacks the roster is split over (the platform stack sets only this)."),
+    index: z.number().int().min(0).optional().describe("This shard stack's number, 0 to count-1 (absent on the platform stack)."),
+    platformStack: z.string().min(1).optional().describe("Shard stacks: the platform stack, as a stack reference name (`org/registry-intake/prod` or `prod`)."),
+  })
+  .describe(
+    "Sharding: the platform stack (no `index`) holds the shared resources; each shard stack (`index`) one slice of the roster, reading the platform's outputs by stack reference.",
+  );
 
-/** Estimated monthly price per customer of each kind (the cost delta of `intake plan --base`). */
-const pricesSettings = z.strictObject({
-  currency: z
-    .string()
-    .regex(/^[A-Z]{3}$/, { message: "must be an ISO 4217 code such as USD" })
-    .default("USD"),
-  perCustomerMonthly: z.partialRecord(kind, z.number().min(0)).default({}),
-});
+const pricesSettings = z
+  .strictObject({
+    currency: z
+      .string()
+      .regex(/^[A-Z]{3}$/, { message: "must be an ISO 4217 code such as USD" })
+      .default("USD")
+      .describe("ISO 4217 currency of the prices."),
+    perCustomerMonthly: z.partialRecord(kind, z.number().min(0)).default({}).describe("Estimated monthly price of one customer on each kind."),
+  })
+  .describe("Estimated monthly price per customer of each kind (the cost delta of `intake plan --base`).");
 
 const keptKeyList = z
   .array(z.string().refine(isKeptKey, { message: "must be <kind>:<cloud id> with kind ecr, gar, github, acr or pvc, e.g. ecr:intake/acme/app" }))
   .default([]);
 
-/** Kept resources to adopt or to forget beyond the stack's own kept list (components/kept.ts). */
-const keptSettings = z.strictObject({
-  /** Resources left in the cloud before the kept list existed, or by another stack: adopt them when declared. */
-  adopt: keptKeyList,
-  /** Resources the kept list holds that were deleted by hand: create them anew rather than import. */
-  forget: keptKeyList,
-});
+const keptSettings = z
+  .strictObject({
+    adopt: keptKeyList.describe("Resources left in the cloud before the kept list existed, or by another stack: adopt them when declared."),
+    forget: keptKeyList.describe("Resources the kept list holds that were deleted by hand: create them anew rather than import."),
+  })
+  .describe("Kept resources to adopt or to forget beyond the stack's own kept list (components/kept.ts).");
 
-/** How onboarding, offboarding and rotation land a roster change: git holds the roster. */
-const onboardingSettings = z.strictObject({
-  /**
-   * Commit each change on the roster repository's branch and push it before any `up` applies it, so
-   * that CI's next `pulumi up` reads the same roster or a later one. Unset: the roster file in the
-   * work tree is edited (laptops, tests).
-   */
-  git: z
-    .strictObject({
-      remote: z.string().min(1).regex(/^[^-]/, { message: "must be a remote's name or URL, not an option" }).default("origin"),
-      branch: z
-        .string()
-        .regex(/^(?!\/|-)(?!.*(\.\.|\/\/|@\{|\.lock$|\/$))[A-Za-z0-9._/-]+$/, { message: "must be a git branch name such as main" })
-        .default("main"),
-      authorName: z.string().min(1).default("registry-intake"),
-      authorEmail: z
-        .string()
-        .regex(/^[^\s<>@]+@[^\s<>@]+$/, { message: "must be an e-mail address" })
-        .default("registry-intake@localhost"),
-    })
-    .optional(),
-  /** self: the command runs `up` from exactly the pushed commit; ci: it stops after the push and up.yml applies it. */
-  apply: z.enum(["self", "ci"], { message: "must be self or ci" }).default("self"),
-});
+const onboardingSettings = z
+  .strictObject({
+    git: z
+      .strictObject({
+        remote: z
+          .string()
+          .min(1)
+          .regex(/^[^-]/, { message: "must be a remote's name or URL, not an option" })
+          .default("origin")
+          .describe("The roster repository's remote, by name or URL."),
+        branch: z
+          .string()
+          .regex(/^(?!\/|-)(?!.*(\.\.|\/\/|@\{|\.lock$|\/$))[A-Za-z0-9._/-]+$/, { message: "must be a git branch name such as main" })
+          .default("main")
+          .describe("The branch roster changes are committed to and pushed."),
+        authorName: z.string().min(1).default("registry-intake").describe("Author name of the roster commits."),
+        authorEmail: z
+          .string()
+          .regex(/^[^\s<>@]+@[^\s<>@]+$/, { message: "must be an e-mail address" })
+          .default("registry-intake@localhost")
+          .describe("Author e-mail of the roster commits."),
+      })
+      .optional()
+      .describe(
+        "Commit each change on the roster repository's branch and push it before any `up` applies it, so that CI's next `pulumi up` reads the same roster or a later one. Unset: the roster file in the work tree is edited (laptops, tests).",
+      ),
+    apply: z
+      .enum(["self", "ci"], { message: "must be self or ci" })
+      .default("self")
+      .describe("self: the command runs `up` from exactly the pushed commit; ci: it stops after the push and up.yml applies it."),
+  })
+  .describe("How onboarding, offboarding and rotation land a roster change: git holds the roster.");
 
-const tierOverride = z.strictObject(Object.fromEntries(TIERS.map((t) => [t, z.array(kind)])) as Record<(typeof TIERS)[number], z.ZodArray<typeof kind>>);
+const tierOverride = z.strictObject(
+  Object.fromEntries(TIERS.map((t) => [t, z.array(kind).describe(`The registry kinds the ${t} tier allows.`)])) as Record<
+    (typeof TIERS)[number],
+    z.ZodArray<typeof kind>
+  >,
+);
 
 const settingsInputSchema = z
   .strictObject({
-    environment: z.enum(["dev", "staging", "prod"], { message: "must be dev, staging or prod" }),
+    environment: z
+      .enum(["dev", "staging", "prod"], { message: "must be dev, staging or prod" })
+      .describe("The stack's environment: prod turns on immutable tags (ECR, Artifact Registry) by default."),
     repoPrefix: z
       .string()
       .regex(REPO_PREFIX, { message: `must be ${REPO_PREFIX_RULE}` })
       .max(16)
-      .default("intake"),
-    enabledKinds: z.array(kind).default([...REGISTRY_KINDS]),
-    tags: tags.default({}),
-    tiers: tierOverride.optional(),
-    aws: awsSettings.optional(),
-    ecr: ecrSettings.default(ecrSettings.parse({})),
-    acr: acrSettings.optional(),
-    gar: garSettings.optional(),
-    ghcr: ghcrSettings.optional(),
-    distribution: distributionSettings.optional(),
-    deliveries: z.array(deliverySettings).default([]),
-    /** The product catalogue: each product's repositories and release channels (customers/entitlements.ts). */
-    products: catalogueSchema.optional(),
-    /** Entitlements a tier's customers get when their roster entry lists none. */
-    tierEntitlements: tierEntitlementsSchema.optional(),
+      .default("intake")
+      .describe("Slug that prefixes every name (`intake/acme/app`, `intake-customer-acme`): two stacks in one account need their own."),
+    enabledKinds: z
+      .array(kind)
+      .default([...REGISTRY_KINDS])
+      .describe("Registry kinds this stack declares; a kind's block (aws, acr, gar, ghcr, distribution) is required while it is listed."),
+    tags: tags.default({}).describe("Tags added to every resource (the project's own labels win on a clash)."),
+    tiers: tierOverride.optional().describe("Override of the tier table (core/tiers.ts): the registry kinds each tier allows; every tier must be listed."),
+    aws: awsSettings.optional().describe("Where ECR lives: required while ecr is in enabledKinds."),
+    ecr: ecrSettings.default(ecrSettings.parse({})).describe("ECR repositories' scanning, lifecycle and immutability, and the platform's ECR choices."),
+    acr: acrSettings.optional().describe("The shared Azure Container Registry: required while acr is in enabledKinds."),
+    gar: garSettings.optional().describe("Where customers' Artifact Registry repositories go: required while gar is in enabledKinds."),
+    ghcr: ghcrSettings.optional().describe("The GitHub organisation of GHCR packages: required while ghcr is in enabledKinds."),
+    distribution: distributionSettings
+      .optional()
+      .describe("The self-hosted CNCF Distribution registry and its token service: required while distribution is in enabledKinds."),
+    deliveries: z.array(deliverySettings).default([]).describe("Builds `pulumi up` delivers after the namespaces exist (docs/guides/delivery.md)."),
+    products: catalogueSchema.optional().describe("The product catalogue: each product's repositories and release channels (customers/entitlements.ts)."),
+    tierEntitlements: tierEntitlementsSchema.optional().describe("Entitlements a tier's customers get when their roster entry lists none."),
     shard: shardSettings.optional(),
     prices: pricesSettings.optional(),
     kept: keptSettings.default({ adopt: [], forget: [] }),
     pullSecrets: pullSecretSettings.optional(),
     onboarding: onboardingSettings.optional(),
-    /** The day license expiry is judged against (YYYY-MM-DD); default today (UTC). */
-    asOf: isoDate.optional(),
-    /** Roster file, relative to the project; default customers/roster.yaml. */
-    roster: z.string().min(1).default("customers/roster.yaml"),
-    /**
-     * A cosign public key (PEM file, relative to the project): every delivery from this stack
-     * (`intake deliver`, `deliveries`) requires the source digest to carry a signature valid for it.
-     */
-    requireSignature: z.string().min(1).optional(),
+    asOf: isoDate.optional().describe("The day license expiry is judged against (YYYY-MM-DD); default today (UTC)."),
+    roster: z.string().min(1).default("customers/roster.yaml").describe("Roster file, relative to the project; default customers/roster.yaml."),
+    requireSignature: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "A cosign public key (PEM file, relative to the project): every delivery from this stack (`intake deliver`, `deliveries`) requires the source digest to carry a signature valid for it.",
+      ),
   })
   .superRefine((s, ctx) => {
     const need = (kind: RegistryKind, key: keyof typeof s, what: string) => {
@@ -641,4 +730,69 @@ export function settingsFromValues(
   }
   if (problems.length) throw new SettingsError(source, problems);
   return parseSettings(raw, stack, source, today, locate);
+}
+
+type JsonSchema = Record<string, unknown>;
+
+/** The first line of a stack file (after `# `): editors read the settings' schema from it. */
+export const STACK_FILE_SCHEMA_LINE = "yaml-language-server: $schema=./core/settings.schema.json";
+
+/**
+ * The JSON Schema of a stack file (`Pulumi.<stack>.yaml`; core/settings.schema.json, written by
+ * `npm run docs`), for editors: the file names it on its first line and gets this project's
+ * settings (`registry-intake:<name>`) completed and their mistakes marked as they are typed. Every
+ * string may be written as a Pulumi secret (`{ secure: <ciphertext> }`), as `pulumi config set
+ * --secret --path` writes it inside a structured setting; other namespaces' keys (`aws:region`,
+ * `github:token`) are left to their providers. No setting is required of a file: a shard stack's
+ * file holds only `shard`, and rules across settings (a kind's block required while it is enabled)
+ * are the program's alone.
+ */
+export function stackFileJsonSchema(): JsonSchema {
+  const settings = z.toJSONSchema(settingsInputSchema, { io: "input", unrepresentable: "any" }) as JsonSchema & { properties: Record<string, JsonSchema> };
+  const secure = { $ref: "#/$defs/secure" };
+  const orSecure = (node: unknown): unknown => {
+    if (Array.isArray(node)) return node.map(orSecure);
+    if (!node || typeof node !== "object") return node;
+    const o = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, k === "default" || k === "enum" || k === "const" ? v : orSecure(v)])) as JsonSchema;
+    if (o.type !== "string") return o;
+    const { description, default: dflt, ...plain } = o;
+    return { ...(description === undefined ? {} : { description }), ...(dflt === undefined ? {} : { default: dflt }), anyOf: [plain, secure] };
+  };
+  const properties: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(settings.properties)) properties[`${CONFIG_NAMESPACE}:${name}`] = orSecure(schema);
+  for (const [from, to] of Object.entries(RENAMED))
+    properties[`${CONFIG_NAMESPACE}:${from}`] = {
+      ...(properties[`${CONFIG_NAMESPACE}:${to}`] as JsonSchema),
+      deprecated: true,
+      description: `Former name of ${to}: still read, with a warning to rename it.`,
+    };
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    title: "registry-intake stack file (Pulumi.<stack>.yaml)",
+    description:
+      "A stack's settings: this project's under registry-intake:<name>, the providers' under their own namespaces. Checked by `npx intake plan --stack <name>`.",
+    type: "object",
+    properties: {
+      config: {
+        type: "object",
+        properties,
+        // Other namespaces (aws:region, github:token, kubernetes:enableSecretMutable) are their providers'.
+        patternProperties: { [`^(?!${CONFIG_NAMESPACE}:)[^:]+:.+$`]: {} },
+        additionalProperties: false,
+      },
+      encryptionsalt: { type: "string" },
+      secretsprovider: { type: "string" },
+      encryptedkey: { type: "string" },
+      environment: {},
+    },
+    $defs: {
+      secure: {
+        type: "object",
+        description: "A Pulumi secret (`pulumi config set --secret`): ciphertext bound to the stack's secrets provider.",
+        properties: { secure: { type: "string" } },
+        required: ["secure"],
+        additionalProperties: false,
+      },
+    },
+  };
 }

@@ -15,28 +15,31 @@ import { entitlementSchema, PRODUCT_NAME, PRODUCT_NAME_RULE } from "./schema";
 export type Entitlement = z.output<typeof entitlementSchema>;
 
 const productSchema = z.strictObject({
-  /** Repository names inside the product (`<prefix>/<customer>/<product>/<repository>`). */
   repositories: z
     .array(z.string().refine(isEcrComponent, { message: `is not a valid repository name: ${ECR_COMPONENT_RULE}` }))
-    .min(1, { message: "must name at least one repository" }),
-  /** Release channels, e.g. stable and beta. */
+    .min(1, { message: "must name at least one repository" })
+    .describe("Repository names inside the product (`<prefix>/<customer>/<product>/<repository>`)."),
   channels: z
     .array(z.string().regex(PRODUCT_NAME, { message: `must be a channel name: ${PRODUCT_NAME_RULE}` }))
     .min(1, { message: "must name at least one channel" })
-    .default(["stable"]),
+    .default(["stable"])
+    .describe("Release channels, e.g. stable and beta."),
 });
 
-/** The catalogue: product name → product. */
 export const catalogueSchema = z
   .record(z.string().regex(PRODUCT_NAME, { message: `must be a product name: ${PRODUCT_NAME_RULE}` }), productSchema)
-  .refine((c) => Object.keys(c).length > 0, { message: "must name at least one product" });
+  .refine((c) => Object.keys(c).length > 0, { message: "must name at least one product" })
+  .describe("The catalogue: product name → product.");
 
 export type Catalogue = z.output<typeof catalogueSchema>;
 
-/** A tier's default entitlements, for customers whose roster entry lists none. */
-export const tierEntitlementsSchema = z.strictObject(
-  Object.fromEntries(TIERS.map((t) => [t, z.array(entitlementSchema).optional()])) as Record<Tier, z.ZodOptional<z.ZodArray<typeof entitlementSchema>>>,
-);
+export const tierEntitlementsSchema = z
+  .strictObject(
+    Object.fromEntries(
+      TIERS.map((t) => [t, z.array(entitlementSchema).optional().describe(`What ${t} customers whose roster entry lists no entitlements get.`)]),
+    ) as Record<Tier, z.ZodOptional<z.ZodArray<typeof entitlementSchema>>>,
+  )
+  .describe("A tier's default entitlements, for customers whose roster entry lists none.");
 
 export type TierEntitlements = Partial<Record<Tier, Entitlement[]>>;
 

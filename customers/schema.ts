@@ -30,9 +30,12 @@ const wholeFromOne = "must be a whole number from 1";
 /** One kind's credential generation (core/rotation.ts). */
 const rotation = z
   .strictObject({
-    generation: z.number({ message: wholeFromOne }).int({ message: wholeFromOne }).min(1, { message: wholeFromOne }),
-    /** The last day the previous generation still works. */
-    previousUntil: isoDate.optional(),
+    generation: z
+      .number({ message: wholeFromOne })
+      .int({ message: wholeFromOne })
+      .min(1, { message: wholeFromOne })
+      .describe("The credential's generation: raise it to rotate (`intake rotate`)."),
+    previousUntil: isoDate.optional().describe("The last day the previous generation still works."),
   })
   .refine((r) => r.previousUntil === undefined || r.generation > 1, {
     message: "needs a generation above 1 (there is no previous one)",
@@ -48,32 +51,48 @@ export const PRODUCT_NAME_RULE = "a slug of up to 32 chars: [a-z0-9] runs joined
  * channel, a semver range of versions, and the last release day its updates cover.
  */
 export const entitlementSchema = z.strictObject({
-  product: z.string().regex(PRODUCT_NAME, { message: `must be a product name: ${PRODUCT_NAME_RULE}` }),
+  product: z
+    .string()
+    .regex(PRODUCT_NAME, { message: `must be a product name: ${PRODUCT_NAME_RULE}` })
+    .describe("A product of the stack's catalogue (setting `products`)."),
   channel: z
     .string()
     .regex(PRODUCT_NAME, { message: `must be a channel name: ${PRODUCT_NAME_RULE}` })
-    .default("stable"),
-  /** A semver range (`>=1.2 <3`, `^2`, `1.x`); default any version. */
+    .default("stable")
+    .describe("The release channel bought."),
   versions: z
     .string()
     .refine((r) => validRange(r) !== null, { message: "must be a semver range, e.g. ^2, >=1.4 <3 or 1.x" })
-    .default("*"),
-  /** Builds released after this day are not delivered (the update period bought). */
-  updatesUntil: isoDate.optional(),
-  /** Pulls a day of this product's repositories (the Distribution broker refuses past it). */
-  maxPullsPerDay: z.number({ message: wholeFromOne }).int({ message: wholeFromOne }).min(1, { message: wholeFromOne }).optional(),
+    .default("*")
+    .describe("A semver range (`>=1.2 <3`, `^2`, `1.x`); default any version."),
+  updatesUntil: isoDate.optional().describe("Builds released after this day are not delivered (the update period bought)."),
+  maxPullsPerDay: z
+    .number({ message: wholeFromOne })
+    .int({ message: wholeFromOne })
+    .min(1, { message: wholeFromOne })
+    .optional()
+    .describe("Pulls a day of this product's repositories (the Distribution broker refuses past it)."),
 });
 
 export const customerSchema = z.strictObject({
-  id: z.string().regex(CUSTOMER_ID, { message: `breaks the id rule: ${CUSTOMER_ID_RULE}` }),
-  name: z.string().trim().min(1, { message: "must be a non-empty display name" }).max(200),
-  tier: z.enum(TIERS, { message: oneOf("license tier", TIERS) }),
+  id: z
+    .string()
+    .regex(CUSTOMER_ID, { message: `breaks the id rule: ${CUSTOMER_ID_RULE}` })
+    .describe("Stable customer id: part of every name (`intake/<id>/app`, `intake-customer-<id>`); never reused."),
+  name: z.string().trim().min(1, { message: "must be a non-empty display name" }).max(200).describe("Display name (in descriptions and messages)."),
+  tier: z.enum(TIERS, { message: oneOf("license tier", TIERS) }).describe("License tier: which registry kinds the customer may have (the stack's tier table)."),
   registries: z
     .array(z.enum(REGISTRY_KINDS, { message: oneOf("registry kind", REGISTRY_KINDS) }))
     .min(1, { message: "must list at least one registry kind, or be left out for all the tier allows" })
-    .optional(),
-  license: z.strictObject({ expires: isoDate }),
-  status: z.enum(STATUSES, { message: oneOf("customer status", STATUSES) }).default("active"),
+    .optional()
+    .describe("The kinds the customer asks for, within its tier; default every kind its tier allows."),
+  license: z
+    .strictObject({ expires: isoDate.describe("The license's last day (YYYY-MM-DD).") })
+    .describe("The license: credentials stop working after it expires."),
+  status: z
+    .enum(STATUSES, { message: oneOf("customer status", STATUSES) })
+    .default("active")
+    .describe("active; suspended (credentials disabled, kept); offboarded (credentials deleted, repositories kept)."),
   ecr: z
     .strictObject({
       repositories: z
@@ -82,58 +101,73 @@ export const customerSchema = z.strictObject({
             message: `is not a valid repository name: ${ECR_COMPONENT_RULE}`,
           }),
         )
-        .optional(),
+        .optional()
+        .describe("Repositories beside `app` under the customer's ECR namespace."),
     })
-    .optional(),
+    .optional()
+    .describe("ECR options."),
   acr: z
     .strictObject({
-      /** Grant content/delete and metadata/write on the customer's repositories (off by default). */
-      allowDelete: z.boolean().default(false),
+      allowDelete: z.boolean().default(false).describe("Grant content/delete and metadata/write on the customer's repositories (off by default)."),
     })
-    .optional(),
+    .optional()
+    .describe("ACR options."),
   distribution: z
     .strictObject({
-      /** What the robot account may do on the customer's paths. */
-      access: z.enum(["pull", "push"], { message: "must be pull (read only) or push (pull and push)" }).default("push"),
+      access: z
+        .enum(["pull", "push"], { message: "must be pull (read only) or push (pull and push)" })
+        .default("push")
+        .describe("What the robot account may do on the customer's paths."),
     })
-    .optional(),
+    .optional()
+    .describe("Self-hosted Distribution registry options."),
   github: z
     .strictObject({
-      /** GitHub users of the customer who may pull its GHCR packages (read on its repository). */
-      members: z.array(githubLogin).default([]),
-      /** A machine user whose classic PAT (read:packages) the operator stores as a Pulumi secret. */
-      machineUser: githubLogin.optional(),
+      members: z.array(githubLogin).default([]).describe("GitHub users of the customer who may pull its GHCR packages (read on its repository)."),
+      machineUser: githubLogin.optional().describe("A machine user whose classic PAT (read:packages) the operator stores as a Pulumi secret."),
     })
-    .optional(),
-  /** The products this customer bought (with the stack setting `products`); default its tier's `tierEntitlements`. */
-  entitlements: z.array(entitlementSchema).optional(),
-  /** Pinned shard stack (set by `intake onboard`); without it the id's hash decides. */
-  shard: z.number({ message: "must be a shard number" }).int({ message: "must be a whole number" }).min(0, { message: "must be 0 or more" }).optional(),
-  /** Rotation of the long-lived credentials (`intake rotate` edits it): a generation per kind, the previous one kept through `previousUntil`. */
+    .optional()
+    .describe("GHCR options."),
+  entitlements: z
+    .array(entitlementSchema)
+    .optional()
+    .describe("The products this customer bought (with the stack setting `products`); default its tier's `tierEntitlements`."),
+  shard: z
+    .number({ message: "must be a shard number" })
+    .int({ message: "must be a whole number" })
+    .min(0, { message: "must be 0 or more" })
+    .optional()
+    .describe("Pinned shard stack (set by `intake onboard`); without it the id's hash decides."),
   credentials: z
-    .strictObject({ ecr: rotation.optional(), gar: rotation.optional(), distribution: rotation.optional() } satisfies Record<RotatedKind, unknown>)
-    .optional(),
+    .strictObject({
+      ecr: rotation.optional().describe("Rotation of the customer's IAM access key."),
+      gar: rotation.optional().describe("Rotation of the customer's service-account key (with gar.serviceAccountKeys)."),
+      distribution: rotation.optional().describe("Rotation of the customer's robot password."),
+    } satisfies Record<RotatedKind, unknown>)
+    .optional()
+    .describe("Rotation of the long-lived credentials (`intake rotate` edits it): a generation per kind, the previous one kept through `previousUntil`."),
   kubernetes: z
     .strictObject({
-      /** Namespace that receives a dockerconfigjson pull secret per registry kind. */
       namespace: z
         .string()
         .regex(K8S_NAMESPACE, { message: "is not a Kubernetes namespace name (DNS-1123 label: lower-case letters, digits and '-', ≤ 63 chars)" })
         .refine((ns) => ns !== "default" && !ns.startsWith("kube-"), {
           message: "is a namespace of the cluster itself (default, kube-*): give the customer its own",
-        }),
+        })
+        .describe("Namespace that receives a dockerconfigjson pull secret per registry kind."),
     })
-    .optional(),
+    .optional()
+    .describe("Where the customer's pull secrets go."),
 });
 
 export const rosterSchema = z.strictObject({
-  customers: z.array(customerSchema),
-  /**
-   * The stack's product catalogue and tier entitlements, as the program writes them beside the
-   * roster it mounts for the broker (so the two arrive and reload together); a hand-kept roster
-   * has none: the stack's settings give them.
-   */
-  catalogue: z.strictObject({ products: z.record(z.string(), z.unknown()), tierEntitlements: z.record(z.string(), z.unknown()).optional() }).optional(),
+  customers: z.array(customerSchema).describe("Licensed customers, one entry each."),
+  catalogue: z
+    .strictObject({ products: z.record(z.string(), z.unknown()), tierEntitlements: z.record(z.string(), z.unknown()).optional() })
+    .optional()
+    .describe(
+      "The stack's product catalogue and tier entitlements, as the program writes them beside the roster it mounts for the broker (so the two arrive and reload together); a hand-kept roster has none: the stack's settings give them.",
+    ),
 });
 
 export type CustomerEntry = z.output<typeof customerSchema>;

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseDocument } from "yaml";
-import { CONFIG_NAMESPACE, referencedStack, SettingsError } from "../core/settings";
+import { CONFIG_NAMESPACE, referencedStack, SettingsError, STACK_FILE_SCHEMA_LINE } from "../core/settings";
 import { shardOf, shardStackName } from "../customers/shards";
 import { loadStackContext, readStackConfig, shownPath, stackSettings, StackConfigError } from "../core/stack";
 import { InvalidInput } from "../core/errors";
@@ -67,6 +67,7 @@ export function initShardStacks(o: { projectDir: string; stack: string; platform
     // The platform file's own header describes the platform stack, not this one.
     if (doc.contents && "commentBefore" in doc.contents) doc.contents.commentBefore = undefined;
     doc.commentBefore =
+      ` ${STACK_FILE_SCHEMA_LINE}\n` +
       ` Shard stack ${index} of ${sh.count} of ${o.stack}, written by \`intake shards --init\`.\n` +
       ` Every ${CONFIG_NAMESPACE} setting is read from Pulumi.${o.stack}.yaml: set it there. This file holds the\n` +
       ` shard, provider config (kept equal to the platform's: \`intake shards --check\`) and its own secrets.`;
