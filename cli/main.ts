@@ -2,6 +2,7 @@ import { Command, CommanderError, Help, type Option } from "commander";
 import { EXIT, IntakeError } from "../core/errors";
 import { register as registerBroker } from "./commands/broker";
 import { register as registerDeliver } from "./commands/deliver";
+import { register as registerLocalRegistry } from "./commands/local-registry";
 import { register as registerOnboard } from "./commands/onboard";
 import { register as registerPlan } from "./commands/plan";
 import { register as registerPolicy } from "./commands/policy";
@@ -63,6 +64,7 @@ export function intakeCommand(ctx: CommandContext): Command {
   registerPlan(cli, ctx);
   registerPolicy(cli, ctx);
   registerBroker(cli, ctx);
+  registerLocalRegistry(cli, ctx);
   registerUsage(cli, ctx);
   registerToken(cli, ctx);
   registerDeliver(cli, ctx);

@@ -2,26 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { gzipSync } from "node:zlib";
-
-/** A ustar archive holding one regular file. */
-function tarOf(name: string, content: Buffer): Buffer {
-  const header = Buffer.alloc(512);
-  header.write(name, 0, 100, "utf8");
-  header.write("0000644\0", 100);
-  header.write("0000000\0", 108);
-  header.write("0000000\0", 116);
-  header.write(content.length.toString(8).padStart(11, "0") + "\0", 124);
-  header.write("00000000000\0", 136);
-  header.write("        ", 148); // checksum placeholder
-  header.write("0", 156);
-  header.write("ustar\0", 257);
-  header.write("00", 263);
-  let sum = 0;
-  for (const b of header) sum += b;
-  header.write(sum.toString(8).padStart(6, "0") + "\0 ", 148);
-  const pad = Buffer.alloc((512 - (content.length % 512)) % 512);
-  return Buffer.concat([header, content, pad, Buffer.alloc(1024)]);
-}
+import { tarOf } from "../runtime/registry/oci-layout";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 

@@ -7,6 +7,7 @@ import { deliveryRobotName } from "../../core/naming";
 import { eachGeneration, generationName, liveGenerations } from "../../core/rotation";
 import type { Roster } from "../../customers/roster";
 import { stringify } from "yaml";
+import { registryConfig } from "./registry-config";
 import type { Acl, AclEntry } from "../../core/acl";
 import { MANAGED_BY } from "../../core/labels";
 import type { KeptResources } from "../../components/kept";
@@ -126,20 +127,6 @@ const BROKER_PORT = 5001;
 /** The broker's /metrics: a container port of its own, scraped in the cluster, on no Service. */
 const BROKER_METRICS_PORT = 9464;
 
-/** The registry's config.yml: token auth pointing at the broker, trusting its certificate. */
-function registryConfig(s: NonNullable<Settings["distribution"]>): string {
-  return stringify({
-    version: 0.1,
-    log: { level: "info", formatter: "json" },
-    storage: { filesystem: { rootdirectory: "/var/lib/registry" }, delete: { enabled: true } },
-    http: { addr: `:${REGISTRY_PORT}`, headers: { "X-Content-Type-Options": ["nosniff"] } },
-    auth: {
-      token: { realm: s.realm, service: s.service, issuer: s.issuer, rootcertbundle: "/etc/registry/auth/tls.crt" },
-    },
-    health: { storagedriver: { enabled: true, interval: "10s", threshold: 3 } },
-  });
-}
-
 /**
  * The broker's access list as one secret document, and, when the stack asks for it, the
  * self-hosted registry and its token broker on Kubernetes: the registry (Deployment, Service,
@@ -234,7 +221,7 @@ export class DistributionService extends pulumi.ComponentResource {
 
       // Named, and updated in place (the project's kubernetes:enableConfigMapMutable); the registry
       // reads its configuration once, so its pods carry the configuration's digest and roll when it changes.
-      const configText = registryConfig(d);
+      const configText = registryConfig(d, { addr: `:${REGISTRY_PORT}`, rootdirectory: "/var/lib/registry", rootcertbundle: "/etc/registry/auth/tls.crt" });
       const config = new corev1.ConfigMap(
         `${name}-registry-config`,
         { metadata: { ...meta("registry"), name: `${args.settings.repoPrefix}-registry-config` }, data: { "config.yml": configText } },

@@ -15,7 +15,7 @@ import { mintRobotCredential, TokenBroker } from "../../runtime/broker/broker";
 import { loadSigningKey, type SigningKey } from "../../runtime/broker/keys";
 import { ACCOUNT, customer, REGION, testSettings, unwrap } from "../../testing/helpers";
 import { e2eUnavailable, makeKeyPair, skopeo, startRegistry, type RunningRegistry } from "../../testing/e2e";
-import { writeOciImage } from "../../testing/oci";
+import { writeOciImage } from "../../runtime/registry/oci-layout";
 import { RegistryClient } from "../../runtime/registry/client";
 import { copyArgs, copyImage } from "../../runtime/delivery/copy";
 import { parseReference } from "../../core/reference";
