@@ -41,7 +41,7 @@ const awsSettings = z.strictObject({
   controllerPrincipals: z
     .array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:(root|role\/.+|user\/.+)$/, { message: "must be an IAM role, user or account-root ARN" }))
     .default([])
-    .describe("Principals allowed to assume the ECR controller role (CI deployer roles, the onboarding service)."),
+    .describe("Principals allowed to assume the ECR controller role (CI deployer roles, the onboarding service); none: the account root."),
   pushRoleMaxSessionSeconds: z
     .number()
     .int()
@@ -52,7 +52,12 @@ const awsSettings = z.strictObject({
 });
 
 const ecrSettings = z.strictObject({
-  immutableTags: z.boolean().optional().describe("Tags cannot be overwritten. Default: on in prod, off elsewhere."),
+  immutableTags: z
+    .boolean()
+    .optional()
+    .describe(
+      "A tag once written never moves, except `latest` and cosign's digest-named `sha256-*` tags (IMMUTABLE_WITH_EXCLUSION), so deliveries move `latest` and carry new signatures. Default: on in prod, off elsewhere.",
+    ),
   scanOnPush: z.boolean().default(true).describe("Scan every image on push."),
   untaggedExpiryDays: z.number().int().min(1).max(3650).default(14).describe("Untagged images expire after this many days."),
   keepImages: z.number().int().min(1).max(10000).default(500).describe("At most this many images are kept per repository (oldest expire first)."),
@@ -95,7 +100,7 @@ const acrSettings = z.strictObject({
     .min(0)
     .max(365)
     .optional()
-    .describe("Untagged manifests are deleted after this many days (Premium only; 0 deletes at once)."),
+    .describe("Untagged manifests are deleted after this many days (Premium only; default 7; 0 deletes at once)."),
 });
 
 const garSettings = z.strictObject({
@@ -107,7 +112,10 @@ const garSettings = z.strictObject({
     .string()
     .regex(/^[a-z]+(-[a-z]+\d+)?$/, { message: "must be an Artifact Registry location such as europe-west1 or europe" })
     .describe("The Artifact Registry location of customers' repositories."),
-  immutableTags: z.boolean().optional().describe("Tags cannot be moved. Default: on in prod, off elsewhere."),
+  immutableTags: z
+    .boolean()
+    .optional()
+    .describe("No tag ever moves, so a delivery leaves an existing `latest` and cosign tags as they are. Default: on in prod, off elsewhere."),
   untaggedExpiryDays: z.number().int().min(1).max(3650).default(14).describe("Untagged versions are deleted after this many days."),
   keepVersions: z.number().int().min(1).max(10000).default(50).describe("At most this many versions are kept per package (oldest deleted first)."),
   serviceAccountKeys: z.boolean().default(false).describe("Declare a service-account key per customer (off: the runtime impersonates instead)."),

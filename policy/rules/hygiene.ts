@@ -54,7 +54,7 @@ export const cleanupPolicyPresent: IntakeRule = {
   },
 };
 
-/** Customer resources carry the four labels the README promises: intake-customer, intake-tier, intake-status and managed-by. */
+/** Customer resources carry the four labels docs/concepts/isolation.md promises: intake-customer, intake-tier, intake-status and managed-by. */
 export const labelsPresent: IntakeRule = {
   name: "labels-present",
   description: "Customer resources that take tags or labels carry intake-customer, intake-tier, intake-status and managed-by=registry-intake.",

@@ -20,7 +20,7 @@ export interface TargetResult {
   /** The manifest digest the versioned tag holds (delivered, cached). */
   digest?: string;
   seconds: number;
-  /** Bytes this target's delivery sent to its registry, as far as the runtime knows (see README). */
+  /** Bytes this target's delivery sent to its registry, as far as the runtime knows (see docs/guides/delivery.md). */
   bytes: number;
   /** Tries of the step that settled the result. */
   attempts: number;

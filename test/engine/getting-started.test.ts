@@ -75,6 +75,8 @@ describe("docs/getting-started.md", () => {
         // The engine this checkout built (engine.sh in the clone finds it on PATH and builds nothing).
         PATH: `${engineBinDir()}:${process.env.PATH}`,
         PULUMI_HOME: path.join(dir, "pulumi-home"),
+        // Node's compile cache would land in the temp folder, which a run must leave empty.
+        NODE_DISABLE_COMPILE_CACHE: "1",
         npm_config_cache: path.join(dir, "npm-cache"),
         npm_config_prefer_offline: "true",
         npm_config_audit: "false",

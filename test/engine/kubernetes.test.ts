@@ -147,11 +147,14 @@ async function tokenFor(port: number, service: string, username: string, passwor
   return access.some((a) => a.name === repository && a.actions.includes("pull")) ? "pull" : "empty";
 }
 
-/** The README's shell block that holds `marker`. */
-function readmeBlock(marker: string): string {
-  const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
-  const block = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes(marker));
-  if (!block) throw new Error(`README.md has no sh block with ${marker}`);
+/** The page that documents saving the kept list across a whole destroy (its `sh` blocks are run as written). */
+const KEPT_DOC = path.join("docs", "concepts", "kept-repositories.md");
+
+/** The shell block of KEPT_DOC that holds `marker`. */
+function docBlock(marker: string): string {
+  const doc = readFileSync(path.join(ROOT, KEPT_DOC), "utf8");
+  const block = [...doc.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes(marker));
+  if (!block) throw new Error(`${KEPT_DOC} has no sh block with ${marker}`);
   return block;
 }
 
@@ -285,8 +288,8 @@ describe.skipIf(!!unavailable)("prod on a real API server with the real Kubernet
     const [uid] = await uids(ctx.cluster, [claim]);
     const volume = (await ctx.cluster.get(claim))!.spec.volumeName;
     // The kept list goes with the stack's outputs: saved before the destroy and handed to the next up
-    // by the README's own lines (all but its interactive destroy).
-    const lines = readmeBlock("pulumi config set-all")
+    // by the documented lines of docs/concepts/kept-repositories.md (all but its interactive destroy).
+    const lines = docBlock("pulumi config set-all")
       .split("\n")
       .filter((l) => l.startsWith("pulumi "));
     expect(lines.map((l) => l.split(" ").slice(0, 3).join(" "))).toEqual([

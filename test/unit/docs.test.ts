@@ -2,7 +2,7 @@
 // pages in docs/reference/. Each committed file must be what the code generates now, so a changed
 // flag, setting, roster field, exit code, environment variable or metric shows in review.
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { drifted, generatedFiles } from "../../scripts/docs";
@@ -48,6 +48,38 @@ describe("generated documentation", () => {
     const roster = files["docs/reference/roster.md"];
     expect(roster).toMatch(/^\| `customers\[\]\.tier` \| `"enterprise"` \\\| `"professional"` \\\| `"standard"` \| yes \|/m);
     expect(roster).toMatch(/^\| `customers\[\]\.entitlements\[\]\.channel` \| string \| {2}\| `"stable"` \|/m);
+  });
+
+  it("every relative link in the README, CONTRIBUTING, CHANGELOG and docs/ reaches a file", () => {
+    const pages = execFileSync("git", ["ls-files", "README.md", "CONTRIBUTING.md", "CHANGELOG.md", "docs"], { cwd: ROOT, encoding: "utf8" })
+      .split("\n")
+      .filter((f) => f.endsWith(".md"));
+    expect(pages.length).toBeGreaterThan(20);
+    const broken: string[] = [];
+    let links = 0;
+    for (const page of pages) {
+      const text = read(page).replace(/```[\s\S]*?```/g, "");
+      for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+        const target = m[1].split("#")[0];
+        if (!target || /^[a-z]+:/.test(target)) continue;
+        links++;
+        if (!existsSync(path.resolve(ROOT, path.dirname(page), target))) broken.push(`${page}: ${m[1]}`);
+      }
+    }
+    expect(links).toBeGreaterThan(100);
+    expect(broken).toEqual([]);
+  });
+
+  it("the README stays a front page: at most 250 lines, a Quick start of two commands", () => {
+    const readme = read("README.md");
+    expect(readme.split("\n").length).toBeLessThanOrEqual(250);
+    const quick = /## Quick start\n[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme)![1];
+    expect(
+      quick
+        .trim()
+        .split("\n")
+        .map((l) => l.replace(/\s+#.*$/, "")),
+    ).toEqual(["npm ci && npx intake plan", "npm test"]);
   });
 
   it("the metrics page lists the broker's and the service's metrics with their labels", () => {
