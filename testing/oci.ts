@@ -1,47 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { gzipSync } from "node:zlib";
 import { tarOf } from "../runtime/registry/oci-layout";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-
-/**
- * Write an OCI image layout with one single-layer image tagged `tag` (random content, so each
- * call gives a new digest). Returns the layout folder and the manifest digest.
- */
-export function writeOciImage(dir: string, tag: string, layerBytes = 64 * 1024): { layout: string; digest: string } {
-  const blobs = path.join(dir, "blobs", "sha256");
-  mkdirSync(blobs, { recursive: true });
-  const tar = tarOf("payload.bin", randomBytes(layerBytes));
-  const layer = gzipSync(tar);
-  const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [`sha256:${sha(tar)}`] }, config: {} }));
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: "application/vnd.oci.image.manifest.v1+json",
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: `sha256:${sha(config)}`, size: config.length },
-      layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: `sha256:${sha(layer)}`, size: layer.length }],
-    }),
-  );
-  for (const b of [layer, config, manifest]) writeFileSync(path.join(blobs, sha(b)), b);
-  writeFileSync(path.join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }));
-  writeFileSync(
-    path.join(dir, "index.json"),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [
-        {
-          mediaType: "application/vnd.oci.image.manifest.v1+json",
-          digest: `sha256:${sha(manifest)}`,
-          size: manifest.length,
-          annotations: { "org.opencontainers.image.ref.name": tag },
-        },
-      ],
-    }),
-  );
-  return { layout: dir, digest: `sha256:${sha(manifest)}` };
-}
 
 export interface MultiArchOptions {
   platforms?: { architecture: string; os: string; variant?: string }[];
