@@ -1,5 +1,6 @@
 // `npm run docs`: writes every file generated from the code: the JSON Schemas editors read
-// (customers/roster.schema.json, core/settings.schema.json) and the reference pages in
+// (customers/roster.schema.json, core/settings.schema.json), the onboarding service's OpenAPI
+// document (service/openapi.json) and the reference pages in
 // docs/reference/ (the CLI from commander's own help, the roster's and the stack file's fields from
 // the zod schemas, exit codes and environment variables from their tables in core/, metrics from
 // the metric registries). test/unit/docs.test.ts fails when a committed file differs from what
@@ -15,6 +16,7 @@ import { EXIT, EXIT_MEANINGS } from "../core/errors";
 import { stackFileJsonSchema } from "../core/settings";
 import { rosterJsonSchema } from "../customers/schema";
 import { BrokerMetrics } from "../runtime/broker/metrics";
+import { openApi } from "../service/api";
 import { ServiceMetrics } from "../service/metrics";
 import type { JobStore } from "../service/jobs";
 
@@ -252,6 +254,7 @@ export function generatedFiles(): Record<string, string> {
   return {
     "customers/roster.schema.json": `${JSON.stringify(rosterJsonSchema(), null, 2)}\n`,
     "core/settings.schema.json": `${JSON.stringify(stackFileJsonSchema(), null, 2)}\n`,
+    "service/openapi.json": `${JSON.stringify(openApi(), null, 2)}\n`,
     "docs/reference/cli.md": cliPage(),
     "docs/reference/roster.md": rosterPage(),
     "docs/reference/settings.md": settingsPage(),

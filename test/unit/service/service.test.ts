@@ -6,7 +6,6 @@ import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { main } from "../../../cli/main";
-import { openApi } from "../../../service/api";
 import type { Job, JobStore } from "../../../service/jobs";
 import { openJobStore } from "../../../service/stores";
 import { OnboardingService, type ServeOptions } from "../../../service/serve";
@@ -16,7 +15,6 @@ import { serveProcess } from "../../../testing/serve-process";
 import { entry, FakeEngine, gitProject, idsInShard } from "../../../testing/onboarding";
 import { tempDir } from "../../../testing/tmp";
 
-const ROOT = path.resolve(__dirname, "../../..");
 const WRITE = "crm-token-0123456789";
 const READ = "dashboard-token-0123456789";
 
@@ -521,10 +519,6 @@ describe("intake serve: the onboarding service (SQLite, real git, the engine's s
     expect(await exit).toBe(0);
     expect(log()).toMatch(/intake serve: SIGTERM: taking no new jobs; 0 running may take up to 600 s\n(.*\n)*intake serve: stopped/);
     expect(log()).not.toMatch(/ExperimentalWarning/);
-  });
-
-  it("the committed OpenAPI document is the one the schemas make", () => {
-    expect(JSON.parse(readFileSync(path.join(ROOT, "service", "openapi.json"), "utf8"))).toEqual(openApi());
   });
 });
 
