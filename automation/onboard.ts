@@ -77,7 +77,7 @@ async function pulumiCommand(): Promise<PulumiCommand> {
     return await PulumiCommand.get({ skipVersionCheck: true });
   } catch {
     throw new PulumiCliMissing(
-      "the pulumi CLI is not on PATH: nothing was changed (install it from https://www.pulumi.com/docs/install/ to onboard with the Automation API)",
+      'the pulumi CLI is not on PATH: nothing was changed (install it from https://www.pulumi.com/docs/install/ to onboard with the Automation API; offline, `export PATH="$(npm run --silent engine | tail -n 1):$PATH"` puts the engine this project builds there)',
     );
   }
 }

@@ -110,7 +110,22 @@ async function get(
       return false;
     }
   });
-  if (!kind) return { code: 1, stdout: `${NOT_FOUND}\n`, stderr: "" };
+  // docker's "not found" on stdout; the reason on stderr, for a person running the helper by hand.
+  if (!kind)
+    return {
+      code: 1,
+      stdout: `${NOT_FOUND}\n`,
+      stderr: `docker-credential-intake: ${host} is no registry of stack ${stack} (${settings.enabledKinds
+        .map((k) => {
+          try {
+            return registryHost(k, settings);
+          } catch {
+            return undefined;
+          }
+        })
+        .filter(Boolean)
+        .join(", ")}; INTAKE_STACK names another stack)\n`,
+    };
   if (!customerById(roster, customer)) {
     cache?.drop(key);
     return refused(2, `INTAKE_CUSTOMER: ${customer} is not in ${roster.source}`);

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "commander";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { EXIT_MEANINGS, InvalidInput } from "../core/errors";
 import { environmentHelp } from "../core/environment";
@@ -41,9 +41,33 @@ export function findProjectDir(start = process.cwd()): string {
   }
 }
 
-export function writeOut(file: string, text: string): void {
-  mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  writeFileSync(file, text);
+/**
+ * A file a command writes (`--json`, `--markdown`), checked before any work: not a folder, under a
+ * folder (or a path that can become one) this user may write. `-` is stdout.
+ */
+export function outputFile(v: string): string {
+  if (v === "-") return v;
+  const full = path.resolve(v);
+  if (existsSync(full) && statSync(full).isDirectory()) throw new InvalidArgumentError(`${v} is a folder; give the path of a file in it`);
+  let up = path.dirname(full);
+  while (!existsSync(up)) up = path.dirname(up);
+  if (!statSync(up).isDirectory()) throw new InvalidArgumentError(`${up} is a file, not a folder: the path cannot be made`);
+  try {
+    accessSync(up, constants.W_OK);
+  } catch {
+    throw new InvalidArgumentError(`${up} is not writable by this user`);
+  }
+  return v;
+}
+
+/** Write a command's output file (its folder made if missing); a failure names the flag. */
+export function writeOut(file: string, text: string, flag = "--json"): void {
+  try {
+    mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    writeFileSync(file, text);
+  } catch (e) {
+    throw new InputError(`${flag} ${file}: cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }
 
 export function listenAddress(v: string): { host: string; port: number } {

@@ -11,6 +11,8 @@ export interface EnvVariable {
   helper?: string;
   /** What it is for, in the reference (default: the `intake` meaning, else the helper's). */
   reference?: string;
+  /** Who reads it, in the reference, where neither help text lists it. */
+  readBy?: string;
 }
 
 export const ENVIRONMENT: readonly EnvVariable[] = [
@@ -51,13 +53,25 @@ export const ENVIRONMENT: readonly EnvVariable[] = [
     helper: "acr: the registry's subscription",
   },
   { name: "AWS_*, GOOGLE_APPLICATION_CREDENTIALS, AZURE_*", intake: "the clouds' own credential chains (token, deliver)" },
-  { name: "DOCKER_CONFIG", reference: "the docker config folder `intake deliver` reads the source's credential from (default ~/.docker)" },
-  { name: "XDG_CACHE_HOME", reference: "where the credential cache lives when INTAKE_CREDENTIAL_CACHE is unset (default ~/.cache)" },
+  {
+    name: "DOCKER_CONFIG",
+    readBy: "`intake deliver`",
+    reference: "the docker config folder `intake deliver` reads the source's credential from (default ~/.docker)",
+  },
+  {
+    name: "XDG_CACHE_HOME",
+    readBy: "`intake token`, credential helper",
+    reference: "where the credential cache lives when INTAKE_CREDENTIAL_CACHE is unset (default ~/.cache)",
+  },
   {
     name: "XDG_RUNTIME_DIR",
     reference: "where `intake deliver` writes the copy tool's short-lived auth files (memory-backed; else /dev/shm, else the temp folder)",
   },
-  { name: "INTAKE_GIT_TIMEOUT_MS", reference: "how long one git command of a roster commit may take, in milliseconds (default 120000)" },
+  {
+    name: "INTAKE_GIT_TIMEOUT_MS",
+    readBy: "`intake onboard`, `offboard`, `rotate`, `serve`",
+    reference: "how long one git command of a roster commit may take, in milliseconds (default 120000)",
+  },
   {
     name: "INTAKE_PLAN_STACKS",
     reference: "1: `intake plan` keeps stack traces and source positions and takes none of its SDK shortcuts (to debug a program)",
@@ -66,10 +80,22 @@ export const ENVIRONMENT: readonly EnvVariable[] = [
     name: "INTAKE_PLAN_SHORTCUTS_OFF",
     reference: "a comma-separated list of the plan's SDK shortcuts to leave off, or all (docs/adr/0001-sdk-shortcuts-in-the-plan.md)",
   },
-  { name: "INTAKE_RUN_SOURCES", reference: "1: the bins run the TypeScript sources even when the build in out/ is current" },
-  { name: "INTAKE_FAKE_CLOUD", reference: "the local provider plugins' fake cloud file (default $PULUMI_HOME/intake-fake-cloud.json)" },
-  { name: "PULUMI_HOME", reference: "where the local provider plugins keep the fake cloud when INTAKE_FAKE_CLOUD is unset (default ~/.pulumi)" },
-  { name: "INTAKE_FAKE_AWS_ACCOUNT", reference: "the AWS account id the local aws plugin answers with (default 111122223333)" },
+  { name: "INTAKE_RUN_SOURCES", readBy: "both bins", reference: "1: the bins run the TypeScript sources even when the build in out/ is current" },
+  {
+    name: "INTAKE_FAKE_CLOUD",
+    readBy: "local provider plugins",
+    reference: "the local provider plugins' fake cloud file (default $PULUMI_HOME/intake-fake-cloud.json)",
+  },
+  {
+    name: "PULUMI_HOME",
+    readBy: "local provider plugins",
+    reference: "where the local provider plugins keep the fake cloud when INTAKE_FAKE_CLOUD is unset (default ~/.pulumi)",
+  },
+  {
+    name: "INTAKE_FAKE_AWS_ACCOUNT",
+    readBy: "local provider plugins",
+    reference: "the AWS account id the local aws plugin answers with (default 111122223333)",
+  },
 ];
 
 /** The `Environment:` lines of a help text: names padded to one column, a longer name on a line of its own. */

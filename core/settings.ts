@@ -751,9 +751,9 @@ export const STACK_FILE_SCHEMA_LINE = "yaml-language-server: $schema=./core/sett
  * settings (`registry-intake:<name>`) completed and their mistakes marked as they are typed. Every
  * string may be written as a Pulumi secret (`{ secure: <ciphertext> }`), as `pulumi config set
  * --secret --path` writes it inside a structured setting; other namespaces' keys (`aws:region`,
- * `github:token`) are left to their providers. No setting is required of a file: a shard stack's
- * file holds only `shard`, and rules across settings (a kind's block required while it is enabled)
- * are the program's alone.
+ * `github:token`) are left to their providers. A shard stack's file (a `shard` with an `index`)
+ * holds only that: the settings' required keys are required of every other file. Rules across
+ * settings (a kind's block required while it is enabled) are the program's alone.
  */
 export function stackFileJsonSchema(): JsonSchema {
   const settings = z.toJSONSchema(settingsInputSchema, { io: "input", unrepresentable: "any" }) as JsonSchema & { properties: Record<string, JsonSchema> };
@@ -774,6 +774,8 @@ export function stackFileJsonSchema(): JsonSchema {
       deprecated: true,
       description: `Former name of ${to}: still read, with a warning to rename it.`,
     };
+  // What the settings require, a shard stack's file aside: it holds `shard` alone (the rest is its platform's).
+  const required = ((settings.required as string[] | undefined) ?? []).map((name) => `${CONFIG_NAMESPACE}:${name}`);
   return {
     $schema: "https://json-schema.org/draft/2020-12/schema",
     title: "registry-intake stack file (Pulumi.<stack>.yaml)",
@@ -793,6 +795,8 @@ export function stackFileJsonSchema(): JsonSchema {
       encryptedkey: { type: "string" },
       environment: {},
     },
+    if: { properties: { config: { required: [`${CONFIG_NAMESPACE}:shard`], properties: { [`${CONFIG_NAMESPACE}:shard`]: { required: ["index"] } } } } },
+    else: { properties: { config: { required } } },
     $defs: {
       secure: {
         type: "object",

@@ -1,3 +1,4 @@
+import { IntakeError } from "../core/errors";
 import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import * as path from "node:path";
 import { loadStackContext } from "../core/stack";
@@ -61,7 +62,15 @@ export function packContext(projectDir = PACKAGE_ROOT): (urn: string) => PolicyC
     let ctx = made.get(stack);
     if (!ctx) {
       const rosterPath = process.env.INTAKE_ROSTER && path.resolve(projectDir, process.env.INTAKE_ROSTER);
-      const { settings, roster } = loadStackContext({ projectDir, stack, rosterPath });
+      let loaded: ReturnType<typeof loadStackContext>;
+      try {
+        loaded = loadStackContext({ projectDir, stack, rosterPath });
+      } catch (e) {
+        // A bad setting or roster entry is the user's to fix: its one line, not this pack's stack trace.
+        if (e instanceof IntakeError) e.stack = `${e.name}: ${e.message}`;
+        throw e;
+      }
+      const { settings, roster } = loaded;
       ctx = policyContext(roster, settings);
       made.set(stack, ctx);
     }

@@ -129,9 +129,11 @@ ${fieldTable(schema)}
 function settingsPage(): string {
   const schema = stackFileJsonSchema() as Schema;
   const config = schema.properties!.config;
+  const unprefixed = (k: string) => k.replace(/^registry-intake:/, "");
   const settings: Schema = {
     type: "object",
-    properties: Object.fromEntries(Object.entries(config.properties!).map(([k, v]) => [k.replace(/^registry-intake:/, ""), v])),
+    properties: Object.fromEntries(Object.entries(config.properties!).map(([k, v]) => [unprefixed(k), v])),
+    required: ((schema as { else?: { properties: { config: Schema } } }).else?.properties.config.required ?? []).map(unprefixed),
   };
   return `${GENERATED}
 
@@ -143,7 +145,8 @@ string may be a Pulumi secret. The same rules are in
 [core/settings.schema.json](../../core/settings.schema.json) for editors; \`npx intake plan --stack <name>\`
 checks them with the file and line of each mistake, and rules across settings (a kind's block
 required while the kind is in \`enabledKinds\`, a shard's \`index\` below its \`count\`). A shard
-stack's file holds only \`shard\`: it takes every other setting from its platform stack's file.
+stack's file holds only \`shard\`: it takes every other setting from its platform stack's file,
+so "required" applies to every stack file but a shard's.
 The guide is [docs/guides/stack-settings.md](../guides/stack-settings.md).
 
 ${fieldTable(settings)}
@@ -155,7 +158,7 @@ function cliPage(): string {
   const cli = intakeCommand({ io: { out: () => {}, err: () => {} }, exit: () => {} });
   const sections: string[] = [];
   const walk = (cmd: Command, names: string[]) => {
-    cmd.configureHelp({ helpWidth: 100 });
+    cmd.configureHelp({ ...cmd.configureHelp(), helpWidth: 100 });
     const name = names.join(" ");
     sections.push(`## \`${name}\`\n\n\`\`\`text\n${cmd.helpInformation().trimEnd()}\n\`\`\``);
     for (const sub of cmd.commands) if (sub.name() !== "help") walk(sub, [...names, sub.name()]);
@@ -200,7 +203,7 @@ The credential helper (\`docker-credential-intake\`) uses the same table, except
 
 function environmentPage(): string {
   const rows = ENVIRONMENT.map((v) => {
-    const readBy = [v.intake ? "`intake`" : "", v.helper ? "credential helper" : ""].filter(Boolean).join(", ") || "debugging, local engine";
+    const readBy = v.readBy ?? [v.intake ? "`intake`" : "", v.helper ? "credential helper" : ""].filter(Boolean).join(", ");
     return `| \`${v.name}\` | ${readBy} | ${cell(v.reference ?? v.intake ?? v.helper ?? "")} |`;
   });
   return `${GENERATED}
@@ -227,7 +230,7 @@ function metricsPage(): string {
         return `| \`${name}\` | ${m.constructor.name.toLowerCase()} | ${labelNames.map((l) => `\`${l}\``).join(", ")} | ${cell(help)} |`;
       }),
     ].join("\n");
-  const broker = new BrokerMetrics().registry.getMetricsAsArray();
+  const broker = new BrokerMetrics({ pendingLogins: () => 0 }).registry.getMetricsAsArray();
   const service = new ServiceMetrics({} as JobStore).registry.getMetricsAsArray();
   return `${GENERATED}
 

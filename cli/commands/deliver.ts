@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { EXIT, IntakeError } from "../../core/errors";
 import { REGISTRY_KINDS, type RegistryKind } from "../../core/tiers";
 import type { DeliveryPlanTarget, TargetResult } from "../../runtime/delivery/deliver";
-import { projectDirOf, idList, InputError, kindList, positiveInt, stackName, writeOut, type CommandContext } from "../options";
+import { projectDirOf, idList, InputError, kindList, positiveInt, stackName, writeOut, type CommandContext, outputFile } from "../options";
 
 /** `intake deliver`. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -32,7 +32,7 @@ export function register(cli: Command, ctx: CommandContext): void {
       "deliver only a source digest signed with cosign by this public key's private half (default: the stack's requireSignature setting); else exit 4, nothing delivered",
     )
     .option("--no-attached", "leave the build's signatures, attestations and SBOMs (cosign tags, OCI referrers) behind")
-    .option("--json <path>", "write the per-target results as JSON")
+    .option("--json <path>", "write the per-target results as JSON", outputFile)
     .option("--stack <name>", "stack whose settings to use", stackName, "dev")
     .option("--roster <path>", "roster file (default: the stack's roster setting)")
     .option("--key <file>", "distribution: the broker's PEM private key, for the delivery robot's offline credential (else INTAKE_DELIVERY_PASSWORD)")

@@ -11,7 +11,7 @@ export function register(cli: Command, ctx: CommandContext): void {
     .description(
       "write what a self-hosted Distribution registry and its token broker need on this machine: the broker's key and certificate, the registry's config.yml, a build registry's, a sample build and a local stack",
     )
-    .option("--dir <folder>", "the folder to write into (git-ignored)", ".intake-local")
+    .option("--dir <folder>", "the folder to write into, relative to the project folder (git-ignored)", ".intake-local")
     .option("--stack <name>", "the local stack whose file is written, Pulumi.<stack>.yaml", stackName, "local")
     .option("--registry <host:port>", "where the customers' registry listens", listenAddress, listenAddress("127.0.0.1:5000"))
     .option("--broker <host:port>", "where the token broker listens", listenAddress, listenAddress("127.0.0.1:5001"))
@@ -44,7 +44,7 @@ export function register(cli: Command, ctx: CommandContext): void {
           "next (docs/getting-started.md walks through them):",
           `  docker-registry serve ${at(f.registryConfig)} &          # Debian's docker-registry (CNCF Distribution); elsewhere: registry serve`,
           `  docker-registry serve ${at(f.sourceConfig)} &`,
-          `  pulumi up --stack ${s}                                       # declares the robots and the access list`,
+          `  pulumi stack init ${s} && pulumi up --stack ${s} --policy-pack policy   # on the engine: docs/getting-started.md, step 3`,
           `  pulumi stack output distributionAcl --show-secrets --stack ${s} > ${at(path.join(path.dirname(f.key), "acl.json"))}`,
           `  npx intake broker --stack ${s} --acl ${at(path.join(path.dirname(f.key), "acl.json"))} --roster customers/roster.yaml --listen ${hp(opts.broker)} \\`,
           `    --key ${at(f.key)} --cert ${at(f.cert)} --service registry-intake --issuer registry-intake-broker &`,

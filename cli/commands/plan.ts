@@ -1,7 +1,7 @@
 import { Command, Option } from "commander";
 import * as path from "node:path";
 import { EXIT } from "../../core/errors";
-import { projectDirOf, InputError, positiveInt, stackName, writeOut, type CommandContext } from "../options";
+import { projectDirOf, InputError, positiveInt, stackName, writeOut, type CommandContext, outputFile } from "../options";
 import { SLICE_SIZE } from "../../planning/slices";
 import { deferSdkClosureModules } from "../../planning/sdk-modules";
 
@@ -12,8 +12,8 @@ export function register(cli: Command, ctx: CommandContext): void {
     .description("plan the stack offline under the Pulumi SDK's mock engine: no cloud credentials needed")
     .option("--stack <name>", "stack whose Pulumi.<name>.yaml to read", stackName, "dev")
     .option("--roster <path>", "roster file (default: the stack's roster setting, customers/roster.yaml)")
-    .option("--json <path>", "write the plan as JSON")
-    .option("--markdown <path>", "write a summary fit for a pull-request comment")
+    .option("--json <path>", "write the plan as JSON", outputFile)
+    .option("--markdown <path>", "write a summary fit for a pull-request comment", outputFile)
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .option("--policy-config <file>", "per-rule enforcement levels, as for pulumi preview --policy-pack-config")
     .option("--base <git-ref>", "show only what changed since this git ref (customers added, removed, changed; resources; cost)")
@@ -50,7 +50,7 @@ export function register(cli: Command, ctx: CommandContext): void {
           const diff = await planDiff({ projectDir, stack: opts.stack, base: opts.base, rosterPath: opts.roster && path.resolve(opts.roster), policyConfig });
           ctx.io.out(renderDiffText(diff));
           if (opts.json) writeOut(opts.json, JSON.stringify(diff, null, 2) + "\n");
-          if (opts.markdown) writeOut(opts.markdown, renderDiffMarkdown(diff));
+          if (opts.markdown) writeOut(opts.markdown, renderDiffMarkdown(diff), "--markdown");
           if (diff.violations.some((v) => v.enforcement === "mandatory")) ctx.exit(EXIT.violations);
           return;
         }
@@ -70,7 +70,7 @@ export function register(cli: Command, ctx: CommandContext): void {
         const { recorded: _recorded, ...result } = plan;
         ctx.io.out(renderText(result));
         if (opts.json) writeOut(opts.json, JSON.stringify(result, null, 2) + "\n");
-        if (opts.markdown) writeOut(opts.markdown, renderMarkdown(result));
+        if (opts.markdown) writeOut(opts.markdown, renderMarkdown(result), "--markdown");
         if (result.violations.some((v) => v.enforcement === "mandatory")) ctx.exit(EXIT.violations);
       },
     );

@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import * as path from "node:path";
 import { EXIT } from "../../core/errors";
-import { projectDirOf, stackName, writeOut, type CommandContext } from "../options";
+import { projectDirOf, stackName, writeOut, type CommandContext, outputFile } from "../options";
 import { deferSdkClosureModules } from "../../planning/sdk-modules";
 
 /** `intake policy`. */
@@ -14,7 +14,7 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--stack <name>", "stack whose settings and roster to judge by (default: the stack in the export's URNs)", stackName)
     .option("--roster <path>", "roster file (default: the stack's roster setting)")
     .option("--policy-config <file>", "per-rule enforcement levels, as for pulumi preview --policy-pack-config")
-    .option("--json <path>", "write the violations as JSON")
+    .option("--json <path>", "write the violations as JSON", outputFile)
     .option("--project <dir>", "project folder holding Pulumi.yaml (default: found from the working folder)")
     .action(async (opts: { stackExport: string; stack?: string; roster?: string; policyConfig?: string; json?: string; project?: string }) => {
       deferSdkClosureModules();

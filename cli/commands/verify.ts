@@ -2,7 +2,7 @@ import { Command } from "commander";
 import * as path from "node:path";
 import { EXIT } from "../../core/errors";
 import { REGISTRY_KINDS, type RegistryKind } from "../../core/tiers";
-import { idList, InputError, kindList, projectDirOf, stackName, writeOut, type CommandContext } from "../options";
+import { idList, InputError, kindList, projectDirOf, stackName, writeOut, type CommandContext, outputFile } from "../options";
 
 /** `intake verify`: evidence, per customer and kind, that its credential reaches its own namespace and nothing else. */
 export function register(cli: Command, ctx: CommandContext): void {
@@ -13,8 +13,8 @@ export function register(cli: Command, ctx: CommandContext): void {
     .option("--all", "every customer of the roster (denied ones must be refused everywhere)")
     .option("--kind <kinds>", `registry kinds, comma-separated: ${REGISTRY_KINDS.join(", ")} (default: each customer's own)`, kindList)
     .option("--write", "also push and delete a tiny probe image in each customer's own namespace")
-    .option("--json <path>", "write the report as JSON to this file ('-' for stdout)")
-    .option("--markdown <path>", "write the report as markdown to this file ('-' for stdout)")
+    .option("--json <path>", "write the report as JSON to this file ('-' for stdout)", outputFile)
+    .option("--markdown <path>", "write the report as markdown to this file ('-' for stdout)", outputFile)
     .option("--stack <name>", "stack whose settings to use", stackName, "dev")
     .option("--roster <path>", "roster file (default: the stack's roster setting)")
     .option("--key <file>", "distribution: the broker's PEM private key (mints an offline 1 h credential)")
@@ -78,9 +78,9 @@ export function register(cli: Command, ctx: CommandContext): void {
             `nothing could be verified at a registry: ${skipped.length} licensed pair(s) skipped: ${reasons.slice(0, 3).join("; ")}${reasons.length > 3 ? `; and ${reasons.length - 3} more` : ""}`,
           );
         }
-        const emit = (target: string, text: string) => (target === "-" ? ctx.io.out(text) : writeOut(target, text));
-        if (opts.json) emit(opts.json, JSON.stringify(report, null, 2));
-        if (opts.markdown) emit(opts.markdown, renderVerifyMarkdown(report));
+        const emit = (target: string, text: string, flag: string) => (target === "-" ? ctx.io.out(text) : writeOut(target, text, flag));
+        if (opts.json) emit(opts.json, JSON.stringify(report, null, 2), "--json");
+        if (opts.markdown) emit(opts.markdown, renderVerifyMarkdown(report), "--markdown");
         if (opts.json !== "-" && opts.markdown !== "-") ctx.io.out(renderVerifyText(report));
         ctx.exit(report.unreachable ? EXIT.failed : report.ok ? EXIT.ok : EXIT.violations);
       },

@@ -1,11 +1,31 @@
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { InvalidInput } from "../../core/errors";
 import { CONFIG_NAMESPACE, STACK_FILE_SCHEMA_LINE } from "../../core/settings";
 import { stackSettings } from "../../core/stack";
 import { registryConfig } from "../../kinds/distribution/registry-config";
 import { writeOciImage } from "../registry/oci-layout";
+import { parse, stringify } from "yaml";
+
+/** A stack file that exists: whether it holds this project's settings, and the rest of it as YAML lines to keep. */
+function existingStackFile(file: string): { settings: boolean; providerConfig?: string; rest?: string } | undefined {
+  if (!existsSync(file)) return undefined;
+  const doc = (parse(readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> } & Record<string, unknown>;
+  const { config = {}, ...rest } = doc;
+  const others = Object.fromEntries(Object.entries(config).filter(([k]) => !k.startsWith(`${CONFIG_NAMESPACE}:`)));
+  const indent = (text: string) =>
+    text
+      .trimEnd()
+      .split("\n")
+      .map((l) => `  ${l}`)
+      .join("\n");
+  return {
+    settings: Object.keys(config).some((k) => k.startsWith(`${CONFIG_NAMESPACE}:`)),
+    providerConfig: Object.keys(others).length ? indent(stringify(others)) : undefined,
+    rest: Object.keys(rest).length ? stringify(rest) : undefined,
+  };
+}
 
 /** What `intake local-registry` is asked for. */
 export interface LocalRegistryOptions {
@@ -44,7 +64,8 @@ const hostPort = (a: { host: string; port: number }) => `${a.host}:${a.port}`;
  * replaced without `force`.
  */
 export function writeLocalRegistry(o: LocalRegistryOptions): LocalRegistryFiles {
-  const dir = path.resolve(o.dir);
+  // The folder is the project's (relative to it), as the stack file is: run from a subfolder, both land together.
+  const dir = path.resolve(o.projectDir, o.dir);
   const files: LocalRegistryFiles = {
     key: path.join(dir, "broker.key"),
     cert: path.join(dir, "broker.crt"),
@@ -56,8 +77,11 @@ export function writeLocalRegistry(o: LocalRegistryOptions): LocalRegistryFiles 
   const addresses = [o.registry, o.broker, o.source].map(hostPort);
   if (new Set(addresses).size !== 3)
     throw new InvalidInput(`--registry, --broker and --source-registry must be three addresses; given ${addresses.join(", ")}`);
+  // A stack file `pulumi stack init` wrote first (its encryption salt, no settings of this project)
+  // is kept and added to; one that holds this project's settings is replaced only with --force.
+  const kept = existingStackFile(files.stackFile);
   if (!o.force) {
-    const there = Object.values(files).filter((f) => existsSync(f));
+    const there = Object.values(files).filter((f) => existsSync(f) && !(f === files.stackFile && kept && !kept.settings));
     if (there.length)
       throw new InvalidInput(
         `${there.map((f) => path.relative(process.cwd(), f) || f).join(", ")} already ${there.length === 1 ? "exists" : "exist"}; add --force to write over ${there.length === 1 ? "it" : "them"}`,
@@ -74,6 +98,8 @@ export function writeLocalRegistry(o: LocalRegistryOptions): LocalRegistryFiles 
     `  ${CONFIG_NAMESPACE}:distribution:`,
     `    host: ${hostPort(o.registry)}`,
     `    realm: ${realm}`,
+    ...(kept?.providerConfig ? [kept.providerConfig.trimEnd()] : []),
+    ...(kept?.rest ? [kept.rest.trimEnd()] : []),
     "",
   ].join("\n");
   // The stack must read as valid before anything is written.

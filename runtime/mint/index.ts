@@ -1,3 +1,4 @@
+import { InvalidInput } from "../../core/errors";
 import { AccessDenied, checkAccess } from "../../core/access";
 import type { RegistryKind } from "../../core/tiers";
 import { customerNamespace, KINDS } from "../../kinds";
@@ -26,7 +27,8 @@ async function mintWith(customerId: string, kind: RegistryKind, ctx: MintContext
     asOf: ctx.today ?? new Date().toISOString().slice(0, 10),
     enabledKinds: s.enabledKinds,
   });
-  if (!decision.allowed) throw new AccessDenied(decision.reason);
+  // A kind the stack does not enable is the caller's input to fix (exit 2), not a license's word (exit 3).
+  if (!decision.allowed) throw decision.code === "kind_disabled" ? new InvalidInput(`--kind ${kind}: ${decision.reason}`) : new AccessDenied(decision.reason);
   if (!s.products) return (await MINTERS[kind]())(decision.customer, ctx);
   // With a catalogue, a credential reaches the entitled products only: none, no credential.
   const entitled = entitledProducts(decision.customer, s.products, s.tierEntitlements);

@@ -36,6 +36,8 @@ describe("generated documentation", () => {
       expect(cli).toContain(`## \`intake ${command}\``);
     for (const flag of ["--base", "--kept", "--metrics-listen", "--caller-tokens"]) expect(cli).toContain(flag);
     expect(cli).toContain("## `docker-credential-intake`");
+    // Required options say so, as `--help` prints them.
+    expect(cli).toMatch(/--acl <path>[^\n]*\n?[^\n]*\(required\)/);
     for (const code of Object.values(EXIT)) expect(files["docs/reference/exit-codes.md"]).toMatch(new RegExp(`^\\| ${code} \\|`, "m"));
     for (const v of ENVIRONMENT) expect(files["docs/reference/environment.md"]).toContain(`| \`${v.name}\` |`);
   });
@@ -86,5 +88,6 @@ describe("generated documentation", () => {
     const metrics = files["docs/reference/metrics.md"];
     expect(metrics).toMatch(/^\| `intake_broker_tokens_denied_total` \| counter \| `customer`, `endpoint`, `reason` \|/m);
     expect(metrics).toMatch(/^\| `intake_jobs` \| gauge \| `state`, `action` \|/m);
+    expect(metrics).toMatch(/^\| `intake_broker_password_checks_pending` \| gauge \|/m);
   });
 });

@@ -208,7 +208,7 @@ describe("onboarding through the Automation API", () => {
       const code = await main(["onboard", "--file", file, "--stack", "test", "--project", dir], { out: () => {}, err: (s) => err.push(s) });
       expect(code).toBe(5);
       expect(err).toEqual([
-        "error: the pulumi CLI is not on PATH: nothing was changed (install it from https://www.pulumi.com/docs/install/ to onboard with the Automation API)",
+        'error: the pulumi CLI is not on PATH: nothing was changed (install it from https://www.pulumi.com/docs/install/ to onboard with the Automation API; offline, `export PATH="$(npm run --silent engine | tail -n 1):$PATH"` puts the engine this project builds there)',
       ]);
     } finally {
       process.env.PATH = saved;

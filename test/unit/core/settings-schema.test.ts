@@ -24,6 +24,7 @@ function marked(doc: StackDoc): string[] {
       .slice(2)
       .map((k) => k.replace(/~1/g, "/").replace(/~0/g, "~"));
     if (e.keyword === "additionalProperties") at.push(String(e.params.additionalProperty));
+    if (e.keyword === "required") at.push(String(e.params.missingProperty));
     return at.length ? `${at[0]}${at.length > 1 ? `.${at.slice(1).join(".")}` : ""}` : "";
   });
   // A string's anyOf (plain or a secret) reports the string's rule and the secret's: one key, the outer.
@@ -77,6 +78,15 @@ describe("the stack file's JSON Schema", () => {
     expect(marked(doc)).toEqual([]);
     doc.config[`${CONFIG_NAMESPACE}:ghcr`] = { owner: "example-intake-dev", machineUserTokens: { acme: { secure: 1 } } };
     expect(marked(doc)).toEqual([`${CONFIG_NAMESPACE}:ghcr.machineUserTokens.acme`]);
+  });
+
+  it("requires environment of every stack file but a shard stack's, which holds its shard alone", () => {
+    const doc = devFile();
+    delete doc.config[`${CONFIG_NAMESPACE}:environment`];
+    expect(marked(doc)).toEqual([`${CONFIG_NAMESPACE}:environment`]);
+    const shard: StackDoc = { config: { "aws:region": "eu-west-1", [`${CONFIG_NAMESPACE}:shard`]: { count: 4, index: 1, platformStack: "prod" } } };
+    expect(marked(shard)).toEqual([]);
+    expect(marked({ config: { [`${CONFIG_NAMESPACE}:shard`]: { count: 4 } } })).toEqual([`${CONFIG_NAMESPACE}:environment`]);
   });
 
   it.each([
