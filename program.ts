@@ -113,12 +113,15 @@ export function program(settings: Settings, roster: Roster, previous: Partial<Ke
       }),
   );
   const ownPlatform = platform instanceof PlatformRegistries ? platform : undefined;
+  // A kind the stack does not enable has no outputs (an undefined one is a warning at every `up`).
+  const has = (kind: "ecr" | "acr") => !!ownPlatform && settings.enabledKinds.includes(kind);
   const outputs = {
-    ecrControllerRoleArn: ownPlatform?.ecrControllerRoleArn,
-    ecrPushRoleArn: ownPlatform?.ecrPushRoleArn,
-    ecrKmsKeyArn: ownPlatform?.ecrKmsKeyArn,
-    acrLoginServer: ownPlatform?.acrLoginServer,
-    acrRegistryName: ownPlatform?.acrRegistryName,
+    ...(has("ecr") && {
+      ecrControllerRoleArn: ownPlatform?.ecrControllerRoleArn,
+      ecrPushRoleArn: ownPlatform?.ecrPushRoleArn,
+      ecrKmsKeyArn: ownPlatform?.ecrKmsKeyArn,
+    }),
+    ...(has("acr") && { acrLoginServer: ownPlatform?.acrLoginServer, acrRegistryName: ownPlatform?.acrRegistryName }),
     distributionAcl: distribution?.acl,
     distributionDeliveryPassword: distribution?.deliveryPassword,
     [KEPT_OUTPUT]: keptList.output(),
