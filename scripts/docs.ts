@@ -94,8 +94,7 @@ function fieldRows(node: Schema, at: string, required: boolean, rows: string[]):
     for (const [name, child] of Object.entries(s.properties)) fieldRows(child, at ? `${at}.${name}` : name, (s.required ?? []).includes(name), rows);
   } else if (s.type === "object" && s.additionalProperties && typeof s.additionalProperties === "object") {
     const inner = plain(s.additionalProperties);
-    if (inner.type === "object" && inner.properties)
-      fieldRows({ ...inner, description: undefined, default: undefined }, `${at}.<name>`, false, rows.length ? rows : rows);
+    if (inner.type === "object" && inner.properties) fieldRows({ ...inner, description: undefined, default: undefined }, `${at}.<name>`, false, rows);
   } else if (s.type === "array" && s.items) {
     const inner = plain(s.items);
     if (inner.type === "object" && inner.properties) {
