@@ -63,7 +63,11 @@ export function outputFile(v: string): string {
 /** Write a command's output file (its folder made if missing); a failure names the flag. */
 export function writeOut(file: string, text: string, flag = "--json"): void {
   try {
-    mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    // Each missing folder made in turn: a recursive mkdir spins forever where mkdir answers ENOENT
+    // under a folder that exists (/proc).
+    const missing: string[] = [];
+    for (let dir = path.dirname(path.resolve(file)); !existsSync(dir); dir = path.dirname(dir)) missing.unshift(dir);
+    for (const dir of missing) mkdirSync(dir);
     writeFileSync(file, text);
   } catch (e) {
     throw new InputError(`${flag} ${file}: cannot be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);

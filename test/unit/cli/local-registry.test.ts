@@ -138,6 +138,12 @@ describe("output files (--json, --markdown)", () => {
     expect(under.err.split("\n")[0]).toMatch(/file\.txt is a file, not a folder: the path cannot be made$/);
     expect(under.out).toBe("");
   });
+
+  it.runIf(process.platform === "linux")("a folder that cannot be made is one line naming the flag, never a hang (/proc answers ENOENT to mkdir)", async () => {
+    const r = await run(["plan", "--project", ROOT, "--json", "/proc/intake-no-such/plan.json"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe("error: --json /proc/intake-no-such/plan.json: cannot be written (ENOENT)");
+  });
 });
 
 describe("a kind the stack does not enable", () => {
