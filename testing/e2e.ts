@@ -1,9 +1,10 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import * as path from "node:path";
 import bcryptjs from "bcryptjs";
 import { stringify } from "yaml";
+import { writeSigningKeyPair } from "../runtime/broker/local";
 import { RegistryProxy } from "./proxy";
 
 /** Why the real-registry tests cannot run here, or undefined when they can. */
@@ -43,12 +44,11 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** An EC P-256 key and a self-signed certificate for it, made with openssl. */
+/** An EC P-256 key and a self-signed certificate for it (the broker's own recipe), in `dir`. */
 export function makeKeyPair(dir: string): { key: string; cert: string } {
   const key = path.join(dir, "broker.key");
   const cert = path.join(dir, "broker.crt");
-  execFileSync("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key], { stdio: "pipe" });
-  execFileSync("openssl", ["req", "-x509", "-new", "-key", key, "-out", cert, "-days", "2", "-subj", "/CN=registry-intake-broker"], { stdio: "pipe" });
+  writeSigningKeyPair(key, cert, "registry-intake-broker", 2);
   return { key, cert };
 }
 

@@ -27,6 +27,17 @@ function existingStackFile(file: string): { settings: boolean; providerConfig?: 
   };
 }
 
+/**
+ * The broker's signing key pair, made with openssl: an EC P-256 key (0600) and a self-signed
+ * certificate for it (the registry's rootcertbundle), valid `days`, named `CN=<subject>`.
+ */
+export function writeSigningKeyPair(key: string, cert: string, subject: string, days: number): void {
+  rmSync(key, { force: true });
+  execFileSync("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key], { stdio: "pipe" });
+  chmodSync(key, 0o600);
+  execFileSync("openssl", ["req", "-x509", "-new", "-key", key, "-out", cert, "-days", String(days), "-subj", `/CN=${subject}`], { stdio: "pipe" });
+}
+
 /** What `intake local-registry` is asked for. */
 export interface LocalRegistryOptions {
   projectDir: string;
@@ -110,12 +121,7 @@ export function writeLocalRegistry(o: LocalRegistryOptions): LocalRegistryFiles 
     throw new InvalidInput("openssl is not on PATH: it makes the broker's key and certificate (Debian: apt-get install openssl)");
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  rmSync(files.key, { force: true });
-  execFileSync("openssl", ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", files.key], { stdio: "pipe" });
-  chmodSync(files.key, 0o600);
-  execFileSync("openssl", ["req", "-x509", "-new", "-key", files.key, "-out", files.cert, "-days", "365", "-subj", `/CN=${distribution.issuer}`], {
-    stdio: "pipe",
-  });
+  writeSigningKeyPair(files.key, files.cert, distribution.issuer, 365);
   writeFileSync(
     files.registryConfig,
     registryConfig(distribution, { addr: hostPort(o.registry), rootdirectory: path.join(dir, "data"), rootcertbundle: files.cert }),
